@@ -1,0 +1,77 @@
+"""The ``smsgw`` command line (DESIGN.md section 3.1).
+
+Each command group lives in its own module of this package and exposes
+``register(subparsers, common)``; a command sets ``handler`` to a function
+``(args) -> int``. User errors print one line on stderr and exit 1; usage
+errors exit 2 (argparse); nothing prints a traceback for a user error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from gateway import __version__
+from gateway.errors import UserError
+
+# command modules, in the order `smsgw --help` lists them
+COMMAND_MODULES: tuple[str, ...] = ("count",)
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def default_config_path() -> Path:
+    """``$SMSGW_CONFIG``, else /etc/smsgw/gateway.toml, else ./config/gateway.toml."""
+    env = os.environ.get("SMSGW_CONFIG")
+    if env:
+        return Path(env)
+    etc = Path("/etc/smsgw/gateway.toml")
+    if etc.exists():
+        return etc
+    return Path("config/gateway.toml")
+
+
+def common_options() -> argparse.ArgumentParser:
+    """Options every command takes: -c/--config and --json."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-c", "--config", type=Path, default=None,
+        help="configuration file (default: $SMSGW_CONFIG, /etc/smsgw/gateway.toml, "
+        "./config/gateway.toml)",
+    )
+    common.add_argument("--json", action="store_true", help="print one JSON document")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smsgw", description="SMS gateway daemon and tools")
+    parser.add_argument("--version", action="version", version=f"smsgw {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    common = common_options()
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"gateway.cli.{name}")
+        module.register(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "config", None) is None:
+        args.config = default_config_path()
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except UserError as exc:
+        print(f"smsgw: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `smsgw message list | head`: the reader left; not an error
+        sys.stderr.close()
+        return 0
