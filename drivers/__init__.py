@@ -1,0 +1,1 @@
+"""Link drivers: SMPP and serial GSM modems, and their simulators."""

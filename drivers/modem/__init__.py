@@ -1,0 +1,1 @@
+"""Serial GSM modem link driver and modem simulator."""

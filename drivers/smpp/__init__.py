@@ -1,0 +1,1 @@
+"""SMPP 3.4 link driver and SMSC simulator."""
