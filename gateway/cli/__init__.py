@@ -1,7 +1,9 @@
 """The ``smsgw`` command line (DESIGN.md section 3.1).
 
-Each command group lives in its own module of this package and exposes
-``register(subparsers, common)``; a command sets ``handler`` to a function
+Each command group lives in its own module and exposes
+``register(subparsers, common)``; modules are named in full in
+:data:`COMMAND_MODULES` and imported by name, so the simulators' commands can
+live with their drivers without ``gateway`` importing ``drivers``; a command sets ``handler`` to a function
 ``(args) -> int``. User errors print one line on stderr and exit 1; usage
 errors exit 2 (argparse); nothing prints a traceback for a user error.
 """
@@ -18,8 +20,10 @@ from pathlib import Path
 from gateway import __version__
 from gateway.errors import UserError
 
-# command modules, in the order `smsgw --help` lists them
-COMMAND_MODULES: tuple[str, ...] = ("count",)
+# command modules, in the order `smsgw --help` lists them (one per line)
+COMMAND_MODULES: tuple[str, ...] = (
+    "gateway.cli.count",
+)
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -53,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = common_options()
     for name in COMMAND_MODULES:
-        module = importlib.import_module(f"gateway.cli.{name}")
+        module = importlib.import_module(name)
         module.register(sub, common)
     return parser
 
