@@ -1,0 +1,146 @@
+"""MQTT ingress: acknowledged only once stored, in order, redelivered after a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import aiomqtt
+import pytest
+import structlog
+
+from gateway.errors import ConfigError
+from gateway.mqtt import MqttBridge, MqttSettings, MqttUnavailable, _AckQueue
+from tests.fixtures.mosquitto import MosquittoBroker
+
+Handler = Callable[[str, bytes], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def running_bridge(
+    broker: MosquittoBroker, on_send: Handler, *, client_id: str = "gw-test"
+) -> AsyncIterator[MqttBridge]:
+    bridge = MqttBridge(
+        settings=MqttSettings.from_url(broker.url, client_id=client_id, reconnect_min=0.05,
+                                       reconnect_max=0.2),
+        on_send=on_send,
+        logger=structlog.get_logger(),
+    )
+    task = asyncio.create_task(bridge.run())
+    try:
+        await asyncio.wait_for(bridge.connected.wait(), timeout=10)
+        yield bridge
+    finally:
+        bridge.stop()
+        await asyncio.wait_for(task, timeout=10)
+
+
+async def publish(broker: MosquittoBroker, topic: str, payload: bytes) -> None:
+    async with aiomqtt.Client(broker.host, broker.port, identifier="upstream") as up:
+        await up.publish(topic, payload, qos=1)
+
+
+def test_ack_queue_releases_in_arrival_order() -> None:
+    acked: list[int] = []
+    q = _AckQueue(lambda mid, _qos: acked.append(mid))
+    a, b, c = q.arrived(1, 1), q.arrived(2, 1), q.arrived(3, 0)
+    q.finished(c)
+    q.finished(b)
+    assert acked == []
+    q.finished(a)
+    assert acked == [1, 2]  # QoS 0 needs no PUBACK
+
+
+def test_url_is_checked() -> None:
+    with pytest.raises(ConfigError, match=r"\[mqtt\] url"):
+        MqttSettings.from_url("http://broker")
+    s = MqttSettings.from_url("mqtts://broker.example", shared_group="gw")
+    assert (s.port, s.tls, s.send_filter) == (8883, True, "$share/gw/smsgw/+/send")
+
+
+async def test_send_reaches_the_handler_with_its_account(
+    mosquitto_broker: MosquittoBroker,
+) -> None:
+    got: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+
+    async def on_send(account: str, payload: bytes) -> None:
+        await got.put((account, payload))
+
+    async with running_bridge(mosquitto_broker, on_send):
+        await publish(mosquitto_broker, "smsgw/acme/send", b'{"to": ["+33612345678"]}')
+        assert await asyncio.wait_for(got.get(), 10) == ("acme", b'{"to": ["+33612345678"]}')
+
+
+async def test_publish_waits_for_the_broker_and_fails_when_disconnected(
+    mosquitto_broker: MosquittoBroker,
+) -> None:
+    async def on_send(_account: str, _payload: bytes) -> None:
+        return None
+
+    async with aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port,
+                              identifier="watcher") as watcher:
+        await watcher.subscribe("smsgw/acme/status", qos=1)
+        async with running_bridge(mosquitto_broker, on_send) as bridge:
+            await bridge.publish(bridge.topic("acme", "status"), b'{"state": "queued"}')
+            message = await asyncio.wait_for(anext(aiter(watcher.messages)), 10)
+            assert message.payload == b'{"state": "queued"}'
+        with pytest.raises(MqttUnavailable):
+            await bridge.publish("smsgw/acme/status", b"{}")
+
+
+async def test_send_not_stored_is_delivered_again_after_reconnect(
+    mosquitto_broker: MosquittoBroker,
+) -> None:
+    calls: list[bytes] = []
+    stored = asyncio.Event()
+
+    async def on_send(_account: str, payload: bytes) -> None:
+        calls.append(payload)
+        if len(calls) == 1:
+            msg = "store unreachable"
+            raise OSError(msg)
+        stored.set()
+
+    async with running_bridge(mosquitto_broker, on_send) as bridge:
+        await publish(mosquitto_broker, "smsgw/acme/send", b"one")
+        await asyncio.wait_for(stored.wait(), 10)
+        assert calls == [b"one", b"one"]
+        assert bridge.connections >= 2
+
+
+def test_daemon_killed_before_storing_loses_nothing(mosquitto_broker: MosquittoBroker) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.core.mqtt_crash_child", mosquitto_broker.url, "gw-crash"],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "connected"
+        asyncio.run(publish(mosquitto_broker, "smsgw/acme/send", b"precious"))
+        assert child.stdout.readline().strip() == "received acme precious"
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+
+    async def restarted() -> list[tuple[str, bytes]]:
+        got: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+
+        async def on_send(account: str, payload: bytes) -> None:
+            await got.put((account, payload))
+
+        async with running_bridge(mosquitto_broker, on_send, client_id="gw-crash"):
+            return [await asyncio.wait_for(got.get(), 20)]
+
+    assert asyncio.run(restarted()) == [("acme", b"precious")]
