@@ -1,5 +1,37 @@
-"""GSM 03.38 / UCS-2 codec: counting, segmentation, UDH, septet packing."""
+"""GSM 03.38 / UCS-2 codec: counting, segmentation, UDH, septet packing.
 
+Public API (DESIGN.md section 3.5): :func:`analyze`, :func:`encode`,
+:func:`decode_payload`, :func:`pack_septets`, :func:`unpack_septets`,
+:func:`udh_build`, :func:`parse_udh`, :func:`dcs_for`, :func:`parse_dcs`.
+"""
+
+from gateway.codec.alphabet import LANGUAGES
+from gateway.codec.analysis import Analysis, analyze
+from gateway.codec.dcs import Dcs, dcs_for, parse_dcs
+from gateway.codec.decoder import decode_payload
+from gateway.codec.encoder import encode
+from gateway.codec.plan import CONCAT_MODES, MAX_SEGMENTS
 from gateway.codec.segment import Segment
+from gateway.codec.septets import pack_septets, unpack_septets
+from gateway.codec.udh import Concat, InformationElement, Udh, parse_udh, udh_build
 
-__all__ = ["Segment"]
+__all__ = [
+    "CONCAT_MODES",
+    "LANGUAGES",
+    "MAX_SEGMENTS",
+    "Analysis",
+    "Concat",
+    "Dcs",
+    "InformationElement",
+    "Segment",
+    "Udh",
+    "analyze",
+    "dcs_for",
+    "decode_payload",
+    "encode",
+    "pack_septets",
+    "parse_dcs",
+    "parse_udh",
+    "udh_build",
+    "unpack_septets",
+]
