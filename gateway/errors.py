@@ -108,6 +108,38 @@ class InsufficientCredit(UserError):
         )
 
 
+class MonthlyCapReached(UserError):
+    """The account's spending this calendar month (UTC) plus the price exceeds its cap."""
+
+    code = "monthly_cap"
+
+    def __init__(self, account: str, spent: int, cap: int, needed: int) -> None:
+        self.account = account
+        self.spent = spent
+        self.cap = cap
+        self.needed = needed
+        super().__init__(
+            f"monthly cap reached on account {account!r}: spent {spent} of {cap} "
+            f"this month, needed {needed}"
+        )
+
+
+class NoPrice(UserError):
+    """No price list entry matches a destination."""
+
+    code = "no_price"
+
+    def __init__(self, destination: str) -> None:
+        self.destination = destination
+        super().__init__(
+            f"no price for {destination}: set one with `smsgw price set PREFIX CREDITS`"
+        )
+
+
+class ClientRefConflict(AlreadyExists):
+    """A client_ref reused with a different request body."""
+
+
 class SenderNotAllowed(UserError):
     """A sender that is not approved, or belongs to another account."""
 
@@ -118,6 +150,109 @@ class InvalidRecipient(UserError):
     """A recipient that is not a valid E.164 number."""
 
     code = "invalid_recipient"
+
+
+class InvalidSender(UserError):
+    """A sender address that is not a valid alphanumeric, short code or E.164 sender."""
+
+    code = "invalid_sender"
+
+
+# --- ingress payloads and API (gateway.api_schema, gateway.http) -------------
+
+
+class InvalidPayload(UserError):
+    """A send payload (HTTP body, MQTT message) that is not what the API takes."""
+
+    code = "invalid_payload"
+
+
+class PayloadNotUtf8(InvalidPayload):
+    code = "invalid_utf8"
+
+
+class MalformedJson(InvalidPayload):
+    code = "malformed_json"
+
+
+class PayloadNotObject(InvalidPayload):
+    code = "not_an_object"
+
+
+class UnknownField(InvalidPayload):
+    code = "unknown_field"
+
+    def __init__(self, fields: list[str], known: list[str]) -> None:
+        self.fields = fields
+        names = ", ".join(repr(f if len(f) <= 40 else f[:40] + "…") for f in fields[:10])
+        more = f" (and {len(fields) - 10} more)" if len(fields) > 10 else ""
+        super().__init__(f"unknown field(s) {names}{more}; known: {', '.join(known)}")
+
+
+class MissingField(InvalidPayload):
+    code = "missing_field"
+
+    def __init__(self, field: str) -> None:
+        self.field = field
+        super().__init__(f"missing required field {field!r}")
+
+
+class WrongType(InvalidPayload):
+    code = "wrong_type"
+
+    def __init__(self, field: str, expected: str, got: str) -> None:
+        self.field = field
+        self.expected = expected
+        super().__init__(f"field {field!r}: expected {expected}, got {got}")
+
+
+class InvalidField(InvalidPayload):
+    """A field of the right type with a value the API does not take."""
+
+    code = "invalid_value"
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        super().__init__(f"field {field!r}: {reason}")
+
+
+class EmptyText(InvalidPayload):
+    code = "empty_text"
+
+
+class TooManyRecipients(InvalidPayload):
+    code = "too_many_recipients"
+
+
+class PayloadTooLarge(UserError):
+    """A request body over the configured limit (HTTP 413)."""
+
+    code = "too_large"
+
+    def __init__(self, size: int | None, limit: int) -> None:
+        self.size = size
+        self.limit = limit
+        got = f" ({size} bytes)" if size is not None else ""
+        super().__init__(f"body too large{got}: the limit is {limit} bytes")
+
+
+class Unauthorized(UserError):
+    """No API token, or one the store does not know (HTTP 401)."""
+
+    code = "unauthorized"
+
+
+class NotCancellable(UserError):
+    """Cancelling a message that is no longer queued (HTTP 409)."""
+
+    code = "not_cancellable"
+
+    def __init__(self, message_id: str, state: str) -> None:
+        self.message_id = message_id
+        self.state = state
+        super().__init__(
+            f"message {message_id} is {state}: only a queued message can be cancelled"
+        )
 
 
 # --- links ------------------------------------------------------------------

@@ -129,6 +129,12 @@ def renderer(*, json: bool, colors: bool = False) -> Processor:
     return structlog.dev.ConsoleRenderer(colors=colors)
 
 
+# tracebacks as data, without frame locals: a local can hold a token or a text
+_TRACEBACKS = structlog.processors.ExceptionRenderer(
+    structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+)
+
+
 def configure_logging(
     *,
     json: bool | None = None,
@@ -151,7 +157,7 @@ def configure_logging(
     as_json = wants_json(out, env) if json is None else json
     colors = not as_json and _isatty(out)
     final: list[Processor] = (
-        [structlog.processors.dict_tracebacks] if as_json
+        [_TRACEBACKS] if as_json
         else [structlog.dev.set_exc_info]
     )
     structlog.configure(
@@ -168,7 +174,7 @@ def configure_logging(
         foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *shared_processors()],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            *([structlog.processors.dict_tracebacks] if as_json else []),
+            *([_TRACEBACKS] if as_json else []),
             renderer(json=as_json, colors=colors),
         ],
     )
