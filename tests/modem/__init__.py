@@ -1,0 +1,1 @@
+"""Tests of the serial GSM modem driver and its simulator."""
