@@ -1,0 +1,176 @@
+"""Store benchmark: enqueue with debit, and claim-and-mark, on SQLite in a temp dir.
+
+Run: .venv/bin/python benchmarks/store.py [--messages N] [--synchronous full|normal]
+
+Figures, all measured in the same run on fresh files:
+
+- enqueue/s: ``store.enqueue`` (debit + message + segment + journal row)
+  in batches of 500, 8 batches in flight (group commit);
+- enqueue/s, one message per call with 256 callers in flight (group commit
+  of small operations, as HTTP/MQTT ingress produces them);
+- state changes/s: 4 dispatcher workers, each looping on ``claim_due``
+  (queued -> dispatching, 500 at a time), ``record_outcomes`` (segment
+  accepted -> submitted), ``record_receipts`` (delivered): three message
+  state changes per message;
+- baseline "naive": the same SQL with stdlib sqlite3, one transaction per
+  message (enqueue) or per state change (claim-and-mark), same PRAGMAs.
+
+Targets (issue 3): >= 20,000 enqueues/s in batches, >= 50,000 state changes/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from gateway.link import Accepted, Receipt, ReceiptState
+from gateway.model import SenderKind
+from gateway.store import open_store
+from gateway.store.records import NewMessage, OutcomeRecord
+from gateway.store.schema import migrate
+from gateway.store.sqlite import connect
+from gateway.store.sqlite_rows import new_id
+
+BATCH = 500
+IN_FLIGHT = 8
+CLAIM = 500
+WORKERS = 4
+
+
+def _messages(n: int) -> list[NewMessage]:
+    return [
+        NewMessage(account="acme", sender="ACME", sender_kind=SenderKind.ALPHA,
+                   destination=f"+336{10_000_000 + i}", text="Your code is 123456",
+                   encoding="gsm7", segments=1, price=1)
+        for i in range(n)
+    ]
+
+
+async def bench_store(path: Path, n: int, synchronous: str) -> dict[str, float]:
+    store = await open_store(f"sqlite:///{path}", synchronous=synchronous)
+    await store.create_account("acme")
+    await store.topup("acme", 10**12, reference="bench")
+    batch = _messages(n)
+    sem = asyncio.Semaphore(IN_FLIGHT)
+
+    async def one(chunk: list[NewMessage]) -> None:
+        async with sem:
+            await store.enqueue(chunk)
+
+    t = time.perf_counter()
+    await asyncio.gather(*(one(batch[i : i + BATCH]) for i in range(0, n, BATCH)))
+    enqueue = n / (time.perf_counter() - t)
+
+    small = _messages(n // 4)
+    callers = asyncio.Semaphore(256)
+
+    async def single(m: NewMessage) -> None:
+        async with callers:
+            await store.enqueue([m])
+
+    t = time.perf_counter()
+    await asyncio.gather(*(single(m) for m in small))
+    enqueue_single = len(small) / (time.perf_counter() - t)
+
+    now = time.time() + 1
+
+    async def worker(name: str) -> int:
+        done = 0
+        while True:
+            claimed = await store.claim_due(name, now=now, limit=CLAIM, lease_seconds=60)
+            if not claimed:
+                return done
+            done += len(claimed)
+            out = await store.record_outcomes(
+                [OutcomeRecord(message_id=m.id, index=0, link="op-a",
+                               outcome=Accepted(smsc_id=m.id)) for m in claimed], now=now)
+            rec = await store.record_receipts(
+                [Receipt(link="op-a", smsc_id=m.id, state=ReceiptState.DELIVERED)
+                 for m in claimed], now=now)
+            done += len(out.changes) + len(rec.changes)
+
+    t = time.perf_counter()
+    changes = sum(await asyncio.gather(*(worker(f"w{i}") for i in range(WORKERS))))
+    marks = changes / (time.perf_counter() - t)
+    assert await store.verify_ledger() == {}
+    await store.close()
+    return {"enqueue": enqueue, "enqueue_single": enqueue_single, "changes": marks}
+
+
+def bench_naive(path: Path, n: int, synchronous: str) -> dict[str, float]:
+    """One transaction per message / per state change, stdlib sqlite3, same schema."""
+    conn = connect(str(path), synchronous=synchronous)
+    migrate(conn, path=str(path))
+    now = time.time()
+    conn.execute("INSERT INTO accounts (name, balance, month, created_at) "
+                 "VALUES ('acme', 1000000000000, '', 0)")
+    ids = []
+    t = time.perf_counter()
+    for i in range(n):
+        mid = new_id(now)
+        ids.append(mid)
+        conn.execute("BEGIN IMMEDIATE")
+        balance = conn.execute("SELECT balance FROM accounts WHERE name = 'acme'").fetchone()[0]
+        conn.execute("UPDATE accounts SET balance = ? WHERE name = 'acme'", (balance - 1,))
+        conn.execute(
+            "INSERT INTO messages (id, account, sender, sender_kind, destination, text, "
+            "encoding, segments, price, credits, msg_class, send_at, priority, state, "
+            "next_attempt_at, created_at, updated_at) VALUES (?, 'acme', 'ACME', 'alpha', ?, "
+            "'Your code is 123456', 'gsm7', 1, 1, 1, 'standard', ?, 0, 'queued', ?, ?, ?)",
+            (mid, f"+336{10_000_000 + i}", now, now, now, now),
+        )
+        conn.execute("INSERT INTO segments (message_id, idx, state, updated_at) "
+                     "VALUES (?, 0, 'pending', ?)", (mid, now))
+        conn.execute("INSERT INTO ledger (account, at, kind, amount, balance_after, message_id) "
+                     "VALUES ('acme', ?, 'debit', -1, ?, ?)", (now, balance - 1, mid))
+        conn.execute("COMMIT")
+    enqueue = n / (time.perf_counter() - t)
+    t = time.perf_counter()
+    for mid in ids:
+        for state in ("dispatching", "submitted", "delivered"):
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("UPDATE messages SET state = ?, updated_at = ? WHERE id = ?",
+                         (state, now, mid))
+            conn.execute("UPDATE segments SET state = ?, updated_at = ? WHERE message_id = ?",
+                         ("accepted" if state == "submitted" else "pending", now, mid))
+            conn.execute("COMMIT")
+    changes = 3 * n / (time.perf_counter() - t)
+    conn.close()
+    return {"enqueue": enqueue, "changes": changes}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=40_000)
+    parser.add_argument("--naive-messages", type=int, default=2_000)
+    parser.add_argument("--synchronous", choices=["full", "normal"], default="full")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        ours = asyncio.run(bench_store(Path(tmp) / "store.db", args.messages, args.synchronous))
+        naive = bench_naive(Path(tmp) / "naive.db", args.naive_messages, args.synchronous)
+    print(f"SQLite {sqlite3.sqlite_version}, synchronous={args.synchronous}, "
+          f"{args.messages} messages (naive baseline: {args.naive_messages})")
+    print(f"{'':44} {'smsgw':>10} {'naive':>10} {'ratio':>7}")
+    rows = [
+        ("enqueue/s (batches of 500, group commit)", ours["enqueue"], naive["enqueue"]),
+        ("enqueue/s (1 message per call, 256 callers)", ours["enqueue_single"],
+         naive["enqueue"]),
+        ("state changes/s (claim, outcome, receipt)", ours["changes"], naive["changes"]),
+    ]
+    for label, value, base in rows:
+        print(f"{label:44} {value:10,.0f} {base:10,.0f} {value / base:6.1f}x")
+    ok = ours["enqueue"] >= 20_000 and ours["changes"] >= 50_000
+    print(f"targets (>= 20,000 enqueues/s, >= 50,000 state changes/s): "
+          f"{'met' if ok else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

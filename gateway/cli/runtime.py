@@ -1,0 +1,117 @@
+"""What the store-backed commands share: config + store lifecycle, tables, JSON.
+
+A command handler calls :func:`run` with a coroutine taking a
+:class:`Context`; the store is opened from the configuration file
+(``args.config``) and closed afterwards, whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from gateway.config import Config, load_config
+from gateway.errors import StoreError, UserError
+from gateway.ledger import Ledger
+from gateway.store import open_store
+from gateway.store.base import Store
+from gateway.store.sqlite_rows import iso
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Context:
+    config: Config
+    store: Store
+    ledger: Ledger
+    log: Any
+    json: bool
+
+
+def cli_logger() -> Any:
+    """Warnings and errors on stderr (the CLI's stdout is for results)."""
+    return structlog.wrap_logger(
+        structlog.PrintLogger(file=sys.stderr),
+        processors=[structlog.processors.add_log_level,
+                    structlog.dev.ConsoleRenderer(colors=False)],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+    )
+
+
+def run(args: argparse.Namespace, work: Callable[[Context], Awaitable[int]]) -> int:
+    config = load_config(args.config)
+    try:
+        return asyncio.run(_run(config, work, as_json=bool(getattr(args, "json", False))))
+    except StoreError as exc:  # cannot open, disk full...: one line, not a traceback
+        raise UserError(str(exc)) from None
+
+
+async def _run(config: Config, work: Callable[[Context], Awaitable[int]], *,
+               as_json: bool) -> int:
+    store = await open_store(config.store.url, base=config.base_dir,
+                             synchronous=config.store.synchronous)
+    log = cli_logger()
+    try:
+        ledger = Ledger(store=store, min_topup=config.ledger.min_topup, log=log)
+        return await work(Context(config=config, store=store, ledger=ledger, log=log,
+                                  json=as_json))
+    finally:
+        await store.close()
+
+
+def emit_json(doc: Any) -> None:
+    print(json.dumps(doc, indent=2, ensure_ascii=False, default=str))
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A plain aligned table; ``-`` for empty cells."""
+    cells = [[("-" if v is None or v == "" else str(v)) for v in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        widths = [max(w, len(c)) for w, c in zip(widths, row, strict=True)]
+    print("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    for row in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def fields(pairs: Sequence[tuple[str, Any]]) -> None:
+    """``key: value`` lines for one record."""
+    width = max(len(k) for k, _ in pairs)
+    for k, v in pairs:
+        print(f"{k.ljust(width)}  {'-' if v is None or v == '' else v}")
+
+
+def parse_time(raw: str, *, what: str = "time") -> float:
+    """ISO 8601 with a time zone (``2026-03-01T09:00:00Z``, ``...+01:00``) -> POSIX seconds."""
+    try:
+        when = dt.datetime.fromisoformat(raw.strip())
+    except ValueError:
+        msg = f"bad {what} {raw!r}: ISO 8601 expected, e.g. 2026-03-01T09:00:00Z"
+        raise UserError(msg) from None
+    if when.tzinfo is None:
+        msg = f"bad {what} {raw!r}: give a time zone (Z for UTC, or +01:00...)"
+        raise UserError(msg)
+    return when.timestamp()
+
+
+def optional_int(raw: str, *, what: str) -> int | None:
+    """A whole number >= 0, or ``none`` to clear the setting."""
+    if raw.strip().lower() in {"none", "off", ""}:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UserError(f"bad {what} {raw!r}: a whole number or 'none'") from None
+    return value
+
+
+__all__ = ["Context", "emit_json", "fields", "iso", "optional_int", "parse_time", "run",
+           "table"]

@@ -1,0 +1,121 @@
+"""``smsgw send``: validate, price, debit and enqueue; prints one message id per line.
+
+Recipients come from ``--to`` (repeatable), ``--to-file`` (CSV, number in the
+first column) and ``--phonebook``; duplicates are sent once. Invalid rows of
+a file are reported by line on stderr and skipped. Exit 0 when every valid
+recipient was enqueued, 1 when any was refused (insufficient credit, no
+price...): the ids printed are those enqueued, the refusals are on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from gateway.cli.phonebook import report_rows
+from gateway.cli.runtime import Context, emit_json, parse_time, run
+from gateway.enqueue import SendRequest, SendResult, SendService
+from gateway.errors import InvalidRecipient, UserError
+from gateway.model import MessageClass
+from gateway.recipients import merge_recipients, normalize_e164, read_recipient_file
+
+SHOWN_REFUSALS = 5
+
+
+def register(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("send", parents=[common],
+                       help="enqueue messages (with or without the daemon)")
+    p.add_argument("--account", required=True)
+    p.add_argument("--from", dest="sender", required=True, metavar="SENDER")
+    p.add_argument("--to", action="append", default=[], metavar="+E164",
+                   help="a recipient (repeat for more)")
+    p.add_argument("--to-file", type=Path, metavar="CSV",
+                   help="recipients, one number per row (first column; header optional)")
+    p.add_argument("--phonebook", metavar="NAME", help="every contact of this phonebook")
+    text = p.add_mutually_exclusive_group(required=True)
+    text.add_argument("--text")
+    text.add_argument("--text-file", type=Path, metavar="FILE")
+    p.add_argument("--class", dest="msg_class", choices=["flash", "sim"])
+    p.add_argument("--at", metavar="ISO8601", help="send later, e.g. 2026-03-01T09:00:00Z")
+    p.add_argument("--validity", type=int, metavar="SECONDS", help="give up after this long")
+    p.add_argument("--priority", type=int, default=0, metavar="0-3")
+    p.add_argument("--ref", metavar="CLIENT_REF",
+                   help="idempotency key: the same ref and request return the same ids")
+    p.set_defaults(handler=_send)
+
+
+def _text(args: argparse.Namespace) -> str:
+    if args.text is not None:
+        return str(args.text)
+    path: Path = args.text_file
+    try:
+        return path.read_text(encoding="utf-8-sig").rstrip("\r\n")
+    except OSError as exc:
+        raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not UTF-8 text") from None
+
+
+def _send(args: argparse.Namespace) -> int:
+    text = _text(args)
+    given: list[str] = []
+    for raw in args.to:
+        try:
+            given.append(normalize_e164(raw))
+        except InvalidRecipient as exc:
+            raise InvalidRecipient(f"--to {raw}: {exc}") from None
+    from_file: tuple[str, ...] = ()
+    invalid = 0
+    if args.to_file is not None:
+        listed = read_recipient_file(args.to_file)
+        report_rows(args.to_file, listed.errors)
+        from_file, invalid = listed.numbers, len(listed.errors)
+    send_at = parse_time(args.at, what="--at") if args.at else None
+    msg_class = MessageClass(args.msg_class) if args.msg_class else MessageClass.STANDARD
+
+    async def work(ctx: Context) -> int:
+        book: list[str] = []
+        if args.phonebook:
+            contacts = await ctx.store.phonebook_contacts(args.account, args.phonebook)
+            book = [c.number for c in contacts]
+        recipients = merge_recipients(given, from_file, book)
+        if not recipients:
+            detail = f" ({invalid} invalid rows skipped)" if invalid else ""
+            raise InvalidRecipient(f"no valid recipient{detail}")
+        service = SendService(store=ctx.store, log=ctx.log)
+        result = await service.send(SendRequest(
+            account=args.account, sender=args.sender, recipients=recipients, text=text,
+            msg_class=msg_class, send_at=send_at, validity=args.validity,
+            priority=args.priority, client_ref=args.ref,
+        ))
+        _print(ctx, result, invalid=invalid, asked=len(recipients))
+        return 1 if result.refused else 0
+    return run(args, work)
+
+
+def _print(ctx: Context, result: SendResult, *, invalid: int, asked: int) -> None:
+    if ctx.json:
+        emit_json({
+            "messages": [
+                {"id": a.message.id, "to": a.message.destination, "segments": a.message.segments,
+                 "encoding": a.message.encoding, "credits": a.message.credits,
+                 "duplicate": a.duplicate}
+                for a in result.accepted
+            ],
+            "refused": [{"to": r.destination, "error": r.error.code, "detail": str(r.error)}
+                        for r in result.refused],
+            "accepted": len(result.accepted), "invalid_rows": invalid,
+        })
+    else:
+        sys.stdout.write("".join(f"{a.message.id}\n" for a in result.accepted))
+    for r in result.refused[:SHOWN_REFUSALS]:
+        print(f"smsgw: {r.destination} refused: {r.error}", file=sys.stderr)
+    if len(result.refused) > SHOWN_REFUSALS:
+        print(f"smsgw: ... and {len(result.refused) - SHOWN_REFUSALS} more refused",
+              file=sys.stderr)
+    spent = sum(a.message.credits for a in result.accepted)
+    skipped = f", {invalid} invalid rows skipped" if invalid else ""
+    print(f"smsgw: accepted {len(result.accepted)} of {asked} recipients "
+          f"({result.segments} segment(s) each, {spent} credits){skipped}", file=sys.stderr)

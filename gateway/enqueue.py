@@ -1,0 +1,155 @@
+"""The send service: validate -> analyze -> price -> debit and insert (DESIGN.md section 1).
+
+Every ingress (``smsgw send``, HTTP, MQTT) goes through :meth:`SendService.send`.
+Request-wide problems (unknown account, sender not approved, text too long,
+bad priority...) raise a :class:`~gateway.errors.UserError`; per-recipient
+problems (no price, insufficient credit, monthly cap) refuse that recipient
+only and are listed in the result. Messages are stored in batches of
+``batch_size``: each message's debit and insert are atomic, a batch is one
+transaction, and only committed messages are returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.codec import analyze
+from gateway.errors import ClientRefConflict, InvalidRecipient, SenderNotAllowed, UserError
+from gateway.model import MessageClass, SenderStatus
+from gateway.pricing import PriceList
+from gateway.senders import parse_sender
+from gateway.store.base import Store
+from gateway.store.records import Enqueued, NewMessage, Refused
+
+_E164 = re.compile(r"^\+[1-9]\d{5,14}$")
+MAX_PRIORITY = 3
+MAX_CLIENT_REF = 100
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendRequest:
+    account: str
+    sender: str
+    recipients: Sequence[str]  # E.164, already normalized (gateway.recipients)
+    text: str
+    msg_class: MessageClass = MessageClass.STANDARD
+    send_at: float | None = None
+    validity: int | None = None
+    priority: int = 0
+    client_ref: str | None = None
+    callback_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendResult:
+    accepted: tuple[Enqueued, ...]
+    refused: tuple[Refused, ...]
+    encoding: str
+    segments: int
+
+
+def body_hash(request: SendRequest) -> str:
+    """What makes two requests with the same client_ref the same request."""
+    body = {
+        "from": request.sender, "to": sorted(request.recipients), "text": request.text,
+        "class": request.msg_class.value, "send_at": request.send_at,
+        "validity": request.validity, "priority": request.priority,
+        "callback_url": request.callback_url,
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+class SendService:
+    def __init__(self, *, store: Store, log: Any, national: Sequence[str] = (),
+                 batch_size: int = 500) -> None:
+        self._store = store
+        self._log = log
+        self._national = tuple(national)
+        self._batch_size = batch_size
+
+    async def check_sender(self, account: str, raw: str) -> tuple[str, Any]:
+        """The approved sender (value, kind) of ``account``, or SenderNotAllowed with why."""
+        address = parse_sender(raw)
+        sender = await self._store.get_sender(account, address.value)
+        if sender is None:
+            owners = await self._store.sender_owners(address.value)
+            if owners:
+                msg = f"sender {address.value!r} belongs to another account, not {account!r}"
+            else:
+                msg = (f"sender {address.value!r} is not registered for account {account!r}: "
+                       f"add it with `smsgw sender add {account} {address.value}`")
+            raise SenderNotAllowed(msg)
+        if sender.status is SenderStatus.PENDING:
+            raise SenderNotAllowed(
+                f"sender {sender.value!r} of account {account!r} is waiting for approval"
+            )
+        if sender.status is SenderStatus.REFUSED:
+            reason = f": {sender.reason}" if sender.reason else ""
+            raise SenderNotAllowed(
+                f"sender {sender.value!r} of account {account!r} was refused{reason}"
+            )
+        return sender.value, sender.kind
+
+    def _check(self, request: SendRequest) -> None:
+        if not 0 <= request.priority <= MAX_PRIORITY:
+            raise UserError(f"bad priority {request.priority}: 0 to {MAX_PRIORITY}")
+        if request.validity is not None and request.validity <= 0:
+            raise UserError(f"bad validity {request.validity}: seconds, more than 0")
+        if request.client_ref is not None and not 0 < len(request.client_ref) <= MAX_CLIENT_REF:
+            raise UserError(f"bad client_ref: 1 to {MAX_CLIENT_REF} characters")
+        if not request.recipients:
+            raise InvalidRecipient("no recipient: give --to, --to-file or --phonebook")
+        for number in request.recipients:
+            if not _E164.match(number):
+                raise InvalidRecipient(f"bad recipient {number!r}: +E164 expected")
+
+    async def send(self, request: SendRequest) -> SendResult:
+        self._check(request)
+        await self._store.get_account(request.account)  # NotFound with a hint
+        sender, kind = await self.check_sender(request.account, request.sender)
+        info = analyze(request.text, national=self._national)
+        prices = PriceList(own=await self._store.list_prices(account=request.account),
+                           default=await self._store.list_prices())
+        digest = body_hash(request) if request.client_ref is not None else None
+        recipients = list(dict.fromkeys(request.recipients))
+        refused: list[Refused] = []
+        batch: list[NewMessage] = []
+        for number in recipients:
+            try:
+                price = prices.price(number)
+            except UserError as exc:
+                refused.append(Refused(destination=number, error=exc))
+                continue
+            batch.append(NewMessage(
+                account=request.account, sender=sender, sender_kind=kind, destination=number,
+                text=request.text, encoding=info.encoding, segments=info.segments, price=price,
+                msg_class=request.msg_class, send_at=request.send_at,
+                validity=request.validity, priority=request.priority,
+                client_ref=request.client_ref, body_hash=digest,
+                callback_url=request.callback_url,
+            ))
+        accepted: list[Enqueued] = []
+        for start in range(0, len(batch), self._batch_size):
+            result = await self._store.enqueue(batch[start : start + self._batch_size])
+            for r in result.results:
+                if isinstance(r, Enqueued):
+                    accepted.append(r)
+                else:
+                    refused.append(r)
+            for c in result.crossings:
+                self._log.warning("credit_low_crossed", account=c.account, balance=c.balance,
+                                  alert_below=c.alert_below)
+        conflict = next((r.error for r in refused if isinstance(r.error, ClientRefConflict)), None)
+        if conflict is not None and not accepted:
+            raise conflict
+        fresh = [a for a in accepted if not a.duplicate]
+        if fresh:
+            self._log.info("messages_enqueued", account=request.account, count=len(fresh),
+                           segments=info.segments, credits=sum(a.message.credits for a in fresh))
+        return SendResult(accepted=tuple(accepted), refused=tuple(refused),
+                          encoding=info.encoding, segments=info.segments)

@@ -1,0 +1,65 @@
+"""The durable store: messages, segments, accounts, ledger (DESIGN.md sections 1, 4, 5).
+
+``open_store(url)`` picks the backend from the URL:
+
+- ``sqlite:///abs/path/gateway.db``: an absolute path (three slashes, then the path);
+- ``sqlite:relative/path.db``: relative to ``base`` (the directory of the
+  configuration file when the CLI or daemon opens it), else the current directory.
+
+The file and its directory are created when missing; the schema is migrated
+on open. PostgreSQL (``postgresql://...``) is a later backend behind the
+same :class:`Store` interface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gateway.errors import ConfigError
+from gateway.store.base import KEEP, Keep, Store
+
+if TYPE_CHECKING:
+    from gateway.store.sqlite_store import SqliteStore
+
+__all__ = ["KEEP", "Keep", "Store", "open_store", "sqlite_path"]
+
+
+def sqlite_path(url: str, *, base: Path | None = None) -> Path:
+    """The database file a ``sqlite:`` URL names."""
+    if url.startswith("sqlite:///"):
+        return Path("/" + url.removeprefix("sqlite:///"))
+    if url.startswith("sqlite://"):
+        msg = f"store url {url!r}: use sqlite:///absolute/path or sqlite:relative/path"
+        raise ConfigError(msg)
+    rest = url.removeprefix("sqlite:")
+    if not rest:
+        raise ConfigError(f"store url {url!r}: the database path is missing")
+    path = Path(rest)
+    return path if path.is_absolute() else (base or Path.cwd()) / path
+
+
+async def open_store(
+    url: str, *, base: Path | None = None, clock: Callable[[], float] = time.time,
+    synchronous: str = "full",
+) -> SqliteStore:
+    """Open (creating and migrating when needed) the store that ``url`` names."""
+    if not url.startswith("sqlite:"):
+        scheme = url.split(":", 1)[0]
+        msg = f"store url {url!r}: the {scheme!r} backend is not available (use sqlite:)"
+        raise ConfigError(msg)
+    path = sqlite_path(url, base=base)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        msg = f"cannot create the store directory {path.parent}: {exc.strerror}"
+        raise ConfigError(msg) from None
+    # imported here: the SQLite modules use gateway.ledger, which uses this package's records
+    from gateway.store.sqlite import Engine  # noqa: PLC0415
+    from gateway.store.sqlite_store import SqliteStore  # noqa: PLC0415
+
+    engine = await asyncio.to_thread(Engine, str(path), synchronous=synchronous)
+    return SqliteStore(engine=engine, clock=clock)

@@ -1,0 +1,133 @@
+"""The store interface: what every backend (SQLite now, PostgreSQL later) implements.
+
+Every method is a coroutine and never blocks the event loop. Every state
+change is one transaction; batch methods (``enqueue``, ``record_outcomes``,
+``record_receipts``) apply many changes in one transaction, each message's
+part of it atomic. Money rules live in :class:`gateway.ledger.AccountState`,
+applied inside the backend's write transaction.
+
+Queue operations and what a PostgreSQL backend does for them:
+
+- ``claim_due``: ``UPDATE messages SET state='dispatching', lease_owner=...
+  WHERE id IN (SELECT id FROM messages WHERE state='queued' AND
+  next_attempt_at <= now ORDER BY priority DESC, id LIMIT n
+  FOR UPDATE SKIP LOCKED) RETURNING ...``; expired leases go back to queued
+  first, so a crashed worker's claims come back.
+- debits: ``SELECT ... FROM accounts WHERE name=$1 FOR UPDATE`` then the
+  same :class:`~gateway.ledger.AccountState` rules.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from typing import Protocol
+
+from gateway.link import Receipt
+from gateway.model import MessageState, SenderKind, SenderStatus
+from gateway.store.records import (
+    Account,
+    ApiToken,
+    Balance,
+    EnqueueResult,
+    InboundMessage,
+    LedgerEntry,
+    LedgerResult,
+    Message,
+    MessageView,
+    NewMessage,
+    OutcomeRecord,
+    Phonebook,
+    PhonebookContact,
+    Price,
+    QueueChanges,
+    Sender,
+)
+
+
+class Keep(enum.Enum):
+    """``KEEP``: leave a setting as it is (``None`` clears it)."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+
+
+class Store(Protocol):
+    # --- accounts and tokens ---------------------------------------------------
+    async def create_account(self, name: str) -> Account: ...
+    async def get_account(self, name: str) -> Account: ...
+    async def list_accounts(self) -> list[Account]: ...
+    async def set_account(
+        self, name: str, *, credit_limit: int | Keep = KEEP,
+        monthly_cap: int | Keep | None = KEEP, alert_below: int | Keep | None = KEEP,
+    ) -> Account: ...
+    async def create_token(self, account: str) -> tuple[ApiToken, str]:
+        """A new API token: the record and the token itself (shown once, stored hashed)."""
+        ...
+    async def account_for_token(self, token: str) -> str | None: ...
+    async def list_tokens(self, account: str) -> list[ApiToken]: ...
+
+    # --- senders, prices, phonebooks -------------------------------------------
+    async def add_sender(self, account: str, value: str, kind: SenderKind) -> Sender: ...
+    async def set_sender_status(
+        self, account: str, value: str, status: SenderStatus, *, reason: str | None = None
+    ) -> Sender: ...
+    async def get_sender(self, account: str, value: str) -> Sender | None: ...
+    async def list_senders(self, account: str) -> list[Sender]: ...
+    async def sender_owners(self, value: str) -> list[str]: ...
+    async def set_price(
+        self, prefix: str, per_segment: int, *, account: str | None = None
+    ) -> Price:
+        ...
+    async def list_prices(self, *, account: str | None = None) -> list[Price]:
+        """The default list (``account=None``) or one account's own list."""
+        ...
+    async def create_phonebook(self, account: str, name: str) -> Phonebook: ...
+    async def import_contacts(
+        self, account: str, name: str, contacts: Sequence[PhonebookContact]
+    ) -> tuple[int, int]:
+        """Add or rename contacts; returns (added, updated)."""
+        ...
+    async def list_phonebooks(self, account: str) -> list[Phonebook]: ...
+    async def phonebook_contacts(self, account: str, name: str) -> list[PhonebookContact]: ...
+
+    # --- ledger ----------------------------------------------------------------
+    async def topup(
+        self, account: str, amount: int, *, reference: str, note: str | None = None
+    ) -> LedgerResult: ...
+    async def adjust(self, account: str, amount: int, *, note: str) -> LedgerResult: ...
+    async def balance(self, account: str) -> Balance: ...
+    async def history(self, account: str, *, limit: int | None = None) -> list[LedgerEntry]: ...
+    async def verify_ledger(self) -> dict[str, tuple[int, int]]: ...
+
+    # --- messages ----------------------------------------------------------------
+    async def enqueue(self, batch: Sequence[NewMessage]) -> EnqueueResult:
+        """Debit and insert each message (all or nothing per message), one transaction."""
+        ...
+    async def get_message(self, message_id: str) -> MessageView: ...
+    async def list_messages(
+        self, *, account: str | None = None, state: MessageState | None = None,
+        since: float | None = None, limit: int = 100,
+    ) -> list[Message]: ...
+    async def count_by_state(self) -> dict[MessageState, int]: ...
+    async def cancel(self, message_id: str) -> QueueChanges: ...
+    async def finish(
+        self, message_id: str, state: MessageState, *, reason: str | None = None
+    ) -> QueueChanges: ...
+    async def claim_due(
+        self, worker: str, *, now: float, limit: int, lease_seconds: float
+    ) -> list[Message]: ...
+    async def record_outcomes(
+        self, batch: Sequence[OutcomeRecord], *, now: float
+    ) -> QueueChanges: ...
+    async def record_receipts(self, batch: Sequence[Receipt], *, now: float) -> QueueChanges: ...
+
+    # --- inbound -----------------------------------------------------------------
+    async def add_inbound(self, message: InboundMessage) -> None: ...
+    async def list_inbound(
+        self, *, account: str | None = None, limit: int = 100
+    ) -> list[InboundMessage]: ...
+
+    async def close(self) -> None: ...

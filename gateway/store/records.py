@@ -1,0 +1,251 @@
+"""What the store hands out and takes in: small frozen records.
+
+Times are POSIX seconds (float, UTC). Amounts are whole credits (int).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from gateway.errors import UserError
+from gateway.link import Outcome, ReceiptState
+from gateway.model import MessageClass, MessageState, SegmentState, SenderKind, SenderStatus
+
+
+class EntryKind(enum.Enum):
+    """Kinds of ledger journal rows."""
+
+    TOPUP = "topup"
+    DEBIT = "debit"
+    REFUND = "refund"
+    ADJUSTMENT = "adjustment"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Account:
+    name: str
+    balance: int
+    credit_limit: int  # how far below zero the balance may go (postpaid)
+    monthly_cap: int | None  # credits per calendar month (UTC); None = no cap
+    alert_below: int | None  # low-balance alert threshold; None = no alert
+    month: str  # "YYYY-MM" the month_spent figure is for
+    month_spent: int
+    created_at: float
+
+    @property
+    def available(self) -> int:
+        """Credits that can still be spent (balance plus the credit limit)."""
+        return self.balance + self.credit_limit
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Balance:
+    account: str
+    balance: int
+    credit_limit: int
+    available: int
+    monthly_cap: int | None
+    month_spent: int  # this calendar month (UTC)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiToken:
+    """A token's public part: the hash and the token itself are never handed out."""
+
+    id: int
+    account: str
+    prefix: str  # first characters, to tell tokens apart in listings
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sender:
+    account: str
+    value: str
+    kind: SenderKind
+    status: SenderStatus
+    reason: str | None  # why it was refused
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Price:
+    account: str | None  # None: the default list
+    prefix: str  # "+33", "+3361"; "+" matches every destination
+    credits: int  # per segment
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Phonebook:
+    account: str
+    name: str
+    contacts: int
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhonebookContact:
+    name: str
+    number: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LedgerEntry:
+    id: int
+    account: str
+    at: float
+    kind: EntryKind
+    amount: int  # signed: + credits the account, - debits it
+    balance_after: int
+    reference: str | None  # order reference of a top-up
+    message_id: str | None  # the message a debit/refund is for
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreditCrossing:
+    """The balance went below the account's alert threshold (once per crossing)."""
+
+    account: str
+    balance: int
+    alert_below: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LedgerResult:
+    entry: LedgerEntry
+    duplicate: bool = False  # the same top-up reference was already credited
+    crossing: CreditCrossing | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewMessage:
+    """A validated, priced message to enqueue (one recipient)."""
+
+    account: str
+    sender: str
+    sender_kind: SenderKind
+    destination: str  # +E164
+    text: str
+    encoding: str  # "gsm7" | "ucs2"
+    segments: int
+    price: int  # credits per segment
+    msg_class: MessageClass = MessageClass.STANDARD
+    send_at: float | None = None  # None: now
+    validity: int | None = None  # seconds
+    priority: int = 0
+    client_ref: str | None = None
+    body_hash: str | None = None  # with client_ref: detects a reuse with another body
+    callback_url: str | None = None
+
+    @property
+    def credits(self) -> int:
+        return self.segments * self.price
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    id: str
+    account: str
+    sender: str
+    sender_kind: SenderKind
+    destination: str
+    text: str
+    encoding: str
+    segments: int
+    price: int
+    credits: int
+    msg_class: MessageClass
+    send_at: float
+    validity: int | None
+    priority: int
+    client_ref: str | None
+    callback_url: str | None
+    state: MessageState
+    attempts: int
+    next_attempt_at: float
+    created_at: float
+    updated_at: float
+    lease_owner: str | None
+    lease_until: float | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SegmentRecord:
+    message_id: str
+    index: int
+    state: SegmentState
+    smsc_id: str | None
+    link: str | None
+    submitted_at: float | None  # when the SMSC accepted it
+    receipt_state: ReceiptState | None
+    error: str | None
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageView:
+    message: Message
+    segments: tuple[SegmentRecord, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Enqueued:
+    message: Message
+    duplicate: bool = False  # same client_ref and body: the existing message
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Refused:
+    destination: str
+    error: UserError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnqueueResult:
+    results: tuple[Enqueued | Refused, ...]  # in the order of the request
+    crossings: tuple[CreditCrossing, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutcomeRecord:
+    """What a link answered for one segment (see :mod:`gateway.link`)."""
+
+    message_id: str
+    index: int
+    link: str
+    outcome: Outcome
+    retry_at: float | None = None  # for Retry: when the message is due again
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StateChange:
+    message_id: str
+    account: str
+    old: MessageState
+    new: MessageState
+    at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueueChanges:
+    """What a batch of queue operations changed, for events and metrics."""
+
+    changes: tuple[StateChange, ...] = ()
+    refunds: tuple[LedgerEntry, ...] = ()
+    unmatched_receipts: int = 0  # receipts kept until their submit_sm_resp is recorded
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InboundMessage:
+    id: str
+    account: str | None
+    link: str
+    source: str
+    destination: str
+    text: str
+    received_at: float

@@ -1,0 +1,190 @@
+"""SQLite schema, its version, and the migrations that run when a store opens.
+
+A smsgw database carries ``PRAGMA application_id = APPLICATION_ID`` so that
+``smsgw`` recognises its own files and refuses any other SQLite file, and
+``PRAGMA user_version`` = the schema version. Migration *n* takes version n-1
+to n; they run in one ``BEGIN IMMEDIATE`` transaction, so two processes
+opening a fresh file at once do not both migrate it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from gateway.errors import NotASmsgwDatabase
+
+APPLICATION_ID = 0x534D5347  # "SMSG"
+
+_V1 = """
+CREATE TABLE accounts (
+    name         TEXT PRIMARY KEY,
+    balance      INTEGER NOT NULL DEFAULT 0,
+    credit_limit INTEGER NOT NULL DEFAULT 0 CHECK (credit_limit >= 0),
+    monthly_cap  INTEGER CHECK (monthly_cap IS NULL OR monthly_cap >= 0),
+    alert_below  INTEGER,
+    alert_armed  INTEGER NOT NULL DEFAULT 1,   -- 0 after a crossing, until back above
+    month        TEXT NOT NULL DEFAULT '',     -- 'YYYY-MM' (UTC) of month_spent
+    month_spent  INTEGER NOT NULL DEFAULT 0,
+    created_at   REAL NOT NULL,
+    CHECK (balance >= -credit_limit)
+);
+CREATE TABLE api_tokens (
+    id         INTEGER PRIMARY KEY,
+    account    TEXT NOT NULL REFERENCES accounts(name),
+    token_hash TEXT NOT NULL UNIQUE,           -- sha256 hex of the token
+    prefix     TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE senders (
+    account    TEXT NOT NULL REFERENCES accounts(name),
+    value      TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    reason     TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (account, value)
+) WITHOUT ROWID;
+CREATE INDEX senders_value ON senders(value);
+CREATE TABLE prices (
+    account TEXT NOT NULL DEFAULT '',           -- '' = the default list
+    prefix  TEXT NOT NULL,
+    credits INTEGER NOT NULL CHECK (credits >= 0),
+    PRIMARY KEY (account, prefix)
+) WITHOUT ROWID;
+CREATE TABLE phonebooks (
+    id         INTEGER PRIMARY KEY,
+    account    TEXT NOT NULL REFERENCES accounts(name),
+    name       TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    UNIQUE (account, name)
+);
+CREATE TABLE contacts (
+    phonebook_id INTEGER NOT NULL REFERENCES phonebooks(id),
+    number       TEXT NOT NULL,
+    name         TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (phonebook_id, number)
+) WITHOUT ROWID;
+CREATE TABLE messages (
+    id              TEXT PRIMARY KEY,          -- time-sortable (ULID-like)
+    account         TEXT NOT NULL REFERENCES accounts(name),
+    sender          TEXT NOT NULL,
+    sender_kind     TEXT NOT NULL,
+    destination     TEXT NOT NULL,
+    text            TEXT NOT NULL,
+    encoding        TEXT NOT NULL,
+    segments        INTEGER NOT NULL,
+    price           INTEGER NOT NULL,
+    credits         INTEGER NOT NULL,
+    msg_class       TEXT NOT NULL,
+    send_at         REAL NOT NULL,
+    validity        INTEGER,
+    priority        INTEGER NOT NULL DEFAULT 0,
+    client_ref      TEXT,
+    body_hash       TEXT,
+    callback_url    TEXT,
+    state           TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,             -- max(send_at, retry time)
+    created_at      REAL NOT NULL,
+    updated_at      REAL NOT NULL,
+    lease_owner     TEXT,
+    lease_until     REAL,
+    error           TEXT
+) WITHOUT ROWID;
+CREATE INDEX messages_account ON messages(account, id);
+CREATE INDEX messages_due ON messages(priority DESC, id) WHERE state = 'queued';
+CREATE INDEX messages_leased ON messages(lease_until) WHERE state = 'dispatching';
+CREATE UNIQUE INDEX messages_client_ref ON messages(account, client_ref, destination)
+    WHERE client_ref IS NOT NULL;
+CREATE TABLE segments (
+    message_id    TEXT NOT NULL REFERENCES messages(id),
+    idx           INTEGER NOT NULL,
+    state         TEXT NOT NULL,
+    smsc_id       TEXT,
+    link          TEXT,
+    submitted_at  REAL,                         -- set when an SMSC accepted it
+    receipt_state TEXT,
+    error         TEXT,
+    updated_at    REAL NOT NULL,
+    PRIMARY KEY (message_id, idx)
+) WITHOUT ROWID;
+CREATE INDEX segments_smsc ON segments(link, smsc_id) WHERE smsc_id IS NOT NULL;
+CREATE TABLE pending_receipts (                 -- receipts that overtook their submit_sm_resp
+    id          INTEGER PRIMARY KEY,
+    link        TEXT NOT NULL,
+    smsc_id     TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    error       TEXT,
+    received_at REAL NOT NULL
+);
+CREATE INDEX pending_receipts_smsc ON pending_receipts(link, smsc_id);
+CREATE TABLE inbound (
+    id          TEXT PRIMARY KEY,
+    account     TEXT,
+    link        TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    text        TEXT NOT NULL,
+    received_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX inbound_account ON inbound(account, id);
+CREATE TABLE ledger (
+    id            INTEGER PRIMARY KEY,
+    account       TEXT NOT NULL REFERENCES accounts(name),
+    at            REAL NOT NULL,
+    kind          TEXT NOT NULL CHECK (kind IN ('topup', 'debit', 'refund', 'adjustment')),
+    amount        INTEGER NOT NULL,
+    balance_after INTEGER NOT NULL,
+    reference     TEXT,
+    message_id    TEXT,
+    note          TEXT
+);
+CREATE INDEX ledger_account ON ledger(account, id);
+CREATE UNIQUE INDEX ledger_topup_ref ON ledger(account, reference) WHERE kind = 'topup';
+CREATE UNIQUE INDEX ledger_message ON ledger(message_id, kind) WHERE message_id IS NOT NULL;
+"""
+
+# MIGRATIONS[n - 1] takes the schema from version n - 1 to n.
+MIGRATIONS: tuple[str, ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _statements(script: str) -> list[str]:
+    lines = [ln.split("--", 1)[0] for ln in script.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def migrate(conn: sqlite3.Connection, *, path: str) -> int:
+    """Check that ``conn`` is a smsgw database (or empty) and bring it to SCHEMA_VERSION.
+
+    Returns the version found before migrating. ``conn`` is in autocommit mode.
+    """
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.DatabaseError as exc:
+        raise NotASmsgwDatabase(f"{path} is not a smsgw database ({exc})") from None
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if app_id != APPLICATION_ID and (app_id != 0 or tables or version):
+            msg = f"{path} is not a smsgw database (another application's SQLite file)"
+            raise NotASmsgwDatabase(msg)
+        if version > SCHEMA_VERSION:
+            msg = (
+                f"{path} has schema version {version}, newer than this smsgw knows "
+                f"({SCHEMA_VERSION}): upgrade smsgw"
+            )
+            raise NotASmsgwDatabase(msg)
+        for script in MIGRATIONS[version:]:
+            for statement in _statements(script):
+                conn.execute(statement)
+        if version < SCHEMA_VERSION:
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return int(version)

@@ -1,0 +1,370 @@
+"""Segment outcomes, receipts and final states on SQLite, batched.
+
+A :class:`_Work` loads the messages and segments a batch touches, applies
+changes in memory (checking the transition tables of :mod:`gateway.model`),
+then writes what changed with a few ``executemany`` calls, inside the
+writer's one transaction.
+
+How a message's state follows from its segments (:func:`aggregate`):
+
+- a segment still ``pending`` (not accepted yet): no change from segments;
+- else any segment ``accepted`` (waiting for its receipt): ``submitted``;
+- else (every segment final): ``delivered`` when all are delivered, else
+  the worst of them in this order: ``undeliverable``, ``rejected``,
+  ``failed``, ``expired``.
+
+A receipt whose (link, smsc_id) matches no segment yet overtook its
+submit_sm_resp: it is kept in ``pending_receipts`` and applied when the
+outcome recording that smsc_id arrives.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from gateway.ledger import AccountState
+from gateway.link import Accepted, Receipt, ReceiptState, Rejected, Retry
+from gateway.model import (
+    FINAL_MESSAGE_STATES,
+    MESSAGE_TRANSITIONS,
+    REFUNDED_MESSAGE_STATES,
+    SEGMENT_TRANSITIONS,
+    MessageState,
+    SegmentState,
+)
+from gateway.store.records import LedgerEntry, OutcomeRecord, QueueChanges, StateChange
+from gateway.store.sqlite_ledger import load_state, refund, save_state
+
+_SEG = SegmentState
+_MSG = MessageState
+
+RECEIPT_TO_SEGMENT: dict[ReceiptState, SegmentState | None] = {
+    ReceiptState.ENROUTE: None,
+    ReceiptState.ACCEPTED: _SEG.DELIVERED,
+    ReceiptState.DELIVERED: _SEG.DELIVERED,
+    ReceiptState.UNDELIVERABLE: _SEG.UNDELIVERABLE,
+    ReceiptState.DELETED: _SEG.UNDELIVERABLE,
+    ReceiptState.UNKNOWN: _SEG.UNDELIVERABLE,
+    ReceiptState.EXPIRED: _SEG.EXPIRED,
+    ReceiptState.REJECTED: _SEG.REJECTED,
+}
+
+# what a message's never-sent segments become when it ends in this state
+_PENDING_SEGMENTS_TO: dict[MessageState, SegmentState] = {
+    _MSG.REJECTED: _SEG.REJECTED, _MSG.FAILED: _SEG.FAILED, _MSG.EXPIRED: _SEG.EXPIRED,
+}
+_WORST = (_SEG.UNDELIVERABLE, _SEG.REJECTED, _SEG.FAILED, _SEG.EXPIRED)
+_AS_MESSAGE = {
+    _SEG.UNDELIVERABLE: _MSG.UNDELIVERABLE, _SEG.REJECTED: _MSG.REJECTED,
+    _SEG.FAILED: _MSG.FAILED, _SEG.EXPIRED: _MSG.EXPIRED,
+}
+
+
+def aggregate(states: Iterable[SegmentState]) -> MessageState | None:
+    """The message state its segments imply (None while one is still to be accepted)."""
+    found = _aggregate({s.value for s in states})
+    return None if found is None else MessageState(found)
+
+
+# Inside a batch, states are handled as their string values (the enums' tables
+# above, turned into plain-string lookups: thousands of changes per batch).
+_SEG_NEXT = {s.value: frozenset(t.value for t in ts) for s, ts in SEGMENT_TRANSITIONS.items()}
+_MSG_NEXT = {s.value: frozenset(t.value for t in ts) for s, ts in MESSAGE_TRANSITIONS.items()}
+_MSG_ENUM = {s.value: s for s in MessageState}
+_FINAL = frozenset(s.value for s in FINAL_MESSAGE_STATES)
+_REFUNDED = frozenset(s.value for s in REFUNDED_MESSAGE_STATES)
+_PENDING_TO = {m.value: s.value for m, s in _PENDING_SEGMENTS_TO.items()}
+_RECEIPT_TO = {r.value: (None if s is None else s.value) for r, s in RECEIPT_TO_SEGMENT.items()}
+_WORST_V = tuple((s.value, _AS_MESSAGE[s].value) for s in _WORST)
+_PENDING, _ACCEPTED, _DELIVERED = _SEG.PENDING.value, _SEG.ACCEPTED.value, _SEG.DELIVERED.value
+_QUEUED_V = _MSG.QUEUED.value
+_DISPATCHING = _MSG.DISPATCHING.value
+
+
+def _aggregate(seen: set[str]) -> str | None:
+    if _PENDING in seen:
+        return None
+    if _ACCEPTED in seen:
+        return _MSG.SUBMITTED.value
+    if seen <= {_DELIVERED}:
+        return _MSG.DELIVERED.value
+    for seg, msg in _WORST_V:
+        if seg in seen:
+            return msg
+    return _MSG.EXPIRED.value  # not reached: every final segment state is listed
+
+
+@dataclass(slots=True)
+class _Seg:
+    state: str
+    smsc_id: str | None
+    link: str | None
+    submitted_at: float | None
+    receipt_state: str | None
+    error: str | None
+    dirty: bool = False
+    placed: bool = False  # accepted in this batch: smsc_id, link, submitted_at to write
+
+
+@dataclass(slots=True)
+class _Msg:
+    id: str
+    account: str
+    state: str
+    price: int
+    created_at: float
+    segments: list[_Seg]
+    attempts: int
+    next_attempt_at: float
+    error: str | None
+    lease: bool = True  # keep lease columns
+    dirty: bool = False
+    requeued: bool = False  # attempts and next_attempt_at to write
+
+
+def _chunks(ids: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
+
+
+class _Work:
+    """Messages and segments of one batch, changed in memory, then flushed."""
+
+    def __init__(self, conn: sqlite3.Connection, ids: Iterable[str], now: float) -> None:
+        self.conn = conn
+        self.now = now
+        self.msgs: dict[str, _Msg] = {}
+        self.changes: list[StateChange] = []
+        self.refunds: list[LedgerEntry] = []
+        self._accounts: dict[str, AccountState] = {}
+        self._early_receipts = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM pending_receipts)"
+        ).fetchone()[0]
+        wanted = list(dict.fromkeys(ids))
+        for chunk in _chunks(wanted):
+            marks = ",".join("?" * len(chunk))
+            for row in conn.execute(
+                "SELECT id, account, state, price, created_at, attempts, next_attempt_at, "  # noqa: S608 (placeholders only)
+                f"error FROM messages WHERE id IN ({marks})", chunk,
+            ):
+                self.msgs[row[0]] = _Msg(
+                    id=row[0], account=row[1], state=row[2], price=row[3],
+                    created_at=row[4], attempts=row[5], next_attempt_at=row[6], error=row[7],
+                    segments=[],
+                )
+            for row in conn.execute(
+                "SELECT message_id, state, smsc_id, link, submitted_at, receipt_state, error "  # noqa: S608 (placeholders only)
+                f"FROM segments WHERE message_id IN ({marks}) ORDER BY message_id, idx",
+                chunk,
+            ):
+                self.msgs[row[0]].segments.append(
+                    _Seg(row[1], row[2], row[3], row[4], row[5], row[6])
+                )
+
+    # --- segments -------------------------------------------------------------
+    def seg_to(self, seg: _Seg, target: str, *, error: str | None = None) -> bool:
+        if target not in _SEG_NEXT[seg.state]:
+            return False  # a duplicate or late answer: the first one stands
+        seg.state = target
+        if error is not None:
+            seg.error = error
+        seg.dirty = True
+        return True
+
+    def accept(self, msg: _Msg, index: int, link: str, smsc_id: str) -> None:
+        seg = msg.segments[index]
+        if seg.submitted_at is None and self.seg_to(seg, _ACCEPTED):
+            seg.smsc_id, seg.link, seg.submitted_at = smsc_id, link, self.now
+            seg.placed = True
+            if not self._early_receipts:
+                return
+            for state, error in self.conn.execute(
+                "DELETE FROM pending_receipts WHERE link = ? AND smsc_id = ? "
+                "RETURNING state, error", (link, smsc_id),
+            ).fetchall():
+                self.receipt(msg, index, state, error)
+
+    def receipt(self, msg: _Msg, index: int, state: str, error: str | None) -> None:
+        seg = msg.segments[index]
+        seg.receipt_state = state
+        seg.dirty = True
+        target = _RECEIPT_TO[state]
+        if target is not None:
+            self.seg_to(seg, target, error=error)
+
+    # --- messages -------------------------------------------------------------
+    def msg_to(self, msg: _Msg, target: str, *, error: str | None = None) -> bool:
+        if target == msg.state:
+            return False
+        if target not in _MSG_NEXT[msg.state]:
+            _MSG_ENUM[msg.state].check(_MSG_ENUM[target])  # raises IllegalTransition
+        self.changes.append(StateChange(message_id=msg.id, account=msg.account,
+                                        old=_MSG_ENUM[msg.state], new=_MSG_ENUM[target],
+                                        at=self.now))
+        msg.state = target
+        msg.dirty = True
+        if error is not None:
+            msg.error = error
+        final = target in _FINAL
+        if final or target == _QUEUED_V:
+            msg.lease = False
+        if final:
+            self._end(msg, target)
+        return True
+
+    def derive(self, msg: _Msg) -> None:
+        """Move a message to the state its segments imply, when that move is legal."""
+        target = _aggregate({s.state for s in msg.segments})
+        if target is not None and target != msg.state and target in _MSG_NEXT[msg.state]:
+            self.msg_to(msg, target)
+
+    def _end(self, msg: _Msg, state: str) -> None:
+        to = _PENDING_TO.get(state)
+        if to is not None:
+            for seg in msg.segments:
+                if seg.state == _PENDING:
+                    self.seg_to(seg, to)
+        if state in _REFUNDED:
+            unsent = sum(1 for s in msg.segments if s.submitted_at is None)
+            st = self._accounts.get(msg.account)
+            if st is None:
+                st = self._accounts[msg.account] = load_state(self.conn, msg.account)
+            entry = refund(self.conn, st, message_id=msg.id, amount=unsent * msg.price,
+                           debited_at=msg.created_at, now=self.now,
+                           note=f"{unsent} segment(s) never accepted; message {state}")
+            if entry is not None:
+                self.refunds.append(entry)
+
+    def flush(self, *, unmatched: int = 0) -> QueueChanges:
+        # two statement shapes each: the common changes write fewer columns
+        placed, segs, moved, requeued = [], [], [], []
+        now = self.now
+        for msg in self.msgs.values():
+            for i, g in enumerate(msg.segments):
+                if g.placed:
+                    placed.append((g.state, g.smsc_id, g.link, g.submitted_at, g.receipt_state,
+                                   g.error, now, msg.id, i))
+                elif g.dirty:
+                    segs.append((g.state, g.receipt_state, g.error, now, msg.id, i))
+            if msg.requeued:
+                requeued.append((msg.state, msg.attempts, msg.next_attempt_at, msg.error, now,
+                                 msg.id))
+            elif msg.dirty:
+                moved.append((msg.state, msg.error, now, int(msg.lease), msg.id))
+        self.conn.executemany(
+            "UPDATE segments SET state = ?, smsc_id = ?, link = ?, submitted_at = ?, "
+            "receipt_state = ?, error = ?, updated_at = ? WHERE message_id = ? AND idx = ?",
+            placed,
+        )
+        self.conn.executemany(
+            "UPDATE segments SET state = ?, receipt_state = ?, error = ?, updated_at = ? "
+            "WHERE message_id = ? AND idx = ?",
+            segs,
+        )
+        self.conn.executemany(
+            "UPDATE messages SET state = ?1, error = ?2, updated_at = ?3, "
+            "lease_owner = iif(?4, lease_owner, NULL), lease_until = iif(?4, lease_until, NULL) "
+            "WHERE id = ?5",
+            moved,
+        )
+        self.conn.executemany(
+            "UPDATE messages SET state = ?, attempts = ?, next_attempt_at = ?, error = ?, "
+            "updated_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
+            requeued,
+        )
+        for st in self._accounts.values():
+            save_state(self.conn, st)
+        return QueueChanges(changes=tuple(self.changes), refunds=tuple(self.refunds),
+                            unmatched_receipts=unmatched)
+
+
+def record_outcomes(
+    conn: sqlite3.Connection, batch: Sequence[OutcomeRecord], now: float
+) -> QueueChanges:
+    work = _Work(conn, (o.message_id for o in batch), now)
+    touched: dict[str, list[OutcomeRecord]] = {}
+    for o in batch:
+        if o.message_id in work.msgs:
+            touched.setdefault(o.message_id, []).append(o)
+    for mid, outcomes in touched.items():
+        msg = work.msgs[mid]
+        rejected: str | None = None
+        retry: OutcomeRecord | None = None
+        retry_reason = ""
+        for o in outcomes:
+            if not 0 <= o.index < len(msg.segments):
+                continue
+            match o.outcome:
+                case Accepted(smsc_id=smsc_id):
+                    work.accept(msg, o.index, o.link, smsc_id)
+                case Rejected(reason=reason):
+                    work.seg_to(msg.segments[o.index], _SEG.REJECTED.value, error=reason)
+                    rejected = reason
+                case Retry(reason=reason):
+                    retry, retry_reason = o, reason
+        if msg.state != _DISPATCHING:
+            continue  # a late answer (lease ran out): segments recorded, state kept
+        if rejected is not None:
+            work.msg_to(msg, _MSG.REJECTED.value, error=rejected)
+        elif retry is not None:
+            msg.attempts += 1
+            msg.next_attempt_at = retry.retry_at if retry.retry_at is not None else now
+            msg.requeued = True
+            work.msg_to(msg, _QUEUED_V, error=retry_reason)
+        else:
+            work.derive(msg)
+    return work.flush()
+
+
+def _find_segments(
+    conn: sqlite3.Connection, batch: Sequence[Receipt]
+) -> dict[tuple[str, str], tuple[str, int]]:
+    """(link, smsc_id) -> (message_id, index) for the receipts' segments, a few queries."""
+    by_link: dict[str, list[str]] = {}
+    for r in batch:
+        by_link.setdefault(r.link, []).append(r.smsc_id)
+    found: dict[tuple[str, str], tuple[str, int]] = {}
+    for link, ids in by_link.items():
+        for chunk in _chunks(list(dict.fromkeys(ids))):
+            marks = ",".join("?" * len(chunk))
+            for smsc_id, mid, idx in conn.execute(
+                "SELECT smsc_id, message_id, idx FROM segments "  # noqa: S608 (placeholders only)
+                f"WHERE link = ? AND smsc_id IN ({marks})", (link, *chunk),
+            ):
+                found[(link, smsc_id)] = (mid, idx)
+    return found
+
+
+def record_receipts(conn: sqlite3.Connection, batch: Sequence[Receipt], now: float) -> QueueChanges:
+    where = _find_segments(conn, batch)
+    found: list[tuple[str, int, Receipt]] = []
+    early: list[tuple[str, str, str, str | None, float]] = []
+    for r in batch:
+        hit = where.get((r.link, r.smsc_id))
+        if hit is None:
+            early.append((r.link, r.smsc_id, r.state.value, r.error, now))
+        else:
+            found.append((hit[0], hit[1], r))
+    conn.executemany(
+        "INSERT INTO pending_receipts (link, smsc_id, state, error, received_at) "
+        "VALUES (?, ?, ?, ?, ?)", early,
+    )
+    work = _Work(conn, (f[0] for f in found), now)
+    for mid, index, r in found:
+        work.receipt(work.msgs[mid], index, r.state.value, r.error)
+    for mid in dict.fromkeys(f[0] for f in found):
+        work.derive(work.msgs[mid])
+    return work.flush(unmatched=len(early))
+
+
+def finish(
+    conn: sqlite3.Connection, message_id: str, state: MessageState, reason: str | None,
+    now: float,
+) -> QueueChanges:
+    """End a message (expired, failed, rejected, cancelled...) and refund what was never sent."""
+    work = _Work(conn, [message_id], now)
+    msg = work.msgs[message_id]
+    work.msg_to(msg, state.value, error=reason)
+    return work.flush()

@@ -1,0 +1,203 @@
+"""Enqueue (debit + insert), claim, cancel and read messages on SQLite.
+
+``enqueue`` runs inside the writer's ``BEGIN IMMEDIATE`` transaction: each
+account's figures are read once, every message is checked against them in
+memory *before* anything of it is written (a refused message writes nothing),
+then messages, segments and debit rows are inserted with ``executemany`` and
+the account row updated once. Concurrent processes serialise on the write
+lock, so none can spend credit another one already spent.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from gateway.errors import ClientRefConflict, NotFound, UserError
+from gateway.ledger import AccountState
+from gateway.model import MessageState
+from gateway.store.records import (
+    CreditCrossing,
+    Enqueued,
+    EnqueueResult,
+    Message,
+    MessageView,
+    NewMessage,
+    QueueChanges,
+    Refused,
+)
+from gateway.store.sqlite_dispatch import finish
+from gateway.store.sqlite_ledger import INSERT_ENTRY, load_state, save_state
+from gateway.store.sqlite_rows import (
+    MESSAGE_COLUMNS,
+    SEGMENT_COLUMNS,
+    message_from,
+    new_id,
+    segment_from,
+)
+
+_INSERT_MESSAGE = (
+    "INSERT INTO messages (id, account, sender, sender_kind, destination, text, encoding, "
+    "segments, price, credits, msg_class, send_at, validity, priority, client_ref, body_hash, "
+    "callback_url, state, attempts, next_attempt_at, created_at, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?)"
+)
+_INSERT_SEGMENT = "INSERT INTO segments (message_id, idx, state, updated_at) VALUES (?, ?, ?, ?)"
+_QUEUED = MessageState.QUEUED
+
+
+def _existing_refs(
+    conn: sqlite3.Connection, account: str, client_ref: str
+) -> dict[str, tuple[str, str | None]]:
+    rows = conn.execute(
+        "SELECT destination, id, body_hash FROM messages WHERE account = ? AND client_ref = ?",
+        (account, client_ref),
+    ).fetchall()
+    return {d: (i, h) for d, i, h in rows}
+
+
+def enqueue(conn: sqlite3.Connection, batch: Sequence[NewMessage], now: float) -> EnqueueResult:
+    states: dict[str, AccountState] = {}
+    refs: dict[tuple[str, str], dict[str, tuple[str, str | None]]] = {}
+    results: list[Enqueued | Refused | str] = []  # str: id of an existing message
+    crossings: list[CreditCrossing] = []
+    msg_rows: list[tuple[object, ...]] = []
+    seg_rows: list[tuple[object, ...]] = []
+    led_rows: list[tuple[object, ...]] = []
+    for nm in batch:
+        st = states.get(nm.account)
+        if st is None:
+            st = states[nm.account] = load_state(conn, nm.account)
+        if nm.client_ref is not None:
+            key = (nm.account, nm.client_ref)
+            known = refs.get(key)
+            if known is None:
+                known = refs[key] = _existing_refs(conn, nm.account, nm.client_ref)
+            if any(h != nm.body_hash for _, h in known.values()):
+                err = ClientRefConflict(
+                    f"client_ref {nm.client_ref!r} was already used with a different request"
+                )
+                results.append(Refused(destination=nm.destination, error=err))
+                continue
+            if nm.destination in known:
+                results.append(known[nm.destination][0])
+                continue
+        cost = nm.credits
+        try:
+            crossing = st.debit(cost, now)
+        except UserError as exc:
+            results.append(Refused(destination=nm.destination, error=exc))
+            continue
+        if crossing is not None:
+            crossings.append(crossing)
+        mid = new_id(now)
+        if nm.client_ref is not None:
+            refs[(nm.account, nm.client_ref)][nm.destination] = (mid, nm.body_hash)
+        send_at = now if nm.send_at is None else nm.send_at
+        msg_rows.append((
+            mid, nm.account, nm.sender, nm.sender_kind.value, nm.destination, nm.text,
+            nm.encoding, nm.segments, nm.price, cost, nm.msg_class.value, send_at,
+            nm.validity, nm.priority, nm.client_ref, nm.body_hash, nm.callback_url,
+            send_at, now, now,
+        ))
+        seg_rows.extend((mid, i, "pending", now) for i in range(nm.segments))
+        led_rows.append((nm.account, now, "debit", -cost, st.balance, None, mid, None))
+        results.append(Enqueued(message=Message(
+            id=mid, account=nm.account, sender=nm.sender, sender_kind=nm.sender_kind,
+            destination=nm.destination, text=nm.text, encoding=nm.encoding,
+            segments=nm.segments, price=nm.price, credits=cost, msg_class=nm.msg_class,
+            send_at=send_at, validity=nm.validity, priority=nm.priority,
+            client_ref=nm.client_ref, callback_url=nm.callback_url, state=_QUEUED, attempts=0,
+            next_attempt_at=send_at, created_at=now, updated_at=now, lease_owner=None,
+            lease_until=None, error=None,
+        )))
+    conn.executemany(_INSERT_MESSAGE, msg_rows)
+    conn.executemany(_INSERT_SEGMENT, seg_rows)
+    conn.executemany(INSERT_ENTRY, led_rows)
+    for st in states.values():
+        save_state(conn, st)
+    done: list[Enqueued | Refused] = []
+    for r in results:
+        if isinstance(r, str):
+            done.append(Enqueued(message=get_message(conn, r).message, duplicate=True))
+        else:
+            done.append(r)
+    return EnqueueResult(results=tuple(done), crossings=tuple(crossings))
+
+
+def claim_due(
+    conn: sqlite3.Connection, worker: str, now: float, limit: int, lease_seconds: float
+) -> list[Message]:
+    """Take back expired leases, then lease up to ``limit`` due messages to ``worker``.
+
+    A lease taken back counts as an attempt: the crashed worker may have sent
+    some segments, so ``attempts > 0`` tells the next one to look at them.
+    """
+    MessageState.DISPATCHING.check(_QUEUED)
+    conn.execute(
+        "UPDATE messages SET state = 'queued', lease_owner = NULL, lease_until = NULL, "
+        "attempts = attempts + 1, updated_at = ? "
+        "WHERE state = 'dispatching' AND lease_until < ?", (now, now),
+    )
+    _QUEUED.check(MessageState.DISPATCHING)
+    rows = conn.execute(
+        "UPDATE messages SET state = 'dispatching', lease_owner = ?, lease_until = ?, "  # noqa: S608 (constant column list)
+        "updated_at = ? WHERE id IN (SELECT id FROM messages WHERE state = 'queued' "
+        "AND next_attempt_at <= ? ORDER BY priority DESC, id LIMIT ?) "
+        f"RETURNING {MESSAGE_COLUMNS}",
+        (worker, now + lease_seconds, now, now, limit),
+    ).fetchall()
+    claimed = [message_from(r) for r in rows]
+    claimed.sort(key=lambda m: (-m.priority, m.id))
+    return claimed
+
+
+def cancel(conn: sqlite3.Connection, message_id: str, now: float) -> QueueChanges:
+    view = get_message(conn, message_id)
+    if view.message.state is not _QUEUED:
+        msg = (f"message {message_id} is {view.message.state.value}: "
+               "only a queued message can be cancelled")
+        raise UserError(msg)
+    return finish(conn, message_id, MessageState.CANCELLED, "cancelled", now)
+
+
+def get_message(conn: sqlite3.Connection, message_id: str) -> MessageView:
+    row = conn.execute(
+        f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)  # noqa: S608
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no message {message_id!r}")
+    segs = conn.execute(
+        f"SELECT {SEGMENT_COLUMNS} FROM segments WHERE message_id = ? ORDER BY idx",  # noqa: S608
+        (message_id,),
+    ).fetchall()
+    return MessageView(message=message_from(row), segments=tuple(segment_from(s) for s in segs))
+
+
+def list_messages(
+    conn: sqlite3.Connection, account: str | None, state: MessageState | None,
+    since: float | None, limit: int,
+) -> list[Message]:
+    where: list[str] = []
+    params: list[object] = []
+    if account is not None:
+        load_state(conn, account)  # NotFound for an unknown account
+        where.append("account = ?")
+        params.append(account)
+    if state is not None:
+        where.append("state = ?")
+        params.append(state.value)
+    if since is not None:
+        where.append("created_at >= ?")
+        params.append(since)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    rows = conn.execute(
+        f"SELECT {MESSAGE_COLUMNS} FROM messages {clause} ORDER BY id DESC LIMIT ?",  # noqa: S608
+        (*params, limit),
+    ).fetchall()
+    return [message_from(r) for r in rows]
+
+
+def count_by_state(conn: sqlite3.Connection) -> dict[MessageState, int]:
+    rows = conn.execute("SELECT state, count(*) FROM messages GROUP BY state").fetchall()
+    return {MessageState(s): n for s, n in rows}

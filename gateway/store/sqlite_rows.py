@@ -1,0 +1,119 @@
+"""Column lists and row -> record conversions shared by the SQLite operations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from typing import Any
+
+from gateway.errors import NotFound
+from gateway.link import ReceiptState
+from gateway.model import MessageClass, MessageState, SegmentState, SenderKind, SenderStatus
+from gateway.store.records import (
+    Account,
+    EntryKind,
+    LedgerEntry,
+    Message,
+    SegmentRecord,
+    Sender,
+)
+
+Row = tuple[Any, ...]
+
+ACCOUNT_COLUMNS = (
+    "name, balance, credit_limit, monthly_cap, alert_below, month, month_spent, created_at"
+)
+SENDER_COLUMNS = "account, value, kind, status, reason, created_at, updated_at"
+LEDGER_COLUMNS = "id, account, at, kind, amount, balance_after, reference, message_id, note"
+MESSAGE_COLUMNS = (
+    "id, account, sender, sender_kind, destination, text, encoding, segments, price, credits, "
+    "msg_class, send_at, validity, priority, client_ref, callback_url, state, attempts, "
+    "next_attempt_at, created_at, updated_at, lease_owner, lease_until, error"
+)
+SEGMENT_COLUMNS = (
+    "message_id, idx, state, smsc_id, link, submitted_at, receipt_state, error, updated_at"
+)
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # sorts like the values it encodes
+_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # 10 bits -> 2 characters
+
+
+def new_id(now: float) -> str:
+    """A 26-character, time-sortable id (ULID layout): 48-bit milliseconds, 80 random bits."""
+    value = (int(now * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in range(120, -10, -10)])
+
+
+def month_of(at: float) -> str:
+    """'YYYY-MM' of a POSIX time, in UTC."""
+    return time.strftime("%Y-%m", time.gmtime(at))
+
+
+def iso(at: float | None) -> str:
+    """ISO 8601 UTC with seconds, or '' for None."""
+    if at is None:
+        return ""
+    return dt.datetime.fromtimestamp(at, dt.UTC).isoformat(timespec="seconds").replace(
+        "+00:00", "Z"
+    )
+
+
+def account_from(row: Row) -> Account:
+    return Account(
+        name=row[0], balance=row[1], credit_limit=row[2], monthly_cap=row[3],
+        alert_below=row[4], month=row[5], month_spent=row[6], created_at=row[7],
+    )
+
+
+def sender_from(row: Row) -> Sender:
+    return Sender(
+        account=row[0], value=row[1], kind=SenderKind(row[2]), status=SenderStatus(row[3]),
+        reason=row[4], created_at=row[5], updated_at=row[6],
+    )
+
+
+def entry_from(row: Row) -> LedgerEntry:
+    return LedgerEntry(
+        id=row[0], account=row[1], at=row[2], kind=EntryKind(row[3]), amount=row[4],
+        balance_after=row[5], reference=row[6], message_id=row[7], note=row[8],
+    )
+
+
+# value -> member by plain dict lookup (Enum(value) is slow in bulk reads)
+_KIND = {k.value: k for k in SenderKind}
+_CLASS = {c.value: c for c in MessageClass}
+_STATE = {s.value: s for s in MessageState}
+
+
+def message_from(row: Row) -> Message:
+    return Message(
+        id=row[0], account=row[1], sender=row[2], sender_kind=_KIND[row[3]],
+        destination=row[4], text=row[5], encoding=row[6], segments=row[7], price=row[8],
+        credits=row[9], msg_class=_CLASS[row[10]], send_at=row[11], validity=row[12],
+        priority=row[13], client_ref=row[14], callback_url=row[15],
+        state=_STATE[row[16]], attempts=row[17], next_attempt_at=row[18],
+        created_at=row[19], updated_at=row[20], lease_owner=row[21], lease_until=row[22],
+        error=row[23],
+    )
+
+
+def segment_from(row: Row) -> SegmentRecord:
+    return SegmentRecord(
+        message_id=row[0], index=row[1], state=SegmentState(row[2]), smsc_id=row[3],
+        link=row[4], submitted_at=row[5],
+        receipt_state=None if row[6] is None else ReceiptState(row[6]),
+        error=row[7], updated_at=row[8],
+    )
+
+
+def require_account(conn: Any, name: str) -> Row:
+    """The account's row (ACCOUNT_COLUMNS order plus alert_armed last), or NotFound."""
+    row = conn.execute(
+        f"SELECT {ACCOUNT_COLUMNS}, alert_armed FROM accounts WHERE name = ?",  # noqa: S608 (constant column list)
+        (name,),
+    ).fetchone()
+    if row is None:
+        msg = f"unknown account {name!r}: create it with `smsgw account create {name}`"
+        raise NotFound(msg)
+    return tuple(row)

@@ -1,0 +1,181 @@
+"""``SqliteStore``: the :class:`~gateway.store.base.Store` interface on SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from gateway.link import Receipt
+from gateway.model import MessageState, SenderKind, SenderStatus
+from gateway.store import sqlite_admin as admin
+from gateway.store import sqlite_dispatch as dispatch
+from gateway.store import sqlite_ledger as ledger
+from gateway.store import sqlite_queue as mq
+from gateway.store.base import KEEP, Keep
+from gateway.store.records import (
+    Account,
+    ApiToken,
+    Balance,
+    EnqueueResult,
+    InboundMessage,
+    LedgerEntry,
+    LedgerResult,
+    Message,
+    MessageView,
+    NewMessage,
+    OutcomeRecord,
+    Phonebook,
+    PhonebookContact,
+    Price,
+    QueueChanges,
+    Sender,
+)
+from gateway.store.sqlite import Engine
+
+
+class SqliteStore:
+    """Every method is a coroutine; writes are group-committed by :class:`Engine`."""
+
+    def __init__(self, *, engine: Engine, clock: Callable[[], float]) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    @property
+    def path(self) -> str:
+        return self._engine.path
+
+    # --- accounts and tokens ---------------------------------------------------
+    async def create_account(self, name: str) -> Account:
+        return await self._engine.write(admin.create_account, name, self._clock())
+
+    async def get_account(self, name: str) -> Account:
+        return await self._engine.read(admin.get_account, name)
+
+    async def list_accounts(self) -> list[Account]:
+        return await self._engine.read(admin.list_accounts)
+
+    async def set_account(
+        self, name: str, *, credit_limit: int | Keep = KEEP,
+        monthly_cap: int | Keep | None = KEEP, alert_below: int | Keep | None = KEEP,
+    ) -> Account:
+        return await self._engine.write(admin.set_account, name, credit_limit, monthly_cap,
+                                        alert_below)
+
+    async def create_token(self, account: str) -> tuple[ApiToken, str]:
+        return await self._engine.write(admin.create_token, account, self._clock())
+
+    async def account_for_token(self, token: str) -> str | None:
+        return await self._engine.read(admin.account_for_token, token)
+
+    async def list_tokens(self, account: str) -> list[ApiToken]:
+        return await self._engine.read(admin.list_tokens, account)
+
+    # --- senders, prices, phonebooks -------------------------------------------
+    async def add_sender(self, account: str, value: str, kind: SenderKind) -> Sender:
+        return await self._engine.write(admin.add_sender, account, value, kind, self._clock())
+
+    async def set_sender_status(
+        self, account: str, value: str, status: SenderStatus, *, reason: str | None = None
+    ) -> Sender:
+        return await self._engine.write(admin.set_sender_status, account, value, status,
+                                        reason=reason, now=self._clock())
+
+    async def get_sender(self, account: str, value: str) -> Sender | None:
+        return await self._engine.read(admin.get_sender, account, value)
+
+    async def list_senders(self, account: str) -> list[Sender]:
+        return await self._engine.read(admin.list_senders, account)
+
+    async def sender_owners(self, value: str) -> list[str]:
+        return await self._engine.read(admin.sender_owners, value)
+
+    async def set_price(
+        self, prefix: str, per_segment: int, *, account: str | None = None
+    ) -> Price:
+        return await self._engine.write(admin.set_price, prefix, per_segment, account)
+
+    async def list_prices(self, *, account: str | None = None) -> list[Price]:
+        return await self._engine.read(admin.list_prices, account)
+
+    async def create_phonebook(self, account: str, name: str) -> Phonebook:
+        return await self._engine.write(admin.create_phonebook, account, name, self._clock())
+
+    async def import_contacts(
+        self, account: str, name: str, contacts: Sequence[PhonebookContact]
+    ) -> tuple[int, int]:
+        return await self._engine.write(admin.import_contacts, account, name, contacts)
+
+    async def list_phonebooks(self, account: str) -> list[Phonebook]:
+        return await self._engine.read(admin.list_phonebooks, account)
+
+    async def phonebook_contacts(self, account: str, name: str) -> list[PhonebookContact]:
+        return await self._engine.read(admin.phonebook_contacts, account, name)
+
+    # --- ledger ----------------------------------------------------------------
+    async def topup(
+        self, account: str, amount: int, *, reference: str, note: str | None = None
+    ) -> LedgerResult:
+        return await self._engine.write(ledger.topup, account, amount, reference=reference,
+                                        note=note, now=self._clock())
+
+    async def adjust(self, account: str, amount: int, *, note: str) -> LedgerResult:
+        return await self._engine.write(ledger.adjust, account, amount, note, self._clock())
+
+    async def balance(self, account: str) -> Balance:
+        return await self._engine.read(ledger.balance, account, self._clock())
+
+    async def history(self, account: str, *, limit: int | None = None) -> list[LedgerEntry]:
+        return await self._engine.read(ledger.history, account, limit)
+
+    async def verify_ledger(self) -> dict[str, tuple[int, int]]:
+        return await self._engine.read(ledger.verify)
+
+    # --- messages ----------------------------------------------------------------
+    async def enqueue(self, batch: Sequence[NewMessage]) -> EnqueueResult:
+        return await self._engine.write(mq.enqueue, batch, self._clock())
+
+    async def get_message(self, message_id: str) -> MessageView:
+        return await self._engine.read(mq.get_message, message_id)
+
+    async def list_messages(
+        self, *, account: str | None = None, state: MessageState | None = None,
+        since: float | None = None, limit: int = 100,
+    ) -> list[Message]:
+        return await self._engine.read(mq.list_messages, account, state, since, limit)
+
+    async def count_by_state(self) -> dict[MessageState, int]:
+        return await self._engine.read(mq.count_by_state)
+
+    async def cancel(self, message_id: str) -> QueueChanges:
+        return await self._engine.write(mq.cancel, message_id, self._clock())
+
+    async def finish(
+        self, message_id: str, state: MessageState, *, reason: str | None = None
+    ) -> QueueChanges:
+        await self.get_message(message_id)  # NotFound before taking the write lock
+        return await self._engine.write(dispatch.finish, message_id, state, reason,
+                                        self._clock())
+
+    async def claim_due(
+        self, worker: str, *, now: float, limit: int, lease_seconds: float
+    ) -> list[Message]:
+        return await self._engine.write(mq.claim_due, worker, now, limit, lease_seconds)
+
+    async def record_outcomes(
+        self, batch: Sequence[OutcomeRecord], *, now: float
+    ) -> QueueChanges:
+        return await self._engine.write(dispatch.record_outcomes, batch, now)
+
+    async def record_receipts(self, batch: Sequence[Receipt], *, now: float) -> QueueChanges:
+        return await self._engine.write(dispatch.record_receipts, batch, now)
+
+    # --- inbound -----------------------------------------------------------------
+    async def add_inbound(self, message: InboundMessage) -> None:
+        await self._engine.write(admin.add_inbound, message)
+
+    async def list_inbound(
+        self, *, account: str | None = None, limit: int = 100
+    ) -> list[InboundMessage]:
+        return await self._engine.read(admin.list_inbound, account, limit)
+
+    async def close(self) -> None:
+        await self._engine.close()

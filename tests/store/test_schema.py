@@ -1,0 +1,88 @@
+"""Opening store files: migrations, our application id, other files refused."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from gateway.errors import ConfigError, NotASmsgwDatabase
+from gateway.store import open_store, sqlite_path
+from gateway.store.schema import APPLICATION_ID, SCHEMA_VERSION
+from tests.store.support import FakeClock
+
+
+async def test_new_file_is_created_migrated_and_marked(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "gw.db"
+    store = await open_store(f"sqlite:///{path}")
+    await store.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+
+async def test_reopening_keeps_data(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/gw.db"
+    store = await open_store(url)
+    await store.create_account("acme")
+    await store.close()
+    store = await open_store(url)
+    assert [a.name for a in await store.list_accounts()] == ["acme"]
+    await store.close()
+
+
+async def test_other_applications_sqlite_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE notes (x)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(NotASmsgwDatabase, match="not a smsgw database"):
+        await open_store(f"sqlite:///{path}")
+
+
+async def test_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello, this is not a database at all\n" * 200)
+    with pytest.raises(NotASmsgwDatabase, match="not a smsgw database"):
+        await open_store(f"sqlite:///{path}")
+
+
+async def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/gw.db"
+    await (await open_store(url)).close()
+    conn = sqlite3.connect(tmp_path / "gw.db")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(NotASmsgwDatabase, match="upgrade smsgw"):
+        await open_store(url)
+
+
+async def test_two_stores_opening_a_fresh_file_at_once_both_work(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/gw.db"
+    a, b = await asyncio.gather(open_store(url), open_store(url))
+    await a.create_account("one")
+    await b.create_account("two")
+    assert len(await a.list_accounts()) == 2
+    await a.close()
+    await b.close()
+
+
+def test_relative_sqlite_url_is_relative_to_base(tmp_path: Path) -> None:
+    assert sqlite_path("sqlite:var/gw.db", base=tmp_path) == tmp_path / "var" / "gw.db"
+    assert sqlite_path("sqlite:///abs/gw.db") == Path("/abs/gw.db")
+
+
+@pytest.mark.parametrize("url", ["sqlite://host/x.db", "sqlite:"])
+def test_malformed_sqlite_url_is_refused(url: str) -> None:
+    with pytest.raises(ConfigError, match="store url"):
+        sqlite_path(url)
+
+
+async def test_unknown_backend_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not available"):
+        await open_store("mysql://x/y", clock=FakeClock())

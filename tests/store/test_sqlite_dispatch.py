@@ -1,0 +1,190 @@
+"""Segment outcomes, receipts (in any order), final states and their refunds."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.link import Accepted, Receipt, ReceiptState, Rejected, Retry
+from gateway.model import IllegalTransition, MessageState, SegmentState
+from gateway.store.records import Enqueued, Message, OutcomeRecord
+from gateway.store.sqlite_dispatch import aggregate
+from gateway.store.sqlite_store import SqliteStore
+from tests.store.support import FakeClock, make_account, new_message
+
+_S = SegmentState
+_M = MessageState
+
+
+async def _claimed(store: SqliteStore, clock: FakeClock, *, segments: int = 1,
+                   price: int = 1) -> Message:
+    r = (await store.enqueue([new_message(segments=segments, price=price)])).results[0]
+    assert isinstance(r, Enqueued)
+    [m] = await store.claim_due("w", now=clock.now, limit=1, lease_seconds=60)
+    return m
+
+
+def _accepted(m: Message, index: int, smsc_id: str) -> OutcomeRecord:
+    return OutcomeRecord(message_id=m.id, index=index, link="op-a",
+                         outcome=Accepted(smsc_id=smsc_id))
+
+
+def _receipt(smsc_id: str, state: ReceiptState = ReceiptState.DELIVERED) -> Receipt:
+    return Receipt(link="op-a", smsc_id=smsc_id, state=state)
+
+
+@pytest.mark.parametrize(
+    ("states", "expected"),
+    [
+        ([_S.PENDING, _S.ACCEPTED], None),
+        ([_S.ACCEPTED, _S.DELIVERED], _M.SUBMITTED),
+        ([_S.DELIVERED, _S.DELIVERED], _M.DELIVERED),
+        ([_S.DELIVERED, _S.EXPIRED], _M.EXPIRED),
+        ([_S.EXPIRED, _S.UNDELIVERABLE], _M.UNDELIVERABLE),
+        ([_S.REJECTED, _S.EXPIRED], _M.REJECTED),
+        ([_S.FAILED, _S.DELIVERED], _M.FAILED),
+    ],
+)
+def test_aggregate_rule(states: list[SegmentState], expected: MessageState | None) -> None:
+    assert aggregate(states) is expected
+
+
+async def test_all_segments_accepted_makes_the_message_submitted(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store)
+    m = await _claimed(store, clock, segments=2)
+    first = await store.record_outcomes([_accepted(m, 0, "s0")], now=clock.now)
+    assert first.changes == ()  # one segment still to go
+    second = await store.record_outcomes([_accepted(m, 1, "s1")], now=clock.now)
+    assert [(c.old, c.new) for c in second.changes] == [(_M.DISPATCHING, _M.SUBMITTED)]
+    view = await store.get_message(m.id)
+    assert [(s.state, s.smsc_id, s.link) for s in view.segments] == [
+        (_S.ACCEPTED, "s0", "op-a"), (_S.ACCEPTED, "s1", "op-a")
+    ]
+    assert view.message.lease_owner == "w"
+
+
+async def test_receipts_for_every_segment_deliver_the_message(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store)
+    m = await _claimed(store, clock, segments=2)
+    await store.record_outcomes([_accepted(m, 0, "s0"), _accepted(m, 1, "s1")], now=clock.now)
+    one = await store.record_receipts([_receipt("s0")], now=clock.now)
+    assert one.changes == ()
+    two = await store.record_receipts([_receipt("s1")], now=clock.now)
+    assert [c.new for c in two.changes] == [_M.DELIVERED]
+    view = await store.get_message(m.id)
+    assert view.message.state is _M.DELIVERED
+    assert view.message.lease_owner is None
+    assert view.segments[0].receipt_state is ReceiptState.DELIVERED
+
+
+async def test_receipt_before_its_submit_response_is_kept_and_applied(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store)
+    m = await _claimed(store, clock)
+    early = await store.record_receipts([_receipt("s0")], now=clock.now)
+    assert early.unmatched_receipts == 1
+    changes = await store.record_outcomes([_accepted(m, 0, "s0")], now=clock.now)
+    assert [c.new for c in changes.changes] == [_M.DELIVERED]
+    assert (await store.get_message(m.id)).segments[0].state is _S.DELIVERED
+
+
+async def test_enroute_receipt_is_recorded_without_state_change(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store)
+    m = await _claimed(store, clock)
+    await store.record_outcomes([_accepted(m, 0, "s0")], now=clock.now)
+    changes = await store.record_receipts([_receipt("s0", ReceiptState.ENROUTE)], now=clock.now)
+    assert changes.changes == ()
+    seg = (await store.get_message(m.id)).segments[0]
+    assert (seg.state, seg.receipt_state) == (_S.ACCEPTED, ReceiptState.ENROUTE)
+
+
+async def test_duplicate_receipt_changes_nothing(store: SqliteStore, clock: FakeClock) -> None:
+    await make_account(store)
+    m = await _claimed(store, clock)
+    await store.record_outcomes([_accepted(m, 0, "s0")], now=clock.now)
+    await store.record_receipts([_receipt("s0")], now=clock.now)
+    again = await store.record_receipts([_receipt("s0", ReceiptState.EXPIRED)], now=clock.now)
+    assert again.changes == ()
+    assert (await store.get_message(m.id)).message.state is _M.DELIVERED
+
+
+async def test_rejected_segment_rejects_message_and_refunds_unaccepted_segments(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store, credit=100)
+    m = await _claimed(store, clock, segments=3, price=2)
+    changes = await store.record_outcomes([
+        _accepted(m, 0, "s0"),
+        OutcomeRecord(message_id=m.id, index=1, link="op-a",
+                      outcome=Rejected(reason="ESME_RINVDSTADR", status=0x0B)),
+    ], now=clock.now)
+    assert [c.new for c in changes.changes] == [_M.REJECTED]
+    assert [e.amount for e in changes.refunds] == [4]  # segments 1 and 2 never accepted
+    view = await store.get_message(m.id)
+    assert view.message.error == "ESME_RINVDSTADR"
+    assert [s.state for s in view.segments] == [_S.ACCEPTED, _S.REJECTED, _S.REJECTED]
+    assert (await store.balance("acme")).balance == 100 - 6 + 4
+    assert await store.verify_ledger() == {}
+
+
+async def test_retry_puts_message_back_in_queue_later(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store)
+    m = await _claimed(store, clock)
+    changes = await store.record_outcomes([OutcomeRecord(
+        message_id=m.id, index=0, link="op-a", outcome=Retry(reason="ESME_RTHROTTLED"),
+        retry_at=clock.now + 10,
+    )], now=clock.now)
+    assert [c.new for c in changes.changes] == [_M.QUEUED]
+    view = await store.get_message(m.id)
+    assert (view.message.attempts, view.message.next_attempt_at) == (1, clock.now + 10)
+    assert view.message.lease_owner is None
+    assert await store.claim_due("w", now=clock.now + 5, limit=5, lease_seconds=60) == []
+    assert len(await store.claim_due("w", now=clock.now + 10, limit=5, lease_seconds=60)) == 1
+
+
+@pytest.mark.parametrize("final", [_M.EXPIRED, _M.FAILED, _M.REJECTED])
+async def test_finish_refunds_never_accepted_segments_once(
+    store: SqliteStore, clock: FakeClock, final: MessageState
+) -> None:
+    await make_account(store, credit=100)
+    m = await _claimed(store, clock, segments=2, price=3)
+    await store.record_outcomes([_accepted(m, 0, "s0")], now=clock.now)
+    changes = await store.finish(m.id, final, reason="validity passed")
+    assert [c.new for c in changes.changes] == [final]
+    assert [e.amount for e in changes.refunds] == [3]
+    assert (await store.balance("acme")).balance == 100 - 6 + 3
+    with pytest.raises(IllegalTransition):
+        await store.finish(m.id, _M.CANCELLED)
+    assert (await store.balance("acme")).balance == 97
+
+
+async def test_expiring_a_queued_message_refunds_it_all(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store, credit=100)
+    r = (await store.enqueue([new_message(segments=2, price=5)])).results[0]
+    assert isinstance(r, Enqueued)
+    changes = await store.finish(r.message.id, _M.EXPIRED)
+    assert [e.amount for e in changes.refunds] == [10]
+    segs = (await store.get_message(r.message.id)).segments
+    assert [s.state for s in segs] == [_S.EXPIRED, _S.EXPIRED]
+
+
+async def test_late_outcome_after_lease_expiry_records_segment_only(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store)
+    m = await _claimed(store, clock)
+    await store.claim_due("w2", now=clock.now + 61, limit=1, lease_seconds=60)  # taken back
+    await store.finish(m.id, _M.FAILED)  # e.g. the second worker gave up
+    changes = await store.record_outcomes([_accepted(m, 0, "s0")], now=clock.now)
+    assert changes.changes == ()
+    assert (await store.get_message(m.id)).message.state is _M.FAILED

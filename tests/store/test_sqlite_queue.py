@@ -1,0 +1,166 @@
+"""Enqueue with debit, claiming with leases, cancel with refund, listing."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from gateway.errors import ClientRefConflict, InsufficientCredit, NotFound, UserError
+from gateway.model import MessageState, SegmentState
+from gateway.store.records import Enqueued, EntryKind, Refused
+from gateway.store.sqlite_store import SqliteStore
+from tests.store.support import FakeClock, make_account, new_message
+
+
+async def test_enqueue_debits_and_inserts_message_and_segments(store: SqliteStore) -> None:
+    await make_account(store, credit=100)
+    result = await store.enqueue([new_message(segments=3, price=2)])
+    [done] = result.results
+    assert isinstance(done, Enqueued)
+    assert (done.message.credits, done.message.state) == (6, MessageState.QUEUED)
+    view = await store.get_message(done.message.id)
+    assert [s.state for s in view.segments] == [SegmentState.PENDING] * 3
+    assert (await store.balance("acme")).balance == 94
+    debit = (await store.history("acme"))[-1]
+    assert (debit.kind, debit.amount, debit.message_id) == (EntryKind.DEBIT, -6, done.message.id)
+
+
+async def test_enqueue_refuses_what_credit_does_not_cover_and_writes_nothing_of_it(
+    store: SqliteStore,
+) -> None:
+    await make_account(store, credit=100)
+    batch = [new_message(f"+3361234567{i}", segments=40) for i in range(3)]
+    result = await store.enqueue(batch)
+    assert [type(r) for r in result.results] == [Enqueued, Enqueued, Refused]
+    refused = result.results[2]
+    assert isinstance(refused, Refused)
+    assert isinstance(refused.error, InsufficientCredit)
+    assert "balance 20" in str(refused.error)
+    assert "needed 40" in str(refused.error)
+    assert len(await store.list_messages()) == 2
+    assert await store.verify_ledger() == {}
+
+
+async def test_message_ids_sort_by_creation_time(store: SqliteStore, clock: FakeClock) -> None:
+    await make_account(store)
+    first = await store.enqueue([new_message()])
+    clock.advance(0.01)
+    second = await store.enqueue([new_message()])
+    a, b = first.results[0], second.results[0]
+    assert isinstance(a, Enqueued)
+    assert isinstance(b, Enqueued)
+    assert a.message.id < b.message.id
+    assert len(a.message.id) == 26
+
+
+async def test_same_client_ref_and_body_returns_the_existing_message(
+    store: SqliteStore,
+) -> None:
+    await make_account(store)
+    first = await store.enqueue([new_message(client_ref="r1", body_hash="h")])
+    again = await store.enqueue([new_message(client_ref="r1", body_hash="h")])
+    a, b = first.results[0], again.results[0]
+    assert isinstance(a, Enqueued)
+    assert isinstance(b, Enqueued)
+    assert b.duplicate
+    assert b.message.id == a.message.id
+    assert (await store.balance("acme")).balance == 999
+
+
+async def test_same_client_ref_with_other_body_is_a_conflict(store: SqliteStore) -> None:
+    await make_account(store)
+    await store.enqueue([new_message(client_ref="r1", body_hash="h")])
+    again = await store.enqueue([new_message(client_ref="r1", body_hash="other")])
+    [r] = again.results
+    assert isinstance(r, Refused)
+    assert isinstance(r.error, ClientRefConflict)
+
+
+async def test_claim_takes_due_messages_by_priority_then_age(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store)
+    ids = []
+    for prio, at in [(0, None), (3, None), (0, None), (2, clock.now + 3600)]:
+        r = (await store.enqueue([new_message(priority=prio, send_at=at)])).results[0]
+        assert isinstance(r, Enqueued)
+        ids.append(r.message.id)
+        clock.advance(0.01)
+    claimed = await store.claim_due("w1", now=clock.now, limit=10, lease_seconds=7200)
+    assert [m.id for m in claimed] == [ids[1], ids[0], ids[2]]  # the deferred one waits
+    assert all(m.state is MessageState.DISPATCHING and m.lease_owner == "w1" for m in claimed)
+    assert await store.claim_due("w2", now=clock.now, limit=10, lease_seconds=30) == []
+    later = await store.claim_due("w2", now=clock.now + 3600, limit=10, lease_seconds=30)
+    assert [m.id for m in later] == [ids[3]]
+
+
+async def test_claim_respects_limit(store: SqliteStore, clock: FakeClock) -> None:
+    await make_account(store)
+    await store.enqueue([new_message(f"+3361234560{i}") for i in range(5)])
+    assert len(await store.claim_due("w", now=clock.now, limit=2, lease_seconds=30)) == 2
+    assert len(await store.claim_due("w", now=clock.now, limit=10, lease_seconds=30)) == 3
+
+
+async def test_expired_lease_gives_the_message_back(store: SqliteStore, clock: FakeClock) -> None:
+    await make_account(store)
+    await store.enqueue([new_message()])
+    [m] = await store.claim_due("crashed", now=clock.now, limit=10, lease_seconds=30)
+    assert await store.claim_due("w2", now=clock.now + 29, limit=10, lease_seconds=30) == []
+    [again] = await store.claim_due("w2", now=clock.now + 31, limit=10, lease_seconds=30)
+    assert (again.id, again.lease_owner) == (m.id, "w2")
+    assert (m.attempts, again.attempts) == (0, 1)  # the lost lease counts as an attempt
+
+
+async def test_cancel_queued_message_refunds_it(store: SqliteStore) -> None:
+    await make_account(store, credit=100)
+    r = (await store.enqueue([new_message(segments=2, price=5)])).results[0]
+    assert isinstance(r, Enqueued)
+    changes = await store.cancel(r.message.id)
+    assert [(c.old, c.new) for c in changes.changes] == [
+        (MessageState.QUEUED, MessageState.CANCELLED)
+    ]
+    assert [e.amount for e in changes.refunds] == [10]
+    assert (await store.balance("acme")).balance == 100
+    assert (await store.get_message(r.message.id)).message.state is MessageState.CANCELLED
+    assert await store.verify_ledger() == {}
+
+
+async def test_cancel_only_while_queued(store: SqliteStore, clock: FakeClock) -> None:
+    await make_account(store)
+    await store.enqueue([new_message()])
+    [m] = await store.claim_due("w", now=clock.now, limit=1, lease_seconds=30)
+    with pytest.raises(UserError, match="only a queued message can be cancelled"):
+        await store.cancel(m.id)
+    with pytest.raises(NotFound):
+        await store.cancel("NOSUCHMESSAGE")
+
+
+async def test_list_messages_filters(store: SqliteStore, clock: FakeClock) -> None:
+    await make_account(store)
+    await make_account(store, "other")
+    await store.enqueue([new_message(), new_message(account="other")])
+    clock.advance(60)
+    await store.enqueue([new_message()])
+    assert len(await store.list_messages(account="acme")) == 2
+    assert len(await store.list_messages(since=clock.now - 1)) == 1
+    assert len(await store.list_messages(state=MessageState.CANCELLED)) == 0
+    assert (await store.count_by_state())[MessageState.QUEUED] == 3
+    with pytest.raises(NotFound):
+        await store.list_messages(account="ghost")
+
+
+async def test_balance_equals_journal_sum_after_everything(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store, credit=500)
+    await store.enqueue([new_message(f"+336123456{i:02d}", segments=2) for i in range(30)])
+    await store.claim_due("w", now=clock.now, limit=10, lease_seconds=30)
+    queued = await store.list_messages(state=MessageState.QUEUED)
+    for m in queued[:5]:
+        await store.cancel(m.id)
+    assert await store.verify_ledger() == {}
+    conn = sqlite3.connect(store.path)
+    total = conn.execute("SELECT sum(amount) FROM ledger").fetchone()[0]
+    conn.close()
+    assert total == (await store.balance("acme")).balance == 500 - 60 + 10

@@ -1,0 +1,52 @@
+"""Reading gateway.toml: store and ledger keys, errors naming file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.config import load_config, parse_config
+from gateway.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_defaults_and_other_sections_kept_raw(tmp_path: Path) -> None:
+    cfg = parse_config('[http]\nlisten = "127.0.0.1:8080"\n[[link]]\nname = "a"\n',
+                       path=tmp_path / "gateway.toml")
+    assert cfg.store.url == "sqlite:../var/gateway.db"
+    assert (cfg.store.synchronous, cfg.ledger.min_topup) == ("full", 100)
+    assert cfg.raw["http"]["listen"] == "127.0.0.1:8080"
+    assert cfg.raw["link"][0]["name"] == "a"
+    assert cfg.base_dir == tmp_path
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("[store]\nurl = 5\n", "gateway.toml: [store] url: must be a string"),
+        ('[store]\nurl = "mysql://x"\n', "[store] url: 'mysql://x' is neither"),
+        ('[store]\nsynchronous = "off"\n', "[store] synchronous: must be one of full, normal"),
+        ("[ledger]\nmin_topup = 0\n", "[ledger] min_topup: must be at least 1"),
+        ('[ledger]\nmin_topup = "100"\n', "[ledger] min_topup: must be a whole number"),
+        ("store = 3\n", "[store] must be a table"),
+        ("[store\n", "gateway.toml: not valid TOML"),
+    ],
+)
+def test_errors_name_file_and_key(text: str, match: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, path=tmp_path / "gateway.toml")
+    assert match in str(info.value)
+
+
+def test_missing_file_says_how_to_create_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"not found: copy config/gateway\.example\.toml"):
+        load_config(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize("name", ["gateway.toml", "gateway.example.toml"])
+def test_shipped_configs_load(name: str) -> None:
+    cfg = load_config(ROOT / "config" / name)
+    assert cfg.store.url.startswith("sqlite:")
+    assert cfg.ledger.min_topup == 100
