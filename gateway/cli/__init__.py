@@ -3,9 +3,10 @@
 Each command group lives in its own module and exposes
 ``register(subparsers, common)``; modules are named in full in
 :data:`COMMAND_MODULES` and imported by name, so the simulators' commands can
-live with their drivers without ``gateway`` importing ``drivers``; a command sets ``handler`` to a function
-``(args) -> int``. User errors print one line on stderr and exit 1; usage
-errors exit 2 (argparse); nothing prints a traceback for a user error.
+live with their drivers without ``gateway`` importing ``drivers``. A command
+sets ``handler`` to a function ``(args) -> int``. User errors print one line
+on stderr and exit 1; usage errors exit 2 (argparse); nothing prints a
+traceback for a user error.
 """
 
 from __future__ import annotations
@@ -22,7 +23,19 @@ from gateway.errors import UserError
 
 # command modules, in the order `smsgw --help` lists them (one per line)
 COMMAND_MODULES: tuple[str, ...] = (
+    "gateway.cli.daemon",
     "gateway.cli.count",
+    "gateway.cli.send",
+    "gateway.cli.message",
+    "gateway.cli.account",
+    "gateway.cli.token",
+    "gateway.cli.credit",
+    "gateway.cli.sender",
+    "gateway.cli.price",
+    "gateway.cli.phonebook",
+    "gateway.cli.inbound",
+    "drivers.smpp.cli",
+    "drivers.modem.cli",
 )
 
 Handler = Callable[[argparse.Namespace], int]

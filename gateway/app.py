@@ -1,0 +1,265 @@
+"""The composition root: ``smsgw run`` builds and runs the daemon.
+
+It is the one module of ``gateway`` that imports ``drivers`` (DESIGN.md
+section 2). Everything long-running is a named task in one TaskGroup; the
+daemon stops on SIGTERM/SIGINT (stop intake, let in-flight submits finish
+within ``stop_timeout``, unbind, flush the store) and reloads links and routes
+on SIGHUP, keeping the links whose settings did not change bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from drivers.modem.config import ModemLinkConfig
+from drivers.modem.link import ModemLink
+from drivers.smpp.config import SmppLinkConfig
+from drivers.smpp.link import SmppLink
+from gateway.config import Config, load_config
+from gateway.daemon_config import DaemonSettings, LinkTable, daemon_settings
+from gateway.dispatcher import Dispatcher, DispatchSettings
+from gateway.enqueue import SendService
+from gateway.errors import ConfigError
+from gateway.events import EventPublisher
+from gateway.http import HttpServer, build_app
+from gateway.ingress import MqttSendHandler
+from gateway.link import Link, LinkHandler
+from gateway.linkevents import LinkEvents
+from gateway.metrics import Metrics
+from gateway.mqtt import MqttBridge
+from gateway.router import Router
+from gateway.sdnotify import Notifier, watchdog_interval, watchdog_pinger
+from gateway.store import open_store
+from gateway.store.base import Store
+from gateway.store.records import QueueChanges
+
+# composition keys of a [[link]] table, read here and not by the driver
+_ROUTING_KEYS = ("weight",)
+
+
+def _driver_config(table: LinkTable) -> SmppLinkConfig | ModemLinkConfig:
+    own = {k: v for k, v in table.table.items() if k not in _ROUTING_KEYS}
+    if table.driver == "smpp":
+        return SmppLinkConfig.from_table(own)
+    if table.driver == "modem":
+        return ModemLinkConfig.from_table(own)
+    msg = f"link {table.name!r}: unknown driver {table.driver!r}"
+    raise ConfigError(msg)
+
+
+def check_links(settings: DaemonSettings) -> None:
+    """Validate every link table with its driver, starting nothing."""
+    Router(r for t in settings.links for r in t.routes)
+    for table in settings.links:
+        _driver_config(table)
+
+
+def build_link(table: LinkTable, handler: LinkHandler, logger: Any) -> Link:
+    """One link from its ``[[link]]`` table (the driver checks its own keys)."""
+    config = _driver_config(table)
+    if isinstance(config, SmppLinkConfig):
+        return SmppLink(config=config, handler=handler, logger=logger)
+    return ModemLink(config=config, handler=handler, logger=logger)
+
+
+@dataclass(slots=True)
+class _Running:
+    link: Link
+    table: LinkTable
+    task: asyncio.Task[None] | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class Daemon:
+    config: Config
+    settings: DaemonSettings
+    logger: Any
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    notifier: Notifier = field(default_factory=Notifier.from_environ)
+    config_loader: Callable[[], Config] | None = None
+    # filled while running
+    http_port: int | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _links: dict[str, _Running] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def links(self) -> Mapping[str, Link]:
+        return {name: r.link for name, r in self._links.items()}
+
+    async def run(self) -> None:
+        log = self.logger
+        s = self.settings
+        store = await open_store(self.config.store.url, base=self.config.base_dir,
+                                 synchronous=self.config.store.synchronous)
+        metrics = Metrics(registry=self.registry)
+        metrics.watch_links(lambda: [r.link.health() for r in self._links.values()])
+        events = EventPublisher(store=store, metrics=metrics, logger=log)
+        send_service = SendService(store=store, log=log, national=s.national)
+
+        def on_changes(changes: QueueChanges) -> None:
+            for change in changes.changes:
+                if change.new.final:
+                    metrics.message_finished(account=change.account, status=change.new.value)
+            events.changes(changes)
+
+        link_events = LinkEvents(store=store, on_changes=on_changes, on_inbound=events.inbound,
+                                 logger=log)
+        for table in s.links:
+            link = build_link(table, link_events, log)
+            self._links[table.name] = _Running(link=link, table=table)
+        dispatcher = Dispatcher(
+            store=store, router=Router(r for t in s.links for r in t.routes), links=self.links,
+            settings=DispatchSettings(worker=s.worker, batch=s.batch,
+                                      max_in_flight=s.max_in_flight),
+            on_changes=on_changes, logger=log, metrics=metrics,
+        )
+        mqtt: MqttBridge | None = None
+        if s.mqtt is not None:
+            handler = MqttSendHandler(store=store, send_service=send_service, events=events,
+                                      metrics=metrics, dispatcher=dispatcher, logger=log)
+            mqtt = MqttBridge(settings=s.mqtt, on_send=handler, logger=log)
+            events.attach_mqtt(mqtt)
+        http: HttpServer | None = None
+        if s.http is not None:
+            app = build_app(store=store, send_service=send_service, registry=self.registry,
+                            readiness=lambda: self._readiness(store), logger=log,
+                            on_enqueued=dispatcher.poke, metrics=metrics,
+                            max_body=s.http.max_body)
+            http = HttpServer(app)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        reload = asyncio.Event()
+        loop.add_signal_handler(signal.SIGHUP, reload.set)
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for name, running in self._links.items():
+                    running.task = tg.create_task(running.link.run(), name=f"link-{name}")
+                if http is not None and s.http is not None:
+                    self.http_port = await http.start(s.http.host, s.http.port)
+                    log.info("http_listening", host=s.http.host, port=self.http_port)
+                workers = [
+                    tg.create_task(dispatcher.run(), name="dispatcher"),
+                    tg.create_task(link_events.run_expiry(), name="reply-expiry"),
+                    tg.create_task(events.run(), name="events"),
+                    tg.create_task(self._gauges(store, metrics), name="gauges"),
+                    tg.create_task(self._announce_ready(), name="ready"),
+                    tg.create_task(self._reloader(reload, dispatcher, link_events, tg),
+                                   name="reloader"),
+                ]
+                if mqtt is not None:
+                    workers.append(tg.create_task(mqtt.run(), name="mqtt"))
+                interval = watchdog_interval()
+                if interval:
+                    workers.append(tg.create_task(
+                        watchdog_pinger(self.notifier, interval / 2), name="watchdog"))
+                await self._stop.wait()
+                log.info("daemon_stopping")
+                self.notifier.stopping("stopping: finishing in-flight submits")
+                if mqtt is not None:
+                    mqtt.stop()
+                if http is not None:
+                    await http.stop()
+                left = await dispatcher.stop(timeout=s.stop_timeout)
+                if left:
+                    log.warning("dispatch_unfinished", messages=left)
+                await asyncio.gather(*(r.link.stop(timeout=5) for r in self._links.values()))
+                await link_events.close()
+                await events.close(timeout=5)
+                for task in workers:
+                    task.cancel()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+            await store.close()
+            self.notifier.close()
+            log.info("daemon_stopped")
+
+    async def _readiness(self, store: Store) -> tuple[bool, dict[str, Any]]:
+        bound = [name for name, r in self._links.items() if r.link.health().bound]
+        try:
+            await store.count_by_state()
+            store_ok = True
+        except Exception:  # noqa: BLE001 - readiness reports, it does not raise
+            store_ok = False
+        return store_ok and bool(bound), {"store": store_ok, "links_bound": bound}
+
+    async def _announce_ready(self) -> None:
+        """READY=1 once every link is bound, or once ready_timeout has passed."""
+        deadline = time.monotonic() + self.settings.ready_timeout
+        while time.monotonic() < deadline:
+            if all(r.link.health().bound for r in self._links.values()):
+                break
+            await asyncio.sleep(0.1)
+        bound = sum(1 for r in self._links.values() if r.link.health().bound)
+        status = f"{bound}/{len(self._links)} links bound"
+        self.notifier.ready(status)
+        self.logger.info("daemon_ready", links_bound=bound, links=len(self._links))
+        self.ready.set()
+        while True:
+            await asyncio.sleep(10)
+            bound = sum(1 for r in self._links.values() if r.link.health().bound)
+            self.notifier.status(f"{bound}/{len(self._links)} links bound")
+
+    async def _gauges(self, store: Store, metrics: Metrics) -> None:
+        while True:
+            counts = await store.count_by_state()
+            metrics.set_queue_depth({state.value: n for state, n in counts.items()})
+            for account in await store.list_accounts():
+                metrics.set_credit_balance(account=account.name, balance=account.balance,
+                                           alert_below=account.alert_below)
+            await asyncio.sleep(5)
+
+    async def _reloader(
+        self, reload: asyncio.Event, dispatcher: Dispatcher, link_events: LinkEvents,
+        tg: asyncio.TaskGroup,
+    ) -> None:
+        while True:
+            await reload.wait()
+            reload.clear()
+            self.notifier.reloading("reloading configuration")
+            try:
+                await self._reload(dispatcher, link_events, tg)
+            except ConfigError as exc:
+                self.logger.error("config_reload_failed", error=str(exc))
+            self.notifier.ready("reloaded")
+
+    async def _reload(
+        self, dispatcher: Dispatcher, link_events: LinkEvents, tg: asyncio.TaskGroup
+    ) -> None:
+        loader = self.config_loader or (lambda: load_config(self.config.path))
+        settings = daemon_settings(loader())
+        new = {t.name: t for t in settings.links}
+        # build first: a bad table changes nothing
+        fresh = {name: build_link(t, link_events, self.logger) for name, t in new.items()
+                 if name not in self._links or self._links[name].table != t}
+        for name in [n for n in self._links if n not in new or n in fresh]:
+            old = self._links.pop(name)
+            await old.link.stop(timeout=5)
+            self.logger.info("link_removed", link=name)
+        for name, link in fresh.items():
+            task = tg.create_task(link.run(), name=f"link-{name}")
+            self._links[name] = _Running(link=link, table=new[name], task=task)
+            self.logger.info("link_added", link=name)
+        dispatcher.replace(router=Router(r for t in settings.links for r in t.routes),
+                           links=self.links)
+        link_events.forget_owners()
+        self.settings = settings
+        self.logger.info("config_reloaded", links=sorted(new))
+
+
+async def run_daemon(config: Config, logger: Any) -> None:
+    daemon = Daemon(config=config, settings=daemon_settings(config), logger=logger)
+    await daemon.run()
+

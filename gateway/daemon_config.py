@@ -1,0 +1,187 @@
+"""The daemon's sections of the configuration: [http], [mqtt], [dispatcher], [log], [[link]].
+
+:func:`gateway.config.load_config` reads the file and the store/ledger
+sections; this module reads the rest from ``Config.raw``. Link tables are
+checked by their driver (``drivers.*.config``) in the composition root; here
+only their common keys (name, driver, routes, weight). Errors name the file,
+the key and, where it can be found, the line.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.config import Config
+from gateway.errors import ConfigError
+from gateway.mqtt import MqttSettings
+from gateway.router import Route
+from gateway.secrets import Secret
+
+DRIVERS = ("smpp", "modem")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpSettings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body: int = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkTable:
+    name: str
+    driver: str
+    table: dict[str, Any]
+    routes: tuple[Route, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DaemonSettings:
+    http: HttpSettings | None
+    mqtt: MqttSettings | None
+    links: tuple[LinkTable, ...]
+    worker: str
+    batch: int
+    max_in_flight: int
+    stop_timeout: float
+    ready_timeout: float  # READY=1 once links are bound, or after this long anyway
+    log_level: str
+    log_json: bool | None
+    national: tuple[str, ...]
+
+
+class _Where:
+    """Builds 'gateway.toml line 12: [http] listen: ...' messages."""
+
+    def __init__(self, config: Config) -> None:
+        self.name = config.path.name
+        try:
+            self.lines = config.path.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            self.lines = []
+
+    def line(self, section: str, key: str, nth: int = 0) -> int | None:
+        header = re.compile(r"^\s*\[\[?\s*" + re.escape(section) + r"\s*\]\]?\s*(#.*)?$")
+        key_re = re.compile(r"^\s*" + re.escape(key) + r"\s*=")
+        seen = -1
+        inside = False
+        for number, text in enumerate(self.lines, start=1):
+            if text.lstrip().startswith("["):
+                inside = bool(header.match(text))
+                if inside:
+                    seen += 1
+                continue
+            if inside and seen == nth and key_re.match(text):
+                return number
+        return None
+
+    def error(self, section: str, key: str, problem: str, nth: int = 0) -> ConfigError:
+        line = self.line(section, key, nth)
+        at = f"{self.name} line {line}" if line else self.name
+        label = f"[[{section}]] #{nth + 1}" if section == "link" else f"[{section}]"
+        return ConfigError(f"{at}: {label} {key}: {problem}")
+
+
+def _get(  # noqa: PLR0917 - a private helper called positionally throughout
+    table: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any,
+    where: _Where, section: str, nth: int = 0,
+) -> Any:
+    value = table.get(key, default)
+    if value is default:
+        return value
+    if isinstance(value, bool) and kind is not bool:
+        raise where.error(section, key, f"must be {_kind_name(kind)}", nth)
+    if not isinstance(value, kind):
+        raise where.error(section, key, f"must be {_kind_name(kind)}", nth)
+    return value
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "a whole number", float: "a number", bool: "true or false",
+             list: "a list"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _listen(value: str, where: _Where) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:  # 0: any free port
+        raise where.error("http", "listen", f"{value!r} is not HOST:PORT")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def daemon_settings(config: Config) -> DaemonSettings:
+    raw = config.raw
+    where = _Where(config)
+    http: HttpSettings | None = None
+    if "http" in raw:
+        table = raw["http"]
+        listen = _get(table, "listen", str, "127.0.0.1:8080", where, "http")
+        host, port = _listen(listen, where)
+        max_body = _get(table, "max_body", int, 1024 * 1024, where, "http")
+        http = HttpSettings(host=host, port=port, max_body=max_body)
+    mqtt: MqttSettings | None = None
+    if "mqtt" in raw:
+        table = raw["mqtt"]
+        url = _get(table, "url", str, None, where, "mqtt")
+        if url is None:
+            raise where.error("mqtt", "url", "missing (mqtt://host:port)")
+        password = _get(table, "password", str, None, where, "mqtt")
+        try:
+            mqtt = MqttSettings.from_url(
+                url,
+                topic_prefix=_get(table, "topic_prefix", str, "smsgw", where, "mqtt"),
+                client_id=_get(table, "client_id", str, f"smsgw-{socket.gethostname()}",
+                               where, "mqtt"),
+                shared_group=_get(table, "shared_group", str, None, where, "mqtt"),
+                username=_get(table, "username", str, None, where, "mqtt"),
+                password=Secret.resolve(password, key="[mqtt] password") if password else None,
+            )
+        except ConfigError as exc:
+            raise where.error("mqtt", "url", str(exc).split(": ", 2)[-1]) from None
+    links = tuple(_links(raw.get("link", []), where))
+    disp = raw.get("dispatcher", {})
+    log = raw.get("log", {})
+    log_json = _get(log, "json", bool, None, where, "log")
+    return DaemonSettings(
+        http=http,
+        mqtt=mqtt,
+        links=links,
+        worker=_get(disp, "worker", str, socket.gethostname(), where, "dispatcher"),
+        batch=_get(disp, "batch", int, 500, where, "dispatcher"),
+        max_in_flight=_get(disp, "max_in_flight", int, 5000, where, "dispatcher"),
+        stop_timeout=float(_get(disp, "stop_timeout", (int, float), 20, where, "dispatcher")),
+        ready_timeout=float(_get(disp, "ready_timeout", (int, float), 30, where, "dispatcher")),
+        log_level=_get(log, "level", str, "info", where, "log"),
+        log_json=log_json,
+        national=tuple(_get(raw.get("codec", {}), "national", list, [], where, "codec")),
+    )
+
+
+def _links(tables: Any, where: _Where) -> list[LinkTable]:
+    if not isinstance(tables, list):
+        raise ConfigError(f"{where.name}: [[link]] must be an array of tables")
+    out: list[LinkTable] = []
+    names: set[str] = set()
+    for nth, table in enumerate(tables):
+        name = _get(table, "name", str, None, where, "link", nth)
+        if not name:
+            raise where.error("link", "name", "missing", nth)
+        if name in names:
+            raise where.error("link", "name", f"{name!r} is used twice", nth)
+        names.add(name)
+        driver = _get(table, "driver", str, None, where, "link", nth)
+        if driver not in DRIVERS:
+            raise where.error("link", "driver", f"must be one of {', '.join(DRIVERS)}", nth)
+        prefixes = _get(table, "routes", list, ["*"], where, "link", nth)
+        weight = _get(table, "weight", int, 1, where, "link", nth)
+        routes = []
+        for prefix in prefixes:
+            if not isinstance(prefix, str):
+                raise where.error("link", "routes", "must be a list of strings", nth)
+            routes.append(Route(prefix=prefix, link=name, weight=weight))
+        out.append(LinkTable(name=name, driver=driver, table=dict(table), routes=tuple(routes)))
+    return out

@@ -1,0 +1,152 @@
+"""Status, reply and rejection events: from the store's outbox to MQTT and webhooks.
+
+The store writes an event row in the same transaction as the change it
+reports (a message state change, a reply stored, a send refused), so no
+event is lost to a crash or to a broker that is down: this publisher reads
+the outbox, publishes each MQTT event with QoS 1 and deletes it once the
+broker acknowledged it, and posts webhooks with back-off until they are
+delivered or given up. Delivery is at-least-once; events carry ids so that
+consumers can drop duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+from gateway import webhooks
+from gateway.metrics import Metrics
+from gateway.mqtt import MqttBridge, MqttUnavailable
+from gateway.store.base import Store
+from gateway.store.records import InboundMessage, QueueChanges
+
+BATCH = 500
+
+
+class EventPublisher:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        metrics: Metrics,
+        logger: Any,  # a structlog bound logger
+        clock: Callable[[], float] = time.time,
+        webhook_concurrency: int = 32,
+    ) -> None:
+        self._store = store
+        self._metrics = metrics
+        self._log = logger.bind(component="events")
+        self._clock = clock
+        self._mqtt: MqttBridge | None = None
+        self._wake = asyncio.Event()
+        self._closing = False
+        self._webhook_slots = asyncio.Semaphore(webhook_concurrency)
+        self._secrets: dict[str, bytes] = {}
+
+    def attach_mqtt(self, bridge: MqttBridge) -> None:
+        self._mqtt = bridge
+
+    # --- producers: the rows are already in the store; just wake up -------------
+
+    def changes(self, changes: QueueChanges) -> None:
+        if changes.changes:
+            self._wake.set()
+
+    async def inbound(self, message: InboundMessage) -> None:
+        del message  # stored with its event by the store
+        self._wake.set()
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    # --- the publisher ------------------------------------------------------------
+
+    async def run(self) -> None:
+        async with aiohttp.ClientSession() as session:
+            while not self._closing:
+                busy = await self._publish_mqtt()
+                busy = await self._post_webhooks(session) or busy
+                if not busy:
+                    self._wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+
+    async def close(self, *, timeout: float) -> None:
+        """Publish what can be published within ``timeout``; the rest waits in the store."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                while await self._publish_mqtt():
+                    pass
+        self._closing = True
+        self._wake.set()
+
+    async def _publish_mqtt(self) -> bool:
+        """One batch of MQTT events; True when there may be more."""
+        mqtt = self._mqtt
+        events = await self._store.pending_mqtt_events(limit=BATCH)
+        if not events:
+            return False
+        if mqtt is None:
+            # no broker configured: the events have nowhere to go
+            await self._store.ack_mqtt_events([e.id for e in events])
+            return len(events) == BATCH
+        done: list[int] = []
+        try:
+            # QoS 1 publishes pipeline: send the batch, then wait for the PUBACKs
+            results = await asyncio.gather(
+                *(mqtt.publish(mqtt.topic(e.account, e.kind), e.payload) for e in events),
+                return_exceptions=True,
+            )
+            for event, result in zip(events, results, strict=True):
+                if result is None:
+                    done.append(event.id)
+                elif not isinstance(result, MqttUnavailable):
+                    self._log.error("event_publish_failed", event_id=event.id, error=repr(result))
+        finally:
+            if done:
+                await self._store.ack_mqtt_events(done)
+        if len(done) < len(events):
+            await asyncio.sleep(0.5)  # broker away: the rows wait, nothing is lost
+            return False
+        return len(events) == BATCH
+
+    async def _post_webhooks(self, session: aiohttp.ClientSession) -> bool:
+        now = self._clock()
+        due = await self._store.due_webhooks(now=now, limit=BATCH)
+        if not due:
+            return False
+
+        async def one(hook: Any) -> None:  # noqa: ANN401 - a store WebhookEvent
+            async with self._webhook_slots:
+                secret = await self._secret(hook.account)
+                attempt = await webhooks.post(session, hook.url, hook.payload, secret=secret,
+                                              now=self._clock())
+            attempts = hook.attempts + 1
+            if attempt.delivered:
+                self._metrics.webhook_delivered(account=hook.account)
+                await self._store.webhook_done(hook.id)
+            elif attempt.permanent or attempts >= webhooks.MAX_ATTEMPTS:
+                self._metrics.webhook_failed(account=hook.account, final=True)
+                self._log.warning("webhook_abandoned", account=hook.account, event_id=hook.id,
+                                  error=attempt.error, attempts=attempts)
+                await self._store.webhook_failed(hook.id, error=attempt.error or "")
+            else:
+                self._metrics.webhook_failed(account=hook.account, final=False)
+                await self._store.webhook_retry(
+                    hook.id, at=self._clock() + webhooks.retry_delay(attempts),
+                    error=attempt.error or "",
+                )
+
+        await asyncio.gather(*(one(h) for h in due))
+        return len(due) == BATCH
+
+    async def _secret(self, account: str) -> bytes:
+        secret = self._secrets.get(account)
+        if secret is None:
+            secret = self._secrets[account] = await self._store.webhook_secret(account)
+        return secret

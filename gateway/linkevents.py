@@ -1,0 +1,111 @@
+"""What links receive, made durable: receipts and replies (the LinkHandler).
+
+A link awaits these coroutines before it acknowledges a PDU to its peer, so
+they return only once the store committed. Receipts from every link share
+one group-commit batcher: under load, thousands of deliver_sm become a few
+transactions. Replies are reassembled (any order, duplicates, timeouts) and
+stored for the account that owns the destination (short code or virtual
+number); a reply to a number nobody owns is kept with no account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from gateway.batching import Batcher
+from gateway.link import InboundPart, Receipt
+from gateway.reassembly import InboundMessage as Reassembled
+from gateway.reassembly import Reassembler
+from gateway.store import new_id
+from gateway.store.base import Store
+from gateway.store.records import InboundMessage, QueueChanges
+
+ChangesSink = Callable[[QueueChanges], None]
+InboundSink = Callable[[InboundMessage], Awaitable[None]]
+
+
+class LinkEvents:
+    """The :class:`gateway.link.LinkHandler` every link of the daemon reports to."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        on_changes: ChangesSink,
+        on_inbound: InboundSink,
+        logger: Any,  # a structlog bound logger
+        reassembly_timeout: float = 300.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._on_changes = on_changes
+        self._on_inbound = on_inbound
+        self._log = logger.bind(component="link_events")
+        self._clock = clock
+        self._reassembler = Reassembler(timeout=reassembly_timeout)
+        self._receipts: Batcher[Receipt, QueueChanges] = Batcher(
+            flush=self._flush_receipts, name="receipt-writer"
+        )
+        self._owners: dict[str, str | None] = {}
+
+    async def on_receipt(self, receipt: Receipt) -> None:
+        await self._receipts.submit(receipt)
+
+    async def on_inbound(self, part: InboundPart) -> None:
+        message = self._reassembler.add(part, self._clock())
+        for early in self._reassembler.take_evicted():
+            await self._store_reply(early)
+        if message is not None:
+            await self._store_reply(message)
+
+    async def run_expiry(self) -> None:
+        """Release replies whose parts stopped coming (a long-running task)."""
+        while True:
+            deadline = self._reassembler.next_deadline()
+            now = self._clock()
+            await asyncio.sleep(1.0 if deadline is None else min(max(deadline - now, 0.05), 1.0))
+            for message in self._reassembler.expire(self._clock()):
+                self._log.warning("reply_incomplete", source=message.source,
+                                  missing=list(message.missing))
+                await self._store_reply(message)
+
+    async def close(self) -> None:
+        await self._receipts.close()
+        # what is still waiting for parts is stored as it is rather than lost
+        for message in self._reassembler.expire(float("inf")):
+            with contextlib.suppress(Exception):
+                await self._store_reply(message)
+
+    async def _flush_receipts(self, batch: Sequence[Receipt]) -> QueueChanges:
+        changes = await self._store.record_receipts(batch, now=self._clock())
+        self._on_changes(changes)
+        return changes
+
+    async def _owner(self, destination: str) -> str | None:
+        if destination not in self._owners:
+            owners = await self._store.sender_owners(destination)
+            if len(owners) > 1:
+                self._log.warning("reply_owner_ambiguous", destination=destination,
+                                  accounts=owners)
+            self._owners[destination] = owners[0] if owners else None
+        return self._owners[destination]
+
+    def forget_owners(self) -> None:
+        """Senders changed (SIGHUP): look owners up again."""
+        self._owners.clear()
+
+    async def _store_reply(self, message: Reassembled) -> None:
+        now = self._clock()
+        record = InboundMessage(
+            id=new_id(now), account=await self._owner(message.destination), link=message.link,
+            source=message.source, destination=message.destination, text=message.text,
+            received_at=message.received_at,
+        )
+        await self._store.add_inbound(record)
+        self._log.info("reply_received", link=message.link, account=record.account,
+                       parts=message.received, complete=message.complete)
+        await self._on_inbound(record)

@@ -1,0 +1,126 @@
+"""The daemon end to end: HTTP and MQTT in, SMPP out, receipts back, ledger exact."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import aiomqtt
+
+from drivers.smpp.sim_session import SimConfig
+from tests.e2e.system import PRICE, TOPUP, eventually, running_system, status_events
+from tests.fixtures.mosquitto import MosquittoBroker
+
+LONG = "Bonjour, ceci est un message long avec un euro € pour voir la concaténation. " * 4
+
+
+async def test_http_send_goes_to_delivered_with_its_segments(tmp_path: Path) -> None:
+    async with running_system(tmp_path) as gw:
+        status, doc = await gw.send({"from": "ACME", "to": ["+33612345678"], "text": LONG})
+        assert status == 202, doc
+        [msg] = doc["messages"]
+        assert msg["segments"] == 3
+        await gw.wait_state(msg["id"], "delivered")
+        view = await gw.message(msg["id"])
+        assert [s["state"] for s in view["segments"]] == ["delivered"] * 3
+        assert all(s["smsc_id"] for s in view["segments"])
+        submits = [s for s in gw.submits() if s["to"] == "33612345678"]
+        assert len(submits) == 3
+        assert all(s["esm"] & 0x40 for s in submits)  # concatenation header present
+        assert await gw.balance() == TOPUP - 3 * PRICE
+
+
+async def test_many_messages_all_delivered_once_with_an_exact_ledger(tmp_path: Path) -> None:
+    async with running_system(tmp_path) as gw:
+        numbers = [f"+3361234{i:04d}" for i in range(200)]
+        status, doc = await gw.send({"from": "ACME", "to": numbers, "text": "hello"})
+        assert status == 202, doc
+        ids = [m["id"] for m in doc["messages"]]
+        await asyncio.gather(*(gw.wait_state(i, "delivered") for i in ids))
+        sent_to = sorted(s["to"] for s in gw.submits())
+        assert sent_to == sorted(n[1:] for n in numbers)
+        assert await gw.balance() == TOPUP - len(numbers) * PRICE
+
+
+async def test_throttling_and_a_dropped_link_still_deliver_everything_once(
+    tmp_path: Path,
+) -> None:
+    config = SimConfig(dlr=True, throttle_share=0.05, drop_after=60)
+    async with running_system(tmp_path, sim_config=config) as gw:
+        numbers = [f"+3361234{i:04d}" for i in range(100)]
+        status, doc = await gw.send({"from": "ACME", "to": numbers, "text": "hi"})
+        assert status == 202, doc
+        await asyncio.gather(*(gw.wait_state(m["id"], "delivered", timeout=60)
+                               for m in doc["messages"]))
+        accepted = [s for s in gw.submits() if "message_id" in s]
+        throttled = [s for s in gw.submits() if s.get("answer") == "ESME_RTHROTTLED"]
+        drops = sum(1 for r in gw.sim.records if r.get("event") == "disconnected")
+        assert throttled
+        assert drops >= 1
+        assert {s["to"] for s in accepted} == {n[1:] for n in numbers}
+        # a drop loses the answers in flight: their resends are the only duplicates,
+        # at most one window (64) per drop
+        assert len(accepted) - len(numbers) <= 64 * drops
+        assert await gw.balance() == TOPUP - len(numbers) * PRICE
+
+
+async def test_reply_is_stored_for_the_owner_of_the_number(tmp_path: Path) -> None:
+    async with running_system(tmp_path) as gw:
+        await eventually(lambda: bool(gw.sim.bound()), what="link bound at the SMSC")
+        gw.sim.inject_mo(source="+33611111111", destination="+33700000001",
+                         text="Oui, merci ! " * 20, parts=None, order=None)
+
+        async def arrived() -> bool:
+            async with gw.http.get(f"{gw.base}/v1/inbound", headers=gw.auth()) as r:
+                return bool((await r.json())["inbound"])
+
+        await eventually(arrived, what="the reply")
+        async with gw.http.get(f"{gw.base}/v1/inbound", headers=gw.auth()) as r:
+            [reply] = (await r.json())["inbound"]
+        assert reply["text"] == "Oui, merci ! " * 20
+        assert reply["from"] == "+33611111111"
+
+
+async def test_mqtt_send_is_stored_sent_and_reported(
+    tmp_path: Path, mosquitto_broker: MosquittoBroker
+) -> None:
+    async with (
+        running_system(tmp_path, mqtt_url=mosquitto_broker.url) as gw,
+        aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port,
+                       identifier="upstream") as up,
+    ):
+        await up.subscribe("smsgw/acme/status", qos=1)
+        await up.subscribe("smsgw/acme/rejected", qos=1)
+        await up.publish("smsgw/acme/send", json.dumps(
+            {"from": "ACME", "to": ["+33612345678"], "text": "via mqtt", "client_ref": "m-1"}
+        ), qos=1)
+        await up.publish("smsgw/acme/send", b'{"from": "ACME", "to": ["0612345678"]}', qos=1)
+        seen: list[bytes] = []
+        rejected: list[dict[str, object]] = []
+
+        async def collect() -> None:
+            async for message in up.messages:
+                assert isinstance(message.payload, bytes)
+                if message.topic.matches("smsgw/acme/rejected"):
+                    rejected.append(json.loads(message.payload))
+                else:
+                    seen.append(message.payload)
+
+        reader = asyncio.create_task(collect())
+        try:
+            def delivered() -> bool:
+                docs = [json.loads(p) for p in seen]
+                return any(d["state"] == "delivered" for d in docs)
+
+            await eventually(delivered, what="the delivered event")
+            await eventually(lambda: bool(rejected), what="the rejected event")
+        finally:
+            reader.cancel()
+        [first, *_] = [json.loads(p) for p in seen]
+        states = status_events(seen, first["id"])
+        # "submitted" is skipped when the receipt lands in the same batch as the answer
+        assert states in (["queued", "submitted", "delivered"], ["queued", "delivered"])
+        assert first["client_ref"] == "m-1"
+        assert rejected[0]["error"] in {"invalid_recipient", "missing_field"}
+        assert await gw.balance() == TOPUP - PRICE
