@@ -1,0 +1,419 @@
+"""The asyncio SMPP link: connection, bind, send window, pacing, reconnects, receipts, MO.
+
+It implements :class:`gateway.link.Link`. The protocol logic lives in
+:class:`drivers.smpp.session.EsmeSession`; this module moves bytes, arms one
+timer and resolves one future per submit_sm.
+
+Delivery is at-least-once: a submit_sm in flight when the connection drops
+resolves at once as ``Retry("link_down")`` although the SMSC may have taken it,
+so a resend can duplicate it (bounded by the window). A receipt or MO message
+is acknowledged (deliver_sm_resp) only after the handler returned; if it
+raises, the answer is ESME_RX_T_APPN and the SMSC delivers it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import ssl
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from drivers.smpp import status as st
+from drivers.smpp.config import SmppLinkConfig
+from drivers.smpp.connection import SmppProtocol
+from drivers.smpp.inbound import inbound_from_pdu
+from drivers.smpp.pdu import DataSm, ShortMessage
+from drivers.smpp.receipts import is_receipt, receipt_from_pdu
+from drivers.smpp.session import EsmeSession, SessionState
+from drivers.smpp.submit import SubmitMapper
+from gateway.errors import LocalProtocolError, RemoteProtocolError
+from gateway.link import LinkHandler, LinkHealth, Outcome, Rejected, Retry, SubmitRequest
+
+LINK_DOWN = Retry(reason="link_down")
+TIMEOUT = Retry(reason="timeout")
+COUNTERS = (
+    "submitted", "accepted", "retried", "rejected", "throttled", "receipts", "inbound",
+    "reconnects", "timeouts",
+)
+
+
+class SmppLink:
+    """One SMPP link to one SMSC (``bind`` = transmitter, receiver or transceiver)."""
+
+    def __init__(
+        self,
+        *,
+        config: SmppLinkConfig,
+        handler: LinkHandler,
+        logger: Any = None,
+        wall_clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self._handler = handler
+        self._log = (logger or structlog.get_logger()).bind(link=config.name)
+        self._wall_clock = wall_clock
+        self._rng = rng or random.Random()
+        self._mapper = SubmitMapper(config)
+        self._window = config.window
+        self._futures: dict[int, asyncio.Future[Outcome]] = {}
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._reserved = 0
+        self._proto: SmppProtocol | None = None
+        self._stopping = False
+        self._stop_event: asyncio.Event | None = None
+        self._bound_event: asyncio.Event | None = None
+        self._drained: asyncio.Event | None = None
+        self._next_send = 0.0
+        self._throttle_until = 0.0
+        self._throttle_delay = config.throttle_delay
+        self._interval = 1.0 / config.throughput if config.throughput else 0.0
+        self._inbox: deque[ShortMessage | DataSm] = deque()
+        self._inbox_task: asyncio.Task[None] | None = None
+        self._detail = "not started"
+        self._up = False
+        self.counters = dict.fromkeys(COUNTERS, 0)
+
+    # --- Link protocol -----------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def concat(self) -> str:
+        return self.config.concat
+
+    @property
+    def packed(self) -> bool:
+        return self.config.packed
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    @property
+    def bound(self) -> bool:
+        proto = self._proto
+        return proto is not None and proto.session.bound
+
+    def health(self) -> LinkHealth:
+        return LinkHealth(
+            name=self.config.name,
+            driver="smpp",
+            up=self._up,
+            bound=self.bound,
+            in_flight=len(self._futures),
+            window=self._window,
+            throttled=self._loop_time() < self._throttle_until,
+            detail=self._detail,
+            counters=dict(self.counters),
+        )
+
+    async def wait_bound(self, timeout: float | None = None) -> None:
+        """Wait until the link is bound (for tests and start-up ordering)."""
+        if self._bound_event is None:
+            self._bound_event = asyncio.Event()
+        if not self.bound:
+            await asyncio.wait_for(self._bound_event.wait(), timeout)
+
+    async def run(self) -> None:
+        """Connect, bind and stay connected (jittered exponential backoff) until stop()."""
+        self._stop_event = asyncio.Event()
+        if self._bound_event is None:
+            self._bound_event = asyncio.Event()
+        failures = 0
+        while not self._stopping:
+            was_bound = await self._connect_once()
+            if self.stopping:
+                break
+            failures = 0 if was_bound else failures + 1
+            self.counters["reconnects"] += 1
+            delay = min(self.config.reconnect_max, self.config.reconnect_min * 2 ** failures)
+            delay *= 0.5 + self._rng.random() / 2
+            self._log.info("smpp_reconnect_scheduled", delay=round(delay, 3))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop_event.wait(), delay)
+        self._detail = "stopped"
+
+    async def stop(self, *, timeout: float = 10.0) -> None:
+        """Refuse new submits, wait (bounded) for in-flight answers, unbind, close."""
+        self._stopping = True
+        if self._stop_event is not None:
+            self._stop_event.set()
+        proto = self._proto
+        if proto is None:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        if self._futures:
+            self._drained = asyncio.Event()
+            try:
+                await asyncio.wait_for(self._drained.wait(), timeout)
+            except TimeoutError:
+                self._log.warning("smpp_stop_timed_out", in_flight=len(self._futures))
+        if proto.session.bound:
+            proto.session.unbind(loop.time())
+            proto.flush()
+            proto.arm_timer()
+        elif not proto.closed.done() and proto.session.state is not SessionState.UNBINDING:
+            proto.abort()  # still binding: nothing to wait for
+        try:
+            await asyncio.wait_for(
+                asyncio.shield(proto.closed), max(0.0, deadline - loop.time())
+            )
+        except TimeoutError:
+            proto.abort()
+            await proto.closed
+        task = self._inbox_task
+        if task is not None and not task.done():  # a handler call still running
+            await asyncio.wait({task}, timeout=max(0.1, deadline - loop.time()))
+
+    async def submit(self, request: SubmitRequest) -> Outcome:
+        """Send one segment: pace, take a place in the window, await the answer."""
+        if self._stopping or not self.bound:
+            return LINK_DOWN
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if self._throttle_until > now or self._interval:
+            await self._pace(loop, now)
+        proto = self._proto
+        if proto is not None and proto.paused:  # the kernel buffer is full: wait before queueing
+            await proto.wait_writable()
+        if self._waiters or len(self._futures) + self._reserved >= self._window:
+            await self._acquire(loop)
+        # from here to the future's registration nothing awaits: the slot stays ours
+        proto = self._proto
+        if self.stopping or proto is None or not proto.ready():
+            self._wake()
+            return LINK_DOWN
+        try:
+            seq = proto.session.submit_body(loop.time(), self._mapper.body(request))
+        except LocalProtocolError as exc:
+            self._wake()
+            self.counters["rejected"] += 1
+            return Rejected(reason=f"invalid: {exc}")
+        fut: asyncio.Future[Outcome] = loop.create_future()
+        self._futures[seq] = fut
+        self.counters["submitted"] += 1
+        proto.schedule_flush()
+        return await fut
+
+    # --- window and pacing --------------------------------------------------------------
+
+    async def _acquire(self, loop: asyncio.AbstractEventLoop) -> None:
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._reserved -= 1
+                self._wake()
+            raise
+        self._reserved -= 1
+
+    def _wake(self) -> None:
+        waiters = self._waiters
+        while waiters and len(self._futures) + self._reserved < self._window:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                self._reserved += 1
+                waiter.set_result(None)
+
+    def _wake_all(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self._reserved += 1
+                waiter.set_result(None)
+
+    async def _pace(self, loop: asyncio.AbstractEventLoop, now: float) -> None:
+        start = max(now, self._throttle_until)
+        if self._interval:
+            start = max(start, self._next_send)
+            self._next_send = start + self._interval
+        if start > now:
+            await asyncio.sleep(start - now)
+
+    def _loop_time(self) -> float:
+        try:
+            return asyncio.get_running_loop().time()
+        except RuntimeError:
+            return 0.0
+
+    # --- connection ---------------------------------------------------------------------
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        if not self.config.tls:
+            return None
+        return ssl.create_default_context(cafile=self.config.tls_ca)
+
+    def _new_session(self) -> EsmeSession:
+        c = self.config
+        return EsmeSession(
+            system_id=c.system_id,
+            password=c.password.reveal(),
+            bind=c.bind,
+            system_type=c.system_type,
+            window=c.window,
+            response_timeout=c.response_timeout,
+            bind_timeout=c.bind_timeout,
+            enquire_link=c.enquire_link,
+        )
+
+    async def _connect_once(self) -> bool:
+        """One connection's life; True if it got bound."""
+        loop = asyncio.get_running_loop()
+        c = self.config
+        try:
+            _, proto = await asyncio.wait_for(
+                loop.create_connection(
+                    lambda: SmppProtocol(link=self, session=self._new_session()),
+                    c.host,
+                    c.port,
+                    ssl=self._ssl_context(),
+                ),
+                c.bind_timeout,
+            )
+        except (OSError, TimeoutError) as exc:
+            self._detail = f"connect to {c.host}:{c.port} failed: {exc}"
+            self._log.warning("smpp_connect_failed", host=c.host, port=c.port, error=str(exc))
+            return False
+        self._proto = proto
+        self._up = True
+        if self._stopping:
+            proto.abort()
+        try:
+            await proto.closed
+        finally:
+            self._up = False
+        return proto.was_bound
+
+    # --- callbacks from SmppProtocol -------------------------------------------------------
+
+    def on_bound(self, system_id: str) -> None:
+        self._detail = f"bound to {system_id or 'SMSC'}"
+        self._log.info("smpp_bound", peer=system_id, mode=self.config.bind.value)
+        if self._bound_event is not None:
+            self._bound_event.set()
+
+    def on_closed(self, reason: str, detail: str) -> None:
+        self._detail = f"{reason}: {detail}" if detail else reason
+        log = self._log.info if reason in ("unbound", "unbind_requested") else self._log.warning
+        log("smpp_session_closed", reason=reason, detail=detail)
+
+    def on_peer_error(self, detail: str) -> None:
+        self._log.warning("smpp_peer_error_received", detail=detail)
+
+    def on_answer(self, seq: int, status: int, message_id: str) -> None:
+        fut = self._futures.pop(seq, None)
+        if fut is None:
+            return
+        outcome = self._mapper.outcome(status, message_id, self._throttle_delay)
+        if status == 0:
+            self.counters["accepted"] += 1
+            if self._throttle_delay != self.config.throttle_delay:
+                self._throttle_delay = self.config.throttle_delay
+        elif isinstance(outcome, Retry):
+            self.counters["retried"] += 1
+            if outcome.throttled:
+                self._on_throttled()
+        else:
+            self.counters["rejected"] += 1
+        if not fut.done():
+            fut.set_result(outcome)
+
+    def on_expired(self, seq: int) -> None:
+        fut = self._futures.pop(seq, None)
+        if fut is not None:
+            self.counters["timeouts"] += 1
+            self.counters["retried"] += 1
+            if not fut.done():
+                fut.set_result(TIMEOUT)
+
+    def after_events(self) -> None:
+        if self._waiters:
+            self._wake()
+        if self._drained is not None and not self._futures:
+            self._drained.set()
+
+    def _on_throttled(self) -> None:
+        self.counters["throttled"] += 1
+        now = self._loop_time()
+        if now >= self._throttle_until:
+            self._throttle_until = now + self._throttle_delay
+            self._log.info("smpp_throttled", pause=self._throttle_delay)
+            self._throttle_delay = min(max(self._throttle_delay * 2, 0.05), 60.0)
+
+    def on_connection_lost(self, proto: SmppProtocol) -> None:
+        if self._proto is proto:
+            self._proto = None
+        if self._bound_event is not None:
+            self._bound_event.clear()
+        futures, self._futures = self._futures, {}
+        self._log.info("smpp_connection_lost", in_flight=len(futures),
+                       stopping=self._stopping)
+        if not proto.session_closed:  # the peer or the network ended it, not the session
+            self._detail = "connection lost"
+        self.counters["retried"] += len(futures)
+        for fut in futures.values():
+            if not fut.done():
+                fut.set_result(LINK_DOWN)
+        self._wake_all()
+        self._inbox.clear()  # unanswered: the SMSC delivers them again
+        if self._drained is not None:
+            self._drained.set()
+
+    # --- receipts and MO ------------------------------------------------------------------
+
+    def on_deliver(self, pdu: ShortMessage | DataSm) -> None:
+        self._inbox.append(pdu)
+        task = self._inbox_task
+        if task is None or task.done():
+            self._inbox_task = asyncio.get_running_loop().create_task(
+                self._drain_inbox(), name=f"smpp-inbox-{self.config.name}"
+            )
+
+    async def _drain_inbox(self) -> None:
+        inbox = self._inbox
+        while inbox:
+            pdu = inbox.popleft()
+            proto = self._proto
+            status = await self._deliver(pdu)
+            if proto is not None and proto is self._proto:
+                proto.session.respond(pdu, status)
+                proto.schedule_flush()
+
+    async def _deliver(self, pdu: ShortMessage | DataSm) -> int:
+        name = self.config.name
+        if is_receipt(pdu.esm_class):
+            receipt = receipt_from_pdu(pdu, link=name, ids=self._mapper.ids)
+            if receipt is None:
+                self._log.warning("smpp_receipt_unreadable", seq=pdu.sequence)
+                return st.ESME_ROK  # redelivery would not make it readable
+            try:
+                await self._handler.on_receipt(receipt)
+            except Exception as exc:  # noqa: BLE001 - any handler failure means "send it again"
+                self._log.warning("smpp_receipt_refused", smsc_id=receipt.smsc_id, error=repr(exc))
+                return st.ESME_RX_T_APPN
+            self.counters["receipts"] += 1
+            return st.ESME_ROK
+        try:
+            part = inbound_from_pdu(pdu, link=name, now=self._wall_clock())
+        except RemoteProtocolError as exc:
+            self._log.warning("smpp_inbound_unreadable", seq=pdu.sequence, error=str(exc))
+            return st.ESME_RX_P_APPN
+        try:
+            await self._handler.on_inbound(part)
+        except Exception as exc:  # noqa: BLE001 - any handler failure means "send it again"
+            self._log.warning("smpp_inbound_refused", error=repr(exc))
+            return st.ESME_RX_T_APPN
+        self.counters["inbound"] += 1
+        return st.ESME_ROK

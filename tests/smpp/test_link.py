@@ -1,0 +1,335 @@
+"""The asyncio link over real TCP against the simulator on a free loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import ssl
+import subprocess
+from pathlib import Path
+
+import pytest
+import structlog
+
+from drivers.smpp.config import SmppLinkConfig
+from drivers.smpp.link import SmppLink
+from drivers.smpp.pdu import HEADER, BindResp, CommandId, encode
+from drivers.smpp.sim_session import SimConfig
+from drivers.smpp.simulator import SmscSimulator
+from gateway.link import Accepted, Outcome, ReceiptState, Rejected, Retry
+from gateway.reassembly import Reassembler
+from tests.smpp.conftest import RecordingHandler, StartLink, request, wait_for_condition
+
+
+async def test_submit_is_accepted_with_the_smsc_message_id(start_link: StartLink) -> None:
+    h = await start_link()
+    outcome = await h.link.submit(request())
+    assert isinstance(outcome, Accepted)
+    submits = [r for r in h.sim.records if r["event"] == "submit_sm"]
+    assert [r["message_id"] for r in submits] == [outcome.smsc_id]
+    assert submits[0]["from_ton"] == 5
+    assert submits[0]["to"] == "33612345678"
+    health = h.link.health()
+    assert (health.bound, health.counters["submitted"], health.counters["accepted"]) == (
+        True, 1, 1)
+
+
+async def test_receipt_reaches_handler_with_the_accepted_id(start_link: StartLink) -> None:
+    h = await start_link(sim=SimConfig(dlr=True, receipt_id_form="decimal"),
+                         receipt_id="hex", receipt_id_text="decimal")
+    outcome = await h.link.submit(request())
+    assert isinstance(outcome, Accepted)
+    await wait_for_condition(lambda: len(h.handler.receipts) == 1)
+    receipt = h.handler.receipts[0]
+    assert receipt.smsc_id == outcome.smsc_id
+    assert receipt.state is ReceiptState.DELIVERED
+    assert receipt.link == "test"
+
+
+async def test_receipt_before_its_response_is_not_lost(start_link: StartLink) -> None:
+    h = await start_link(sim=SimConfig(dlr=True, dlr_before_resp=True))
+    outcomes = await asyncio.gather(*(h.link.submit(request(message_id=f"m{i}"))
+                                      for i in range(10)))
+    await wait_for_condition(lambda: len(h.handler.receipts) == 10)
+    accepted = {o.smsc_id for o in outcomes if isinstance(o, Accepted)}
+    assert len(accepted) == 10
+    assert {r.smsc_id for r in h.handler.receipts} == accepted
+
+
+async def test_refused_receipt_is_redelivered(start_link: StartLink) -> None:
+    h = await start_link(sim=SimConfig(dlr=True))
+    h.handler.fail_next = 1
+    outcome = await h.link.submit(request())
+    assert isinstance(outcome, Accepted)
+    await wait_for_condition(lambda: len(h.handler.receipts) == 1)
+    assert h.handler.refused == 1
+    assert h.handler.receipts[0].smsc_id == outcome.smsc_id
+    refusals = [r for r in h.sim.records if r["event"] == "deliver_sm_refused"]
+    assert [r["status"] for r in refusals] == ["ESME_RX_T_APPN"]
+
+
+async def test_window_full_makes_submits_wait_not_fail(start_link: StartLink) -> None:
+    h = await start_link(sim=SimConfig(delay=0.05), window=4)
+    peak = 0
+    done = False
+
+    async def sample() -> None:
+        nonlocal peak
+        while not done:
+            peak = max(peak, h.link.health().in_flight)
+            await asyncio.sleep(0)
+
+    sampler = asyncio.create_task(sample())
+    outcomes = await asyncio.gather(*(h.link.submit(request(message_id=f"m{i}"))
+                                      for i in range(20)))
+    done = True
+    await sampler
+    assert all(isinstance(o, Accepted) for o in outcomes)
+    assert peak == 4
+
+
+async def test_throttling_is_retried_and_slows_the_whole_link(start_link: StartLink) -> None:
+    h = await start_link(sim=SimConfig(throttle_share=1.0), throttle_delay=0.3)
+    first = await h.link.submit(request())
+    assert isinstance(first, Retry)
+    assert (first.reason, first.throttled, first.delay) == ("ESME_RTHROTTLED", True, 0.3)
+    assert h.link.health().throttled
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    second = await h.link.submit(request())
+    assert loop.time() - started >= 0.25  # held back by the link-wide pause
+    assert isinstance(second, Retry)
+    assert h.link.health().counters["throttled"] == 2
+
+
+async def test_response_timeout_is_a_retry(start_link: StartLink) -> None:
+    h = await start_link(sim=SimConfig(delay=30.0), response_timeout=0.2)
+    outcome = await asyncio.wait_for(h.link.submit(request()), 5)
+    assert outcome == Retry(reason="timeout")
+    assert h.link.health().counters["timeouts"] == 1
+    assert h.link.health().in_flight == 0
+
+
+async def test_garbage_answer_is_nacked_and_the_submit_times_out(
+    start_link: StartLink,
+) -> None:
+    h = await start_link(sim=SimConfig(garbage_share=1.0), response_timeout=0.3)
+    outcome = await asyncio.wait_for(h.link.submit(request()), 5)
+    assert outcome == Retry(reason="timeout")
+    await wait_for_condition(lambda: any(r["event"] == "generic_nack" for r in h.sim.records))
+    assert h.link.bound  # one unreadable PDU does not end the session
+
+
+async def test_connection_dropped_with_64_in_flight_resolves_every_submit(
+    start_link: StartLink,
+) -> None:
+    h = await start_link(sim=SimConfig(delay=5.0, drop_after=64), window=64)
+    outcomes = await asyncio.wait_for(
+        asyncio.gather(*(h.link.submit(request(message_id=f"m{i}")) for i in range(64))), 3
+    )
+    assert outcomes == [Retry(reason="link_down")] * 64
+    await h.link.wait_bound(5)  # and it comes back
+    assert h.link.health().counters["reconnects"] >= 1
+
+
+async def test_drop_mid_stream_each_segment_accepted_once_or_retried(
+    start_link: StartLink,
+) -> None:
+    h = await start_link(sim=SimConfig(drop_after=150), window=64)
+    outcomes: list[Outcome] = await asyncio.wait_for(
+        asyncio.gather(*(h.link.submit(request(message_id=f"m{i}")) for i in range(300))), 10
+    )
+    accepted = [o.smsc_id for o in outcomes if isinstance(o, Accepted)]
+    retried = [o for o in outcomes if isinstance(o, Retry)]
+    assert len(accepted) + len(retried) == 300
+    assert len(set(accepted)) == len(accepted)  # no id handed out twice
+    assert 0 < len(accepted) < 300
+    assert {o.reason for o in retried} == {"link_down"}
+    sim_ids = {r["message_id"] for r in h.sim.records if r["event"] == "submit_sm"}
+    assert set(accepted) <= sim_ids
+
+
+async def test_smsc_unbind_closes_and_the_link_rebinds(start_link: StartLink) -> None:
+    h = await start_link()
+    assert h.sim.unbind_all() == 1
+    await wait_for_condition(lambda: h.link.health().counters["reconnects"] >= 1)
+    await h.link.wait_bound(5)
+    assert isinstance(await h.link.submit(request()), Accepted)
+    assert any(r["event"] == "unbind_resp" for r in h.sim.records)
+
+
+async def test_mo_out_of_order_is_reassembled(start_link: StartLink) -> None:
+    h = await start_link()
+    text = "Yes, please call me back tomorrow morning"
+    assert h.sim.inject_mo(source="+33612345678", destination="36111", text=text,
+                           concat="udh8", parts=3, order=[3, 1, 2]) == 3
+    await wait_for_condition(lambda: len(h.handler.parts) == 3)
+    assert [p.concat.sequence for p in h.handler.parts if p.concat] == [3, 1, 2]
+    reassembler = Reassembler(timeout=60)
+    results = [reassembler.add(part, now=1.0) for part in h.handler.parts]
+    assert results[:2] == [None, None]
+    message = results[2]
+    assert message is not None
+    assert (message.text, message.source, message.destination) == (
+        text, "+33612345678", "36111")
+    assert h.link.health().counters["inbound"] == 3
+
+
+async def test_sar_and_payload_mo_arrive(start_link: StartLink) -> None:
+    h = await start_link()
+    h.sim.inject_mo(source="+336", destination="1", text="ça va", concat="payload")
+    h.sim.inject_mo(source="+336", destination="1", text="abcdef", concat="sar", parts=2)
+    await wait_for_condition(lambda: len(h.handler.parts) == 3)
+    assert h.handler.parts[0].payload == "ça va".encode("utf-16-be")
+    assert [p.concat.total for p in h.handler.parts[1:] if p.concat] == [2, 2]
+
+
+async def test_stop_waits_for_in_flight_answers_then_unbinds(start_link: StartLink) -> None:
+    h = await start_link(sim=SimConfig(delay=0.2))
+    pending = asyncio.create_task(h.link.submit(request()))
+    await wait_for_condition(lambda: h.link.health().in_flight == 1)
+    await h.link.stop(timeout=5)
+    assert isinstance(await pending, Accepted)
+    assert any(r["event"] == "unbind" for r in h.sim.records)
+    assert await h.link.submit(request()) == Retry(reason="link_down")
+
+
+async def test_throughput_limit_paces_submits(start_link: StartLink) -> None:
+    h = await start_link(throughput=50)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    outcomes = await asyncio.gather(*(h.link.submit(request()) for _ in range(11)))
+    assert all(isinstance(o, Accepted) for o in outcomes)
+    assert loop.time() - started >= 0.19  # 10 intervals of 20 ms
+
+
+async def test_invalid_request_is_rejected_locally(start_link: StartLink) -> None:
+    h = await start_link()
+    outcome = await h.link.submit(request(destination="+" + "1" * 25))
+    assert isinstance(outcome, Rejected)
+    assert outcome.reason.startswith("invalid: destination_addr")
+    assert isinstance(await h.link.submit(request()), Accepted)  # the window slot came back
+
+
+async def test_refused_bind_is_reported_and_retried() -> None:
+    sim = SmscSimulator(config=SimConfig(password="other"), port=0)
+    port = await sim.start()
+    config = SmppLinkConfig.from_table({"name": "t", "port": port, "system_id": "gw",
+                                        "password": "pw", "reconnect_min": 0.05,
+                                        "reconnect_max": 0.1})
+    link = SmppLink(config=config, handler=RecordingHandler())
+    task = asyncio.create_task(link.run())
+    try:
+        await wait_for_condition(
+            lambda: sum(r["event"] == "bind" for r in sim.records) >= 2)
+        assert not link.health().bound
+        assert "ESME_RINVPASWD" in link.health().detail
+        assert await link.submit(request()) == Retry(reason="link_down")
+    finally:
+        await link.stop(timeout=1)
+        await asyncio.wait_for(task, 5)
+        await sim.close()
+
+
+async def test_unreachable_smsc_is_reported_and_stop_ends_run() -> None:
+    sim = SmscSimulator(port=0)
+    port = await sim.start()
+    await sim.close()  # nothing listens there any more
+    config = SmppLinkConfig.from_table({"name": "t", "port": port, "reconnect_min": 0.05})
+    link = SmppLink(config=config, handler=RecordingHandler())
+    task = asyncio.create_task(link.run())
+    await wait_for_condition(lambda: "connect to" in link.health().detail)
+    assert not link.health().up
+    await link.stop(timeout=1)
+    await asyncio.wait_for(task, 5)
+
+
+@pytest.fixture
+def tls_cert(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )
+    return cert, key
+
+
+async def test_tls_link_binds_and_submits(tls_cert: tuple[Path, Path]) -> None:
+    cert, key = tls_cert
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    sim = SmscSimulator(port=0, ssl_context=server_ctx)
+    port = await sim.start()
+    config = SmppLinkConfig.from_table({"name": "t", "port": port, "tls": True,
+                                        "tls_ca": str(cert)})
+    link = SmppLink(config=config, handler=RecordingHandler())
+    task = asyncio.create_task(link.run())
+    try:
+        await link.wait_bound(5)
+        assert isinstance(await link.submit(request()), Accepted)
+    finally:
+        await link.stop(timeout=2)
+        await asyncio.wait_for(task, 5)
+        await sim.close()
+
+
+async def test_silent_peer_gets_a_dead_link_verdict_and_a_reconnect() -> None:
+    binds = 0
+
+    async def mute_smsc(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal binds
+        header = await reader.readexactly(16)
+        length, command_id, _, seq = HEADER.unpack(header)
+        await reader.readexactly(length - 16)
+        binds += 1
+        writer.write(encode(BindResp(command_id=CommandId(command_id | 0x80000000),
+                                     sequence=seq, system_id="mute")))
+        await reader.read()  # never answers anything again (enquire_link included)
+        writer.close()
+
+    server = await asyncio.start_server(mute_smsc, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    config = SmppLinkConfig.from_table({"name": "t", "port": port, "enquire_link": 0.2,
+                                        "response_timeout": 0.2, "reconnect_min": 0.05})
+    with structlog.testing.capture_logs() as logs:
+        link = SmppLink(config=config, handler=RecordingHandler())
+        task = asyncio.create_task(link.run())
+        try:
+            await wait_for_condition(lambda: binds >= 2)
+            closes = [e for e in logs if e["event"] == "smpp_session_closed"]
+            assert closes[0]["reason"] == "dead"
+            assert "enquire_link unanswered" in closes[0]["detail"]
+            assert link.health().counters["reconnects"] >= 1
+        finally:
+            await link.stop(timeout=1)
+            await asyncio.wait_for(task, 5)
+            server.close()
+            await server.wait_closed()
+
+
+async def test_stop_while_binding_returns_at_once() -> None:
+    async def never_answers(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(never_answers, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    link = SmppLink(config=SmppLinkConfig.from_table({"name": "t", "port": port}),
+                    handler=RecordingHandler())
+    task = asyncio.create_task(link.run())
+    try:
+        await wait_for_condition(lambda: link.health().up)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await link.stop(timeout=5)
+        await asyncio.wait_for(task, 5)
+        assert loop.time() - started < 1.0
+        assert not link.health().up
+    finally:
+        server.close()
+        await server.wait_closed()
