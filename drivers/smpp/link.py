@@ -37,6 +37,7 @@ from gateway.link import LinkHandler, LinkHealth, Outcome, Rejected, Retry, Subm
 
 LINK_DOWN = Retry(reason="link_down")
 TIMEOUT = Retry(reason="timeout")
+DELIVER_CONCURRENCY = 256  # receipts/MO handed to the handler at once, per link
 COUNTERS = (
     "submitted", "accepted", "retried", "rejected", "throttled", "receipts", "inbound",
     "reconnects", "timeouts",
@@ -74,8 +75,11 @@ class SmppLink:
         self._throttle_until = 0.0
         self._throttle_delay = config.throttle_delay
         self._interval = 1.0 / config.throughput if config.throughput else 0.0
-        self._inbox: deque[ShortMessage | DataSm] = deque()
-        self._inbox_task: asyncio.Task[None] | None = None
+        # receipts and MO being handed to the handler: concurrently, so that the
+        # handler can group-commit them; each deliver_sm_resp leaves when its own
+        # handler call returns (SMPP allows responses in any order)
+        self._delivering: set[asyncio.Task[None]] = set()
+        self._deliver_slots = asyncio.Semaphore(DELIVER_CONCURRENCY)
         self._detail = "not started"
         self._up = False
         self.counters = dict.fromkeys(COUNTERS, 0)
@@ -171,9 +175,8 @@ class SmppLink:
         except TimeoutError:
             proto.abort()
             await proto.closed
-        task = self._inbox_task
-        if task is not None and not task.done():  # a handler call still running
-            await asyncio.wait({task}, timeout=max(0.1, deadline - loop.time()))
+        if self._delivering:  # handler calls still running
+            await asyncio.wait(set(self._delivering), timeout=max(0.1, deadline - loop.time()))
 
     async def submit(self, request: SubmitRequest) -> Outcome:
         """Send one segment: pace, take a place in the window, await the answer."""
@@ -367,29 +370,25 @@ class SmppLink:
             if not fut.done():
                 fut.set_result(LINK_DOWN)
         self._wake_all()
-        self._inbox.clear()  # unanswered: the SMSC delivers them again
+        # handler calls still running answer nobody: the SMSC delivers them again
         if self._drained is not None:
             self._drained.set()
 
     # --- receipts and MO ------------------------------------------------------------------
 
     def on_deliver(self, pdu: ShortMessage | DataSm) -> None:
-        self._inbox.append(pdu)
-        task = self._inbox_task
-        if task is None or task.done():
-            self._inbox_task = asyncio.get_running_loop().create_task(
-                self._drain_inbox(), name=f"smpp-inbox-{self.config.name}"
-            )
+        task = asyncio.get_running_loop().create_task(self._deliver_and_answer(pdu, self._proto))
+        self._delivering.add(task)
+        task.add_done_callback(self._delivering.discard)
 
-    async def _drain_inbox(self) -> None:
-        inbox = self._inbox
-        while inbox:
-            pdu = inbox.popleft()
-            proto = self._proto
+    async def _deliver_and_answer(
+        self, pdu: ShortMessage | DataSm, proto: SmppProtocol | None
+    ) -> None:
+        async with self._deliver_slots:
             status = await self._deliver(pdu)
-            if proto is not None and proto is self._proto:
-                proto.session.respond(pdu, status)
-                proto.schedule_flush()
+        if proto is not None and proto is self._proto:
+            proto.session.respond(pdu, status)
+            proto.schedule_flush()
 
     async def _deliver(self, pdu: ShortMessage | DataSm) -> int:
         name = self.config.name

@@ -1,5 +1,5 @@
 """``smsgw account create A | list | show A | set A [--credit-limit N] [--monthly-cap N]
-[--alert-below N]``."""
+[--alert-below N] | webhook-secret A [--rotate]``."""
 
 from __future__ import annotations
 
@@ -48,6 +48,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     st.add_argument("--alert-below", metavar="N|none",
                     help="low-balance alert threshold; none = no alert")
     st.set_defaults(handler=_set)
+    ws = acts.add_parser("webhook-secret", parents=[common],
+                         help="the key that signs the account's webhooks (HMAC-SHA256)")
+    ws.add_argument("account")
+    ws.add_argument("--rotate", action="store_true",
+                    help="replace it with a new one (receivers must be given the new one)")
+    ws.set_defaults(handler=_webhook_secret)
 
 
 def _create(args: argparse.Namespace) -> int:
@@ -95,5 +101,20 @@ def _set(args: argparse.Namespace) -> int:
         a = await ctx.store.set_account(args.account, credit_limit=credit_limit,
                                         monthly_cap=monthly_cap, alert_below=alert_below)
         _show(ctx, a)
+        return 0
+    return run(args, work)
+
+
+def _webhook_secret(args: argparse.Namespace) -> int:
+    async def work(ctx: Context) -> int:
+        if args.rotate:
+            secret = await ctx.store.rotate_webhook_secret(args.account)
+        else:
+            secret = (await ctx.store.webhook_secret(args.account)).decode()
+        if ctx.json:
+            emit_json({"account": args.account, "webhook_secret": secret,
+                       "rotated": bool(args.rotate)})
+        else:
+            print(secret)
         return 0
     return run(args, work)

@@ -1,91 +1,71 @@
 """Text to SMS segments (DESIGN.md section 3.5): :func:`encode`.
 
-The hot path does no per-character Python work: GSM-7 goes through a C-level
-``codecs`` charmap, UCS-2 through the UTF-16-BE codec, segments are cut by
-slicing at computed offsets (one step back where a cut would split an escape
-pair or a surrogate pair) and packing works on big integers. The common case
-(automatic choice, no national tables) is inlined in :func:`encode`; the rest
-goes through :func:`gateway.codec.plan.plan`.
+The common case (automatic choice, no national tables, a plain ``str``) runs
+here as a handful of C-level calls: ASCII text is checked and mapped to
+septets by one ``bytes.translate`` (a table that marks extension characters
+and unencodable ones), other text is checked by one regular-expression
+search for its first character outside GSM-7 and then mapped by a
+``codecs`` charmap or the UTF-16-BE codec. Segments are cut by slicing at
+fixed steps, with the escape-aware or surrogate-aware cut only when the data
+holds an escape or a surrogate pair; segments are built without the frozen
+dataclass's ``__init__`` (see :class:`gateway.codec.general.Draft`).
+Everything else, and every error, goes through
+:func:`gateway.codec.general.encode_planned`, the reference this path is
+tested against.
 """
 
 from __future__ import annotations
 
-from dataclasses import fields
-from typing import cast
+import codecs
+import re
+from typing import Any
 
-from gateway.codec.alphabet import (
-    DEFAULT_TABLES,
-    FROM_MAP,
-    LANGUAGE_IDS,
-    SHIFTED,
-    escape_pair,
-)
+from gateway.codec.alphabet import DEFAULT_TABLES, ESCAPE, FROM_MAP
 from gateway.codec.dcs import dcs_for
-from gateway.codec.plan import (
-    CAPACITY,
-    CONCAT_MODES,
-    DEFAULT_MAP,
-    MAX_SEGMENTS,
-    charmap_encode,
-    cut,
-    plan,
-    surrogate_error,
-)
+from gateway.codec.general import OCTET, UDHI, Draft, encode_planned
+from gateway.codec.plan import CONCAT_MODES, MAX_SEGMENTS, cut
 from gateway.codec.segment import Segment
-from gateway.codec.septets import fill_bits_after, pack_septets, septets_for_udh
+from gateway.codec.septets import fill_bits_after, pack, pack_septets, septets_for_udh
 from gateway.errors import TextTooLong
 from gateway.model import MessageClass
 
-_UDHI = 0x40
-_OCTET = [bytes((i,)) for i in range(256)]
+_charmap_encode = codecs.charmap_encode
+_utf_16_be_encode = codecs.utf_16_be_encode
+_DEFAULT_MAP = DEFAULT_TABLES.encoding_map
+_UNENCODABLE = 0xFF  # in _ASCII_SEPTETS: no septet (NUL, '`', most control characters)
 
 
-_FIELDS = ("data_coding", "esm_class", "udh", "payload", "encoding", "packed", "udl", "sar")
+def _ascii_septets() -> bytes:
+    """ASCII octet -> septet, 0x80 | code for an extension character, else 0xFF."""
+    table = bytearray([_UNENCODABLE]) * 256
+    for septet, char in enumerate(DEFAULT_TABLES.decoding):
+        if char.isascii() and septet != ESCAPE and char != "\x00":
+            table[ord(char)] = septet
+    for code, char in DEFAULT_TABLES.extension.items():
+        if char.isascii() and table[ord(char)] == _UNENCODABLE:
+            table[ord(char)] = 0x80 | code
+    return bytes(table)
 
 
-class _Draft:
-    """Segment's slot layout without its frozen ``__setattr__``: filled with
-    plain attribute stores, then turned into a Segment by ``__class__``
-    assignment (allowed between classes with the same slots). A frozen
-    dataclass's generic ``__init__`` costs 1.2 us, this 0.2 us: most of the
-    time of encoding a short text."""
+_ASCII_SEPTETS = _ascii_septets()
+_SEPTET_VALUES = bytes(range(0x80))  # deleted, they leave the extension markers
+_ESCAPE_PAIRS = [bytes((ESCAPE, marker & 0x7F)) for marker in range(256)]
+_FROM_MAP = FROM_MAP
+# Non-ASCII text: one search of its first characters finds most UCS-2 texts
+# (Cyrillic, Greek...) at once; the rest is decided by encoding with errors
+# ignored (handled in C): every character was encodable iff no octet is missing.
+_LOOK_AHEAD = 32
+_first_not_gsm = re.compile(
+    "[^" + "".join(re.escape(c) for c in sorted(DEFAULT_TABLES.chars)) + "]"
+).search
 
-    __slots__ = _FIELDS
-    data_coding: int
-    esm_class: int
-    udh: bytes
-    payload: bytes
-    encoding: str
-    packed: bool
-    udl: int
-    sar: tuple[int, int, int] | None
-
-
-_new = object.__new__
-_SAME_LAYOUT = tuple(f.name for f in fields(Segment)) == _FIELDS == Segment.__slots__
-
-
-def _segment(  # noqa: PLR0917 - private hot-path helper, positional on purpose
-    dcs: int, udh: bytes, payload: bytes, encoding: str, packed: bool, udl: int,
-    sar: tuple[int, int, int] | None,
-) -> Segment:
-    """Exactly ``Segment(data_coding=dcs, ...)``, built faster."""
-    if not _SAME_LAYOUT:  # Segment changed: stay correct, if slower
-        return Segment(
-            data_coding=dcs, esm_class=_UDHI if udh else 0, udh=udh, payload=payload,
-            encoding=encoding, packed=packed, udl=udl, sar=sar,
-        )
-    draft = _new(_Draft)
-    draft.data_coding = dcs
-    draft.esm_class = _UDHI if udh else 0
-    draft.udh = udh
-    draft.payload = payload
-    draft.encoding = encoding
-    draft.packed = packed
-    draft.udl = udl
-    draft.sar = sar
-    draft.__class__ = Segment  # type: ignore[assignment]
-    return cast("Segment", draft)
+# per concat mode, for a multi-segment message: (GSM-7 septets per segment,
+# UCS-2 octets per segment, header octets); sar and payload are sized like
+# udh8 (plan.CAPACITY) and carry no header.
+_MULTI = {"udh8": (153, 134, 6), "udh16": (152, 132, 7), "sar": (153, 134, 0),
+          "payload": (153, 134, 0)}
+_GSM_SINGLE = 160
+_UCS2_SINGLE = 140
 
 
 def encode(
@@ -108,101 +88,149 @@ def encode(
     the UDH; UCS-2 is never packed. Errors: InvalidText, UnencodableCharacter
     (forced "gsm7"), TextTooLong (over 255 segments).
     """
-    if national or encoding is not None or type(text) is not str or "\x00" in text:
-        kind, data, tables, ends, single, _ = plan(text, encoding, national, concat)
+    if encoding is not None or national or type(text) is not str:
+        return encode_planned(text, concat, reference, packed, encoding, msg_class, national)
+    if text.isascii():
+        data = text.encode("ascii").translate(_ASCII_SEPTETS)
+        if not data.isascii():
+            if _UNENCODABLE in data:  # NUL, '`'...: UCS-2 or an error, decided there
+                return encode_planned(text, concat, reference, packed, None, msg_class, ())
+            for marker in set(data.translate(None, _SEPTET_VALUES)):
+                data = data.replace(OCTET[marker], _ESCAPE_PAIRS[marker])
+    elif _first_not_gsm(text, 0, _LOOK_AHEAD) is None and len(
+        data := _charmap_encode(text, "ignore", _DEFAULT_MAP)[0]
+    ) == len(text):
+        data = data.translate(_FROM_MAP)
+        if not data.isascii():  # extension characters (0x80 | code): escape pairs
+            for marker in set(data.translate(None, _SEPTET_VALUES)):
+                data = data.replace(OCTET[marker], _ESCAPE_PAIRS[marker])
     else:
-        # the common case, inlined: automatic choice, no national tables
+        if "\x00" in text:
+            return encode_planned(text, concat, reference, packed, None, msg_class, ())
         try:
-            data = charmap_encode(text, "strict", DEFAULT_MAP)[0].translate(FROM_MAP)
-        except UnicodeEncodeError:
-            try:
-                data = text.encode("utf-16-be")
-            except UnicodeEncodeError as exc:
-                raise surrogate_error(text, exc.start) from None
-            kind = "ucs2"
-            tables = None
+            data = _utf_16_be_encode(text)[0]
+        except UnicodeEncodeError:  # a lone surrogate: the error is built there
+            return encode_planned(text, concat, reference, packed, None, msg_class, ())
+        if len(data) > _UCS2_SINGLE or concat not in _MULTI:
+            return _segments(text, data, True, concat, reference, False, msg_class)
+        seg = Draft()
+        seg.data_coding = 0x08 if msg_class is None else dcs_for("ucs2", msg_class)
+        seg.esm_class = 0
+        seg.udh = b""
+        seg.payload = data
+        seg.encoding = "ucs2"
+        seg.packed = False
+        seg.udl = len(data)
+        seg.sar = None
+        seg.__class__ = Segment  # type: ignore[assignment]
+        return [seg]  # type: ignore[list-item]
+    size = len(data)
+    if size > _GSM_SINGLE or concat not in _MULTI:
+        return _segments(text, data, False, concat, reference, packed, msg_class)
+    seg = Draft()
+    seg.data_coding = 0x00 if msg_class is None else dcs_for("gsm7", msg_class)
+    seg.esm_class = 0
+    seg.udh = b""
+    if packed:
+        seg.payload = pack(data, 0) if size else b""
+        seg.packed = True
+    else:
+        seg.payload = data
+        seg.packed = False
+    seg.encoding = "gsm7"
+    seg.udl = size
+    seg.sar = None
+    seg.__class__ = Segment  # type: ignore[assignment]
+    return [seg]  # type: ignore[list-item]
+
+
+def _segments(  # noqa: PLR0917 - private hot-path helper, positional on purpose
+    text: str, data: bytes, ucs2: bool, concat: str, reference: int, packed: bool,
+    msg_class: MessageClass | int | None,
+) -> list[Segment]:
+    """More than one segment, or one message_payload, or a bad ``concat``;
+    errors in the general path's order (concat, class, count, reference)."""
+    try:
+        gsm_step, ucs2_step, udh_length = _MULTI[concat]
+    except KeyError:
+        raise ValueError(f"concat must be one of {CONCAT_MODES}, not {concat!r}") from None
+    size = len(data)
+    if ucs2:
+        kind = "ucs2"
+        dcs = 0x08 if msg_class is None else dcs_for(kind, msg_class)
+        head = udh_length  # TP-UDL counts octets
+        fill = 0
+        packed = False
+        # a surrogate pair is never split: the careful cut only when there is one
+        if size != 2 * len(text):
+            ends = cut(data, ucs2_step, True)
         else:
-            if not data.isascii():
-                data = SHIFTED.sub(escape_pair, data)
-            kind = "gsm7"
-            tables = DEFAULT_TABLES
-        try:
-            limits = CAPACITY[kind, concat, 0]
-        except KeyError:
-            raise ValueError(f"concat must be one of {CONCAT_MODES}, not {concat!r}") from None
-        if len(data) <= limits[0]:
-            if msg_class is None:
-                dcs = 0x00 if tables is not None else 0x08
-            else:
-                dcs = dcs_for(kind, msg_class)
-            if packed and tables is not None:
-                return [_segment(dcs, b"", pack_septets(data), kind, True, len(data), None)]
-            return [_segment(dcs, b"", data, kind, False, len(data), None)]
-        ends = cut(data, limits[1], tables is None)
-        single = False
-    gsm = kind == "gsm7"
-    dcs = dcs_for(kind, msg_class) if msg_class is not None else (0x00 if gsm else 0x08)
-    packed = packed and gsm
-    if single and (tables is None or not tables.ie_count):  # the common case
-        if packed:
-            return [_segment(dcs, b"", pack_septets(data), kind, True, len(data), None)]
-        return [_segment(dcs, b"", data, kind, False, len(data), None)]
-    national_ies = b""
-    if tables is not None and tables.ie_count:
-        if tables.single is not None:
-            national_ies += bytes((0x24, 1, LANGUAGE_IDS[tables.single]))
-        if tables.locking is not None:
-            national_ies += bytes((0x25, 1, LANGUAGE_IDS[tables.locking]))
+            ends = [*range(ucs2_step, size, ucs2_step), size]
+    else:
+        kind = "gsm7"
+        dcs = 0x00 if msg_class is None else dcs_for(kind, msg_class)
+        head = septets_for_udh(udh_length) if udh_length else 0  # fill bits included
+        fill = fill_bits_after(udh_length)
+        packed = bool(packed)
+        # an escape pair is never split: the careful cut only when there is one
+        if ESCAPE in data:
+            ends = cut(data, gsm_step, False)
+        else:
+            ends = [*range(gsm_step, size, gsm_step), size]
     total = len(ends)
     if total > MAX_SEGMENTS:
         raise TextTooLong(total, MAX_SEGMENTS)
-    national_udh = bytes((len(national_ies),)) + national_ies if national_ies else b""
-    if concat == "payload" or single:
-        return [_payload_segment(dcs, national_udh, data, kind, packed, None)]
+    if concat == "payload":
+        seg = Draft()
+        seg.data_coding = dcs
+        seg.esm_class = 0
+        seg.udh = b""
+        seg.payload = pack_septets(data) if packed else data
+        seg.encoding = kind
+        seg.packed = packed
+        seg.udl = len(data)
+        seg.sar = None
+        seg.__class__ = Segment  # type: ignore[assignment]
+        return [seg]  # type: ignore[list-item]
+    segments: list[Any] = []  # Drafts turned Segments
+    append = segments.append
+    start = 0
+    if concat == "sar":  # no header: the reference travels in TLVs
+        if not 0 <= reference <= 0xFFFF:
+            raise ValueError(f"{concat} reference must be 0-65535, not {reference}")
+        for seq, end in enumerate(ends, 1):
+            seg = Draft()
+            seg.data_coding = dcs
+            seg.esm_class = 0
+            seg.udh = b""
+            seg.payload = pack(data[start:end], 0) if packed else data[start:end]
+            seg.encoding = kind
+            seg.packed = packed
+            seg.udl = end - start
+            seg.sar = (reference, total, seq)
+            seg.__class__ = Segment  # type: ignore[assignment]
+            append(seg)
+            start = end
+        return segments
     if concat == "udh8":
         if not 0 <= reference <= 0xFF:
             raise ValueError(f"udh8 reference must be 0-255, not {reference}")
-        prefix = bytes((5 + len(national_ies), 0x00, 3, reference, total))
-    elif not 0 <= reference <= 0xFFFF:
-        raise ValueError(f"{concat} reference must be 0-65535, not {reference}")
-    elif concat == "udh16":
-        prefix = bytes((6 + len(national_ies), 0x08, 4, reference >> 8, reference & 0xFF, total))
-    else:  # sar: no concatenation element, the reference travels in TLVs
-        starts = [0, *ends[:-1]]
-        return [
-            _payload_segment(dcs, national_udh, data[start:end], kind, packed,
-                             (reference, total, seq))
-            for seq, (start, end) in enumerate(zip(starts, ends, strict=True), 1)
-        ]
-    segments = []
-    start = 0
-    if packed:
-        for seq, end in enumerate(ends, 1):
-            segments.append(_payload_segment(
-                dcs, prefix + _OCTET[seq] + national_ies, data[start:end], kind, True, None
-            ))
-            start = end
-        return segments
-    # unpacked: every segment's header has the same length
-    udh_length = len(prefix) + 1 + len(national_ies)
-    head = septets_for_udh(udh_length) if gsm else udh_length
+        prefix = bytes((5, 0x00, 3, reference, total))
+    else:
+        if not 0 <= reference <= 0xFFFF:
+            raise ValueError(f"{concat} reference must be 0-65535, not {reference}")
+        prefix = bytes((6, 0x08, 4, reference >> 8, reference & 0xFF, total))
     for seq, end in enumerate(ends, 1):
-        segments.append(_segment(
-            dcs, prefix + _OCTET[seq] + national_ies, data[start:end], kind, False,
-            head + end - start, None,
-        ))
+        seg = Draft()
+        seg.data_coding = dcs
+        seg.esm_class = UDHI
+        seg.udh = prefix + OCTET[seq]
+        seg.payload = pack(data[start:end], fill) if packed else data[start:end]
+        seg.encoding = kind
+        seg.packed = packed
+        seg.udl = head + end - start
+        seg.sar = None
+        seg.__class__ = Segment  # type: ignore[assignment]
+        append(seg)
         start = end
     return segments
-
-
-def _payload_segment(  # noqa: PLR0917 - private hot-path helper
-    dcs: int, udh: bytes, chunk: bytes, encoding: str, packed: bool,
-    sar: tuple[int, int, int] | None,
-) -> Segment:
-    if encoding == "gsm7":
-        udh_septets = septets_for_udh(len(udh)) if udh else 0
-        if packed:
-            payload = pack_septets(chunk, fill_bits_after(len(udh)) if udh else 0)
-            return _segment(dcs, udh, payload, encoding, True, udh_septets + len(chunk), sar)
-        return _segment(dcs, udh, chunk, encoding, False, udh_septets + len(chunk), sar)
-    return _segment(dcs, udh, chunk, encoding, False, len(udh) + len(chunk), sar)

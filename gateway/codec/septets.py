@@ -1,11 +1,15 @@
 """Septet packing (3GPP TS 23.038 section 6.1.2.1.1) with fill bits after a UDH.
 
-Packing is done on one big integer instead of a loop per septet: the octets
+Packing works on one big integer instead of a loop per septet. The octets
 are read little-endian, so septet ``i`` sits in lane ``i`` (8 bits wide, 7
-used); lanes are then merged pairwise in log2(n) rounds (two 8-bit lanes into
-one 16-bit lane holding 14 bits, then 32-bit lanes holding 28 bits...), each
-round three C-level big-integer operations. Unpacking runs the same rounds
-backwards.
+used). Three rounds, each two or three C-level big-integer operations, close
+the gaps inside every group of eight lanes: round ``k`` moves the lower half
+of each ``16 << k``-bit lane up by ``1 << k`` bits (``v += (v & low) * (2**s - 1)``),
+so that a 64-bit lane holds its eight septets in bits 7..62. One shift by 7
+makes that bits 0..55, and deleting every eighth octet (one C-level
+``del buffer[7::8]``) joins the groups. Up to 32 septets the rounds simply go
+on (five in all) and one shift puts the first septet at bit 0 (fill bits
+included). Unpacking runs pairwise rounds backwards.
 """
 
 from __future__ import annotations
@@ -23,19 +27,6 @@ def _repeat(pattern: int, period: int, count: int) -> int:
 
 
 @cache
-def _pack_rounds(rounds: int) -> tuple[int, tuple[tuple[int, int, int], ...]]:
-    lanes = 1 << rounds
-    low7 = _repeat(0x7F, 8, lanes)
-    steps = []
-    for k in range(rounds):
-        width = 8 << k
-        pairs = lanes >> (k + 1)
-        even = _repeat((1 << width) - 1, 2 * width, pairs)
-        steps.append((even, even << width, 1 << k))
-    return low7, tuple(steps)
-
-
-@cache
 def _unpack_rounds(rounds: int) -> tuple[tuple[int, int, int], ...]:
     lanes = 1 << rounds
     steps = []
@@ -46,6 +37,54 @@ def _unpack_rounds(rounds: int) -> tuple[tuple[int, int, int], ...]:
         low = _repeat((1 << used) - 1, 2 * width, pairs)
         steps.append((low, low << used, 1 << k))
     return tuple(steps)
+
+
+_CHUNK = 2048  # septets per big-integer pass (a multiple of 8: whole octets)
+_LOW_BYTES = _repeat(0x00FF, 16, _CHUNK // 2)  # round 0: the lower 8-bit lane of each pair
+_LOW_WORDS = _repeat(0xFFFF, 32, _CHUNK // 4)  # round 1: the lower 16-bit lane
+_LOW_DWORDS = _repeat(0xFFFFFFFF, 64, _CHUNK // 8)  # round 2: the lower 32-bit lane
+_LOW7 = bytes(b & 0x7F for b in range(256))
+_SHORT = 32  # up to this many septets, rounds all the way beat the octet deletion
+_from_bytes = int.from_bytes
+
+
+def _short_plan(n: int) -> tuple[tuple[tuple[int, int], ...], int]:
+    """(lower-lane mask, factor) per round, then the shift that brings the
+    first septet to bit 0: n septets padded to 2**rounds lanes end at the top."""
+    rounds = (n - 1).bit_length()
+    lanes = 1 << rounds
+    steps = tuple(
+        (_repeat((1 << (8 << k)) - 1, 16 << k, lanes >> (k + 1)), (1 << (1 << k)) - 1)
+        for k in range(rounds)
+    )
+    return steps, lanes - 1
+
+
+_SHORT_PLANS = [((), 0)] + [_short_plan(n) for n in range(1, _SHORT + 1)]
+
+
+def pack(septets: bytes, fill_bits: int) -> bytes:
+    """:func:`pack_septets` without checks, for the encoder's hot path:
+    ``septets`` must be 1 to 2048 values below 0x80, ``fill_bits`` 0-6."""
+    n = len(septets)
+    value = _from_bytes(septets, "little")
+    if n <= _SHORT:
+        steps, shift = _SHORT_PLANS[n]
+        for low, factor in steps:
+            value += (value & low) * factor
+        shift -= fill_bits
+        value = value >> shift if shift >= 0 else value << -shift
+        return value.to_bytes((7 * n + fill_bits + 7) >> 3, "little")
+    value += value & _LOW_BYTES
+    value += (value & _LOW_WORDS) * 3
+    value += (value & _LOW_DWORDS) * 15
+    octets = bytearray((value >> 7).to_bytes((n + 7) & ~7, "little"))
+    del octets[7::8]
+    size = (7 * n + fill_bits + 7) >> 3
+    if fill_bits:
+        return (_from_bytes(octets, "little") << fill_bits).to_bytes(size, "little")
+    del octets[size:]
+    return bytes(octets)
 
 
 def pack_septets(septets: bytes, fill_bits: int = 0) -> bytes:
@@ -59,12 +98,12 @@ def pack_septets(septets: bytes, fill_bits: int = 0) -> bytes:
     n = len(septets)
     if n == 0:
         return b""
-    rounds = (n - 1).bit_length()
-    low7, steps = _pack_rounds(rounds)
-    value = int.from_bytes(septets, "little") & low7
-    for even, odd, shift in steps:
-        value = (value & even) | ((value & odd) >> shift)
-    return (value << fill_bits).to_bytes((7 * n + fill_bits + 7) >> 3, "little")
+    septets = bytes(septets).translate(_LOW7)
+    if n <= _CHUNK:
+        return pack(septets, fill_bits)
+    packed = b"".join(pack(septets[i:i + _CHUNK], 0) for i in range(0, n, _CHUNK))
+    size = (7 * n + fill_bits + 7) >> 3
+    return (int.from_bytes(packed, "little") << fill_bits).to_bytes(size, "little")
 
 
 def unpack_septets(data: bytes, count: int, fill_bits: int = 0) -> bytes:

@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING
 
 from gateway.errors import ConfigError
 from gateway.store.base import KEEP, Keep, Store
+from gateway.store.ids import new_id
 
 if TYPE_CHECKING:
     from gateway.store.sqlite_store import SqliteStore
 
-__all__ = ["KEEP", "Keep", "Store", "open_store", "sqlite_path"]
+__all__ = ["KEEP", "Keep", "Store", "new_id", "open_store", "sqlite_path"]
 
 
 def sqlite_path(url: str, *, base: Path | None = None) -> Path:

@@ -20,8 +20,8 @@ Queue operations and what a PostgreSQL backend does for them:
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from gateway.link import Receipt
 from gateway.model import MessageState, SenderKind, SenderStatus
@@ -36,12 +36,14 @@ from gateway.store.records import (
     Message,
     MessageView,
     NewMessage,
+    OutboxEvent,
     OutcomeRecord,
     Phonebook,
     PhonebookContact,
     Price,
     QueueChanges,
     Sender,
+    WebhookEvent,
 )
 
 
@@ -129,5 +131,34 @@ class Store(Protocol):
     async def list_inbound(
         self, *, account: str | None = None, limit: int = 100
     ) -> list[InboundMessage]: ...
+
+    # --- event outbox (written in the transaction of the change they report) -------
+    async def add_event(self, *, account: str, kind: str, payload: Mapping[str, Any]) -> int:
+        """Store an event (kind "status", "inbound" or "rejected") for MQTT; its id."""
+        ...
+    async def pending_mqtt_events(self, *, limit: int) -> list[OutboxEvent]:
+        """Events not yet published, oldest first."""
+        ...
+    async def ack_mqtt_events(self, ids: Sequence[int]) -> None:
+        """Published: delete them."""
+        ...
+    async def due_webhooks(self, *, now: float, limit: int) -> list[WebhookEvent]:
+        """Pending webhooks whose next attempt is due, oldest first."""
+        ...
+    async def webhook_done(self, id: int) -> None:  # noqa: A002 (the API's name)
+        """Delivered: delete it."""
+        ...
+    async def webhook_retry(self, id: int, *, at: float, error: str) -> None:  # noqa: A002
+        """One more attempt failed; try again at ``at``."""
+        ...
+    async def webhook_failed(self, id: int, *, error: str) -> None:  # noqa: A002
+        """Given up: kept as ``failed`` for operators."""
+        ...
+    async def webhook_secret(self, account: str) -> bytes:
+        """The HMAC key of the account's webhook signatures (the hex string's bytes)."""
+        ...
+    async def rotate_webhook_secret(self, account: str) -> str:
+        """Replace the account's webhook secret; the new one."""
+        ...
 
     async def close(self) -> None: ...

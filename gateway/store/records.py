@@ -249,3 +249,24 @@ class InboundMessage:
     destination: str
     text: str
     received_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxEvent:
+    """An MQTT event waiting in the outbox: published on ``{prefix}/{account}/{kind}``."""
+
+    id: int
+    account: str
+    kind: str  # "status" | "inbound" | "rejected"
+    payload: bytes  # UTF-8 JSON
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookEvent:
+    """A status event to POST to a message's callback_url."""
+
+    id: int
+    account: str
+    url: str
+    payload: bytes  # UTF-8 JSON, the body signed with the account's webhook secret
+    attempts: int  # attempts made so far

@@ -9,7 +9,9 @@ opening a fresh file at once do not both migrate it.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
+from collections.abc import Callable
 
 from gateway.errors import NotASmsgwDatabase
 
@@ -145,8 +147,53 @@ CREATE UNIQUE INDEX ledger_topup_ref ON ledger(account, reference) WHERE kind = 
 CREATE UNIQUE INDEX ledger_message ON ledger(message_id, kind) WHERE message_id IS NOT NULL;
 """
 
-# MIGRATIONS[n - 1] takes the schema from version n - 1 to n.
-MIGRATIONS: tuple[str, ...] = (_V1,)
+# v2: the transactional outbox. Every status change, stored reply and refused
+# send writes its event row in the transaction of the change itself; the
+# publisher (gateway.events) deletes rows once published / delivered.
+# CHECKs are written with OR: SQLite (3.40) builds an ephemeral table for an
+# IN list at every row inserted, 1.5 us per event row.
+_V2 = """
+CREATE TABLE events (                            -- MQTT outbox, oldest first
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    account    TEXT NOT NULL,
+    kind       TEXT NOT NULL CHECK (kind = 'status' OR kind = 'inbound' OR kind = 'rejected'),
+    payload    BLOB NOT NULL,                   -- UTF-8 JSON
+    created_at REAL NOT NULL
+);
+CREATE TABLE webhooks (                          -- status events to callback URLs
+    id         INTEGER PRIMARY KEY,
+    account    TEXT NOT NULL,
+    url        TEXT NOT NULL,
+    payload    BLOB NOT NULL,
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    next_at    REAL NOT NULL,
+    state      TEXT NOT NULL DEFAULT 'pending' CHECK (state = 'pending' OR state = 'failed'),
+    last_error TEXT,
+    created_at REAL NOT NULL
+);
+CREATE INDEX webhooks_due ON webhooks(state, next_at);
+ALTER TABLE accounts ADD COLUMN webhook_secret TEXT NOT NULL DEFAULT '';
+DROP INDEX messages_due;
+CREATE INDEX messages_due ON messages(priority DESC, id, next_attempt_at) WHERE state = 'queued';
+CREATE INDEX messages_next ON messages(next_attempt_at, priority) WHERE state = 'queued';
+"""
+
+
+def new_webhook_secret() -> str:
+    """An account's webhook signing secret: 32 random bytes, hex."""
+    return secrets.token_hex(32)
+
+
+def _fill_webhook_secrets(conn: sqlite3.Connection) -> None:
+    names = [r[0] for r in conn.execute("SELECT name FROM accounts WHERE webhook_secret = ''")]
+    conn.executemany("UPDATE accounts SET webhook_secret = ? WHERE name = ?",
+                     [(new_webhook_secret(), n) for n in names])
+
+
+# MIGRATIONS[n - 1] takes the schema from version n - 1 to n; AFTER[n] then
+# runs what SQL alone cannot do (secrets from the OS's random source).
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+AFTER: dict[int, Callable[[sqlite3.Connection], None]] = {2: _fill_webhook_secrets}
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -177,9 +224,12 @@ def migrate(conn: sqlite3.Connection, *, path: str) -> int:
                 f"({SCHEMA_VERSION}): upgrade smsgw"
             )
             raise NotASmsgwDatabase(msg)
-        for script in MIGRATIONS[version:]:
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
             for statement in _statements(script):
                 conn.execute(statement)
+            step = AFTER.get(number)
+            if step is not None:
+                step(conn)
         if version < SCHEMA_VERSION:
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

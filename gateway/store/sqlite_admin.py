@@ -24,6 +24,7 @@ from gateway.store.records import (
     Price,
     Sender,
 )
+from gateway.store.schema import new_webhook_secret
 from gateway.store.sqlite_rows import (
     ACCOUNT_COLUMNS,
     SENDER_COLUMNS,
@@ -49,8 +50,10 @@ def create_account(conn: sqlite3.Connection, name: str, now: float) -> Account:
         msg = f"bad account name {name!r}: 1-64 letters, digits, '_', '.', '-'"
         raise UserError(msg)
     try:
-        conn.execute("INSERT INTO accounts (name, month, created_at) VALUES (?, ?, ?)",
-                     (name, month_of(now), now))
+        conn.execute(
+            "INSERT INTO accounts (name, month, created_at, webhook_secret) VALUES (?, ?, ?, ?)",
+            (name, month_of(now), now, new_webhook_secret()),
+        )
     except sqlite3.IntegrityError:
         raise AlreadyExists(f"account {name!r} already exists") from None
     return account_from(require_account(conn, name))
@@ -256,14 +259,6 @@ def phonebook_contacts(
     rows = conn.execute("SELECT name, number FROM contacts WHERE phonebook_id = ? "
                         "ORDER BY name, number", (book,)).fetchall()
     return [PhonebookContact(name=n, number=k) for n, k in rows]
-
-
-def add_inbound(conn: sqlite3.Connection, m: InboundMessage) -> None:
-    conn.execute(
-        "INSERT OR IGNORE INTO inbound (id, account, link, source, destination, text, "
-        "received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (m.id, m.account, m.link, m.source, m.destination, m.text, m.received_at),
-    )
 
 
 def list_inbound(

@@ -15,7 +15,14 @@ How a message's state follows from its segments (:func:`aggregate`):
 
 A receipt whose (link, smsc_id) matches no segment yet overtook its
 submit_sm_resp: it is kept in ``pending_receipts`` and applied when the
-outcome recording that smsc_id arrives.
+outcome recording that smsc_id arrives. A receipt applies to every segment
+with its (link, smsc_id): links in ``payload`` concatenation mode send one
+PDU for all segments of a message and record its smsc_id on each.
+
+Every message state change of a batch that upstream sees (:data:`REPORTED_STATES`:
+not ``dispatching`` nor a retry's way back to ``queued``) writes its status
+event, and its webhook row when the message has a ``callback_url``, in the
+same transaction (:class:`~gateway.store.sqlite_events.StatusRows`).
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from gateway.model import (
     SegmentState,
 )
 from gateway.store.records import LedgerEntry, OutcomeRecord, QueueChanges, StateChange
+from gateway.store.sqlite_events import REPORTED_STATES, StatusRows
 from gateway.store.sqlite_ledger import load_state, refund, save_state
 
 _SEG = SegmentState
@@ -81,6 +89,8 @@ _WORST_V = tuple((s.value, _AS_MESSAGE[s].value) for s in _WORST)
 _PENDING, _ACCEPTED, _DELIVERED = _SEG.PENDING.value, _SEG.ACCEPTED.value, _SEG.DELIVERED.value
 _QUEUED_V = _MSG.QUEUED.value
 _DISPATCHING = _MSG.DISPATCHING.value
+_SUCCESS = frozenset({_MSG.SUBMITTED.value, _MSG.DELIVERED.value})
+_FAILED_SEGMENTS = frozenset(s.value for s in _WORST)
 
 
 def _aggregate(seen: set[str]) -> str | None:
@@ -112,6 +122,9 @@ class _Seg:
 class _Msg:
     id: str
     account: str
+    destination: str
+    client_ref: str | None
+    callback_url: str | None
     state: str
     price: int
     created_at: float
@@ -138,7 +151,10 @@ class _Work:
         self.msgs: dict[str, _Msg] = {}
         self.changes: list[StateChange] = []
         self.refunds: list[LedgerEntry] = []
+        self.events = StatusRows(now)
         self._accounts: dict[str, AccountState] = {}
+        # (link, smsc_id) -> receipts taken from pending_receipts in this batch
+        self._taken: dict[tuple[str, str], list[tuple[str, str | None]]] = {}
         self._early_receipts = conn.execute(
             "SELECT EXISTS (SELECT 1 FROM pending_receipts)"
         ).fetchone()[0]
@@ -147,11 +163,13 @@ class _Work:
             marks = ",".join("?" * len(chunk))
             for row in conn.execute(
                 "SELECT id, account, state, price, created_at, attempts, next_attempt_at, "  # noqa: S608 (placeholders only)
-                f"error FROM messages WHERE id IN ({marks})", chunk,
+                "error, destination, client_ref, callback_url "
+                f"FROM messages WHERE id IN ({marks})", chunk,
             ):
                 self.msgs[row[0]] = _Msg(
                     id=row[0], account=row[1], state=row[2], price=row[3],
                     created_at=row[4], attempts=row[5], next_attempt_at=row[6], error=row[7],
+                    destination=row[8], client_ref=row[9], callback_url=row[10],
                     segments=[],
                 )
             for row in conn.execute(
@@ -178,13 +196,31 @@ class _Work:
         if seg.submitted_at is None and self.seg_to(seg, _ACCEPTED):
             seg.smsc_id, seg.link, seg.submitted_at = smsc_id, link, self.now
             seg.placed = True
-            if not self._early_receipts:
-                return
-            for state, error in self.conn.execute(
-                "DELETE FROM pending_receipts WHERE link = ? AND smsc_id = ? "
-                "RETURNING state, error", (link, smsc_id),
-            ).fetchall():
+            for state, error in self._receipts_for(msg, seg, link, smsc_id):
                 self.receipt(msg, index, state, error)
+
+    def _receipts_for(
+        self, msg: _Msg, seg: _Seg, link: str, smsc_id: str
+    ) -> list[tuple[str, str | None]]:
+        """Receipts already known for (link, smsc_id): overtaken ones, or a sibling's."""
+        key = (link, smsc_id)
+        taken = self._taken.get(key)
+        if taken is None and self._early_receipts:
+            taken = self.conn.execute(
+                "DELETE FROM pending_receipts WHERE link = ? AND smsc_id = ? "
+                "RETURNING state, error", key,
+            ).fetchall()
+            if taken:
+                self._taken[key] = taken
+        if taken:
+            return taken
+        # payload mode: a sibling segment with the same smsc_id, accepted in an
+        # earlier batch, may have had the receipt already
+        for other in msg.segments:
+            if (other is not seg and other.receipt_state is not None
+                    and other.smsc_id == smsc_id and other.link == link):
+                return [(other.receipt_state, other.error)]
+        return []
 
     def receipt(self, msg: _Msg, index: int, state: str, error: str | None) -> None:
         seg = msg.segments[index]
@@ -203,6 +239,11 @@ class _Work:
         self.changes.append(StateChange(message_id=msg.id, account=msg.account,
                                         old=_MSG_ENUM[msg.state], new=_MSG_ENUM[target],
                                         at=self.now))
+        if target in REPORTED_STATES:
+            self.events.add(message_id=msg.id, account=msg.account, to=msg.destination,
+                            state=target, previous=msg.state, client_ref=msg.client_ref,
+                            error=self._event_error(msg, target, error),
+                            callback_url=msg.callback_url)
         msg.state = target
         msg.dirty = True
         if error is not None:
@@ -213,6 +254,16 @@ class _Work:
         if final:
             self._end(msg, target)
         return True
+
+    @staticmethod
+    def _event_error(msg: _Msg, target: str, error: str | None) -> str | None:
+        """The reason a status event gives: the one given, else a failed segment's."""
+        if target in _SUCCESS:
+            return None
+        if error is not None:
+            return error
+        return next((g.error for g in msg.segments
+                     if g.state in _FAILED_SEGMENTS and g.error is not None), None)
 
     def derive(self, msg: _Msg) -> None:
         """Move a message to the state its segments imply, when that move is legal."""
@@ -276,6 +327,7 @@ class _Work:
         )
         for st in self._accounts.values():
             save_state(self.conn, st)
+        self.events.write(self.conn)
         return QueueChanges(changes=tuple(self.changes), refunds=tuple(self.refunds),
                             unmatched_receipts=unmatched)
 
@@ -320,12 +372,12 @@ def record_outcomes(
 
 def _find_segments(
     conn: sqlite3.Connection, batch: Sequence[Receipt]
-) -> dict[tuple[str, str], tuple[str, int]]:
-    """(link, smsc_id) -> (message_id, index) for the receipts' segments, a few queries."""
+) -> dict[tuple[str, str], list[tuple[str, int]]]:
+    """(link, smsc_id) -> [(message_id, index)...] for the receipts' segments, a few queries."""
     by_link: dict[str, list[str]] = {}
     for r in batch:
         by_link.setdefault(r.link, []).append(r.smsc_id)
-    found: dict[tuple[str, str], tuple[str, int]] = {}
+    found: dict[tuple[str, str], list[tuple[str, int]]] = {}
     for link, ids in by_link.items():
         for chunk in _chunks(list(dict.fromkeys(ids))):
             marks = ",".join("?" * len(chunk))
@@ -333,7 +385,7 @@ def _find_segments(
                 "SELECT smsc_id, message_id, idx FROM segments "  # noqa: S608 (placeholders only)
                 f"WHERE link = ? AND smsc_id IN ({marks})", (link, *chunk),
             ):
-                found[(link, smsc_id)] = (mid, idx)
+                found.setdefault((link, smsc_id), []).append((mid, idx))
     return found
 
 
@@ -342,11 +394,11 @@ def record_receipts(conn: sqlite3.Connection, batch: Sequence[Receipt], now: flo
     found: list[tuple[str, int, Receipt]] = []
     early: list[tuple[str, str, str, str | None, float]] = []
     for r in batch:
-        hit = where.get((r.link, r.smsc_id))
-        if hit is None:
+        hits = where.get((r.link, r.smsc_id))
+        if hits is None:
             early.append((r.link, r.smsc_id, r.state.value, r.error, now))
         else:
-            found.append((hit[0], hit[1], r))
+            found.extend((mid, idx, r) for mid, idx in hits)
     conn.executemany(
         "INSERT INTO pending_receipts (link, smsc_id, state, error, received_at) "
         "VALUES (?, ?, ?, ?, ?)", early,

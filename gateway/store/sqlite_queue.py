@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from gateway.errors import ClientRefConflict, NotFound, UserError
+from gateway.errors import ClientRefConflict, NotCancellable, NotFound, UserError
 from gateway.ledger import AccountState
 from gateway.model import MessageState
 from gateway.store.records import (
@@ -27,6 +27,7 @@ from gateway.store.records import (
     Refused,
 )
 from gateway.store.sqlite_dispatch import finish
+from gateway.store.sqlite_events import StatusRows
 from gateway.store.sqlite_ledger import INSERT_ENTRY, load_state, save_state
 from gateway.store.sqlite_rows import (
     MESSAGE_COLUMNS,
@@ -64,6 +65,7 @@ def enqueue(conn: sqlite3.Connection, batch: Sequence[NewMessage], now: float) -
     msg_rows: list[tuple[object, ...]] = []
     seg_rows: list[tuple[object, ...]] = []
     led_rows: list[tuple[object, ...]] = []
+    events = StatusRows(now)
     for nm in batch:
         st = states.get(nm.account)
         if st is None:
@@ -102,6 +104,9 @@ def enqueue(conn: sqlite3.Connection, batch: Sequence[NewMessage], now: float) -
         ))
         seg_rows.extend((mid, i, "pending", now) for i in range(nm.segments))
         led_rows.append((nm.account, now, "debit", -cost, st.balance, None, mid, None))
+        events.add(message_id=mid, account=nm.account, to=nm.destination, state="queued",
+                   previous=None, client_ref=nm.client_ref, error=None,
+                   callback_url=nm.callback_url)
         results.append(Enqueued(message=Message(
             id=mid, account=nm.account, sender=nm.sender, sender_kind=nm.sender_kind,
             destination=nm.destination, text=nm.text, encoding=nm.encoding,
@@ -114,6 +119,7 @@ def enqueue(conn: sqlite3.Connection, batch: Sequence[NewMessage], now: float) -
     conn.executemany(_INSERT_MESSAGE, msg_rows)
     conn.executemany(_INSERT_SEGMENT, seg_rows)
     conn.executemany(INSERT_ENTRY, led_rows)
+    events.write(conn)
     for st in states.values():
         save_state(conn, st)
     done: list[Enqueued | Refused] = []
@@ -123,6 +129,42 @@ def enqueue(conn: sqlite3.Connection, batch: Sequence[NewMessage], now: float) -
         else:
             done.append(r)
     return EnqueueResult(results=tuple(done), crossings=tuple(crossings))
+
+
+# Due messages in claim order (priority, then age), three ways:
+# - _DUE_ALL: when no queued row waits for a later time (one index seek tells),
+#   every queued row is due: walk messages_due (priority DESC, id) from its start;
+# - _WALK: else, look at the first few queued rows in that order (the index
+#   covers next_attempt_at) and take the due ones: cheap while most are due;
+# - _RANGE: what _WALK did not fill, from the due rows only (messages_next,
+#   then a sort): cheap when few are due and many wait for later.
+# _WALK's rows all come before _RANGE's in claim order, and both read
+# 'queued' rows only, so _RANGE never returns a row _WALK just claimed.
+_FUTURE = (
+    "SELECT EXISTS (SELECT 1 FROM messages INDEXED BY messages_next "
+    "WHERE state = 'queued' AND next_attempt_at > :now)"
+)
+_DUE_ALL = (
+    "SELECT id FROM messages INDEXED BY messages_due WHERE state = 'queued' "
+    "ORDER BY priority DESC, id LIMIT :limit"
+)
+_WALK = (
+    "SELECT id FROM (SELECT id, priority, next_attempt_at FROM messages "
+    "WHERE state = 'queued' ORDER BY priority DESC, id LIMIT :walk) "
+    "WHERE next_attempt_at <= :now ORDER BY priority DESC, id LIMIT :limit"
+)
+_RANGE = (
+    "SELECT id FROM messages INDEXED BY messages_next "
+    "WHERE state = 'queued' AND next_attempt_at <= :now ORDER BY priority DESC, id LIMIT :limit"
+)
+_CLAIM = (
+    "UPDATE messages SET state = 'dispatching', lease_owner = :worker, lease_until = :until, "
+    "updated_at = :now WHERE id IN ({pick}) RETURNING {columns}"
+)
+_CLAIM_ALL = _CLAIM.format(pick=_DUE_ALL, columns=MESSAGE_COLUMNS)
+_CLAIM_WALK = _CLAIM.format(pick=_WALK, columns=MESSAGE_COLUMNS)
+_CLAIM_RANGE = _CLAIM.format(pick=_RANGE, columns=MESSAGE_COLUMNS)
+_WALK_FACTOR = 4  # _WALK looks at limit x this many queued rows
 
 
 def claim_due(
@@ -140,13 +182,15 @@ def claim_due(
         "WHERE state = 'dispatching' AND lease_until < ?", (now, now),
     )
     _QUEUED.check(MessageState.DISPATCHING)
-    rows = conn.execute(
-        "UPDATE messages SET state = 'dispatching', lease_owner = ?, lease_until = ?, "  # noqa: S608 (constant column list)
-        "updated_at = ? WHERE id IN (SELECT id FROM messages WHERE state = 'queued' "
-        "AND next_attempt_at <= ? ORDER BY priority DESC, id LIMIT ?) "
-        f"RETURNING {MESSAGE_COLUMNS}",
-        (worker, now + lease_seconds, now, now, limit),
-    ).fetchall()
+    params = {"worker": worker, "until": now + lease_seconds, "now": now, "limit": limit,
+              "walk": limit * _WALK_FACTOR}
+    if not conn.execute(_FUTURE, params).fetchone()[0]:
+        rows = conn.execute(_CLAIM_ALL, params).fetchall()
+    else:
+        rows = conn.execute(_CLAIM_WALK, params).fetchall()
+        if len(rows) < limit:
+            params["limit"] = limit - len(rows)
+            rows += conn.execute(_CLAIM_RANGE, params).fetchall()
     claimed = [message_from(r) for r in rows]
     claimed.sort(key=lambda m: (-m.priority, m.id))
     return claimed
@@ -155,9 +199,7 @@ def claim_due(
 def cancel(conn: sqlite3.Connection, message_id: str, now: float) -> QueueChanges:
     view = get_message(conn, message_id)
     if view.message.state is not _QUEUED:
-        msg = (f"message {message_id} is {view.message.state.value}: "
-               "only a queued message can be cancelled")
-        raise UserError(msg)
+        raise NotCancellable(message_id, view.message.state.value)
     return finish(conn, message_id, MessageState.CANCELLED, "cancelled", now)
 
 

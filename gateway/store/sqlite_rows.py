@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 from typing import Any
 
 from gateway.errors import NotFound
 from gateway.link import ReceiptState
 from gateway.model import MessageClass, MessageState, SegmentState, SenderKind, SenderStatus
+from gateway.store.ids import new_id as new_id  # noqa: PLC0414 (explicit re-export)
 from gateway.store.records import (
     Account,
     EntryKind,
@@ -34,15 +34,6 @@ MESSAGE_COLUMNS = (
 SEGMENT_COLUMNS = (
     "message_id, idx, state, smsc_id, link, submitted_at, receipt_state, error, updated_at"
 )
-
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # sorts like the values it encodes
-_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # 10 bits -> 2 characters
-
-
-def new_id(now: float) -> str:
-    """A 26-character, time-sortable id (ULID layout): 48-bit milliseconds, 80 random bits."""
-    value = (int(now * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
-    return "".join([_PAIRS[(value >> shift) & 1023] for shift in range(120, -10, -10)])
 
 
 def month_of(at: float) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from gateway.link import Receipt
 from gateway.model import MessageState, SenderKind, SenderStatus
 from gateway.store import sqlite_admin as admin
 from gateway.store import sqlite_dispatch as dispatch
+from gateway.store import sqlite_events as events
 from gateway.store import sqlite_ledger as ledger
 from gateway.store import sqlite_queue as mq
 from gateway.store.base import KEEP, Keep
@@ -22,12 +24,14 @@ from gateway.store.records import (
     Message,
     MessageView,
     NewMessage,
+    OutboxEvent,
     OutcomeRecord,
     Phonebook,
     PhonebookContact,
     Price,
     QueueChanges,
     Sender,
+    WebhookEvent,
 )
 from gateway.store.sqlite import Engine
 
@@ -170,12 +174,44 @@ class SqliteStore:
 
     # --- inbound -----------------------------------------------------------------
     async def add_inbound(self, message: InboundMessage) -> None:
-        await self._engine.write(admin.add_inbound, message)
+        await self._engine.write(events.add_inbound, message)
 
     async def list_inbound(
         self, *, account: str | None = None, limit: int = 100
     ) -> list[InboundMessage]:
         return await self._engine.read(admin.list_inbound, account, limit)
+
+    # --- event outbox -------------------------------------------------------------
+    async def add_event(self, *, account: str, kind: str, payload: Mapping[str, Any]) -> int:
+        return await self._engine.write(events.add_event, account, kind, payload, self._clock())
+
+    async def pending_mqtt_events(self, *, limit: int) -> list[OutboxEvent]:
+        return await self._engine.read(events.pending_mqtt_events, limit)
+
+    async def ack_mqtt_events(self, ids: Sequence[int]) -> None:
+        if ids:
+            await self._engine.write(events.ack_mqtt_events, list(ids))
+
+    async def due_webhooks(self, *, now: float, limit: int) -> list[WebhookEvent]:
+        return await self._engine.read(events.due_webhooks, now, limit)
+
+    async def webhook_done(self, id: int) -> None:  # noqa: A002 (the API's name)
+        await self._engine.write(events.webhook_done, id)
+
+    async def webhook_retry(self, id: int, *, at: float, error: str) -> None:  # noqa: A002
+        await self._engine.write(events.webhook_retry, id, at, error)
+
+    async def webhook_failed(self, id: int, *, error: str) -> None:  # noqa: A002
+        await self._engine.write(events.webhook_failed, id, error)
+
+    async def webhook_secret(self, account: str) -> bytes:
+        secret = await self._engine.read(events.webhook_secret, account)
+        if not secret:  # an account row written without one: make it now
+            secret = await self._engine.write(events.ensure_webhook_secret, account)
+        return secret.encode()
+
+    async def rotate_webhook_secret(self, account: str) -> str:
+        return await self._engine.write(events.rotate_webhook_secret, account)
 
     async def close(self) -> None:
         await self._engine.close()

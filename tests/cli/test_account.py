@@ -77,3 +77,19 @@ def test_store_that_is_not_a_smsgw_database_is_refused(cli: Cli) -> None:
     cli.db.parent.mkdir(parents=True)
     cli.db.write_text("just some text\n" * 500)
     cli.fails("account", "list", match="is not a smsgw database")
+
+
+def test_webhook_secret_is_shown_rotated_and_not_in_account_show(cli: Cli) -> None:
+    cli.ok("account", "create", "acme")
+    secret = cli.ok("account", "webhook-secret", "acme").out.strip()
+    assert len(secret) == 64
+    int(secret, 16)  # hex
+    doc = cli.ok("account", "webhook-secret", "acme", "--json").json()
+    assert (doc["account"], doc["webhook_secret"], doc["rotated"]) == ("acme", secret, False)
+    assert secret not in cli.ok("account", "show", "acme").out
+    assert secret not in cli.ok("account", "show", "acme", "--json").out
+    rotated = cli.ok("account", "webhook-secret", "acme", "--rotate", "--json").json()
+    assert rotated["rotated"] is True
+    assert rotated["webhook_secret"] != secret
+    assert cli.ok("account", "webhook-secret", "acme").out.strip() == rotated["webhook_secret"]
+    cli.fails("account", "webhook-secret", "ghost", match="unknown account 'ghost'")

@@ -10,7 +10,7 @@ import pytest
 
 from gateway.errors import ConfigError, NotASmsgwDatabase
 from gateway.store import open_store, sqlite_path
-from gateway.store.schema import APPLICATION_ID, SCHEMA_VERSION
+from gateway.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from tests.store.support import FakeClock
 
 
@@ -86,3 +86,28 @@ def test_malformed_sqlite_url_is_refused(url: str) -> None:
 async def test_unknown_backend_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not available"):
         await open_store("mysql://x/y", clock=FakeClock())
+
+
+async def test_version_1_file_is_upgraded_with_outbox_tables_and_secrets(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript(MIGRATIONS[0])
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 1")
+    for name in ("acme", "beta"):
+        conn.execute("INSERT INTO accounts (name, month, created_at) VALUES (?, '', 0)", (name,))
+    conn.close()
+    store = await open_store(f"sqlite:///{path}")
+    secrets = {a: await store.webhook_secret(a) for a in ("acme", "beta")}
+    await store.close()
+    assert all(len(s) == 64 for s in secrets.values())
+    assert secrets["acme"] != secrets["beta"]
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    assert {"events", "webhooks", "webhooks_due", "messages_next", "messages_due"} <= tables
+    stored = dict(conn.execute("SELECT name, webhook_secret FROM accounts").fetchall())
+    conn.close()
+    assert {k: v.encode() for k, v in stored.items()} == secrets

@@ -188,3 +188,42 @@ async def test_late_outcome_after_lease_expiry_records_segment_only(
     changes = await store.record_outcomes([_accepted(m, 0, "s0")], now=clock.now)
     assert changes.changes == ()
     assert (await store.get_message(m.id)).message.state is _M.FAILED
+
+
+async def test_payload_mode_receipt_delivers_every_segment_with_its_smsc_id(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store)
+    m = await _claimed(store, clock, segments=3)
+    await store.record_outcomes([_accepted(m, i, "one-pdu") for i in range(3)], now=clock.now)
+    changes = await store.record_receipts([_receipt("one-pdu")], now=clock.now)
+    assert [c.new for c in changes.changes] == [_M.DELIVERED]
+    view = await store.get_message(m.id)
+    assert [s.state for s in view.segments] == [_S.DELIVERED] * 3
+
+
+async def test_payload_mode_receipt_before_the_response_reaches_every_segment(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store)
+    m = await _claimed(store, clock, segments=3)
+    early = await store.record_receipts([_receipt("one-pdu")], now=clock.now)
+    assert early.unmatched_receipts == 1
+    changes = await store.record_outcomes([_accepted(m, i, "one-pdu") for i in range(3)],
+                                          now=clock.now)
+    assert [c.new for c in changes.changes] == [_M.DELIVERED]
+    view = await store.get_message(m.id)
+    assert [s.state for s in view.segments] == [_S.DELIVERED] * 3
+
+
+async def test_payload_mode_segment_accepted_later_takes_its_siblings_receipt(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store)
+    m = await _claimed(store, clock, segments=2)
+    await store.record_receipts([_receipt("one-pdu")], now=clock.now)
+    await store.record_outcomes([_accepted(m, 0, "one-pdu")], now=clock.now)
+    changes = await store.record_outcomes([_accepted(m, 1, "one-pdu")], now=clock.now)
+    assert [c.new for c in changes.changes] == [_M.DELIVERED]
+    view = await store.get_message(m.id)
+    assert [s.receipt_state for s in view.segments] == [ReceiptState.DELIVERED] * 2

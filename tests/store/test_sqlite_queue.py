@@ -8,6 +8,7 @@ import pytest
 
 from gateway.errors import ClientRefConflict, InsufficientCredit, NotFound, UserError
 from gateway.model import MessageState, SegmentState
+from gateway.store import sqlite_queue
 from gateway.store.records import Enqueued, EntryKind, Refused
 from gateway.store.sqlite_store import SqliteStore
 from tests.store.support import FakeClock, make_account, new_message
@@ -164,3 +165,41 @@ async def test_balance_equals_journal_sum_after_everything(
     total = conn.execute("SELECT sum(amount) FROM ledger").fetchone()[0]
     conn.close()
     assert total == (await store.balance("acme")).balance == 500 - 60 + 10
+
+
+async def test_claim_skips_far_future_messages_enqueued_first(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store, credit=5000)
+    later = [new_message(f"+336100{i:05d}", send_at=clock.now + 86400) for i in range(3000)]
+    await store.enqueue(later)
+    clock.advance(1)
+    due = []
+    for prio in (0, 2, 0, 1):
+        r = (await store.enqueue([new_message(priority=prio)])).results[0]
+        assert isinstance(r, Enqueued)
+        due.append(r.message)
+        clock.advance(0.01)
+    claimed = await store.claim_due("w", now=clock.now, limit=3, lease_seconds=10**6)
+    assert [m.id for m in claimed] == [due[1].id, due[3].id, due[0].id]
+    claimed = await store.claim_due("w", now=clock.now, limit=3, lease_seconds=10**6)
+    assert [m.id for m in claimed] == [due[2].id]
+    tomorrow = await store.claim_due("w", now=clock.now + 86400, limit=5000, lease_seconds=60)
+    assert len(tomorrow) == 3000
+
+
+async def test_claim_queries_use_the_queue_indexes(store: SqliteStore) -> None:
+    conn = sqlite3.connect(store.path)
+    params = {"worker": "w", "until": 1.0, "now": 0.0, "limit": 5, "walk": 20}
+    plans = {
+        name: " | ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+        for name, sql in [("future", sqlite_queue._FUTURE), ("all", sqlite_queue._CLAIM_ALL),
+                          ("walk", sqlite_queue._CLAIM_WALK),
+                          ("range", sqlite_queue._CLAIM_RANGE)]
+    }
+    conn.close()
+    assert "USING INDEX messages_next (next_attempt_at>?)" in plans["future"]
+    assert "SCAN messages USING INDEX messages_due" in plans["all"]
+    assert "TEMP B-TREE" not in plans["all"]  # index order: no sort
+    assert "SCAN messages USING INDEX messages_due" in plans["walk"]
+    assert "USING INDEX messages_next (next_attempt_at<?)" in plans["range"]
