@@ -135,7 +135,8 @@ class Daemon:
             app = build_app(store=store, send_service=send_service, registry=self.registry,
                             readiness=lambda: self._readiness(store), logger=log,
                             on_enqueued=dispatcher.poke, metrics=metrics,
-                            max_body=s.http.max_body)
+                            max_body=s.http.max_body,
+                            links=lambda: [r.link.health() for r in self._links.values()])
             http = HttpServer(app)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -181,8 +181,8 @@ class Dispatcher:
     async def _dispatch(self, message: Message) -> None:
         try:
             await self._send(message)
-        except Exception as exc:
-            # a bug must not strand the message until its lease runs out
+        except Exception as exc:  # noqa: BLE001 - a bug must not strand the message
+            # until its lease runs out
             self._log.error("dispatch_crashed", msg_id=message.id, error=repr(exc), exc_info=exc)
             await self._record([OutcomeRecord(
                 message_id=message.id, index=0, link="", outcome=Retry(reason="internal_error"),

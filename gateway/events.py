@@ -121,7 +121,7 @@ class EventPublisher:
         if not due:
             return False
 
-        async def one(hook: Any) -> None:  # noqa: ANN401 - a store WebhookEvent
+        async def one(hook: Any) -> None:
             async with self._webhook_slots:
                 secret = await self._secret(hook.account)
                 attempt = await webhooks.post(session, hook.url, hook.payload, secret=secret,

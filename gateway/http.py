@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import traceback
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -51,6 +51,7 @@ from gateway.errors import (
     Unauthorized,
     UserError,
 )
+from gateway.link import LinkHealth
 from gateway.metrics import Metrics
 from gateway.model import MessageState
 from gateway.store.base import Store
@@ -312,8 +313,12 @@ def build_app(
     readiness: Readiness, logger: Any, max_body: int = DEFAULT_MAX_BYTES,
     metrics: Metrics | None = None, readiness_timeout: float = 5.0,
     on_enqueued: Callable[[], object] | None = None,
+    links: Callable[[], Iterable[LinkHealth]] | None = None,
 ) -> web.Application:
     """The API application.
+
+    ``links`` gives the links' health for ``GET /links`` (operators' view, no
+    authentication, like /metrics: serve it on a private address).
 
     ``metrics`` (on ``registry``) counts accepted and refused sends;
     ``on_enqueued`` is called after a send stored new messages (the daemon
@@ -332,7 +337,18 @@ def build_app(
     app.router.add_get("/metrics", api.metrics_page)
     app.router.add_get("/healthz", api.healthz)
     app.router.add_get("/readyz", api.readyz)
+
+    async def links_page(_request: web.Request) -> web.Response:
+        return web.json_response({"links": [_link_json(h) for h in (links or list)()]})
+
+    app.router.add_get("/links", links_page)
     return app
+
+
+def _link_json(h: LinkHealth) -> dict[str, Any]:
+    return {"name": h.name, "driver": h.driver, "up": h.up, "bound": h.bound,
+            "in_flight": h.in_flight, "window": h.window, "throttled": h.throttled,
+            "detail": h.detail, "counters": dict(h.counters), "gauges": dict(h.gauges)}
 
 
 class HttpServer:

@@ -84,9 +84,9 @@ def link_list(args: argparse.Namespace) -> int:
         msg = "link list asks the running daemon over HTTP, and [http] is not configured"
         raise UserError(msg)
     host = "127.0.0.1" if settings.http.host in {"0.0.0.0", "::", ""} else settings.http.host  # noqa: S104 - compared, not bound
-    url = f"http://{host}:{settings.http.port}/v1/links"
+    url = f"http://{host}:{settings.http.port}/links"
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - http URL built here
+        with urllib.request.urlopen(url, timeout=5) as response:
             links = json.load(response)["links"]
     except (urllib.error.URLError, OSError) as exc:
         msg = f"the daemon does not answer at {url} ({exc}): is `smsgw run` running?"

@@ -124,3 +124,12 @@ async def test_mqtt_send_is_stored_sent_and_reported(
         assert first["client_ref"] == "m-1"
         assert rejected[0]["error"] in {"invalid_recipient", "missing_field"}
         assert await gw.balance() == TOPUP - PRICE
+
+
+async def test_links_page_shows_the_bound_link(tmp_path: Path) -> None:
+    async with running_system(tmp_path) as gw:
+        async with gw.http.get(f"{gw.base}/links") as r:
+            assert r.status == 200
+            [link] = (await r.json())["links"]
+        assert (link["name"], link["driver"], link["bound"]) == ("smsc-1", "smpp", True)
+        assert link["window"] == 64
