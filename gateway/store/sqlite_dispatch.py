@@ -137,6 +137,14 @@ class _Msg:
     requeued: bool = False  # attempts and next_attempt_at to write
 
 
+def _event_error(msg: _Msg, error: str | None) -> str | None:
+    """The reason a failure's status event gives: the one given, else a failed segment's."""
+    if error is not None:
+        return error
+    return next((g.error for g in msg.segments
+                 if g.state in _FAILED_SEGMENTS and g.error is not None), None)
+
+
 def _chunks(ids: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
     for i in range(0, len(ids), size):
         yield ids[i : i + size]
@@ -242,7 +250,7 @@ class _Work:
         if target in REPORTED_STATES:
             self.events.add(message_id=msg.id, account=msg.account, to=msg.destination,
                             state=target, previous=msg.state, client_ref=msg.client_ref,
-                            error=self._event_error(msg, target, error),
+                            error=None if target in _SUCCESS else _event_error(msg, error),
                             callback_url=msg.callback_url)
         msg.state = target
         msg.dirty = True
@@ -254,16 +262,6 @@ class _Work:
         if final:
             self._end(msg, target)
         return True
-
-    @staticmethod
-    def _event_error(msg: _Msg, target: str, error: str | None) -> str | None:
-        """The reason a status event gives: the one given, else a failed segment's."""
-        if target in _SUCCESS:
-            return None
-        if error is not None:
-            return error
-        return next((g.error for g in msg.segments
-                     if g.state in _FAILED_SEGMENTS and g.error is not None), None)
 
     def derive(self, msg: _Msg) -> None:
         """Move a message to the state its segments imply, when that move is legal."""

@@ -3,8 +3,9 @@
 ``enqueue`` runs inside the writer's ``BEGIN IMMEDIATE`` transaction: each
 account's figures are read once, every message is checked against them in
 memory *before* anything of it is written (a refused message writes nothing),
-then messages, segments and debit rows are inserted with ``executemany`` and
-the account row updated once. Concurrent processes serialise on the write
+then messages, segments, debit rows and each new message's ``queued`` status
+event (and webhook row) are inserted with ``executemany`` and the account row
+updated once. Concurrent processes serialise on the write
 lock, so none can spend credit another one already spent.
 """
 
