@@ -26,6 +26,7 @@ from gateway.store.base import Store
 from gateway.store.records import InboundMessage, QueueChanges
 
 BATCH = 500
+SECRET_TTL = 60.0  # seconds a webhook secret is cached
 
 
 class EventPublisher:
@@ -46,7 +47,7 @@ class EventPublisher:
         self._wake = asyncio.Event()
         self._closing = False
         self._webhook_slots = asyncio.Semaphore(webhook_concurrency)
-        self._secrets: dict[str, bytes] = {}
+        self._secrets: dict[str, tuple[float, bytes]] = {}  # account -> (read at, secret)
 
     def attach_mqtt(self, bridge: MqttBridge) -> None:
         self._mqtt = bridge
@@ -146,7 +147,11 @@ class EventPublisher:
         return len(due) == BATCH
 
     async def _secret(self, account: str) -> bytes:
-        secret = self._secrets.get(account)
-        if secret is None:
-            secret = self._secrets[account] = await self._store.webhook_secret(account)
+        """The account's webhook key, read again after a minute (`--rotate` takes effect)."""
+        now = self._clock()
+        cached = self._secrets.get(account)
+        if cached is not None and now - cached[0] < SECRET_TTL:
+            return cached[1]
+        secret = await self._store.webhook_secret(account)
+        self._secrets[account] = (now, secret)
         return secret

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import aiomqtt
+from aiohttp import web
 
 from drivers.smpp.sim_session import SimConfig
+from gateway.store import open_store
+from gateway.webhooks import SIGNATURE_HEADER, verify
 from tests.e2e.system import PRICE, TOPUP, eventually, running_system, status_events
 from tests.fixtures.mosquitto import MosquittoBroker
 
@@ -133,3 +137,41 @@ async def test_links_page_shows_the_bound_link(tmp_path: Path) -> None:
             [link] = (await r.json())["links"]
         assert (link["name"], link["driver"], link["bound"]) == ("smsc-1", "smpp", True)
         assert link["window"] == 64
+
+
+async def test_status_webhook_is_signed_with_the_account_secret(tmp_path: Path) -> None:
+    received: list[tuple[bytes, str]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append((await request.read(), request.headers[SIGNATURE_HEADER]))
+        return web.Response(status=204)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        async with running_system(tmp_path) as gw:
+            status, doc = await gw.send({
+                "from": "ACME", "to": "+33612345678", "text": "hook me",
+                "callback_url": f"http://127.0.0.1:{port}/hook",
+            })
+            assert status == 202, doc
+
+            def delivered_posted() -> bool:
+                return any(json.loads(body)["state"] == "delivered" for body, _ in received)
+
+            await eventually(delivered_posted, what="the delivered webhook")
+            store = await open_store(f"sqlite:///{gw.db}")
+            try:
+                secret = await store.webhook_secret("acme")
+            finally:
+                await store.close()
+        for body, signature in received:
+            assert verify(signature, body, secret, now=time.time())
+            assert json.loads(body)["id"] == doc["messages"][0]["id"]
+    finally:
+        await runner.cleanup()
