@@ -120,7 +120,7 @@ class Daemon:
             self._links[table.name] = _Running(link=link, table=table)
         dispatcher = Dispatcher(
             store=store, router=Router(r for t in s.links for r in t.routes), links=self.links,
-            settings=DispatchSettings(worker=s.worker, batch=s.batch,
+            settings=DispatchSettings(worker=s.worker, batch=s.batch, lease=s.lease,
                                       max_in_flight=s.max_in_flight),
             on_changes=on_changes, logger=log, metrics=metrics,
         )
@@ -176,6 +176,7 @@ class Daemon:
                 if left:
                     log.warning("dispatch_unfinished", messages=left)
                 await asyncio.gather(*(r.link.stop(timeout=5) for r in self._links.values()))
+                await dispatcher.close(timeout=5)
                 await link_events.close()
                 await events.close(timeout=5)
                 for task in workers:

@@ -47,6 +47,7 @@ class DaemonSettings:
     batch: int
     max_in_flight: int
     stop_timeout: float
+    lease: float  # seconds a claimed message stays leased (taken back after a crash)
     ready_timeout: float  # READY=1 once links are bound, or after this long anyway
     log_level: str
     log_json: bool | None
@@ -154,6 +155,7 @@ def daemon_settings(config: Config) -> DaemonSettings:
         batch=_get(disp, "batch", int, 500, where, "dispatcher"),
         max_in_flight=_get(disp, "max_in_flight", int, 5000, where, "dispatcher"),
         stop_timeout=float(_get(disp, "stop_timeout", (int, float), 20, where, "dispatcher")),
+        lease=float(_get(disp, "lease", (int, float), 300, where, "dispatcher")),
         ready_timeout=float(_get(disp, "ready_timeout", (int, float), 30, where, "dispatcher")),
         log_level=_get(log, "level", str, "info", where, "log"),
         log_json=log_json,

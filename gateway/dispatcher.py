@@ -149,15 +149,23 @@ class Dispatcher:
                     await asyncio.wait_for(self._poke.wait(), timeout=self._s.idle_poll)
 
     async def stop(self, *, timeout: float) -> int:
-        """Stop claiming; wait (bounded) for messages being sent. Returns those left."""
+        """Stop claiming; wait (bounded) for messages being sent. Returns those left.
+
+        The outcome writer stays open: the messages left still get answers (or
+        ``link_down`` once the links stop), and :meth:`close` records them.
+        """
         self._stopping = True
         self._poke.set()
         self._room.set()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
-        left = len(self._tasks)
+        return len(self._tasks)
+
+    async def close(self, *, timeout: float) -> None:
+        """After the links stopped: record what the messages left ended with, then close."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
         await self._outcomes.close()
-        return left
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

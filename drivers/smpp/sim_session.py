@@ -55,6 +55,7 @@ class SimConfig:
     id_form: str = "hex"  # message ids in submit_sm_resp: hex | decimal
     receipt_id_form: str = "same"  # id in receipt text: same | decimal
     record: bool = True  # keep a JSON-able record of every PDU received
+    keep_unacked: bool = False  # deliver_sm lost with a connection go to the next bind
 
 
 @functools.lru_cache(maxsize=64)
@@ -136,6 +137,19 @@ class SmscSession:
         self._delivers[seq] = data
         self._out.append(data)
         return seq
+
+    def unacknowledged(self) -> list[bytes]:
+        """The deliver_sm sent and not acknowledged (taken: the connection is gone)."""
+        pending = list(self._delivers.values())
+        self._delivers.clear()
+        return pending
+
+    def redeliver(self, data: bytes) -> None:
+        """Send again a deliver_sm that another connection lost, under a new sequence."""
+        seq = self._next_seq()
+        again = HEADER.pack(*HEADER.unpack_from(data)[:3], seq) + data[HEADER.size:]
+        self._delivers[seq] = again
+        self._out.append(again)
 
     def unbind(self) -> None:
         """The SMSC asks the ESME to unbind."""

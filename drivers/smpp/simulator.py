@@ -49,6 +49,8 @@ class _SimProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.sim.connections.discard(self)
+        if self.sim.config.keep_unacked:
+            self.sim.unacked.extend(self.session.unacknowledged())
         if self._timer is not None:
             self._timer.cancel()
         self.sim.emit({"event": "disconnected"})
@@ -64,6 +66,10 @@ class _SimProtocol(asyncio.Protocol):
             for record in session.records:
                 self.sim.emit(record)
             session.records.clear()
+        if self.sim.unacked and session.can_deliver:
+            for pdu in self.sim.unacked:
+                session.redeliver(pdu)
+            self.sim.unacked.clear()
         data = session.data_to_send()
         transport = self.transport
         if transport is None or transport.is_closing():
@@ -110,6 +116,7 @@ class SmscSimulator:
         self.ids = itertools.count(0x10000)
         self.connections: set[_SimProtocol] = set()
         self.records: list[dict[str, Any]] = []  # everything received, when config.record
+        self.unacked: list[bytes] = []  # deliver_sm a lost connection left (keep_unacked)
         self._server: asyncio.Server | None = None
         self._control: asyncio.Server | None = None
         self._mo_reference = 0

@@ -91,36 +91,43 @@ class System:
         return [r for r in self.sim.records if r.get("event") == "submit_sm"]
 
 
-def write_config(
-    path: Path, *, smsc_port: int, mqtt_url: str | None = None, link: str = "",
-    extra: str = "",
-) -> Path:
-    mqtt = f'[mqtt]\nurl = "{mqtt_url}"\nclient_id = "gw-e2e"\n' if mqtt_url else ""
-    link = link or f"""
+def smpp_link(port: int, *, name: str = "smsc-1", routes: str = '["*"]') -> str:
+    """A ``[[link]]`` table to an SMSC simulator on ``port``."""
+    return f"""
 [[link]]
-name = "smsc-1"
+name = "{name}"
 driver = "smpp"
 host = "127.0.0.1"
-port = {smsc_port}
+port = {port}
 system_id = "gw"
 password = "secret"
 window = 64
 reconnect_min = 0.05
 reconnect_max = 0.2
 throttle_delay = 0.1
-routes = ["*"]
+routes = {routes}
 """
+
+
+def write_config(
+    path: Path, *, smsc_port: int, mqtt_url: str | None = None, link: str = "",
+    extra: str = "", listen: str = "127.0.0.1:0", dispatcher: str = "",
+) -> Path:
+    """``link`` replaces the default SMPP link; ``dispatcher`` adds [dispatcher] keys."""
+    mqtt = f'[mqtt]\nurl = "{mqtt_url}"\nclient_id = "gw-e2e"\n' if mqtt_url else ""
+    link = link or smpp_link(smsc_port)
     path.write_text(f"""
 [store]
 url = "sqlite:gw.db"
 synchronous = "normal"
 
 [http]
-listen = "127.0.0.1:0"
+listen = "{listen}"
 
 [dispatcher]
 worker = "e2e"
 ready_timeout = 5
+{dispatcher}
 
 {mqtt}
 {link}
@@ -129,11 +136,12 @@ ready_timeout = 5
     return path
 
 
-async def prepare_store(db_url: str, base: Path) -> str:
+async def prepare_store(db_url: str, base: Path, *, topup: int = TOPUP) -> str:
+    """Account, top-up, approved senders, a price for every destination; the token."""
     store = await open_store(db_url, base=base)
     try:
         await store.create_account(ACCOUNT)
-        await store.topup(ACCOUNT, TOPUP, reference="order-1")
+        await store.topup(ACCOUNT, topup, reference="order-1")
         await store.add_sender(ACCOUNT, SENDER, SenderKind.ALPHA)
         await store.set_sender_status(ACCOUNT, SENDER, SenderStatus.APPROVED)
         await store.add_sender(ACCOUNT, "+33700000001", SenderKind.NUMBER)
