@@ -46,11 +46,14 @@ _ROUTING_KEYS = ("weight",)
 
 def _driver_config(table: LinkTable) -> SmppLinkConfig | ModemLinkConfig:
     own = {k: v for k, v in table.table.items() if k not in _ROUTING_KEYS}
-    if table.driver == "smpp":
-        return SmppLinkConfig.from_table(own)
-    if table.driver == "modem":
-        return ModemLinkConfig.from_table(own)
-    msg = f"link {table.name!r}: unknown driver {table.driver!r}"
+    try:
+        if table.driver == "smpp":
+            return SmppLinkConfig.from_table(own)
+        if table.driver == "modem":
+            return ModemLinkConfig.from_table(own)
+    except ConfigError as exc:
+        raise ConfigError(f"{table.where}: {exc}") from None
+    msg = f"{table.where}: link {table.name!r}: unknown driver {table.driver!r}"
     raise ConfigError(msg)
 
 
@@ -102,6 +105,10 @@ class Daemon:
         s = self.settings
         store = await open_store(self.config.store.url, base=self.config.base_dir,
                                  synchronous=self.config.store.synchronous)
+        # this worker restarted: whatever it had claimed is not being sent any more
+        released = await store.release_leases(s.worker)
+        if released:
+            log.info("leases_released", worker=s.worker, messages=released)
         metrics = Metrics(registry=self.registry)
         metrics.watch_links(lambda: [r.link.health() for r in self._links.values()])
         events = EventPublisher(store=store, metrics=metrics, logger=log)
@@ -155,6 +162,8 @@ class Daemon:
                     tg.create_task(link_events.run_expiry(), name="reply-expiry"),
                     tg.create_task(events.run(), name="events"),
                     tg.create_task(self._gauges(store, metrics), name="gauges"),
+                    tg.create_task(self._receipt_sweeper(store, on_changes),
+                                   name="receipt-sweeper"),
                     tg.create_task(self._announce_ready(), name="ready"),
                     tg.create_task(self._reloader(reload, dispatcher, link_events, tg),
                                    name="reloader"),
@@ -213,6 +222,19 @@ class Daemon:
             await asyncio.sleep(10)
             bound = sum(1 for r in self._links.values() if r.link.health().bound)
             self.notifier.status(f"{bound}/{len(self._links)} links bound")
+
+    async def _receipt_sweeper(
+        self, store: Store, on_changes: Callable[[QueueChanges], None]
+    ) -> None:
+        """Submitted messages whose receipts never came end ``expired``."""
+        while True:
+            before = time.time() - self.settings.receipt_timeout
+            changes = await store.expire_unconfirmed(before=before)
+            if changes.changes:
+                self.logger.warning("receipts_missing", messages=len(changes.changes))
+                on_changes(changes)
+                continue
+            await asyncio.sleep(60)
 
     async def _gauges(self, store: Store, metrics: Metrics) -> None:
         while True:

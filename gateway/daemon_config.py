@@ -36,6 +36,7 @@ class LinkTable:
     driver: str
     table: dict[str, Any]
     routes: tuple[Route, ...]
+    where: str = ""  # "gateway.toml line 40": where driver errors point
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,6 +50,7 @@ class DaemonSettings:
     stop_timeout: float
     lease: float  # seconds a claimed message stays leased (taken back after a crash)
     ready_timeout: float  # READY=1 once links are bound, or after this long anyway
+    receipt_timeout: float  # a submitted message with no receipt after this ends expired
     log_level: str
     log_json: bool | None
     national: tuple[str, ...]
@@ -77,6 +79,16 @@ class _Where:
                 continue
             if inside and seen == nth and key_re.match(text):
                 return number
+        return None
+
+    def header_line(self, section: str, nth: int = 0) -> int | None:
+        header = re.compile(r"^\s*\[\[?\s*" + re.escape(section) + r"\s*\]\]?\s*(#.*)?$")
+        seen = -1
+        for number, text in enumerate(self.lines, start=1):
+            if header.match(text):
+                seen += 1
+                if seen == nth:
+                    return number
         return None
 
     def error(self, section: str, key: str, problem: str, nth: int = 0) -> ConfigError:
@@ -114,9 +126,40 @@ def _listen(value: str, where: _Where) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+# every key each table may hold; a typo is an error naming its line
+KNOWN: dict[str, frozenset[str]] = {
+    "store": frozenset({"url", "synchronous"}),
+    "ledger": frozenset({"min_topup"}),
+    "http": frozenset({"listen", "max_body"}),
+    "mqtt": frozenset({"url", "topic_prefix", "client_id", "shared_group", "username",
+                       "password"}),
+    "dispatcher": frozenset({"worker", "batch", "max_in_flight", "stop_timeout", "lease",
+                             "ready_timeout", "receipt_timeout"}),
+    "log": frozenset({"level", "json"}),
+    "codec": frozenset({"national"}),
+}
+SECTIONS = frozenset({*KNOWN, "link"})
+
+
+def _check_keys(raw: dict[str, Any], where: _Where) -> None:
+    for section, value in raw.items():
+        if section not in SECTIONS:
+            line = where.header_line(section)
+            at = f"{where.name} line {line}" if line else where.name
+            known = ", ".join(sorted(SECTIONS))
+            msg = f"{at}: unknown section [{section}] (known: {known})"
+            raise ConfigError(msg)
+        if section in KNOWN and isinstance(value, dict):
+            for key in value:
+                if key not in KNOWN[section]:
+                    known = ", ".join(sorted(KNOWN[section]))
+                    raise where.error(section, key, f"unknown key (known: {known})")
+
+
 def daemon_settings(config: Config) -> DaemonSettings:
     raw = config.raw
     where = _Where(config)
+    _check_keys(raw, where)
     http: HttpSettings | None = None
     if "http" in raw:
         table = raw["http"]
@@ -157,6 +200,8 @@ def daemon_settings(config: Config) -> DaemonSettings:
         stop_timeout=float(_get(disp, "stop_timeout", (int, float), 20, where, "dispatcher")),
         lease=float(_get(disp, "lease", (int, float), 300, where, "dispatcher")),
         ready_timeout=float(_get(disp, "ready_timeout", (int, float), 30, where, "dispatcher")),
+        receipt_timeout=float(_get(disp, "receipt_timeout", (int, float), 72 * 3600, where,
+                                   "dispatcher")),
         log_level=_get(log, "level", str, "info", where, "log"),
         log_json=log_json,
         national=tuple(_get(raw.get("codec", {}), "national", list, [], where, "codec")),
@@ -185,5 +230,7 @@ def _links(tables: Any, where: _Where) -> list[LinkTable]:
             if not isinstance(prefix, str):
                 raise where.error("link", "routes", "must be a list of strings", nth)
             routes.append(Route(prefix=prefix, link=name, weight=weight))
-        out.append(LinkTable(name=name, driver=driver, table=dict(table), routes=tuple(routes)))
+        line = where.header_line("link", nth)
+        out.append(LinkTable(name=name, driver=driver, table=dict(table), routes=tuple(routes),
+                             where=f"{where.name} line {line}" if line else where.name))
     return out

@@ -76,6 +76,44 @@ class References:
         return ref
 
 
+class WeightedSlots:
+    """A FIFO semaphore whose takers take several units at once (a message's segments).
+
+    A taker never waits for more than the whole size, so a message with more
+    segments than the window still goes (alone).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.free = size
+        self._waiters: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
+
+    async def acquire(self, n: int) -> int:
+        n = min(n, self.size)
+        if not self._waiters and self.free >= n:
+            self.free -= n
+            return n
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((n, future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release(n)  # granted just before the cancellation: give it back
+            else:
+                self._waiters.remove((n, future))
+            raise
+        return n
+
+    def release(self, n: int) -> None:
+        self.free += n
+        while self._waiters and self._waiters[0][0] <= self.free:
+            wanted, future = self._waiters.popleft()
+            if not future.done():
+                self.free -= wanted
+                future.set_result(None)
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -110,6 +148,7 @@ class Dispatcher:
         self._stopping = False
         self._health: dict[str, LinkHealth] = {}
         self._health_at = 0.0
+        self._slots: dict[int, WeightedSlots] = {}  # id(link) -> its unrecorded submits
 
     # --- control ------------------------------------------------------------------
 
@@ -126,6 +165,8 @@ class Dispatcher:
         self._router = router
         self._links = dict(links)
         self._health_at = 0.0
+        current = {id(link) for link in self._links.values()}
+        self._slots = {key: slots for key, slots in self._slots.items() if key in current}
 
     async def run(self) -> None:
         """Claim and dispatch until :meth:`stop`."""
@@ -226,23 +267,37 @@ class Dispatcher:
         except CodecError as exc:
             await self._finish(message, MessageState.REJECTED, f"cannot encode: {exc}")
             return
-        if link.concat == "payload":
-            outcome = await self._submit(link, message, 0, segments[0])
-            outcomes = dict.fromkeys(indices, outcome)
-        else:
-            results = await asyncio.gather(
-                *(self._submit(link, message, i, segments[i]) for i in indices)
-            )
-            outcomes = dict(zip(indices, results, strict=True))
-        now = self._clock()
-        await self._record([
-            OutcomeRecord(
-                message_id=message.id, index=i, link=link.name, outcome=o,
-                retry_at=now + self._retry_delay(message.attempts, o)
-                if isinstance(o, Retry) else None,
-            )
-            for i, o in outcomes.items()
-        ])
+        # at most one window of this link's submits may be sent and not yet
+        # recorded: that bounds what a crash can make us send twice
+        slots = self._unrecorded_slots(link)
+        taken = await slots.acquire(1 if link.concat == "payload" else len(indices))
+        try:
+            if link.concat == "payload":
+                outcome = await self._submit(link, message, 0, segments[0])
+                outcomes = dict.fromkeys(indices, outcome)
+            else:
+                results = await asyncio.gather(
+                    *(self._submit(link, message, i, segments[i]) for i in indices)
+                )
+                outcomes = dict(zip(indices, results, strict=True))
+            now = self._clock()
+            await self._record([
+                OutcomeRecord(
+                    message_id=message.id, index=i, link=link.name, outcome=o,
+                    retry_at=now + self._retry_delay(message.attempts, o)
+                    if isinstance(o, Retry) else None,
+                )
+                for i, o in outcomes.items()
+            ])
+        finally:
+            slots.release(taken)
+
+    def _unrecorded_slots(self, link: Link) -> WeightedSlots:
+        slots = self._slots.get(id(link))
+        if slots is None:
+            window = max(link.health().window, 1)
+            slots = self._slots[id(link)] = WeightedSlots(window)
+        return slots
 
     async def _pending_indices(self, message: Message) -> tuple[list[int], bool]:
         """Segments still to send, and whether all the others are delivered."""

@@ -418,3 +418,22 @@ def finish(
     msg = work.msgs[message_id]
     work.msg_to(msg, state.value, error=reason)
     return work.flush()
+
+
+def expire_unconfirmed(
+    conn: sqlite3.Connection, before: float, limit: int, now: float
+) -> QueueChanges:
+    """End ``expired`` the messages submitted before ``before`` whose receipts never came.
+
+    Their segments were accepted, so nothing is refunded; a receipt that still
+    arrives later is recorded on the segment and leaves the message as it is.
+    """
+    ids = [row[0] for row in conn.execute(
+        "SELECT id FROM messages WHERE state = 'submitted' AND updated_at < ? LIMIT ?",
+        (before, limit),
+    )]
+    work = _Work(conn, ids, now)
+    for message_id in ids:
+        work.msg_to(work.msgs[message_id], MessageState.EXPIRED.value,
+                    error="no delivery receipt came")
+    return work.flush()

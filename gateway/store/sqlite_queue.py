@@ -197,6 +197,20 @@ def claim_due(
     return claimed
 
 
+def release_leases(conn: sqlite3.Connection, worker: str, now: float) -> int:
+    """Take back every lease ``worker`` holds: it restarted, so what it was sending stopped.
+
+    Counted as an attempt, like a lease that ran out (see :func:`claim_due`).
+    """
+    MessageState.DISPATCHING.check(_QUEUED)
+    cursor = conn.execute(
+        "UPDATE messages SET state = 'queued', lease_owner = NULL, lease_until = NULL, "
+        "attempts = attempts + 1, updated_at = ? "
+        "WHERE state = 'dispatching' AND lease_owner = ?", (now, worker),
+    )
+    return cursor.rowcount
+
+
 def cancel(conn: sqlite3.Connection, message_id: str, now: float) -> QueueChanges:
     view = get_message(conn, message_id)
     if view.message.state is not _QUEUED:

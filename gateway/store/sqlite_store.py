@@ -164,6 +164,13 @@ class SqliteStore:
     ) -> list[Message]:
         return await self._engine.write(mq.claim_due, worker, now, limit, lease_seconds)
 
+    async def release_leases(self, worker: str) -> int:
+        return await self._engine.write(mq.release_leases, worker, self._clock())
+
+    async def expire_unconfirmed(self, *, before: float, limit: int = 1000) -> QueueChanges:
+        return await self._engine.write(dispatch.expire_unconfirmed, before, limit,
+                                        self._clock())
+
     async def record_outcomes(
         self, batch: Sequence[OutcomeRecord], *, now: float
     ) -> QueueChanges:

@@ -227,3 +227,27 @@ async def test_payload_mode_segment_accepted_later_takes_its_siblings_receipt(
     assert [c.new for c in changes.changes] == [_M.DELIVERED]
     view = await store.get_message(m.id)
     assert [s.receipt_state for s in view.segments] == [ReceiptState.DELIVERED] * 2
+
+
+async def test_submitted_message_without_receipt_ends_expired_without_refund(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store, credit=100)
+    result = await store.enqueue([new_message(segments=2, price=3)])
+    [done] = result.results
+    assert isinstance(done, Enqueued)
+    [msg] = await store.claim_due("w", now=clock(), limit=1, lease_seconds=60)
+    await store.record_outcomes([
+        OutcomeRecord(message_id=msg.id, index=i, link="l1", outcome=Accepted(smsc_id=f"id{i}"))
+        for i in range(2)
+    ], now=clock())
+    assert (await store.expire_unconfirmed(before=clock() - 10)).changes == ()
+    clock.advance(100)
+    changes = await store.expire_unconfirmed(before=clock() - 10)
+    assert [(c.old, c.new) for c in changes.changes] == [
+        (MessageState.SUBMITTED, MessageState.EXPIRED)
+    ]
+    assert changes.refunds == ()
+    assert (await store.balance("acme")).balance == 94
+    view = await store.get_message(msg.id)
+    assert view.message.error == "no delivery receipt came"

@@ -203,3 +203,18 @@ async def test_claim_queries_use_the_queue_indexes(store: SqliteStore) -> None:
     assert "TEMP B-TREE" not in plans["all"]  # index order: no sort
     assert "SCAN messages USING INDEX messages_due" in plans["walk"]
     assert "USING INDEX messages_next (next_attempt_at<?)" in plans["range"]
+
+
+async def test_restarted_worker_takes_back_its_own_leases_only(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store)
+    await store.enqueue([new_message(f"+3361234567{i}") for i in range(4)])
+    mine = await store.claim_due("gw1", now=clock(), limit=2, lease_seconds=300)
+    theirs = await store.claim_due("gw2", now=clock(), limit=2, lease_seconds=300)
+    assert (len(mine), len(theirs)) == (2, 2)
+    assert await store.release_leases("gw1") == 2
+    again = await store.claim_due("gw1", now=clock(), limit=10, lease_seconds=300)
+    assert sorted(m.id for m in again) == sorted(m.id for m in mine)
+    assert all(m.attempts == 1 for m in again)  # the segments may have left: look first
+    assert await store.release_leases("gw3") == 0

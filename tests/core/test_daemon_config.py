@@ -1,0 +1,76 @@
+"""The daemon's configuration sections: values, defaults, and errors naming file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.app import check_links
+from gateway.config import load_config
+from gateway.daemon_config import daemon_settings
+from gateway.errors import ConfigError
+
+LINK = """
+[[link]]
+name = "a"
+driver = "smpp"
+routes = ["+33"]
+weight = 2
+"""
+
+
+def error_of(tmp_path: Path, text: str) -> str:
+    with pytest.raises(ConfigError) as caught:
+        check_links(daemon_settings(load_config(_write(tmp_path, text))))
+    return str(caught.value)
+
+
+def test_defaults_and_values(tmp_path: Path) -> None:
+    s = daemon_settings(load_config(_write(tmp_path, '[http]\nlisten = "0.0.0.0:9000"\n' + LINK)))
+    assert s.http is not None
+    assert (s.http.host, s.http.port) == ("0.0.0.0", 9000)  # noqa: S104 - parsed, not bound
+    assert s.mqtt is None
+    assert (s.batch, s.lease, s.max_in_flight) == (500, 300.0, 5000)
+    [link] = s.links
+    assert [(r.prefix, r.weight) for r in link.routes] == [("+33", 2)]
+
+
+def test_unknown_key_names_its_line(tmp_path: Path) -> None:
+    assert error_of(tmp_path, "[dispatcher]\nbatch = 10\nleese = 5\n").startswith(
+        "gateway.toml line 5: [dispatcher] leese: unknown key"
+    )
+
+
+def test_unknown_section_is_refused(tmp_path: Path) -> None:
+    assert "unknown section [htp]" in error_of(tmp_path, "[htp]\nlisten = 1\n")
+
+
+def test_wrong_type_names_key(tmp_path: Path) -> None:
+    assert error_of(tmp_path, "[dispatcher]\nbatch = \"many\"\n") == (
+        "gateway.toml line 4: [dispatcher] batch: must be a whole number"
+    )
+
+
+@pytest.mark.parametrize("listen", ["8080", "host:", "host:99999"])
+def test_bad_listen_address(tmp_path: Path, listen: str) -> None:
+    assert "[http] listen" in error_of(tmp_path, f'[http]\nlisten = "{listen}"\n')
+
+
+def test_driver_errors_point_at_their_link_table(tmp_path: Path) -> None:
+    message = error_of(tmp_path, LINK + "window = 0\n")
+    assert message.startswith("gateway.toml line 4: link 'a': window")
+
+
+def test_duplicate_link_names_are_refused(tmp_path: Path) -> None:
+    assert "used twice" in error_of(tmp_path, LINK + LINK)
+
+
+def test_unknown_driver_is_refused(tmp_path: Path) -> None:
+    assert "driver" in error_of(tmp_path, '[[link]]\nname = "x"\ndriver = "http"\n')
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "gateway.toml"
+    path.write_text('[store]\nurl = "sqlite:gw.db"\n' + text, encoding="utf-8")
+    return path
