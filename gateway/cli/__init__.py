@@ -67,6 +67,9 @@ def common_options() -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smsgw", description="SMS gateway daemon and tools")
     parser.add_argument("--version", action="version", version=f"smsgw {__version__}")
+    # also accepted before the command (`smsgw -c FILE send ...`)
+    parser.add_argument("-c", "--config", type=Path, default=None, dest="global_config",
+                        help="configuration file (see the commands' -c)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = common_options()
     for name in COMMAND_MODULES:
@@ -79,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "config", None) is None:
-        args.config = default_config_path()
+        args.config = args.global_config or default_config_path()
     handler: Handler = args.handler
     try:
         return handler(args)

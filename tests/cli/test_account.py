@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.cli import main
 from tests.cli.clirun import Cli
 
 
@@ -93,3 +94,10 @@ def test_webhook_secret_is_shown_rotated_and_not_in_account_show(cli: Cli) -> No
     assert rotated["webhook_secret"] != secret
     assert cli.ok("account", "webhook-secret", "acme").out.strip() == rotated["webhook_secret"]
     cli.fails("account", "webhook-secret", "ghost", match="unknown account 'ghost'")
+
+
+def test_config_option_is_accepted_before_the_command(tmp_path: Path) -> None:
+    config = tmp_path / "gw.toml"
+    config.write_text('[store]\nurl = "sqlite:gw.db"\n', encoding="utf-8")
+    assert main(["-c", str(config), "account", "create", "early"]) == 0
+    assert main(["account", "show", "early", "-c", str(config)]) == 0
