@@ -32,8 +32,9 @@ class Batcher(Generic[T, R]):
         self._flush = flush
         self._max_items = max_items
         self._name = name
+        # one future per submit, shared by the items it brought (they share a batch)
         self._items: list[T] = []
-        self._waiters: list[asyncio.Future[R]] = []
+        self._waiters: list[tuple[int, asyncio.Future[R]]] = []  # (items it covers, future)
         self._wakeup = asyncio.Event()
         self._closed = False
         self._task: asyncio.Task[None] | None = None
@@ -44,13 +45,22 @@ class Batcher(Generic[T, R]):
 
     def submit(self, item: T) -> asyncio.Future[R]:
         """Queue ``item``; the future resolves once its batch is committed."""
+        return self.submit_many((item,))
+
+    def submit_many(self, items: Sequence[T]) -> asyncio.Future[R]:
+        """Queue ``items`` into one batch; one future resolves once it is committed.
+
+        The items are never split over two flushes (a batch may exceed
+        ``max_items`` by the size of one call).
+        """
         if self._closed:
             raise BatcherClosed(self._name)
+        loop = asyncio.get_running_loop()
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name=self._name)
-        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
-        self._items.append(item)
-        self._waiters.append(future)
+            self._task = loop.create_task(self._run(), name=self._name)
+        future: asyncio.Future[R] = loop.create_future()
+        self._items.extend(items)
+        self._waiters.append((len(items), future))
         self._wakeup.set()
         return future
 
@@ -61,15 +71,27 @@ class Batcher(Generic[T, R]):
         if self._task is not None:
             await self._task
 
+    def _take(self) -> tuple[list[T], list[asyncio.Future[R]]]:
+        """The next batch: whole submits, up to ``max_items`` items (at least one submit)."""
+        count = 0
+        taken = 0
+        for n, _ in self._waiters:
+            if taken and count + n > self._max_items:
+                break
+            count += n
+            taken += 1
+        items = self._items[:count]
+        waiters = [w for _, w in self._waiters[:taken]]
+        del self._items[:count]
+        del self._waiters[:taken]
+        return items, waiters
+
     async def _run(self) -> None:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            while self._items:
-                items = self._items[: self._max_items]
-                waiters = self._waiters[: self._max_items]
-                del self._items[: self._max_items]
-                del self._waiters[: self._max_items]
+            while self._waiters:
+                items, waiters = self._take()
                 try:
                     result = await self._flush(items)
                 except Exception as exc:  # noqa: BLE001 - handed to every waiter

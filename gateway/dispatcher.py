@@ -172,7 +172,7 @@ class Dispatcher:
         """Claim and dispatch until :meth:`stop`."""
         while not self._stopping:
             room = self._s.max_in_flight - len(self._tasks)
-            if room <= 0:
+            if room < self._wanted_room():
                 self._room.clear()
                 await self._room.wait()
                 continue
@@ -208,9 +208,17 @@ class Dispatcher:
             await asyncio.wait(set(self._tasks), timeout=timeout)
         await self._outcomes.close()
 
+    def _wanted_room(self) -> int:
+        """Room to wait for before claiming: while plenty is being sent, a whole batch
+        (one claim per batch rather than one per few answers: each claim is a write)."""
+        if len(self._tasks) >= self._s.batch:
+            return max(1, min(self._s.batch, self._s.max_in_flight // 2))
+        return 1
+
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        self._room.set()
+        if self._s.max_in_flight - len(self._tasks) >= self._wanted_room():
+            self._room.set()
         if not task.cancelled() and (exc := task.exception()) is not None:
             # even the retry could not be recorded (store down): the lease brings it back
             self._log.error("dispatch_unrecorded", error=repr(exc), exc_info=exc)
@@ -275,6 +283,9 @@ class Dispatcher:
             if link.concat == "payload":
                 outcome = await self._submit(link, message, 0, segments[0])
                 outcomes = dict.fromkeys(indices, outcome)
+            elif len(indices) == 1:  # most messages: no task of its own for the segment
+                i = indices[0]
+                outcomes = {i: await self._submit(link, message, i, segments[i])}
             else:
                 results = await asyncio.gather(
                     *(self._submit(link, message, i, segments[i]) for i in indices)
@@ -346,8 +357,8 @@ class Dispatcher:
         return outcome
 
     async def _record(self, records: Sequence[OutcomeRecord]) -> None:
-        if records:
-            await asyncio.gather(*(self._outcomes.submit(r) for r in records))
+        if records:  # one future for the message's records: they share a batch
+            await self._outcomes.submit_many(records)
 
     async def _flush_outcomes(self, records: Sequence[OutcomeRecord]) -> QueueChanges:
         changes = await self._store.record_outcomes(records, now=self._clock())

@@ -145,10 +145,18 @@ def normalize_e164(raw: str) -> str:
     Raises :class:`InvalidRecipient` with one line saying what is wrong and,
     where possible, how to write it.
     """
-    number, reason = check_e164(raw)
+    number, reason = _checked(raw)
     if number is None:
         raise InvalidRecipient(f"invalid phone number {_shown(raw)}: {reason}")
     return number
+
+
+# Validation (phonenumbers metadata) costs ~20 us a number; requests to the same
+# numbers recur (campaigns, retries of a POST), so recent answers are kept. The
+# answer depends on the input string only: a cache changes no result.
+@functools.lru_cache(maxsize=65_536)
+def _checked(raw: str) -> tuple[str | None, str]:
+    return check_e164(raw)
 
 
 def check_e164(raw: str) -> tuple[str | None, str]:

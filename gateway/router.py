@@ -10,7 +10,7 @@ over while they recover and returns when they do.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from gateway.errors import ConfigError
@@ -74,6 +74,11 @@ class Router:
             self._groups.setdefault(prefix, _Group()).add(route.link, route.weight)
         # longest first, so the first matching prefix is the longest
         self._prefixes = sorted(self._groups, key=len, reverse=True)
+        # when every prefix has one link, the order depends on the longest matching
+        # prefix only: computed once per prefix instead of once per message
+        self._fixed: dict[str, tuple[str, ...]] | None = None
+        if all(len(g.links) == 1 for g in self._groups.values()):
+            self._fixed = {p: tuple(self._ordered(p)) for p in self._prefixes}
 
     @property
     def links(self) -> frozenset[str]:
@@ -83,17 +88,28 @@ class Router:
         self, destination: str, health: Mapping[str, LinkHealth] | None = None
     ) -> list[str]:
         """Links to try, in order; empty when no route matches or none is bound."""
+        if self._fixed is None:
+            ordered: Sequence[str] = self._ordered(destination)
+        else:
+            longest = next((p for p in self._prefixes if destination.startswith(p)), None)
+            ordered = () if longest is None else self._fixed[longest]
+        if health is None:
+            return list(ordered)
+        if len(ordered) == 1:  # the common case: one link, no list building
+            h = health.get(ordered[0])
+            return [ordered[0]] if h is not None and h.bound else []
+        ready = [name for name in ordered if _bound(health.get(name))]
+        calm = [name for name in ready if not health[name].throttled]
+        return calm + [name for name in ready if health[name].throttled]
+
+    def _ordered(self, destination: str) -> list[str]:
         ordered: list[str] = []
         for prefix in self._prefixes:
             if destination.startswith(prefix):
                 for link in self._groups[prefix].order():
                     if link not in ordered:
                         ordered.append(link)
-        if health is None:
-            return ordered
-        ready = [name for name in ordered if _bound(health.get(name))]
-        calm = [name for name in ready if not health[name].throttled]
-        return calm + [name for name in ready if health[name].throttled]
+        return ordered
 
     def has_route(self, destination: str) -> bool:
         return any(destination.startswith(p) for p in self._prefixes)

@@ -475,3 +475,15 @@ def test_contacts_malformed_csv_is_a_user_error() -> None:
 def test_contacts_empty_text_is_empty() -> None:
     result = read_contacts_csv("")
     assert (result.contacts, result.errors, result.duplicates) == ((), (), 0)
+
+
+def test_normalize_answers_a_repeated_number_from_its_cache_and_still_refuses_bad_ones() -> None:
+    from gateway import recipients
+
+    recipients._checked.cache_clear()
+    assert normalize_e164(" +33 6 12 34 56 78") == "+33612345678"
+    assert normalize_e164(" +33 6 12 34 56 78") == "+33612345678"
+    assert recipients._checked.cache_info().hits == 1
+    for _ in range(2):
+        with pytest.raises(InvalidRecipient, match="national format"):
+            normalize_e164("0612345678")

@@ -163,6 +163,10 @@ class _Work:
         self._accounts: dict[str, AccountState] = {}
         # (link, smsc_id) -> receipts taken from pending_receipts in this batch
         self._taken: dict[tuple[str, str], list[tuple[str, str | None]]] = {}
+        # (link, smsc_id) -> [(id, state, error)...] read by load_early_receipts (None: not
+        # read, one query per accepted segment instead); ids taken are deleted at flush
+        self._early: dict[tuple[str, str], list[tuple[int, str, str | None]]] | None = None
+        self._early_taken: list[int] = []
         self._early_receipts = conn.execute(
             "SELECT EXISTS (SELECT 1 FROM pending_receipts)"
         ).fetchone()[0]
@@ -189,6 +193,23 @@ class _Work:
                     _Seg(row[1], row[2], row[3], row[4], row[5], row[6])
                 )
 
+    def load_early_receipts(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Read the overtaken receipts of these (link, smsc_id) in a few queries."""
+        self._early = {}
+        if not self._early_receipts:
+            return
+        by_link: dict[str, list[str]] = {}
+        for link, smsc_id in keys:
+            by_link.setdefault(link, []).append(smsc_id)
+        for link, ids in by_link.items():
+            for chunk in _chunks(list(dict.fromkeys(ids))):
+                marks = ",".join("?" * len(chunk))
+                for rid, smsc_id, state, error in self.conn.execute(
+                    "SELECT id, smsc_id, state, error FROM pending_receipts "  # noqa: S608 (placeholders only)
+                    f"WHERE link = ? AND smsc_id IN ({marks}) ORDER BY id", (link, *chunk),
+                ):
+                    self._early.setdefault((link, smsc_id), []).append((rid, state, error))
+
     # --- segments -------------------------------------------------------------
     def seg_to(self, seg: _Seg, target: str, *, error: str | None = None) -> bool:
         if target not in _SEG_NEXT[seg.state]:
@@ -213,7 +234,12 @@ class _Work:
         """Receipts already known for (link, smsc_id): overtaken ones, or a sibling's."""
         key = (link, smsc_id)
         taken = self._taken.get(key)
-        if taken is None and self._early_receipts:
+        if taken is None and self._early is not None:
+            early = self._early.pop(key, None)
+            if early:
+                self._early_taken.extend(rid for rid, _, _ in early)
+                taken = self._taken[key] = [(state, error) for _, state, error in early]
+        elif taken is None and self._early_receipts:
             taken = self.conn.execute(
                 "DELETE FROM pending_receipts WHERE link = ? AND smsc_id = ? "
                 "RETURNING state, error", key,
@@ -323,6 +349,8 @@ class _Work:
             "updated_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
             requeued,
         )
+        self.conn.executemany("DELETE FROM pending_receipts WHERE id = ?",
+                              [(rid,) for rid in self._early_taken])
         for st in self._accounts.values():
             save_state(self.conn, st)
         self.events.write(self.conn)
@@ -334,6 +362,9 @@ def record_outcomes(
     conn: sqlite3.Connection, batch: Sequence[OutcomeRecord], now: float
 ) -> QueueChanges:
     work = _Work(conn, (o.message_id for o in batch), now)
+    work.load_early_receipts(
+        (o.link, o.outcome.smsc_id) for o in batch if isinstance(o.outcome, Accepted)
+    )
     touched: dict[str, list[OutcomeRecord]] = {}
     for o in batch:
         if o.message_id in work.msgs:

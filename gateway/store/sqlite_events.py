@@ -143,7 +143,24 @@ def pending_mqtt_events(conn: sqlite3.Connection, limit: int) -> list[OutboxEven
 
 
 def ack_mqtt_events(conn: sqlite3.Connection, ids: Sequence[int]) -> None:
-    conn.executemany("DELETE FROM events WHERE id = ?", [(i,) for i in ids])
+    """Delete the published events: one range statement per run of consecutive ids."""
+    conn.executemany("DELETE FROM events WHERE id BETWEEN ? AND ?", id_runs(ids))
+
+
+def id_runs(ids: Sequence[int]) -> list[tuple[int, int]]:
+    """``ids`` as (first, last) runs of consecutive integers (the outbox acks in id order)."""
+    runs: list[tuple[int, int]] = []
+    ordered = sorted(set(ids))
+    if not ordered:
+        return runs
+    first = last = ordered[0]
+    for i in ordered[1:]:
+        if i != last + 1:
+            runs.append((first, last))
+            first = i
+        last = i
+    runs.append((first, last))
+    return runs
 
 
 def due_webhooks(conn: sqlite3.Connection, now: float, limit: int) -> list[WebhookEvent]:

@@ -61,3 +61,14 @@ def test_malformed_prefix_is_a_config_error(prefix: str) -> None:
 def test_zero_weight_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="weight"):
         Router([Route(prefix="+33", link="x", weight=0)])
+
+
+def test_one_link_per_prefix_orders_without_duplicates_and_keeps_a_throttled_link() -> None:
+    r = Router([Route(prefix="+33", link="a"), Route(prefix="+336", link="b"),
+                Route(prefix="*", link="a")])
+    assert r.candidates("+33612345678") == ["b", "a"]
+    assert r.candidates("+33112345678", {"a": health("a", throttled=True)}) == ["a"]
+    assert r.candidates("+44712345678", {"a": health("a", bound=False)}) == []
+    first = r.candidates("+33112345678")
+    first.append("mutated")  # callers get their own list
+    assert r.candidates("+33112345678") == ["a"]

@@ -92,6 +92,29 @@ async def test_receipt_before_its_submit_response_is_kept_and_applied(
     assert (await store.get_message(m.id)).segments[0].state is _S.DELIVERED
 
 
+async def test_early_receipts_of_a_batch_apply_in_order_and_leave_others_pending(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store)
+    m = await _claimed(store, clock, segments=2)
+    await store.record_receipts([_receipt("s0", ReceiptState.ENROUTE), _receipt("s1"),
+                                 _receipt("s0"), _receipt("other")], now=clock.now)
+    changes = await store.record_outcomes([_accepted(m, 0, "s0"), _accepted(m, 1, "s1")],
+                                          now=clock.now)
+    assert [c.new for c in changes.changes] == [_M.DELIVERED]
+    view = await store.get_message(m.id)
+    assert [(s.state, s.receipt_state) for s in view.segments] == [
+        (_S.DELIVERED, ReceiptState.DELIVERED), (_S.DELIVERED, ReceiptState.DELIVERED)
+    ]
+    # the receipt nobody claimed yet stays; the taken ones are gone
+    late = await _claimed(store, clock)
+    again = await store.record_outcomes([_accepted(late, 0, "other")], now=clock.now)
+    assert [c.new for c in again.changes] == [_M.DELIVERED]
+    m2 = await _claimed(store, clock)
+    none = await store.record_outcomes([_accepted(m2, 0, "s1")], now=clock.now)
+    assert [c.new for c in none.changes] == [_M.SUBMITTED]
+
+
 async def test_enroute_receipt_is_recorded_without_state_change(
     store: SqliteStore, clock: FakeClock
 ) -> None:

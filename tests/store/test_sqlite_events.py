@@ -13,7 +13,7 @@ from gateway.errors import NotCancellable, NotFound, UserError
 from gateway.link import Accepted, Receipt, ReceiptState, Rejected, Retry
 from gateway.model import IllegalTransition, MessageState
 from gateway.store.records import Enqueued, InboundMessage, Message, OutcomeRecord
-from gateway.store.sqlite_events import iso_ms
+from gateway.store.sqlite_events import id_runs, iso_ms
 from gateway.store.sqlite_store import SqliteStore
 from tests.store.support import FakeClock, make_account, new_message
 
@@ -214,6 +214,21 @@ async def test_ack_deletes_events_and_pending_is_oldest_first(store: SqliteStore
     await store.ack_mqtt_events([])
     await store.ack_mqtt_events([rest[0].id])
     assert await store.pending_mqtt_events(limit=10) == []
+
+
+async def test_ack_of_scattered_ids_deletes_only_those(store: SqliteStore) -> None:
+    await make_account(store)
+    for _ in range(5):
+        await _enqueue(store)
+    ids = [e.id for e in await store.pending_mqtt_events(limit=10)]
+    await store.ack_mqtt_events([ids[4], ids[0], ids[1], ids[3]])  # any order, a gap
+    assert [e.id for e in await store.pending_mqtt_events(limit=10)] == [ids[2]]
+
+
+def test_id_runs_merges_consecutive_ids_only() -> None:
+    assert id_runs([]) == []
+    assert id_runs([7]) == [(7, 7)]
+    assert id_runs([5, 3, 4, 4, 9, 11, 10, 1]) == [(1, 1), (3, 5), (9, 11)]
 
 
 async def test_add_event_stores_a_rejected_event(store: SqliteStore) -> None:
