@@ -26,6 +26,9 @@ from gateway.store.base import Store
 from gateway.store.records import InboundMessage, QueueChanges
 
 BATCH = 500
+# MQTT events per round (one outbox read, one pipelined publish, one delete):
+# also the most QoS 1 messages in flight at once
+MQTT_BATCH = 1000
 SECRET_TTL = 60.0  # seconds a webhook secret is cached
 
 
@@ -70,10 +73,11 @@ class EventPublisher:
     async def run(self) -> None:
         async with aiohttp.ClientSession() as session:
             while not self._closing:
+                # cleared before reading: a poke during this round means another round
+                self._wake.clear()
                 busy = await self._publish_mqtt()
                 busy = await self._post_webhooks(session) or busy
-                if not busy:
-                    self._wake.clear()
+                if not busy and not self._wake.is_set():
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), timeout=1.0)
 
@@ -89,32 +93,27 @@ class EventPublisher:
     async def _publish_mqtt(self) -> bool:
         """One batch of MQTT events; True when there may be more."""
         mqtt = self._mqtt
-        events = await self._store.pending_mqtt_events(limit=BATCH)
+        events = await self._store.pending_mqtt_events(limit=MQTT_BATCH)
         if not events:
             return False
         if mqtt is None:
             # no broker configured: the events have nowhere to go
             await self._store.ack_mqtt_events([e.id for e in events])
-            return len(events) == BATCH
-        done: list[int] = []
+            return len(events) == MQTT_BATCH
         try:
             # QoS 1 publishes pipeline: send the batch, then wait for the PUBACKs
-            results = await asyncio.gather(
-                *(mqtt.publish(mqtt.topic(e.account, e.kind), e.payload) for e in events),
-                return_exceptions=True,
+            acked = await mqtt.publish_many(
+                [(mqtt.topic(e.account, e.kind), e.payload) for e in events]
             )
-            for event, result in zip(events, results, strict=True):
-                if result is None:
-                    done.append(event.id)
-                elif not isinstance(result, MqttUnavailable):
-                    self._log.error("event_publish_failed", event_id=event.id, error=repr(result))
-        finally:
-            if done:
-                await self._store.ack_mqtt_events(done)
+        except MqttUnavailable:
+            acked = []
+        done = [e.id for e, ok in zip(events, acked, strict=False) if ok]
+        if done:
+            await self._store.ack_mqtt_events(done)
         if len(done) < len(events):
             await asyncio.sleep(0.5)  # broker away: the rows wait, nothing is lost
             return False
-        return len(events) == BATCH
+        return len(events) == MQTT_BATCH
 
     async def _post_webhooks(self, session: aiohttp.ClientSession) -> bool:
         now = self._clock()

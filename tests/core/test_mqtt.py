@@ -16,7 +16,15 @@ import pytest
 import structlog
 
 from gateway.errors import ConfigError
-from gateway.mqtt import MqttBridge, MqttSettings, MqttUnavailable, _AckQueue
+from gateway.mqtt import (
+    MqttBridge,
+    MqttSettings,
+    MqttUnavailable,
+    _AckQueue,
+    _Batch,
+    _Pubacks,
+    encode_publish,
+)
 from tests.fixtures.mosquitto import MosquittoBroker
 
 Handler = Callable[[str, bytes], Awaitable[None]]
@@ -144,3 +152,91 @@ def test_daemon_killed_before_storing_loses_nothing(mosquitto_broker: MosquittoB
             return [await asyncio.wait_for(got.get(), 20)]
 
     assert asyncio.run(restarted()) == [("acme", b"precious")]
+
+
+def test_pubacks_count_per_batch_and_close_wakes_the_waiters() -> None:
+    pubacks = _Pubacks()
+    first, second = _Batch(), _Batch()
+    pubacks.expect(1, first)
+    pubacks.expect(2, first)
+    pubacks.expect(3, second)
+    assert pubacks.acked(1)
+    assert not first.wake.is_set()
+    assert pubacks.acked(2)
+    assert not pubacks.acked(99)  # someone else's message
+    assert first.wake.is_set()
+    assert first.acked == {1, 2}
+    assert not second.wake.is_set()
+    pubacks.close()
+    assert second.wake.is_set()
+    assert second.acked == set()
+    assert pubacks.closed
+
+
+def test_publish_packet_is_mqtt_3_1_1_qos_1() -> None:
+    assert encode_publish(b"a/b", b"hi", 0x0102) == b"\x32\x09\x00\x03a/b\x01\x02hi"
+    # remaining length 2 + 3 + 2 + 200 = 207: two base-128 digits, low first
+    assert encode_publish(b"a/b", b"x" * 200, 7)[:3] == b"\x32\xcf\x01"
+
+
+def test_pubacks_of_a_forgotten_batch_are_ignored() -> None:
+    pubacks = _Pubacks()
+    late, other = _Batch(), _Batch()
+    pubacks.expect(1, late)
+    pubacks.expect(2, other)
+    pubacks.forget(late)
+    assert not pubacks.acked(1)
+    assert late.acked == set()
+    assert pubacks.acked(2)
+
+
+async def test_publish_many_is_acknowledged_and_arrives_in_order(
+    mosquitto_broker: MosquittoBroker,
+) -> None:
+    async def on_send(_account: str, _payload: bytes) -> None:
+        return None
+
+    messages = [(f"smsgw/acct{i % 3}/status", b'{"n": %d}' % i) for i in range(1200)]
+    async with aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port,
+                              identifier="watcher") as watcher:
+        await watcher.subscribe("smsgw/+/status", qos=1)
+        async with running_bridge(mosquitto_broker, on_send) as bridge:
+            assert await bridge.publish_many(messages) == [True] * len(messages)
+            got: list[tuple[str, bytes]] = []
+            async with asyncio.timeout(20):
+                async for message in watcher.messages:
+                    assert isinstance(message.payload, bytes)
+                    got.append((message.topic.value, message.payload))
+                    if len(got) == len(messages):
+                        break
+    assert got == messages
+
+
+async def test_publish_many_reports_nothing_acknowledged_when_the_broker_is_silent(
+    mosquitto_broker: MosquittoBroker,
+) -> None:
+    async def on_send(_account: str, _payload: bytes) -> None:
+        return None
+
+    async with running_bridge(mosquitto_broker, on_send) as bridge:
+        assert mosquitto_broker.process is not None
+        mosquitto_broker.process.send_signal(signal.SIGSTOP)  # no PUBACK can come
+        try:
+            acked = await bridge.publish_many(
+                [("smsgw/acme/status", b"1"), ("smsgw/acme/status", b"2")], timeout=0.3
+            )
+        finally:
+            mosquitto_broker.process.send_signal(signal.SIGCONT)
+        assert acked == [False, False]
+        # the connection is still usable: later PUBACKs of the forgotten ones are ignored
+        assert await bridge.publish_many([("smsgw/acme/status", b"3")]) == [True]
+
+
+async def test_publish_many_before_connecting_raises_unavailable() -> None:
+    async def on_send(_account: str, _payload: bytes) -> None:
+        return None
+
+    bridge = MqttBridge(settings=MqttSettings(host="127.0.0.1"), on_send=on_send,
+                        logger=structlog.get_logger())
+    with pytest.raises(MqttUnavailable):
+        await bridge.publish_many([("smsgw/acme/status", b"{}")])
