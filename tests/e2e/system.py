@@ -22,7 +22,7 @@ import structlog
 from drivers.smpp.sim_session import SimConfig
 from drivers.smpp.simulator import SmscSimulator
 from gateway.app import Daemon
-from gateway.config import load_config
+from gateway.config import Config, load_config
 from gateway.daemon_config import daemon_settings
 from gateway.model import SenderKind, SenderStatus
 from gateway.store import open_store
@@ -162,6 +162,18 @@ async def running_system(
     config_path = write_config(tmp_path / "gateway.toml", smsc_port=sim.port, mqtt_url=mqtt_url)
     config = load_config(config_path)
     token = await prepare_store(config.store.url, config.base_dir)
+    try:
+        async with running_daemon(config) as daemon, aiohttp.ClientSession() as http:
+            yield System(daemon=daemon, sim=sim, http=http,
+                         base=f"http://127.0.0.1:{daemon.http_port}", token=token,
+                         db=tmp_path / "gw.db")
+    finally:
+        await sim.close()
+
+
+@contextlib.asynccontextmanager
+async def running_daemon(config: Config) -> AsyncIterator[Daemon]:
+    """The daemon in this event loop, ready (links bound or given up on); stopped after."""
     daemon = Daemon(config=config, settings=daemon_settings(config),
                     logger=structlog.get_logger())
     task = asyncio.create_task(daemon.run(), name="daemon")
@@ -172,14 +184,10 @@ async def running_system(
         if task in done:
             task.result()  # the daemon died while starting: show why
         assert ready in done, "daemon not ready in 20 s"
-        async with aiohttp.ClientSession() as http:
-            yield System(daemon=daemon, sim=sim, http=http,
-                         base=f"http://127.0.0.1:{daemon.http_port}", token=token,
-                         db=tmp_path / "gw.db")
+        yield daemon
     finally:
         daemon.stop()
         await asyncio.wait_for(task, timeout=30)
-        await sim.close()
 
 
 def status_events(payloads: list[bytes], message_id: str) -> list[str]:

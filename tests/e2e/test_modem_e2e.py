@@ -7,7 +7,6 @@ back to ``delivered``; an MO message from the modem lands in ``GET
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,14 +14,19 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import structlog
 
 from drivers.modem.ptymodem import PtyModem
 from drivers.modem.simulator import SimConfig
-from gateway.app import Daemon
 from gateway.config import load_config
-from gateway.daemon_config import daemon_settings
-from tests.e2e.system import PRICE, SENDER, TOPUP, eventually, prepare_store, write_config
+from tests.e2e.system import (
+    PRICE,
+    SENDER,
+    TOPUP,
+    eventually,
+    prepare_store,
+    running_daemon,
+    write_config,
+)
 
 NUMBER = "+33700000001"  # approved for the account by prepare_store: replies go to it
 
@@ -67,23 +71,10 @@ async def modem_system(tmp_path: Path) -> AsyncIterator[ModemSystem]:
                                    link=modem_link(modem.device))
         config = load_config(config_path)
         token = await prepare_store(config.store.url, config.base_dir)
-        daemon = Daemon(config=config, settings=daemon_settings(config),
-                        logger=structlog.get_logger())
-        task = asyncio.create_task(daemon.run(), name="daemon")
-        try:
-            ready = asyncio.create_task(daemon.ready.wait())
-            done, _ = await asyncio.wait({ready, task}, timeout=20,
-                                         return_when=asyncio.FIRST_COMPLETED)
-            if task in done:
-                task.result()  # the daemon died while starting: show why
-            assert ready in done, "daemon not ready in 20 s"
+        async with running_daemon(config) as daemon, aiohttp.ClientSession() as http:
             assert daemon.links["modem-1"].health().bound
-            async with aiohttp.ClientSession() as http:
-                yield ModemSystem(modem=modem, http=http, token=token,
-                                  base=f"http://127.0.0.1:{daemon.http_port}")
-        finally:
-            daemon.stop()
-            await asyncio.wait_for(task, timeout=30)
+            yield ModemSystem(modem=modem, http=http, token=token,
+                              base=f"http://127.0.0.1:{daemon.http_port}")
 
 
 def submit_fields(tpdu: bytes) -> tuple[str, tuple[int, int] | None, bool]:
