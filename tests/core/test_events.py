@@ -5,57 +5,72 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any, cast
 
 import aiomqtt
+import pytest
 import structlog
 from prometheus_client import CollectorRegistry
 
 from gateway.events import MQTT_BATCH, EventPublisher
 from gateway.metrics import Metrics
 from gateway.mqtt import MqttBridge, MqttSettings
+from gateway.store import open_store
 from gateway.store.base import Store
 from gateway.store.records import OutboxEvent
+from gateway.store.sqlite_events import encode
 from tests.fixtures.mosquitto import MosquittoBroker
+from tests.waiting import eventually
 
 
-class OutboxStore:
-    """The three calls the publisher makes, on an in-memory outbox."""
+class CountingOutbox:
+    """The real SQLite store, with the publisher's outbox reads and acknowledgements counted."""
 
-    def __init__(self) -> None:
-        self.rows: dict[int, OutboxEvent] = {}
+    def __init__(self, store: Store) -> None:
+        self.store = store
         self.acks: list[list[int]] = []
         self.reads = 0
 
-    def add(self, account: str, kind: str, payload: bytes) -> None:
-        event_id = len(self.rows) + sum(map(len, self.acks)) + 1
-        self.rows[event_id] = OutboxEvent(id=event_id, account=account, kind=kind,
-                                          payload=payload)
+    def __getattr__(self, name: str) -> Any:  # everything else goes to the store
+        return getattr(self.store, name)
+
+    async def add(self, account: str, kind: str, n: int) -> bytes:
+        """Store an event; return the payload the broker should carry."""
+        payload = {"n": n}
+        await self.store.add_event(account=account, kind=kind, payload=payload)
+        return encode(payload)
+
+    async def pending_ids(self) -> list[int]:
+        return [e.id for e in await self.store.pending_mqtt_events(limit=100_000)]
+
+    async def empty(self) -> bool:
+        return not await self.pending_ids()
 
     async def pending_mqtt_events(self, *, limit: int) -> list[OutboxEvent]:
         self.reads += 1
-        return [self.rows[i] for i in sorted(self.rows)[:limit]]
+        return await self.store.pending_mqtt_events(limit=limit)
 
     async def ack_mqtt_events(self, ids: Sequence[int]) -> None:
         self.acks.append(list(ids))
-        for i in ids:
-            del self.rows[i]
-
-    async def due_webhooks(self, *, now: float, limit: int) -> list[Any]:
-        del now, limit
-        return []
+        await self.store.ack_mqtt_events(ids)
 
 
-async def wait_for_condition(predicate: Callable[[], bool], *, timeout: float = 10) -> None:
-    async with asyncio.timeout(timeout):
-        while not predicate():  # noqa: ASYNC110 - polls a plain condition with a deadline
-            await asyncio.sleep(0.01)
+@pytest.fixture
+async def outbox(tmp_path: Path) -> AsyncIterator[CountingOutbox]:
+    store = await open_store(f"sqlite:///{tmp_path}/gw.db", synchronous="normal")
+    await store.create_account("acme")
+    await store.create_account("beta")
+    try:
+        yield CountingOutbox(store)
+    finally:
+        await store.close()
 
 
 @contextlib.asynccontextmanager
 async def running_publisher(
-    broker: MosquittoBroker, store: OutboxStore
+    broker: MosquittoBroker, store: CountingOutbox
 ) -> AsyncIterator[tuple[EventPublisher, MqttBridge]]:
     async def on_send(_account: str, _payload: bytes) -> None:
         return None
@@ -80,14 +95,14 @@ async def running_publisher(
 
 
 async def test_events_are_published_on_their_topics_then_deleted(
-    mosquitto_broker: MosquittoBroker,
+    mosquitto_broker: MosquittoBroker, outbox: CountingOutbox,
 ) -> None:
-    store = OutboxStore()
+    store = outbox
     expected: list[tuple[str, bytes]] = []
     for n in range(MQTT_BATCH + 300):  # more than one batch
         account, kind = ("acme", "status") if n % 3 else ("beta", "inbound")
-        store.add(account, kind, b'{"n": %d}' % n)
-        expected.append((f"smsgw/{account}/{kind}", b'{"n": %d}' % n))
+        payload = await store.add(account, kind, n)
+        expected.append((f"smsgw/{account}/{kind}", payload))
     async with aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port,
                               identifier="watcher") as watcher:
         await watcher.subscribe("smsgw/#", qos=1)
@@ -100,41 +115,41 @@ async def test_events_are_published_on_their_topics_then_deleted(
                     got.append((message.topic.value, message.payload))
                     if len(got) == len(expected):
                         break
-            await wait_for_condition(lambda: not store.rows)
+            await eventually(store.empty, what="an empty outbox")
     assert got == expected
     assert len(store.acks) >= 2  # acknowledged a batch at a time
 
 
 async def test_events_wait_in_the_outbox_while_the_broker_is_down(
-    mosquitto_broker: MosquittoBroker,
+    mosquitto_broker: MosquittoBroker, outbox: CountingOutbox,
 ) -> None:
-    store = OutboxStore()
+    store = outbox
     async with running_publisher(mosquitto_broker, store) as (publisher, bridge):
         mosquitto_broker.stop()
-        await wait_for_condition(lambda: not bridge.connected.is_set())
-        store.add("acme", "status", b'{"state": "delivered"}')
+        await eventually(lambda: not bridge.connected.is_set(), what="the disconnection")
+        await store.add("acme", "status", 1)
         reads = store.reads
         publisher.poke()
-        await wait_for_condition(lambda: store.reads >= reads + 2)  # tried, and again
-        assert list(store.rows) == [1]
+        await eventually(lambda: store.reads >= reads + 2, what="two tries")
+        assert await store.pending_ids() == [1]
         mosquitto_broker.start()
-        await wait_for_condition(lambda: not store.rows, timeout=15)
+        await eventually(store.empty, timeout=15, what="an empty outbox")
     assert store.acks == [[1]]
 
 
 async def test_events_are_kept_when_the_broker_does_not_acknowledge(
-    mosquitto_broker: MosquittoBroker,
+    mosquitto_broker: MosquittoBroker, outbox: CountingOutbox,
 ) -> None:
-    store = OutboxStore()
+    store = outbox
     async with running_publisher(mosquitto_broker, store) as (publisher, _bridge):
         assert mosquitto_broker.process is not None
         mosquitto_broker.process.send_signal(signal.SIGSTOP)  # connected, but silent
         try:
-            store.add("acme", "status", b"{}")
+            await store.add("acme", "status", 1)
             reads = store.reads
             publisher.poke()
-            await wait_for_condition(lambda: store.reads > reads)  # sent, waiting for a PUBACK
-            assert list(store.rows) == [1]
+            await eventually(lambda: store.reads > reads, what="a publish waiting for its PUBACK")
+            assert await store.pending_ids() == [1]
         finally:
             mosquitto_broker.process.send_signal(signal.SIGCONT)
-        await wait_for_condition(lambda: not store.rows, timeout=20)
+        await eventually(store.empty, timeout=20, what="an empty outbox")

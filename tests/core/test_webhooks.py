@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from aiohttp import web
 
-from gateway.webhooks import SIGNATURE_HEADER, post, retry_delay, sign, verify
+from gateway.webhooks import post, retry_delay, sign, verify
+from tests.webhook_receiver import webhook_receiver
 
 SECRET = b"account-secret"
 
@@ -17,24 +17,8 @@ SECRET = b"account-secret"
 @pytest.fixture
 async def receiver() -> AsyncIterator[tuple[str, list[tuple[bytes, str]], list[int]]]:
     """A webhook receiver on loopback answering the statuses queued in ``answers``."""
-    seen: list[tuple[bytes, str]] = []
-    answers: list[int] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        seen.append((await request.read(), request.headers.get(SIGNATURE_HEADER, "")))
-        return web.Response(status=answers.pop(0) if answers else 200)
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}/hook", seen, answers
-    finally:
-        await runner.cleanup()
+    async with webhook_receiver() as r:
+        yield r.url, r.seen, r.answers
 
 
 async def test_delivered_body_carries_a_valid_signature(

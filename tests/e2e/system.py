@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,29 +25,12 @@ from gateway.config import Config, load_config
 from gateway.daemon_config import daemon_settings
 from gateway.model import SenderKind, SenderStatus
 from gateway.store import open_store
+from tests.waiting import eventually
 
 ACCOUNT = "acme"
 SENDER = "ACME"
 TOPUP = 1000
 PRICE = 1
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]] | Callable[[], bool], *, timeout: float = 15.0,
-    what: str = "condition",
-) -> None:
-    """Poll ``check`` until it is true; fail with ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            msg = f"timed out waiting for {what}"
-            raise AssertionError(msg)
-        await asyncio.sleep(0.02)
 
 
 @dataclass

@@ -8,13 +8,14 @@ import time
 from pathlib import Path
 
 import aiomqtt
-from aiohttp import web
 
 from drivers.smpp.sim_session import SimConfig
 from gateway.store import open_store
-from gateway.webhooks import SIGNATURE_HEADER, verify
-from tests.e2e.system import PRICE, TOPUP, eventually, running_system, status_events
+from gateway.webhooks import verify
+from tests.e2e.system import PRICE, TOPUP, running_system, status_events
 from tests.fixtures.mosquitto import MosquittoBroker
+from tests.waiting import eventually
+from tests.webhook_receiver import webhook_receiver
 
 LONG = "Bonjour, ceci est un message long avec un euro € pour voir la concaténation. " * 4
 
@@ -140,24 +141,12 @@ async def test_links_page_shows_the_bound_link(tmp_path: Path) -> None:
 
 
 async def test_status_webhook_is_signed_with_the_account_secret(tmp_path: Path) -> None:
-    received: list[tuple[bytes, str]] = []
-
-    async def hook(request: web.Request) -> web.Response:
-        received.append((await request.read(), request.headers[SIGNATURE_HEADER]))
-        return web.Response(status=204)
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
+    async with webhook_receiver() as hooks:
+        received = hooks.seen
         async with running_system(tmp_path) as gw:
             status, doc = await gw.send({
                 "from": "ACME", "to": "+33612345678", "text": "hook me",
-                "callback_url": f"http://127.0.0.1:{port}/hook",
+                "callback_url": hooks.url,
             })
             assert status == 202, doc
 
@@ -173,5 +162,3 @@ async def test_status_webhook_is_signed_with_the_account_secret(tmp_path: Path) 
         for body, signature in received:
             assert verify(signature, body, secret, now=time.time())
             assert json.loads(body)["id"] == doc["messages"][0]["id"]
-    finally:
-        await runner.cleanup()

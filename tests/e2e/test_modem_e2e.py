@@ -22,11 +22,11 @@ from tests.e2e.system import (
     PRICE,
     SENDER,
     TOPUP,
-    eventually,
     prepare_store,
     running_daemon,
     write_config,
 )
+from tests.waiting import eventually
 
 NUMBER = "+33700000001"  # approved for the account by prepare_store: replies go to it
 

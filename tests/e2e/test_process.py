@@ -34,6 +34,7 @@ from gateway.model import MessageState, SenderKind, SenderStatus
 from gateway.store import open_store
 from tests.e2e.system import ACCOUNT, PRICE, SENDER, TOPUP, prepare_store, smpp_link, write_config
 from tests.fixtures.net import free_port, log_tail
+from tests.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 FINAL = frozenset(s.value for s in MessageState if s.final)
@@ -76,27 +77,26 @@ class DaemonProcess:
 
     async def wait_ready(self, http: aiohttp.ClientSession, *, timeout: float = 20.0) -> None:
         """Until GET /readyz answers 200 (store reachable, a link bound)."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        async def ready() -> bool:
             if self.proc is None or self.proc.poll() is not None:
                 code = None if self.proc is None else self.proc.returncode
                 raise self.failure(f"the daemon exited ({code}) while starting")
             with contextlib.suppress(aiohttp.ClientError):
                 async with http.get(f"{self.base}/readyz") as r:
-                    if r.status == 200:
-                        return
-            if time.monotonic() > deadline:
-                raise self.failure(f"the daemon was not ready in {timeout} s")
-            await asyncio.sleep(0.05)
+                    return r.status == 200
+            return False
+
+        await eventually(ready, timeout=timeout, what="/readyz", failure=self.failure)
 
     async def wait_exit(self, *, timeout: float) -> int:
-        assert self.proc is not None
-        deadline = time.monotonic() + timeout
-        while (code := self.proc.poll()) is None:
-            if time.monotonic() > deadline:
-                raise self.failure(f"the daemon did not exit within {timeout} s")
-            await asyncio.sleep(0.02)
-        return code
+        """The exit code, waiting on the process itself (in a thread)."""
+        proc = self.proc
+        assert proc is not None
+        try:
+            return await asyncio.to_thread(proc.wait, timeout)
+        except subprocess.TimeoutExpired:
+            raise self.failure(f"the daemon did not exit within {timeout} s") from None
 
     async def kill9(self) -> None:
         assert self.proc is not None
@@ -143,12 +143,8 @@ def finished(db: Path) -> int:
 async def until(
     check: Callable[[], bool], *, timeout: float, what: str, proc: DaemonProcess,
 ) -> None:
-    """Poll the plain predicate ``check`` with a deadline; the failure shows the daemon log."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise proc.failure(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.02)
+    """:func:`eventually`, whose failure shows the end of the daemon's log."""
+    await eventually(check, timeout=timeout, what=what, failure=proc.failure)
 
 
 @contextlib.asynccontextmanager
@@ -199,18 +195,21 @@ async def send_until_accepted(
 ) -> list[str]:
     """POST one batch, again with the same client_ref while the daemon is down."""
     body = {"from": SENDER, "to": numbers, "text": "kill test", "client_ref": ref}
-    deadline = time.monotonic() + 60
-    while True:
+    ids: list[str] = []
+
+    async def accepted() -> bool:
         try:
             async with http.post(f"{proc.base}/v1/messages", json=body,
                                  headers=proc.auth()) as r:
                 doc = await r.json()
-                assert r.status == 202, doc
-                return [m["id"] for m in doc["messages"]]
         except aiohttp.ClientError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.05)  # killed under us: retry once it is back
+            return False  # killed under us: again once it is back
+        assert r.status == 202, doc
+        ids.extend(m["id"] for m in doc["messages"])
+        return True
+
+    await eventually(accepted, timeout=60, what=f"batch {ref} accepted", failure=proc.failure)
+    return ids
 
 
 @pytest.mark.slow

@@ -7,24 +7,22 @@ import json
 import signal
 import sqlite3
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from gateway.model import SenderKind, SenderStatus
 from gateway.store import open_store
+from tests.waiting import eventually
 
-# Each child imports everything, then waits for the start file so that all of
-# them hit the store at once, then runs `smsgw send` in-process.
+# Each child imports everything, then blocks reading its standard input; the
+# parent closes every child's input at once, so that all of them hit the store
+# together, then each runs `smsgw send` in-process.
 CHILD = """
-import pathlib, sys, time
+import sys
 from gateway.cli import main
-go = pathlib.Path(sys.argv[1])
-deadline = time.monotonic() + 60
-while not go.exists() and time.monotonic() < deadline:
-    time.sleep(0.005)
-sys.exit(main(sys.argv[2:]))
+sys.stdin.read()
+sys.exit(main(sys.argv[1:]))
 """
 
 
@@ -52,17 +50,18 @@ def _count(db: Path, sql: str) -> int:
 @pytest.mark.slow
 async def test_twenty_processes_cannot_overdraw_the_balance(tmp_path: Path) -> None:
     config = await _prepare(tmp_path, credit=100)
-    go = tmp_path / "go"
     children = []
     for p in range(20):
         to = [a for i in range(10) for a in ("--to", f"+3361{p:02d}{i:05d}")]
         argv = ["send", "--account", "acme", "--from", "ACME", *to, "--text", "hi",
                 "--json", "-c", str(config)]
         children.append(await asyncio.create_subprocess_exec(
-            sys.executable, "-c", CHILD, str(go), *argv,
+            sys.executable, "-c", CHILD, *argv, stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         ))
-    go.touch()
+    for child in children:  # the start signal
+        assert child.stdin is not None
+        child.stdin.close()
     outputs = await asyncio.wait_for(
         asyncio.gather(*(c.communicate() for c in children)), timeout=120
     )
@@ -96,11 +95,12 @@ async def test_kill_during_bulk_send_leaves_store_consistent(tmp_path: Path) -> 
         "--to-file", str(listing), "--text", "x" * 200, "-c", str(config),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 60
-    while not db.exists() or _count(db, "SELECT count(*) FROM messages") == 0:
+
+    def stored() -> bool:
         assert child.returncode is None, "the bulk send ended before it could be killed"
-        assert time.monotonic() < deadline, "no message was ever stored"
-        await asyncio.sleep(0.002)
+        return db.exists() and _count(db, "SELECT count(*) FROM messages") > 0
+
+    await eventually(stored, timeout=60, what="the first stored batch")
     child.kill()  # SIGKILL: no cleanup, no commit of what is in flight
     assert await asyncio.wait_for(child.wait(), timeout=30) == -signal.SIGKILL
 
