@@ -112,7 +112,10 @@ class Daemon:
         metrics = Metrics(registry=self.registry)
         metrics.watch_links(lambda: [r.link.health() for r in self._links.values()])
         events = EventPublisher(store=store, metrics=metrics, logger=log)
-        send_service = SendService(store=store, log=log, national=s.national)
+        send_service = SendService(
+            store=store, log=log, national=s.national,
+            on_crossing=lambda account: metrics.credit_low_crossed(account=account),
+        )
 
         def on_changes(changes: QueueChanges) -> None:
             for change in changes.changes:
@@ -121,7 +124,7 @@ class Daemon:
             events.changes(changes)
 
         link_events = LinkEvents(store=store, on_changes=on_changes, on_inbound=events.inbound,
-                                 logger=log)
+                                 logger=log, metrics=metrics)
         for table in s.links:
             link = build_link(table, link_events, log)
             self._links[table.name] = _Running(link=link, table=table)
@@ -135,7 +138,11 @@ class Daemon:
         if s.mqtt is not None:
             handler = MqttSendHandler(store=store, send_service=send_service, events=events,
                                       metrics=metrics, dispatcher=dispatcher, logger=log)
-            mqtt = MqttBridge(settings=s.mqtt, on_send=handler, logger=log)
+            broker = f"{s.mqtt.host}:{s.mqtt.port}"
+            mqtt = MqttBridge(
+                settings=s.mqtt, on_send=handler, logger=log,
+                on_connection=lambda up: metrics.set_mqtt_connected(broker=broker, connected=up),
+            )
             events.attach_mqtt(mqtt)
         http: HttpServer | None = None
         if s.http is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,11 +66,13 @@ def body_hash(request: SendRequest) -> str:
 
 class SendService:
     def __init__(self, *, store: Store, log: Any, national: Sequence[str] = (),
-                 batch_size: int = 500) -> None:
+                 batch_size: int = 500,
+                 on_crossing: Callable[[str], None] | None = None) -> None:
         self._store = store
         self._log = log
         self._national = tuple(national)
         self._batch_size = batch_size
+        self._on_crossing = on_crossing  # an account's balance fell below its alert threshold
 
     async def check_sender(self, account: str, raw: str) -> tuple[str, Any]:
         """The approved sender (value, kind) of ``account``, or SenderNotAllowed with why."""
@@ -144,6 +146,8 @@ class SendService:
             for c in result.crossings:
                 self._log.warning("credit_low_crossed", account=c.account, balance=c.balance,
                                   alert_below=c.alert_below)
+                if self._on_crossing is not None:
+                    self._on_crossing(c.account)
         conflict = next((r.error for r in refused if isinstance(r.error, ClientRefConflict)), None)
         if conflict is not None and not accepted:
             raise conflict

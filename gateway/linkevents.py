@@ -18,6 +18,7 @@ from typing import Any
 
 from gateway.batching import Batcher
 from gateway.link import InboundPart, Receipt
+from gateway.metrics import Metrics
 from gateway.reassembly import InboundMessage as Reassembled
 from gateway.reassembly import Reassembler
 from gateway.store import new_id
@@ -40,6 +41,7 @@ class LinkEvents:
         logger: Any,  # a structlog bound logger
         reassembly_timeout: float = 300.0,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
         self._on_changes = on_changes
@@ -50,10 +52,13 @@ class LinkEvents:
         self._receipts: Batcher[Receipt, QueueChanges] = Batcher(
             flush=self._flush_receipts, name="receipt-writer"
         )
+        self._metrics = metrics
         self._owners: dict[str, str | None] = {}
 
     async def on_receipt(self, receipt: Receipt) -> None:
         await self._receipts.submit(receipt)
+        if self._metrics is not None:
+            self._metrics.receipt_received(link=receipt.link, state=receipt.state)
 
     async def on_inbound(self, part: InboundPart) -> None:
         message = self._reassembler.add(part, self._clock())
@@ -106,6 +111,8 @@ class LinkEvents:
             received_at=message.received_at,
         )
         await self._store.add_inbound(record)
+        if self._metrics is not None:
+            self._metrics.inbound_received(link=message.link, account=record.account or "")
         self._log.info("reply_received", link=message.link, account=record.account,
                        parts=message.received, complete=message.complete)
         await self._on_inbound(record)

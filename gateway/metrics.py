@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -41,6 +42,16 @@ MODEM_GAUGES: Mapping[str, tuple[str, str]] = {
 }
 
 _LABEL_VALUE = re.compile(r"[^A-Za-z0-9_.:+-]")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _LinkChildren:
+    """One link's labelled children of the submit metrics."""
+
+    submitted: Counter
+    latency: Histogram
+    throttled: Counter
+    outcomes: dict[str, Counter]
 
 
 class Metrics:
@@ -130,6 +141,7 @@ class Metrics:
             ["broker"], registry=r,
         )
         self._queue_states: set[str] = set()
+        self._per_link: dict[str, _LinkChildren] = {}
         self._link_collector: LinkCollector | None = None
 
     # --- ingress and lifecycle ----------------------------------------------
@@ -155,24 +167,38 @@ class Metrics:
 
     # --- dispatch ---------------------------------------------------------------
 
+    def _link_children(self, link: str) -> _LinkChildren:
+        # labels() looks the child up under a lock on every call: the submit
+        # path asks for the same few children thousands of times a second
+        children = self._per_link.get(link)
+        if children is None:
+            children = self._per_link[link] = _LinkChildren(
+                submitted=self.segments_submitted.labels(link=link),
+                latency=self.submit_latency.labels(link=link),
+                throttled=self.throttled_responses.labels(link=link),  # exported from 0
+                outcomes={name: self.submit_outcomes.labels(link=link, outcome=name)
+                          for name in ("accepted", "retry", "rejected")},
+            )
+        return children
+
     def submit_sent(self, *, link: str) -> None:
         """A segment went out on ``link`` (counted before its answer arrives)."""
-        self.segments_submitted.labels(link=link).inc()
+        self._link_children(link).submitted.inc()
 
     def submit_answered(self, *, link: str, outcome: Outcome, latency: float) -> None:
         """The answer to one submit and the seconds it took."""
-        self.submit_latency.labels(link=link).observe(latency)
-        throttled_child = self.throttled_responses.labels(link=link)  # exported from 0
+        children = self._link_children(link)
+        children.latency.observe(latency)
         match outcome:
             case Accepted():
                 name = "accepted"
             case Retry(throttled=throttled):
                 name = "retry"
                 if throttled:
-                    throttled_child.inc()
+                    children.throttled.inc()
             case Rejected():
                 name = "rejected"
-        self.submit_outcomes.labels(link=link, outcome=name).inc()
+        children.outcomes[name].inc()
 
     def receipt_received(self, *, link: str, state: ReceiptState | str) -> None:
         value = state.value if isinstance(state, ReceiptState) else state

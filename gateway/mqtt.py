@@ -226,9 +226,11 @@ class MqttBridge:
         on_send: SendHandler,
         logger: Any,  # a structlog bound logger
         rng: random.Random | None = None,
+        on_connection: Callable[[bool], None] | None = None,  # metrics: connected or not
     ) -> None:
         self._settings = settings
         self._on_send = on_send
+        self._on_connection = on_connection
         self._log = logger.bind(component="mqtt")
         self._rng = rng or random.Random()
         self._client: aiomqtt.Client | None = None
@@ -293,6 +295,8 @@ class MqttBridge:
             finally:
                 self._client = None
                 self._pubacks.close()  # batches still waiting give up on this connection
+                if self.connected.is_set() and self._on_connection is not None:
+                    self._on_connection(False)
                 self.connected.clear()
             if self._stopping.is_set():
                 return
@@ -328,6 +332,8 @@ class MqttBridge:
             await client.subscribe(s.send_filter, qos=1)
             self.connections += 1
             self.connected.set()
+            if self._on_connection is not None:
+                self._on_connection(True)
             self._log.info("mqtt_connected", host=s.host, port=s.port, topic=s.send_filter)
             window = asyncio.Semaphore(s.concurrency)
             handlers: set[asyncio.Task[None]] = set()

@@ -187,3 +187,16 @@ async def test_monthly_cap_refuses_beyond_the_months_spending(
     [refused] = result.refused
     assert isinstance(refused.error, MonthlyCapReached)
     assert "spent 2 of 2 this month, needed 1" in str(refused.error)
+
+
+async def test_crossing_the_alert_threshold_is_reported_once(store: SqliteStore) -> None:
+    crossed: list[str] = []
+    service = SendService(store=store, log=structlog.get_logger(), on_crossing=crossed.append)
+    await make_account(store, credit=100)
+    await store.set_account("acme", alert_below=98)
+    await service.send(_req(A))  # 99: still above
+    assert crossed == []
+    await service.send(_req(B))  # 98: not below yet
+    await service.send(_req(C))  # 97: crossed
+    await service.send(_req("+33612345670"))  # 96: still below, not again
+    assert crossed == ["acme"]

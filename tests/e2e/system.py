@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 import structlog
+from prometheus_client.parser import text_string_to_metric_families
 
 from drivers.smpp.sim_session import SimConfig
 from drivers.smpp.simulator import SmscSimulator
@@ -68,6 +69,16 @@ class System:
             return current == state
 
         await eventually(reached, timeout=timeout, what=f"{message_id} {state}")
+
+    async def metric(self, name: str, **labels: str) -> float | None:
+        """One sample of GET /metrics, or None when it is not exported."""
+        async with self.http.get(f"{self.base}/metrics") as r:
+            text = await r.text()
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and sample.labels == labels:
+                    return float(sample.value)
+        return None
 
     def submits(self) -> list[dict[str, Any]]:
         return [r for r in self.sim.records if r.get("event") == "submit_sm"]

@@ -34,6 +34,10 @@ async def test_http_send_goes_to_delivered_with_its_segments(tmp_path: Path) -> 
         assert len(submits) == 3
         assert all(s["esm"] & 0x40 for s in submits)  # concatenation header present
         assert await gw.balance() == TOPUP - 3 * PRICE
+        assert await gw.metric("smsgw_receipts_total", link="smsc-1", state="delivered") == 3
+        assert await gw.metric("smsgw_segments_submitted_total", link="smsc-1") == 3
+        assert await gw.metric("smsgw_submit_outcomes_total", link="smsc-1",
+                               outcome="accepted") == 3
 
 
 async def test_many_messages_all_delivered_once_with_an_exact_ledger(tmp_path: Path) -> None:
@@ -85,6 +89,8 @@ async def test_reply_is_stored_for_the_owner_of_the_number(tmp_path: Path) -> No
             [reply] = (await r.json())["inbound"]
         assert reply["text"] == "Oui, merci ! " * 20
         assert reply["from"] == "+33611111111"
+        assert await gw.metric("smsgw_inbound_messages_total", link="smsc-1",
+                               account="acme") == 1
 
 
 async def test_mqtt_send_is_stored_sent_and_reported(
@@ -129,6 +135,8 @@ async def test_mqtt_send_is_stored_sent_and_reported(
         assert first["client_ref"] == "m-1"
         assert rejected[0]["error"] in {"invalid_recipient", "missing_field"}
         assert await gw.balance() == TOPUP - PRICE
+        broker = f"{mosquitto_broker.host}:{mosquitto_broker.port}"
+        assert await gw.metric("smsgw_mqtt_connected", broker=broker) == 1
 
 
 async def test_links_page_shows_the_bound_link(tmp_path: Path) -> None:
