@@ -12,7 +12,10 @@ segments and refunds what was never accepted.
 Retries: a transient outcome sends the message back to the queue with a
 back-off (``retry_at``); the next claim routes it again, so a link that is
 down or throttling is skipped while another can take the traffic. A message
-that keeps failing ends ``failed`` after ``max_attempts`` or ``max_age``.
+that keeps failing ends ``failed`` once it is ``max_age`` old (its validity,
+when shorter, ends it ``expired`` first). Retries while a link is down back
+off too, but to at most ``link_retry_max``, so traffic resumes soon after the
+link returns without every queued message being rewritten every second.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from gateway.store.base import Store
 from gateway.store.records import Message, OutcomeRecord, QueueChanges
 
 ChangesSink = Callable[[QueueChanges], None]
-_LINK_STATE_REASONS = frozenset({"link_down", "no_link_bound"})
+_LINK_STATE_REASONS = frozenset({"link_down", "no_link_bound", "no_route"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,7 +52,7 @@ class DispatchSettings:
     idle_poll: float = 0.2  # seconds between claims when nothing is due
     retry_base: float = 2.0
     retry_max: float = 300.0
-    max_attempts: int = 30
+    link_retry_max: float = 30.0  # back-off cap while no link can take the message
     max_age: float = 86_400.0  # a message not submitted within a day fails
     references: int = 100_000  # destinations whose concatenation reference is remembered
 
@@ -251,16 +254,17 @@ class Dispatcher:
         if message.validity is not None and now >= message.send_at + message.validity:
             await self._finish(message, MessageState.EXPIRED, "validity passed before sending")
             return
-        if now - message.created_at > self._s.max_age or message.attempts >= self._s.max_attempts:
+        if now - message.created_at > self._s.max_age:
             await self._finish(message, MessageState.FAILED,
                                f"not sent after {message.attempts} attempts: {message.error}")
             return
         candidates = self._router.candidates(message.destination, self._link_health(now))
         if not candidates:
             reason = "no_link_bound" if self._router.has_route(message.destination) else "no_route"
+            retry = Retry(reason=reason)
             await self._record([OutcomeRecord(
-                message_id=message.id, index=0, link="", outcome=Retry(reason=reason),
-                retry_at=now + self._backoff(message.attempts),
+                message_id=message.id, index=0, link="", outcome=retry,
+                retry_at=now + self._retry_delay(message.attempts, retry),
             )])
             return
         link = self._links[candidates[0]]
@@ -369,12 +373,15 @@ class Dispatcher:
         """Throttling and a lost link are the link's state, not the message's fault:
         try again soon (the router skips that link meanwhile); other transient
         errors back off exponentially with the message's attempts."""
-        if outcome.throttled or outcome.reason in _LINK_STATE_REASONS:
+        if outcome.throttled:
             return max(outcome.delay, self._s.retry_base / 2) * (0.5 + self._rng.random() / 2)
+        if outcome.reason in _LINK_STATE_REASONS:
+            return max(outcome.delay, self._backoff(attempts, cap=self._s.link_retry_max))
         return max(outcome.delay, self._backoff(attempts))
 
-    def _backoff(self, attempts: int) -> float:
-        delay = min(self._s.retry_base * 2.0 ** attempts, self._s.retry_max)
+    def _backoff(self, attempts: int, *, cap: float | None = None) -> float:
+        limit = self._s.retry_max if cap is None else cap
+        delay = min(self._s.retry_base * 2.0 ** min(attempts, 32), limit)
         return delay * (0.5 + self._rng.random() / 2)
 
 

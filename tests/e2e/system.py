@@ -155,13 +155,17 @@ async def running_system(
     config_path = write_config(tmp_path / "gateway.toml", smsc_port=sim.port, mqtt_url=mqtt_url)
     config = load_config(config_path)
     token = await prepare_store(config.store.url, config.base_dir)
+    system: System | None = None
     try:
         async with running_daemon(config) as daemon, aiohttp.ClientSession() as http:
-            yield System(daemon=daemon, sim=sim, http=http,
-                         base=f"http://127.0.0.1:{daemon.http_port}", token=token,
-                         db=tmp_path / "gw.db")
+            system = System(daemon=daemon, sim=sim, http=http,
+                            base=f"http://127.0.0.1:{daemon.http_port}", token=token,
+                            db=tmp_path / "gw.db")
+            yield system
     finally:
         await sim.close()
+        if system is not None and system.sim is not sim:  # a test restarted the SMSC
+            await system.sim.close()
 
 
 @contextlib.asynccontextmanager

@@ -10,6 +10,7 @@ from pathlib import Path
 import aiomqtt
 
 from drivers.smpp.sim_session import SimConfig
+from drivers.smpp.simulator import SmscSimulator
 from gateway.store import open_store
 from gateway.webhooks import verify
 from tests.e2e.system import PRICE, TOPUP, running_system, status_events
@@ -170,3 +171,24 @@ async def test_status_webhook_is_signed_with_the_account_secret(tmp_path: Path) 
         for body, signature in received:
             assert verify(signature, body, secret, now=time.time())
             assert json.loads(body)["id"] == doc["messages"][0]["id"]
+
+
+async def test_messages_wait_out_an_smsc_outage_and_leave_when_it_returns(
+    tmp_path: Path,
+) -> None:
+    async with running_system(tmp_path) as gw:
+        port = gw.sim.port
+        await gw.sim.close()
+        status, doc = await gw.send({"from": "ACME", "to": "+33612345678", "text": "later"})
+        assert status == 202, doc
+        message_id = doc["messages"][0]["id"]
+
+        async def retried() -> bool:
+            view = await gw.message(message_id)
+            return view["state"] == "queued" and int(view["attempts"]) >= 2
+
+        await eventually(retried, what="two tries while the SMSC is down")
+        gw.sim = SmscSimulator(config=SimConfig(dlr=True), port=port)
+        await gw.sim.start()
+        await gw.wait_state(message_id, "delivered", timeout=30)
+        assert len(gw.submits()) == 1
