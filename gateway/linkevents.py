@@ -25,6 +25,7 @@ from gateway.store import new_id
 from gateway.store.base import Store
 from gateway.store.records import InboundMessage, QueueChanges
 
+OWNER_TTL = 60.0  # seconds a destination's owning account is remembered
 ChangesSink = Callable[[QueueChanges], None]
 InboundSink = Callable[[InboundMessage], Awaitable[None]]
 
@@ -53,7 +54,9 @@ class LinkEvents:
             flush=self._flush_receipts, name="receipt-writer"
         )
         self._metrics = metrics
-        self._owners: dict[str, str | None] = {}
+        # destination -> (looked up at, owning account); senders approved or
+        # moved later are seen after OWNER_TTL seconds (or at once on SIGHUP)
+        self._owners: dict[str, tuple[float, str | None]] = {}
 
     async def on_receipt(self, receipt: Receipt) -> None:
         await self._receipts.submit(receipt)
@@ -91,13 +94,17 @@ class LinkEvents:
         return changes
 
     async def _owner(self, destination: str) -> str | None:
-        if destination not in self._owners:
-            owners = await self._store.sender_owners(destination)
-            if len(owners) > 1:
-                self._log.warning("reply_owner_ambiguous", destination=destination,
-                                  accounts=owners)
-            self._owners[destination] = owners[0] if owners else None
-        return self._owners[destination]
+        now = self._clock()
+        cached = self._owners.get(destination)
+        if cached is not None and now - cached[0] < OWNER_TTL:
+            return cached[1]
+        owners = await self._store.sender_owners(destination)
+        if len(owners) > 1:
+            self._log.warning("reply_owner_ambiguous", destination=destination,
+                              accounts=owners)
+        owner = owners[0] if owners else None
+        self._owners[destination] = (now, owner)
+        return owner
 
     def forget_owners(self) -> None:
         """Senders changed (SIGHUP): look owners up again."""
