@@ -190,20 +190,23 @@ def report(run: Run, args: argparse.Namespace) -> None:
     print(f"\nsmsgw end-to-end benchmark: {args.messages:,} messages per phase, one SMPP link "
           f"(window 64, receipts on), SQLite store, {os.cpu_count()} CPUs")
     print(f"{'run':<40} {'msgs/s e2e':>11} {'/link':>7} {'/5000':>7} {'ingest/s':>9} "
-          f"{'submit/s':>9} {'seconds':>8} {'events+s':>8}  cpu (share of one core)")
+          f"{'submit/s':>9} {'seconds':>8} {'events+s':>8} {'us/msg':>7}  "
+          f"cpu (share of one core)")
     for r in run.results:
         ratio = (r.rate / ceiling("delay" in r.label) if "alone" not in r.label
                  else float("nan"))
         cpu = " ".join(f"{k} {v:.0%}" for k, v in r.cpu.items())
         print(f"{r.label:<40} {r.rate:>11,.0f} {_ratio(ratio):>7} {r.rate / TARGET:>7.2f} "
               f"{_num(r.ingest):>9} {_num(r.submit):>9} {r.seconds:>8.2f} "
-              f"{'-' if r.events_lag is None else f'{r.events_lag:.1f}':>8}  {cpu}")
+              f"{'-' if r.events_lag is None else f'{r.events_lag:.1f}':>8} "
+              f"{'-' if r.daemon_us is None else f'{r.daemon_us:,.0f}':>7}  {cpu}")
         if r.note:
             print(f"{'':<40} {r.note}")
     print("e2e: first send -> all delivered (store polled every 100 ms); /link: e2e / SmppLink "
           "alone; /5000: e2e / target; ingest/s: accepted as the POSTs return; submit/s: all "
           "segments accepted by the SMSC; events+s: from all delivered until every status "
-          "event is published (the next phase waits for it)")
+          "event is published (the next phase waits for it); us/msg: the daemon's CPU time "
+          "(all threads) per message, the steadiest figure on a shared machine")
     if any("delay" in r.label for r in run.results):
         print("(SMSC delay 10 ms: a window of 64 allows at most 64 / 0.010 = 6,400 msg/s; "
               "/link compares with the link alone at the same delay)")

@@ -41,6 +41,9 @@ class Result:
     ingest: float = 0.0  # msg/s accepted by the daemon
     submit: float = 0.0  # msg/s accepted by the SMSC
     cpu: dict[str, float] = field(default_factory=dict)  # process -> share of one core
+    # the daemon's CPU time (user + system, all threads) per message, microseconds:
+    # steadier than msg/s on a shared machine (it does not count time spent waiting)
+    daemon_us: float | None = None
     events_lag: float | None = None  # seconds from all delivered to the outbox empty
     note: str = ""
 
@@ -94,8 +97,15 @@ class CpuMeter:
 
     def shares(self) -> dict[str, float]:
         wall = time.perf_counter() - self.start
-        return {name: (cpu_seconds(pid) - self.before[name]) / wall
-                for name, pid in self.pids.items()}
+        return {name: used / wall for name, used in self.used().items()}
+
+    def used(self) -> dict[str, float]:
+        """CPU seconds each process used since the meter started."""
+        return {name: cpu_seconds(pid) - self.before[name] for name, pid in self.pids.items()}
+
+    def per_message(self, name: str, messages: int) -> float:
+        """Microseconds of ``name``'s CPU time per message."""
+        return self.used()[name] / messages * 1e6
 
 
 def _finish(result: Result, watch: Watch, start: float, states: Callable[[], dict[str, int]],
@@ -141,7 +151,8 @@ async def phase_http(
         await asyncio.gather(*(client(http) for _ in range(clients)))
     ingest = accepted / (time.perf_counter() - start)
     await watcher
-    result = Result(label=label, messages=n, seconds=0.0, ingest=ingest, cpu=meter.shares())
+    result = Result(label=label, messages=n, seconds=0.0, ingest=ingest, cpu=meter.shares(),
+                    daemon_us=meter.per_message("daemon", n))
     if errors:
         result.note = f"{len(errors)} POSTs refused, first: {errors[0][:120]}"
     return _finish(result, watch, start, probe.states)
@@ -172,7 +183,7 @@ async def phase_mqtt(
         published = time.perf_counter() - start
         await watcher
     result = Result(label=label, messages=n, seconds=0.0, ingest=n / published,
-                    cpu=meter.shares())
+                    cpu=meter.shares(), daemon_us=meter.per_message("daemon", n))
     result = _finish(result, watch, start, probe.states)
     if watch.delivered_at is not None:  # stored = acknowledged to the broker, not published
         result.note = f"published (broker PUBACK) at {n / published:,.0f}/s"

@@ -16,6 +16,7 @@ from gateway.recipients import (
     check_e164,
     merge_recipients,
     normalize_e164,
+    parse_plus_digits,
     read_contacts_csv,
     read_recipient_csv,
     read_recipient_file,
@@ -185,6 +186,46 @@ def test_arbitrary_text_gives_e164_or_invalid_recipient(raw: str) -> None:
         assert number[1:].isdigit()
         assert len(number) <= 16
         assert normalize_e164(number) == number
+
+
+# --- parse_plus_digits: the fast path equals phonenumbers.parse ----------------
+
+
+def _reference_parse(digits: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse("+" + digits, None)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+COUNTRY_CODES = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+
+
+@settings(max_examples=1000)
+@given(code=st.sampled_from(COUNTRY_CODES), rest=st.text(alphabet="0123456789", max_size=14))
+def test_fast_parse_equals_phonenumbers_parse_for_any_digits(code: int, rest: str) -> None:
+    digits = (str(code) + rest)[:15]
+    fast = parse_plus_digits(digits)
+    if fast is not None:  # None: the caller asks phonenumbers.parse itself
+        assert fast == _reference_parse(digits)
+
+
+def test_fast_parse_equals_phonenumbers_parse_for_every_example_number() -> None:
+    compared = 0
+    for number in EXAMPLES:
+        digits = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)[1:]
+        # the example itself, and with a national prefix (0) left after the country code
+        for candidate in (digits, f"{number.country_code}0{number.national_number}"):
+            fast = parse_plus_digits(candidate)
+            if fast is not None:
+                assert fast == _reference_parse(candidate), candidate
+                compared += 1
+    assert compared > 400  # the common numbers take the fast path
+
+
+@pytest.mark.parametrize("digits", ["", "3", "33", "999123456", "0033612345678"])
+def test_fast_parse_leaves_unusual_input_to_phonenumbers(digits: str) -> None:
+    assert parse_plus_digits(digits) is None
 
 
 # --- read_recipient_csv ------------------------------------------------------

@@ -57,6 +57,10 @@ KEEP = Keep.KEEP
 
 
 class Store(Protocol):
+    # write MQTT outbox rows (status and inbound events) with the changes they
+    # report; off when nothing publishes them (a daemon without [mqtt])
+    mqtt_outbox: bool
+
     # --- accounts and tokens ---------------------------------------------------
     async def create_account(self, name: str) -> Account: ...
     async def get_account(self, name: str) -> Account: ...

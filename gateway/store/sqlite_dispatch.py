@@ -153,13 +153,15 @@ def _chunks(ids: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
 class _Work:
     """Messages and segments of one batch, changed in memory, then flushed."""
 
-    def __init__(self, conn: sqlite3.Connection, ids: Iterable[str], now: float) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, ids: Iterable[str], now: float, *, outbox: bool
+    ) -> None:
         self.conn = conn
         self.now = now
         self.msgs: dict[str, _Msg] = {}
         self.changes: list[StateChange] = []
         self.refunds: list[LedgerEntry] = []
-        self.events = StatusRows(now)
+        self.events = StatusRows(now, mqtt=outbox)
         self._accounts: dict[str, AccountState] = {}
         # (link, smsc_id) -> receipts taken from pending_receipts in this batch
         self._taken: dict[tuple[str, str], list[tuple[str, str | None]]] = {}
@@ -359,9 +361,9 @@ class _Work:
 
 
 def record_outcomes(
-    conn: sqlite3.Connection, batch: Sequence[OutcomeRecord], now: float
+    conn: sqlite3.Connection, batch: Sequence[OutcomeRecord], now: float, *, outbox: bool = True
 ) -> QueueChanges:
-    work = _Work(conn, (o.message_id for o in batch), now)
+    work = _Work(conn, (o.message_id for o in batch), now, outbox=outbox)
     work.load_early_receipts(
         (o.link, o.outcome.smsc_id) for o in batch if isinstance(o.outcome, Accepted)
     )
@@ -418,7 +420,9 @@ def _find_segments(
     return found
 
 
-def record_receipts(conn: sqlite3.Connection, batch: Sequence[Receipt], now: float) -> QueueChanges:
+def record_receipts(
+    conn: sqlite3.Connection, batch: Sequence[Receipt], now: float, *, outbox: bool = True
+) -> QueueChanges:
     where = _find_segments(conn, batch)
     found: list[tuple[str, int, Receipt]] = []
     early: list[tuple[str, str, str, str | None, float]] = []
@@ -432,7 +436,7 @@ def record_receipts(conn: sqlite3.Connection, batch: Sequence[Receipt], now: flo
         "INSERT INTO pending_receipts (link, smsc_id, state, error, received_at) "
         "VALUES (?, ?, ?, ?, ?)", early,
     )
-    work = _Work(conn, (f[0] for f in found), now)
+    work = _Work(conn, (f[0] for f in found), now, outbox=outbox)
     for mid, index, r in found:
         work.receipt(work.msgs[mid], index, r.state.value, r.error)
     for mid in dict.fromkeys(f[0] for f in found):
@@ -442,17 +446,17 @@ def record_receipts(conn: sqlite3.Connection, batch: Sequence[Receipt], now: flo
 
 def finish(
     conn: sqlite3.Connection, message_id: str, state: MessageState, reason: str | None,
-    now: float,
+    now: float, *, outbox: bool = True,
 ) -> QueueChanges:
     """End a message (expired, failed, rejected, cancelled...) and refund what was never sent."""
-    work = _Work(conn, [message_id], now)
+    work = _Work(conn, [message_id], now, outbox=outbox)
     msg = work.msgs[message_id]
     work.msg_to(msg, state.value, error=reason)
     return work.flush()
 
 
 def expire_unconfirmed(
-    conn: sqlite3.Connection, before: float, limit: int, now: float
+    conn: sqlite3.Connection, before: float, limit: int, now: float, *, outbox: bool = True
 ) -> QueueChanges:
     """End ``expired`` the messages submitted before ``before`` whose receipts never came.
 
@@ -463,7 +467,7 @@ def expire_unconfirmed(
         "SELECT id FROM messages WHERE state = 'submitted' AND updated_at < ? LIMIT ?",
         (before, limit),
     )]
-    work = _Work(conn, ids, now)
+    work = _Work(conn, ids, now, outbox=outbox)
     for message_id in ids:
         work.msg_to(work.msgs[message_id], MessageState.EXPIRED.value,
                     error="no delivery receipt came")

@@ -77,12 +77,17 @@ def status_payload(
 
 
 class StatusRows:
-    """Event and webhook rows of one transaction, written with two ``executemany``."""
+    """Event and webhook rows of one transaction, written with two ``executemany``.
 
-    __slots__ = ("at", "events", "hooks", "now")
+    ``mqtt=False`` (the daemon runs without ``[mqtt]``): no MQTT outbox rows,
+    since nothing would read them; webhook rows are written all the same.
+    """
 
-    def __init__(self, now: float) -> None:
+    __slots__ = ("at", "events", "hooks", "mqtt", "now")
+
+    def __init__(self, now: float, *, mqtt: bool = True) -> None:
         self.now = now
+        self.mqtt = mqtt
         self.at = iso_ms(now)
         self.events: list[tuple[str, bytes, float]] = []
         self.hooks: list[tuple[str, str, bytes, float, float]] = []
@@ -94,7 +99,8 @@ class StatusRows:
         body = status_payload(message_id=message_id, account=account, to=to, state=state,
                               previous=previous, at=self.at, client_ref=client_ref,
                               error=error)
-        self.events.append((account, body, self.now))
+        if self.mqtt:
+            self.events.append((account, body, self.now))
         if callback_url:
             self.hooks.append((account, callback_url, body, self.now, self.now))
 
@@ -105,14 +111,15 @@ class StatusRows:
             conn.executemany(INSERT_WEBHOOK, self.hooks)
 
 
-def add_inbound(conn: sqlite3.Connection, m: InboundMessage) -> None:
-    """Store a reply; a reply with an account gets its ``inbound`` event (once per id)."""
+def add_inbound(conn: sqlite3.Connection, m: InboundMessage, *, outbox: bool = True) -> None:
+    """Store a reply; a reply with an account gets its ``inbound`` event (once per id)
+    when the MQTT outbox is in use (``outbox``)."""
     cur = conn.execute(
         "INSERT OR IGNORE INTO inbound (id, account, link, source, destination, text, "
         "received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (m.id, m.account, m.link, m.source, m.destination, m.text, m.received_at),
     )
-    if cur.rowcount != 1 or m.account is None:
+    if cur.rowcount != 1 or m.account is None or not outbox:
         return  # already stored (and reported), or nobody to report it to
     body = encode({
         "event": "inbound", "id": m.id, "from": m.source, "to": m.destination,

@@ -58,7 +58,9 @@ def _existing_refs(
     return {d: (i, h) for d, i, h in rows}
 
 
-def enqueue(conn: sqlite3.Connection, batch: Sequence[NewMessage], now: float) -> EnqueueResult:
+def enqueue(
+    conn: sqlite3.Connection, batch: Sequence[NewMessage], now: float, *, outbox: bool = True
+) -> EnqueueResult:
     states: dict[str, AccountState] = {}
     refs: dict[tuple[str, str], dict[str, tuple[str, str | None]]] = {}
     results: list[Enqueued | Refused | str] = []  # str: id of an existing message
@@ -66,7 +68,7 @@ def enqueue(conn: sqlite3.Connection, batch: Sequence[NewMessage], now: float) -
     msg_rows: list[tuple[object, ...]] = []
     seg_rows: list[tuple[object, ...]] = []
     led_rows: list[tuple[object, ...]] = []
-    events = StatusRows(now)
+    events = StatusRows(now, mqtt=outbox)
     for nm in batch:
         st = states.get(nm.account)
         if st is None:
@@ -211,11 +213,13 @@ def release_leases(conn: sqlite3.Connection, worker: str, now: float) -> int:
     return cursor.rowcount
 
 
-def cancel(conn: sqlite3.Connection, message_id: str, now: float) -> QueueChanges:
+def cancel(
+    conn: sqlite3.Connection, message_id: str, now: float, *, outbox: bool = True
+) -> QueueChanges:
     view = get_message(conn, message_id)
     if view.message.state is not _QUEUED:
         raise NotCancellable(message_id, view.message.state.value)
-    return finish(conn, message_id, MessageState.CANCELLED, "cancelled", now)
+    return finish(conn, message_id, MessageState.CANCELLED, "cancelled", now, outbox=outbox)
 
 
 def get_message(conn: sqlite3.Connection, message_id: str) -> MessageView:

@@ -37,11 +37,17 @@ from gateway.store.sqlite import Engine
 
 
 class SqliteStore:
-    """Every method is a coroutine; writes are group-committed by :class:`Engine`."""
+    """Every method is a coroutine; writes are group-committed by :class:`Engine`.
 
-    def __init__(self, *, engine: Engine, clock: Callable[[], float]) -> None:
+    ``mqtt_outbox``: write MQTT outbox rows (status, inbound events). The
+    daemon turns it off when it has no ``[mqtt]``: nothing would publish them.
+    """
+
+    def __init__(self, *, engine: Engine, clock: Callable[[], float],
+                 mqtt_outbox: bool = True) -> None:
         self._engine = engine
         self._clock = clock
+        self.mqtt_outbox = mqtt_outbox
 
     @property
     def path(self) -> str:
@@ -135,7 +141,8 @@ class SqliteStore:
 
     # --- messages ----------------------------------------------------------------
     async def enqueue(self, batch: Sequence[NewMessage]) -> EnqueueResult:
-        return await self._engine.write(mq.enqueue, batch, self._clock())
+        return await self._engine.write(mq.enqueue, batch, self._clock(),
+                                        outbox=self.mqtt_outbox)
 
     async def get_message(self, message_id: str) -> MessageView:
         return await self._engine.read(mq.get_message, message_id)
@@ -150,14 +157,15 @@ class SqliteStore:
         return await self._engine.read(mq.count_by_state)
 
     async def cancel(self, message_id: str) -> QueueChanges:
-        return await self._engine.write(mq.cancel, message_id, self._clock())
+        return await self._engine.write(mq.cancel, message_id, self._clock(),
+                                        outbox=self.mqtt_outbox)
 
     async def finish(
         self, message_id: str, state: MessageState, *, reason: str | None = None
     ) -> QueueChanges:
         await self.get_message(message_id)  # NotFound before taking the write lock
         return await self._engine.write(dispatch.finish, message_id, state, reason,
-                                        self._clock())
+                                        self._clock(), outbox=self.mqtt_outbox)
 
     async def claim_due(
         self, worker: str, *, now: float, limit: int, lease_seconds: float
@@ -169,19 +177,21 @@ class SqliteStore:
 
     async def expire_unconfirmed(self, *, before: float, limit: int = 1000) -> QueueChanges:
         return await self._engine.write(dispatch.expire_unconfirmed, before, limit,
-                                        self._clock())
+                                        self._clock(), outbox=self.mqtt_outbox)
 
     async def record_outcomes(
         self, batch: Sequence[OutcomeRecord], *, now: float
     ) -> QueueChanges:
-        return await self._engine.write(dispatch.record_outcomes, batch, now)
+        return await self._engine.write(dispatch.record_outcomes, batch, now,
+                                        outbox=self.mqtt_outbox)
 
     async def record_receipts(self, batch: Sequence[Receipt], *, now: float) -> QueueChanges:
-        return await self._engine.write(dispatch.record_receipts, batch, now)
+        return await self._engine.write(dispatch.record_receipts, batch, now,
+                                        outbox=self.mqtt_outbox)
 
     # --- inbound -----------------------------------------------------------------
     async def add_inbound(self, message: InboundMessage) -> None:
-        await self._engine.write(events.add_inbound, message)
+        await self._engine.write(events.add_inbound, message, outbox=self.mqtt_outbox)
 
     async def list_inbound(
         self, *, account: str | None = None, limit: int = 100

@@ -182,6 +182,26 @@ async def test_webhook_rows_only_for_messages_with_a_callback_url(
     assert [hook.payload] == [e.payload for e in status]
 
 
+async def test_without_mqtt_outbox_no_event_rows_but_webhooks_and_inbound_stored(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    store.mqtt_outbox = False  # a daemon without [mqtt]: nothing would publish them
+    await make_account(store)
+    m = await _claimed(store, clock, callback_url=HOOK)
+    await store.record_outcomes([_outcome(m, Accepted(smsc_id="x1"))], now=clock.now)
+    await store.record_receipts([Receipt(link="op-a", smsc_id="x1",
+                                         state=ReceiptState.DELIVERED)], now=clock.now)
+    await store.add_inbound(InboundMessage(id="in-1", account="acme", link="op-a",
+                                           source="+33600000001", destination="36180",
+                                           text="STOP", received_at=clock.now))
+    assert await store.pending_mqtt_events(limit=10) == []
+    assert (await store.get_message(m.id)).message.state is MessageState.DELIVERED
+    assert [r.id for r in await store.list_inbound(account="acme")] == ["in-1"]
+    hooks = [json.loads(h.payload)["state"]
+             for h in await store.due_webhooks(now=clock.now, limit=10)]
+    assert hooks == ["queued", "submitted", "delivered"]
+
+
 async def test_webhook_retry_failed_and_done(store: SqliteStore, clock: FakeClock) -> None:
     await make_account(store)
     m = await _enqueue(store, callback_url=HOOK)
