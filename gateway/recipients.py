@@ -213,23 +213,23 @@ _PARSE_KEPT = frozenset({ValidationResult.TOO_SHORT, ValidationResult.IS_POSSIBL
 
 def parse_plus_digits(digits: str) -> phonenumbers.PhoneNumber | None:
     """``phonenumbers.parse("+" + digits)`` for ASCII digits, or None to call parse()."""
-    if len(digits) <= _pnu._MIN_LENGTH_FOR_NSN + 1:  # noqa: SLF001 - see above
+    if len(digits) <= _pnu._MIN_LENGTH_FOR_NSN + 1:
         return None
-    code, national = _pnu._extract_country_code(digits)  # noqa: SLF001
+    code, national = _pnu._extract_country_code(digits)
     if code == 0:
         return None
     metadata = PhoneMetadata.metadata_for_region_or_calling_code(
         code, _pnu.region_code_for_country_code(code))
-    if metadata is None or len(national) < _pnu._MIN_LENGTH_FOR_NSN:  # noqa: SLF001
+    if metadata is None or len(national) < _pnu._MIN_LENGTH_FOR_NSN:
         return None
-    _, stripped, _ = _pnu._maybe_strip_national_prefix_carrier_code(  # noqa: SLF001
+    _, stripped, _ = _pnu._maybe_strip_national_prefix_carrier_code(
         national, metadata)
-    if _pnu._test_number_length(stripped, metadata) not in _PARSE_KEPT:  # noqa: SLF001
+    if _pnu._test_number_length(stripped, metadata) not in _PARSE_KEPT:
         national = stripped
-    if not _pnu._MIN_LENGTH_FOR_NSN <= len(national) <= _pnu._MAX_LENGTH_FOR_NSN:  # noqa: SLF001
+    if not _pnu._MIN_LENGTH_FOR_NSN <= len(national) <= _pnu._MAX_LENGTH_FOR_NSN:
         return None
     number = phonenumbers.PhoneNumber(country_code=code)
-    _pnu._set_italian_leading_zeros_for_phone_number(national, number)  # noqa: SLF001
+    _pnu._set_italian_leading_zeros_for_phone_number(national, number)
     number.national_number = int(national)
     return number
 
