@@ -29,6 +29,7 @@ import functools
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -54,7 +55,7 @@ def connect(path: str, *, synchronous: str = "full", readonly: bool = False) -> 
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if not readonly:
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = _set_wal(conn)
             if mode != "wal":
                 msg = f"cannot put store {path} in WAL mode (journal_mode is {mode})"
                 raise StoreError(msg)
@@ -69,6 +70,25 @@ def connect(path: str, *, synchronous: str = "full", readonly: bool = False) -> 
         conn.close()
         raise NotASmsgwDatabase(f"{path} is not a smsgw database ({exc})") from None
     return conn
+
+
+def _set_wal(conn: sqlite3.Connection) -> str:
+    """``PRAGMA journal_mode = WAL``, retried while another connection holds the file.
+
+    Two processes opening a fresh file at once both switch it to WAL; SQLite
+    answers "database is locked" to one of them at once, without calling the
+    busy handler, so this waits and tries again (bounded by the busy timeout).
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.001
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
 
 
 class _Job:

@@ -11,6 +11,7 @@ import pytest
 from gateway.errors import ConfigError, NotASmsgwDatabase
 from gateway.store import open_store, sqlite_path
 from gateway.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+from gateway.store.sqlite import _set_wal
 from tests.store.support import FakeClock
 
 
@@ -111,3 +112,31 @@ async def test_version_1_file_is_upgraded_with_outbox_tables_and_secrets(
     stored = dict(conn.execute("SELECT name, webhook_secret FROM accounts").fetchall())
     conn.close()
     assert {k: v.encode() for k, v in stored.items()} == secrets
+
+
+class _LockedTwice:
+    """A connection whose journal-mode switch meets another opener's lock twice."""
+
+    def __init__(self, error: str = "database is locked") -> None:
+        self.calls = 0
+        self.error = error
+
+    def execute(self, sql: str) -> sqlite3.Cursor:
+        assert sql == "PRAGMA journal_mode = WAL"
+        self.calls += 1
+        if self.calls <= 2:
+            raise sqlite3.OperationalError(self.error)
+        return sqlite3.connect(":memory:").execute("SELECT 'wal'")
+
+
+def test_wal_switch_is_retried_while_another_opener_holds_the_file() -> None:
+    conn = _LockedTwice()
+    assert _set_wal(conn) == "wal"  # type: ignore[arg-type]
+    assert conn.calls == 3
+
+
+def test_wal_switch_other_errors_are_not_retried() -> None:
+    conn = _LockedTwice("disk I/O error")
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        _set_wal(conn)  # type: ignore[arg-type]
+    assert conn.calls == 1
