@@ -7,6 +7,8 @@ its own SAVEPOINT (a failing one rolls back alone), commits once, then
 resolves the callers' futures: an operation is acknowledged only after its
 commit. ``BEGIN IMMEDIATE`` takes SQLite's write lock before anything is
 read, so balance checks and debits of concurrent *processes* serialise too.
+A transaction holds at most one *bulk* job (an enqueue of many messages):
+the dispatcher's small writes do not wait behind every queued bulk job.
 
 Durability: ``synchronous = FULL`` by default. In WAL mode NORMAL survives a
 process crash (kill -9) but may lose the last commits on power loss or an OS
@@ -24,6 +26,7 @@ block the writer nor each other).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import queue
@@ -92,13 +95,14 @@ def _set_wal(conn: sqlite3.Connection) -> str:
 
 
 class _Job:
-    __slots__ = ("args", "fn", "future", "loop")
+    __slots__ = ("args", "bulk", "fn", "future", "loop")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...],
-                 loop: asyncio.AbstractEventLoop) -> None:
+                 loop: asyncio.AbstractEventLoop, *, bulk: bool = False) -> None:
         self.fn = fn
         self.args = args
         self.loop = loop
+        self.bulk = bulk
         self.future: asyncio.Future[Any] = loop.create_future()
 
 
@@ -137,32 +141,46 @@ class Engine:
         self._closed = False
 
     # --- writing ----------------------------------------------------------------
-    async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    async def write(self, fn: Callable[..., T], *args: Any, bulk: bool = False,
+                    **kwargs: Any) -> T:
+        """Run ``fn(conn, *args, **kwargs)`` in the writer's next transaction.
+
+        ``bulk``: a large piece of work (an enqueue of many messages). A
+        transaction takes at most one, so that the small, frequent writes of
+        the dispatcher (claims, outcomes, receipts) queued behind it wait for
+        one bulk job, not for every one queued: sending goes on while
+        thousands of messages/s come in.
+        """
         if self._closed:
             raise StoreError("store is closed")
         if kwargs:
             fn = functools.partial(fn, **kwargs)
-        job = _Job(fn, args, asyncio.get_running_loop())
+        job = _Job(fn, args, asyncio.get_running_loop(), bulk=bulk)
         self._queue.put(job)
         result: T = await job.future
         return result
 
     def _run(self) -> None:
+        held: collections.deque[_Job] = collections.deque()  # bulk jobs for later batches
         stop = False
-        while not stop:
-            first = self._queue.get()
+        while not stop or held:
+            first = held.popleft() if held else self._queue.get()
             if first is None:
                 break
             jobs = [first]
-            while len(jobs) < self._max_batch:
+            bulk = first.bulk
+            while not stop and len(jobs) < self._max_batch:
                 try:
                     nxt = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if nxt is None:
                     stop = True
-                    break
-                jobs.append(nxt)
+                elif nxt.bulk and bulk:
+                    held.append(nxt)
+                else:
+                    jobs.append(nxt)
+                    bulk = bulk or nxt.bulk
             self._run_batch(jobs)
         self._conn.close()
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+from pathlib import Path
 
 import pytest
 
 from gateway.errors import AlreadyExists, StoreError
 from gateway.store.base import Store
+from gateway.store.sqlite import Engine
 from gateway.store.sqlite_store import SqliteStore
 from tests.store.support import FakeClock, make_account, new_message
 
@@ -54,3 +57,32 @@ async def test_month_spent_reads_zero_in_a_new_month(store: SqliteStore, clock: 
     assert (await store.balance("acme")).month_spent == 3
     clock.advance(40 * 86400)
     assert (await store.balance("acme")).month_spent == 0
+
+
+async def test_small_writes_are_not_held_behind_every_queued_bulk_write(tmp_path: Path) -> None:
+    engine = await asyncio.to_thread(Engine, str(tmp_path / "gw.db"))
+    release = threading.Event()
+    ran: list[str] = []
+
+    def record(conn: sqlite3.Connection, name: str) -> None:
+        del conn
+        ran.append(name)
+
+    def block(conn: sqlite3.Connection) -> None:
+        del conn
+        release.wait(10)
+
+    blocker = asyncio.create_task(engine.write(block))
+    await asyncio.sleep(0)  # queued: the writer runs it (alone, or with what follows)
+    jobs = [
+        asyncio.create_task(engine.write(record, "bulk-1", bulk=True)),
+        asyncio.create_task(engine.write(record, "bulk-2", bulk=True)),
+        asyncio.create_task(engine.write(record, "claim")),
+    ]
+    await asyncio.sleep(0)  # all three queued while the writer is held in block()
+    release.set()
+    await asyncio.gather(blocker, *jobs)
+    await engine.close()
+    # the claim joins the first bulk job's transaction; the second bulk job
+    # waits for the next one (FIFO would have run it before the claim)
+    assert ran == ["bulk-1", "claim", "bulk-2"]
