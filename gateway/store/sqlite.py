@@ -7,8 +7,9 @@ its own SAVEPOINT (a failing one rolls back alone), commits once, then
 resolves the callers' futures: an operation is acknowledged only after its
 commit. ``BEGIN IMMEDIATE`` takes SQLite's write lock before anything is
 read, so balance checks and debits of concurrent *processes* serialise too.
-A transaction holds at most one *bulk* job (an enqueue of many messages):
-the dispatcher's small writes do not wait behind every queued bulk job.
+Bulk jobs (enqueues, weighted by their messages) fill a transaction up to
+``max_bulk`` messages; the rest wait for the next one, so the dispatcher's
+small writes do not wait behind every queued enqueue.
 
 Durability: ``synchronous = FULL`` by default. In WAL mode NORMAL survives a
 process crash (kill -9) but may lose the last commits on power loss or an OS
@@ -98,7 +99,7 @@ class _Job:
     __slots__ = ("args", "bulk", "fn", "future", "loop")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...],
-                 loop: asyncio.AbstractEventLoop, *, bulk: bool = False) -> None:
+                 loop: asyncio.AbstractEventLoop, *, bulk: int = 0) -> None:
         self.fn = fn
         self.args = args
         self.loop = loop
@@ -119,10 +120,11 @@ class Engine:
     """Owns the connections and threads; runs functions ``fn(conn, *args)``."""
 
     def __init__(self, path: str, *, synchronous: str = "full", max_batch: int = 512,
-                 readers: int = 2) -> None:
+                 max_bulk: int = 250, readers: int = 2) -> None:
         self.path = path
         self._synchronous = synchronous
         self._max_batch = max_batch
+        self._max_bulk = max_bulk
         self._conn = connect(path, synchronous=synchronous)
         try:
             migrate(self._conn, path=path)
@@ -141,15 +143,16 @@ class Engine:
         self._closed = False
 
     # --- writing ----------------------------------------------------------------
-    async def write(self, fn: Callable[..., T], *args: Any, bulk: bool = False,
+    async def write(self, fn: Callable[..., T], *args: Any, bulk: int = 0,
                     **kwargs: Any) -> T:
         """Run ``fn(conn, *args, **kwargs)`` in the writer's next transaction.
 
-        ``bulk``: a large piece of work (an enqueue of many messages). A
-        transaction takes at most one, so that the small, frequent writes of
-        the dispatcher (claims, outcomes, receipts) queued behind it wait for
-        one bulk job, not for every one queued: sending goes on while
-        thousands of messages/s come in.
+        ``bulk``: the size of a large piece of work (the messages of an
+        enqueue). A transaction takes bulk jobs up to ``max_bulk`` in all (at
+        least one), so that the small, frequent writes of the dispatcher
+        (claims, outcomes, receipts) queued behind them wait for one
+        transaction's worth, not for every enqueue queued: sending goes on
+        while thousands of messages/s come in.
         """
         if self._closed:
             raise StoreError("store is closed")
@@ -169,6 +172,10 @@ class Engine:
                 break
             jobs = [first]
             bulk = first.bulk
+            while held and bulk + held[0].bulk <= self._max_bulk:
+                again = held.popleft()
+                jobs.append(again)
+                bulk += again.bulk
             while not stop and len(jobs) < self._max_batch:
                 try:
                     nxt = self._queue.get_nowait()
@@ -176,11 +183,11 @@ class Engine:
                     break
                 if nxt is None:
                     stop = True
-                elif nxt.bulk and bulk:
-                    held.append(nxt)
+                elif nxt.bulk and (held or bulk + nxt.bulk > self._max_bulk):
+                    held.append(nxt)  # FIFO among bulk jobs
                 else:
                     jobs.append(nxt)
-                    bulk = bulk or nxt.bulk
+                    bulk += nxt.bulk
             self._run_batch(jobs)
         self._conn.close()
 

@@ -142,7 +142,7 @@ class SqliteStore:
     # --- messages ----------------------------------------------------------------
     async def enqueue(self, batch: Sequence[NewMessage]) -> EnqueueResult:
         return await self._engine.write(mq.enqueue, batch, self._clock(),
-                                        outbox=self.mqtt_outbox, bulk=len(batch) > 1)
+                                        outbox=self.mqtt_outbox, bulk=len(batch))
 
     async def get_message(self, message_id: str) -> MessageView:
         return await self._engine.read(mq.get_message, message_id)

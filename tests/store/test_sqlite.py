@@ -60,7 +60,7 @@ async def test_month_spent_reads_zero_in_a_new_month(store: SqliteStore, clock: 
 
 
 async def test_small_writes_are_not_held_behind_every_queued_bulk_write(tmp_path: Path) -> None:
-    engine = await asyncio.to_thread(Engine, str(tmp_path / "gw.db"))
+    engine = await asyncio.to_thread(Engine, str(tmp_path / "gw.db"), max_bulk=500)
     release = threading.Event()
     ran: list[str] = []
 
@@ -75,14 +75,16 @@ async def test_small_writes_are_not_held_behind_every_queued_bulk_write(tmp_path
     blocker = asyncio.create_task(engine.write(block))
     await asyncio.sleep(0)  # queued: the writer runs it (alone, or with what follows)
     jobs = [
-        asyncio.create_task(engine.write(record, "bulk-1", bulk=True)),
-        asyncio.create_task(engine.write(record, "bulk-2", bulk=True)),
+        asyncio.create_task(engine.write(record, "bulk-1", bulk=300)),
+        asyncio.create_task(engine.write(record, "bulk-2", bulk=300)),
         asyncio.create_task(engine.write(record, "claim")),
+        asyncio.create_task(engine.write(record, "bulk-3", bulk=100)),
+        asyncio.create_task(engine.write(record, "bulk-4", bulk=100)),
     ]
     await asyncio.sleep(0)  # all three queued while the writer is held in block()
     release.set()
     await asyncio.gather(blocker, *jobs)
     await engine.close()
-    # the claim joins the first bulk job's transaction; the second bulk job
-    # waits for the next one (FIFO would have run it before the claim)
-    assert ran == ["bulk-1", "claim", "bulk-2"]
+    # bulk jobs fill a transaction up to 500 messages; the claim joins the
+    # first, the others follow in their order (FIFO would run the claim third)
+    assert ran == ["bulk-1", "claim", "bulk-2", "bulk-3", "bulk-4"]
