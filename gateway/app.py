@@ -105,8 +105,8 @@ class Daemon:
         log = self.logger
         s = self.settings
         store = await open_store(self.config.store.url, base=self.config.base_dir,
-                                 synchronous=self.config.store.synchronous)
-        store.mqtt_outbox = s.mqtt is not None  # without a broker nothing would read them
+                                 synchronous=self.config.store.synchronous,
+                                 mqtt_outbox=self.config.mqtt_outbox)
         # this worker restarted: whatever it had claimed is not being sent any more
         released = await store.release_leases(s.worker)
         if released:

@@ -43,6 +43,11 @@ class Config:
     raw: dict[str, Any] = field(default_factory=dict)  # the whole file, for other sections
 
     @property
+    def mqtt_outbox(self) -> bool:
+        """Whether events go to MQTT: without ``[mqtt]`` no outbox rows are written."""
+        return "mqtt" in self.raw
+
+    @property
     def base_dir(self) -> Path:
         """Where relative paths in the file start from: the file's directory."""
         return self.path.resolve().parent

@@ -51,6 +51,7 @@ class EventPublisher:
         self._closing = False
         self._webhook_slots = asyncio.Semaphore(webhook_concurrency)
         self._secrets: dict[str, tuple[float, bytes]] = {}  # account -> (read at, secret)
+        self._outbox_cleared = False  # no broker, and the outbox was emptied once
 
     def attach_mqtt(self, bridge: MqttBridge) -> None:
         self._mqtt = bridge
@@ -93,13 +94,16 @@ class EventPublisher:
     async def _publish_mqtt(self) -> bool:
         """One batch of MQTT events; True when there may be more."""
         mqtt = self._mqtt
+        if mqtt is None and self._outbox_cleared:
+            return False  # without [mqtt] the store writes no outbox rows
         events = await self._store.pending_mqtt_events(limit=MQTT_BATCH)
+        if mqtt is None:
+            # rows from a run that had a broker: they have nowhere to go now
+            await self._store.ack_mqtt_events([e.id for e in events])
+            self._outbox_cleared = len(events) < MQTT_BATCH
+            return not self._outbox_cleared
         if not events:
             return False
-        if mqtt is None:
-            # no broker configured: the events have nowhere to go
-            await self._store.ack_mqtt_events([e.id for e in events])
-            return len(events) == MQTT_BATCH
         try:
             # QoS 1 publishes pipeline: send the batch, then wait for the PUBACKs
             acked = await mqtt.publish_many(

@@ -57,7 +57,8 @@ def run(args: argparse.Namespace, work: Callable[[Context], Awaitable[int]]) -> 
 async def _run(config: Config, work: Callable[[Context], Awaitable[int]], *,
                as_json: bool) -> int:
     store = await open_store(config.store.url, base=config.base_dir,
-                             synchronous=config.store.synchronous)
+                             synchronous=config.store.synchronous,
+                             mqtt_outbox=config.mqtt_outbox)
     log = cli_logger()
     try:
         ledger = Ledger(store=store, min_topup=config.ledger.min_topup, log=log)

@@ -45,7 +45,7 @@ def sqlite_path(url: str, *, base: Path | None = None) -> Path:
 
 async def open_store(
     url: str, *, base: Path | None = None, clock: Callable[[], float] = time.time,
-    synchronous: str = "full",
+    synchronous: str = "full", mqtt_outbox: bool = True,
 ) -> SqliteStore:
     """Open (creating and migrating when needed) the store that ``url`` names."""
     if not url.startswith("sqlite:"):
@@ -63,4 +63,4 @@ async def open_store(
     from gateway.store.sqlite_store import SqliteStore  # noqa: PLC0415
 
     engine = await asyncio.to_thread(Engine, str(path), synchronous=synchronous)
-    return SqliteStore(engine=engine, clock=clock)
+    return SqliteStore(engine=engine, clock=clock, mqtt_outbox=mqtt_outbox)

@@ -96,6 +96,8 @@ class StatusRows:
         self, *, message_id: str, account: str, to: str, state: str, previous: str | None,
         client_ref: str | None, error: str | None, callback_url: str | None,
     ) -> None:
+        if not (self.mqtt or callback_url):
+            return  # neither MQTT nor a webhook takes this event
         body = status_payload(message_id=message_id, account=account, to=to, state=state,
                               previous=previous, at=self.at, client_ref=client_ref,
                               error=error)

@@ -19,7 +19,7 @@ from gateway.metrics import Metrics
 from gateway.mqtt import MqttBridge, MqttSettings
 from gateway.store import open_store
 from gateway.store.base import Store
-from gateway.store.records import OutboxEvent
+from gateway.store.records import OutboxEvent, WebhookEvent
 from gateway.store.sqlite_events import encode
 from tests.fixtures.mosquitto import MosquittoBroker
 from tests.waiting import eventually
@@ -32,6 +32,7 @@ class CountingOutbox:
         self.store = store
         self.acks: list[list[int]] = []
         self.reads = 0
+        self.webhook_reads = 0
 
     def __getattr__(self, name: str) -> Any:  # everything else goes to the store
         return getattr(self.store, name)
@@ -51,6 +52,10 @@ class CountingOutbox:
     async def pending_mqtt_events(self, *, limit: int) -> list[OutboxEvent]:
         self.reads += 1
         return await self.store.pending_mqtt_events(limit=limit)
+
+    async def due_webhooks(self, *, now: float, limit: int) -> list[WebhookEvent]:
+        self.webhook_reads += 1  # once per publisher round
+        return await self.store.due_webhooks(now=now, limit=limit)
 
     async def ack_mqtt_events(self, ids: Sequence[int]) -> None:
         self.acks.append(list(ids))
@@ -153,3 +158,26 @@ async def test_events_are_kept_when_the_broker_does_not_acknowledge(
         finally:
             mosquitto_broker.process.send_signal(signal.SIGCONT)
         await eventually(store.empty, timeout=20, what="an empty outbox")
+
+
+async def test_without_a_broker_leftover_rows_are_cleared_once_then_never_read(
+    outbox: CountingOutbox,
+) -> None:
+    for n in range(MQTT_BATCH + 5):  # written while the daemon had [mqtt]
+        await outbox.add("acme", "status", n)
+    publisher = EventPublisher(store=cast("Store", outbox),
+                               metrics=Metrics(registry=CollectorRegistry()),
+                               logger=structlog.get_logger())
+    task = asyncio.create_task(publisher.run())
+    try:
+        await eventually(lambda: len(outbox.acks) == 2, what="the leftover rows cleared")
+        rounds = outbox.webhook_reads
+        publisher.poke()  # a change woke it: one more round, without an outbox read
+        await eventually(lambda: outbox.webhook_reads > rounds, what="another round")
+        await publisher.close(timeout=1)
+        await asyncio.wait_for(task, timeout=10)
+    finally:
+        task.cancel()
+    assert await outbox.empty()
+    assert outbox.reads == 2  # a full batch, then the rest; none after
+    assert [len(a) for a in outbox.acks] == [MQTT_BATCH, 5]

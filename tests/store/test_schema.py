@@ -117,15 +117,19 @@ async def test_version_1_file_is_upgraded_with_outbox_tables_and_secrets(
 class _LockedTwice:
     """A connection whose journal-mode switch meets another opener's lock twice."""
 
-    def __init__(self, error: str = "database is locked") -> None:
+    def __init__(self, code: int = sqlite3.SQLITE_BUSY, error: str = "database is locked"
+                 ) -> None:
         self.calls = 0
+        self.code = code
         self.error = error
 
     def execute(self, sql: str) -> sqlite3.Cursor:
         assert sql == "PRAGMA journal_mode = WAL"
         self.calls += 1
         if self.calls <= 2:
-            raise sqlite3.OperationalError(self.error)
+            exc = sqlite3.OperationalError(self.error)
+            exc.sqlite_errorcode = self.code
+            raise exc
         return sqlite3.connect(":memory:").execute("SELECT 'wal'")
 
 
@@ -136,7 +140,7 @@ def test_wal_switch_is_retried_while_another_opener_holds_the_file() -> None:
 
 
 def test_wal_switch_other_errors_are_not_retried() -> None:
-    conn = _LockedTwice("disk I/O error")
+    conn = _LockedTwice(sqlite3.SQLITE_IOERR, "disk I/O error")
     with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
         _set_wal(conn)  # type: ignore[arg-type]
     assert conn.calls == 1
