@@ -78,16 +78,20 @@ class Run:
 
 async def daemon_phases(  # noqa: PLR0917 - one call site, the benchmark's plan
     run: Run, work: Path, sim: Any, smsc_port: int, mqtt_port: int | None, sync: str,
-    args: argparse.Namespace,
+    args: argparse.Namespace, workers: int = 0,
 ) -> None:
     n = args.messages
     counter = itertools.count(0, 1_000_000)
     tag = sync if mqtt_port is not None else f"{sync}, no MQTT"
-    d = await start_daemon(work / f"gw-{sync}{'' if mqtt_port else '-no-mqtt'}",
-                           smsc_port=smsc_port, mqtt_port=mqtt_port, synchronous=sync,
-                           python_args=args.daemon_python_args)
+    if workers:
+        tag += f", {workers} API worker{'s' if workers > 1 else ''}"
+    d = await start_daemon(
+        work / f"gw-{sync}{'' if mqtt_port else '-no-mqtt'}-w{workers}",
+        smsc_port=smsc_port, mqtt_port=mqtt_port, synchronous=sync,
+        python_args=args.daemon_python_args, api_workers=workers)
     probe = StoreProbe(d.db)
     pids = {"daemon": d.pid, "smsc-sim": sim.pid, "bench": os.getpid()}
+    pids |= {f"daemon api-{i + 1}": pid for i, pid in enumerate(d.children())}
     try:
         for attempt in range(args.repeat):
             recordings = {}
@@ -107,7 +111,8 @@ async def daemon_phases(  # noqa: PLR0917 - one call site, the benchmark's plan
                     run.profiles[view] = summarize(raw)
                     if args.profile_raw is not None:
                         shutil.copyfile(raw, f"{args.profile_raw}.{raw.stem.rsplit('-', 1)[1]}")
-        if mqtt_port is not None:
+        if mqtt_port is not None and workers == args.api_workers[0]:
+            # MQTT ingress is in the daemon's process whatever [http] workers says
             for attempt in range(args.repeat):
                 run.load(f"mqtt #{attempt + 1} ({sync})")
                 run.results.append(await phase_mqtt(
@@ -160,11 +165,13 @@ async def bench(args: argparse.Namespace) -> Run:
         broker = start_mosquitto(work / "mosquitto") if not args.no_mqtt else None
         try:
             run.load("start")
-            for sync in args.sync:
-                await daemon_phases(run, work, sim, smsc_port, broker[1] if broker else None,
-                                    sync, args)
-            if args.compare_no_mqtt and broker is not None:
-                await daemon_phases(run, work, sim, smsc_port, None, args.sync[0], args)
+            for workers in args.api_workers:
+                for sync in args.sync:
+                    await daemon_phases(run, work, sim, smsc_port,
+                                        broker[1] if broker else None, sync, args, workers)
+                if args.compare_no_mqtt and broker is not None:
+                    await daemon_phases(run, work, sim, smsc_port, None, args.sync[0], args,
+                                        workers)
             run.load("link alone")
             for _ in range(args.repeat):
                 run.results.append(await link_alone(smsc_port, args.messages))
@@ -279,6 +286,9 @@ def main() -> None:
     parser.add_argument("--no-mqtt", action="store_true", help="no broker, no MQTT phase")
     parser.add_argument("--compare-no-mqtt", action="store_true",
                         help="also run HTTP and latency with a daemon that has no [mqtt]")
+    parser.add_argument("--api-workers", default="0,1",
+                        help="[http] workers settings to run, comma-separated (the MQTT "
+                        "phase runs with the first only: MQTT ingress is in the daemon)")
     parser.add_argument("--switch-interval", type=float, default=None,
                         help="experiment: the daemon's sys.setswitchinterval (GIL hand-over)")
     args = parser.parse_args()
@@ -287,6 +297,7 @@ def main() -> None:
         args.sync = "full"
         args.latency_seconds = 5.0
     args.sync = [s.strip() for s in args.sync.split(",") if s.strip()]
+    args.api_workers = [int(w) for w in args.api_workers.split(",") if w.strip()]
     args.daemon_python_args = (["-m", "cProfile", "-o", str(args.cprofile.resolve())]
                                if args.cprofile else [])
     if args.switch_interval is not None:

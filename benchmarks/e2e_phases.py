@@ -103,9 +103,11 @@ class CpuMeter:
         """CPU seconds each process used since the meter started."""
         return {name: cpu_seconds(pid) - self.before[name] for name, pid in self.pids.items()}
 
-    def per_message(self, name: str, messages: int) -> float:
-        """Microseconds of ``name``'s CPU time per message."""
-        return self.used()[name] / messages * 1e6
+    def per_message(self, prefix: str, messages: int) -> float:
+        """Microseconds of CPU time per message of the processes named ``prefix``
+        (``daemon``: the daemon and its API workers, ``daemon api-1``...)."""
+        used = sum(t for name, t in self.used().items() if name.startswith(prefix))
+        return used / messages * 1e6
 
 
 def _finish(result: Result, watch: Watch, start: float, states: Callable[[], dict[str, int]],

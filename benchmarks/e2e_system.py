@@ -109,7 +109,7 @@ def _is_root() -> bool:
 
 def write_config(
     directory: Path, *, smsc_port: int, http_port: int, mqtt_port: int | None,
-    synchronous: str,
+    synchronous: str, api_workers: int = 0,
 ) -> Path:
     mqtt = (f'[mqtt]\nurl = "mqtt://127.0.0.1:{mqtt_port}"\nclient_id = "gw-bench"\n'
             if mqtt_port else "")
@@ -121,6 +121,7 @@ synchronous = "{synchronous}"
 
 [http]
 listen = "127.0.0.1:{http_port}"
+workers = {api_workers}
 
 [dispatcher]
 worker = "bench"
@@ -184,6 +185,16 @@ class DaemonProcess:
     def stop(self) -> int | None:
         return stop(self.proc)
 
+    def children(self) -> list[int]:
+        """The daemon's child processes (its API workers), from Linux /proc."""
+        found: list[int] = []
+        for task in Path(f"/proc/{self.pid}/task").glob("*/children"):
+            try:
+                found += [int(pid) for pid in task.read_text().split()]
+            except OSError:
+                continue
+        return found
+
 
 def _spawn(args: list[str], directory: Path) -> subprocess.Popen[bytes]:
     with (directory / "daemon.log").open("wb") as log:
@@ -194,7 +205,7 @@ def _spawn(args: list[str], directory: Path) -> subprocess.Popen[bytes]:
 
 async def start_daemon(
     directory: Path, *, smsc_port: int, mqtt_port: int | None, synchronous: str,
-    python_args: Sequence[str] = (),
+    python_args: Sequence[str] = (), api_workers: int = 0,
 ) -> DaemonProcess:
     """Prepare a fresh store, start the daemon, wait for /readyz (link bound).
 
@@ -203,7 +214,8 @@ async def start_daemon(
     token = await prepare_store(directory, synchronous)
     http_port = free_port()
     config = write_config(directory, smsc_port=smsc_port, http_port=http_port,
-                          mqtt_port=mqtt_port, synchronous=synchronous)
+                          mqtt_port=mqtt_port, synchronous=synchronous,
+                          api_workers=api_workers)
     proc = _spawn([sys.executable, *python_args, "-m", "gateway", "run", "-c", str(config)],
                   directory)
     daemon = DaemonProcess(directory=directory, http_port=http_port, token=token, proc=proc)

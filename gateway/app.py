@@ -27,9 +27,9 @@ from gateway.config import Config, load_config
 from gateway.daemon_config import DaemonSettings, LinkTable, daemon_settings
 from gateway.dispatcher import Dispatcher, DispatchSettings
 from gateway.enqueue import SendService
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, UserError
 from gateway.events import EventPublisher
-from gateway.http import HttpServer, build_app
+from gateway.http import HttpServer, LocalOperations, build_app
 from gateway.ingress import MqttSendHandler
 from gateway.link import Link, LinkHandler
 from gateway.linkevents import LinkEvents
@@ -40,6 +40,7 @@ from gateway.sdnotify import Notifier, watchdog_interval, watchdog_pinger
 from gateway.store import open_store
 from gateway.store.base import Store
 from gateway.store.records import QueueChanges
+from gateway.workers import ApiWorkers, WorkerSettings
 
 # composition keys of a [[link]] table, read here and not by the driver
 _ROUTING_KEYS = ("weight",)
@@ -88,6 +89,7 @@ class Daemon:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     notifier: Notifier = field(default_factory=Notifier.from_environ)
     config_loader: Callable[[], Config] | None = None
+    log_level: str | None = None  # `smsgw run --log-level`, passed on to API workers
     # filled while running
     http_port: int | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -147,7 +149,16 @@ class Daemon:
             )
             events.attach_mqtt(mqtt)
         http: HttpServer | None = None
-        if s.http is not None:
+        api_workers: ApiWorkers | None = None
+        if s.http is not None and s.http.workers:
+            api_workers = ApiWorkers(
+                settings=WorkerSettings(config=self.config.path, count=s.http.workers,
+                                        host=s.http.host, port=s.http.port,
+                                        log_level=self.log_level),
+                on_enqueued=dispatcher.poke, metrics=metrics, logger=log,
+                answer=lambda what: self._answer_worker(what, store),
+            )
+        elif s.http is not None:
             app = build_app(store=store, send_service=send_service, registry=self.registry,
                             readiness=lambda: self._readiness(store), logger=log,
                             on_enqueued=dispatcher.poke, metrics=metrics,
@@ -161,11 +172,20 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, reload.set)
         try:
             async with asyncio.TaskGroup() as tg:
+                if http is not None and s.http is not None:
+                    try:
+                        self.http_port = await http.start(s.http.host, s.http.port)
+                    except OSError as exc:
+                        msg = f"[http] listen {s.http.host}:{s.http.port}: {exc.strerror or exc}"
+                        raise ConfigError(msg) from None
+                    log.info("http_listening", host=s.http.host, port=self.http_port)
+                if api_workers is not None and s.http is not None:
+                    self.http_port = await api_workers.start()
+                    log.info("http_listening", host=s.http.host, port=self.http_port,
+                             workers=s.http.workers)
+                # links start once the API listens: a taken port stops the start first
                 for name, running in self._links.items():
                     running.task = tg.create_task(running.link.run(), name=f"link-{name}")
-                if http is not None and s.http is not None:
-                    self.http_port = await http.start(s.http.host, s.http.port)
-                    log.info("http_listening", host=s.http.host, port=self.http_port)
                 workers = [
                     tg.create_task(dispatcher.run(), name="dispatcher"),
                     tg.create_task(link_events.run_expiry(), name="reply-expiry"),
@@ -179,6 +199,8 @@ class Daemon:
                 ]
                 if mqtt is not None:
                     workers.append(tg.create_task(mqtt.run(), name="mqtt"))
+                if api_workers is not None:
+                    workers.append(tg.create_task(api_workers.run(), name="api-workers"))
                 interval = watchdog_interval()
                 if interval:
                     workers.append(tg.create_task(
@@ -190,6 +212,8 @@ class Daemon:
                     mqtt.stop()
                 if http is not None:
                     await http.stop()
+                if api_workers is not None:
+                    await api_workers.stop(timeout=s.stop_timeout)
                 left = await dispatcher.stop(timeout=s.stop_timeout)
                 if left:
                     log.warning("dispatch_unfinished", messages=left)
@@ -214,6 +238,19 @@ class Daemon:
         except Exception:  # noqa: BLE001 - readiness reports, it does not raise
             store_ok = False
         return store_ok and bool(bound), {"store": store_ok, "links_bound": bound}
+
+    async def _answer_worker(self, what: str, store: Store) -> Any:
+        """What an API worker asks for its /metrics, /readyz and /links."""
+        ops = LocalOperations(self.registry, lambda: [r.link.health()
+                                                      for r in self._links.values()])
+        if what == "metrics":
+            return (await ops.metrics_text()).decode()
+        if what == "ready":
+            return list(await self._readiness(store))
+        if what == "links":
+            return await ops.links()
+        msg = f"unknown question {what!r}"
+        raise ValueError(msg)
 
     async def _announce_ready(self) -> None:
         """READY=1 once every link is bound, or once ready_timeout has passed."""
@@ -309,8 +346,20 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-async def run_daemon(config: Config, logger: Any) -> None:
-    daemon = Daemon(config=config, settings=daemon_settings(config), logger=logger)
+async def run_daemon(config: Config, logger: Any, *, log_level: str | None = None) -> None:
+    daemon = Daemon(config=config, settings=daemon_settings(config), logger=logger,
+                    log_level=log_level)
     tune_gc()
-    await daemon.run()
+    try:
+        await daemon.run()
+    except ExceptionGroup as group:
+        # a task's UserError (a port taken, an API worker that cannot start) is
+        # one line for the operator, not a traceback of the task group
+        found, _rest = group.split(UserError)
+        if found is None:
+            raise
+        first: BaseException = found
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
 

@@ -21,6 +21,7 @@ from gateway.router import Route
 from gateway.secrets import Secret
 
 DRIVERS = ("smpp", "modem")
+MAX_API_WORKERS = 64
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,6 +29,7 @@ class HttpSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     max_body: int = 1024 * 1024
+    workers: int = 0  # API processes beside the daemon's; 0 = the API runs in the daemon
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -130,7 +132,7 @@ def _listen(value: str, where: _Where) -> tuple[str, int]:
 KNOWN: dict[str, frozenset[str]] = {
     "store": frozenset({"url", "synchronous"}),
     "ledger": frozenset({"min_topup"}),
-    "http": frozenset({"listen", "max_body"}),
+    "http": frozenset({"listen", "max_body", "workers"}),
     "mqtt": frozenset({"url", "topic_prefix", "client_id", "shared_group", "username",
                        "password"}),
     "dispatcher": frozenset({"worker", "batch", "max_in_flight", "stop_timeout", "lease",
@@ -166,7 +168,11 @@ def daemon_settings(config: Config) -> DaemonSettings:
         listen = _get(table, "listen", str, "127.0.0.1:8080", where, "http")
         host, port = _listen(listen, where)
         max_body = _get(table, "max_body", int, 1024 * 1024, where, "http")
-        http = HttpSettings(host=host, port=port, max_body=max_body)
+        workers = _get(table, "workers", int, 0, where, "http")
+        if not 0 <= workers <= MAX_API_WORKERS:
+            raise where.error("http", "workers", f"{workers}: 0 (the API in the daemon's "
+                              f"process) to {MAX_API_WORKERS}")
+        http = HttpSettings(host=host, port=port, max_body=max_body, workers=workers)
     mqtt: MqttSettings | None = None
     if "mqtt" in raw:
         table = raw["mqtt"]

@@ -31,7 +31,7 @@ import asyncio
 import traceback
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -52,7 +52,7 @@ from gateway.errors import (
     UserError,
 )
 from gateway.link import LinkHealth
-from gateway.metrics import Metrics
+from gateway.metrics import IngressMetrics
 from gateway.model import MessageState
 from gateway.store.base import Store
 from gateway.store.records import MessageView
@@ -101,12 +101,12 @@ def _json(data: Mapping[str, Any], status: int = 200,
 class _Api:
     """The handlers; the state they share is passed in, never global."""
 
-    def __init__(self, *, store: Store, send_service: SendService, registry: CollectorRegistry,
-                 readiness: Readiness, logger: Any, max_body: int, metrics: Metrics | None,
+    def __init__(self, *, store: Store, send_service: SendService, operations: Operations,
+                 readiness: Readiness, logger: Any, max_body: int, metrics: IngressMetrics | None,
                  readiness_timeout: float, on_enqueued: Callable[[], object] | None) -> None:
         self.store = store
         self.send_service = send_service
-        self.registry = registry
+        self.operations = operations
         self.readiness = readiness
         self.log = logger
         self.max_body = max_body
@@ -175,7 +175,7 @@ class _Api:
 
     def rejected(self, account: str, reason: str, count: int = 1) -> None:
         if self.metrics is not None:
-            self.metrics.messages_rejected.labels(account=account, reason=reason).inc(count)
+            self.metrics.message_rejected(account=account, reason=reason, count=count)
 
     # --- /v1 --------------------------------------------------------------------
 
@@ -281,8 +281,11 @@ class _Api:
     # --- operations ---------------------------------------------------------------
 
     async def metrics_page(self, _request: web.Request) -> web.Response:
-        body = await asyncio.to_thread(generate_latest, self.registry)
+        body = await self.operations.metrics_text()
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def links_page(self, _request: web.Request) -> web.Response:
+        return _json({"links": await self.operations.links()})
 
     async def healthz(self, _request: web.Request) -> web.Response:
         return _json({"status": "ok"})
@@ -308,24 +311,55 @@ def _auth_challenge(error: UserError) -> str:
     return _WWW_AUTHENTICATE
 
 
+class Operations(Protocol):
+    """What /metrics and /links show: the daemon's own registry and links
+    (:class:`LocalOperations`), or, in an API worker process, the daemon's
+    answers relayed (gateway.workers)."""
+
+    async def metrics_text(self) -> bytes: ...
+
+    async def links(self) -> list[dict[str, Any]]: ...
+
+
+class LocalOperations:
+    """/metrics and /links of the process that runs the links and owns the registry."""
+
+    def __init__(self, registry: CollectorRegistry,
+                 links: Callable[[], Iterable[LinkHealth]] | None = None) -> None:
+        self._registry = registry
+        self._links = links
+
+    async def metrics_text(self) -> bytes:
+        return await asyncio.to_thread(generate_latest, self._registry)
+
+    async def links(self) -> list[dict[str, Any]]:
+        return [link_json(h) for h in (self._links or list)()]
+
+
 def build_app(
-    *, store: Store, send_service: SendService, registry: CollectorRegistry,
+    *, store: Store, send_service: SendService, registry: CollectorRegistry | None = None,
     readiness: Readiness, logger: Any, max_body: int = DEFAULT_MAX_BYTES,
-    metrics: Metrics | None = None, readiness_timeout: float = 5.0,
+    metrics: IngressMetrics | None = None, readiness_timeout: float = 5.0,
     on_enqueued: Callable[[], object] | None = None,
     links: Callable[[], Iterable[LinkHealth]] | None = None,
+    operations: Operations | None = None,
 ) -> web.Application:
     """The API application.
 
     ``links`` gives the links' health for ``GET /links`` (operators' view, no
     authentication, like /metrics: serve it on a private address).
+    ``operations``, when given, answers /metrics and /links instead of
+    ``registry`` and ``links`` (an API worker process relays the daemon's).
 
     ``metrics`` (on ``registry``) counts accepted and refused sends;
     ``on_enqueued`` is called after a send stored new messages (the daemon
     wakes its dispatcher with it); ``readiness`` answers /readyz and is given
     ``readiness_timeout`` seconds.
     """
-    api = _Api(store=store, send_service=send_service, registry=registry, readiness=readiness,
+    if operations is None:
+        operations = LocalOperations(registry or CollectorRegistry(), links)
+    api = _Api(store=store, send_service=send_service, operations=operations,
+               readiness=readiness,
                logger=logger, max_body=max_body, metrics=metrics,
                readiness_timeout=readiness_timeout, on_enqueued=on_enqueued)
     app = web.Application(middlewares=[api.errors], client_max_size=max_body)
@@ -337,15 +371,11 @@ def build_app(
     app.router.add_get("/metrics", api.metrics_page)
     app.router.add_get("/healthz", api.healthz)
     app.router.add_get("/readyz", api.readyz)
-
-    async def links_page(_request: web.Request) -> web.Response:
-        return web.json_response({"links": [_link_json(h) for h in (links or list)()]})
-
-    app.router.add_get("/links", links_page)
+    app.router.add_get("/links", api.links_page)
     return app
 
 
-def _link_json(h: LinkHealth) -> dict[str, Any]:
+def link_json(h: LinkHealth) -> dict[str, Any]:
     return {"name": h.name, "driver": h.driver, "up": h.up, "bound": h.bound,
             "in_flight": h.in_flight, "window": h.window, "throttled": h.throttled,
             "detail": h.detail, "counters": dict(h.counters), "gauges": dict(h.gauges)}
@@ -367,15 +397,19 @@ class HttpServer:
         self._access_log = access_log
         self._runner: web.AppRunner | None = None
 
-    async def start(self, host: str, port: int) -> int:
-        """Listen on ``host:port`` (0: a free port); return the bound port."""
+    async def start(self, host: str, port: int, *, reuse_port: bool = False) -> int:
+        """Listen on ``host:port`` (0: a free port); return the bound port.
+
+        ``reuse_port``: other processes may listen on the same address (the
+        kernel spreads connections over them; API worker processes).
+        """
         if self._runner is not None:
             raise RuntimeError("the HTTP server is already started")
         kwargs: dict[str, Any] = {} if self._access_log else {"access_log": None}
         runner = web.AppRunner(self._app, shutdown_timeout=self._shutdown_timeout,
                                handler_cancellation=False, **kwargs)
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
         try:
             await site.start()
         except OSError:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -52,6 +53,15 @@ class _LinkChildren:
     latency: Histogram
     throttled: Counter
     outcomes: dict[str, Counter]
+
+
+class IngressMetrics(Protocol):
+    """What the HTTP API counts: :class:`Metrics` in the daemon's process, a relay
+    to the daemon in an API worker process (gateway.workers)."""
+
+    def message_accepted(self, *, account: str, channel: str, count: int = 1) -> None: ...
+
+    def message_rejected(self, *, account: str, reason: str, count: int = 1) -> None: ...
 
 
 class Metrics:
@@ -150,8 +160,8 @@ class Metrics:
         """``count`` messages (one per recipient) stored and charged via ``channel``."""
         self.messages_accepted.labels(account=account, channel=channel).inc(count)
 
-    def message_rejected(self, *, account: str, reason: str) -> None:
-        self.messages_rejected.labels(account=account, reason=reason).inc()
+    def message_rejected(self, *, account: str, reason: str, count: int = 1) -> None:
+        self.messages_rejected.labels(account=account, reason=reason).inc(count)
 
     def message_finished(self, *, account: str, status: str) -> None:
         """A message reached a final state (delivered, undeliverable, expired...)."""

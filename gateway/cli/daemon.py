@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     settings = daemon_settings(config)
     configure_logging(json=settings.log_json, level=args.log_level or settings.log_level)
-    asyncio.run(run_daemon(config, get_logger("smsgw")))
+    asyncio.run(run_daemon(config, get_logger("smsgw"), log_level=args.log_level))
     return 0
 
 

@@ -74,3 +74,17 @@ def _write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "gateway.toml"
     path.write_text('[store]\nurl = "sqlite:gw.db"\n' + text, encoding="utf-8")
     return path
+
+
+def test_api_workers_default_to_none_and_take_a_count(tmp_path: Path) -> None:
+    s = daemon_settings(load_config(_write(tmp_path, "[http]\n" + LINK)))
+    assert s.http is not None
+    assert s.http.workers == 0
+    s = daemon_settings(load_config(_write(tmp_path, "[http]\nworkers = 2\n" + LINK)))
+    assert s.http is not None
+    assert s.http.workers == 2
+
+
+@pytest.mark.parametrize("workers", ["-1", "65", '"two"'])
+def test_bad_api_workers_name_the_key(tmp_path: Path, workers: str) -> None:
+    assert "[http] workers" in error_of(tmp_path, f"[http]\nworkers = {workers}\n")

@@ -1,0 +1,411 @@
+"""API worker processes (``[http] workers = N``).
+
+With ``workers = 0`` the HTTP API runs in the daemon's own process, and
+everything shares one CPU core (one Python interpreter). With N >= 1 the
+daemon starts N processes (``python -m gateway.workers``) that serve the API
+on the configured address (with SO_REUSEPORT when N > 1, the kernel spreads
+connections over them) and store what they accept themselves: JSON,
+validation, pricing and the enqueue transaction then run on another core than
+claiming, submitting and recording outcomes and receipts. SQLite in WAL mode
+takes writers from several processes, one transaction at a time, as it does
+for ``smsgw`` commands run beside the daemon.
+
+Each worker talks to the daemon over one socket pair (its end passed as a
+file descriptor), newline-delimited JSON arrays:
+
+worker -> daemon  ``["port", N]``: listening on port N (sent once, first)
+                  ``["enqueued"]``: new messages are stored, claim now
+                  ``["accepted", account, channel, count]``,
+                  ``["rejected", account, reason, count]``,
+                  ``["credit_low", account]``: counted on the daemon's metrics
+                  ``["ask", id, what]``: what is "metrics", "ready" or "links"
+daemon -> worker  ``["answer", id, value]``
+
+So /metrics, /readyz and /links show the daemon's registry and links whichever
+process a scrape reaches. A worker stops on SIGTERM or SIGINT (requests in
+progress finish) and as soon as the socket closes: it never outlives its
+daemon, even one killed with SIGKILL. The daemon starts a worker again when
+one exits on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import signal
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gateway.errors import ConfigError
+
+# how long the daemon waits for a new worker to listen before it gives up
+START_TIMEOUT = 30.0
+# a worker that exits on its own is started again after this delay (seconds)
+RESTART_DELAY = 1.0
+# longest line either side accepts (a /metrics answer can be large)
+LINE_LIMIT = 64 * 1024 * 1024
+
+Answer = Callable[[str], Awaitable[Any]]
+
+
+class WorkerExited(ConfigError):
+    """An API worker exited before it was listening (bad address, port taken...)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerSettings:
+    config: Path  # the daemon's configuration file: the worker reads it too
+    count: int
+    host: str
+    port: int
+    log_level: str | None = None
+
+
+@dataclass(slots=True)
+class _Worker:
+    index: int
+    proc: asyncio.subprocess.Process
+    writer: asyncio.StreamWriter
+    reader: asyncio.StreamReader
+
+
+class ApiWorkers:
+    """The daemon's side: starts the workers, serves their requests, restarts them.
+
+    ``on_enqueued`` wakes the dispatcher; ``metrics`` counts what the workers
+    report; ``answer`` gives the value of an ``ask`` ("metrics", "ready", "links").
+    """
+
+    def __init__(self, *, settings: WorkerSettings, on_enqueued: Callable[[], object],
+                 metrics: Any, answer: Answer, logger: Any) -> None:
+        self._s = settings
+        self._on_enqueued = on_enqueued
+        self._metrics = metrics
+        self._answer = answer
+        self._log = logger.bind(component="api-workers")
+        self._workers: dict[int, _Worker] = {}
+        self._stopping = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.port: int | None = None
+
+    @property
+    def pids(self) -> list[int]:
+        return [w.proc.pid for w in self._workers.values()]
+
+    async def start(self) -> int:
+        """Start every worker; return the port they listen on.
+
+        The first one binds the configured port (0: any free one); the others
+        then join it. Raises :class:`WorkerExited` if one exits instead.
+        """
+        port = self._s.port
+        for index in range(self._s.count):
+            port = await self._spawn(index, port)
+        self.port = port
+        return port
+
+    async def run(self) -> None:
+        """Keep the workers running until :meth:`stop` (a TaskGroup task)."""
+        while not self._stopping.is_set():
+            ended = [asyncio.create_task(w.proc.wait()) for w in self._workers.values()]
+            if not ended:
+                return
+            _done, pending = await asyncio.wait(ended, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            if self._stopping.is_set():
+                return
+            for index, worker in list(self._workers.items()):
+                if worker.proc.returncode is None:
+                    continue
+                del self._workers[index]
+                self._log.error("api_worker_exited", worker=index, pid=worker.proc.pid,
+                                status=worker.proc.returncode)
+                await asyncio.sleep(RESTART_DELAY)
+                if self._stopping.is_set():
+                    return
+                try:
+                    await self._spawn(index, self.port or self._s.port)
+                except (OSError, ConfigError) as exc:
+                    self._log.error("api_worker_start_failed", worker=index, error=str(exc))
+
+    async def stop(self, *, timeout: float) -> None:
+        """SIGTERM every worker; wait (bounded) for them to finish their requests."""
+        self._stopping.set()
+        for worker in self._workers.values():
+            if worker.proc.returncode is None:
+                worker.proc.send_signal(signal.SIGTERM)
+        waits = [w.proc.wait() for w in self._workers.values()]
+        if waits:
+            try:
+                async with asyncio.timeout(timeout):
+                    await asyncio.gather(*waits)
+            except TimeoutError:
+                for worker in self._workers.values():
+                    if worker.proc.returncode is None:
+                        self._log.warning("api_worker_killed", worker=worker.index,
+                                          pid=worker.proc.pid)
+                        worker.proc.kill()
+                        await worker.proc.wait()
+        for worker in self._workers.values():
+            worker.writer.close()
+        for task in list(self._tasks):
+            task.cancel()
+        self._workers.clear()
+
+    # --- one worker -------------------------------------------------------------
+
+    async def _spawn(self, index: int, port: int) -> int:
+        ours, theirs = socket.socketpair()
+        args = [sys.executable, "-m", "gateway.workers", "--config", str(self._s.config),
+                "--fd", str(theirs.fileno()), "--index", str(index), "--port", str(port)]
+        if self._s.count > 1:
+            args.append("--reuse-port")
+        if self._s.log_level:
+            args += ["--log-level", self._s.log_level]
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *args, stdin=asyncio.subprocess.DEVNULL, pass_fds=(theirs.fileno(),),
+            )
+        finally:
+            theirs.close()
+        reader, writer = await asyncio.open_connection(sock=ours, limit=LINE_LIMIT)
+        worker = _Worker(index=index, proc=proc, writer=writer, reader=reader)
+        try:
+            async with asyncio.timeout(START_TIMEOUT):
+                line = await reader.readline()
+        except TimeoutError:
+            line = b""
+        first = _decode(line)
+        if not first or first[0] != "port":
+            writer.close()
+            try:
+                async with asyncio.timeout(5):
+                    status = await proc.wait()  # it closed its end on its way out
+            except TimeoutError:
+                proc.kill()
+                status = await proc.wait()
+            msg = (f"API worker {index} exited with status {status} before listening on "
+                   f"{self._s.host}:{port} (see its log lines above)")
+            raise WorkerExited(msg)
+        bound = int(first[1])
+        self._workers[index] = worker
+        task = asyncio.create_task(self._serve(worker), name=f"api-worker-{index}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        self._log.info("api_worker_started", worker=index, pid=proc.pid, port=bound)
+        return bound
+
+    async def _serve(self, worker: _Worker) -> None:
+        """Read what one worker sends until its socket closes."""
+        while line := await worker.reader.readline():
+            item = _decode(line)
+            if not item:
+                self._log.warning("api_worker_bad_line", worker=worker.index, line=line[:80])
+                continue
+            kind = item[0]
+            if kind == "enqueued":
+                self._on_enqueued()
+            elif kind == "accepted":
+                self._metrics.message_accepted(account=item[1], channel=item[2], count=item[3])
+            elif kind == "rejected":
+                self._metrics.message_rejected(account=item[1], reason=item[2], count=item[3])
+            elif kind == "credit_low":
+                self._metrics.credit_low_crossed(account=item[1])
+            elif kind == "ask":
+                task = asyncio.create_task(self._reply(worker, item[1], item[2]))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _reply(self, worker: _Worker, ask_id: int, what: str) -> None:
+        try:
+            value = await self._answer(what)
+        except Exception as exc:  # noqa: BLE001 - the worker gets the error, not silence
+            value = {"error": type(exc).__name__}
+        if not worker.writer.is_closing():
+            worker.writer.write(_encode(["answer", ask_id, value]))
+
+
+def _encode(item: list[Any]) -> bytes:
+    return json.dumps(item, separators=(",", ":")).encode() + b"\n"
+
+
+def _decode(line: bytes) -> list[Any] | None:
+    try:
+        item = json.loads(line)
+    except ValueError:
+        return None
+    return item if isinstance(item, list) and item and isinstance(item[0], str) else None
+
+
+# --- the worker's side -------------------------------------------------------------
+
+
+class DaemonLink:
+    """A worker's end of the socket pair: reports, asks, and the daemon's answers."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._ids = itertools.count(1)
+        self._asked: dict[int, asyncio.Future[Any]] = {}
+        self._enqueued_due = False
+
+    def send(self, item: list[Any]) -> None:
+        if not self._writer.is_closing():
+            self._writer.write(_encode(item))
+
+    def enqueued(self) -> None:
+        """Wake the daemon's dispatcher (one line per loop turn, however many sends)."""
+        if not self._enqueued_due:
+            self._enqueued_due = True
+            asyncio.get_running_loop().call_soon(self._send_enqueued)
+
+    def _send_enqueued(self) -> None:
+        self._enqueued_due = False
+        self.send(["enqueued"])
+
+    async def ask(self, what: str, *, timeout: float = 10.0) -> Any:
+        ask_id = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._asked[ask_id] = future
+        try:
+            self.send(["ask", ask_id, what])
+            async with asyncio.timeout(timeout):
+                return await future
+        finally:
+            self._asked.pop(ask_id, None)
+
+    async def read(self) -> None:
+        """Take the daemon's answers until the socket closes (the daemon is gone)."""
+        while line := await self._reader.readline():
+            item = _decode(line)
+            if item and item[0] == "answer" and len(item) == 3:
+                future = self._asked.get(item[1])
+                if future is not None and not future.done():
+                    future.set_result(item[2])
+        for future in self._asked.values():
+            if not future.done():
+                future.set_exception(ConnectionError("the daemon is gone"))
+
+    # what the HTTP API needs from the daemon
+
+    def message_accepted(self, *, account: str, channel: str, count: int = 1) -> None:
+        self.send(["accepted", account, channel, count])
+
+    def message_rejected(self, *, account: str, reason: str, count: int = 1) -> None:
+        self.send(["rejected", account, reason, count])
+
+    def credit_low_crossed(self, account: str) -> None:
+        self.send(["credit_low", account])
+
+    async def metrics_text(self) -> bytes:
+        text = await self.ask("metrics")
+        if not isinstance(text, str):
+            raise ConnectionError(f"the daemon could not give its metrics: {text}")
+        return text.encode()
+
+    async def links(self) -> list[dict[str, Any]]:
+        links = await self.ask("links")
+        if not isinstance(links, list):
+            raise ConnectionError(f"the daemon could not give its links: {links}")
+        return links
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        answer = await self.ask("ready")
+        if not isinstance(answer, list) or len(answer) != 2:
+            raise ConnectionError(f"the daemon could not say whether it is ready: {answer}")
+        return bool(answer[0]), dict(answer[1])
+
+
+async def run_worker(*, config_path: Path, fd: int, index: int, port: int,
+                     reuse_port: bool, logger: Any) -> None:
+    """One API worker: serve until SIGTERM/SIGINT or until the daemon is gone."""
+    # the composition of the API, as the daemon does it in its own process
+    from gateway.app import tune_gc  # noqa: PLC0415 - keeps this module light to import
+    from gateway.config import load_config  # noqa: PLC0415
+    from gateway.daemon_config import daemon_settings  # noqa: PLC0415
+    from gateway.enqueue import SendService  # noqa: PLC0415
+    from gateway.http import HttpServer, build_app  # noqa: PLC0415
+    from gateway.store import open_store  # noqa: PLC0415
+
+    config = load_config(config_path)
+    settings = daemon_settings(config)
+    if settings.http is None:
+        raise ConfigError(f"{config_path}: no [http] section: an API worker has nothing to serve")
+    log = logger.bind(api_worker=index)
+    reader, writer = await asyncio.open_connection(sock=socket.socket(fileno=fd),
+                                                   limit=LINE_LIMIT)
+    daemon = DaemonLink(reader, writer)
+    store = await open_store(config.store.url, base=config.base_dir,
+                             synchronous=config.store.synchronous,
+                             mqtt_outbox=config.mqtt_outbox)
+    try:
+        send_service = SendService(store=store, log=log, national=settings.national,
+                                   on_crossing=daemon.credit_low_crossed)
+        app = build_app(store=store, send_service=send_service, readiness=daemon.readiness,
+                        logger=log, on_enqueued=daemon.enqueued, metrics=daemon,
+                        max_body=settings.http.max_body, operations=daemon)
+        http = HttpServer(app)
+        bound = await http.start(settings.http.host, port, reuse_port=reuse_port)
+        daemon.send(["port", bound])
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: None)  # the daemon reloads, not us
+        reading = asyncio.create_task(daemon.read(), name="daemon-link")
+        reading.add_done_callback(lambda _task: stop.set())
+        tune_gc()
+        await stop.wait()
+        gone = reading.done()
+        if gone:
+            log.warning("api_worker_orphaned", detail="the daemon is gone: stopping")
+        await http.stop()
+        reading.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reading
+    finally:
+        writer.close()
+        await store.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    from gateway.logsetup import configure_logging, get_logger  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(prog="python -m gateway.workers",
+                                     description="An API worker process; the daemon starts "
+                                     "it when [http] workers is 1 or more.")
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--fd", type=int, required=True, help="the daemon's socket")
+    parser.add_argument("--index", type=int, default=0)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--reuse-port", action="store_true")
+    parser.add_argument("--log-level", default=None)
+    args = parser.parse_args(argv)
+    try:
+        from gateway.config import load_config  # noqa: PLC0415
+        from gateway.daemon_config import daemon_settings  # noqa: PLC0415
+
+        settings = daemon_settings(load_config(args.config))
+        configure_logging(json=settings.log_json, level=args.log_level or settings.log_level)
+        asyncio.run(run_worker(config_path=args.config, fd=args.fd, index=args.index,
+                               port=args.port, reuse_port=args.reuse_port,
+                               logger=get_logger("smsgw")))
+    except (ConfigError, OSError) as exc:
+        sys.stderr.write(f"smsgw API worker {args.index}: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
