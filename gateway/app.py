@@ -31,7 +31,7 @@ from gateway.errors import ConfigError, UserError
 from gateway.events import EventPublisher
 from gateway.http import HttpServer, LocalOperations, build_app
 from gateway.ingress import MqttSendHandler
-from gateway.link import Link, LinkHandler
+from gateway.link import Link, LinkHandler, LinkHealth
 from gateway.linkevents import LinkEvents
 from gateway.metrics import Metrics
 from gateway.mqtt import MqttBridge
@@ -114,7 +114,8 @@ class Daemon:
         if released:
             log.info("leases_released", worker=s.worker, messages=released)
         metrics = Metrics(registry=self.registry)
-        metrics.watch_links(lambda: [r.link.health() for r in self._links.values()])
+        metrics.watch_links(self._health)
+        operations = LocalOperations(self.registry, self._health)
         events = EventPublisher(store=store, metrics=metrics, logger=log)
         send_service = SendService(
             store=store, log=log, national=s.national,
@@ -156,14 +157,13 @@ class Daemon:
                                         host=s.http.host, port=s.http.port,
                                         log_level=self.log_level),
                 on_enqueued=dispatcher.poke, metrics=metrics, logger=log,
-                answer=lambda what: self._answer_worker(what, store),
+                answer=lambda what: self._answer_worker(what, store, operations),
             )
         elif s.http is not None:
-            app = build_app(store=store, send_service=send_service, registry=self.registry,
+            app = build_app(store=store, send_service=send_service, operations=operations,
                             readiness=lambda: self._readiness(store), logger=log,
                             on_enqueued=dispatcher.poke, metrics=metrics,
-                            max_body=s.http.max_body,
-                            links=lambda: [r.link.health() for r in self._links.values()])
+                            max_body=s.http.max_body)
             http = HttpServer(app)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -239,16 +239,17 @@ class Daemon:
             store_ok = False
         return store_ok and bool(bound), {"store": store_ok, "links_bound": bound}
 
-    async def _answer_worker(self, what: str, store: Store) -> Any:
+    def _health(self) -> list[LinkHealth]:
+        return [r.link.health() for r in self._links.values()]
+
+    async def _answer_worker(self, what: str, store: Store, operations: LocalOperations) -> Any:
         """What an API worker asks for its /metrics, /readyz and /links."""
-        ops = LocalOperations(self.registry, lambda: [r.link.health()
-                                                      for r in self._links.values()])
         if what == "metrics":
-            return (await ops.metrics_text()).decode()
+            return (await operations.metrics_text()).decode()
         if what == "ready":
             return list(await self._readiness(store))
         if what == "links":
-            return await ops.links()
+            return await operations.links()
         msg = f"unknown question {what!r}"
         raise ValueError(msg)
 

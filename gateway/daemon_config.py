@@ -93,9 +93,12 @@ class _Where:
                     return number
         return None
 
+    def at(self, line: int | None) -> str:
+        """"gateway.toml line 12", or the file's name alone when the line is unknown."""
+        return f"{self.name} line {line}" if line else self.name
+
     def error(self, section: str, key: str, problem: str, nth: int = 0) -> ConfigError:
-        line = self.line(section, key, nth)
-        at = f"{self.name} line {line}" if line else self.name
+        at = self.at(self.line(section, key, nth))
         label = f"[[{section}]] #{nth + 1}" if section == "link" else f"[{section}]"
         return ConfigError(f"{at}: {label} {key}: {problem}")
 
@@ -146,8 +149,7 @@ SECTIONS = frozenset({*KNOWN, "link"})
 def _check_keys(raw: dict[str, Any], where: _Where) -> None:
     for section, value in raw.items():
         if section not in SECTIONS:
-            line = where.header_line(section)
-            at = f"{where.name} line {line}" if line else where.name
+            at = where.at(where.header_line(section))
             known = ", ".join(sorted(SECTIONS))
             msg = f"{at}: unknown section [{section}] (known: {known})"
             raise ConfigError(msg)
@@ -236,7 +238,6 @@ def _links(tables: Any, where: _Where) -> list[LinkTable]:
             if not isinstance(prefix, str):
                 raise where.error("link", "routes", "must be a list of strings", nth)
             routes.append(Route(prefix=prefix, link=name, weight=weight))
-        line = where.header_line("link", nth)
         out.append(LinkTable(name=name, driver=driver, table=dict(table), routes=tuple(routes),
-                             where=f"{where.name} line {line}" if line else where.name))
+                             where=where.at(where.header_line("link", nth))))
     return out

@@ -96,8 +96,7 @@ class Router:
         if health is None:
             return list(ordered)
         if len(ordered) == 1:  # the common case: one link, no list building
-            h = health.get(ordered[0])
-            return [ordered[0]] if h is not None and h.bound else []
+            return [ordered[0]] if _bound(health.get(ordered[0])) else []
         ready = [name for name in ordered if _bound(health.get(name))]
         calm = [name for name in ready if not health[name].throttled]
         return calm + [name for name in ready if health[name].throttled]

@@ -41,14 +41,19 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.errors import ConfigError
 
+if TYPE_CHECKING:
+    from gateway.metrics import Metrics
+
 # how long the daemon waits for a new worker to listen before it gives up
 START_TIMEOUT = 30.0
-# a worker that exits on its own is started again after this delay (seconds)
+# a worker that exits on its own is started again after this delay (seconds),
+# doubled after each start that fails, up to RESTART_MAX
 RESTART_DELAY = 1.0
+RESTART_MAX = 30.0
 # longest line either side accepts (a /metrics answer can be large)
 LINE_LIMIT = 64 * 1024 * 1024
 
@@ -84,7 +89,7 @@ class ApiWorkers:
     """
 
     def __init__(self, *, settings: WorkerSettings, on_enqueued: Callable[[], object],
-                 metrics: Any, answer: Answer, logger: Any) -> None:
+                 metrics: Metrics, answer: Answer, logger: Any) -> None:
         self._s = settings
         self._on_enqueued = on_enqueued
         self._metrics = metrics
@@ -94,10 +99,6 @@ class ApiWorkers:
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self.port: int | None = None
-
-    @property
-    def pids(self) -> list[int]:
-        return [w.proc.pid for w in self._workers.values()]
 
     async def start(self) -> int:
         """Start every worker; return the port they listen on.
@@ -112,29 +113,33 @@ class ApiWorkers:
         return port
 
     async def run(self) -> None:
-        """Keep the workers running until :meth:`stop` (a TaskGroup task)."""
+        """Keep every worker running until :meth:`stop` (a TaskGroup task)."""
+        await asyncio.gather(*(self._supervise(index) for index in range(self._s.count)))
+
+    async def _supervise(self, index: int) -> None:
+        """Start worker ``index`` again whenever it exits, backing off while it cannot."""
+        delay = RESTART_DELAY
         while not self._stopping.is_set():
-            ended = [asyncio.create_task(w.proc.wait()) for w in self._workers.values()]
-            if not ended:
-                return
-            _done, pending = await asyncio.wait(ended, return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
-            if self._stopping.is_set():
-                return
-            for index, worker in list(self._workers.items()):
-                if worker.proc.returncode is None:
-                    continue
-                del self._workers[index]
-                self._log.error("api_worker_exited", worker=index, pid=worker.proc.pid,
-                                status=worker.proc.returncode)
-                await asyncio.sleep(RESTART_DELAY)
+            worker = self._workers.get(index)
+            if worker is not None:
+                status = await worker.proc.wait()
                 if self._stopping.is_set():
                     return
-                try:
-                    await self._spawn(index, self.port or self._s.port)
-                except (OSError, ConfigError) as exc:
-                    self._log.error("api_worker_start_failed", worker=index, error=str(exc))
+                del self._workers[index]
+                self._log.error("api_worker_exited", worker=index, pid=worker.proc.pid,
+                                status=status)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._stopping.wait()
+            if self._stopping.is_set():
+                return
+            try:
+                await self._spawn(index, self.port or self._s.port)
+                delay = RESTART_DELAY
+            except (OSError, ConfigError) as exc:
+                delay = min(delay * 2, RESTART_MAX)
+                self._log.error("api_worker_start_failed", worker=index, error=str(exc),
+                                retry_in=delay)
 
     async def stop(self, *, timeout: float) -> None:
         """SIGTERM every worker; wait (bounded) for them to finish their requests."""

@@ -21,7 +21,7 @@ from gateway.store import open_store
 from gateway.store.base import Store
 from gateway.store.records import OutboxEvent, WebhookEvent
 from gateway.store.sqlite_events import encode
-from tests.fixtures.mosquitto import MosquittoBroker
+from tests.fixtures.mosquitto import MosquittoBroker, receive
 from tests.waiting import eventually
 
 
@@ -113,13 +113,7 @@ async def test_events_are_published_on_their_topics_then_deleted(
         await watcher.subscribe("smsgw/#", qos=1)
         async with running_publisher(mosquitto_broker, store) as (publisher, _bridge):
             publisher.poke()
-            got: list[tuple[str, bytes]] = []
-            async with asyncio.timeout(20):
-                async for message in watcher.messages:
-                    assert isinstance(message.payload, bytes)
-                    got.append((message.topic.value, message.payload))
-                    if len(got) == len(expected):
-                        break
+            got = await receive(watcher, len(expected))
             await eventually(store.empty, what="an empty outbox")
     assert got == expected
     assert len(store.acks) >= 2  # acknowledged a batch at a time

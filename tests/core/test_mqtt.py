@@ -25,7 +25,7 @@ from gateway.mqtt import (
     _Pubacks,
     encode_publish,
 )
-from tests.fixtures.mosquitto import MosquittoBroker
+from tests.fixtures.mosquitto import MosquittoBroker, receive
 
 Handler = Callable[[str, bytes], Awaitable[None]]
 
@@ -202,13 +202,7 @@ async def test_publish_many_is_acknowledged_and_arrives_in_order(
         await watcher.subscribe("smsgw/+/status", qos=1)
         async with running_bridge(mosquitto_broker, on_send) as bridge:
             assert await bridge.publish_many(messages) == [True] * len(messages)
-            got: list[tuple[str, bytes]] = []
-            async with asyncio.timeout(20):
-                async for message in watcher.messages:
-                    assert isinstance(message.payload, bytes)
-                    got.append((message.topic.value, message.payload))
-                    if len(got) == len(messages):
-                        break
+            got = await receive(watcher, len(messages))
     assert got == messages
 
 

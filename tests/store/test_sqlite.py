@@ -81,7 +81,7 @@ async def test_small_writes_are_not_held_behind_every_queued_bulk_write(tmp_path
         asyncio.create_task(engine.write(record, "bulk-3", bulk=100)),
         asyncio.create_task(engine.write(record, "bulk-4", bulk=100)),
     ]
-    await asyncio.sleep(0)  # all three queued while the writer is held in block()
+    await asyncio.sleep(0)  # all five queued while the writer is held in block()
     release.set()
     await asyncio.gather(blocker, *jobs)
     await engine.close()
