@@ -190,7 +190,8 @@ class Dispatcher:
             if len(claimed) < min(self._s.batch, room):
                 self._poke.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._poke.wait(), timeout=self._s.idle_poll)
+                    async with asyncio.timeout(self._s.idle_poll):
+                        await self._poke.wait()
 
     async def stop(self, *, timeout: float) -> int:
         """Stop claiming; wait (bounded) for messages being sent. Returns those left.

@@ -80,7 +80,8 @@ class EventPublisher:
                 busy = await self._post_webhooks(session) or busy
                 if not busy and not self._wake.is_set():
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                        async with asyncio.timeout(1.0):
+                            await self._wake.wait()
 
     async def close(self, *, timeout: float) -> None:
         """Publish what can be published within ``timeout``; the rest waits in the store."""

@@ -303,7 +303,8 @@ class MqttBridge:
             # jittered exponential back-off ("full jitter" on the upper half)
             sleep = delay / 2 + self._rng.random() * delay / 2
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=sleep)
+                async with asyncio.timeout(sleep):
+                    await self._stopping.wait()
             delay = min(delay * 2, self._settings.reconnect_max)
 
     async def _session(self) -> None:

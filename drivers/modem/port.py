@@ -107,7 +107,8 @@ class AtPort(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         self._waiter = loop.create_future()
         try:
-            return await asyncio.wait_for(asyncio.shield(self._waiter), timeout)
+            async with asyncio.timeout(timeout):
+                return await asyncio.shield(self._waiter)
         except TimeoutError:
             self._channel.abandon()
             raise ModemTimeout(command, prompted=False) from None

@@ -125,7 +125,8 @@ class SmppLink:
         if self._bound_event is None:
             self._bound_event = asyncio.Event()
         if not self.bound:
-            await asyncio.wait_for(self._bound_event.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._bound_event.wait()
 
     async def run(self) -> None:
         """Connect, bind and stay connected (jittered exponential backoff) until stop()."""
@@ -143,7 +144,8 @@ class SmppLink:
             delay *= 0.5 + self._rng.random() / 2
             self._log.info("smpp_reconnect_scheduled", delay=round(delay, 3))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop_event.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._stop_event.wait()
         self._detail = "stopped"
 
     async def stop(self, *, timeout: float = 10.0) -> None:
@@ -159,7 +161,8 @@ class SmppLink:
         if self._futures:
             self._drained = asyncio.Event()
             try:
-                await asyncio.wait_for(self._drained.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._drained.wait()
             except TimeoutError:
                 self._log.warning("smpp_stop_timed_out", in_flight=len(self._futures))
         if proto.session.bound:
@@ -169,9 +172,8 @@ class SmppLink:
         elif not proto.closed.done() and proto.session.state is not SessionState.UNBINDING:
             proto.abort()  # still binding: nothing to wait for
         try:
-            await asyncio.wait_for(
-                asyncio.shield(proto.closed), max(0.0, deadline - loop.time())
-            )
+            async with asyncio.timeout_at(deadline):
+                await asyncio.shield(proto.closed)
         except TimeoutError:
             proto.abort()
             await proto.closed
@@ -275,16 +277,17 @@ class SmppLink:
         """One connection's life; True if it got bound."""
         loop = asyncio.get_running_loop()
         c = self.config
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for loses a
+        # cancellation that comes as the connection fails, and the reconnect
+        # loop then never ends (a task group waiting for it hangs)
         try:
-            _, proto = await asyncio.wait_for(
-                loop.create_connection(
+            async with asyncio.timeout(c.bind_timeout):
+                _, proto = await loop.create_connection(
                     lambda: SmppProtocol(link=self, session=self._new_session()),
                     c.host,
                     c.port,
                     ssl=self._ssl_context(),
-                ),
-                c.bind_timeout,
-            )
+                )
         except (OSError, TimeoutError) as exc:
             self._detail = f"connect to {c.host}:{c.port} failed: {exc}"
             self._log.warning("smpp_connect_failed", host=c.host, port=c.port, error=str(exc))

@@ -333,3 +333,28 @@ async def test_stop_while_binding_returns_at_once() -> None:
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_a_cancelled_link_ends_even_when_its_connection_fails_at_that_moment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the daemon's task group cancels the link's task (a start-up error) just as a
+    # connection attempt fails: asyncio.wait_for on Python 3.11 lost such a
+    # cancellation and the reconnect loop ran on, so the daemon never exited
+    config = SmppLinkConfig.from_table({"name": "x", "host": "127.0.0.1", "port": 9,
+                                        "system_id": "gw", "password": "pw"})
+    link = SmppLink(config=config, handler=RecordingHandler(), logger=structlog.get_logger())
+    task: asyncio.Task[None] | None = None
+
+    async def refused(*_args: object, **_kwargs: object) -> None:
+        assert task is not None
+        task.cancel()
+        raise ConnectionRefusedError("connection refused")
+
+    monkeypatch.setattr(asyncio.get_running_loop(), "create_connection", refused)
+    task = asyncio.create_task(link.run())
+    done, _ = await asyncio.wait({task}, timeout=5)
+    if task not in done:
+        await link.stop()
+    assert task in done, "the link went on reconnecting after its task was cancelled"
+    assert task.cancelled()
