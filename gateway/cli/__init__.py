@@ -34,6 +34,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway.cli.price",
     "gateway.cli.phonebook",
     "gateway.cli.inbound",
+    "gateway.cli.webhook",
     "drivers.smpp.cli",
     "drivers.modem.cli",
 )

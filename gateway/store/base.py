@@ -44,6 +44,7 @@ from gateway.store.records import (
     QueueChanges,
     Sender,
     WebhookEvent,
+    WebhookRecord,
 )
 
 
@@ -163,6 +164,16 @@ class Store(Protocol):
         ...
     async def webhook_failed(self, id: int, *, error: str) -> None:  # noqa: A002
         """Given up: kept as ``failed`` for operators."""
+        ...
+    async def list_webhooks(
+        self, *, account: str | None = None, state: str | None = None, limit: int = 100,
+    ) -> list[WebhookRecord]:
+        """Webhook rows, oldest first; ``state`` "pending" or "failed" (None: both)."""
+        ...
+    async def retry_webhooks(self, ids: Sequence[int] = (), *, account: str | None = None,
+                             ) -> int:
+        """Failed webhooks tried again from now (``ids``, else every failed one of
+        ``account``, else every failed one); how many."""
         ...
     async def webhook_secret(self, account: str) -> bytes:
         """The HMAC key of the account's webhook signatures (the hex string's bytes)."""

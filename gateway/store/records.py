@@ -262,6 +262,22 @@ class OutboxEvent:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookRecord:
+    """A webhook row as operators see it (``smsgw webhook list``)."""
+
+    id: int
+    account: str
+    url: str
+    message_id: str | None  # from the event body
+    event_state: str | None  # the message state the event reports
+    state: str  # "pending" (being tried) | "failed" (given up)
+    attempts: int
+    next_at: float
+    last_error: str | None
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class WebhookEvent:
     """A status event to POST to a message's callback_url."""
 

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gateway.errors import NotFound
-from gateway.store.records import InboundMessage, OutboxEvent, WebhookEvent
+from gateway.store.records import InboundMessage, OutboxEvent, WebhookEvent, WebhookRecord
 from gateway.store.schema import new_webhook_secret
 
 EVENT_KINDS = frozenset({"status", "inbound", "rejected"})
@@ -197,6 +197,45 @@ def webhook_failed(conn: sqlite3.Connection, hook_id: int, error: str) -> None:
         "UPDATE webhooks SET attempts = attempts + 1, state = 'failed', last_error = ? "
         "WHERE id = ? AND state = 'pending'", (error, hook_id),
     )
+
+
+def list_webhooks(
+    conn: sqlite3.Connection, account: str | None, state: str | None, limit: int,
+) -> list[WebhookRecord]:
+    """Webhook rows, oldest first; ``state`` "pending" or "failed" (None: both)."""
+    rows = conn.execute(
+        "SELECT id, account, url, payload, state, attempts, next_at, last_error, created_at "
+        "FROM webhooks WHERE (?1 IS NULL OR account = ?1) AND (?2 IS NULL OR state = ?2) "
+        "ORDER BY id LIMIT ?3", (account, state, limit),
+    ).fetchall()
+    out = []
+    for r in rows:
+        try:
+            body = json.loads(r[3])
+        except ValueError:
+            body = {}
+        out.append(WebhookRecord(
+            id=r[0], account=r[1], url=r[2], message_id=body.get("id"),
+            event_state=body.get("state"), state=r[4], attempts=r[5], next_at=r[6],
+            last_error=r[7], created_at=r[8],
+        ))
+    return out
+
+
+def retry_webhooks(
+    conn: sqlite3.Connection, ids: Sequence[int], account: str | None, now: float,
+) -> int:
+    """Failed webhooks back to ``pending``, due now, their back-off from the start:
+    those of ``ids``, or with no ids every failed one (of ``account`` when given)."""
+    if ids:
+        return conn.executemany(
+            "UPDATE webhooks SET state = 'pending', attempts = 0, next_at = ? "
+            "WHERE id = ? AND state = 'failed'", [(now, i) for i in ids],
+        ).rowcount
+    return conn.execute(
+        "UPDATE webhooks SET state = 'pending', attempts = 0, next_at = ? "
+        "WHERE state = 'failed' AND (?2 IS NULL OR account = ?2)", (now, account),
+    ).rowcount
 
 
 def _unknown(account: str) -> NotFound:

@@ -32,6 +32,7 @@ from gateway.store.records import (
     QueueChanges,
     Sender,
     WebhookEvent,
+    WebhookRecord,
 )
 from gateway.store.sqlite import Engine
 
@@ -220,6 +221,15 @@ class SqliteStore:
 
     async def webhook_failed(self, id: int, *, error: str) -> None:  # noqa: A002
         await self._engine.write(events.webhook_failed, id, error)
+
+    async def list_webhooks(
+        self, *, account: str | None = None, state: str | None = None, limit: int = 100,
+    ) -> list[WebhookRecord]:
+        return await self._engine.read(events.list_webhooks, account, state, limit)
+
+    async def retry_webhooks(self, ids: Sequence[int] = (), *, account: str | None = None,
+                             ) -> int:
+        return await self._engine.write(events.retry_webhooks, ids, account, self._clock())
 
     async def webhook_secret(self, account: str) -> bytes:
         secret = await self._engine.read(events.webhook_secret, account)

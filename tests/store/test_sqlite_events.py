@@ -221,6 +221,31 @@ async def test_webhook_retry_failed_and_done(store: SqliteStore, clock: FakeCloc
     assert rows == [(first.id, "failed", 2, "HTTP 410")]  # kept for operators
 
 
+async def test_failed_webhooks_are_listed_and_tried_again(
+    store: SqliteStore, clock: FakeClock,
+) -> None:
+    await make_account(store)
+    await make_account(store, "beta")
+    m = await _enqueue(store, callback_url=HOOK)  # "queued"
+    await store.cancel(m.id)  # "cancelled"
+    queued, cancelled = await store.due_webhooks(now=clock.now, limit=10)
+    await store.webhook_retry(queued.id, at=clock.now + 60, error="HTTP 503")
+    await store.webhook_failed(queued.id, error="HTTP 410")
+    listed = await store.list_webhooks()
+    assert [(w.id, w.state, w.attempts, w.last_error, w.message_id, w.event_state)
+            for w in listed] == [(queued.id, "failed", 2, "HTTP 410", m.id, "queued"),
+                                 (cancelled.id, "pending", 0, None, m.id, "cancelled")]
+    assert [w.id for w in await store.list_webhooks(state="failed")] == [queued.id]
+    assert await store.list_webhooks(account="beta") == []
+    assert await store.retry_webhooks(account="beta") == 0
+    assert await store.retry_webhooks([cancelled.id]) == 0  # not failed: left as it is
+    clock.now += 5
+    assert await store.retry_webhooks(account="acme") == 1
+    again = {h.id: h.attempts for h in await store.due_webhooks(now=clock.now, limit=10)}
+    assert again == {queued.id: 0, cancelled.id: 0}  # due now, back-off from the start
+    assert await store.list_webhooks(state="failed") == []
+
+
 async def test_ack_deletes_events_and_pending_is_oldest_first(store: SqliteStore) -> None:
     await make_account(store)
     for _ in range(3):
