@@ -20,6 +20,11 @@ ratios less so. Usage::
 
     python benchmarks/e2e.py [--messages 20000] [--quick] [--sync full,normal]
                              [--repeat 2] [--compare-no-mqtt] [--delay-run] [--profile]
+                             [--workers 0,1]
+
+--workers runs every phase with each ``[workers] count`` (default 0, then 1:
+ingest and events in a worker process); the CPU column counts the workers
+beside the daemon, and us/msg sums them.
 
 --compare-no-mqtt adds a daemon without [mqtt] (no status events published),
 --delay-run an SMSC that answers after 10 ms, --profile two py-spy views of
@@ -84,14 +89,14 @@ async def daemon_phases(  # noqa: PLR0917 - one call site, the benchmark's plan
     counter = itertools.count(0, 1_000_000)
     tag = sync if mqtt_port is not None else f"{sync}, no MQTT"
     if workers:
-        tag += f", {workers} API worker{'s' if workers > 1 else ''}"
+        tag += f", {workers} worker{'s' if workers > 1 else ''}"
     d = await start_daemon(
         work / f"gw-{sync}{'' if mqtt_port else '-no-mqtt'}-w{workers}",
         smsc_port=smsc_port, mqtt_port=mqtt_port, synchronous=sync,
-        python_args=args.daemon_python_args, api_workers=workers)
+        python_args=args.daemon_python_args, workers=workers)
     probe = StoreProbe(d.db)
     pids = {"daemon": d.pid, "smsc-sim": sim.pid, "bench": os.getpid()}
-    pids |= {f"daemon api-{i + 1}": pid for i, pid in enumerate(d.children())}
+    pids |= {f"daemon worker-{i + 1}": pid for i, pid in enumerate(d.children())}
     try:
         for attempt in range(args.repeat):
             recordings = {}
@@ -111,12 +116,11 @@ async def daemon_phases(  # noqa: PLR0917 - one call site, the benchmark's plan
                     run.profiles[view] = summarize(raw)
                     if args.profile_raw is not None:
                         shutil.copyfile(raw, f"{args.profile_raw}.{raw.stem.rsplit('-', 1)[1]}")
-        if mqtt_port is not None and workers == args.api_workers[0]:
-            # MQTT ingress is in the daemon's process whatever [http] workers says
+        if mqtt_port is not None:
             for attempt in range(args.repeat):
-                run.load(f"mqtt #{attempt + 1} ({sync})")
+                run.load(f"mqtt #{attempt + 1} ({tag})")
                 run.results.append(await phase_mqtt(
-                    d, probe, pids, label=f"MQTT {sync} #{attempt + 1}", n=n,
+                    d, probe, pids, label=f"MQTT {tag} #{attempt + 1}", n=n,
                     first=next(counter), mqtt_port=mqtt_port))
         run.load(f"latency ({tag})")
         run.latencies[tag] = await phase_latency(
@@ -165,7 +169,7 @@ async def bench(args: argparse.Namespace) -> Run:
         broker = start_mosquitto(work / "mosquitto") if not args.no_mqtt else None
         try:
             run.load("start")
-            for workers in args.api_workers:
+            for workers in args.workers:
                 for sync in args.sync:
                     await daemon_phases(run, work, sim, smsc_port,
                                         broker[1] if broker else None, sync, args, workers)
@@ -286,9 +290,8 @@ def main() -> None:
     parser.add_argument("--no-mqtt", action="store_true", help="no broker, no MQTT phase")
     parser.add_argument("--compare-no-mqtt", action="store_true",
                         help="also run HTTP and latency with a daemon that has no [mqtt]")
-    parser.add_argument("--api-workers", default="0,1",
-                        help="[http] workers settings to run, comma-separated (the MQTT "
-                        "phase runs with the first only: MQTT ingress is in the daemon)")
+    parser.add_argument("--workers", default="0,1",
+                        help="[workers] count settings to run, comma-separated")
     parser.add_argument("--switch-interval", type=float, default=None,
                         help="experiment: the daemon's sys.setswitchinterval (GIL hand-over)")
     args = parser.parse_args()
@@ -297,7 +300,7 @@ def main() -> None:
         args.sync = "full"
         args.latency_seconds = 5.0
     args.sync = [s.strip() for s in args.sync.split(",") if s.strip()]
-    args.api_workers = [int(w) for w in args.api_workers.split(",") if w.strip()]
+    args.workers = [int(w) for w in args.workers.split(",") if w.strip()]
     args.daemon_python_args = (["-m", "cProfile", "-o", str(args.cprofile.resolve())]
                                if args.cprofile else [])
     if args.switch_interval is not None:

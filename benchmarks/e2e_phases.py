@@ -105,7 +105,7 @@ class CpuMeter:
 
     def per_message(self, prefix: str, messages: int) -> float:
         """Microseconds of CPU time per message of the processes named ``prefix``
-        (``daemon``: the daemon and its API workers, ``daemon api-1``...)."""
+        (``daemon``: the daemon and its workers, ``daemon worker-1``...)."""
         used = sum(t for name, t in self.used().items() if name.startswith(prefix))
         return used / messages * 1e6
 

@@ -109,7 +109,7 @@ def _is_root() -> bool:
 
 def write_config(
     directory: Path, *, smsc_port: int, http_port: int, mqtt_port: int | None,
-    synchronous: str, api_workers: int = 0,
+    synchronous: str, workers: int = 0,
 ) -> Path:
     mqtt = (f'[mqtt]\nurl = "mqtt://127.0.0.1:{mqtt_port}"\nclient_id = "gw-bench"\n'
             if mqtt_port else "")
@@ -121,7 +121,9 @@ synchronous = "{synchronous}"
 
 [http]
 listen = "127.0.0.1:{http_port}"
-workers = {api_workers}
+
+[workers]
+count = {workers}
 
 [dispatcher]
 worker = "bench"
@@ -186,7 +188,7 @@ class DaemonProcess:
         return stop(self.proc)
 
     def children(self) -> list[int]:
-        """The daemon's child processes (its API workers), from Linux /proc."""
+        """The daemon's child processes (its workers), from Linux /proc."""
         found: list[int] = []
         for task in Path(f"/proc/{self.pid}/task").glob("*/children"):
             try:
@@ -205,7 +207,7 @@ def _spawn(args: list[str], directory: Path) -> subprocess.Popen[bytes]:
 
 async def start_daemon(
     directory: Path, *, smsc_port: int, mqtt_port: int | None, synchronous: str,
-    python_args: Sequence[str] = (), api_workers: int = 0,
+    python_args: Sequence[str] = (), workers: int = 0,
 ) -> DaemonProcess:
     """Prepare a fresh store, start the daemon, wait for /readyz (link bound).
 
@@ -215,7 +217,7 @@ async def start_daemon(
     http_port = free_port()
     config = write_config(directory, smsc_port=smsc_port, http_port=http_port,
                           mqtt_port=mqtt_port, synchronous=synchronous,
-                          api_workers=api_workers)
+                          workers=workers)
     proc = _spawn([sys.executable, *python_args, "-m", "gateway", "run", "-c", str(config)],
                   directory)
     daemon = DaemonProcess(directory=directory, http_port=http_port, token=token, proc=proc)

@@ -33,14 +33,14 @@ from gateway.http import HttpServer, LocalOperations, build_app
 from gateway.ingress import MqttSendHandler
 from gateway.link import Link, LinkHandler, LinkHealth
 from gateway.linkevents import LinkEvents
-from gateway.metrics import Metrics
+from gateway.metrics import Metrics, RelayedMetrics
 from gateway.mqtt import MqttBridge
 from gateway.router import Router
 from gateway.sdnotify import Notifier, watchdog_interval, watchdog_pinger
 from gateway.store import open_store
 from gateway.store.base import Store
-from gateway.store.records import QueueChanges
-from gateway.workers import ApiWorkers, WorkerSettings
+from gateway.store.records import InboundMessage, QueueChanges
+from gateway.workers import WorkerPool, WorkerSettings
 
 # composition keys of a [[link]] table, read here and not by the driver
 _ROUTING_KEYS = ("weight",)
@@ -116,19 +116,32 @@ class Daemon:
         metrics = Metrics(registry=self.registry)
         metrics.watch_links(self._health)
         operations = LocalOperations(self.registry, self._health)
-        events = EventPublisher(store=store, metrics=metrics, logger=log)
         send_service = SendService(
             store=store, log=log, national=s.national,
             on_crossing=lambda account: metrics.credit_low_crossed(account=account),
         )
+        # events are published here, or by worker 0 when there are workers
+        pool: WorkerPool | None = None
+        events: EventPublisher | None = None
+        mqtt: MqttBridge | None = None
+
+        def wake_events() -> None:
+            if pool is not None:
+                pool.wake_events()
+            elif events is not None:
+                events.poke()
 
         def on_changes(changes: QueueChanges) -> None:
             for change in changes.changes:
                 if change.new.final:
                     metrics.message_finished(account=change.account, status=change.new.value)
-            events.changes(changes)
+            if changes.changes:
+                wake_events()
 
-        link_events = LinkEvents(store=store, on_changes=on_changes, on_inbound=events.inbound,
+        async def on_inbound(_message: InboundMessage) -> None:
+            wake_events()  # stored with its event by the store
+
+        link_events = LinkEvents(store=store, on_changes=on_changes, on_inbound=on_inbound,
                                  logger=log, metrics=metrics)
         for table in s.links:
             link = build_link(table, link_events, log)
@@ -139,32 +152,26 @@ class Daemon:
                                       max_in_flight=s.max_in_flight),
             on_changes=on_changes, logger=log, metrics=metrics,
         )
-        mqtt: MqttBridge | None = None
-        if s.mqtt is not None:
-            handler = MqttSendHandler(store=store, send_service=send_service, events=events,
-                                      metrics=metrics, dispatcher=dispatcher, logger=log)
-            broker = f"{s.mqtt.host}:{s.mqtt.port}"
-            mqtt = MqttBridge(
-                settings=s.mqtt, on_send=handler, logger=log,
-                on_connection=lambda up: metrics.set_mqtt_connected(broker=broker, connected=up),
-            )
-            events.attach_mqtt(mqtt)
         http: HttpServer | None = None
-        api_workers: ApiWorkers | None = None
-        if s.http is not None and s.http.workers:
-            api_workers = ApiWorkers(
-                settings=WorkerSettings(config=self.config.path, count=s.http.workers,
-                                        host=s.http.host, port=s.http.port,
+        if s.workers:
+            pool = WorkerPool(
+                settings=WorkerSettings(config=self.config.path, count=s.workers,
+                                        host=s.http.host if s.http else None,
+                                        port=s.http.port if s.http else 0,
                                         log_level=self.log_level),
                 on_enqueued=dispatcher.poke, metrics=metrics, logger=log,
                 answer=lambda what: self._answer_worker(what, store, operations),
             )
-        elif s.http is not None:
-            app = build_app(store=store, send_service=send_service, operations=operations,
-                            readiness=lambda: self._readiness(store), logger=log,
-                            on_enqueued=dispatcher.poke, metrics=metrics,
-                            max_body=s.http.max_body)
-            http = HttpServer(app)
+        else:
+            events, mqtt = build_events(store=store, send_service=send_service, settings=s,
+                                        metrics=metrics, on_enqueued=dispatcher.poke,
+                                        logger=log)
+            if s.http is not None:
+                app = build_app(store=store, send_service=send_service, operations=operations,
+                                readiness=lambda: self._readiness(store), logger=log,
+                                on_enqueued=dispatcher.poke, metrics=metrics,
+                                max_body=s.http.max_body)
+                http = HttpServer(app)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
@@ -179,17 +186,18 @@ class Daemon:
                         msg = f"[http] listen {s.http.host}:{s.http.port}: {exc.strerror or exc}"
                         raise ConfigError(msg) from None
                     log.info("http_listening", host=s.http.host, port=self.http_port)
-                if api_workers is not None and s.http is not None:
-                    self.http_port = await api_workers.start()
-                    log.info("http_listening", host=s.http.host, port=self.http_port,
-                             workers=s.http.workers)
+                if pool is not None:
+                    port = await pool.start()
+                    if s.http is not None:
+                        self.http_port = port
+                        log.info("http_listening", host=s.http.host, port=port,
+                                 workers=s.workers)
                 # links start once the API listens: a taken port stops the start first
                 for name, running in self._links.items():
                     running.task = tg.create_task(running.link.run(), name=f"link-{name}")
                 workers = [
                     tg.create_task(dispatcher.run(), name="dispatcher"),
                     tg.create_task(link_events.run_expiry(), name="reply-expiry"),
-                    tg.create_task(events.run(), name="events"),
                     tg.create_task(self._gauges(store, metrics), name="gauges"),
                     tg.create_task(self._receipt_sweeper(store, on_changes),
                                    name="receipt-sweeper"),
@@ -197,10 +205,12 @@ class Daemon:
                     tg.create_task(self._reloader(reload, dispatcher, link_events, tg),
                                    name="reloader"),
                 ]
+                if events is not None:
+                    workers.append(tg.create_task(events.run(), name="events"))
                 if mqtt is not None:
                     workers.append(tg.create_task(mqtt.run(), name="mqtt"))
-                if api_workers is not None:
-                    workers.append(tg.create_task(api_workers.run(), name="api-workers"))
+                if pool is not None:
+                    workers.append(tg.create_task(pool.run(), name="workers"))
                 interval = watchdog_interval()
                 if interval:
                     workers.append(tg.create_task(
@@ -212,15 +222,16 @@ class Daemon:
                     mqtt.stop()
                 if http is not None:
                     await http.stop()
-                if api_workers is not None:
-                    await api_workers.stop(timeout=s.stop_timeout)
+                if pool is not None:
+                    await pool.stop(timeout=s.stop_timeout)
                 left = await dispatcher.stop(timeout=s.stop_timeout)
                 if left:
                     log.warning("dispatch_unfinished", messages=left)
                 await asyncio.gather(*(r.link.stop(timeout=5) for r in self._links.values()))
                 await dispatcher.close(timeout=5)
                 await link_events.close()
-                await events.close(timeout=5)
+                if events is not None:
+                    await events.close(timeout=5)
                 for task in workers:
                     task.cancel()
         finally:
@@ -328,6 +339,26 @@ class Daemon:
         link_events.forget_owners()
         self.settings = settings
         self.logger.info("config_reloaded", links=sorted(new))
+
+
+def build_events(
+    *, store: Store, send_service: SendService, settings: DaemonSettings,
+    metrics: RelayedMetrics, on_enqueued: Callable[[], object], logger: Any,
+) -> tuple[EventPublisher, MqttBridge | None]:
+    """The outbox publisher (MQTT events, webhooks) and, with ``[mqtt]``, the MQTT
+    bridge taking sends: in the daemon's process, or in worker 0 (gateway.workers)."""
+    events = EventPublisher(store=store, metrics=metrics, logger=logger)
+    if settings.mqtt is None:
+        return events, None
+    handler = MqttSendHandler(store=store, send_service=send_service, events=events,
+                              metrics=metrics, on_enqueued=on_enqueued, logger=logger)
+    broker = f"{settings.mqtt.host}:{settings.mqtt.port}"
+    mqtt = MqttBridge(
+        settings=settings.mqtt, on_send=handler, logger=logger,
+        on_connection=lambda up: metrics.set_mqtt_connected(broker=broker, connected=up),
+    )
+    events.attach_mqtt(mqtt)
+    return events, mqtt
 
 
 # Cyclic garbage collection, tuned for a long-running daemon that allocates

@@ -21,7 +21,7 @@ from gateway.router import Route
 from gateway.secrets import Secret
 
 DRIVERS = ("smpp", "modem")
-MAX_API_WORKERS = 64
+MAX_WORKERS = 64
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,7 +29,6 @@ class HttpSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     max_body: int = 1024 * 1024
-    workers: int = 0  # API processes beside the daemon's; 0 = the API runs in the daemon
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,6 +52,7 @@ class DaemonSettings:
     lease: float  # seconds a claimed message stays leased (taken back after a crash)
     ready_timeout: float  # READY=1 once links are bound, or after this long anyway
     receipt_timeout: float  # a submitted message with no receipt after this ends expired
+    workers: int  # worker processes for ingest and events (gateway.workers); 0: none
     log_level: str
     log_json: bool | None
     national: tuple[str, ...]
@@ -135,7 +135,8 @@ def _listen(value: str, where: _Where) -> tuple[str, int]:
 KNOWN: dict[str, frozenset[str]] = {
     "store": frozenset({"url", "synchronous"}),
     "ledger": frozenset({"min_topup"}),
-    "http": frozenset({"listen", "max_body", "workers"}),
+    "http": frozenset({"listen", "max_body"}),
+    "workers": frozenset({"count"}),
     "mqtt": frozenset({"url", "topic_prefix", "client_id", "shared_group", "username",
                        "password"}),
     "dispatcher": frozenset({"worker", "batch", "max_in_flight", "stop_timeout", "lease",
@@ -170,11 +171,11 @@ def daemon_settings(config: Config) -> DaemonSettings:
         listen = _get(table, "listen", str, "127.0.0.1:8080", where, "http")
         host, port = _listen(listen, where)
         max_body = _get(table, "max_body", int, 1024 * 1024, where, "http")
-        workers = _get(table, "workers", int, 0, where, "http")
-        if not 0 <= workers <= MAX_API_WORKERS:
-            raise where.error("http", "workers", f"{workers}: 0 (the API in the daemon's "
-                              f"process) to {MAX_API_WORKERS}")
-        http = HttpSettings(host=host, port=port, max_body=max_body, workers=workers)
+        http = HttpSettings(host=host, port=port, max_body=max_body)
+    workers = _get(raw.get("workers", {}), "count", int, 0, where, "workers")
+    if not 0 <= workers <= MAX_WORKERS:
+        raise where.error("workers", "count", f"{workers}: 0 (everything in the daemon's "
+                          f"process) to {MAX_WORKERS}")
     mqtt: MqttSettings | None = None
     if "mqtt" in raw:
         table = raw["mqtt"]
@@ -210,6 +211,7 @@ def daemon_settings(config: Config) -> DaemonSettings:
         ready_timeout=float(_get(disp, "ready_timeout", (int, float), 30, where, "dispatcher")),
         receipt_timeout=float(_get(disp, "receipt_timeout", (int, float), 72 * 3600, where,
                                    "dispatcher")),
+        workers=workers,
         log_level=_get(log, "level", str, "info", where, "log"),
         log_json=log_json,
         national=tuple(_get(raw.get("codec", {}), "national", list, [], where, "codec")),

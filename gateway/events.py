@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 
 from gateway import webhooks
-from gateway.metrics import Metrics
+from gateway.metrics import EventMetrics
 from gateway.mqtt import MqttBridge, MqttUnavailable
 from gateway.store.base import Store
 from gateway.store.records import InboundMessage, QueueChanges
@@ -37,7 +37,7 @@ class EventPublisher:
         self,
         *,
         store: Store,
-        metrics: Metrics,
+        metrics: EventMetrics,
         logger: Any,  # a structlog bound logger
         clock: Callable[[], float] = time.time,
         webhook_concurrency: int = 32,

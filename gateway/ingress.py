@@ -10,14 +10,14 @@ unacknowledged and the broker delivers it again.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from gateway.api_schema import parse_send_payload
-from gateway.dispatcher import Dispatcher
 from gateway.enqueue import SendService
 from gateway.errors import UserError
 from gateway.events import EventPublisher
-from gateway.metrics import Metrics
+from gateway.metrics import IngressMetrics
 from gateway.store.base import Store
 
 _EXCERPT = 200  # characters of a refused payload echoed back, to identify it
@@ -30,15 +30,15 @@ class MqttSendHandler:
         store: Store,
         send_service: SendService,
         events: EventPublisher,
-        metrics: Metrics,
-        dispatcher: Dispatcher,
+        metrics: IngressMetrics,
+        on_enqueued: Callable[[], object],
         logger: Any,  # a structlog bound logger
     ) -> None:
         self._store = store
         self._send = send_service
         self._events = events
         self._metrics = metrics
-        self._dispatcher = dispatcher
+        self._on_enqueued = on_enqueued  # wakes the dispatcher
         self._log = logger.bind(component="mqtt_ingress")
 
     async def __call__(self, account: str, payload: bytes) -> None:
@@ -56,7 +56,7 @@ class MqttSendHandler:
         fresh = [a for a in result.accepted if not a.duplicate]
         if fresh:
             self._metrics.message_accepted(account=account, channel="mqtt", count=len(fresh))
-            self._dispatcher.poke()
+            self._on_enqueued()
             self._events.poke()
 
     async def _reject(

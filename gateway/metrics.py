@@ -56,12 +56,35 @@ class _LinkChildren:
 
 
 class IngressMetrics(Protocol):
-    """What the HTTP API counts: :class:`Metrics` in the daemon's process, a relay
-    to the daemon in an API worker process (gateway.workers)."""
+    """What ingress (HTTP API, MQTT sends) counts: :class:`Metrics` in the daemon's
+    process, a relay to the daemon in a worker process (gateway.workers)."""
 
     def message_accepted(self, *, account: str, channel: str, count: int = 1) -> None: ...
 
     def message_rejected(self, *, account: str, reason: str, count: int = 1) -> None: ...
+
+    def credit_low_crossed(self, *, account: str) -> None: ...
+
+
+class EventMetrics(Protocol):
+    """What event publishing counts (MQTT connection, webhooks); see IngressMetrics."""
+
+    def webhook_delivered(self, *, account: str) -> None: ...
+
+    def webhook_failed(self, *, account: str, final: bool) -> None: ...
+
+    def set_mqtt_connected(self, *, broker: str, connected: bool) -> None: ...
+
+
+class RelayedMetrics(IngressMetrics, EventMetrics, Protocol):
+    """Ingress and events together: what a worker process counts through its daemon."""
+
+
+# the Metrics methods a worker process calls through its daemon (gateway.workers)
+RELAYED: frozenset[str] = frozenset({
+    "message_accepted", "message_rejected", "credit_low_crossed",
+    "webhook_delivered", "webhook_failed", "set_mqtt_connected",
+})
 
 
 class Metrics:

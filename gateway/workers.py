@@ -1,31 +1,35 @@
-"""API worker processes (``[http] workers = N``).
+"""Worker processes (``[workers] count = N``): ingest and events beside the daemon.
 
-With ``workers = 0`` the HTTP API runs in the daemon's own process, and
-everything shares one CPU core (one Python interpreter). With N >= 1 the
-daemon starts N processes (``python -m gateway.workers``) that serve the API
-on the configured address (with SO_REUSEPORT when N > 1, the kernel spreads
-connections over them) and store what they accept themselves: JSON,
-validation, pricing and the enqueue transaction then run on another core than
-claiming, submitting and recording outcomes and receipts. SQLite in WAL mode
-takes writers from several processes, one transaction at a time, as it does
-for ``smsgw`` commands run beside the daemon.
+With ``count = 0`` everything runs in the daemon's process and shares one CPU
+core (one Python interpreter). With N >= 1 the daemon starts N processes
+(``python -m gateway.workers``), so that taking messages in and publishing
+events run on another core than claiming, submitting and recording:
+
+- every worker serves the HTTP API on ``[http] listen`` (with SO_REUSEPORT
+  when N > 1, the kernel spreads connections over them);
+- worker 0 also takes MQTT sends (``[mqtt]``) and publishes the outbox: status,
+  inbound and rejected events over MQTT, and webhooks.
+
+Workers store what they accept themselves: SQLite in WAL mode takes writers
+from several processes, one transaction at a time, as it does for ``smsgw``
+commands run beside the daemon.
 
 Each worker talks to the daemon over one socket pair (its end passed as a
 file descriptor), newline-delimited JSON arrays:
 
-worker -> daemon  ``["port", N]``: listening on port N (sent once, first)
+worker -> daemon  ``["started", port]``: serving (port: the API's, or null)
                   ``["enqueued"]``: new messages are stored, claim now
-                  ``["accepted", account, channel, count]``,
-                  ``["rejected", account, reason, count]``,
-                  ``["credit_low", account]``: counted on the daemon's metrics
+                  ``["metric", name, {kwargs}]``: counted on the daemon's
+                  metrics (a method of :data:`gateway.metrics.RELAYED`)
                   ``["ask", id, what]``: what is "metrics", "ready" or "links"
 daemon -> worker  ``["answer", id, value]``
+                  ``["events"]``: new outbox rows (to worker 0)
 
 So /metrics, /readyz and /links show the daemon's registry and links whichever
 process a scrape reaches. A worker stops on SIGTERM or SIGINT (requests in
-progress finish) and as soon as the socket closes: it never outlives its
-daemon, even one killed with SIGKILL. The daemon starts a worker again when
-one exits on its own.
+progress finish, events still queued wait in the store) and as soon as the
+socket closes: it never outlives its daemon, even one killed with SIGKILL.
+The daemon starts a worker again when one exits on its own.
 """
 
 from __future__ import annotations
@@ -46,9 +50,11 @@ from typing import TYPE_CHECKING, Any
 from gateway.errors import ConfigError
 
 if TYPE_CHECKING:
+    from gateway.events import EventPublisher
     from gateway.metrics import Metrics
+    from gateway.mqtt import MqttBridge
 
-# how long the daemon waits for a new worker to listen before it gives up
+# how long the daemon waits for a new worker to serve before it gives up
 START_TIMEOUT = 30.0
 # a worker that exits on its own is started again after this delay (seconds),
 # doubled after each start that fails, up to RESTART_MAX
@@ -61,14 +67,14 @@ Answer = Callable[[str], Awaitable[Any]]
 
 
 class WorkerExited(ConfigError):
-    """An API worker exited before it was listening (bad address, port taken...)."""
+    """A worker exited before it was serving (bad address, port taken...)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WorkerSettings:
     config: Path  # the daemon's configuration file: the worker reads it too
     count: int
-    host: str
+    host: str | None  # [http] listen; None without [http]
     port: int
     log_level: str | None = None
 
@@ -81,7 +87,7 @@ class _Worker:
     reader: asyncio.StreamReader
 
 
-class ApiWorkers:
+class WorkerPool:
     """The daemon's side: starts the workers, serves their requests, restarts them.
 
     ``on_enqueued`` wakes the dispatcher; ``metrics`` counts what the workers
@@ -90,56 +96,47 @@ class ApiWorkers:
 
     def __init__(self, *, settings: WorkerSettings, on_enqueued: Callable[[], object],
                  metrics: Metrics, answer: Answer, logger: Any) -> None:
+        from gateway.metrics import RELAYED  # noqa: PLC0415 - prometheus only in the daemon
+
+        self._relayed = RELAYED
         self._s = settings
         self._on_enqueued = on_enqueued
         self._metrics = metrics
         self._answer = answer
-        self._log = logger.bind(component="api-workers")
+        self._log = logger.bind(component="workers")
         self._workers: dict[int, _Worker] = {}
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._events_due = False
         self.port: int | None = None
 
-    async def start(self) -> int:
-        """Start every worker; return the port they listen on.
+    async def start(self) -> int | None:
+        """Start every worker; return the port the API listens on (None: no [http]).
 
         The first one binds the configured port (0: any free one); the others
         then join it. Raises :class:`WorkerExited` if one exits instead.
         """
         port = self._s.port
         for index in range(self._s.count):
-            port = await self._spawn(index, port)
-        self.port = port
-        return port
+            port = await self._spawn(index, port) or port
+        self.port = port if self._s.host is not None else None
+        return self.port
 
     async def run(self) -> None:
         """Keep every worker running until :meth:`stop` (a TaskGroup task)."""
         await asyncio.gather(*(self._supervise(index) for index in range(self._s.count)))
 
-    async def _supervise(self, index: int) -> None:
-        """Start worker ``index`` again whenever it exits, backing off while it cannot."""
-        delay = RESTART_DELAY
-        while not self._stopping.is_set():
-            worker = self._workers.get(index)
-            if worker is not None:
-                status = await worker.proc.wait()
-                if self._stopping.is_set():
-                    return
-                del self._workers[index]
-                self._log.error("api_worker_exited", worker=index, pid=worker.proc.pid,
-                                status=status)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
-                    await self._stopping.wait()
-            if self._stopping.is_set():
-                return
-            try:
-                await self._spawn(index, self.port or self._s.port)
-                delay = RESTART_DELAY
-            except (OSError, ConfigError) as exc:
-                delay = min(delay * 2, RESTART_MAX)
-                self._log.error("api_worker_start_failed", worker=index, error=str(exc),
-                                retry_in=delay)
+    def wake_events(self) -> None:
+        """New outbox rows: tell worker 0, which publishes them (one line per loop turn)."""
+        if not self._events_due:
+            self._events_due = True
+            asyncio.get_running_loop().call_soon(self._send_events)
+
+    def _send_events(self) -> None:
+        self._events_due = False
+        worker = self._workers.get(0)
+        if worker is not None and not worker.writer.is_closing():
+            worker.writer.write(_encode(["events"]))
 
     async def stop(self, *, timeout: float) -> None:
         """SIGTERM every worker; wait (bounded) for them to finish their requests."""
@@ -155,7 +152,7 @@ class ApiWorkers:
             except TimeoutError:
                 for worker in self._workers.values():
                     if worker.proc.returncode is None:
-                        self._log.warning("api_worker_killed", worker=worker.index,
+                        self._log.warning("worker_killed", worker=worker.index,
                                           pid=worker.proc.pid)
                         worker.proc.kill()
                         await worker.proc.wait()
@@ -167,7 +164,32 @@ class ApiWorkers:
 
     # --- one worker -------------------------------------------------------------
 
-    async def _spawn(self, index: int, port: int) -> int:
+    async def _supervise(self, index: int) -> None:
+        """Start worker ``index`` again whenever it exits, backing off while it cannot."""
+        delay = RESTART_DELAY
+        while not self._stopping.is_set():
+            worker = self._workers.get(index)
+            if worker is not None:
+                status = await worker.proc.wait()
+                if self._stopping.is_set():
+                    return
+                del self._workers[index]
+                self._log.error("worker_exited", worker=index, pid=worker.proc.pid,
+                                status=status)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._stopping.wait()
+            if self._stopping.is_set():
+                return
+            try:
+                await self._spawn(index, self.port or self._s.port)
+                delay = RESTART_DELAY
+            except (OSError, ConfigError) as exc:
+                delay = min(delay * 2, RESTART_MAX)
+                self._log.error("worker_start_failed", worker=index, error=str(exc),
+                                retry_in=delay)
+
+    async def _spawn(self, index: int, port: int) -> int | None:
         ours, theirs = socket.socketpair()
         args = [sys.executable, "-m", "gateway.workers", "--config", str(self._s.config),
                 "--fd", str(theirs.fileno()), "--index", str(index), "--port", str(port)]
@@ -189,7 +211,7 @@ class ApiWorkers:
         except TimeoutError:
             line = b""
         first = _decode(line)
-        if not first or first[0] != "port":
+        if not first or first[0] != "started":
             writer.close()
             try:
                 async with asyncio.timeout(5):
@@ -197,37 +219,33 @@ class ApiWorkers:
             except TimeoutError:
                 proc.kill()
                 status = await proc.wait()
-            msg = (f"API worker {index} exited with status {status} before listening on "
-                   f"{self._s.host}:{port} (see its log lines above)")
+            where = f" on {self._s.host}:{port}" if self._s.host is not None else ""
+            msg = (f"worker {index} exited with status {status} before serving{where} "
+                   f"(see its log lines above)")
             raise WorkerExited(msg)
-        bound = int(first[1])
+        bound: int | None = first[1]
         self._workers[index] = worker
-        task = asyncio.create_task(self._serve(worker), name=f"api-worker-{index}")
+        task = asyncio.create_task(self._serve(worker), name=f"worker-{index}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        self._log.info("api_worker_started", worker=index, pid=proc.pid, port=bound)
+        self._log.info("worker_started", worker=index, pid=proc.pid, port=bound)
         return bound
 
     async def _serve(self, worker: _Worker) -> None:
         """Read what one worker sends until its socket closes."""
         while line := await worker.reader.readline():
             item = _decode(line)
-            if not item:
-                self._log.warning("api_worker_bad_line", worker=worker.index, line=line[:80])
-                continue
-            kind = item[0]
+            kind = item[0] if item else None
             if kind == "enqueued":
                 self._on_enqueued()
-            elif kind == "accepted":
-                self._metrics.message_accepted(account=item[1], channel=item[2], count=item[3])
-            elif kind == "rejected":
-                self._metrics.message_rejected(account=item[1], reason=item[2], count=item[3])
-            elif kind == "credit_low":
-                self._metrics.credit_low_crossed(account=item[1])
-            elif kind == "ask":
+            elif kind == "metric" and item and item[1] in self._relayed:
+                getattr(self._metrics, item[1])(**item[2])
+            elif kind == "ask" and item:
                 task = asyncio.create_task(self._reply(worker, item[1], item[2]))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
+            else:
+                self._log.warning("worker_bad_line", worker=worker.index, line=line[:80])
 
     async def _reply(self, worker: _Worker, ask_id: int, what: str) -> None:
         try:
@@ -254,11 +272,17 @@ def _decode(line: bytes) -> list[Any] | None:
 
 
 class DaemonLink:
-    """A worker's end of the socket pair: reports, asks, and the daemon's answers."""
+    """A worker's end of the socket pair: reports, asks, and the daemon's answers.
+
+    It stands in for the daemon's metrics (the methods of ``RELAYED``), its
+    dispatcher's wake-up (:meth:`enqueued`) and its /metrics, /readyz and
+    /links (:meth:`metrics_text`, :meth:`readiness`, :meth:`links`).
+    """
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
         self._writer = writer
+        self.on_events: Callable[[], object] | None = None  # the daemon says: new outbox rows
         self._ids = itertools.count(1)
         self._asked: dict[int, asyncio.Future[Any]] = {}
         self._enqueued_due = False
@@ -289,27 +313,43 @@ class DaemonLink:
             self._asked.pop(ask_id, None)
 
     async def read(self) -> None:
-        """Take the daemon's answers until the socket closes (the daemon is gone)."""
+        """Take the daemon's lines until the socket closes (the daemon is gone)."""
         while line := await self._reader.readline():
             item = _decode(line)
             if item and item[0] == "answer" and len(item) == 3:
                 future = self._asked.get(item[1])
                 if future is not None and not future.done():
                     future.set_result(item[2])
+            elif item and item[0] == "events" and self.on_events is not None:
+                self.on_events()
         for future in self._asked.values():
             if not future.done():
                 future.set_exception(ConnectionError("the daemon is gone"))
 
-    # what the HTTP API needs from the daemon
+    # --- the daemon's metrics --------------------------------------------------------
+
+    def _metric(self, name: str, **kwargs: Any) -> None:
+        self.send(["metric", name, kwargs])
 
     def message_accepted(self, *, account: str, channel: str, count: int = 1) -> None:
-        self.send(["accepted", account, channel, count])
+        self._metric("message_accepted", account=account, channel=channel, count=count)
 
     def message_rejected(self, *, account: str, reason: str, count: int = 1) -> None:
-        self.send(["rejected", account, reason, count])
+        self._metric("message_rejected", account=account, reason=reason, count=count)
 
-    def credit_low_crossed(self, account: str) -> None:
-        self.send(["credit_low", account])
+    def credit_low_crossed(self, *, account: str) -> None:
+        self._metric("credit_low_crossed", account=account)
+
+    def webhook_delivered(self, *, account: str) -> None:
+        self._metric("webhook_delivered", account=account)
+
+    def webhook_failed(self, *, account: str, final: bool) -> None:
+        self._metric("webhook_failed", account=account, final=final)
+
+    def set_mqtt_connected(self, *, broker: str, connected: bool) -> None:
+        self._metric("set_mqtt_connected", broker=broker, connected=connected)
+
+    # --- the daemon's operations pages -----------------------------------------------
 
     async def metrics_text(self) -> bytes:
         text = await self.ask("metrics")
@@ -332,9 +372,9 @@ class DaemonLink:
 
 async def run_worker(*, config_path: Path, fd: int, index: int, port: int,
                      reuse_port: bool, logger: Any) -> None:
-    """One API worker: serve until SIGTERM/SIGINT or until the daemon is gone."""
-    # the composition of the API, as the daemon does it in its own process
-    from gateway.app import tune_gc  # noqa: PLC0415 - keeps this module light to import
+    """One worker: serve until SIGTERM/SIGINT or until the daemon is gone."""
+    # the same composition as the daemon's own process when it has no workers
+    from gateway.app import build_events, tune_gc  # noqa: PLC0415 - a light module to import
     from gateway.config import load_config  # noqa: PLC0415
     from gateway.daemon_config import daemon_settings  # noqa: PLC0415
     from gateway.enqueue import SendService  # noqa: PLC0415
@@ -343,9 +383,7 @@ async def run_worker(*, config_path: Path, fd: int, index: int, port: int,
 
     config = load_config(config_path)
     settings = daemon_settings(config)
-    if settings.http is None:
-        raise ConfigError(f"{config_path}: no [http] section: an API worker has nothing to serve")
-    log = logger.bind(api_worker=index)
+    log = logger.bind(worker=index)
     reader, writer = await asyncio.open_connection(sock=socket.socket(fileno=fd),
                                                    limit=LINE_LIMIT)
     daemon = DaemonLink(reader, writer)
@@ -353,30 +391,51 @@ async def run_worker(*, config_path: Path, fd: int, index: int, port: int,
                              synchronous=config.store.synchronous,
                              mqtt_outbox=config.mqtt_outbox)
     try:
-        send_service = SendService(store=store, log=log, national=settings.national,
-                                   on_crossing=daemon.credit_low_crossed)
-        app = build_app(store=store, send_service=send_service, readiness=daemon.readiness,
-                        logger=log, on_enqueued=daemon.enqueued, metrics=daemon,
-                        max_body=settings.http.max_body, operations=daemon)
-        http = HttpServer(app)
-        bound = await http.start(settings.http.host, port, reuse_port=reuse_port)
-        daemon.send(["port", bound])
+        send_service = SendService(
+            store=store, log=log, national=settings.national,
+            on_crossing=lambda account: daemon.credit_low_crossed(account=account),
+        )
+        events: EventPublisher | None = None
+        mqtt: MqttBridge | None = None
+        if index == 0:  # one publisher of the outbox, one MQTT session
+            events, mqtt = build_events(store=store, send_service=send_service,
+                                        settings=settings, metrics=daemon,
+                                        on_enqueued=daemon.enqueued, logger=log)
+            daemon.on_events = events.poke
+        http: HttpServer | None = None
+        bound: int | None = None
+        if settings.http is not None:
+            app = build_app(store=store, send_service=send_service, readiness=daemon.readiness,
+                            logger=log, on_enqueued=daemon.enqueued, metrics=daemon,
+                            max_body=settings.http.max_body, operations=daemon)
+            http = HttpServer(app)
+            bound = await http.start(settings.http.host, port, reuse_port=reuse_port)
+        daemon.send(["started", bound])
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: None)  # the daemon reloads, not us
-        reading = asyncio.create_task(daemon.read(), name="daemon-link")
-        reading.add_done_callback(lambda _task: stop.set())
-        tune_gc()
-        await stop.wait()
-        gone = reading.done()
-        if gone:
-            log.warning("api_worker_orphaned", detail="the daemon is gone: stopping")
-        await http.stop()
-        reading.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await reading
+        async with asyncio.TaskGroup() as tg:
+            reading = tg.create_task(daemon.read(), name="daemon-link")
+            reading.add_done_callback(lambda _task: stop.set())
+            tasks = [reading]
+            if events is not None:
+                tasks.append(tg.create_task(events.run(), name="events"))
+            if mqtt is not None:
+                tasks.append(tg.create_task(mqtt.run(), name="mqtt"))
+            tune_gc()
+            await stop.wait()
+            if reading.done():
+                log.warning("worker_orphaned", detail="the daemon is gone: stopping")
+            if mqtt is not None:
+                mqtt.stop()
+            if http is not None:
+                await http.stop()
+            if events is not None:
+                await events.close(timeout=5)
+            for task in tasks:
+                task.cancel()
     finally:
         writer.close()
         await store.close()
@@ -386,8 +445,8 @@ def main(argv: list[str] | None = None) -> int:
     from gateway.logsetup import configure_logging, get_logger  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(prog="python -m gateway.workers",
-                                     description="An API worker process; the daemon starts "
-                                     "it when [http] workers is 1 or more.")
+                                     description="A worker process; the daemon starts it "
+                                     "when [workers] count is 1 or more.")
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--fd", type=int, required=True, help="the daemon's socket")
     parser.add_argument("--index", type=int, default=0)
@@ -405,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
                                port=args.port, reuse_port=args.reuse_port,
                                logger=get_logger("smsgw")))
     except (ConfigError, OSError) as exc:
-        sys.stderr.write(f"smsgw API worker {args.index}: {exc}\n")
+        sys.stderr.write(f"smsgw worker {args.index}: {exc}\n")
         return 1
     except KeyboardInterrupt:
         return 130

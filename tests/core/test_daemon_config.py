@@ -76,15 +76,12 @@ def _write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_api_workers_default_to_none_and_take_a_count(tmp_path: Path) -> None:
-    s = daemon_settings(load_config(_write(tmp_path, "[http]\n" + LINK)))
-    assert s.http is not None
-    assert s.http.workers == 0
-    s = daemon_settings(load_config(_write(tmp_path, "[http]\nworkers = 2\n" + LINK)))
-    assert s.http is not None
-    assert s.http.workers == 2
+def test_workers_default_to_none_and_take_a_count(tmp_path: Path) -> None:
+    assert daemon_settings(load_config(_write(tmp_path, "[http]\n" + LINK))).workers == 0
+    s = daemon_settings(load_config(_write(tmp_path, "[workers]\ncount = 2\n" + LINK)))
+    assert s.workers == 2
 
 
-@pytest.mark.parametrize("workers", ["-1", "65", '"two"'])
-def test_bad_api_workers_name_the_key(tmp_path: Path, workers: str) -> None:
-    assert "[http] workers" in error_of(tmp_path, f"[http]\nworkers = {workers}\n")
+@pytest.mark.parametrize("count", ["-1", "65", '"two"'])
+def test_bad_worker_count_names_the_key(tmp_path: Path, count: str) -> None:
+    assert "[workers] count" in error_of(tmp_path, f"[workers]\ncount = {count}\n")

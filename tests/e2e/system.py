@@ -104,10 +104,9 @@ routes = {routes}
 
 def write_config(
     path: Path, *, smsc_port: int, mqtt_url: str | None = None, link: str = "",
-    extra: str = "", listen: str = "127.0.0.1:0", dispatcher: str = "", http: str = "",
+    extra: str = "", listen: str = "127.0.0.1:0", dispatcher: str = "",
 ) -> Path:
-    """``link`` replaces the default SMPP link; ``dispatcher`` and ``http`` add keys
-    to those sections."""
+    """``link`` replaces the default SMPP link; ``dispatcher`` adds [dispatcher] keys."""
     mqtt = f'[mqtt]\nurl = "{mqtt_url}"\nclient_id = "gw-e2e"\n' if mqtt_url else ""
     link = link or smpp_link(smsc_port)
     path.write_text(f"""
@@ -117,7 +116,6 @@ synchronous = "normal"
 
 [http]
 listen = "{listen}"
-{http}
 
 [dispatcher]
 worker = "e2e"

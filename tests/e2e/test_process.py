@@ -160,13 +160,13 @@ async def smsc(config: SimConfig) -> AsyncIterator[SmscSimulator]:
 @contextlib.asynccontextmanager
 async def daemon_process(
     tmp_path: Path, *, link: str, topup: int = TOPUP, dispatcher: str = "",
-    http_keys: str = "",
+    extra: str = "", mqtt_url: str | None = None,
 ) -> AsyncIterator[tuple[DaemonProcess, aiohttp.ClientSession]]:
     """The store prepared, the daemon started and ready; killed on exit if still running."""
     port = free_port()
     config = write_config(tmp_path / "gateway.toml", smsc_port=0, link=link,
-                          listen=f"127.0.0.1:{port}", dispatcher=dispatcher, http=http_keys,
-                          extra="[log]\njson = true\n")
+                          listen=f"127.0.0.1:{port}", dispatcher=dispatcher,
+                          mqtt_url=mqtt_url, extra="[log]\njson = true\n" + extra)
     loaded = load_config(config)
     token = await prepare_store(loaded.store.url, loaded.base_dir, topup=topup)
     proc = DaemonProcess(config=config, port=port, token=token, log=tmp_path / "daemon.log")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -88,3 +90,30 @@ async def test_small_writes_are_not_held_behind_every_queued_bulk_write(tmp_path
     # bulk jobs fill a transaction up to 500 messages; the claim joins the
     # first, the others follow in their order (FIFO would run the claim third)
     assert ran == ["bulk-1", "claim", "bulk-2", "bulk-3", "bulk-4"]
+
+
+async def test_writers_wait_on_the_writer_lock_file_not_on_sleeps(tmp_path: Path) -> None:
+    # another smsgw process (a worker, a command) holding the lock file: this
+    # engine's transaction starts only once it is released, woken by the kernel
+    path = tmp_path / "gw.db"
+    engine = await asyncio.to_thread(Engine, str(path))
+    ran: list[str] = []
+
+    def record(conn: sqlite3.Connection, name: str) -> None:
+        del conn
+        ran.append(name)
+
+    fd = os.open(f"{path}-writer.lock", os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        write = asyncio.create_task(engine.write(record, "after"))
+        # the writer thread is blocked in flock(): nothing runs while the lock is held
+        done, _ = await asyncio.wait({write}, timeout=0.3)
+        assert not done
+        assert ran == []
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        await asyncio.wait_for(write, timeout=10)
+        assert ran == ["after"]
+    finally:
+        os.close(fd)
+        await engine.close()

@@ -1,19 +1,23 @@
-"""``[http] workers``: the API served by worker processes beside the daemon's.
+"""``[workers] count``: ingest and events in worker processes beside the daemon's.
 
 The daemon runs as a real process (``python -m gateway run``) with its workers
-as its children; sends reach the SMSC and end delivered, /metrics, /readyz and
-/links show the daemon's state whichever worker answers, a worker that dies is
-started again, and no worker outlives its daemon (SIGTERM or SIGKILL).
+as its children; HTTP and MQTT sends reach the SMSC and end delivered, status
+events come out of worker 0, /metrics, /readyz and /links show the daemon's
+state whichever worker answers, a worker that dies is started again, and no
+worker outlives its daemon (SIGTERM or SIGKILL).
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import signal
 import socket
 from pathlib import Path
 
 import aiohttp
+import aiomqtt
 
 from drivers.smpp.sim_session import SimConfig
 from tests.e2e.system import ACCOUNT, SENDER, smpp_link, write_config
@@ -25,8 +29,11 @@ from tests.e2e.test_process import (
     states,
     until,
 )
+from tests.fixtures.mosquitto import MosquittoBroker
 from tests.fixtures.net import free_port
 from tests.waiting import eventually
+
+WORKERS = "[workers]\ncount = {}\n"
 
 
 def workers_of(proc: DaemonProcess) -> list[int]:
@@ -71,7 +78,7 @@ async def test_workers_take_sends_to_delivered_and_show_the_daemons_state(
 ) -> None:
     async with (
         smsc(SimConfig(dlr=True)) as sim,
-        daemon_process(tmp_path, link=smpp_link(sim.port), http_keys="workers = 2") as (gw, http),
+        daemon_process(tmp_path, link=smpp_link(sim.port), extra=WORKERS.format(2)) as (gw, http),
     ):
         pids = workers_of(gw)
         assert len(pids) == 2, pids
@@ -115,7 +122,7 @@ async def test_a_dead_worker_is_started_again_and_none_outlives_a_killed_daemon(
 ) -> None:
     async with (
         smsc(SimConfig(dlr=True)) as sim,
-        daemon_process(tmp_path, link=smpp_link(sim.port), http_keys="workers = 1") as (gw, http),
+        daemon_process(tmp_path, link=smpp_link(sim.port), extra=WORKERS.format(1)) as (gw, http),
     ):
         [first] = workers_of(gw)
         os.kill(first, signal.SIGKILL)
@@ -143,14 +150,57 @@ async def test_a_dead_worker_is_started_again_and_none_outlives_a_killed_daemon(
                          what="the worker gone after its daemon's SIGKILL")
 
 
-async def run_on_taken_port(tmp_path: Path, http_keys: str) -> tuple[int, int, list[str]]:
+async def test_worker_0_takes_mqtt_sends_and_publishes_their_events(
+    tmp_path: Path, mosquitto_broker: MosquittoBroker,
+) -> None:
+    async with (
+        smsc(SimConfig(dlr=True)) as sim,
+        daemon_process(tmp_path, link=smpp_link(sim.port), extra=WORKERS.format(2),
+                       mqtt_url=mosquitto_broker.url) as (gw, http),
+        aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port,
+                       identifier="upstream") as up,
+    ):
+        await up.subscribe("smsgw/acme/status", qos=1)
+        await up.publish("smsgw/acme/send", json.dumps(
+            {"from": SENDER, "to": ["+33612345678"], "text": "via mqtt", "client_ref": "w-1"}
+        ), qos=1)
+        seen: list[dict[str, object]] = []
+        async with asyncio.timeout(30):
+            async for message in up.messages:
+                assert isinstance(message.payload, bytes)
+                seen.append(json.loads(message.payload))
+                if seen[-1]["state"] == "delivered":
+                    break
+        assert {e["client_ref"] for e in seen} == {"w-1"}
+        assert seen[0]["state"] == "queued"
+        # an HTTP send's events come out of worker 0 too, whichever worker took it
+        [message_id] = await send(gw, http, ["+33612345679"])
+        async with asyncio.timeout(30):
+            async for message in up.messages:
+                assert isinstance(message.payload, bytes)
+                event = json.loads(message.payload)
+                if event["id"] == message_id and event["state"] == "delivered":
+                    break
+        async with http.get(f"{gw.base}/metrics") as r:
+            text = await r.text()
+        broker = f"{mosquitto_broker.host}:{mosquitto_broker.port}"
+        assert metric_value(text, f'smsgw_mqtt_connected{{broker="{broker}"}}') == 1.0
+        assert metric_value(
+            text, f'smsgw_messages_accepted_total{{account="{ACCOUNT}",channel="mqtt"}}') == 1
+        # one MQTT session, held by worker 0, not by the daemon's process
+        connected = [json.loads(line) for line in gw.log.read_text().splitlines()
+                     if '"mqtt_connected"' in line]
+        assert [c.get("worker") for c in connected] == [0]
+
+
+async def run_on_taken_port(tmp_path: Path, extra: str) -> tuple[int, int, list[str]]:
     """Start the daemon on a port already bound elsewhere: exit status, port, log lines."""
     with socket.socket() as taken:  # bound, not listening, no SO_REUSEADDR: bind fails
         taken.bind(("127.0.0.1", 0))
         port = taken.getsockname()[1]
         config = write_config(tmp_path / "gateway.toml", smsc_port=0,
                               link=smpp_link(free_port()), listen=f"127.0.0.1:{port}",
-                              http=http_keys, extra="[log]\njson = true\n")
+                              extra="[log]\njson = true\n" + extra)
         gw = DaemonProcess(config=config, port=port, token="", log=tmp_path / "daemon.log")
         gw.start()
         try:
@@ -172,10 +222,10 @@ async def test_a_taken_port_stops_the_daemon_with_one_line_without_workers(
 
 
 async def test_a_taken_port_stops_the_daemon_with_one_clear_line(tmp_path: Path) -> None:
-    status, port, lines = await run_on_taken_port(tmp_path, "workers = 1")
+    status, port, lines = await run_on_taken_port(tmp_path, WORKERS.format(1))
     assert status == 1
     # the worker's reason, then the daemon's last word
-    assert any(line.startswith("smsgw API worker 0: ") and "address already in use" in line
+    assert any(line.startswith("smsgw worker 0: ") and "address already in use" in line
                for line in lines), lines[-5:]
-    assert lines[-1] == (f"smsgw: API worker 0 exited with status 1 before listening on "
+    assert lines[-1] == (f"smsgw: worker 0 exited with status 1 before serving on "
                          f"127.0.0.1:{port} (see its log lines above)"), lines[-5:]
