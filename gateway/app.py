@@ -116,10 +116,6 @@ class Daemon:
         metrics = Metrics(registry=self.registry)
         metrics.watch_links(self._health)
         operations = LocalOperations(self.registry, self._health)
-        send_service = SendService(
-            store=store, log=log, national=s.national,
-            on_crossing=lambda account: metrics.credit_low_crossed(account=account),
-        )
         # events are published here, or by worker 0 when there are workers
         pool: WorkerPool | None = None
         events: EventPublisher | None = None
@@ -163,6 +159,10 @@ class Daemon:
                 answer=lambda what: self._answer_worker(what, store, operations),
             )
         else:
+            send_service = SendService(
+                store=store, log=log, national=s.national,
+                on_crossing=lambda account: metrics.credit_low_crossed(account=account),
+            )
             events, mqtt = build_events(store=store, send_service=send_service, settings=s,
                                         metrics=metrics, on_enqueued=dispatcher.poke,
                                         logger=log)

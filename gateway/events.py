@@ -23,7 +23,6 @@ from gateway import webhooks
 from gateway.metrics import EventMetrics
 from gateway.mqtt import MqttBridge, MqttUnavailable
 from gateway.store.base import Store
-from gateway.store.records import InboundMessage, QueueChanges
 
 BATCH = 500
 # MQTT events per round (one outbox read, one pipelined publish, one delete):
@@ -56,17 +55,8 @@ class EventPublisher:
     def attach_mqtt(self, bridge: MqttBridge) -> None:
         self._mqtt = bridge
 
-    # --- producers: the rows are already in the store; just wake up -------------
-
-    def changes(self, changes: QueueChanges) -> None:
-        if changes.changes:
-            self._wake.set()
-
-    async def inbound(self, message: InboundMessage) -> None:
-        del message  # stored with its event by the store
-        self._wake.set()
-
     def poke(self) -> None:
+        """New outbox or webhook rows (already committed): publish now, not at the next poll."""
         self._wake.set()
 
     # --- the publisher ------------------------------------------------------------

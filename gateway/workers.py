@@ -48,10 +48,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway.errors import ConfigError
+from gateway.metrics import RELAYED, Metrics
 
 if TYPE_CHECKING:
     from gateway.events import EventPublisher
-    from gateway.metrics import Metrics
     from gateway.mqtt import MqttBridge
 
 # how long the daemon waits for a new worker to serve before it gives up
@@ -96,9 +96,6 @@ class WorkerPool:
 
     def __init__(self, *, settings: WorkerSettings, on_enqueued: Callable[[], object],
                  metrics: Metrics, answer: Answer, logger: Any) -> None:
-        from gateway.metrics import RELAYED  # noqa: PLC0415 - prometheus only in the daemon
-
-        self._relayed = RELAYED
         self._s = settings
         self._on_enqueued = on_enqueued
         self._metrics = metrics
@@ -238,7 +235,7 @@ class WorkerPool:
             kind = item[0] if item else None
             if kind == "enqueued":
                 self._on_enqueued()
-            elif kind == "metric" and item and item[1] in self._relayed:
+            elif kind == "metric" and item and item[1] in RELAYED:
                 getattr(self._metrics, item[1])(**item[2])
             elif kind == "ask" and item:
                 task = asyncio.create_task(self._reply(worker, item[1], item[2]))
