@@ -89,7 +89,7 @@ class Daemon:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     notifier: Notifier = field(default_factory=Notifier.from_environ)
     config_loader: Callable[[], Config] | None = None
-    log_level: str | None = None  # `smsgw run --log-level`, passed on to API workers
+    log_level: str | None = None  # `smsgw run --log-level`, passed on to workers
     # filled while running
     http_port: int | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -254,7 +254,7 @@ class Daemon:
         return [r.link.health() for r in self._links.values()]
 
     async def _answer_worker(self, what: str, store: Store, operations: LocalOperations) -> Any:
-        """What an API worker asks for its /metrics, /readyz and /links."""
+        """What a worker asks for its /metrics, /readyz and /links."""
         if what == "metrics":
             return (await operations.metrics_text()).decode()
         if what == "ready":
@@ -385,7 +385,7 @@ async def run_daemon(config: Config, logger: Any, *, log_level: str | None = Non
     try:
         await daemon.run()
     except ExceptionGroup as group:
-        # a task's UserError (a port taken, an API worker that cannot start) is
+        # a task's UserError (a port taken, a worker that cannot start) is
         # one line for the operator, not a traceback of the task group
         found, _rest = group.split(UserError)
         if found is None:

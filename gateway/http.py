@@ -313,7 +313,7 @@ def _auth_challenge(error: UserError) -> str:
 
 class Operations(Protocol):
     """What /metrics and /links show: the daemon's own registry and links
-    (:class:`LocalOperations`), or, in an API worker process, the daemon's
+    (:class:`LocalOperations`), or, in a worker process, the daemon's
     answers relayed (gateway.workers)."""
 
     async def metrics_text(self) -> bytes: ...
@@ -349,7 +349,7 @@ def build_app(
     ``links`` gives the links' health for ``GET /links`` (operators' view, no
     authentication, like /metrics: serve it on a private address).
     ``operations``, when given, answers /metrics and /links instead of
-    ``registry`` and ``links`` (an API worker process relays the daemon's).
+    ``registry`` and ``links`` (a worker process relays the daemon's).
 
     ``metrics`` (on ``registry``) counts accepted and refused sends;
     ``on_enqueued`` is called after a send stored new messages (the daemon
@@ -401,7 +401,7 @@ class HttpServer:
         """Listen on ``host:port`` (0: a free port); return the bound port.
 
         ``reuse_port``: other processes may listen on the same address (the
-        kernel spreads connections over them; API worker processes).
+        kernel spreads connections over them; worker processes).
         """
         if self._runner is not None:
             raise RuntimeError("the HTTP server is already started")
