@@ -104,8 +104,9 @@ class WorkerPool:
         self._workers: dict[int, _Worker] = {}
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._events_due = False
         self.port: int | None = None
+        # new outbox rows: worker 0 publishes them (one line per loop turn)
+        self.wake_events = _OncePerTurn(self._send_events)
 
     async def start(self) -> int | None:
         """Start every worker; return the port the API listens on (None: no [http]).
@@ -123,14 +124,7 @@ class WorkerPool:
         """Keep every worker running until :meth:`stop` (a TaskGroup task)."""
         await asyncio.gather(*(self._supervise(index) for index in range(self._s.count)))
 
-    def wake_events(self) -> None:
-        """New outbox rows: tell worker 0, which publishes them (one line per loop turn)."""
-        if not self._events_due:
-            self._events_due = True
-            asyncio.get_running_loop().call_soon(self._send_events)
-
     def _send_events(self) -> None:
-        self._events_due = False
         worker = self._workers.get(0)
         if worker is not None and not worker.writer.is_closing():
             worker.writer.write(_encode(["events"]))
@@ -253,6 +247,23 @@ class WorkerPool:
             worker.writer.write(_encode(["answer", ask_id, value]))
 
 
+class _OncePerTurn:
+    """Calls ``fn`` once at the end of the event loop's turn, however often asked."""
+
+    def __init__(self, fn: Callable[[], object]) -> None:
+        self._fn = fn
+        self._due = False
+
+    def __call__(self) -> None:
+        if not self._due:
+            self._due = True
+            asyncio.get_running_loop().call_soon(self._run)
+
+    def _run(self) -> None:
+        self._due = False
+        self._fn()
+
+
 def _encode(item: list[Any]) -> bytes:
     return json.dumps(item, separators=(",", ":")).encode() + b"\n"
 
@@ -282,21 +293,12 @@ class DaemonLink:
         self.on_events: Callable[[], object] | None = None  # the daemon says: new outbox rows
         self._ids = itertools.count(1)
         self._asked: dict[int, asyncio.Future[Any]] = {}
-        self._enqueued_due = False
+        # wakes the daemon's dispatcher: one line per loop turn, however many sends
+        self.enqueued = _OncePerTurn(lambda: self.send(["enqueued"]))
 
     def send(self, item: list[Any]) -> None:
         if not self._writer.is_closing():
             self._writer.write(_encode(item))
-
-    def enqueued(self) -> None:
-        """Wake the daemon's dispatcher (one line per loop turn, however many sends)."""
-        if not self._enqueued_due:
-            self._enqueued_due = True
-            asyncio.get_running_loop().call_soon(self._send_enqueued)
-
-    def _send_enqueued(self) -> None:
-        self._enqueued_due = False
-        self.send(["enqueued"])
 
     async def ask(self, what: str, *, timeout: float = 10.0) -> Any:
         ask_id = next(self._ids)
