@@ -58,6 +58,7 @@ def _describe(args: argparse.Namespace) -> dict[str, Any]:
             for t in settings.links
         ],
         "worker": settings.worker,
+        "workers": settings.workers,
     }
 
 
@@ -70,6 +71,9 @@ def check_config(args: argparse.Namespace) -> int:
     print(f"store   {info['store']}")
     print(f"http    {info['http'] or 'off'}")
     print(f"mqtt    {info['mqtt'] or 'off'}")
+    if info["workers"]:
+        print(f"workers {info['workers']} processes beside the daemon's (HTTP API; the first "
+              "also MQTT sends and events)")
     for link in info["links"]:
         print(f"link    {link['name']} ({link['driver']}) routes {', '.join(link['routes'])}")
     if not info["links"]:
