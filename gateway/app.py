@@ -108,7 +108,7 @@ class Daemon:
         s = self.settings
         store = await open_store(self.config.store.url, base=self.config.base_dir,
                                  synchronous=self.config.store.synchronous,
-                                 mqtt_outbox=self.config.mqtt_outbox)
+                                 mqtt_outbox=self.config.mqtt_outbox, checkpoints="background")
         # this worker restarted: whatever it had claimed is not being sent any more
         released = await store.release_leases(s.worker)
         if released:

@@ -142,6 +142,35 @@ def encode_publish(topic: bytes, payload: bytes, mid: int) -> bytes:
     return b"".join((header, len(topic).to_bytes(2, "big"), topic, mid.to_bytes(2, "big"), payload))
 
 
+READ_CHUNK = 65536  # bytes asked of the socket at once (paho alone asks 1, 1, then the rest)
+
+
+def _buffer_reads(paho: paho_mqtt.Client) -> Callable[[], bool]:
+    """Make paho read the socket in chunks; returns "bytes are waiting in the buffer".
+
+    paho reads every packet with three ``recv`` calls (its type, its length,
+    the rest): three system calls per PUBACK. Reading up to READ_CHUNK at once
+    and serving paho from a buffer makes it one per burst. Bytes left in the
+    buffer are not signalled by the socket, so the reader keeps calling paho
+    while the buffer is not empty (see :func:`_take_pubacks`).
+    """
+    recv = paho._sock_recv  # paho's own: TLS want-read/want-write become BlockingIOError
+    buffer = bytearray()
+
+    def sock_recv(bufsize: int) -> bytes:
+        if not buffer:
+            data = recv(READ_CHUNK)
+            if len(data) <= bufsize:
+                return data  # b"" (connection closed) included
+            buffer.extend(data)
+        out = bytes(buffer[:bufsize])
+        del buffer[:bufsize]
+        return out
+
+    paho._sock_recv = sock_recv  # type: ignore[method-assign]
+    return lambda: bool(buffer)
+
+
 def _take_pubacks(paho: paho_mqtt.Client, pubacks: _Pubacks, quick_ack: _QuickAck) -> None:
     """Count our PUBACKs (3.1.1: the packet id alone) before paho's generic path."""
     generic = paho._handle_pubackcomp
@@ -154,15 +183,19 @@ def _take_pubacks(paho: paho_mqtt.Client, pubacks: _Pubacks, quick_ack: _QuickAc
         return generic(cmd)
 
     paho._handle_pubackcomp = handle  # type: ignore[method-assign]
+    buffered = _buffer_reads(paho)
     # paho reads as many packets per wakeup as it has messages in flight, and
-    # ours are not among them: read on while PUBACKs of ours keep coming
+    # ours are not among them: read on while PUBACKs of ours keep coming, and
+    # while packets wait in the read buffer (the socket will not tell)
     read = paho.loop_read
 
     def loop_read(max_packets: int = 1) -> MQTTErrorCode:
         while True:
             before = pubacks.pending
             rc = read(max_packets)
-            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS or pubacks.pending in (before, 0):
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                return rc
+            if not buffered() and pubacks.pending in (before, 0):
                 return rc
 
     paho.loop_read = loop_read  # type: ignore[method-assign]
@@ -262,6 +295,7 @@ class MqttBridge:
             raise MqttUnavailable(messages[0][0] if messages else "")
         batch = _Batch()
         mids: list[int] = []
+        packets: list[bytes] = []
         for topic, payload in messages:
             encoded = topic.encode()
             if not encoded or len(encoded) > 0xFFFF or b"+" in encoded or b"#" in encoded:
@@ -269,9 +303,14 @@ class MqttBridge:
                 mids.append(-1)
                 continue
             mid = paho._mid_generate()  # shared with aiomqtt's calls: no clash
-            paho._packet_queue(_PUBLISH_QOS1, encode_publish(encoded, payload, mid), mid, 1)
+            packets.append(encode_publish(encoded, payload, mid))
             mids.append(mid)
             pubacks.expect(mid, batch)
+        if packets:
+            # one entry of paho's output queue for the whole batch: one send() for all
+            # (paho writes each entry with its own system call); QoS 1 entries are
+            # only written, never looked into again
+            paho._packet_queue(_PUBLISH_QOS1, b"".join(packets), max(mids), 1)
         if batch.waiting:
             try:
                 async with asyncio.timeout(timeout):

@@ -388,7 +388,8 @@ async def run_worker(*, config_path: Path, fd: int, index: int, port: int,
     daemon = DaemonLink(reader, writer)
     store = await open_store(config.store.url, base=config.base_dir,
                              synchronous=config.store.synchronous,
-                             mqtt_outbox=config.mqtt_outbox)
+                             mqtt_outbox=config.mqtt_outbox,
+                             checkpoints="elsewhere")  # the daemon's checkpointer copies the WAL
     try:
         send_service = SendService(
             store=store, log=log, national=settings.national,

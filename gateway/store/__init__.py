@@ -45,9 +45,13 @@ def sqlite_path(url: str, *, base: Path | None = None) -> Path:
 
 async def open_store(
     url: str, *, base: Path | None = None, clock: Callable[[], float] = time.time,
-    synchronous: str = "full", mqtt_outbox: bool = True,
+    synchronous: str = "full", mqtt_outbox: bool = True, checkpoints: str = "inline",
 ) -> SqliteStore:
-    """Open (creating and migrating when needed) the store that ``url`` names."""
+    """Open (creating and migrating when needed) the store that ``url`` names.
+
+    ``checkpoints``: "inline" (commands), "background" (the daemon),
+    "elsewhere" (its workers): see :data:`gateway.store.sqlite.CHECKPOINTS`.
+    """
     if not url.startswith("sqlite:"):
         scheme = url.split(":", 1)[0]
         msg = f"store url {url!r}: the {scheme!r} backend is not available (use sqlite:)"
@@ -62,5 +66,6 @@ async def open_store(
     from gateway.store.sqlite import Engine  # noqa: PLC0415
     from gateway.store.sqlite_store import SqliteStore  # noqa: PLC0415
 
-    engine = await asyncio.to_thread(Engine, str(path), synchronous=synchronous)
+    engine = await asyncio.to_thread(Engine, str(path), synchronous=synchronous,
+                                     checkpoints=checkpoints)
     return SqliteStore(engine=engine, clock=clock, mqtt_outbox=mqtt_outbox)

@@ -46,6 +46,10 @@ from gateway.store.schema import migrate
 T = TypeVar("T")
 BUSY_TIMEOUT_MS = 30_000
 SYNCHRONOUS = ("full", "normal")
+# who copies the WAL back into the database file: the committing writer
+# (SQLite's default), a thread of this Engine, or another process's Engine
+CHECKPOINTS = ("inline", "background", "elsewhere")
+CHECKPOINT_INTERVAL = 0.2  # seconds between background checkpoints, at most
 
 
 def connect(path: str, *, synchronous: str = "full", readonly: bool = False) -> sqlite3.Connection:
@@ -142,7 +146,9 @@ class Engine:
     """Owns the connections and threads; runs functions ``fn(conn, *args)``."""
 
     def __init__(self, path: str, *, synchronous: str = "full", max_batch: int = 512,
-                 max_bulk: int = 250, readers: int = 2) -> None:
+                 max_bulk: int = 250, readers: int = 2, checkpoints: str = "inline") -> None:
+        """``checkpoints``: see :data:`CHECKPOINTS` and :meth:`_checkpoint_loop`;
+        "elsewhere" is for a process whose parent checkpoints (the daemon's workers)."""
         self.path = path
         self._synchronous = synchronous
         self._max_batch = max_batch
@@ -154,6 +160,19 @@ class Engine:
             self._conn.close()
             raise
         self._writer_lock = _open_writer_lock(path)
+        self._closed = False
+        if checkpoints not in CHECKPOINTS:
+            msg = f"checkpoints: {checkpoints!r} is not one of {', '.join(CHECKPOINTS)}"
+            raise ValueError(msg)
+        self._checkpoint_wake = threading.Event()
+        self._checkpoint_stop = threading.Event()
+        self._checkpointer: threading.Thread | None = None
+        if checkpoints != "inline":
+            self._conn.execute("PRAGMA wal_autocheckpoint = 0")
+        if checkpoints == "background":
+            self._checkpointer = threading.Thread(target=self._checkpoint_loop,
+                                                  name="smsgw-store-checkpoint", daemon=True)
+            self._checkpointer.start()
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="smsgw-store-writer",
                                         daemon=True)
@@ -163,7 +182,6 @@ class Engine:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._closed = False
 
     # --- writing ----------------------------------------------------------------
     async def write(self, fn: Callable[..., T], *args: Any, bulk: int = 0,
@@ -219,9 +237,36 @@ class Engine:
                     self._run_batch(jobs)
                 finally:
                     fcntl.flock(self._writer_lock, fcntl.LOCK_UN)
+            self._checkpoint_wake.set()
         self._conn.close()
         if self._writer_lock is not None:
             os.close(self._writer_lock)
+
+    def _checkpoint_loop(self) -> None:
+        """Copy committed WAL frames into the database file, beside the writer.
+
+        With ``checkpoints = "inline"`` (SQLite's default) the commit that
+        takes the WAL past 1,000 pages copies them back itself, holding the
+        write lock while it does (a third of the commit time under load).
+        Here a connection of its own does it after commits, at most every
+        CHECKPOINT_INTERVAL, PASSIVE (never waiting for readers or writers);
+        SQLite releases the GIL meanwhile, so it runs on another core.
+        """
+        conn = connect(self.path, synchronous=self._synchronous)
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+        try:
+            while not self._closed:
+                self._checkpoint_wake.wait()
+                self._checkpoint_wake.clear()
+                started = time.monotonic()
+                # busy: another process checkpoints right now (a command with
+                # inline checkpoints); the next round catches up
+                with contextlib.suppress(sqlite3.OperationalError):
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                rest = CHECKPOINT_INTERVAL - (time.monotonic() - started)
+                self._checkpoint_stop.wait(max(0.0, rest))
+        finally:
+            conn.close()
 
     def _run_batch(self, jobs: list[_Job]) -> None:
         conn = self._conn
@@ -276,6 +321,10 @@ class Engine:
         self._closed = True
         self._queue.put(None)
         await asyncio.to_thread(self._thread.join)
+        if self._checkpointer is not None:
+            self._checkpoint_stop.set()
+            self._checkpoint_wake.set()
+            await asyncio.to_thread(self._checkpointer.join)
         self._pool.shutdown(wait=True)
         with self._lock:
             for conn in self._readers:

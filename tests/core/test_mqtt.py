@@ -22,6 +22,7 @@ from gateway.mqtt import (
     MqttUnavailable,
     _AckQueue,
     _Batch,
+    _buffer_reads,
     _Pubacks,
     encode_publish,
 )
@@ -234,3 +235,76 @@ async def test_publish_many_before_connecting_raises_unavailable() -> None:
                         logger=structlog.get_logger())
     with pytest.raises(MqttUnavailable):
         await bridge.publish_many([("smsgw/acme/status", b"{}")])
+
+
+class _Socketless:
+    """What _buffer_reads needs of a paho client: its _sock_recv."""
+
+    def __init__(self, chunks: list[bytes | type[BaseException]]) -> None:
+        self.chunks = chunks
+        self.calls: list[int] = []
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        self.calls.append(bufsize)
+        chunk = self.chunks.pop(0)
+        if isinstance(chunk, type):
+            raise chunk()
+        return chunk
+
+
+def test_reads_are_served_from_one_chunk_of_the_socket() -> None:
+    # two PUBACKs in one TCP read: paho asks 1, 1, 2 bytes per packet
+    paho = _Socketless([b"\x40\x02\x00\x01\x40\x02\x00\x02", BlockingIOError, b""])
+    waiting = _buffer_reads(paho)  # type: ignore[arg-type]
+    got = [paho._sock_recv(n) for n in (1, 1, 2, 1)]
+    assert got == [b"\x40", b"\x02", b"\x00\x01", b"\x40"]
+    assert waiting()  # the rest of the second packet is still buffered
+    assert [paho._sock_recv(n) for n in (1, 2)] == [b"\x02", b"\x00\x02"]
+    assert not waiting()
+    with pytest.raises(BlockingIOError):  # nothing buffered, nothing on the socket
+        paho._sock_recv(1)
+    assert paho._sock_recv(1) == b""  # the connection closed
+    assert len(paho.calls) == 3  # one system call per burst, not one per field
+
+
+async def test_a_burst_of_sends_is_handled_whole(mosquitto_broker: MosquittoBroker) -> None:
+    # many PUBLISH packets arrive in one read: the ones left in the buffer are
+    # handled although the socket does not signal them again
+    got: list[bytes] = []
+    all_in = asyncio.Event()
+
+    async def on_send(_account: str, payload: bytes) -> None:
+        got.append(payload)
+        if len(got) == 300:
+            all_in.set()
+
+    async with running_bridge(mosquitto_broker, on_send):
+        async with aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port,
+                                  identifier="upstream", max_inflight_messages=300) as up:
+            await asyncio.gather(*(up.publish("smsgw/acme/send", b"%d" % i, qos=1)
+                                   for i in range(300)))
+        await asyncio.wait_for(all_in.wait(), 10)
+    assert sorted(got, key=int) == [b"%d" % i for i in range(300)]
+
+
+async def test_publish_many_writes_a_batch_in_few_system_calls(
+    mosquitto_broker: MosquittoBroker,
+) -> None:
+    async def on_send(_account: str, _payload: bytes) -> None:
+        return None
+
+    async with running_bridge(mosquitto_broker, on_send) as bridge:
+        assert bridge._client is not None
+        paho = bridge._client._client
+        sends = 0
+        send = paho._sock_send
+
+        def counted(buf: bytes | bytearray) -> int:
+            nonlocal sends
+            sends += 1
+            return send(buf)
+
+        paho._sock_send = counted  # type: ignore[method-assign]
+        messages = [("smsgw/acme/status", b'{"n": %d}' % i) for i in range(500)]
+        assert await bridge.publish_many(messages) == [True] * 500
+    assert 1 <= sends <= 5  # the batch as one buffer, not one send() per event

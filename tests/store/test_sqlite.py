@@ -16,6 +16,7 @@ from gateway.store.base import Store
 from gateway.store.sqlite import Engine
 from gateway.store.sqlite_store import SqliteStore
 from tests.store.support import FakeClock, make_account, new_message
+from tests.waiting import eventually
 
 
 def test_sqlite_store_implements_the_store_interface(store: SqliteStore) -> None:
@@ -117,3 +118,44 @@ async def test_writers_wait_on_the_writer_lock_file_not_on_sleeps(tmp_path: Path
     finally:
         os.close(fd)
         await engine.close()
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size
+
+
+def _fill(conn: sqlite3.Connection, rows: int) -> None:
+    conn.execute("CREATE TABLE IF NOT EXISTS filler (x BLOB)")
+    conn.executemany("INSERT INTO filler VALUES (?)", [(os.urandom(512),)] * rows)
+
+
+async def test_background_checkpoints_copy_the_wal_beside_the_writer(tmp_path: Path) -> None:
+    path = tmp_path / "gw.db"
+    engine = await asyncio.to_thread(Engine, str(path), checkpoints="background")
+    try:
+        size = _size(path)
+        await engine.write(_fill, 2000)  # ~1 MB, in the WAL at commit
+        # the commit left it in the WAL (no inline checkpoint); the checkpointer
+        # thread then copies it into the database file
+        await eventually(lambda: _size(path) > size + 500_000,
+                         what="the database file to receive the WAL's pages")
+    finally:
+        await engine.close()
+
+
+async def test_a_worker_engine_leaves_checkpoints_to_its_daemon(tmp_path: Path) -> None:
+    path = tmp_path / "gw.db"
+    engine = await asyncio.to_thread(Engine, str(path), checkpoints="elsewhere")
+    try:
+        size = _size(path)
+        for _ in range(10):  # ~5 MB: past SQLite's 1,000-page automatic checkpoint
+            await engine.write(_fill, 1000)
+        assert _size(path) == size
+        assert _size(Path(f"{path}-wal")) > 4_000_000
+    finally:
+        await engine.close()
+
+
+def test_unknown_checkpoint_mode_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="checkpoints"):
+        Engine(str(tmp_path / "gw.db"), checkpoints="sometimes")
