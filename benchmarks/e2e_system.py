@@ -23,6 +23,7 @@ import aiohttp
 
 from gateway.model import SenderKind, SenderStatus
 from gateway.store import open_store
+from gateway.store.sqlite_events import pending_event_count
 
 ACCOUNT = "bench"
 SENDER = "BENCH"
@@ -259,8 +260,7 @@ class StoreProbe:
 
     def outbox(self) -> int:
         """Status events not yet published (the publisher deletes a row on PUBACK)."""
-        row = self._conn.execute("SELECT count(*) FROM events").fetchone()
-        return int(row[0])
+        return pending_event_count(self._conn)
 
     def states(self) -> dict[str, int]:
         rows = self._conn.execute("SELECT state, count(*) FROM messages GROUP BY state")

@@ -29,6 +29,7 @@ BATCH = 500
 # also the most QoS 1 messages in flight at once
 MQTT_BATCH = 1000
 SECRET_TTL = 60.0  # seconds a webhook secret is cached
+TOPIC_CACHE = 10_000  # (account, kind) topics remembered
 
 
 class EventPublisher:
@@ -51,6 +52,7 @@ class EventPublisher:
         self._webhook_slots = asyncio.Semaphore(webhook_concurrency)
         self._secrets: dict[str, tuple[float, bytes]] = {}  # account -> (read at, secret)
         self._outbox_cleared = False  # no broker, and the outbox was emptied once
+        self._topics: dict[tuple[str, str], str] = {}  # (account, kind) -> MQTT topic
 
     def attach_mqtt(self, bridge: MqttBridge) -> None:
         self._mqtt = bridge
@@ -87,28 +89,48 @@ class EventPublisher:
         mqtt = self._mqtt
         if mqtt is None and self._outbox_cleared:
             return False  # without [mqtt] the store writes no outbox rows
-        events = await self._store.pending_mqtt_events(limit=MQTT_BATCH)
+        batches = await self._store.pending_mqtt_events(limit=MQTT_BATCH)
+        events = sum(len(b.events) for b in batches)
         if mqtt is None:
             # rows from a run that had a broker: they have nowhere to go now
-            await self._store.ack_mqtt_events([e.id for e in events])
-            self._outbox_cleared = len(events) < MQTT_BATCH
+            await self._store.ack_mqtt_events([b.id for b in batches])
+            self._outbox_cleared = events < MQTT_BATCH
             return not self._outbox_cleared
-        if not events:
+        if not batches:
             return False
+        topic = self._topic
         try:
             # QoS 1 publishes pipeline: send the batch, then wait for the PUBACKs
             acked = await mqtt.publish_many(
-                [(mqtt.topic(e.account, e.kind), e.payload) for e in events]
+                [(topic(mqtt, account, kind), payload)
+                 for b in batches for kind, account, payload in b.events]
             )
         except MqttUnavailable:
             acked = []
-        done = [e.id for e, ok in zip(events, acked, strict=False) if ok]
+        # a batch published in part waits whole: its events go out again later
+        done: list[int] = []
+        start = 0
+        for b in batches:
+            end = start + len(b.events)
+            if end <= len(acked) and all(acked[start:end]):
+                done.append(b.id)
+            start = end
         if done:
             await self._store.ack_mqtt_events(done)
-        if len(done) < len(events):
+        if len(done) < len(batches):
             await asyncio.sleep(0.5)  # broker away: the rows wait, nothing is lost
             return False
-        return len(events) == MQTT_BATCH
+        return events >= MQTT_BATCH
+
+    def _topic(self, mqtt: MqttBridge, account: str, kind: str) -> str:
+        topics = self._topics
+        key = (account, kind)
+        found = topics.get(key)
+        if found is None:
+            if len(topics) > TOPIC_CACHE:
+                topics.clear()
+            found = topics[key] = mqtt.topic(account, kind)
+        return found
 
     async def _post_webhooks(self, session: aiohttp.ClientSession) -> bool:
         now = self._clock()

@@ -36,7 +36,7 @@ from gateway.store.records import (
     Message,
     MessageView,
     NewMessage,
-    OutboxEvent,
+    OutboxBatch,
     OutcomeRecord,
     Phonebook,
     PhonebookContact,
@@ -145,13 +145,14 @@ class Store(Protocol):
 
     # --- event outbox (written in the transaction of the change they report) -------
     async def add_event(self, *, account: str, kind: str, payload: Mapping[str, Any]) -> int:
-        """Store an event (kind "status", "inbound" or "rejected") for MQTT; its id."""
+        """Store an event (kind "status", "inbound" or "rejected") for MQTT; its batch id."""
         ...
-    async def pending_mqtt_events(self, *, limit: int) -> list[OutboxEvent]:
-        """Events not yet published, oldest first."""
+    async def pending_mqtt_events(self, *, limit: int) -> list[OutboxBatch]:
+        """Events not yet published, oldest first, in whole batches: about ``limit``
+        events (at least one batch)."""
         ...
-    async def ack_mqtt_events(self, ids: Sequence[int]) -> None:
-        """Published: delete them."""
+    async def ack_mqtt_events(self, batches: Sequence[int]) -> None:
+        """Every event of these batches is published: delete them."""
         ...
     async def due_webhooks(self, *, now: float, limit: int) -> list[WebhookEvent]:
         """Pending webhooks whose next attempt is due, oldest first."""

@@ -252,13 +252,16 @@ class InboundMessage:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class OutboxEvent:
-    """An MQTT event waiting in the outbox: published on ``{prefix}/{account}/{kind}``."""
+class OutboxBatch:
+    """MQTT events waiting in the outbox, stored together (one transaction's events).
+
+    Each event is (kind, account, payload): published on
+    ``{prefix}/{account}/{kind}``, kind "status" | "inbound" | "rejected",
+    payload UTF-8 JSON. The batch leaves the outbox once all are published.
+    """
 
     id: int
-    account: str
-    kind: str  # "status" | "inbound" | "rejected"
-    payload: bytes  # UTF-8 JSON
+    events: tuple[tuple[str, str, bytes], ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -179,6 +179,30 @@ CREATE INDEX messages_next ON messages(next_attempt_at, priority) WHERE state = 
 """
 
 
+# v3: the MQTT outbox holds one row per transaction's events (see
+# gateway.store.sqlite_events): a status change costs a few bytes in a row
+# instead of a row of its own, inserted, read back and deleted. Rows of the
+# v2 table move over one event per row (_move_events).
+_V3 = """
+CREATE TABLE outbox (                            -- MQTT outbox, oldest first
+    id         INTEGER PRIMARY KEY,
+    events     INTEGER NOT NULL,                 -- how many events body holds
+    body       BLOB NOT NULL,                    -- events (gateway.store.sqlite_events)
+    created_at REAL NOT NULL
+);
+"""
+
+
+def _move_events(conn: sqlite3.Connection) -> None:
+    from gateway.store.sqlite_events import add_outbox, pack_event  # noqa: PLC0415 (a cycle)
+
+    for account, kind, payload, created_at in conn.execute(
+        "SELECT account, kind, payload, created_at FROM events ORDER BY id"
+    ).fetchall():
+        add_outbox(conn, [pack_event(kind, account, bytes(payload))], created_at)
+    conn.execute("DROP TABLE events")
+
+
 def new_webhook_secret() -> str:
     """An account's webhook signing secret: 32 random bytes, hex."""
     return secrets.token_hex(32)
@@ -192,8 +216,10 @@ def _fill_webhook_secrets(conn: sqlite3.Connection) -> None:
 
 # MIGRATIONS[n - 1] takes the schema from version n - 1 to n; AFTER[n] then
 # runs what SQL alone cannot do (secrets from the OS's random source).
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
-AFTER: dict[int, Callable[[sqlite3.Connection], None]] = {2: _fill_webhook_secrets}
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+AFTER: dict[int, Callable[[sqlite3.Connection], None]] = {
+    2: _fill_webhook_secrets, 3: _move_events,
+}
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

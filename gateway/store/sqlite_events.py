@@ -1,12 +1,20 @@
 """The event outbox on SQLite: status, inbound and rejected events, webhooks, secrets.
 
-Event rows are written by the operation that makes the change, in its
+Events are written by the operation that makes the change, in its
 transaction (:mod:`gateway.store.sqlite_queue`, :mod:`gateway.store.sqlite_dispatch`,
 :func:`add_inbound`): a change and its event are committed together or not
-at all. ``events`` is the MQTT outbox (deleted once the broker acknowledged
-them); ``webhooks`` holds the same status payloads for messages with a
-``callback_url``, with their delivery attempts (deleted once delivered, kept
-as ``failed`` when given up, for operators to see).
+at all. ``outbox`` is the MQTT outbox: one row per transaction's events (an
+enqueue of 500 messages writes one row of 500 ``queued`` events, not 500
+rows), deleted once the broker acknowledged every event of it; a row
+published in part (the broker went away) is published again whole, so
+consumers may see an event twice, never miss one. ``webhooks`` holds the
+same status payloads for messages with a ``callback_url``, one row each
+with its delivery attempts (deleted once delivered, kept as ``failed`` when
+given up, for operators to see).
+
+An outbox row's ``body`` is its events one after the other, each a header
+(:data:`EVENT_HEAD`: kind, account length, payload length) then the account
+(UTF-8) and the payload.
 
 Status payload (compact JSON, keys in this order)::
 
@@ -19,11 +27,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gateway.errors import NotFound
-from gateway.store.records import InboundMessage, OutboxEvent, WebhookEvent, WebhookRecord
+from gateway.store.records import InboundMessage, OutboxBatch, WebhookEvent, WebhookRecord
 from gateway.store.schema import new_webhook_secret
 
 EVENT_KINDS = frozenset({"status", "inbound", "rejected"})
@@ -32,9 +41,11 @@ EVENT_KINDS = frozenset({"status", "inbound", "rejected"})
 REPORTED_STATES = frozenset(
     {"submitted", "delivered", "undeliverable", "expired", "rejected", "cancelled", "failed"}
 )
-INSERT_STATUS = (
-    "INSERT INTO events (account, kind, payload, created_at) VALUES (?, 'status', ?, ?)"
-)
+INSERT_OUTBOX = "INSERT INTO outbox (events, body, created_at) VALUES (?, ?, ?)"
+# an event in an outbox row: kind (one letter), account length, payload length
+EVENT_HEAD = struct.Struct(">cHI")
+_KIND_CODE = {"status": b"s", "inbound": b"i", "rejected": b"r"}
+_CODE_KIND = {code[0]: kind for kind, code in _KIND_CODE.items()}
 INSERT_WEBHOOK = (
     "INSERT INTO webhooks (account, url, payload, attempts, next_at, state, created_at) "
     "VALUES (?, ?, ?, 0, ?, 'pending', ?)"
@@ -76,20 +87,48 @@ def status_payload(
     ).encode()
 
 
-class StatusRows:
-    """Event and webhook rows of one transaction, written with two ``executemany``.
+def pack_event(kind: str, account: str, payload: bytes) -> bytes:
+    """One event as it is stored in an outbox row's body."""
+    name = account.encode()
+    return EVENT_HEAD.pack(_KIND_CODE[kind], len(name), len(payload)) + name + payload
 
-    ``mqtt=False`` (the daemon runs without ``[mqtt]``): no MQTT outbox rows,
-    since nothing would read them; webhook rows are written all the same.
+
+def unpack_events(body: bytes) -> list[tuple[str, str, bytes]]:
+    """An outbox row's events: (kind, account, payload)."""
+    out: list[tuple[str, str, bytes]] = []
+    pos, end, head, unpack = 0, len(body), EVENT_HEAD.size, EVENT_HEAD.unpack_from
+    while pos < end:
+        code, name_len, size = unpack(body, pos)
+        pos += head
+        account = body[pos : pos + name_len].decode()
+        pos += name_len
+        out.append((_CODE_KIND[code[0]], account, body[pos : pos + size]))
+        pos += size
+    return out
+
+
+def add_outbox(conn: sqlite3.Connection, events: Sequence[bytes], now: float) -> int:
+    """One outbox row holding ``events`` (:func:`pack_event`); its id."""
+    cur = conn.execute(INSERT_OUTBOX, (len(events), b"".join(events), now))
+    return int(cur.lastrowid or 0)
+
+
+class StatusRows:
+    """Status events and webhook rows of one transaction: one outbox row and an
+    ``executemany`` for the webhooks.
+
+    ``mqtt=False`` (the daemon runs without ``[mqtt]``): no MQTT outbox row,
+    since nothing would read it; webhook rows are written all the same.
     """
 
-    __slots__ = ("at", "events", "hooks", "mqtt", "now")
+    __slots__ = ("at", "events", "hooks", "mqtt", "names", "now")
 
     def __init__(self, now: float, *, mqtt: bool = True) -> None:
         self.now = now
         self.mqtt = mqtt
         self.at = iso_ms(now)
-        self.events: list[tuple[str, bytes, float]] = []
+        self.events: list[bytes] = []  # packed (pack_event)
+        self.names: dict[str, bytes] = {}  # account -> its UTF-8 name
         self.hooks: list[tuple[str, str, bytes, float, float]] = []
 
     def add(
@@ -102,13 +141,16 @@ class StatusRows:
                               previous=previous, at=self.at, client_ref=client_ref,
                               error=error)
         if self.mqtt:
-            self.events.append((account, body, self.now))
+            name = self.names.get(account)
+            if name is None:
+                name = self.names[account] = account.encode()
+            self.events.append(EVENT_HEAD.pack(b"s", len(name), len(body)) + name + body)
         if callback_url:
             self.hooks.append((account, callback_url, body, self.now, self.now))
 
     def write(self, conn: sqlite3.Connection) -> None:
         if self.events:
-            conn.executemany(INSERT_STATUS, self.events)
+            add_outbox(conn, self.events, self.now)
         if self.hooks:
             conn.executemany(INSERT_WEBHOOK, self.hooks)
 
@@ -127,8 +169,7 @@ def add_inbound(conn: sqlite3.Connection, m: InboundMessage, *, outbox: bool = T
         "event": "inbound", "id": m.id, "from": m.source, "to": m.destination,
         "text": m.text, "link": m.link, "received_at": iso_ms(m.received_at),
     })
-    conn.execute("INSERT INTO events (account, kind, payload, created_at) "
-                 "VALUES (?, 'inbound', ?, ?)", (m.account, body, m.received_at))
+    add_outbox(conn, [pack_event("inbound", m.account, body)], m.received_at)
 
 
 def add_event(
@@ -137,23 +178,32 @@ def add_event(
     if kind not in EVENT_KINDS:
         msg = f"unknown event kind {kind!r} (one of {', '.join(sorted(EVENT_KINDS))})"
         raise ValueError(msg)
-    cur = conn.execute(
-        "INSERT INTO events (account, kind, payload, created_at) VALUES (?, ?, ?, ?)",
-        (account, kind, encode(payload), now),
-    )
-    return int(cur.lastrowid or 0)
+    return add_outbox(conn, [pack_event(kind, account, encode(payload))], now)
 
 
-def pending_mqtt_events(conn: sqlite3.Connection, limit: int) -> list[OutboxEvent]:
-    rows = conn.execute(
-        "SELECT id, account, kind, payload FROM events ORDER BY id LIMIT ?", (limit,)
-    ).fetchall()
-    return [OutboxEvent(id=r[0], account=r[1], kind=r[2], payload=bytes(r[3])) for r in rows]
+def pending_mqtt_events(conn: sqlite3.Connection, limit: int) -> list[OutboxBatch]:
+    """The oldest outbox batches, up to about ``limit`` events (at least one batch)."""
+    out: list[OutboxBatch] = []
+    count = 0
+    for batch, events, body in conn.execute(
+        "SELECT id, events, body FROM outbox ORDER BY id LIMIT ?", (limit,)
+    ):
+        out.append(OutboxBatch(id=batch, events=tuple(unpack_events(bytes(body)))))
+        count += events
+        if count >= limit:
+            break
+    return out
 
 
-def ack_mqtt_events(conn: sqlite3.Connection, ids: Sequence[int]) -> None:
-    """Delete the published events: one range statement per run of consecutive ids."""
-    conn.executemany("DELETE FROM events WHERE id BETWEEN ? AND ?", id_runs(ids))
+def ack_mqtt_events(conn: sqlite3.Connection, batches: Sequence[int]) -> None:
+    """Delete outbox rows whose every event was published: one range statement per
+    run of consecutive ids."""
+    conn.executemany("DELETE FROM outbox WHERE id BETWEEN ? AND ?", id_runs(batches))
+
+
+def pending_event_count(conn: sqlite3.Connection) -> int:
+    """Events waiting in the outbox."""
+    return int(conn.execute("SELECT coalesce(sum(events), 0) FROM outbox").fetchone()[0])
 
 
 def id_runs(ids: Sequence[int]) -> list[tuple[int, int]]:

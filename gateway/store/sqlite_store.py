@@ -24,7 +24,7 @@ from gateway.store.records import (
     Message,
     MessageView,
     NewMessage,
-    OutboxEvent,
+    OutboxBatch,
     OutcomeRecord,
     Phonebook,
     PhonebookContact,
@@ -203,12 +203,12 @@ class SqliteStore:
     async def add_event(self, *, account: str, kind: str, payload: Mapping[str, Any]) -> int:
         return await self._engine.write(events.add_event, account, kind, payload, self._clock())
 
-    async def pending_mqtt_events(self, *, limit: int) -> list[OutboxEvent]:
+    async def pending_mqtt_events(self, *, limit: int) -> list[OutboxBatch]:
         return await self._engine.read(events.pending_mqtt_events, limit)
 
-    async def ack_mqtt_events(self, ids: Sequence[int]) -> None:
-        if ids:
-            await self._engine.write(events.ack_mqtt_events, list(ids))
+    async def ack_mqtt_events(self, batches: Sequence[int]) -> None:
+        if batches:
+            await self._engine.write(events.ack_mqtt_events, list(batches))
 
     async def due_webhooks(self, *, now: float, limit: int) -> list[WebhookEvent]:
         return await self._engine.read(events.due_webhooks, now, limit)

@@ -16,12 +16,14 @@ from prometheus_client import CollectorRegistry
 
 from gateway.events import MQTT_BATCH, EventPublisher
 from gateway.metrics import Metrics
+from gateway.model import SenderKind, SenderStatus
 from gateway.mqtt import MqttBridge, MqttSettings
 from gateway.store import open_store
 from gateway.store.base import Store
-from gateway.store.records import OutboxEvent, WebhookEvent
+from gateway.store.records import OutboxBatch, WebhookEvent
 from gateway.store.sqlite_events import encode
 from tests.fixtures.mosquitto import MosquittoBroker, receive
+from tests.store.support import new_message
 from tests.waiting import eventually
 
 
@@ -44,12 +46,13 @@ class CountingOutbox:
         return encode(payload)
 
     async def pending_ids(self) -> list[int]:
-        return [e.id for e in await self.store.pending_mqtt_events(limit=100_000)]
+        """Outbox rows (batch ids) still waiting."""
+        return [b.id for b in await self.store.pending_mqtt_events(limit=100_000)]
 
     async def empty(self) -> bool:
         return not await self.pending_ids()
 
-    async def pending_mqtt_events(self, *, limit: int) -> list[OutboxEvent]:
+    async def pending_mqtt_events(self, *, limit: int) -> list[OutboxBatch]:
         self.reads += 1
         return await self.store.pending_mqtt_events(limit=limit)
 
@@ -57,9 +60,9 @@ class CountingOutbox:
         self.webhook_reads += 1  # once per publisher round
         return await self.store.due_webhooks(now=now, limit=limit)
 
-    async def ack_mqtt_events(self, ids: Sequence[int]) -> None:
-        self.acks.append(list(ids))
-        await self.store.ack_mqtt_events(ids)
+    async def ack_mqtt_events(self, batches: Sequence[int]) -> None:
+        self.acks.append(list(batches))
+        await self.store.ack_mqtt_events(batches)
 
 
 @pytest.fixture
@@ -175,3 +178,44 @@ async def test_without_a_broker_leftover_rows_are_cleared_once_then_never_read(
     assert await outbox.empty()
     assert outbox.reads == 2  # a full batch, then the rest; none after
     assert [len(a) for a in outbox.acks] == [MQTT_BATCH, 5]
+
+
+class _HalfDeaf:
+    """An MQTT bridge whose broker acknowledges every other event of the first batch."""
+
+    def __init__(self) -> None:
+        self.published: list[bytes] = []
+        self.rounds = 0
+
+    def topic(self, account: str, kind: str) -> str:
+        return f"smsgw/{account}/{kind}"
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> list[bool]:
+        self.rounds += 1
+        self.published += [payload for _, payload in messages]
+        return [self.rounds > 1 or i % 2 == 0 for i in range(len(messages))]
+
+
+async def test_a_batch_published_in_part_stays_whole_and_goes_out_again(
+    outbox: CountingOutbox,
+) -> None:
+    await outbox.store.add_sender("acme", "ACME", SenderKind.ALPHA)
+    await outbox.store.set_sender_status("acme", "ACME", SenderStatus.APPROVED)
+    await outbox.store.set_price("+", 1)
+    await outbox.store.topup("acme", 100, reference="t")
+    await outbox.store.enqueue([new_message(destination=f"+3361234567{i}") for i in range(4)])
+    bridge = _HalfDeaf()
+    publisher = EventPublisher(store=cast("Store", outbox),
+                               metrics=Metrics(registry=CollectorRegistry()),
+                               logger=structlog.get_logger())
+    publisher.attach_mqtt(cast("MqttBridge", bridge))
+    task = asyncio.create_task(publisher.run())
+    try:
+        await eventually(outbox.empty, what="the batch acknowledged in full")
+    finally:
+        await publisher.close(timeout=1)
+        await asyncio.wait_for(task, timeout=10)
+    assert bridge.rounds == 2
+    assert len(bridge.published) == 8  # the four events, then the four again
+    assert bridge.published[:4] == bridge.published[4:]
+    assert len(outbox.acks) == 1

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import NamedTuple
 
 from gateway.model import SenderKind, SenderStatus
 from gateway.store import open_store
+from gateway.store.base import Store
 from gateway.store.records import NewMessage
 from gateway.store.sqlite_store import SqliteStore
 
@@ -52,3 +54,20 @@ def new_message(
         text="hello", encoding="gsm7", segments=segments, price=price, priority=priority,
         send_at=send_at, client_ref=client_ref, body_hash=body_hash,
     )
+
+
+class PendingEvent(NamedTuple):
+    """One event of the MQTT outbox, with the batch (outbox row) holding it."""
+
+    batch: int
+    batch_size: int
+    kind: str
+    account: str
+    payload: bytes
+
+
+async def pending_events(store: Store, limit: int = 1000) -> list[PendingEvent]:
+    """The outbox's events one by one (``Store.pending_mqtt_events`` gives batches)."""
+    return [PendingEvent(b.id, len(b.events), kind, account, payload)
+            for b in await store.pending_mqtt_events(limit=limit)
+            for kind, account, payload in b.events]

@@ -12,7 +12,7 @@ from gateway.errors import ConfigError, NotASmsgwDatabase
 from gateway.store import open_store, sqlite_path
 from gateway.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from gateway.store.sqlite import _set_wal
-from tests.store.support import FakeClock
+from tests.store.support import FakeClock, pending_events
 
 
 async def test_new_file_is_created_migrated_and_marked(tmp_path: Path) -> None:
@@ -106,12 +106,36 @@ async def test_version_1_file_is_upgraded_with_outbox_tables_and_secrets(
     assert all(len(s) == 64 for s in secrets.values())
     assert secrets["acme"] != secrets["beta"]
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-    assert {"events", "webhooks", "webhooks_due", "messages_next", "messages_due"} <= tables
+    assert {"outbox", "webhooks", "webhooks_due", "messages_next", "messages_due"} <= tables
+    assert "events" not in tables
     stored = dict(conn.execute("SELECT name, webhook_secret FROM accounts").fetchall())
     conn.close()
     assert {k: v.encode() for k, v in stored.items()} == secrets
+
+
+async def test_version_2_outbox_events_move_to_the_batched_outbox_in_order(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v2.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for script in MIGRATIONS[:2]:
+        conn.executescript(script)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 2")
+    waiting = [("acme", "status", b'{"state":"queued"}'), ("a b", "rejected", b'{"error":"x"}'),
+               ("acme", "inbound", '{"text":"é"}'.encode())]
+    conn.executemany("INSERT INTO events (account, kind, payload, created_at) "
+                     "VALUES (?, ?, ?, 0)", waiting)
+    conn.close()
+    store = await open_store(f"sqlite:///{path}")
+    try:
+        events = await pending_events(store, 10)
+    finally:
+        await store.close()
+    assert [(e.account, e.kind, e.payload) for e in events] == waiting
+    assert len({e.batch for e in events}) == 3  # one event per row, as they were
 
 
 class _LockedTwice:

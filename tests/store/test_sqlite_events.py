@@ -13,16 +13,16 @@ from gateway.errors import NotCancellable, NotFound, UserError
 from gateway.link import Accepted, Receipt, ReceiptState, Rejected, Retry
 from gateway.model import IllegalTransition, MessageState
 from gateway.store.records import Enqueued, InboundMessage, Message, OutcomeRecord
-from gateway.store.sqlite_events import id_runs, iso_ms
+from gateway.store.sqlite_events import id_runs, iso_ms, pack_event, unpack_events
 from gateway.store.sqlite_store import SqliteStore
-from tests.store.support import FakeClock, make_account, new_message
+from tests.store.support import FakeClock, make_account, new_message, pending_events
 
 HOOK = "https://app.example/hooks/sms"
 
 
 async def _events(store: SqliteStore) -> list[tuple[str, str, dict[str, Any]]]:
     return [(e.account, e.kind, json.loads(e.payload))
-            for e in await store.pending_mqtt_events(limit=1000)]
+            for e in await pending_events(store, 1000)]
 
 
 async def _states(store: SqliteStore) -> list[tuple[str | None, str]]:
@@ -56,7 +56,7 @@ async def test_enqueue_writes_one_queued_event_with_the_documented_payload(
 ) -> None:
     await make_account(store)
     m = await _enqueue(store, client_ref="order-7")
-    [event] = await store.pending_mqtt_events(limit=10)
+    [event] = await pending_events(store, 10)
     assert (event.account, event.kind) == ("acme", "status")
     assert event.payload == (
         f'{{"event":"status","id":"{m.id}","account":"acme","to":"+33612345678",'
@@ -78,13 +78,13 @@ async def test_enqueue_refused_for_credit_writes_no_event(store: SqliteStore) ->
     await make_account(store, credit=0)
     [r] = (await store.enqueue([new_message()])).results
     assert not isinstance(r, Enqueued)
-    assert await store.pending_mqtt_events(limit=10) == []
+    assert await pending_events(store, 10) == []
 
 
 async def test_failed_operation_leaves_no_event_row(store: SqliteStore, clock: FakeClock) -> None:
     await make_account(store)
     m = await _enqueue(store)
-    await store.ack_mqtt_events([e.id for e in await store.pending_mqtt_events(limit=10)])
+    await store.ack_mqtt_events([e.batch for e in await pending_events(store, 10)])
     await store.cancel(m.id)
     # cancelled -> delivered is illegal: the whole operation rolls back, its event too
     with pytest.raises(IllegalTransition):
@@ -177,7 +177,7 @@ async def test_webhook_rows_only_for_messages_with_a_callback_url(
     m = await _enqueue(store, callback_url=HOOK)
     [hook] = await store.due_webhooks(now=clock.now, limit=10)
     assert (hook.account, hook.url, hook.attempts) == ("acme", HOOK, 0)
-    status = [e for e in await store.pending_mqtt_events(limit=10)
+    status = [e for e in await pending_events(store, 10)
               if json.loads(e.payload)["id"] == m.id]
     assert [hook.payload] == [e.payload for e in status]
 
@@ -194,7 +194,7 @@ async def test_without_mqtt_outbox_no_event_rows_but_webhooks_and_inbound_stored
     await store.add_inbound(InboundMessage(id="in-1", account="acme", link="op-a",
                                            source="+33600000001", destination="36180",
                                            text="STOP", received_at=clock.now))
-    assert await store.pending_mqtt_events(limit=10) == []
+    assert await pending_events(store, 10) == []
     assert (await store.get_message(m.id)).message.state is MessageState.DELIVERED
     assert [r.id for r in await store.list_inbound(account="acme")] == ["in-1"]
     hooks = [json.loads(h.payload)["state"]
@@ -246,28 +246,49 @@ async def test_failed_webhooks_are_listed_and_tried_again(
     assert await store.list_webhooks(state="failed") == []
 
 
-async def test_ack_deletes_events_and_pending_is_oldest_first(store: SqliteStore) -> None:
+async def test_ack_deletes_batches_and_pending_is_oldest_first(store: SqliteStore) -> None:
     await make_account(store)
     for _ in range(3):
         await _enqueue(store)
-    events = await store.pending_mqtt_events(limit=2)
-    assert [e.id for e in events] == sorted(e.id for e in events)
-    await store.ack_mqtt_events([e.id for e in events])
-    rest = await store.pending_mqtt_events(limit=10)
+    events = await pending_events(store, 2)
+    assert [e.batch for e in events] == sorted(e.batch for e in events)
+    await store.ack_mqtt_events([e.batch for e in events])
+    rest = await pending_events(store, 10)
     assert len(rest) == 1
-    assert rest[0].id > events[-1].id
+    assert rest[0].batch > events[-1].batch
     await store.ack_mqtt_events([])
-    await store.ack_mqtt_events([rest[0].id])
-    assert await store.pending_mqtt_events(limit=10) == []
+    await store.ack_mqtt_events([rest[0].batch])
+    assert await pending_events(store, 10) == []
 
 
-async def test_ack_of_scattered_ids_deletes_only_those(store: SqliteStore) -> None:
+async def test_ack_of_scattered_batches_deletes_only_those(store: SqliteStore) -> None:
     await make_account(store)
     for _ in range(5):
         await _enqueue(store)
-    ids = [e.id for e in await store.pending_mqtt_events(limit=10)]
-    await store.ack_mqtt_events([ids[4], ids[0], ids[1], ids[3]])  # any order, a gap
-    assert [e.id for e in await store.pending_mqtt_events(limit=10)] == [ids[2]]
+    batches = [e.batch for e in await pending_events(store, 10)]
+    await store.ack_mqtt_events([batches[4], batches[0], batches[1], batches[3]])
+    assert [e.batch for e in await pending_events(store, 10)] == [batches[2]]
+
+
+async def test_a_transactions_events_share_one_row_read_whole(store: SqliteStore) -> None:
+    await make_account(store)
+    result = await store.enqueue([new_message(destination=f"+3361234567{i}") for i in range(5)])
+    await store.add_event(account="acme", kind="rejected", payload={"error": "x"})
+    events = await pending_events(store, 2)  # the first row is read whole
+    assert [json.loads(e.payload)["id"] for e in events] == [
+        r.message.id for r in result.results if isinstance(r, Enqueued)
+    ]
+    assert {(e.batch, e.batch_size) for e in events} == {(events[0].batch, 5)}
+    assert [e.kind for e in await pending_events(store, 6)] == ["status"] * 5 + [
+        "rejected"
+    ]
+
+
+def test_packed_events_keep_any_account_name_and_payload() -> None:
+    events = [("status", "acme", b'{"a":1}'), ("rejected", "a b\n/é", b""),
+              ("inbound", "x" * 300, b"\x00" * 70_000)]
+    body = b"".join(pack_event(*e) for e in events)
+    assert unpack_events(body) == events
 
 
 def test_id_runs_merges_consecutive_ids_only() -> None:
@@ -277,10 +298,10 @@ def test_id_runs_merges_consecutive_ids_only() -> None:
 
 
 async def test_add_event_stores_a_rejected_event(store: SqliteStore) -> None:
-    event_id = await store.add_event(account="nobody", kind="rejected",
-                                     payload={"error": "malformed_json", "detail": "é"})
-    [event] = await store.pending_mqtt_events(limit=10)
-    assert (event.id, event.account, event.kind) == (event_id, "nobody", "rejected")
+    batch = await store.add_event(account="nobody", kind="rejected",
+                                  payload={"error": "malformed_json", "detail": "é"})
+    [event] = await pending_events(store, 10)
+    assert (event.batch, event.account, event.kind) == (batch, "nobody", "rejected")
     assert event.payload == '{"error":"malformed_json","detail":"é"}'.encode()
     with pytest.raises(ValueError, match="unknown event kind"):
         await store.add_event(account="acme", kind="other", payload={})
