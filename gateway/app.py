@@ -10,11 +10,13 @@ on SIGHUP, keeping the links whose settings did not change bound.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -31,6 +33,7 @@ from gateway.errors import ConfigError, UserError
 from gateway.events import EventPublisher
 from gateway.http import HttpServer, LocalOperations, build_app
 from gateway.ingress import MqttSendHandler
+from gateway.journal import AcceptJournal, journal_base
 from gateway.link import Link, LinkHandler, LinkHealth
 from gateway.linkevents import LinkEvents
 from gateway.metrics import Metrics, RelayedMetrics
@@ -39,8 +42,8 @@ from gateway.router import Router
 from gateway.sdnotify import Notifier, watchdog_interval, watchdog_pinger
 from gateway.store import open_store
 from gateway.store.base import Store
-from gateway.store.records import InboundMessage, QueueChanges
-from gateway.workers import WorkerPool, WorkerSettings
+from gateway.store.records import InboundMessage, Lease, QueueChanges
+from gateway.workers import Handoffs, WorkerPool, WorkerSettings
 
 # composition keys of a [[link]] table, read here and not by the driver
 _ROUTING_KEYS = ("weight",)
@@ -109,6 +112,7 @@ class Daemon:
         store = await open_store(self.config.store.url, base=self.config.base_dir,
                                  synchronous=self.config.store.synchronous,
                                  mqtt_outbox=self.config.mqtt_outbox, checkpoints="background")
+        journal = await self._open_journal(store)
         # this worker restarted: whatever it had claimed is not being sent any more
         released = await store.release_leases(s.worker)
         if released:
@@ -146,31 +150,36 @@ class Daemon:
             store=store, router=Router(r for t in s.links for r in t.routes), links=self.links,
             settings=DispatchSettings(worker=s.worker, batch=s.batch, lease=s.lease,
                                       max_in_flight=s.max_in_flight),
-            on_changes=on_changes, logger=log, metrics=metrics,
+            on_changes=on_changes, logger=log, metrics=metrics, journal=journal,
         )
         http: HttpServer | None = None
         if s.workers:
+            handoffs = Handoffs(read=store.get_messages, take=dispatcher.take,
+                                adopt=dispatcher.adopt, logger=log)
             pool = WorkerPool(
                 settings=WorkerSettings(config=self.config.path, count=s.workers,
                                         host=s.http.host if s.http else None,
                                         port=s.http.port if s.http else 0,
                                         log_level=self.log_level),
-                on_enqueued=dispatcher.poke, metrics=metrics, logger=log,
+                on_handoff=handoffs.add, on_exit=handoffs.adopt, metrics=metrics, logger=log,
+                accepting=lambda: dispatcher.accepting,
                 answer=lambda what: self._answer_worker(what, store, operations),
             )
+            dispatcher.on_accepting = pool.tell_accepting
         else:
             send_service = SendService(
                 store=store, log=log, national=s.national,
                 on_crossing=lambda account: metrics.credit_low_crossed(account=account),
+                lease=functools.partial(_lease_if, dispatcher, Lease(worker=s.worker,
+                                                                     seconds=s.lease)),
+                on_stored=dispatcher.take,
             )
             events, mqtt = build_events(store=store, send_service=send_service, settings=s,
-                                        metrics=metrics, on_enqueued=dispatcher.poke,
-                                        logger=log)
+                                        metrics=metrics, logger=log)
             if s.http is not None:
                 app = build_app(store=store, send_service=send_service, operations=operations,
                                 readiness=lambda: self._readiness(store), logger=log,
-                                on_enqueued=dispatcher.poke, metrics=metrics,
-                                max_body=s.http.max_body)
+                                metrics=metrics, max_body=s.http.max_body)
                 http = HttpServer(app)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -237,9 +246,26 @@ class Daemon:
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
+            if journal is not None:
+                await journal.close()
             await store.close()
             self.notifier.close()
             log.info("daemon_stopped")
+
+    async def _open_journal(self, store: Store) -> AcceptJournal | None:
+        """The dispatcher's acceptance journal, beside the SQLite file; what a
+        crash left in it is recorded in the store first."""
+        path = getattr(store, "path", None)
+        if path is None:
+            return None
+        journal, left = AcceptJournal.open(journal_base(Path(path), self.settings.worker))
+        for start in range(0, len(left), 1000):
+            await store.record_outcomes(left[start : start + 1000], now=time.time())
+        if left:
+            self.logger.info("journal_replayed", segments=len(left))
+        journal.recovered()
+        journal.start()
+        return journal
 
     async def _readiness(self, store: Store) -> tuple[bool, dict[str, Any]]:
         bound = [name for name, r in self._links.items() if r.link.health().bound]
@@ -341,9 +367,14 @@ class Daemon:
         self.logger.info("config_reloaded", links=sorted(new))
 
 
+def _lease_if(dispatcher: Dispatcher, lease: Lease) -> Lease | None:
+    """Hand messages straight to the dispatcher while it takes them."""
+    return lease if dispatcher.accepting else None
+
+
 def build_events(
     *, store: Store, send_service: SendService, settings: DaemonSettings,
-    metrics: RelayedMetrics, on_enqueued: Callable[[], object], logger: Any,
+    metrics: RelayedMetrics, logger: Any,
 ) -> tuple[EventPublisher, MqttBridge | None]:
     """The outbox publisher (MQTT events, webhooks) and, with ``[mqtt]``, the MQTT
     bridge taking sends: in the daemon's process, or in worker 0 (gateway.workers)."""
@@ -351,7 +382,7 @@ def build_events(
     if settings.mqtt is None:
         return events, None
     handler = MqttSendHandler(store=store, send_service=send_service, events=events,
-                              metrics=metrics, on_enqueued=on_enqueued, logger=logger)
+                              metrics=metrics, logger=logger)
     broker = f"{settings.mqtt.host}:{settings.mqtt.port}"
     mqtt = MqttBridge(
         settings=settings.mqtt, on_send=handler, logger=logger,

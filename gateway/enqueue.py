@@ -1,6 +1,9 @@
 """The send service: validate -> analyze -> price -> debit and insert (DESIGN.md section 1).
 
 Every ingress (``smsgw send``, HTTP, MQTT) goes through :meth:`SendService.send`.
+In the daemon and its workers, messages due now are stored leased to the
+daemon's dispatcher (``lease``) and handed to it (``on_stored``) as soon as
+each batch is committed: no claim, no poll between ingest and sending.
 Request-wide problems (unknown account, sender not approved, text too long,
 bad priority...) raise a :class:`~gateway.errors.UserError`; per-recipient
 problems (no price, insufficient credit, monthly cap) refuse that recipient
@@ -24,7 +27,7 @@ from gateway.model import MessageClass, SenderStatus
 from gateway.pricing import PriceList
 from gateway.senders import parse_sender
 from gateway.store.base import Store
-from gateway.store.records import Enqueued, NewMessage, Refused
+from gateway.store.records import Enqueued, Lease, Message, NewMessage, Refused
 
 _E164 = re.compile(r"^\+[1-9]\d{5,14}$")
 MAX_PRIORITY = 3
@@ -67,12 +70,18 @@ def body_hash(request: SendRequest) -> str:
 class SendService:
     def __init__(self, *, store: Store, log: Any, national: Sequence[str] = (),
                  batch_size: int = 500,
-                 on_crossing: Callable[[str], None] | None = None) -> None:
+                 on_crossing: Callable[[str], None] | None = None,
+                 lease: Callable[[], Lease | None] | None = None,
+                 on_stored: Callable[[Sequence[Message]], None] | None = None) -> None:
         self._store = store
         self._log = log
         self._national = tuple(national)
         self._batch_size = batch_size
         self._on_crossing = on_crossing  # an account's balance fell below its alert threshold
+        # the lease to store messages due now with, asked per batch (None: queued,
+        # the dispatcher holds enough already)
+        self._lease = lease
+        self._on_stored = on_stored  # the new messages of each committed batch
 
     async def check_sender(self, account: str, raw: str) -> tuple[str, Any]:
         """The approved sender (value, kind) of ``account``, or SenderNotAllowed with why."""
@@ -137,12 +146,19 @@ class SendService:
             ))
         accepted: list[Enqueued] = []
         for start in range(0, len(batch), self._batch_size):
-            result = await self._store.enqueue(batch[start : start + self._batch_size])
+            lease = self._lease() if self._lease is not None else None
+            result = await self._store.enqueue(batch[start : start + self._batch_size],
+                                               lease=lease)
+            stored: list[Message] = []
             for r in result.results:
                 if isinstance(r, Enqueued):
                     accepted.append(r)
+                    if not r.duplicate:
+                        stored.append(r.message)
                 else:
                     refused.append(r)
+            if stored and self._on_stored is not None:
+                self._on_stored(stored)
             for c in result.crossings:
                 self._log.warning("credit_low_crossed", account=c.account, balance=c.balance,
                                   alert_below=c.alert_below)

@@ -103,7 +103,7 @@ class _Api:
 
     def __init__(self, *, store: Store, send_service: SendService, operations: Operations,
                  readiness: Readiness, logger: Any, max_body: int, metrics: IngressMetrics | None,
-                 readiness_timeout: float, on_enqueued: Callable[[], object] | None) -> None:
+                 readiness_timeout: float) -> None:
         self.store = store
         self.send_service = send_service
         self.operations = operations
@@ -112,7 +112,6 @@ class _Api:
         self.max_body = max_body
         self.metrics = metrics
         self.readiness_timeout = readiness_timeout
-        self.on_enqueued = on_enqueued
 
     # --- middleware ---------------------------------------------------------------
 
@@ -215,11 +214,8 @@ class _Api:
         for reason, count in Counter(r.error.code for r in result.refused).items():
             self.rejected(account, reason, count)
         fresh = [a for a in result.accepted if not a.duplicate]
-        if fresh:
-            if self.metrics is not None:
-                self.metrics.message_accepted(account=account, channel=CHANNEL, count=len(fresh))
-            if self.on_enqueued is not None:
-                self.on_enqueued()
+        if fresh and self.metrics is not None:
+            self.metrics.message_accepted(account=account, channel=CHANNEL, count=len(fresh))
         if not result.accepted and result.refused:
             first = result.refused[0].error
             self.log.info("http_message_rejected", account=account, error=first.code,
@@ -340,7 +336,6 @@ def build_app(
     *, store: Store, send_service: SendService, registry: CollectorRegistry | None = None,
     readiness: Readiness, logger: Any, max_body: int = DEFAULT_MAX_BYTES,
     metrics: IngressMetrics | None = None, readiness_timeout: float = 5.0,
-    on_enqueued: Callable[[], object] | None = None,
     links: Callable[[], Iterable[LinkHealth]] | None = None,
     operations: Operations | None = None,
 ) -> web.Application:
@@ -351,17 +346,16 @@ def build_app(
     ``operations``, when given, answers /metrics and /links instead of
     ``registry`` and ``links`` (a worker process relays the daemon's).
 
-    ``metrics`` (on ``registry``) counts accepted and refused sends;
-    ``on_enqueued`` is called after a send stored new messages (the daemon
-    wakes its dispatcher with it); ``readiness`` answers /readyz and is given
-    ``readiness_timeout`` seconds.
+    ``metrics`` (on ``registry``) counts accepted and refused sends (the
+    ``send_service`` hands new messages to the dispatcher); ``readiness``
+    answers /readyz and is given ``readiness_timeout`` seconds.
     """
     if operations is None:
         operations = LocalOperations(registry or CollectorRegistry(), links)
     api = _Api(store=store, send_service=send_service, operations=operations,
                readiness=readiness,
                logger=logger, max_body=max_body, metrics=metrics,
-               readiness_timeout=readiness_timeout, on_enqueued=on_enqueued)
+               readiness_timeout=readiness_timeout)
     app = web.Application(middlewares=[api.errors], client_max_size=max_body)
     app.router.add_post("/v1/messages", api.send)
     app.router.add_get("/v1/messages/{id}", api.get_message, allow_head=False)

@@ -10,7 +10,6 @@ unacknowledged and the broker delivers it again.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from gateway.api_schema import parse_send_payload
@@ -31,14 +30,12 @@ class MqttSendHandler:
         send_service: SendService,
         events: EventPublisher,
         metrics: IngressMetrics,
-        on_enqueued: Callable[[], object],
         logger: Any,  # a structlog bound logger
     ) -> None:
         self._store = store
         self._send = send_service
         self._events = events
         self._metrics = metrics
-        self._on_enqueued = on_enqueued  # wakes the dispatcher
         self._log = logger.bind(component="mqtt_ingress")
 
     async def __call__(self, account: str, payload: bytes) -> None:
@@ -56,7 +53,6 @@ class MqttSendHandler:
         fresh = [a for a in result.accepted if not a.duplicate]
         if fresh:
             self._metrics.message_accepted(account=account, channel="mqtt", count=len(fresh))
-            self._on_enqueued()
             self._events.poke()
 
     async def _reject(

@@ -13,8 +13,9 @@ Drivers import only this module, :mod:`gateway.model`, :mod:`gateway.errors`,
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from gateway.codec import Segment
 from gateway.model import MessageClass, SenderKind
@@ -64,6 +65,7 @@ class Rejected:
 
 
 Outcome = Accepted | Retry | Rejected
+OutcomeCallback = Callable[[Outcome], None]
 
 
 # --- what comes back ----------------------------------------------------------
@@ -181,3 +183,27 @@ class Link(Protocol):
         ...
 
     def health(self) -> LinkHealth: ...
+
+
+@runtime_checkable
+class SegmentSender(Protocol):
+    """Streaming submits, for links that can (SMPP): no task or future per segment.
+
+    The dispatcher calls :meth:`send` while :meth:`room` is above 0 and
+    awaits :meth:`wait_room` otherwise; ``done`` is called once per segment
+    with its outcome, from the link's own callbacks (or at once when the
+    segment cannot go, e.g. ``Retry("link_down")``), and must not raise.
+    Links without it are driven through ``submit`` (gateway.dispatch_parts).
+    """
+
+    def room(self) -> int:
+        """Segments :meth:`send` takes now; a link that is down has room (to fail fast)."""
+        ...
+
+    async def wait_room(self) -> None:
+        """Until :meth:`room` is above 0."""
+        ...
+
+    def send(self, request: SubmitRequest, done: OutcomeCallback) -> None:
+        """Send one segment now; ``done(outcome)`` once, later or at once."""
+        ...

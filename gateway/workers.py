@@ -18,12 +18,15 @@ Each worker talks to the daemon over one socket pair (its end passed as a
 file descriptor), newline-delimited JSON arrays:
 
 worker -> daemon  ``["started", port]``: serving (port: the API's, or null)
-                  ``["enqueued"]``: new messages are stored, claim now
+                  ``["handoff", [id, ...]]``: messages stored leased to the
+                  daemon's dispatcher: it reads and sends them, no claim
                   ``["metric", name, {kwargs}]``: counted on the daemon's
                   metrics (a method of :data:`gateway.metrics.RELAYED`)
                   ``["ask", id, what]``: what is "metrics", "ready" or "links"
 daemon -> worker  ``["answer", id, value]``
                   ``["events"]``: new outbox rows (to worker 0)
+                  ``["accepting", bool]``: whether the dispatcher takes handovers;
+                  while it does not, workers store messages queued (claimed later)
 
 So /metrics, /readyz and /links show the daemon's registry and links whichever
 process a scrape reaches. A worker stops on SIGTERM or SIGINT (requests in
@@ -42,17 +45,19 @@ import json
 import signal
 import socket
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gateway.errors import ConfigError
 from gateway.metrics import RELAYED, Metrics
+from gateway.model import MessageState
 
 if TYPE_CHECKING:
     from gateway.events import EventPublisher
     from gateway.mqtt import MqttBridge
+    from gateway.store.records import Message
 
 # how long the daemon waits for a new worker to serve before it gives up
 START_TIMEOUT = 30.0
@@ -90,14 +95,19 @@ class _Worker:
 class WorkerPool:
     """The daemon's side: starts the workers, serves their requests, restarts them.
 
-    ``on_enqueued`` wakes the dispatcher; ``metrics`` counts what the workers
-    report; ``answer`` gives the value of an ``ask`` ("metrics", "ready", "links").
+    ``on_handoff`` takes the ids a worker stored leased to the dispatcher;
+    ``on_exit`` runs when a worker exits on its own (what it stored but did not
+    hand over is adopted); ``metrics`` counts what the workers report;
+    ``answer`` gives the value of an ``ask`` ("metrics", "ready", "links").
     """
 
-    def __init__(self, *, settings: WorkerSettings, on_enqueued: Callable[[], object],
-                 metrics: Metrics, answer: Answer, logger: Any) -> None:
+    def __init__(self, *, settings: WorkerSettings, on_handoff: Callable[[list[str]], object],
+                 on_exit: Callable[[], object], metrics: Metrics, answer: Answer,
+                 logger: Any, accepting: Callable[[], bool] = lambda: True) -> None:
         self._s = settings
-        self._on_enqueued = on_enqueued
+        self._accepting = accepting
+        self._on_handoff = on_handoff
+        self._on_exit = on_exit
         self._metrics = metrics
         self._answer = answer
         self._log = logger.bind(component="workers")
@@ -123,6 +133,12 @@ class WorkerPool:
     async def run(self) -> None:
         """Keep every worker running until :meth:`stop` (a TaskGroup task)."""
         await asyncio.gather(*(self._supervise(index) for index in range(self._s.count)))
+
+    def tell_accepting(self, accepting: bool) -> None:
+        """The dispatcher started or stopped taking handovers: every worker hears it."""
+        for worker in self._workers.values():
+            if not worker.writer.is_closing():
+                worker.writer.write(_encode(["accepting", accepting]))
 
     def _send_events(self) -> None:
         worker = self._workers.get(0)
@@ -167,6 +183,7 @@ class WorkerPool:
                 del self._workers[index]
                 self._log.error("worker_exited", worker=index, pid=worker.proc.pid,
                                 status=status)
+                self._on_exit()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._stopping.wait()
@@ -216,6 +233,8 @@ class WorkerPool:
             raise WorkerExited(msg)
         bound: int | None = first[1]
         self._workers[index] = worker
+        if not self._accepting():
+            writer.write(_encode(["accepting", False]))
         task = asyncio.create_task(self._serve(worker), name=f"worker-{index}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -227,8 +246,8 @@ class WorkerPool:
         while line := await worker.reader.readline():
             item = _decode(line)
             kind = item[0] if item else None
-            if kind == "enqueued":
-                self._on_enqueued()
+            if kind == "handoff" and item:
+                self._on_handoff(item[1])
             elif kind == "metric" and item and item[1] in RELAYED:
                 getattr(self._metrics, item[1])(**item[2])
             elif kind == "ask" and item:
@@ -245,6 +264,53 @@ class WorkerPool:
             value = {"error": type(exc).__name__}
         if not worker.writer.is_closing():
             worker.writer.write(_encode(["answer", ask_id, value]))
+
+
+class Handoffs:
+    """The daemon's side of ``handoff``: read the messages the workers stored leased to
+    the dispatcher, a batch at a time, and give them to it."""
+
+    def __init__(self, *, read: Callable[[list[str]], Awaitable[list[Message]]],
+                 take: Callable[[list[Message]], object],
+                 adopt: Callable[[], Awaitable[int]], logger: Any) -> None:
+        self._read = read
+        self._take = take
+        self._adopt = adopt
+        self._log = logger.bind(component="workers")
+        self._ids: list[str] = []
+        self._reading: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    def add(self, ids: list[str]) -> None:
+        self._ids.extend(ids)
+        if self._reading is None:
+            self._reading = asyncio.get_running_loop().create_task(self._run(),
+                                                                   name="handoff-reader")
+
+    def adopt(self) -> None:
+        """A worker exited: what it stored and did not hand over is taken too."""
+        self._spawn(self._adopt_now())
+
+    async def _adopt_now(self) -> None:
+        adopted = await self._adopt()
+        if adopted:
+            self._log.info("messages_adopted", messages=adopted)
+
+    async def _run(self) -> None:
+        try:
+            while self._ids:
+                ids, self._ids = self._ids, []
+                try:
+                    self._take(await self._read(ids))
+                except Exception as exc:  # noqa: BLE001 - their leases bring them back
+                    self._log.error("handoff_unread", messages=len(ids), error=repr(exc))
+        finally:
+            self._reading = None
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
 
 class _OncePerTurn:
@@ -283,18 +349,23 @@ class DaemonLink:
     """A worker's end of the socket pair: reports, asks, and the daemon's answers.
 
     It stands in for the daemon's metrics (the methods of ``RELAYED``), its
-    dispatcher's wake-up (:meth:`enqueued`) and its /metrics, /readyz and
-    /links (:meth:`metrics_text`, :meth:`readiness`, :meth:`links`).
+    dispatcher (:meth:`handoff`) and its /metrics, /readyz and /links
+    (:meth:`metrics_text`, :meth:`readiness`, :meth:`links`).
     """
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
         self._writer = writer
         self.on_events: Callable[[], object] | None = None  # the daemon says: new outbox rows
+        self.accepting = True  # the daemon's dispatcher takes handovers
         self._ids = itertools.count(1)
         self._asked: dict[int, asyncio.Future[Any]] = {}
-        # wakes the daemon's dispatcher: one line per loop turn, however many sends
-        self.enqueued = _OncePerTurn(lambda: self.send(["enqueued"]))
+
+    def handoff(self, messages: Sequence[Message]) -> None:
+        """Stored leased to the daemon's dispatcher: it takes them from here."""
+        ids = [m.id for m in messages if m.state is MessageState.DISPATCHING]
+        if ids:
+            self.send(["handoff", ids])
 
     def send(self, item: list[Any]) -> None:
         if not self._writer.is_closing():
@@ -321,6 +392,8 @@ class DaemonLink:
                     future.set_result(item[2])
             elif item and item[0] == "events" and self.on_events is not None:
                 self.on_events()
+            elif item and item[0] == "accepting" and len(item) == 2:
+                self.accepting = bool(item[1])
         for future in self._asked.values():
             if not future.done():
                 future.set_exception(ConnectionError("the daemon is gone"))
@@ -379,9 +452,11 @@ async def run_worker(*, config_path: Path, fd: int, index: int, port: int,
     from gateway.enqueue import SendService  # noqa: PLC0415
     from gateway.http import HttpServer, build_app  # noqa: PLC0415
     from gateway.store import open_store  # noqa: PLC0415
+    from gateway.store.records import Lease  # noqa: PLC0415
 
     config = load_config(config_path)
     settings = daemon_settings(config)
+    lease = Lease(worker=settings.worker, seconds=settings.lease)
     log = logger.bind(worker=index)
     reader, writer = await asyncio.open_connection(sock=socket.socket(fileno=fd),
                                                    limit=LINE_LIMIT)
@@ -394,20 +469,21 @@ async def run_worker(*, config_path: Path, fd: int, index: int, port: int,
         send_service = SendService(
             store=store, log=log, national=settings.national,
             on_crossing=lambda account: daemon.credit_low_crossed(account=account),
+            lease=lambda: lease if daemon.accepting else None,
+            on_stored=daemon.handoff,
         )
         events: EventPublisher | None = None
         mqtt: MqttBridge | None = None
         if index == 0:  # one publisher of the outbox, one MQTT session
             events, mqtt = build_events(store=store, send_service=send_service,
-                                        settings=settings, metrics=daemon,
-                                        on_enqueued=daemon.enqueued, logger=log)
+                                        settings=settings, metrics=daemon, logger=log)
             daemon.on_events = events.poke
         http: HttpServer | None = None
         bound: int | None = None
         if settings.http is not None:
             app = build_app(store=store, send_service=send_service, readiness=daemon.readiness,
-                            logger=log, on_enqueued=daemon.enqueued, metrics=daemon,
-                            max_body=settings.http.max_body, operations=daemon)
+                            logger=log, metrics=daemon, max_body=settings.http.max_body,
+                            operations=daemon)
             http = HttpServer(app)
             bound = await http.start(settings.http.host, port, reuse_port=reuse_port)
         daemon.send(["started", bound])

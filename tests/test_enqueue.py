@@ -20,7 +20,8 @@ from gateway.errors import (
     TextTooLong,
     UserError,
 )
-from gateway.model import MessageClass, SenderKind, SenderStatus
+from gateway.model import MessageClass, MessageState, SenderKind, SenderStatus
+from gateway.store.records import Lease
 from gateway.store.sqlite_store import SqliteStore
 from tests.store.support import FakeClock, fresh_store, make_account
 
@@ -28,8 +29,13 @@ A, B, C = "+33612345678", "+33612345679", "+447700900123"
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    s = await fresh_store(tmp_path, FakeClock())
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def store(tmp_path: Path, clock: FakeClock) -> AsyncIterator[SqliteStore]:
+    s = await fresh_store(tmp_path, clock)
     yield s
     await s.close()
 
@@ -200,3 +206,44 @@ async def test_crossing_the_alert_threshold_is_reported_once(store: SqliteStore)
     await service.send(_req(C))  # 97: crossed
     await service.send(_req("+33612345670"))  # 96: still below, not again
     assert crossed == ["acme"]
+
+
+async def test_with_a_lease_messages_due_now_go_leased_to_the_dispatcher(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store, credit=100)
+    handed: list[list[str]] = []
+    service = SendService(store=store, log=structlog.get_logger(),
+                          lease=lambda: Lease(worker="gw-1", seconds=300),
+                          on_stored=lambda ms: handed.append([m.id for m in ms]))
+    now = await service.send(_req(A, B, client_ref="r1"))
+    later = await service.send(_req(C, send_at=clock.now + 3600))
+    again = await service.send(_req(A, B, client_ref="r1"))  # the same request: no new message
+    leased = [a.message for a in now.accepted]
+    assert {(m.state, m.lease_owner, m.lease_until) for m in leased} == {
+        (MessageState.DISPATCHING, "gw-1", clock.now + 300)}
+    [scheduled] = [a.message for a in later.accepted]
+    assert (scheduled.state, scheduled.lease_owner) == (MessageState.QUEUED, None)
+    assert all(a.duplicate for a in again.accepted)
+    # each committed batch's new messages, scheduled ones too (the dispatcher takes the
+    # leased ones); nothing for the duplicate request
+    assert handed == [[m.id for m in leased], [scheduled.id]]
+    stored = await store.get_message(leased[0].id)
+    assert (stored.message.state, stored.message.lease_owner) == (MessageState.DISPATCHING,
+                                                                  "gw-1")
+    # a claim does not take them: they are the dispatcher's already
+    assert await store.claim_due("gw-2", now=clock.now, limit=10, lease_seconds=60) == []
+
+
+async def test_while_the_dispatcher_is_full_messages_are_stored_queued(
+    store: SqliteStore,
+) -> None:
+    await make_account(store, credit=100)
+    accepting = False
+    service = SendService(store=store, log=structlog.get_logger(),
+                          lease=lambda: Lease(worker="gw-1", seconds=300) if accepting else None)
+    [queued] = (await service.send(_req(A))).accepted
+    accepting = True
+    [leased] = (await service.send(_req(B))).accepted
+    assert (queued.message.state, leased.message.state) == (MessageState.QUEUED,
+                                                            MessageState.DISPATCHING)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 import ssl
 import time
@@ -44,6 +45,11 @@ COUNTERS = (
 )
 
 
+def _resolve(future: asyncio.Future[Outcome], outcome: Outcome) -> None:
+    if not future.done():  # not cancelled by the caller meanwhile
+        future.set_result(outcome)
+
+
 class SmppLink:
     """One SMPP link to one SMSC (``bind`` = transmitter, receiver or transceiver)."""
 
@@ -63,9 +69,11 @@ class SmppLink:
         self._rng = rng or random.Random()
         self._mapper = SubmitMapper(config)
         self._window = config.window
-        self._futures: dict[int, asyncio.Future[Outcome]] = {}
+        # sequence -> what takes its outcome (a future's resolver, or send()'s callback)
+        self._pending: dict[int, Callable[[Outcome], None]] = {}
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._reserved = 0
+        self._room: asyncio.Future[None] | None = None  # wait_room() waiting for the window
         self._proto: SmppProtocol | None = None
         self._stopping = False
         self._stop_event: asyncio.Event | None = None
@@ -113,7 +121,7 @@ class SmppLink:
             driver="smpp",
             up=self._up,
             bound=self.bound,
-            in_flight=len(self._futures),
+            in_flight=len(self._pending),
             window=self._window,
             throttled=self._loop_time() < self._throttle_until,
             detail=self._detail,
@@ -158,13 +166,13 @@ class SmppLink:
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        if self._futures:
+        if self._pending:
             self._drained = asyncio.Event()
             try:
                 async with asyncio.timeout(timeout):
                     await self._drained.wait()
             except TimeoutError:
-                self._log.warning("smpp_stop_timed_out", in_flight=len(self._futures))
+                self._log.warning("smpp_stop_timed_out", in_flight=len(self._pending))
         if proto.session.bound:
             proto.session.unbind(loop.time())
             proto.flush()
@@ -191,7 +199,7 @@ class SmppLink:
         proto = self._proto
         if proto is not None and proto.paused:  # the kernel buffer is full: wait before queueing
             await proto.wait_writable()
-        if self._waiters or len(self._futures) + self._reserved >= self._window:
+        if self._waiters or len(self._pending) + self._reserved >= self._window:
             await self._acquire(loop)
         # from here to the future's registration nothing awaits: the slot stays ours
         proto = self._proto
@@ -205,10 +213,71 @@ class SmppLink:
             self.counters["rejected"] += 1
             return Rejected(reason=f"invalid: {exc}")
         fut: asyncio.Future[Outcome] = loop.create_future()
-        self._futures[seq] = fut
+        self._pending[seq] = functools.partial(_resolve, fut)
         self.counters["submitted"] += 1
         proto.schedule_flush()
         return await fut
+
+    # --- streaming submits: the dispatcher's path, no task or future per segment -----
+
+    def room(self) -> int:
+        """How many segments :meth:`send` takes right now; 0: await :meth:`wait_room`.
+
+        A link that is down or stopping has room: send() answers it link_down
+        at once, so what was routed here goes back to be routed again.
+        """
+        proto = self._proto
+        if self._stopping or proto is None or not proto.session.bound:
+            return self._window
+        if proto.paused or self._waiters:
+            return 0
+        if self._throttle_until or self._interval:
+            now = proto.loop.time()
+            if now < self._throttle_until or (self._interval and now < self._next_send):
+                return 0
+            if self._interval:
+                return 1 if len(self._pending) + self._reserved < self._window else 0
+        return self._window - len(self._pending) - self._reserved
+
+    async def wait_room(self) -> None:
+        """Until :meth:`room` is above 0 (or the link is down: send() answers at once)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            proto = self._proto
+            if self._stopping or proto is None or not proto.session.bound:
+                return
+            now = loop.time()
+            start = max(self._throttle_until, self._next_send if self._interval else 0.0)
+            if start > now:
+                await asyncio.sleep(start - now)
+            elif proto.paused:
+                await proto.wait_writable()
+            elif self._waiters or len(self._pending) + self._reserved >= self._window:
+                if self._room is None or self._room.done():
+                    self._room = loop.create_future()
+                await self._room
+            else:
+                return
+
+    def send(self, request: SubmitRequest, done: Callable[[Outcome], None]) -> None:
+        """Send one segment now (call when :meth:`room` > 0); ``done(outcome)`` is
+        called once, with the answer, or at once when the segment cannot go."""
+        proto = self._proto
+        if self._stopping or proto is None or not proto.ready():
+            done(LINK_DOWN)
+            return
+        now = proto.loop.time()
+        if self._interval:
+            self._next_send = max(now, self._next_send) + self._interval
+        try:
+            seq = proto.session.submit_body(now, self._mapper.body(request))
+        except LocalProtocolError as exc:
+            self.counters["rejected"] += 1
+            done(Rejected(reason=f"invalid: {exc}"))
+            return
+        self._pending[seq] = done
+        self.counters["submitted"] += 1
+        proto.schedule_flush()
 
     # --- window and pacing --------------------------------------------------------------
 
@@ -226,11 +295,16 @@ class SmppLink:
 
     def _wake(self) -> None:
         waiters = self._waiters
-        while waiters and len(self._futures) + self._reserved < self._window:
+        while waiters and len(self._pending) + self._reserved < self._window:
             waiter = waiters.popleft()
             if not waiter.done():
                 self._reserved += 1
                 waiter.set_result(None)
+        room = self._room
+        if room is not None and not waiters and len(self._pending) + self._reserved < self._window:
+            self._room = None
+            if not room.done():
+                room.set_result(None)
 
     def _wake_all(self) -> None:
         while self._waiters:
@@ -319,8 +393,8 @@ class SmppLink:
         self._log.warning("smpp_peer_error_received", detail=detail)
 
     def on_answer(self, seq: int, status: int, message_id: str) -> None:
-        fut = self._futures.pop(seq, None)
-        if fut is None:
+        done = self._pending.pop(seq, None)
+        if done is None:
             return
         outcome = self._mapper.outcome(status, message_id, self._throttle_delay)
         if status == 0:
@@ -333,21 +407,19 @@ class SmppLink:
                 self._on_throttled()
         else:
             self.counters["rejected"] += 1
-        if not fut.done():
-            fut.set_result(outcome)
+        done(outcome)
 
     def on_expired(self, seq: int) -> None:
-        fut = self._futures.pop(seq, None)
-        if fut is not None:
+        done = self._pending.pop(seq, None)
+        if done is not None:
             self.counters["timeouts"] += 1
             self.counters["retried"] += 1
-            if not fut.done():
-                fut.set_result(TIMEOUT)
+            done(TIMEOUT)
 
     def after_events(self) -> None:
-        if self._waiters:
+        if self._waiters or self._room is not None:
             self._wake()
-        if self._drained is not None and not self._futures:
+        if self._drained is not None and not self._pending:
             self._drained.set()
 
     def _on_throttled(self) -> None:
@@ -363,16 +435,18 @@ class SmppLink:
             self._proto = None
         if self._bound_event is not None:
             self._bound_event.clear()
-        futures, self._futures = self._futures, {}
-        self._log.info("smpp_connection_lost", in_flight=len(futures),
+        pending, self._pending = self._pending, {}
+        self._log.info("smpp_connection_lost", in_flight=len(pending),
                        stopping=self._stopping)
         if not proto.session_closed:  # the peer or the network ended it, not the session
             self._detail = "connection lost"
-        self.counters["retried"] += len(futures)
-        for fut in futures.values():
-            if not fut.done():
-                fut.set_result(LINK_DOWN)
+        self.counters["retried"] += len(pending)
+        for done in pending.values():
+            done(LINK_DOWN)
         self._wake_all()
+        room, self._room = self._room, None
+        if room is not None and not room.done():
+            room.set_result(None)  # wait_room() returns: send() now answers link_down
         # handler calls still running answer nobody: the SMSC delivers them again
         if self._drained is not None:
             self._drained.set()

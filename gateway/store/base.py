@@ -31,6 +31,7 @@ from gateway.store.records import (
     Balance,
     EnqueueResult,
     InboundMessage,
+    Lease,
     LedgerEntry,
     LedgerResult,
     Message,
@@ -110,8 +111,23 @@ class Store(Protocol):
     async def verify_ledger(self) -> dict[str, tuple[int, int]]: ...
 
     # --- messages ----------------------------------------------------------------
-    async def enqueue(self, batch: Sequence[NewMessage]) -> EnqueueResult:
-        """Debit and insert each message (all or nothing per message), one transaction."""
+    async def enqueue(
+        self, batch: Sequence[NewMessage], *, lease: Lease | None = None
+    ) -> EnqueueResult:
+        """Debit and insert each message (all or nothing per message), one transaction.
+
+        With ``lease``, messages due now are stored ``dispatching``, leased to
+        that dispatcher, which is then handed them (no claim)."""
+        ...
+    async def get_messages(self, ids: Sequence[str]) -> list[Message]:
+        """The messages of ``ids`` that exist, in that order."""
+        ...
+    async def release(self, worker: str, ids: Sequence[str]) -> int:
+        """Give back leases ``worker`` holds on messages it never sent: they are
+        ``queued`` again, with no attempt counted; how many."""
+        ...
+    async def leased_to(self, worker: str) -> list[str]:
+        """Ids of the messages leased to ``worker``."""
         ...
     async def get_message(self, message_id: str) -> MessageView: ...
     async def list_messages(

@@ -147,6 +147,15 @@ class NewMessage:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Lease:
+    """Enqueue straight to a dispatcher: messages due now are stored leased to
+    ``worker`` for ``seconds`` and handed to it, without a claim."""
+
+    worker: str
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Message:
     id: str
     account: str

@@ -103,14 +103,15 @@ def _set_wal(conn: sqlite3.Connection) -> str:
 
 
 class _Job:
-    __slots__ = ("args", "bulk", "fn", "future", "loop")
+    __slots__ = ("args", "bulk", "fn", "future", "loop", "urgent")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...],
-                 loop: asyncio.AbstractEventLoop, *, bulk: int = 0) -> None:
+                 loop: asyncio.AbstractEventLoop, *, bulk: int = 0, urgent: bool = False) -> None:
         self.fn = fn
         self.args = args
         self.loop = loop
         self.bulk = bulk
+        self.urgent = urgent
         self.future: asyncio.Future[Any] = loop.create_future()
 
 
@@ -185,7 +186,7 @@ class Engine:
 
     # --- writing ----------------------------------------------------------------
     async def write(self, fn: Callable[..., T], *args: Any, bulk: int = 0,
-                    **kwargs: Any) -> T:
+                    urgent: bool = False, **kwargs: Any) -> T:
         """Run ``fn(conn, *args, **kwargs)`` in the writer's next transaction.
 
         ``bulk``: the size of a large piece of work (the messages of an
@@ -199,36 +200,45 @@ class Engine:
             raise StoreError("store is closed")
         if kwargs:
             fn = functools.partial(fn, **kwargs)
-        job = _Job(fn, args, asyncio.get_running_loop(), bulk=bulk)
+        job = _Job(fn, args, asyncio.get_running_loop(), bulk=bulk, urgent=urgent)
         self._queue.put(job)
         result: T = await job.future
         return result
 
     def _run(self) -> None:
-        held: collections.deque[_Job] = collections.deque()  # bulk jobs for later batches
+        urgent: collections.deque[_Job] = collections.deque()  # outcomes: first, alone
+        small: collections.deque[_Job] = collections.deque()
+        held: collections.deque[_Job] = collections.deque()  # bulk jobs, FIFO
         stop = False
-        while not stop or held:
-            first = held.popleft() if held else self._queue.get()
-            if first is None:
-                break
-            jobs = [first]
-            bulk = first.bulk
-            while held and bulk + held[0].bulk <= self._max_bulk:
-                again = held.popleft()
-                jobs.append(again)
-                bulk += again.bulk
-            while not stop and len(jobs) < self._max_batch:
+        while True:
+            if not (urgent or small or held):
+                if stop:
+                    break
+                job = self._queue.get()
+                if job is None:
+                    break
+                (urgent if job.urgent else held if job.bulk else small).append(job)
+            while True:  # everything queued meanwhile
                 try:
-                    nxt = self._queue.get_nowait()
+                    job = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if nxt is None:
+                if job is None:
                     stop = True
-                elif nxt.bulk and (held or bulk + nxt.bulk > self._max_bulk):
-                    held.append(nxt)  # FIFO among bulk jobs
                 else:
-                    jobs.append(nxt)
-                    bulk += nxt.bulk
+                    (urgent if job.urgent else held if job.bulk else small).append(job)
+            jobs: list[_Job] = []
+            while urgent and len(jobs) < self._max_batch:
+                jobs.append(urgent.popleft())
+            while small and len(jobs) < self._max_batch:
+                jobs.append(small.popleft())
+            if not jobs or not jobs[0].urgent:
+                # a link's next window waits for urgent jobs (outcomes): they do not
+                # wait behind bulk jobs (enqueues) too
+                bulk = 0
+                while held and (not bulk or bulk + held[0].bulk <= self._max_bulk):
+                    bulk += held[0].bulk
+                    jobs.append(held.popleft())
             if self._writer_lock is None:
                 self._run_batch(jobs)
             else:

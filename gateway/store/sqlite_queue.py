@@ -21,6 +21,7 @@ from gateway.store.records import (
     CreditCrossing,
     Enqueued,
     EnqueueResult,
+    Lease,
     Message,
     MessageView,
     NewMessage,
@@ -41,11 +42,14 @@ from gateway.store.sqlite_rows import (
 _INSERT_MESSAGE = (
     "INSERT INTO messages (id, account, sender, sender_kind, destination, text, encoding, "
     "segments, price, credits, msg_class, send_at, validity, priority, client_ref, body_hash, "
-    "callback_url, state, attempts, next_attempt_at, created_at, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?)"
+    "callback_url, state, attempts, next_attempt_at, created_at, updated_at, lease_owner, "
+    "lease_until) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)"
 )
 _INSERT_SEGMENT = "INSERT INTO segments (message_id, idx, state, updated_at) VALUES (?, ?, ?, ?)"
 _QUEUED = MessageState.QUEUED
+_DISPATCHING = MessageState.DISPATCHING
+_QUEUED_V, _DISPATCHING_V = _QUEUED.value, _DISPATCHING.value
 
 
 def _existing_refs(
@@ -59,9 +63,13 @@ def _existing_refs(
 
 
 def enqueue(
-    conn: sqlite3.Connection, batch: Sequence[NewMessage], now: float, *, outbox: bool = True
+    conn: sqlite3.Connection, batch: Sequence[NewMessage], now: float, *, outbox: bool = True,
+    lease: Lease | None = None,
 ) -> EnqueueResult:
+    """Debit and insert; with ``lease``, the messages due now are stored leased to
+    that dispatcher (``dispatching``), to be handed to it without a claim."""
     states: dict[str, AccountState] = {}
+    owner, until = (lease.worker, now + lease.seconds) if lease is not None else (None, None)
     refs: dict[tuple[str, str], dict[str, tuple[str, str | None]]] = {}
     results: list[Enqueued | Refused | str] = []  # str: id of an existing message
     crossings: list[CreditCrossing] = []
@@ -99,11 +107,13 @@ def enqueue(
         if nm.client_ref is not None:
             refs[(nm.account, nm.client_ref)][nm.destination] = (mid, nm.body_hash)
         send_at = now if nm.send_at is None else nm.send_at
+        leased = owner is not None and send_at <= now
         msg_rows.append((
             mid, nm.account, nm.sender, nm.sender_kind.value, nm.destination, nm.text,
             nm.encoding, nm.segments, nm.price, cost, nm.msg_class.value, send_at,
             nm.validity, nm.priority, nm.client_ref, nm.body_hash, nm.callback_url,
-            send_at, now, now,
+            _DISPATCHING_V if leased else _QUEUED_V, send_at, now, now,
+            owner if leased else None, until if leased else None,
         ))
         seg_rows.extend((mid, i, "pending", now) for i in range(nm.segments))
         led_rows.append((nm.account, now, "debit", -cost, st.balance, None, mid, None))
@@ -115,9 +125,10 @@ def enqueue(
             destination=nm.destination, text=nm.text, encoding=nm.encoding,
             segments=nm.segments, price=nm.price, credits=cost, msg_class=nm.msg_class,
             send_at=send_at, validity=nm.validity, priority=nm.priority,
-            client_ref=nm.client_ref, callback_url=nm.callback_url, state=_QUEUED, attempts=0,
-            next_attempt_at=send_at, created_at=now, updated_at=now, lease_owner=None,
-            lease_until=None, error=None,
+            client_ref=nm.client_ref, callback_url=nm.callback_url,
+            state=_DISPATCHING if leased else _QUEUED, attempts=0, next_attempt_at=send_at,
+            created_at=now, updated_at=now, lease_owner=owner if leased else None,
+            lease_until=until if leased else None, error=None,
         )))
     conn.executemany(_INSERT_MESSAGE, msg_rows)
     conn.executemany(_INSERT_SEGMENT, seg_rows)
@@ -211,6 +222,45 @@ def release_leases(conn: sqlite3.Connection, worker: str, now: float) -> int:
         "WHERE state = 'dispatching' AND lease_owner = ?", (now, worker),
     )
     return cursor.rowcount
+
+
+def release(conn: sqlite3.Connection, worker: str, ids: Sequence[str], now: float) -> int:
+    """Messages leased to ``worker`` that it never sent go back to the queue as they
+    were (not an attempt: nothing of them left)."""
+    MessageState.DISPATCHING.check(_QUEUED)
+    released = 0
+    for chunk in _chunks(ids):
+        marks = ",".join("?" * len(chunk))
+        released += conn.execute(
+            "UPDATE messages SET state = 'queued', lease_owner = NULL, lease_until = NULL, "  # noqa: S608 (placeholders only)
+            f"updated_at = ? WHERE id IN ({marks}) AND state = 'dispatching' "
+            "AND lease_owner = ?", (now, *chunk, worker),
+        ).rowcount
+    return released
+
+
+def leased_to(conn: sqlite3.Connection, worker: str) -> list[str]:
+    """Ids of the messages ``worker`` holds a lease on."""
+    return [row[0] for row in conn.execute(
+        "SELECT id FROM messages INDEXED BY messages_leased "
+        "WHERE state = 'dispatching' AND lease_owner = ?", (worker,),
+    )]
+
+
+def get_messages(conn: sqlite3.Connection, ids: Sequence[str]) -> list[Message]:
+    """The messages of ``ids`` that exist, in the order of ``ids``."""
+    found: dict[str, Message] = {}
+    for chunk in _chunks(ids):
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN ({marks})", chunk,  # noqa: S608
+        ):
+            found[row[0]] = message_from(row)
+    return [found[i] for i in ids if i in found]
+
+
+def _chunks(ids: Sequence[str], size: int = 500) -> list[Sequence[str]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
 def cancel(

@@ -19,6 +19,7 @@ from gateway.store.records import (
     Balance,
     EnqueueResult,
     InboundMessage,
+    Lease,
     LedgerEntry,
     LedgerResult,
     Message,
@@ -141,9 +142,22 @@ class SqliteStore:
         return await self._engine.read(ledger.verify)
 
     # --- messages ----------------------------------------------------------------
-    async def enqueue(self, batch: Sequence[NewMessage]) -> EnqueueResult:
+    async def enqueue(
+        self, batch: Sequence[NewMessage], *, lease: Lease | None = None
+    ) -> EnqueueResult:
         return await self._engine.write(mq.enqueue, batch, self._clock(),
-                                        outbox=self.mqtt_outbox, bulk=len(batch))
+                                        outbox=self.mqtt_outbox, lease=lease, bulk=len(batch))
+
+    async def get_messages(self, ids: Sequence[str]) -> list[Message]:
+        return await self._engine.read(mq.get_messages, list(ids))
+
+    async def release(self, worker: str, ids: Sequence[str]) -> int:
+        if not ids:
+            return 0
+        return await self._engine.write(mq.release, worker, list(ids), self._clock())
+
+    async def leased_to(self, worker: str) -> list[str]:
+        return await self._engine.read(mq.leased_to, worker)
 
     async def get_message(self, message_id: str) -> MessageView:
         return await self._engine.read(mq.get_message, message_id)
@@ -183,8 +197,9 @@ class SqliteStore:
     async def record_outcomes(
         self, batch: Sequence[OutcomeRecord], *, now: float
     ) -> QueueChanges:
+        # urgent: a link's next segments wait for these to be recorded
         return await self._engine.write(dispatch.record_outcomes, batch, now,
-                                        outbox=self.mqtt_outbox)
+                                        outbox=self.mqtt_outbox, urgent=True)
 
     async def record_receipts(self, batch: Sequence[Receipt], *, now: float) -> QueueChanges:
         return await self._engine.write(dispatch.record_receipts, batch, now,

@@ -11,9 +11,24 @@ import aiomqtt
 
 from drivers.smpp.sim_session import SimConfig
 from drivers.smpp.simulator import SmscSimulator
+from gateway.config import load_config
+from gateway.journal import AcceptJournal, journal_base
+from gateway.link import Accepted
+from gateway.model import MessageState, SenderKind
 from gateway.store import open_store
+from gateway.store.records import Enqueued, Lease, NewMessage, OutcomeRecord
 from gateway.webhooks import verify
-from tests.e2e.system import PRICE, TOPUP, running_system, status_events
+from tests.e2e.system import (
+    ACCOUNT,
+    PRICE,
+    SENDER,
+    TOPUP,
+    prepare_store,
+    running_daemon,
+    running_system,
+    status_events,
+    write_config,
+)
 from tests.fixtures.mosquitto import MosquittoBroker
 from tests.waiting import eventually
 from tests.webhook_receiver import webhook_receiver
@@ -192,3 +207,45 @@ async def test_messages_wait_out_an_smsc_outage_and_leave_when_it_returns(
         await gw.sim.start()
         await gw.wait_state(message_id, "delivered", timeout=30)
         assert len(gw.submits()) == 1
+
+
+async def test_a_journal_left_by_a_crash_is_recorded_before_anything_is_sent(
+    tmp_path: Path,
+) -> None:
+    # a crash after the SMSC accepted a segment and the journal kept it, before the
+    # store recorded it: at the next start the daemon records it, and sends nothing
+    sim = SmscSimulator(config=SimConfig(dlr=False), port=0)
+    await sim.start()
+    config = load_config(write_config(tmp_path / "gateway.toml", smsc_port=sim.port))
+    await prepare_store(config.store.url, config.base_dir)
+    store = await open_store(config.store.url, base=config.base_dir)
+    try:
+        result = await store.enqueue([NewMessage(
+            account=ACCOUNT, sender=SENDER, sender_kind=SenderKind.ALPHA,
+            destination="+33612345678", text="sent before the crash", encoding="gsm7",
+            segments=1, price=PRICE)], lease=Lease(worker="e2e", seconds=300))
+        [enqueued] = result.results
+        assert isinstance(enqueued, Enqueued)
+        journal, _ = AcceptJournal.open(journal_base(tmp_path / "gw.db", "e2e"))
+        journal.recovered()
+        journal.start()
+        _, durable = journal.append([OutcomeRecord(
+            message_id=enqueued.message.id, index=0, link="smsc-1",
+            outcome=Accepted(smsc_id="abc123"))])
+        await durable
+        await journal.close()  # not stored: the file stays, as a crash leaves it
+    finally:
+        await store.close()
+    try:
+        async with running_daemon(config):
+            store = await open_store(config.store.url, base=config.base_dir)
+            try:
+                view = await store.get_message(enqueued.message.id)
+            finally:
+                await store.close()
+    finally:
+        await sim.close()
+    assert view.message.state is MessageState.SUBMITTED
+    assert [(s.smsc_id, s.link) for s in view.segments] == [("abc123", "smsc-1")]
+    assert [r for r in sim.records if r.get("event") == "submit_sm"] == []
+    assert not await asyncio.to_thread(lambda: list(tmp_path.glob("gw.db-e2e.accepted.*")))

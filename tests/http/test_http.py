@@ -352,24 +352,6 @@ async def test_http_server_binds_a_free_port_and_stops(app: web.Application) -> 
             await session.get(f"http://127.0.0.1:{port}/healthz")
 
 
-async def test_on_enqueued_is_called_for_new_messages_only(env: Env) -> None:
-    from aiohttp.test_utils import TestClient, TestServer
-
-    from gateway.enqueue import SendService
-    from gateway.http import build_app
-
-    calls: list[None] = []
-    log = structlog.get_logger()
-    app = build_app(store=env.store, send_service=SendService(store=env.store, log=log),
-                    registry=env.registry, readiness=env.readiness, logger=log,
-                    on_enqueued=lambda: calls.append(None))
-    async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
-        for _ in range(2):
-            status, _body = await post(client, env, payload(client_ref="once"))
-            assert status == 202
-    assert len(calls) == 1
-
-
 async def test_token_with_undecodable_bytes_is_401(client: Client, env: Env) -> None:
     reader, writer = await asyncio.open_connection(client.host, client.port)
     writer.write(b"GET /v1/balance HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe\r\n"

@@ -6,6 +6,7 @@ import asyncio
 import shutil
 import ssl
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from drivers.smpp.link import SmppLink
 from drivers.smpp.pdu import HEADER, BindResp, CommandId, encode
 from drivers.smpp.sim_session import SimConfig
 from drivers.smpp.simulator import SmscSimulator
-from gateway.link import Accepted, Outcome, ReceiptState, Rejected, Retry
+from gateway.link import Accepted, Outcome, ReceiptState, Rejected, Retry, SubmitRequest
 from gateway.reassembly import Reassembler
 from tests.smpp.conftest import RecordingHandler, StartLink, request, wait_for_condition
 
@@ -358,3 +359,79 @@ async def test_a_cancelled_link_ends_even_when_its_connection_fails_at_that_mome
         await link.stop()
     assert task in done, "the link went on reconnecting after its task was cancelled"
     assert task.cancelled()
+
+
+# --- the streaming path (room / wait_room / send), as the dispatcher drives it -----------
+
+
+async def _stream(link: SmppLink, count: int) -> list[Outcome]:
+    """Send ``count`` segments the way the dispatcher does; their outcomes in order."""
+    loop = asyncio.get_running_loop()
+    futures: list[asyncio.Future[Outcome]] = []
+    for i in range(count):
+        if link.room() <= 0:
+            await link.wait_room()
+        fut: asyncio.Future[Outcome] = loop.create_future()
+        link.send(request(message_id=f"m{i}"), fut.set_result)
+        futures.append(fut)
+    return list(await asyncio.wait_for(asyncio.gather(*futures), 10))
+
+
+async def test_streamed_segments_fill_the_window_and_never_pass_it(
+    start_link: StartLink,
+) -> None:
+    h = await start_link(sim=SimConfig(delay=0.02), window=4)
+    peak = 0
+    original = h.link.send
+
+    def send(req: SubmitRequest, done: Callable[[Outcome], None]) -> None:
+        nonlocal peak
+        original(req, done)
+        peak = max(peak, h.link.health().in_flight)
+
+    h.link.send = send  # type: ignore[method-assign,assignment]
+    outcomes = await _stream(h.link, 20)
+    assert all(isinstance(o, Accepted) for o in outcomes)
+    assert len({o.smsc_id for o in outcomes if isinstance(o, Accepted)}) == 20
+    assert peak == 4
+    assert h.link.room() == 4
+
+
+async def test_streamed_segment_on_a_link_that_is_not_bound_is_link_down() -> None:
+    link = SmppLink(config=SmppLinkConfig.from_table({"name": "x", "host": "127.0.0.1",
+                                                      "port": 1, "system_id": "gw"}),
+                    handler=RecordingHandler())
+    got: list[Outcome] = []
+    assert link.room() > 0  # down: room to fail at once, never a wait
+    await asyncio.wait_for(link.wait_room(), 1)
+    link.send(request(), got.append)
+    assert got == [Retry(reason="link_down")]
+
+
+async def test_a_dropped_connection_answers_every_streamed_segment(
+    start_link: StartLink,
+) -> None:
+    h = await start_link(sim=SimConfig(delay=5.0, drop_after=8), window=8)
+    waiting = asyncio.create_task(_stream(h.link, 12))  # 8 in flight, the 9th waits for room
+    outcomes = await asyncio.wait_for(waiting, 5)
+    assert outcomes[:8] == [Retry(reason="link_down")] * 8
+    assert all(isinstance(o, Retry) for o in outcomes[8:])
+
+
+async def test_streamed_segments_keep_the_throughput_limit(start_link: StartLink) -> None:
+    h = await start_link(throughput=50)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    outcomes = await _stream(h.link, 11)
+    assert all(isinstance(o, Accepted) for o in outcomes)
+    assert loop.time() - started >= 0.19  # 10 intervals of 20 ms
+
+
+async def test_an_invalid_streamed_segment_is_rejected_and_gives_its_room_back(
+    start_link: StartLink,
+) -> None:
+    h = await start_link(window=2)
+    got: list[Outcome] = []
+    h.link.send(request(destination="+" + "1" * 25), got.append)
+    assert isinstance(got[0], Rejected)
+    assert h.link.room() == 2

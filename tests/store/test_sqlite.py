@@ -89,8 +89,46 @@ async def test_small_writes_are_not_held_behind_every_queued_bulk_write(tmp_path
     await asyncio.gather(blocker, *jobs)
     await engine.close()
     # bulk jobs fill a transaction up to 500 messages; the claim joins the
-    # first, the others follow in their order (FIFO would run the claim third)
-    assert ran == ["bulk-1", "claim", "bulk-2", "bulk-3", "bulk-4"]
+    # first (ahead of its bulk job), the others follow in their order (FIFO
+    # would run the claim third)
+    assert ran == ["claim", "bulk-1", "bulk-2", "bulk-3", "bulk-4"]
+
+
+async def test_urgent_writes_go_first_and_not_behind_bulk_writes(tmp_path: Path) -> None:
+    path = tmp_path / "gw.db"
+    engine = await asyncio.to_thread(Engine, str(path), max_bulk=500)
+    release = threading.Event()
+    # each job notes how many jobs were committed before it (seen from another
+    # connection): jobs of one transaction see the same number
+    ran: list[tuple[str, int]] = []
+    outside = sqlite3.connect(path, check_same_thread=False)
+
+    def record(conn: sqlite3.Connection, name: str) -> None:
+        conn.execute("CREATE TABLE IF NOT EXISTS done (name TEXT)")
+        committed = outside.execute("SELECT count(*) FROM sqlite_master WHERE name = 'done'"
+                                    ).fetchone()[0] and outside.execute(
+                                    "SELECT count(*) FROM done").fetchone()[0]
+        ran.append((name, committed))
+        conn.execute("INSERT INTO done VALUES (?)", (name,))
+
+    def block(conn: sqlite3.Connection) -> None:
+        del conn
+        release.wait(10)
+
+    blocker = asyncio.create_task(engine.write(block))
+    await asyncio.sleep(0)
+    jobs = [
+        asyncio.create_task(engine.write(record, "enqueue", bulk=100)),
+        asyncio.create_task(engine.write(record, "receipts")),
+        asyncio.create_task(engine.write(record, "outcomes", urgent=True)),
+    ]
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.gather(blocker, *jobs)
+    await engine.close()
+    outside.close()
+    # the outcomes first, with the small receipts job; the enqueue after their commit
+    assert ran == [("outcomes", 0), ("receipts", 0), ("enqueue", 2)]
 
 
 async def test_writers_wait_on_the_writer_lock_file_not_on_sleeps(tmp_path: Path) -> None:

@@ -1,10 +1,11 @@
-"""WeightedSlots: FIFO, several units per taker, a taker larger than the whole passes alone."""
+"""WeightedSlots (FIFO, several units per taker, a taker larger than the whole passes
+alone) and References."""
 
 from __future__ import annotations
 
 import asyncio
 
-from gateway.dispatcher import References, WeightedSlots
+from gateway.dispatch_parts import References, WeightedSlots
 
 
 async def test_takers_wait_in_order_and_get_what_they_asked() -> None:

@@ -1,0 +1,136 @@
+"""Parts of the dispatcher: reference numbers, weighted slots, a streaming adapter.
+
+- :class:`References`: concatenation reference numbers, unique per destination
+  in turn;
+- :class:`WeightedSlots`: a FIFO semaphore whose takers take several units at
+  once (a message's segments); it counts a link's segments sent and not yet
+  recorded;
+- :class:`SubmitTasks`: the streaming interface (:class:`gateway.link.SegmentSender`)
+  over a link that only has ``submit`` (a modem): one task per segment, at
+  most a window of them at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import random
+from typing import Any
+
+from gateway.link import Link, Outcome, OutcomeCallback, Retry, SegmentSender, SubmitRequest
+
+
+class References:
+    """Concatenation reference numbers, unique per destination in turn (8-bit wraps at 256)."""
+
+    def __init__(self, *, size: int, rng: random.Random) -> None:
+        self._next: collections.OrderedDict[str, int] = collections.OrderedDict()
+        self._size = size
+        self._rng = rng
+
+    def take(self, destination: str, concat: str) -> int:
+        """The next reference for ``destination``, in the range ``concat`` allows."""
+        return self._take(destination) & (0xFF if concat == "udh8" else 0xFFFF)
+
+    def _take(self, destination: str) -> int:
+        ref = self._next.pop(destination, None)
+        if ref is None:
+            ref = self._rng.randrange(0x10000)
+        self._next[destination] = (ref + 1) & 0xFFFF
+        if len(self._next) > self._size:
+            self._next.popitem(last=False)
+        return ref
+
+
+class WeightedSlots:
+    """A FIFO semaphore whose takers take several units at once (a message's segments).
+
+    A taker never waits for more than the whole size, so a message with more
+    segments than the window still goes (alone).
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.free = size
+        self._waiters: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
+
+    def take_now(self, n: int) -> int:
+        """Take ``n`` units (at most the size) if they are free and nobody waits; how
+        many were taken (0: none, call :meth:`acquire`)."""
+        n = min(n, self.size)
+        if self._waiters or self.free < n:
+            return 0
+        self.free -= n
+        return n
+
+    async def acquire(self, n: int) -> int:
+        n = min(n, self.size)
+        if not self._waiters and self.free >= n:
+            self.free -= n
+            return n
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((n, future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release(n)  # granted just before the cancellation: give it back
+            else:
+                self._waiters.remove((n, future))
+            raise
+        return n
+
+    def release(self, n: int) -> None:
+        self.free += n
+        while self._waiters and self._waiters[0][0] <= self.free:
+            wanted, future = self._waiters.popleft()
+            if not future.done():
+                self.free -= wanted
+                future.set_result(None)
+
+
+class SubmitTasks:
+    """:class:`SegmentSender` over a link's ``submit``: a task per segment, ``window`` at most."""
+
+    def __init__(self, link: Link, *, window: int, logger: Any) -> None:
+        self._link = link
+        self._window = max(window, 1)
+        self._log = logger
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._freed: asyncio.Future[None] | None = None
+
+    def room(self) -> int:
+        return self._window - len(self._tasks)
+
+    async def wait_room(self) -> None:
+        while len(self._tasks) >= self._window:
+            if self._freed is None or self._freed.done():
+                self._freed = asyncio.get_running_loop().create_future()
+            await self._freed
+
+    def send(self, request: SubmitRequest, done: OutcomeCallback) -> None:
+        task = asyncio.get_running_loop().create_task(self._submit(request, done))
+        self._tasks.add(task)
+        task.add_done_callback(self._ended)
+
+    async def _submit(self, request: SubmitRequest, done: OutcomeCallback) -> None:
+        try:
+            outcome: Outcome = await self._link.submit(request)
+        except Exception as exc:  # noqa: BLE001 - a driver bug must not lose the segment
+            self._log.error("submit_crashed", link=self._link.name, msg_id=request.message_id,
+                            error=repr(exc))
+            outcome = Retry(reason="internal_error")
+        done(outcome)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        freed = self._freed
+        if freed is not None and not freed.done():
+            freed.set_result(None)
+
+
+def segment_sender(link: Link, *, logger: Any) -> SegmentSender:
+    """The link itself when it streams (SMPP), else :class:`SubmitTasks` around it."""
+    if isinstance(link, SegmentSender):
+        return link
+    return SubmitTasks(link, window=link.health().window, logger=logger)

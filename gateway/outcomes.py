@@ -1,0 +1,210 @@
+"""Outcomes of the dispatcher's segments: durable first, recorded after.
+
+A :class:`Sending` is one message out on a link: it collects its segments'
+outcomes as the link calls back. Once all are in, the
+:class:`OutcomeRecorder` takes its records:
+
+- accepted segments go to the acceptance journal (:mod:`gateway.journal`);
+  their slots in the lane are given back once it reports them durable, so
+  at most one window of a link's accepted segments is ever not yet durable
+  (DESIGN.md 4). Refused and retried ones free their slots at once: sending
+  them again is no duplicate. Without a journal, slots wait for the store;
+- every record goes to the store, group-committed by one writer
+  (``record_outcomes``); once committed the message is finished with
+  (``on_recorded``) and the journal may forget it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from gateway.dispatch_parts import WeightedSlots
+from gateway.journal import AcceptJournal
+from gateway.link import Accepted, Outcome, Retry
+from gateway.metrics import Metrics
+from gateway.store.base import Store
+from gateway.store.records import Message, OutcomeRecord, QueueChanges
+
+RECORD_RETRY_MAX = 5.0  # seconds between attempts to record outcomes while the store fails
+RetryAt = Callable[[int, Retry], float]  # (attempts, outcome) -> when the message is due again
+
+
+class Finished(Protocol):
+    """What a recording finishes with: a message, sent on a lane or not."""
+
+    message: Message
+
+
+class Sending:
+    """One message whose segments are out on a link: their outcomes as they come."""
+
+    __slots__ = ("accepted", "indices", "journal_file", "link", "message", "outcomes",
+                 "recorder", "slots", "started", "taken", "waiting")
+
+    def __init__(self, *, recorder: OutcomeRecorder, link: str, slots: WeightedSlots,
+                 message: Message, indices: list[int], taken: int, waiting: int) -> None:
+        self.recorder = recorder
+        self.link = link
+        self.slots = slots  # the lane's: ``taken`` of them are this message's
+        self.message = message
+        self.indices = indices
+        self.taken = taken
+        self.waiting = waiting  # answers still to come
+        self.outcomes: dict[int, Outcome] = {}
+        self.started = time.monotonic()
+        self.accepted = 0  # records journaled
+        self.journal_file = -1  # the journal file they went to (-1: none)
+
+    def answered(self, index: int, outcome: Outcome) -> None:
+        """A segment's outcome (index -1: the one PDU of every segment, payload mode).
+
+        Called from the link's callbacks: it never raises."""
+        recorder = self.recorder
+        try:
+            if recorder.metrics is not None:
+                recorder.metrics.submit_answered(link=self.link, outcome=outcome,
+                                                 latency=time.monotonic() - self.started)
+            if index < 0:
+                self.outcomes = dict.fromkeys(self.indices, outcome)
+            else:
+                self.outcomes[index] = outcome
+            self.waiting -= 1
+            if self.waiting == 0:
+                recorder.answered(self)
+        except Exception as exc:  # a bug here must not break the link's read loop
+            recorder.log.error("dispatch_crashed", msg_id=self.message.id, error=repr(exc),
+                               exc_info=exc)
+
+    def free_slots(self) -> None:
+        if self.taken:
+            self.slots.release(self.taken)
+            self.taken = 0
+
+
+class Unsent:
+    """Records of a message that went to no link (no route, an internal error)."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: Message) -> None:
+        self.message = message
+
+
+class OutcomeRecorder:
+    def __init__(self, *, store: Store, journal: AcceptJournal | None,
+                 on_changes: Callable[[QueueChanges], None],
+                 on_recorded: Callable[[Finished], None], retry_at: RetryAt,
+                 clock: Callable[[], float], logger: Any, metrics: Metrics | None) -> None:
+        self._store = store
+        self._journal = journal
+        self._on_changes = on_changes
+        self._on_recorded = on_recorded
+        self._retry_at = retry_at
+        self._clock = clock
+        self.log = logger
+        self.metrics = metrics
+        self._records: list[OutcomeRecord] = []  # answered, to be recorded
+        self._after: list[Finished] = []  # what the next recording finishes
+        self._journaling: list[OutcomeRecord] = []  # accepted, to be journaled
+        self._journaled: list[Sending] = []  # whose slots the next journal write frees
+        self._journal_due = False
+        self._wake = asyncio.Event()
+        self._closing = False
+
+    def answered(self, sending: Sending) -> None:
+        """Every segment of a message answered: records to the store, accepted ones to
+        the journal too; its slots free once nothing it holds can be sent twice."""
+        now = self._clock()
+        message = sending.message
+        attempts = message.attempts
+        records = [
+            OutcomeRecord(
+                message_id=message.id, index=i, link=sending.link, outcome=o,
+                retry_at=self._retry_at(attempts, o) + now if isinstance(o, Retry) else None,
+            )
+            for i, o in sending.outcomes.items()
+        ]
+        accepted = [r for r in records if isinstance(r.outcome, Accepted)]
+        if not accepted:  # nothing the SMSC could deliver twice: no slot to hold
+            sending.free_slots()
+        elif self._journal is not None:
+            sending.accepted = len(accepted)
+            self._journaling.extend(accepted)
+            self._journaled.append(sending)
+            if not self._journal_due:
+                self._journal_due = True
+                asyncio.get_running_loop().call_soon(self._journal_flush)
+        self.record(sending, records)
+
+    def record(self, finished: Finished, records: list[OutcomeRecord]) -> None:
+        self._records.extend(records)
+        self._after.append(finished)
+        self._wake.set()
+
+    def _journal_flush(self) -> None:
+        """Journal what was answered this loop turn, in one append."""
+        self._journal_due = False
+        journal = self._journal
+        if journal is None or not self._journaling:
+            return
+        records, sendings = self._journaling, self._journaled
+        self._journaling, self._journaled = [], []
+        file, durable = journal.append(records)
+        for sending in sendings:
+            sending.journal_file = file
+        durable.add_done_callback(functools.partial(self._journal_written, sendings))
+
+    def _journal_written(self, sendings: list[Sending], durable: asyncio.Future[None]) -> None:
+        if durable.cancelled() or durable.exception() is not None:
+            # not durable: their slots wait for the store's commit instead
+            self.log.error("journal_unwritten", messages=len(sendings),
+                           error=repr(None if durable.cancelled() else durable.exception()))
+            for sending in sendings:
+                sending.journal_file = -1
+            return
+        for sending in sendings:
+            sending.free_slots()
+
+    async def run(self) -> None:
+        """Group-commit the answered outcomes until :meth:`close`."""
+        failures = 0
+        while True:
+            if not self._records:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            records, after = self._records, self._after
+            self._records, self._after = [], []
+            try:
+                changes = await self._store.record_outcomes(records, now=self._clock())
+            except Exception as exc:  # noqa: BLE001 - kept and tried again; slots stay taken
+                failures += 1
+                self.log.error("outcomes_unrecorded", messages=len(after), error=repr(exc))
+                self._records[:0], self._after[:0] = records, after
+                if self._closing:
+                    return  # the leases bring them back after a restart
+                await asyncio.sleep(min(0.1 * 2 ** failures, RECORD_RETRY_MAX))
+                continue
+            failures = 0
+            journal = self._journal
+            for done in after:
+                if isinstance(done, Sending):
+                    done.free_slots()
+                    if done.journal_file >= 0 and journal is not None:
+                        journal.stored(done.journal_file, done.accepted)
+                self._on_recorded(done)
+            try:
+                self._on_changes(changes)
+            except Exception as exc:  # events and metrics must not stop sending
+                self.log.error("changes_unreported", error=repr(exc), exc_info=exc)
+
+    def close(self) -> None:
+        """Record what is queued, then let :meth:`run` return."""
+        self._closing = True
+        self._wake.set()
