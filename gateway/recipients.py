@@ -8,7 +8,8 @@ Choices made here:
   number. Spaces, dots, dashes and parentheses between digits are accepted
   (``+33 6.12.34.56.78``, ``+1 (202) 555-0123``) and dropped. Validation is
   ``phonenumbers.is_valid_number`` (the number's range exists in its country's
-  plan); the result is the canonical E.164 form, so normalizing twice is a no-op.
+  plan; answered by :mod:`gateway.numbering`, compiled once); the result is the
+  canonical E.164 form, so normalizing twice is a no-op.
 - National formats (``0612345678``) are refused: the country cannot be guessed.
 - The ``00`` international prefix (``0033612345678``) is refused too, with the
   ``+`` form as the hint: the prefix differs between countries (``011`` from
@@ -47,9 +48,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat, ValidationResult
+from phonenumbers import NumberParseException, PhoneMetadata, ValidationResult
 from phonenumbers import phonenumberutil as _pnu
 
+from gateway import numbering
 from gateway.errors import InvalidRecipient, UserError
 
 __all__ = [
@@ -171,6 +173,8 @@ def check_e164(raw: str) -> tuple[str | None, str]:
         return None, "empty"
     if len(text) > _MAX_INPUT:
         return None, f"too long (more than {_MAX_INPUT} characters)"
+    if text[0] == "+" and text[1:].isascii() and text[1:].isdigit():
+        return _check_digits(text[1:])  # "+digits", as most callers write it
     for char in text:
         if char in _DIGITS or char in _SEPARATORS or char == "+":
             continue
@@ -186,6 +190,11 @@ def check_e164(raw: str) -> tuple[str | None, str]:
         if digits.startswith("00") and len(digits) > 2:
             return None, f"00 is a dialling prefix, not part of the number: write +{digits[2:]}"
         return None, f"national format; {_INTERNATIONAL_HINT}"
+    return _check_digits(digits)
+
+
+def _check_digits(digits: str) -> tuple[str | None, str]:
+    """:func:`check_e164` for ``"+" + digits`` (ASCII digits)."""
     if len(digits) > E164_MAX_DIGITS:
         return None, f"too long: an E.164 number has at most {E164_MAX_DIGITS} digits"
     try:
@@ -196,9 +205,9 @@ def check_e164(raw: str) -> tuple[str | None, str]:
         if exc.error_type == NumberParseException.TOO_LONG:
             return None, "too long"
         return None, "too short"
-    if not phonenumbers.is_valid_number(parsed):
+    if not numbering.is_valid(parsed):
         return None, _invalid_reason(parsed)
-    return phonenumbers.format_number(parsed, PhoneNumberFormat.E164), ""
+    return numbering.e164(parsed), ""
 
 
 # phonenumbers.parse() spends ~60% of a validation on what a "+digits" string
