@@ -14,7 +14,7 @@ import functools
 import gc
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from gateway.events import EventPublisher
 from gateway.http import HttpServer, LocalOperations, build_app
 from gateway.ingress import MqttSendHandler
 from gateway.journal import AcceptJournal, journal_base
-from gateway.link import Link, LinkHandler, LinkHealth
+from gateway.link import Link, LinkHandler, LinkHealth, Receipt
 from gateway.linkevents import LinkEvents
 from gateway.metrics import Metrics, RelayedMetrics
 from gateway.mqtt import MqttBridge
@@ -141,8 +141,12 @@ class Daemon:
         async def on_inbound(_message: InboundMessage) -> None:
             wake_events()  # stored with its event by the store
 
+        def record_receipt(receipt: Receipt) -> Awaitable[None]:
+            # with the dispatcher's outcomes; it is built below (its links need link_events)
+            return dispatcher.record_receipt(receipt)
+
         link_events = LinkEvents(store=store, on_changes=on_changes, on_inbound=on_inbound,
-                                 logger=log, metrics=metrics)
+                                 record_receipt=record_receipt, logger=log, metrics=metrics)
         for table in s.links:
             link = build_link(table, link_events, log)
             self._links[table.name] = _Running(link=link, table=table)

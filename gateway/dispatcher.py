@@ -65,7 +65,7 @@ from gateway.codec import encode
 from gateway.dispatch_parts import References, WeightedSlots, segment_sender
 from gateway.errors import CodecError
 from gateway.journal import AcceptJournal
-from gateway.link import Link, LinkHealth, Retry, SegmentSender, SubmitRequest
+from gateway.link import Link, LinkHealth, Receipt, Retry, SegmentSender, SubmitRequest
 from gateway.metrics import Metrics
 from gateway.model import MessageState, SegmentState
 from gateway.outcomes import Finished, OutcomeRecorder, Sending, Unsent
@@ -185,6 +185,10 @@ class Dispatcher:
         claimed later): False from ``max_in_flight + batch`` held, True again below
         ``max_in_flight``."""
         return self._accepting
+
+    def record_receipt(self, receipt: Receipt) -> asyncio.Future[None]:
+        """A link's delivery receipt: committed with the next round of outcomes."""
+        return self._outcomes.receipt(receipt)
 
     def take(self, messages: Iterable[Message]) -> None:
         """Messages stored leased to this dispatcher (``Store.enqueue(lease=...)``).

@@ -40,6 +40,7 @@ from gateway.link import Accepted
 from gateway.store.records import OutcomeRecord
 
 ROTATE_RECORDS = 20_000  # records per file
+_quote = json.encoder.encode_basestring  # a str as a JSON string literal (C)
 
 
 class JournalError(Exception):
@@ -103,12 +104,12 @@ class AcceptJournal:
 
         The future fails with :class:`JournalError` when they could not be written.
         """
-        lines = b"".join(
-            json.dumps([r.message_id, r.index, r.link,
-                        r.outcome.smsc_id if isinstance(r.outcome, Accepted) else ""],
-                       separators=(",", ":")).encode() + b"\n"
+        quote = _quote
+        lines = "".join([
+            f"[{quote(r.message_id)},{r.index},{quote(r.link)},"
+            f"{quote(r.outcome.smsc_id if isinstance(r.outcome, Accepted) else '')}]\n"
             for r in accepted
-        )
+        ]).encode()
         if self._written.get(self._file, 0) >= ROTATE_RECORDS:
             self._file += 1
             self._written[self._file] = 0

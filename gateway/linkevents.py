@@ -1,9 +1,10 @@
 """What links receive, made durable: receipts and replies (the LinkHandler).
 
 A link awaits these coroutines before it acknowledges a PDU to its peer, so
-they return only once the store committed. Receipts from every link share
-one group-commit batcher: under load, thousands of deliver_sm become a few
-transactions. Replies are reassembled (any order, duplicates, timeouts) and
+they return only once the store committed. Receipts from every link go to
+``record_receipt`` (the dispatcher's outcome writer, which commits them with
+the submit outcomes of the same round: under load, thousands of deliver_sm
+become a few transactions). Replies are reassembled (any order, duplicates, timeouts) and
 stored for the account that owns the destination (short code or virtual
 number); a reply to a number nobody owns is kept with no account.
 """
@@ -13,10 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from gateway.batching import Batcher
 from gateway.link import InboundPart, Receipt
 from gateway.metrics import Metrics
 from gateway.reassembly import InboundMessage as Reassembled
@@ -39,6 +39,7 @@ class LinkEvents:
         store: Store,
         on_changes: ChangesSink,
         on_inbound: InboundSink,
+        record_receipt: Callable[[Receipt], Awaitable[None]],
         logger: Any,  # a structlog bound logger
         reassembly_timeout: float = 300.0,
         clock: Callable[[], float] = time.time,
@@ -50,16 +51,14 @@ class LinkEvents:
         self._log = logger.bind(component="link_events")
         self._clock = clock
         self._reassembler = Reassembler(timeout=reassembly_timeout)
-        self._receipts: Batcher[Receipt, QueueChanges] = Batcher(
-            flush=self._flush_receipts, name="receipt-writer"
-        )
+        self._record_receipt = record_receipt
         self._metrics = metrics
         # destination -> (looked up at, owning account); senders approved or
         # moved later are seen after OWNER_TTL seconds (or at once on SIGHUP)
         self._owners: dict[str, tuple[float, str | None]] = {}
 
     async def on_receipt(self, receipt: Receipt) -> None:
-        await self._receipts.submit(receipt)
+        await self._record_receipt(receipt)
         if self._metrics is not None:
             self._metrics.receipt_received(link=receipt.link, state=receipt.state)
 
@@ -82,16 +81,10 @@ class LinkEvents:
                 await self._store_reply(message)
 
     async def close(self) -> None:
-        await self._receipts.close()
         # what is still waiting for parts is stored as it is rather than lost
         for message in self._reassembler.expire(float("inf")):
             with contextlib.suppress(Exception):
                 await self._store_reply(message)
-
-    async def _flush_receipts(self, batch: Sequence[Receipt]) -> QueueChanges:
-        changes = await self._store.record_receipts(batch, now=self._clock())
-        self._on_changes(changes)
-        return changes
 
     async def _owner(self, destination: str) -> str | None:
         now = self._clock()

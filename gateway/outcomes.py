@@ -9,9 +9,14 @@ outcomes as the link calls back. Once all are in, the
   at most one window of a link's accepted segments is ever not yet durable
   (DESIGN.md 4). Refused and retried ones free their slots at once: sending
   them again is no duplicate. Without a journal, slots wait for the store;
-- every record goes to the store, group-committed by one writer
-  (``record_outcomes``); once committed the message is finished with
-  (``on_recorded``) and the journal may forget it.
+- every record goes to the store, group-committed by one writer; once
+  committed the message is finished with (``on_recorded``) and the journal
+  may forget it.
+
+The same writer records the links' delivery receipts (:meth:`OutcomeRecorder.receipt`,
+awaited before the link acknowledges one): outcomes and receipts of a round
+go in one ``Store.record`` call, so a receipt that comes right after its
+submit_sm_resp is applied with it, in one change of the message.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Any, Protocol
 
 from gateway.dispatch_parts import WeightedSlots
 from gateway.journal import AcceptJournal
-from gateway.link import Accepted, Outcome, Retry
+from gateway.link import Accepted, Outcome, Receipt, Retry
 from gateway.metrics import Metrics
 from gateway.store.base import Store
 from gateway.store.records import Message, OutcomeRecord, QueueChanges
@@ -112,6 +117,8 @@ class OutcomeRecorder:
         self._journaling: list[OutcomeRecord] = []  # accepted, to be journaled
         self._journaled: list[Sending] = []  # whose slots the next journal write frees
         self._journal_due = False
+        self._receipts: list[Receipt] = []
+        self._receipts_stored: list[asyncio.Future[None]] = []
         self._wake = asyncio.Event()
         self._closing = False
 
@@ -145,6 +152,15 @@ class OutcomeRecorder:
         self._after.append(finished)
         self._wake.set()
 
+    def receipt(self, receipt: Receipt) -> asyncio.Future[None]:
+        """Record a delivery receipt with the next round; the future is done once it
+        is committed (or fails: the link refuses it and the SMSC sends it again)."""
+        stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._receipts.append(receipt)
+        self._receipts_stored.append(stored)
+        self._wake.set()
+        return stored
+
     def _journal_flush(self) -> None:
         """Journal what was answered this loop turn, in one append."""
         self._journal_due = False
@@ -173,17 +189,24 @@ class OutcomeRecorder:
         """Group-commit the answered outcomes until :meth:`close`."""
         failures = 0
         while True:
-            if not self._records:
+            if not self._records and not self._receipts:
                 if self._closing:
                     return
                 self._wake.clear()
                 await self._wake.wait()
                 continue
             records, after = self._records, self._after
+            receipts, stored = self._receipts, self._receipts_stored
             self._records, self._after = [], []
+            self._receipts, self._receipts_stored = [], []
             try:
-                changes = await self._store.record_outcomes(records, now=self._clock())
-            except Exception as exc:  # noqa: BLE001 - kept and tried again; slots stay taken
+                changes = await self._store.record(records, receipts, now=self._clock())
+            except Exception as exc:  # noqa: BLE001 - outcomes kept and tried again
+                for future in stored:  # the SMSC sends these again
+                    if not future.done():
+                        future.set_exception(exc)
+                if not records:
+                    continue
                 failures += 1
                 self.log.error("outcomes_unrecorded", messages=len(after), error=repr(exc))
                 self._records[:0], self._after[:0] = records, after
@@ -192,6 +215,9 @@ class OutcomeRecorder:
                 await asyncio.sleep(min(0.1 * 2 ** failures, RECORD_RETRY_MAX))
                 continue
             failures = 0
+            for future in stored:
+                if not future.done():
+                    future.set_result(None)
             journal = self._journal
             for done in after:
                 if isinstance(done, Sending):

@@ -13,9 +13,12 @@ How a message's state follows from its segments (:func:`aggregate`):
   the worst of them in this order: ``undeliverable``, ``rejected``,
   ``failed``, ``expired``.
 
-A receipt whose (link, smsc_id) matches no segment yet overtook its
-submit_sm_resp: it is kept in ``pending_receipts`` and applied when the
-outcome recording that smsc_id arrives. A receipt applies to every segment
+Outcomes and receipts are recorded together (:func:`record`): a receipt for a
+segment accepted in the same batch is applied with the acceptance (the
+message goes from ``dispatching`` to ``delivered`` in one change). A receipt
+whose (link, smsc_id) matches no segment yet overtook its submit_sm_resp: it
+is kept in ``pending_receipts`` and applied when the outcome recording that
+smsc_id arrives. A receipt applies to every segment
 with its (link, smsc_id): links in ``payload`` concatenation mode send one
 PDU for all segments of a message and record its smsc_id on each.
 
@@ -27,6 +30,7 @@ same transaction (:class:`~gateway.store.sqlite_events.StatusRows`).
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -165,6 +169,8 @@ class _Work:
         self._accounts: dict[str, AccountState] = {}
         # (link, smsc_id) -> receipts taken from pending_receipts in this batch
         self._taken: dict[tuple[str, str], list[tuple[str, str | None]]] = {}
+        # (link, smsc_id) -> receipts that came in this batch with the acceptance
+        self._here: dict[tuple[str, str], list[tuple[str, str | None]]] = {}
         # (link, smsc_id) -> [(id, state, error)...] read by load_early_receipts (None: not
         # read, one query per accepted segment instead); ids taken are deleted at flush
         self._early: dict[tuple[str, str], list[tuple[int, str, str | None]]] | None = None
@@ -194,6 +200,11 @@ class _Work:
                 self.msgs[row[0]].segments.append(
                     _Seg(row[1], row[2], row[3], row[4], row[5], row[6])
                 )
+
+    def receipts_here(self, receipts: dict[tuple[str, str], list[tuple[str, str | None]]]
+                      ) -> None:
+        """Receipts of this batch for segments it accepts: applied with the acceptance."""
+        self._here = receipts
 
     def load_early_receipts(self, keys: Iterable[tuple[str, str]]) -> None:
         """Read the overtaken receipts of these (link, smsc_id) in a few queries."""
@@ -248,6 +259,9 @@ class _Work:
             ).fetchall()
             if taken:
                 self._taken[key] = taken
+        here = self._here.get(key)
+        if here:
+            return [*taken, *here] if taken else here
         if taken:
             return taken
         # payload mode: a sibling segment with the same smsc_id, accepted in an
@@ -363,10 +377,57 @@ class _Work:
 def record_outcomes(
     conn: sqlite3.Connection, batch: Sequence[OutcomeRecord], now: float, *, outbox: bool = True
 ) -> QueueChanges:
-    work = _Work(conn, (o.message_id for o in batch), now, outbox=outbox)
-    work.load_early_receipts(
-        (o.link, o.outcome.smsc_id) for o in batch if isinstance(o.outcome, Accepted)
-    )
+    return record(conn, batch, (), now, outbox=outbox)
+
+
+def record(
+    conn: sqlite3.Connection, outcomes: Sequence[OutcomeRecord], receipts: Sequence[Receipt],
+    now: float, *, outbox: bool = True,
+) -> QueueChanges:
+    """Record submit outcomes, then delivery receipts, in one pass over their messages."""
+    accepted_here: dict[tuple[str, str], list[tuple[str, int]]] = {}
+    for o in outcomes:
+        if isinstance(o.outcome, Accepted):
+            accepted_here.setdefault((o.link, o.outcome.smsc_id), []).append(
+                (o.message_id, o.index))
+    # receipts for segments accepted in this batch go with the acceptance; the
+    # others are looked up, or kept for an acceptance still to come
+    with_outcome: dict[tuple[str, str], list[tuple[str, str | None]]] = {}
+    later = []
+    for r in receipts:
+        key = (r.link, r.smsc_id)
+        if key in accepted_here:
+            with_outcome.setdefault(key, []).append((r.state.value, r.error))
+        else:
+            later.append(r)
+    where = _find_segments(conn, later) if later else {}
+    found: list[tuple[str, int, Receipt]] = []
+    early: list[tuple[str, str, str, str | None, float]] = []
+    for r in later:
+        hits = where.get((r.link, r.smsc_id))
+        if hits is None:
+            early.append((r.link, r.smsc_id, r.state.value, r.error, now))
+        else:
+            found.extend((mid, idx, r) for mid, idx in hits)
+    work = _Work(conn, itertools.chain((o.message_id for o in outcomes), (f[0] for f in found)),
+                 now, outbox=outbox)
+    if outcomes:
+        work.load_early_receipts(accepted_here)
+        work.receipts_here(with_outcome)
+        _apply_outcomes(work, outcomes, now)
+    if early:
+        conn.executemany(
+            "INSERT INTO pending_receipts (link, smsc_id, state, error, received_at) "
+            "VALUES (?, ?, ?, ?, ?)", early,
+        )
+    for mid, index, r in found:
+        work.receipt(work.msgs[mid], index, r.state.value, r.error)
+    for mid in dict.fromkeys(f[0] for f in found):
+        work.derive(work.msgs[mid])
+    return work.flush(unmatched=len(early))
+
+
+def _apply_outcomes(work: _Work, batch: Sequence[OutcomeRecord], now: float) -> None:
     touched: dict[str, list[OutcomeRecord]] = {}
     for o in batch:
         if o.message_id in work.msgs:
@@ -398,7 +459,6 @@ def record_outcomes(
             work.msg_to(msg, _QUEUED_V, error=retry_reason)
         else:
             work.derive(msg)
-    return work.flush()
 
 
 def _find_segments(
@@ -423,25 +483,7 @@ def _find_segments(
 def record_receipts(
     conn: sqlite3.Connection, batch: Sequence[Receipt], now: float, *, outbox: bool = True
 ) -> QueueChanges:
-    where = _find_segments(conn, batch)
-    found: list[tuple[str, int, Receipt]] = []
-    early: list[tuple[str, str, str, str | None, float]] = []
-    for r in batch:
-        hits = where.get((r.link, r.smsc_id))
-        if hits is None:
-            early.append((r.link, r.smsc_id, r.state.value, r.error, now))
-        else:
-            found.extend((mid, idx, r) for mid, idx in hits)
-    conn.executemany(
-        "INSERT INTO pending_receipts (link, smsc_id, state, error, received_at) "
-        "VALUES (?, ?, ?, ?, ?)", early,
-    )
-    work = _Work(conn, (f[0] for f in found), now, outbox=outbox)
-    for mid, index, r in found:
-        work.receipt(work.msgs[mid], index, r.state.value, r.error)
-    for mid in dict.fromkeys(f[0] for f in found):
-        work.derive(work.msgs[mid])
-    return work.flush(unmatched=len(early))
+    return record(conn, (), batch, now, outbox=outbox)
 
 
 def finish(

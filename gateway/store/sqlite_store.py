@@ -205,6 +205,13 @@ class SqliteStore:
         return await self._engine.write(dispatch.record_receipts, batch, now,
                                         outbox=self.mqtt_outbox)
 
+    async def record(
+        self, outcomes: Sequence[OutcomeRecord], receipts: Sequence[Receipt], *, now: float
+    ) -> QueueChanges:
+        # urgent when it carries outcomes: a link's next segments may wait for them
+        return await self._engine.write(dispatch.record, outcomes, receipts, now,
+                                        outbox=self.mqtt_outbox, urgent=bool(outcomes))
+
     # --- inbound -----------------------------------------------------------------
     async def add_inbound(self, message: InboundMessage) -> None:
         await self._engine.write(events.add_inbound, message, outbox=self.mqtt_outbox)

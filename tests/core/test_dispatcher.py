@@ -22,6 +22,7 @@ from gateway.link import (
     Accepted,
     LinkHealth,
     Outcome,
+    Receipt,
     OutcomeCallback,
     Rejected,
     Retry,
@@ -152,11 +153,11 @@ class CountingStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.store, name)
 
-    async def record_outcomes(self, batch: Sequence[OutcomeRecord], *, now: float
-                              ) -> QueueChanges:
+    async def record(self, outcomes: Sequence[OutcomeRecord], receipts: Sequence[Receipt], *,
+                     now: float) -> QueueChanges:
         await self.recording.wait()
-        changes = await self.store.record_outcomes(batch, now=now)
-        self.recorded += len(batch)
+        changes = await self.store.record(outcomes, receipts, now=now)
+        self.recorded += len(outcomes)
         return changes
 
     async def claim_due(self, worker: str, *, now: float, limit: int, lease_seconds: float,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from gateway.link import Accepted, Receipt, ReceiptState, Rejected, Retry
@@ -274,3 +276,35 @@ async def test_submitted_message_without_receipt_ends_expired_without_refund(
     assert (await store.balance("acme")).balance == 94
     view = await store.get_message(msg.id)
     assert view.message.error == "no delivery receipt came"
+
+
+async def test_a_receipt_with_its_acceptance_makes_one_change_to_delivered(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store)
+    m = await _claimed(store, clock)
+    changes = await store.record([_accepted(m, 0, "s0")], [_receipt("s0")], now=clock.now)
+    assert [(c.old, c.new) for c in changes.changes] == [(_M.DISPATCHING, _M.DELIVERED)]
+    assert changes.unmatched_receipts == 0
+    [seg] = (await store.get_message(m.id)).segments
+    assert (seg.state, seg.smsc_id, seg.receipt_state) == (_S.DELIVERED, "s0",
+                                                            ReceiptState.DELIVERED)
+
+
+async def test_one_batch_records_new_acceptances_and_receipts_of_earlier_ones(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store)
+    earlier = await _claimed(store, clock)
+    await store.record([_accepted(earlier, 0, "e0")], [], now=clock.now)
+    fresh = await _claimed(store, clock)
+    early = await store.record([], [_receipt("f0", ReceiptState.ENROUTE)], now=clock.now)
+    assert early.unmatched_receipts == 1  # overtook its submit_sm_resp: kept
+    changes = await store.record([_accepted(fresh, 0, "f0")],
+                                 [_receipt("e0"), _receipt("f0")], now=clock.now)
+    assert sorted((c.message_id, c.new) for c in changes.changes) == sorted(
+        [(earlier.id, _M.DELIVERED), (fresh.id, _M.DELIVERED)])
+    [seg] = (await store.get_message(fresh.id)).segments
+    assert seg.receipt_state is ReceiptState.DELIVERED  # the early ENROUTE, then this one
+    with sqlite3.connect(store.path) as conn:  # the kept one was taken, not left behind
+        assert conn.execute("SELECT count(*) FROM pending_receipts").fetchone() == (0,)
