@@ -274,7 +274,7 @@ class Daemon:
     async def _readiness(self, store: Store) -> tuple[bool, dict[str, Any]]:
         bound = [name for name, r in self._links.items() if r.link.health().bound]
         try:
-            await store.count_by_state()
+            await store.ping()
             store_ok = True
         except Exception:  # noqa: BLE001 - readiness reports, it does not raise
             store_ok = False
@@ -326,7 +326,7 @@ class Daemon:
 
     async def _gauges(self, store: Store, metrics: Metrics) -> None:
         while True:
-            counts = await store.count_by_state()
+            counts = await store.queue_depths()
             metrics.set_queue_depth({state.value: n for state, n in counts.items()})
             for account in await store.list_accounts():
                 metrics.set_credit_balance(account=account.name, balance=account.balance,

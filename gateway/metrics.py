@@ -111,7 +111,8 @@ class Metrics:
             ["account", "status"], registry=r,
         )
         self.queue_depth = Gauge(
-            f"{p}_queue_depth", "Messages in the store by state (set by the scheduler).",
+            f"{p}_queue_depth",
+            "Messages not final yet, by state: queued, dispatching, submitted.",
             ["state"], registry=r,
         )
 

@@ -182,7 +182,9 @@ CREATE INDEX messages_next ON messages(next_attempt_at, priority) WHERE state = 
 # v3: the MQTT outbox holds one row per transaction's events (see
 # gateway.store.sqlite_events): a status change costs a few bytes in a row
 # instead of a row of its own, inserted, read back and deleted. Rows of the
-# v2 table move over one event per row (_move_events).
+# v2 table move over one event per row (_move_events). Submitted messages get
+# an index of their own: counting them (the queue-depth gauge) and finding
+# those whose receipts never came read only them, not the whole table.
 _V3 = """
 CREATE TABLE outbox (                            -- MQTT outbox, oldest first
     id         INTEGER PRIMARY KEY,
@@ -190,6 +192,7 @@ CREATE TABLE outbox (                            -- MQTT outbox, oldest first
     body       BLOB NOT NULL,                    -- events (gateway.store.sqlite_events)
     created_at REAL NOT NULL
 );
+CREATE INDEX messages_submitted ON messages(updated_at) WHERE state = 'submitted';
 """
 
 

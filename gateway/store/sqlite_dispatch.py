@@ -506,7 +506,8 @@ def expire_unconfirmed(
     arrives later is recorded on the segment and leaves the message as it is.
     """
     ids = [row[0] for row in conn.execute(
-        "SELECT id FROM messages WHERE state = 'submitted' AND updated_at < ? LIMIT ?",
+        "SELECT id FROM messages INDEXED BY messages_submitted "
+        "WHERE state = 'submitted' AND updated_at < ? LIMIT ?",
         (before, limit),
     )]
     work = _Work(conn, ids, now, outbox=outbox)

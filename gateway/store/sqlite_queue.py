@@ -310,5 +310,26 @@ def list_messages(
 
 
 def count_by_state(conn: sqlite3.Connection) -> dict[MessageState, int]:
+    """Messages per state (the whole table: for tests and small stores)."""
     rows = conn.execute("SELECT state, count(*) FROM messages GROUP BY state").fetchall()
     return {MessageState(s): n for s, n in rows}
+
+
+# each count reads its state's partial index only, never the whole table
+_DEPTHS = (
+    (MessageState.QUEUED,
+     "SELECT count(*) FROM messages INDEXED BY messages_next WHERE state = 'queued'"),
+    (MessageState.DISPATCHING,
+     "SELECT count(*) FROM messages INDEXED BY messages_leased WHERE state = 'dispatching'"),
+    (MessageState.SUBMITTED,
+     "SELECT count(*) FROM messages INDEXED BY messages_submitted WHERE state = 'submitted'"),
+)
+
+
+def queue_depths(conn: sqlite3.Connection) -> dict[MessageState, int]:
+    """Messages not final yet, per state: queued, dispatching, submitted."""
+    return {state: int(conn.execute(sql).fetchone()[0]) for state, sql in _DEPTHS}
+
+
+def ping(conn: sqlite3.Connection) -> None:
+    conn.execute("SELECT 1").fetchone()

@@ -171,6 +171,12 @@ class SqliteStore:
     async def count_by_state(self) -> dict[MessageState, int]:
         return await self._engine.read(mq.count_by_state)
 
+    async def queue_depths(self) -> dict[MessageState, int]:
+        return await self._engine.read(mq.queue_depths)
+
+    async def ping(self) -> None:
+        await self._engine.read(mq.ping)
+
     async def cancel(self, message_id: str) -> QueueChanges:
         return await self._engine.write(mq.cancel, message_id, self._clock(),
                                         outbox=self.mqtt_outbox)

@@ -7,9 +7,10 @@ import sqlite3
 import pytest
 
 from gateway.errors import ClientRefConflict, InsufficientCredit, NotFound, UserError
+from gateway.link import Accepted
 from gateway.model import MessageState, SegmentState
 from gateway.store import sqlite_queue
-from gateway.store.records import Enqueued, EntryKind, Refused
+from gateway.store.records import Enqueued, EntryKind, OutcomeRecord, Refused
 from gateway.store.sqlite_store import SqliteStore
 from tests.store.support import FakeClock, make_account, new_message
 
@@ -218,3 +219,18 @@ async def test_restarted_worker_takes_back_its_own_leases_only(
     assert sorted(m.id for m in again) == sorted(m.id for m in mine)
     assert all(m.attempts == 1 for m in again)  # the segments may have left: look first
     assert await store.release_leases("gw3") == 0
+
+
+async def test_queue_depths_count_the_states_not_final_from_their_indexes(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store)
+    await store.enqueue([new_message(destination=f"+3361234567{i}") for i in range(4)])
+    claimed = await store.claim_due("w", now=clock.now, limit=2, lease_seconds=60)
+    await store.record_outcomes([OutcomeRecord(message_id=claimed[0].id, index=0, link="op-a",
+                                               outcome=Accepted(smsc_id="x1"))], now=clock.now)
+    depths = await store.queue_depths()
+    assert depths == {MessageState.QUEUED: 2, MessageState.DISPATCHING: 1,
+                      MessageState.SUBMITTED: 1}
+    assert {s: n for s, n in (await store.count_by_state()).items() if s in depths} == depths
+    await store.ping()
