@@ -158,8 +158,7 @@ class Daemon:
         )
         http: HttpServer | None = None
         if s.workers:
-            handoffs = Handoffs(read=store.get_messages, take=dispatcher.take,
-                                adopt=dispatcher.adopt, logger=log)
+            handoffs = Handoffs(take=dispatcher.take, adopt=dispatcher.adopt, logger=log)
             pool = WorkerPool(
                 settings=WorkerSettings(config=self.config.path, count=s.workers,
                                         host=s.http.host if s.http else None,

@@ -145,7 +145,12 @@ def encode_publish(topic: bytes, payload: bytes, mid: int) -> bytes:
 READ_CHUNK = 65536  # bytes asked of the socket at once (paho alone asks 1, 1, then the rest)
 
 
-def _buffer_reads(paho: paho_mqtt.Client) -> Callable[[], bool]:
+_PUBACK = 0x40  # packet type 4, no flags: a QoS 1 acknowledgement (3.4)
+
+
+def _buffer_reads(
+    paho: paho_mqtt.Client, puback: Callable[[int], bool] | None = None,
+) -> Callable[[], bool]:
     """Make paho read the socket in chunks; returns "bytes are waiting in the buffer".
 
     paho reads every packet with three ``recv`` calls (its type, its length,
@@ -153,19 +158,37 @@ def _buffer_reads(paho: paho_mqtt.Client) -> Callable[[], bool]:
     and serving paho from a buffer makes it one per burst. Bytes left in the
     buffer are not signalled by the socket, so the reader keeps calling paho
     while the buffer is not empty (see :func:`_take_pubacks`).
+
+    ``puback(mid)``: PUBACKs (3.1.1: the packet id alone) at the front of the
+    buffer when paho starts a packet are offered to it first; those it takes
+    (True: one of our published events) never reach paho's packet handling,
+    ten function calls each.
     """
     recv = paho._sock_recv  # paho's own: TLS want-read/want-write become BlockingIOError
     buffer = bytearray()
 
     def sock_recv(bufsize: int) -> bytes:
-        if not buffer:
-            data = recv(READ_CHUNK)
-            if len(data) <= bufsize:
-                return data  # b"" (connection closed) included
-            buffer.extend(data)
-        out = bytes(buffer[:bufsize])
-        del buffer[:bufsize]
-        return out
+        while True:
+            if not buffer:
+                data = recv(READ_CHUNK)
+                if len(data) <= bufsize and puback is None:
+                    return data  # b"" (connection closed) included
+                if not data:
+                    return data
+                buffer.extend(data)
+            if puback is not None and bufsize == 1 and paho._in_packet["command"] == 0:
+                eaten = 0
+                while (len(buffer) - eaten >= 4 and buffer[eaten] == _PUBACK
+                       and buffer[eaten + 1] == 2
+                       and puback((buffer[eaten + 2] << 8) | buffer[eaten + 3])):
+                    eaten += 4
+                if eaten:
+                    del buffer[:eaten]
+                    if not buffer:
+                        continue  # all ours: read on (or tell paho there is nothing)
+            out = bytes(buffer[:bufsize])
+            del buffer[:bufsize]
+            return out
 
     paho._sock_recv = sock_recv  # type: ignore[method-assign]
     return lambda: bool(buffer)
@@ -175,15 +198,20 @@ def _take_pubacks(paho: paho_mqtt.Client, pubacks: _Pubacks, quick_ack: _QuickAc
     """Count our PUBACKs (3.1.1: the packet id alone) before paho's generic path."""
     generic = paho._handle_pubackcomp
 
+    def acked(mid: int) -> bool:
+        if pubacks.acked(mid):
+            quick_ack.soon()
+            return True
+        return False
+
     def handle(cmd: Literal["PUBACK", "PUBCOMP"]) -> MQTTErrorCode:
         packet = paho._in_packet["packet"]
-        if cmd == "PUBACK" and len(packet) == 2 and pubacks.acked((packet[0] << 8) | packet[1]):
-            quick_ack.soon()
+        if cmd == "PUBACK" and len(packet) == 2 and acked((packet[0] << 8) | packet[1]):
             return MQTTErrorCode.MQTT_ERR_SUCCESS
         return generic(cmd)
 
     paho._handle_pubackcomp = handle  # type: ignore[method-assign]
-    buffered = _buffer_reads(paho)
+    buffered = _buffer_reads(paho, acked)
     # paho reads as many packets per wakeup as it has messages in flight, and
     # ours are not among them: read on while PUBACKs of ours keep coming, and
     # while packets wait in the read buffer (the socket will not tell)

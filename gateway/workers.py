@@ -18,8 +18,9 @@ Each worker talks to the daemon over one socket pair (its end passed as a
 file descriptor), newline-delimited JSON arrays:
 
 worker -> daemon  ``["started", port]``: serving (port: the API's, or null)
-                  ``["handoff", [id, ...]]``: messages stored leased to the
-                  daemon's dispatcher: it reads and sends them, no claim
+                  ``["handoff", [message, ...]]``: messages stored leased to
+                  the daemon's dispatcher (each the list of its columns, as
+                  the store gives them): it sends them, no claim
                   ``["metric", name, {kwargs}]``: counted on the daemon's
                   metrics (a method of :data:`gateway.metrics.RELAYED`)
                   ``["ask", id, what]``: what is "metrics", "ready" or "links"
@@ -53,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 from gateway.errors import ConfigError
 from gateway.metrics import RELAYED, Metrics
 from gateway.model import MessageState
+from gateway.store.sqlite_rows import message_from, message_row
 
 if TYPE_CHECKING:
     from gateway.events import EventPublisher
@@ -101,7 +103,8 @@ class WorkerPool:
     ``answer`` gives the value of an ``ask`` ("metrics", "ready", "links").
     """
 
-    def __init__(self, *, settings: WorkerSettings, on_handoff: Callable[[list[str]], object],
+    def __init__(self, *, settings: WorkerSettings,
+                 on_handoff: Callable[[list[list[Any]]], object],
                  on_exit: Callable[[], object], metrics: Metrics, answer: Answer,
                  logger: Any, accepting: Callable[[], bool] = lambda: True) -> None:
         self._s = settings
@@ -267,25 +270,24 @@ class WorkerPool:
 
 
 class Handoffs:
-    """The daemon's side of ``handoff``: read the messages the workers stored leased to
-    the dispatcher, a batch at a time, and give them to it."""
+    """The daemon's side of ``handoff``: the messages the workers stored leased to the
+    dispatcher go to it; those a dead worker stored and did not hand over are
+    adopted from the store."""
 
-    def __init__(self, *, read: Callable[[list[str]], Awaitable[list[Message]]],
-                 take: Callable[[list[Message]], object],
+    def __init__(self, *, take: Callable[[list[Message]], object],
                  adopt: Callable[[], Awaitable[int]], logger: Any) -> None:
-        self._read = read
         self._take = take
         self._adopt = adopt
         self._log = logger.bind(component="workers")
-        self._ids: list[str] = []
-        self._reading: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Future[None]] = set()
 
-    def add(self, ids: list[str]) -> None:
-        self._ids.extend(ids)
-        if self._reading is None:
-            self._reading = asyncio.get_running_loop().create_task(self._run(),
-                                                                   name="handoff-reader")
+    def add(self, rows: list[list[Any]]) -> None:
+        try:
+            messages = [message_from(row) for row in rows]
+        except (KeyError, IndexError, TypeError) as exc:  # their leases bring them back
+            self._log.error("handoff_unread", messages=len(rows), error=repr(exc))
+            return
+        self._take(messages)
 
     def adopt(self) -> None:
         """A worker exited: what it stored and did not hand over is taken too."""
@@ -295,17 +297,6 @@ class Handoffs:
         adopted = await self._adopt()
         if adopted:
             self._log.info("messages_adopted", messages=adopted)
-
-    async def _run(self) -> None:
-        try:
-            while self._ids:
-                ids, self._ids = self._ids, []
-                try:
-                    self._take(await self._read(ids))
-                except Exception as exc:  # noqa: BLE001 - their leases bring them back
-                    self._log.error("handoff_unread", messages=len(ids), error=repr(exc))
-        finally:
-            self._reading = None
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -362,10 +353,11 @@ class DaemonLink:
         self._asked: dict[int, asyncio.Future[Any]] = {}
 
     def handoff(self, messages: Sequence[Message]) -> None:
-        """Stored leased to the daemon's dispatcher: it takes them from here."""
-        ids = [m.id for m in messages if m.state is MessageState.DISPATCHING]
-        if ids:
-            self.send(["handoff", ids])
+        """Stored leased to the daemon's dispatcher: it takes them from here (as they
+        were stored: no read of its own)."""
+        rows = [message_row(m) for m in messages if m.state is MessageState.DISPATCHING]
+        if rows:
+            self.send(["handoff", rows])
 
     def send(self, item: list[Any]) -> None:
         if not self._writer.is_closing():

@@ -103,15 +103,17 @@ def _set_wal(conn: sqlite3.Connection) -> str:
 
 
 class _Job:
-    __slots__ = ("args", "bulk", "fn", "future", "loop", "urgent")
+    __slots__ = ("args", "bulk", "fn", "future", "loop", "prepare", "urgent")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...],
-                 loop: asyncio.AbstractEventLoop, *, bulk: int = 0, urgent: bool = False) -> None:
+                 loop: asyncio.AbstractEventLoop, *, bulk: int = 0, urgent: bool = False,
+                 prepare: Callable[..., Any] | None = None) -> None:
         self.fn = fn
         self.args = args
         self.loop = loop
         self.bulk = bulk
         self.urgent = urgent
+        self.prepare = prepare
         self.future: asyncio.Future[Any] = loop.create_future()
 
 
@@ -186,7 +188,8 @@ class Engine:
 
     # --- writing ----------------------------------------------------------------
     async def write(self, fn: Callable[..., T], *args: Any, bulk: int = 0,
-                    urgent: bool = False, **kwargs: Any) -> T:
+                    urgent: bool = False, prepare: Callable[..., Any] | None = None,
+                    **kwargs: Any) -> T:
         """Run ``fn(conn, *args, **kwargs)`` in the writer's next transaction.
 
         ``bulk``: the size of a large piece of work (the messages of an
@@ -195,12 +198,18 @@ class Engine:
         (claims, outcomes, receipts) queued behind them wait for one
         transaction's worth, not for every enqueue queued: sending goes on
         while thousands of messages/s come in.
+
+        ``prepare``: run by the writer thread before the write lock is taken,
+        ``prepare(*args)``; ``fn`` is then called as ``fn(conn, prepared)``. What
+        needs no database is done there, so the lock, which every process's
+        writer shares, is held for less.
         """
         if self._closed:
             raise StoreError("store is closed")
         if kwargs:
             fn = functools.partial(fn, **kwargs)
-        job = _Job(fn, args, asyncio.get_running_loop(), bulk=bulk, urgent=urgent)
+        job = _Job(fn, args, asyncio.get_running_loop(), bulk=bulk, urgent=urgent,
+                   prepare=prepare)
         self._queue.put(job)
         result: T = await job.future
         return result
@@ -239,6 +248,9 @@ class Engine:
                 while held and (not bulk or bulk + held[0].bulk <= self._max_bulk):
                     bulk += held[0].bulk
                     jobs.append(held.popleft())
+            jobs = self._prepare(jobs)
+            if not jobs:
+                continue
             if self._writer_lock is None:
                 self._run_batch(jobs)
             else:
@@ -277,6 +289,21 @@ class Engine:
                 self._checkpoint_stop.wait(max(0.0, rest))
         finally:
             conn.close()
+
+    def _prepare(self, jobs: list[_Job]) -> list[_Job]:
+        """Run the jobs' ``prepare`` steps, outside the transaction; a failing one
+        answers its caller and leaves the batch."""
+        ready = []
+        for job in jobs:
+            if job.prepare is not None:
+                try:
+                    job.args = (job.prepare(*job.args),)
+                except Exception as exc:  # noqa: BLE001 (handed to the caller's future)
+                    with contextlib.suppress(RuntimeError):
+                        job.loop.call_soon_threadsafe(_resolve, job.future, False, exc)
+                    continue
+            ready.append(job)
+        return ready
 
     def _run_batch(self, jobs: list[_Job]) -> None:
         conn = self._conn

@@ -135,18 +135,36 @@ class StatusRows:
         self, *, message_id: str, account: str, to: str, state: str, previous: str | None,
         client_ref: str | None, error: str | None, callback_url: str | None,
     ) -> None:
+        event, hook = self.entry(message_id=message_id, account=account, to=to, state=state,
+                                 previous=previous, client_ref=client_ref, error=error,
+                                 callback_url=callback_url)
+        self.take(event, hook)
+
+    def entry(
+        self, *, message_id: str, account: str, to: str, state: str, previous: str | None,
+        client_ref: str | None, error: str | None, callback_url: str | None,
+    ) -> tuple[bytes | None, tuple[str, str, bytes, float, float] | None]:
+        """The event's outbox entry and webhook row, to :meth:`take` later (or drop)."""
         if not (self.mqtt or callback_url):
-            return  # neither MQTT nor a webhook takes this event
+            return None, None  # neither MQTT nor a webhook takes this event
         body = status_payload(message_id=message_id, account=account, to=to, state=state,
                               previous=previous, at=self.at, client_ref=client_ref,
                               error=error)
+        event = None
         if self.mqtt:
             name = self.names.get(account)
             if name is None:
                 name = self.names[account] = account.encode()
-            self.events.append(EVENT_HEAD.pack(b"s", len(name), len(body)) + name + body)
-        if callback_url:
-            self.hooks.append((account, callback_url, body, self.now, self.now))
+            event = EVENT_HEAD.pack(b"s", len(name), len(body)) + name + body
+        hook = (account, callback_url, body, self.now, self.now) if callback_url else None
+        return event, hook
+
+    def take(self, event: bytes | None,
+             hook: tuple[str, str, bytes, float, float] | None) -> None:
+        if event is not None:
+            self.events.append(event)
+        if hook is not None:
+            self.hooks.append(hook)
 
     def write(self, conn: sqlite3.Connection) -> None:
         if self.events:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from gateway.errors import ClientRefConflict, NotCancellable, NotFound, UserError
 from gateway.ledger import AccountState
 from gateway.model import MessageState
+from gateway.store.ids import new_ids
 from gateway.store.records import (
     CreditCrossing,
     Enqueued,
@@ -35,7 +36,6 @@ from gateway.store.sqlite_rows import (
     MESSAGE_COLUMNS,
     SEGMENT_COLUMNS,
     message_from,
-    new_id,
     segment_from,
 )
 
@@ -49,7 +49,6 @@ _INSERT_MESSAGE = (
 _INSERT_SEGMENT = "INSERT INTO segments (message_id, idx, state, updated_at) VALUES (?, ?, ?, ?)"
 _QUEUED = MessageState.QUEUED
 _DISPATCHING = MessageState.DISPATCHING
-_QUEUED_V, _DISPATCHING_V = _QUEUED.value, _DISPATCHING.value
 
 
 def _existing_refs(
@@ -62,22 +61,96 @@ def _existing_refs(
     return {d: (i, h) for d, i, h in rows}
 
 
+class _Prepared:
+    """One message to enqueue, with everything that needs no database done."""
+
+    __slots__ = ("event", "hook", "message", "msg_row", "new", "seg_rows")
+
+    def __init__(self, *, new: NewMessage, message: Message, msg_row: tuple[object, ...],
+                 seg_rows: list[tuple[object, ...]], event: bytes | None,
+                 hook: tuple[str, str, bytes, float, float] | None) -> None:
+        self.new = new
+        self.message = message
+        self.msg_row = msg_row
+        self.seg_rows = seg_rows
+        self.event = event
+        self.hook = hook
+
+
+class PreparedEnqueue:
+    """:func:`prepare_enqueue`'s result: what :func:`enqueue` writes."""
+
+    __slots__ = ("events", "items", "now")
+
+    def __init__(self, now: float, items: list[_Prepared], events: StatusRows) -> None:
+        self.now = now
+        self.items = items
+        self.events = events
+
+
+def prepare_enqueue(
+    batch: Sequence[NewMessage], now: float, *, outbox: bool = True, lease: Lease | None = None,
+) -> PreparedEnqueue:
+    """Ids, rows, status events and records of ``batch``, made before the write lock is
+    taken (the Engine runs it outside the transaction): the transaction then only
+    checks credit and writes."""
+    owner, until = (lease.worker, now + lease.seconds) if lease is not None else (None, None)
+    events = StatusRows(now, mqtt=outbox)
+    items: list[_Prepared] = []
+    for nm, mid in zip(batch, new_ids(now, len(batch)), strict=True):
+        cost = nm.credits
+        send_at = now if nm.send_at is None else nm.send_at
+        leased = owner is not None and send_at <= now
+        state = _DISPATCHING if leased else _QUEUED
+        lease_owner, lease_until = (owner, until) if leased else (None, None)
+        msg_row = (
+            mid, nm.account, nm.sender, nm.sender_kind.value, nm.destination, nm.text,
+            nm.encoding, nm.segments, nm.price, cost, nm.msg_class.value, send_at,
+            nm.validity, nm.priority, nm.client_ref, nm.body_hash, nm.callback_url,
+            state.value, send_at, now, now, lease_owner, lease_until,
+        )
+        event, hook = events.entry(message_id=mid, account=nm.account, to=nm.destination,
+                                   state="queued", previous=None, client_ref=nm.client_ref,
+                                   error=None, callback_url=nm.callback_url)
+        message = Message(
+            id=mid, account=nm.account, sender=nm.sender, sender_kind=nm.sender_kind,
+            destination=nm.destination, text=nm.text, encoding=nm.encoding,
+            segments=nm.segments, price=nm.price, credits=cost, msg_class=nm.msg_class,
+            send_at=send_at, validity=nm.validity, priority=nm.priority,
+            client_ref=nm.client_ref, callback_url=nm.callback_url, state=state, attempts=0,
+            next_attempt_at=send_at, created_at=now, updated_at=now, lease_owner=lease_owner,
+            lease_until=lease_until, error=None,
+        )
+        items.append(_Prepared(
+            new=nm, message=message, msg_row=msg_row,
+            seg_rows=[(mid, i, "pending", now) for i in range(nm.segments)],
+            event=event, hook=hook,
+        ))
+    return PreparedEnqueue(now, items, events)
+
+
 def enqueue(
-    conn: sqlite3.Connection, batch: Sequence[NewMessage], now: float, *, outbox: bool = True,
-    lease: Lease | None = None,
+    conn: sqlite3.Connection, batch: Sequence[NewMessage] | PreparedEnqueue, now: float, *,
+    outbox: bool = True, lease: Lease | None = None,
 ) -> EnqueueResult:
     """Debit and insert; with ``lease``, the messages due now are stored leased to
-    that dispatcher (``dispatching``), to be handed to it without a claim."""
+    that dispatcher (``dispatching``), to be handed to it without a claim.
+
+    ``batch`` may come prepared (:func:`prepare_enqueue`, with its own ``now``,
+    ``outbox`` and ``lease``); each message is refused or written whole."""
+    work = (batch if isinstance(batch, PreparedEnqueue)
+            else prepare_enqueue(batch, now, outbox=outbox, lease=lease))
+    now = work.now
     states: dict[str, AccountState] = {}
-    owner, until = (lease.worker, now + lease.seconds) if lease is not None else (None, None)
     refs: dict[tuple[str, str], dict[str, tuple[str, str | None]]] = {}
     results: list[Enqueued | Refused | str] = []  # str: id of an existing message
     crossings: list[CreditCrossing] = []
     msg_rows: list[tuple[object, ...]] = []
     seg_rows: list[tuple[object, ...]] = []
     led_rows: list[tuple[object, ...]] = []
-    events = StatusRows(now, mqtt=outbox)
-    for nm in batch:
+    events = work.events
+    for item in work.items:
+        nm = item.new
         st = states.get(nm.account)
         if st is None:
             st = states[nm.account] = load_state(conn, nm.account)
@@ -103,33 +176,14 @@ def enqueue(
             continue
         if crossing is not None:
             crossings.append(crossing)
-        mid = new_id(now)
+        mid = item.message.id
         if nm.client_ref is not None:
             refs[(nm.account, nm.client_ref)][nm.destination] = (mid, nm.body_hash)
-        send_at = now if nm.send_at is None else nm.send_at
-        leased = owner is not None and send_at <= now
-        msg_rows.append((
-            mid, nm.account, nm.sender, nm.sender_kind.value, nm.destination, nm.text,
-            nm.encoding, nm.segments, nm.price, cost, nm.msg_class.value, send_at,
-            nm.validity, nm.priority, nm.client_ref, nm.body_hash, nm.callback_url,
-            _DISPATCHING_V if leased else _QUEUED_V, send_at, now, now,
-            owner if leased else None, until if leased else None,
-        ))
-        seg_rows.extend((mid, i, "pending", now) for i in range(nm.segments))
+        msg_rows.append(item.msg_row)
+        seg_rows.extend(item.seg_rows)
         led_rows.append((nm.account, now, "debit", -cost, st.balance, None, mid, None))
-        events.add(message_id=mid, account=nm.account, to=nm.destination, state="queued",
-                   previous=None, client_ref=nm.client_ref, error=None,
-                   callback_url=nm.callback_url)
-        results.append(Enqueued(message=Message(
-            id=mid, account=nm.account, sender=nm.sender, sender_kind=nm.sender_kind,
-            destination=nm.destination, text=nm.text, encoding=nm.encoding,
-            segments=nm.segments, price=nm.price, credits=cost, msg_class=nm.msg_class,
-            send_at=send_at, validity=nm.validity, priority=nm.priority,
-            client_ref=nm.client_ref, callback_url=nm.callback_url,
-            state=_DISPATCHING if leased else _QUEUED, attempts=0, next_attempt_at=send_at,
-            created_at=now, updated_at=now, lease_owner=owner if leased else None,
-            lease_until=until if leased else None, error=None,
-        )))
+        events.take(item.event, item.hook)
+        results.append(Enqueued(message=item.message))
     conn.executemany(_INSERT_MESSAGE, msg_rows)
     conn.executemany(_INSERT_SEGMENT, seg_rows)
     conn.executemany(INSERT_ENTRY, led_rows)

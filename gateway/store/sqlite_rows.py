@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from gateway.errors import NotFound
@@ -77,7 +78,17 @@ _CLASS = {c.value: c for c in MessageClass}
 _STATE = {s.value: s for s in MessageState}
 
 
-def message_from(row: Row) -> Message:
+def message_row(m: Message) -> list[Any]:
+    """``m`` as the values of MESSAGE_COLUMNS, in order (:func:`message_from` reads them)."""
+    return [
+        m.id, m.account, m.sender, m.sender_kind.value, m.destination, m.text, m.encoding,
+        m.segments, m.price, m.credits, m.msg_class.value, m.send_at, m.validity, m.priority,
+        m.client_ref, m.callback_url, m.state.value, m.attempts, m.next_attempt_at,
+        m.created_at, m.updated_at, m.lease_owner, m.lease_until, m.error,
+    ]
+
+
+def message_from(row: Sequence[Any]) -> Message:
     return Message(
         id=row[0], account=row[1], sender=row[2], sender_kind=_KIND[row[3]],
         destination=row[4], text=row[5], encoding=row[6], segments=row[7], price=row[8],

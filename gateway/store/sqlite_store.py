@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -36,6 +37,10 @@ from gateway.store.records import (
     WebhookRecord,
 )
 from gateway.store.sqlite import Engine
+
+
+def _enqueue_prepared(conn: Any, work: mq.PreparedEnqueue) -> EnqueueResult:
+    return mq.enqueue(conn, work, work.now)
 
 
 class SqliteStore:
@@ -145,8 +150,9 @@ class SqliteStore:
     async def enqueue(
         self, batch: Sequence[NewMessage], *, lease: Lease | None = None
     ) -> EnqueueResult:
-        return await self._engine.write(mq.enqueue, batch, self._clock(),
-                                        outbox=self.mqtt_outbox, lease=lease, bulk=len(batch))
+        prepare = functools.partial(mq.prepare_enqueue, batch, self._clock(),
+                                    outbox=self.mqtt_outbox, lease=lease)
+        return await self._engine.write(_enqueue_prepared, prepare=prepare, bulk=len(batch))
 
     async def get_messages(self, ids: Sequence[str]) -> list[Message]:
         return await self._engine.read(mq.get_messages, list(ids))

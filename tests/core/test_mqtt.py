@@ -308,3 +308,35 @@ async def test_publish_many_writes_a_batch_in_few_system_calls(
         messages = [("smsgw/acme/status", b'{"n": %d}' % i) for i in range(500)]
         assert await bridge.publish_many(messages) == [True] * 500
     assert 1 <= sends <= 5  # the batch as one buffer, not one send() per event
+
+
+def test_our_pubacks_are_counted_before_paho_parses_them() -> None:
+    # two PUBACKs of ours, one of someone else's (aiomqtt's own publish), a PINGRESP
+    paho = _Socketless([b"\x40\x02\x00\x07\x40\x02\x00\x08\x40\x02\x00\x09\xd0\x00",
+                        BlockingIOError])
+    paho._in_packet = {"command": 0}  # type: ignore[attr-defined]  # paho starts a packet
+    ours = {7, 8}
+    counted: list[int] = []
+
+    def puback(mid: int) -> bool:
+        if mid in ours:
+            counted.append(mid)
+            return True
+        return False
+
+    _buffer_reads(paho, puback)  # type: ignore[arg-type]
+    assert paho._sock_recv(1) == b"\x40"  # the third PUBACK is paho's to read
+    assert counted == [7, 8]
+    paho._in_packet = {"command": 0x40}  # type: ignore[attr-defined]  # in a packet: no peeking
+    assert [paho._sock_recv(n) for n in (1, 2)] == [b"\x02", b"\x00\x09"]
+    paho._in_packet = {"command": 0}  # type: ignore[attr-defined]
+    assert paho._sock_recv(1) == b"\xd0"
+    assert paho._sock_recv(1) == b"\x00"
+
+
+def test_when_every_buffered_packet_was_ours_paho_hears_there_is_nothing() -> None:
+    paho = _Socketless([b"\x40\x02\x00\x01", BlockingIOError])
+    paho._in_packet = {"command": 0}  # type: ignore[attr-defined]
+    _buffer_reads(paho, lambda mid: True)  # type: ignore[arg-type]
+    with pytest.raises(BlockingIOError):
+        paho._sock_recv(1)

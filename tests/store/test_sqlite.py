@@ -197,3 +197,29 @@ async def test_a_worker_engine_leaves_checkpoints_to_its_daemon(tmp_path: Path) 
 def test_unknown_checkpoint_mode_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="checkpoints"):
         Engine(str(tmp_path / "gw.db"), checkpoints="sometimes")
+
+
+async def test_a_prepare_step_runs_before_the_transaction_and_fails_alone(
+    tmp_path: Path,
+) -> None:
+    engine = await asyncio.to_thread(Engine, str(tmp_path / "gw.db"))
+    seen: list[object] = []
+
+    def store(conn: sqlite3.Connection, prepared: object) -> object:
+        seen.append(prepared)
+        return prepared
+
+    def broken() -> object:
+        msg = "cannot prepare"
+        raise ValueError(msg)
+
+    try:
+        ok = engine.write(store, prepare=lambda: ("ready", threading.get_ident()))
+        bad = engine.write(store, prepare=broken)
+        results = await asyncio.gather(ok, bad, return_exceptions=True)
+    finally:
+        await engine.close()
+    assert isinstance(results[1], ValueError)
+    assert results[0] == seen[0]  # the prepared value reached the job
+    assert len(seen) == 1
+    assert results[0][1] != threading.get_ident()  # type: ignore[index]  # the writer thread

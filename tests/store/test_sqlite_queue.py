@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sqlite3
 
 import pytest
@@ -10,7 +12,8 @@ from gateway.errors import ClientRefConflict, InsufficientCredit, NotFound, User
 from gateway.link import Accepted
 from gateway.model import MessageState, SegmentState
 from gateway.store import sqlite_queue
-from gateway.store.records import Enqueued, EntryKind, OutcomeRecord, Refused
+from gateway.store.records import Enqueued, EntryKind, Lease, OutcomeRecord, Refused
+from gateway.store.sqlite_rows import message_from, message_row
 from gateway.store.sqlite_store import SqliteStore
 from tests.store.support import FakeClock, make_account, new_message
 
@@ -234,3 +237,16 @@ async def test_queue_depths_count_the_states_not_final_from_their_indexes(
                       MessageState.SUBMITTED: 1}
     assert {s: n for s, n in (await store.count_by_state()).items() if s in depths} == depths
     await store.ping()
+
+
+async def test_a_message_survives_the_handoff_line_unchanged(store: SqliteStore) -> None:
+    await make_account(store)
+    nm = dataclasses.replace(new_message(client_ref="r", body_hash="h"), validity=600,
+                             callback_url="https://app.example/h", text="é 😀")
+    result = await store.enqueue([nm], lease=Lease(worker="gw", seconds=300))
+    [enqueued] = result.results
+    assert isinstance(enqueued, Enqueued)
+    line = json.dumps(["handoff", [message_row(enqueued.message)]])  # what a worker sends
+    [row] = json.loads(line)[1]
+    assert message_from(row) == enqueued.message
+    assert message_from(row) == (await store.get_message(enqueued.message.id)).message
