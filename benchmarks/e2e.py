@@ -42,9 +42,13 @@ import shutil
 import statistics
 import sys
 import tempfile
+import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -64,6 +68,7 @@ from benchmarks.e2e_system import (
     start_mosquitto,
     start_simulator,
     stop,
+    writer_seconds,
 )
 
 # --- orchestration ---------------------------------------------------------------
@@ -79,6 +84,23 @@ class Run:
 
     def load(self, when: str) -> None:
         self.loads.append((when, os.getloadavg()))
+
+
+@contextlib.asynccontextmanager
+async def store_lock(d: Any) -> AsyncIterator[dict[str, tuple[float, float]]]:
+    """Share of the phase each process's store writer held the write lock, and waited
+    for it (filled in when the phase is over; workers report every second)."""
+    shares: dict[str, tuple[float, float]] = {}
+    async with aiohttp.ClientSession() as http:
+        before = await writer_seconds(http, d.base)
+        start = time.perf_counter()
+        yield shares
+        await asyncio.sleep(1.1)  # the workers' next report
+        after = await writer_seconds(http, d.base)
+        wall = time.perf_counter() - start - 1.1
+    for process, (busy, wait) in after.items():
+        was = before.get(process, (0.0, 0.0))
+        shares[process] = ((busy - was[0]) / wall, (wait - was[1]) / wall)
 
 
 async def daemon_phases(  # noqa: PLR0917 - one call site, the benchmark's plan
@@ -108,8 +130,12 @@ async def daemon_phases(  # noqa: PLR0917 - one call site, the benchmark's plan
                     if rec is not None:
                         recordings[view] = (rec, raw)
             run.load(f"http #{attempt + 1} ({tag})")
-            run.results.append(await phase_http(
-                d, probe, pids, label=f"HTTP {tag} #{attempt + 1}", n=n, first=next(counter)))
+            async with store_lock(d) as shares:
+                result = await phase_http(
+                    d, probe, pids, label=f"HTTP {tag} #{attempt + 1}", n=n,
+                    first=next(counter))
+            result.store = shares
+            run.results.append(result)
             for view, (rec, raw) in recordings.items():
                 await asyncio.to_thread(rec.wait, 60)
                 if raw.exists():
@@ -119,9 +145,12 @@ async def daemon_phases(  # noqa: PLR0917 - one call site, the benchmark's plan
         if mqtt_port is not None:
             for attempt in range(args.repeat):
                 run.load(f"mqtt #{attempt + 1} ({tag})")
-                run.results.append(await phase_mqtt(
-                    d, probe, pids, label=f"MQTT {tag} #{attempt + 1}", n=n,
-                    first=next(counter), mqtt_port=mqtt_port))
+                async with store_lock(d) as shares:
+                    result = await phase_mqtt(
+                        d, probe, pids, label=f"MQTT {tag} #{attempt + 1}", n=n,
+                        first=next(counter), mqtt_port=mqtt_port)
+                result.store = shares
+                run.results.append(result)
         run.load(f"latency ({tag})")
         run.latencies[tag] = await phase_latency(
             d, probe, rate=args.rate, seconds=args.latency_seconds, per_post=10,
@@ -213,6 +242,10 @@ def report(run: Run, args: argparse.Namespace) -> None:
               f"{'-' if r.daemon_us is None else f'{r.daemon_us:,.0f}':>7}  {cpu}")
         if r.note:
             print(f"{'':<40} {r.note}")
+        if r.store:
+            held = sum(busy for busy, _ in r.store.values())
+            print(f"{'':<40} store write lock held {held:.0%} of the time: " + ", ".join(
+                f"{p} {busy:.0%} (waiting {wait:.0%})" for p, (busy, wait) in r.store.items()))
     print("e2e: first send -> all delivered (store polled every 100 ms); /link: e2e / SmppLink "
           "alone; /5000: e2e / target; ingest/s: accepted as the POSTs return; submit/s: all "
           "segments accepted by the SMSC; events+s: from all delivered until every status "

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.model import SenderKind, SenderStatus
 from gateway.store import open_store
@@ -276,6 +277,21 @@ class StoreProbe:
 
     def close(self) -> None:
         self._conn.close()
+
+
+async def writer_seconds(http: aiohttp.ClientSession, base: str
+                         ) -> dict[str, tuple[float, float]]:
+    """(busy, lock wait) seconds of each process's store writer, from the daemon's /metrics
+    (workers report theirs every second)."""
+    async with http.get(f"{base}/metrics") as r:
+        text = await r.text()
+    found: dict[str, list[float]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name in ("smsgw_store_busy_seconds", "smsgw_store_lock_wait_seconds"):
+            slot = 0 if family.name.endswith("busy_seconds") else 1
+            for sample in family.samples:
+                found.setdefault(sample.labels["process"], [0.0, 0.0])[slot] = sample.value
+    return {process: (busy, wait) for process, (busy, wait) in found.items()}
 
 
 def cpu_seconds(pid: int) -> float:

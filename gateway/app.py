@@ -119,6 +119,7 @@ class Daemon:
             log.info("leases_released", worker=s.worker, messages=released)
         metrics = Metrics(registry=self.registry)
         metrics.watch_links(self._health)
+        metrics.watch_store(lambda: {"daemon": store.writer_stats()})
         operations = LocalOperations(self.registry, self._health)
         # events are published here, or by worker 0 when there are workers
         pool: WorkerPool | None = None

@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 
 from gateway import __version__
 from gateway.link import Accepted, LinkHealth, Outcome, ReceiptState, Rejected, Retry
+from gateway.store.records import WriterStats
 
 PREFIX = "smsgw"
 
@@ -83,7 +84,7 @@ class RelayedMetrics(IngressMetrics, EventMetrics, Protocol):
 # the Metrics methods a worker process calls through its daemon (gateway.workers)
 RELAYED: frozenset[str] = frozenset({
     "message_accepted", "message_rejected", "credit_low_crossed",
-    "webhook_delivered", "webhook_failed", "set_mqtt_connected",
+    "webhook_delivered", "webhook_failed", "set_mqtt_connected", "set_writer_stats",
 })
 
 
@@ -92,6 +93,7 @@ class Metrics:
 
     def __init__(self, *, registry: CollectorRegistry) -> None:
         self.registry = registry
+        self._relayed_writers: dict[str, WriterStats] = {}  # worker process -> its figures
         r = registry
         p = PREFIX
         self.build_info = Info(f"{p}_build", "smsgw version.", registry=r)
@@ -269,6 +271,23 @@ class Metrics:
             self.mqtt_connections.labels(broker=broker).inc()
         self.mqtt_connected.labels(broker=broker).set(1 if connected else 0)
 
+    # --- the store's writers ---------------------------------------------------------
+
+    def watch_store(self, writers: Callable[[], Mapping[str, WriterStats]]) -> None:
+        """Export the store writers' figures at scrape time: this process's (``writers``)
+        and those the worker processes report (:meth:`set_writer_stats`)."""
+        def everyone() -> dict[str, WriterStats]:
+            return {**self._relayed_writers, **writers()}
+
+        self.registry.register(StoreCollector(everyone))
+
+    def set_writer_stats(self, *, process: str, transactions: int, busy_seconds: float,
+                         lock_wait_seconds: float, commit_seconds: float) -> None:
+        """A worker process's writer figures (cumulative), relayed to the daemon."""
+        self._relayed_writers[process] = WriterStats(
+            transactions=transactions, busy_seconds=busy_seconds,
+            lock_wait_seconds=lock_wait_seconds, commit_seconds=commit_seconds)
+
     # --- links --------------------------------------------------------------------
 
     def watch_links(self, links: Callable[[], Iterable[LinkHealth]]) -> LinkCollector:
@@ -280,6 +299,48 @@ class Metrics:
         self.registry.register(collector)
         self._link_collector = collector
         return collector
+
+
+class StoreCollector(Collector):
+    """The store writers' cumulative figures, per process, read at scrape time.
+
+    ``smsgw_store_transactions_total``, ``smsgw_store_busy_seconds_total`` (the
+    write lock held), ``smsgw_store_lock_wait_seconds_total`` (waiting for
+    another process's writer) and ``smsgw_store_commit_seconds_total``, labelled
+    ``process`` (``daemon``, ``worker-0``...). The rate of busy seconds summed
+    over processes is the write lock's utilisation: near 1, the store is what
+    limits throughput.
+    """
+
+    def __init__(self, writers: Callable[[], Mapping[str, WriterStats]]) -> None:
+        self._writers = writers
+
+    def describe(self) -> Iterable[Metric]:
+        return list(self._families({}))
+
+    def collect(self) -> Iterable[Metric]:
+        return list(self._families(self._writers()))
+
+    def _families(self, writers: Mapping[str, WriterStats]) -> Iterator[Metric]:
+        p = PREFIX
+        families = (
+            (CounterMetricFamily(f"{p}_store_transactions", "Store write transactions.",
+                                 labels=["process"]), "transactions"),
+            (CounterMetricFamily(f"{p}_store_busy_seconds",
+                                 "Seconds the store's write lock was held.",
+                                 labels=["process"]), "busy_seconds"),
+            (CounterMetricFamily(f"{p}_store_lock_wait_seconds",
+                                 "Seconds spent waiting for another process's writer.",
+                                 labels=["process"]), "lock_wait_seconds"),
+            (CounterMetricFamily(f"{p}_store_commit_seconds",
+                                 "Seconds spent committing (WAL write, fsync).",
+                                 labels=["process"]), "commit_seconds"),
+        )
+        for process, stats in sorted(writers.items()):
+            for family, field in families:
+                family.add_metric([process], getattr(stats, field))
+        for family, _ in families:
+            yield family
 
 
 class LinkCollector(Collector):

@@ -59,6 +59,7 @@ from gateway.store.sqlite_rows import message_from, message_row
 if TYPE_CHECKING:
     from gateway.events import EventPublisher
     from gateway.mqtt import MqttBridge
+    from gateway.store.base import Store
     from gateway.store.records import Message
 
 # how long the daemon waits for a new worker to serve before it gives up
@@ -413,6 +414,12 @@ class DaemonLink:
     def set_mqtt_connected(self, *, broker: str, connected: bool) -> None:
         self._metric("set_mqtt_connected", broker=broker, connected=connected)
 
+    def set_writer_stats(self, *, process: str, transactions: int, busy_seconds: float,
+                         lock_wait_seconds: float, commit_seconds: float) -> None:
+        self._metric("set_writer_stats", process=process, transactions=transactions,
+                     busy_seconds=busy_seconds, lock_wait_seconds=lock_wait_seconds,
+                     commit_seconds=commit_seconds)
+
     # --- the daemon's operations pages -----------------------------------------------
 
     async def metrics_text(self) -> bytes:
@@ -487,7 +494,8 @@ async def run_worker(*, config_path: Path, fd: int, index: int, port: int,
         async with asyncio.TaskGroup() as tg:
             reading = tg.create_task(daemon.read(), name="daemon-link")
             reading.add_done_callback(lambda _task: stop.set())
-            tasks = [reading]
+            tasks = [reading, tg.create_task(_report_writer(store, daemon, index),
+                                             name="writer-stats")]
             if events is not None:
                 tasks.append(tg.create_task(events.run(), name="events"))
             if mqtt is not None:
@@ -507,6 +515,20 @@ async def run_worker(*, config_path: Path, fd: int, index: int, port: int,
     finally:
         writer.close()
         await store.close()
+
+
+WRITER_STATS_EVERY = 1.0  # seconds between a worker's reports of its store writer
+
+
+async def _report_writer(store: Store, daemon: DaemonLink, index: int) -> None:
+    """The worker's store-writer figures, on the daemon's /metrics."""
+    while True:
+        stats = store.writer_stats()
+        daemon.set_writer_stats(process=f"worker-{index}", transactions=stats.transactions,
+                                busy_seconds=stats.busy_seconds,
+                                lock_wait_seconds=stats.lock_wait_seconds,
+                                commit_seconds=stats.commit_seconds)
+        await asyncio.sleep(WRITER_STATS_EVERY)
 
 
 def main(argv: list[str] | None = None) -> int:

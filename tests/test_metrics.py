@@ -9,6 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway import __version__
 from gateway.link import Accepted, LinkHealth, ReceiptState, Rejected, Retry
 from gateway.metrics import SUBMIT_LATENCY_BUCKETS, LinkCollector, Metrics
+from gateway.store.records import WriterStats
 
 
 @pytest.fixture
@@ -227,3 +228,17 @@ def test_exposition_parses_as_prometheus_text(
     # one family per name: no two collectors export the same metric
     names = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")]
     assert len(names) == len(set(names))
+
+
+def test_store_writers_of_every_process_are_exported(
+    metrics: Metrics, registry: CollectorRegistry,
+) -> None:
+    own = WriterStats(transactions=5, busy_seconds=1.5, lock_wait_seconds=0.25,
+                      commit_seconds=0.5)
+    metrics.watch_store(lambda: {"daemon": own})
+    metrics.set_writer_stats(process="worker-0", transactions=7, busy_seconds=2.0,
+                             lock_wait_seconds=0.5, commit_seconds=0.75)
+    assert value(registry, "smsgw_store_transactions_total", process="daemon") == 5
+    assert value(registry, "smsgw_store_busy_seconds_total", process="daemon") == 1.5
+    assert value(registry, "smsgw_store_lock_wait_seconds_total", process="worker-0") == 0.5
+    assert value(registry, "smsgw_store_commit_seconds_total", process="worker-0") == 0.75

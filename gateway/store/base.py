@@ -46,6 +46,7 @@ from gateway.store.records import (
     Sender,
     WebhookEvent,
     WebhookRecord,
+    WriterStats,
 )
 
 
@@ -211,6 +212,10 @@ class Store(Protocol):
         ...
     async def rotate_webhook_secret(self, account: str) -> str:
         """Replace the account's webhook secret; the new one."""
+        ...
+
+    def writer_stats(self) -> WriterStats:
+        """What this process's writes cost so far (metrics: lock held, waited for)."""
         ...
 
     async def close(self) -> None: ...

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from gateway.errors import UserError
 from gateway.link import Outcome, ReceiptState
@@ -155,8 +156,16 @@ class Lease:
     seconds: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Message:
+class Message(NamedTuple):
+    """A stored message.
+
+    A NamedTuple rather than a frozen dataclass (like SMPP's ShortMessage):
+    it is built up to three times per message sent (stored, handed over,
+    claimed), and a frozen dataclass of 24 fields costs 4.0 us to build
+    against 0.3 us for a NamedTuple from a row (``Message._make``) on the
+    target machine. Build it with keywords outside the store.
+    """
+
     id: str
     account: str
     sender: str
@@ -298,3 +307,13 @@ class WebhookEvent:
     url: str
     payload: bytes  # UTF-8 JSON, the body signed with the account's webhook secret
     attempts: int  # attempts made so far
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WriterStats:
+    """What a process's store writer did since it started (cumulative; metrics)."""
+
+    transactions: int = 0
+    busy_seconds: float = 0.0  # holding the write lock: transactions with their commits
+    lock_wait_seconds: float = 0.0  # waiting for another process's writer to finish
+    commit_seconds: float = 0.0  # in COMMIT (the WAL write and, synchronous=full, fsync)

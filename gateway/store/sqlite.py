@@ -41,6 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from gateway.errors import NotASmsgwDatabase, StoreError
+from gateway.store.records import WriterStats
 from gateway.store.schema import migrate
 
 T = TypeVar("T")
@@ -164,6 +165,11 @@ class Engine:
             raise
         self._writer_lock = _open_writer_lock(path)
         self._closed = False
+        # the writer thread adds to these; stats() reads them from any thread
+        self._transactions = 0
+        self._busy = 0.0
+        self._lock_wait = 0.0
+        self._commit = 0.0
         if checkpoints not in CHECKPOINTS:
             msg = f"checkpoints: {checkpoints!r} is not one of {', '.join(CHECKPOINTS)}"
             raise ValueError(msg)
@@ -251,14 +257,20 @@ class Engine:
             jobs = self._prepare(jobs)
             if not jobs:
                 continue
+            asked = time.monotonic()
             if self._writer_lock is None:
                 self._run_batch(jobs)
             else:
                 fcntl.flock(self._writer_lock, fcntl.LOCK_EX)
+                got = time.monotonic()
+                self._lock_wait += got - asked
+                asked = got
                 try:
                     self._run_batch(jobs)
                 finally:
                     fcntl.flock(self._writer_lock, fcntl.LOCK_UN)
+            self._transactions += 1
+            self._busy += time.monotonic() - asked
             self._checkpoint_wake.set()
         self._conn.close()
         if self._writer_lock is not None:
@@ -322,7 +334,9 @@ class Engine:
                 else:
                     results.append((True, value))
                 conn.execute("RELEASE job")
+            started = time.monotonic()
             conn.execute("COMMIT")
+            self._commit += time.monotonic() - started
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -332,6 +346,10 @@ class Engine:
             # RuntimeError: the caller's loop is closed, nobody waits for this answer
             with contextlib.suppress(RuntimeError):
                 job.loop.call_soon_threadsafe(_resolve, job.future, ok, value)
+
+    def stats(self) -> WriterStats:
+        return WriterStats(transactions=self._transactions, busy_seconds=self._busy,
+                           lock_wait_seconds=self._lock_wait, commit_seconds=self._commit)
 
     # --- reading ----------------------------------------------------------------
     def _reader(self) -> sqlite3.Connection:

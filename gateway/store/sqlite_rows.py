@@ -80,24 +80,20 @@ _STATE = {s.value: s for s in MessageState}
 
 def message_row(m: Message) -> list[Any]:
     """``m`` as the values of MESSAGE_COLUMNS, in order (:func:`message_from` reads them)."""
-    return [
-        m.id, m.account, m.sender, m.sender_kind.value, m.destination, m.text, m.encoding,
-        m.segments, m.price, m.credits, m.msg_class.value, m.send_at, m.validity, m.priority,
-        m.client_ref, m.callback_url, m.state.value, m.attempts, m.next_attempt_at,
-        m.created_at, m.updated_at, m.lease_owner, m.lease_until, m.error,
-    ]
+    values = list(m)
+    values[3], values[10], values[16] = m.sender_kind.value, m.msg_class.value, m.state.value
+    return values
 
 
 def message_from(row: Sequence[Any]) -> Message:
-    return Message(
-        id=row[0], account=row[1], sender=row[2], sender_kind=_KIND[row[3]],
-        destination=row[4], text=row[5], encoding=row[6], segments=row[7], price=row[8],
-        credits=row[9], msg_class=_CLASS[row[10]], send_at=row[11], validity=row[12],
-        priority=row[13], client_ref=row[14], callback_url=row[15],
-        state=_STATE[row[16]], attempts=row[17], next_attempt_at=row[18],
-        created_at=row[19], updated_at=row[20], lease_owner=row[21], lease_until=row[22],
-        error=row[23],
-    )
+    values = list(row)
+    values[3], values[10], values[16] = _KIND[row[3]], _CLASS[row[10]], _STATE[row[16]]
+    return Message._make(values)
+
+
+if tuple(c.strip() for c in MESSAGE_COLUMNS.split(",")) != Message._fields:
+    msg = "MESSAGE_COLUMNS and Message's fields differ: message_from needs them in one order"
+    raise RuntimeError(msg)
 
 
 def segment_from(row: Row) -> SegmentRecord:

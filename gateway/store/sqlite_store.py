@@ -35,6 +35,7 @@ from gateway.store.records import (
     Sender,
     WebhookEvent,
     WebhookRecord,
+    WriterStats,
 )
 from gateway.store.sqlite import Engine
 
@@ -59,6 +60,10 @@ class SqliteStore:
     @property
     def path(self) -> str:
         return self._engine.path
+
+    def writer_stats(self) -> WriterStats:
+        """What this process's writer did so far (metrics)."""
+        return self._engine.stats()
 
     # --- accounts and tokens ---------------------------------------------------
     async def create_account(self, name: str) -> Account:

@@ -97,6 +97,14 @@ async def test_workers_take_sends_to_delivered_and_show_the_daemons_state(
         assert metric_value(text, accepted) == len(ids)
         assert metric_value(text, 'smsgw_link_bound{link="smsc-1"}') == 1.0
         assert text.count("# TYPE smsgw_messages_accepted_total counter") == 1
+        # every process's store writer: the daemon's own, the workers' (relayed every
+        # few seconds, from their start)
+        daemon_writes = metric_value(text, 'smsgw_store_transactions_total{process="daemon"}')
+        assert daemon_writes is not None
+        assert daemon_writes >= 1
+        for process in ("worker-0", "worker-1"):
+            sample = f'smsgw_store_busy_seconds_total{{process="{process}"}}'
+            assert metric_value(text, sample) is not None, sample
         async with http.get(f"{gw.base}/links") as r:
             links = (await r.json())["links"]
         assert [(link["name"], link["bound"]) for link in links] == [("smsc-1", True)]
