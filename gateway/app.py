@@ -10,11 +10,12 @@ on SIGHUP, keeping the links whose settings did not change bound.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import gc
 import signal
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,8 @@ from gateway.router import Router
 from gateway.sdnotify import Notifier, watchdog_interval, watchdog_pinger
 from gateway.store import open_store
 from gateway.store.base import Store
-from gateway.store.records import InboundMessage, Lease, QueueChanges
-from gateway.workers import Handoffs, WorkerPool, WorkerSettings
+from gateway.store.records import InboundMessage, Lease, OutcomeRecord, QueueChanges
+from gateway.workers import Handoffs, WorkerGone, WorkerPool, WorkerSettings
 
 # composition keys of a [[link]] table, read here and not by the driver
 _ROUTING_KEYS = ("weight",)
@@ -142,7 +143,7 @@ class Daemon:
         async def on_inbound(_message: InboundMessage) -> None:
             wake_events()  # stored with its event by the store
 
-        def record_receipt(receipt: Receipt) -> Awaitable[None]:
+        def record_receipt(receipt: Receipt) -> asyncio.Future[None]:
             # with the dispatcher's outcomes; it is built below (its links need link_events)
             return dispatcher.record_receipt(receipt)
 
@@ -151,11 +152,21 @@ class Daemon:
         for table in s.links:
             link = build_link(table, link_events, log)
             self._links[table.name] = _Running(link=link, table=table)
+        async def record(outcomes: Sequence[OutcomeRecord], receipts: Sequence[Receipt], *,
+                         now: float) -> QueueChanges:
+            # with workers, worker 0 writes them (gateway.worker_records says why);
+            # this process does while it is not running
+            if pool is not None:
+                with contextlib.suppress(WorkerGone):
+                    return await pool.record(outcomes, receipts, now=now)
+            return await store.record(outcomes, receipts, now=now)
+
         dispatcher = Dispatcher(
             store=store, router=Router(r for t in s.links for r in t.routes), links=self.links,
             settings=DispatchSettings(worker=s.worker, batch=s.batch, lease=s.lease,
                                       max_in_flight=s.max_in_flight),
             on_changes=on_changes, logger=log, metrics=metrics, journal=journal,
+            record=record,
         )
         http: HttpServer | None = None
         if s.workers:

@@ -68,7 +68,7 @@ from gateway.journal import AcceptJournal
 from gateway.link import Link, LinkHealth, Receipt, Retry, SegmentSender, SubmitRequest
 from gateway.metrics import Metrics
 from gateway.model import MessageState, SegmentState
-from gateway.outcomes import Finished, OutcomeRecorder, Sending, Unsent
+from gateway.outcomes import Finished, OutcomeRecorder, RecordFn, Sending, Unsent
 from gateway.router import Router
 from gateway.store.base import Store
 from gateway.store.records import Message, OutcomeRecord, QueueChanges
@@ -124,6 +124,7 @@ class Dispatcher:
         rng: random.Random | None = None,
         metrics: Metrics | None = None,
         journal: AcceptJournal | None = None,
+        record: RecordFn | None = None,
     ) -> None:
         self._store = store
         self._router = router
@@ -146,6 +147,7 @@ class Dispatcher:
         self._outcomes = OutcomeRecorder(
             store=store, journal=journal, on_changes=on_changes, on_recorded=self._recorded,
             retry_at=self._retry_delay, clock=clock, logger=self.log, metrics=metrics,
+            record=record,
         )
         self._wake = asyncio.Event()  # the feeder: work came, or room did
         self._idle = asyncio.Event()  # nothing out on a link

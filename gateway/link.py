@@ -12,6 +12,7 @@ Drivers import only this module, :mod:`gateway.model`, :mod:`gateway.errors`,
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -136,6 +137,18 @@ class LinkHandler(Protocol):
     async def on_receipt(self, receipt: Receipt) -> None: ...
 
     async def on_inbound(self, part: InboundPart) -> None: ...
+
+
+@runtime_checkable
+class ReceiptSink(Protocol):
+    """A handler that also takes receipts without a coroutine per receipt (the daemon's).
+
+    A link that sees it calls :meth:`store_receipt` instead of ``on_receipt``
+    and acknowledges the receipt when the future is done: stored, or failed
+    (refused: the peer delivers it again).
+    """
+
+    def store_receipt(self, receipt: Receipt) -> asyncio.Future[None]: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

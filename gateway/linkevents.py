@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -39,7 +40,7 @@ class LinkEvents:
         store: Store,
         on_changes: ChangesSink,
         on_inbound: InboundSink,
-        record_receipt: Callable[[Receipt], Awaitable[None]],
+        record_receipt: Callable[[Receipt], asyncio.Future[None]],
         logger: Any,  # a structlog bound logger
         reassembly_timeout: float = 300.0,
         clock: Callable[[], float] = time.time,
@@ -58,8 +59,17 @@ class LinkEvents:
         self._owners: dict[str, tuple[float, str | None]] = {}
 
     async def on_receipt(self, receipt: Receipt) -> None:
-        await self._record_receipt(receipt)
+        await self.store_receipt(receipt)
+
+    def store_receipt(self, receipt: Receipt) -> asyncio.Future[None]:
+        """The receipt goes to the writer with the dispatcher's outcomes; done once stored."""
+        stored = self._record_receipt(receipt)
         if self._metrics is not None:
+            stored.add_done_callback(functools.partial(self._counted, receipt))
+        return stored
+
+    def _counted(self, receipt: Receipt, stored: asyncio.Future[None]) -> None:
+        if self._metrics is not None and not stored.cancelled() and stored.exception() is None:
             self._metrics.receipt_received(link=receipt.link, state=receipt.state)
 
     async def on_inbound(self, part: InboundPart) -> None:

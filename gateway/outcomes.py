@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from gateway.dispatch_parts import WeightedSlots
@@ -36,6 +36,13 @@ from gateway.store.records import Message, OutcomeRecord, QueueChanges
 
 RECORD_RETRY_MAX = 5.0  # seconds between attempts to record outcomes while the store fails
 RetryAt = Callable[[int, Retry], float]  # (attempts, outcome) -> when the message is due again
+
+
+class RecordFn(Protocol):
+    """Writes a round (``Store.record``, or worker 0 doing it: gateway.workers)."""
+
+    def __call__(self, outcomes: Sequence[OutcomeRecord], receipts: Sequence[Receipt], *,
+                 now: float) -> Awaitable[QueueChanges]: ...
 
 
 class Finished(Protocol):
@@ -103,8 +110,9 @@ class OutcomeRecorder:
     def __init__(self, *, store: Store, journal: AcceptJournal | None,
                  on_changes: Callable[[QueueChanges], None],
                  on_recorded: Callable[[Finished], None], retry_at: RetryAt,
-                 clock: Callable[[], float], logger: Any, metrics: Metrics | None) -> None:
-        self._store = store
+                 clock: Callable[[], float], logger: Any, metrics: Metrics | None,
+                 record: RecordFn | None = None) -> None:
+        self._record = record or store.record
         self._journal = journal
         self._on_changes = on_changes
         self._on_recorded = on_recorded
@@ -200,7 +208,7 @@ class OutcomeRecorder:
             self._records, self._after = [], []
             self._receipts, self._receipts_stored = [], []
             try:
-                changes = await self._store.record(records, receipts, now=self._clock())
+                changes = await self._record(records, receipts, now=self._clock())
             except Exception as exc:  # noqa: BLE001 - outcomes kept and tried again
                 for future in stored:  # the SMSC sends these again
                     if not future.done():

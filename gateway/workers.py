@@ -28,6 +28,10 @@ daemon -> worker  ``["answer", id, value]``
                   ``["events"]``: new outbox rows (to worker 0)
                   ``["accepting", bool]``: whether the dispatcher takes handovers;
                   while it does not, workers store messages queued (claimed later)
+                  ``["record", id, now, outcomes, receipts]`` (to worker 0): write
+                  the dispatcher's outcomes and the links' receipts
+                  (gateway.worker_records), answered ``["recorded", id, changes,
+                  null]`` once committed, or ``["recorded", id, null, error]``
 
 So /metrics, /readyz and /links show the daemon's registry and links whichever
 process a scrape reaches. A worker stops on SIGTERM or SIGINT (requests in
@@ -51,10 +55,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, StoreError
+from gateway.link import Receipt
 from gateway.metrics import RELAYED, Metrics
 from gateway.model import MessageState
+from gateway.store.records import OutcomeRecord, QueueChanges
 from gateway.store.sqlite_rows import message_from, message_row
+from gateway.worker_records import (
+    changes_from,
+    changes_list,
+    outcome_from,
+    outcome_list,
+    receipt_from,
+    receipt_list,
+)
 
 if TYPE_CHECKING:
     from gateway.events import EventPublisher
@@ -76,6 +90,10 @@ Answer = Callable[[str], Awaitable[Any]]
 
 class WorkerExited(ConfigError):
     """A worker exited before it was serving (bad address, port taken...)."""
+
+
+class WorkerGone(Exception):
+    """Worker 0 is not running right now: the daemon writes what it would have."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,6 +139,8 @@ class WorkerPool:
         self.port: int | None = None
         # new outbox rows: worker 0 publishes them (one line per loop turn)
         self.wake_events = _OncePerTurn(self._send_events)
+        self._records = itertools.count(1)
+        self._recording: dict[int, asyncio.Future[QueueChanges]] = {}  # id -> its answer
 
     async def start(self) -> int | None:
         """Start every worker; return the port the API listens on (None: no [http]).
@@ -143,6 +163,38 @@ class WorkerPool:
         for worker in self._workers.values():
             if not worker.writer.is_closing():
                 worker.writer.write(_encode(["accepting", accepting]))
+
+    async def record(self, outcomes: Sequence[OutcomeRecord], receipts: Sequence[Receipt], *,
+                     now: float) -> QueueChanges:
+        """Have worker 0 write outcomes and receipts; its changes once committed.
+
+        Raises :class:`WorkerGone` when worker 0 is not running (write them
+        here), ConnectionError when it exits before answering (unknown whether
+        they were written: writing them again changes nothing).
+        """
+        worker = self._workers.get(0)
+        if worker is None or worker.writer.is_closing():
+            raise WorkerGone
+        record_id = next(self._records)
+        answer: asyncio.Future[QueueChanges] = asyncio.get_running_loop().create_future()
+        self._recording[record_id] = answer
+        try:
+            worker.writer.write(_encode([
+                "record", record_id, now, [outcome_list(o) for o in outcomes],
+                [receipt_list(r) for r in receipts],
+            ]))
+            return await answer
+        finally:
+            self._recording.pop(record_id, None)
+
+    def _recorded(self, item: list[Any]) -> None:
+        answer = self._recording.get(item[1])
+        if answer is None or answer.done():
+            return
+        if item[3] is not None:
+            answer.set_exception(StoreError(f"worker 0 could not record: {item[3]}"))
+        else:
+            answer.set_result(changes_from(item[2]))
 
     def _send_events(self) -> None:
         worker = self._workers.get(0)
@@ -187,6 +239,10 @@ class WorkerPool:
                 del self._workers[index]
                 self._log.error("worker_exited", worker=index, pid=worker.proc.pid,
                                 status=status)
+                if index == 0:
+                    for answer in self._recording.values():
+                        if not answer.done():
+                            answer.set_exception(ConnectionError("worker 0 exited"))
                 self._on_exit()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
@@ -250,7 +306,9 @@ class WorkerPool:
         while line := await worker.reader.readline():
             item = _decode(line)
             kind = item[0] if item else None
-            if kind == "handoff" and item:
+            if kind == "recorded" and item and len(item) == 4:
+                self._recorded(item)
+            elif kind == "handoff" and item:
                 self._on_handoff(item[1])
             elif kind == "metric" and item and item[1] in RELAYED:
                 getattr(self._metrics, item[1])(**item[2])
@@ -350,6 +408,8 @@ class DaemonLink:
         self._writer = writer
         self.on_events: Callable[[], object] | None = None  # the daemon says: new outbox rows
         self.accepting = True  # the daemon's dispatcher takes handovers
+        # worker 0: the daemon's "record" requests (id, now, outcomes, receipts)
+        self.on_record: Callable[[int, float, list[Any], list[Any]], object] | None = None
         self._ids = itertools.count(1)
         self._asked: dict[int, asyncio.Future[Any]] = {}
 
@@ -387,6 +447,8 @@ class DaemonLink:
                 self.on_events()
             elif item and item[0] == "accepting" and len(item) == 2:
                 self.accepting = bool(item[1])
+            elif item and item[0] == "record" and len(item) == 5 and self.on_record:
+                self.on_record(item[1], item[2], item[3], item[4])
         for future in self._asked.values():
             if not future.done():
                 future.set_exception(ConnectionError("the daemon is gone"))
@@ -473,10 +535,11 @@ async def run_worker(*, config_path: Path, fd: int, index: int, port: int,
         )
         events: EventPublisher | None = None
         mqtt: MqttBridge | None = None
-        if index == 0:  # one publisher of the outbox, one MQTT session
+        if index == 0:  # one publisher of the outbox, one MQTT session, the one writer
             events, mqtt = build_events(store=store, send_service=send_service,
                                         settings=settings, metrics=daemon, logger=log)
             daemon.on_events = events.poke
+            daemon.on_record = _Recorder(store, daemon, events)
         http: HttpServer | None = None
         bound: int | None = None
         if settings.http is not None:
@@ -515,6 +578,35 @@ async def run_worker(*, config_path: Path, fd: int, index: int, port: int,
     finally:
         writer.close()
         await store.close()
+
+
+class _Recorder:
+    """Worker 0's side of ``record``: write the daemon's outcomes and receipts, answer,
+    publish their events."""
+
+    def __init__(self, store: Store, daemon: DaemonLink, events: EventPublisher) -> None:
+        self._store = store
+        self._daemon = daemon
+        self._events = events
+        self.writing: set[asyncio.Task[None]] = set()
+
+    def __call__(self, record_id: int, now: float, outcomes: list[Any],
+                 receipts: list[Any]) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._write(record_id, now, outcomes, receipts), name="record")
+        self.writing.add(task)
+        task.add_done_callback(self.writing.discard)
+
+    async def _write(self, record_id: int, now: float, outcomes: list[Any],
+                     receipts: list[Any]) -> None:
+        try:
+            changes = await self._store.record([outcome_from(o) for o in outcomes],
+                                               [receipt_from(r) for r in receipts], now=now)
+        except Exception as exc:  # noqa: BLE001 - the daemon gets the error and retries
+            self._daemon.send(["recorded", record_id, None, repr(exc)])
+            return
+        self._daemon.send(["recorded", record_id, changes_list(changes), None])
+        self._events.poke()
 
 
 WRITER_STATS_EVERY = 1.0  # seconds between a worker's reports of its store writer

@@ -34,7 +34,16 @@ from drivers.smpp.receipts import is_receipt, receipt_from_pdu
 from drivers.smpp.session import EsmeSession, SessionState
 from drivers.smpp.submit import SubmitMapper
 from gateway.errors import LocalProtocolError, RemoteProtocolError
-from gateway.link import LinkHandler, LinkHealth, Outcome, Rejected, Retry, SubmitRequest
+from gateway.link import (
+    LinkHandler,
+    LinkHealth,
+    Outcome,
+    Receipt,
+    ReceiptSink,
+    Rejected,
+    Retry,
+    SubmitRequest,
+)
 
 LINK_DOWN = Retry(reason="link_down")
 TIMEOUT = Retry(reason="timeout")
@@ -88,6 +97,11 @@ class SmppLink:
         # handler call returns (SMPP allows responses in any order)
         self._delivering: set[asyncio.Task[None]] = set()
         self._deliver_slots = asyncio.Semaphore(DELIVER_CONCURRENCY)
+        # a handler that takes receipts without a coroutine each (ReceiptSink)
+        self._sink = handler if isinstance(handler, ReceiptSink) else None
+        self._storing: set[asyncio.Future[None]] = set()
+        self._waiting: deque[tuple[ShortMessage | DataSm, SmppProtocol | None]] = deque()
+        self._drained_receipts: asyncio.Event | None = None
         self._detail = "not started"
         self._up = False
         self.counters = dict.fromkeys(COUNTERS, 0)
@@ -187,6 +201,11 @@ class SmppLink:
             await proto.closed
         if self._delivering:  # handler calls still running
             await asyncio.wait(set(self._delivering), timeout=max(0.1, deadline - loop.time()))
+        if self._storing or self._waiting:  # receipts being stored
+            self._drained_receipts = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(0.1, deadline - loop.time())):
+                    await self._drained_receipts.wait()
 
     async def submit(self, request: SubmitRequest) -> Outcome:
         """Send one segment: pace, take a place in the window, await the answer."""
@@ -454,18 +473,57 @@ class SmppLink:
     # --- receipts and MO ------------------------------------------------------------------
 
     def on_deliver(self, pdu: ShortMessage | DataSm) -> None:
+        sink = self._sink
+        if sink is not None and is_receipt(pdu.esm_class):
+            # receipts, the bulk of what comes in: no task per PDU
+            if len(self._storing) >= DELIVER_CONCURRENCY:
+                self._waiting.append((pdu, self._proto))
+            else:
+                self._store_receipt(sink, pdu, self._proto)
+            return
         task = asyncio.get_running_loop().create_task(self._deliver_and_answer(pdu, self._proto))
         self._delivering.add(task)
         task.add_done_callback(self._delivering.discard)
+
+    def _store_receipt(self, sink: ReceiptSink, pdu: ShortMessage | DataSm,
+                       proto: SmppProtocol | None) -> None:
+        receipt = receipt_from_pdu(pdu, link=self.config.name, ids=self._mapper.ids)
+        if receipt is None:
+            self._log.warning("smpp_receipt_unreadable", seq=pdu.sequence)
+            self._respond(pdu, proto, st.ESME_ROK)  # redelivery would not make it readable
+            return
+        stored = sink.store_receipt(receipt)
+        self._storing.add(stored)
+        stored.add_done_callback(functools.partial(self._receipt_stored, pdu, proto, receipt))
+
+    def _receipt_stored(self, pdu: ShortMessage | DataSm, proto: SmppProtocol | None,
+                        receipt: Receipt, stored: asyncio.Future[None]) -> None:
+        self._storing.discard(stored)
+        error = stored.exception() if not stored.cancelled() else asyncio.CancelledError()
+        if error is None:
+            self.counters["receipts"] += 1
+            self._respond(pdu, proto, st.ESME_ROK)
+        else:
+            self._log.warning("smpp_receipt_refused", smsc_id=receipt.smsc_id, error=repr(error))
+            self._respond(pdu, proto, st.ESME_RX_T_APPN)
+        sink = self._sink
+        while sink is not None and self._waiting and len(self._storing) < DELIVER_CONCURRENCY:
+            self._store_receipt(sink, *self._waiting.popleft())
+        if self._drained_receipts is not None and not self._storing and not self._waiting:
+            self._drained_receipts.set()
+
+    def _respond(self, pdu: ShortMessage | DataSm, proto: SmppProtocol | None,
+                 status: int) -> None:
+        if proto is not None and proto is self._proto:
+            proto.session.respond(pdu, status)
+            proto.schedule_flush()
 
     async def _deliver_and_answer(
         self, pdu: ShortMessage | DataSm, proto: SmppProtocol | None
     ) -> None:
         async with self._deliver_slots:
             status = await self._deliver(pdu)
-        if proto is not None and proto is self._proto:
-            proto.session.respond(pdu, status)
-            proto.schedule_flush()
+        self._respond(pdu, proto, status)
 
     async def _deliver(self, pdu: ShortMessage | DataSm) -> int:
         name = self.config.name

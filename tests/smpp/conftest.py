@@ -52,6 +52,35 @@ class RecordingHandler:
         self.parts.append(part)
 
 
+class SinkHandler(RecordingHandler):
+    """A handler taking receipts as the daemon's does (ReceiptSink): one future each,
+    resolved when the test says (``hold``) or at once; ``fail_next`` fails that many."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hold = False
+        self.held: list[tuple[Receipt, asyncio.Future[None]]] = []
+
+    def store_receipt(self, receipt: Receipt) -> asyncio.Future[None]:
+        stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.hold:
+            self.held.append((receipt, stored))
+        elif self.fail_next > 0:
+            self.fail_next -= 1
+            self.refused += 1
+            stored.set_exception(RuntimeError("store unavailable"))
+        else:
+            self.receipts.append(receipt)
+            stored.set_result(None)
+        return stored
+
+    def release(self) -> None:
+        held, self.held = self.held, []
+        for receipt, stored in held:
+            self.receipts.append(receipt)
+            stored.set_result(None)
+
+
 def gsm_segment(text: str = "Hello from the test") -> Segment:
     payload = text.encode("ascii")
     return Segment(data_coding=0, esm_class=0, udh=b"", payload=payload, encoding="gsm7",
@@ -87,14 +116,15 @@ async def start_link() -> AsyncIterator[StartLink]:
     """``await start_link(sim=SimConfig(...), **link_table_overrides)``."""
     harnesses: list[LinkHarness] = []
 
-    async def start(sim: SimConfig | None = None, **table: object) -> LinkHarness:
+    async def start(sim: SimConfig | None = None, handler: RecordingHandler | None = None,
+                    **table: object) -> LinkHarness:
         simulator = SmscSimulator(config=sim or SimConfig(), port=0, seed=7)
         port = await simulator.start()
         config = SmppLinkConfig.from_table(
             {"name": "test", "port": port, "system_id": "gw", "password": "pw",
              "reconnect_min": 0.05, "reconnect_max": 0.2, **table}
         )
-        handler = RecordingHandler()
+        handler = handler or RecordingHandler()
         link = SmppLink(config=config, handler=handler)
         task = asyncio.create_task(link.run(), name="link-under-test")
         harness = LinkHarness(simulator, link, handler, task)

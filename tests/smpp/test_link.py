@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import structlog
 
+from drivers.smpp import link as link_module
 from drivers.smpp.config import SmppLinkConfig
 from drivers.smpp.link import SmppLink
 from drivers.smpp.pdu import HEADER, BindResp, CommandId, encode
@@ -19,7 +20,13 @@ from drivers.smpp.sim_session import SimConfig
 from drivers.smpp.simulator import SmscSimulator
 from gateway.link import Accepted, Outcome, ReceiptState, Rejected, Retry, SubmitRequest
 from gateway.reassembly import Reassembler
-from tests.smpp.conftest import RecordingHandler, StartLink, request, wait_for_condition
+from tests.smpp.conftest import (
+    RecordingHandler,
+    SinkHandler,
+    StartLink,
+    request,
+    wait_for_condition,
+)
 
 
 async def test_submit_is_accepted_with_the_smsc_message_id(start_link: StartLink) -> None:
@@ -435,3 +442,46 @@ async def test_an_invalid_streamed_segment_is_rejected_and_gives_its_room_back(
     h.link.send(request(destination="+" + "1" * 25), got.append)
     assert isinstance(got[0], Rejected)
     assert h.link.room() == 2
+
+
+# --- receipts to a ReceiptSink (the daemon's handler): no task per receipt -------------
+
+
+async def test_receipts_to_a_sink_are_acknowledged_once_stored(start_link: StartLink) -> None:
+    sink = SinkHandler()
+    h = await start_link(sim=SimConfig(dlr=True), handler=sink)
+    sink.hold = True
+    outcomes = await _stream(h.link, 5)
+    await wait_for_condition(lambda: len(sink.held) == 5)
+    assert h.link.health().counters["receipts"] == 0  # not yet stored: not acknowledged
+    sink.release()
+    await wait_for_condition(lambda: h.link.health().counters["receipts"] == 5)
+    assert {r.smsc_id for r in sink.receipts} == {o.smsc_id for o in outcomes
+                                                   if isinstance(o, Accepted)}
+
+
+async def test_a_receipt_the_sink_fails_is_refused_and_comes_again(start_link: StartLink) -> None:
+    sink = SinkHandler()
+    sink.fail_next = 1
+    h = await start_link(sim=SimConfig(dlr=True), handler=sink)
+    [outcome] = await _stream(h.link, 1)
+    await wait_for_condition(lambda: len(sink.receipts) == 1)
+    assert isinstance(outcome, Accepted)
+    assert sink.receipts[0].smsc_id == outcome.smsc_id
+    refusals = [r for r in h.sim.records if r["event"] == "deliver_sm_refused"]
+    assert [r["status"] for r in refusals] == ["ESME_RX_T_APPN"]
+
+
+async def test_receipts_beyond_the_concurrency_wait_their_turn(
+    start_link: StartLink, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(link_module, "DELIVER_CONCURRENCY", 3)
+    sink = SinkHandler()
+    h = await start_link(sim=SimConfig(dlr=True), handler=sink)
+    sink.hold = True
+    await _stream(h.link, 8)
+    await wait_for_condition(lambda: len(sink.held) == 3 and len(h.link._waiting) == 5)
+    assert len(sink.held) == 3  # the others wait for one of these to be stored
+    sink.hold = False
+    sink.release()
+    await wait_for_condition(lambda: len(sink.receipts) == 8)
