@@ -87,10 +87,11 @@ class Run:
 
 
 @contextlib.asynccontextmanager
-async def store_lock(d: Any) -> AsyncIterator[dict[str, tuple[float, float]]]:
-    """Share of the phase each process's store writer held the write lock, and waited
-    for it (filled in when the phase is over; workers report every second)."""
-    shares: dict[str, tuple[float, float]] = {}
+async def store_lock(d: Any) -> AsyncIterator[dict[str, list[float]]]:
+    """Share of the phase each process's store writer held the write lock, waited for
+    it, used CPU and committed, holding it (filled in when the phase is over;
+    workers report every second)."""
+    shares: dict[str, list[float]] = {}
     async with aiohttp.ClientSession() as http:
         before = await writer_seconds(http, d.base)
         start = time.perf_counter()
@@ -98,9 +99,9 @@ async def store_lock(d: Any) -> AsyncIterator[dict[str, tuple[float, float]]]:
         await asyncio.sleep(1.1)  # the workers' next report
         after = await writer_seconds(http, d.base)
         wall = time.perf_counter() - start - 1.1
-    for process, (busy, wait) in after.items():
-        was = before.get(process, (0.0, 0.0))
-        shares[process] = ((busy - was[0]) / wall, (wait - was[1]) / wall)
+    for process, figures in after.items():
+        was = before.get(process, [0.0] * len(figures))
+        shares[process] = [(now - then) / wall for now, then in zip(figures, was, strict=True)]
 
 
 async def daemon_phases(  # noqa: PLR0917 - one call site, the benchmark's plan
@@ -243,9 +244,10 @@ def report(run: Run, args: argparse.Namespace) -> None:
         if r.note:
             print(f"{'':<40} {r.note}")
         if r.store:
-            held = sum(busy for busy, _ in r.store.values())
+            held = sum(figures[0] for figures in r.store.values())
             print(f"{'':<40} store write lock held {held:.0%} of the time: " + ", ".join(
-                f"{p} {busy:.0%} (waiting {wait:.0%})" for p, (busy, wait) in r.store.items()))
+                f"{p} {busy:.0%} (CPU {cpu:.0%}, commits {commit:.0%}; waited {wait:.0%})"
+                for p, (busy, wait, cpu, commit) in r.store.items()))
     print("e2e: first send -> all delivered (store polled every 100 ms); /link: e2e / SmppLink "
           "alone; /5000: e2e / target; ingest/s: accepted as the POSTs return; submit/s: all "
           "segments accepted by the SMSC; events+s: from all delivered until every status "

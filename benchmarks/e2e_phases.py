@@ -46,8 +46,9 @@ class Result:
     daemon_us: float | None = None
     events_lag: float | None = None  # seconds from all delivered to the outbox empty
     note: str = ""
-    # process -> (share of the phase its store writer held the write lock, share waiting)
-    store: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # process -> shares of the phase its store writer held the write lock, waited for
+    # it, used CPU and committed holding it (benchmarks.e2e_system.WRITER_FIGURES)
+    store: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:

@@ -279,19 +279,23 @@ class StoreProbe:
         self._conn.close()
 
 
-async def writer_seconds(http: aiohttp.ClientSession, base: str
-                         ) -> dict[str, tuple[float, float]]:
-    """(busy, lock wait) seconds of each process's store writer, from the daemon's /metrics
-    (workers report theirs every second)."""
+WRITER_FIGURES = ("busy_seconds", "lock_wait_seconds", "cpu_seconds", "commit_seconds")
+
+
+async def writer_seconds(http: aiohttp.ClientSession, base: str) -> dict[str, list[float]]:
+    """Each process's store writer figures (WRITER_FIGURES, cumulative seconds), from the
+    daemon's /metrics (workers report theirs every second)."""
     async with http.get(f"{base}/metrics") as r:
         text = await r.text()
     found: dict[str, list[float]] = {}
+    names = {f"smsgw_store_{f}": i for i, f in enumerate(WRITER_FIGURES)}
     for family in text_string_to_metric_families(text):
-        if family.name in ("smsgw_store_busy_seconds", "smsgw_store_lock_wait_seconds"):
-            slot = 0 if family.name.endswith("busy_seconds") else 1
+        slot = names.get(family.name)
+        if slot is not None:
             for sample in family.samples:
-                found.setdefault(sample.labels["process"], [0.0, 0.0])[slot] = sample.value
-    return {process: (busy, wait) for process, (busy, wait) in found.items()}
+                figures = found.setdefault(sample.labels["process"], [0.0] * len(names))
+                figures[slot] = sample.value
+    return found
 
 
 def cpu_seconds(pid: int) -> float:

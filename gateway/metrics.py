@@ -282,11 +282,13 @@ class Metrics:
         self.registry.register(StoreCollector(everyone))
 
     def set_writer_stats(self, *, process: str, transactions: int, busy_seconds: float,
-                         lock_wait_seconds: float, commit_seconds: float) -> None:
+                         lock_wait_seconds: float, commit_seconds: float,
+                         cpu_seconds: float = 0.0) -> None:
         """A worker process's writer figures (cumulative), relayed to the daemon."""
         self._relayed_writers[process] = WriterStats(
             transactions=transactions, busy_seconds=busy_seconds,
-            lock_wait_seconds=lock_wait_seconds, commit_seconds=commit_seconds)
+            lock_wait_seconds=lock_wait_seconds, commit_seconds=commit_seconds,
+            cpu_seconds=cpu_seconds)
 
     # --- links --------------------------------------------------------------------
 
@@ -306,8 +308,9 @@ class StoreCollector(Collector):
 
     ``smsgw_store_transactions_total``, ``smsgw_store_busy_seconds_total`` (the
     write lock held), ``smsgw_store_lock_wait_seconds_total`` (waiting for
-    another process's writer) and ``smsgw_store_commit_seconds_total``, labelled
-    ``process`` (``daemon``, ``worker-0``...). The rate of busy seconds summed
+    another process's writer), ``smsgw_store_commit_seconds_total`` and
+    ``smsgw_store_cpu_seconds_total`` (the writer thread's own CPU while it held
+    the lock), labelled ``process`` (``daemon``, ``worker-0``...). The rate of busy seconds summed
     over processes is the write lock's utilisation: near 1, the store is what
     limits throughput.
     """
@@ -335,6 +338,9 @@ class StoreCollector(Collector):
             (CounterMetricFamily(f"{p}_store_commit_seconds",
                                  "Seconds spent committing (WAL write, fsync).",
                                  labels=["process"]), "commit_seconds"),
+            (CounterMetricFamily(f"{p}_store_cpu_seconds",
+                                 "CPU seconds of the writer thread while it held the lock.",
+                                 labels=["process"]), "cpu_seconds"),
         )
         for process, stats in sorted(writers.items()):
             for family, field in families:

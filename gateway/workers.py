@@ -477,10 +477,11 @@ class DaemonLink:
         self._metric("set_mqtt_connected", broker=broker, connected=connected)
 
     def set_writer_stats(self, *, process: str, transactions: int, busy_seconds: float,
-                         lock_wait_seconds: float, commit_seconds: float) -> None:
+                         lock_wait_seconds: float, commit_seconds: float,
+                         cpu_seconds: float = 0.0) -> None:
         self._metric("set_writer_stats", process=process, transactions=transactions,
                      busy_seconds=busy_seconds, lock_wait_seconds=lock_wait_seconds,
-                     commit_seconds=commit_seconds)
+                     commit_seconds=commit_seconds, cpu_seconds=cpu_seconds)
 
     # --- the daemon's operations pages -----------------------------------------------
 
@@ -619,7 +620,8 @@ async def _report_writer(store: Store, daemon: DaemonLink, index: int) -> None:
         daemon.set_writer_stats(process=f"worker-{index}", transactions=stats.transactions,
                                 busy_seconds=stats.busy_seconds,
                                 lock_wait_seconds=stats.lock_wait_seconds,
-                                commit_seconds=stats.commit_seconds)
+                                commit_seconds=stats.commit_seconds,
+                                cpu_seconds=stats.cpu_seconds)
         await asyncio.sleep(WRITER_STATS_EVERY)
 
 

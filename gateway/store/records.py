@@ -317,3 +317,6 @@ class WriterStats:
     busy_seconds: float = 0.0  # holding the write lock: transactions with their commits
     lock_wait_seconds: float = 0.0  # waiting for another process's writer to finish
     commit_seconds: float = 0.0  # in COMMIT (the WAL write and, synchronous=full, fsync)
+    # the writer thread's CPU time while holding the lock: busy - cpu - commit is
+    # time it waited for the interpreter lock (other threads' Python) or the disk
+    cpu_seconds: float = 0.0

@@ -170,6 +170,7 @@ class Engine:
         self._busy = 0.0
         self._lock_wait = 0.0
         self._commit = 0.0
+        self._cpu = 0.0
         if checkpoints not in CHECKPOINTS:
             msg = f"checkpoints: {checkpoints!r} is not one of {', '.join(CHECKPOINTS)}"
             raise ValueError(msg)
@@ -265,10 +266,12 @@ class Engine:
                 got = time.monotonic()
                 self._lock_wait += got - asked
                 asked = got
+                cpu = time.thread_time()
                 try:
                     self._run_batch(jobs)
                 finally:
                     fcntl.flock(self._writer_lock, fcntl.LOCK_UN)
+                self._cpu += time.thread_time() - cpu
             self._transactions += 1
             self._busy += time.monotonic() - asked
             self._checkpoint_wake.set()
@@ -349,7 +352,8 @@ class Engine:
 
     def stats(self) -> WriterStats:
         return WriterStats(transactions=self._transactions, busy_seconds=self._busy,
-                           lock_wait_seconds=self._lock_wait, commit_seconds=self._commit)
+                           lock_wait_seconds=self._lock_wait, commit_seconds=self._commit,
+                           cpu_seconds=self._cpu)
 
     # --- reading ----------------------------------------------------------------
     def _reader(self) -> sqlite3.Connection:

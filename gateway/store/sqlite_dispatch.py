@@ -47,6 +47,7 @@ from gateway.model import (
 )
 from gateway.store.records import LedgerEntry, OutcomeRecord, QueueChanges, StateChange
 from gateway.store.sqlite_events import REPORTED_STATES, StatusRows
+from gateway.store.sqlite_fastpath import record_fast
 from gateway.store.sqlite_ledger import load_state, refund, save_state
 
 _SEG = SegmentState
@@ -384,7 +385,25 @@ def record(
     conn: sqlite3.Connection, outcomes: Sequence[OutcomeRecord], receipts: Sequence[Receipt],
     now: float, *, outbox: bool = True,
 ) -> QueueChanges:
-    """Record submit outcomes, then delivery receipts, in one pass over their messages."""
+    """Record submit outcomes, then delivery receipts, in one pass over their messages:
+    the common cases (:mod:`gateway.store.sqlite_fastpath`), then the rest."""
+    events = StatusRows(now, mqtt=outbox)
+    fast = record_fast(conn, outcomes, receipts, now, events)
+    events.write(conn)
+    if not fast.outcomes and not fast.receipts:
+        return QueueChanges(changes=tuple(fast.changes))
+    rest = _record(conn, fast.outcomes, fast.receipts, now, outbox=outbox)
+    if not fast.changes:
+        return rest
+    return QueueChanges(changes=(*fast.changes, *rest.changes), refunds=rest.refunds,
+                        unmatched_receipts=rest.unmatched_receipts)
+
+
+def _record(
+    conn: sqlite3.Connection, outcomes: Sequence[OutcomeRecord], receipts: Sequence[Receipt],
+    now: float, *, outbox: bool = True,
+) -> QueueChanges:
+    """The general path: every message of the round loaded, changed, written."""
     accepted_here: dict[tuple[str, str], list[tuple[str, int]]] = {}
     for o in outcomes:
         if isinstance(o.outcome, Accepted):
@@ -504,7 +523,10 @@ def expire_unconfirmed(
 
     Their segments were accepted, so nothing is refunded; a receipt that still
     arrives later is recorded on the segment and leaves the message as it is.
+    Receipts kept since before ``before`` for an acceptance that never came
+    (an SMSC's receipt for something we did not send) are dropped.
     """
+    conn.execute("DELETE FROM pending_receipts WHERE received_at < ?", (before,))
     ids = [row[0] for row in conn.execute(
         "SELECT id FROM messages INDEXED BY messages_submitted "
         "WHERE state = 'submitted' AND updated_at < ? LIMIT ?",

@@ -308,3 +308,17 @@ async def test_one_batch_records_new_acceptances_and_receipts_of_earlier_ones(
     assert seg.receipt_state is ReceiptState.DELIVERED  # the early ENROUTE, then this one
     with sqlite3.connect(store.path) as conn:  # the kept one was taken, not left behind
         assert conn.execute("SELECT count(*) FROM pending_receipts").fetchone() == (0,)
+
+
+async def test_receipts_nothing_was_accepted_for_are_dropped_after_the_timeout(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store)
+    early = await store.record([], [_receipt("never-sent")], now=clock.now)
+    assert early.unmatched_receipts == 1
+    await store.expire_unconfirmed(before=clock.now - 10)
+    with sqlite3.connect(store.path) as conn:  # younger than the timeout: kept
+        assert conn.execute("SELECT count(*) FROM pending_receipts").fetchone() == (1,)
+    await store.expire_unconfirmed(before=clock.now + 10)
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("SELECT count(*) FROM pending_receipts").fetchone() == (0,)
