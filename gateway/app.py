@@ -38,7 +38,7 @@ from gateway.journal import AcceptJournal, journal_base
 from gateway.link import Link, LinkHandler, LinkHealth, Receipt
 from gateway.linkevents import LinkEvents
 from gateway.metrics import Metrics, RelayedMetrics
-from gateway.mqtt import MqttBridge
+from gateway.mqtt import MqttBridge, MqttSettings
 from gateway.router import Router
 from gateway.sdnotify import Notifier, watchdog_interval, watchdog_pinger
 from gateway.store import open_store
@@ -389,22 +389,34 @@ def _lease_if(dispatcher: Dispatcher, lease: Lease) -> Lease | None:
 
 def build_events(
     *, store: Store, send_service: SendService, settings: DaemonSettings,
-    metrics: RelayedMetrics, logger: Any,
+    metrics: RelayedMetrics, logger: Any, mqtt_settings: MqttSettings | None = None,
 ) -> tuple[EventPublisher, MqttBridge | None]:
     """The outbox publisher (MQTT events, webhooks) and, with ``[mqtt]``, the MQTT
     bridge taking sends: in the daemon's process, or in worker 0 (gateway.workers)."""
     events = EventPublisher(store=store, metrics=metrics, logger=logger)
-    if settings.mqtt is None:
-        return events, None
-    handler = MqttSendHandler(store=store, send_service=send_service, events=events,
+    mqtt = build_mqtt_ingress(store=store, send_service=send_service,
+                              settings=mqtt_settings or settings.mqtt, metrics=metrics,
+                              logger=logger, poke_events=events.poke)
+    if mqtt is not None:
+        events.attach_mqtt(mqtt)
+    return events, mqtt
+
+
+def build_mqtt_ingress(
+    *, store: Store, send_service: SendService, settings: MqttSettings | None,
+    metrics: RelayedMetrics, logger: Any, poke_events: Callable[[], object],
+) -> MqttBridge | None:
+    """The MQTT bridge taking sends (None without ``[mqtt]``); ``poke_events`` wakes
+    the publisher of the events those sends wrote."""
+    if settings is None:
+        return None
+    handler = MqttSendHandler(store=store, send_service=send_service, poke_events=poke_events,
                               metrics=metrics, logger=logger)
-    broker = f"{settings.mqtt.host}:{settings.mqtt.port}"
-    mqtt = MqttBridge(
-        settings=settings.mqtt, on_send=handler, logger=logger,
+    broker = f"{settings.host}:{settings.port}"
+    return MqttBridge(
+        settings=settings, on_send=handler, logger=logger,
         on_connection=lambda up: metrics.set_mqtt_connected(broker=broker, connected=up),
     )
-    events.attach_mqtt(mqtt)
-    return events, mqtt
 
 
 # Cyclic garbage collection, tuned for a long-running daemon that allocates

@@ -10,12 +10,12 @@ unacknowledged and the broker delivers it again.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from gateway.api_schema import parse_send_payload
 from gateway.enqueue import SendService
 from gateway.errors import UserError
-from gateway.events import EventPublisher
 from gateway.metrics import IngressMetrics
 from gateway.store.base import Store
 
@@ -28,13 +28,13 @@ class MqttSendHandler:
         *,
         store: Store,
         send_service: SendService,
-        events: EventPublisher,
+        poke_events: Callable[[], object],
         metrics: IngressMetrics,
         logger: Any,  # a structlog bound logger
     ) -> None:
         self._store = store
         self._send = send_service
-        self._events = events
+        self._poke_events = poke_events  # the outbox publisher: new event rows
         self._metrics = metrics
         self._log = logger.bind(component="mqtt_ingress")
 
@@ -53,7 +53,7 @@ class MqttSendHandler:
         fresh = [a for a in result.accepted if not a.duplicate]
         if fresh:
             self._metrics.message_accepted(account=account, channel="mqtt", count=len(fresh))
-            self._events.poke()
+            self._poke_events()
 
     async def _reject(
         self, account: str, *, code: str, detail: str, client_ref: str | None, payload: bytes,
@@ -67,7 +67,7 @@ class MqttSendHandler:
         await self._store.add_event(account=account, kind="rejected", payload=body)
         self._metrics.message_rejected(account=account, reason=code)
         self._log.info("mqtt_send_rejected", account=account, error=code)
-        self._events.poke()
+        self._poke_events()
 
 
 def _client_ref(payload: bytes) -> str | None:

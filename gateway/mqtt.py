@@ -77,6 +77,13 @@ class MqttSettings:
         topic = f"{self.topic_prefix}/+/send"
         return f"$share/{self.shared_group}/{topic}" if self.shared_group else topic
 
+    @property
+    def other_filter(self) -> str:
+        """The form of the send filter not in use (shared or not): a persistent session
+        kept from a run configured the other way drops it, or it would get sends twice."""
+        topic = f"{self.topic_prefix}/+/send"
+        return topic if self.shared_group else f"$share/smsgw/{topic}"
+
 
 class _Batch:
     """One :meth:`MqttBridge.publish_many` call: mids acknowledged, still waiting."""
@@ -397,6 +404,7 @@ class MqttBridge:
         failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         async with client:
             self._client, self._pubacks = client, pubacks
+            await client.unsubscribe(s.other_filter)
             await client.subscribe(s.send_filter, qos=1)
             self.connections += 1
             self.connected.set()

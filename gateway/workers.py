@@ -18,6 +18,7 @@ Each worker talks to the daemon over one socket pair (its end passed as a
 file descriptor), newline-delimited JSON arrays:
 
 worker -> daemon  ``["started", port]``: serving (port: the API's, or null)
+                  ``["events"]``: new outbox rows (relayed to worker 0)
                   ``["handoff", [message, ...]]``: messages stored leased to
                   the daemon's dispatcher (each the list of its columns, as
                   the store gives them): it sends them, no claim
@@ -45,6 +46,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import json
 import signal
@@ -71,8 +73,9 @@ from gateway.worker_records import (
 )
 
 if TYPE_CHECKING:
+    from gateway.daemon_config import DaemonSettings
     from gateway.events import EventPublisher
-    from gateway.mqtt import MqttBridge
+    from gateway.mqtt import MqttBridge, MqttSettings
     from gateway.store.base import Store
     from gateway.store.records import Message
 
@@ -308,6 +311,8 @@ class WorkerPool:
             kind = item[0] if item else None
             if kind == "recorded" and item and len(item) == 4:
                 self._recorded(item)
+            elif kind == "events":
+                self.wake_events()  # another worker stored events: worker 0 publishes
             elif kind == "handoff" and item:
                 self._on_handoff(item[1])
             elif kind == "metric" and item and item[1] in RELAYED:
@@ -408,6 +413,8 @@ class DaemonLink:
         self._writer = writer
         self.on_events: Callable[[], object] | None = None  # the daemon says: new outbox rows
         self.accepting = True  # the daemon's dispatcher takes handovers
+        # new outbox rows written here: worker 0 publishes them (one line per loop turn)
+        self.wake_events = _OncePerTurn(lambda: self.send(["events"]))
         # worker 0: the daemon's "record" requests (id, now, outcomes, receipts)
         self.on_record: Callable[[int, float, list[Any], list[Any]], object] | None = None
         self._ids = itertools.count(1)
@@ -508,7 +515,11 @@ async def run_worker(*, config_path: Path, fd: int, index: int, port: int,
                      reuse_port: bool, logger: Any) -> None:
     """One worker: serve until SIGTERM/SIGINT or until the daemon is gone."""
     # the same composition as the daemon's own process when it has no workers
-    from gateway.app import build_events, tune_gc  # noqa: PLC0415 - a light module to import
+    from gateway.app import (  # noqa: PLC0415 - a light module to import
+        build_events,
+        build_mqtt_ingress,
+        tune_gc,
+    )
     from gateway.config import load_config  # noqa: PLC0415
     from gateway.daemon_config import daemon_settings  # noqa: PLC0415
     from gateway.enqueue import SendService  # noqa: PLC0415
@@ -536,11 +547,17 @@ async def run_worker(*, config_path: Path, fd: int, index: int, port: int,
         )
         events: EventPublisher | None = None
         mqtt: MqttBridge | None = None
-        if index == 0:  # one publisher of the outbox, one MQTT session, the one writer
+        mqtt_settings = worker_mqtt(settings, index)
+        if index == 0:  # the outbox's one publisher, the one writer of outcomes
             events, mqtt = build_events(store=store, send_service=send_service,
-                                        settings=settings, metrics=daemon, logger=log)
+                                        settings=settings, metrics=daemon, logger=log,
+                                        mqtt_settings=mqtt_settings)
             daemon.on_events = events.poke
             daemon.on_record = _Recorder(store, daemon, events)
+        else:  # MQTT sends too, shared with the others; worker 0 publishes their events
+            mqtt = build_mqtt_ingress(store=store, send_service=send_service,
+                                      settings=mqtt_settings, metrics=daemon, logger=log,
+                                      poke_events=daemon.wake_events)
         http: HttpServer | None = None
         bound: int | None = None
         if settings.http is not None:
@@ -579,6 +596,21 @@ async def run_worker(*, config_path: Path, fd: int, index: int, port: int,
     finally:
         writer.close()
         await store.close()
+
+
+SHARED_GROUP = "smsgw"  # the workers' shared subscription when [mqtt] names none
+
+
+def worker_mqtt(settings: DaemonSettings, index: int) -> MqttSettings | None:
+    """Worker ``index``'s MQTT session: with several workers, each takes a share of the
+    sends (a shared subscription) under a client id of its own (worker 0 keeps the
+    configured one, and its persistent session)."""
+    mqtt = settings.mqtt
+    if mqtt is None or settings.workers < 2:
+        return mqtt
+    client_id = mqtt.client_id if index == 0 else f"{mqtt.client_id}-{index}"
+    return dataclasses.replace(mqtt, client_id=client_id,
+                               shared_group=mqtt.shared_group or SHARED_GROUP)
 
 
 class _Recorder:

@@ -10,6 +10,7 @@ from gateway.app import check_links
 from gateway.config import load_config
 from gateway.daemon_config import daemon_settings
 from gateway.errors import ConfigError
+from gateway.workers import worker_mqtt
 
 LINK = """
 [[link]]
@@ -85,3 +86,18 @@ def test_workers_default_to_none_and_take_a_count(tmp_path: Path) -> None:
 @pytest.mark.parametrize("count", ["-1", "65", '"two"'])
 def test_bad_worker_count_names_the_key(tmp_path: Path, count: str) -> None:
     assert "[workers] count" in error_of(tmp_path, f"[workers]\ncount = {count}\n")
+
+
+@pytest.mark.parametrize(("workers", "shared", "expected"), [
+    (1, "", [("gw", None)]),
+    (2, "", [("gw", "smsgw"), ("gw-1", "smsgw")]),
+    (3, 'shared_group = "fleet"\n', [("gw", "fleet"), ("gw-1", "fleet"), ("gw-2", "fleet")]),
+])
+def test_each_worker_has_its_mqtt_session_and_several_share_the_sends(
+    tmp_path: Path, workers: int, shared: str, expected: list[tuple[str, str | None]],
+) -> None:
+    text = (f'[workers]\ncount = {workers}\n[mqtt]\nurl = "mqtt://127.0.0.1"\n'
+            f'client_id = "gw"\n{shared}' + LINK)
+    settings = daemon_settings(load_config(_write(tmp_path, text)))
+    sessions = [worker_mqtt(settings, i) for i in range(workers)]
+    assert [(m.client_id, m.shared_group) for m in sessions if m] == expected
