@@ -36,7 +36,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -146,6 +146,87 @@ def _open_writer_lock(path: str) -> int | None:
         return None
 
 
+class TransactionRunner:
+    """Runs write jobs, one transaction per call: the write lock file (flock), then
+    ``BEGIN IMMEDIATE``, each job in a SAVEPOINT of its own (one that raises rolls
+    back alone and hands its exception back), one COMMIT. Counts what it costs
+    (:class:`~gateway.store.records.WriterStats`).
+
+    The Engine's writer thread uses one; so does the writer process
+    (gateway.writer), on its only thread.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+        self.conn = conn
+        self.path = path
+        self.lock_fd = _open_writer_lock(path)
+        # added to by the running thread; stats() reads them from any thread
+        self._transactions = 0
+        self._busy = 0.0
+        self._lock_wait = 0.0
+        self._commit = 0.0
+        self._cpu = 0.0
+
+    def run(self, jobs: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]],
+            ) -> list[tuple[bool, Any]]:
+        """``fn(conn, *args)`` for each (fn, args); (True, value) or (False, exception)."""
+        asked = time.monotonic()
+        if self.lock_fd is None:
+            results = self._transaction(jobs)
+        else:
+            fcntl.flock(self.lock_fd, fcntl.LOCK_EX)
+            got = time.monotonic()
+            self._lock_wait += got - asked
+            asked = got
+            cpu = time.thread_time()
+            try:
+                results = self._transaction(jobs)
+            finally:
+                fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
+            self._cpu += time.thread_time() - cpu
+        self._transactions += 1
+        self._busy += time.monotonic() - asked
+        return results
+
+    def _transaction(self, jobs: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]],
+                     ) -> list[tuple[bool, Any]]:
+        conn = self.conn
+        results: list[tuple[bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for fn, args in jobs:
+                conn.execute("SAVEPOINT job")
+                try:
+                    value = fn(conn, *args)
+                except sqlite3.OperationalError:
+                    raise  # disk full, I/O error, lock timeout: the whole batch fails
+                except Exception as exc:  # noqa: BLE001 (handed back to the caller)
+                    conn.execute("ROLLBACK TO job")
+                    results.append((False, exc))
+                else:
+                    results.append((True, value))
+                conn.execute("RELEASE job")
+            started = time.monotonic()
+            conn.execute("COMMIT")
+            self._commit += time.monotonic() - started
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            error = StoreError(f"store {self.path}: {exc}")
+            results = [(False, error)] * len(jobs)
+        return results
+
+    def stats(self) -> WriterStats:
+        return WriterStats(transactions=self._transactions, busy_seconds=self._busy,
+                           lock_wait_seconds=self._lock_wait, commit_seconds=self._commit,
+                           cpu_seconds=self._cpu)
+
+    def close(self) -> None:
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)
+            self.lock_fd = None
+
+
 class Engine:
     """Owns the connections and threads; runs functions ``fn(conn, *args)``."""
 
@@ -163,14 +244,8 @@ class Engine:
         except BaseException:
             self._conn.close()
             raise
-        self._writer_lock = _open_writer_lock(path)
+        self._runner = TransactionRunner(self._conn, path)
         self._closed = False
-        # the writer thread adds to these; stats() reads them from any thread
-        self._transactions = 0
-        self._busy = 0.0
-        self._lock_wait = 0.0
-        self._commit = 0.0
-        self._cpu = 0.0
         if checkpoints not in CHECKPOINTS:
             msg = f"checkpoints: {checkpoints!r} is not one of {', '.join(CHECKPOINTS)}"
             raise ValueError(msg)
@@ -258,26 +333,14 @@ class Engine:
             jobs = self._prepare(jobs)
             if not jobs:
                 continue
-            asked = time.monotonic()
-            if self._writer_lock is None:
-                self._run_batch(jobs)
-            else:
-                fcntl.flock(self._writer_lock, fcntl.LOCK_EX)
-                got = time.monotonic()
-                self._lock_wait += got - asked
-                asked = got
-                cpu = time.thread_time()
-                try:
-                    self._run_batch(jobs)
-                finally:
-                    fcntl.flock(self._writer_lock, fcntl.LOCK_UN)
-                self._cpu += time.thread_time() - cpu
-            self._transactions += 1
-            self._busy += time.monotonic() - asked
+            results = self._runner.run([(job.fn, job.args) for job in jobs])
+            for job, (ok, value) in zip(jobs, results, strict=True):
+                # RuntimeError: the caller's loop is closed, nobody waits for this answer
+                with contextlib.suppress(RuntimeError):
+                    job.loop.call_soon_threadsafe(_resolve, job.future, ok, value)
             self._checkpoint_wake.set()
         self._conn.close()
-        if self._writer_lock is not None:
-            os.close(self._writer_lock)
+        self._runner.close()
 
     def _checkpoint_loop(self) -> None:
         """Copy committed WAL frames into the database file, beside the writer.
@@ -320,40 +383,8 @@ class Engine:
             ready.append(job)
         return ready
 
-    def _run_batch(self, jobs: list[_Job]) -> None:
-        conn = self._conn
-        results: list[tuple[bool, Any]] = []
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for job in jobs:
-                conn.execute("SAVEPOINT job")
-                try:
-                    value = job.fn(conn, *job.args)
-                except sqlite3.OperationalError:
-                    raise  # disk full, I/O error, lock timeout: the whole batch fails
-                except Exception as exc:  # noqa: BLE001 (handed to the caller's future)
-                    conn.execute("ROLLBACK TO job")
-                    results.append((False, exc))
-                else:
-                    results.append((True, value))
-                conn.execute("RELEASE job")
-            started = time.monotonic()
-            conn.execute("COMMIT")
-            self._commit += time.monotonic() - started
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            error = StoreError(f"store {self.path}: {exc}")
-            results = [(False, error)] * len(jobs)
-        for job, (ok, value) in zip(jobs, results, strict=True):
-            # RuntimeError: the caller's loop is closed, nobody waits for this answer
-            with contextlib.suppress(RuntimeError):
-                job.loop.call_soon_threadsafe(_resolve, job.future, ok, value)
-
     def stats(self) -> WriterStats:
-        return WriterStats(transactions=self._transactions, busy_seconds=self._busy,
-                           lock_wait_seconds=self._lock_wait, commit_seconds=self._commit,
-                           cpu_seconds=self._cpu)
+        return self._runner.stats()
 
     # --- reading ----------------------------------------------------------------
     def _reader(self) -> sqlite3.Connection:
