@@ -60,6 +60,7 @@ from benchmarks.e2e_phases import (
     phase_http,
     phase_latency,
     phase_mqtt,
+    raw_alone,
 )
 from benchmarks.e2e_profile import Profile, start_recording, summarize
 from benchmarks.e2e_system import (
@@ -106,7 +107,7 @@ async def store_lock(d: Any) -> AsyncIterator[dict[str, list[float]]]:
 
 async def daemon_phases(  # noqa: PLR0917 - one call site, the benchmark's plan
     run: Run, work: Path, sim: Any, smsc_port: int, mqtt_port: int | None, sync: str,
-    args: argparse.Namespace, workers: int = 0,
+    args: argparse.Namespace, workers: int = 0, broker_pid: int | None = None,
 ) -> None:
     n = args.messages
     counter = itertools.count(0, 1_000_000)
@@ -120,6 +121,8 @@ async def daemon_phases(  # noqa: PLR0917 - one call site, the benchmark's plan
     probe = StoreProbe(d.db)
     pids = {"daemon": d.pid, "smsc-sim": sim.pid, "bench": os.getpid()}
     pids |= {f"daemon worker-{i + 1}": pid for i, pid in enumerate(d.children())}
+    if broker_pid is not None and mqtt_port is not None:
+        pids["mosquitto"] = broker_pid  # on the same cores: its share counts
     try:
         for attempt in range(args.repeat):
             recordings = {}
@@ -172,18 +175,24 @@ async def daemon_phases(  # noqa: PLR0917 - one call site, the benchmark's plan
 async def delay_run(run: Run, work: Path, args: argparse.Namespace) -> None:
     """The SMSC answers after 10 ms: the window bounds the rate at 64 / 0.010 = 6,400/s."""
     sim, port = start_simulator(delay=0.01)
+    workers = args.workers[-1]
     try:
-        alone = await link_alone(port, args.messages)
-        alone.label += ", SMSC delay 10 ms"
-        run.results.append(alone)
+        for baseline in (raw_alone, link_alone):
+            alone = await baseline(port, args.messages)
+            alone.label += ", SMSC delay 10 ms"
+            run.results.append(alone)
         d = await start_daemon(work / "gw-delay", smsc_port=port, mqtt_port=None,
-                               synchronous=args.sync[0])  # no MQTT: no status events
+                               synchronous=args.sync[0],  # no MQTT: no status events
+                               python_args=args.daemon_python_args, workers=workers)
         probe = StoreProbe(d.db)
+        pids = {"daemon": d.pid, "smsc-sim": sim.pid, "bench": os.getpid()}
+        pids |= {f"daemon worker-{i + 1}": pid for i, pid in enumerate(d.children())}
+        tag = f", {workers} worker{'s' if workers > 1 else ''}" if workers else ""
         try:
             run.load("http (delay 10 ms)")
             run.results.append(await phase_http(
-                d, probe, {"daemon": d.pid, "smsc-sim": sim.pid, "bench": os.getpid()},
-                label=f"HTTP {args.sync[0]}, no MQTT, SMSC delay 10 ms", n=args.messages, first=0))
+                d, probe, pids, label=f"HTTP {args.sync[0]}, no MQTT{tag}, SMSC delay 10 ms",
+                n=args.messages, first=0))
         finally:
             probe.close()
             d.stop()
@@ -202,12 +211,14 @@ async def bench(args: argparse.Namespace) -> Run:
             for workers in args.workers:
                 for sync in args.sync:
                     await daemon_phases(run, work, sim, smsc_port,
-                                        broker[1] if broker else None, sync, args, workers)
+                                        broker[1] if broker else None, sync, args, workers,
+                                        broker_pid=broker[0].pid if broker else None)
                 if args.compare_no_mqtt and broker is not None:
                     await daemon_phases(run, work, sim, smsc_port, None, args.sync[0], args,
                                         workers)
             run.load("link alone")
             for _ in range(args.repeat):
+                run.results.append(await raw_alone(smsc_port, args.messages))
                 run.results.append(await link_alone(smsc_port, args.messages))
             if args.delay_run:
                 await delay_run(run, work, args)
@@ -223,21 +234,25 @@ async def bench(args: argparse.Namespace) -> Run:
 
 
 def report(run: Run, args: argparse.Namespace) -> None:
-    def ceiling(delayed: bool) -> float:
-        rates = [r.rate for r in run.results if r.label.startswith("SmppLink alone")
+    def ceiling(baseline: str, delayed: bool) -> float:
+        rates = [r.rate for r in run.results if r.label.startswith(baseline)
                  and ("delay" in r.label) == delayed]
         return statistics.median(rates) if rates else float("nan")
 
     print(f"\nsmsgw end-to-end benchmark: {args.messages:,} messages per phase, one SMPP link "
           f"(window 64, receipts on), SQLite store, {os.cpu_count()} CPUs")
-    print(f"{'run':<40} {'msgs/s e2e':>11} {'/link':>7} {'/5000':>7} {'ingest/s':>9} "
-          f"{'submit/s':>9} {'seconds':>8} {'events+s':>8} {'us/msg':>7}  "
+    print(f"{'run':<40} {'msgs/s e2e':>11} {'/raw':>6} {'/link':>6} {'/5000':>6} "
+          f"{'ingest/s':>9} {'submit/s':>9} {'seconds':>8} {'events+s':>8} {'us/msg':>7}  "
           f"cpu (share of one core)")
     for r in run.results:
-        ratio = (r.rate / ceiling("delay" in r.label) if "alone" not in r.label
-                 else float("nan"))
+        delayed = "delay" in r.label
+        raw = (r.rate / ceiling(RAW, delayed) if not r.label.startswith(RAW)
+               else float("nan"))
+        link = (r.rate / ceiling(LINK, delayed) if not r.label.startswith((RAW, LINK))
+                else float("nan"))
         cpu = " ".join(f"{k} {v:.0%}" for k, v in r.cpu.items())
-        print(f"{r.label:<40} {r.rate:>11,.0f} {_ratio(ratio):>7} {r.rate / TARGET:>7.2f} "
+        print(f"{r.label:<40} {r.rate:>11,.0f} {_ratio(raw):>6} {_ratio(link):>6} "
+              f"{r.rate / TARGET:>6.2f} "
               f"{_num(r.ingest):>9} {_num(r.submit):>9} {r.seconds:>8.2f} "
               f"{'-' if r.events_lag is None else f'{r.events_lag:.1f}':>8} "
               f"{'-' if r.daemon_us is None else f'{r.daemon_us:,.0f}':>7}  {cpu}")
@@ -248,14 +263,15 @@ def report(run: Run, args: argparse.Namespace) -> None:
             print(f"{'':<40} store write lock held {held:.0%} of the time: " + ", ".join(
                 f"{p} {busy:.0%} (CPU {cpu:.0%}, commits {commit:.0%}; waited {wait:.0%})"
                 for p, (busy, wait, cpu, commit) in r.store.items()))
-    print("e2e: first send -> all delivered (store polled every 100 ms); /link: e2e / SmppLink "
-          "alone; /5000: e2e / target; ingest/s: accepted as the POSTs return; submit/s: all "
-          "segments accepted by the SMSC; events+s: from all delivered until every status "
-          "event is published (the next phase waits for it); us/msg: the daemon's CPU time "
-          "(all threads) per message, the steadiest figure on a shared machine")
+    print("e2e: first send -> all delivered (store polled every 100 ms); /raw: e2e / the bare "
+          "asyncio client (benchmarks/raw_smpp.py); /link: e2e / SmppLink alone; /5000: e2e / "
+          "target; ingest/s: accepted as the POSTs return; submit/s: all segments accepted by "
+          "the SMSC; events+s: from all delivered until every status event is published (the "
+          "next phase waits for it); us/msg: the daemon's CPU time (all threads) per message, "
+          "the steadiest figure on a shared machine; mosquitto: the broker, on the same cores")
     if any("delay" in r.label for r in run.results):
         print("(SMSC delay 10 ms: a window of 64 allows at most 64 / 0.010 = 6,400 msg/s; "
-              "/link compares with the link alone at the same delay)")
+              "/raw and /link compare with the baselines at the same delay)")
     for line in run.notes:
         print(line)
     for sync, lat in run.latencies.items():
@@ -282,6 +298,8 @@ def report(run: Run, args: argparse.Namespace) -> None:
         f"{when} {a:.2f} {b:.2f} {c:.2f}" for when, (a, b, c) in run.loads))
 
 
+RAW = "raw asyncio client"  # the baselines' labels
+LINK = "SmppLink alone"
 _FRAMEWORK = ("asyncio/", "<frozen", "runpy.py", "threading.py", "gateway/__main__.py",
               "gateway/cli/", "concurrent/", "selectors.py", "contextlib.py")
 # py-spy views: every thread that is not idle (includes waits for the GIL and time in

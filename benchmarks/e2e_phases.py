@@ -18,6 +18,7 @@ import aiomqtt
 import structlog
 
 from benchmarks.e2e_system import ACCOUNT, SENDER, DaemonProcess, StoreProbe, cpu_seconds
+from benchmarks.raw_smpp import raw_client
 from drivers.smpp.config import SmppLinkConfig
 from drivers.smpp.link import SmppLink
 from gateway.codec import encode
@@ -303,3 +304,11 @@ async def link_alone(port: int, n: int, *, window: int = 64) -> Result:
     await link.stop()
     await runner
     return result
+
+
+async def raw_alone(port: int, n: int, *, window: int = 64) -> Result:
+    """The named baseline: a bare asyncio SMPP client (benchmarks.raw_smpp), same
+    simulator, same window, every receipt in."""
+    submit, total = await raw_client(port, n, window=window)  # from the bind on
+    return Result(label=f"raw asyncio client, window {window}", messages=n,
+                  seconds=n / total, submit=submit)

@@ -35,7 +35,7 @@ from gateway.events import EventPublisher
 from gateway.http import HttpServer, LocalOperations, build_app
 from gateway.ingress import MqttSendHandler
 from gateway.journal import AcceptJournal, journal_base
-from gateway.link import Link, LinkHandler, LinkHealth, Receipt
+from gateway.link import Link, LinkHandler, LinkHealth, Receipt, ReceiptDone
 from gateway.linkevents import LinkEvents
 from gateway.metrics import Metrics, RelayedMetrics
 from gateway.mqtt import MqttBridge, MqttSettings
@@ -143,9 +143,9 @@ class Daemon:
         async def on_inbound(_message: InboundMessage) -> None:
             wake_events()  # stored with its event by the store
 
-        def record_receipt(receipt: Receipt) -> asyncio.Future[None]:
+        def record_receipt(receipt: Receipt, done: ReceiptDone) -> None:
             # with the dispatcher's outcomes; it is built below (its links need link_events)
-            return dispatcher.record_receipt(receipt)
+            dispatcher.record_receipt(receipt, done)
 
         link_events = LinkEvents(store=store, on_changes=on_changes, on_inbound=on_inbound,
                                  record_receipt=record_receipt, logger=log, metrics=metrics)

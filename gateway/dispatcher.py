@@ -65,7 +65,7 @@ from gateway.codec import encode
 from gateway.dispatch_parts import References, WeightedSlots, segment_sender
 from gateway.errors import CodecError
 from gateway.journal import AcceptJournal
-from gateway.link import Link, LinkHealth, Receipt, Retry, SegmentSender, SubmitRequest
+from gateway.link import Link, LinkHealth, Receipt, ReceiptDone, Retry, SegmentSender, SubmitRequest
 from gateway.metrics import Metrics
 from gateway.model import MessageState, SegmentState
 from gateway.outcomes import Finished, OutcomeRecorder, RecordFn, Sending, Unsent
@@ -188,9 +188,9 @@ class Dispatcher:
         ``max_in_flight``."""
         return self._accepting
 
-    def record_receipt(self, receipt: Receipt) -> asyncio.Future[None]:
+    def record_receipt(self, receipt: Receipt, done: ReceiptDone) -> None:
         """A link's delivery receipt: committed with the next round of outcomes."""
-        return self._outcomes.receipt(receipt)
+        self._outcomes.receipt(receipt, done)
 
     def take(self, messages: Iterable[Message]) -> None:
         """Messages stored leased to this dispatcher (``Store.enqueue(lease=...)``).

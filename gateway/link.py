@@ -12,7 +12,6 @@ Drivers import only this module, :mod:`gateway.model`, :mod:`gateway.errors`,
 
 from __future__ import annotations
 
-import asyncio
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -139,16 +138,21 @@ class LinkHandler(Protocol):
     async def on_inbound(self, part: InboundPart) -> None: ...
 
 
+ReceiptDone = Callable[[BaseException | None], None]  # a receipt stored (None) or not
+
+
 @runtime_checkable
 class ReceiptSink(Protocol):
     """A handler that also takes receipts without a coroutine per receipt (the daemon's).
 
     A link that sees it calls :meth:`store_receipt` instead of ``on_receipt``
-    and acknowledges the receipt when the future is done: stored, or failed
-    (refused: the peer delivers it again).
+    and acknowledges the receipt when ``done`` is called: ``done(None)`` once
+    stored, ``done(error)`` if it failed (refused: the peer delivers it again).
+    ``done`` is called once, from the loop, never from within ``store_receipt``;
+    no future nor callback handle per receipt.
     """
 
-    def store_receipt(self, receipt: Receipt) -> asyncio.Future[None]: ...
+    def store_receipt(self, receipt: Receipt, done: ReceiptDone) -> None: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from gateway.link import InboundPart, Receipt
+from gateway.link import InboundPart, Receipt, ReceiptDone
 from gateway.metrics import Metrics
 from gateway.reassembly import InboundMessage as Reassembled
 from gateway.reassembly import Reassembler
@@ -40,7 +40,7 @@ class LinkEvents:
         store: Store,
         on_changes: ChangesSink,
         on_inbound: InboundSink,
-        record_receipt: Callable[[Receipt], asyncio.Future[None]],
+        record_receipt: Callable[[Receipt, ReceiptDone], None],
         logger: Any,  # a structlog bound logger
         reassembly_timeout: float = 300.0,
         clock: Callable[[], float] = time.time,
@@ -59,18 +59,14 @@ class LinkEvents:
         self._owners: dict[str, tuple[float, str | None]] = {}
 
     async def on_receipt(self, receipt: Receipt) -> None:
-        await self.store_receipt(receipt)
+        stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.store_receipt(receipt, functools.partial(_settle, stored))
+        await stored
 
-    def store_receipt(self, receipt: Receipt) -> asyncio.Future[None]:
-        """The receipt goes to the writer with the dispatcher's outcomes; done once stored."""
-        stored = self._record_receipt(receipt)
-        if self._metrics is not None:
-            stored.add_done_callback(functools.partial(self._counted, receipt))
-        return stored
-
-    def _counted(self, receipt: Receipt, stored: asyncio.Future[None]) -> None:
-        if self._metrics is not None and not stored.cancelled() and stored.exception() is None:
-            self._metrics.receipt_received(link=receipt.link, state=receipt.state)
+    def store_receipt(self, receipt: Receipt, done: ReceiptDone) -> None:
+        """The receipt goes to the writer with the dispatcher's outcomes (which counts
+        it in the metrics once stored); ``done`` once it is, or is not."""
+        self._record_receipt(receipt, done)
 
     async def on_inbound(self, part: InboundPart) -> None:
         message = self._reassembler.add(part, self._clock())
@@ -126,3 +122,12 @@ class LinkEvents:
         self._log.info("reply_received", link=message.link, account=record.account,
                        parts=message.received, complete=message.complete)
         await self._on_inbound(record)
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)

@@ -13,6 +13,7 @@ and the store, ``reason``/``status``/``state`` from fixed vocabularies.
 
 from __future__ import annotations
 
+import collections
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from gateway import __version__
-from gateway.link import Accepted, LinkHealth, Outcome, ReceiptState, Rejected, Retry
+from gateway.link import Accepted, LinkHealth, Outcome, Receipt, ReceiptState, Rejected, Retry
 from gateway.store.records import WriterStats
 
 PREFIX = "smsgw"
@@ -178,6 +179,9 @@ class Metrics:
         )
         self._queue_states: set[str] = set()
         self._per_link: dict[str, _LinkChildren] = {}
+        # children asked for once per message (receipts, final states): see _link_children
+        self._finished: dict[tuple[str, str], Counter] = {}
+        self._receipts: dict[tuple[str, str], Counter] = {}
         self._link_collector: LinkCollector | None = None
 
     # --- ingress and lifecycle ----------------------------------------------
@@ -191,7 +195,11 @@ class Metrics:
 
     def message_finished(self, *, account: str, status: str) -> None:
         """A message reached a final state (delivered, undeliverable, expired...)."""
-        self.messages_final.labels(account=account, status=status).inc()
+        child = self._finished.get((account, status))
+        if child is None:
+            child = self._finished[account, status] = self.messages_final.labels(
+                account=account, status=status)
+        child.inc()
 
     def set_queue_depth(self, counts: Mapping[str, int]) -> None:
         """Set the queue depth per state; states absent from ``counts`` drop to 0."""
@@ -238,7 +246,19 @@ class Metrics:
 
     def receipt_received(self, *, link: str, state: ReceiptState | str) -> None:
         value = state.value if isinstance(state, ReceiptState) else state
-        self.receipts.labels(link=link, state=value).inc()
+        self._receipt_child(link, value).inc()
+
+    def receipts_received(self, receipts: Iterable[Receipt]) -> None:
+        """Receipts stored, each counted by its link and state."""
+        counts = collections.Counter((r.link, r.state.value) for r in receipts)
+        for (link, state), count in counts.items():
+            self._receipt_child(link, state).inc(count)
+
+    def _receipt_child(self, link: str, state: str) -> Counter:
+        child = self._receipts.get((link, state))
+        if child is None:
+            child = self._receipts[link, state] = self.receipts.labels(link=link, state=state)
+        return child
 
     def inbound_received(self, *, link: str, account: str) -> None:
         """One reassembled MO message; ``account`` is "" when no account owns it."""

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from gateway.dispatch_parts import WeightedSlots
 from gateway.journal import AcceptJournal
-from gateway.link import Accepted, Outcome, Receipt, Retry
+from gateway.link import Accepted, Outcome, Receipt, ReceiptDone, Retry
 from gateway.metrics import Metrics
 from gateway.store.base import Store
 from gateway.store.records import Message, OutcomeRecord, QueueChanges
@@ -126,7 +126,7 @@ class OutcomeRecorder:
         self._journaled: list[Sending] = []  # whose slots the next journal write frees
         self._journal_due = False
         self._receipts: list[Receipt] = []
-        self._receipts_stored: list[asyncio.Future[None]] = []
+        self._receipts_stored: list[ReceiptDone] = []
         self._wake = asyncio.Event()
         self._closing = False
 
@@ -160,14 +160,13 @@ class OutcomeRecorder:
         self._after.append(finished)
         self._wake.set()
 
-    def receipt(self, receipt: Receipt) -> asyncio.Future[None]:
-        """Record a delivery receipt with the next round; the future is done once it
-        is committed (or fails: the link refuses it and the SMSC sends it again)."""
-        stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    def receipt(self, receipt: Receipt, done: ReceiptDone) -> None:
+        """Record a delivery receipt with the next round; ``done(None)`` once it is
+        committed, ``done(error)`` if not (the link refuses it, the SMSC sends it
+        again)."""
         self._receipts.append(receipt)
-        self._receipts_stored.append(stored)
+        self._receipts_stored.append(done)
         self._wake.set()
-        return stored
 
     def _journal_flush(self) -> None:
         """Journal what was answered this loop turn, in one append."""
@@ -210,9 +209,7 @@ class OutcomeRecorder:
             try:
                 changes = await self._record(records, receipts, now=self._clock())
             except Exception as exc:  # noqa: BLE001 - outcomes kept and tried again
-                for future in stored:  # the SMSC sends these again
-                    if not future.done():
-                        future.set_exception(exc)
+                self._receipts_done(stored, exc)  # the SMSC sends these again
                 if not records:
                     continue
                 failures += 1
@@ -223,9 +220,9 @@ class OutcomeRecorder:
                 await asyncio.sleep(min(0.1 * 2 ** failures, RECORD_RETRY_MAX))
                 continue
             failures = 0
-            for future in stored:
-                if not future.done():
-                    future.set_result(None)
+            if receipts and self.metrics is not None:
+                self.metrics.receipts_received(receipts)
+            self._receipts_done(stored, None)
             journal = self._journal
             for done in after:
                 if isinstance(done, Sending):
@@ -237,6 +234,13 @@ class OutcomeRecorder:
                 self._on_changes(changes)
             except Exception as exc:  # events and metrics must not stop sending
                 self.log.error("changes_unreported", error=repr(exc), exc_info=exc)
+
+    def _receipts_done(self, dones: list[ReceiptDone], error: BaseException | None) -> None:
+        for done in dones:
+            try:
+                done(error)
+            except Exception as exc:  # a link's bug must not stop the recording
+                self.log.error("receipt_unacknowledged", error=repr(exc), exc_info=exc)
 
     def close(self) -> None:
         """Record what is queued, then let :meth:`run` return."""

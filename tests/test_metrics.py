@@ -7,7 +7,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway import __version__
-from gateway.link import Accepted, LinkHealth, ReceiptState, Rejected, Retry
+from gateway.link import Accepted, LinkHealth, Receipt, ReceiptState, Rejected, Retry
 from gateway.metrics import SUBMIT_LATENCY_BUCKETS, LinkCollector, Metrics
 from gateway.store.records import WriterStats
 
@@ -118,6 +118,19 @@ def test_receipts_accept_enum_or_text_state(
     metrics.receipt_received(link="op-a", state=ReceiptState.UNDELIVERABLE)
     assert value(registry, "smsgw_receipts_total", link="op-a", state="delivered") == 2
     assert value(registry, "smsgw_receipts_total", link="op-a", state="undeliverable") == 1
+
+
+def test_receipts_of_a_round_are_counted_by_link_and_state(
+    registry: CollectorRegistry, metrics: Metrics,
+) -> None:
+    metrics.receipts_received([
+        Receipt(link="op-a", smsc_id="1", state=ReceiptState.DELIVERED),
+        Receipt(link="op-a", smsc_id="2", state=ReceiptState.DELIVERED),
+        Receipt(link="op-b", smsc_id="3", state=ReceiptState.EXPIRED),
+    ])
+    metrics.receipt_received(link="op-a", state="delivered")
+    assert value(registry, "smsgw_receipts_total", link="op-a", state="delivered") == 3
+    assert value(registry, "smsgw_receipts_total", link="op-b", state="expired") == 1
 
 
 def test_credit_inbound_and_webhook_metrics(registry: CollectorRegistry, metrics: Metrics) -> None:

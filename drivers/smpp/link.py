@@ -99,7 +99,7 @@ class SmppLink:
         self._deliver_slots = asyncio.Semaphore(DELIVER_CONCURRENCY)
         # a handler that takes receipts without a coroutine each (ReceiptSink)
         self._sink = handler if isinstance(handler, ReceiptSink) else None
-        self._storing: set[asyncio.Future[None]] = set()
+        self._storing = 0  # receipts given to the sink, not yet stored
         self._waiting: deque[tuple[ShortMessage | DataSm, SmppProtocol | None]] = deque()
         self._drained_receipts: asyncio.Event | None = None
         self._detail = "not started"
@@ -476,7 +476,7 @@ class SmppLink:
         sink = self._sink
         if sink is not None and is_receipt(pdu.esm_class):
             # receipts, the bulk of what comes in: no task per PDU
-            if len(self._storing) >= DELIVER_CONCURRENCY:
+            if self._storing >= DELIVER_CONCURRENCY:
                 self._waiting.append((pdu, self._proto))
             else:
                 self._store_receipt(sink, pdu, self._proto)
@@ -492,14 +492,12 @@ class SmppLink:
             self._log.warning("smpp_receipt_unreadable", seq=pdu.sequence)
             self._respond(pdu, proto, st.ESME_ROK)  # redelivery would not make it readable
             return
-        stored = sink.store_receipt(receipt)
-        self._storing.add(stored)
-        stored.add_done_callback(functools.partial(self._receipt_stored, pdu, proto, receipt))
+        self._storing += 1
+        sink.store_receipt(receipt, functools.partial(self._receipt_stored, pdu, proto, receipt))
 
     def _receipt_stored(self, pdu: ShortMessage | DataSm, proto: SmppProtocol | None,
-                        receipt: Receipt, stored: asyncio.Future[None]) -> None:
-        self._storing.discard(stored)
-        error = stored.exception() if not stored.cancelled() else asyncio.CancelledError()
+                        receipt: Receipt, error: BaseException | None) -> None:
+        self._storing -= 1
         if error is None:
             self.counters["receipts"] += 1
             self._respond(pdu, proto, st.ESME_ROK)
@@ -507,7 +505,7 @@ class SmppLink:
             self._log.warning("smpp_receipt_refused", smsc_id=receipt.smsc_id, error=repr(error))
             self._respond(pdu, proto, st.ESME_RX_T_APPN)
         sink = self._sink
-        while sink is not None and self._waiting and len(self._storing) < DELIVER_CONCURRENCY:
+        while sink is not None and self._waiting and self._storing < DELIVER_CONCURRENCY:
             self._store_receipt(sink, *self._waiting.popleft())
         if self._drained_receipts is not None and not self._storing and not self._waiting:
             self._drained_receipts.set()

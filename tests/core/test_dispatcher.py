@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import structlog
+from prometheus_client import CollectorRegistry
 
 from gateway.codec import analyze
 from gateway.dispatcher import Dispatcher, DispatchSettings
@@ -24,10 +25,12 @@ from gateway.link import (
     Outcome,
     OutcomeCallback,
     Receipt,
+    ReceiptState,
     Rejected,
     Retry,
     SubmitRequest,
 )
+from gateway.metrics import Metrics
 from gateway.model import MessageState, SenderKind
 from gateway.router import Route, Router
 from gateway.store import open_store
@@ -149,6 +152,7 @@ class CountingStore:
         self.recording.set()
         self.claimed: list[str] = []
         self.recorded = 0
+        self.failing: Exception | None = None  # record() raises it while set
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.store, name)
@@ -156,6 +160,8 @@ class CountingStore:
     async def record(self, outcomes: Sequence[OutcomeRecord], receipts: Sequence[Receipt], *,
                      now: float) -> QueueChanges:
         await self.recording.wait()
+        if self.failing is not None:
+            raise self.failing
         changes = await self.store.record(outcomes, receipts, now=now)
         self.recorded += len(outcomes)
         return changes
@@ -206,7 +212,7 @@ async def _turns(count: int = 50) -> None:
 @contextlib.asynccontextmanager
 async def rig(tmp_path: Path, *links: ScriptedLink | SubmitOnlyLink, journal: bool = True,
               clock: Callable[[], float] = time.time, routes: Sequence[Route] | None = None,
-              **settings: Any) -> AsyncIterator[Rig]:
+              metrics: Metrics | None = None, **settings: Any) -> AsyncIterator[Rig]:
     store = await open_store(f"sqlite:///{tmp_path}/gw.db", synchronous="normal")
     await make_account(store, credit=100_000)
     counting = CountingStore(store)
@@ -222,7 +228,7 @@ async def rig(tmp_path: Path, *links: ScriptedLink | SubmitOnlyLink, journal: bo
         links=by_name,
         settings=DispatchSettings(worker=WORKER, **{"idle_poll": 0.05, **settings}),
         on_changes=changes.append, logger=structlog.get_logger(), clock=clock,
-        journal=acceptance,
+        journal=acceptance, metrics=metrics,
     )
     task = asyncio.create_task(dispatcher.run())
     try:
@@ -248,6 +254,45 @@ async def test_handed_over_messages_are_sent_and_recorded_without_a_claim(
         assert r.store.claimed == []
         assert sorted(req.message_id for req in link.sent) == sorted(m.id for m in messages)
         assert r.dispatcher.held == 0
+
+
+async def test_a_receipt_is_acknowledged_once_committed_and_counted_then(
+    tmp_path: Path,
+) -> None:
+    registry = CollectorRegistry()
+    async with rig(tmp_path, ScriptedLink(), metrics=Metrics(registry=registry)) as r:
+        [message] = await r.enqueue(1)
+        await r.all_in([message], MessageState.SUBMITTED)
+        r.store.recording.clear()  # the next round waits
+        done: list[BaseException | None] = []
+        r.dispatcher.record_receipt(Receipt(link="op-a", smsc_id=f"{message.id}/0",
+                                            state=ReceiptState.DELIVERED), done.append)
+        await _turns()
+        assert done == []  # not committed: the link must not acknowledge it yet
+        assert registry.get_sample_value(
+            "smsgw_receipts_total", {"link": "op-a", "state": "delivered"}) is None
+        r.store.recording.set()
+        await eventually(lambda: done == [None], what="the receipt acknowledged")
+        assert registry.get_sample_value(
+            "smsgw_receipts_total", {"link": "op-a", "state": "delivered"}) == 1
+        await r.all_in([message], MessageState.DELIVERED)
+
+
+async def test_a_receipt_the_store_fails_to_record_is_refused(tmp_path: Path) -> None:
+    registry = CollectorRegistry()
+    async with rig(tmp_path, ScriptedLink(), metrics=Metrics(registry=registry)) as r:
+        [message] = await r.enqueue(1)
+        await r.all_in([message], MessageState.SUBMITTED)
+        r.store.failing = RuntimeError("disk I/O error")
+        done: list[BaseException | None] = []
+        r.dispatcher.record_receipt(Receipt(link="op-a", smsc_id=f"{message.id}/0",
+                                            state=ReceiptState.DELIVERED), done.append)
+        await eventually(lambda: len(done) == 1, what="the receipt answered")
+        assert isinstance(done[0], RuntimeError)  # the link refuses it: sent again later
+        assert registry.get_sample_value(
+            "smsgw_receipts_total", {"link": "op-a", "state": "delivered"}) is None
+        r.store.failing = None
+        assert await r.states([message]) == [MessageState.SUBMITTED]
 
 
 async def test_queued_messages_are_claimed_and_sent(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from drivers.smpp.link import SmppLink
 from drivers.smpp.sim_session import SimConfig
 from drivers.smpp.simulator import SmscSimulator
 from gateway.codec import Segment
-from gateway.link import InboundPart, Receipt, SubmitRequest
+from gateway.link import InboundPart, Receipt, ReceiptDone, SubmitRequest
 from gateway.model import SenderKind
 
 
@@ -53,32 +53,32 @@ class RecordingHandler:
 
 
 class SinkHandler(RecordingHandler):
-    """A handler taking receipts as the daemon's does (ReceiptSink): one future each,
-    resolved when the test says (``hold``) or at once; ``fail_next`` fails that many."""
+    """A handler taking receipts as the daemon's does (ReceiptSink): ``done`` called
+    when the test says (``hold``) or on the next loop turn; ``fail_next`` fails that
+    many."""
 
     def __init__(self) -> None:
         super().__init__()
         self.hold = False
-        self.held: list[tuple[Receipt, asyncio.Future[None]]] = []
+        self.held: list[tuple[Receipt, ReceiptDone]] = []
 
-    def store_receipt(self, receipt: Receipt) -> asyncio.Future[None]:
-        stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    def store_receipt(self, receipt: Receipt, done: ReceiptDone) -> None:
+        loop = asyncio.get_running_loop()
         if self.hold:
-            self.held.append((receipt, stored))
+            self.held.append((receipt, done))
         elif self.fail_next > 0:
             self.fail_next -= 1
             self.refused += 1
-            stored.set_exception(RuntimeError("store unavailable"))
+            loop.call_soon(done, RuntimeError("store unavailable"))
         else:
             self.receipts.append(receipt)
-            stored.set_result(None)
-        return stored
+            loop.call_soon(done, None)
 
     def release(self) -> None:
         held, self.held = self.held, []
-        for receipt, stored in held:
+        for receipt, done in held:
             self.receipts.append(receipt)
-            stored.set_result(None)
+            done(None)
 
 
 def gsm_segment(text: str = "Hello from the test") -> Segment:
