@@ -152,8 +152,8 @@ class TransactionRunner:
     back alone and hands its exception back), one COMMIT. Counts what it costs
     (:class:`~gateway.store.records.WriterStats`).
 
-    The Engine's writer thread uses one; so does the writer process
-    (gateway.writer), on its only thread.
+    The Engine's writer thread runs one; it holds no asyncio state, so any
+    thread that owns a write connection can.
     """
 
     def __init__(self, conn: sqlite3.Connection, path: str) -> None:
