@@ -13,10 +13,12 @@ Phases, per store durability setting (``synchronous`` full, then normal):
   2. MQTT: N messages published with QoS 1, several recipients per payload.
   3. Latency at a fixed offered rate (1,000 msg/s): p50/p99 of submitted_at -
      created_at (accepted and committed -> submit_sm_resp received).
-Baselines from the same run: the SMPP link alone (``SmppLink`` driven from
-this process against the same simulator, same window, receipts on) and the
-target of 5,000 msg/s. The machine is shared: figures vary from run to run,
-ratios less so. Usage::
+Baselines from the same run, against the same simulator with the same window
+and receipts on: the bare asyncio client (benchmarks/raw_smpp.py, label "raw
+asyncio client", ratio column /raw), the SMPP link alone (``SmppLink`` driven
+from this process the way the daemon's dispatcher drives it, ratio column
+/link) and the target of 5,000 msg/s (/5000). The machine is shared: figures
+vary from run to run, ratios less so. Usage::
 
     python benchmarks/e2e.py [--messages 20000] [--quick] [--sync full,normal]
                              [--repeat 2] [--compare-no-mqtt] [--delay-run] [--profile]
@@ -27,8 +29,9 @@ ingest and events in a worker process); the CPU column counts the workers
 beside the daemon, and us/msg sums them.
 
 --compare-no-mqtt adds a daemon without [mqtt] (no status events published),
---delay-run an SMSC that answers after 10 ms, --profile two py-spy views of
-the daemon during the first HTTP phase (every busy thread; the GIL holder).
+--delay-run an SMSC that answers after 10 ms (both baselines, then the daemon
+with the last --workers count), --profile two py-spy views of the daemon
+during the first HTTP phase (every busy thread; the GIL holder).
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ from benchmarks.e2e_system import (
     stop,
     writer_seconds,
 )
+from gateway.workers import WRITER_STATS_EVERY
 
 # --- orchestration ---------------------------------------------------------------
 
@@ -91,15 +95,16 @@ class Run:
 async def store_lock(d: Any) -> AsyncIterator[dict[str, list[float]]]:
     """Share of the phase each process's store writer held the write lock, waited for
     it, used CPU and committed, holding it (filled in when the phase is over;
-    workers report every second)."""
+    workers report every WRITER_STATS_EVERY seconds)."""
     shares: dict[str, list[float]] = {}
     async with aiohttp.ClientSession() as http:
         before = await writer_seconds(http, d.base)
         start = time.perf_counter()
         yield shares
-        await asyncio.sleep(1.1)  # the workers' next report
+        report_wait = WRITER_STATS_EVERY + 0.1  # past the workers' next report
+        await asyncio.sleep(report_wait)
         after = await writer_seconds(http, d.base)
-        wall = time.perf_counter() - start - 1.1
+        wall = time.perf_counter() - start - report_wait
     for process, figures in after.items():
         was = before.get(process, [0.0] * len(figures))
         shares[process] = [(now - then) / wall for now, then in zip(figures, was, strict=True)]

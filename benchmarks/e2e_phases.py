@@ -22,7 +22,7 @@ from benchmarks.raw_smpp import raw_client
 from drivers.smpp.config import SmppLinkConfig
 from drivers.smpp.link import SmppLink
 from gateway.codec import encode
-from gateway.link import Accepted, InboundPart, Receipt, SubmitRequest
+from gateway.link import Accepted, InboundPart, Outcome, Receipt, SubmitRequest
 from gateway.model import SenderKind
 
 TEXT = "Your code is 482913. It expires in 10 minutes. Do not share it."  # one GSM segment
@@ -274,7 +274,9 @@ class _Receipts:
 
 
 async def link_alone(port: int, n: int, *, window: int = 64) -> Result:
-    """The ceiling over this link: SmppLink submits n one-segment messages, all receipts in."""
+    """The ceiling over this link: n one-segment messages streamed to SmppLink the way
+    the daemon's dispatcher sends them (``room()`` / ``wait_room()`` /
+    ``send(request, done)``, no task or future per segment), all receipts in."""
     handler = _Receipts(n)
     config = SmppLinkConfig.from_table({"name": "alone", "port": port, "system_id": "gw",
                                         "password": "secret", "window": window})
@@ -284,19 +286,26 @@ async def link_alone(port: int, n: int, *, window: int = 64) -> Result:
     runner = asyncio.create_task(link.run())
     await link.wait_bound(10)
     (segment,) = encode(TEXT)
-    numbers = iter(recipients(90_000_000, n))
+    answered = asyncio.Event()  # every segment has its outcome
+    outcomes = 0
     accepted = 0
 
-    async def worker() -> None:
-        nonlocal accepted
-        for i, to in enumerate(numbers):
-            request = SubmitRequest(message_id=f"m{i}", index=0, source=SENDER,
-                                    source_kind=SenderKind.ALPHA, destination=to, segment=segment)
-            if isinstance(await link.submit(request), Accepted):
-                accepted += 1
+    def done(outcome: Outcome) -> None:
+        nonlocal outcomes, accepted
+        outcomes += 1
+        if isinstance(outcome, Accepted):
+            accepted += 1
+        if outcomes == n:
+            answered.set()
 
     start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(window)))
+    for i, to in enumerate(recipients(90_000_000, n)):
+        if link.room() <= 0:
+            await link.wait_room()
+        link.send(SubmitRequest(message_id=f"m{i}", index=0, source=SENDER,
+                                source_kind=SenderKind.ALPHA, destination=to,
+                                segment=segment), done)
+    await answered.wait()
     submitted = time.perf_counter() - start
     await asyncio.wait_for(handler.done.wait(), 60)
     result = Result(label=f"SmppLink alone, window {window}", messages=n,

@@ -5,7 +5,9 @@ each submit_sm_resp sends the next one, each deliver_sm (receipt) answered.
 It does nothing a gateway must (no store, no journal, no retries, no
 sessions), so its rate is the named baseline that the link and the daemon
 are compared with: what Python and the loopback of this machine allow for
-one connection with receipts at this window. Usage::
+one connection with receipts at this window. A submit_sm the simulator
+refuses (non-zero command_status) ends the run at once: it is not resent, so
+the count would never complete. Usage::
 
     python benchmarks/raw_smpp.py [--messages 20000] [--window 64] [--port P]
 
@@ -52,6 +54,7 @@ class RawClient(asyncio.Protocol):
         self.sent = 0
         self.accepted = 0
         self.receipts = 0
+        self.refused: int | None = None  # command_status of the first refused submit_sm
         self.buffer = bytearray()
         self.bound = asyncio.get_running_loop().create_future()
         self.submitted = asyncio.Event()
@@ -92,6 +95,9 @@ class RawClient(asyncio.Protocol):
             if command == SUBMIT_SM | RESP:
                 if status == 0:
                     self.accepted += 1
+                elif self.refused is None:  # never resent: the run cannot complete
+                    self.refused = status
+                    self.done.set()
                 if self.sent < self.messages:
                     more += 1
                 if self.accepted == self.messages:
@@ -119,7 +125,10 @@ class RawClient(asyncio.Protocol):
 
 async def raw_client(port: int, messages: int, *, window: int = 64,
                      host: str = "127.0.0.1") -> tuple[float, float]:
-    """(submit_sm accepted per second, messages with their receipt per second)."""
+    """(submit_sm accepted per second, messages with their receipt per second).
+
+    Raises RuntimeError when the bind or a submit_sm is refused.
+    """
     loop = asyncio.get_running_loop()
     transport, client = await loop.create_connection(
         lambda: RawClient(messages, window), host, port)
@@ -127,6 +136,10 @@ async def raw_client(port: int, messages: int, *, window: int = 64,
         await asyncio.wait_for(client.bound, 10)
         client.start()
         await asyncio.wait_for(client.done.wait(), 120)
+        if client.refused is not None:
+            msg = (f"submit_sm refused with command_status 0x{client.refused:08x} "
+                   f"after {client.accepted:,} accepted")
+            raise RuntimeError(msg)
         total = time.perf_counter() - client.started
         await asyncio.wait_for(client.submitted.wait(), 10)
         return client.accepted / client.submit_seconds, messages / total
@@ -147,6 +160,9 @@ def main() -> None:
         proc, port = start_simulator()
     try:
         submit, total = asyncio.run(raw_client(port, args.messages, window=args.window))
+    except RuntimeError as exc:
+        print(f"raw_smpp: {exc}", file=sys.stderr)
+        sys.exit(1)
     finally:
         if proc is not None:
             proc.terminate()

@@ -147,7 +147,7 @@ class Daemon:
             # with the dispatcher's outcomes; it is built below (its links need link_events)
             dispatcher.record_receipt(receipt, done)
 
-        link_events = LinkEvents(store=store, on_changes=on_changes, on_inbound=on_inbound,
+        link_events = LinkEvents(store=store, on_inbound=on_inbound,
                                  record_receipt=record_receipt, logger=log, metrics=metrics)
         for table in s.links:
             link = build_link(table, link_events, log)

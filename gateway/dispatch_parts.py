@@ -64,10 +64,11 @@ class WeightedSlots:
         return n
 
     async def acquire(self, n: int) -> int:
+        """Take ``n`` units (at most the size), waiting in turn; how many were taken."""
+        taken = self.take_now(n)
+        if taken:
+            return taken
         n = min(n, self.size)
-        if not self._waiters and self.free >= n:
-            self.free -= n
-            return n
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append((n, future))
         try:

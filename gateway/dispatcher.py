@@ -167,19 +167,9 @@ class Dispatcher:
     # --- control ------------------------------------------------------------------
 
     @property
-    def in_flight(self) -> int:
-        """Messages out on a link, answers or their recording still to come."""
-        return len(self._sending)
-
-    @property
     def held(self) -> int:
         """Messages leased to this dispatcher that it holds (waiting, routed or out)."""
         return len(self._held)
-
-    def poke(self) -> None:
-        """Something was enqueued (not handed over): claim now instead of at the next poll."""
-        self._claim_now = True
-        self._wake.set()
 
     @property
     def accepting(self) -> bool:
@@ -307,6 +297,7 @@ class Dispatcher:
             del self._held[message.id]
             if not self._accepting:
                 self._check_accepting()
+            self._wake.set()  # room for claims and the feeder
 
     async def _claim(self, room: int) -> None:
         limit = min(self._s.batch, room)
@@ -462,23 +453,34 @@ class Dispatcher:
         queue.popleft()
         sending = Sending(recorder=self._outcomes, link=link.name, slots=slots,
                           message=message, indices=indices, taken=taken,
-                          waiting=1 if payload else len(indices))
+                          waiting=need)
         self._sending[message.id] = sending
         self._idle.clear()
         sender = lane.sender
         metrics = self.metrics
         validity = _remaining_validity(message, self._clock())
-        for i in [-1] if payload else indices:
-            if sender.room() <= 0:
-                await sender.wait_room()
-            if metrics is not None:
-                metrics.submit_sent(link=link.name)
-            sender.send(SubmitRequest(
-                message_id=message.id, index=max(i, 0), source=message.sender,
-                source_kind=message.sender_kind, destination=message.destination,
-                segment=segments[max(i, 0)], msg_class=message.msg_class, validity=validity,
-                priority=message.priority,
-            ), functools.partial(sending.answered, i))
+        targets = [-1] if payload else indices
+        sent = 0
+        try:
+            for i in targets:
+                if sender.room() <= 0:
+                    await sender.wait_room()
+                if metrics is not None:
+                    metrics.submit_sent(link=link.name)
+                sender.send(SubmitRequest(
+                    message_id=message.id, index=max(i, 0), source=message.sender,
+                    source_kind=message.sender_kind, destination=message.destination,
+                    segment=segments[max(i, 0)], msg_class=message.msg_class,
+                    validity=validity, priority=message.priority,
+                ), functools.partial(sending.answered, i))
+                sent += 1
+        except BaseException:
+            # segments never handed to the link (a bug, or the lane cancelled): their
+            # outcome is an internal error, so the slots, the message and its record
+            # go the usual way instead of holding the window for good
+            for i in targets[sent:]:
+                sending.answered(i, _INTERNAL_ERROR)
+            raise
 
     def _encode(self, message: Message, link: Link) -> list[Any]:
         concat = link.concat

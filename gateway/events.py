@@ -25,11 +25,10 @@ from gateway.mqtt import MqttBridge, MqttUnavailable
 from gateway.store.base import Store
 
 BATCH = 500
-# MQTT events per round (one outbox read, one pipelined publish, one delete):
-# also the most QoS 1 messages in flight at once
+# MQTT events per round (one outbox read, one pipelined publish, one delete),
+# about: whole outbox rows are read, so a round may hold one row's worth more
 MQTT_BATCH = 1000
 SECRET_TTL = 60.0  # seconds a webhook secret is cached
-TOPIC_CACHE = 10_000  # (account, kind) topics remembered
 
 
 class EventPublisher:
@@ -52,7 +51,6 @@ class EventPublisher:
         self._webhook_slots = asyncio.Semaphore(webhook_concurrency)
         self._secrets: dict[str, tuple[float, bytes]] = {}  # account -> (read at, secret)
         self._outbox_cleared = False  # no broker, and the outbox was emptied once
-        self._topics: dict[tuple[str, str], str] = {}  # (account, kind) -> MQTT topic
 
     def attach_mqtt(self, bridge: MqttBridge) -> None:
         self._mqtt = bridge
@@ -98,11 +96,11 @@ class EventPublisher:
             return not self._outbox_cleared
         if not batches:
             return False
-        topic = self._topic
+        topic = mqtt.topic
         try:
             # QoS 1 publishes pipeline: send the batch, then wait for the PUBACKs
             acked = await mqtt.publish_many(
-                [(topic(mqtt, account, kind), payload)
+                [(topic(account, kind), payload)
                  for b in batches for kind, account, payload in b.events]
             )
         except MqttUnavailable:
@@ -121,16 +119,6 @@ class EventPublisher:
             await asyncio.sleep(0.5)  # broker away: the rows wait, nothing is lost
             return False
         return events >= MQTT_BATCH
-
-    def _topic(self, mqtt: MqttBridge, account: str, kind: str) -> str:
-        topics = self._topics
-        key = (account, kind)
-        found = topics.get(key)
-        if found is None:
-            if len(topics) > TOPIC_CACHE:
-                topics.clear()
-            found = topics[key] = mqtt.topic(account, kind)
-        return found
 
     async def _post_webhooks(self, session: aiohttp.ClientSession) -> bool:
         now = self._clock()

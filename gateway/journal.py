@@ -18,16 +18,18 @@ files are deleted.
 
 Files: ``{base}.{n}``, one JSON array per line
 ``[message_id, index, link, smsc_id]``. A new file is started every
-:data:`ROTATE_RECORDS` records; a file is deleted once every record in it is
-recorded in the store. A last line cut short by the crash is ignored: its
-``fdatasync`` never returned, so its segments were still holding the
-window.
+:data:`ROTATE_RECORDS` records, and after a write that failed (disk full...), so
+that what a failed write left never shares a line with records written after
+it; a file is deleted once every record written to it is recorded in the store.
+A last line cut short is ignored: its ``fdatasync`` never returned, so its
+segments were still holding the window.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import glob
 import json
 import os
 import queue
@@ -36,11 +38,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gateway.link import Accepted
+from gateway.link import Accepted, settle
 from gateway.store.records import OutcomeRecord
 
 ROTATE_RECORDS = 20_000  # records per file
 _quote = json.encoder.encode_basestring  # a str as a JSON string literal (C)
+# a queue item for the thread: (file, records, their lines, future done once durable)
+_Item = tuple[int, int, bytes, asyncio.Future[None]]
 
 
 class JournalError(Exception):
@@ -53,13 +57,16 @@ class AcceptJournal:
     def __init__(self, base: Path) -> None:
         self.base = base
         self._file = -1  # number of the file new records go to
-        self._written: dict[int, int] = {}  # file -> records appended, not yet in the store
-        self._queue: queue.SimpleQueue[tuple[int, bytes, asyncio.Future[None]] | None] = (
-            queue.SimpleQueue()
-        )
+        self._appended = 0  # records appended to that file: it rotates at ROTATE_RECORDS
+        # file -> records appended, not yet in the store (those whose write failed
+        # not counted: nobody marks them stored)
+        self._unstored: dict[int, int] = {}
+        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        # the thread's own
         self._fd: int | None = None
         self._fd_file = -1
+        self._broken: set[int] = set()  # files a write failed in: none written since
 
     # --- opening and recovery -----------------------------------------------------
 
@@ -80,12 +87,13 @@ class AcceptJournal:
         for _, path in self._files():
             path.unlink(missing_ok=True)
         self._file = 0
-        self._written = {0: 0}
+        self._appended = 0
+        self._unstored = {0: 0}
 
     def _files(self) -> list[tuple[int, Path]]:
         found: list[tuple[int, Path]] = []
         prefix = self.base.name + "."
-        for path in self.base.parent.glob(glob_escape(self.base.name) + ".*"):
+        for path in self.base.parent.glob(glob.escape(self.base.name) + ".*"):
             tail = path.name[len(prefix):]
             if tail.isdigit():
                 found.append((int(tail), path))
@@ -110,25 +118,50 @@ class AcceptJournal:
             f"{quote(r.outcome.smsc_id if isinstance(r.outcome, Accepted) else '')}]\n"
             for r in accepted
         ]).encode()
-        if self._written.get(self._file, 0) >= ROTATE_RECORDS:
-            self._file += 1
-            self._written[self._file] = 0
+        if self._appended >= ROTATE_RECORDS:
+            self._rotate()
         file = self._file
-        self._written[file] += len(accepted)
+        self._appended += len(accepted)
+        self._unstored[file] += len(accepted)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._queue.put((file, lines, future))
+        self._queue.put((file, len(accepted), lines, future))
         return file, future
 
     def stored(self, file: int, count: int) -> None:
         """``count`` records appended to ``file`` are now in the store."""
-        left = self._written.get(file)
+        left = self._unstored.get(file)
         if left is None:
             return
         left -= count
-        self._written[file] = left
+        self._unstored[file] = left
         if left <= 0 and file != self._file:
-            del self._written[file]
-            self._queue.put((file, b"", _DELETE))  # deleted by the thread, in order
+            self._delete(file)
+
+    def _rotate(self) -> None:
+        old = self._file
+        self._file += 1
+        self._appended = 0
+        self._unstored[self._file] = 0
+        if self._unstored[old] <= 0:  # the store already has all of it
+            self._delete(old)
+
+    def _delete(self, file: int) -> None:
+        del self._unstored[file]
+        self._queue.put((file, 0, b"", _DELETE))  # deleted by the thread, in order
+
+    def _unwritten(self, file: int, count: int) -> None:
+        """``count`` records appended to ``file`` could not be written (their futures
+        fail): nothing more goes to that file, and it goes once the others are stored.
+
+        The store may have recorded them and said so already (it records them
+        whether the journal could or not): then they count twice, which is
+        harmless. :meth:`stored` comes in the order of :meth:`append`, so every
+        record written to the file before them is stored by then, and none was
+        written to it after them.
+        """
+        if file == self._file:
+            self._rotate()
+        self.stored(file, count)
 
     async def close(self) -> None:
         """Stop; files whose every record is in the store are deleted, the others kept
@@ -140,7 +173,7 @@ class AcceptJournal:
         await asyncio.to_thread(self._delete_stored)
 
     def _delete_stored(self) -> None:
-        for file, left in self._written.items():
+        for file, left in self._unstored.items():
             if left <= 0:
                 Path(f"{self.base}.{file}").unlink(missing_ok=True)
 
@@ -162,62 +195,76 @@ class AcceptJournal:
                         batch.append(more)
                 self._write(batch)
         finally:
-            if self._fd is not None:
-                os.close(self._fd)
+            self._close()
 
-    def _write(self, batch: list[tuple[int, bytes, Any]]) -> None:
-        pending: list[tuple[int, bytes, asyncio.Future[None]]] = []
-        for file, lines, future in batch:
+    def _write(self, batch: list[_Item]) -> None:
+        pending: list[_Item] = []
+        for item in batch:
+            file, _, _, future = item
             if future is _DELETE:
                 self._flush(pending)
                 pending = []
-                if file == self._fd_file and self._fd is not None:
-                    os.close(self._fd)
-                    self._fd, self._fd_file = None, -1
-                Path(f"{self.base}.{file}").unlink(missing_ok=True)
+                if file == self._fd_file:
+                    self._close()
+                self._broken.discard(file)
+                with contextlib.suppress(OSError):  # left: the next start reads it again
+                    Path(f"{self.base}.{file}").unlink(missing_ok=True)
             else:
-                pending.append((file, lines, future))
+                pending.append(item)
         self._flush(pending)
 
-    def _flush(self, pending: list[tuple[int, bytes, asyncio.Future[None]]]) -> None:
-        if not pending:
-            return
-        error: Exception | None = None
-        try:
-            for file in sorted({p[0] for p in pending}):
-                data = b"".join(lines for f, lines, _ in pending if f == file)
-                fd = self._open(file)
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fdatasync(fd)
-        except OSError as exc:
-            error = JournalError(f"acceptance journal {self.base}: {exc.strerror or exc}")
-        for _, _, future in pending:
-            loop = future.get_loop()
+    def _flush(self, pending: list[_Item]) -> None:
+        by_file: dict[int, list[_Item]] = {}
+        for item in pending:
+            by_file.setdefault(item[0], []).append(item)
+        for file, items in by_file.items():
+            error = self._append_lines(file, b"".join(item[2] for item in items))
+            loop = items[0][3].get_loop()
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-                loop.call_soon_threadsafe(_settle, future, error)
+                if error is not None:
+                    loop.call_soon_threadsafe(self._unwritten, file,
+                                              sum(item[1] for item in items))
+                for item in items:
+                    loop.call_soon_threadsafe(settle, item[3], error)
+
+    def _append_lines(self, file: int, data: bytes) -> JournalError | None:
+        """Write and sync ``data`` to ``file``; the error when that failed.
+
+        After a failure (possibly after part of ``data`` was written) nothing more is
+        written to the file: the next line would continue the fragment.
+        """
+        if file in self._broken:
+            return JournalError(f"acceptance journal {self.base}.{file}: "
+                                "an earlier write to it failed")
+        try:
+            fd = self._open(file)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fdatasync(fd)
+        except OSError as exc:
+            self._broken.add(file)
+            self._close()
+            return JournalError(f"acceptance journal {self.base}.{file}: "
+                                f"{exc.strerror or exc}")
+        return None
 
     def _open(self, file: int) -> int:
         if self._fd_file != file or self._fd is None:
-            if self._fd is not None:
-                os.close(self._fd)
+            self._close()
             self._fd = os.open(f"{self.base}.{file}",
                                os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
             self._fd_file = file
         return self._fd
 
+    def _close(self) -> None:
+        fd, self._fd, self._fd_file = self._fd, None, -1
+        if fd is not None:
+            with contextlib.suppress(OSError):  # what it wrote is synced, or reported failed
+                os.close(fd)
 
-_DELETE: Any = object()  # a queue item that deletes a file instead of appending to it
 
-
-def _settle(future: asyncio.Future[None], error: Exception | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)
+_DELETE: Any = object()  # the future of an item that deletes its file instead
 
 
 def _read(path: Path) -> list[OutcomeRecord]:
@@ -231,11 +278,6 @@ def _read(path: Path) -> list[OutcomeRecord]:
             records.append(OutcomeRecord(message_id=str(message_id), index=int(index),
                                          link=str(link), outcome=Accepted(smsc_id=str(smsc_id))))
     return records
-
-
-def glob_escape(name: str) -> str:
-    """``name`` with glob's special characters matched literally."""
-    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
 
 
 def journal_base(store: Path, worker: str) -> Path:

@@ -12,6 +12,7 @@ Drivers import only this module, :mod:`gateway.model`, :mod:`gateway.errors`,
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -139,6 +140,18 @@ class LinkHandler(Protocol):
 
 
 ReceiptDone = Callable[[BaseException | None], None]  # a receipt stored (None) or not
+
+
+def settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    """Finish ``future`` with ``error``, or with None when there is none (a
+    :data:`ReceiptDone` for a coroutine that awaits the future); a future already
+    done is left as it is."""
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
 
 
 @runtime_checkable

@@ -1,8 +1,9 @@
 """What links receive, made durable: receipts and replies (the LinkHandler).
 
-A link awaits these coroutines before it acknowledges a PDU to its peer, so
-they return only once the store committed. Receipts from every link go to
-``record_receipt`` (the dispatcher's outcome writer, which commits them with
+A link acknowledges a PDU to its peer only once the store committed it: it
+awaits ``on_receipt`` / ``on_inbound``, or, for receipts, is called back by
+``store_receipt`` (the SMPP link: no coroutine per receipt). Receipts from every
+link go to ``record_receipt`` (the dispatcher's outcome writer, which commits them with
 the submit outcomes of the same round: under load, thousands of deliver_sm
 become a few transactions). Replies are reassembled (any order, duplicates, timeouts) and
 stored for the account that owns the destination (short code or virtual
@@ -18,16 +19,15 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from gateway.link import InboundPart, Receipt, ReceiptDone
+from gateway.link import InboundPart, Receipt, ReceiptDone, settle
 from gateway.metrics import Metrics
 from gateway.reassembly import InboundMessage as Reassembled
 from gateway.reassembly import Reassembler
 from gateway.store import new_id
 from gateway.store.base import Store
-from gateway.store.records import InboundMessage, QueueChanges
+from gateway.store.records import InboundMessage
 
 OWNER_TTL = 60.0  # seconds a destination's owning account is remembered
-ChangesSink = Callable[[QueueChanges], None]
 InboundSink = Callable[[InboundMessage], Awaitable[None]]
 
 
@@ -38,7 +38,6 @@ class LinkEvents:
         self,
         *,
         store: Store,
-        on_changes: ChangesSink,
         on_inbound: InboundSink,
         record_receipt: Callable[[Receipt, ReceiptDone], None],
         logger: Any,  # a structlog bound logger
@@ -47,7 +46,6 @@ class LinkEvents:
         metrics: Metrics | None = None,
     ) -> None:
         self._store = store
-        self._on_changes = on_changes
         self._on_inbound = on_inbound
         self._log = logger.bind(component="link_events")
         self._clock = clock
@@ -60,7 +58,7 @@ class LinkEvents:
 
     async def on_receipt(self, receipt: Receipt) -> None:
         stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.store_receipt(receipt, functools.partial(_settle, stored))
+        self.store_receipt(receipt, functools.partial(settle, stored))
         await stored
 
     def store_receipt(self, receipt: Receipt, done: ReceiptDone) -> None:
@@ -123,11 +121,3 @@ class LinkEvents:
                        parts=message.received, complete=message.complete)
         await self._on_inbound(record)
 
-
-def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(error)

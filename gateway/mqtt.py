@@ -47,6 +47,9 @@ class MqttUnavailable(Exception):
     """Not connected to the broker right now; the caller keeps the event and retries."""
 
 
+SHARED_GROUP = "smsgw"  # the shared subscription of several workers when [mqtt] names none
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MqttSettings:
     host: str
@@ -82,7 +85,7 @@ class MqttSettings:
         """The form of the send filter not in use (shared or not): a persistent session
         kept from a run configured the other way drops it, or it would get sends twice."""
         topic = f"{self.topic_prefix}/+/send"
-        return topic if self.shared_group else f"$share/smsgw/{topic}"
+        return topic if self.shared_group else f"$share/{SHARED_GROUP}/{topic}"
 
 
 class _Batch:

@@ -13,8 +13,9 @@ outcomes as the link calls back. Once all are in, the
   committed the message is finished with (``on_recorded``) and the journal
   may forget it.
 
-The same writer records the links' delivery receipts (:meth:`OutcomeRecorder.receipt`,
-awaited before the link acknowledges one): outcomes and receipts of a round
+The same writer records the links' delivery receipts (:meth:`OutcomeRecorder.receipt`;
+its ``done`` callback tells the link when to acknowledge one, or refuse it if the
+store failed or the daemon stopped first): outcomes and receipts of a round
 go in one ``Store.record`` call, so a receipt that comes right after its
 submit_sm_resp is applied with it, in one change of the message.
 """
@@ -28,6 +29,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from gateway.dispatch_parts import WeightedSlots
+from gateway.errors import StoreError
 from gateway.journal import AcceptJournal
 from gateway.link import Accepted, Outcome, Receipt, ReceiptDone, Retry
 from gateway.metrics import Metrics
@@ -127,6 +129,7 @@ class OutcomeRecorder:
         self._journal_due = False
         self._receipts: list[Receipt] = []
         self._receipts_stored: list[ReceiptDone] = []
+        self._round: list[ReceiptDone] = []  # of the receipts being recorded
         self._wake = asyncio.Event()
         self._closing = False
 
@@ -193,7 +196,18 @@ class OutcomeRecorder:
             sending.free_slots()
 
     async def run(self) -> None:
-        """Group-commit the answered outcomes until :meth:`close`."""
+        """Group-commit the answered outcomes until :meth:`close`.
+
+        Receipts still waiting when it ends (closed, or cancelled at the stop's
+        deadline) are refused: the SMSC delivers them again."""
+        try:
+            await self._run()
+        finally:
+            dones = self._round + self._receipts_stored
+            self._round, self._receipts, self._receipts_stored = [], [], []
+            self._receipts_done(dones, StoreError("stopping: receipt not recorded"))
+
+    async def _run(self) -> None:
         failures = 0
         while True:
             if not self._records and not self._receipts:
@@ -203,13 +217,16 @@ class OutcomeRecorder:
                 await self._wake.wait()
                 continue
             records, after = self._records, self._after
-            receipts, stored = self._receipts, self._receipts_stored
+            receipts, self._round = self._receipts, self._receipts_stored
             self._records, self._after = [], []
             self._receipts, self._receipts_stored = [], []
             try:
                 changes = await self._record(records, receipts, now=self._clock())
             except Exception as exc:  # noqa: BLE001 - outcomes kept and tried again
-                self._receipts_done(stored, exc)  # the SMSC sends these again
+                if receipts:
+                    self.log.warning("receipts_unrecorded", receipts=len(receipts),
+                                     error=repr(exc))
+                self._answer_round(exc)  # the SMSC sends these again
                 if not records:
                     continue
                 failures += 1
@@ -220,20 +237,31 @@ class OutcomeRecorder:
                 await asyncio.sleep(min(0.1 * 2 ** failures, RECORD_RETRY_MAX))
                 continue
             failures = 0
-            if receipts and self.metrics is not None:
-                self.metrics.receipts_received(receipts)
-            self._receipts_done(stored, None)
-            journal = self._journal
+            self._answer_round(None)
             for done in after:
-                if isinstance(done, Sending):
-                    done.free_slots()
-                    if done.journal_file >= 0 and journal is not None:
-                        journal.stored(done.journal_file, done.accepted)
-                self._on_recorded(done)
+                self._finished(done)
             try:
+                if receipts and self.metrics is not None:
+                    self.metrics.receipts_received(receipts)
                 self._on_changes(changes)
             except Exception as exc:  # events and metrics must not stop sending
                 self.log.error("changes_unreported", error=repr(exc), exc_info=exc)
+
+    def _answer_round(self, error: BaseException | None) -> None:
+        dones, self._round = self._round, []
+        self._receipts_done(dones, error)
+
+    def _finished(self, done: Finished) -> None:
+        """One message's records are committed: its slots, journal records, holder."""
+        try:
+            if isinstance(done, Sending):
+                done.free_slots()
+                if done.journal_file >= 0 and self._journal is not None:
+                    self._journal.stored(done.journal_file, done.accepted)
+            self._on_recorded(done)
+        except Exception as exc:  # a bug must not stop the recording of the others
+            self.log.error("dispatch_crashed", msg_id=done.message.id, error=repr(exc),
+                           exc_info=exc)
 
     def _receipts_done(self, dones: list[ReceiptDone], error: BaseException | None) -> None:
         for done in dones:

@@ -2,13 +2,17 @@
 
 With ``count = 0`` everything runs in the daemon's process and shares one CPU
 core (one Python interpreter). With N >= 1 the daemon starts N processes
-(``python -m gateway.workers``), so that taking messages in and publishing
-events run on another core than claiming, submitting and recording:
+(``python -m gateway.workers``), so that taking messages in, publishing
+events and writing outcomes run on other cores than sending:
 
 - every worker serves the HTTP API on ``[http] listen`` (with SO_REUSEPORT
-  when N > 1, the kernel spreads connections over them);
-- worker 0 also takes MQTT sends (``[mqtt]``) and publishes the outbox: status,
-  inbound and rejected events over MQTT, and webhooks.
+  when N > 1, the kernel spreads connections over them) and takes MQTT sends
+  (``[mqtt]``; with N > 1 a shared subscription, one session per worker:
+  :func:`worker_mqtt`);
+- worker 0 also publishes the outbox (status, inbound and rejected events over
+  MQTT, and webhooks) and writes the dispatcher's outcomes and the links'
+  receipts (``record`` below; the daemon writes them itself while worker 0 is
+  not running).
 
 Workers store what they accept themselves: SQLite in WAL mode takes writers
 from several processes, one transaction at a time, as it does for ``smsgw``
@@ -119,7 +123,8 @@ class _Worker:
 class WorkerPool:
     """The daemon's side: starts the workers, serves their requests, restarts them.
 
-    ``on_handoff`` takes the ids a worker stored leased to the dispatcher;
+    ``on_handoff`` takes the rows of the messages a worker stored leased to the
+    dispatcher;
     ``on_exit`` runs when a worker exits on its own (what it stored but did not
     hand over is adopted); ``metrics`` counts what the workers report;
     ``answer`` gives the value of an ``ask`` ("metrics", "ready", "links").
@@ -176,7 +181,7 @@ class WorkerPool:
         they were written: writing them again changes nothing).
         """
         worker = self._workers.get(0)
-        if worker is None or worker.writer.is_closing():
+        if worker is None or worker.writer.is_closing() or self._stopping.is_set():
             raise WorkerGone
         record_id = next(self._records)
         answer: asyncio.Future[QueueChanges] = asyncio.get_running_loop().create_future()
@@ -227,6 +232,14 @@ class WorkerPool:
         for task in list(self._tasks):
             task.cancel()
         self._workers.clear()
+        self._fail_records("worker 0 stopped")  # the daemon writes them again itself
+
+    def _fail_records(self, why: str) -> None:
+        """Records worker 0 will not answer: unknown whether they were written (writing
+        them again changes nothing)."""
+        for answer in self._recording.values():
+            if not answer.done():
+                answer.set_exception(ConnectionError(why))
 
     # --- one worker -------------------------------------------------------------
 
@@ -243,9 +256,7 @@ class WorkerPool:
                 self._log.error("worker_exited", worker=index, pid=worker.proc.pid,
                                 status=status)
                 if index == 0:
-                    for answer in self._recording.values():
-                        if not answer.done():
-                            answer.set_exception(ConnectionError("worker 0 exited"))
+                    self._fail_records("worker 0 exited")
                 self._on_exit()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
@@ -307,22 +318,29 @@ class WorkerPool:
     async def _serve(self, worker: _Worker) -> None:
         """Read what one worker sends until its socket closes."""
         while line := await worker.reader.readline():
-            item = _decode(line)
-            kind = item[0] if item else None
-            if kind == "recorded" and item and len(item) == 4:
-                self._recorded(item)
-            elif kind == "events":
-                self.wake_events()  # another worker stored events: worker 0 publishes
-            elif kind == "handoff" and item:
-                self._on_handoff(item[1])
-            elif kind == "metric" and item and item[1] in RELAYED:
-                getattr(self._metrics, item[1])(**item[2])
-            elif kind == "ask" and item:
-                task = asyncio.create_task(self._reply(worker, item[1], item[2]))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-            else:
-                self._log.warning("worker_bad_line", worker=worker.index, line=line[:80])
+            try:
+                self._handle(worker, line)
+            except Exception as exc:  # noqa: BLE001 - one bad line must not stop the reading
+                self._log.error("worker_line_failed", worker=worker.index, line=line[:80],
+                                error=repr(exc), exc_info=exc)
+
+    def _handle(self, worker: _Worker, line: bytes) -> None:
+        item = _decode(line)
+        kind = item[0] if item else None
+        if kind == "recorded" and item and len(item) == 4:
+            self._recorded(item)
+        elif kind == "events":
+            self.wake_events()  # another worker stored events: worker 0 publishes
+        elif kind == "handoff" and item:
+            self._on_handoff(item[1])
+        elif kind == "metric" and item and item[1] in RELAYED:
+            getattr(self._metrics, item[1])(**item[2])
+        elif kind == "ask" and item:
+            task = asyncio.create_task(self._reply(worker, item[1], item[2]))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        else:
+            self._log.warning("worker_bad_line", worker=worker.index, line=line[:80])
 
     async def _reply(self, worker: _Worker, ask_id: int, what: str) -> None:
         try:
@@ -358,7 +376,11 @@ class Handoffs:
         self._spawn(self._adopt_now())
 
     async def _adopt_now(self) -> None:
-        adopted = await self._adopt()
+        try:
+            adopted = await self._adopt()
+        except Exception as exc:  # noqa: BLE001 - their leases bring them back later
+            self._log.error("messages_unadopted", error=repr(exc))
+            return
         if adopted:
             self._log.info("messages_adopted", messages=adopted)
 
@@ -547,13 +569,14 @@ async def run_worker(*, config_path: Path, fd: int, index: int, port: int,
         )
         events: EventPublisher | None = None
         mqtt: MqttBridge | None = None
+        recorder: _Recorder | None = None
         mqtt_settings = worker_mqtt(settings, index)
         if index == 0:  # the outbox's one publisher, the one writer of outcomes
             events, mqtt = build_events(store=store, send_service=send_service,
                                         settings=settings, metrics=daemon, logger=log,
                                         mqtt_settings=mqtt_settings)
             daemon.on_events = events.poke
-            daemon.on_record = _Recorder(store, daemon, events)
+            daemon.on_record = recorder = _Recorder(store, daemon, events)
         else:  # MQTT sends too, shared with the others; worker 0 publishes their events
             mqtt = build_mqtt_ingress(store=store, send_service=send_service,
                                       settings=mqtt_settings, metrics=daemon, logger=log,
@@ -589,6 +612,9 @@ async def run_worker(*, config_path: Path, fd: int, index: int, port: int,
                 mqtt.stop()
             if http is not None:
                 await http.stop()
+            if recorder is not None and recorder.writing:
+                # records being written: their answers go out before the socket closes
+                await asyncio.wait(set(recorder.writing), timeout=5)
             if events is not None:
                 await events.close(timeout=5)
             for task in tasks:
@@ -598,13 +624,12 @@ async def run_worker(*, config_path: Path, fd: int, index: int, port: int,
         await store.close()
 
 
-SHARED_GROUP = "smsgw"  # the workers' shared subscription when [mqtt] names none
-
-
 def worker_mqtt(settings: DaemonSettings, index: int) -> MqttSettings | None:
     """Worker ``index``'s MQTT session: with several workers, each takes a share of the
     sends (a shared subscription) under a client id of its own (worker 0 keeps the
     configured one, and its persistent session)."""
+    from gateway.mqtt import SHARED_GROUP  # noqa: PLC0415 (paho: only where MQTT runs)
+
     mqtt = settings.mqtt
     if mqtt is None or settings.workers < 2:
         return mqtt

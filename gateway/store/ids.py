@@ -8,19 +8,20 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # sorts like the values it enco
 _PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # 10 bits -> 2 characters
 
 
+_SHIFTS = range(120, -10, -10)  # 13 groups of 10 bits, most significant first
+
+
+def _text(value: int) -> str:
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in _SHIFTS])
+
+
 def new_id(now: float) -> str:
     """A 26-character, time-sortable id (ULID layout): 48-bit milliseconds, 80 random bits."""
-    value = (int(now * 1000) << 80) | int.from_bytes(os.urandom(10), "big")
-    return "".join([_PAIRS[(value >> shift) & 1023] for shift in range(120, -10, -10)])
+    return _text((int(now * 1000) << 80) | int.from_bytes(os.urandom(10), "big"))
 
 
 def new_ids(now: float, count: int) -> list[str]:
     """``count`` ids of :func:`new_id`'s form, with one read of the random source."""
-    pairs = _PAIRS
     ms = int(now * 1000) << 80
     raw = os.urandom(10 * count)
-    out = []
-    for i in range(0, 10 * count, 10):
-        value = ms | int.from_bytes(raw[i : i + 10], "big")
-        out.append("".join([pairs[(value >> shift) & 1023] for shift in range(120, -10, -10)]))
-    return out
+    return [_text(ms | int.from_bytes(raw[i : i + 10], "big")) for i in range(0, 10 * count, 10)]

@@ -9,7 +9,12 @@ commit. ``BEGIN IMMEDIATE`` takes SQLite's write lock before anything is
 read, so balance checks and debits of concurrent *processes* serialise too.
 Bulk jobs (enqueues, weighted by their messages) fill a transaction up to
 ``max_bulk`` messages; the rest wait for the next one, so the dispatcher's
-small writes do not wait behind every queued enqueue.
+small writes do not wait behind every queued enqueue. Urgent jobs (the
+dispatcher's outcomes and receipts) go first, in a transaction without bulk
+jobs, which wait out one such transaction at most. A job's ``prepare`` step
+(ids, rows, packed events) runs before the write lock is taken. WAL
+checkpoints run inline (commands), in a thread of the daemon's Engine, or are
+left to that thread (workers): see :data:`CHECKPOINTS`.
 
 Durability: ``synchronous = FULL`` by default. In WAL mode NORMAL survives a
 process crash (kill -9) but may lose the last commits on power loss or an OS
@@ -51,6 +56,7 @@ SYNCHRONOUS = ("full", "normal")
 # (SQLite's default), a thread of this Engine, or another process's Engine
 CHECKPOINTS = ("inline", "background", "elsewhere")
 CHECKPOINT_INTERVAL = 0.2  # seconds between background checkpoints, at most
+CHECKPOINT_IDLE = 1.0  # seconds between background checkpoints, at least
 
 
 def connect(path: str, *, synchronous: str = "full", readonly: bool = False) -> sqlite3.Connection:
@@ -234,6 +240,9 @@ class Engine:
                  max_bulk: int = 250, readers: int = 2, checkpoints: str = "inline") -> None:
         """``checkpoints``: see :data:`CHECKPOINTS` and :meth:`_checkpoint_loop`;
         "elsewhere" is for a process whose parent checkpoints (the daemon's workers)."""
+        if checkpoints not in CHECKPOINTS:
+            msg = f"checkpoints: {checkpoints!r} is not one of {', '.join(CHECKPOINTS)}"
+            raise ValueError(msg)
         self.path = path
         self._synchronous = synchronous
         self._max_batch = max_batch
@@ -246,9 +255,6 @@ class Engine:
             raise
         self._runner = TransactionRunner(self._conn, path)
         self._closed = False
-        if checkpoints not in CHECKPOINTS:
-            msg = f"checkpoints: {checkpoints!r} is not one of {', '.join(CHECKPOINTS)}"
-            raise ValueError(msg)
         self._checkpoint_wake = threading.Event()
         self._checkpoint_stop = threading.Event()
         self._checkpointer: threading.Thread | None = None
@@ -281,6 +287,9 @@ class Engine:
         transaction's worth, not for every enqueue queued: sending goes on
         while thousands of messages/s come in.
 
+        ``urgent``: goes first, and not in a transaction with bulk jobs (the
+        dispatcher's outcomes: lanes wait for them when there is no journal).
+
         ``prepare``: run by the writer thread before the write lock is taken,
         ``prepare(*args)``; ``fn`` is then called as ``fn(conn, prepared)``. What
         needs no database is done there, so the lock, which every process's
@@ -301,6 +310,7 @@ class Engine:
         small: collections.deque[_Job] = collections.deque()
         held: collections.deque[_Job] = collections.deque()  # bulk jobs, FIFO
         stop = False
+        passed_over = False  # bulk jobs waited out the last transaction
         while True:
             if not (urgent or small or held):
                 if stop:
@@ -323,9 +333,11 @@ class Engine:
                 jobs.append(urgent.popleft())
             while small and len(jobs) < self._max_batch:
                 jobs.append(small.popleft())
-            if not jobs or not jobs[0].urgent:
+            passed_over = bool(jobs) and jobs[0].urgent and not passed_over and bool(held)
+            if not passed_over:
                 # a link's next window waits for urgent jobs (outcomes): they do not
-                # wait behind bulk jobs (enqueues) too
+                # wait behind bulk jobs (enqueues) too, but bulk jobs wait out one
+                # such transaction at most, however many urgent ones keep coming
                 bulk = 0
                 while held and (not bulk or bulk + held[0].bulk <= self._max_bulk):
                     bulk += held[0].bulk
@@ -356,7 +368,9 @@ class Engine:
         conn.execute("PRAGMA wal_autocheckpoint = 0")
         try:
             while not self._closed:
-                self._checkpoint_wake.wait()
+                # this process's commits wake it; other processes' (the workers')
+                # are seen at least every CHECKPOINT_IDLE
+                self._checkpoint_wake.wait(CHECKPOINT_IDLE)
                 self._checkpoint_wake.clear()
                 started = time.monotonic()
                 # busy: another process checkpoints right now (a command with

@@ -49,6 +49,7 @@ from gateway.store.records import LedgerEntry, OutcomeRecord, QueueChanges, Stat
 from gateway.store.sqlite_events import REPORTED_STATES, StatusRows
 from gateway.store.sqlite_fastpath import record_fast
 from gateway.store.sqlite_ledger import load_state, refund, save_state
+from gateway.store.sqlite_rows import chunks
 
 _SEG = SegmentState
 _MSG = MessageState
@@ -150,11 +151,6 @@ def _event_error(msg: _Msg, error: str | None) -> str | None:
                  if g.state in _FAILED_SEGMENTS and g.error is not None), None)
 
 
-def _chunks(ids: Sequence[str], size: int = 500) -> Iterable[Sequence[str]]:
-    for i in range(0, len(ids), size):
-        yield ids[i : i + size]
-
-
 class _Work:
     """Messages and segments of one batch, changed in memory, then flushed."""
 
@@ -180,7 +176,7 @@ class _Work:
             "SELECT EXISTS (SELECT 1 FROM pending_receipts)"
         ).fetchone()[0]
         wanted = list(dict.fromkeys(ids))
-        for chunk in _chunks(wanted):
+        for chunk in chunks(wanted):
             marks = ",".join("?" * len(chunk))
             for row in conn.execute(
                 "SELECT id, account, state, price, created_at, attempts, next_attempt_at, "  # noqa: S608 (placeholders only)
@@ -216,7 +212,7 @@ class _Work:
         for link, smsc_id in keys:
             by_link.setdefault(link, []).append(smsc_id)
         for link, ids in by_link.items():
-            for chunk in _chunks(list(dict.fromkeys(ids))):
+            for chunk in chunks(list(dict.fromkeys(ids))):
                 marks = ",".join("?" * len(chunk))
                 for rid, smsc_id, state, error in self.conn.execute(
                     "SELECT id, smsc_id, state, error FROM pending_receipts "  # noqa: S608 (placeholders only)
@@ -489,7 +485,7 @@ def _find_segments(
         by_link.setdefault(r.link, []).append(r.smsc_id)
     found: dict[tuple[str, str], list[tuple[str, int]]] = {}
     for link, ids in by_link.items():
-        for chunk in _chunks(list(dict.fromkeys(ids))):
+        for chunk in chunks(list(dict.fromkeys(ids))):
             marks = ",".join("?" * len(chunk))
             for smsc_id, mid, idx in conn.execute(
                 "SELECT smsc_id, message_id, idx FROM segments "  # noqa: S608 (placeholders only)

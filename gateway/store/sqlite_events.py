@@ -121,14 +121,13 @@ class StatusRows:
     since nothing would read it; webhook rows are written all the same.
     """
 
-    __slots__ = ("at", "events", "hooks", "mqtt", "names", "now")
+    __slots__ = ("at", "events", "hooks", "mqtt", "now")
 
     def __init__(self, now: float, *, mqtt: bool = True) -> None:
         self.now = now
         self.mqtt = mqtt
         self.at = iso_ms(now)
         self.events: list[bytes] = []  # packed (pack_event)
-        self.names: dict[str, bytes] = {}  # account -> its UTF-8 name
         self.hooks: list[tuple[str, str, bytes, float, float]] = []
 
     def add(
@@ -150,12 +149,7 @@ class StatusRows:
         body = status_payload(message_id=message_id, account=account, to=to, state=state,
                               previous=previous, at=self.at, client_ref=client_ref,
                               error=error)
-        event = None
-        if self.mqtt:
-            name = self.names.get(account)
-            if name is None:
-                name = self.names[account] = account.encode()
-            event = EVENT_HEAD.pack(b"s", len(name), len(body)) + name + body
+        event = pack_event("status", account, body) if self.mqtt else None
         hook = (account, callback_url, body, self.now, self.now) if callback_url else None
         return event, hook
 

@@ -24,18 +24,14 @@ from collections.abc import Sequence
 
 from gateway.link import Accepted, Receipt, ReceiptState
 from gateway.model import MessageState
-from gateway.store.records import OutcomeRecord, QueueChanges, StateChange
+from gateway.store.records import OutcomeRecord, StateChange
 from gateway.store.sqlite_events import StatusRows
+from gateway.store.sqlite_rows import chunks
 
 _DISPATCHING, _SUBMITTED, _DELIVERED = (
     MessageState.DISPATCHING, MessageState.SUBMITTED, MessageState.DELIVERED
 )
 _DELIVERIES = frozenset({ReceiptState.DELIVERED, ReceiptState.ACCEPTED})
-_CHUNK = 500
-
-
-def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
-    return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
 
 
 class FastResult:
@@ -119,7 +115,7 @@ def _overtaken(conn: sqlite3.Connection, keys: set[tuple[str, str]]) -> set[tupl
         by_link.setdefault(link, []).append(smsc_id)
     found: set[tuple[str, str]] = set()
     for link, ids in by_link.items():
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             marks = ",".join("?" * len(chunk))
             found.update((link, smsc_id) for (smsc_id,) in conn.execute(
                 "SELECT smsc_id FROM pending_receipts "  # noqa: S608 (placeholders only)
@@ -141,7 +137,7 @@ def _pick_outcomes(
               if isinstance(o.outcome, Accepted) and o.index == 0 and once[o.message_id] == 1
               and (o.link, o.outcome.smsc_id) not in paired]
     info: dict[str, _Info] = {}
-    for chunk in _chunks(wanted):
+    for chunk in chunks(wanted):
         marks = ",".join("?" * len(chunk))
         for mid, account, to, client_ref, callback_url in conn.execute(
             "SELECT id, account, destination, client_ref, callback_url FROM messages "  # noqa: S608 (placeholders only)
@@ -178,7 +174,7 @@ def _pick_receipts(
     # (link, smsc_id) -> every (message, its info) with that id: one means fast
     found: dict[tuple[str, str], list[tuple[str, _Info] | None]] = {}
     for link, ids in by_link.items():
-        for chunk in _chunks(list(dict.fromkeys(ids))):
+        for chunk in chunks(list(dict.fromkeys(ids))):
             marks = ",".join("?" * len(chunk))
             for smsc_id, mid, seg_state, state, segments, account, to, ref, url in conn.execute(
                 "SELECT s.smsc_id, s.message_id, s.state, m.state, m.segments, m.account, "  # noqa: S608 (placeholders only)
@@ -202,4 +198,3 @@ def _pick_receipts(
     return fast, left
 
 
-EMPTY = QueueChanges()

@@ -35,6 +35,7 @@ from gateway.store.sqlite_ledger import INSERT_ENTRY, load_state, save_state
 from gateway.store.sqlite_rows import (
     MESSAGE_COLUMNS,
     SEGMENT_COLUMNS,
+    chunks,
     message_from,
     segment_from,
 )
@@ -283,7 +284,7 @@ def release(conn: sqlite3.Connection, worker: str, ids: Sequence[str], now: floa
     were (not an attempt: nothing of them left)."""
     MessageState.DISPATCHING.check(_QUEUED)
     released = 0
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         marks = ",".join("?" * len(chunk))
         released += conn.execute(
             "UPDATE messages SET state = 'queued', lease_owner = NULL, lease_until = NULL, "  # noqa: S608 (placeholders only)
@@ -304,17 +305,13 @@ def leased_to(conn: sqlite3.Connection, worker: str) -> list[str]:
 def get_messages(conn: sqlite3.Connection, ids: Sequence[str]) -> list[Message]:
     """The messages of ``ids`` that exist, in the order of ``ids``."""
     found: dict[str, Message] = {}
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         marks = ",".join("?" * len(chunk))
         for row in conn.execute(
             f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN ({marks})", chunk,  # noqa: S608
         ):
             found[row[0]] = message_from(row)
     return [found[i] for i in ids if i in found]
-
-
-def _chunks(ids: Sequence[str], size: int = 500) -> list[Sequence[str]]:
-    return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
 def cancel(

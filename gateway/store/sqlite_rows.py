@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway.errors import NotFound
 from gateway.link import ReceiptState
@@ -115,3 +115,12 @@ def require_account(conn: Any, name: str) -> Row:
         msg = f"unknown account {name!r}: create it with `smsgw account create {name}`"
         raise NotFound(msg)
     return tuple(row)
+
+
+T = TypeVar("T")
+IN_CHUNK = 500  # values per "IN (?, ...)": well under SQLite's 32,766 parameters
+
+
+def chunks(items: Sequence[T], size: int = IN_CHUNK) -> list[Sequence[T]]:
+    """``items`` in slices of ``size``, for queries with a placeholder per item."""
+    return [items[i : i + size] for i in range(0, len(items), size)]

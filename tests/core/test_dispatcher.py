@@ -18,6 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from gateway.codec import analyze
 from gateway.dispatcher import Dispatcher, DispatchSettings
+from gateway.errors import StoreError
 from gateway.journal import AcceptJournal
 from gateway.link import (
     Accepted,
@@ -390,14 +391,60 @@ async def test_a_message_past_its_validity_expires_unsent_and_is_refunded(
         assert balance.balance == 100_000
 
 
-async def test_a_message_whose_lease_runs_short_is_let_go_unsent(tmp_path: Path) -> None:
+async def test_messages_whose_lease_runs_short_are_let_go_unsent(tmp_path: Path) -> None:
     link = ScriptedLink()
-    # leases of 300 s: with the clock 280 s ahead, 20 s are left (less than the margin)
-    async with rig(tmp_path, link, clock=lambda: time.time() + 280) as r:
-        [message] = await r.enqueue(1)
-        await eventually(lambda: r.dispatcher.held == 0, what="the message let go")
+    # leases of 300 s: with the clock 280 s ahead, 20 s are left (less than the margin);
+    # more held than max_in_flight: each one let go must wake the feeder for the next
+    async with rig(tmp_path, link, clock=lambda: time.time() + 280, max_in_flight=1,
+                   batch=1) as r:
+        messages = await r.enqueue(3)
+        assert r.dispatcher.held == 3
+        await eventually(lambda: r.dispatcher.held == 0, what="every message let go")
         assert link.sent == []
-        assert await r.states([message]) == [MessageState.DISPATCHING]  # until its lease ends
+        assert await r.states(messages) == [MessageState.DISPATCHING] * 3  # until the lease ends
+
+
+class FailingOnce(ScriptedLink):
+    """A link whose first send raises (a bug in the link or in the request)."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.failed = False
+
+    def send(self, request: SubmitRequest, done: OutcomeCallback) -> None:
+        if not self.failed:
+            self.failed = True
+            msg = "encoder bug"
+            raise RuntimeError(msg)
+        super().send(request, done)
+
+
+async def test_a_send_that_raises_gives_its_slots_back_and_retries_the_message(
+    tmp_path: Path,
+) -> None:
+    link = FailingOnce(window=1)
+    async with rig(tmp_path, link) as r:
+        messages = await r.enqueue(2)
+        # the one slot came back (else nothing more is sent); the message whose send
+        # raised is sent again after its back-off
+        await r.all_in(messages, MessageState.SUBMITTED)
+        assert sorted(req.message_id for req in link.sent) == sorted(m.id for m in messages)
+        assert r.dispatcher.held == 0
+
+
+async def test_receipts_waiting_at_close_are_refused(tmp_path: Path) -> None:
+    done: list[BaseException | None] = []
+    async with rig(tmp_path, ScriptedLink()) as r:
+        [message] = await r.enqueue(1)
+        await r.all_in([message], MessageState.SUBMITTED)
+        r.store.recording.clear()  # the store never answers this round
+        r.dispatcher.record_receipt(Receipt(link="op-a", smsc_id=f"{message.id}/0",
+                                            state=ReceiptState.DELIVERED), done.append)
+        await _turns()
+        assert done == []
+    # the close gave up on the round: the link refuses it, the SMSC sends it again
+    assert len(done) == 1
+    assert isinstance(done[0], StoreError)
 
 
 async def test_a_full_dispatcher_stops_accepting_then_gives_the_excess_back(

@@ -50,6 +50,10 @@ async def running_bridge(
         await asyncio.wait_for(task, timeout=10)
 
 
+async def _ignore_sends(_account: str, _payload: bytes) -> None:
+    """The send handler of tests that only publish."""
+
+
 async def publish(broker: MosquittoBroker, topic: str, payload: bytes) -> None:
     async with aiomqtt.Client(broker.host, broker.port, identifier="upstream") as up:
         await up.publish(topic, payload, qos=1)
@@ -89,13 +93,10 @@ async def test_send_reaches_the_handler_with_its_account(
 async def test_publish_waits_for_the_broker_and_fails_when_disconnected(
     mosquitto_broker: MosquittoBroker,
 ) -> None:
-    async def on_send(_account: str, _payload: bytes) -> None:
-        return None
-
     async with aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port,
                               identifier="watcher") as watcher:
         await watcher.subscribe("smsgw/acme/status", qos=1)
-        async with running_bridge(mosquitto_broker, on_send) as bridge:
+        async with running_bridge(mosquitto_broker, _ignore_sends) as bridge:
             await bridge.publish(bridge.topic("acme", "status"), b'{"state": "queued"}')
             message = await asyncio.wait_for(anext(aiter(watcher.messages)), 10)
             assert message.payload == b'{"state": "queued"}'
@@ -194,14 +195,11 @@ def test_pubacks_of_a_forgotten_batch_are_ignored() -> None:
 async def test_publish_many_is_acknowledged_and_arrives_in_order(
     mosquitto_broker: MosquittoBroker,
 ) -> None:
-    async def on_send(_account: str, _payload: bytes) -> None:
-        return None
-
     messages = [(f"smsgw/acct{i % 3}/status", b'{"n": %d}' % i) for i in range(1200)]
     async with aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port,
                               identifier="watcher") as watcher:
         await watcher.subscribe("smsgw/+/status", qos=1)
-        async with running_bridge(mosquitto_broker, on_send) as bridge:
+        async with running_bridge(mosquitto_broker, _ignore_sends) as bridge:
             assert await bridge.publish_many(messages) == [True] * len(messages)
             got = await receive(watcher, len(messages))
     assert got == messages
@@ -210,10 +208,7 @@ async def test_publish_many_is_acknowledged_and_arrives_in_order(
 async def test_publish_many_reports_nothing_acknowledged_when_the_broker_is_silent(
     mosquitto_broker: MosquittoBroker,
 ) -> None:
-    async def on_send(_account: str, _payload: bytes) -> None:
-        return None
-
-    async with running_bridge(mosquitto_broker, on_send) as bridge:
+    async with running_bridge(mosquitto_broker, _ignore_sends) as bridge:
         assert mosquitto_broker.process is not None
         mosquitto_broker.process.send_signal(signal.SIGSTOP)  # no PUBACK can come
         try:
@@ -228,10 +223,7 @@ async def test_publish_many_reports_nothing_acknowledged_when_the_broker_is_sile
 
 
 async def test_publish_many_before_connecting_raises_unavailable() -> None:
-    async def on_send(_account: str, _payload: bytes) -> None:
-        return None
-
-    bridge = MqttBridge(settings=MqttSettings(host="127.0.0.1"), on_send=on_send,
+    bridge = MqttBridge(settings=MqttSettings(host="127.0.0.1"), on_send=_ignore_sends,
                         logger=structlog.get_logger())
     with pytest.raises(MqttUnavailable):
         await bridge.publish_many([("smsgw/acme/status", b"{}")])
@@ -290,10 +282,7 @@ async def test_a_burst_of_sends_is_handled_whole(mosquitto_broker: MosquittoBrok
 async def test_publish_many_writes_a_batch_in_few_system_calls(
     mosquitto_broker: MosquittoBroker,
 ) -> None:
-    async def on_send(_account: str, _payload: bytes) -> None:
-        return None
-
-    async with running_bridge(mosquitto_broker, on_send) as bridge:
+    async with running_bridge(mosquitto_broker, _ignore_sends) as bridge:
         assert bridge._client is not None
         paho = bridge._client._client
         sends = 0

@@ -481,7 +481,13 @@ async def test_receipts_beyond_the_concurrency_wait_their_turn(
     sink.hold = True
     await _stream(h.link, 8)
     await wait_for_condition(lambda: len(sink.held) == 3 and len(h.link._waiting) == 5)
-    assert len(sink.held) == 3  # the others wait for one of these to be stored
+    stored, done = sink.held.pop(0)  # one stored: exactly one that waited takes its place
+    sink.receipts.append(stored)
+    done(None)
+    await wait_for_condition(lambda: len(h.link._waiting) == 4)
+    assert len(sink.held) == 3  # back to the cap, not past it
+    assert stored not in [receipt for receipt, _ in sink.held]
+    assert h.link.health().counters["receipts"] == 1
     sink.hold = False
     sink.release()
     await wait_for_condition(lambda: len(sink.receipts) == 8)

@@ -131,6 +131,50 @@ async def test_urgent_writes_go_first_and_not_behind_bulk_writes(tmp_path: Path)
     assert ran == [("outcomes", 0), ("receipts", 0), ("enqueue", 2)]
 
 
+async def test_bulk_writes_wait_out_one_urgent_transaction_at_most(tmp_path: Path) -> None:
+    # outcomes keep coming (each urgent job queues the next before its transaction
+    # ends): the enqueue still goes in the second transaction
+    path = tmp_path / "gw.db"
+    engine = await asyncio.to_thread(Engine, str(path), max_bulk=500)
+    loop = asyncio.get_running_loop()
+    ran: list[str] = []
+    tasks: list[asyncio.Task[None]] = []
+
+    def queue_next(n: int, queued: threading.Event) -> None:
+        tasks.append(asyncio.create_task(engine.write(urgent, n, urgent=True)))
+        loop.call_soon(queued.set)  # after the task's first step: the job is queued
+
+    def urgent(conn: sqlite3.Connection, n: int) -> None:
+        del conn
+        ran.append(f"urgent-{n}")
+        if n < 4:
+            queued = threading.Event()
+            loop.call_soon_threadsafe(queue_next, n + 1, queued)
+            assert queued.wait(10)
+
+    def enqueue(conn: sqlite3.Connection) -> None:
+        del conn
+        ran.append("enqueue")
+
+    release = threading.Event()
+
+    def block(conn: sqlite3.Connection) -> None:
+        del conn
+        release.wait(10)
+
+    blocker = asyncio.create_task(engine.write(block))
+    await asyncio.sleep(0)
+    bulk = asyncio.create_task(engine.write(enqueue, bulk=100))
+    tasks.append(asyncio.create_task(engine.write(urgent, 1, urgent=True)))
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.gather(blocker, bulk)
+    await eventually(lambda: len(tasks) == 4 and all(t.done() for t in tasks),
+                     what="every urgent job written")
+    await engine.close()
+    assert ran == ["urgent-1", "urgent-2", "enqueue", "urgent-3", "urgent-4"]
+
+
 async def test_writers_wait_on_the_writer_lock_file_not_on_sleeps(tmp_path: Path) -> None:
     # another smsgw process (a worker, a command) holding the lock file: this
     # engine's transaction starts only once it is released, woken by the kernel
@@ -223,3 +267,20 @@ async def test_a_prepare_step_runs_before_the_transaction_and_fails_alone(
     assert results[0] == seen[0]  # the prepared value reached the job
     assert len(seen) == 1
     assert results[0][1] != threading.get_ident()  # type: ignore[index]  # the writer thread
+
+
+async def test_the_daemons_checkpointer_copies_what_a_worker_committed(tmp_path: Path) -> None:
+    # the daemon commits nothing meanwhile: its checkpointer still runs, and copies
+    # the worker's commits into the database file
+    path = tmp_path / "gw.db"
+    daemon = await asyncio.to_thread(Engine, str(path), checkpoints="background")
+    worker = await asyncio.to_thread(Engine, str(path), checkpoints="elsewhere")
+    try:
+        size = _size(path)
+        await worker.write(_fill, 2000)
+        await eventually(lambda: _size(path) > size + 500_000,
+                         what="the database file to receive the worker's pages")
+    finally:
+        await worker.close()
+        await daemon.close()
+

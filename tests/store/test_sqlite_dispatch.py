@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 
 import pytest
 
@@ -32,6 +33,13 @@ def _accepted(m: Message, index: int, smsc_id: str) -> OutcomeRecord:
 
 def _receipt(smsc_id: str, state: ReceiptState = ReceiptState.DELIVERED) -> Receipt:
     return Receipt(link="op-a", smsc_id=smsc_id, state=state)
+
+
+def _pending_receipts(path: str) -> int:
+    """How many receipts the store keeps waiting for their acceptance."""
+    with closing(sqlite3.connect(path)) as conn:
+        (count,) = conn.execute("SELECT count(*) FROM pending_receipts").fetchone()
+    return int(count)
 
 
 @pytest.mark.parametrize(
@@ -306,8 +314,7 @@ async def test_one_batch_records_new_acceptances_and_receipts_of_earlier_ones(
         [(earlier.id, _M.DELIVERED), (fresh.id, _M.DELIVERED)])
     [seg] = (await store.get_message(fresh.id)).segments
     assert seg.receipt_state is ReceiptState.DELIVERED  # the early ENROUTE, then this one
-    with sqlite3.connect(store.path) as conn:  # the kept one was taken, not left behind
-        assert conn.execute("SELECT count(*) FROM pending_receipts").fetchone() == (0,)
+    assert _pending_receipts(store.path) == 0  # the kept one was taken, not left behind
 
 
 async def test_receipts_nothing_was_accepted_for_are_dropped_after_the_timeout(
@@ -317,8 +324,6 @@ async def test_receipts_nothing_was_accepted_for_are_dropped_after_the_timeout(
     early = await store.record([], [_receipt("never-sent")], now=clock.now)
     assert early.unmatched_receipts == 1
     await store.expire_unconfirmed(before=clock.now - 10)
-    with sqlite3.connect(store.path) as conn:  # younger than the timeout: kept
-        assert conn.execute("SELECT count(*) FROM pending_receipts").fetchone() == (1,)
+    assert _pending_receipts(store.path) == 1  # younger than the timeout: kept
     await store.expire_unconfirmed(before=clock.now + 10)
-    with sqlite3.connect(store.path) as conn:
-        assert conn.execute("SELECT count(*) FROM pending_receipts").fetchone() == (0,)
+    assert _pending_receipts(store.path) == 0
