@@ -27,7 +27,7 @@ from gateway.model import MessageClass, SenderStatus
 from gateway.pricing import PriceList
 from gateway.senders import parse_sender
 from gateway.store.base import Store
-from gateway.store.records import Enqueued, Lease, Message, NewMessage, Refused
+from gateway.store.records import Enqueued, Lease, Message, NewMessage, Refused, Sender
 
 _E164 = re.compile(r"^\+[1-9]\d{5,14}$")
 MAX_PRIORITY = 3
@@ -83,17 +83,16 @@ class SendService:
         self._lease = lease
         self._on_stored = on_stored  # the new messages of each committed batch
 
-    async def check_sender(self, account: str, raw: str) -> tuple[str, Any]:
+    async def _approved(self, account: str, value: str,
+                        sender: Sender | None) -> tuple[str, Any]:
         """The approved sender (value, kind) of ``account``, or SenderNotAllowed with why."""
-        address = parse_sender(raw)
-        sender = await self._store.get_sender(account, address.value)
         if sender is None:
-            owners = await self._store.sender_owners(address.value)
+            owners = await self._store.sender_owners(value)
             if owners:
-                msg = f"sender {address.value!r} belongs to another account, not {account!r}"
+                msg = f"sender {value!r} belongs to another account, not {account!r}"
             else:
-                msg = (f"sender {address.value!r} is not registered for account {account!r}: "
-                       f"add it with `smsgw sender add {account} {address.value}`")
+                msg = (f"sender {value!r} is not registered for account {account!r}: "
+                       f"add it with `smsgw sender add {account} {value}`")
             raise SenderNotAllowed(msg)
         if sender.status is SenderStatus.PENDING:
             raise SenderNotAllowed(
@@ -121,11 +120,12 @@ class SendService:
 
     async def send(self, request: SendRequest) -> SendResult:
         self._check(request)
-        await self._store.get_account(request.account)  # NotFound with a hint
-        sender, kind = await self.check_sender(request.account, request.sender)
+        address = parse_sender(request.sender)
+        # one read: the account (NotFound with a hint), the sender, the prices
+        context = await self._store.send_context(request.account, address.value)
+        sender, kind = await self._approved(request.account, address.value, context.sender)
         info = analyze(request.text, national=self._national)
-        prices = PriceList(own=await self._store.list_prices(account=request.account),
-                           default=await self._store.list_prices())
+        prices = PriceList(own=context.own_prices, default=context.default_prices)
         digest = body_hash(request) if request.client_ref is not None else None
         recipients = list(dict.fromkeys(request.recipients))
         refused: list[Refused] = []

@@ -43,6 +43,7 @@ from gateway.store.records import (
     PhonebookContact,
     Price,
     QueueChanges,
+    SendContext,
     Sender,
     WebhookEvent,
     WebhookRecord,
@@ -92,6 +93,10 @@ class Store(Protocol):
         ...
     async def list_prices(self, *, account: str | None = None) -> list[Price]:
         """The default list (``account=None``) or one account's own list."""
+        ...
+    async def send_context(self, account: str, sender: str) -> SendContext:
+        """The account (NotFound if none), its sender ``sender`` and both price lists,
+        in one read."""
         ...
     async def create_phonebook(self, account: str, name: str) -> Phonebook: ...
     async def import_contacts(

@@ -79,6 +79,17 @@ class Price:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SendContext:
+    """What a send is checked and priced with, read at once: the account, its sender
+    (None: not registered for it), its own prices and the default list."""
+
+    account: Account
+    sender: Sender | None
+    own_prices: list[Price]
+    default_prices: list[Price]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Phonebook:
     account: str
     name: str

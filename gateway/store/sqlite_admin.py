@@ -22,6 +22,7 @@ from gateway.store.records import (
     Phonebook,
     PhonebookContact,
     Price,
+    SendContext,
     Sender,
 )
 from gateway.store.schema import new_webhook_secret
@@ -199,6 +200,12 @@ def list_prices(conn: sqlite3.Connection, account: str | None) -> list[Price]:
     rows = conn.execute("SELECT prefix, credits FROM prices WHERE account = ? ORDER BY prefix",
                         (account or "",)).fetchall()
     return [Price(account=account, prefix=p, credits=c) for p, c in rows]
+
+
+def send_context(conn: sqlite3.Connection, account: str, sender: str) -> SendContext:
+    return SendContext(account=get_account(conn, account), sender=_sender(conn, account, sender),
+                       own_prices=list_prices(conn, account),
+                       default_prices=list_prices(conn, None))
 
 
 def _phonebook_id(conn: sqlite3.Connection, account: str, name: str) -> int:

@@ -32,6 +32,7 @@ from gateway.store.records import (
     PhonebookContact,
     Price,
     QueueChanges,
+    SendContext,
     Sender,
     WebhookEvent,
     WebhookRecord,
@@ -117,6 +118,9 @@ class SqliteStore:
 
     async def list_prices(self, *, account: str | None = None) -> list[Price]:
         return await self._engine.read(admin.list_prices, account)
+
+    async def send_context(self, account: str, sender: str) -> SendContext:
+        return await self._engine.read(admin.send_context, account, sender)
 
     async def create_phonebook(self, account: str, name: str) -> Phonebook:
         return await self._engine.write(admin.create_phonebook, account, name, self._clock())

@@ -100,6 +100,25 @@ async def test_prices_per_account_and_default_are_separate_lists(store: SqliteSt
     ]
 
 
+async def test_send_context_reads_account_sender_and_both_price_lists(
+    store: SqliteStore,
+) -> None:
+    await store.create_account("acme")
+    await store.add_sender("acme", "ACME", SenderKind.ALPHA)
+    await store.set_sender_status("acme", "ACME", SenderStatus.APPROVED)
+    await store.set_price("+33", 3)
+    await store.set_price("+3361", 1, account="acme")
+    context = await store.send_context("acme", "ACME")
+    assert context.account.name == "acme"
+    assert context.sender is not None
+    assert (context.sender.value, context.sender.status) == ("ACME", SenderStatus.APPROVED)
+    assert [(p.prefix, p.credits) for p in context.own_prices] == [("+3361", 1)]
+    assert [(p.prefix, p.credits) for p in context.default_prices] == [("+33", 3)]
+    assert (await store.send_context("acme", "OTHER")).sender is None
+    with pytest.raises(NotFound, match="smsgw account create ghost"):
+        await store.send_context("ghost", "ACME")
+
+
 async def test_phonebook_import_adds_and_renames_contacts(store: SqliteStore) -> None:
     await store.create_account("acme")
     await store.create_phonebook("acme", "clients")
