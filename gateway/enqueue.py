@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,10 @@ from gateway.store.records import Enqueued, Lease, Message, NewMessage, Refused,
 _E164 = re.compile(r"^\+[1-9]\d{5,14}$")
 MAX_PRIORITY = 3
 MAX_CLIENT_REF = 100
+# seconds an approved sender and its account's prices are used as read: a sender
+# refused or a price changed applies to sends within this time
+CONTEXT_TTL = 1.0
+CONTEXT_CACHE = 10_000  # (account, sender) pairs remembered
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,7 +77,9 @@ class SendService:
                  batch_size: int = 500,
                  on_crossing: Callable[[str], None] | None = None,
                  lease: Callable[[], Lease | None] | None = None,
-                 on_stored: Callable[[Sequence[Message]], None] | None = None) -> None:
+                 on_stored: Callable[[Sequence[Message]], None] | None = None,
+                 context_ttl: float = CONTEXT_TTL,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self._store = store
         self._log = log
         self._national = tuple(national)
@@ -82,6 +89,10 @@ class SendService:
         # the dispatcher holds enough already)
         self._lease = lease
         self._on_stored = on_stored  # the new messages of each committed batch
+        self._context_ttl = context_ttl
+        self._monotonic = monotonic
+        # (account, sender) -> (good until, sender, kind, prices)
+        self._contexts: dict[tuple[str, str], tuple[float, str, Any, PriceList]] = {}
 
     async def _approved(self, account: str, value: str,
                         sender: Sender | None) -> tuple[str, Any]:
@@ -118,14 +129,30 @@ class SendService:
             if not _E164.match(number):
                 raise InvalidRecipient(f"bad recipient {number!r}: +E164 expected")
 
+    async def _context(self, account: str, raw_sender: str) -> tuple[str, Any, PriceList]:
+        """The approved sender (value, kind) and the account's prices: from the store, or
+        as read less than ``CONTEXT_TTL`` ago (only approved senders are remembered: a
+        refusal is always read again, so it ends as soon as the sender is approved)."""
+        address = parse_sender(raw_sender)
+        key = (account, address.value)
+        now = self._monotonic()
+        known = self._contexts.get(key)
+        if known is not None and known[0] > now:
+            return known[1], known[2], known[3]
+        # one read: the account (NotFound with a hint), the sender, the prices
+        context = await self._store.send_context(account, address.value)
+        sender, kind = await self._approved(account, address.value, context.sender)
+        prices = PriceList(own=context.own_prices, default=context.default_prices)
+        if self._context_ttl > 0:
+            if len(self._contexts) >= CONTEXT_CACHE:
+                self._contexts.clear()
+            self._contexts[key] = (now + self._context_ttl, sender, kind, prices)
+        return sender, kind, prices
+
     async def send(self, request: SendRequest) -> SendResult:
         self._check(request)
-        address = parse_sender(request.sender)
-        # one read: the account (NotFound with a hint), the sender, the prices
-        context = await self._store.send_context(request.account, address.value)
-        sender, kind = await self._approved(request.account, address.value, context.sender)
+        sender, kind, prices = await self._context(request.account, request.sender)
         info = analyze(request.text, national=self._national)
-        prices = PriceList(own=context.own_prices, default=context.default_prices)
         digest = body_hash(request) if request.client_ref is not None else None
         recipients = list(dict.fromkeys(request.recipients))
         refused: list[Refused] = []

@@ -247,3 +247,37 @@ async def test_while_the_dispatcher_is_full_messages_are_stored_queued(
     [leased] = (await service.send(_req(B))).accepted
     assert (queued.message.state, leased.message.state) == (MessageState.QUEUED,
                                                             MessageState.DISPATCHING)
+
+
+async def test_an_approved_sender_and_prices_are_used_as_read_for_context_ttl(
+    store: SqliteStore,
+) -> None:
+    await make_account(store)
+    ticks = FakeClock(0.0)
+    service = SendService(store=store, log=structlog.get_logger(), context_ttl=1.0,
+                          monotonic=ticks)
+    await service.send(_req(A))
+    await store.set_sender_status("acme", "ACME", SenderStatus.REFUSED, reason="spam")
+    await store.set_price("+", 7)
+    ticks.advance(0.9)
+    kept = await service.send(_req(B))  # read 0.9 s ago: approved, price 1
+    assert [a.message.credits for a in kept.accepted] == [1]
+    ticks.advance(0.2)
+    with pytest.raises(SenderNotAllowed, match="was refused: spam"):
+        await service.send(_req(C))
+    await store.set_sender_status("acme", "ACME", SenderStatus.APPROVED)
+    repriced = await service.send(_req(C))
+    assert [a.message.credits for a in repriced.accepted] == [7]
+
+
+async def test_a_sender_not_allowed_is_read_again_at_the_next_send(store: SqliteStore) -> None:
+    await make_account(store)
+    await store.add_sender("acme", "NEWS", SenderKind.ALPHA)
+    ticks = FakeClock(0.0)
+    service = SendService(store=store, log=structlog.get_logger(), context_ttl=60.0,
+                          monotonic=ticks)
+    with pytest.raises(SenderNotAllowed, match="waiting for approval"):
+        await service.send(_req(A, sender="NEWS"))
+    await store.set_sender_status("acme", "NEWS", SenderStatus.APPROVED)
+    result = await service.send(_req(A, sender="NEWS"))  # no wait for the TTL
+    assert [a.message.sender for a in result.accepted] == ["NEWS"]
