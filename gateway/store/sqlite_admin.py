@@ -203,9 +203,19 @@ def list_prices(conn: sqlite3.Connection, account: str | None) -> list[Price]:
 
 
 def send_context(conn: sqlite3.Connection, account: str, sender: str) -> SendContext:
-    return SendContext(account=get_account(conn, account), sender=_sender(conn, account, sender),
-                       own_prices=list_prices(conn, account),
-                       default_prices=list_prices(conn, None))
+    found = get_account(conn, account)  # NotFound with a hint
+    own: list[Price] = []
+    default: list[Price] = []
+    for owner, prefix, credits_ in conn.execute(
+        "SELECT account, prefix, credits FROM prices WHERE account IN (?, '') ORDER BY prefix",
+        (account,),
+    ):
+        if owner:
+            own.append(Price(account=account, prefix=prefix, credits=credits_))
+        else:
+            default.append(Price(account=None, prefix=prefix, credits=credits_))
+    return SendContext(account=found, sender=_sender(conn, account, sender),
+                       own_prices=own, default_prices=default)
 
 
 def _phonebook_id(conn: sqlite3.Connection, account: str, name: str) -> int:
