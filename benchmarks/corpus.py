@@ -46,6 +46,10 @@ RU = (
     "ваш заказ отправлен", "код подтверждения {code}", "только в эти выходные",
     "ждём вас в магазине", "спасибо за покупку", "новая коллекция уже в продаже",
 )
+EXT = (  # GSM-7 dense with extension characters (each one an escape pair)
+    "{{order: 4711}}", "[2 items]", "total 19,90€", "ref ~{code}", "a|b|c", "^up^",
+    "C:\\temp\\{code}", "[{code}]", "{{\"id\": {code}}}", "~30€ off", "[SALE]", "|new|",
+)
 EMOJI = ("🎉", "🔥", "😍", "👉", "✅", "🚀", "💥", "🛍️", "❤️", "😀", "🎁")
 
 
@@ -62,15 +66,18 @@ def _sentence(rng: random.Random, words: tuple[str, ...], length: int) -> str:
 
 
 def build(seed: int = 2024) -> dict[str, list[str]]:
-    """Classes of texts: otp, marketing (en/fr/es, 1-3 segments), turkish,
-    cyrillic, emoji, long (5-10 segments), edge (characters and cut points
-    the baselines get wrong)."""
+    """Classes of texts: otp, marketing (en/fr/es, 1-3 segments), extension
+    (GSM-7 dense with extension characters), turkish, cyrillic, emoji, long
+    (5-10 segments), edge (characters and cut points the baselines get wrong)."""
     rng = random.Random(seed)
     corpus: dict[str, list[str]] = {
         "otp": [_fill(rng, rng.choice(OTP)) for _ in range(3000)],
         "marketing": [
             _sentence(rng, rng.choice((EN, FR, ES)), rng.choice((60, 120, 150, 250, 400)))
             for _ in range(3000)
+        ],
+        "extension": [
+            _sentence(rng, EXT, rng.choice((60, 120, 200, 320))) for _ in range(1000)
         ],
         "turkish": [_sentence(rng, TR, rng.choice((50, 120, 200))) for _ in range(1000)],
         "cyrillic": [_sentence(rng, RU, rng.choice((50, 120, 200))) for _ in range(1000)],

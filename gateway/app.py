@@ -26,6 +26,7 @@ from drivers.modem.config import ModemLinkConfig
 from drivers.modem.link import ModemLink
 from drivers.smpp.config import SmppLinkConfig
 from drivers.smpp.link import SmppLink
+from gateway.codec import IMPLEMENTATION as CODEC_IMPLEMENTATION
 from gateway.config import Config, load_config
 from gateway.daemon_config import DaemonSettings, LinkTable, daemon_settings
 from gateway.dispatcher import Dispatcher, DispatchSettings
@@ -315,7 +316,8 @@ class Daemon:
         bound = sum(1 for r in self._links.values() if r.link.health().bound)
         status = f"{bound}/{len(self._links)} links bound"
         self.notifier.ready(status)
-        self.logger.info("daemon_ready", links_bound=bound, links=len(self._links))
+        self.logger.info("daemon_ready", links_bound=bound, links=len(self._links),
+                         codec=CODEC_IMPLEMENTATION)
         self.ready.set()
         while True:
             await asyncio.sleep(10)

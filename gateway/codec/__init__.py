@@ -3,13 +3,16 @@
 Public API (DESIGN.md section 3.5): :func:`analyze`, :func:`encode`,
 :func:`decode_payload`, :func:`pack_septets`, :func:`unpack_septets`,
 :func:`udh_build`, :func:`parse_udh`, :func:`dcs_for`, :func:`parse_dcs`.
+``encode`` and ``analyze`` run in the compiled core (gateway/codec/_native.c)
+when it is built, else in the pure-Python reference; :data:`IMPLEMENTATION`
+says which.
 """
 
 from gateway.codec.alphabet import LANGUAGES
-from gateway.codec.analysis import Analysis, analyze
+from gateway.codec.analysis import Analysis
 from gateway.codec.dcs import Dcs, dcs_for, parse_dcs
 from gateway.codec.decoder import decode_payload
-from gateway.codec.encoder import encode
+from gateway.codec.native import IMPLEMENTATION, analyze, encode
 from gateway.codec.plan import CONCAT_MODES, MAX_SEGMENTS
 from gateway.codec.segment import Segment
 from gateway.codec.septets import pack_septets, unpack_septets
@@ -17,6 +20,7 @@ from gateway.codec.udh import Concat, InformationElement, Udh, parse_udh, udh_bu
 
 __all__ = [
     "CONCAT_MODES",
+    "IMPLEMENTATION",
     "LANGUAGES",
     "MAX_SEGMENTS",
     "Analysis",

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from gateway.codec.plan import check_count, plan
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Analysis:
-    """What a sender sees while typing."""
+class Analysis(NamedTuple):
+    """What a sender sees while typing (a NamedTuple: the compiled core
+    builds it directly)."""
 
     encoding: str  # "gsm7" | "ucs2"
     characters: int  # code points
@@ -26,7 +26,7 @@ class Analysis:
         return tuple(x for x in (self.locking_shift, self.single_shift) if x is not None)
 
 
-def analyze(
+def analyze_python(
     text: str,
     *,
     national: tuple[str, ...] | list[str] = (),
@@ -37,7 +37,8 @@ def analyze(
 
     ``concat`` changes the sizes only for "udh16" (152/66 per segment);
     "payload" counts the segments the SMSC will make (sized as "udh8").
-    Raises TextTooLong beyond 255 segments.
+    Raises TextTooLong beyond 255 segments. The reference the compiled core
+    (gateway/codec/_native.c) equals, and the fallback when it is not built.
     """
     planned = plan(text, encoding, national, concat)
     total = check_count(planned)
@@ -45,12 +46,12 @@ def analyze(
     last = planned.ends[-1] - (planned.ends[-2] if total > 1 else 0)
     tables = planned.tables
     return Analysis(
-        encoding=planned.encoding,
-        characters=len(text),
-        units=len(planned.data) >> 1 if ucs2 else len(planned.data),
-        segments=total,
-        remaining=(planned.capacity - last) >> 1 if ucs2 else planned.capacity - last,
-        per_segment=planned.capacity >> 1 if ucs2 else planned.capacity,
-        locking_shift=tables.locking if tables is not None else None,
-        single_shift=tables.single if tables is not None else None,
+        planned.encoding,
+        len(text),
+        len(planned.data) >> 1 if ucs2 else len(planned.data),
+        total,
+        (planned.capacity - last) >> 1 if ucs2 else planned.capacity - last,
+        planned.capacity >> 1 if ucs2 else planned.capacity,
+        tables.locking if tables is not None else None,
+        tables.single if tables is not None else None,
     )

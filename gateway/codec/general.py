@@ -1,16 +1,14 @@
-"""The general encoding path: every option, through :func:`gateway.codec.plan.plan`.
+"""The reference encoder: every option, through :func:`gateway.codec.plan.plan`.
 
-:func:`gateway.codec.encode` handles the common case (automatic choice, no
-national tables, a plain ``str``) with a few C-level calls of its own and
-sends everything else here. This path is also the reference the fast one is
-tested against (tests/codec/test_general.py): both must give equal segments
-and equal errors for every input.
+:func:`encode_python` is what :func:`gateway.codec.encode` is when the
+compiled core (gateway/codec/_native.c) is not built or ``SMSGW_PURE_PYTHON=1``
+is set, and the reference the compiled core is tested against
+(tests/codec/test_native.py): both give equal segments and equal errors for
+every input. The compiled core hands every input it does not answer itself
+(and so every error) to this function.
 """
 
 from __future__ import annotations
-
-from dataclasses import fields
-from typing import cast
 
 from gateway.codec.alphabet import LANGUAGE_IDS
 from gateway.codec.dcs import dcs_for
@@ -22,55 +20,36 @@ from gateway.model import MessageClass
 
 UDHI = 0x40
 OCTET = [bytes((i,)) for i in range(256)]
-FIELDS = ("data_coding", "esm_class", "udh", "payload", "encoding", "packed", "udl", "sar")
 
 
-class Draft:
-    """Segment's slot layout without its frozen ``__setattr__``: filled with
-    plain attribute stores, then turned into a Segment by ``__class__``
-    assignment (allowed between classes with the same slots). A frozen
-    dataclass's generated ``__init__`` costs 1.2 us, this 0.2 us: most of the
-    time of encoding a short text."""
+def encode_python(
+    text: str,
+    *,
+    concat: str = "udh8",
+    reference: int = 0,
+    packed: bool = False,
+    encoding: str | None = None,
+    msg_class: MessageClass | int | None = None,
+    national: tuple[str, ...] | list[str] = (),
+) -> list[Segment]:
+    """Segments of ``text`` ready for SMPP (or, packed, for a modem PDU).
 
-    __slots__ = FIELDS
-    data_coding: int
-    esm_class: int
-    udh: bytes
-    payload: bytes
-    encoding: str
-    packed: bool
-    udl: int
-    sar: tuple[int, int, int] | None
-
-
-if not tuple(f.name for f in fields(Segment)) == FIELDS == Segment.__slots__:
-    # a programming error, caught by the first test run: Draft must mirror Segment
-    raise RuntimeError("gateway.codec: Segment's fields changed; update Draft.FIELDS")
-
-
-def make_segment(  # noqa: PLR0917 - private hot-path helper, positional on purpose
-    dcs: int, udh: bytes, payload: bytes, encoding: str, packed: bool, udl: int,
-    sar: tuple[int, int, int] | None,
-) -> Segment:
-    """Exactly ``Segment(data_coding=dcs, ...)``, built faster."""
-    draft = Draft()
-    draft.data_coding = dcs
-    draft.esm_class = UDHI if udh else 0
-    draft.udh = udh
-    draft.payload = payload
-    draft.encoding = encoding
-    draft.packed = packed
-    draft.udl = udl
-    draft.sar = sar
-    draft.__class__ = Segment  # type: ignore[assignment]
-    return cast("Segment", draft)
+    ``concat``: "udh8" / "udh16" (concatenation element in a UDH), "sar"
+    (no UDH: each segment's ``sar`` holds (reference, total, sequence) for the
+    SAR TLVs; sized like udh8), "payload" (one Segment with the whole text,
+    for message_payload). A one-segment message never has a concatenation
+    element. ``packed`` packs GSM-7 septets with the fill bits that follow
+    the UDH; UCS-2 is never packed. Errors: InvalidText, UnencodableCharacter
+    (forced "gsm7"), TextTooLong (over 255 segments).
+    """
+    return encode_planned(text, concat, reference, packed, encoding, msg_class, national)
 
 
-def encode_planned(  # noqa: PLR0917 - encode()'s options, positional for speed
+def encode_planned(  # noqa: PLR0917 - encode()'s options, positional
     text: str, concat: str, reference: int, packed: bool, encoding: str | None,
     msg_class: MessageClass | int | None, national: tuple[str, ...] | list[str],
 ) -> list[Segment]:
-    """:func:`gateway.codec.encode` for any options (same arguments, same result)."""
+    """:func:`encode_python` with its options in order."""
     kind, data, tables, ends, single, _ = plan(text, encoding, national, concat)
     gsm = kind == "gsm7"
     dcs = dcs_for(kind, msg_class) if msg_class is not None else (0x00 if gsm else 0x08)
@@ -120,6 +99,8 @@ def _payload_segment(  # noqa: PLR0917 - private helper
         udh_septets = septets_for_udh(len(udh)) if udh else 0
         if packed:
             payload = pack_septets(chunk, fill_bits_after(len(udh)) if udh else 0)
-            return make_segment(dcs, udh, payload, encoding, True, udh_septets + len(chunk), sar)
-        return make_segment(dcs, udh, chunk, encoding, False, udh_septets + len(chunk), sar)
-    return make_segment(dcs, udh, chunk, encoding, False, len(udh) + len(chunk), sar)
+            return Segment(dcs, UDHI if udh else 0, udh, payload, encoding, True,
+                           udh_septets + len(chunk), sar)
+        return Segment(dcs, UDHI if udh else 0, udh, chunk, encoding, False,
+                       udh_septets + len(chunk), sar)
+    return Segment(dcs, UDHI if udh else 0, udh, chunk, encoding, False, len(udh) + len(chunk), sar)

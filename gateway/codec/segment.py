@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Segment:
+class Segment(NamedTuple):
     """One SMS (or, with concat="payload", one whole message in message_payload).
 
     ``data_coding`` is the 3GPP TS 23.038 DCS value, usable both as SMPP
     ``data_coding`` and as TP-DCS. ``payload`` is the encoded user data without
     the header: GSM 7-bit unpacked (one septet per octet) or packed with fill
     bits after the UDH, UCS-2 as UTF-16 big-endian octets, 8-bit as is.
+
+    A NamedTuple: the codec builds millions of them (the compiled core
+    builds them directly), and a tuple is immutable and cheap.
     """
 
     data_coding: int
