@@ -21,7 +21,7 @@ from this process the way the daemon's dispatcher drives it, ratio column
 vary from run to run, ratios less so. Usage::
 
     python benchmarks/e2e.py [--messages 20000] [--quick] [--sync full,normal]
-                             [--repeat 2] [--compare-no-mqtt] [--delay-run] [--profile]
+                             [--repeat 2] [--compare-no-mqtt] [--delay-run] [--profile [--profile-native]]
                              [--workers 0,1]
 
 --workers runs every phase with each ``[workers] count`` (default 0, then 1:
@@ -135,7 +135,7 @@ async def daemon_phases(  # noqa: PLR0917 - one call site, the benchmark's plan
                 for view, gil in PROFILE_VIEWS.items():
                     raw = work / f"daemon-profile-{'gil' if gil else 'all'}.txt"
                     rec = start_recording(d.pid, seconds=max(3.0, n / 2_500), output=raw,
-                                          gil=gil)
+                                          gil=gil, native=args.profile_native)
                     if rec is not None:
                         recordings[view] = (rec, raw)
             run.load(f"http #{attempt + 1} ({tag})")
@@ -341,6 +341,8 @@ def main() -> None:
                         help="also run with a 10 ms SMSC response delay")
     parser.add_argument("--profile", action="store_true",
                         help="sample the daemon with py-spy during the first HTTP phase")
+    parser.add_argument("--profile-native", action="store_true",
+                        help="with --profile: C frames too (py-spy --native)")
     parser.add_argument("--profile-raw", type=Path, default=None,
                         help="keep py-spy's collapsed stacks in this file")
     parser.add_argument("--cprofile", type=Path, default=None,

@@ -21,16 +21,17 @@ def find_py_spy() -> str | None:
 
 
 def start_recording(
-    pid: int, *, seconds: float, output: Path, gil: bool = False,
+    pid: int, *, seconds: float, output: Path, gil: bool = False, native: bool = False,
 ) -> subprocess.Popen[bytes] | None:
-    """py-spy on ``pid``: every thread that is not idle, or (``gil``) the GIL holder only."""
+    """py-spy on ``pid``: every thread that is not idle, or (``gil``) the GIL holder only;
+    ``native`` adds the C frames (the codec's compiled core, for one)."""
     exe = find_py_spy()
     if exe is None:
         return None
     return subprocess.Popen(  # noqa: S603 - py-spy from the venv, our arguments
         [exe, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))),
          "--rate", "200", "--format", "raw", "--output", str(output), "--nonblocking",
-         *(["--gil"] if gil else [])],
+         *(["--gil"] if gil else []), *(["--native"] if native else [])],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 
@@ -63,6 +64,7 @@ AREAS = (
     ("receipts, replies (gateway/linkevents.py)", "gateway/linkevents.py:"),
     ("status events out (gateway/events.py)", "gateway/events.py:"),
     ("SMPP link (drivers/smpp)", "drivers/smpp/"),
+    ("codec (gateway/codec; its C core with --profile-native)", "gateway/codec/"),
     ("aiomqtt/paho", "mqtt/"),
     ("aiohttp", "aiohttp/"),
     ("logging (stdlib)", "logging/__init__.py:"),
