@@ -30,8 +30,9 @@ def start_recording(
         return None
     return subprocess.Popen(  # noqa: S603 - py-spy from the venv, our arguments
         [exe, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))),
-         "--rate", "200", "--format", "raw", "--output", str(output), "--nonblocking",
-         *(["--gil"] if gil else []), *(["--native"] if native else [])],
+         "--rate", "200", "--format", "raw", "--output", str(output),
+         # py-spy takes native stacks only while the process is stopped
+         *(["--native"] if native else ["--nonblocking"]), *(["--gil"] if gil else [])],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 
