@@ -21,7 +21,8 @@ from this process the way the daemon's dispatcher drives it, ratio column
 vary from run to run, ratios less so. Usage::
 
     python benchmarks/e2e.py [--messages 20000] [--quick] [--sync full,normal]
-                             [--repeat 2] [--compare-no-mqtt] [--delay-run] [--profile [--profile-native]]
+                             [--repeat 2] [--compare-no-mqtt] [--delay-run]
+                             [--profile [--profile-native]]
                              [--workers 0,1]
 
 --workers runs every phase with each ``[workers] count`` (default 0, then 1:
