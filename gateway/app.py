@@ -414,7 +414,7 @@ def build_mqtt_ingress(
                               metrics=metrics, logger=logger)
     broker = f"{settings.host}:{settings.port}"
     return MqttBridge(
-        settings=settings, on_send=handler, logger=logger,
+        settings=settings, on_send=handler, on_retained=handler.refuse_retained, logger=logger,
         on_connection=lambda up: metrics.set_mqtt_connected(broker=broker, connected=up),
     )
 

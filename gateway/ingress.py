@@ -14,6 +14,9 @@ while handling one send (a bug) is logged and stored as an ``internal``
 rejection of that send. Only a store that does not answer raises: the send
 stays unacknowledged and the broker delivers it again once it does, to this
 daemon or another.
+
+A retained copy of a send (the broker's, delivered when the bridge
+subscribes) is refused with the code ``retained``: :meth:`MqttSendHandler.refuse_retained`.
 """
 
 from __future__ import annotations
@@ -34,6 +37,11 @@ _EXCERPT = 200  # characters of a refused payload echoed back, to identify it
 # the store did not do the work, whatever the send held: SQLite locked, disk full,
 # I/O error, a closed store; the send is delivered again, not rejected
 STORE_DOWN: tuple[type[Exception], ...] = (StoreError, OSError, sqlite3.OperationalError)
+RETAINED_REFUSED = (
+    "retained copy of a send refused: publish sends without the retain flag (the broker "
+    "delivers a retained one again at every subscription); this copy was cleared from "
+    "the broker, nothing was sent or charged for it"
+)
 _SURROGATE = re.compile("[\ud800-\udfff]")  # never in a str a payload can store or encode
 
 
@@ -64,6 +72,12 @@ class MqttSendHandler:
             await self._reject(account, code="internal",
                                detail="internal error; see the server log",
                                client_ref=payload_client_ref(payload), payload=payload)
+
+    async def refuse_retained(self, account: str, payload: bytes) -> None:
+        """A retained copy of a send (the broker delivers one at every subscription):
+        rejected, never sent nor charged (:mod:`gateway.mqtt` clears it)."""
+        await self._reject(account, code="retained", detail=RETAINED_REFUSED,
+                           client_ref=payload_client_ref(payload), payload=payload)
 
     async def _take(self, account: str, payload: bytes) -> None:
         try:

@@ -11,7 +11,7 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from tests.e2e.system import System, running_system, status_events
+from tests.e2e.system import PRICE, TOPUP, System, running_system, status_events
 from tests.fixtures.mosquitto import MosquittoBroker
 from tests.waiting import eventually
 
@@ -85,3 +85,56 @@ async def test_a_lone_surrogate_is_rejected_with_its_reason_and_later_sends_flow
     assert rejected["client_ref"] == (None if field == "client_ref" else "p-1")
     assert "\\ud800" in rejected["payload"]  # the excerpt shows the escape as sent
     assert broker_connections(broker, "gw-e2e") == 1  # the poison never dropped it
+
+
+async def next_message(client: aiomqtt.Client) -> aiomqtt.Message:
+    return await asyncio.wait_for(anext(aiter(client.messages)), timeout=10)
+
+
+async def test_retained_sends_are_refused_once_and_never_charged_again(
+    tmp_path: Path, mosquitto_broker: MosquittoBroker,
+) -> None:
+    broker = mosquitto_broker
+    retained = dict(GOOD, client_ref="r-1")
+    live = dict(GOOD, client_ref="r-2")
+    rejected: list[dict[str, Any]] = []
+    async with aiomqtt.Client(broker.host, broker.port, identifier="upstream") as client:
+        await client.subscribe("smsgw/acme/status", qos=1)
+        await client.subscribe("smsgw/acme/rejected", qos=1)
+        up = Upstream(client)
+        reader = asyncio.create_task(up.collect())
+        try:
+            # published retained before the gateway subscribes: only the broker's copy reaches it
+            await client.publish("smsgw/acme/send", json.dumps(retained), qos=1, retain=True)
+            async with running_system(tmp_path, mqtt_url=broker.url) as gw:
+                await eventually(lambda: bool(up.rejected), what="the retained copy refused")
+                [doc] = up.rejected
+                assert (doc["error"], doc["client_ref"]) == ("retained", "r-1")
+                assert "retain flag" in doc["detail"]
+                assert await gw.balance() == TOPUP  # nothing sent, nothing charged
+                # published retained while the gateway is subscribed: it arrives as any send
+                await client.publish("smsgw/acme/send", json.dumps(live), qos=1, retain=True)
+                await eventually(lambda: "delivered" in up.states("r-2"), what="r-2 delivered")
+                reader.cancel()  # the restart ends this subscriber's session
+                rejected.extend(up.rejected)
+                # a broker restart: the gateway subscribes again, the broker's copy of r-2 comes
+                broker.restart()
+                where = f"{broker.host}:{broker.port}"
+
+                async def refused_twice() -> bool:
+                    reconnected = await gw.metric("smsgw_mqtt_connections_total", broker=where)
+                    refusals = await gw.metric("smsgw_messages_rejected_total", account="acme",
+                                               reason="retained")
+                    return reconnected == 2 and refusals == 2
+
+                await eventually(refused_twice, what="the copy of r-2 refused")
+                # the copies were cleared: a new subscriber gets no retained send first
+                async with aiomqtt.Client(broker.host, broker.port, identifier="look") as look:
+                    await look.subscribe("smsgw/acme/send", qos=1)
+                    await look.publish("smsgw/acme/send", b"", qos=1)  # empty: not a send
+                    assert (await next_message(look)).payload == b""
+                assert await gw.balance() == TOPUP - PRICE  # r-2 charged once
+                assert len(gw.submits()) == 1  # r-2, once
+        finally:
+            reader.cancel()
+    assert [d["client_ref"] for d in rejected] == ["r-1"]
