@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from gateway.webhooks import post, retry_delay, sign, verify
+from gateway.store.records import WebhookEvent
+from gateway.webhooks import RETRY_MAX, HookQueue, host_of, post, retry_delay, sign, verify
 from tests.webhook_receiver import webhook_receiver
 
 SECRET = b"account-secret"
@@ -79,3 +80,44 @@ def test_retry_delay_grows_then_caps() -> None:
     assert 2.5 <= delays[0] <= 5
     assert all(d <= 3600 for d in delays)
     assert delays[-1] >= 1800
+
+
+def test_retry_delay_stays_capped_whatever_the_attempts() -> None:
+    assert retry_delay(5000, rng=random.Random(1)) <= RETRY_MAX  # no OverflowError either
+
+
+def _hook(hook_id: int, url: str) -> WebhookEvent:
+    return WebhookEvent(id=hook_id, account="acme", url=url, payload=b"{}", attempts=0)
+
+
+def test_hook_queue_serves_hosts_in_turn_within_their_limit() -> None:
+    queue = HookQueue(concurrency=5, per_host=2)
+    slow = [_hook(i, f"https://slow.example/{i}") for i in range(10)]
+    other = [_hook(100 + i, "https://other.example:8443/h") for i in range(3)]
+    for hook in [*slow, *other]:
+        assert queue.offer(hook)
+    assert not queue.offer(slow[0])  # held already
+    taken = [queue.take() for _ in range(5)]
+    hosts = [host_of(h.url) for h in taken if h is not None]
+    assert hosts.count(("https", "slow.example", 443)) == 2  # its limit, though first in line
+    assert hosts.count(("https", "other.example", 8443)) == 2
+    assert queue.take() is None  # both hosts at their limit (one slot left in all)
+    first = taken[0]
+    assert first is not None
+    assert not queue.done(first)  # its host still has some waiting
+    again = queue.take()
+    assert again is not None
+    assert host_of(again.url) == host_of(first.url)
+
+
+def test_hook_queue_holds_a_bounded_backlog_per_host_and_in_all() -> None:
+    queue = HookQueue(concurrency=1, per_host=1, per_host_held=3, max_held=5)
+    assert [queue.offer(_hook(i, "http://a.example/")) for i in range(4)] == [
+        True, True, True, False]  # one host's backlog stays in the store
+    assert [queue.offer(_hook(10 + i, f"http://h{i}.example/")) for i in range(3)] == [
+        True, True, False]  # five held in all
+    assert queue.held == 5
+    hook = queue.take()
+    assert hook is not None
+    assert not queue.done(hook)
+    assert queue.held == 4
