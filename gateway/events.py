@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 
 from gateway import webhooks
+from gateway.callbacks import CallbackPolicy
 from gateway.metrics import EventMetrics
 from gateway.mqtt import MqttBridge, MqttUnavailable
 from gateway.store.base import Store
@@ -53,6 +54,7 @@ class EventPublisher:
         webhook_concurrency: int = webhooks.CONCURRENCY,
         webhook_host_concurrency: int = webhooks.HOST_CONCURRENCY,
         webhook_timeout: float = webhooks.ATTEMPT_TIMEOUT,
+        callbacks: CallbackPolicy | None = None,  # receivers webhooks may reach
     ) -> None:
         self._store = store
         self._metrics = metrics
@@ -67,6 +69,7 @@ class EventPublisher:
         self._webhook_concurrency = webhook_concurrency
         self._webhook_host_concurrency = webhook_host_concurrency
         self._webhook_timeout = webhook_timeout
+        self._callbacks = callbacks if callbacks is not None else CallbackPolicy()
         self._attempts: set[asyncio.Task[None]] = set()
         self._secrets: dict[str, tuple[float, bytes]] = {}  # account -> (read at, secret)
         self._outbox_cleared = False  # no broker, and the outbox was emptied once
@@ -82,8 +85,8 @@ class EventPublisher:
     # --- the publisher ------------------------------------------------------------
 
     async def run(self) -> None:
-        connector = aiohttp.TCPConnector(limit=self._webhook_concurrency,
-                                         limit_per_host=self._webhook_host_concurrency)
+        connector = webhooks.connector(self._callbacks, limit=self._webhook_concurrency,
+                                       limit_per_host=self._webhook_host_concurrency)
         async with aiohttp.ClientSession(connector=connector) as session:
             try:
                 async with asyncio.TaskGroup() as tg:
@@ -189,7 +192,8 @@ class EventPublisher:
         try:
             secret = await self._secret(hook.account)
             attempt = await webhooks.post(session, hook.url, hook.payload, secret=secret,
-                                          now=self._clock(), timeout=self._webhook_timeout)
+                                          now=self._clock(), policy=self._callbacks,
+                                          timeout=self._webhook_timeout)
             attempts = hook.attempts + 1
             if attempt.delivered:
                 self._metrics.webhook_delivered(account=hook.account)

@@ -20,12 +20,16 @@ from __future__ import annotations
 import collections
 import hashlib
 import hmac
+import ipaddress
 import random
+import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 
+from gateway.callbacks import ONLY_PUBLIC, CallbackPolicy
 from gateway.store.records import WebhookEvent
 
 SIGNATURE_HEADER = "X-Smsgw-Signature"
@@ -84,9 +88,18 @@ async def post(
     *,
     secret: bytes,
     now: float,
+    policy: CallbackPolicy,
     timeout: float = ATTEMPT_TIMEOUT,
 ) -> Attempt:
-    """One delivery attempt; never raises for network or HTTP trouble."""
+    """One delivery attempt; never raises for network or HTTP trouble.
+
+    ``url`` is checked against ``policy`` first (it may have been stored before
+    the rule, or the rule changed); ``session`` must resolve names with a
+    :class:`GuardedResolver` of the same policy (:func:`connector`).
+    """
+    refused = policy.refusal(url)
+    if refused is not None:
+        return Attempt(delivered=False, permanent=True, error=f"refused: {refused}")
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
@@ -98,12 +111,27 @@ async def post(
             timeout=aiohttp.ClientTimeout(total=timeout, connect=min(CONNECT_TIMEOUT, timeout)),
         ) as response:
             status = response.status
+    except aiohttp.ClientConnectorError as exc:
+        if isinstance(exc.os_error, CallbackRefused):
+            return Attempt(delivered=False, permanent=True, error=f"refused: {exc.os_error}")
+        return Attempt(delivered=False, error=_described(exc))
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-        return Attempt(delivered=False, error=type(exc).__name__ + (f": {exc}" if str(exc) else ""))
+        return Attempt(delivered=False, error=_described(exc))
     if 200 <= status < 300:
         return Attempt(delivered=True, status=status)
     return Attempt(delivered=False, permanent=status in _PERMANENT, status=status,
                    error=f"HTTP {status}")
+
+
+def _described(exc: BaseException) -> str:
+    return type(exc).__name__ + (f": {exc}" if str(exc) else "")
+
+
+def connector(policy: CallbackPolicy, *, limit: int = CONCURRENCY,
+              limit_per_host: int = HOST_CONCURRENCY) -> aiohttp.TCPConnector:
+    """The connector of a webhook session: names resolved through ``policy``."""
+    return aiohttp.TCPConnector(limit=limit, limit_per_host=limit_per_host,
+                                resolver=GuardedResolver(policy))
 
 
 def host_of(url: str) -> tuple[str, str, int]:
@@ -183,3 +211,42 @@ class HookQueue:
                 del self._waiting[host]
                 self._turns.remove(host)
         return drained
+
+
+class CallbackRefused(OSError):
+    """A receiver's address the policy refuses (raised when connecting)."""
+
+
+class GuardedResolver(AbstractResolver):
+    """aiohttp's default resolver, keeping only the addresses the policy allows.
+
+    A name whose every address is refused fails to connect with
+    :class:`CallbackRefused`; aiohttp does not ask the resolver for literal
+    addresses, which :func:`post` checks with :meth:`CallbackPolicy.refusal`.
+    """
+
+    def __init__(self, policy: CallbackPolicy, inner: AbstractResolver | None = None) -> None:
+        self._policy = policy
+        self._inner = inner if inner is not None else aiohttp.DefaultResolver()
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        if self._policy.host_allowed(host):
+            return results
+        allowed = [r for r in results if self._allowed(r["host"])]
+        if not allowed:
+            found = ", ".join(sorted({r["host"] for r in results})) or "nothing"
+            msg = f"{host.rstrip('.')} resolves to {found}; {ONLY_PUBLIC}"
+            raise CallbackRefused(msg)
+        return allowed
+
+    def _allowed(self, host: str) -> bool:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return self._policy.address_allowed(address)
+
+    async def close(self) -> None:
+        await self._inner.close()

@@ -17,6 +17,7 @@ import structlog
 from prometheus_client import CollectorRegistry
 
 from gateway import webhooks
+from gateway.callbacks import CallbackPolicy
 from gateway.events import MQTT_BATCH, EventPublisher
 from gateway.metrics import Metrics
 from gateway.model import SenderKind, SenderStatus
@@ -95,7 +96,9 @@ async def running_publisher(
     )
     publisher = EventPublisher(store=cast("Store", store),
                                metrics=Metrics(registry=CollectorRegistry()),
-                               logger=structlog.get_logger())
+                               logger=structlog.get_logger(),
+                               # webhook receivers of these tests listen on loopback
+                               callbacks=CallbackPolicy.from_config(["127.0.0.1"]))
     publisher.attach_mqtt(bridge)
     tasks = [asyncio.create_task(bridge.run()), asyncio.create_task(publisher.run())]
     try:

@@ -138,3 +138,16 @@ async def test_retained_sends_are_refused_once_and_never_charged_again(
         finally:
             reader.cancel()
     assert [d["client_ref"] for d in rejected] == ["r-1"]
+
+
+async def test_an_mqtt_send_to_an_internal_callback_url_is_rejected(
+    mqtt_system: tuple[System, Upstream],
+) -> None:
+    gw, up = mqtt_system
+    send = dict(GOOD, client_ref="ssrf-1", callback_url="http://169.254.169.254/latest")
+    await up.client.publish("smsgw/acme/send", json.dumps(send), qos=1)
+    await eventually(lambda: bool(up.rejected), what="the rejection")
+    [doc] = up.rejected
+    assert (doc["error"], doc["client_ref"]) == ("invalid_value", "ssrf-1")
+    assert "link-local" in doc["detail"]
+    assert await gw.balance() == TOPUP  # refused before any charge
