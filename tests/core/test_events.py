@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 
 from gateway import webhooks
 from gateway.callbacks import CallbackPolicy
-from gateway.events import MQTT_BATCH, EventPublisher
+from gateway.events import BATCH, MQTT_BATCH, EventPublisher
 from gateway.metrics import Metrics
 from gateway.model import SenderKind, SenderStatus
 from gateway.mqtt import MqttBridge, MqttSettings
@@ -259,7 +259,7 @@ class HangingReceiver:
 async def _with_callbacks(store: Store, account: str, url: str, count: int) -> None:
     """``count`` messages of ``account`` with ``url`` as their callback ("queued" hooks)."""
     await store.enqueue([
-        dataclasses.replace(new_message(destination=f"+336123{account[0]}{i:04d}",
+        dataclasses.replace(new_message(destination=f"+3361{len(account)}{i:06d}",
                                         account=account), callback_url=url)
         for i in range(count)
     ])
@@ -281,8 +281,8 @@ async def test_a_receiver_that_never_answers_delays_no_other_account(
                        identifier="watcher") as watcher,
     ):
         await watcher.subscribe("smsgw/beta/status", qos=1)
-        # more of acme's hooks to the silent host than the publisher makes at once
-        await _with_callbacks(store, "acme", hanging.url, 2 * webhooks.CONCURRENCY)
+        # more of acme's hooks to the silent host than the publisher reads at once
+        await _with_callbacks(store, "acme", hanging.url, BATCH + webhooks.CONCURRENCY)
         async with running_publisher(mosquitto_broker, outbox) as (publisher, _bridge):
             publisher.poke()
             await eventually(lambda: hanging.connections >= webhooks.HOST_CONCURRENCY,
