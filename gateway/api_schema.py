@@ -71,6 +71,7 @@ __all__ = [
     "iso_time",
     "message_json",
     "parse_send_payload",
+    "payload_client_ref",
 ]
 
 DEFAULT_MAX_BYTES = 256 * 1024
@@ -115,6 +116,22 @@ def parse_send_payload(
         msg_class=_msg_class(body), send_at=_send_at(body), validity=_validity(body),
         priority=_priority(body), client_ref=client_ref, callback_url=_callback_url(body),
     )
+
+
+def payload_client_ref(data: bytes) -> str | None:
+    """The client_ref of a payload, when it reads as one that :func:`parse_send_payload`
+    would take (to label a refusal of that payload); None otherwise."""
+    try:
+        body = json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    ref = body.get("client_ref") if isinstance(body, dict) else None
+    if not isinstance(ref, str) or not 0 < len(ref) <= MAX_CLIENT_REF:
+        return None
+    try:
+        return _valid_unicode(ref, "client_ref")
+    except InvalidField:
+        return None  # a lone surrogate: it could be neither stored nor sent as JSON
 
 
 # --- bytes -> JSON object ---------------------------------------------------------

@@ -184,7 +184,7 @@ class Daemon:
             dispatcher.on_accepting = pool.tell_accepting
         else:
             send_service = SendService(
-                store=store, log=log, national=s.national,
+                store=store, log=log, national=s.national, callbacks=s.callbacks,
                 on_crossing=lambda account: metrics.credit_low_crossed(account=account),
                 lease=functools.partial(_lease_if, dispatcher, Lease(worker=s.worker,
                                                                      seconds=s.lease)),
@@ -395,7 +395,8 @@ def build_events(
 ) -> tuple[EventPublisher, MqttBridge | None]:
     """The outbox publisher (MQTT events, webhooks) and, with ``[mqtt]``, the MQTT
     bridge taking sends: in the daemon's process, or in worker 0 (gateway.workers)."""
-    events = EventPublisher(store=store, metrics=metrics, logger=logger)
+    events = EventPublisher(store=store, metrics=metrics, logger=logger,
+                            callbacks=settings.callbacks)
     mqtt = build_mqtt_ingress(store=store, send_service=send_service,
                               settings=mqtt_settings or settings.mqtt, metrics=metrics,
                               logger=logger, poke_events=events.poke)
@@ -416,7 +417,7 @@ def build_mqtt_ingress(
                               metrics=metrics, logger=logger)
     broker = f"{settings.host}:{settings.port}"
     return MqttBridge(
-        settings=settings, on_send=handler, logger=logger,
+        settings=settings, on_send=handler, on_retained=handler.refuse_retained, logger=logger,
         on_connection=lambda up: metrics.set_mqtt_connected(broker=broker, connected=up),
     )
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.callbacks import CallbackPolicy
 from gateway.config import Config
 from gateway.errors import ConfigError
 from gateway.mqtt import MqttSettings
@@ -56,6 +57,7 @@ class DaemonSettings:
     log_level: str
     log_json: bool | None
     national: tuple[str, ...]
+    callbacks: CallbackPolicy = field(default_factory=CallbackPolicy)  # [webhooks] allow
 
 
 class _Where:
@@ -143,6 +145,7 @@ KNOWN: dict[str, frozenset[str]] = {
                              "ready_timeout", "receipt_timeout"}),
     "log": frozenset({"level", "json"}),
     "codec": frozenset({"national"}),
+    "webhooks": frozenset({"allow"}),
 }
 SECTIONS = frozenset({*KNOWN, "link"})
 
@@ -196,6 +199,11 @@ def daemon_settings(config: Config) -> DaemonSettings:
         except ConfigError as exc:
             raise where.error("mqtt", "url", str(exc).split(": ", 2)[-1]) from None
     links = tuple(_links(raw.get("link", []), where))
+    allow = _get(raw.get("webhooks", {}), "allow", list, [], where, "webhooks")
+    try:
+        callbacks = CallbackPolicy.from_config(allow)
+    except ConfigError as exc:
+        raise where.error("webhooks", "allow", str(exc).split(": ", 1)[-1]) from None
     disp = raw.get("dispatcher", {})
     log = raw.get("log", {})
     log_json = _get(log, "json", bool, None, where, "log")
@@ -215,6 +223,7 @@ def daemon_settings(config: Config) -> DaemonSettings:
         log_level=_get(log, "level", str, "info", where, "log"),
         log_json=log_json,
         national=tuple(_get(raw.get("codec", {}), "national", list, [], where, "codec")),
+        callbacks=callbacks,
     )
 
 

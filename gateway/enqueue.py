@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.callbacks import CallbackPolicy
 from gateway.codec import analyze
 from gateway.errors import ClientRefConflict, InvalidRecipient, SenderNotAllowed, UserError
 from gateway.model import MessageClass, SenderStatus
@@ -79,8 +80,11 @@ class SendService:
                  lease: Callable[[], Lease | None] | None = None,
                  on_stored: Callable[[Sequence[Message]], None] | None = None,
                  context_ttl: float = CONTEXT_TTL,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 callbacks: CallbackPolicy | None = None) -> None:
         self._store = store
+        # the receivers a callback_url may name (gateway.callbacks: public ones by default)
+        self._callbacks = callbacks if callbacks is not None else CallbackPolicy()
         self._log = log
         self._national = tuple(national)
         self._batch_size = batch_size
@@ -151,6 +155,8 @@ class SendService:
 
     async def send(self, request: SendRequest) -> SendResult:
         self._check(request)
+        if request.callback_url is not None:
+            self._callbacks.check_url(request.callback_url)
         sender, kind, prices = await self._context(request.account, request.sender)
         info = analyze(request.text, national=self._national)
         digest = body_hash(request) if request.client_ref is not None else None

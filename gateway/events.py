@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,9 +21,11 @@ from typing import Any
 import aiohttp
 
 from gateway import webhooks
+from gateway.callbacks import CallbackPolicy
 from gateway.metrics import EventMetrics
 from gateway.mqtt import MqttBridge, MqttUnavailable
 from gateway.store.base import Store
+from gateway.store.records import WebhookEvent
 
 BATCH = 500
 # MQTT events per round (one outbox read, one pipelined publish, one delete),
@@ -32,6 +35,15 @@ SECRET_TTL = 60.0  # seconds a webhook secret is cached
 
 
 class EventPublisher:
+    """Two loops that never wait for each other: MQTT events, and webhooks.
+
+    The webhook loop reads due webhooks in turns (an id cursor through the
+    due list), holds them per host in a :class:`~gateway.webhooks.HookQueue`
+    and starts attempts as slots free up: a receiver that never answers
+    holds its host's slots for :data:`~gateway.webhooks.ATTEMPT_TIMEOUT`
+    each, never other hosts' nor the MQTT events.
+    """
+
     def __init__(
         self,
         *,
@@ -39,16 +51,26 @@ class EventPublisher:
         metrics: EventMetrics,
         logger: Any,  # a structlog bound logger
         clock: Callable[[], float] = time.time,
-        webhook_concurrency: int = 32,
+        webhook_concurrency: int = webhooks.CONCURRENCY,
+        webhook_host_concurrency: int = webhooks.HOST_CONCURRENCY,
+        webhook_timeout: float = webhooks.ATTEMPT_TIMEOUT,
+        callbacks: CallbackPolicy | None = None,  # receivers webhooks may reach
     ) -> None:
         self._store = store
         self._metrics = metrics
         self._log = logger.bind(component="events")
         self._clock = clock
         self._mqtt: MqttBridge | None = None
-        self._wake = asyncio.Event()
+        self._mqtt_wake = asyncio.Event()
+        self._hooks_wake = asyncio.Event()
         self._closing = False
-        self._webhook_slots = asyncio.Semaphore(webhook_concurrency)
+        self._hooks = webhooks.HookQueue(concurrency=webhook_concurrency,
+                                         per_host=webhook_host_concurrency)
+        self._webhook_concurrency = webhook_concurrency
+        self._webhook_host_concurrency = webhook_host_concurrency
+        self._webhook_timeout = webhook_timeout
+        self._callbacks = callbacks if callbacks is not None else CallbackPolicy()
+        self._attempts: set[asyncio.Task[None]] = set()
         self._secrets: dict[str, tuple[float, bytes]] = {}  # account -> (read at, secret)
         self._outbox_cleared = False  # no broker, and the outbox was emptied once
 
@@ -57,30 +79,50 @@ class EventPublisher:
 
     def poke(self) -> None:
         """New outbox or webhook rows (already committed): publish now, not at the next poll."""
-        self._wake.set()
+        self._mqtt_wake.set()
+        self._hooks_wake.set()
 
     # --- the publisher ------------------------------------------------------------
 
     async def run(self) -> None:
-        async with aiohttp.ClientSession() as session:
-            while not self._closing:
-                # cleared before reading: a poke during this round means another round
-                self._wake.clear()
-                busy = await self._publish_mqtt()
-                busy = await self._post_webhooks(session) or busy
-                if not busy and not self._wake.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(1.0):
-                            await self._wake.wait()
+        connector = webhooks.connector(self._callbacks, limit=self._webhook_concurrency,
+                                       limit_per_host=self._webhook_host_concurrency)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    tg.create_task(self._mqtt_loop(), name="events-mqtt")
+                    tg.create_task(self._webhook_loop(session), name="events-webhooks")
+            finally:
+                # attempts cut short stay pending in the store: tried again later
+                for task in self._attempts:
+                    task.cancel()
+                await asyncio.gather(*self._attempts, return_exceptions=True)
 
     async def close(self, *, timeout: float) -> None:
-        """Publish what can be published within ``timeout``; the rest waits in the store."""
+        """Publish what can be published within ``timeout``, let webhook attempts under
+        way finish in that time; the rest waits in the store."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 while await self._publish_mqtt():
                     pass
+                self._closing = True  # no new attempts
+                if self._attempts:
+                    await asyncio.wait(set(self._attempts))
         self._closing = True
-        self._wake.set()
+        self.poke()
+
+    @staticmethod
+    async def _idle(wake: asyncio.Event, seconds: float = 1.0) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await wake.wait()
+
+    async def _mqtt_loop(self) -> None:
+        while not self._closing:
+            # cleared before reading: a poke during this round means another round
+            self._mqtt_wake.clear()
+            if not await self._publish_mqtt() and not self._mqtt_wake.is_set():
+                await self._idle(self._mqtt_wake)
 
     async def _publish_mqtt(self) -> bool:
         """One batch of MQTT events; True when there may be more."""
@@ -120,17 +162,38 @@ class EventPublisher:
             return False
         return events >= MQTT_BATCH
 
-    async def _post_webhooks(self, session: aiohttp.ClientSession) -> bool:
-        now = self._clock()
-        due = await self._store.due_webhooks(now=now, limit=BATCH)
-        if not due:
-            return False
+    async def _webhook_loop(self, session: aiohttp.ClientSession) -> None:
+        after = 0  # the due list is read in turns, from this id on
+        while not self._closing:
+            self._hooks_wake.clear()  # a poke or a freed slot from here on: read again
+            due = await self._store.due_webhooks(now=self._clock(), limit=BATCH, after=after)
+            for hook in due:
+                self._hooks.offer(hook)  # one held already, or its host's FIFO full: later
+            after = due[-1].id if len(due) == BATCH else 0
+            self._start_attempts(session)
+            if not after and not self._hooks_wake.is_set():
+                await self._idle(self._hooks_wake)
 
-        async def one(hook: Any) -> None:
-            async with self._webhook_slots:
-                secret = await self._secret(hook.account)
-                attempt = await webhooks.post(session, hook.url, hook.payload, secret=secret,
-                                              now=self._clock())
+    def _start_attempts(self, session: aiohttp.ClientSession) -> None:
+        while not self._closing and (hook := self._hooks.take()) is not None:
+            task = asyncio.create_task(self._attempt(session, hook), name="webhook")
+            self._attempts.add(task)
+            task.add_done_callback(functools.partial(self._attempted, session, hook))
+
+    def _attempted(self, session: aiohttp.ClientSession, hook: WebhookEvent,
+                   task: asyncio.Task[None]) -> None:
+        self._attempts.discard(task)
+        drained = self._hooks.done(hook)
+        self._start_attempts(session)  # the host's next one, or another host's
+        if drained:
+            self._hooks_wake.set()  # read what is due now rather than at the next poll
+
+    async def _attempt(self, session: aiohttp.ClientSession, hook: WebhookEvent) -> None:
+        try:
+            secret = await self._secret(hook.account)
+            attempt = await webhooks.post(session, hook.url, hook.payload, secret=secret,
+                                          now=self._clock(), policy=self._callbacks,
+                                          timeout=self._webhook_timeout)
             attempts = hook.attempts + 1
             if attempt.delivered:
                 self._metrics.webhook_delivered(account=hook.account)
@@ -146,9 +209,10 @@ class EventPublisher:
                     hook.id, at=self._clock() + webhooks.retry_delay(attempts),
                     error=attempt.error or "",
                 )
-
-        await asyncio.gather(*(one(h) for h in due))
-        return len(due) == BATCH
+        except Exception as exc:  # noqa: BLE001 - one webhook's trouble ends with it
+            # its outcome not stored: it stays due, and is tried again
+            self._log.error("webhook_attempt_failed", account=hook.account, event_id=hook.id,
+                            error=repr(exc))
 
     async def _secret(self, account: str) -> bytes:
         """The account's webhook key, read again after a minute (`--rotate` takes effect)."""

@@ -13,6 +13,15 @@ unacknowledged and ends the connection; the persistent session
 (clean_session=False) makes the broker deliver it again after reconnecting,
 to this daemon or, with a shared subscription, to another one.
 
+A send published with the retain flag is kept by the broker and delivered
+again at every subscription, each connect's (MQTT 3.1.1 3.3.1.3). Such a
+copy comes flagged retained and is refused: ``on_retained`` stores its
+rejection, the bridge clears it from the broker (an empty retained PUBLISH
+on its topic, the protocol's way) and remembers it, so that it is refused
+once, never sent nor charged. A retained send published while the gateway
+is subscribed reaches it unflagged, as any send (the protocol says so), and
+is sent once. Empty payloads (such clears) are not sends and are ignored.
+
 Events go out in batches (:meth:`MqttBridge.publish_many`): PUBLISH packets
 encoded here go into paho's output queue (its network loop runs on the event
 loop's thread) and their PUBACKs are counted per batch, at a tenth of the CPU
@@ -25,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import hashlib
 import random
 import socket
 import ssl
@@ -41,6 +51,8 @@ from gateway.errors import ConfigError
 from gateway.secrets import Secret
 
 SendHandler = Callable[[str, bytes], Awaitable[None]]
+REFUSED_RETAINED = 1024  # retained copies remembered as refused (by digest)
+CLEAR_TIMEOUT = 10.0  # seconds to wait for the broker to take a clear of a retained send
 
 
 class MqttUnavailable(Exception):
@@ -298,9 +310,14 @@ class MqttBridge:
         logger: Any,  # a structlog bound logger
         rng: random.Random | None = None,
         on_connection: Callable[[bool], None] | None = None,  # metrics: connected or not
+        on_retained: SendHandler | None = None,  # a retained copy of a send: its rejection
     ) -> None:
         self._settings = settings
         self._on_send = on_send
+        self._on_retained = on_retained
+        # digests of the retained copies refused: one seen again (its clear was not
+        # allowed, or lost) is acknowledged without a second rejection
+        self._refused: collections.OrderedDict[bytes, None] = collections.OrderedDict()
         self._on_connection = on_connection
         self._log = logger.bind(component="mqtt")
         self._rng = rng or random.Random()
@@ -455,25 +472,52 @@ class MqttBridge:
                 continue
             payload = message.payload
             data = payload if isinstance(payload, bytes) else str(payload or "").encode()
+            if not data:
+                # an empty PUBLISH clears a retained message (ours too): nothing to send
+                self._log.info("mqtt_empty_send_ignored", account=account)
+                acks.finished(entry)
+                continue
             await window.acquire()
+            work = (self._refuse_retained(client, topic, account, data) if message.retain
+                    else self._on_send(account, data))
             task = asyncio.create_task(self._handle(
-                account=account, data=data, entry=entry, acks=acks, window=window, failed=failed
+                work, account=account, entry=entry, acks=acks, window=window, failed=failed
             ))
             handlers.add(task)
             task.add_done_callback(handlers.discard)
 
+    async def _refuse_retained(self, client: aiomqtt.Client, topic: str, account: str,
+                               data: bytes) -> None:
+        """A retained copy: rejected once (never sent), then cleared from the broker."""
+        digest = hashlib.sha256(topic.encode() + b"\0" + data).digest()
+        if digest in self._refused:
+            self._log.info("mqtt_retained_send_ignored", account=account)
+        else:
+            self._log.warning("mqtt_retained_send_refused", account=account)
+            if self._on_retained is not None:
+                await self._on_retained(account, data)
+            self._refused[digest] = None
+            if len(self._refused) > REFUSED_RETAINED:
+                self._refused.popitem(last=False)
+        try:
+            await client.publish(topic, b"", qos=1, retain=True, timeout=CLEAR_TIMEOUT)
+        except (aiomqtt.MqttError, TimeoutError) as exc:
+            # refused all the same; it comes back at the next subscription, and is ignored
+            self._log.warning("mqtt_retained_send_not_cleared", account=account,
+                              error=str(exc))
+
     async def _handle(
         self,
+        work: Awaitable[None],
         *,
         account: str,
-        data: bytes,
         entry: list[int],
         acks: _AckQueue,
         window: asyncio.Semaphore,
         failed: asyncio.Future[None],
     ) -> None:
         try:
-            await self._on_send(account, data)
+            await work
         except Exception as exc:  # noqa: BLE001 - any failure means: do not acknowledge
             self._log.error("mqtt_send_not_stored", account=account, error=repr(exc))
             if not failed.done():

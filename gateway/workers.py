@@ -562,7 +562,7 @@ async def run_worker(*, config_path: Path, fd: int, index: int, port: int,
                              checkpoints="elsewhere")  # the daemon's checkpointer copies the WAL
     try:
         send_service = SendService(
-            store=store, log=log, national=settings.national,
+            store=store, log=log, national=settings.national, callbacks=settings.callbacks,
             on_crossing=lambda account: daemon.credit_low_crossed(account=account),
             lease=lambda: lease if daemon.accepting else None,
             on_stored=daemon.handoff,

@@ -190,8 +190,10 @@ class Store(Protocol):
     async def ack_mqtt_events(self, batches: Sequence[int]) -> None:
         """Every event of these batches is published: delete them."""
         ...
-    async def due_webhooks(self, *, now: float, limit: int) -> list[WebhookEvent]:
-        """Pending webhooks whose next attempt is due, oldest first."""
+    async def due_webhooks(self, *, now: float, limit: int, after: int = 0,
+                           ) -> list[WebhookEvent]:
+        """Pending webhooks whose next attempt is due, oldest first, with ids above
+        ``after`` (a reader goes through a long list of due ones in turns)."""
         ...
     async def webhook_done(self, id: int) -> None:  # noqa: A002 (the API's name)
         """Delivered: delete it."""

@@ -234,10 +234,12 @@ def id_runs(ids: Sequence[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def due_webhooks(conn: sqlite3.Connection, now: float, limit: int) -> list[WebhookEvent]:
+def due_webhooks(conn: sqlite3.Connection, now: float, limit: int, after: int = 0,
+                 ) -> list[WebhookEvent]:
     rows = conn.execute(
         "SELECT id, account, url, payload, attempts FROM webhooks "
-        "WHERE state = 'pending' AND next_at <= ? ORDER BY id LIMIT ?", (now, limit),
+        "WHERE state = 'pending' AND next_at <= ? AND id > ? ORDER BY id LIMIT ?",
+        (now, after, limit),
     ).fetchall()
     return [WebhookEvent(id=r[0], account=r[1], url=r[2], payload=bytes(r[3]), attempts=r[4])
             for r in rows]

@@ -253,8 +253,9 @@ class SqliteStore:
         if batches:
             await self._engine.write(events.ack_mqtt_events, list(batches))
 
-    async def due_webhooks(self, *, now: float, limit: int) -> list[WebhookEvent]:
-        return await self._engine.read(events.due_webhooks, now, limit)
+    async def due_webhooks(self, *, now: float, limit: int, after: int = 0,
+                           ) -> list[WebhookEvent]:
+        return await self._engine.read(events.due_webhooks, now, limit, after)
 
     async def webhook_done(self, id: int) -> None:  # noqa: A002 (the API's name)
         await self._engine.write(events.webhook_done, id)

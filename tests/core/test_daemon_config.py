@@ -101,3 +101,16 @@ def test_each_worker_has_its_mqtt_session_and_several_share_the_sends(
     settings = daemon_settings(load_config(_write(tmp_path, text)))
     sessions = [worker_mqtt(settings, i) for i in range(workers)]
     assert [(m.client_id, m.shared_group) for m in sessions if m] == expected
+
+
+def test_webhook_receivers_are_public_unless_allowed(tmp_path: Path) -> None:
+    default = daemon_settings(load_config(_write(tmp_path, LINK)))
+    assert default.callbacks.refusal("http://10.0.0.1/h") is not None
+    allowed = daemon_settings(load_config(_write(
+        tmp_path, '[webhooks]\nallow = ["10.0.0.0/8", "hooks.internal"]\n' + LINK)))
+    assert allowed.callbacks.refusal("http://10.0.0.1/h") is None
+    assert allowed.callbacks.host_allowed("hooks.internal")
+    assert error_of(tmp_path, '[webhooks]\nallow = ["10.0.0.0/40"]\n').startswith(
+        "gateway.toml line 4: [webhooks] allow: '10.0.0.0/40' is neither a network"
+    )
+    assert "must be a list" in error_of(tmp_path, '[webhooks]\nallow = "10.0.0.0/8"\n')

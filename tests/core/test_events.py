@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 import signal
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -14,7 +16,9 @@ import pytest
 import structlog
 from prometheus_client import CollectorRegistry
 
-from gateway.events import MQTT_BATCH, EventPublisher
+from gateway import webhooks
+from gateway.callbacks import CallbackPolicy
+from gateway.events import BATCH, MQTT_BATCH, EventPublisher
 from gateway.metrics import Metrics
 from gateway.model import SenderKind, SenderStatus
 from gateway.mqtt import MqttBridge, MqttSettings
@@ -25,6 +29,7 @@ from gateway.store.sqlite_events import encode
 from tests.fixtures.mosquitto import MosquittoBroker, receive
 from tests.store.support import new_message
 from tests.waiting import eventually
+from tests.webhook_receiver import webhook_receiver
 
 
 class CountingOutbox:
@@ -56,9 +61,10 @@ class CountingOutbox:
         self.reads += 1
         return await self.store.pending_mqtt_events(limit=limit)
 
-    async def due_webhooks(self, *, now: float, limit: int) -> list[WebhookEvent]:
-        self.webhook_reads += 1  # once per publisher round
-        return await self.store.due_webhooks(now=now, limit=limit)
+    async def due_webhooks(self, *, now: float, limit: int, after: int = 0,
+                           ) -> list[WebhookEvent]:
+        self.webhook_reads += 1  # once per round of the webhook loop
+        return await self.store.due_webhooks(now=now, limit=limit, after=after)
 
     async def ack_mqtt_events(self, batches: Sequence[int]) -> None:
         self.acks.append(list(batches))
@@ -90,7 +96,9 @@ async def running_publisher(
     )
     publisher = EventPublisher(store=cast("Store", store),
                                metrics=Metrics(registry=CollectorRegistry()),
-                               logger=structlog.get_logger())
+                               logger=structlog.get_logger(),
+                               # webhook receivers of these tests listen on loopback
+                               callbacks=CallbackPolicy.from_config(["127.0.0.1"]))
     publisher.attach_mqtt(bridge)
     tasks = [asyncio.create_task(bridge.run()), asyncio.create_task(publisher.run())]
     try:
@@ -219,3 +227,74 @@ async def test_a_batch_published_in_part_stays_whole_and_goes_out_again(
     assert len(bridge.published) == 8  # the four events, then the four again
     assert bridge.published[:4] == bridge.published[4:]
     assert len(outbox.acks) == 1
+
+
+class HangingReceiver:
+    """A webhook receiver that accepts connections, reads, and never answers."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self._release = asyncio.Event()
+        self._server: asyncio.Server | None = None
+        self.url = ""
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        await self._release.wait()  # the request is read by nobody, never answered
+        writer.close()
+
+    async def __aenter__(self) -> HangingReceiver:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}/hook"
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._release.set()
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+
+async def _with_callbacks(store: Store, account: str, url: str, count: int) -> None:
+    """``count`` messages of ``account`` with ``url`` as their callback ("queued" hooks)."""
+    await store.enqueue([
+        dataclasses.replace(new_message(destination=f"+3361{len(account)}{i:06d}",
+                                        account=account), callback_url=url)
+        for i in range(count)
+    ])
+
+
+async def test_a_receiver_that_never_answers_delays_no_other_account(
+    mosquitto_broker: MosquittoBroker, outbox: CountingOutbox,
+) -> None:
+    store = outbox.store
+    for account in ("acme", "beta"):
+        await store.add_sender(account, "ACME", SenderKind.ALPHA)
+        await store.set_sender_status(account, "ACME", SenderStatus.APPROVED)
+        await store.topup(account, 1000, reference="t")
+    await store.set_price("+", 1)
+    async with (
+        HangingReceiver() as hanging,
+        webhook_receiver() as beta_hooks,
+        aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port,
+                       identifier="watcher") as watcher,
+    ):
+        await watcher.subscribe("smsgw/beta/status", qos=1)
+        # more of acme's hooks to the silent host than the publisher reads at once
+        await _with_callbacks(store, "acme", hanging.url, BATCH + webhooks.CONCURRENCY)
+        async with running_publisher(mosquitto_broker, outbox) as (publisher, _bridge):
+            publisher.poke()
+            await eventually(lambda: hanging.connections >= webhooks.HOST_CONCURRENCY,
+                             what="acme's attempts hanging")
+            await _with_callbacks(store, "beta", beta_hooks.url, 1)
+            publisher.poke()
+            # well within one attempt's timeout: nothing of beta's waits for acme's
+            prompt = webhooks.ATTEMPT_TIMEOUT / 4
+            [(topic, payload)] = await receive(watcher, 1, timeout=prompt)
+            assert topic == "smsgw/beta/status"
+            assert json.loads(payload)["state"] == "queued"
+            await eventually(lambda: bool(beta_hooks.seen), timeout=prompt,
+                             what="beta's webhook")
+            # the silent host gets no more than its share of attempts at once
+            assert hanging.connections == webhooks.HOST_CONCURRENCY

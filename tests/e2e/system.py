@@ -122,6 +122,9 @@ worker = "e2e"
 ready_timeout = 5
 {dispatcher}
 
+[webhooks]
+allow = ["127.0.0.1"]  # the tests' webhook receivers listen on loopback
+
 {mqtt}
 {link}
 {extra}

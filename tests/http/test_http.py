@@ -362,3 +362,19 @@ async def test_token_with_undecodable_bytes_is_401(client: Client, env: Env) -> 
     await writer.wait_closed()
     assert answer.startswith(b"HTTP/1.1 401 ")
     assert b'"invalid_token"' in answer
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:8080/hook", "http://[::1]/hook", "http://localhost/hook",
+    "http://0x7f000001/hook", "http://10.0.0.1/hook", "http://169.254.169.254/latest",
+    "http://[fc00::1]/hook", "http://[::ffff:127.0.0.1]/hook", "https://u:p@example.com/h",
+])
+async def test_a_callback_url_to_an_internal_receiver_is_refused_before_any_charge(
+    client: Client, env: Env, url: str,
+) -> None:
+    status, body = await post(client, env, payload(callback_url=url))
+    assert status == 400
+    assert body["error"] == "invalid_value"
+    assert body["detail"].startswith("field 'callback_url': ")
+    assert "refused" in body["detail"]
+    assert (await env.store.balance("acme")).balance == 100
