@@ -140,6 +140,12 @@ class ClientRefConflict(AlreadyExists):
     """A client_ref reused with a different request body."""
 
 
+class SenderTaken(AlreadyExists):
+    """A short code or number asked for or approved while another account owns it."""
+
+    code = "sender_taken"
+
+
 class SenderNotAllowed(UserError):
     """A sender that is not approved, or belongs to another account."""
 
