@@ -54,20 +54,31 @@ def make_dir(path: Path) -> None:
 
 def prepare_database(path: str) -> None:
     """Before SQLite opens ``path``: create it 0600 when missing; take world bits off
-    it and off an existing ``-wal``/``-shm``."""
-    os.close(open_private(path, os.O_RDONLY))
+    it and off an existing ``-wal``/``-shm``.
+
+    An existing database is never opened here: closing a descriptor of a file drops
+    every POSIX lock the process holds on it, SQLite's included (another connection
+    of this process would lose its locks), so existing files are changed by path.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE)
+    except FileExistsError:
+        tighten(path)
+    else:
+        try:
+            os.fchmod(fd, PRIVATE_FILE)  # the umask may have taken owner bits away
+        finally:
+            os.close(fd)  # a new file: nobody holds a lock on it yet
     for suffix in SQLITE_COMPANIONS:
-        with contextlib.suppress(FileNotFoundError):
-            tighten(f"{path}{suffix}")
+        tighten(f"{path}{suffix}")
 
 
 def tighten(path: str | os.PathLike[str]) -> None:
-    """Take the world bits off an existing file (left as it is when not ours)."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        _tighten_fd(fd)
-    finally:
-        os.close(fd)
+    """Take the world bits off a file, by path (missing, or not ours: left alone)."""
+    with contextlib.suppress(FileNotFoundError, PermissionError):
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+        if mode & 0o007:
+            os.chmod(path, mode & ~0o007)
 
 
 def _tighten_fd(fd: int) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 from gateway.journal import AcceptJournal, journal_base
 from gateway.link import Accepted
 from gateway.store import open_store
-from gateway.store.files import open_private
+from gateway.store.files import open_private, prepare_database
 from gateway.store.records import OutcomeRecord
 
 
@@ -84,3 +86,32 @@ async def test_world_readable_files_of_an_older_store_lose_their_world_bits(
         await first.close()
     assert modes == {"gw.db": 0o640, "gw.db-wal": 0o660, "gw.db-shm": 0o640,
                      "gw.db-writer.lock": 0o640}  # ...the world loses its access
+
+
+def _locked_by_others(path: Path) -> bool:
+    """Whether another process holds a POSIX lock on ``path`` (asked from a child)."""
+    probe = (
+        "import fcntl, os, sys\n"
+        "fd = os.open(sys.argv[1], os.O_RDWR)\n"
+        "try:\n"
+        "    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+        "except OSError:\n"
+        "    sys.exit(1)\n"
+        "sys.exit(0)\n"
+    )
+    return subprocess.run([sys.executable, "-c", probe, str(path)], check=False,
+                          timeout=30).returncode == 1
+
+
+async def test_opening_the_store_again_keeps_the_locks_sqlite_holds(tmp_path: Path) -> None:
+    # closing any descriptor of the database drops this process's POSIX locks on it,
+    # SQLite's included: the files are changed by path, never opened beside SQLite
+    db = tmp_path / "gw.db"
+    store = await open_store(f"sqlite:///{db}")
+    try:
+        await store.create_account("acme")
+        assert await asyncio.to_thread(_locked_by_others, db)  # WAL readers' shared lock
+        prepare_database(str(db))
+        assert await asyncio.to_thread(_locked_by_others, db)
+    finally:
+        await store.close()
