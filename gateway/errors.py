@@ -79,6 +79,12 @@ class NotASmsgwDatabase(UserError):
     code = "store"
 
 
+class StoreInUse(UserError):
+    """Another ``smsgw run`` holds the store (its run lock)."""
+
+    code = "store_in_use"
+
+
 class NotFound(UserError):
     """An account, message, sender, phonebook... that does not exist."""
 
