@@ -42,9 +42,10 @@ from gateway.metrics import Metrics, RelayedMetrics
 from gateway.mqtt import MqttBridge, MqttSettings
 from gateway.router import Router
 from gateway.sdnotify import Notifier, watchdog_interval, watchdog_pinger
-from gateway.store import open_store
+from gateway.store import open_store, sqlite_path
 from gateway.store.base import Store
 from gateway.store.records import InboundMessage, Lease, OutcomeRecord, QueueChanges
+from gateway.store.runlock import hold_store
 from gateway.workers import Handoffs, WorkerGone, WorkerPool, WorkerSettings
 
 # composition keys of a [[link]] table, read here and not by the driver
@@ -109,6 +110,17 @@ class Daemon:
         return {name: r.link for name, r in self._links.items()}
 
     async def run(self) -> None:
+        """Hold the store's run lock (gateway.store.runlock), then run until stopped."""
+        url = self.config.store.url
+        lock = hold_store(sqlite_path(url, base=self.config.base_dir)) if url.startswith(
+            "sqlite:") else None
+        try:
+            await self._run()
+        finally:
+            if lock is not None:
+                lock.release()
+
+    async def _run(self) -> None:
         log = self.logger
         s = self.settings
         store = await open_store(self.config.store.url, base=self.config.base_dir,

@@ -1,5 +1,7 @@
-"""Parts of the dispatcher: reference numbers, weighted slots, a streaming adapter.
+"""Parts of the dispatcher: send order, reference numbers, weighted slots, a streaming adapter.
 
+- :class:`SendOrder`: messages waiting to be sent, higher priority first, then
+  older first (the dispatcher's queue and each link's lane);
 - :class:`References`: concatenation reference numbers, unique per destination
   in turn;
 - :class:`WeightedSlots`: a FIFO semaphore whose takers take several units at
@@ -14,10 +16,45 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import heapq
+import itertools
 import random
 from typing import Any
 
 from gateway.link import Link, Outcome, OutcomeCallback, Retry, SegmentSender, SubmitRequest
+from gateway.store.records import Message
+
+
+class SendOrder:
+    """Messages waiting to be sent: the highest priority first, then the oldest (ids
+    sort by creation time), then the first pushed.
+
+    A message pushed while others wait goes before every one of lower priority,
+    so priority holds on a busy link, not only at the claim.
+    """
+
+    __slots__ = ("_heap", "_order")
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, str, int, Message]] = []
+        self._order = itertools.count()
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+    def __bool__(self) -> bool:
+        return bool(self._heap)
+
+    def push(self, message: Message) -> None:
+        heapq.heappush(self._heap, (-message.priority, message.id, next(self._order), message))
+
+    def peek(self) -> Message:
+        """The next message (IndexError when empty)."""
+        return self._heap[0][3]
+
+    def pop(self) -> Message:
+        """Take the next message (IndexError when empty)."""
+        return heapq.heappop(self._heap)[3]
 
 
 class References:

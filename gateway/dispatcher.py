@@ -13,8 +13,10 @@ They wait in one queue (priority, then age). The feeder takes them from it
 while fewer than ``max_in_flight`` are routed, ends what is past its
 validity (``expired``, refunded) or too old (``failed``), routes each one
 (longest prefix, weights, failover past links that are down or throttling)
-and appends it to its link's lane. A lane (one per link) encodes its
-messages for the link (concatenation mode, packing, a reference kept unique
+and puts it in its link's lane, where it waits in the same order
+(:class:`~gateway.dispatch_parts.SendOrder`): on a busy link a message of a
+higher priority goes before those of lower ones that came first. A lane (one
+per link) encodes its messages for the link (concatenation mode, packing, a reference kept unique
 per destination) and streams their segments into the link as fast as its
 window and pacing allow (:class:`gateway.link.SegmentSender`): no task, no
 future per message; the link calls back with each segment's outcome.
@@ -36,8 +38,10 @@ back-off (``retry_at``); a later claim routes it again, so a link that is
 down or throttling is skipped while another can take the traffic. A message
 that keeps failing ends ``failed`` once it is ``max_age`` old (its validity,
 when shorter, ends it ``expired`` first). Retries while a link is down back
-off too, but to at most ``link_retry_max``, so traffic resumes soon after the
-link returns without every queued message being rewritten every second.
+off too, but to at most ``link_retry_max``, so that queued messages are not
+rewritten every second; when a link comes back (bound again), the messages
+waiting out such a retry become due at once (``Store.wake_waiting``) and are
+claimed in priority order, instead of each at its own retry time.
 
 Holding ``max_in_flight + batch`` messages, the dispatcher stops
 :attr:`~Dispatcher.accepting` handovers: ingest stores what comes next
@@ -50,11 +54,8 @@ its lease ends.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import functools
-import heapq
-import itertools
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -62,7 +63,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.codec import encode
-from gateway.dispatch_parts import References, WeightedSlots, segment_sender
+from gateway.dispatch_parts import References, SendOrder, WeightedSlots, segment_sender
 from gateway.errors import CodecError
 from gateway.journal import AcceptJournal
 from gateway.link import Link, LinkHealth, Receipt, ReceiptDone, Retry, SegmentSender, SubmitRequest
@@ -75,6 +76,8 @@ from gateway.store.records import Message, OutcomeRecord, QueueChanges
 
 ChangesSink = Callable[[QueueChanges], None]
 _LINK_STATE_REASONS = frozenset({"link_down", "no_link_bound", "no_route"})
+# retries a link coming back ends: the message waited for a link, not for itself
+_WAITING_FOR_A_LINK = ("link_down", "no_link_bound", "timeout")
 _INTERNAL_ERROR = Retry(reason="internal_error")
 
 
@@ -96,7 +99,7 @@ class DispatchSettings:
 
 
 class _Lane:
-    """One link's messages, in order, and its segments sent and not yet recorded."""
+    """One link's messages, in send order, and its segments sent and not yet recorded."""
 
     __slots__ = ("link", "queue", "retired", "sender", "slots", "task", "wake")
 
@@ -104,7 +107,7 @@ class _Lane:
         self.link = link
         self.sender = sender
         self.slots = WeightedSlots(max(link.health().window, 1))
-        self.queue: collections.deque[Message] = collections.deque()
+        self.queue = SendOrder()
         self.wake = asyncio.Event()
         self.retired = False  # the link left the configuration (SIGHUP)
         self.task: asyncio.Task[None] | None = None
@@ -140,8 +143,8 @@ class Dispatcher:
         self._lanes: dict[str, _Lane] = {}
         # leased to us: id -> the copy we hold (waiting, routed, sent, being recorded)
         self._held: dict[str, Message] = {}
-        self._queue: list[tuple[int, str, int, Message]] = []  # heap: -priority, id
-        self._order = itertools.count()
+        self._queue = SendOrder()
+        self._bound: frozenset[str] = frozenset()  # links bound when last looked at
         self._routed = 0  # held messages in a lane or out on a link
         self._sending: dict[str, Sending] = {}  # message id -> out on a link
         self._outcomes = OutcomeRecorder(
@@ -235,6 +238,7 @@ class Dispatcher:
         while not self._stopping:
             self._wake.clear()
             self._feed()
+            self._watch_links()
             now = time.monotonic()
             room = self._s.max_in_flight - len(self._held)
             want = room > 0 and len(self._queue) < self._s.batch
@@ -289,7 +293,24 @@ class Dispatcher:
 
     def _hold(self, message: Message) -> None:
         self._held[message.id] = message
-        heapq.heappush(self._queue, (-message.priority, message.id, next(self._order), message))
+        self._queue.push(message)
+
+    def _watch_links(self) -> None:
+        """A link bound again (or for the first time): what waits for a link is due now."""
+        health = self._link_health(self._clock())
+        bound = frozenset(name for name, h in health.items() if h.bound)
+        returned = bound - self._bound
+        self._bound = bound
+        if returned and not self._stopping:
+            self._side_task(self._wake_waiting(sorted(returned)), "dispatch-wake")
+
+    async def _wake_waiting(self, links: list[str]) -> None:
+        woken = await self._store.wake_waiting(
+            reasons=_WAITING_FOR_A_LINK, now=self._clock(), within=self._s.retry_max)
+        if woken:
+            self.log.info("waiting_messages_woken", links=links, messages=woken)
+            self._claim_now = True
+            self._wake.set()
 
     def _let_go(self, message: Message) -> None:
         """No longer ours to send (finished, recorded, given back, lease too short)."""
@@ -329,7 +350,7 @@ class Dispatcher:
         health = self._link_health(now)
         held = self._held
         while queue and self._routed < self._s.max_in_flight:
-            message = heapq.heappop(queue)[3]
+            message = queue.pop()
             if held.get(message.id) is not message:
                 continue  # replaced by a newer copy (claimed again after its lease ran out)
             if message.validity is not None and now >= message.send_at + message.validity:
@@ -351,7 +372,7 @@ class Dispatcher:
                 )])
                 continue
             lane = self._lanes[candidates[0]]
-            lane.queue.append(message)
+            lane.queue.push(message)
             self._routed += 1
             lane.wake.set()
 
@@ -375,7 +396,9 @@ class Dispatcher:
         lane.task = asyncio.create_task(self._pump(lane), name=f"lane-{lane.link.name}")
 
     async def _pump(self, lane: _Lane) -> None:
-        """Send the lane's messages, in order, within its window of unrecorded segments."""
+        """Send the lane's messages, in send order, within its window of unrecorded
+        segments; the next one is looked at again after every wait (one of a higher
+        priority may have come meanwhile)."""
         queue = lane.queue
         while True:
             if lane.retired or self._stopping:
@@ -386,14 +409,14 @@ class Dispatcher:
                 lane.wake.clear()
                 await lane.wake.wait()
                 continue
-            message = queue[0]
+            message = queue.peek()
             try:
                 await self._send(lane, message)
             except Exception as exc:  # a bug must not stop the lane: retried later
                 self.log.error("dispatch_crashed", msg_id=message.id, error=repr(exc),
                                exc_info=exc)
-                if queue and queue[0] is message:
-                    queue.popleft()
+                if queue and queue.peek() is message:
+                    queue.pop()
                     self._outcomes.record(Unsent(message), [OutcomeRecord(
                         message_id=message.id, index=0, link="", outcome=_INTERNAL_ERROR,
                         retry_at=self._clock() + self._backoff(message.attempts),
@@ -402,11 +425,10 @@ class Dispatcher:
     def _unroute(self, lane: _Lane) -> None:
         """Messages routed to a lane that stops: back to the queue (never sent)."""
         while lane.queue:
-            message = lane.queue.popleft()
+            message = lane.queue.pop()
             self._routed -= 1
             if self._held.get(message.id) is message and not self._stopping:
-                heapq.heappush(self._queue, (-message.priority, message.id,
-                                             next(self._order), message))
+                self._queue.push(message)
         self._wake.set()
 
     async def _send(self, lane: _Lane, message: Message) -> None:
@@ -417,7 +439,7 @@ class Dispatcher:
         if self._held.get(message.id) is not message or (
             lease_until is not None and lease_until - self._clock() < self._margin
         ):
-            queue.popleft()
+            queue.pop()
             self._routed -= 1
             self._let_go(message)  # its lease runs out (or ran out): a claim brings it back
             return
@@ -427,30 +449,30 @@ class Dispatcher:
             indices = list(range(message.segments))
         else:
             view = await self._store.get_message(message.id)
-            if lane.retired or self._stopping or not queue or queue[0] is not message:
+            if lane.retired or self._stopping or not queue or queue.peek() is not message:
                 return  # the lane stopped meanwhile: the message goes back unsent
             indices = [g.index for g in view.segments if g.state is SegmentState.PENDING]
             if not indices:
                 # every segment was accepted before a crash; only the state was not written
                 delivered = all(g.state is SegmentState.DELIVERED for g in view.segments)
-                queue.popleft()
+                queue.pop()
                 self._finish(message, MessageState.DELIVERED if delivered
                              else MessageState.SUBMITTED, None, routed=True)
                 return
         try:
             segments = self._encode(message, link)
         except CodecError as exc:
-            queue.popleft()
+            queue.pop()
             self._finish(message, MessageState.REJECTED, f"cannot encode: {exc}", routed=True)
             return
         payload = link.concat == "payload"
         need = 1 if payload else len(indices)
         slots = lane.slots
         taken = slots.take_now(need) or await slots.acquire(need)
-        if lane.retired or self._stopping or not queue or queue[0] is not message:
+        if lane.retired or self._stopping or not queue or queue.peek() is not message:
             slots.release(taken)  # stopping or re-routed while waiting: not sent
             return
-        queue.popleft()
+        queue.pop()
         sending = Sending(recorder=self._outcomes, link=link.name, slots=slots,
                           message=message, indices=indices, taken=taken,
                           waiting=need)

@@ -79,6 +79,12 @@ class NotASmsgwDatabase(UserError):
     code = "store"
 
 
+class StoreInUse(UserError):
+    """Another ``smsgw run`` holds the store (its run lock)."""
+
+    code = "store_in_use"
+
+
 class NotFound(UserError):
     """An account, message, sender, phonebook... that does not exist."""
 
@@ -138,6 +144,12 @@ class NoPrice(UserError):
 
 class ClientRefConflict(AlreadyExists):
     """A client_ref reused with a different request body."""
+
+
+class SenderTaken(AlreadyExists):
+    """A short code or number asked for or approved while another account owns it."""
+
+    code = "sender_taken"
 
 
 class SenderNotAllowed(UserError):

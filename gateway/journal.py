@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.link import Accepted, settle
+from gateway.store.files import open_private
 from gateway.store.records import OutcomeRecord
 
 ROTATE_RECORDS = 20_000  # records per file
@@ -252,8 +253,7 @@ class AcceptJournal:
     def _open(self, file: int) -> int:
         if self._fd_file != file or self._fd is None:
             self._close()
-            self._fd = os.open(f"{self.base}.{file}",
-                               os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+            self._fd = open_private(f"{self.base}.{file}", os.O_WRONLY | os.O_APPEND)
             self._fd_file = file
         return self._fd
 

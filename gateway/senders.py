@@ -11,6 +11,11 @@ Rules (one per :class:`SenderKind`):
 - NUMBER: a valid E.164 number (:func:`gateway.recipients.normalize_e164`),
   stored in its canonical ``+<digits>`` form.
 
+A short code or a number receives replies, which go to its owner: it belongs
+to one account at a time (:data:`EXCLUSIVE_KINDS`; the store refuses a second
+approval, and a request while another account holds it approved). An
+alphanumeric name receives nothing and may be approved for several accounts.
+
 With no kind given, it is inferred: ``+...`` is a NUMBER, 3 to 8 digits a
 SHORTCODE, anything else ALPHA. A kind given that the value does not fit is
 refused with the kind that would fit, if any.
@@ -21,11 +26,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gateway.errors import InvalidSender
+from gateway.errors import InvalidSender, SenderTaken
 from gateway.model import SenderKind
 from gateway.recipients import check_e164
 
-__all__ = ["ALPHA_MAX_LENGTH", "GSM_BASIC", "SHORTCODE_LENGTHS", "SenderAddress", "parse_sender"]
+__all__ = [
+    "ALPHA_MAX_LENGTH", "EXCLUSIVE_KINDS", "GSM_BASIC", "SHORTCODE_LENGTHS", "SenderAddress",
+    "parse_sender", "taken_by_another", "taken_for_approval",
+]
 
 # GSM 03.38 (3GPP TS 23.038 section 6.2.1) default alphabet, basic table; the
 # index of a character is its septet value. Row by row, 16 septets per line.
@@ -51,6 +59,25 @@ _LABELS = {
     SenderKind.SHORTCODE: "short code",
     SenderKind.NUMBER: "number",
 }
+
+
+# kinds that receive replies: one approved owner at a time
+EXCLUSIVE_KINDS = frozenset({SenderKind.SHORTCODE, SenderKind.NUMBER})
+
+
+def taken_by_another(value: str, kind: SenderKind) -> SenderTaken:
+    """A request for ``value`` while another account owns it (the owner is not named:
+    the account asking may be a customer)."""
+    return SenderTaken(f"{_LABELS[kind]} {value!r} belongs to another account: "
+                       "it has one owner at a time")
+
+
+def taken_for_approval(value: str, kind: SenderKind, owner: str) -> SenderTaken:
+    """Approving ``value`` while ``owner`` holds it approved (said to the operator)."""
+    return SenderTaken(
+        f"{_LABELS[kind]} {value!r} is approved for account {owner!r}: one owner at a "
+        f"time; refuse it there first (smsgw sender refuse {owner} {value})"
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

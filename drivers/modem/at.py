@@ -113,7 +113,20 @@ class Timeout:
     prompted: bool  # the prompt came (the data may have reached the modem)
 
 
-Event = Response | Prompt | Unsolicited | Timeout
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Stale:
+    """A final result code that answers no command in flight (dropped, counted)."""
+
+    line: str
+
+
+Event = Response | Prompt | Unsolicited | Timeout | Stale
+
+
+def changes_echo(line: str) -> bool:
+    """Whether a command may switch echo on or off (ATE0/ATE1, ATZ, AT&F)."""
+    basic = line.upper()[2:].partition("+")[0].partition("^")[0]
+    return "E" in basic or "Z" in basic or "&F" in basic
 
 
 def split_name(line: str) -> tuple[str, str]:
@@ -151,6 +164,8 @@ class AtChannel:
         self._skip_space = False
         self._data_echo: str | None = None
         self._urc_waiting_pdu: Unsolicited | None = None
+        self._echoed = False  # the command in flight has been echoed
+        self._echo_on = False  # the last command was echoed and nothing since changed echo
 
     # --- commands out ------------------------------------------------------
 
@@ -171,6 +186,7 @@ class AtChannel:
         self._lines = []
         self._prompted = False
         self._data_echo = None
+        self._echoed = False
         self._deadline = now + command.timeout
         return command.line.encode("ascii") + b"\r"
 
@@ -183,11 +199,24 @@ class AtChannel:
         return data.encode("ascii") + CTRL_Z
 
     def abandon(self) -> None:
-        """Forget the command in flight (after a timeout the link resynchronises)."""
+        """Forget the command in flight (after a timeout the link resynchronises).
+
+        What the modem does about echo is unknown again until the next answer.
+        """
+        self._finish()
+        self._echo_on = False
+
+    def discard_input(self) -> None:
+        """Drop a partial line (what a wake-up left behind); complete lines are parsed."""
+        self._buffer.clear()
+        self._skip_space = False
+
+    def _finish(self) -> None:
         self._command = None
         self._deadline = None
         self._lines = []
         self._prompted = False
+        self._echoed = False
 
     # --- time --------------------------------------------------------------
 
@@ -261,17 +290,27 @@ class AtChannel:
             return
         command = self._command
         if command is not None:
-            if line == command.line or (self._data_echo is not None and line == self._data_echo):
+            if line == command.line:
+                self._echoed = True
                 return  # echo (ATE1)
+            if self._data_echo is not None and line == self._data_echo:
+                return  # the PDU echoed after the prompt
             if line.startswith(">") and command.prompt and self._data_echo is not None:
                 return  # a prompt redisplayed with the echoed data on the same line
             final, error = parse_final(line)
+            if final and self._echo_on and not self._echoed:
+                self._events.append(Stale(line=line))  # answers a line sent before ours
+                return
             if final:
                 self._events.append(
                     Response(command=command, lines=tuple(self._lines), error=error)
                 )
-                self.abandon()
+                self._echo_on = self._echoed and not changes_echo(command.line)
+                self._finish()
                 return
+        elif line not in URC_PREFIXES and parse_final(line)[0]:
+            self._events.append(Stale(line=line))
+            return
         name, value = split_name(line)
         expected = command is not None and name in command.expect
         if not expected and (name in URC_PREFIXES or name.startswith("^") or command is None):

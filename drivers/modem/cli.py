@@ -56,6 +56,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    help="delay of status reports after sends (default 1)")
     p.add_argument("--report-status", type=lambda v: int(v, 0), default=0, metavar="TP-ST",
                    help="TP-ST of status reports (0 delivered, 0x46 expired, 0x41...)")
+    p.add_argument("--wake-error", action="store_true",
+                   help="answer ERROR to the ESC line a link sends before its first AT")
     p.add_argument("--csq", type=int, default=20, help="signal quality AT+CSQ answers")
     p.add_argument("--seed", type=int, default=0, help="random seed for --cms-error-share")
     p.set_defaults(handler=run)
@@ -70,7 +72,7 @@ def sim_config(args: argparse.Namespace) -> SimConfig:
         cms_error_share=args.cms_error_share, cms_error_code=args.cms_error_code,
         hang_after=args.hang_after, hang_for=args.hang_for, pin=pin,
         report_delay=args.report_delay, report_status=args.report_status, csq=args.csq,
-        seed=args.seed,
+        seed=args.seed, wake_error=args.wake_error,
     )
 
 

@@ -20,10 +20,14 @@ from drivers.modem.at import (
     Command,
     Prompt,
     Response,
+    Stale,
     Timeout,
     Unsolicited,
 )
 from gateway.errors import LinkError
+
+WAKE_QUIET = 0.2  # seconds without a byte that end the drain after the wake-up line
+RESYNC_ATTEMPTS = 3  # AT tries of one resync when the answers are not OK
 
 
 class ModemTimeout(LinkError):
@@ -49,7 +53,9 @@ class AtPort(asyncio.Protocol):
         self._waiter: asyncio.Future[Response | Prompt] | None = None
         self._lock = asyncio.Lock()
         self._closed = asyncio.Event()
+        self._received = asyncio.Event()
         self.in_flight = False
+        self.stale_answers = 0  # final result codes that answered no command of ours
 
     @classmethod
     async def open(
@@ -69,6 +75,7 @@ class AtPort(asyncio.Protocol):
         self._transport = transport
 
     def data_received(self, data: bytes) -> None:
+        self._received.set()
         self._channel.receive_data(data)
         while (event := self._channel.next_event()) is not None:
             if isinstance(event, Unsolicited):
@@ -76,6 +83,8 @@ class AtPort(asyncio.Protocol):
             elif isinstance(event, Response | Prompt):
                 if self._waiter is not None and not self._waiter.done():
                     self._waiter.set_result(event)
+            elif isinstance(event, Stale):
+                self.stale_answers += 1
             elif isinstance(event, Timeout):  # pragma: no cover - timers are ours
                 pass
 
@@ -118,20 +127,23 @@ class AtPort(asyncio.Protocol):
     async def command(self, command: Command) -> Response:
         """Run one command; a prompt (unexpected here) is cancelled with ESC."""
         async with self._lock:
-            self.in_flight = True
-            try:
-                now = asyncio.get_running_loop().time()
-                self._write(self._channel.send(command, now=now))
+            return await self._command(command)
+
+    async def _command(self, command: Command) -> Response:
+        self.in_flight = True
+        try:
+            now = asyncio.get_running_loop().time()
+            self._write(self._channel.send(command, now=now))
+            event = await self._wait(command, command.timeout)
+            if isinstance(event, Prompt):
+                self._write(ESC)
                 event = await self._wait(command, command.timeout)
-                if isinstance(event, Prompt):
-                    self._write(ESC)
-                    event = await self._wait(command, command.timeout)
-                assert isinstance(event, Response)  # noqa: S101 - one prompt per command
-                return event
-            finally:
-                self.in_flight = False
-                if self._channel.busy:  # cancelled: whatever comes late is not an answer
-                    self._channel.abandon()
+            assert isinstance(event, Response)  # noqa: S101 - one prompt per command
+            return event
+        finally:
+            self.in_flight = False
+            if self._channel.busy:  # cancelled: whatever comes late is not an answer
+                self._channel.abandon()
 
     async def send_with_data(self, command: Command, data: str, *, timeout: float) -> Response:
         """AT+CMGS-style: the command, the prompt, then ``data`` and Ctrl-Z."""
@@ -155,19 +167,43 @@ class AtPort(asyncio.Protocol):
                 if self._channel.busy:  # cancelled: whatever comes late is not an answer
                     self._channel.abandon()
 
-    async def resync(self, *, timeout: float) -> bool:
-        """After a hang: cancel any prompt (ESC), forget the command, see if ``AT`` answers."""
+    async def resync(
+        self, *, timeout: float, quiet: float = WAKE_QUIET, attempts: int = RESYNC_ATTEMPTS
+    ) -> bool:
+        """At start and after a hang: is the modem answering ``AT`` with OK?
+
+        ESC cancels any prompt; what the modem says to that wake-up line (many
+        answer ERROR, some echo it, some say nothing) is read and discarded until
+        it has been quiet for ``quiet`` seconds. Then ``AT``: an answer that is
+        not OK (a late one the drain missed) is drained and ``AT`` sent again,
+        up to ``attempts`` times. A timeout ends it at once: the link's own
+        re-initialise / reopen loop, with its back-off, retries a silent modem.
+        """
         async with self._lock:
             self._channel.abandon()
             try:
                 self._write(ESC + b"\r")
-            except PortClosed:
+                for _ in range(attempts):
+                    await self._drain(quiet=quiet, limit=timeout)
+                    response = await self._command(Command(line="AT", timeout=timeout))
+                    if response.ok:
+                        return True
+            except (ModemTimeout, PortClosed):
                 return False
-        try:
-            response = await self.command(Command(line="AT", timeout=timeout))
-        except (ModemTimeout, PortClosed):
-            return False
-        return response.ok
+        return False
+
+    async def _drain(self, *, quiet: float, limit: float) -> None:
+        """Read and discard until no byte came for ``quiet`` s (at most ``limit`` s)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        while (remaining := deadline - loop.time()) > 0:
+            self._received.clear()
+            try:
+                async with asyncio.timeout(min(quiet, remaining)):
+                    await self._received.wait()
+            except TimeoutError:
+                break
+        self._channel.discard_input()
 
 
 def parse_fields(value: str) -> list[str]:

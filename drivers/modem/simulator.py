@@ -7,7 +7,8 @@ a pseudo-terminal that pyserial opens like ``/dev/ttyUSB0``.
 Quirk modes (:class:`SimConfig`): echo that ATE0 does not turn off, URCs
 (+CMTI/+CDS and ``^RSSI``) placed inside other commands' replies, SIM busy
 (+CME ERROR: 14) on the first commands that touch the SIM, +CMS ERROR on a
-share of sends, a hang (no answer at all) after N commands, a SIM PIN.
+share of sends, a hang (no answer at all) after N commands, a SIM PIN, ERROR
+for the ESC line a link sends to wake the modem (as many real ones answer it).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class SimConfig:
     seed: int = 0
     cnmi_offer: str = "(0-2),(0-3),(0,2),(0-2),(0,1)"  # what AT+CNMI=? answers
     csms_service: int = 0  # 1: phase 2+, routed +CMT/+CDS need AT+CNMA
+    wake_error: bool = False  # answer ERROR to a line holding only ESC (the wake-up line)
 
 
 @dataclass(slots=True)
@@ -185,10 +187,13 @@ class SimModem:
             end = self._input.find(b"\r")
             if end < 0:
                 return
-            line = bytes(self._input[:end]).decode("ascii", "replace").strip("\n\x1b ")
+            raw = bytes(self._input[:end]).decode("ascii", "replace")
+            line = raw.strip("\n\x1b ")
             del self._input[: end + 1]
             if line:
                 self._command(line, now=now)
+            elif "\x1b" in raw and self.config.wake_error and not st.hanging:
+                self._reply([], "ERROR")
 
     # --- internals ---------------------------------------------------------------
 

@@ -6,9 +6,10 @@
 - ``sqlite:relative/path.db``: relative to ``base`` (the directory of the
   configuration file when the CLI or daemon opens it), else the current directory.
 
-The file and its directory are created when missing; the schema is migrated
-on open. PostgreSQL (``postgresql://...``) is a later backend behind the
-same :class:`Store` interface.
+The file and its directory are created when missing, private to the daemon's
+user (:mod:`gateway.store.files`); the schema is migrated on open.
+PostgreSQL (``postgresql://...``) is a later backend behind the same
+:class:`Store` interface.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from gateway.errors import ConfigError
 from gateway.store.base import KEEP, Keep, Store
+from gateway.store.files import make_dir
 from gateway.store.ids import new_id
 
 if TYPE_CHECKING:
@@ -58,7 +60,7 @@ async def open_store(
         raise ConfigError(msg)
     path = sqlite_path(url, base=base)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dir(path.parent)
     except OSError as exc:
         msg = f"cannot create the store directory {path.parent}: {exc.strerror}"
         raise ConfigError(msg) from None

@@ -159,6 +159,13 @@ class Store(Protocol):
     async def release_leases(self, worker: str) -> int:
         """Take back the leases ``worker`` holds (called when that worker starts)."""
         ...
+    async def wake_waiting(
+        self, *, reasons: Sequence[str], now: float, within: float
+    ) -> int:
+        """Queued messages waiting out a retry for one of ``reasons`` (their ``error``),
+        due in the next ``within`` seconds, become due now (or at their send_at):
+        a link came back. How many."""
+        ...
     async def expire_unconfirmed(self, *, before: float, limit: int = 1000) -> QueueChanges:
         """``submitted`` messages with no receipt since ``before`` end ``expired``."""
         ...

@@ -217,9 +217,40 @@ def _fill_webhook_secrets(conn: sqlite3.Connection) -> None:
                      [(new_webhook_secret(), n) for n in names])
 
 
-# MIGRATIONS[n - 1] takes the schema from version n - 1 to n; AFTER[n] then
-# runs what SQL alone cannot do (secrets from the OS's random source).
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+# v4: a short code or a virtual number has one approved owner at a time (replies
+# go to it); alphanumeric names stay shareable. A database where one was
+# approved for several accounts keeps the first approval (the earliest
+# updated_at, then the account name); the later ones go back to pending with a
+# reason, for the operator to decide (_one_owner_per_number, before the index).
+_V4 = """
+CREATE UNIQUE INDEX senders_one_owner ON senders(value)
+    WHERE status = 'approved' AND kind <> 'alpha';
+"""
+SHARED_APPROVAL_REASON = (
+    "approved for another account first: a short code or number has one owner at a time"
+)
+
+
+def _one_owner_per_number(conn: sqlite3.Connection) -> None:
+    first: dict[str, str] = {}
+    later: list[tuple[str, str]] = []
+    for value, account in conn.execute(
+        "SELECT value, account FROM senders WHERE status = 'approved' AND kind <> 'alpha' "
+        "ORDER BY value, updated_at, account"
+    ).fetchall():
+        if first.setdefault(value, account) != account:
+            later.append((account, value))
+    conn.executemany(
+        "UPDATE senders SET status = 'pending', reason = ? WHERE account = ? AND value = ?",
+        [(SHARED_APPROVAL_REASON, account, value) for account, value in later],
+    )
+
+
+# MIGRATIONS[n - 1] takes the schema from version n - 1 to n; BEFORE[n] runs
+# first and AFTER[n] then, what SQL alone cannot do (secrets from the OS's
+# random source, choices row by row).
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+BEFORE: dict[int, Callable[[sqlite3.Connection], None]] = {4: _one_owner_per_number}
 AFTER: dict[int, Callable[[sqlite3.Connection], None]] = {
     2: _fill_webhook_secrets, 3: _move_events,
 }
@@ -254,6 +285,9 @@ def migrate(conn: sqlite3.Connection, *, path: str) -> int:
             )
             raise NotASmsgwDatabase(msg)
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            before = BEFORE.get(number)
+            if before is not None:
+                before(conn)
             for statement in _statements(script):
                 conn.execute(statement)
             step = AFTER.get(number)

@@ -46,6 +46,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from gateway.errors import NotASmsgwDatabase, StoreError
+from gateway.store.files import open_private, prepare_database
 from gateway.store.records import WriterStats
 from gateway.store.schema import migrate
 
@@ -65,8 +66,12 @@ def connect(path: str, *, synchronous: str = "full", readonly: bool = False) -> 
         msg = f"[store] synchronous: {synchronous!r} is not one of {', '.join(SYNCHRONOUS)}"
         raise StoreError(msg)
     try:
+        if not readonly and _on_disk(path):
+            prepare_database(path)  # created 0600 here, so that -wal and -shm are too
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
                                timeout=BUSY_TIMEOUT_MS / 1000)
+    except OSError as exc:
+        raise StoreError(f"cannot open store {path}: {exc.strerror or exc}") from None
     except sqlite3.OperationalError as exc:
         raise StoreError(f"cannot open store {path}: {exc}") from None
     try:
@@ -87,6 +92,10 @@ def connect(path: str, *, synchronous: str = "full", readonly: bool = False) -> 
         conn.close()
         raise NotASmsgwDatabase(f"{path} is not a smsgw database ({exc})") from None
     return conn
+
+
+def _on_disk(path: str) -> bool:
+    return path != ":memory:" and not path.startswith("file:")
 
 
 def _set_wal(conn: sqlite3.Connection) -> str:
@@ -144,10 +153,10 @@ def _open_writer_lock(path: str) -> int | None:
     lock is released. Without the file (read-only directory, memory database)
     SQLite's busy handler alone keeps writes correct.
     """
-    if path == ":memory:" or path.startswith("file:"):
+    if not _on_disk(path):
         return None
     try:
-        return os.open(f"{path}-writer.lock", os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        return open_private(f"{path}-writer.lock", os.O_RDONLY)
     except OSError:
         return None
 

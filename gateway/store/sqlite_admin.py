@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from gateway.errors import AlreadyExists, NotFound, UserError
 from gateway.model import SenderKind, SenderStatus
+from gateway.senders import EXCLUSIVE_KINDS, taken_by_another, taken_for_approval
 from gateway.store.base import Keep
 from gateway.store.records import (
     Account,
@@ -131,12 +132,26 @@ def _sender(conn: sqlite3.Connection, account: str, value: str) -> Sender | None
     return None if row is None else sender_from(row)
 
 
+def _approved_owner(conn: sqlite3.Connection, value: str, kind: SenderKind,
+                    account: str) -> str | None:
+    """Another account holding ``value`` approved, when ``kind`` has one owner at a time."""
+    if kind not in EXCLUSIVE_KINDS:
+        return None
+    row = conn.execute(
+        "SELECT account FROM senders WHERE value = ? AND status = 'approved' "
+        "AND kind <> 'alpha' AND account <> ?", (value, account),
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
 def add_sender(
     conn: sqlite3.Connection, account: str, value: str, kind: SenderKind, now: float
 ) -> Sender:
     require_account(conn, account)
     if _sender(conn, account, value) is not None:
         raise AlreadyExists(f"sender {value!r} already exists for account {account!r}")
+    if _approved_owner(conn, value, kind, account) is not None:
+        raise taken_by_another(value, kind)
     conn.execute(
         "INSERT INTO senders (account, value, kind, status, created_at, updated_at) "
         "VALUES (?, ?, ?, 'pending', ?, ?)",
@@ -155,10 +170,19 @@ def set_sender_status(
     if old is None:
         msg = f"no sender {value!r} for account {account!r}: add it with `smsgw sender add`"
         raise NotFound(msg)
-    conn.execute(
-        "UPDATE senders SET status = ?, reason = ?, updated_at = ? WHERE account = ? AND value = ?",
-        (status.value, reason, now, account, value),
-    )
+    if status is SenderStatus.APPROVED:
+        owner = _approved_owner(conn, value, old.kind, account)
+        if owner is not None:
+            raise taken_for_approval(value, old.kind, owner)
+    try:
+        conn.execute(
+            "UPDATE senders SET status = ?, reason = ?, updated_at = ? "
+            "WHERE account = ? AND value = ?",
+            (status.value, reason, now, account, value),
+        )
+    except sqlite3.IntegrityError:  # senders_one_owner: an owner the check above missed
+        owner = _approved_owner(conn, value, old.kind, account) or "another account"
+        raise taken_for_approval(value, old.kind, owner) from None
     return Sender(account=account, value=value, kind=old.kind, status=status, reason=reason,
                   created_at=old.created_at, updated_at=now)
 
@@ -177,7 +201,11 @@ def list_senders(conn: sqlite3.Connection, account: str) -> list[Sender]:
 
 
 def sender_owners(conn: sqlite3.Connection, value: str) -> list[str]:
-    rows = conn.execute("SELECT account FROM senders WHERE value = ? ORDER BY account", (value,))
+    """Accounts with ``value`` as a sender, in any state: the approved one first."""
+    rows = conn.execute(
+        "SELECT account FROM senders WHERE value = ? "
+        "ORDER BY status <> 'approved', account", (value,),
+    )
     return [r[0] for r in rows]
 
 

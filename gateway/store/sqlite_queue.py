@@ -279,6 +279,23 @@ def release_leases(conn: sqlite3.Connection, worker: str, now: float) -> int:
     return cursor.rowcount
 
 
+_WAKE = (
+    "UPDATE messages INDEXED BY messages_next SET next_attempt_at = max(send_at, ?) "
+    "WHERE state = 'queued' AND next_attempt_at > ? AND next_attempt_at <= ? "
+    "AND error IN ({marks})"
+)
+
+
+def wake_waiting(conn: sqlite3.Connection, reasons: Sequence[str], now: float,
+                 within: float) -> int:
+    """Retries for ``reasons`` due within ``within`` s become due now (send_at
+    permitting), so that the next claims take them by priority, not by retry time.
+    Only the next ``within`` seconds are read (messages_next): scheduled messages
+    further out are not walked."""
+    sql = _WAKE.format(marks=",".join("?" * len(reasons)))
+    return conn.execute(sql, (now, now, now + within, *reasons)).rowcount
+
+
 def release(conn: sqlite3.Connection, worker: str, ids: Sequence[str], now: float) -> int:
     """Messages leased to ``worker`` that it never sent go back to the queue as they
     were (not an attempt: nothing of them left)."""

@@ -211,6 +211,14 @@ class SqliteStore:
     async def release_leases(self, worker: str) -> int:
         return await self._engine.write(mq.release_leases, worker, self._clock())
 
+    async def wake_waiting(
+        self, *, reasons: Sequence[str], now: float, within: float
+    ) -> int:
+        if not reasons:
+            return 0
+        return await self._engine.write(mq.wake_waiting, list(reasons), now, within,
+                                        urgent=True)
+
     async def expire_unconfirmed(self, *, before: float, limit: int = 1000) -> QueueChanges:
         return await self._engine.write(dispatch.expire_unconfirmed, before, limit,
                                         self._clock(), outbox=self.mqtt_outbox)

@@ -40,3 +40,16 @@ def test_sender_errors(cli: Cli) -> None:
     cli.fails("sender", "add", "acme", "ACME", match="already exists")
     cli.fails("sender", "approve", "acme", "OTHER", match="no sender 'OTHER'")
     cli.fails("sender", "list", "ghost", match="unknown account")
+
+
+def test_a_short_code_approved_for_one_account_is_refused_for_another(cli: Cli) -> None:
+    cli.ok("account", "create", "beta")
+    cli.ok("sender", "add", "acme", "36180")
+    cli.ok("sender", "add", "beta", "36180")
+    cli.ok("sender", "approve", "acme", "36180")
+    cli.fails("sender", "approve", "beta", "36180",
+              match="short code '36180' is approved for account 'acme': one owner at a time")
+    cli.ok("account", "create", "gamma")
+    cli.fails("sender", "add", "gamma", "36180", match="belongs to another account")
+    cli.ok("sender", "refuse", "acme", "36180", "--reason", "moved to beta")
+    assert "approved" in cli.ok("sender", "approve", "beta", "36180").out

@@ -1,11 +1,38 @@
-"""WeightedSlots (FIFO, several units per taker, a taker larger than the whole passes
-alone) and References."""
+"""SendOrder (priority, then age), WeightedSlots (FIFO, several units per taker, a taker
+larger than the whole passes alone) and References."""
 
 from __future__ import annotations
 
 import asyncio
 
-from gateway.dispatch_parts import References, WeightedSlots
+from gateway.dispatch_parts import References, SendOrder, WeightedSlots
+from gateway.model import MessageClass, MessageState, SenderKind
+from gateway.store.ids import new_id
+from gateway.store.records import Message
+
+
+def _message(priority: int, at: float) -> Message:
+    return Message(
+        id=new_id(at), account="acme", sender="ACME", sender_kind=SenderKind.ALPHA,
+        destination="+33612345678", text="hi", encoding="gsm7", segments=1, price=1,
+        credits=1, msg_class=MessageClass.STANDARD, send_at=at, validity=None,
+        priority=priority, client_ref=None, callback_url=None, state=MessageState.DISPATCHING,
+        attempts=0, next_attempt_at=at, created_at=at, updated_at=at, lease_owner="w",
+        lease_until=at + 300, error=None,
+    )
+
+
+def test_send_order_is_priority_then_age_whatever_came_first() -> None:
+    order = SendOrder()
+    old_low, new_low = _message(0, 100.0), _message(0, 101.0)
+    old_high, new_high = _message(3, 102.0), _message(3, 103.0)
+    middle = _message(1, 99.0)
+    for message in (new_low, old_low, new_high, middle, old_high):
+        order.push(message)
+    assert len(order) == 5
+    assert order.peek() is old_high
+    assert [order.pop() for _ in range(5)] == [old_high, new_high, middle, old_low, new_low]
+    assert not order
 
 
 async def test_takers_wait_in_order_and_get_what_they_asked() -> None:

@@ -539,3 +539,38 @@ async def test_every_segment_is_sent_once_under_load(tmp_path: Path, journal: bo
         messages = [m for _ in range(5) for m in await r.enqueue(200)]
         await r.all_in(messages, MessageState.SUBMITTED)
         assert sorted(req.message_id for req in link.sent) == sorted(m.id for m in messages)
+
+
+async def test_on_a_busy_link_higher_priority_goes_before_what_waited_longer(
+    tmp_path: Path,
+) -> None:
+    link = ScriptedLink(hold=True, window=1)  # one segment out at a time: the rest wait
+    async with rig(tmp_path, link) as r:
+        low = await r.enqueue(4, priority=0)
+        await eventually(lambda: len(link.sent) == 1, what="the first message out")
+        high = await r.enqueue(3, priority=3)
+        for count in range(2, 8):
+            link.release()
+            await eventually(lambda n=count: len(link.sent) == n,
+                             what=f"message {count} out")
+        link.release()
+        await r.all_in(low + high, MessageState.SUBMITTED)
+    assert [q.priority for q in link.sent] == [0, 3, 3, 3, 0, 0, 0]
+    assert {q.message_id for q in link.sent[1:4]} == {m.id for m in high}
+
+
+async def test_after_an_outage_waiting_messages_leave_by_priority_not_retry_time(
+    tmp_path: Path,
+) -> None:
+    link = ScriptedLink(window=1)
+    link.bound = False
+    # retries while no link is bound wait up to a minute: the link comes back sooner
+    async with rig(tmp_path, link, link_retry_max=60.0, retry_base=60.0) as r:
+        low = await r.enqueue(3, priority=0)
+        high = await r.enqueue(3, priority=3)
+        await r.all_in(low + high, MessageState.QUEUED)
+        await eventually(lambda: r.dispatcher.held == 0, what="every message back in the store")
+        link.bound = True
+        await r.all_in(low + high, MessageState.SUBMITTED)
+    assert [q.priority for q in link.sent] == [3, 3, 3, 0, 0, 0]
+    assert {q.message_id for q in link.sent[:3]} == {m.id for m in high}

@@ -209,6 +209,35 @@ async def test_messages_wait_out_an_smsc_outage_and_leave_when_it_returns(
         assert len(gw.submits()) == 1
 
 
+async def test_after_an_smsc_outage_priority_3_leaves_before_priority_0(
+    tmp_path: Path,
+) -> None:
+    async with running_system(tmp_path) as gw:
+        port = gw.sim.port
+        await gw.sim.close()
+        low = [f"+3361000{i:04d}" for i in range(20)]
+        high = [f"+3363000{i:04d}" for i in range(20)]
+        ids: list[str] = []
+        for numbers, priority in ((low, 0), (high, 3)):  # the low ones come first
+            status, doc = await gw.send({"from": "ACME", "to": numbers, "text": "after",
+                                         "priority": priority})
+            assert status == 202, doc
+            ids += [m["id"] for m in doc["messages"]]
+
+        async def all_waiting() -> bool:
+            views = [await gw.message(i) for i in ids]
+            return all(v["state"] == "queued" and int(v["attempts"]) >= 1 for v in views)
+
+        await eventually(all_waiting, what="every message waiting for the SMSC")
+        gw.sim = SmscSimulator(config=SimConfig(dlr=True), port=port)
+        await gw.sim.start()
+        for message_id in ids:
+            await gw.wait_state(message_id, "delivered", timeout=30)
+        order = [r["to"] for r in gw.submits()]
+    assert sorted(order[:20]) == sorted(n[1:] for n in high), order
+    assert sorted(order[20:]) == sorted(n[1:] for n in low)
+
+
 async def test_a_journal_left_by_a_crash_is_recorded_before_anything_is_sent(
     tmp_path: Path,
 ) -> None:

@@ -323,6 +323,41 @@ async def test_sigterm_finishes_accepted_submits_records_them_and_unbinds(
         assert left.get("queued", 0) > 0, "everything was sent before the stop: nothing tested"
 
 
+# --- a second daemon on the same store --------------------------------------------
+
+
+def journal_files(db: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in db.parent.glob(f"{db.name}-*.accepted.*")}
+
+
+async def test_a_second_run_on_the_same_store_is_refused_before_touching_it(
+    tmp_path: Path,
+) -> None:
+    async with (
+        smsc(SimConfig(dlr=False)) as sim,
+        daemon_process(tmp_path, link=smpp_link(sim.port)) as (gw, http),
+    ):
+        async with http.post(f"{gw.base}/v1/messages", headers=gw.auth(),
+                             json={"from": SENDER, "to": ["+33612345678"], "text": "mine"}) as r:
+            assert r.status == 202, await r.text()
+        # the first daemon's journal holds the accepted segment until its next rotation
+        await until(lambda: any(journal_files(gw.db).values()), timeout=10,
+                    what="the accepted segment in the journal", proc=gw)
+        before = journal_files(gw.db)
+        second = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "gateway", "run", "-c", str(gw.config), cwd=ROOT,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(second.communicate(), 30)
+        assert gw.proc is not None
+        assert (second.returncode, out, err.decode().splitlines()) == (1, b"", [
+            f"smsgw: store {gw.db} is in use by another smsgw run (pid {gw.proc.pid})"])
+        assert journal_files(gw.db) == before
+        assert gw.running
+        await gw.wait_ready(http)
+    assert len(accepted_submits(sim)) == 1
+
+
 # --- SIGHUP ------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from drivers.modem.at import (
     Event,
     Prompt,
     Response,
+    Stale,
     Timeout,
     Unsolicited,
 )
@@ -165,7 +166,53 @@ def test_cmgr_header_and_pdu_lines_are_the_reply() -> None:
 
 def test_lines_without_a_command_are_unsolicited() -> None:
     ch = AtChannel()
-    assert feed(ch, b"\r\nOK\r\n") == [Unsolicited(name="OK", value="")]
+    assert feed(ch, b"\r\nRING\r\n") == [Unsolicited(name="RING", value="")]
+    assert feed(ch, b"\r\nNO CARRIER\r\n") == [Unsolicited(name="NO CARRIER", value="")]
+
+
+def test_final_codes_without_a_command_are_stale_not_answers() -> None:
+    ch = AtChannel()
+    assert feed(ch, b"\r\nERROR\r\n\r\nOK\r\n") == [Stale(line="ERROR"), Stale(line="OK")]
+    ch.send(Command(line="AT"), now=0.0)
+    (event,) = feed(ch, b"\r\nOK\r\n")
+    assert isinstance(event, Response)
+    assert event.ok
+
+
+def test_with_echo_on_a_final_code_before_the_echo_answers_an_earlier_line() -> None:
+    ch = AtChannel()
+    ch.send(Command(line="AT+CMEE=1"), now=0.0)
+    assert feed(ch, b"AT+CMEE=1\r\r\nOK\r\n")[0].ok  # type: ignore[union-attr]
+    ch.send(Command(line="AT"), now=0.0)
+    # a late ERROR (for a line before ours) comes first, then our echo and our OK
+    events = feed(ch, b"\r\nERROR\r\nAT\r\r\nOK\r\n")
+    assert events[0] == Stale(line="ERROR")
+    assert isinstance(events[1], Response)
+    assert events[1].ok
+
+
+@pytest.mark.parametrize("line", ["ATE0", "ATZ", "AT&F", "ATE1V1"])
+def test_after_a_command_that_changes_echo_answers_without_echo_count(line: str) -> None:
+    ch = AtChannel()
+    ch.send(Command(line="AT"), now=0.0)
+    feed(ch, b"AT\r\r\nOK\r\n")
+    ch.send(Command(line=line), now=0.0)
+    feed(ch, line.encode() + b"\r\r\nOK\r\n")
+    ch.send(Command(line="AT+CMGF=0"), now=0.0)
+    (event,) = feed(ch, b"\r\nOK\r\n")  # echo is now off: the OK is ours
+    assert isinstance(event, Response)
+
+
+def test_a_timeout_forgets_that_the_modem_echoes() -> None:
+    ch = AtChannel()
+    ch.send(Command(line="AT", timeout=1.0), now=0.0)
+    feed(ch, b"AT\r\r\nOK\r\n")
+    ch.send(Command(line="AT", timeout=1.0), now=0.0)
+    ch.handle_timer(1.0)
+    assert isinstance(drain(ch)[0], Timeout)
+    ch.send(Command(line="AT"), now=2.0)
+    (event,) = feed(ch, b"\r\nOK\r\n")  # reset while hung: echo off now
+    assert isinstance(event, Response)
 
 
 def test_timeout_fires_at_the_deadline_only() -> None:

@@ -19,7 +19,7 @@ async def test_modem_sim_command_serves_a_link_and_takes_console_commands(
     path = tmp_path / "modem"
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "gateway", "modem-sim", "--link", str(path),
-        "--report-delay", "0", "--echo",
+        "--report-delay", "0", "--echo", "--wake-error",
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
     )
     assert proc.stdin is not None

@@ -7,6 +7,8 @@ import asyncio
 import pytest
 from structlog.testing import capture_logs
 
+from drivers.modem.port import AtPort
+from drivers.modem.ptymodem import PtyModem
 from drivers.modem.simulator import SimConfig
 from gateway.link import Accepted, Concat, ReceiptState, Rejected, Retry
 from tests.modem.harness import Recorder, request, running_link, wait_for_condition
@@ -193,6 +195,28 @@ async def test_modem_that_stays_hung_is_marked_down_then_comes_back() -> None:
         sim.resume()
         await wait_for_condition(lambda: link.bound)
         assert isinstance(await link.submit(request()), Accepted)
+
+
+@pytest.mark.parametrize("echo", [False, True], ids=["echo_off", "echo_on"])
+async def test_modem_answering_error_to_the_wake_up_line_comes_up(echo: bool) -> None:
+    # the ERROR for the ESC line arrives after AT was written: it is not AT's answer
+    async with running_link(SimConfig(wake_error=True, echo=echo)) as (sim, link, _rec):
+        assert isinstance(await link.submit(request()), Accepted)
+        assert sim.modem.commands[0] == "AT"
+
+
+async def test_resync_retries_at_when_a_late_answer_beats_the_drain() -> None:
+    # no quiet period at all: the wake-up's ERROR is taken for the first AT's answer
+    async with PtyModem(SimConfig(wake_error=True)) as sim:
+        port = await AtPort.open(sim.device, baudrate=115200, on_urc=lambda _urc: None)
+        try:
+            assert await port.resync(timeout=2.0, quiet=0.0)
+            assert sim.modem.commands == ["AT", "AT"]
+            # the second AT took the first one's OK; its own OK comes late and is no answer
+            await wait_for_condition(lambda: port.stale_answers == 1)
+            assert not port.in_flight
+        finally:
+            port.close()
 
 
 async def test_pin_is_entered_and_never_logged() -> None:

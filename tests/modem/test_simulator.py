@@ -86,3 +86,12 @@ def test_injected_mo_is_stored_and_indicated() -> None:
     assert out.startswith(b"\r\n+CMGR: 0,,")
     talk(sim, "AT+CMGD=1")
     assert sim.stored == 0
+
+
+def test_wake_error_answers_the_escape_line_with_error() -> None:
+    plain, waking = SimModem(), SimModem(SimConfig(wake_error=True))
+    for sim in (plain, waking):
+        sim.receive_data(b"\x1b\r", now=0.0)
+    assert plain.take_output() == b""
+    assert waking.take_output() == b"\r\nERROR\r\n"
+    assert talk(waking, "AT") == b"\r\nOK\r\n"

@@ -10,7 +10,12 @@ import pytest
 
 from gateway.errors import ConfigError, NotASmsgwDatabase
 from gateway.store import open_store, sqlite_path
-from gateway.store.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+from gateway.store.schema import (
+    APPLICATION_ID,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    SHARED_APPROVAL_REASON,
+)
 from gateway.store.sqlite import _set_wal
 from tests.store.support import FakeClock, pending_events
 
@@ -106,7 +111,7 @@ async def test_version_1_file_is_upgraded_with_outbox_tables_and_secrets(
     assert all(len(s) == 64 for s in secrets.values())
     assert secrets["acme"] != secrets["beta"]
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     assert {"outbox", "webhooks", "webhooks_due", "messages_next", "messages_due"} <= tables
     assert "events" not in tables
@@ -136,6 +141,40 @@ async def test_version_2_outbox_events_move_to_the_batched_outbox_in_order(
         await store.close()
     assert [(e.account, e.kind, e.payload) for e in events] == waiting
     assert len({e.batch for e in events}) == 3  # one event per row, as they were
+
+
+async def test_version_3_with_a_short_code_approved_twice_keeps_the_first_owner(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v3.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    for script in MIGRATIONS[:3]:
+        conn.executescript(script)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 3")
+    for name in ("acme", "beta", "gamma"):
+        conn.execute("INSERT INTO accounts (name, month, created_at) VALUES (?, '', 0)", (name,))
+    conn.executemany(
+        "INSERT INTO senders (account, value, kind, status, created_at, updated_at) "
+        "VALUES (?, ?, ?, 'approved', 0, ?)",
+        [("acme", "36180", "shortcode", 20.0), ("beta", "36180", "shortcode", 10.0),
+         ("gamma", "36180", "shortcode", 30.0), ("acme", "+33612345678", "number", 5.0),
+         ("acme", "SHOP", "alpha", 1.0), ("beta", "SHOP", "alpha", 2.0)],
+    )
+    conn.close()
+    store = await open_store(f"sqlite:///{path}")
+    try:
+        owners = await store.sender_owners("36180")
+        states = {a: await store.get_sender(a, "36180") for a in ("acme", "beta", "gamma")}
+        shop = [await store.get_sender(a, "SHOP") for a in ("acme", "beta")]
+    finally:
+        await store.close()
+    assert owners[0] == "beta"  # approved first (earliest), it keeps the short code
+    assert {a: s.status.value for a, s in states.items() if s} == {
+        "acme": "pending", "beta": "approved", "gamma": "pending"}
+    assert states["acme"] is not None
+    assert states["acme"].reason == SHARED_APPROVAL_REASON
+    assert all(s is not None and s.status.value == "approved" for s in shop)
 
 
 class _LockedTwice:

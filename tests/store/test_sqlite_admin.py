@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import sqlite3
+from pathlib import Path
 
 import pytest
 
-from gateway.errors import AlreadyExists, NotFound, UserError
+from gateway.errors import AlreadyExists, NotFound, SenderTaken, UserError
 from gateway.model import SenderKind, SenderStatus
-from gateway.store import KEEP
+from gateway.store import KEEP, open_store
 from gateway.store.records import InboundMessage, PhonebookContact
 from gateway.store.sqlite_store import SqliteStore
 
@@ -87,6 +90,78 @@ async def test_sender_added_twice_or_unknown_is_refused(store: SqliteStore) -> N
         await store.add_sender("acme", "ACME", SenderKind.ALPHA)
     with pytest.raises(NotFound, match="smsgw sender add"):
         await store.set_sender_status("acme", "OTHER", SenderStatus.APPROVED)
+
+
+@pytest.mark.parametrize(("value", "kind"), [("36180", SenderKind.SHORTCODE),
+                                           ("+33612345678", SenderKind.NUMBER)])
+async def test_short_code_or_number_has_one_approved_owner(
+    store: SqliteStore, value: str, kind: SenderKind,
+) -> None:
+    for name in ("acme", "beta", "gamma"):
+        await store.create_account(name)
+    await store.add_sender("acme", value, kind)
+    await store.add_sender("beta", value, kind)  # both ask; the operator picks one
+    await store.set_sender_status("acme", value, SenderStatus.APPROVED)
+    with pytest.raises(SenderTaken, match="is approved for account 'acme'") as taken:
+        await store.set_sender_status("beta", value, SenderStatus.APPROVED)
+    assert f"(smsgw sender refuse acme {value})" in str(taken.value)
+    with pytest.raises(SenderTaken, match="belongs to another account") as refused:
+        await store.add_sender("gamma", value, kind)
+    assert "acme" not in str(refused.value)  # a customer asking is not told who owns it
+    assert await store.sender_owners(value) == ["acme", "beta"]
+    # moving it: refused for the owner first, then approved for the other
+    await store.set_sender_status("acme", value, SenderStatus.REFUSED, reason="moved")
+    await store.set_sender_status("beta", value, SenderStatus.APPROVED)
+    assert await store.sender_owners(value) == ["beta", "acme"]  # the approved one first
+
+
+async def test_alphanumeric_names_stay_shareable(store: SqliteStore) -> None:
+    for name in ("acme", "beta"):
+        await store.create_account(name)
+        await store.add_sender(name, "SHOP", SenderKind.ALPHA)
+        await store.set_sender_status(name, "SHOP", SenderStatus.APPROVED)
+    assert await store.sender_owners("SHOP") == ["acme", "beta"]
+
+
+async def test_concurrent_approvals_of_one_short_code_leave_one_owner(
+    store: SqliteStore, tmp_path: Path,
+) -> None:
+    other = await open_store(f"sqlite:///{tmp_path}/gw.db")  # as another process would
+    try:
+        names = [f"acc{i}" for i in range(6)]
+        for name in names:
+            await store.create_account(name)
+            await store.add_sender(name, "36180", SenderKind.SHORTCODE)
+        results = await asyncio.gather(
+            *(s.set_sender_status(n, "36180", SenderStatus.APPROVED)
+              for n, s in zip(names, itertools.cycle([store, other]), strict=False)),
+            return_exceptions=True,
+        )
+    finally:
+        await other.close()
+    assert sum(not isinstance(r, BaseException) for r in results) == 1
+    assert all(isinstance(r, SenderTaken) for r in results if isinstance(r, BaseException))
+
+
+def test_the_database_itself_refuses_a_second_approved_owner(store: SqliteStore) -> None:
+    conn = sqlite3.connect(store.path)
+    try:
+        conn.executemany(
+            "INSERT INTO accounts (name, month, created_at) VALUES (?, '', 0)",
+            [("acme",), ("beta",)],
+        )
+        conn.executemany(
+            "INSERT INTO senders (account, value, kind, status, created_at, updated_at) "
+            "VALUES (?, ?, ?, 'approved', 0, 0)",
+            [("acme", "SHOP", "alpha"), ("beta", "SHOP", "alpha"), ("acme", "36180", "shortcode")],
+        )
+        with pytest.raises(sqlite3.IntegrityError, match=r"senders\.value"):
+            conn.execute(
+                "INSERT INTO senders (account, value, kind, status, created_at, updated_at) "
+                "VALUES ('beta', '36180', 'shortcode', 'approved', 0, 0)"
+            )
+    finally:
+        conn.close()
 
 
 async def test_prices_per_account_and_default_are_separate_lists(store: SqliteStore) -> None:

@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from gateway.errors import ClientRefConflict, InsufficientCredit, NotFound, UserError
-from gateway.link import Accepted
+from gateway.link import Accepted, Retry
 from gateway.model import MessageState, SegmentState
 from gateway.store import sqlite_queue
 from gateway.store.records import Enqueued, EntryKind, Lease, OutcomeRecord, Refused
@@ -250,3 +250,42 @@ async def test_a_message_survives_the_handoff_line_unchanged(store: SqliteStore)
     [row] = json.loads(line)[1]
     assert message_from(row) == enqueued.message
     assert message_from(row) == (await store.get_message(enqueued.message.id)).message
+
+
+async def test_waiting_for_a_link_becomes_due_at_once_by_priority(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store)
+    at = clock.now
+    numbers = [f"+3361234567{i}" for i in range(5)]
+    later = at + 600  # scheduled: stays later whatever the retry said
+    results = (await store.enqueue([new_message(n, priority=p, send_at=s) for n, p, s in [
+        (numbers[0], 0, None), (numbers[1], 3, None), (numbers[2], 1, None),
+        (numbers[3], 2, None), (numbers[4], 3, later)]])).results
+    ids = [r.message.id for r in results if isinstance(r, Enqueued)]
+    claimed = await store.claim_due("w", now=later, limit=10, lease_seconds=60)
+    assert len(claimed) == 5
+    retries = {ids[0]: ("link_down", 20.0), ids[1]: ("no_link_bound", 25.0),
+               ids[2]: ("ESME_RSYSERR", 5.0), ids[3]: ("timeout", 400.0),
+               ids[4]: ("link_down", 10.0)}
+    await store.record_outcomes([
+        OutcomeRecord(message_id=i, index=0, link="op-a", outcome=Retry(reason=reason),
+                      retry_at=at + delay) for i, (reason, delay) in retries.items()],
+        now=at)
+    woken = await store.wake_waiting(reasons=("link_down", "no_link_bound", "timeout"),
+                                     now=at, within=300)
+    # ESME_RSYSERR waits its own back-off; the timeout one is past the horizon
+    assert woken == 3
+    due = await store.claim_due("w", now=at, limit=10, lease_seconds=60)
+    assert [m.id for m in due] == [ids[1], ids[0]]  # priority 3 first
+    scheduled = (await store.get_message(ids[4])).message
+    assert scheduled.next_attempt_at == later
+
+
+async def test_waking_waiting_messages_reads_only_the_next_minutes(store: SqliteStore) -> None:
+    conn = sqlite3.connect(store.path)
+    sql = sqlite_queue._WAKE.format(marks="?")
+    plan = " | ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}",
+                                                 (0.0, 0.0, 1.0, "link_down")))
+    conn.close()
+    assert "USING INDEX messages_next (next_attempt_at>? AND next_attempt_at<?)" in plan
