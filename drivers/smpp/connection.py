@@ -14,6 +14,7 @@ from drivers.smpp.session import (
     PeerError,
     SubmitAnswered,
     SubmitExpired,
+    SubmitMisanswered,
 )
 
 if TYPE_CHECKING:
@@ -132,6 +133,8 @@ class SmppProtocol(asyncio.Protocol):
                 link.on_deliver(event.pdu)
             elif isinstance(event, SubmitExpired):
                 link.on_expired(event.sequence)
+            elif isinstance(event, SubmitMisanswered):
+                link.on_misanswered(event.sequence, event.detail)
             elif isinstance(event, Bound):
                 self.was_bound = True
                 link.on_bound(event.system_id)

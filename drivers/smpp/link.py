@@ -47,10 +47,15 @@ from gateway.link import (
 
 LINK_DOWN = Retry(reason="link_down")
 TIMEOUT = Retry(reason="timeout")
+# ESME_ROK with no usable message_id: the SMSC says it took the segment, so sending
+# it again could deliver it twice (and an SMSC that answers so does it for every
+# submit: a retry would resend each message at every back-off); the segment is
+# refused instead, once, and no receipt can be matched to it
+MISANSWERED = "ESME_ROK without a usable message_id"
 DELIVER_CONCURRENCY = 256  # receipts/MO handed to the handler at once, per link
 COUNTERS = (
     "submitted", "accepted", "retried", "rejected", "throttled", "receipts", "inbound",
-    "reconnects", "timeouts",
+    "reconnects", "timeouts", "protocol_errors",
 )
 
 
@@ -427,6 +432,14 @@ class SmppLink:
         else:
             self.counters["rejected"] += 1
         done(outcome)
+
+    def on_misanswered(self, seq: int, detail: str) -> None:
+        done = self._pending.pop(seq, None)
+        self.counters["protocol_errors"] += 1
+        self._log.warning("smpp_submit_resp_refused", seq=seq, detail=detail)
+        if done is not None:
+            self.counters["rejected"] += 1
+            done(Rejected(reason=MISANSWERED))
 
     def on_expired(self, seq: int) -> None:
         done = self._pending.pop(seq, None)

@@ -38,6 +38,8 @@ from gateway.link import ReceiptState
 
 RECEIPT_ESM = 0x04
 REDELIVER_DELAY = 0.2  # seconds before a refused deliver_sm is sent again
+ID_FORMS = ("hex", "decimal", "empty", "long")
+BROKEN_ID_FORMS = frozenset({"empty", "long"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,7 +54,9 @@ class SimConfig:
     drop_after: int | None = None  # close the connection when the Nth submit_sm arrives
     delay: float = 0.0  # seconds before each submit_sm_resp
     garbage_share: float = 0.0  # share of submit_sm answered with an unreadable PDU
-    id_form: str = "hex"  # message ids in submit_sm_resp: hex | decimal
+    # message ids in submit_sm_resp: hex | decimal, or broken on purpose: empty (ESME_ROK
+    # with no id) | long (over SMPP 3.4's 64 octets); broken ones get no receipt
+    id_form: str = "hex"
     receipt_id_form: str = "same"  # id in receipt text: same | decimal
     record: bool = True  # keep a JSON-able record of every PDU received
     keep_unacked: bool = False  # deliver_sm lost with a connection go to the next bind
@@ -235,8 +239,15 @@ class SmscSession:
             self.close_requested = True
 
     def _new_id(self) -> str:
-        n = next(self._ids)
-        return f"{n:x}" if self.config.id_form == "hex" else str(n)
+        return self._id_text(next(self._ids))
+
+    def _id_text(self, n: int) -> str:
+        form = self.config.id_form
+        if form == "empty":
+            return ""
+        if form == "long":
+            return f"{n:x}".rjust(80, "0")
+        return f"{n:x}" if form == "hex" else str(n)
 
     def _submit(self, pdu: ShortMessage, now: float) -> None:
         c = self.config
@@ -266,7 +277,7 @@ class SmscSession:
             )
             return
         n = next(self._ids)
-        message_id = f"{n:x}" if c.id_form == "hex" else str(n)
+        message_id = self._id_text(n)
         if c.record:
             self._record(
                 {"event": "submit_sm", "seq": seq, "from": pdu.source_addr,
@@ -276,7 +287,8 @@ class SmscSession:
                  "validity": pdu.validity_period, "message_id": message_id}
             )
         resp = encode_message_resp(CommandId.SUBMIT_SM_RESP, seq, 0, message_id)
-        if c.dlr and pdu.registered_delivery & 0x03 and self.can_deliver:
+        if c.dlr and pdu.registered_delivery & 0x03 and self.can_deliver \
+                and c.id_form not in BROKEN_ID_FORMS:
             receipt = self._receipt(pdu, n, message_id, now)
             if c.dlr_before_resp:
                 self._out.append(receipt)

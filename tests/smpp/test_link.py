@@ -128,6 +128,25 @@ async def test_garbage_answer_is_nacked_and_the_submit_times_out(
     assert h.link.bound  # one unreadable PDU does not end the session
 
 
+@pytest.mark.parametrize("form", ["empty", "long"])
+async def test_an_ok_answer_without_a_usable_message_id_is_refused_not_accepted(
+    start_link: StartLink, form: str,
+) -> None:
+    with structlog.testing.capture_logs() as logs:
+        h = await start_link(sim=SimConfig(id_form=form, dlr=True))
+        outcome = await asyncio.wait_for(h.link.submit(request()), 5)
+        [streamed] = await _stream(h.link, 1)
+    # the SMSC may have taken it: refused once, never sent again as a retry would
+    assert outcome == streamed == Rejected(reason="ESME_ROK without a usable message_id")
+    counters = h.link.health().counters
+    assert (counters["accepted"], counters["rejected"], counters["protocol_errors"]) == (0, 2, 2)
+    refused = [e for e in logs if e["event"] == "smpp_submit_resp_refused"]
+    assert len(refused) == 2
+    assert refused[0]["log_level"] == "warning"
+    assert h.link.bound  # one broken answer does not end the session
+    assert h.link.health().in_flight == 0
+
+
 async def test_connection_dropped_with_64_in_flight_resolves_every_submit(
     start_link: StartLink,
 ) -> None:
