@@ -23,6 +23,8 @@ MO injection and other commands go through the control port, one JSON object
 per line, e.g. with `nc 127.0.0.1 CONTROL_PORT`:
   {"cmd": "mo", "from": "+33612345678", "to": "12345", "text": "hi",
    "concat": "udh8", "parts": 2, "order": [2, 1]}
+  {"cmd": "mo", "from": "+33612345678", "to": "07911123456", "to_ton": 2, "text": "hi"}
+                         addresses sent with that TON ("from_ton" too), as written
   {"cmd": "unbind"}      ask every bound client to unbind
   {"cmd": "stats"}
 """

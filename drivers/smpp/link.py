@@ -551,7 +551,8 @@ class SmppLink:
             self.counters["receipts"] += 1
             return st.ESME_ROK
         try:
-            part = inbound_from_pdu(pdu, link=name, now=self._wall_clock())
+            part = inbound_from_pdu(pdu, link=name, now=self._wall_clock(),
+                                    country=self.config.country)
         except RemoteProtocolError as exc:
             self._log.warning("smpp_inbound_unreadable", seq=pdu.sequence, error=str(exc))
             return st.ESME_RX_P_APPN

@@ -9,6 +9,8 @@ answer per line)::
 
     {"cmd": "mo", "from": "+33612345678", "to": "12345", "text": "hello",
      "concat": "udh8", "parts": 3, "order": [3, 1, 2], "reference": 7}
+    {"cmd": "mo", "from": "+33612345678", "to": "07911123456", "to_ton": 2, "text": "hi"}
+                               an address sent with that TON, digits as written
     {"cmd": "unbind"}          the SMSC asks every bound ESME to unbind
     {"cmd": "stats"}           connections, submits, receipts sent
 """
@@ -165,8 +167,13 @@ class SmscSimulator:
         parts: int | None = None,
         order: Sequence[int] | None = None,
         reference: int | None = None,
+        source_ton: int | None = None,
+        dest_ton: int | None = None,
     ) -> int:
-        """Send an MO message to the first ESME bound as receiver/transceiver; PDUs sent."""
+        """Send an MO message to the first ESME bound as receiver/transceiver; PDUs sent.
+
+        ``source_ton``/``dest_ton`` send an address with that TON, as written
+        (``dest_ton=0`` with ``"447911123456"``, ``dest_ton=2`` with ``"07911123456"``)."""
         targets = [p for p in self.bound() if p.session.can_deliver]
         if not targets:
             msg = "no ESME is bound as receiver or transceiver"
@@ -175,7 +182,8 @@ class SmscSimulator:
             self._mo_reference = self._mo_reference % 0xFFFF + 1
             reference = self._mo_reference
         pdus = mo_pdus(source=source, destination=destination, text=text, concat=concat,
-                       parts=parts, reference=reference, order=order)
+                       parts=parts, reference=reference, order=order, source_ton=source_ton,
+                       dest_ton=dest_ton)
         proto = targets[0]
         now = proto.loop.time()
         for pdu in pdus:
@@ -219,6 +227,7 @@ class SmscSimulator:
                     source=str(cmd["from"]), destination=str(cmd["to"]), text=str(cmd["text"]),
                     concat=str(cmd.get("concat", "udh8")), parts=cmd.get("parts"),
                     order=cmd.get("order"), reference=cmd.get("reference"),
+                    source_ton=_ton(cmd.get("from_ton")), dest_ton=_ton(cmd.get("to_ton")),
                 )
                 return {"ok": True, "parts": sent}
             if kind == "unbind":
@@ -228,6 +237,15 @@ class SmscSimulator:
             return {"ok": False, "error": f"unknown cmd {kind!r} (mo, unbind, stats)"}
         except (ValueError, KeyError, TypeError, RuntimeError) as exc:
             return {"ok": False, "error": str(exc)}
+
+
+def _ton(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 6:
+        msg = f"a TON is an integer 0..6, not {value!r}"
+        raise ValueError(msg)
+    return value
 
 
 async def serve(sim: SmscSimulator, *, announce: TextIO) -> None:

@@ -202,6 +202,22 @@ async def test_mo_out_of_order_is_reassembled(start_link: StartLink) -> None:
     assert h.link.health().counters["inbound"] == 3
 
 
+async def test_mo_addresses_in_national_or_unknown_form_arrive_as_e164(
+    start_link: StartLink,
+) -> None:
+    h = await start_link(country="GB")
+    forms = [("447911123456", 0), ("07911123456", 2), ("07911123456", 0), ("7911123456", 2),
+             ("00447911123456", 0), ("447911123456", 1)]
+    for number, ton in forms:
+        h.sim.inject_mo(source="07700123456", source_ton=2, destination=number, dest_ton=ton,
+                        text="yes")
+    h.sim.inject_mo(source="+33612345678", destination="60777", dest_ton=0, text="short")
+    await wait_for_condition(lambda: len(h.handler.parts) == len(forms) + 1)
+    *numbers, short = h.handler.parts
+    assert {(p.source, p.destination) for p in numbers} == {("+447700123456", "+447911123456")}
+    assert (short.source, short.destination) == ("+33612345678", "60777")  # a short code
+
+
 async def test_sar_and_payload_mo_arrive(start_link: StartLink) -> None:
     h = await start_link()
     h.sim.inject_mo(source="+336", destination="1", text="ça va", concat="payload")
