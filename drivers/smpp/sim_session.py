@@ -303,22 +303,40 @@ class SmscSession:
         c = self.config
         failed = bool(c.dlr_fail_share) and self._rng.random() < c.dlr_fail_share
         state = ReceiptState.UNDELIVERABLE if failed else ReceiptState.DELIVERED
-        text_id = str(n) if c.receipt_id_form == "decimal" else message_id
+        return self._receipt_pdu(
+            now, message_id=message_id, text_id=str(n) if c.receipt_id_form == "decimal"
+            else message_id, state=state, err=1 if failed else 0,
+            source=(pdu.dest_addr_ton, pdu.dest_addr_npi, pdu.destination_addr),
+            destination=(pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr),
+        )
+
+    def send_receipt(self, now: float, message_id: str,
+                     state: ReceiptState = ReceiptState.DELIVERED) -> int:
+        """A receipt for ``message_id``, whatever was submitted (an id the ESME may not
+        know); its deliver_sm sequence."""
+        data = self._receipt_pdu(now, message_id=message_id, text_id=message_id, state=state,
+                                 err=0, source=(1, 1, "33612345678"), destination=(0, 0, ""))
+        self._out.append(data)
+        return int(HEADER.unpack_from(data)[3])
+
+    def _receipt_pdu(self, now: float, *, message_id: str, text_id: str, state: ReceiptState,
+                     err: int, source: tuple[int, int, str],
+                     destination: tuple[int, int, str]) -> bytes:
         wall = now + self._wall_offset
         seq = self._next_seq()
         data = encode_submit_sm(
             seq,
             command_id=CommandId.DELIVER_SM,
-            source_addr_ton=pdu.dest_addr_ton,
-            source_addr_npi=pdu.dest_addr_npi,
-            source_addr=pdu.destination_addr,
-            dest_addr_ton=pdu.source_addr_ton,
-            dest_addr_npi=pdu.source_addr_npi,
-            destination_addr=pdu.source_addr,
+            source_addr_ton=source[0],
+            source_addr_npi=source[1],
+            source_addr=source[2],
+            dest_addr_ton=destination[0],
+            dest_addr_npi=destination[1],
+            destination_addr=destination[2],
             esm_class=RECEIPT_ESM,
             short_message=format_receipt_text(
-                ident=text_id, state=state, err=1 if failed else 0,
-                submit_date=_date(wall), done_date=_date(wall + c.dlr_delay),
+                ident=text_id, state=state, err=err,
+                submit_date=_date(wall), done_date=_date(wall + self.config.dlr_delay),
             ),
             tlvs=tlv.encode_tlvs(
                 (tlv.cstring(tlv.RECEIPTED_MESSAGE_ID, message_id),
@@ -327,6 +345,11 @@ class SmscSession:
         )
         self._delivers[seq] = data
         return data
+
+    @property
+    def unanswered(self) -> int:
+        """deliver_sm sent and not answered yet."""
+        return len(self._delivers)
 
     def _deliver_resp(self, seq: int, status: int, now: float) -> None:
         data = self._delivers.pop(seq, None)

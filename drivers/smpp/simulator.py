@@ -11,6 +11,8 @@ answer per line)::
      "concat": "udh8", "parts": 3, "order": [3, 1, 2], "reference": 7}
     {"cmd": "mo", "from": "+33612345678", "to": "07911123456", "to_ton": 2, "text": "hi"}
                                an address sent with that TON, digits as written
+    {"cmd": "receipt", "ids": ["1a2b", "1a2c"], "state": "delivered"}
+                               receipts for these ids, submitted or not
     {"cmd": "unbind"}          the SMSC asks every bound ESME to unbind
     {"cmd": "stats"}           connections, submits, receipts sent
 """
@@ -30,6 +32,7 @@ from typing import Any, TextIO
 from drivers.smpp.sim_mo import mo_pdus
 from drivers.smpp.sim_session import SimConfig, SmscSession
 from gateway.errors import UserError
+from gateway.link import ReceiptState
 
 
 class _SimProtocol(asyncio.Protocol):
@@ -192,6 +195,26 @@ class SmscSimulator:
         self.emit({"event": "mo_injected", "parts": len(pdus), "concat": concat})
         return len(pdus)
 
+    def inject_receipts(self, message_ids: Sequence[str],
+                        state: ReceiptState = ReceiptState.DELIVERED) -> int:
+        """Send a receipt for each id (known to the ESME or not) to the first ESME bound
+        as receiver/transceiver, all at once; receipts sent."""
+        targets = [p for p in self.bound() if p.session.can_deliver]
+        if not targets:
+            msg = "no ESME is bound as receiver or transceiver"
+            raise RuntimeError(msg)
+        proto = targets[0]
+        now = proto.loop.time()
+        for message_id in message_ids:
+            proto.session.send_receipt(now, message_id, state)
+        proto.pump()
+        self.emit({"event": "receipts_injected", "count": len(message_ids)})
+        return len(message_ids)
+
+    def unanswered(self) -> int:
+        """deliver_sm sent to the bound ESMEs and not answered yet."""
+        return sum(p.session.unanswered for p in self.connections)
+
     def unbind_all(self) -> int:
         targets = self.bound()
         for proto in targets:
@@ -230,11 +253,17 @@ class SmscSimulator:
                     source_ton=_ton(cmd.get("from_ton")), dest_ton=_ton(cmd.get("to_ton")),
                 )
                 return {"ok": True, "parts": sent}
+            if kind == "receipt":
+                ids = cmd["ids"]
+                if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+                    return {"ok": False, "error": "ids: a list of message ids"}
+                state = ReceiptState(cmd.get("state", "delivered"))
+                return {"ok": True, "receipts": self.inject_receipts(ids, state)}
             if kind == "unbind":
                 return {"ok": True, "unbound": self.unbind_all()}
             if kind == "stats":
                 return {"ok": True, **self.stats()}
-            return {"ok": False, "error": f"unknown cmd {kind!r} (mo, unbind, stats)"}
+            return {"ok": False, "error": f"unknown cmd {kind!r} (mo, receipt, unbind, stats)"}
         except (ValueError, KeyError, TypeError, RuntimeError) as exc:
             return {"ok": False, "error": str(exc)}
 
