@@ -110,6 +110,21 @@ async def test_reply_is_stored_for_the_owner_of_the_number(tmp_path: Path) -> No
                                account="acme") == 1
 
 
+async def test_receipts_for_ids_never_sent_are_unmatched_not_delivered(tmp_path: Path) -> None:
+    async with running_system(tmp_path) as gw:
+        status, doc = await gw.send({"from": "ACME", "to": "+33612345678", "text": "one"})
+        assert status == 202, doc
+        await gw.wait_state(doc["messages"][0]["id"], "delivered")
+        gw.sim.inject_receipts([f"{0xF00000 + i:x}" for i in range(50)])
+
+        async def counted() -> bool:
+            return await gw.metric("smsgw_receipts_unmatched_total", link="smsc-1") == 50
+
+        await eventually(counted, what="50 unmatched receipts")
+        assert gw.sim.unanswered() == 0  # acknowledged: kept, not refused
+        assert await gw.metric("smsgw_receipts_total", link="smsc-1", state="delivered") == 1
+
+
 async def test_mqtt_send_is_stored_sent_and_reported(
     tmp_path: Path, mosquitto_broker: MosquittoBroker
 ) -> None:
