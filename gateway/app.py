@@ -10,6 +10,7 @@ on SIGHUP, keeping the links whose settings did not change bound.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import gc
@@ -236,7 +237,7 @@ class Daemon:
                     tg.create_task(dispatcher.run(), name="dispatcher"),
                     tg.create_task(link_events.run_expiry(), name="reply-expiry"),
                     tg.create_task(self._gauges(store, metrics), name="gauges"),
-                    tg.create_task(self._receipt_sweeper(store, on_changes),
+                    tg.create_task(self._receipt_sweeper(store, on_changes, metrics),
                                    name="receipt-sweeper"),
                     tg.create_task(self._announce_ready(), name="ready"),
                     tg.create_task(self._reloader(reload, dispatcher, link_events, tg),
@@ -337,12 +338,18 @@ class Daemon:
             self.notifier.status(f"{bound}/{len(self._links)} links bound")
 
     async def _receipt_sweeper(
-        self, store: Store, on_changes: Callable[[QueueChanges], None]
+        self, store: Store, on_changes: Callable[[QueueChanges], None], metrics: Metrics,
     ) -> None:
-        """Submitted messages whose receipts never came end ``expired``."""
+        """Submitted messages whose receipts never came end ``expired``; receipts kept
+        that long without their message are dropped."""
         while True:
             before = time.time() - self.settings.receipt_timeout
             changes = await store.expire_unconfirmed(before=before)
+            if changes.dropped:
+                links = collections.Counter(link for link, _ in changes.dropped)
+                self.logger.warning("receipts_dropped", links=dict(links),
+                                    dropped=len(changes.dropped), reason="expired")
+                metrics.receipts_given_up(changes.dropped)
             if changes.changes:
                 self.logger.warning("receipts_missing", messages=len(changes.changes))
                 on_changes(changes)

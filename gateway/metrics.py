@@ -25,7 +25,7 @@ from prometheus_client.registry import Collector
 
 from gateway import __version__
 from gateway.link import Accepted, LinkHealth, Outcome, Receipt, ReceiptState, Rejected, Retry
-from gateway.store.records import WriterStats
+from gateway.store.records import QueueChanges, WriterStats
 
 PREFIX = "smsgw"
 
@@ -137,7 +137,19 @@ class Metrics:
             ["link"], registry=r,
         )
         self.receipts = Counter(
-            f"{p}_receipts", "Delivery receipts received.", ["link", "state"], registry=r,
+            f"{p}_receipts", "Delivery receipts applied to a message (when it came, or later).",
+            ["link", "state"], registry=r,
+        )
+        self.receipts_unmatched = Counter(
+            f"{p}_receipts_unmatched",
+            "Receipts naming no message the store knows when they came (kept for a later "
+            "match: a receipt may overtake its submit_sm_resp).",
+            ["link"], registry=r,
+        )
+        self.receipts_dropped = Counter(
+            f"{p}_receipts_dropped",
+            "Unmatched receipts dropped: expired (receipt timeout) or overflow (too many kept).",
+            ["link", "reason"], registry=r,
         )
         self.inbound_messages = Counter(
             f"{p}_inbound_messages", "Inbound (MO) messages reassembled and stored.",
@@ -253,6 +265,24 @@ class Metrics:
         counts = collections.Counter((r.link, r.state.value) for r in receipts)
         for (link, state), count in counts.items():
             self._receipt_child(link, state).inc(count)
+
+    def receipts_recorded(self, receipts: Iterable[Receipt], changes: QueueChanges) -> None:
+        """A round's receipts once committed: those applied to a message counted by
+        state (with kept ones the round matched at last), the others as unmatched."""
+        counts = collections.Counter((r.link, r.state.value) for r in receipts)
+        counts.subtract(changes.unmatched)
+        counts.update(changes.matched_late)
+        for (link, state), count in counts.items():
+            if count > 0:
+                self._receipt_child(link, state).inc(count)
+        for link, count in collections.Counter(link for link, _ in changes.unmatched).items():
+            self.receipts_unmatched.labels(link=link).inc(count)
+        self.receipts_given_up(changes.dropped)
+
+    def receipts_given_up(self, dropped: Iterable[tuple[str, str]]) -> None:
+        """Kept receipts dropped unmatched, as (link, reason)."""
+        for (link, reason), count in collections.Counter(dropped).items():
+            self.receipts_dropped.labels(link=link, reason=reason).inc(count)
 
     def _receipt_child(self, link: str, state: str) -> Counter:
         child = self._receipts.get((link, state))

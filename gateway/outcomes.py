@@ -17,15 +17,21 @@ The same writer records the links' delivery receipts (:meth:`OutcomeRecorder.rec
 its ``done`` callback tells the link when to acknowledge one, or refuse it if the
 store failed or the daemon stopped first): outcomes and receipts of a round
 go in one ``Store.record`` call, so a receipt that comes right after its
-submit_sm_resp is applied with it, in one change of the message.
+submit_sm_resp is applied with it, in one change of the message. A receipt
+naming no message the store knows is counted as unmatched, not by its state
+(``smsgw_receipts_unmatched_total``; ``receipts_unmatched`` logged at most every
+:data:`SUMMARY_EVERY` seconds), and so are the kept ones dropped for want of room
+(``receipts_dropped``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import functools
+import math
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from gateway.dispatch_parts import WeightedSlots
@@ -37,6 +43,7 @@ from gateway.store.base import Store
 from gateway.store.records import Message, OutcomeRecord, QueueChanges
 
 RECORD_RETRY_MAX = 5.0  # seconds between attempts to record outcomes while the store fails
+SUMMARY_EVERY = 10.0  # seconds between two log lines about unmatched or dropped receipts
 RetryAt = Callable[[int, Retry], float]  # (attempts, outcome) -> when the message is due again
 
 
@@ -108,6 +115,28 @@ class Unsent:
         self.message = message
 
 
+class Summary:
+    """Counts logged at most once every ``every`` seconds: the first at once, then what
+    came since the last line (the metrics count each one)."""
+
+    __slots__ = ("_counts", "_every", "_last")
+
+    def __init__(self, every: float = SUMMARY_EVERY) -> None:
+        self._counts: collections.Counter[str] = collections.Counter()
+        self._every = every
+        self._last = -math.inf
+
+    def add(self, keys: Iterable[str], now: float) -> dict[str, int] | None:
+        """Count ``keys``; the counts to log now, or None (too soon, or nothing)."""
+        self._counts.update(keys)
+        if not self._counts or now - self._last < self._every:
+            return None
+        counts = dict(self._counts)
+        self._counts.clear()
+        self._last = now
+        return counts
+
+
 class OutcomeRecorder:
     def __init__(self, *, store: Store, journal: AcceptJournal | None,
                  on_changes: Callable[[QueueChanges], None],
@@ -132,6 +161,8 @@ class OutcomeRecorder:
         self._round: list[ReceiptDone] = []  # of the receipts being recorded
         self._wake = asyncio.Event()
         self._closing = False
+        self._unmatched = Summary()  # receipts kept unmatched, by link
+        self._dropped = Summary()  # kept receipts dropped for want of room, by link
 
     def answered(self, sending: Sending) -> None:
         """Every segment of a message answered: records to the store, accepted ones to
@@ -241,11 +272,24 @@ class OutcomeRecorder:
             for done in after:
                 self._finished(done)
             try:
-                if receipts and self.metrics is not None:
-                    self.metrics.receipts_received(receipts)
+                if receipts or changes.matched_late or changes.dropped:
+                    self._count_receipts(receipts, changes)
                 self._on_changes(changes)
             except Exception as exc:  # events and metrics must not stop sending
                 self.log.error("changes_unreported", error=repr(exc), exc_info=exc)
+
+    def _count_receipts(self, receipts: Sequence[Receipt], changes: QueueChanges) -> None:
+        if self.metrics is not None:
+            self.metrics.receipts_recorded(receipts, changes)
+        now = self._clock()
+        kept = self._unmatched.add((link for link, _ in changes.unmatched), now)
+        if kept is not None:
+            self.log.info("receipts_unmatched", links=kept, kept=sum(kept.values()),
+                          matched_late=len(changes.matched_late))
+        dropped = self._dropped.add((link for link, _ in changes.dropped), now)
+        if dropped is not None:
+            self.log.warning("receipts_dropped", links=dropped, dropped=sum(dropped.values()),
+                             reason="overflow")
 
     def _answer_round(self, error: BaseException | None) -> None:
         dones, self._round = self._round, []

@@ -15,8 +15,9 @@ Lists, not dicts: a round carries thousands.
   (retry) then ``reason, status, delay, throttled, retry_at``;
 - receipt ``[link, smsc_id, state, error, done_at, destination]``;
 - changes (the answer): the final states the round reached,
-  ``[[message_id, account, old, new, at], ...]``, and the receipts kept for
-  an acceptance still to come.
+  ``[[message_id, account, old, new, at], ...]``, then the receipts kept for
+  an acceptance still to come, those matched late and those dropped, each
+  ``[[link, state or why], ...]``.
 """
 
 from __future__ import annotations
@@ -75,13 +76,16 @@ def changes_list(changes: QueueChanges) -> list[Any]:
     the unmatched receipts; events are published by the worker itself."""
     final = [[c.message_id, c.account, c.old.value, c.new.value, c.at]
              for c in changes.changes if c.new.final]
-    return [final, changes.unmatched_receipts]
+    return [final, [list(u) for u in changes.unmatched],
+            [list(m) for m in changes.matched_late], [list(d) for d in changes.dropped]]
 
 
 def changes_from(item: Sequence[Any]) -> QueueChanges:
-    final, unmatched = item
+    final, unmatched, late, dropped = item
     return QueueChanges(
         changes=tuple(StateChange(message_id=m, account=a, old=_STATES[old], new=_STATES[new],
                                   at=at) for m, a, old, new, at in final),
-        unmatched_receipts=int(unmatched),
+        unmatched=tuple((str(link), str(state)) for link, state in unmatched),
+        matched_late=tuple((str(link), str(state)) for link, state in late),
+        dropped=tuple((str(link), str(why)) for link, why in dropped),
     )

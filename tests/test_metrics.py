@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway import __version__
 from gateway.link import Accepted, LinkHealth, Receipt, ReceiptState, Rejected, Retry
 from gateway.metrics import SUBMIT_LATENCY_BUCKETS, LinkCollector, Metrics
-from gateway.store.records import WriterStats
+from gateway.store.records import QueueChanges, WriterStats
 
 
 @pytest.fixture
@@ -131,6 +131,23 @@ def test_receipts_of_a_round_are_counted_by_link_and_state(
     metrics.receipt_received(link="op-a", state="delivered")
     assert value(registry, "smsgw_receipts_total", link="op-a", state="delivered") == 3
     assert value(registry, "smsgw_receipts_total", link="op-b", state="expired") == 1
+
+
+def test_unmatched_receipts_are_not_counted_by_state_until_matched(
+    registry: CollectorRegistry, metrics: Metrics,
+) -> None:
+    receipts = [Receipt(link="op-a", smsc_id=str(i), state=ReceiptState.DELIVERED)
+                for i in range(3)]
+    metrics.receipts_recorded(receipts, QueueChanges(
+        unmatched=(("op-a", "delivered"), ("op-a", "delivered"))))
+    assert value(registry, "smsgw_receipts_total", link="op-a", state="delivered") == 1
+    assert value(registry, "smsgw_receipts_unmatched_total", link="op-a") == 2
+    metrics.receipts_recorded([], QueueChanges(
+        matched_late=(("op-a", "delivered"),), dropped=(("op-a", "overflow"),)))
+    metrics.receipts_given_up([("op-a", "expired")])
+    assert value(registry, "smsgw_receipts_total", link="op-a", state="delivered") == 2
+    assert value(registry, "smsgw_receipts_dropped_total", link="op-a", reason="overflow") == 1
+    assert value(registry, "smsgw_receipts_dropped_total", link="op-a", reason="expired") == 1
 
 
 def test_credit_inbound_and_webhook_metrics(registry: CollectorRegistry, metrics: Metrics) -> None:

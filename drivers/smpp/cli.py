@@ -9,7 +9,7 @@ import ssl
 import sys
 from typing import Any
 
-from drivers.smpp.sim_session import SimConfig
+from drivers.smpp.sim_session import ID_FORMS, SimConfig
 from drivers.smpp.simulator import SmscSimulator, serve
 from gateway.errors import UserError
 
@@ -23,6 +23,8 @@ MO injection and other commands go through the control port, one JSON object
 per line, e.g. with `nc 127.0.0.1 CONTROL_PORT`:
   {"cmd": "mo", "from": "+33612345678", "to": "12345", "text": "hi",
    "concat": "udh8", "parts": 2, "order": [2, 1]}
+  {"cmd": "mo", "from": "+33612345678", "to": "07911123456", "to_ton": 2, "text": "hi"}
+                         addresses sent with that TON ("from_ton" too), as written
   {"cmd": "unbind"}      ask every bound client to unbind
   {"cmd": "stats"}
 """
@@ -56,8 +58,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--delay", type=float, default=0.0, help="seconds before each submit_sm_resp")
     p.add_argument("--garbage-share", type=_share, default=0.0,
                    help="share of submit_sm answered with an unreadable PDU")
-    p.add_argument("--id-form", choices=("hex", "decimal"), default="hex",
-                   help="message ids in submit_sm_resp")
+    p.add_argument("--id-form", choices=ID_FORMS, default="hex",
+                   help="message ids in submit_sm_resp (empty, long: broken on purpose)")
     p.add_argument("--receipt-id-form", choices=("same", "decimal"), default="same",
                    help="id in the receipt text: as in submit_sm_resp, or decimal")
     p.add_argument("--mo-interval", type=float, default=None,

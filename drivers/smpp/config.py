@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from drivers.smpp.addresses import is_region
 from drivers.smpp.receipts import ID_FORMS
 from drivers.smpp.session import BindMode
 from drivers.smpp.status import Disposition, parse_status
@@ -28,7 +29,7 @@ KNOWN_KEYS = frozenset(
         "window", "throughput", "concat", "packed", "routes", "tls", "tls_ca",
         "enquire_link", "response_timeout", "bind_timeout", "reconnect_min", "reconnect_max",
         "throttle_delay", "source_ton", "source_npi", "service_type", "receipt_id",
-        "receipt_id_text", "status_map",
+        "receipt_id_text", "status_map", "country",
     }
 )
 
@@ -61,6 +62,7 @@ class SmppLinkConfig:
     receipt_id: str = "as-is"  # form of submit_sm_resp ids
     receipt_id_text: str | None = None  # form of ids in receipt text (default: receipt_id)
     status_map: dict[int, Disposition] = field(default_factory=dict)
+    country: str | None = None  # ISO 3166 alpha-2: how the SMSC's national numbers read
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any]) -> SmppLinkConfig:
@@ -109,6 +111,7 @@ class SmppLinkConfig:
                 if "receipt_id_text" in table else None
             ),
             status_map=r.status_map(),
+            country=r.country(),
         )
 
 
@@ -191,6 +194,15 @@ class _Reader:
                 raise self.error(key, f"{kind_name}: must be an integer 0..255")
             out[kind] = number
         return out
+
+    def country(self) -> str | None:
+        value = self.table.get("country")
+        if value is None:
+            return None
+        if not isinstance(value, str) or not is_region(value):
+            raise self.error("country", f"must be a country code such as \"GB\" or \"FR\" "
+                                        f"(ISO 3166 alpha-2), not {value!r}")
+        return value.upper()
 
     def status_map(self) -> dict[int, Disposition]:
         value = self.table.get("status_map", {})

@@ -1,4 +1,10 @@
-"""The asyncio protocol of one ESME connection: bytes in and out, one timer, flow control."""
+"""The asyncio protocol of one ESME connection: bytes in and out, one timer, flow control.
+
+Flow control both ways: submits wait while the transport's write buffer is
+full (``pause_writing``), and the link stops reading while too many deliver_sm
+of this connection are not answered yet (:meth:`SmppProtocol.pause_inbound`):
+the SMSC's flood then waits in the kernel's buffers and its own, not in ours.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from drivers.smpp.session import (
     PeerError,
     SubmitAnswered,
     SubmitExpired,
+    SubmitMisanswered,
 )
 
 if TYPE_CHECKING:
@@ -30,6 +37,8 @@ class SmppProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.closed: asyncio.Future[None] = self.loop.create_future()
         self.paused = False
+        self.reading_paused = False  # by the link: too many deliver_sm unanswered
+        self.inbound = 0  # deliver_sm of this connection received, not answered yet
         self.was_bound = False
         self.session_closed = False  # the session ended itself (Closed event)
         self._writable: asyncio.Future[None] | None = None
@@ -72,6 +81,24 @@ class SmppProtocol(asyncio.Protocol):
             self._writable.set_result(None)
 
     # --- helpers for the link -------------------------------------------------------------
+
+    def pause_inbound(self) -> None:
+        """Stop reading from the SMSC until :meth:`resume_inbound`."""
+        transport = self.transport
+        if not self.reading_paused and transport is not None and not transport.is_closing():
+            transport.pause_reading()
+            self.reading_paused = True
+
+    def resume_inbound(self) -> None:
+        transport = self.transport
+        if self.reading_paused and transport is not None and not transport.is_closing():
+            transport.resume_reading()
+        self.reading_paused = False
+
+    def write_backlog(self) -> int:
+        """Octets written and not yet taken by the kernel (the SMSC is not reading)."""
+        transport = self.transport
+        return 0 if transport is None else transport.get_write_buffer_size()
 
     def ready(self) -> bool:
         """Bound, able to submit, with room in the session's window."""
@@ -129,9 +156,11 @@ class SmppProtocol(asyncio.Protocol):
             if type(event) is SubmitAnswered:
                 link.on_answer(event.sequence, event.status, event.message_id)
             elif isinstance(event, DeliverReceived):
-                link.on_deliver(event.pdu)
+                link.on_deliver(event.pdu, self)
             elif isinstance(event, SubmitExpired):
                 link.on_expired(event.sequence)
+            elif isinstance(event, SubmitMisanswered):
+                link.on_misanswered(event.sequence, event.detail)
             elif isinstance(event, Bound):
                 self.was_bound = True
                 link.on_bound(event.system_id)

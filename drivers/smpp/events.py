@@ -22,6 +22,15 @@ class SubmitAnswered:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SubmitMisanswered:
+    """A submit_sm_resp saying ESME_ROK without a usable message_id (none, or longer
+    than SMPP 3.4's 64 octets): the peer broke the protocol; ``detail`` says how."""
+
+    sequence: int
+    detail: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SubmitExpired:
     """No answer within ``response_timeout``; a late answer will be ignored."""
 
@@ -51,4 +60,5 @@ class Closed:
     status: int | None = None
 
 
-Event = Bound | SubmitAnswered | SubmitExpired | DeliverReceived | PeerError | Closed
+Event = (Bound | SubmitAnswered | SubmitMisanswered | SubmitExpired | DeliverReceived | PeerError
+         | Closed)

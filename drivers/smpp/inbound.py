@@ -9,8 +9,8 @@ core's job (gateway/reassembly.py).
 from __future__ import annotations
 
 from drivers.smpp import tlv
+from drivers.smpp.addresses import mo_address
 from drivers.smpp.pdu import DataSm, ShortMessage
-from drivers.smpp.receipts import address_text
 from gateway.codec import parse_udh
 from gateway.errors import DecodeError, RemoteProtocolError
 from gateway.link import Concat, InboundPart
@@ -31,8 +31,11 @@ def split_udh(short_message: bytes) -> tuple[Concat | None, bytes]:
     return Concat(reference=ref, total=total, sequence=seq), payload
 
 
-def inbound_from_pdu(pdu: ShortMessage | DataSm, *, link: str, now: float) -> InboundPart:
-    """The :class:`InboundPart` of an MO deliver_sm/data_sm (not a receipt)."""
+def inbound_from_pdu(pdu: ShortMessage | DataSm, *, link: str, now: float,
+                     country: str | None = None) -> InboundPart:
+    """The :class:`InboundPart` of an MO deliver_sm/data_sm (not a receipt); its
+    addresses as +E164 when they are numbers, however the SMSC wrote them
+    (:func:`drivers.smpp.addresses.mo_address`; ``country``: the link's)."""
     tlvs = pdu.tlvs
     body = pdu.short_message if isinstance(pdu, ShortMessage) else b""
     if not body:
@@ -48,8 +51,8 @@ def inbound_from_pdu(pdu: ShortMessage | DataSm, *, link: str, now: float) -> In
             concat = Concat(reference=ref, total=total, sequence=seq)
     return InboundPart(
         link=link,
-        source=address_text(pdu.source_addr_ton, pdu.source_addr),
-        destination=address_text(pdu.dest_addr_ton, pdu.destination_addr),
+        source=mo_address(pdu.source_addr_ton, pdu.source_addr, country=country),
+        destination=mo_address(pdu.dest_addr_ton, pdu.destination_addr, country=country),
         data_coding=pdu.data_coding,
         payload=bytes(body),
         concat=concat,

@@ -9,6 +9,14 @@ resolves at once as ``Retry("link_down")`` although the SMSC may have taken it,
 so a resend can duplicate it (bounded by the window). A receipt or MO message
 is acknowledged (deliver_sm_resp) only after the handler returned; if it
 raises, the answer is ESME_RX_T_APPN and the SMSC delivers it again.
+
+Inbound work is bounded per connection: at most ``DELIVER_CONCURRENCY``
+receipts or MO are with the handler at once, and once ``INBOUND_HIGH``
+deliver_sm are unanswered the link stops reading the connection until they
+are down to ``INBOUND_LOW`` (a flood waits in the SMSC, not in memory here;
+what one read had already brought is kept, at most one read buffer). A peer
+that does not read its deliver_sm_resp while it floods is cut off once
+``WRITE_BACKLOG_LIMIT`` octets wait to be sent to it.
 """
 
 from __future__ import annotations
@@ -47,10 +55,18 @@ from gateway.link import (
 
 LINK_DOWN = Retry(reason="link_down")
 TIMEOUT = Retry(reason="timeout")
+# ESME_ROK with no usable message_id: the SMSC says it took the segment, so sending
+# it again could deliver it twice (and an SMSC that answers so does it for every
+# submit: a retry would resend each message at every back-off); the segment is
+# refused instead, once, and no receipt can be matched to it
+MISANSWERED = "ESME_ROK without a usable message_id"
 DELIVER_CONCURRENCY = 256  # receipts/MO handed to the handler at once, per link
+INBOUND_HIGH = 2 * DELIVER_CONCURRENCY  # unanswered deliver_sm: reading stops here...
+INBOUND_LOW = DELIVER_CONCURRENCY  # ...and starts again at this many
+WRITE_BACKLOG_LIMIT = 4 << 20  # octets unsent to a flooding peer that does not read
 COUNTERS = (
     "submitted", "accepted", "retried", "rejected", "throttled", "receipts", "inbound",
-    "reconnects", "timeouts",
+    "reconnects", "timeouts", "protocol_errors", "reading_paused",
 )
 
 
@@ -100,7 +116,7 @@ class SmppLink:
         # a handler that takes receipts without a coroutine each (ReceiptSink)
         self._sink = handler if isinstance(handler, ReceiptSink) else None
         self._storing = 0  # receipts given to the sink, not yet stored
-        self._waiting: deque[tuple[ShortMessage | DataSm, SmppProtocol | None]] = deque()
+        self._waiting: deque[tuple[ShortMessage | DataSm, SmppProtocol]] = deque()
         self._drained_receipts: asyncio.Event | None = None
         self._detail = "not started"
         self._up = False
@@ -130,6 +146,7 @@ class SmppLink:
         return proto is not None and proto.session.bound
 
     def health(self) -> LinkHealth:
+        proto = self._proto
         return LinkHealth(
             name=self.config.name,
             driver="smpp",
@@ -140,6 +157,7 @@ class SmppLink:
             throttled=self._loop_time() < self._throttle_until,
             detail=self._detail,
             counters=dict(self.counters),
+            gauges={"inbound_unanswered": float(proto.inbound if proto is not None else 0)},
         )
 
     async def wait_bound(self, timeout: float | None = None) -> None:
@@ -428,6 +446,14 @@ class SmppLink:
             self.counters["rejected"] += 1
         done(outcome)
 
+    def on_misanswered(self, seq: int, detail: str) -> None:
+        done = self._pending.pop(seq, None)
+        self.counters["protocol_errors"] += 1
+        self._log.warning("smpp_submit_resp_refused", seq=seq, detail=detail)
+        if done is not None:
+            self.counters["rejected"] += 1
+            done(Rejected(reason=MISANSWERED))
+
     def on_expired(self, seq: int) -> None:
         done = self._pending.pop(seq, None)
         if done is not None:
@@ -472,21 +498,27 @@ class SmppLink:
 
     # --- receipts and MO ------------------------------------------------------------------
 
-    def on_deliver(self, pdu: ShortMessage | DataSm) -> None:
+    def on_deliver(self, pdu: ShortMessage | DataSm, proto: SmppProtocol) -> None:
+        """A deliver_sm/data_sm of ``proto``'s connection; :meth:`_respond` answers it."""
+        proto.inbound += 1
+        if proto.inbound >= INBOUND_HIGH and not proto.reading_paused:
+            proto.pause_inbound()
+            self.counters["reading_paused"] += 1
+            self._log.debug("smpp_reading_paused", unanswered=proto.inbound)
         sink = self._sink
         if sink is not None and is_receipt(pdu.esm_class):
             # receipts, the bulk of what comes in: no task per PDU
             if self._storing >= DELIVER_CONCURRENCY:
-                self._waiting.append((pdu, self._proto))
+                self._waiting.append((pdu, proto))
             else:
-                self._store_receipt(sink, pdu, self._proto)
+                self._store_receipt(sink, pdu, proto)
             return
-        task = asyncio.get_running_loop().create_task(self._deliver_and_answer(pdu, self._proto))
+        task = asyncio.get_running_loop().create_task(self._deliver_and_answer(pdu, proto))
         self._delivering.add(task)
         task.add_done_callback(self._delivering.discard)
 
     def _store_receipt(self, sink: ReceiptSink, pdu: ShortMessage | DataSm,
-                       proto: SmppProtocol | None) -> None:
+                       proto: SmppProtocol) -> None:
         receipt = receipt_from_pdu(pdu, link=self.config.name, ids=self._mapper.ids)
         if receipt is None:
             self._log.warning("smpp_receipt_unreadable", seq=pdu.sequence)
@@ -495,7 +527,7 @@ class SmppLink:
         self._storing += 1
         sink.store_receipt(receipt, functools.partial(self._receipt_stored, pdu, proto, receipt))
 
-    def _receipt_stored(self, pdu: ShortMessage | DataSm, proto: SmppProtocol | None,
+    def _receipt_stored(self, pdu: ShortMessage | DataSm, proto: SmppProtocol,
                         receipt: Receipt, error: BaseException | None) -> None:
         self._storing -= 1
         if error is None:
@@ -510,15 +542,23 @@ class SmppLink:
         if self._drained_receipts is not None and not self._storing and not self._waiting:
             self._drained_receipts.set()
 
-    def _respond(self, pdu: ShortMessage | DataSm, proto: SmppProtocol | None,
-                 status: int) -> None:
-        if proto is not None and proto is self._proto:
-            proto.session.respond(pdu, status)
-            proto.schedule_flush()
+    def _respond(self, pdu: ShortMessage | DataSm, proto: SmppProtocol, status: int) -> None:
+        """Answer one deliver_sm (once each), if its connection is still the link's."""
+        proto.inbound -= 1
+        if proto.reading_paused and proto.inbound <= INBOUND_LOW:
+            proto.resume_inbound()
+        if proto is not self._proto:
+            return  # its connection is gone: the SMSC delivers it again
+        proto.session.respond(pdu, status)
+        proto.schedule_flush()
+        backlog = proto.write_backlog()
+        if backlog > WRITE_BACKLOG_LIMIT:
+            self._detail = f"the SMSC left {backlog} octets of answers unread"
+            self._log.warning("smpp_peer_unresponsive", unread=backlog,
+                              unanswered=proto.inbound)
+            proto.abort()
 
-    async def _deliver_and_answer(
-        self, pdu: ShortMessage | DataSm, proto: SmppProtocol | None
-    ) -> None:
+    async def _deliver_and_answer(self, pdu: ShortMessage | DataSm, proto: SmppProtocol) -> None:
         async with self._deliver_slots:
             status = await self._deliver(pdu)
         self._respond(pdu, proto, status)
@@ -538,7 +578,8 @@ class SmppLink:
             self.counters["receipts"] += 1
             return st.ESME_ROK
         try:
-            part = inbound_from_pdu(pdu, link=name, now=self._wall_clock())
+            part = inbound_from_pdu(pdu, link=name, now=self._wall_clock(),
+                                    country=self.config.country)
         except RemoteProtocolError as exc:
             self._log.warning("smpp_inbound_unreadable", seq=pdu.sequence, error=str(exc))
             return st.ESME_RX_P_APPN

@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 
 from drivers.smpp import tlv
+from drivers.smpp.addresses import address_text
 from drivers.smpp.pdu import DataSm, ShortMessage
 from gateway.link import Receipt, ReceiptState
 
@@ -185,13 +186,6 @@ class IdNormaliser:
 
     def from_text(self, ident: str) -> str:
         return self._norm(ident, self.text)
-
-
-def address_text(ton: int, addr: str) -> str:
-    """An address as the core writes it: international numbers as +E164."""
-    if ton == 1 and addr and not addr.startswith("+") and addr.isdigit():
-        return "+" + addr
-    return addr
 
 
 def is_receipt(esm_class: int) -> bool:

@@ -33,6 +33,7 @@ from drivers.smpp.events import (
     PeerError,
     SubmitAnswered,
     SubmitExpired,
+    SubmitMisanswered,
 )
 from drivers.smpp.pdu import (
     DEFAULT_MAX_PDU,
@@ -61,9 +62,11 @@ __all__ = [
     "SessionState",
     "SubmitAnswered",
     "SubmitExpired",
+    "SubmitMisanswered",
 ]
 
 MAX_SEQUENCE = 0x7FFFFFFF
+MAX_MESSAGE_ID = 64  # octets of a message_id, its NUL not counted (SMPP 3.4 section 4.4.2)
 _SUBMIT_SM = int(CommandId.SUBMIT_SM)
 _SUBMIT_SM_RESP = int(CommandId.SUBMIT_SM_RESP)
 _GENERIC_NACK = int(CommandId.GENERIC_NACK)
@@ -341,7 +344,14 @@ class EsmeSession:
             if command_id == _SUBMIT_SM_RESP:
                 if pending.pop(seq, None) is not None:
                     nul = frame.find(b"\x00", 16)
-                    message_id = frame[16:nul].decode("latin-1") if nul > 16 else ""
+                    if 16 < nul <= 16 + MAX_MESSAGE_ID:
+                        message_id = frame[16:nul].decode("latin-1")
+                    elif status:
+                        message_id = ""  # an error answer need not carry an id
+                    else:
+                        events.append(SubmitMisanswered(sequence=seq,
+                                                        detail=_message_id_fault(frame, nul)))
+                        continue
                     events.append(
                         SubmitAnswered(sequence=seq, status=status, message_id=message_id)
                     )
@@ -429,3 +439,13 @@ class EsmeSession:
 
 
 _RESPONSES = frozenset(c for c in CommandId if c & RESPONSE_BIT)
+
+
+def _message_id_fault(frame: bytes, nul: int) -> str:
+    """What is wrong with the message_id of an ESME_ROK submit_sm_resp."""
+    if nul == 16 or len(frame) == 16:
+        return "submit_sm_resp ESME_ROK without a message_id"
+    if nul < 0:
+        return f"submit_sm_resp message_id of {len(frame) - 16} octets without its NUL"
+    return (f"submit_sm_resp message_id of {nul - 16} octets "
+            f"(SMPP 3.4 allows {MAX_MESSAGE_ID})")

@@ -25,7 +25,11 @@ def _encode(text: str) -> tuple[int, bytes, int]:
     return 0x08, text.encode("utf-16-be"), 2
 
 
-def _address(addr: str) -> tuple[int, int, str]:
+def _address(addr: str, ton: int | None = None) -> tuple[int, int, str]:
+    """(TON, NPI, digits): from the address's form, or as an SMSC that writes numbers
+    its own way does it (``ton`` given: the digits as written, a ``+`` dropped)."""
+    if ton is not None:
+        return ton, 1 if addr.lstrip("+").isdigit() else 0, addr.removeprefix("+")
     if addr.startswith("+"):
         return 1, 1, addr[1:]
     if addr.isdigit():
@@ -42,14 +46,17 @@ def mo_pdus(
     parts: int | None = None,
     reference: int = 1,
     order: Sequence[int] | None = None,
+    source_ton: int | None = None,
+    dest_ton: int | None = None,
 ) -> list[ShortMessage]:
-    """deliver_sm PDUs (sequence 0, filled in when sent) in the order asked (1-based)."""
+    """deliver_sm PDUs (sequence 0, filled in when sent) in the order asked (1-based);
+    ``source_ton``/``dest_ton`` force the TON an address is sent with."""
     if concat not in MO_CONCAT:
         msg = f"concat must be one of {', '.join(MO_CONCAT)}"
         raise ValueError(msg)
     dcs, data, width = _encode(text)
-    src_ton, src_npi, src = _address(source)
-    dst_ton, dst_npi, dst = _address(destination)
+    src_ton, src_npi, src = _address(source, source_ton)
+    dst_ton, dst_npi, dst = _address(destination, dest_ton)
 
     def make(short_message: bytes = b"", esm_class: int = 0, tlvs: tlv.Tlvs = ()) -> ShortMessage:
         return ShortMessage(

@@ -38,6 +38,8 @@ from gateway.link import ReceiptState
 
 RECEIPT_ESM = 0x04
 REDELIVER_DELAY = 0.2  # seconds before a refused deliver_sm is sent again
+ID_FORMS = ("hex", "decimal", "empty", "long")
+BROKEN_ID_FORMS = frozenset({"empty", "long"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,7 +54,9 @@ class SimConfig:
     drop_after: int | None = None  # close the connection when the Nth submit_sm arrives
     delay: float = 0.0  # seconds before each submit_sm_resp
     garbage_share: float = 0.0  # share of submit_sm answered with an unreadable PDU
-    id_form: str = "hex"  # message ids in submit_sm_resp: hex | decimal
+    # message ids in submit_sm_resp: hex | decimal, or broken on purpose: empty (ESME_ROK
+    # with no id) | long (over SMPP 3.4's 64 octets); broken ones get no receipt
+    id_form: str = "hex"
     receipt_id_form: str = "same"  # id in receipt text: same | decimal
     record: bool = True  # keep a JSON-able record of every PDU received
     keep_unacked: bool = False  # deliver_sm lost with a connection go to the next bind
@@ -235,8 +239,15 @@ class SmscSession:
             self.close_requested = True
 
     def _new_id(self) -> str:
-        n = next(self._ids)
-        return f"{n:x}" if self.config.id_form == "hex" else str(n)
+        return self._id_text(next(self._ids))
+
+    def _id_text(self, n: int) -> str:
+        form = self.config.id_form
+        if form == "empty":
+            return ""
+        if form == "long":
+            return f"{n:x}".rjust(80, "0")
+        return f"{n:x}" if form == "hex" else str(n)
 
     def _submit(self, pdu: ShortMessage, now: float) -> None:
         c = self.config
@@ -266,7 +277,7 @@ class SmscSession:
             )
             return
         n = next(self._ids)
-        message_id = f"{n:x}" if c.id_form == "hex" else str(n)
+        message_id = self._id_text(n)
         if c.record:
             self._record(
                 {"event": "submit_sm", "seq": seq, "from": pdu.source_addr,
@@ -276,7 +287,8 @@ class SmscSession:
                  "validity": pdu.validity_period, "message_id": message_id}
             )
         resp = encode_message_resp(CommandId.SUBMIT_SM_RESP, seq, 0, message_id)
-        if c.dlr and pdu.registered_delivery & 0x03 and self.can_deliver:
+        if c.dlr and pdu.registered_delivery & 0x03 and self.can_deliver \
+                and c.id_form not in BROKEN_ID_FORMS:
             receipt = self._receipt(pdu, n, message_id, now)
             if c.dlr_before_resp:
                 self._out.append(receipt)
@@ -291,22 +303,40 @@ class SmscSession:
         c = self.config
         failed = bool(c.dlr_fail_share) and self._rng.random() < c.dlr_fail_share
         state = ReceiptState.UNDELIVERABLE if failed else ReceiptState.DELIVERED
-        text_id = str(n) if c.receipt_id_form == "decimal" else message_id
+        return self._receipt_pdu(
+            now, message_id=message_id, text_id=str(n) if c.receipt_id_form == "decimal"
+            else message_id, state=state, err=1 if failed else 0,
+            source=(pdu.dest_addr_ton, pdu.dest_addr_npi, pdu.destination_addr),
+            destination=(pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr),
+        )
+
+    def send_receipt(self, now: float, message_id: str,
+                     state: ReceiptState = ReceiptState.DELIVERED) -> int:
+        """A receipt for ``message_id``, whatever was submitted (an id the ESME may not
+        know); its deliver_sm sequence."""
+        data = self._receipt_pdu(now, message_id=message_id, text_id=message_id, state=state,
+                                 err=0, source=(1, 1, "33612345678"), destination=(0, 0, ""))
+        self._out.append(data)
+        return int(HEADER.unpack_from(data)[3])
+
+    def _receipt_pdu(self, now: float, *, message_id: str, text_id: str, state: ReceiptState,
+                     err: int, source: tuple[int, int, str],
+                     destination: tuple[int, int, str]) -> bytes:
         wall = now + self._wall_offset
         seq = self._next_seq()
         data = encode_submit_sm(
             seq,
             command_id=CommandId.DELIVER_SM,
-            source_addr_ton=pdu.dest_addr_ton,
-            source_addr_npi=pdu.dest_addr_npi,
-            source_addr=pdu.destination_addr,
-            dest_addr_ton=pdu.source_addr_ton,
-            dest_addr_npi=pdu.source_addr_npi,
-            destination_addr=pdu.source_addr,
+            source_addr_ton=source[0],
+            source_addr_npi=source[1],
+            source_addr=source[2],
+            dest_addr_ton=destination[0],
+            dest_addr_npi=destination[1],
+            destination_addr=destination[2],
             esm_class=RECEIPT_ESM,
             short_message=format_receipt_text(
-                ident=text_id, state=state, err=1 if failed else 0,
-                submit_date=_date(wall), done_date=_date(wall + c.dlr_delay),
+                ident=text_id, state=state, err=err,
+                submit_date=_date(wall), done_date=_date(wall + self.config.dlr_delay),
             ),
             tlvs=tlv.encode_tlvs(
                 (tlv.cstring(tlv.RECEIPTED_MESSAGE_ID, message_id),
@@ -315,6 +345,11 @@ class SmscSession:
         )
         self._delivers[seq] = data
         return data
+
+    @property
+    def unanswered(self) -> int:
+        """deliver_sm sent and not answered yet."""
+        return len(self._delivers)
 
     def _deliver_resp(self, seq: int, status: int, now: float) -> None:
         data = self._delivers.pop(seq, None)

@@ -9,6 +9,10 @@ answer per line)::
 
     {"cmd": "mo", "from": "+33612345678", "to": "12345", "text": "hello",
      "concat": "udh8", "parts": 3, "order": [3, 1, 2], "reference": 7}
+    {"cmd": "mo", "from": "+33612345678", "to": "07911123456", "to_ton": 2, "text": "hi"}
+                               an address sent with that TON, digits as written
+    {"cmd": "receipt", "ids": ["1a2b", "1a2c"], "state": "delivered"}
+                               receipts for these ids, submitted or not
     {"cmd": "unbind"}          the SMSC asks every bound ESME to unbind
     {"cmd": "stats"}           connections, submits, receipts sent
 """
@@ -28,6 +32,7 @@ from typing import Any, TextIO
 from drivers.smpp.sim_mo import mo_pdus
 from drivers.smpp.sim_session import SimConfig, SmscSession
 from gateway.errors import UserError
+from gateway.link import ReceiptState
 
 
 class _SimProtocol(asyncio.Protocol):
@@ -165,8 +170,13 @@ class SmscSimulator:
         parts: int | None = None,
         order: Sequence[int] | None = None,
         reference: int | None = None,
+        source_ton: int | None = None,
+        dest_ton: int | None = None,
     ) -> int:
-        """Send an MO message to the first ESME bound as receiver/transceiver; PDUs sent."""
+        """Send an MO message to the first ESME bound as receiver/transceiver; PDUs sent.
+
+        ``source_ton``/``dest_ton`` send an address with that TON, as written
+        (``dest_ton=0`` with ``"447911123456"``, ``dest_ton=2`` with ``"07911123456"``)."""
         targets = [p for p in self.bound() if p.session.can_deliver]
         if not targets:
             msg = "no ESME is bound as receiver or transceiver"
@@ -175,7 +185,8 @@ class SmscSimulator:
             self._mo_reference = self._mo_reference % 0xFFFF + 1
             reference = self._mo_reference
         pdus = mo_pdus(source=source, destination=destination, text=text, concat=concat,
-                       parts=parts, reference=reference, order=order)
+                       parts=parts, reference=reference, order=order, source_ton=source_ton,
+                       dest_ton=dest_ton)
         proto = targets[0]
         now = proto.loop.time()
         for pdu in pdus:
@@ -183,6 +194,26 @@ class SmscSimulator:
         proto.pump()
         self.emit({"event": "mo_injected", "parts": len(pdus), "concat": concat})
         return len(pdus)
+
+    def inject_receipts(self, message_ids: Sequence[str],
+                        state: ReceiptState = ReceiptState.DELIVERED) -> int:
+        """Send a receipt for each id (known to the ESME or not) to the first ESME bound
+        as receiver/transceiver, all at once; receipts sent."""
+        targets = [p for p in self.bound() if p.session.can_deliver]
+        if not targets:
+            msg = "no ESME is bound as receiver or transceiver"
+            raise RuntimeError(msg)
+        proto = targets[0]
+        now = proto.loop.time()
+        for message_id in message_ids:
+            proto.session.send_receipt(now, message_id, state)
+        proto.pump()
+        self.emit({"event": "receipts_injected", "count": len(message_ids)})
+        return len(message_ids)
+
+    def unanswered(self) -> int:
+        """deliver_sm sent to the bound ESMEs and not answered yet."""
+        return sum(p.session.unanswered for p in self.connections)
 
     def unbind_all(self) -> int:
         targets = self.bound()
@@ -219,15 +250,31 @@ class SmscSimulator:
                     source=str(cmd["from"]), destination=str(cmd["to"]), text=str(cmd["text"]),
                     concat=str(cmd.get("concat", "udh8")), parts=cmd.get("parts"),
                     order=cmd.get("order"), reference=cmd.get("reference"),
+                    source_ton=_ton(cmd.get("from_ton")), dest_ton=_ton(cmd.get("to_ton")),
                 )
                 return {"ok": True, "parts": sent}
+            if kind == "receipt":
+                ids = cmd["ids"]
+                if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+                    return {"ok": False, "error": "ids: a list of message ids"}
+                state = ReceiptState(cmd.get("state", "delivered"))
+                return {"ok": True, "receipts": self.inject_receipts(ids, state)}
             if kind == "unbind":
                 return {"ok": True, "unbound": self.unbind_all()}
             if kind == "stats":
                 return {"ok": True, **self.stats()}
-            return {"ok": False, "error": f"unknown cmd {kind!r} (mo, unbind, stats)"}
+            return {"ok": False, "error": f"unknown cmd {kind!r} (mo, receipt, unbind, stats)"}
         except (ValueError, KeyError, TypeError, RuntimeError) as exc:
             return {"ok": False, "error": str(exc)}
+
+
+def _ton(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 6:
+        msg = f"a TON is an integer 0..6, not {value!r}"
+        raise ValueError(msg)
+    return value
 
 
 async def serve(sim: SmscSimulator, *, announce: TextIO) -> None:

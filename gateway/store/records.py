@@ -266,7 +266,19 @@ class QueueChanges:
 
     changes: tuple[StateChange, ...] = ()
     refunds: tuple[LedgerEntry, ...] = ()
-    unmatched_receipts: int = 0  # receipts kept until their submit_sm_resp is recorded
+    # receipts (link, state) naming no segment the store knows: kept, as they may have
+    # overtaken their submit_sm_resp, until one is recorded with their id
+    unmatched: tuple[tuple[str, str], ...] = ()
+    # kept receipts (link, state) that an acceptance of this batch matched at last
+    matched_late: tuple[tuple[str, str], ...] = ()
+    # kept receipts (link, why) dropped without a match: "expired" (older than the
+    # receipt timeout) or "overflow" (beyond the most that are kept)
+    dropped: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def unmatched_receipts(self) -> int:
+        """How many receipts of the batch were kept unmatched."""
+        return len(self.unmatched)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

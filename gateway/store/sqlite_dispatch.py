@@ -16,9 +16,12 @@ How a message's state follows from its segments (:func:`aggregate`):
 Outcomes and receipts are recorded together (:func:`record`): a receipt for a
 segment accepted in the same batch is applied with the acceptance (the
 message goes from ``dispatching`` to ``delivered`` in one change). A receipt
-whose (link, smsc_id) matches no segment yet overtook its submit_sm_resp: it
-is kept in ``pending_receipts`` and applied when the outcome recording that
-smsc_id arrives. A receipt applies to every segment
+whose (link, smsc_id) matches no segment yet overtook its submit_sm_resp, or
+names a message this store never sent: it is kept in ``pending_receipts``
+(reported in ``QueueChanges.unmatched``, never as a delivery), applied when
+the outcome recording that smsc_id arrives (``matched_late``), and dropped
+(``dropped``) when older than the receipt timeout or beyond the newest
+:data:`MAX_KEPT_RECEIPTS`. A receipt applies to every segment
 with its (link, smsc_id): links in ``payload`` concatenation mode send one
 PDU for all segments of a message and record its smsc_id on each.
 
@@ -30,6 +33,7 @@ same transaction (:class:`~gateway.store.sqlite_events.StatusRows`).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -53,6 +57,8 @@ from gateway.store.sqlite_rows import chunks
 
 _SEG = SegmentState
 _MSG = MessageState
+
+MAX_KEPT_RECEIPTS = 100_000  # unmatched receipts kept for a later match, every link together
 
 RECEIPT_TO_SEGMENT: dict[ReceiptState, SegmentState | None] = {
     ReceiptState.ENROUTE: None,
@@ -172,6 +178,7 @@ class _Work:
         # read, one query per accepted segment instead); ids taken are deleted at flush
         self._early: dict[tuple[str, str], list[tuple[int, str, str | None]]] | None = None
         self._early_taken: list[int] = []
+        self.matched_late: list[tuple[str, str]] = []  # (link, state) of kept ones taken
         self._early_receipts = conn.execute(
             "SELECT EXISTS (SELECT 1 FROM pending_receipts)"
         ).fetchone()[0]
@@ -249,6 +256,7 @@ class _Work:
             if early:
                 self._early_taken.extend(rid for rid, _, _ in early)
                 taken = self._taken[key] = [(state, error) for _, state, error in early]
+                self.matched_late.extend((link, state) for state, _ in taken)
         elif taken is None and self._early_receipts:
             taken = self.conn.execute(
                 "DELETE FROM pending_receipts WHERE link = ? AND smsc_id = ? "
@@ -256,6 +264,7 @@ class _Work:
             ).fetchall()
             if taken:
                 self._taken[key] = taken
+                self.matched_late.extend((link, state) for state, _ in taken)
         here = self._here.get(key)
         if here:
             return [*taken, *here] if taken else here
@@ -325,7 +334,8 @@ class _Work:
             if entry is not None:
                 self.refunds.append(entry)
 
-    def flush(self, *, unmatched: int = 0) -> QueueChanges:
+    def flush(self, *, unmatched: Sequence[tuple[str, str]] = (),
+              dropped: Sequence[tuple[str, str]] = ()) -> QueueChanges:
         # two statement shapes each: the common changes write fewer columns
         placed, segs, moved, requeued = [], [], [], []
         now = self.now
@@ -368,7 +378,8 @@ class _Work:
             save_state(self.conn, st)
         self.events.write(self.conn)
         return QueueChanges(changes=tuple(self.changes), refunds=tuple(self.refunds),
-                            unmatched_receipts=unmatched)
+                            unmatched=tuple(unmatched), matched_late=tuple(self.matched_late),
+                            dropped=tuple(dropped))
 
 
 def record_outcomes(
@@ -391,8 +402,7 @@ def record(
     rest = _record(conn, fast.outcomes, fast.receipts, now, outbox=outbox)
     if not fast.changes:
         return rest
-    return QueueChanges(changes=(*fast.changes, *rest.changes), refunds=rest.refunds,
-                        unmatched_receipts=rest.unmatched_receipts)
+    return dataclasses.replace(rest, changes=(*fast.changes, *rest.changes))
 
 
 def _record(
@@ -430,16 +440,24 @@ def _record(
         work.load_early_receipts(accepted_here)
         work.receipts_here(with_outcome)
         _apply_outcomes(work, outcomes, now)
+    dropped: list[tuple[str, str]] = []
     if early:
         conn.executemany(
             "INSERT INTO pending_receipts (link, smsc_id, state, error, received_at) "
             "VALUES (?, ?, ?, ?, ?)", early,
         )
+        # ids grow by one a row: only the newest MAX_KEPT_RECEIPTS stay (fewer, with gaps)
+        dropped = [(link, "overflow") for (link,) in conn.execute(
+            "DELETE FROM pending_receipts "
+            "WHERE id <= (SELECT max(id) FROM pending_receipts) - ? RETURNING link",
+            (MAX_KEPT_RECEIPTS,),
+        )]
     for mid, index, r in found:
         work.receipt(work.msgs[mid], index, r.state.value, r.error)
     for mid in dict.fromkeys(f[0] for f in found):
         work.derive(work.msgs[mid])
-    return work.flush(unmatched=len(early))
+    return work.flush(unmatched=[(link, state) for link, _, state, _, _ in early],
+                      dropped=dropped)
 
 
 def _apply_outcomes(work: _Work, batch: Sequence[OutcomeRecord], now: float) -> None:
@@ -522,7 +540,8 @@ def expire_unconfirmed(
     Receipts kept since before ``before`` for an acceptance that never came
     (an SMSC's receipt for something we did not send) are dropped.
     """
-    conn.execute("DELETE FROM pending_receipts WHERE received_at < ?", (before,))
+    dropped = [(link, "expired") for (link,) in conn.execute(
+        "DELETE FROM pending_receipts WHERE received_at < ? RETURNING link", (before,))]
     ids = [row[0] for row in conn.execute(
         "SELECT id FROM messages INDEXED BY messages_submitted "
         "WHERE state = 'submitted' AND updated_at < ? LIMIT ?",
@@ -532,4 +551,4 @@ def expire_unconfirmed(
     for message_id in ids:
         work.msg_to(work.msgs[message_id], MessageState.EXPIRED.value,
                     error="no delivery receipt came")
-    return work.flush()
+    return work.flush(dropped=dropped)

@@ -279,6 +279,36 @@ async def test_a_receipt_is_acknowledged_once_committed_and_counted_then(
         await r.all_in([message], MessageState.DELIVERED)
 
 
+async def test_receipts_naming_no_known_message_are_counted_unmatched_not_delivered(
+    tmp_path: Path,
+) -> None:
+    registry = CollectorRegistry()
+
+    def sample(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, {"link": "op-a", **labels})
+
+    link = ScriptedLink(hold=True)
+    with structlog.testing.capture_logs() as logs:
+        async with rig(tmp_path, link, metrics=Metrics(registry=registry)) as r:
+            [message] = await r.enqueue(1)
+            await eventually(lambda: len(link.sent) == 1, what="the submit sent")
+            done: list[BaseException | None] = []
+            # one overtakes its submit_sm_resp (held), one names a message never sent
+            for smsc_id in (f"{message.id}/0", "never-sent"):
+                r.dispatcher.record_receipt(Receipt(link="op-a", smsc_id=smsc_id,
+                                                    state=ReceiptState.DELIVERED), done.append)
+            await eventually(lambda: done == [None, None], what="both acknowledged")
+            assert sample("smsgw_receipts_total", state="delivered") is None
+            assert sample("smsgw_receipts_unmatched_total") == 2
+            link.release()  # the answer comes: the kept receipt is applied at last
+            await r.all_in([message], MessageState.DELIVERED)
+            await eventually(lambda: sample("smsgw_receipts_total", state="delivered") == 1,
+                             what="the late receipt counted")
+            assert sample("smsgw_receipts_unmatched_total") == 2
+    [kept] = [e for e in logs if e["event"] == "receipts_unmatched"]
+    assert (kept["log_level"], kept["kept"], kept["links"]) == ("info", 2, {"op-a": 2})
+
+
 async def test_a_receipt_the_store_fails_to_record_is_refused(tmp_path: Path) -> None:
     registry = CollectorRegistry()
     async with rig(tmp_path, ScriptedLink(), metrics=Metrics(registry=registry)) as r:

@@ -14,7 +14,7 @@ from drivers.smpp.simulator import SmscSimulator
 from gateway.config import load_config
 from gateway.journal import AcceptJournal, journal_base
 from gateway.link import Accepted
-from gateway.model import MessageState, SenderKind
+from gateway.model import MessageState, SenderKind, SenderStatus
 from gateway.store import open_store
 from gateway.store.records import Enqueued, Lease, NewMessage, OutcomeRecord
 from gateway.webhooks import verify
@@ -26,6 +26,7 @@ from tests.e2e.system import (
     prepare_store,
     running_daemon,
     running_system,
+    smpp_link,
     status_events,
     write_config,
 )
@@ -107,6 +108,21 @@ async def test_reply_is_stored_for_the_owner_of_the_number(tmp_path: Path) -> No
         assert reply["from"] == "+33611111111"
         assert await gw.metric("smsgw_inbound_messages_total", link="smsc-1",
                                account="acme") == 1
+
+
+async def test_receipts_for_ids_never_sent_are_unmatched_not_delivered(tmp_path: Path) -> None:
+    async with running_system(tmp_path) as gw:
+        status, doc = await gw.send({"from": "ACME", "to": "+33612345678", "text": "one"})
+        assert status == 202, doc
+        await gw.wait_state(doc["messages"][0]["id"], "delivered")
+        gw.sim.inject_receipts([f"{0xF00000 + i:x}" for i in range(50)])
+
+        async def counted() -> bool:
+            return await gw.metric("smsgw_receipts_unmatched_total", link="smsc-1") == 50
+
+        await eventually(counted, what="50 unmatched receipts")
+        assert gw.sim.unanswered() == 0  # acknowledged: kept, not refused
+        assert await gw.metric("smsgw_receipts_total", link="smsc-1", state="delivered") == 1
 
 
 async def test_mqtt_send_is_stored_sent_and_reported(
@@ -278,3 +294,46 @@ async def test_a_journal_left_by_a_crash_is_recorded_before_anything_is_sent(
     assert [(s.smsc_id, s.link) for s in view.segments] == [("abc123", "smsc-1")]
     assert [r for r in sim.records if r.get("event") == "submit_sm"] == []
     assert not await asyncio.to_thread(lambda: list(tmp_path.glob("gw.db-e2e.accepted.*")))
+
+
+async def test_replies_to_a_virtual_number_written_as_smscs_write_it_reach_its_owner(
+    tmp_path: Path,
+) -> None:
+    # the SMSC names the number with TON 0 and international digits, or in national
+    # form (TON 2, or TON 0 with the trunk prefix): each reply reaches the owner
+    sim = SmscSimulator(config=SimConfig(), port=0)
+    await sim.start()
+    link = smpp_link(sim.port) + 'country = "GB"\n'
+    config = load_config(write_config(tmp_path / "gateway.toml", smsc_port=sim.port, link=link))
+    await prepare_store(config.store.url, config.base_dir)
+    store = await open_store(config.store.url, base=config.base_dir)
+    numbers = {ACCOUNT: "+447911123456", "beta": "+447400123456"}
+    try:
+        await store.create_account("beta")
+        for account, number in numbers.items():
+            await store.add_sender(account, number, SenderKind.NUMBER)
+            await store.set_sender_status(account, number, SenderStatus.APPROVED)
+    finally:
+        await store.close()
+    sent = [(ACCOUNT, "447911123456", 0), (ACCOUNT, "07911123456", 2),
+            (ACCOUNT, "07911123456", 0), ("beta", "447400123456", 0), ("beta", "7400123456", 2)]
+    try:
+        async with running_daemon(config):
+            await eventually(lambda: bool(sim.bound()), what="link bound at the SMSC")
+            for i, (_, digits, ton) in enumerate(sent):
+                sim.inject_mo(source="07700123456", source_ton=2, destination=digits,
+                              dest_ton=ton, text=f"reply {i}")
+            store = await open_store(config.store.url, base=config.base_dir)
+            try:
+                async def stored() -> bool:
+                    return len(await store.list_inbound()) == len(sent)
+
+                await eventually(stored, what="every reply stored")
+                replies = await store.list_inbound()
+            finally:
+                await store.close()
+    finally:
+        await sim.close()
+    got = {r.text: (r.account, r.destination, r.source) for r in replies}
+    assert got == {f"reply {i}": (account, numbers[account], "+447700123456")
+                   for i, (account, _, _) in enumerate(sent)}

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import random
 import shutil
+import socket
 import ssl
 import subprocess
 from collections.abc import Callable
@@ -16,9 +19,18 @@ from drivers.smpp import link as link_module
 from drivers.smpp.config import SmppLinkConfig
 from drivers.smpp.link import SmppLink
 from drivers.smpp.pdu import HEADER, BindResp, CommandId, encode
-from drivers.smpp.sim_session import SimConfig
+from drivers.smpp.sim_mo import mo_pdus
+from drivers.smpp.sim_session import SimConfig, SmscSession
 from drivers.smpp.simulator import SmscSimulator
-from gateway.link import Accepted, Outcome, ReceiptState, Rejected, Retry, SubmitRequest
+from gateway.link import (
+    Accepted,
+    InboundPart,
+    Outcome,
+    ReceiptState,
+    Rejected,
+    Retry,
+    SubmitRequest,
+)
 from gateway.reassembly import Reassembler
 from tests.smpp.conftest import (
     RecordingHandler,
@@ -128,6 +140,25 @@ async def test_garbage_answer_is_nacked_and_the_submit_times_out(
     assert h.link.bound  # one unreadable PDU does not end the session
 
 
+@pytest.mark.parametrize("form", ["empty", "long"])
+async def test_an_ok_answer_without_a_usable_message_id_is_refused_not_accepted(
+    start_link: StartLink, form: str,
+) -> None:
+    with structlog.testing.capture_logs() as logs:
+        h = await start_link(sim=SimConfig(id_form=form, dlr=True))
+        outcome = await asyncio.wait_for(h.link.submit(request()), 5)
+        [streamed] = await _stream(h.link, 1)
+    # the SMSC may have taken it: refused once, never sent again as a retry would
+    assert outcome == streamed == Rejected(reason="ESME_ROK without a usable message_id")
+    counters = h.link.health().counters
+    assert (counters["accepted"], counters["rejected"], counters["protocol_errors"]) == (0, 2, 2)
+    refused = [e for e in logs if e["event"] == "smpp_submit_resp_refused"]
+    assert len(refused) == 2
+    assert refused[0]["log_level"] == "warning"
+    assert h.link.bound  # one broken answer does not end the session
+    assert h.link.health().in_flight == 0
+
+
 async def test_connection_dropped_with_64_in_flight_resolves_every_submit(
     start_link: StartLink,
 ) -> None:
@@ -181,6 +212,22 @@ async def test_mo_out_of_order_is_reassembled(start_link: StartLink) -> None:
     assert (message.text, message.source, message.destination) == (
         text, "+33612345678", "36111")
     assert h.link.health().counters["inbound"] == 3
+
+
+async def test_mo_addresses_in_national_or_unknown_form_arrive_as_e164(
+    start_link: StartLink,
+) -> None:
+    h = await start_link(country="GB")
+    forms = [("447911123456", 0), ("07911123456", 2), ("07911123456", 0), ("7911123456", 2),
+             ("00447911123456", 0), ("447911123456", 1)]
+    for number, ton in forms:
+        h.sim.inject_mo(source="07700123456", source_ton=2, destination=number, dest_ton=ton,
+                        text="yes")
+    h.sim.inject_mo(source="+33612345678", destination="60777", dest_ton=0, text="short")
+    await wait_for_condition(lambda: len(h.handler.parts) == len(forms) + 1)
+    *numbers, short = h.handler.parts
+    assert {(p.source, p.destination) for p in numbers} == {("+447700123456", "+447911123456")}
+    assert (short.source, short.destination) == ("+33612345678", "60777")  # a short code
 
 
 async def test_sar_and_payload_mo_arrive(start_link: StartLink) -> None:
@@ -491,3 +538,134 @@ async def test_receipts_beyond_the_concurrency_wait_their_turn(
     sink.hold = False
     sink.release()
     await wait_for_condition(lambda: len(sink.receipts) == 8)
+
+
+# --- a deliver_sm flood: read no faster than it is handled ---------------------------
+
+READ_SIZE = 256 * 1024  # what one read of an asyncio socket transport takes at most
+
+
+def _per_read(sample: bytes) -> int:
+    """deliver_sm one read can bring at most, each at least as long as ``sample``."""
+    return READ_SIZE // len(sample) + 1
+
+
+async def test_a_receipt_flood_is_read_no_faster_than_it_is_stored(
+    start_link: StartLink, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(link_module, "DELIVER_CONCURRENCY", 10)
+    monkeypatch.setattr(link_module, "INBOUND_HIGH", 40, raising=False)
+    monkeypatch.setattr(link_module, "INBOUND_LOW", 20, raising=False)
+    sink = SinkHandler()
+    sink.hold = True  # the store is slow: nothing is stored until released
+    h = await start_link(handler=sink)
+    flood = 20_000
+    ids = [f"{0x100000 + i:x}" for i in range(flood)]
+    one = SmscSession(config=SimConfig(), ids=itertools.count(), rng=random.Random(1))
+    one.send_receipt(0.0, ids[-1])  # the longest of them
+    bound = 40 + _per_read(one.data_to_send())
+    h.sim.inject_receipts(ids)
+
+    def held() -> int:
+        return len(sink.held) + len(h.link._waiting)
+
+    await wait_for_condition(lambda: len(sink.held) == 10 and (
+        h.link.health().counters.get("reading_paused", 0) >= 1 or held() > bound))
+    assert held() <= bound < flood  # the rest waits at the SMSC
+    assert h.link.health().gauges["inbound_unanswered"] == held()
+    assert h.sim.unanswered() == flood  # none answered before it is stored
+    sink.hold = False
+    sink.release()
+    await wait_for_condition(lambda: len(sink.receipts) == flood, timeout=30)
+    await wait_for_condition(lambda: h.sim.unanswered() == 0)
+    assert sorted(r.smsc_id for r in sink.receipts) == ids  # each once
+    health = h.link.health()
+    assert health.counters["receipts"] == flood
+    assert health.gauges["inbound_unanswered"] == 0
+    assert health.counters["reading_paused"] >= 1
+
+
+async def test_an_mo_flood_is_read_no_faster_than_it_is_handled(
+    start_link: StartLink, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(link_module, "DELIVER_CONCURRENCY", 5)
+    monkeypatch.setattr(link_module, "INBOUND_HIGH", 20, raising=False)
+    monkeypatch.setattr(link_module, "INBOUND_LOW", 10, raising=False)
+    release = asyncio.Event()
+    peak = 0
+
+    class SlowHandler(RecordingHandler):
+        async def on_inbound(self, part: InboundPart) -> None:
+            nonlocal peak
+            peak = max(peak, len(h.link._delivering))
+            await release.wait()
+            self.parts.append(part)
+
+    flood = 15_000
+    h = await start_link(handler=SlowHandler())
+    [sample] = mo_pdus(source="+33612345678", destination="36111", text="mo 0")
+    bound = 20 + _per_read(encode(sample))
+    for i in range(flood):
+        h.sim.inject_mo(source="+33612345678", destination="36111", text=f"mo {i}")
+    await wait_for_condition(lambda: h.link.health().counters.get("reading_paused", 0) >= 1
+                             or len(h.link._delivering) > bound)
+    assert len(h.link._delivering) <= bound < flood  # tasks: one per deliver_sm read
+    release.set()
+    await wait_for_condition(lambda: len(h.handler.parts) == flood, timeout=30)
+    assert peak <= bound
+    assert sorted(p.payload for p in h.handler.parts) == sorted(
+        f"mo {i}".encode() for i in range(flood))
+    await wait_for_condition(lambda: h.sim.unanswered() == 0)
+
+
+async def test_a_flooding_peer_that_reads_no_answers_is_cut_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(link_module, "WRITE_BACKLOG_LIMIT", 64 * 1024, raising=False)
+    closed = asyncio.Event()
+    bound = asyncio.Event()
+
+    async def flooding_smsc(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        header = await reader.readexactly(16)
+        length, command_id, _, seq = HEADER.unpack(header)
+        await reader.readexactly(length - 16)
+        # small kernel buffers both ways: what is not read piles up in the link's own
+        writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        writer.write(encode(BindResp(command_id=CommandId(command_id | 0x80000000),
+                                     sequence=seq, system_id="flood")))
+        await bound.wait()
+        [pdu] = mo_pdus(source="+33612345678", destination="36111", text="x")
+        # 50,000 deliver_sm at once, and never a deliver_sm_resp read
+        writer.write(b"".join(encode(pdu._replace(sequence=n)) for n in range(1, 50_000)))
+        try:
+            await reader.read()  # only the link's cut ends this
+        except ConnectionError:
+            pass
+        finally:
+            closed.set()
+            writer.close()
+
+    server = await asyncio.start_server(flooding_smsc, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    config = SmppLinkConfig.from_table({"name": "t", "port": port, "reconnect_min": 5})
+    with structlog.testing.capture_logs() as logs:
+        link = SmppLink(config=config, handler=RecordingHandler())
+        task = asyncio.create_task(link.run())
+        try:
+            await link.wait_bound(5)
+            assert link._proto is not None
+            assert link._proto.transport is not None
+            link._proto.transport.get_extra_info("socket").setsockopt(
+                socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+            bound.set()
+            await asyncio.wait_for(closed.wait(), 30)
+            await wait_for_condition(
+                lambda: any(e["event"] == "smpp_peer_unresponsive" for e in logs))
+            [cut] = [e for e in logs if e["event"] == "smpp_peer_unresponsive"]
+            assert cut["unread"] > 64 * 1024
+            assert link.health().counters["inbound"] < 49_999  # not read to the end
+        finally:
+            await link.stop(timeout=1)
+            await asyncio.wait_for(task, 5)
+            server.close()
+            await server.wait_closed()

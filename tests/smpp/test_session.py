@@ -26,6 +26,7 @@ from drivers.smpp.session import (
     SessionState,
     SubmitAnswered,
     SubmitExpired,
+    SubmitMisanswered,
 )
 from drivers.smpp.sim_session import SimConfig, SmscSession
 from gateway.errors import LocalProtocolError
@@ -271,6 +272,47 @@ def test_generic_nack_for_a_submit_answers_it_with_that_status() -> None:
         encode_bare(CommandId.GENERIC_NACK, seq, st.ESME_RINVCMDLEN), pair.now
     )
     assert events == [SubmitAnswered(sequence=seq, status=st.ESME_RINVCMDLEN, message_id="")]
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        (b"", "without a message_id"),
+        (b"\x00", "without a message_id"),
+        (b"A" * 65 + b"\x00", "message_id of 65 octets (SMPP 3.4 allows 64)"),
+        (b"abc", "message_id of 3 octets without its NUL"),
+    ],
+    ids=["no-body", "empty", "65-octets", "unterminated"],
+)
+def test_an_ok_answer_without_a_usable_message_id_is_the_peers_error(
+    body: bytes, detail: str,
+) -> None:
+    pair = Pair()
+    pair.bind()
+    seq = submit(pair)
+    pair.to_smsc()
+    pair.smsc.data_to_send()  # the simulator's own answer is replaced by this one
+    resp = HEADER.pack(16 + len(body), CommandId.SUBMIT_SM_RESP, st.ESME_ROK, seq) + body
+    [event] = pair.esme.receive_data(resp, pair.now)
+    assert isinstance(event, SubmitMisanswered)
+    assert event.sequence == seq
+    assert detail in event.detail
+    assert pair.esme.in_flight == 0  # answered: no timeout follows
+
+
+def test_a_64_octet_message_id_and_an_error_without_one_are_answers() -> None:
+    pair = Pair()
+    pair.bind()
+    ok, refused = submit(pair), submit(pair)
+    pair.to_smsc()
+    pair.smsc.data_to_send()
+    events = pair.esme.receive_data(
+        HEADER.pack(16 + 65, CommandId.SUBMIT_SM_RESP, st.ESME_ROK, ok) + b"7" * 64 + b"\x00"
+        + HEADER.pack(16, CommandId.SUBMIT_SM_RESP, st.ESME_RINVDSTADR, refused), pair.now)
+    assert events == [
+        SubmitAnswered(sequence=ok, status=st.ESME_ROK, message_id="7" * 64),
+        SubmitAnswered(sequence=refused, status=st.ESME_RINVDSTADR, message_id=""),
+    ]
 
 
 def test_simulator_answers_garbage_to_a_share_of_submits() -> None:

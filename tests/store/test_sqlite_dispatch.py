@@ -9,6 +9,7 @@ import pytest
 
 from gateway.link import Accepted, Receipt, ReceiptState, Rejected, Retry
 from gateway.model import IllegalTransition, MessageState, SegmentState
+from gateway.store import sqlite_dispatch
 from gateway.store.records import Enqueued, Message, OutcomeRecord
 from gateway.store.sqlite_dispatch import aggregate
 from gateway.store.sqlite_store import SqliteStore
@@ -96,9 +97,10 @@ async def test_receipt_before_its_submit_response_is_kept_and_applied(
     await make_account(store)
     m = await _claimed(store, clock)
     early = await store.record_receipts([_receipt("s0")], now=clock.now)
-    assert early.unmatched_receipts == 1
+    assert early.unmatched == (("op-a", "delivered"),)  # not a delivery (yet)
     changes = await store.record_outcomes([_accepted(m, 0, "s0")], now=clock.now)
     assert [c.new for c in changes.changes] == [_M.DELIVERED]
+    assert changes.matched_late == (("op-a", "delivered"),)
     assert (await store.get_message(m.id)).segments[0].state is _S.DELIVERED
 
 
@@ -323,7 +325,29 @@ async def test_receipts_nothing_was_accepted_for_are_dropped_after_the_timeout(
     await make_account(store)
     early = await store.record([], [_receipt("never-sent")], now=clock.now)
     assert early.unmatched_receipts == 1
-    await store.expire_unconfirmed(before=clock.now - 10)
+    kept = await store.expire_unconfirmed(before=clock.now - 10)
+    assert kept.dropped == ()
     assert _pending_receipts(store.path) == 1  # younger than the timeout: kept
-    await store.expire_unconfirmed(before=clock.now + 10)
+    gone = await store.expire_unconfirmed(before=clock.now + 10)
+    assert gone.dropped == (("op-a", "expired"),)  # said, not silent
     assert _pending_receipts(store.path) == 0
+
+
+async def test_receipts_kept_unmatched_are_bounded_the_oldest_dropped_first(
+    store: SqliteStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sqlite_dispatch, "MAX_KEPT_RECEIPTS", 3)
+    await make_account(store)
+    m = await _claimed(store, clock)
+    await store.record([], [_receipt("s0")], now=clock.now)  # overtook its answer
+    flood = await store.record([], [_receipt(f"unknown-{i}") for i in range(4)],
+                               now=clock.now)
+    assert flood.unmatched == (("op-a", "delivered"),) * 4
+    assert flood.dropped == (("op-a", "overflow"),) * 2  # s0 and unknown-0
+    assert _pending_receipts(store.path) == 3
+    late = await store.record_outcomes([_accepted(m, 0, "s0")], now=clock.now)
+    assert late.matched_late == ()  # dropped: the message waits for its receipt
+    assert (await store.get_message(m.id)).message.state is _M.SUBMITTED
+    more = await store.record([], [_receipt("unknown-9")], now=clock.now)
+    assert more.dropped == (("op-a", "overflow"),)
+    assert _pending_receipts(store.path) == 3
