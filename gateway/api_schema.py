@@ -18,6 +18,8 @@ The payload is a UTF-8 JSON object (a leading byte order mark is tolerated)::
      "priority": 0, "client_ref": "order-17", "callback_url": "https://example.com/sms"}
 
 - ``from``, ``to`` and ``text`` are required; the rest may be absent or null.
+  An empty or blank text is refused by the send service (``empty_text``), the
+  same for every front door.
 - ``to`` is a list of E.164 numbers or one string; at most
   :data:`MAX_RECIPIENTS` per payload; each is normalized with
   :func:`gateway.recipients.normalize_e164` (national formats are refused with
@@ -45,7 +47,6 @@ from urllib.parse import urlsplit
 
 from gateway.enqueue import MAX_CLIENT_REF, MAX_PRIORITY, SendRequest
 from gateway.errors import (
-    EmptyText,
     InvalidField,
     InvalidRecipient,
     MalformedJson,
@@ -105,8 +106,6 @@ def parse_send_payload(
     text = _string(body, "text")
     if text is None:
         raise WrongType("text", "a string", "null")
-    if not text.strip():
-        raise EmptyText("field 'text' is empty: give the message to send")
     client_ref = _string(body, "client_ref")
     if client_ref is not None and not 0 < len(client_ref) <= MAX_CLIENT_REF:
         raise InvalidField("client_ref", f"1 to {MAX_CLIENT_REF} characters")

@@ -4,10 +4,11 @@ Every ingress (``smsgw send``, HTTP, MQTT) goes through :meth:`SendService.send`
 In the daemon and its workers, messages due now are stored leased to the
 daemon's dispatcher (``lease``) and handed to it (``on_stored``) as soon as
 each batch is committed: no claim, no poll between ingest and sending.
-Request-wide problems (unknown account, sender not approved, text too long,
-bad priority...) raise a :class:`~gateway.errors.UserError`; per-recipient
-problems (no price, insufficient credit, monthly cap) refuse that recipient
-only and are listed in the result. Messages are stored in batches of
+Request-wide problems (unknown account, sender not approved, an empty or
+blank text, text too long, bad priority...) raise a
+:class:`~gateway.errors.UserError`; per-recipient problems (no price,
+insufficient credit, monthly cap) refuse that recipient only and are listed
+in the result. Messages are stored in batches of
 ``batch_size``: each message's debit and insert are atomic, a batch is one
 transaction, and only committed messages are returned.
 """
@@ -23,7 +24,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.codec import analyze
-from gateway.errors import ClientRefConflict, InvalidRecipient, SenderNotAllowed, UserError
+from gateway.errors import (
+    ClientRefConflict,
+    EmptyText,
+    InvalidRecipient,
+    SenderNotAllowed,
+    UserError,
+)
 from gateway.model import MessageClass, SenderStatus
 from gateway.pricing import PriceList
 from gateway.senders import parse_sender
@@ -37,6 +44,7 @@ MAX_CLIENT_REF = 100
 # refused or a price changed applies to sends within this time
 CONTEXT_TTL = 1.0
 CONTEXT_CACHE = 10_000  # (account, sender) pairs remembered
+EMPTY_TEXT = "the text is empty: give the message to send"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,6 +125,8 @@ class SendService:
         return sender.value, sender.kind
 
     def _check(self, request: SendRequest) -> None:
+        if not request.text.strip():
+            raise EmptyText(EMPTY_TEXT)
         if not 0 <= request.priority <= MAX_PRIORITY:
             raise UserError(f"bad priority {request.priority}: 0 to {MAX_PRIORITY}")
         if request.validity is not None and request.validity <= 0:

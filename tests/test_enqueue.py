@@ -11,6 +11,7 @@ import structlog
 from gateway.enqueue import SendRequest, SendService
 from gateway.errors import (
     ClientRefConflict,
+    EmptyText,
     InsufficientCredit,
     InvalidRecipient,
     MonthlyCapReached,
@@ -157,6 +158,18 @@ async def test_request_wide_errors(store: SqliteStore, service: SendService) -> 
     with pytest.raises(NotFound, match="unknown account"):
         await service.send(SendRequest(account="ghost", sender="ACME", recipients=[A],
                                        text="x"))
+
+
+@pytest.mark.parametrize("text", ["", " ", " \n\t "])
+async def test_empty_or_blank_text_is_refused_before_any_charge(
+    store: SqliteStore, service: SendService, text: str,
+) -> None:
+    await make_account(store, credit=100)
+    with pytest.raises(EmptyText) as refused:
+        await service.send(_req(A, text=text))
+    assert str(refused.value) == "the text is empty: give the message to send"
+    assert (await store.balance("acme")).balance == 100
+    assert await store.list_messages(account="acme", limit=10) == []
 
 
 async def test_client_ref_makes_a_retry_idempotent(

@@ -117,6 +117,20 @@ def test_send_errors_are_one_line(cli: Cli) -> None:
     assert last == "smsgw: no valid recipient (1 invalid rows skipped)"
 
 
+@pytest.mark.parametrize("text", ["", "  ", "\n", None])
+def test_empty_or_blank_text_is_refused_and_not_charged(cli: Cli, text: str | None) -> None:
+    if text is None:  # an empty --text-file
+        empty = cli.dir / "empty.txt"
+        empty.write_text("")
+        given = ("--text-file", str(empty))
+    else:
+        given = ("--text", text)
+    result = cli.fails(*SEND, "--to", "+33612345678", *given, match="the text is empty")
+    assert result.err == "smsgw: the text is empty: give the message to send\n"
+    assert cli.ok("credit", "show", "acme", "--json").json()["balance"] == 100
+    assert cli.ok("message", "list", "--json").json()["messages"] == []
+
+
 def test_send_without_price_says_how_to_set_one(cli: Cli) -> None:
     cli.config.write_text('[store]\nurl = "sqlite:var/other.db"\n')
     cli.ok("account", "create", "acme")

@@ -155,6 +155,50 @@ async def test_mqtt_send_is_stored_sent_and_reported(
         assert await gw.metric("smsgw_mqtt_connected", broker=broker) == 1
 
 
+# sends every front door refuses with the send pipeline's own message (client_ref: the case)
+PIPELINE_REFUSALS: dict[str, dict[str, object]] = {
+    "empty": {"text": ""},
+    "blank": {"text": " \n "},
+}
+
+
+async def test_mqtt_and_http_refuse_what_the_pipeline_refuses_with_one_message(
+    tmp_path: Path, mosquitto_broker: MosquittoBroker
+) -> None:
+    async with (
+        running_system(tmp_path, mqtt_url=mosquitto_broker.url) as gw,
+        aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port,
+                       identifier="upstream") as up,
+    ):
+        await up.subscribe("smsgw/acme/rejected", qos=1)
+        rejected: dict[str, dict[str, object]] = {}
+
+        async def collect() -> None:
+            async for message in up.messages:
+                assert isinstance(message.payload, bytes)
+                doc = json.loads(message.payload)
+                rejected[doc["client_ref"]] = doc
+
+        reader = asyncio.create_task(collect())
+        try:
+            for case, fields in PIPELINE_REFUSALS.items():
+                body = {"from": "ACME", "to": ["+33612345678"], "text": "hello",
+                        "client_ref": case, **fields}
+                await up.publish("smsgw/acme/send", json.dumps(body), qos=1)
+            await eventually(lambda: len(rejected) == len(PIPELINE_REFUSALS),
+                             what="every rejected event")
+        finally:
+            reader.cancel()
+        for case, fields in PIPELINE_REFUSALS.items():
+            status, answer = await gw.send({"from": "ACME", "to": ["+33612345678"],
+                                            "text": "hello", **fields})
+            assert status == 400, (case, answer)
+            assert (rejected[case]["error"], rejected[case]["detail"]) == (
+                answer["error"], answer["detail"]), case
+        assert rejected["empty"]["detail"] == "the text is empty: give the message to send"
+        assert await gw.balance() == TOPUP
+
+
 async def test_links_page_shows_the_bound_link(tmp_path: Path) -> None:
     async with running_system(tmp_path) as gw:
         async with gw.http.get(f"{gw.base}/links") as r:

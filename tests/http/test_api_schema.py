@@ -81,7 +81,6 @@ def test_send_at_with_z_is_utc() -> None:
         (base(to=["0033612345678"]), "invalid_recipient", "+33612345678"),
         (base(to=[FR, "06 12 34 56 78"]), "invalid_recipient", "to[1]"),
         (base(text=None), "wrong_type", "'text'"),
-        (base(text=" \n "), "empty_text", "empty"),
         (base(text="\ud800"), "invalid_value", "surrogate"),
         (base(**{"from": 7}), "wrong_type", "'from'"),
         (base(**{"class": "urgent"}), "invalid_value", "'class'"),
