@@ -146,6 +146,13 @@ class SenderNotAllowed(UserError):
     code = "sender_not_allowed"
 
 
+class OutOfRange(UserError):
+    """A send setting (send_at, validity, priority, client_ref) outside what smsgw takes;
+    the same refusal from every front door (the send service checks it)."""
+
+    code = "invalid_value"
+
+
 class InvalidRecipient(UserError):
     """A recipient that is not a valid E.164 number."""
 

@@ -24,7 +24,6 @@ Status payload (compact JSON, keys in this order)::
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sqlite3
 import struct
@@ -32,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gateway.errors import NotFound
+from gateway.isotime import iso_utc
 from gateway.store.records import InboundMessage, OutboxBatch, WebhookEvent, WebhookRecord
 from gateway.store.schema import new_webhook_secret
 
@@ -62,8 +62,7 @@ def encode(payload: Mapping[str, Any]) -> bytes:
 
 def iso_ms(at: float) -> str:
     """ISO 8601 UTC with milliseconds and ``Z``."""
-    stamp = dt.datetime.fromtimestamp(at, dt.UTC).isoformat(timespec="milliseconds")
-    return stamp.replace("+00:00", "Z")
+    return iso_utc(at, timespec="milliseconds")
 
 
 def _q(value: str | None) -> str:

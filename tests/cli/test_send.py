@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -61,8 +62,10 @@ def test_send_to_phonebook_merges_with_to_once(cli: Cli) -> None:
 def test_text_file_at_validity_priority_class_and_ref(cli: Cli) -> None:
     text = cli.dir / "text.txt"
     text.write_text("Promo ce soir\n")
+    later = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=30)
+    at = later.astimezone(dt.timezone(dt.timedelta(hours=1))).isoformat()
     args = (*SEND, "--to", "+33612345678", "--text-file", str(text), "--at",
-            "2030-01-01T09:00:00+01:00", "--validity", "3600", "--priority", "2",
+            at, "--validity", "3600", "--priority", "2",
             "--class", "flash", "--ref", "campaign-7", "--json")
     first = cli.ok(*args).json()["messages"][0]
     again = cli.ok(*args).json()["messages"][0]
@@ -70,7 +73,8 @@ def test_text_file_at_validity_priority_class_and_ref(cli: Cli) -> None:
     assert again["duplicate"] is True
     shown = cli.ok("message", "show", first["id"], "--json").json()
     assert (shown["text"], shown["send_at"], shown["validity"], shown["priority"],
-            shown["class"]) == ("Promo ce soir", "2030-01-01T08:00:00Z", 3600, 2, "flash")
+            shown["class"]) == ("Promo ce soir", later.strftime("%Y-%m-%dT%H:%M:%SZ"), 3600, 2,
+                                "flash")
     assert cli.ok("credit", "show", "acme", "--json").json()["balance"] == 99
 
 
@@ -104,7 +108,7 @@ def test_send_errors_are_one_line(cli: Cli) -> None:
               match="unknown account 'ghost'")
     cli.fails(*SEND, *to, "--text", "x" * 160 * 300, match="segments; the limit is 255")
     cli.fails(*SEND, *to, "--text", "hi", "--at", "2030-01-01 09:00", match="give a time zone")
-    cli.fails(*SEND, *to, "--text", "hi", "--priority", "7", match="bad priority")
+    cli.fails(*SEND, *to, "--text", "hi", "--priority", "7", match="priority 7: 0 (default)")
     cli.fails(*SEND, "--phonebook", "nope", "--text", "hi", match="no phonebook 'nope'")
     cli.fails(*SEND, "--to-file", str(cli.dir / "missing.csv"), "--text", "hi",
               match="cannot read")
@@ -129,6 +133,21 @@ def test_empty_or_blank_text_is_refused_and_not_charged(cli: Cli, text: str | No
     assert result.err == "smsgw: the text is empty: give the message to send\n"
     assert cli.ok("credit", "show", "acme", "--json").json()["balance"] == 100
     assert cli.ok("message", "list", "--json").json()["messages"] == []
+
+
+@pytest.mark.parametrize(("flag", "value", "words"), [
+    ("--at", "9999-12-31T23:59:59-23:00", "send_at is more than 365 days ahead"),
+    ("--at", "0001-01-01T00:00:00+01:00", "send_at is more than 7 days in the past"),
+    ("--validity", "0", "validity 0 seconds: 1 to 38102400 (441 days)"),
+    ("--validity", "99999999999999999999", "validity 99999999999999999999 seconds"),
+    ("--priority", "9223372036854775808", "priority 9223372036854775808"),
+    ("--ref", "r" * 101, "client_ref of 101 characters"),
+])
+def test_out_of_range_settings_are_refused_like_the_api_refuses_them(
+    cli: Cli, flag: str, value: str, words: str,
+) -> None:
+    cli.fails(*SEND, "--to", "+33612345678", "--text", "hi", flag, value, match=words)
+    assert cli.ok("credit", "show", "acme", "--json").json()["balance"] == 100
 
 
 def test_send_without_price_says_how_to_set_one(cli: Cli) -> None:

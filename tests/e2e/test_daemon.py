@@ -159,6 +159,9 @@ async def test_mqtt_send_is_stored_sent_and_reported(
 PIPELINE_REFUSALS: dict[str, dict[str, object]] = {
     "empty": {"text": ""},
     "blank": {"text": " \n "},
+    "far": {"send_at": "9999-12-31T23:59:59-23:00"},
+    "past": {"send_at": "0001-01-01T00:00:00+01:00"},
+    "validity": {"validity": 441 * 86400 + 1},
 }
 
 
@@ -196,6 +199,7 @@ async def test_mqtt_and_http_refuse_what_the_pipeline_refuses_with_one_message(
             assert (rejected[case]["error"], rejected[case]["detail"]) == (
                 answer["error"], answer["detail"]), case
         assert rejected["empty"]["detail"] == "the text is empty: give the message to send"
+        assert str(rejected["far"]["detail"]).startswith("send_at is more than 365 days ahead")
         assert await gw.balance() == TOPUP
 
 
