@@ -194,8 +194,9 @@ class Daemon:
             if s.http is not None:
                 app = build_app(store=store, send_service=send_service, operations=operations,
                                 readiness=lambda: self._readiness(store), logger=log,
-                                metrics=metrics, max_body=s.http.max_body)
-                http = HttpServer(app)
+                                metrics=metrics, max_body=s.http.max_body,
+                                body_timeout=s.http.limits.body_timeout)
+                http = HttpServer(app, logger=log, limits=s.http.limits)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
@@ -209,7 +210,6 @@ class Daemon:
                     except OSError as exc:
                         msg = f"[http] listen {s.http.host}:{s.http.port}: {exc.strerror or exc}"
                         raise ConfigError(msg) from None
-                    log.info("http_listening", host=s.http.host, port=self.http_port)
                 if pool is not None:
                     port = await pool.start()
                     if s.http is not None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.config import Config
 from gateway.errors import ConfigError
+from gateway.http_limits import HttpLimits
 from gateway.mqtt import MqttSettings
 from gateway.router import Route
 from gateway.secrets import Secret
@@ -29,6 +30,7 @@ class HttpSettings:
     host: str = "127.0.0.1"
     port: int = 8080
     max_body: int = 1024 * 1024
+    limits: HttpLimits = field(default_factory=HttpLimits)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -135,7 +137,8 @@ def _listen(value: str, where: _Where) -> tuple[str, int]:
 KNOWN: dict[str, frozenset[str]] = {
     "store": frozenset({"url", "synchronous"}),
     "ledger": frozenset({"min_topup"}),
-    "http": frozenset({"listen", "max_body"}),
+    "http": frozenset({"listen", "max_body", "max_connections", "header_timeout",
+                       "body_timeout", "keepalive_timeout"}),
     "workers": frozenset({"count"}),
     "mqtt": frozenset({"url", "topic_prefix", "client_id", "shared_group", "username",
                        "password"}),
@@ -171,7 +174,8 @@ def daemon_settings(config: Config) -> DaemonSettings:
         listen = _get(table, "listen", str, "127.0.0.1:8080", where, "http")
         host, port = _listen(listen, where)
         max_body = _get(table, "max_body", int, 1024 * 1024, where, "http")
-        http = HttpSettings(host=host, port=port, max_body=max_body)
+        http = HttpSettings(host=host, port=port, max_body=max_body,
+                            limits=_http_limits(table, where))
     workers = _get(raw.get("workers", {}), "count", int, 0, where, "workers")
     if not 0 <= workers <= MAX_WORKERS:
         raise where.error("workers", "count", f"{workers}: 0 (everything in the daemon's "
@@ -216,6 +220,20 @@ def daemon_settings(config: Config) -> DaemonSettings:
         log_json=log_json,
         national=tuple(_get(raw.get("codec", {}), "national", list, [], where, "codec")),
     )
+
+
+def _http_limits(table: dict[str, Any], where: _Where) -> HttpLimits:
+    default = HttpLimits()
+    count = _get(table, "max_connections", int, default.max_connections, where, "http")
+    if count < 1:
+        raise where.error("http", "max_connections", f"{count}: at least 1")
+    seconds: dict[str, float] = {}
+    for key in ("header_timeout", "body_timeout", "keepalive_timeout"):
+        value = _get(table, key, (int, float), getattr(default, key), where, "http")
+        if not 0 < value < float("inf"):
+            raise where.error("http", key, f"{value}: seconds, more than 0")
+        seconds[key] = float(value)
+    return HttpLimits(max_connections=count, **seconds)
 
 
 def _links(tables: Any, where: _Where) -> list[LinkTable]:

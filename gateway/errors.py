@@ -243,6 +243,12 @@ class PayloadTooLarge(UserError):
         super().__init__(f"body too large{got}: the limit is {limit} bytes")
 
 
+class RequestTimeout(UserError):
+    """A request body that did not arrive in time (HTTP 408)."""
+
+    code = "request_timeout"
+
+
 class Unauthorized(UserError):
     """No API token, or one the store does not know (HTTP 401)."""
 

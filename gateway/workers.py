@@ -586,8 +586,8 @@ async def run_worker(*, config_path: Path, fd: int, index: int, port: int,
         if settings.http is not None:
             app = build_app(store=store, send_service=send_service, readiness=daemon.readiness,
                             logger=log, metrics=daemon, max_body=settings.http.max_body,
-                            operations=daemon)
-            http = HttpServer(app)
+                            operations=daemon, body_timeout=settings.http.limits.body_timeout)
+            http = HttpServer(app, logger=log, limits=settings.http.limits)
             bound = await http.start(settings.http.host, port, reuse_port=reuse_port)
         daemon.send(["started", bound])
         stop = asyncio.Event()

@@ -368,7 +368,7 @@ def test_every_user_error_maps_through_the_one_table() -> None:
     assert status_for(TextTooLong(256)) == 413
     assert status_for(InvalidRecipient("x")) == 400
     assert status_for(NoPrice("+49")) == 400
-    assert set(STATUS_BY_ERROR.values()) <= {400, 401, 402, 403, 404, 409, 413}
+    assert set(STATUS_BY_ERROR.values()) <= {400, 401, 402, 403, 404, 408, 409, 413}
 
 
 async def test_http_server_binds_a_free_port_and_stops(app: web.Application) -> None:
