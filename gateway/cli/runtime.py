@@ -26,6 +26,19 @@ from gateway.store import open_store
 from gateway.store.base import Store
 from gateway.store.sqlite_rows import iso
 
+# exit codes (DESIGN.md 3.1): usage errors are argparse's 2
+EXIT_OK = 0
+EXIT_ERROR = 1  # a user error: one line on stderr
+EXIT_PARTIAL = 3  # a bulk command did part of its work; the output says which part
+
+
+def bulk_exit(*, done: int, refused: int) -> int:
+    """0 when nothing was refused, 3 when some items were done and some refused, 1 when
+    every item was refused."""
+    if not refused:
+        return EXIT_OK
+    return EXIT_PARTIAL if done else EXIT_ERROR
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Context:
@@ -114,5 +127,5 @@ def optional_int(raw: str, *, what: str) -> int | None:
     return value
 
 
-__all__ = ["Context", "emit_json", "fields", "iso", "optional_int", "parse_time", "run",
-           "table"]
+__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_PARTIAL", "Context", "bulk_exit", "emit_json",
+           "fields", "iso", "optional_int", "parse_time", "run", "table"]

@@ -2,9 +2,10 @@
 
 Recipients come from ``--to`` (repeatable), ``--to-file`` (CSV, number in the
 first column) and ``--phonebook``; duplicates are sent once. Invalid rows of
-a file are reported by line on stderr and skipped. Exit 0 when every valid
-recipient was enqueued, 1 when any was refused (insufficient credit, no
-price...): the ids printed are those enqueued, the refusals are on stderr.
+a file are reported by line on stderr and skipped. Exit 0 when every
+recipient was enqueued, 3 when some were and others were refused (insufficient
+credit, no price, an invalid row of the file...), 1 when none was: the ids
+printed are those enqueued, the refusals are on stderr (DESIGN.md 3.1).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.cli.phonebook import report_rows
-from gateway.cli.runtime import Context, emit_json, parse_time, run
+from gateway.cli.runtime import Context, bulk_exit, emit_json, parse_time, run
 from gateway.enqueue import SendRequest, SendResult, SendService
 from gateway.errors import InvalidRecipient, UserError
 from gateway.model import MessageClass
@@ -91,7 +92,7 @@ def _send(args: argparse.Namespace) -> int:
             priority=args.priority, client_ref=args.ref,
         ))
         _print(ctx, result, invalid=invalid, asked=len(recipients))
-        return 1 if result.refused else 0
+        return bulk_exit(done=len(result.accepted), refused=len(result.refused) + invalid)
     return run(args, work)
 
 

@@ -42,7 +42,8 @@ def test_file_rows_invalid_are_reported_by_line_and_skipped(cli: Cli) -> None:
     listing = cli.dir / "list.csv"
     listing.write_text("phone,name\n+33612345678,Ann\n0612345679,Bob\n+33612345678,dup\n"
                        "+33612345680,Cid\n")
-    result = cli.ok(*SEND, "--to-file", str(listing), "--text", "hello")
+    result = cli(*SEND, "--to-file", str(listing), "--text", "hello")
+    assert result.code == 3  # part of the work: one row refused
     assert len(result.out.split()) == 2
     assert "list.csv line 3: '0612345679'" in result.err
     assert "accepted 2 of 2 recipients" in result.err
@@ -81,10 +82,22 @@ def test_text_file_at_validity_priority_class_and_ref(cli: Cli) -> None:
 def test_insufficient_credit_names_balance_and_need(cli: Cli) -> None:
     cli.ok("price", "set", "+33", "60")
     result = cli(*SEND, "--to", "+33612345678", "--to", "+33612345679", "--text", "hi")
-    assert result.code == 1
+    assert result.code == 3  # part of the work (DESIGN.md 3.1)
     assert len(result.out.split()) == 1  # the first was enqueued
     assert ("+33612345679 refused: insufficient credit on account 'acme': balance 40, "
             "needed 60") in result.err
+
+
+def test_five_of_seven_accepted_exits_3_and_says_which(cli: Cli) -> None:
+    cli.ok("price", "set", "+32", "1000")  # two Belgian numbers cannot be paid for
+    to = [*(f"+3361234567{i}" for i in range(5)), "+32470123456", "+32470123457"]
+    result = cli(*SEND, *(a for number in to for a in ("--to", number)), "--text", "hi",
+                 "--json")
+    assert result.code == 3
+    doc = result.json()
+    assert sorted(m["to"] for m in doc["messages"]) == sorted(to[:5])
+    assert [r["to"] for r in doc["refused"]] == to[5:]
+    assert "accepted 5 of 7 recipients" in result.err
 
 
 def test_many_refusals_are_summarised(cli: Cli) -> None:
