@@ -91,12 +91,16 @@ def _send(args: argparse.Namespace) -> int:
             msg_class=msg_class, send_at=send_at, validity=args.validity,
             priority=args.priority, client_ref=args.ref,
         ))
-        _print(ctx, result, invalid=invalid, asked=len(recipients))
+        _print(ctx, result, invalid=invalid, asked=len(recipients), ref=args.ref)
         return bulk_exit(done=len(result.accepted), refused=len(result.refused) + invalid)
     return run(args, work)
 
 
-def _print(ctx: Context, result: SendResult, *, invalid: int, asked: int) -> None:
+def _print(ctx: Context, result: SendResult, *, invalid: int, asked: int,
+           ref: str | None) -> None:
+    fresh = [a for a in result.accepted if not a.duplicate]
+    again = [a for a in result.accepted if a.duplicate]
+    charged = sum(a.message.credits for a in fresh)
     if ctx.json:
         emit_json({
             "messages": [
@@ -108,6 +112,7 @@ def _print(ctx: Context, result: SendResult, *, invalid: int, asked: int) -> Non
             "refused": [{"to": r.destination, "error": r.error.code, "detail": str(r.error)}
                         for r in result.refused],
             "accepted": len(result.accepted), "invalid_rows": invalid,
+            "charged": charged,
         })
     else:
         sys.stdout.write("".join(f"{a.message.id}\n" for a in result.accepted))
@@ -116,7 +121,13 @@ def _print(ctx: Context, result: SendResult, *, invalid: int, asked: int) -> Non
     if len(result.refused) > SHOWN_REFUSALS:
         print(f"smsgw: ... and {len(result.refused) - SHOWN_REFUSALS} more refused",
               file=sys.stderr)
-    spent = sum(a.message.credits for a in result.accepted)
     skipped = f", {invalid} invalid rows skipped" if invalid else ""
-    print(f"smsgw: accepted {len(result.accepted)} of {asked} recipients "
-          f"({result.segments} segment(s) each, {spent} credits){skipped}", file=sys.stderr)
+    if again:
+        # a repeated --ref: the messages stored the first time, charged then and not now
+        before = sum(a.message.credits for a in again)
+        print(f"smsgw: --ref {ref} was already accepted: {len(again)} message(s) shown as "
+              f"stored then (charged {before} credits then, nothing now)", file=sys.stderr)
+    if fresh or not again:
+        print(f"smsgw: accepted {len(fresh)} of {asked} recipients "
+              f"({result.segments} segment(s) each, {charged} credits){skipped}",
+              file=sys.stderr)

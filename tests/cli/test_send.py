@@ -79,6 +79,20 @@ def test_text_file_at_validity_priority_class_and_ref(cli: Cli) -> None:
     assert cli.ok("credit", "show", "acme", "--json").json()["balance"] == 99
 
 
+def test_a_repeated_ref_shows_the_stored_messages_and_no_new_charge(cli: Cli) -> None:
+    args = (*SEND, "--to", "+33612345678", "--to", "+33612345679", "--text", "hi",
+            "--ref", "order-9")
+    first = cli.ok(*args)
+    assert "accepted 2 of 2 recipients (1 segment(s) each, 2 credits)" in first.err
+    again = cli.ok(*args)
+    assert again.out == first.out  # the same message ids
+    assert again.err == ("smsgw: --ref order-9 was already accepted: 2 message(s) shown as "
+                         "stored then (charged 2 credits then, nothing now)\n")
+    doc = cli.ok(*args, "--json").json()
+    assert (doc["charged"], [m["duplicate"] for m in doc["messages"]]) == (0, [True, True])
+    assert cli.ok("credit", "show", "acme", "--json").json()["balance"] == 98
+
+
 def test_insufficient_credit_names_balance_and_need(cli: Cli) -> None:
     cli.ok("price", "set", "+33", "60")
     result = cli(*SEND, "--to", "+33612345678", "--to", "+33612345679", "--text", "hi")
