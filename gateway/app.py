@@ -337,6 +337,8 @@ class Daemon:
 
     async def _gauges(self, store: Store, metrics: Metrics) -> None:
         while True:
+            # what other processes did (a CLI's sends and cancellations) counts here
+            metrics.add_counts(await store.take_metric_counts())
             counts = await store.queue_depths()
             metrics.set_queue_depth({state.value: n for state, n in counts.items()})
             for account in await store.list_accounts():

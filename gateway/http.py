@@ -270,6 +270,11 @@ class _Api:
                 raise
             raise NotCancellable(message.id, now.message.state.value) from None
         refunded = sum(entry.amount for entry in changes.refunds)
+        if self.metrics is not None:
+            for change in changes.changes:
+                if change.new.final:
+                    self.metrics.message_finished(account=change.account,
+                                                  status=change.new.value)
         self.log.info("http_message_cancelled", account=account, msg_id=message.id,
                       refunded=refunded)
         return _json({"id": message.id, "state": MessageState.CANCELLED.value,

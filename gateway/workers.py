@@ -493,8 +493,11 @@ class DaemonLink:
     def message_rejected(self, *, account: str, reason: str, count: int = 1) -> None:
         self._metric("message_rejected", account=account, reason=reason, count=count)
 
-    def credit_low_crossed(self, *, account: str) -> None:
-        self._metric("credit_low_crossed", account=account)
+    def credit_low_crossed(self, *, account: str, count: int = 1) -> None:
+        self._metric("credit_low_crossed", account=account, count=count)
+
+    def message_finished(self, *, account: str, status: str, count: int = 1) -> None:
+        self._metric("message_finished", account=account, status=status, count=count)
 
     def webhook_delivered(self, *, account: str) -> None:
         self._metric("webhook_delivered", account=account)

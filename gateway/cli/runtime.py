@@ -14,7 +14,7 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -22,6 +22,7 @@ import structlog
 from gateway.config import Config, load_config
 from gateway.errors import StoreError, UserError
 from gateway.ledger import Ledger
+from gateway.metrics import StoredMetrics
 from gateway.store import open_store
 from gateway.store.base import Store
 from gateway.store.sqlite_rows import iso
@@ -47,6 +48,8 @@ class Context:
     ledger: Ledger
     log: Any
     json: bool
+    # what the command did, for the daemon's metrics (left in the store at the end)
+    metrics: StoredMetrics = field(default_factory=StoredMetrics)
 
 
 def cli_logger() -> Any:
@@ -73,12 +76,18 @@ async def _run(config: Config, work: Callable[[Context], Awaitable[int]], *,
                              synchronous=config.store.synchronous,
                              mqtt_outbox=config.mqtt_outbox)
     log = cli_logger()
+    metrics = StoredMetrics()
     try:
         ledger = Ledger(store=store, min_topup=config.ledger.min_topup, log=log)
         return await work(Context(config=config, store=store, ledger=ledger, log=log,
-                                  json=as_json))
+                                  json=as_json, metrics=metrics))
     finally:
-        await store.close()
+        try:
+            await metrics.flush(store)  # what was done counts, even if the command failed
+        except StoreError as exc:  # the command's own outcome stands; only counts are lost
+            log.warning("cli_metrics_lost", error=str(exc))
+        finally:
+            await store.close()
 
 
 def emit_json(doc: Any) -> None:

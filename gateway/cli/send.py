@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from gateway.model import MessageClass
 from gateway.recipients import merge_recipients, normalize_e164, read_recipient_file
 
 SHOWN_REFUSALS = 5
+CHANNEL = "cli"  # the messages_accepted label of what this command enqueues
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -85,15 +87,31 @@ def _send(args: argparse.Namespace) -> int:
         if not recipients:
             detail = f" ({invalid} invalid rows skipped)" if invalid else ""
             raise InvalidRecipient(f"no valid recipient{detail}")
-        service = SendService(store=ctx.store, log=ctx.log)
-        result = await service.send(SendRequest(
-            account=args.account, sender=args.sender, recipients=recipients, text=text,
-            msg_class=msg_class, send_at=send_at, validity=args.validity,
-            priority=args.priority, client_ref=args.ref,
-        ))
+        service = SendService(
+            store=ctx.store, log=ctx.log,
+            on_crossing=lambda account: ctx.metrics.credit_low_crossed(account=account))
+        try:
+            result = await service.send(SendRequest(
+                account=args.account, sender=args.sender, recipients=recipients, text=text,
+                msg_class=msg_class, send_at=send_at, validity=args.validity,
+                priority=args.priority, client_ref=args.ref,
+            ))
+        except UserError as exc:
+            ctx.metrics.message_rejected(account=args.account, reason=exc.code)
+            raise
+        _count(ctx, args.account, result)
         _print(ctx, result, invalid=invalid, asked=len(recipients), ref=args.ref)
         return bulk_exit(done=len(result.accepted), refused=len(result.refused) + invalid)
     return run(args, work)
+
+
+def _count(ctx: Context, account: str, result: SendResult) -> None:
+    """The daemon's metrics count this send (channel ``cli``) as they count HTTP's."""
+    fresh = sum(1 for a in result.accepted if not a.duplicate)
+    if fresh:
+        ctx.metrics.message_accepted(account=account, channel=CHANNEL, count=fresh)
+    for reason, count in Counter(r.error.code for r in result.refused).items():
+        ctx.metrics.message_rejected(account=account, reason=reason, count=count)
 
 
 def _print(ctx: Context, result: SendResult, *, invalid: int, asked: int,

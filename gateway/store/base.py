@@ -36,6 +36,7 @@ from gateway.store.records import (
     LedgerResult,
     Message,
     MessageView,
+    MetricCount,
     NewMessage,
     OutboxBatch,
     OutcomeRecord,
@@ -221,6 +222,15 @@ class Store(Protocol):
 
     def writer_stats(self) -> WriterStats:
         """What this process's writes cost so far (metrics: lock held, waited for)."""
+        ...
+
+    # --- counters for the daemon's metrics (work done by other processes) -----------
+    async def add_metric_counts(self, counts: Sequence[MetricCount]) -> None:
+        """Add to the counters left for the daemon (a CLI's sends, cancellations...)."""
+        ...
+    async def take_metric_counts(self) -> list[MetricCount]:
+        """The counters left so far, removed in the same transaction (the daemon adds
+        them to its metrics: each is counted once)."""
         ...
 
     async def close(self) -> None: ...

@@ -196,6 +196,20 @@ CREATE INDEX messages_submitted ON messages(updated_at) WHERE state = 'submitted
 """
 
 
+# v4: counters of work done by a process that is not the daemon (a CLI send or
+# cancel, a low-credit crossing it caused), left for the daemon to add to its
+# metrics; one row per counter and label set, so the table stays as small as
+# the label values, whoever writes and however long no daemon runs.
+_V4 = """
+CREATE TABLE metric_counts (
+    name   TEXT NOT NULL,                    -- a Metrics method (gateway.metrics.STORED)
+    labels TEXT NOT NULL,                    -- its keyword arguments, JSON, sorted keys
+    amount INTEGER NOT NULL,
+    PRIMARY KEY (name, labels)
+) WITHOUT ROWID;
+"""
+
+
 def _move_events(conn: sqlite3.Connection) -> None:
     from gateway.store.sqlite_events import add_outbox, pack_event  # noqa: PLC0415 (a cycle)
 
@@ -219,7 +233,7 @@ def _fill_webhook_secrets(conn: sqlite3.Connection) -> None:
 
 # MIGRATIONS[n - 1] takes the schema from version n - 1 to n; AFTER[n] then
 # runs what SQL alone cannot do (secrets from the OS's random source).
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 AFTER: dict[int, Callable[[sqlite3.Connection], None]] = {
     2: _fill_webhook_secrets, 3: _move_events,
 }

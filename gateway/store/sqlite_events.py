@@ -32,7 +32,13 @@ from typing import Any
 
 from gateway.errors import NotFound
 from gateway.isotime import iso_utc
-from gateway.store.records import InboundMessage, OutboxBatch, WebhookEvent, WebhookRecord
+from gateway.store.records import (
+    InboundMessage,
+    MetricCount,
+    OutboxBatch,
+    WebhookEvent,
+    WebhookRecord,
+)
 from gateway.store.schema import new_webhook_secret
 
 EVENT_KINDS = frozenset({"status", "inbound", "rejected"})
@@ -328,3 +334,21 @@ def rotate_webhook_secret(conn: sqlite3.Connection, account: str) -> str:
     if cur.rowcount != 1:
         raise _unknown(account)
     return secret
+
+
+# --- counters left for the daemon's metrics ---------------------------------------------
+
+
+def add_metric_counts(conn: sqlite3.Connection, counts: Sequence[MetricCount]) -> None:
+    conn.executemany(
+        "INSERT INTO metric_counts (name, labels, amount) VALUES (?, ?, ?) "
+        "ON CONFLICT (name, labels) DO UPDATE SET amount = amount + excluded.amount",
+        [(c.name, json.dumps(dict(c.labels), sort_keys=True), c.amount) for c in counts
+         if c.amount],
+    )
+
+
+def take_metric_counts(conn: sqlite3.Connection) -> list[MetricCount]:
+    rows = conn.execute("DELETE FROM metric_counts RETURNING name, labels, amount").fetchall()
+    return [MetricCount(name=name, labels=tuple(sorted(json.loads(labels).items())),
+                        amount=amount) for name, labels, amount in rows]

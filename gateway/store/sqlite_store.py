@@ -25,6 +25,7 @@ from gateway.store.records import (
     LedgerResult,
     Message,
     MessageView,
+    MetricCount,
     NewMessage,
     OutboxBatch,
     OutcomeRecord,
@@ -282,6 +283,14 @@ class SqliteStore:
 
     async def rotate_webhook_secret(self, account: str) -> str:
         return await self._engine.write(events.rotate_webhook_secret, account)
+
+    # --- counters for the daemon's metrics ---------------------------------------
+    async def add_metric_counts(self, counts: Sequence[MetricCount]) -> None:
+        if counts:
+            await self._engine.write(events.add_metric_counts, list(counts))
+
+    async def take_metric_counts(self) -> list[MetricCount]:
+        return await self._engine.write(events.take_metric_counts)
 
     async def close(self) -> None:
         await self._engine.close()
