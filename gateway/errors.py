@@ -25,6 +25,17 @@ class ConfigError(UserError):
     code = "config"
 
 
+class ConfigErrors(ConfigError):
+    """Several problems in the configuration, each one line; the message is the
+    first, with how many more there are (``smsgw check-config`` lists them all)."""
+
+    def __init__(self, problems: list[str] | tuple[str, ...]) -> None:
+        self.problems = tuple(problems)
+        more = len(self.problems) - 1
+        tail = f" (and {more} more: `smsgw check-config` lists them)" if more > 0 else ""
+        super().__init__(f"{self.problems[0]}{tail}")
+
+
 # --- codec -----------------------------------------------------------------
 
 
