@@ -125,16 +125,31 @@ def parse_time(raw: str, *, what: str = "time") -> float:
     return when.timestamp()
 
 
-def optional_int(raw: str, *, what: str) -> int | None:
-    """A whole number >= 0, or ``none`` to clear the setting."""
-    if raw.strip().lower() in {"none", "off", ""}:
-        return None
+# the largest integer SQLite stores (a signed 64-bit INTEGER); larger ones overflow
+SQLITE_MAX_INT = 2**63 - 1
+
+
+def whole_number(raw: str, *, what: str, low: int = -SQLITE_MAX_INT,
+                 high: int = SQLITE_MAX_INT) -> int:
+    """``raw`` as a whole number in ``low..high``, or a one-line UserError."""
+    text = raw.strip()
     try:
-        value = int(raw)
+        value = int(text)
     except ValueError:
-        raise UserError(f"bad {what} {raw!r}: a whole number or 'none'") from None
+        raise UserError(f"bad {what} {raw[:40]!r}: a whole number expected") from None
+    if not low <= value <= high:
+        shown = text if len(text) <= 24 else text[:20] + "…"
+        raise UserError(f"bad {what} {shown}: {low} to {high}")
     return value
 
 
-__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_PARTIAL", "Context", "bulk_exit", "emit_json",
-           "fields", "iso", "optional_int", "parse_time", "run", "table"]
+def optional_int(raw: str, *, what: str, low: int = -SQLITE_MAX_INT) -> int | None:
+    """A whole number (``low`` or more), or ``none`` to clear the setting."""
+    if raw.strip().lower() in {"none", "off", ""}:
+        return None
+    return whole_number(raw, what=what, low=low)
+
+
+__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_PARTIAL", "SQLITE_MAX_INT", "Context", "bulk_exit",
+           "emit_json", "fields", "iso", "optional_int", "parse_time", "run", "table",
+           "whole_number"]

@@ -90,8 +90,11 @@ class SqliteStore:
     async def account_for_token(self, token: str) -> str | None:
         return await self._engine.read(admin.account_for_token, token)
 
-    async def list_tokens(self, account: str) -> list[ApiToken]:
+    async def list_tokens(self, account: str | None = None) -> list[ApiToken]:
         return await self._engine.read(admin.list_tokens, account)
+
+    async def revoke_token(self, token_id: int, *, account: str | None = None) -> ApiToken:
+        return await self._engine.write(admin.revoke_token, token_id, account)
 
     # --- senders, prices, phonebooks -------------------------------------------
     async def add_sender(self, account: str, value: str, kind: SenderKind) -> Sender:

@@ -247,6 +247,23 @@ async def test_metrics_count_what_the_cli_did_beside_the_daemon(tmp_path: Path) 
                                reason="invalid_value") == 1
 
 
+async def test_a_token_revoked_with_the_cli_is_refused_by_the_running_daemon(
+    tmp_path: Path,
+) -> None:
+    async with running_system(tmp_path) as gw:
+        assert await gw.balance() == TOPUP  # the token works
+        code, out = await smsgw(tmp_path / "gateway.toml", "token", "list", ACCOUNT, "--json")
+        assert code == 0
+        [token] = json.loads(out)["tokens"]
+        assert gw.token.startswith(token["prefix"])
+        assert gw.token not in out
+        code, _ = await smsgw(tmp_path / "gateway.toml", "token", "revoke", str(token["id"]))
+        assert code == 0
+        async with gw.http.get(f"{gw.base}/v1/balance", headers=gw.auth()) as r:
+            assert r.status == 401
+            assert (await r.json())["error"] == "unauthorized"
+
+
 async def test_links_page_shows_the_bound_link(tmp_path: Path) -> None:
     async with running_system(tmp_path) as gw:
         async with gw.http.get(f"{gw.base}/links") as r:
