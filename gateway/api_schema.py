@@ -18,18 +18,27 @@ The payload is a UTF-8 JSON object (a leading byte order mark is tolerated)::
      "priority": 0, "client_ref": "order-17", "callback_url": "https://example.com/sms"}
 
 - ``from``, ``to`` and ``text`` are required; the rest may be absent or null.
+  An empty or blank text is refused by the send service (``empty_text``), the
+  same for every front door.
 - ``to`` is a list of E.164 numbers or one string; at most
   :data:`MAX_RECIPIENTS` per payload; each is normalized with
   :func:`gateway.recipients.normalize_e164` (national formats are refused with
   a hint) and repeats are kept once.
 - ``class``: ``"flash"`` (class 0) or ``"sim"`` (class 2); null is a normal SMS.
 - ``send_at``: ISO 8601 with a time zone (``Z`` or ``+01:00``); a naive time is
-  refused rather than guessed.
+  refused rather than guessed. At most a year ahead and a week in the past
+  (:data:`gateway.enqueue.MAX_AHEAD`, ``MAX_LATE``).
 - ``validity``: whole seconds, 1 to :data:`MAX_VALIDITY` (441 days, the longest
   relative validity GSM can express, 3GPP TS 23.040 9.2.3.12.1).
 - ``priority``: 0 (default) to 3 (highest). ``true``/``false`` are not numbers.
 - ``client_ref``: 1 to 100 characters; the same ref with the same body returns
   the stored messages again, with another body it is refused (409).
+
+This module checks the payload's shape (JSON types, time and URL syntax,
+recipients); the ranges above and a non-empty text are rules of the send
+service (:meth:`gateway.enqueue.SendService.send`), checked there for every
+front door, HTTP, MQTT and the CLI alike, with the code ``invalid_value``
+(``empty_text`` for the text).
 - ``callback_url``: an ``http://`` or ``https://`` URL with a host.
 - Unknown fields and repeated keys are refused, so a typo (``"sendat"``) never
   silently sends at once.
@@ -43,9 +52,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from gateway.enqueue import MAX_CLIENT_REF, MAX_PRIORITY, SendRequest
+from gateway.enqueue import MAX_CLIENT_REF, MAX_VALIDITY, SendRequest
 from gateway.errors import (
-    EmptyText,
     InvalidField,
     InvalidRecipient,
     MalformedJson,
@@ -57,6 +65,7 @@ from gateway.errors import (
     UnknownField,
     WrongType,
 )
+from gateway.isotime import iso_utc
 from gateway.model import MessageClass
 from gateway.recipients import normalize_e164
 from gateway.senders import parse_sender
@@ -76,7 +85,6 @@ __all__ = [
 
 DEFAULT_MAX_BYTES = 256 * 1024
 MAX_RECIPIENTS = 10_000  # per payload; bigger campaigns are split by the client
-MAX_VALIDITY = 441 * 86_400  # TP-VP relative format, 63 weeks
 MAX_CALLBACK_URL = 2048
 FIELDS = (
     "from", "to", "text", "class", "send_at", "validity", "priority", "client_ref",
@@ -106,15 +114,12 @@ def parse_send_payload(
     text = _string(body, "text")
     if text is None:
         raise WrongType("text", "a string", "null")
-    if not text.strip():
-        raise EmptyText("field 'text' is empty: give the message to send")
-    client_ref = _string(body, "client_ref")
-    if client_ref is not None and not 0 < len(client_ref) <= MAX_CLIENT_REF:
-        raise InvalidField("client_ref", f"1 to {MAX_CLIENT_REF} characters")
+    priority = _int(body, "priority")
     return SendRequest(
         account=account, sender=sender, recipients=recipients, text=text,
-        msg_class=_msg_class(body), send_at=_send_at(body), validity=_validity(body),
-        priority=_priority(body), client_ref=client_ref, callback_url=_callback_url(body),
+        msg_class=_msg_class(body), send_at=_send_at(body), validity=_int(body, "validity"),
+        priority=0 if priority is None else priority, client_ref=_string(body, "client_ref"),
+        callback_url=_callback_url(body),
     )
 
 
@@ -272,23 +277,8 @@ def _send_at(body: Mapping[str, Any]) -> float | None:
             from None
     if when.tzinfo is None or when.utcoffset() is None:
         raise InvalidField("send_at", f"{_shown(value)} has no time zone ({example})")
-    return when.timestamp()  # aware: plain timedelta arithmetic, cannot overflow
-
-
-def _validity(body: Mapping[str, Any]) -> int | None:
-    value = _int(body, "validity")
-    if value is not None and not 0 < value <= MAX_VALIDITY:
-        raise InvalidField("validity", f"{value} seconds: 1 to {MAX_VALIDITY} (441 days)")
-    return value
-
-
-def _priority(body: Mapping[str, Any]) -> int:
-    value = _int(body, "priority")
-    if value is None:
-        return 0
-    if not 0 <= value <= MAX_PRIORITY:
-        raise InvalidField("priority", f"{value}: 0 (default) to {MAX_PRIORITY} (highest)")
-    return value
+    # aware: plain timedelta arithmetic, cannot overflow; the send service bounds it
+    return when.timestamp()
 
 
 def _callback_url(body: Mapping[str, Any]) -> str | None:
@@ -326,8 +316,7 @@ def iso_time(seconds: float | None) -> str | None:
     """POSIX seconds as ISO 8601 UTC (``...Z``); None stays None."""
     if seconds is None:
         return None
-    stamp = dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat(timespec="milliseconds")
-    return stamp.replace("+00:00", "Z")
+    return iso_utc(seconds, timespec="milliseconds")
 
 
 def message_json(view: MessageView) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import functools
 import gc
 import signal
@@ -28,8 +29,8 @@ from drivers.modem.link import ModemLink
 from drivers.smpp.config import SmppLinkConfig
 from drivers.smpp.link import SmppLink
 from gateway.codec import IMPLEMENTATION as CODEC_IMPLEMENTATION
-from gateway.config import Config, load_config
-from gateway.daemon_config import DaemonSettings, LinkTable, daemon_settings
+from gateway.config import Config, Where, load_config
+from gateway.daemon_config import DaemonSettings, LinkTable, daemon_settings, driver_key
 from gateway.dispatcher import Dispatcher, DispatchSettings
 from gateway.enqueue import SendService
 from gateway.errors import ConfigError, UserError
@@ -53,7 +54,10 @@ from gateway.workers import Handoffs, WorkerGone, WorkerPool, WorkerSettings
 _ROUTING_KEYS = ("weight",)
 
 
-def _driver_config(table: LinkTable) -> SmppLinkConfig | ModemLinkConfig:
+def _driver_config(table: LinkTable, where: Where | None = None,
+                   ) -> SmppLinkConfig | ModemLinkConfig:
+    """The driver's settings of one link; its error points at the key's line (``where``:
+    the file's lines, else the table's header line)."""
     own = {k: v for k, v in table.table.items() if k not in _ROUTING_KEYS}
     try:
         if table.driver == "smpp":
@@ -61,16 +65,46 @@ def _driver_config(table: LinkTable) -> SmppLinkConfig | ModemLinkConfig:
         if table.driver == "modem":
             return ModemLinkConfig.from_table(own)
     except ConfigError as exc:
-        raise ConfigError(f"{table.where}: {exc}") from None
+        key = driver_key(str(exc))
+        line = where.line("link", key, table.nth) if where is not None and key else None
+        at = where.at(line) if where is not None and line else table.where
+        raise ConfigError(f"{at}: {exc}") from None
     msg = f"{table.where}: link {table.name!r}: unknown driver {table.driver!r}"
     raise ConfigError(msg)
 
 
-def check_links(settings: DaemonSettings) -> None:
-    """Validate every link table with its driver, starting nothing."""
-    Router(r for t in settings.links for r in t.routes)
+def check_links(settings: DaemonSettings, *, where: Where | None = None) -> None:
+    """Validate every link table with its driver, starting nothing. Every problem is
+    raised together (ConfigErrors), or, with ``where``, kept there; a table's problems
+    are all found: after one, its key is taken out and the table read again."""
+    collect = where
+    problems = where or Where("", [])
+    problems.checked(lambda: Router(r for t in settings.links for r in t.routes), None)
     for table in settings.links:
-        _driver_config(table)
+        _check_link(table, problems)
+    if collect is None:
+        problems.raise_problems()
+
+
+def _check_link(table: LinkTable, where: Where) -> None:
+    """Every problem of one link table (drivers stop at the first: the key it names is
+    left out, so that the next read finds the next one)."""
+    own = dict(table.table)
+    left_out: set[str] = set()
+    for _ in range(len(own) + 1):
+        try:
+            _driver_config(dataclasses.replace(table, table=own), where)
+        except ConfigError as exc:
+            key = driver_key(str(exc).split(": ", 1)[-1])
+            if key in left_out:  # missing now because it was left out: said already
+                return
+            where.add(exc)
+            if key is None or key not in own or key in {"name", "driver"}:
+                return
+            left_out.add(key)
+            del own[key]
+        else:
+            return
 
 
 def build_link(table: LinkTable, handler: LinkHandler, logger: Any) -> Link:
@@ -208,8 +242,9 @@ class Daemon:
             if s.http is not None:
                 app = build_app(store=store, send_service=send_service, operations=operations,
                                 readiness=lambda: self._readiness(store), logger=log,
-                                metrics=metrics, max_body=s.http.max_body)
-                http = HttpServer(app)
+                                metrics=metrics, max_body=s.http.max_body,
+                                body_timeout=s.http.limits.body_timeout)
+                http = HttpServer(app, logger=log, limits=s.http.limits)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
@@ -223,7 +258,6 @@ class Daemon:
                     except OSError as exc:
                         msg = f"[http] listen {s.http.host}:{s.http.port}: {exc.strerror or exc}"
                         raise ConfigError(msg) from None
-                    log.info("http_listening", host=s.http.host, port=self.http_port)
                 if pool is not None:
                     port = await pool.start()
                     if s.http is not None:
@@ -358,6 +392,8 @@ class Daemon:
 
     async def _gauges(self, store: Store, metrics: Metrics) -> None:
         while True:
+            # what other processes did (a CLI's sends and cancellations) counts here
+            metrics.add_counts(await store.take_metric_counts())
             counts = await store.queue_depths()
             metrics.set_queue_depth({state.value: n for state, n in counts.items()})
             for account in await store.list_accounts():

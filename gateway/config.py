@@ -12,14 +12,19 @@ current directory.
 
 from __future__ import annotations
 
+import re
 import tomllib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, ConfigErrors
 from gateway.ledger import DEFAULT_MIN_TOPUP
+from gateway.store import sqlite_path
 from gateway.store.sqlite import SYNCHRONOUS
+
+T = TypeVar("T")
 
 DEFAULT_STORE_URL = "sqlite:../var/gateway.db"
 
@@ -53,56 +58,166 @@ class Config:
         return self.path.resolve().parent
 
 
-def _table(doc: dict[str, Any], name: str, where: str) -> dict[str, Any]:
+class Where:
+    """Builds 'gateway.toml line 12: [http] listen: ...' messages and, for
+    ``smsgw check-config``, collects them: each key is checked on its own, so one
+    run reports every problem of the file (:meth:`checked`, :meth:`raise_problems`)."""
+
+    def __init__(self, name: str, lines: Sequence[str]) -> None:
+        self.name = name
+        self.lines = list(lines)
+        self.problems: list[str] = []
+
+    @classmethod
+    def of(cls, config: Config) -> Where:
+        return cls.for_file(config.path)
+
+    @classmethod
+    def for_file(cls, path: Path) -> Where:
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            lines = []  # load_config says why it cannot be read
+        return cls(path.name, lines)
+
+    def line(self, section: str, key: str, nth: int = 0) -> int | None:
+        """The line of ``key`` in the ``nth`` ``[section]`` (or ``[[section]]``) table."""
+        header = re.compile(r"^\s*\[\[?\s*" + re.escape(section) + r"\s*\]\]?\s*(#.*)?$")
+        key_re = re.compile(r"^\s*[\"']?" + re.escape(key) + r"[\"']?\s*=")
+        seen = -1
+        inside = False
+        for number, text in enumerate(self.lines, start=1):
+            if text.lstrip().startswith("["):
+                inside = bool(header.match(text))
+                if inside:
+                    seen += 1
+                continue
+            if inside and seen == nth and key_re.match(text):
+                return number
+        return None
+
+    def header_line(self, section: str, nth: int = 0) -> int | None:
+        header = re.compile(r"^\s*\[\[?\s*" + re.escape(section) + r"\s*\]\]?\s*(#.*)?$")
+        seen = -1
+        for number, text in enumerate(self.lines, start=1):
+            if header.match(text):
+                seen += 1
+                if seen == nth:
+                    return number
+        return None
+
+    def at(self, line: int | None) -> str:
+        """"gateway.toml line 12", or the file's name alone when the line is unknown."""
+        return f"{self.name} line {line}" if line else self.name
+
+    def error(self, section: str, key: str, problem: str, nth: int = 0) -> ConfigError:
+        at = self.at(self.line(section, key, nth))
+        label = f"[[{section}]] #{nth + 1}" if section == "link" else f"[{section}]"
+        return ConfigError(f"{at}: {label} {key}: {problem}")
+
+    def add(self, error: ConfigError) -> None:
+        self.problems.extend(getattr(error, "problems", None) or [str(error)])
+
+    def checked(self, read: Callable[[], T], default: T) -> T:
+        """``read()``, or ``default`` with its error kept for the report."""
+        try:
+            return read()
+        except ConfigError as exc:
+            self.add(exc)
+            return default
+
+    def raise_problems(self) -> None:
+        if self.problems:
+            raise ConfigErrors(self.problems)
+
+
+def _table(doc: dict[str, Any], name: str, where: Where) -> dict[str, Any]:
     value = doc.get(name, {})
     if not isinstance(value, dict):
-        raise ConfigError(f"{where}: [{name}] must be a table")
+        where.add(ConfigError(f"{where.at(where.header_line(name))}: [{name}] must be a table"))
+        return {}
     return value
 
 
-def _string(table: dict[str, Any], section: str, key: str, where: str, default: str) -> str:
+def _string(table: dict[str, Any], section: str, key: str, where: Where, default: str) -> str:
     value = table.get(key, default)
     if not isinstance(value, str):
-        raise ConfigError(f"{where}: [{section}] {key}: must be a string")
+        raise where.error(section, key, "must be a string")
     return value
 
 
-def _int(table: dict[str, Any], section: str, key: str, where: str, default: int) -> int:
+def _int(table: dict[str, Any], section: str, key: str, where: Where, default: int) -> int:
     value = table.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{where}: [{section}] {key}: must be a whole number")
+        raise where.error(section, key, "must be a whole number")
     return value
 
 
-def parse_config(text: str, *, path: Path) -> Config:
-    where = path.name
+def check_store_url(url: str) -> None:
+    """A URL some command can open: ``sqlite:PATH`` or ``sqlite:///ABSOLUTE`` (this
+    smsgw has no other backend); ConfigError with the reason otherwise."""
+    if not url.startswith("sqlite:"):
+        scheme = url.split(":", 1)[0] if ":" in url else ""
+        if scheme in {"postgresql", "postgres"}:
+            raise ConfigError(f"{url!r}: the PostgreSQL backend is not available in this "
+                              "smsgw; use sqlite:PATH")
+        raise ConfigError(f"{url!r} is not sqlite:PATH (e.g. sqlite:../var/gateway.db or "
+                          "sqlite:///var/lib/smsgw/gateway.db)")
+    sqlite_path(url)  # the shape: a path, no host
+
+
+def _store(doc: dict[str, Any], where: Where) -> StoreConfig:
+    store = _table(doc, "store", where)
+
+    def url() -> str:
+        value = _string(store, "store", "url", where, DEFAULT_STORE_URL)
+        try:
+            check_store_url(value)
+        except ConfigError as exc:
+            raise where.error("store", "url", str(exc).removeprefix("store url ")) from None
+        return value
+
+    def sync() -> str:
+        value = _string(store, "store", "synchronous", where, "full").lower()
+        if value not in SYNCHRONOUS:
+            raise where.error("store", "synchronous", f"must be one of {', '.join(SYNCHRONOUS)}")
+        return value
+
+    return StoreConfig(url=where.checked(url, DEFAULT_STORE_URL),
+                       synchronous=where.checked(sync, "full"))
+
+
+def _ledger(doc: dict[str, Any], where: Where) -> LedgerConfig:
+    ledger = _table(doc, "ledger", where)
+
+    def min_topup() -> int:
+        value = _int(ledger, "ledger", "min_topup", where, DEFAULT_MIN_TOPUP)
+        if value < 1:
+            raise where.error("ledger", "min_topup", "must be at least 1")
+        return value
+
+    return LedgerConfig(min_topup=where.checked(min_topup, DEFAULT_MIN_TOPUP))
+
+
+def parse_config(text: str, *, path: Path, where: Where | None = None) -> Config:
+    """The configuration in ``text``; every problem of [store] and [ledger] is raised
+    together (:class:`ConfigErrors`), or, with ``where``, kept there and the default
+    used instead (``smsgw check-config`` goes on to the other sections)."""
+    collect = where
+    where = where or Where(path.name, text.splitlines())
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
-    store = _table(doc, "store", where)
-    url = _string(store, "store", "url", where, DEFAULT_STORE_URL)
-    if not url.startswith(("sqlite:", "postgresql:", "postgres:")):
-        msg = f"{where}: [store] url: {url!r} is neither sqlite:PATH nor postgresql://..."
-        raise ConfigError(msg)
-    sync = _string(store, "store", "synchronous", where, "full").lower()
-    if sync not in SYNCHRONOUS:
-        msg = f"{where}: [store] synchronous: must be one of {', '.join(SYNCHRONOUS)}"
-        raise ConfigError(msg)
-    ledger = _table(doc, "ledger", where)
-    min_topup = _int(ledger, "ledger", "min_topup", where, DEFAULT_MIN_TOPUP)
-    if min_topup < 1:
-        raise ConfigError(f"{where}: [ledger] min_topup: must be at least 1")
-    return Config(
-        path=path,
-        store=StoreConfig(url=url, synchronous=sync),
-        ledger=LedgerConfig(min_topup=min_topup),
-        raw=doc,
-    )
+        raise ConfigError(f"{path.name}: not valid TOML: {exc}") from None
+    config = Config(path=path, store=_store(doc, where), ledger=_ledger(doc, where), raw=doc)
+    if collect is None:
+        where.raise_problems()
+    return config
 
 
-def load_config(path: Path) -> Config:
-    """Read and check ``path``; a missing file says how to create one."""
+def load_config(path: Path, *, where: Where | None = None) -> Config:
+    """Read and check ``path``; a missing file says how to create one (``where``: see
+    :func:`parse_config`)."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -113,4 +228,4 @@ def load_config(path: Path) -> Config:
         raise ConfigError(msg) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read configuration file {path}: {exc}") from None
-    return parse_config(text, path=path)
+    return parse_config(text, path=path, where=where)

@@ -4,10 +4,11 @@ Every ingress (``smsgw send``, HTTP, MQTT) goes through :meth:`SendService.send`
 In the daemon and its workers, messages due now are stored leased to the
 daemon's dispatcher (``lease``) and handed to it (``on_stored``) as soon as
 each batch is committed: no claim, no poll between ingest and sending.
-Request-wide problems (unknown account, sender not approved, text too long,
-bad priority...) raise a :class:`~gateway.errors.UserError`; per-recipient
-problems (no price, insufficient credit, monthly cap) refuse that recipient
-only and are listed in the result. Messages are stored in batches of
+Request-wide problems (unknown account, sender not approved, an empty or
+blank text, text too long, bad priority...) raise a
+:class:`~gateway.errors.UserError`; per-recipient problems (no price,
+insufficient credit, monthly cap) refuse that recipient only and are listed
+in the result. Messages are stored in batches of
 ``batch_size``: each message's debit and insert are atomic, a batch is one
 transaction, and only committed messages are returned.
 """
@@ -24,7 +25,15 @@ from typing import Any
 
 from gateway.callbacks import CallbackPolicy
 from gateway.codec import analyze
-from gateway.errors import ClientRefConflict, InvalidRecipient, SenderNotAllowed, UserError
+from gateway.errors import (
+    ClientRefConflict,
+    EmptyText,
+    InvalidRecipient,
+    OutOfRange,
+    SenderNotAllowed,
+    UserError,
+)
+from gateway.isotime import iso_utc
 from gateway.model import MessageClass, SenderStatus
 from gateway.pricing import PriceList
 from gateway.senders import parse_sender
@@ -34,10 +43,17 @@ from gateway.store.records import Enqueued, Lease, Message, NewMessage, Refused,
 _E164 = re.compile(r"^\+[1-9]\d{5,14}$")
 MAX_PRIORITY = 3
 MAX_CLIENT_REF = 100
+MAX_VALIDITY = 441 * 86_400  # the longest TP-VP relative validity (3GPP TS 23.040 9.2.3.12.1)
+# send_at: at most this far ahead (a year), and at most this far in the past (a
+# time already past is sent at once; a week late is a wrong date, or a send the
+# broker kept through a long outage, not something to send now)
+MAX_AHEAD = 365 * 86_400
+MAX_LATE = 7 * 86_400
 # seconds an approved sender and its account's prices are used as read: a sender
 # refused or a price changed applies to sends within this time
 CONTEXT_TTL = 1.0
 CONTEXT_CACHE = 10_000  # (account, sender) pairs remembered
+EMPTY_TEXT = "the text is empty: give the message to send"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,7 +97,8 @@ class SendService:
                  on_stored: Callable[[Sequence[Message]], None] | None = None,
                  context_ttl: float = CONTEXT_TTL,
                  monotonic: Callable[[], float] = time.monotonic,
-                 callbacks: CallbackPolicy | None = None) -> None:
+                 callbacks: CallbackPolicy | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self._store = store
         # the receivers a callback_url may name (gateway.callbacks: public ones by default)
         self._callbacks = callbacks if callbacks is not None else CallbackPolicy()
@@ -95,6 +112,7 @@ class SendService:
         self._on_stored = on_stored  # the new messages of each committed batch
         self._context_ttl = context_ttl
         self._monotonic = monotonic
+        self._clock = clock  # wall clock: what send_at is checked against
         # (account, sender) -> (good until, sender, kind, prices)
         self._contexts: dict[tuple[str, str], tuple[float, str, Any, PriceList]] = {}
 
@@ -121,17 +139,35 @@ class SendService:
         return sender.value, sender.kind
 
     def _check(self, request: SendRequest) -> None:
+        """The rules of a request as a whole, the same for every front door."""
+        if not request.text.strip():
+            raise EmptyText(EMPTY_TEXT)
         if not 0 <= request.priority <= MAX_PRIORITY:
-            raise UserError(f"bad priority {request.priority}: 0 to {MAX_PRIORITY}")
-        if request.validity is not None and request.validity <= 0:
-            raise UserError(f"bad validity {request.validity}: seconds, more than 0")
+            raise OutOfRange(f"priority {request.priority}: 0 (default) to {MAX_PRIORITY} "
+                             "(highest)")
+        if request.validity is not None and not 0 < request.validity <= MAX_VALIDITY:
+            raise OutOfRange(f"validity {request.validity} seconds: 1 to {MAX_VALIDITY} "
+                             f"({MAX_VALIDITY // 86_400} days)")
+        if request.send_at is not None:
+            self._check_send_at(request.send_at)
         if request.client_ref is not None and not 0 < len(request.client_ref) <= MAX_CLIENT_REF:
-            raise UserError(f"bad client_ref: 1 to {MAX_CLIENT_REF} characters")
+            raise OutOfRange(f"client_ref of {len(request.client_ref)} characters: 1 to "
+                             f"{MAX_CLIENT_REF} characters")
         if not request.recipients:
             raise InvalidRecipient("no recipient: give --to, --to-file or --phonebook")
         for number in request.recipients:
             if not _E164.match(number):
                 raise InvalidRecipient(f"bad recipient {number!r}: +E164 expected")
+
+    def _check_send_at(self, send_at: float) -> None:
+        now = self._clock()
+        if not send_at <= now + MAX_AHEAD:  # NaN too
+            raise OutOfRange(f"send_at is more than {MAX_AHEAD // 86_400} days ahead: "
+                             f"{iso_utc(now + MAX_AHEAD)} at the latest")
+        if not send_at >= now - MAX_LATE:
+            raise OutOfRange(f"send_at is more than {MAX_LATE // 86_400} days in the past: "
+                             f"{iso_utc(now - MAX_LATE)} at the earliest (a time already "
+                             "past is sent at once)")
 
     async def _context(self, account: str, raw_sender: str) -> tuple[str, Any, PriceList]:
         """The approved sender (value, kind) and the account's prices: from the store, or

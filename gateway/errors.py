@@ -25,6 +25,17 @@ class ConfigError(UserError):
     code = "config"
 
 
+class ConfigErrors(ConfigError):
+    """Several problems in the configuration, each one line; the message is the
+    first, with how many more there are (``smsgw check-config`` lists them all)."""
+
+    def __init__(self, problems: list[str] | tuple[str, ...]) -> None:
+        self.problems = tuple(problems)
+        more = len(self.problems) - 1
+        tail = f" (and {more} more: `smsgw check-config` lists them)" if more > 0 else ""
+        super().__init__(f"{self.problems[0]}{tail}")
+
+
 # --- codec -----------------------------------------------------------------
 
 
@@ -158,6 +169,13 @@ class SenderNotAllowed(UserError):
     code = "sender_not_allowed"
 
 
+class OutOfRange(UserError):
+    """A send setting (send_at, validity, priority, client_ref) outside what smsgw takes;
+    the same refusal from every front door (the send service checks it)."""
+
+    code = "invalid_value"
+
+
 class InvalidRecipient(UserError):
     """A recipient that is not a valid E.164 number."""
 
@@ -246,6 +264,12 @@ class PayloadTooLarge(UserError):
         self.limit = limit
         got = f" ({size} bytes)" if size is not None else ""
         super().__init__(f"body too large{got}: the limit is {limit} bytes")
+
+
+class RequestTimeout(UserError):
+    """A request body that did not arrive in time (HTTP 408)."""
+
+    code = "request_timeout"
 
 
 class Unauthorized(UserError):

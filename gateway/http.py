@@ -46,10 +46,19 @@ from gateway.errors import (
     NotCancellable,
     NotFound,
     PayloadTooLarge,
+    RequestTimeout,
     SenderNotAllowed,
     TextTooLong,
     Unauthorized,
     UserError,
+)
+from gateway.http_limits import (
+    DEFAULT_BODY_TIMEOUT,
+    Connections,
+    ExceptionHandler,
+    HttpLimits,
+    RateLimitedLog,
+    accept_error_handler,
 )
 from gateway.link import LinkHealth
 from gateway.metrics import IngressMetrics
@@ -73,6 +82,7 @@ STATUS_BY_ERROR: Mapping[type[UserError], int] = {
     NotCancellable: 409,
     PayloadTooLarge: 413,
     TextTooLong: 413,
+    RequestTimeout: 408,
 }
 
 CHANNEL = "http"
@@ -103,7 +113,7 @@ class _Api:
 
     def __init__(self, *, store: Store, send_service: SendService, operations: Operations,
                  readiness: Readiness, logger: Any, max_body: int, metrics: IngressMetrics | None,
-                 readiness_timeout: float) -> None:
+                 readiness_timeout: float, body_timeout: float) -> None:
         self.store = store
         self.send_service = send_service
         self.operations = operations
@@ -112,6 +122,7 @@ class _Api:
         self.max_body = max_body
         self.metrics = metrics
         self.readiness_timeout = readiness_timeout
+        self.body_timeout = body_timeout
 
     # --- middleware ---------------------------------------------------------------
 
@@ -124,7 +135,10 @@ class _Api:
         except UserError as exc:
             status = status_for(exc)
             headers = {"WWW-Authenticate": _auth_challenge(exc)} if status == 401 else None
-            return _json(_error_body(exc), status, headers)
+            response = _json(_error_body(exc), status, headers)
+            if isinstance(exc, RequestTimeout):
+                response.force_close()  # the rest of the body may still come: not a request
+            return response
         except web.HTTPRequestEntityTooLarge:
             return _json(_error_body(PayloadTooLarge(None, self.max_body)), 413)
         except web.HTTPException as exc:
@@ -188,9 +202,13 @@ class _Api:
             if request.content_length is not None and request.content_length > self.max_body:
                 raise PayloadTooLarge(request.content_length, self.max_body)
             try:
-                data = await request.read()
+                async with asyncio.timeout(self.body_timeout):
+                    data = await request.read()
             except web.HTTPRequestEntityTooLarge:
                 raise PayloadTooLarge(None, self.max_body) from None
+            except TimeoutError:
+                raise RequestTimeout(f"the request body did not arrive within "
+                                     f"{self.body_timeout:g} seconds") from None
             send_request = parse_send_payload(data, account=account, max_bytes=self.max_body)
             result = await self.send_service.send(send_request)
         except UserError as exc:
@@ -252,6 +270,11 @@ class _Api:
                 raise
             raise NotCancellable(message.id, now.message.state.value) from None
         refunded = sum(entry.amount for entry in changes.refunds)
+        if self.metrics is not None:
+            for change in changes.changes:
+                if change.new.final:
+                    self.metrics.message_finished(account=change.account,
+                                                  status=change.new.value)
         self.log.info("http_message_cancelled", account=account, msg_id=message.id,
                       refunded=refunded)
         return _json({"id": message.id, "state": MessageState.CANCELLED.value,
@@ -337,7 +360,7 @@ def build_app(
     readiness: Readiness, logger: Any, max_body: int = DEFAULT_MAX_BYTES,
     metrics: IngressMetrics | None = None, readiness_timeout: float = 5.0,
     links: Callable[[], Iterable[LinkHealth]] | None = None,
-    operations: Operations | None = None,
+    operations: Operations | None = None, body_timeout: float = DEFAULT_BODY_TIMEOUT,
 ) -> web.Application:
     """The API application.
 
@@ -348,14 +371,15 @@ def build_app(
 
     ``metrics`` (on ``registry``) counts accepted and refused sends (the
     ``send_service`` hands new messages to the dispatcher); ``readiness``
-    answers /readyz and is given ``readiness_timeout`` seconds.
+    answers /readyz and is given ``readiness_timeout`` seconds. A request body
+    must arrive within ``body_timeout`` seconds of its headers (408 after).
     """
     if operations is None:
         operations = LocalOperations(registry or CollectorRegistry(), links)
     api = _Api(store=store, send_service=send_service, operations=operations,
                readiness=readiness,
                logger=logger, max_body=max_body, metrics=metrics,
-               readiness_timeout=readiness_timeout)
+               readiness_timeout=readiness_timeout, body_timeout=body_timeout)
     app = web.Application(middlewares=[api.errors], client_max_size=max_body)
     app.router.add_post("/v1/messages", api.send)
     app.router.add_get("/v1/messages/{id}", api.get_message, allow_head=False)
@@ -378,18 +402,42 @@ def link_json(h: LinkHealth) -> dict[str, Any]:
 class HttpServer:
     """Runs an application on one TCP address until :meth:`stop`.
 
-    ``logger`` (optional) gets ``http_listening`` and ``http_stopped``;
+    ``limits`` bound what a connection may hold (gateway.http_limits): the
+    number of connections, the time to send headers, idle keep-alive. The body
+    deadline is the application's (:func:`build_app` ``body_timeout``).
+    ``logger`` (optional) gets ``http_listening``, ``http_stopped`` and the
+    rate-limited warnings (connections refused, accept() failing);
     ``access_log`` turns on aiohttp's access log (through the standard
     ``logging`` module, so the daemon's log setup renders it).
     """
 
     def __init__(self, app: web.Application, /, *, logger: Any = None,
-                 shutdown_timeout: float = 10.0, access_log: bool = False) -> None:
+                 shutdown_timeout: float = 10.0, access_log: bool = False,
+                 limits: HttpLimits | None = None) -> None:
         self._app = app
         self._log = logger
         self._shutdown_timeout = shutdown_timeout
         self._access_log = access_log
+        self.limits = limits or HttpLimits()
         self._runner: web.AppRunner | None = None
+        self._server: asyncio.Server | None = None
+        self._handler: ExceptionHandler | None = None
+        self._previous_handler: ExceptionHandler | None = None
+        warnings = RateLimitedLog(logger if logger is not None else _Silent())
+        self.connections = Connections(limits=self.limits, make_protocol=self._protocol,
+                                       log=warnings, debug_log=logger)
+        self._warnings = warnings
+
+    @property
+    def sockets(self) -> tuple[Any, ...]:
+        """The listening sockets (none before :meth:`start` and after :meth:`stop`)."""
+        return tuple(self._server.sockets) if self._server is not None else ()
+
+    def _protocol(self) -> asyncio.Protocol:
+        server = self._runner.server if self._runner is not None else None
+        if server is None:
+            raise RuntimeError("the HTTP server is not started")
+        return server()
 
     async def start(self, host: str, port: int, *, reuse_port: bool = False) -> int:
         """Listen on ``host:port`` (0: a free port); return the bound port.
@@ -399,18 +447,30 @@ class HttpServer:
         """
         if self._runner is not None:
             raise RuntimeError("the HTTP server is already started")
+        self._app.middlewares.insert(0, self.connections.middleware)
         kwargs: dict[str, Any] = {} if self._access_log else {"access_log": None}
         runner = web.AppRunner(self._app, shutdown_timeout=self._shutdown_timeout,
-                               handler_cancellation=False, **kwargs)
+                               handler_cancellation=False,
+                               keepalive_timeout=self.limits.keepalive_timeout,
+                               lingering_time=min(self.limits.body_timeout, _LINGER), **kwargs)
         await runner.setup()
-        site = web.TCPSite(runner, host, port, reuse_port=reuse_port or None)
+        self._runner = runner
+        loop = asyncio.get_running_loop()
         try:
-            await site.start()
+            server = await loop.create_server(
+                self.connections.protocol, host or None, port, reuse_address=True,
+                reuse_port=reuse_port or None, backlog=_BACKLOG)
         except OSError:
+            self._runner = None
             await runner.cleanup()
             raise
-        self._runner = runner
-        bound = _bound_port(runner)
+        self._server = server
+        self._previous_handler = loop.get_exception_handler()
+        self._handler = accept_error_handler(
+            self._previous_handler, log=self._warnings,
+            sockets=lambda: [sock.fileno() for sock in server.sockets])
+        loop.set_exception_handler(self._handler)
+        bound = int(server.sockets[0].getsockname()[1])
         if self._log is not None:
             self._log.info("http_listening", host=host, port=bound)
         return bound
@@ -418,14 +478,28 @@ class HttpServer:
     async def stop(self) -> None:
         """Stop accepting, let requests in progress finish (bounded), close."""
         runner, self._runner = self._runner, None
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+            loop = asyncio.get_running_loop()
+            if loop.get_exception_handler() is self._handler:
+                loop.set_exception_handler(self._previous_handler)
         if runner is not None:
             await runner.cleanup()
-            if self._log is not None:
-                self._log.info("http_stopped")
+        if server is not None:
+            await server.wait_closed()
+        if runner is not None and self._log is not None:
+            self._log.info("http_stopped")
 
 
-def _bound_port(runner: web.AppRunner) -> int:
-    for address in runner.addresses:
-        if isinstance(address, tuple):
-            return int(address[1])
-    raise RuntimeError("the HTTP server has no TCP address")
+_BACKLOG = 128  # as aiohttp's TCPSite
+# aiohttp reads and drops the rest of a body a handler did not read (a 401, a 413,
+# a 408) before it closes, for at most this long, and no longer than a body may take
+_LINGER = 10.0
+
+
+class _Silent:
+    """A logger that writes nothing (HttpServer without a logger)."""
+
+    def warning(self, event: str, **fields: Any) -> None:
+        pass

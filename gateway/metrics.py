@@ -25,7 +25,8 @@ from prometheus_client.registry import Collector
 
 from gateway import __version__
 from gateway.link import Accepted, LinkHealth, Outcome, Receipt, ReceiptState, Rejected, Retry
-from gateway.store.records import QueueChanges, WriterStats
+from gateway.store.base import Store
+from gateway.store.records import MetricCount, QueueChanges, WriterStats
 
 PREFIX = "smsgw"
 
@@ -58,14 +59,17 @@ class _LinkChildren:
 
 
 class IngressMetrics(Protocol):
-    """What ingress (HTTP API, MQTT sends) counts: :class:`Metrics` in the daemon's
-    process, a relay to the daemon in a worker process (gateway.workers)."""
+    """What ingress (HTTP API, MQTT sends, the CLI) counts: :class:`Metrics` in the
+    daemon's process, a relay to the daemon in a worker process (gateway.workers),
+    counters left in the store by another process (:class:`StoredMetrics`)."""
 
     def message_accepted(self, *, account: str, channel: str, count: int = 1) -> None: ...
 
     def message_rejected(self, *, account: str, reason: str, count: int = 1) -> None: ...
 
-    def credit_low_crossed(self, *, account: str) -> None: ...
+    def credit_low_crossed(self, *, account: str, count: int = 1) -> None: ...
+
+    def message_finished(self, *, account: str, status: str, count: int = 1) -> None: ...
 
 
 class EventMetrics(Protocol):
@@ -84,9 +88,52 @@ class RelayedMetrics(IngressMetrics, EventMetrics, Protocol):
 
 # the Metrics methods a worker process calls through its daemon (gateway.workers)
 RELAYED: frozenset[str] = frozenset({
-    "message_accepted", "message_rejected", "credit_low_crossed",
+    "message_accepted", "message_rejected", "credit_low_crossed", "message_finished",
     "webhook_delivered", "webhook_failed", "set_mqtt_connected", "set_writer_stats",
 })
+
+
+# the counters another process (the CLI) leaves in the store for the daemon to add
+# (Store.add_metric_counts): IngressMetrics' methods, each taking ``count``
+STORED: frozenset[str] = frozenset({
+    "message_accepted", "message_rejected", "credit_low_crossed", "message_finished",
+})
+
+
+class StoredMetrics:
+    """IngressMetrics for a process that is not the daemon (``smsgw send``, ``smsgw
+    message cancel``): counts in memory, then :meth:`flush` leaves them in the store,
+    where the daemon takes them (:meth:`Metrics.add_counts`) whenever it runs."""
+
+    def __init__(self) -> None:
+        self._counts: collections.Counter[tuple[str, tuple[tuple[str, str], ...]]] = (
+            collections.Counter())
+
+    def _add(self, name: str, count: int, **labels: str) -> None:
+        self._counts[name, tuple(sorted(labels.items()))] += count
+
+    def message_accepted(self, *, account: str, channel: str, count: int = 1) -> None:
+        self._add("message_accepted", count, account=account, channel=channel)
+
+    def message_rejected(self, *, account: str, reason: str, count: int = 1) -> None:
+        self._add("message_rejected", count, account=account, reason=reason)
+
+    def credit_low_crossed(self, *, account: str, count: int = 1) -> None:
+        self._add("credit_low_crossed", count, account=account)
+
+    def message_finished(self, *, account: str, status: str, count: int = 1) -> None:
+        self._add("message_finished", count, account=account, status=status)
+
+    def counts(self) -> list[MetricCount]:
+        return [MetricCount(name=name, labels=labels, amount=amount)
+                for (name, labels), amount in self._counts.items() if amount]
+
+    async def flush(self, store: Store) -> None:
+        """Leave what was counted in the store (one transaction), and start again."""
+        counts = self.counts()
+        if counts:
+            await store.add_metric_counts(counts)
+        self._counts.clear()
 
 
 class Metrics:
@@ -205,13 +252,20 @@ class Metrics:
     def message_rejected(self, *, account: str, reason: str, count: int = 1) -> None:
         self.messages_rejected.labels(account=account, reason=reason).inc(count)
 
-    def message_finished(self, *, account: str, status: str) -> None:
+    def message_finished(self, *, account: str, status: str, count: int = 1) -> None:
         """A message reached a final state (delivered, undeliverable, expired...)."""
         child = self._finished.get((account, status))
         if child is None:
             child = self._finished[account, status] = self.messages_final.labels(
                 account=account, status=status)
-        child.inc()
+        child.inc(count)
+
+    def add_counts(self, counts: Iterable[MetricCount]) -> None:
+        """Counters other processes left in the store (:class:`StoredMetrics`); names
+        outside :data:`STORED` (a newer smsgw's) are skipped."""
+        for c in counts:
+            if c.name in STORED and c.amount > 0:
+                getattr(self, c.name)(**dict(c.labels), count=c.amount)
 
     def set_queue_depth(self, counts: Mapping[str, int]) -> None:
         """Set the queue depth per state; states absent from ``counts`` drop to 0."""
@@ -304,8 +358,8 @@ class Metrics:
         if alert_below is not None:
             self.credit_alert_below.labels(account=account).set(alert_below)
 
-    def credit_low_crossed(self, *, account: str) -> None:
-        self.credit_low.labels(account=account).inc()
+    def credit_low_crossed(self, *, account: str, count: int = 1) -> None:
+        self.credit_low.labels(account=account).inc(count)
 
     # --- events out ---------------------------------------------------------------
 

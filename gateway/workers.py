@@ -493,8 +493,11 @@ class DaemonLink:
     def message_rejected(self, *, account: str, reason: str, count: int = 1) -> None:
         self._metric("message_rejected", account=account, reason=reason, count=count)
 
-    def credit_low_crossed(self, *, account: str) -> None:
-        self._metric("credit_low_crossed", account=account)
+    def credit_low_crossed(self, *, account: str, count: int = 1) -> None:
+        self._metric("credit_low_crossed", account=account, count=count)
+
+    def message_finished(self, *, account: str, status: str, count: int = 1) -> None:
+        self._metric("message_finished", account=account, status=status, count=count)
 
     def webhook_delivered(self, *, account: str) -> None:
         self._metric("webhook_delivered", account=account)
@@ -586,8 +589,8 @@ async def run_worker(*, config_path: Path, fd: int, index: int, port: int,
         if settings.http is not None:
             app = build_app(store=store, send_service=send_service, readiness=daemon.readiness,
                             logger=log, metrics=daemon, max_body=settings.http.max_body,
-                            operations=daemon)
-            http = HttpServer(app)
+                            operations=daemon, body_timeout=settings.http.limits.body_timeout)
+            http = HttpServer(app, logger=log, limits=settings.http.limits)
             bound = await http.start(settings.http.host, port, reuse_port=reuse_port)
         daemon.send(["started", bound])
         stop = asyncio.Event()

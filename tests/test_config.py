@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import load_config, parse_config
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, ConfigErrors
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,8 +25,11 @@ def test_defaults_and_other_sections_kept_raw(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "match"),
     [
-        ("[store]\nurl = 5\n", "gateway.toml: [store] url: must be a string"),
-        ('[store]\nurl = "mysql://x"\n', "[store] url: 'mysql://x' is neither"),
+        ("[store]\nurl = 5\n", "gateway.toml line 2: [store] url: must be a string"),
+        ('[store]\nurl = "mysql://x"\n', "line 2: [store] url: 'mysql://x' is not sqlite:PATH"),
+        ('[store]\nurl = "postgresql://db/smsgw"\n', "PostgreSQL backend is not available"),
+        ('[store]\nurl = "sqlite://host/gw.db"\n', "use sqlite:///absolute/path"),
+        ('[store]\nurl = "sqlite:"\n', "the database path is missing"),
         ('[store]\nsynchronous = "off"\n', "[store] synchronous: must be one of full, normal"),
         ("[ledger]\nmin_topup = 0\n", "[ledger] min_topup: must be at least 1"),
         ('[ledger]\nmin_topup = "100"\n', "[ledger] min_topup: must be a whole number"),
@@ -38,6 +41,19 @@ def test_errors_name_file_and_key(text: str, match: str, tmp_path: Path) -> None
     with pytest.raises(ConfigError) as info:
         parse_config(text, path=tmp_path / "gateway.toml")
     assert match in str(info.value)
+
+
+def test_every_problem_is_raised_at_once_each_with_its_line(tmp_path: Path) -> None:
+    text = '[store]\nurl = 5\nsynchronous = "off"\n\n[ledger]\nmin_topup = 0\n'
+    with pytest.raises(ConfigErrors) as info:
+        parse_config(text, path=tmp_path / "gateway.toml")
+    assert info.value.problems == (
+        "gateway.toml line 2: [store] url: must be a string",
+        "gateway.toml line 3: [store] synchronous: must be one of full, normal",
+        "gateway.toml line 6: [ledger] min_topup: must be at least 1",
+    )
+    assert str(info.value) == ("gateway.toml line 2: [store] url: must be a string (and 2 "
+                               "more: `smsgw check-config` lists them)")
 
 
 def test_missing_file_says_how_to_create_one(tmp_path: Path) -> None:

@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import structlog
 
-from gateway.enqueue import SendRequest, SendService
+from gateway.enqueue import MAX_CLIENT_REF, MAX_VALIDITY, SendRequest, SendService
 from gateway.errors import (
     ClientRefConflict,
+    EmptyText,
     InsufficientCredit,
     InvalidRecipient,
     MonthlyCapReached,
     NoPrice,
     NotFound,
+    OutOfRange,
     SenderNotAllowed,
     TextTooLong,
-    UserError,
 )
 from gateway.model import MessageClass, MessageState, SenderKind, SenderStatus
 from gateway.store.records import Lease
 from gateway.store.sqlite_store import SqliteStore
-from tests.store.support import FakeClock, fresh_store, make_account
+from tests.store.support import START, FakeClock, fresh_store, make_account
 
 A, B, C = "+33612345678", "+33612345679", "+447700900123"
 
@@ -41,8 +43,8 @@ async def store(tmp_path: Path, clock: FakeClock) -> AsyncIterator[SqliteStore]:
 
 
 @pytest.fixture
-def service(store: SqliteStore) -> SendService:
-    return SendService(store=store, log=structlog.get_logger())
+def service(store: SqliteStore, clock: FakeClock) -> SendService:
+    return SendService(store=store, log=structlog.get_logger(), clock=clock)
 
 
 def _req(*to: str, sender: str = "ACME", text: str = "hello", **kw: object) -> SendRequest:
@@ -72,13 +74,15 @@ async def test_duplicates_are_sent_once(store: SqliteStore, service: SendService
 
 
 async def test_deferred_sending_validity_priority_and_class_are_stored(
-    store: SqliteStore, service: SendService
+    store: SqliteStore, service: SendService, clock: FakeClock
 ) -> None:
     await make_account(store)
-    result = await service.send(_req(A, send_at=2e9, validity=3600, priority=3,
+    later = clock.now + 86400
+    result = await service.send(_req(A, send_at=later, validity=3600, priority=3,
                                      msg_class=MessageClass.FLASH))
     m = (await store.get_message(result.accepted[0].message.id)).message
-    assert (m.send_at, m.validity, m.priority, m.msg_class) == (2e9, 3600, 3, MessageClass.FLASH)
+    assert (m.send_at, m.validity, m.priority, m.msg_class) == (later, 3600, 3,
+                                                                MessageClass.FLASH)
 
 
 async def test_specific_prefix_beats_the_catch_all(
@@ -146,9 +150,9 @@ async def test_request_wide_errors(store: SqliteStore, service: SendService) -> 
     await make_account(store)
     with pytest.raises(TextTooLong):
         await service.send(_req(A, text="x" * 153 * 256))
-    with pytest.raises(UserError, match="bad priority"):
+    with pytest.raises(OutOfRange, match=r"priority 4: 0 \(default\) to 3"):
         await service.send(_req(A, priority=4))
-    with pytest.raises(UserError, match="bad validity"):
+    with pytest.raises(OutOfRange, match="validity 0 seconds: 1 to 38102400"):
         await service.send(_req(A, validity=0))
     with pytest.raises(InvalidRecipient, match="no recipient"):
         await service.send(_req())
@@ -157,6 +161,65 @@ async def test_request_wide_errors(store: SqliteStore, service: SendService) -> 
     with pytest.raises(NotFound, match="unknown account"):
         await service.send(SendRequest(account="ghost", sender="ACME", recipients=[A],
                                        text="x"))
+
+
+@pytest.mark.parametrize("text", ["", " ", " \n\t "])
+async def test_empty_or_blank_text_is_refused_before_any_charge(
+    store: SqliteStore, service: SendService, text: str,
+) -> None:
+    await make_account(store, credit=100)
+    with pytest.raises(EmptyText) as refused:
+        await service.send(_req(A, text=text))
+    assert str(refused.value) == "the text is empty: give the message to send"
+    assert (await store.balance("acme")).balance == 100
+    assert await store.list_messages(account="acme", limit=10) == []
+
+
+def _at(iso: str) -> float:
+    return dt.datetime.fromisoformat(iso).timestamp()
+
+
+@pytest.mark.parametrize(
+    ("send_at", "words"),
+    [
+        (_at("9999-12-31T23:59:59-23:00"), "send_at is more than 365 days ahead"),
+        (_at("0001-01-01T00:00:00+01:00"), "send_at is more than 7 days in the past"),
+        (START + 365 * 86400 + 1, "at the latest"),
+        (START - 7 * 86400 - 1, "at the earliest"),
+        (float("nan"), "days ahead"),
+    ],
+)
+async def test_send_at_out_of_its_window_is_refused_before_any_charge(
+    store: SqliteStore, service: SendService, send_at: float, words: str,
+) -> None:
+    await make_account(store, credit=100)
+    with pytest.raises(OutOfRange, match=words) as refused:
+        await service.send(_req(A, send_at=send_at))
+    assert refused.value.code == "invalid_value"
+    assert (await store.balance("acme")).balance == 100
+    assert await store.list_messages(account="acme", limit=10) == []
+
+
+async def test_send_at_window_ends_and_validity_limits_are_taken(
+    store: SqliteStore, service: SendService,
+) -> None:
+    await make_account(store, credit=100)
+    for send_at in (START + 365 * 86400, START - 7 * 86400):
+        await service.send(_req(A, send_at=send_at, client_ref=f"at-{send_at}"))
+    await service.send(_req(A, validity=MAX_VALIDITY))
+    await service.send(_req(A, validity=1))
+    await service.send(_req(A, client_ref="r" * MAX_CLIENT_REF))
+    with pytest.raises(OutOfRange, match="441 days"):
+        await service.send(_req(A, validity=MAX_VALIDITY + 1))
+    with pytest.raises(OutOfRange, match="validity -1 seconds"):
+        await service.send(_req(A, validity=-1))
+    with pytest.raises(OutOfRange, match="client_ref of 101 characters: 1 to 100"):
+        await service.send(_req(A, client_ref="r" * 101))
+    with pytest.raises(OutOfRange, match="client_ref of 0 characters"):
+        await service.send(_req(A, client_ref=""))
+    with pytest.raises(OutOfRange, match="priority -1"):
+        await service.send(_req(A, priority=-1))
+    assert (await store.balance("acme")).balance == 95
 
 
 async def test_client_ref_makes_a_retry_idempotent(
@@ -213,7 +276,7 @@ async def test_with_a_lease_messages_due_now_go_leased_to_the_dispatcher(
 ) -> None:
     await make_account(store, credit=100)
     handed: list[list[str]] = []
-    service = SendService(store=store, log=structlog.get_logger(),
+    service = SendService(store=store, log=structlog.get_logger(), clock=clock,
                           lease=lambda: Lease(worker="gw-1", seconds=300),
                           on_stored=lambda ms: handed.append([m.id for m in ms]))
     now = await service.send(_req(A, B, client_ref="r1"))

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway import __version__
 from gateway.link import Accepted, LinkHealth, Receipt, ReceiptState, Rejected, Retry
-from gateway.metrics import SUBMIT_LATENCY_BUCKETS, LinkCollector, Metrics
-from gateway.store.records import QueueChanges, WriterStats
+from gateway.metrics import SUBMIT_LATENCY_BUCKETS, LinkCollector, Metrics, StoredMetrics
+from gateway.store import open_store
+from gateway.store.records import MetricCount, QueueChanges, WriterStats
 
 
 @pytest.fixture
@@ -24,6 +27,33 @@ def metrics(registry: CollectorRegistry) -> Metrics:
 
 def value(registry: CollectorRegistry, name: str, **labels: str) -> float | None:
     return registry.get_sample_value(name, labels)
+
+
+async def test_counts_left_in_the_store_by_another_process_are_added_once(
+    tmp_path: Path, registry: CollectorRegistry, metrics: Metrics,
+) -> None:
+    store = await open_store(f"sqlite:///{tmp_path}/gw.db")
+    try:
+        for _ in range(2):  # two CLI commands: one row per counter, added up
+            cli = StoredMetrics()
+            cli.message_accepted(account="acme", channel="cli", count=3)
+            cli.message_rejected(account="acme", reason="no_price")
+            cli.credit_low_crossed(account="acme")
+            cli.message_finished(account="acme", status="cancelled")
+            await cli.flush(store)
+            await cli.flush(store)  # nothing more: flushed counts start again from 0
+        await store.add_metric_counts([MetricCount(name="from_a_newer_smsgw",
+                                                   labels=(("x", "1"),), amount=1)])
+        metrics.add_counts(await store.take_metric_counts())
+        metrics.add_counts(await store.take_metric_counts())  # taken: counted once
+    finally:
+        await store.close()
+    assert value(registry, "smsgw_messages_accepted_total", account="acme", channel="cli") == 6
+    assert value(registry, "smsgw_messages_rejected_total", account="acme",
+                 reason="no_price") == 2
+    assert value(registry, "smsgw_credit_low_crossings_total", account="acme") == 2
+    assert value(registry, "smsgw_messages_final_total", account="acme",
+                 status="cancelled") == 2
 
 
 def test_two_instances_on_separate_registries_do_not_clash() -> None:

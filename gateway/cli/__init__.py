@@ -5,8 +5,10 @@ Each command group lives in its own module and exposes
 :data:`COMMAND_MODULES` and imported by name, so the simulators' commands can
 live with their drivers without ``gateway`` importing ``drivers``. A command
 sets ``handler`` to a function ``(args) -> int``. User errors print one line
-on stderr and exit 1; usage errors exit 2 (argparse); nothing prints a
-traceback for a user error.
+on stderr and exit 1; usage errors exit 2 (argparse); a bulk command that
+did part of its work (some recipients or rows taken, others refused) exits 3
+(:func:`gateway.cli.runtime.bulk_exit`); nothing prints a traceback for a
+user error.
 """
 
 from __future__ import annotations

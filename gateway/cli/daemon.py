@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import urllib.error
 import urllib.request
 from typing import Any
 
-from gateway.config import load_config
+from gateway.config import Where, load_config
 from gateway.daemon_config import daemon_settings
 from gateway.errors import UserError
 from gateway.logsetup import configure_logging, get_logger
+from gateway.store import check_openable
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -31,22 +33,31 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gateway.app import run_daemon  # noqa: PLC0415 - the composition root loads drivers
+    from gateway.app import check_links, run_daemon  # noqa: PLC0415 - it loads drivers
 
     config = load_config(args.config)
     settings = daemon_settings(config)
+    where = Where.of(config)
+    check_links(settings, where=where)  # each problem at its key's line, before starting
+    where.raise_problems()
     configure_logging(json=settings.log_json, level=args.log_level or settings.log_level)
     asyncio.run(run_daemon(config, get_logger("smsgw"), log_level=args.log_level))
     return 0
 
 
-def _describe(args: argparse.Namespace) -> dict[str, Any]:
+def _describe(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
+    """What the daemon would run, and every problem of the file (empty: none)."""
     from gateway.app import check_links  # noqa: PLC0415 - the composition root loads drivers
 
-    config = load_config(args.config)
-    settings = daemon_settings(config)
-    check_links(settings)
-    return {
+    where = Where.for_file(args.config)
+    config = load_config(args.config, where=where)  # a missing file, bad TOML: fatal
+    settings = daemon_settings(config, where=where)
+    check_links(settings, where=where)
+    if not any("[store] url:" in p for p in where.problems):
+        why = check_openable(config.store.url, base=config.base_dir)
+        if why is not None:
+            where.add(where.error("store", "url", why))
+    info = {
         "config": str(config.path),
         "store": config.store.url,
         "http": f"{settings.http.host}:{settings.http.port}" if settings.http else None,
@@ -60,10 +71,19 @@ def _describe(args: argparse.Namespace) -> dict[str, Any]:
         "worker": settings.worker,
         "workers": settings.workers,
     }
+    return info, where.problems
 
 
 def check_config(args: argparse.Namespace) -> int:
-    info = _describe(args)
+    info, problems = _describe(args)
+    if problems:
+        if args.json:
+            print(json.dumps({"config": info["config"], "errors": problems}, indent=2))
+        for problem in problems:
+            print(f"smsgw: {problem}", file=sys.stderr)
+        if len(problems) > 1:
+            print(f"smsgw: {len(problems)} problems in {info['config']}", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(info, indent=2))
         return 0

@@ -83,6 +83,9 @@ def _list(args: argparse.Namespace) -> int:
 def _cancel(args: argparse.Namespace) -> int:
     async def work(ctx: Context) -> int:
         changes = await ctx.store.cancel(args.id)
+        for change in changes.changes:
+            if change.new.final:
+                ctx.metrics.message_finished(account=change.account, status=change.new.value)
         refunded = sum(e.amount for e in changes.refunds)
         if ctx.json:
             emit_json({"id": args.id, "state": MessageState.CANCELLED.value,

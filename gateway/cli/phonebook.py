@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gateway.cli.runtime import Context, emit_json, iso, run, table
+from gateway.cli.runtime import Context, bulk_exit, emit_json, iso, run, table
 from gateway.errors import UserError
 from gateway.recipients import RowError, read_contacts_csv
 from gateway.store.records import PhonebookContact
@@ -83,7 +83,7 @@ def _import(args: argparse.Namespace) -> int:
             print(f"imported {len(contacts)} contacts into {args.name} ({added} new, "
                   f"{updated} updated); {len(parsed.errors)} invalid rows skipped, "
                   f"{parsed.duplicates} duplicates")
-        return 0 if contacts or not parsed.errors else 1
+        return bulk_exit(done=len(contacts), refused=len(parsed.errors))
     return run(args, work)
 
 

@@ -14,7 +14,7 @@ import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
@@ -22,9 +22,23 @@ import structlog
 from gateway.config import Config, load_config
 from gateway.errors import StoreError, UserError
 from gateway.ledger import Ledger
+from gateway.metrics import StoredMetrics
 from gateway.store import open_store
 from gateway.store.base import Store
 from gateway.store.sqlite_rows import iso
+
+# exit codes (DESIGN.md 3.1): usage errors are argparse's 2
+EXIT_OK = 0
+EXIT_ERROR = 1  # a user error: one line on stderr
+EXIT_PARTIAL = 3  # a bulk command did part of its work; the output says which part
+
+
+def bulk_exit(*, done: int, refused: int) -> int:
+    """0 when nothing was refused, 3 when some items were done and some refused, 1 when
+    every item was refused."""
+    if not refused:
+        return EXIT_OK
+    return EXIT_PARTIAL if done else EXIT_ERROR
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,6 +48,8 @@ class Context:
     ledger: Ledger
     log: Any
     json: bool
+    # what the command did, for the daemon's metrics (left in the store at the end)
+    metrics: StoredMetrics = field(default_factory=StoredMetrics)
 
 
 def cli_logger() -> Any:
@@ -60,12 +76,18 @@ async def _run(config: Config, work: Callable[[Context], Awaitable[int]], *,
                              synchronous=config.store.synchronous,
                              mqtt_outbox=config.mqtt_outbox)
     log = cli_logger()
+    metrics = StoredMetrics()
     try:
         ledger = Ledger(store=store, min_topup=config.ledger.min_topup, log=log)
         return await work(Context(config=config, store=store, ledger=ledger, log=log,
-                                  json=as_json))
+                                  json=as_json, metrics=metrics))
     finally:
-        await store.close()
+        try:
+            await metrics.flush(store)  # what was done counts, even if the command failed
+        except StoreError as exc:  # the command's own outcome stands; only counts are lost
+            log.warning("cli_metrics_lost", error=str(exc))
+        finally:
+            await store.close()
 
 
 def emit_json(doc: Any) -> None:
@@ -103,16 +125,31 @@ def parse_time(raw: str, *, what: str = "time") -> float:
     return when.timestamp()
 
 
-def optional_int(raw: str, *, what: str) -> int | None:
-    """A whole number >= 0, or ``none`` to clear the setting."""
-    if raw.strip().lower() in {"none", "off", ""}:
-        return None
+# the largest integer SQLite stores (a signed 64-bit INTEGER); larger ones overflow
+SQLITE_MAX_INT = 2**63 - 1
+
+
+def whole_number(raw: str, *, what: str, low: int = -SQLITE_MAX_INT,
+                 high: int = SQLITE_MAX_INT) -> int:
+    """``raw`` as a whole number in ``low..high``, or a one-line UserError."""
+    text = raw.strip()
     try:
-        value = int(raw)
+        value = int(text)
     except ValueError:
-        raise UserError(f"bad {what} {raw!r}: a whole number or 'none'") from None
+        raise UserError(f"bad {what} {raw[:40]!r}: a whole number expected") from None
+    if not low <= value <= high:
+        shown = text if len(text) <= 24 else text[:20] + "…"
+        raise UserError(f"bad {what} {shown}: {low} to {high}")
     return value
 
 
-__all__ = ["Context", "emit_json", "fields", "iso", "optional_int", "parse_time", "run",
-           "table"]
+def optional_int(raw: str, *, what: str, low: int = -SQLITE_MAX_INT) -> int | None:
+    """A whole number (``low`` or more), or ``none`` to clear the setting."""
+    if raw.strip().lower() in {"none", "off", ""}:
+        return None
+    return whole_number(raw, what=what, low=low)
+
+
+__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_PARTIAL", "SQLITE_MAX_INT", "Context", "bulk_exit",
+           "emit_json", "fields", "iso", "optional_int", "parse_time", "run", "table",
+           "whole_number"]

@@ -2,26 +2,29 @@
 
 Recipients come from ``--to`` (repeatable), ``--to-file`` (CSV, number in the
 first column) and ``--phonebook``; duplicates are sent once. Invalid rows of
-a file are reported by line on stderr and skipped. Exit 0 when every valid
-recipient was enqueued, 1 when any was refused (insufficient credit, no
-price...): the ids printed are those enqueued, the refusals are on stderr.
+a file are reported by line on stderr and skipped. Exit 0 when every
+recipient was enqueued, 3 when some were and others were refused (insufficient
+credit, no price, an invalid row of the file...), 1 when none was: the ids
+printed are those enqueued, the refusals are on stderr (DESIGN.md 3.1).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from gateway.cli.phonebook import report_rows
-from gateway.cli.runtime import Context, emit_json, parse_time, run
+from gateway.cli.runtime import Context, bulk_exit, emit_json, parse_time, run
 from gateway.enqueue import SendRequest, SendResult, SendService
 from gateway.errors import InvalidRecipient, UserError
 from gateway.model import MessageClass
 from gateway.recipients import merge_recipients, normalize_e164, read_recipient_file
 
 SHOWN_REFUSALS = 5
+CHANNEL = "cli"  # the messages_accepted label of what this command enqueues
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -84,18 +87,38 @@ def _send(args: argparse.Namespace) -> int:
         if not recipients:
             detail = f" ({invalid} invalid rows skipped)" if invalid else ""
             raise InvalidRecipient(f"no valid recipient{detail}")
-        service = SendService(store=ctx.store, log=ctx.log)
-        result = await service.send(SendRequest(
-            account=args.account, sender=args.sender, recipients=recipients, text=text,
-            msg_class=msg_class, send_at=send_at, validity=args.validity,
-            priority=args.priority, client_ref=args.ref,
-        ))
-        _print(ctx, result, invalid=invalid, asked=len(recipients))
-        return 1 if result.refused else 0
+        service = SendService(
+            store=ctx.store, log=ctx.log,
+            on_crossing=lambda account: ctx.metrics.credit_low_crossed(account=account))
+        try:
+            result = await service.send(SendRequest(
+                account=args.account, sender=args.sender, recipients=recipients, text=text,
+                msg_class=msg_class, send_at=send_at, validity=args.validity,
+                priority=args.priority, client_ref=args.ref,
+            ))
+        except UserError as exc:
+            ctx.metrics.message_rejected(account=args.account, reason=exc.code)
+            raise
+        _count(ctx, args.account, result)
+        _print(ctx, result, invalid=invalid, asked=len(recipients), ref=args.ref)
+        return bulk_exit(done=len(result.accepted), refused=len(result.refused) + invalid)
     return run(args, work)
 
 
-def _print(ctx: Context, result: SendResult, *, invalid: int, asked: int) -> None:
+def _count(ctx: Context, account: str, result: SendResult) -> None:
+    """The daemon's metrics count this send (channel ``cli``) as they count HTTP's."""
+    fresh = sum(1 for a in result.accepted if not a.duplicate)
+    if fresh:
+        ctx.metrics.message_accepted(account=account, channel=CHANNEL, count=fresh)
+    for reason, count in Counter(r.error.code for r in result.refused).items():
+        ctx.metrics.message_rejected(account=account, reason=reason, count=count)
+
+
+def _print(ctx: Context, result: SendResult, *, invalid: int, asked: int,
+           ref: str | None) -> None:
+    fresh = [a for a in result.accepted if not a.duplicate]
+    again = [a for a in result.accepted if a.duplicate]
+    charged = sum(a.message.credits for a in fresh)
     if ctx.json:
         emit_json({
             "messages": [
@@ -107,6 +130,7 @@ def _print(ctx: Context, result: SendResult, *, invalid: int, asked: int) -> Non
             "refused": [{"to": r.destination, "error": r.error.code, "detail": str(r.error)}
                         for r in result.refused],
             "accepted": len(result.accepted), "invalid_rows": invalid,
+            "charged": charged,
         })
     else:
         sys.stdout.write("".join(f"{a.message.id}\n" for a in result.accepted))
@@ -115,7 +139,13 @@ def _print(ctx: Context, result: SendResult, *, invalid: int, asked: int) -> Non
     if len(result.refused) > SHOWN_REFUSALS:
         print(f"smsgw: ... and {len(result.refused) - SHOWN_REFUSALS} more refused",
               file=sys.stderr)
-    spent = sum(a.message.credits for a in result.accepted)
     skipped = f", {invalid} invalid rows skipped" if invalid else ""
-    print(f"smsgw: accepted {len(result.accepted)} of {asked} recipients "
-          f"({result.segments} segment(s) each, {spent} credits){skipped}", file=sys.stderr)
+    if again:
+        # a repeated --ref: the messages stored the first time, charged then and not now
+        before = sum(a.message.credits for a in again)
+        print(f"smsgw: --ref {ref} was already accepted: {len(again)} message(s) shown as "
+              f"stored then (charged {before} credits then, nothing now)", file=sys.stderr)
+    if fresh or not again:
+        print(f"smsgw: accepted {len(fresh)} of {asked} recipients "
+              f"({result.segments} segment(s) each, {charged} credits){skipped}",
+              file=sys.stderr)

@@ -15,6 +15,7 @@ PostgreSQL (``postgresql://...``) is a later backend behind the same
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -24,11 +25,12 @@ from gateway.errors import ConfigError
 from gateway.store.base import KEEP, Keep, Store
 from gateway.store.files import make_dir
 from gateway.store.ids import new_id
+from gateway.store.schema import APPLICATION_ID
 
 if TYPE_CHECKING:
     from gateway.store.sqlite_store import SqliteStore
 
-__all__ = ["KEEP", "Keep", "Store", "new_id", "open_store", "sqlite_path"]
+__all__ = ["KEEP", "Keep", "Store", "check_openable", "new_id", "open_store", "sqlite_path"]
 
 
 def sqlite_path(url: str, *, base: Path | None = None) -> Path:
@@ -43,6 +45,41 @@ def sqlite_path(url: str, *, base: Path | None = None) -> Path:
         raise ConfigError(f"store url {url!r}: the database path is missing")
     path = Path(rest)
     return path if path.is_absolute() else (base or Path.cwd()) / path
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def check_openable(url: str, *, base: Path | None = None) -> str | None:
+    """Why the commands could not open the store ``url`` names (None: they can),
+    found without creating or changing anything (``smsgw check-config``)."""
+    path = sqlite_path(url, base=base)
+    if path.exists():
+        if not path.is_file():
+            return f"{path} is not a file"
+        if not os.access(path, os.R_OK | os.W_OK):
+            return f"{path}: no permission to read and write it"
+        try:
+            with path.open("rb") as f:
+                head = f.read(100)
+        except OSError as exc:
+            return f"cannot read {path}: {exc.strerror}"
+        if head and not head.startswith(_SQLITE_MAGIC):
+            return f"{path} is not a smsgw database (not an SQLite file)"
+        app_id = int.from_bytes(head[68:72], "big") if len(head) >= 72 else 0
+        if app_id not in {0, APPLICATION_ID}:
+            return f"{path} is not a smsgw database (another application's SQLite file)"
+        return None
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot create {path}: {parent} is not a directory"
+    if os.statvfs(parent).f_flag & os.ST_RDONLY:
+        return f"cannot create {path}: {parent} is on a read-only file system"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot create {path}: no permission to write in {parent}"
+    return None
 
 
 async def open_store(

@@ -36,6 +36,7 @@ from gateway.store.records import (
     LedgerResult,
     Message,
     MessageView,
+    MetricCount,
     NewMessage,
     OutboxBatch,
     OutcomeRecord,
@@ -77,7 +78,13 @@ class Store(Protocol):
         """A new API token: the record and the token itself (shown once, stored hashed)."""
         ...
     async def account_for_token(self, token: str) -> str | None: ...
-    async def list_tokens(self, account: str) -> list[ApiToken]: ...
+    async def list_tokens(self, account: str | None = None) -> list[ApiToken]:
+        """The tokens of ``account`` (None: of every account), oldest first."""
+        ...
+    async def revoke_token(self, token_id: int, *, account: str | None = None) -> ApiToken:
+        """Delete a token (of ``account`` only, when given): requests with it are refused
+        from then on. NotFound when there is none."""
+        ...
 
     # --- senders, prices, phonebooks -------------------------------------------
     async def add_sender(self, account: str, value: str, kind: SenderKind) -> Sender: ...
@@ -230,6 +237,15 @@ class Store(Protocol):
 
     def writer_stats(self) -> WriterStats:
         """What this process's writes cost so far (metrics: lock held, waited for)."""
+        ...
+
+    # --- counters for the daemon's metrics (work done by other processes) -----------
+    async def add_metric_counts(self, counts: Sequence[MetricCount]) -> None:
+        """Add to the counters left for the daemon (a CLI's sends, cancellations...)."""
+        ...
+    async def take_metric_counts(self) -> list[MetricCount]:
+        """The counters left so far, removed in the same transaction (the daemon adds
+        them to its metrics: each is counted once)."""
         ...
 
     async def close(self) -> None: ...

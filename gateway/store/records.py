@@ -343,3 +343,12 @@ class WriterStats:
     # the writer thread's CPU time while holding the lock: busy - cpu - commit is
     # time it waited for the interpreter lock (other threads' Python) or the disk
     cpu_seconds: float = 0.0
+
+
+class MetricCount(NamedTuple):
+    """A counter another process left for the daemon's metrics: the Metrics method,
+    its label arguments (sorted pairs) and how much to add."""
+
+    name: str
+    labels: tuple[tuple[str, str], ...]
+    amount: int

@@ -196,6 +196,20 @@ CREATE INDEX messages_submitted ON messages(updated_at) WHERE state = 'submitted
 """
 
 
+# v5: counters of work done by a process that is not the daemon (a CLI send or
+# cancel, a low-credit crossing it caused), left for the daemon to add to its
+# metrics; one row per counter and label set, so the table stays as small as
+# the label values, whoever writes and however long no daemon runs.
+_V5 = """
+CREATE TABLE metric_counts (
+    name   TEXT NOT NULL,                    -- a Metrics method (gateway.metrics.STORED)
+    labels TEXT NOT NULL,                    -- its keyword arguments, JSON, sorted keys
+    amount INTEGER NOT NULL,
+    PRIMARY KEY (name, labels)
+) WITHOUT ROWID;
+"""
+
+
 def _move_events(conn: sqlite3.Connection) -> None:
     from gateway.store.sqlite_events import add_outbox, pack_event  # noqa: PLC0415 (a cycle)
 
@@ -249,7 +263,7 @@ def _one_owner_per_number(conn: sqlite3.Connection) -> None:
 # MIGRATIONS[n - 1] takes the schema from version n - 1 to n; BEFORE[n] runs
 # first and AFTER[n] then, what SQL alone cannot do (secrets from the OS's
 # random source, choices row by row).
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 BEFORE: dict[int, Callable[[sqlite3.Connection], None]] = {4: _one_owner_per_number}
 AFTER: dict[int, Callable[[sqlite3.Connection], None]] = {
     2: _fill_webhook_secrets, 3: _move_events,

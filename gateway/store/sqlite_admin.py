@@ -115,13 +115,30 @@ def account_for_token(conn: sqlite3.Connection, token: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def list_tokens(conn: sqlite3.Connection, account: str) -> list[ApiToken]:
-    require_account(conn, account)
+def list_tokens(conn: sqlite3.Connection, account: str | None) -> list[ApiToken]:
+    if account is not None:
+        require_account(conn, account)
     rows = conn.execute(
-        "SELECT id, account, prefix, created_at FROM api_tokens WHERE account = ? ORDER BY id",
+        "SELECT id, account, prefix, created_at FROM api_tokens "
+        "WHERE ?1 IS NULL OR account = ?1 ORDER BY id",
         (account,),
     ).fetchall()
     return [ApiToken(id=r[0], account=r[1], prefix=r[2], created_at=r[3]) for r in rows]
+
+
+def revoke_token(conn: sqlite3.Connection, token_id: int, account: str | None) -> ApiToken:
+    if account is not None:
+        require_account(conn, account)
+    row = conn.execute(
+        "DELETE FROM api_tokens WHERE id = ?1 AND (?2 IS NULL OR account = ?2) "
+        "RETURNING id, account, prefix, created_at",
+        (token_id, account),
+    ).fetchone()
+    if row is None:
+        whose = f" of account {account!r}" if account is not None else ""
+        msg = f"no API token {token_id}{whose}: `smsgw token list` shows them"
+        raise NotFound(msg)
+    return ApiToken(id=row[0], account=row[1], prefix=row[2], created_at=row[3])
 
 
 def _sender(conn: sqlite3.Connection, account: str, value: str) -> Sender | None:

@@ -24,7 +24,6 @@ Status payload (compact JSON, keys in this order)::
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sqlite3
 import struct
@@ -32,7 +31,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gateway.errors import NotFound
-from gateway.store.records import InboundMessage, OutboxBatch, WebhookEvent, WebhookRecord
+from gateway.isotime import iso_utc
+from gateway.store.records import (
+    InboundMessage,
+    MetricCount,
+    OutboxBatch,
+    WebhookEvent,
+    WebhookRecord,
+)
 from gateway.store.schema import new_webhook_secret
 
 EVENT_KINDS = frozenset({"status", "inbound", "rejected"})
@@ -62,8 +68,7 @@ def encode(payload: Mapping[str, Any]) -> bytes:
 
 def iso_ms(at: float) -> str:
     """ISO 8601 UTC with milliseconds and ``Z``."""
-    stamp = dt.datetime.fromtimestamp(at, dt.UTC).isoformat(timespec="milliseconds")
-    return stamp.replace("+00:00", "Z")
+    return iso_utc(at, timespec="milliseconds")
 
 
 def _q(value: str | None) -> str:
@@ -331,3 +336,21 @@ def rotate_webhook_secret(conn: sqlite3.Connection, account: str) -> str:
     if cur.rowcount != 1:
         raise _unknown(account)
     return secret
+
+
+# --- counters left for the daemon's metrics ---------------------------------------------
+
+
+def add_metric_counts(conn: sqlite3.Connection, counts: Sequence[MetricCount]) -> None:
+    conn.executemany(
+        "INSERT INTO metric_counts (name, labels, amount) VALUES (?, ?, ?) "
+        "ON CONFLICT (name, labels) DO UPDATE SET amount = amount + excluded.amount",
+        [(c.name, json.dumps(dict(c.labels), sort_keys=True), c.amount) for c in counts
+         if c.amount],
+    )
+
+
+def take_metric_counts(conn: sqlite3.Connection) -> list[MetricCount]:
+    rows = conn.execute("DELETE FROM metric_counts RETURNING name, labels, amount").fetchall()
+    return [MetricCount(name=name, labels=tuple(sorted(json.loads(labels).items())),
+                        amount=amount) for name, labels, amount in rows]

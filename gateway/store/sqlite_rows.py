@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from gateway.errors import NotFound
+from gateway.isotime import iso_utc
 from gateway.link import ReceiptState
 from gateway.model import MessageClass, MessageState, SegmentState, SenderKind, SenderStatus
 from gateway.store.ids import new_id as new_id  # noqa: PLC0414 (explicit re-export)
@@ -46,9 +46,7 @@ def iso(at: float | None) -> str:
     """ISO 8601 UTC with seconds, or '' for None."""
     if at is None:
         return ""
-    return dt.datetime.fromtimestamp(at, dt.UTC).isoformat(timespec="seconds").replace(
-        "+00:00", "Z"
-    )
+    return iso_utc(at)
 
 
 def account_from(row: Row) -> Account:

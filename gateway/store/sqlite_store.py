@@ -25,6 +25,7 @@ from gateway.store.records import (
     LedgerResult,
     Message,
     MessageView,
+    MetricCount,
     NewMessage,
     OutboxBatch,
     OutcomeRecord,
@@ -89,8 +90,11 @@ class SqliteStore:
     async def account_for_token(self, token: str) -> str | None:
         return await self._engine.read(admin.account_for_token, token)
 
-    async def list_tokens(self, account: str) -> list[ApiToken]:
+    async def list_tokens(self, account: str | None = None) -> list[ApiToken]:
         return await self._engine.read(admin.list_tokens, account)
+
+    async def revoke_token(self, token_id: int, *, account: str | None = None) -> ApiToken:
+        return await self._engine.write(admin.revoke_token, token_id, account)
 
     # --- senders, prices, phonebooks -------------------------------------------
     async def add_sender(self, account: str, value: str, kind: SenderKind) -> Sender:
@@ -291,6 +295,14 @@ class SqliteStore:
 
     async def rotate_webhook_secret(self, account: str) -> str:
         return await self._engine.write(events.rotate_webhook_secret, account)
+
+    # --- counters for the daemon's metrics ---------------------------------------
+    async def add_metric_counts(self, counts: Sequence[MetricCount]) -> None:
+        if counts:
+            await self._engine.write(events.add_metric_counts, list(counts))
+
+    async def take_metric_counts(self) -> list[MetricCount]:
+        return await self._engine.write(events.take_metric_counts)
 
     async def close(self) -> None:
         await self._engine.close()

@@ -66,7 +66,7 @@ def test_missing_config_file_says_how_to_create_one(cli: Cli) -> None:
 
 def test_malformed_config_names_file_and_key(cli: Cli) -> None:
     cli.config.write_text("[store]\nurl = 5\n")
-    cli.fails("account", "list", match="gateway.toml: [store] url: must be a string")
+    cli.fails("account", "list", match="gateway.toml line 2: [store] url: must be a string")
 
 
 def test_store_that_cannot_be_opened_is_one_line(cli: Cli) -> None:

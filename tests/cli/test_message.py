@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from pathlib import Path
 
 import pytest
 
 from gateway.store import open_store
-from gateway.store.records import InboundMessage
+from gateway.store.records import Enqueued, InboundMessage
 from tests.cli.clirun import Cli
+from tests.store.support import new_message
 
 
 @pytest.fixture
@@ -17,6 +19,27 @@ def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
     c = Cli(tmp_path, capsys)
     c.ready_account(credit=100)
     return c
+
+
+def test_a_stored_send_at_out_of_the_date_range_does_not_break_list_or_show(cli: Cli) -> None:
+    # stored before ingress bounded send_at (or by another tool): shown clamped
+    far = dt.datetime.fromisoformat("9999-12-31T23:59:59-23:00").timestamp()
+
+    async def store_one() -> str:
+        store = await open_store(f"sqlite:///{cli.db}")
+        try:
+            [stored] = (await store.enqueue([new_message(send_at=far)])).results
+            assert isinstance(stored, Enqueued)
+            return stored.message.id
+        finally:
+            await store.close()
+
+    message_id = asyncio.run(store_one())
+    [listed] = cli.ok("message", "list", "--json").json()["messages"]
+    assert (listed["id"], listed["send_at"]) == (message_id, "9999-12-31T23:59:59Z")
+    assert cli.ok("message", "show", message_id, "--json").json()["send_at"] == \
+        "9999-12-31T23:59:59Z"
+    assert message_id in cli.ok("message", "list").out
 
 
 def test_show_list_and_cancel_with_refund(cli: Cli) -> None:

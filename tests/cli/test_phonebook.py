@@ -21,7 +21,8 @@ def test_phonebook_create_import_list_show(cli: Cli) -> None:
     book = cli.dir / "book.csv"
     book.write_text("name,number\nAnn,+33612345678\nBob,0612345679\nCid,+33 6 12 34 56 80\n"
                     "Ann again,+33612345678\n")
-    result = cli.ok("phonebook", "import", "acme", "clients", str(book))
+    result = cli("phonebook", "import", "acme", "clients", str(book))
+    assert result.code == 3  # part of the work: one row refused (DESIGN.md 3.1)
     expected = ("imported 2 contacts into clients (2 new, 0 updated); 1 invalid rows skipped, "
                 "1 duplicates")
     assert expected in result.out
@@ -33,7 +34,13 @@ def test_phonebook_create_import_list_show(cli: Cli) -> None:
     assert contacts == [{"name": "Ann", "number": "+33612345678"},
                         {"name": "Cid", "number": "+33612345680"}]
     assert "+33612345680" in cli.ok("phonebook", "show", "acme", "clients").out
-    again = cli.ok("phonebook", "import", "acme", "clients", str(book), "--json").json()
+    clean = cli.dir / "clean.csv"
+    clean.write_text("name,number\nDee,+33612345681\n")
+    assert cli.ok("phonebook", "import", "acme", "clients", str(clean)).code == 0
+    only_bad = cli.dir / "only_bad.csv"
+    only_bad.write_text("name,number\nEve,0612345682\n")
+    assert cli("phonebook", "import", "acme", "clients", str(only_bad)).code == 1
+    again = cli("phonebook", "import", "acme", "clients", str(book), "--json").json()
     assert (again["added"], again["updated"]) == (0, 2)
 
 

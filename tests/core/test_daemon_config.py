@@ -10,6 +10,7 @@ from gateway.app import check_links
 from gateway.config import load_config
 from gateway.daemon_config import daemon_settings
 from gateway.errors import ConfigError
+from gateway.http_limits import HttpLimits
 from gateway.workers import worker_mqtt
 
 LINK = """
@@ -75,6 +76,30 @@ def _write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "gateway.toml"
     path.write_text('[store]\nurl = "sqlite:gw.db"\n' + text, encoding="utf-8")
     return path
+
+
+def test_http_limits_default_and_are_read(tmp_path: Path) -> None:
+    s = daemon_settings(load_config(_write(tmp_path, "[http]\n" + LINK)))
+    assert s.http is not None
+    assert s.http.limits == HttpLimits(max_connections=512, header_timeout=10,
+                                       body_timeout=30, keepalive_timeout=15)
+    s = daemon_settings(load_config(_write(tmp_path, (
+        "[http]\nmax_connections = 64\nheader_timeout = 2.5\nbody_timeout = 5\n"
+        "keepalive_timeout = 1\n") + LINK)))
+    assert s.http is not None
+    assert s.http.limits == HttpLimits(max_connections=64, header_timeout=2.5,
+                                       body_timeout=5, keepalive_timeout=1)
+
+
+@pytest.mark.parametrize(("line", "words"), [
+    ("max_connections = 0", "[http] max_connections: 0: at least 1"),
+    ("header_timeout = 0", "[http] header_timeout: 0: seconds, more than 0"),
+    ("body_timeout = -1", "[http] body_timeout: -1: seconds"),
+    ("keepalive_timeout = inf", "[http] keepalive_timeout: inf: seconds"),
+    ('keepalive_timeout = "15s"', "[http] keepalive_timeout: must be a whole number or a number"),
+])
+def test_bad_http_limits_name_the_key(tmp_path: Path, line: str, words: str) -> None:
+    assert words in error_of(tmp_path, f"[http]\n{line}\n")
 
 
 def test_workers_default_to_none_and_take_a_count(tmp_path: Path) -> None:

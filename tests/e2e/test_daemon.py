@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -169,6 +171,113 @@ async def test_mqtt_send_is_stored_sent_and_reported(
         assert await gw.balance() == TOPUP - PRICE
         broker = f"{mosquitto_broker.host}:{mosquitto_broker.port}"
         assert await gw.metric("smsgw_mqtt_connected", broker=broker) == 1
+
+
+# sends every front door refuses with the send pipeline's own message (client_ref: the case)
+PIPELINE_REFUSALS: dict[str, dict[str, object]] = {
+    "empty": {"text": ""},
+    "blank": {"text": " \n "},
+    "far": {"send_at": "9999-12-31T23:59:59-23:00"},
+    "past": {"send_at": "0001-01-01T00:00:00+01:00"},
+    "validity": {"validity": 441 * 86400 + 1},
+}
+
+
+async def test_mqtt_and_http_refuse_what_the_pipeline_refuses_with_one_message(
+    tmp_path: Path, mosquitto_broker: MosquittoBroker
+) -> None:
+    async with (
+        running_system(tmp_path, mqtt_url=mosquitto_broker.url) as gw,
+        aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port,
+                       identifier="upstream") as up,
+    ):
+        await up.subscribe("smsgw/acme/rejected", qos=1)
+        rejected: dict[str, dict[str, object]] = {}
+
+        async def collect() -> None:
+            async for message in up.messages:
+                assert isinstance(message.payload, bytes)
+                doc = json.loads(message.payload)
+                rejected[doc["client_ref"]] = doc
+
+        reader = asyncio.create_task(collect())
+        try:
+            for case, fields in PIPELINE_REFUSALS.items():
+                body = {"from": "ACME", "to": ["+33612345678"], "text": "hello",
+                        "client_ref": case, **fields}
+                await up.publish("smsgw/acme/send", json.dumps(body), qos=1)
+            await eventually(lambda: len(rejected) == len(PIPELINE_REFUSALS),
+                             what="every rejected event")
+        finally:
+            reader.cancel()
+        for case, fields in PIPELINE_REFUSALS.items():
+            status, answer = await gw.send({"from": "ACME", "to": ["+33612345678"],
+                                            "text": "hello", **fields})
+            assert status == 400, (case, answer)
+            assert (rejected[case]["error"], rejected[case]["detail"]) == (
+                answer["error"], answer["detail"]), case
+        assert rejected["empty"]["detail"] == "the text is empty: give the message to send"
+        assert str(rejected["far"]["detail"]).startswith("send_at is more than 365 days ahead")
+        assert await gw.balance() == TOPUP
+
+
+async def smsgw(config: Path, *argv: str) -> tuple[int, str]:
+    """``smsgw ARGV -c CONFIG`` in a process of its own: its exit code and stdout."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gateway", *argv, "-c", str(config),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    out, _ = await proc.communicate()
+    return proc.returncode or 0, out.decode()
+
+
+async def test_metrics_count_what_the_cli_did_beside_the_daemon(tmp_path: Path) -> None:
+    async with running_system(tmp_path) as gw:
+        config = tmp_path / "gateway.toml"
+        assert (await smsgw(config, "account", "set", ACCOUNT, "--alert-below",
+                            str(TOPUP - 1)))[0] == 0
+        send = ("send", "--account", ACCOUNT, "--from", SENDER, "--text", "from the cli")
+        code, out = await smsgw(config, *send, "--to", "+33612345678", "--to", "+33612345679")
+        assert code == 0
+        later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()
+        code, out = await smsgw(config, *send, "--to", "+33612345670", "--at", later)
+        assert code == 0
+        assert (await smsgw(config, "message", "cancel", out.strip()))[0] == 0
+        assert (await smsgw(config, *send, "--to", "+33612345678", "--priority", "9"))[0] == 1
+        # and a cancellation through the API, in the daemon's own process
+        status, sent = await gw.send({"from": SENDER, "to": ["+33612345671"], "text": "api",
+                                      "send_at": later})
+        assert status == 202
+        async with gw.http.post(f"{gw.base}/v1/messages/{sent['messages'][0]['id']}/cancel",
+                                headers=gw.auth()) as r:
+            assert r.status == 200
+
+        async def counted() -> bool:
+            return (await gw.metric("smsgw_messages_accepted_total", account=ACCOUNT,
+                                    channel="cli") == 3
+                    and await gw.metric("smsgw_messages_final_total", account=ACCOUNT,
+                                        status="cancelled") == 2)
+
+        await eventually(counted, what="the CLI's sends and both cancellations counted")
+        assert await gw.metric("smsgw_credit_low_crossings_total", account=ACCOUNT) == 1
+        assert await gw.metric("smsgw_messages_rejected_total", account=ACCOUNT,
+                               reason="invalid_value") == 1
+
+
+async def test_a_token_revoked_with_the_cli_is_refused_by_the_running_daemon(
+    tmp_path: Path,
+) -> None:
+    async with running_system(tmp_path) as gw:
+        assert await gw.balance() == TOPUP  # the token works
+        code, out = await smsgw(tmp_path / "gateway.toml", "token", "list", ACCOUNT, "--json")
+        assert code == 0
+        [token] = json.loads(out)["tokens"]
+        assert gw.token.startswith(token["prefix"])
+        assert gw.token not in out
+        code, _ = await smsgw(tmp_path / "gateway.toml", "token", "revoke", str(token["id"]))
+        assert code == 0
+        async with gw.http.get(f"{gw.base}/v1/balance", headers=gw.auth()) as r:
+            assert r.status == 401
+            assert (await r.json())["error"] == "unauthorized"
 
 
 async def test_links_page_shows_the_bound_link(tmp_path: Path) -> None:

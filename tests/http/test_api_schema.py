@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.api_schema import FIELDS, MAX_RECIPIENTS, MAX_VALIDITY, parse_send_payload
+from gateway.api_schema import FIELDS, MAX_RECIPIENTS, parse_send_payload
 from gateway.enqueue import SendRequest
 from gateway.errors import UserError
 from gateway.model import MessageClass
@@ -81,20 +81,14 @@ def test_send_at_with_z_is_utc() -> None:
         (base(to=["0033612345678"]), "invalid_recipient", "+33612345678"),
         (base(to=[FR, "06 12 34 56 78"]), "invalid_recipient", "to[1]"),
         (base(text=None), "wrong_type", "'text'"),
-        (base(text=" \n "), "empty_text", "empty"),
         (base(text="\ud800"), "invalid_value", "surrogate"),
         (base(**{"from": 7}), "wrong_type", "'from'"),
         (base(**{"class": "urgent"}), "invalid_value", "'class'"),
         (base(send_at="tomorrow"), "invalid_value", "ISO 8601"),
         (base(send_at="2026-12-01"), "invalid_value", "time zone"),
         (base(send_at=1764579600), "wrong_type", "'send_at'"),
-        (base(validity=0), "invalid_value", "'validity'"),
-        (base(validity=MAX_VALIDITY + 1), "invalid_value", "441 days"),
         (base(validity=1.5), "wrong_type", "fraction"),
-        (base(priority=4), "invalid_value", "'priority'"),
         (base(priority=False), "wrong_type", "boolean"),
-        (base(client_ref=""), "invalid_value", "'client_ref'"),
-        (base(client_ref="r" * 101), "invalid_value", "100 characters"),
         (base(callback_url="ftp://example.com/x"), "invalid_value", "http://"),
         (base(callback_url="https:///nohost"), "invalid_value", "host"),
         (base(callback_url="https://example.com:99999/"), "invalid_value", "not a URL"),
@@ -154,7 +148,7 @@ def _only_user_errors(data: bytes) -> None:
         assert "\n" not in str(error)
     else:
         assert request.recipients
-        assert request.text.strip()
+        assert isinstance(request.text, str)  # blank: the send service refuses it
 
 
 @settings(max_examples=300)

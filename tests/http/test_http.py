@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,8 +16,9 @@ from structlog.testing import capture_logs
 
 from gateway.http import STATUS_BY_ERROR, HttpServer, status_for
 from gateway.model import MessageState
-from gateway.store.records import EntryKind, InboundMessage
+from gateway.store.records import Enqueued, EntryKind, InboundMessage
 from tests.http.conftest import Client, Env
+from tests.store.support import new_message
 
 FR = "+33612345678"
 BE = "+32470123456"
@@ -96,11 +98,23 @@ async def test_send_tolerates_a_form_content_type(client: Client, env: Env) -> N
         (json.dumps({"from": "ACME", "to": [FR]}).encode(), "missing_field", "'text'"),
         (json.dumps(payload(to=["0612345678"])).encode(), "invalid_recipient",
          "international format"),
-        (json.dumps(payload(text="")).encode(), "empty_text", "text"),
+        (json.dumps(payload(text="")).encode(), "empty_text", "the text is empty"),
+        (json.dumps(payload(text=" \n ")).encode(), "empty_text", "the text is empty"),
         (json.dumps(payload(send_at="2026-12-01T09:00:00")).encode(), "invalid_value",
          "time zone"),
         (json.dumps(payload(**{"from": "THIS IS TOO LONG"})).encode(), "invalid_sender",
          "sender"),
+        # ranges: the send service's rules, the same for MQTT and the CLI
+        (json.dumps(payload(send_at="9999-12-31T23:59:59-23:00")).encode(), "invalid_value",
+         "send_at is more than 365 days ahead"),
+        (json.dumps(payload(send_at="0001-01-01T00:00:00+01:00")).encode(), "invalid_value",
+         "send_at is more than 7 days in the past"),
+        (json.dumps(payload(validity=0)).encode(), "invalid_value", "validity 0 seconds"),
+        (json.dumps(payload(validity=441 * 86400 + 1)).encode(), "invalid_value", "441 days"),
+        (json.dumps(payload(validity=2**63)).encode(), "invalid_value", "validity"),
+        (json.dumps(payload(priority=4)).encode(), "invalid_value", "priority 4"),
+        (json.dumps(payload(client_ref="r" * 101)).encode(), "invalid_value",
+         "1 to 100 characters"),
     ],
 )
 async def test_bad_input_is_400_with_a_code_and_a_detail(
@@ -200,16 +214,36 @@ async def test_client_ref_with_another_body_is_409(client: Client, env: Env) -> 
 
 
 async def test_get_message_shows_state_and_segments(client: Client, env: Env) -> None:
-    _, sent = await post(client, env, payload(send_at="2030-01-01T10:00:00+01:00"))
+    later = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(days=30)
+    given = later.astimezone(dt.timezone(dt.timedelta(hours=1))).isoformat()
+    _, sent = await post(client, env, payload(send_at=given))
     message_id = sent["messages"][0]["id"]
     resp = await client.get(f"/v1/messages/{message_id}", headers=env.auth())
     assert resp.status == 200
     body = await resp.json()
     assert body["id"] == message_id
     assert body["state"] == "queued"
-    assert body["send_at"] == "2030-01-01T09:00:00.000Z"
+    assert body["send_at"] == later.strftime("%Y-%m-%dT%H:%M:%S.000Z")
     assert isinstance(body["segments"], list)
     assert body["segment_count"] == 1
+
+
+@pytest.mark.parametrize(("send_at", "shown"), [
+    (dt.datetime.fromisoformat("9999-12-31T23:59:59-23:00").timestamp(),
+     "9999-12-31T23:59:59.999Z"),
+    (dt.datetime.fromisoformat("0001-01-01T00:00:00+01:00").timestamp(),
+     "0001-01-01T00:00:00.000Z"),
+])
+async def test_a_stored_send_at_out_of_the_date_range_is_shown_not_a_500(
+    client: Client, env: Env, send_at: float, shown: str,
+) -> None:
+    # stored before ingress bounded send_at: shown clamped to the representable range
+    result = await env.store.enqueue([new_message(send_at=send_at)])
+    [stored] = result.results
+    assert isinstance(stored, Enqueued)
+    resp = await client.get(f"/v1/messages/{stored.message.id}", headers=env.auth())
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["send_at"] == shown
 
 
 async def test_another_accounts_message_is_404_like_a_missing_one(
@@ -334,7 +368,7 @@ def test_every_user_error_maps_through_the_one_table() -> None:
     assert status_for(TextTooLong(256)) == 413
     assert status_for(InvalidRecipient("x")) == 400
     assert status_for(NoPrice("+49")) == 400
-    assert set(STATUS_BY_ERROR.values()) <= {400, 401, 402, 403, 404, 409, 413}
+    assert set(STATUS_BY_ERROR.values()) <= {400, 401, 402, 403, 404, 408, 409, 413}
 
 
 async def test_http_server_binds_a_free_port_and_stops(app: web.Application) -> None:

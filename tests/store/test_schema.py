@@ -113,7 +113,8 @@ async def test_version_1_file_is_upgraded_with_outbox_tables_and_secrets(
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-    assert {"outbox", "webhooks", "webhooks_due", "messages_next", "messages_due"} <= tables
+    assert {"outbox", "metric_counts", "webhooks", "webhooks_due", "messages_next",
+            "messages_due"} <= tables
     assert "events" not in tables
     stored = dict(conn.execute("SELECT name, webhook_secret FROM accounts").fetchall())
     conn.close()

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from gateway.http_limits import HttpLimits
+
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "smsgw.service"
 SYSUSERS = ROOT / "systemd" / "smsgw.sysusers"
@@ -91,6 +93,12 @@ def test_unit_is_a_watched_notify_service() -> None:
     assert values("ExecReload") == ["/bin/kill -HUP $MAINPID"]
     assert values("Environment") == ["SMSGW_CONFIG=/etc/smsgw/gateway.toml"]
     assert values("WantedBy", "Install") == ["multi-user.target"]
+
+
+def test_unit_allows_far_more_open_files_than_http_connections() -> None:
+    # the default soft limit (1,024) was reached by about a thousand idle clients
+    [limit] = values("LimitNOFILE")
+    assert int(limit) >= 64 * HttpLimits().max_connections
 
 
 def test_unit_runs_as_the_static_user_with_serial_access() -> None:
