@@ -19,11 +19,11 @@ import structlog
 
 from benchmarks.e2e_system import ACCOUNT, SENDER, DaemonProcess, StoreProbe, cpu_seconds
 from benchmarks.raw_smpp import raw_client
-from drivers.smpp.config import SmppLinkConfig
-from drivers.smpp.link import SmppLink
+from drivers.smpp.link.config import SmppLinkConfig
+from drivers.smpp.link.driver import SmppLink
 from gateway.codec import encode
-from gateway.link import Accepted, InboundPart, Outcome, Receipt, SubmitRequest
-from gateway.model import SenderKind
+from gateway.link.interface import Accepted, InboundPart, Outcome, Receipt, SubmitRequest
+from gateway.model.message import SenderKind
 
 TEXT = "Your code is 482913. It expires in 10 minutes. Do not share it."  # one GSM segment
 TARGET = 5_000.0  # msg/s, the target

@@ -59,17 +59,17 @@ class Profile:
 
 # parts of the daemon, recognised by a frame on the stack (a sample may count in several)
 AREAS = (
-    ("HTTP ingest (gateway/http.py)", "gateway/http.py:"),
-    ("MQTT ingest (gateway/ingress.py)", "gateway/ingress.py:"),
-    ("dispatcher (gateway/dispatcher.py)", "gateway/dispatcher.py:"),
-    ("receipts, replies (gateway/linkevents.py)", "gateway/linkevents.py:"),
-    ("status events out (gateway/events.py)", "gateway/events.py:"),
+    ("HTTP ingest (gateway/ingress/http.py)", "gateway/ingress/http.py:"),
+    ("MQTT ingest (gateway/ingress/mqtt_sends.py)", "gateway/ingress/mqtt_sends.py:"),
+    ("dispatcher (gateway/dispatch/dispatcher.py)", "gateway/dispatch/dispatcher.py:"),
+    ("receipts, replies (gateway/inbound/receiver.py)", "gateway/inbound/receiver.py:"),
+    ("status events out (gateway/events/publisher.py)", "gateway/events/publisher.py:"),
     ("SMPP link (drivers/smpp)", "drivers/smpp/"),
     ("codec (gateway/codec; its C core with --profile-native)", "gateway/codec/"),
     ("aiomqtt/paho", "mqtt/"),
     ("aiohttp", "aiohttp/"),
     ("logging (stdlib)", "logging/__init__.py:"),
-    ("SQLite writer thread (Engine._run)", "gateway/store/sqlite.py:Engine._run"),
+    ("SQLite writer thread (Engine._run)", "gateway/store/sqlite/engine.py:Engine._run"),
     ("SQLite statements (sqlite3 execute*)", "gateway/store/sqlite_"),
 )
 

@@ -22,9 +22,9 @@ from pathlib import Path
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.model import SenderKind, SenderStatus
+from gateway.model.message import SenderKind, SenderStatus
 from gateway.store import open_store
-from gateway.store.sqlite_events import pending_event_count
+from gateway.store.sqlite.events import pending_event_count
 
 ACCOUNT = "bench"
 SENDER = "BENCH"
@@ -54,8 +54,9 @@ def stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str] | None) -> int | 
 
 
 def start_simulator(*, delay: float = 0.0) -> tuple[subprocess.Popen[str], int]:
-    """``python -m drivers.smpp.simulator --dlr --quiet``; its first line gives the port."""
-    args = [sys.executable, "-m", "drivers.smpp.simulator", "--port", "0", "--dlr", "--quiet"]
+    """``python -m drivers.smpp.simulator.server --dlr --quiet``; its first line gives the port."""
+    args = [sys.executable, "-m", "drivers.smpp.simulator.server",
+            "--port", "0", "--dlr", "--quiet"]
     if delay:
         args += ["--delay", str(delay)]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)  # noqa: S603 - own command

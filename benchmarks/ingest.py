@@ -28,9 +28,9 @@ import structlog
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway.api_schema import parse_send_payload
-from gateway.enqueue import CONTEXT_TTL, SendService
-from gateway.model import SenderKind, SenderStatus
+from gateway.ingress.http_schema import parse_send_payload
+from gateway.ingress.pipeline import CONTEXT_TTL, SendService
+from gateway.model.message import SenderKind, SenderStatus
 from gateway.store import open_store
 
 SIZES = (1, 10, 250)  # recipients per send

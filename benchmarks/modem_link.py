@@ -15,15 +15,15 @@ from collections.abc import Callable
 
 import structlog
 
-from drivers.modem.at import Command
-from drivers.modem.config import ModemLinkConfig
-from drivers.modem.link import ModemLink
-from drivers.modem.port import AtPort
-from drivers.modem.ptymodem import PtyModem
-from drivers.modem.simulator import SimConfig
+from drivers.modem.link.config import ModemLinkConfig
+from drivers.modem.link.driver import ModemLink
+from drivers.modem.link.port import AtPort
+from drivers.modem.protocol.at import Command
+from drivers.modem.simulator.modem import SimConfig
+from drivers.modem.simulator.pty import PtyModem
 from gateway.codec import encode
-from gateway.link import Accepted, InboundPart, Receipt, SubmitRequest
-from gateway.model import SenderKind
+from gateway.link.interface import Accepted, InboundPart, Receipt, SubmitRequest
+from gateway.model.message import SenderKind
 
 
 class Sink:

@@ -30,13 +30,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway.link import Accepted, Receipt, ReceiptState
-from gateway.model import SenderKind
+from gateway.link.interface import Accepted, Receipt, ReceiptState
+from gateway.model.message import SenderKind
 from gateway.store import open_store
 from gateway.store.records import NewMessage, OutcomeRecord
-from gateway.store.schema import migrate
-from gateway.store.sqlite import connect
-from gateway.store.sqlite_rows import new_id
+from gateway.store.sqlite.engine import connect
+from gateway.store.sqlite.rows import new_id
+from gateway.store.sqlite.schema import migrate
 
 BATCH = 500
 IN_FLIGHT = 8

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from gateway.link import Accepted, LinkHealth, Retry
-from gateway.metrics import Metrics
+from gateway.link.interface import Accepted, LinkHealth, Retry
+from gateway.ops.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "dashboards" / "grafana-smsgw.json"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from drivers.modem.config import _KEYS as MODEM_KEYS
-from drivers.smpp.config import KNOWN_KEYS as SMPP_KEYS
+from drivers.modem.link.config import _KEYS as MODEM_KEYS
+from drivers.smpp.link.config import KNOWN_KEYS as SMPP_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from gateway.webhooks import SIGNATURE_HEADER
+from gateway.events.webhooks import SIGNATURE_HEADER
 
 
 @dataclass

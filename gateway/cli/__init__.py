@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from gateway import __version__
-from gateway.errors import UserError
+from gateway.model.errors import UserError
 
 # command modules, in the order `smsgw --help` lists them (one per line)
 COMMAND_MODULES: tuple[str, ...] = (
@@ -37,8 +37,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gateway.cli.phonebook",
     "gateway.cli.inbound",
     "gateway.cli.webhook",
-    "drivers.smpp.cli",
-    "drivers.modem.cli",
+    "drivers.smpp.simulator.cli",
+    "drivers.modem.simulator.cli",
 )
 
 Handler = Callable[[argparse.Namespace], int]

@@ -7,7 +7,7 @@ import argparse
 from typing import Any
 
 from gateway.cli.runtime import Context, emit_json, fields, iso, optional_int, run, table
-from gateway.errors import UserError
+from gateway.model.errors import UserError
 from gateway.store import KEEP, Keep
 from gateway.store.records import Account
 

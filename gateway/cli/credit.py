@@ -7,8 +7,8 @@ import argparse
 import sys
 from typing import Any
 
+from gateway.accounting.ledger import history_csv, parse_amount
 from gateway.cli.runtime import Context, emit_json, fields, iso, run, table
-from gateway.ledger import history_csv, parse_amount
 from gateway.store.records import LedgerEntry
 
 

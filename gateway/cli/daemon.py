@@ -10,10 +10,10 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from gateway.config import Where, load_config
-from gateway.daemon_config import daemon_settings
-from gateway.errors import UserError
-from gateway.logsetup import configure_logging, get_logger
+from gateway.config.daemon import daemon_settings
+from gateway.config.file import Where, load_config
+from gateway.model.errors import UserError
+from gateway.ops.logs import configure_logging, get_logger
 from gateway.store import check_openable
 
 
@@ -33,7 +33,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gateway.app import check_links, run_daemon  # noqa: PLC0415 - it loads drivers
+    from gateway.runtime.daemon import check_links, run_daemon  # noqa: PLC0415 - it loads drivers
 
     config = load_config(args.config)
     settings = daemon_settings(config)
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _describe(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     """What the daemon would run, and every problem of the file (empty: none)."""
-    from gateway.app import check_links  # noqa: PLC0415 - the composition root loads drivers
+    from gateway.runtime.daemon import check_links  # noqa: PLC0415 - the composition root loads drivers
 
     where = Where.for_file(args.config)
     config = load_config(args.config, where=where)  # a missing file, bad TOML: fatal

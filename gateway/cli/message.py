@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from gateway.cli.runtime import Context, emit_json, fields, iso, parse_time, run, table
-from gateway.model import MessageState
+from gateway.model.message import MessageState
 from gateway.store.records import Message, MessageView
 
 

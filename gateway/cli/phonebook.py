@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from gateway.cli.runtime import Context, bulk_exit, emit_json, iso, run, table
-from gateway.errors import UserError
-from gateway.recipients import RowError, read_contacts_csv
+from gateway.ingress.recipients import RowError, read_contacts_csv
+from gateway.model.errors import UserError
 from gateway.store.records import PhonebookContact
 
 

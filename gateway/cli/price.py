@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from gateway.accounting.ledger import parse_amount
+from gateway.accounting.pricing import normalize_prefix
 from gateway.cli.runtime import Context, emit_json, run, table
-from gateway.ledger import parse_amount
-from gateway.pricing import normalize_prefix
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:

@@ -19,13 +19,13 @@ from typing import Any
 
 import structlog
 
-from gateway.config import Config, load_config
-from gateway.errors import StoreError, UserError
-from gateway.ledger import Ledger
-from gateway.metrics import StoredMetrics
+from gateway.accounting.ledger import Ledger
+from gateway.config.file import Config, load_config
+from gateway.model.errors import StoreError, UserError
+from gateway.ops.metrics import StoredMetrics
 from gateway.store import open_store
 from gateway.store.base import Store
-from gateway.store.sqlite_rows import iso
+from gateway.store.sqlite.rows import iso
 
 # exit codes (DESIGN.md 3.1): usage errors are argparse's 2
 EXIT_OK = 0

@@ -18,10 +18,10 @@ from typing import Any
 
 from gateway.cli.phonebook import report_rows
 from gateway.cli.runtime import Context, bulk_exit, emit_json, parse_time, run
-from gateway.enqueue import SendRequest, SendResult, SendService
-from gateway.errors import InvalidRecipient, UserError
-from gateway.model import MessageClass
-from gateway.recipients import merge_recipients, normalize_e164, read_recipient_file
+from gateway.ingress.pipeline import SendRequest, SendResult, SendService
+from gateway.ingress.recipients import merge_recipients, normalize_e164, read_recipient_file
+from gateway.model.errors import InvalidRecipient, UserError
+from gateway.model.message import MessageClass
 
 SHOWN_REFUSALS = 5
 CHANNEL = "cli"  # the messages_accepted label of what this command enqueues

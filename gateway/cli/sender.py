@@ -7,8 +7,8 @@ import argparse
 from typing import Any
 
 from gateway.cli.runtime import Context, emit_json, iso, run, table
-from gateway.model import SenderKind, SenderStatus
-from gateway.senders import parse_sender
+from gateway.ingress.senders import parse_sender
+from gateway.model.message import SenderKind, SenderStatus
 from gateway.store.records import Sender
 
 

@@ -12,7 +12,7 @@ import argparse
 from typing import Any
 
 from gateway.cli.runtime import Context, emit_json, iso, run, table, whole_number
-from gateway.errors import UserError
+from gateway.model.errors import UserError
 from gateway.store.records import ApiToken
 
 

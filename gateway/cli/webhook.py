@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from gateway.cli.runtime import Context, emit_json, iso, run, table
-from gateway.errors import UserError
+from gateway.model.errors import UserError
 
 STATES = ("pending", "failed")
 

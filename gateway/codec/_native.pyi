@@ -4,7 +4,7 @@ from typing import Any
 
 from gateway.codec.analysis import Analysis
 from gateway.codec.segment import Segment
-from gateway.model import MessageClass
+from gateway.model.message import MessageClass
 
 def encode(
     text: str,

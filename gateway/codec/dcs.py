@@ -1,7 +1,7 @@
 """TP-DCS / SMPP data_coding values (3GPP TS 23.038 section 4).
 
 Message classes are numbers 0-3 as in the spec (0 = flash, 1 = ME, 2 = SIM,
-3 = TE); :class:`gateway.model.MessageClass` maps STANDARD to no class,
+3 = TE); :class:`gateway.model.message.MessageClass` maps STANDARD to no class,
 FLASH to 0 and SIM to 2.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from gateway.model import MessageClass
+from gateway.model.message import MessageClass
 
 ENCODINGS = ("gsm7", "8bit", "ucs2")
 _ALPHABET_BITS = {"gsm7": 0b00, "8bit": 0b01, "ucs2": 0b10}

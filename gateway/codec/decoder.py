@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gateway.codec.alphabet import decode_septets, tables_for
 from gateway.codec.dcs import parse_dcs
-from gateway.errors import DecodeError
+from gateway.model.errors import DecodeError
 
 # SMPP 3.4 section 5.2.19 data_coding values that differ from 23.038
 _SMPP_CODECS = {0x01: "ascii", 0x03: "latin-1"}

@@ -3,7 +3,7 @@
 :func:`encode_python` is what :func:`gateway.codec.encode` is when the
 compiled core (gateway/codec/_native.c) is not built or ``SMSGW_PURE_PYTHON=1``
 is set, and the reference the compiled core is tested against
-(tests/codec/test_native.py): both give equal segments and equal errors for
+(tests/gateway/codec/test_native.py): both give equal segments and equal errors for
 every input. The compiled core hands every input it does not answer itself
 (and so every error) to this function.
 """
@@ -15,8 +15,8 @@ from gateway.codec.dcs import dcs_for
 from gateway.codec.plan import MAX_SEGMENTS, plan
 from gateway.codec.segment import Segment
 from gateway.codec.septets import fill_bits_after, pack_septets, septets_for_udh
-from gateway.errors import TextTooLong
-from gateway.model import MessageClass
+from gateway.model.errors import TextTooLong
+from gateway.model.message import MessageClass
 
 UDHI = 0x40
 OCTET = [bytes((i,)) for i in range(256)]

@@ -29,7 +29,7 @@ from gateway.codec.dcs import dcs_for
 from gateway.codec.general import encode_python
 from gateway.codec.plan import candidates
 from gateway.codec.segment import Segment
-from gateway.model import MessageClass
+from gateway.model.message import MessageClass
 
 PURE_PYTHON_VARIABLE = "SMSGW_PURE_PYTHON"
 _NO_SEPTET = 0xFFFF
@@ -103,6 +103,6 @@ _module = _load()
 IMPLEMENTATION = "native" if _module is not None else "python"
 encode = encode_python
 analyze = analyze_python
-if _module is not None:  # same signatures, same results (tests/codec/test_native.py)
+if _module is not None:  # same signatures, same results (tests/gateway/codec/test_native.py)
     encode = _module.encode
     analyze = _module.analyze

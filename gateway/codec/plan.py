@@ -26,7 +26,7 @@ from gateway.codec.alphabet import (
     Tables,
     finish_septets,
 )
-from gateway.errors import ConfigError, InvalidText, TextTooLong, UnencodableCharacter
+from gateway.model.errors import ConfigError, InvalidText, TextTooLong, UnencodableCharacter
 
 CONCAT_MODES = ("udh8", "udh16", "sar", "payload")
 MAX_SEGMENTS = 255

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from gateway.errors import DecodeError
+from gateway.model.errors import DecodeError
 
 
 def _repeat(pattern: int, period: int, count: int) -> int:

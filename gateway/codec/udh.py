@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from gateway.errors import DecodeError
+from gateway.model.errors import DecodeError
 
 IEI_CONCAT_8 = 0x00
 IEI_CONCAT_16 = 0x08

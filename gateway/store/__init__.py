@@ -21,14 +21,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gateway.errors import ConfigError
+from gateway.model.errors import ConfigError
+from gateway.model.ids import new_id
 from gateway.store.base import KEEP, Keep, Store
 from gateway.store.files import make_dir
-from gateway.store.ids import new_id
-from gateway.store.schema import APPLICATION_ID
+from gateway.store.sqlite.schema import APPLICATION_ID
 
 if TYPE_CHECKING:
-    from gateway.store.sqlite_store import SqliteStore
+    from gateway.store.sqlite.store import SqliteStore
 
 __all__ = ["KEEP", "Keep", "Store", "check_openable", "new_id", "open_store", "sqlite_path"]
 
@@ -89,7 +89,7 @@ async def open_store(
     """Open (creating and migrating when needed) the store that ``url`` names.
 
     ``checkpoints``: "inline" (commands), "background" (the daemon),
-    "elsewhere" (its workers): see :data:`gateway.store.sqlite.CHECKPOINTS`.
+    "elsewhere" (its workers): see :data:`gateway.store.sqlite.engine.CHECKPOINTS`.
     """
     if not url.startswith("sqlite:"):
         scheme = url.split(":", 1)[0]
@@ -101,9 +101,10 @@ async def open_store(
     except OSError as exc:
         msg = f"cannot create the store directory {path.parent}: {exc.strerror}"
         raise ConfigError(msg) from None
-    # imported here: the SQLite modules use gateway.ledger, which uses this package's records
-    from gateway.store.sqlite import Engine  # noqa: PLC0415
-    from gateway.store.sqlite_store import SqliteStore  # noqa: PLC0415
+    # imported here: the SQLite modules use gateway.accounting.ledger, which uses
+    # this package's records
+    from gateway.store.sqlite.engine import Engine  # noqa: PLC0415
+    from gateway.store.sqlite.store import SqliteStore  # noqa: PLC0415
 
     engine = await asyncio.to_thread(Engine, str(path), synchronous=synchronous,
                                      checkpoints=checkpoints)

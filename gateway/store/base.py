@@ -3,7 +3,7 @@
 Every method is a coroutine and never blocks the event loop. Every state
 change is one transaction; batch methods (``enqueue``, ``record_outcomes``,
 ``record_receipts``) apply many changes in one transaction, each message's
-part of it atomic. Money rules live in :class:`gateway.ledger.AccountState`,
+part of it atomic. Money rules live in :class:`gateway.accounting.ledger.AccountState`,
 applied inside the backend's write transaction.
 
 Queue operations and what a PostgreSQL backend does for them:
@@ -14,7 +14,7 @@ Queue operations and what a PostgreSQL backend does for them:
   FOR UPDATE SKIP LOCKED) RETURNING ...``; expired leases go back to queued
   first, so a crashed worker's claims come back.
 - debits: ``SELECT ... FROM accounts WHERE name=$1 FOR UPDATE`` then the
-  same :class:`~gateway.ledger.AccountState` rules.
+  same :class:`~gateway.accounting.ledger.AccountState` rules.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import enum
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from gateway.link import Receipt
-from gateway.model import MessageState, SenderKind, SenderStatus
+from gateway.link.interface import Receipt
+from gateway.model.message import MessageState, SenderKind, SenderStatus
 from gateway.store.records import (
     Account,
     ApiToken,

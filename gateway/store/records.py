@@ -9,9 +9,9 @@ import enum
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from gateway.errors import UserError
-from gateway.link import Outcome, ReceiptState
-from gateway.model import MessageClass, MessageState, SegmentState, SenderKind, SenderStatus
+from gateway.link.interface import Outcome, ReceiptState
+from gateway.model.errors import UserError
+from gateway.model.message import MessageClass, MessageState, SegmentState, SenderKind, SenderStatus
 
 
 class EntryKind(enum.Enum):
@@ -242,7 +242,7 @@ class EnqueueResult:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OutcomeRecord:
-    """What a link answered for one segment (see :mod:`gateway.link`)."""
+    """What a link answered for one segment (see :mod:`gateway.link.interface`)."""
 
     message_id: str
     index: int

@@ -19,7 +19,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from gateway.errors import StoreInUse
+from gateway.model.errors import StoreInUse
 from gateway.store.files import make_dir, open_private
 
 

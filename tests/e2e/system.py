@@ -19,12 +19,12 @@ import aiohttp
 import structlog
 from prometheus_client.parser import text_string_to_metric_families
 
-from drivers.smpp.sim_session import SimConfig
-from drivers.smpp.simulator import SmscSimulator
-from gateway.app import Daemon
-from gateway.config import Config, load_config
-from gateway.daemon_config import daemon_settings
-from gateway.model import SenderKind, SenderStatus
+from drivers.smpp.simulator.server import SmscSimulator
+from drivers.smpp.simulator.session import SimConfig
+from gateway.config.daemon import daemon_settings
+from gateway.config.file import Config, load_config
+from gateway.model.message import SenderKind, SenderStatus
+from gateway.runtime.daemon import Daemon
 from gateway.store import open_store
 from tests.waiting import eventually
 

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import aiomqtt
 
-from drivers.smpp.sim_session import SimConfig
-from drivers.smpp.simulator import SmscSimulator
-from gateway.config import load_config
-from gateway.journal import AcceptJournal, journal_base
-from gateway.link import Accepted
-from gateway.model import MessageState, SenderKind, SenderStatus
+from drivers.smpp.simulator.server import SmscSimulator
+from drivers.smpp.simulator.session import SimConfig
+from gateway.config.file import load_config
+from gateway.dispatch.journal import AcceptJournal, journal_base
+from gateway.events.webhooks import verify
+from gateway.link.interface import Accepted
+from gateway.model.message import MessageState, SenderKind, SenderStatus
 from gateway.store import open_store
 from gateway.store.records import Enqueued, Lease, NewMessage, OutcomeRecord
-from gateway.webhooks import verify
 from tests.e2e.system import (
     ACCOUNT,
     PRICE,

@@ -15,9 +15,9 @@ from typing import Any
 
 import aiohttp
 
-from drivers.modem.ptymodem import PtyModem
-from drivers.modem.simulator import SimConfig
-from gateway.config import load_config
+from drivers.modem.simulator.modem import SimConfig
+from drivers.modem.simulator.pty import PtyModem
+from gateway.config.file import load_config
 from tests.e2e.system import (
     PRICE,
     SENDER,

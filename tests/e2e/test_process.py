@@ -27,10 +27,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from drivers.smpp.sim_session import SimConfig
-from drivers.smpp.simulator import SmscSimulator
-from gateway.config import load_config
-from gateway.model import MessageState, SenderKind, SenderStatus
+from drivers.smpp.simulator.server import SmscSimulator
+from drivers.smpp.simulator.session import SimConfig
+from gateway.config.file import load_config
+from gateway.model.message import MessageState, SenderKind, SenderStatus
 from gateway.store import open_store
 from tests.e2e.system import ACCOUNT, PRICE, SENDER, TOPUP, prepare_store, smpp_link, write_config
 from tests.fixtures.net import free_port, log_tail

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.http_limits import HttpLimits
+from gateway.ingress.http_limits import HttpLimits
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "smsgw.service"

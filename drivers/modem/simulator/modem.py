@@ -1,0 +1,418 @@
+"""A virtual GSM modem: the AT command set of a USB stick, with the quirks of real ones.
+
+:class:`SimModem` is the modem itself, without I/O (bytes and ``now`` in,
+bytes out, one timer for delayed status reports). :class:`PtyModem` puts it on
+a pseudo-terminal that pyserial opens like ``/dev/ttyUSB0``.
+
+Quirk modes (:class:`SimConfig`): echo that ATE0 does not turn off, URCs
+(+CMTI/+CDS and ``^RSSI``) placed inside other commands' replies, SIM busy
+(+CME ERROR: 14) on the first commands that touch the SIM, +CMS ERROR on a
+share of sends, a hang (no answer at all) after N commands, a SIM PIN, ERROR
+for the ESC line a link sends to wake the modem (as many real ones answer it).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from drivers.modem.protocol.tpdu import (
+    PduError,
+    build_deliver,
+    build_status_report,
+    encode_timestamp,
+    pack_septets,
+)
+
+_SIM_COMMANDS = ("+CPIN", "+CPMS", "+CMGR", "+CMGL", "+CMGD", "+CMGS", "+CSCA")
+_GSM_PLAIN = set(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,!?:;'\"()+-*/=<>%&#"
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimConfig:
+    echo: bool = False  # echo on, and ATE0 does not turn it off
+    urc_inside_replies: bool = False
+    sim_busy: int = 0  # first N SIM commands answer +CME ERROR: 14
+    cms_error_share: float = 0.0  # share of sends answered +CMS ERROR
+    cms_error_code: int = 500
+    hang_after: int | None = None  # stop answering after N commands
+    hang_for: int | None = None  # ...for this many commands (None: until resume())
+    pin: str | None = None
+    pin_attempts: int = 3
+    report_delay: float = 0.0  # seconds from +CMGS to its +CDS
+    report_status: int = 0x00  # TP-ST of the status reports
+    csq: int = 20  # AT+CSQ rssi (0-31, 99 unknown)
+    registered: bool = True
+    seed: int = 0
+    cnmi_offer: str = "(0-2),(0-3),(0,2),(0-2),(0,1)"  # what AT+CNMI=? answers
+    csms_service: int = 0  # 1: phase 2+, routed +CMT/+CDS need AT+CNMA
+    wake_error: bool = False  # answer ERROR to a line holding only ESC (the wake-up line)
+
+
+@dataclass(slots=True)
+class _Stored:
+    index: int
+    pdu: bytes
+    status: int = 0  # 0 unread, 1 read
+
+
+@dataclass(slots=True)
+class _State:
+    echo: bool
+    pin_ok: bool
+    pin_attempts: int
+    mt: int = 0  # +CNMI <mt>
+    ds: int = 0  # +CNMI <ds>
+    cmee: int = 0
+    cmgf: int = 0
+    next_mr: int = 0
+    commands: int = 0
+    sim_busy_left: int = 0
+    hang_left: int | None = None
+    hanging: bool = False
+    awaiting_pdu: int | None = None  # TPDU length announced by AT+CMGS
+    storage: dict[int, _Stored] = field(default_factory=dict)
+    held_urcs: list[bytes] = field(default_factory=list)
+    timers: list[tuple[float, bytes]] = field(default_factory=list)
+
+
+class SimModem:
+    """The modem's behaviour: call :meth:`receive_data`, collect :meth:`take_output`."""
+
+    def __init__(
+        self, config: SimConfig | None = None, *, wall: Callable[[], float] = time.time
+    ) -> None:
+        self.config = config or SimConfig()
+        self._wall = wall  # network timestamps; ``now`` arguments only drive timers
+        cfg = self.config
+        self._state = _State(
+            echo=cfg.echo, pin_ok=cfg.pin is None, pin_attempts=cfg.pin_attempts,
+            sim_busy_left=cfg.sim_busy,
+        )
+        self._random = random.Random(cfg.seed)
+        self._input = bytearray()
+        self._output = bytearray()
+        self.sent: list[bytes] = []  # every SMS-SUBMIT TPDU accepted, in order
+        self.commands: list[str] = []  # every command line answered (PIN hidden)
+        self.acks = 0  # AT+CNMA received
+        self.on_sent: Callable[[bytes], None] | None = None  # called with each accepted TPDU
+
+    # --- test and operator controls ---------------------------------------------
+
+    def inject_mo(self, *, originator: str, text: str, reference: int = 0) -> int:
+        """Store an MO message (split in concatenated parts when long); returns parts."""
+        gsm = all(c in _GSM_PLAIN for c in text)
+        per_part, single = (153, 160) if gsm else (67, 70)
+        chunks = [text] if len(text) <= single else [
+            text[i : i + per_part] for i in range(0, len(text), per_part)
+        ]
+        for seq, chunk in enumerate(chunks, start=1):
+            udh = bytes([5, 0, 3, reference & 0xFF, len(chunks), seq]) if len(chunks) > 1 else b""
+            if gsm:
+                fill = (7 - len(udh) * 8 % 7) % 7
+                user_data = udh + pack_septets(chunk.encode("ascii"), fill)
+                udl = (len(udh) * 8 + fill) // 7 + len(chunk)
+                dcs = 0x00
+            else:
+                user_data = udh + chunk.encode("utf-16-be")
+                udl, dcs = len(user_data), 0x08
+            self.inject_pdu(
+                build_deliver(
+                    originator=originator, data_coding=dcs, user_data=user_data, udl=udl,
+                    udhi=bool(udh), scts=encode_timestamp(self._wall()), smsc="+15550009999",
+                )
+            )
+        return len(chunks)
+
+    def inject_pdu(self, pdu: bytes) -> None:
+        """Receive one SMS-DELIVER (with SMSC address) from the "network"."""
+        st = self._state
+        if st.mt == 2:
+            self._urc(f"+CMT: ,{len(pdu) - 1 - pdu[0]}\r\n{pdu.hex().upper()}".encode())
+            return
+        index = next(i for i in range(1, 1000) if i not in st.storage)
+        st.storage[index] = _Stored(index=index, pdu=pdu)
+        if st.mt in (1, 3):
+            self._urc(f'+CMTI: "SM",{index}'.encode())
+
+    def hang_now(self) -> None:
+        """Stop answering until :meth:`resume`."""
+        self._state.hanging = True
+        self._state.hang_left = None
+
+    def resume(self) -> None:
+        """End a hang."""
+        self._state.hanging = False
+        self._state.hang_left = None
+
+    @property
+    def stored(self) -> int:
+        return len(self._state.storage)
+
+    # --- time --------------------------------------------------------------------
+
+    def get_timer(self) -> float | None:
+        return min((due for due, _ in self._state.timers), default=None)
+
+    def handle_timer(self, now: float) -> None:
+        due = [t for t in self._state.timers if t[0] <= now]
+        self._state.timers = [t for t in self._state.timers if t[0] > now]
+        for _, urc in due:
+            self._urc(urc)
+
+    # --- bytes ------------------------------------------------------------------
+
+    def take_output(self) -> bytes:
+        out = bytes(self._output)
+        self._output.clear()
+        return out
+
+    def receive_data(self, data: bytes, *, now: float) -> None:
+        self._input += data
+        while True:
+            st = self._state
+            if st.awaiting_pdu is not None:
+                end = next((i for i, b in enumerate(self._input) if b in (0x1A, 0x1B)), -1)
+                if end < 0:
+                    return
+                text = bytes(self._input[:end]).decode("ascii", "replace").strip()
+                cancel = self._input[end] == 0x1B
+                del self._input[: end + 1]
+                self._pdu(text, cancel=cancel, now=now)
+                continue
+            end = self._input.find(b"\r")
+            if end < 0:
+                return
+            raw = bytes(self._input[:end]).decode("ascii", "replace")
+            line = raw.strip("\n\x1b ")
+            del self._input[: end + 1]
+            if line:
+                self._command(line, now=now)
+            elif "\x1b" in raw and self.config.wake_error and not st.hanging:
+                self._reply([], "ERROR")
+
+    # --- internals ---------------------------------------------------------------
+
+    def _write(self, data: bytes) -> None:
+        self._output += data
+
+    def _urc(self, line: bytes) -> None:
+        if self._state.hanging:
+            return
+        if self.config.urc_inside_replies:
+            self._state.held_urcs.append(line)
+        else:
+            self._write(b"\r\n" + line + b"\r\n")
+
+    def _hang_check(self) -> bool:
+        st, cfg = self._state, self.config
+        st.commands += 1
+        if st.hanging:
+            if st.hang_left is not None:
+                st.hang_left -= 1
+                if st.hang_left <= 0:
+                    st.hanging = False
+            return True
+        if cfg.hang_after is not None and st.commands == cfg.hang_after + 1:
+            st.hanging = True
+            st.hang_left = cfg.hang_for
+            if st.hang_left is not None:
+                st.hang_left -= 1
+                if st.hang_left <= 0:
+                    st.hanging = False
+            return True
+        return False
+
+    def _reply(self, lines: list[str], final: str = "OK") -> None:
+        out = bytearray()
+        for line in lines:
+            out += b"\r\n" + line.encode() + b"\r\n"
+        if self.config.urc_inside_replies:
+            out += b"\r\n^RSSI: 18\r\n"  # a vendor URC inside every reply
+            for urc in self._state.held_urcs:
+                out += b"\r\n" + urc + b"\r\n"
+            self._state.held_urcs.clear()
+        out += b"\r\n" + final.encode() + b"\r\n"
+        self._write(bytes(out))
+
+    def _error(self, kind: str, code: int) -> None:
+        if self._state.cmee == 0:
+            self._reply([], "ERROR")
+        else:
+            self._reply([], f"+{kind} ERROR: {code}")
+
+    def _command(self, line: str, *, now: float) -> None:
+        st = self._state
+        if self._hang_check():
+            return
+        if st.echo:
+            self._write(line.encode() + b"\r")
+        upper = line.upper()
+        shown = 'AT+CPIN="****"' if upper.startswith("AT+CPIN=") else line
+        self.commands.append(shown)
+        if not upper.startswith("AT"):
+            self._reply([], "ERROR")
+            return
+        body = upper[2:]
+        if body.startswith(_SIM_COMMANDS):
+            if st.sim_busy_left > 0:
+                st.sim_busy_left -= 1
+                self._error("CME", 14)
+                return
+            if not st.pin_ok and not body.startswith("+CPIN"):
+                self._error("CMS" if body.startswith("+CM") else "CME", 311 if body.startswith(
+                    "+CM") else 11)
+                return
+        self._dispatch(body, line[2:], now=now)
+
+    def _dispatch(self, body: str, raw: str, *, now: float) -> None:
+        st, cfg = self._state, self.config
+        simple = {"", "Z", "&F", "V1", "+CMEE=0", "+CSMS=0", "+CREG=0", "+CREG=1"}
+        if body in simple:
+            if body == "Z":
+                st.echo = cfg.echo
+            self._reply([])
+        elif body in ("E0", "E1"):
+            st.echo = cfg.echo or body == "E1"
+            self._reply([])
+        elif body.startswith("+CMEE="):
+            st.cmee = int(body[6:] or 0)
+            self._reply([])
+        elif body in ("I", "+CGMI", "+GMI"):
+            self._reply(["smsgw modem simulator"])
+        elif body in ("+CGMM", "+CGSN"):
+            self._reply(["SIM800-SIM" if body == "+CGMM" else "490154203237518"])
+        elif body == "+CPIN?":
+            if st.pin_ok:
+                self._reply(["+CPIN: READY"])
+            else:
+                self._reply(["+CPIN: " + ("SIM PIN" if st.pin_attempts > 0 else "SIM PUK")])
+        elif body.startswith("+CPIN="):
+            given = raw[6:].strip().strip('"')
+            if st.pin_ok:
+                self._error("CME", 3)
+            elif st.pin_attempts <= 0:
+                self._error("CME", 12)
+            elif given == cfg.pin:
+                st.pin_ok = True
+                self._reply([])
+            else:
+                st.pin_attempts -= 1
+                self._error("CME", 16)
+        elif body == "+CNMA":
+            if cfg.csms_service == 1:
+                self.acks += 1
+                self._reply([])
+            else:
+                self._error("CMS", 340)  # no +CNMA acknowledgement expected
+        elif body.startswith("+CMGF="):
+            st.cmgf = int(body[6:] or 0)
+            self._reply([])
+        elif body == "+CSMS?":
+            self._reply([f"+CSMS: {cfg.csms_service},1,1,1"])
+        elif body == "+CNMI=?":
+            self._reply([f"+CNMI: {cfg.cnmi_offer}"])
+        elif body.startswith("+CNMI="):
+            parts = [int(p) if p else 0 for p in body[6:].split(",")] + [0] * 5
+            st.mt, st.ds = parts[1], parts[3]
+            self._reply([])
+        elif body.startswith("+CPMS"):
+            used = len(st.storage)
+            self._reply([f"+CPMS: {used},30,{used},30,{used},30"])
+        elif body == "+CREG?":
+            self._reply([f"+CREG: 0,{1 if cfg.registered else 2}"])
+        elif body == "+CSQ":
+            self._reply([f"+CSQ: {cfg.csq},99"])
+        elif body == "+COPS?":
+            self._reply(['+COPS: 0,0,"SIMNET"'])
+        elif body == "+CSCA?":
+            self._reply(['+CSCA: "+15550009999",145'])
+        elif body.startswith("+CMGS="):
+            if st.cmgf != 0:
+                self._error("CMS", 302)
+                return
+            st.awaiting_pdu = int(body[6:])
+            self._write(b"\r\n> ")
+        elif body.startswith("+CMGR="):
+            entry = st.storage.get(int(body[6:]))
+            if entry is None:
+                self._error("CMS", 321)
+                return
+            pdu = entry.pdu
+            self._reply([f"+CMGR: {entry.status},,{len(pdu) - 1 - pdu[0]}", pdu.hex().upper()])
+            entry.status = 1
+        elif body.startswith("+CMGL"):
+            lines: list[str] = []
+            for entry in sorted(st.storage.values(), key=lambda e: e.index):
+                pdu = entry.pdu
+                lines += [f"+CMGL: {entry.index},{entry.status},,{len(pdu) - 1 - pdu[0]}",
+                          pdu.hex().upper()]
+                entry.status = 1
+            self._reply(lines)
+        elif body.startswith("+CMGD="):
+            index = int(body[6:].split(",", maxsplit=1)[0])
+            st.storage.pop(index, None)
+            self._reply([])
+        else:
+            self._reply([], "ERROR")
+
+    def _pdu(self, text: str, *, cancel: bool, now: float) -> None:
+        st, cfg = self._state, self.config
+        length = st.awaiting_pdu
+        st.awaiting_pdu = None
+        if self._hang_check():
+            return
+        if st.echo:
+            self._write(text.encode() + b"\x1a")
+        if cancel:
+            self._reply([])
+            return
+        try:
+            pdu = bytes.fromhex(text)
+            tpdu = pdu[1 + pdu[0] :]
+            if len(tpdu) != length or tpdu[0] & 0x03 != 0x01:
+                raise PduError("length or type")
+        except (ValueError, IndexError, PduError):
+            self._error("CMS", 304)
+            return
+        if cfg.cms_error_share > 0 and self._random.random() < cfg.cms_error_share:
+            self._error("CMS", cfg.cms_error_code)
+            return
+        mr = st.next_mr
+        st.next_mr = (st.next_mr + 1) % 256
+        self.sent.append(tpdu)
+        if self.on_sent is not None:
+            self.on_sent(tpdu)
+        self._reply([f"+CMGS: {mr}"])
+        if tpdu[0] & 0x20 and st.ds in (1, 2):
+            recipient = _recipient(tpdu)
+            report = build_status_report(
+                reference=mr, recipient=recipient, scts=encode_timestamp(self._wall()),
+                discharge=encode_timestamp(self._wall() + cfg.report_delay),
+                status=cfg.report_status,
+            )
+            if st.ds == 2:
+                index = next(i for i in range(1, 1000) if i not in st.storage)
+                st.storage[index] = _Stored(index=index, pdu=report)
+                urc = f'+CDSI: "SR",{index}'.encode()
+            else:
+                urc = f"+CDS: {len(report) - 1}\r\n{report.hex().upper()}".encode()
+            st.timers.append((now + cfg.report_delay, urc))
+
+
+def _recipient(tpdu: bytes) -> str:
+    ndigits, toa = tpdu[2], tpdu[3]
+    digits = ""
+    for octet in tpdu[4 : 4 + (ndigits + 1) // 2]:
+        digits += f"{octet & 0x0F:x}{octet >> 4:x}"
+    digits = digits[:ndigits]
+    return ("+" if toa == 0x91 else "") + digits
+
+
+def describe_sent(tpdu: bytes) -> str:
+    """One line about a sent TPDU for the simulator's console (no message text)."""
+    return f"to {_recipient(tpdu)} ({len(tpdu)} octets)"

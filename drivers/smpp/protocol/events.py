@@ -1,0 +1,64 @@
+"""Events an :class:`drivers.smpp.protocol.session.EsmeSession` hands to its caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from drivers.smpp.protocol.pdu import DataSm, ShortMessage
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Bound:
+    system_id: str  # the SMSC's
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubmitAnswered:
+    """submit_sm_resp (or a generic_nack naming a submit's sequence)."""
+
+    sequence: int
+    status: int
+    message_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubmitMisanswered:
+    """A submit_sm_resp saying ESME_ROK without a usable message_id (none, or longer
+    than SMPP 3.4's 64 octets): the peer broke the protocol; ``detail`` says how."""
+
+    sequence: int
+    detail: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubmitExpired:
+    """No answer within ``response_timeout``; a late answer will be ignored."""
+
+    sequence: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliverReceived:
+    """deliver_sm/data_sm; answer with :meth:`EsmeSession.respond`."""
+
+    pdu: ShortMessage | DataSm
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerError:
+    """The SMSC sent something we could not read; answered with generic_nack."""
+
+    detail: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Closed:
+    """The session is over; the caller closes the connection. ``reason`` says why."""
+
+    reason: str  # "bind_failed", "unbound", "unbind_requested", "dead", "protocol"
+    detail: str = ""
+    status: int | None = None
+
+
+Event = (Bound | SubmitAnswered | SubmitMisanswered | SubmitExpired | DeliverReceived | PeerError
+         | Closed)

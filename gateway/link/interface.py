@@ -1,0 +1,239 @@
+"""The one small interface every link driver implements (SMPP, modem).
+
+The dispatcher hands a link one :class:`SubmitRequest` per segment and awaits
+an :class:`Outcome`. Receipts and inbound (MO) parts flow the other way
+through a :class:`LinkHandler` whose coroutines the driver awaits *before* it
+acknowledges them to the peer (deliver_sm_resp, AT+CMGD, AT+CNMA): whatever
+the handler has stored is safe, whatever it has not is redelivered by the peer.
+
+Drivers import only this module, :mod:`gateway.model.message`, :mod:`gateway.model.errors`,
+:mod:`gateway.config.secrets` and :mod:`gateway.codec` (DESIGN.md section 2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from gateway.codec import Segment
+from gateway.model.message import MessageClass, SenderKind
+
+# --- what goes out ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubmitRequest:
+    """One segment of one message to one recipient."""
+
+    message_id: str  # the store's message id
+    index: int  # 0-based segment index within the message
+    source: str  # sender as approved: alphanumeric, short code digits or +E164
+    source_kind: SenderKind
+    destination: str  # +E164
+    segment: Segment  # encoded for this link's concat/packed profile
+    msg_class: MessageClass = MessageClass.STANDARD
+    validity: int | None = None  # seconds; None = SMSC default
+    want_receipt: bool = True
+    priority: int = 0  # 0 (normal) .. 3 (highest)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Accepted:
+    """The SMSC (or modem) took the segment; ``smsc_id`` is what receipts will name."""
+
+    smsc_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Retry:
+    """Transient failure: try again later (same or other link)."""
+
+    reason: str  # status name (ESME_RTHROTTLED, CMS_500, timeout, link_down...)
+    status: int | None = None
+    delay: float = 0.0  # suggested seconds before the next try
+    throttled: bool = False  # the peer asked us to slow down
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rejected:
+    """Permanent refusal: retrying the same segment will not help."""
+
+    reason: str  # status name (ESME_RINVDSTADR, CMS_21...)
+    status: int | None = None
+
+
+Outcome = Accepted | Retry | Rejected
+OutcomeCallback = Callable[[Outcome], None]
+
+
+# --- what comes back ----------------------------------------------------------
+
+
+class ReceiptState(enum.Enum):
+    """Delivery receipt states (SMPP 3.4 message_state / TP-ST mapped)."""
+
+    ENROUTE = "enroute"  # still trying (not final)
+    ACCEPTED = "accepted"  # accepted on behalf of the handset (final, treated as delivered)
+    DELIVERED = "delivered"
+    UNDELIVERABLE = "undeliverable"
+    EXPIRED = "expired"
+    DELETED = "deleted"
+    REJECTED = "rejected"
+    UNKNOWN = "unknown"
+
+    @property
+    def final(self) -> bool:
+        return self is not ReceiptState.ENROUTE
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Receipt:
+    """A delivery receipt / status report for one accepted segment."""
+
+    link: str
+    smsc_id: str  # equal to the Accepted.smsc_id it reports on (normalised by the driver)
+    state: ReceiptState
+    error: str | None = None  # network error code as text, when given
+    done_at: float | None = None  # POSIX time the SMSC gives, when it gives one
+    destination: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Concat:
+    """Concatenation info of one part (from UDH IE 0x00/0x08 or SAR TLVs)."""
+
+    reference: int
+    total: int
+    sequence: int  # 1-based
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InboundPart:
+    """One MO (reply) PDU as received; reassembly happens in the core.
+
+    ``payload`` is the user data without its header, GSM 7-bit as one septet
+    per octet (unpacked), UCS-2 as big-endian octets, 8-bit as is.
+    """
+
+    link: str
+    source: str
+    destination: str
+    data_coding: int
+    payload: bytes
+    concat: Concat | None = None
+    received_at: float  # POSIX time
+    smsc_timestamp: float | None = None
+
+
+# --- the interface ------------------------------------------------------------
+
+
+class LinkHandler(Protocol):
+    """What a link calls with what it receives; raise to refuse (the peer redelivers)."""
+
+    async def on_receipt(self, receipt: Receipt) -> None: ...
+
+    async def on_inbound(self, part: InboundPart) -> None: ...
+
+
+ReceiptDone = Callable[[BaseException | None], None]  # a receipt stored (None) or not
+
+
+def settle(future: asyncio.Future[None], error: BaseException | None) -> None:
+    """Finish ``future`` with ``error``, or with None when there is none (a
+    :data:`ReceiptDone` for a coroutine that awaits the future); a future already
+    done is left as it is."""
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+@runtime_checkable
+class ReceiptSink(Protocol):
+    """A handler that also takes receipts without a coroutine per receipt (the daemon's).
+
+    A link that sees it calls :meth:`store_receipt` instead of ``on_receipt``
+    and acknowledges the receipt when ``done`` is called: ``done(None)`` once
+    stored, ``done(error)`` if it failed (refused: the peer delivers it again).
+    ``done`` is called once, from the loop, never from within ``store_receipt``;
+    no future nor callback handle per receipt.
+    """
+
+    def store_receipt(self, receipt: Receipt, done: ReceiptDone) -> None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LinkHealth:
+    """A snapshot for /readyz, ``smsgw link list`` and metrics."""
+
+    name: str
+    driver: str  # "smpp" | "modem"
+    up: bool  # connected / port open
+    bound: bool  # can submit now
+    in_flight: int = 0
+    window: int = 1
+    throttled: bool = False  # backing off after a throttling answer
+    detail: str = ""  # one human line: last error, operator name...
+    counters: dict[str, int] = field(default_factory=dict)  # submitted, accepted, ...
+    gauges: dict[str, float] = field(default_factory=dict)  # signal_dbm, registered...
+
+
+class Link(Protocol):
+    """A running link to an SMSC or a modem."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def concat(self) -> str:
+        """How this link wants concatenation: udh8 | udh16 | sar | payload."""
+        ...
+
+    @property
+    def packed(self) -> bool:
+        """Whether GSM 7-bit segments must be packed septets."""
+        ...
+
+    async def run(self) -> None:
+        """Connect, bind and keep the link up (reconnecting) until :meth:`stop`."""
+        ...
+
+    async def submit(self, request: SubmitRequest) -> Outcome:
+        """Send one segment; waits for a place in the window and for the answer."""
+        ...
+
+    async def stop(self, *, timeout: float = 10.0) -> None:
+        """Stop taking submits, wait (bounded) for in-flight answers, unbind, close."""
+        ...
+
+    def health(self) -> LinkHealth: ...
+
+
+@runtime_checkable
+class SegmentSender(Protocol):
+    """Streaming submits, for links that can (SMPP): no task or future per segment.
+
+    The dispatcher calls :meth:`send` while :meth:`room` is above 0 and
+    awaits :meth:`wait_room` otherwise; ``done`` is called once per segment
+    with its outcome, from the link's own callbacks (or at once when the
+    segment cannot go, e.g. ``Retry("link_down")``), and must not raise.
+    Links without it are driven through ``submit`` (gateway.dispatch.slots).
+    """
+
+    def room(self) -> int:
+        """Segments :meth:`send` takes now; a link that is down has room (to fail fast)."""
+        ...
+
+    async def wait_room(self) -> None:
+        """Until :meth:`room` is above 0."""
+        ...
+
+    def send(self, request: SubmitRequest, done: OutcomeCallback) -> None:
+        """Send one segment now; ``done(outcome)`` once, later or at once."""
+        ...

@@ -1,0 +1,445 @@
+"""The SQLite store: one writer thread with group commit, a small pool of readers.
+
+Writes go through a queue to one thread that owns the write connection.
+When the loop is busy the thread takes every queued operation (up to
+``max_batch``) into one ``BEGIN IMMEDIATE`` transaction, runs each inside
+its own SAVEPOINT (a failing one rolls back alone), commits once, then
+resolves the callers' futures: an operation is acknowledged only after its
+commit. ``BEGIN IMMEDIATE`` takes SQLite's write lock before anything is
+read, so balance checks and debits of concurrent *processes* serialise too.
+Bulk jobs (enqueues, weighted by their messages) fill a transaction up to
+``max_bulk`` messages; the rest wait for the next one, so the dispatcher's
+small writes do not wait behind every queued enqueue. Urgent jobs (the
+dispatcher's outcomes and receipts) go first, in a transaction without bulk
+jobs, which wait out one such transaction at most. A job's ``prepare`` step
+(ids, rows, packed events) runs before the write lock is taken. WAL
+checkpoints run inline (commands), in a thread of the daemon's Engine, or are
+left to that thread (workers): see :data:`CHECKPOINTS`.
+
+Durability: ``synchronous = FULL`` by default. In WAL mode NORMAL survives a
+process crash (kill -9) but may lose the last commits on power loss or an OS
+crash, which would drop messages and debits already acknowledged to clients
+(DESIGN.md 4: "acknowledge only what is durable"). FULL fsyncs the WAL at
+every commit; group commit shares that fsync among every operation of a
+batch, so throughput stays high under load. ``[store] synchronous =
+"normal"`` trades that guarantee for latency where the host has a UPS or
+the data is disposable.
+
+Reads run in a thread pool, one connection per thread (WAL readers do not
+block the writer nor each other).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import fcntl
+import functools
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from gateway.model.errors import NotASmsgwDatabase, StoreError
+from gateway.store.files import open_private, prepare_database
+from gateway.store.records import WriterStats
+from gateway.store.sqlite.schema import migrate
+
+T = TypeVar("T")
+BUSY_TIMEOUT_MS = 30_000
+SYNCHRONOUS = ("full", "normal")
+# who copies the WAL back into the database file: the committing writer
+# (SQLite's default), a thread of this Engine, or another process's Engine
+CHECKPOINTS = ("inline", "background", "elsewhere")
+CHECKPOINT_INTERVAL = 0.2  # seconds between background checkpoints, at most
+CHECKPOINT_IDLE = 1.0  # seconds between background checkpoints, at least
+
+
+def connect(path: str, *, synchronous: str = "full", readonly: bool = False) -> sqlite3.Connection:
+    """Open ``path`` with smsgw's PRAGMAs; a non-SQLite file raises NotASmsgwDatabase."""
+    if synchronous not in SYNCHRONOUS:
+        msg = f"[store] synchronous: {synchronous!r} is not one of {', '.join(SYNCHRONOUS)}"
+        raise StoreError(msg)
+    try:
+        if not readonly and _on_disk(path):
+            prepare_database(path)  # created 0600 here, so that -wal and -shm are too
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                               timeout=BUSY_TIMEOUT_MS / 1000)
+    except OSError as exc:
+        raise StoreError(f"cannot open store {path}: {exc.strerror or exc}") from None
+    except sqlite3.OperationalError as exc:
+        raise StoreError(f"cannot open store {path}: {exc}") from None
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if not readonly:
+            mode = _set_wal(conn)
+            if mode != "wal":
+                msg = f"cannot put store {path} in WAL mode (journal_mode is {mode})"
+                raise StoreError(msg)
+        conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if readonly:
+            conn.execute("PRAGMA query_only = ON")
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        raise StoreError(f"store {path}: {exc}") from None
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise NotASmsgwDatabase(f"{path} is not a smsgw database ({exc})") from None
+    return conn
+
+
+def _on_disk(path: str) -> bool:
+    return path != ":memory:" and not path.startswith("file:")
+
+
+def _set_wal(conn: sqlite3.Connection) -> str:
+    """``PRAGMA journal_mode = WAL``, retried while another connection holds the file.
+
+    Two processes opening a fresh file at once both switch it to WAL; SQLite
+    answers "database is locked" to one of them at once, without calling the
+    busy handler, so this waits and tries again (bounded by the busy timeout).
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.001
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            busy = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
+            if not busy or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
+class _Job:
+    __slots__ = ("args", "bulk", "fn", "future", "loop", "prepare", "urgent")
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...],
+                 loop: asyncio.AbstractEventLoop, *, bulk: int = 0, urgent: bool = False,
+                 prepare: Callable[..., Any] | None = None) -> None:
+        self.fn = fn
+        self.args = args
+        self.loop = loop
+        self.bulk = bulk
+        self.urgent = urgent
+        self.prepare = prepare
+        self.future: asyncio.Future[Any] = loop.create_future()
+
+
+def _resolve(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
+def _open_writer_lock(path: str) -> int | None:
+    """The file whose flock() the writers of every smsgw process take around their
+    transactions (``PATH-writer.lock`` beside the database).
+
+    SQLite lets one process write at a time; a writer that finds the lock
+    taken sleeps in its busy handler (1, 2, 5, 10... ms) and tries again, which
+    stretches the commits of a daemon whose workers write at the same time.
+    Waiting on flock() instead, the kernel wakes the next writer as soon as the
+    lock is released. Without the file (read-only directory, memory database)
+    SQLite's busy handler alone keeps writes correct.
+    """
+    if not _on_disk(path):
+        return None
+    try:
+        return open_private(f"{path}-writer.lock", os.O_RDONLY)
+    except OSError:
+        return None
+
+
+class TransactionRunner:
+    """Runs write jobs, one transaction per call: the write lock file (flock), then
+    ``BEGIN IMMEDIATE``, each job in a SAVEPOINT of its own (one that raises rolls
+    back alone and hands its exception back), one COMMIT. Counts what it costs
+    (:class:`~gateway.store.records.WriterStats`).
+
+    The Engine's writer thread runs one; it holds no asyncio state, so any
+    thread that owns a write connection can.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
+        self.conn = conn
+        self.path = path
+        self.lock_fd = _open_writer_lock(path)
+        # added to by the running thread; stats() reads them from any thread
+        self._transactions = 0
+        self._busy = 0.0
+        self._lock_wait = 0.0
+        self._commit = 0.0
+        self._cpu = 0.0
+
+    def run(self, jobs: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]],
+            ) -> list[tuple[bool, Any]]:
+        """``fn(conn, *args)`` for each (fn, args); (True, value) or (False, exception)."""
+        asked = time.monotonic()
+        if self.lock_fd is None:
+            results = self._transaction(jobs)
+        else:
+            fcntl.flock(self.lock_fd, fcntl.LOCK_EX)
+            got = time.monotonic()
+            self._lock_wait += got - asked
+            asked = got
+            cpu = time.thread_time()
+            try:
+                results = self._transaction(jobs)
+            finally:
+                fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
+            self._cpu += time.thread_time() - cpu
+        self._transactions += 1
+        self._busy += time.monotonic() - asked
+        return results
+
+    def _transaction(self, jobs: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]],
+                     ) -> list[tuple[bool, Any]]:
+        conn = self.conn
+        results: list[tuple[bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for fn, args in jobs:
+                conn.execute("SAVEPOINT job")
+                try:
+                    value = fn(conn, *args)
+                except sqlite3.OperationalError:
+                    raise  # disk full, I/O error, lock timeout: the whole batch fails
+                except Exception as exc:  # noqa: BLE001 (handed back to the caller)
+                    conn.execute("ROLLBACK TO job")
+                    results.append((False, exc))
+                else:
+                    results.append((True, value))
+                conn.execute("RELEASE job")
+            started = time.monotonic()
+            conn.execute("COMMIT")
+            self._commit += time.monotonic() - started
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            error = StoreError(f"store {self.path}: {exc}")
+            results = [(False, error)] * len(jobs)
+        return results
+
+    def stats(self) -> WriterStats:
+        return WriterStats(transactions=self._transactions, busy_seconds=self._busy,
+                           lock_wait_seconds=self._lock_wait, commit_seconds=self._commit,
+                           cpu_seconds=self._cpu)
+
+    def close(self) -> None:
+        if self.lock_fd is not None:
+            os.close(self.lock_fd)
+            self.lock_fd = None
+
+
+class Engine:
+    """Owns the connections and threads; runs functions ``fn(conn, *args)``."""
+
+    def __init__(self, path: str, *, synchronous: str = "full", max_batch: int = 512,
+                 max_bulk: int = 250, readers: int = 2, checkpoints: str = "inline") -> None:
+        """``checkpoints``: see :data:`CHECKPOINTS` and :meth:`_checkpoint_loop`;
+        "elsewhere" is for a process whose parent checkpoints (the daemon's workers)."""
+        if checkpoints not in CHECKPOINTS:
+            msg = f"checkpoints: {checkpoints!r} is not one of {', '.join(CHECKPOINTS)}"
+            raise ValueError(msg)
+        self.path = path
+        self._synchronous = synchronous
+        self._max_batch = max_batch
+        self._max_bulk = max_bulk
+        self._conn = connect(path, synchronous=synchronous)
+        try:
+            migrate(self._conn, path=path)
+        except BaseException:
+            self._conn.close()
+            raise
+        self._runner = TransactionRunner(self._conn, path)
+        self._closed = False
+        self._checkpoint_wake = threading.Event()
+        self._checkpoint_stop = threading.Event()
+        self._checkpointer: threading.Thread | None = None
+        if checkpoints != "inline":
+            self._conn.execute("PRAGMA wal_autocheckpoint = 0")
+        if checkpoints == "background":
+            self._checkpointer = threading.Thread(target=self._checkpoint_loop,
+                                                  name="smsgw-store-checkpoint", daemon=True)
+            self._checkpointer.start()
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="smsgw-store-writer",
+                                        daemon=True)
+        self._thread.start()
+        self._pool = ThreadPoolExecutor(max_workers=readers,
+                                        thread_name_prefix="smsgw-store-read")
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    # --- writing ----------------------------------------------------------------
+    async def write(self, fn: Callable[..., T], *args: Any, bulk: int = 0,
+                    urgent: bool = False, prepare: Callable[..., Any] | None = None,
+                    **kwargs: Any) -> T:
+        """Run ``fn(conn, *args, **kwargs)`` in the writer's next transaction.
+
+        ``bulk``: the size of a large piece of work (the messages of an
+        enqueue). A transaction takes bulk jobs up to ``max_bulk`` in all (at
+        least one), so that the small, frequent writes of the dispatcher
+        (claims, outcomes, receipts) queued behind them wait for one
+        transaction's worth, not for every enqueue queued: sending goes on
+        while thousands of messages/s come in.
+
+        ``urgent``: goes first, and not in a transaction with bulk jobs (the
+        dispatcher's outcomes: lanes wait for them when there is no journal).
+
+        ``prepare``: run by the writer thread before the write lock is taken,
+        ``prepare(*args)``; ``fn`` is then called as ``fn(conn, prepared)``. What
+        needs no database is done there, so the lock, which every process's
+        writer shares, is held for less.
+        """
+        if self._closed:
+            raise StoreError("store is closed")
+        if kwargs:
+            fn = functools.partial(fn, **kwargs)
+        job = _Job(fn, args, asyncio.get_running_loop(), bulk=bulk, urgent=urgent,
+                   prepare=prepare)
+        self._queue.put(job)
+        result: T = await job.future
+        return result
+
+    def _run(self) -> None:
+        urgent: collections.deque[_Job] = collections.deque()  # outcomes: first, alone
+        small: collections.deque[_Job] = collections.deque()
+        held: collections.deque[_Job] = collections.deque()  # bulk jobs, FIFO
+        stop = False
+        passed_over = False  # bulk jobs waited out the last transaction
+        while True:
+            if not (urgent or small or held):
+                if stop:
+                    break
+                job = self._queue.get()
+                if job is None:
+                    break
+                (urgent if job.urgent else held if job.bulk else small).append(job)
+            while True:  # everything queued meanwhile
+                try:
+                    job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    stop = True
+                else:
+                    (urgent if job.urgent else held if job.bulk else small).append(job)
+            jobs: list[_Job] = []
+            while urgent and len(jobs) < self._max_batch:
+                jobs.append(urgent.popleft())
+            while small and len(jobs) < self._max_batch:
+                jobs.append(small.popleft())
+            passed_over = bool(jobs) and jobs[0].urgent and not passed_over and bool(held)
+            if not passed_over:
+                # a link's next window waits for urgent jobs (outcomes): they do not
+                # wait behind bulk jobs (enqueues) too, but bulk jobs wait out one
+                # such transaction at most, however many urgent ones keep coming
+                bulk = 0
+                while held and (not bulk or bulk + held[0].bulk <= self._max_bulk):
+                    bulk += held[0].bulk
+                    jobs.append(held.popleft())
+            jobs = self._prepare(jobs)
+            if not jobs:
+                continue
+            results = self._runner.run([(job.fn, job.args) for job in jobs])
+            for job, (ok, value) in zip(jobs, results, strict=True):
+                # RuntimeError: the caller's loop is closed, nobody waits for this answer
+                with contextlib.suppress(RuntimeError):
+                    job.loop.call_soon_threadsafe(_resolve, job.future, ok, value)
+            self._checkpoint_wake.set()
+        self._conn.close()
+        self._runner.close()
+
+    def _checkpoint_loop(self) -> None:
+        """Copy committed WAL frames into the database file, beside the writer.
+
+        With ``checkpoints = "inline"`` (SQLite's default) the commit that
+        takes the WAL past 1,000 pages copies them back itself, holding the
+        write lock while it does (a third of the commit time under load).
+        Here a connection of its own does it after commits, at most every
+        CHECKPOINT_INTERVAL, PASSIVE (never waiting for readers or writers);
+        SQLite releases the GIL meanwhile, so it runs on another core.
+        """
+        conn = connect(self.path, synchronous=self._synchronous)
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+        try:
+            while not self._closed:
+                # this process's commits wake it; other processes' (the workers')
+                # are seen at least every CHECKPOINT_IDLE
+                self._checkpoint_wake.wait(CHECKPOINT_IDLE)
+                self._checkpoint_wake.clear()
+                started = time.monotonic()
+                # busy: another process checkpoints right now (a command with
+                # inline checkpoints); the next round catches up
+                with contextlib.suppress(sqlite3.OperationalError):
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                rest = CHECKPOINT_INTERVAL - (time.monotonic() - started)
+                self._checkpoint_stop.wait(max(0.0, rest))
+        finally:
+            conn.close()
+
+    def _prepare(self, jobs: list[_Job]) -> list[_Job]:
+        """Run the jobs' ``prepare`` steps, outside the transaction; a failing one
+        answers its caller and leaves the batch."""
+        ready = []
+        for job in jobs:
+            if job.prepare is not None:
+                try:
+                    job.args = (job.prepare(*job.args),)
+                except Exception as exc:  # noqa: BLE001 (handed to the caller's future)
+                    with contextlib.suppress(RuntimeError):
+                        job.loop.call_soon_threadsafe(_resolve, job.future, False, exc)
+                    continue
+            ready.append(job)
+        return ready
+
+    def stats(self) -> WriterStats:
+        return self._runner.stats()
+
+    # --- reading ----------------------------------------------------------------
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path, synchronous=self._synchronous, readonly=True)
+            self._local.conn = conn
+            with self._lock:
+                self._readers.append(conn)
+        return conn
+
+    def _call_read(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        return fn(self._reader(), *args)
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            raise StoreError("store is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._call_read, fn, args)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        await asyncio.to_thread(self._thread.join)
+        if self._checkpointer is not None:
+            self._checkpoint_stop.set()
+            self._checkpoint_wake.set()
+            await asyncio.to_thread(self._checkpointer.join)
+        self._pool.shutdown(wait=True)
+        with self._lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()

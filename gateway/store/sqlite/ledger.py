@@ -1,0 +1,131 @@
+"""Ledger journal operations on SQLite; run inside the writer's transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from gateway.accounting.ledger import AccountState
+from gateway.model.errors import AlreadyExists
+from gateway.store.records import Balance, EntryKind, LedgerEntry, LedgerResult
+from gateway.store.sqlite.rows import LEDGER_COLUMNS, entry_from, month_of, require_account
+
+
+def load_state(conn: sqlite3.Connection, name: str) -> AccountState:
+    row = require_account(conn, name)
+    return AccountState(
+        name=row[0], balance=row[1], credit_limit=row[2], monthly_cap=row[3],
+        alert_below=row[4], month=row[5], month_spent=row[6], alert_armed=bool(row[8]),
+    )
+
+
+def save_state(conn: sqlite3.Connection, st: AccountState) -> None:
+    conn.execute(
+        "UPDATE accounts SET balance = ?, alert_armed = ?, month = ?, month_spent = ? "
+        "WHERE name = ?",
+        (st.balance, int(st.alert_armed), st.month, st.month_spent, st.name),
+    )
+
+
+INSERT_ENTRY = (
+    "INSERT INTO ledger (account, at, kind, amount, balance_after, reference, message_id, note) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def insert_entry(
+    conn: sqlite3.Connection, *, account: str, at: float, kind: EntryKind, amount: int,
+    balance_after: int, reference: str | None = None, message_id: str | None = None,
+    note: str | None = None,
+) -> LedgerEntry:
+    cur = conn.execute(
+        INSERT_ENTRY,
+        (account, at, kind.value, amount, balance_after, reference, message_id, note),
+    )
+    return LedgerEntry(
+        id=int(cur.lastrowid or 0), account=account, at=at, kind=kind, amount=amount,
+        balance_after=balance_after, reference=reference, message_id=message_id, note=note,
+    )
+
+
+def topup(
+    conn: sqlite3.Connection, account: str, amount: int, *, reference: str, note: str | None,
+    now: float,
+) -> LedgerResult:
+    st = load_state(conn, account)
+    row = conn.execute(
+        f"SELECT {LEDGER_COLUMNS} FROM ledger "  # noqa: S608 (constant column list)
+        "WHERE account = ? AND reference = ? AND kind = 'topup'",
+        (account, reference),
+    ).fetchone()
+    if row is not None:
+        existing = entry_from(row)
+        if existing.amount != amount:
+            msg = (
+                f"order reference {reference!r} was already credited with "
+                f"{existing.amount} credits, not {amount}"
+            )
+            raise AlreadyExists(msg)
+        return LedgerResult(entry=existing, duplicate=True)
+    crossing = st.topup(amount, now)
+    save_state(conn, st)
+    entry = insert_entry(conn, account=account, at=now, kind=EntryKind.TOPUP, amount=amount,
+                         balance_after=st.balance, reference=reference, note=note)
+    return LedgerResult(entry=entry, crossing=crossing)
+
+
+def adjust(
+    conn: sqlite3.Connection, account: str, amount: int, note: str, now: float
+) -> LedgerResult:
+    st = load_state(conn, account)
+    crossing = st.adjust(amount, now)
+    save_state(conn, st)
+    entry = insert_entry(conn, account=account, at=now, kind=EntryKind.ADJUSTMENT,
+                         amount=amount, balance_after=st.balance, note=note)
+    return LedgerResult(entry=entry, crossing=crossing)
+
+
+def refund(
+    conn: sqlite3.Connection, st: AccountState, *, message_id: str, amount: int,
+    debited_at: float, now: float, note: str,
+) -> LedgerEntry | None:
+    """Refund ``amount`` for a message once (a second refund for it is a no-op)."""
+    if amount <= 0:
+        return None
+    if conn.execute(
+        "SELECT 1 FROM ledger WHERE message_id = ? AND kind = 'refund'", (message_id,)
+    ).fetchone():
+        return None
+    st.refund(amount, now, debited_at=debited_at)
+    return insert_entry(conn, account=st.name, at=now, kind=EntryKind.REFUND, amount=amount,
+                        balance_after=st.balance, message_id=message_id, note=note)
+
+
+def history(conn: sqlite3.Connection, account: str, limit: int | None) -> list[LedgerEntry]:
+    require_account(conn, account)
+    if limit is None:
+        rows = conn.execute(
+            f"SELECT {LEDGER_COLUMNS} FROM ledger WHERE account = ? ORDER BY id",  # noqa: S608
+            (account,),
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            f"SELECT * FROM (SELECT {LEDGER_COLUMNS} FROM ledger WHERE account = ? "  # noqa: S608
+            "ORDER BY id DESC LIMIT ?) ORDER BY id",
+            (account, limit),
+        ).fetchall()
+    return [entry_from(r) for r in rows]
+
+
+def balance(conn: sqlite3.Connection, account: str, now: float) -> Balance:
+    row = require_account(conn, account)
+    spent = row[6] if row[5] == month_of(now) else 0  # no debit yet this month
+    return Balance(account=row[0], balance=row[1], credit_limit=row[2],
+                   available=row[1] + row[2], monthly_cap=row[3], month_spent=spent)
+
+
+def verify(conn: sqlite3.Connection) -> dict[str, tuple[int, int]]:
+    rows = conn.execute(
+        "SELECT a.name, a.balance, coalesce(sum(l.amount), 0) FROM accounts a "
+        "LEFT JOIN ledger l ON l.account = a.name GROUP BY a.name"
+    ).fetchall()
+    return {name: (bal, total) for name, bal, total in rows if bal != total}

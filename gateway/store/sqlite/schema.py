@@ -1,0 +1,317 @@
+"""SQLite schema, its version, and the migrations that run when a store opens.
+
+A smsgw database carries ``PRAGMA application_id = APPLICATION_ID`` so that
+``smsgw`` recognises its own files and refuses any other SQLite file, and
+``PRAGMA user_version`` = the schema version. Migration *n* takes version n-1
+to n; they run in one ``BEGIN IMMEDIATE`` transaction, so two processes
+opening a fresh file at once do not both migrate it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from collections.abc import Callable
+
+from gateway.model.errors import NotASmsgwDatabase
+
+APPLICATION_ID = 0x534D5347  # "SMSG"
+
+_V1 = """
+CREATE TABLE accounts (
+    name         TEXT PRIMARY KEY,
+    balance      INTEGER NOT NULL DEFAULT 0,
+    credit_limit INTEGER NOT NULL DEFAULT 0 CHECK (credit_limit >= 0),
+    monthly_cap  INTEGER CHECK (monthly_cap IS NULL OR monthly_cap >= 0),
+    alert_below  INTEGER,
+    alert_armed  INTEGER NOT NULL DEFAULT 1,   -- 0 after a crossing, until back above
+    month        TEXT NOT NULL DEFAULT '',     -- 'YYYY-MM' (UTC) of month_spent
+    month_spent  INTEGER NOT NULL DEFAULT 0,
+    created_at   REAL NOT NULL,
+    CHECK (balance >= -credit_limit)
+);
+CREATE TABLE api_tokens (
+    id         INTEGER PRIMARY KEY,
+    account    TEXT NOT NULL REFERENCES accounts(name),
+    token_hash TEXT NOT NULL UNIQUE,           -- sha256 hex of the token
+    prefix     TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE TABLE senders (
+    account    TEXT NOT NULL REFERENCES accounts(name),
+    value      TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    reason     TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (account, value)
+) WITHOUT ROWID;
+CREATE INDEX senders_value ON senders(value);
+CREATE TABLE prices (
+    account TEXT NOT NULL DEFAULT '',           -- '' = the default list
+    prefix  TEXT NOT NULL,
+    credits INTEGER NOT NULL CHECK (credits >= 0),
+    PRIMARY KEY (account, prefix)
+) WITHOUT ROWID;
+CREATE TABLE phonebooks (
+    id         INTEGER PRIMARY KEY,
+    account    TEXT NOT NULL REFERENCES accounts(name),
+    name       TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    UNIQUE (account, name)
+);
+CREATE TABLE contacts (
+    phonebook_id INTEGER NOT NULL REFERENCES phonebooks(id),
+    number       TEXT NOT NULL,
+    name         TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (phonebook_id, number)
+) WITHOUT ROWID;
+CREATE TABLE messages (
+    id              TEXT PRIMARY KEY,          -- time-sortable (ULID-like)
+    account         TEXT NOT NULL REFERENCES accounts(name),
+    sender          TEXT NOT NULL,
+    sender_kind     TEXT NOT NULL,
+    destination     TEXT NOT NULL,
+    text            TEXT NOT NULL,
+    encoding        TEXT NOT NULL,
+    segments        INTEGER NOT NULL,
+    price           INTEGER NOT NULL,
+    credits         INTEGER NOT NULL,
+    msg_class       TEXT NOT NULL,
+    send_at         REAL NOT NULL,
+    validity        INTEGER,
+    priority        INTEGER NOT NULL DEFAULT 0,
+    client_ref      TEXT,
+    body_hash       TEXT,
+    callback_url    TEXT,
+    state           TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,             -- max(send_at, retry time)
+    created_at      REAL NOT NULL,
+    updated_at      REAL NOT NULL,
+    lease_owner     TEXT,
+    lease_until     REAL,
+    error           TEXT
+) WITHOUT ROWID;
+CREATE INDEX messages_account ON messages(account, id);
+CREATE INDEX messages_due ON messages(priority DESC, id) WHERE state = 'queued';
+CREATE INDEX messages_leased ON messages(lease_until) WHERE state = 'dispatching';
+CREATE UNIQUE INDEX messages_client_ref ON messages(account, client_ref, destination)
+    WHERE client_ref IS NOT NULL;
+CREATE TABLE segments (
+    message_id    TEXT NOT NULL REFERENCES messages(id),
+    idx           INTEGER NOT NULL,
+    state         TEXT NOT NULL,
+    smsc_id       TEXT,
+    link          TEXT,
+    submitted_at  REAL,                         -- set when an SMSC accepted it
+    receipt_state TEXT,
+    error         TEXT,
+    updated_at    REAL NOT NULL,
+    PRIMARY KEY (message_id, idx)
+) WITHOUT ROWID;
+CREATE INDEX segments_smsc ON segments(link, smsc_id) WHERE smsc_id IS NOT NULL;
+CREATE TABLE pending_receipts (                 -- receipts that overtook their submit_sm_resp
+    id          INTEGER PRIMARY KEY,
+    link        TEXT NOT NULL,
+    smsc_id     TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    error       TEXT,
+    received_at REAL NOT NULL
+);
+CREATE INDEX pending_receipts_smsc ON pending_receipts(link, smsc_id);
+CREATE TABLE inbound (
+    id          TEXT PRIMARY KEY,
+    account     TEXT,
+    link        TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    text        TEXT NOT NULL,
+    received_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX inbound_account ON inbound(account, id);
+CREATE TABLE ledger (
+    id            INTEGER PRIMARY KEY,
+    account       TEXT NOT NULL REFERENCES accounts(name),
+    at            REAL NOT NULL,
+    kind          TEXT NOT NULL CHECK (kind IN ('topup', 'debit', 'refund', 'adjustment')),
+    amount        INTEGER NOT NULL,
+    balance_after INTEGER NOT NULL,
+    reference     TEXT,
+    message_id    TEXT,
+    note          TEXT
+);
+CREATE INDEX ledger_account ON ledger(account, id);
+CREATE UNIQUE INDEX ledger_topup_ref ON ledger(account, reference) WHERE kind = 'topup';
+CREATE UNIQUE INDEX ledger_message ON ledger(message_id, kind) WHERE message_id IS NOT NULL;
+"""
+
+# v2: the transactional outbox. Every status change, stored reply and refused
+# send writes its event row in the transaction of the change itself; the
+# publisher (gateway.events.publisher) deletes rows once published / delivered.
+# CHECKs are written with OR: SQLite (3.40) builds an ephemeral table for an
+# IN list at every row inserted, 1.5 us per event row.
+_V2 = """
+CREATE TABLE events (                            -- MQTT outbox, oldest first
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    account    TEXT NOT NULL,
+    kind       TEXT NOT NULL CHECK (kind = 'status' OR kind = 'inbound' OR kind = 'rejected'),
+    payload    BLOB NOT NULL,                   -- UTF-8 JSON
+    created_at REAL NOT NULL
+);
+CREATE TABLE webhooks (                          -- status events to callback URLs
+    id         INTEGER PRIMARY KEY,
+    account    TEXT NOT NULL,
+    url        TEXT NOT NULL,
+    payload    BLOB NOT NULL,
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    next_at    REAL NOT NULL,
+    state      TEXT NOT NULL DEFAULT 'pending' CHECK (state = 'pending' OR state = 'failed'),
+    last_error TEXT,
+    created_at REAL NOT NULL
+);
+CREATE INDEX webhooks_due ON webhooks(state, next_at);
+ALTER TABLE accounts ADD COLUMN webhook_secret TEXT NOT NULL DEFAULT '';
+DROP INDEX messages_due;
+CREATE INDEX messages_due ON messages(priority DESC, id, next_attempt_at) WHERE state = 'queued';
+CREATE INDEX messages_next ON messages(next_attempt_at, priority) WHERE state = 'queued';
+"""
+
+
+# v3: the MQTT outbox holds one row per transaction's events (see
+# gateway.store.sqlite.events): a status change costs a few bytes in a row
+# instead of a row of its own, inserted, read back and deleted. Rows of the
+# v2 table move over one event per row (_move_events). Submitted messages get
+# an index of their own: counting them (the queue-depth gauge) and finding
+# those whose receipts never came read only them, not the whole table.
+_V3 = """
+CREATE TABLE outbox (                            -- MQTT outbox, oldest first
+    id         INTEGER PRIMARY KEY,
+    events     INTEGER NOT NULL,                 -- how many events body holds
+    body       BLOB NOT NULL,                    -- events (gateway.store.sqlite.events)
+    created_at REAL NOT NULL
+);
+CREATE INDEX messages_submitted ON messages(updated_at) WHERE state = 'submitted';
+"""
+
+
+# v5: counters of work done by a process that is not the daemon (a CLI send or
+# cancel, a low-credit crossing it caused), left for the daemon to add to its
+# metrics; one row per counter and label set, so the table stays as small as
+# the label values, whoever writes and however long no daemon runs.
+_V5 = """
+CREATE TABLE metric_counts (
+    name   TEXT NOT NULL,                    -- a Metrics method (gateway.ops.metrics.STORED)
+    labels TEXT NOT NULL,                    -- its keyword arguments, JSON, sorted keys
+    amount INTEGER NOT NULL,
+    PRIMARY KEY (name, labels)
+) WITHOUT ROWID;
+"""
+
+
+def _move_events(conn: sqlite3.Connection) -> None:
+    from gateway.store.sqlite.events import add_outbox, pack_event  # noqa: PLC0415 (a cycle)
+
+    for account, kind, payload, created_at in conn.execute(
+        "SELECT account, kind, payload, created_at FROM events ORDER BY id"
+    ).fetchall():
+        add_outbox(conn, [pack_event(kind, account, bytes(payload))], created_at)
+    conn.execute("DROP TABLE events")
+
+
+def new_webhook_secret() -> str:
+    """An account's webhook signing secret: 32 random bytes, hex."""
+    return secrets.token_hex(32)
+
+
+def _fill_webhook_secrets(conn: sqlite3.Connection) -> None:
+    names = [r[0] for r in conn.execute("SELECT name FROM accounts WHERE webhook_secret = ''")]
+    conn.executemany("UPDATE accounts SET webhook_secret = ? WHERE name = ?",
+                     [(new_webhook_secret(), n) for n in names])
+
+
+# v4: a short code or a virtual number has one approved owner at a time (replies
+# go to it); alphanumeric names stay shareable. A database where one was
+# approved for several accounts keeps the first approval (the earliest
+# updated_at, then the account name); the later ones go back to pending with a
+# reason, for the operator to decide (_one_owner_per_number, before the index).
+_V4 = """
+CREATE UNIQUE INDEX senders_one_owner ON senders(value)
+    WHERE status = 'approved' AND kind <> 'alpha';
+"""
+SHARED_APPROVAL_REASON = (
+    "approved for another account first: a short code or number has one owner at a time"
+)
+
+
+def _one_owner_per_number(conn: sqlite3.Connection) -> None:
+    first: dict[str, str] = {}
+    later: list[tuple[str, str]] = []
+    for value, account in conn.execute(
+        "SELECT value, account FROM senders WHERE status = 'approved' AND kind <> 'alpha' "
+        "ORDER BY value, updated_at, account"
+    ).fetchall():
+        if first.setdefault(value, account) != account:
+            later.append((account, value))
+    conn.executemany(
+        "UPDATE senders SET status = 'pending', reason = ? WHERE account = ? AND value = ?",
+        [(SHARED_APPROVAL_REASON, account, value) for account, value in later],
+    )
+
+
+# MIGRATIONS[n - 1] takes the schema from version n - 1 to n; BEFORE[n] runs
+# first and AFTER[n] then, what SQL alone cannot do (secrets from the OS's
+# random source, choices row by row).
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
+BEFORE: dict[int, Callable[[sqlite3.Connection], None]] = {4: _one_owner_per_number}
+AFTER: dict[int, Callable[[sqlite3.Connection], None]] = {
+    2: _fill_webhook_secrets, 3: _move_events,
+}
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def _statements(script: str) -> list[str]:
+    lines = [ln.split("--", 1)[0] for ln in script.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def migrate(conn: sqlite3.Connection, *, path: str) -> int:
+    """Check that ``conn`` is a smsgw database (or empty) and bring it to SCHEMA_VERSION.
+
+    Returns the version found before migrating. ``conn`` is in autocommit mode.
+    """
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.DatabaseError as exc:
+        raise NotASmsgwDatabase(f"{path} is not a smsgw database ({exc})") from None
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if app_id != APPLICATION_ID and (app_id != 0 or tables or version):
+            msg = f"{path} is not a smsgw database (another application's SQLite file)"
+            raise NotASmsgwDatabase(msg)
+        if version > SCHEMA_VERSION:
+            msg = (
+                f"{path} has schema version {version}, newer than this smsgw knows "
+                f"({SCHEMA_VERSION}): upgrade smsgw"
+            )
+            raise NotASmsgwDatabase(msg)
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            before = BEFORE.get(number)
+            if before is not None:
+                before(conn)
+            for statement in _statements(script):
+                conn.execute(statement)
+            step = AFTER.get(number)
+            if step is not None:
+                step(conn)
+        if version < SCHEMA_VERSION:
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return int(version)

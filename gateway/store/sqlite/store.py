@@ -1,0 +1,305 @@
+"""``SqliteStore``: the :class:`~gateway.store.base.Store` interface on SQLite."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from gateway.link.interface import Receipt
+from gateway.model.message import MessageState, SenderKind, SenderStatus
+from gateway.store.base import KEEP, Keep
+from gateway.store.records import (
+    Account,
+    ApiToken,
+    Balance,
+    EnqueueResult,
+    InboundMessage,
+    Lease,
+    LedgerEntry,
+    LedgerResult,
+    Message,
+    MessageView,
+    MetricCount,
+    NewMessage,
+    OutboxBatch,
+    OutcomeRecord,
+    Phonebook,
+    PhonebookContact,
+    Price,
+    QueueChanges,
+    SendContext,
+    Sender,
+    WebhookEvent,
+    WebhookRecord,
+    WriterStats,
+)
+from gateway.store.sqlite import admin, dispatch, events, ledger
+from gateway.store.sqlite import queue as mq
+from gateway.store.sqlite.engine import Engine
+
+
+def _enqueue_prepared(conn: Any, work: mq.PreparedEnqueue) -> EnqueueResult:
+    return mq.enqueue(conn, work, work.now)
+
+
+class SqliteStore:
+    """Every method is a coroutine; writes are group-committed by :class:`Engine`.
+
+    ``mqtt_outbox``: write MQTT outbox rows (status, inbound events). The
+    daemon turns it off when it has no ``[mqtt]``: nothing would publish them.
+    """
+
+    def __init__(self, *, engine: Engine, clock: Callable[[], float],
+                 mqtt_outbox: bool = True) -> None:
+        self._engine = engine
+        self._clock = clock
+        self.mqtt_outbox = mqtt_outbox
+
+    @property
+    def path(self) -> str:
+        return self._engine.path
+
+    def writer_stats(self) -> WriterStats:
+        """What this process's writer did so far (metrics)."""
+        return self._engine.stats()
+
+    # --- accounts and tokens ---------------------------------------------------
+    async def create_account(self, name: str) -> Account:
+        return await self._engine.write(admin.create_account, name, self._clock())
+
+    async def get_account(self, name: str) -> Account:
+        return await self._engine.read(admin.get_account, name)
+
+    async def list_accounts(self) -> list[Account]:
+        return await self._engine.read(admin.list_accounts)
+
+    async def set_account(
+        self, name: str, *, credit_limit: int | Keep = KEEP,
+        monthly_cap: int | Keep | None = KEEP, alert_below: int | Keep | None = KEEP,
+    ) -> Account:
+        return await self._engine.write(admin.set_account, name, credit_limit, monthly_cap,
+                                        alert_below)
+
+    async def create_token(self, account: str) -> tuple[ApiToken, str]:
+        return await self._engine.write(admin.create_token, account, self._clock())
+
+    async def account_for_token(self, token: str) -> str | None:
+        return await self._engine.read(admin.account_for_token, token)
+
+    async def list_tokens(self, account: str | None = None) -> list[ApiToken]:
+        return await self._engine.read(admin.list_tokens, account)
+
+    async def revoke_token(self, token_id: int, *, account: str | None = None) -> ApiToken:
+        return await self._engine.write(admin.revoke_token, token_id, account)
+
+    # --- senders, prices, phonebooks -------------------------------------------
+    async def add_sender(self, account: str, value: str, kind: SenderKind) -> Sender:
+        return await self._engine.write(admin.add_sender, account, value, kind, self._clock())
+
+    async def set_sender_status(
+        self, account: str, value: str, status: SenderStatus, *, reason: str | None = None
+    ) -> Sender:
+        return await self._engine.write(admin.set_sender_status, account, value, status,
+                                        reason=reason, now=self._clock())
+
+    async def get_sender(self, account: str, value: str) -> Sender | None:
+        return await self._engine.read(admin.get_sender, account, value)
+
+    async def list_senders(self, account: str) -> list[Sender]:
+        return await self._engine.read(admin.list_senders, account)
+
+    async def sender_owners(self, value: str) -> list[str]:
+        return await self._engine.read(admin.sender_owners, value)
+
+    async def set_price(
+        self, prefix: str, per_segment: int, *, account: str | None = None
+    ) -> Price:
+        return await self._engine.write(admin.set_price, prefix, per_segment, account)
+
+    async def list_prices(self, *, account: str | None = None) -> list[Price]:
+        return await self._engine.read(admin.list_prices, account)
+
+    async def send_context(self, account: str, sender: str) -> SendContext:
+        return await self._engine.read(admin.send_context, account, sender)
+
+    async def create_phonebook(self, account: str, name: str) -> Phonebook:
+        return await self._engine.write(admin.create_phonebook, account, name, self._clock())
+
+    async def import_contacts(
+        self, account: str, name: str, contacts: Sequence[PhonebookContact]
+    ) -> tuple[int, int]:
+        return await self._engine.write(admin.import_contacts, account, name, contacts)
+
+    async def list_phonebooks(self, account: str) -> list[Phonebook]:
+        return await self._engine.read(admin.list_phonebooks, account)
+
+    async def phonebook_contacts(self, account: str, name: str) -> list[PhonebookContact]:
+        return await self._engine.read(admin.phonebook_contacts, account, name)
+
+    # --- ledger ----------------------------------------------------------------
+    async def topup(
+        self, account: str, amount: int, *, reference: str, note: str | None = None
+    ) -> LedgerResult:
+        return await self._engine.write(ledger.topup, account, amount, reference=reference,
+                                        note=note, now=self._clock())
+
+    async def adjust(self, account: str, amount: int, *, note: str) -> LedgerResult:
+        return await self._engine.write(ledger.adjust, account, amount, note, self._clock())
+
+    async def balance(self, account: str) -> Balance:
+        return await self._engine.read(ledger.balance, account, self._clock())
+
+    async def history(self, account: str, *, limit: int | None = None) -> list[LedgerEntry]:
+        return await self._engine.read(ledger.history, account, limit)
+
+    async def verify_ledger(self) -> dict[str, tuple[int, int]]:
+        return await self._engine.read(ledger.verify)
+
+    # --- messages ----------------------------------------------------------------
+    async def enqueue(
+        self, batch: Sequence[NewMessage], *, lease: Lease | None = None
+    ) -> EnqueueResult:
+        prepare = functools.partial(mq.prepare_enqueue, batch, self._clock(),
+                                    outbox=self.mqtt_outbox, lease=lease)
+        return await self._engine.write(_enqueue_prepared, prepare=prepare, bulk=len(batch))
+
+    async def get_messages(self, ids: Sequence[str]) -> list[Message]:
+        return await self._engine.read(mq.get_messages, list(ids))
+
+    async def release(self, worker: str, ids: Sequence[str]) -> int:
+        if not ids:
+            return 0
+        return await self._engine.write(mq.release, worker, list(ids), self._clock())
+
+    async def leased_to(self, worker: str) -> list[str]:
+        return await self._engine.read(mq.leased_to, worker)
+
+    async def get_message(self, message_id: str) -> MessageView:
+        return await self._engine.read(mq.get_message, message_id)
+
+    async def list_messages(
+        self, *, account: str | None = None, state: MessageState | None = None,
+        since: float | None = None, limit: int = 100,
+    ) -> list[Message]:
+        return await self._engine.read(mq.list_messages, account, state, since, limit)
+
+    async def count_by_state(self) -> dict[MessageState, int]:
+        return await self._engine.read(mq.count_by_state)
+
+    async def queue_depths(self) -> dict[MessageState, int]:
+        return await self._engine.read(mq.queue_depths)
+
+    async def ping(self) -> None:
+        await self._engine.read(mq.ping)
+
+    async def cancel(self, message_id: str) -> QueueChanges:
+        return await self._engine.write(mq.cancel, message_id, self._clock(),
+                                        outbox=self.mqtt_outbox)
+
+    async def finish(
+        self, message_id: str, state: MessageState, *, reason: str | None = None
+    ) -> QueueChanges:
+        await self.get_message(message_id)  # NotFound before taking the write lock
+        return await self._engine.write(dispatch.finish, message_id, state, reason,
+                                        self._clock(), outbox=self.mqtt_outbox)
+
+    async def claim_due(
+        self, worker: str, *, now: float, limit: int, lease_seconds: float
+    ) -> list[Message]:
+        return await self._engine.write(mq.claim_due, worker, now, limit, lease_seconds)
+
+    async def release_leases(self, worker: str) -> int:
+        return await self._engine.write(mq.release_leases, worker, self._clock())
+
+    async def wake_waiting(
+        self, *, reasons: Sequence[str], now: float, within: float
+    ) -> int:
+        if not reasons:
+            return 0
+        return await self._engine.write(mq.wake_waiting, list(reasons), now, within,
+                                        urgent=True)
+
+    async def expire_unconfirmed(self, *, before: float, limit: int = 1000) -> QueueChanges:
+        return await self._engine.write(dispatch.expire_unconfirmed, before, limit,
+                                        self._clock(), outbox=self.mqtt_outbox)
+
+    async def record_outcomes(
+        self, batch: Sequence[OutcomeRecord], *, now: float
+    ) -> QueueChanges:
+        # urgent: a link's next segments wait for these to be recorded
+        return await self._engine.write(dispatch.record_outcomes, batch, now,
+                                        outbox=self.mqtt_outbox, urgent=True)
+
+    async def record_receipts(self, batch: Sequence[Receipt], *, now: float) -> QueueChanges:
+        return await self._engine.write(dispatch.record_receipts, batch, now,
+                                        outbox=self.mqtt_outbox)
+
+    async def record(
+        self, outcomes: Sequence[OutcomeRecord], receipts: Sequence[Receipt], *, now: float
+    ) -> QueueChanges:
+        # urgent when it carries outcomes: a link's next segments may wait for them
+        return await self._engine.write(dispatch.record, outcomes, receipts, now,
+                                        outbox=self.mqtt_outbox, urgent=bool(outcomes))
+
+    # --- inbound -----------------------------------------------------------------
+    async def add_inbound(self, message: InboundMessage) -> None:
+        await self._engine.write(events.add_inbound, message, outbox=self.mqtt_outbox)
+
+    async def list_inbound(
+        self, *, account: str | None = None, limit: int = 100
+    ) -> list[InboundMessage]:
+        return await self._engine.read(admin.list_inbound, account, limit)
+
+    # --- event outbox -------------------------------------------------------------
+    async def add_event(self, *, account: str, kind: str, payload: Mapping[str, Any]) -> int:
+        return await self._engine.write(events.add_event, account, kind, payload, self._clock())
+
+    async def pending_mqtt_events(self, *, limit: int) -> list[OutboxBatch]:
+        return await self._engine.read(events.pending_mqtt_events, limit)
+
+    async def ack_mqtt_events(self, batches: Sequence[int]) -> None:
+        if batches:
+            await self._engine.write(events.ack_mqtt_events, list(batches))
+
+    async def due_webhooks(self, *, now: float, limit: int, after: int = 0,
+                           ) -> list[WebhookEvent]:
+        return await self._engine.read(events.due_webhooks, now, limit, after)
+
+    async def webhook_done(self, id: int) -> None:  # noqa: A002 (the API's name)
+        await self._engine.write(events.webhook_done, id)
+
+    async def webhook_retry(self, id: int, *, at: float, error: str) -> None:  # noqa: A002
+        await self._engine.write(events.webhook_retry, id, at, error)
+
+    async def webhook_failed(self, id: int, *, error: str) -> None:  # noqa: A002
+        await self._engine.write(events.webhook_failed, id, error)
+
+    async def list_webhooks(
+        self, *, account: str | None = None, state: str | None = None, limit: int = 100,
+    ) -> list[WebhookRecord]:
+        return await self._engine.read(events.list_webhooks, account, state, limit)
+
+    async def retry_webhooks(self, ids: Sequence[int] = (), *, account: str | None = None,
+                             ) -> int:
+        return await self._engine.write(events.retry_webhooks, ids, account, self._clock())
+
+    async def webhook_secret(self, account: str) -> bytes:
+        secret = await self._engine.read(events.webhook_secret, account)
+        if not secret:  # an account row written without one: make it now
+            secret = await self._engine.write(events.ensure_webhook_secret, account)
+        return secret.encode()
+
+    async def rotate_webhook_secret(self, account: str) -> str:
+        return await self._engine.write(events.rotate_webhook_secret, account)
+
+    # --- counters for the daemon's metrics ---------------------------------------
+    async def add_metric_counts(self, counts: Sequence[MetricCount]) -> None:
+        if counts:
+            await self._engine.write(events.add_metric_counts, list(counts))
+
+    async def take_metric_counts(self) -> list[MetricCount]:
+        return await self._engine.write(events.take_metric_counts)
+
+    async def close(self) -> None:
+        await self._engine.close()

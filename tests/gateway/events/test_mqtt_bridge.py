@@ -1,0 +1,332 @@
+"""MQTT ingress: acknowledged only once stored, in order, redelivered after a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import aiomqtt
+import pytest
+import structlog
+
+from gateway.events.mqtt_bridge import (
+    MqttBridge,
+    MqttSettings,
+    MqttUnavailable,
+    _AckQueue,
+    _Batch,
+    _buffer_reads,
+    _Pubacks,
+    encode_publish,
+)
+from gateway.model.errors import ConfigError
+from tests.fixtures.mosquitto import MosquittoBroker, receive
+
+Handler = Callable[[str, bytes], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def running_bridge(
+    broker: MosquittoBroker, on_send: Handler, *, client_id: str = "gw-test"
+) -> AsyncIterator[MqttBridge]:
+    bridge = MqttBridge(
+        settings=MqttSettings.from_url(broker.url, client_id=client_id, reconnect_min=0.05,
+                                       reconnect_max=0.2),
+        on_send=on_send,
+        logger=structlog.get_logger(),
+    )
+    task = asyncio.create_task(bridge.run())
+    try:
+        await asyncio.wait_for(bridge.connected.wait(), timeout=10)
+        yield bridge
+    finally:
+        bridge.stop()
+        await asyncio.wait_for(task, timeout=10)
+
+
+async def _ignore_sends(_account: str, _payload: bytes) -> None:
+    """The send handler of tests that only publish."""
+
+
+async def publish(broker: MosquittoBroker, topic: str, payload: bytes) -> None:
+    async with aiomqtt.Client(broker.host, broker.port, identifier="upstream") as up:
+        await up.publish(topic, payload, qos=1)
+
+
+def test_ack_queue_releases_in_arrival_order() -> None:
+    acked: list[int] = []
+    q = _AckQueue(lambda mid, _qos: acked.append(mid))
+    a, b, c = q.arrived(1, 1), q.arrived(2, 1), q.arrived(3, 0)
+    q.finished(c)
+    q.finished(b)
+    assert acked == []
+    q.finished(a)
+    assert acked == [1, 2]  # QoS 0 needs no PUBACK
+
+
+def test_url_is_checked() -> None:
+    with pytest.raises(ConfigError, match=r"\[mqtt\] url"):
+        MqttSettings.from_url("http://broker")
+    s = MqttSettings.from_url("mqtts://broker.example", shared_group="gw")
+    assert (s.port, s.tls, s.send_filter) == (8883, True, "$share/gw/smsgw/+/send")
+
+
+async def test_send_reaches_the_handler_with_its_account(
+    mosquitto_broker: MosquittoBroker,
+) -> None:
+    got: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+
+    async def on_send(account: str, payload: bytes) -> None:
+        await got.put((account, payload))
+
+    async with running_bridge(mosquitto_broker, on_send):
+        await publish(mosquitto_broker, "smsgw/acme/send", b'{"to": ["+33612345678"]}')
+        assert await asyncio.wait_for(got.get(), 10) == ("acme", b'{"to": ["+33612345678"]}')
+
+
+async def test_publish_waits_for_the_broker_and_fails_when_disconnected(
+    mosquitto_broker: MosquittoBroker,
+) -> None:
+    async with aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port,
+                              identifier="watcher") as watcher:
+        await watcher.subscribe("smsgw/acme/status", qos=1)
+        async with running_bridge(mosquitto_broker, _ignore_sends) as bridge:
+            await bridge.publish(bridge.topic("acme", "status"), b'{"state": "queued"}')
+            message = await asyncio.wait_for(anext(aiter(watcher.messages)), 10)
+            assert message.payload == b'{"state": "queued"}'
+        with pytest.raises(MqttUnavailable):
+            await bridge.publish("smsgw/acme/status", b"{}")
+
+
+async def test_send_not_stored_is_delivered_again_after_reconnect(
+    mosquitto_broker: MosquittoBroker,
+) -> None:
+    calls: list[bytes] = []
+    stored = asyncio.Event()
+
+    async def on_send(_account: str, payload: bytes) -> None:
+        calls.append(payload)
+        if len(calls) == 1:
+            msg = "store unreachable"
+            raise OSError(msg)
+        stored.set()
+
+    async with running_bridge(mosquitto_broker, on_send) as bridge:
+        await publish(mosquitto_broker, "smsgw/acme/send", b"one")
+        await asyncio.wait_for(stored.wait(), 10)
+        assert calls == [b"one", b"one"]
+        assert bridge.connections >= 2
+
+
+def test_daemon_killed_before_storing_loses_nothing(mosquitto_broker: MosquittoBroker) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.gateway.events.mqtt_crash_child", mosquitto_broker.url,
+         "gw-crash"],
+        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[3],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])},
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "connected"
+        asyncio.run(publish(mosquitto_broker, "smsgw/acme/send", b"precious"))
+        assert child.stdout.readline().strip() == "received acme precious"
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+
+    async def restarted() -> list[tuple[str, bytes]]:
+        got: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+
+        async def on_send(account: str, payload: bytes) -> None:
+            await got.put((account, payload))
+
+        async with running_bridge(mosquitto_broker, on_send, client_id="gw-crash"):
+            return [await asyncio.wait_for(got.get(), 20)]
+
+    assert asyncio.run(restarted()) == [("acme", b"precious")]
+
+
+def test_pubacks_count_per_batch_and_close_wakes_the_waiters() -> None:
+    pubacks = _Pubacks()
+    first, second = _Batch(), _Batch()
+    pubacks.expect(1, first)
+    pubacks.expect(2, first)
+    pubacks.expect(3, second)
+    assert pubacks.acked(1)
+    assert not first.wake.is_set()
+    assert pubacks.acked(2)
+    assert not pubacks.acked(99)  # someone else's message
+    assert first.wake.is_set()
+    assert first.acked == {1, 2}
+    assert not second.wake.is_set()
+    pubacks.close()
+    assert second.wake.is_set()
+    assert second.acked == set()
+    assert pubacks.closed
+
+
+def test_publish_packet_is_mqtt_3_1_1_qos_1() -> None:
+    assert encode_publish(b"a/b", b"hi", 0x0102) == b"\x32\x09\x00\x03a/b\x01\x02hi"
+    # remaining length 2 + 3 + 2 + 200 = 207: two base-128 digits, low first
+    assert encode_publish(b"a/b", b"x" * 200, 7)[:3] == b"\x32\xcf\x01"
+
+
+def test_pubacks_of_a_forgotten_batch_are_ignored() -> None:
+    pubacks = _Pubacks()
+    late, other = _Batch(), _Batch()
+    pubacks.expect(1, late)
+    pubacks.expect(2, other)
+    pubacks.forget(late)
+    assert not pubacks.acked(1)
+    assert late.acked == set()
+    assert pubacks.acked(2)
+
+
+async def test_publish_many_is_acknowledged_and_arrives_in_order(
+    mosquitto_broker: MosquittoBroker,
+) -> None:
+    messages = [(f"smsgw/acct{i % 3}/status", b'{"n": %d}' % i) for i in range(1200)]
+    async with aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port,
+                              identifier="watcher") as watcher:
+        await watcher.subscribe("smsgw/+/status", qos=1)
+        async with running_bridge(mosquitto_broker, _ignore_sends) as bridge:
+            assert await bridge.publish_many(messages) == [True] * len(messages)
+            got = await receive(watcher, len(messages))
+    assert got == messages
+
+
+async def test_publish_many_reports_nothing_acknowledged_when_the_broker_is_silent(
+    mosquitto_broker: MosquittoBroker,
+) -> None:
+    async with running_bridge(mosquitto_broker, _ignore_sends) as bridge:
+        assert mosquitto_broker.process is not None
+        mosquitto_broker.process.send_signal(signal.SIGSTOP)  # no PUBACK can come
+        try:
+            acked = await bridge.publish_many(
+                [("smsgw/acme/status", b"1"), ("smsgw/acme/status", b"2")], timeout=0.3
+            )
+        finally:
+            mosquitto_broker.process.send_signal(signal.SIGCONT)
+        assert acked == [False, False]
+        # the connection is still usable: later PUBACKs of the forgotten ones are ignored
+        assert await bridge.publish_many([("smsgw/acme/status", b"3")]) == [True]
+
+
+async def test_publish_many_before_connecting_raises_unavailable() -> None:
+    bridge = MqttBridge(settings=MqttSettings(host="127.0.0.1"), on_send=_ignore_sends,
+                        logger=structlog.get_logger())
+    with pytest.raises(MqttUnavailable):
+        await bridge.publish_many([("smsgw/acme/status", b"{}")])
+
+
+class _Socketless:
+    """What _buffer_reads needs of a paho client: its _sock_recv."""
+
+    def __init__(self, chunks: list[bytes | type[BaseException]]) -> None:
+        self.chunks = chunks
+        self.calls: list[int] = []
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        self.calls.append(bufsize)
+        chunk = self.chunks.pop(0)
+        if isinstance(chunk, type):
+            raise chunk()
+        return chunk
+
+
+def test_reads_are_served_from_one_chunk_of_the_socket() -> None:
+    # two PUBACKs in one TCP read: paho asks 1, 1, 2 bytes per packet
+    paho = _Socketless([b"\x40\x02\x00\x01\x40\x02\x00\x02", BlockingIOError, b""])
+    waiting = _buffer_reads(paho)  # type: ignore[arg-type]
+    got = [paho._sock_recv(n) for n in (1, 1, 2, 1)]
+    assert got == [b"\x40", b"\x02", b"\x00\x01", b"\x40"]
+    assert waiting()  # the rest of the second packet is still buffered
+    assert [paho._sock_recv(n) for n in (1, 2)] == [b"\x02", b"\x00\x02"]
+    assert not waiting()
+    with pytest.raises(BlockingIOError):  # nothing buffered, nothing on the socket
+        paho._sock_recv(1)
+    assert paho._sock_recv(1) == b""  # the connection closed
+    assert len(paho.calls) == 3  # one system call per burst, not one per field
+
+
+async def test_a_burst_of_sends_is_handled_whole(mosquitto_broker: MosquittoBroker) -> None:
+    # many PUBLISH packets arrive in one read: the ones left in the buffer are
+    # handled although the socket does not signal them again
+    got: list[bytes] = []
+    all_in = asyncio.Event()
+
+    async def on_send(_account: str, payload: bytes) -> None:
+        got.append(payload)
+        if len(got) == 300:
+            all_in.set()
+
+    async with running_bridge(mosquitto_broker, on_send):
+        async with aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port,
+                                  identifier="upstream", max_inflight_messages=300) as up:
+            await asyncio.gather(*(up.publish("smsgw/acme/send", b"%d" % i, qos=1)
+                                   for i in range(300)))
+        await asyncio.wait_for(all_in.wait(), 10)
+    assert sorted(got, key=int) == [b"%d" % i for i in range(300)]
+
+
+async def test_publish_many_writes_a_batch_in_few_system_calls(
+    mosquitto_broker: MosquittoBroker,
+) -> None:
+    async with running_bridge(mosquitto_broker, _ignore_sends) as bridge:
+        assert bridge._client is not None
+        paho = bridge._client._client
+        sends = 0
+        send = paho._sock_send
+
+        def counted(buf: bytes | bytearray) -> int:
+            nonlocal sends
+            sends += 1
+            return send(buf)
+
+        paho._sock_send = counted  # type: ignore[method-assign]
+        messages = [("smsgw/acme/status", b'{"n": %d}' % i) for i in range(500)]
+        assert await bridge.publish_many(messages) == [True] * 500
+    assert 1 <= sends <= 5  # the batch as one buffer, not one send() per event
+
+
+def test_our_pubacks_are_counted_before_paho_parses_them() -> None:
+    # two PUBACKs of ours, one of someone else's (aiomqtt's own publish), a PINGRESP
+    paho = _Socketless([b"\x40\x02\x00\x07\x40\x02\x00\x08\x40\x02\x00\x09\xd0\x00",
+                        BlockingIOError])
+    paho._in_packet = {"command": 0}  # type: ignore[attr-defined]  # paho starts a packet
+    ours = {7, 8}
+    counted: list[int] = []
+
+    def puback(mid: int) -> bool:
+        if mid in ours:
+            counted.append(mid)
+            return True
+        return False
+
+    _buffer_reads(paho, puback)  # type: ignore[arg-type]
+    assert paho._sock_recv(1) == b"\x40"  # the third PUBACK is paho's to read
+    assert counted == [7, 8]
+    paho._in_packet = {"command": 0x40}  # type: ignore[attr-defined]  # in a packet: no peeking
+    assert [paho._sock_recv(n) for n in (1, 2)] == [b"\x02", b"\x00\x09"]
+    paho._in_packet = {"command": 0}  # type: ignore[attr-defined]
+    assert paho._sock_recv(1) == b"\xd0"
+    assert paho._sock_recv(1) == b"\x00"
+
+
+def test_when_every_buffered_packet_was_ours_paho_hears_there_is_nothing() -> None:
+    paho = _Socketless([b"\x40\x02\x00\x01", BlockingIOError])
+    paho._in_packet = {"command": 0}  # type: ignore[attr-defined]
+    _buffer_reads(paho, lambda mid: True)  # type: ignore[arg-type]
+    with pytest.raises(BlockingIOError):
+        paho._sock_recv(1)

@@ -1,0 +1,347 @@
+"""The event outbox: status events written with each change, webhooks, inbound, secrets."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sqlite3
+from typing import Any
+
+import pytest
+
+from gateway.link.interface import Accepted, Receipt, ReceiptState, Rejected, Retry
+from gateway.model.errors import NotCancellable, NotFound, UserError
+from gateway.model.message import IllegalTransition, MessageState
+from gateway.store.records import Enqueued, InboundMessage, Message, OutcomeRecord
+from gateway.store.sqlite.events import id_runs, iso_ms, pack_event, unpack_events
+from gateway.store.sqlite.store import SqliteStore
+from tests.gateway.store.support import FakeClock, make_account, new_message, pending_events
+
+HOOK = "https://app.example/hooks/sms"
+
+
+async def _events(store: SqliteStore) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(e.account, e.kind, json.loads(e.payload))
+            for e in await pending_events(store, 1000)]
+
+
+async def _states(store: SqliteStore) -> list[tuple[str | None, str]]:
+    return [(p["previous"], p["state"]) for _, kind, p in await _events(store)
+            if kind == "status"]
+
+
+async def _enqueue(store: SqliteStore, *, callback_url: str | None = None,
+                   segments: int = 1, client_ref: str | None = None) -> Message:
+    nm = dataclasses.replace(new_message(segments=segments, client_ref=client_ref,
+                                         body_hash="h" if client_ref else None),
+                             callback_url=callback_url)
+    [r] = (await store.enqueue([nm])).results
+    assert isinstance(r, Enqueued)
+    return r.message
+
+
+async def _claimed(store: SqliteStore, clock: FakeClock, **kw: Any) -> Message:
+    m = await _enqueue(store, **kw)
+    [claimed] = await store.claim_due("w", now=clock.now, limit=1, lease_seconds=60)
+    assert claimed.id == m.id
+    return m
+
+
+def _outcome(m: Message, outcome: Accepted | Rejected | Retry, index: int = 0) -> OutcomeRecord:
+    return OutcomeRecord(message_id=m.id, index=index, link="op-a", outcome=outcome)
+
+
+async def test_enqueue_writes_one_queued_event_with_the_documented_payload(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store)
+    m = await _enqueue(store, client_ref="order-7")
+    [event] = await pending_events(store, 10)
+    assert (event.account, event.kind) == ("acme", "status")
+    assert event.payload == (
+        f'{{"event":"status","id":"{m.id}","account":"acme","to":"+33612345678",'
+        f'"state":"queued","previous":null,"at":"{iso_ms(clock.now)}",'
+        '"client_ref":"order-7","error":null}'
+    ).encode()
+    assert iso_ms(clock.now) == "2026-03-15T12:00:00.000Z"
+
+
+async def test_duplicate_by_client_ref_writes_no_second_event(store: SqliteStore) -> None:
+    await make_account(store)
+    first = await _enqueue(store, client_ref="r1")
+    again = await _enqueue(store, client_ref="r1")
+    assert again.id == first.id
+    assert await _states(store) == [(None, "queued")]
+
+
+async def test_enqueue_refused_for_credit_writes_no_event(store: SqliteStore) -> None:
+    await make_account(store, credit=0)
+    [r] = (await store.enqueue([new_message()])).results
+    assert not isinstance(r, Enqueued)
+    assert await pending_events(store, 10) == []
+
+
+async def test_failed_operation_leaves_no_event_row(store: SqliteStore, clock: FakeClock) -> None:
+    await make_account(store)
+    m = await _enqueue(store)
+    await store.ack_mqtt_events([e.batch for e in await pending_events(store, 10)])
+    await store.cancel(m.id)
+    # cancelled -> delivered is illegal: the whole operation rolls back, its event too
+    with pytest.raises(IllegalTransition):
+        await store.finish(m.id, MessageState.DELIVERED)
+    assert await _states(store) == [("queued", "cancelled")]
+
+
+async def test_claim_and_retry_write_no_event_submit_and_receipt_do(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store)
+    m = await _claimed(store, clock)
+    await store.record_outcomes([_outcome(m, Retry(reason="throttled"))], now=clock.now)
+    [again] = await store.claim_due("w", now=clock.now, limit=1, lease_seconds=60)
+    assert again.id == m.id
+    await store.record_outcomes([_outcome(m, Accepted(smsc_id="x1"))], now=clock.now)
+    await store.record_receipts([Receipt(link="op-a", smsc_id="x1",
+                                         state=ReceiptState.DELIVERED)], now=clock.now)
+    assert await _states(store) == [
+        (None, "queued"), ("dispatching", "submitted"), ("submitted", "delivered")
+    ]
+    events = await _events(store)
+    assert [p["error"] for _, _, p in events] == [None, None, None]  # the retry's is past
+
+
+async def test_lease_taken_back_writes_no_event(store: SqliteStore, clock: FakeClock) -> None:
+    await make_account(store)
+    await _claimed(store, clock)
+    assert len(await store.claim_due("w2", now=clock.now + 61, limit=1,
+                                     lease_seconds=60)) == 1
+    assert await _states(store) == [(None, "queued")]
+
+
+async def test_rejected_event_carries_the_reason(store: SqliteStore, clock: FakeClock) -> None:
+    await make_account(store)
+    m = await _claimed(store, clock)
+    await store.record_outcomes([_outcome(m, Rejected(reason="invalid destination"))],
+                                now=clock.now)
+    [*_, (_, _, last)] = await _events(store)
+    assert (last["previous"], last["state"], last["error"]) == (
+        "dispatching", "rejected", "invalid destination"
+    )
+
+
+async def test_undeliverable_event_carries_the_receipt_error(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store)
+    m = await _claimed(store, clock)
+    await store.record_outcomes([_outcome(m, Accepted(smsc_id="u1"))], now=clock.now)
+    await store.record_receipts([Receipt(link="op-a", smsc_id="u1", error="absent subscriber",
+                                         state=ReceiptState.UNDELIVERABLE)], now=clock.now)
+    [*_, (_, _, last)] = await _events(store)
+    assert (last["state"], last["error"]) == ("undeliverable", "absent subscriber")
+
+
+@pytest.mark.parametrize("state", [MessageState.FAILED, MessageState.EXPIRED])
+async def test_finish_writes_its_event(
+    store: SqliteStore, clock: FakeClock, state: MessageState
+) -> None:
+    await make_account(store)
+    m = await _claimed(store, clock)
+    await store.finish(m.id, state, reason="gave up")
+    assert (await _states(store))[-1] == ("dispatching", state.value)
+
+
+async def test_cancel_writes_cancelled_event(store: SqliteStore) -> None:
+    await make_account(store)
+    m = await _enqueue(store)
+    await store.cancel(m.id)
+    assert await _states(store) == [(None, "queued"), ("queued", "cancelled")]
+
+
+async def test_cancel_of_a_message_not_queued_raises_not_cancellable(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store)
+    m = await _claimed(store, clock)
+    with pytest.raises(NotCancellable) as caught:
+        await store.cancel(m.id)
+    assert (caught.value.message_id, caught.value.state) == (m.id, "dispatching")
+    assert isinstance(caught.value, UserError)
+
+
+async def test_webhook_rows_only_for_messages_with_a_callback_url(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store)
+    await _enqueue(store)
+    m = await _enqueue(store, callback_url=HOOK)
+    [hook] = await store.due_webhooks(now=clock.now, limit=10)
+    assert (hook.account, hook.url, hook.attempts) == ("acme", HOOK, 0)
+    status = [e for e in await pending_events(store, 10)
+              if json.loads(e.payload)["id"] == m.id]
+    assert [hook.payload] == [e.payload for e in status]
+
+
+async def test_without_mqtt_outbox_no_event_rows_but_webhooks_and_inbound_stored(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    store.mqtt_outbox = False  # a daemon without [mqtt]: nothing would publish them
+    await make_account(store)
+    m = await _claimed(store, clock, callback_url=HOOK)
+    await store.record_outcomes([_outcome(m, Accepted(smsc_id="x1"))], now=clock.now)
+    await store.record_receipts([Receipt(link="op-a", smsc_id="x1",
+                                         state=ReceiptState.DELIVERED)], now=clock.now)
+    await store.add_inbound(InboundMessage(id="in-1", account="acme", link="op-a",
+                                           source="+33600000001", destination="36180",
+                                           text="STOP", received_at=clock.now))
+    assert await pending_events(store, 10) == []
+    assert (await store.get_message(m.id)).message.state is MessageState.DELIVERED
+    assert [r.id for r in await store.list_inbound(account="acme")] == ["in-1"]
+    hooks = [json.loads(h.payload)["state"]
+             for h in await store.due_webhooks(now=clock.now, limit=10)]
+    assert hooks == ["queued", "submitted", "delivered"]
+
+
+async def test_webhook_retry_failed_and_done(store: SqliteStore, clock: FakeClock) -> None:
+    await make_account(store)
+    m = await _enqueue(store, callback_url=HOOK)
+    await store.cancel(m.id)
+    first, second = await store.due_webhooks(now=clock.now, limit=10)
+    assert first.id < second.id  # oldest first
+    await store.webhook_retry(first.id, at=clock.now + 30, error="HTTP 503")
+    assert [h.id for h in await store.due_webhooks(now=clock.now, limit=10)] == [second.id]
+    due = await store.due_webhooks(now=clock.now + 30, limit=10)
+    assert [(h.id, h.attempts) for h in due] == [(first.id, 1), (second.id, 0)]
+    await store.webhook_failed(first.id, error="HTTP 410")
+    await store.webhook_done(second.id)
+    assert await store.due_webhooks(now=clock.now + 10**6, limit=10) == []
+    conn = sqlite3.connect(store.path)
+    rows = conn.execute("SELECT id, state, attempts, last_error FROM webhooks").fetchall()
+    conn.close()
+    assert rows == [(first.id, "failed", 2, "HTTP 410")]  # kept for operators
+
+
+async def test_failed_webhooks_are_listed_and_tried_again(
+    store: SqliteStore, clock: FakeClock,
+) -> None:
+    await make_account(store)
+    await make_account(store, "beta")
+    m = await _enqueue(store, callback_url=HOOK)  # "queued"
+    await store.cancel(m.id)  # "cancelled"
+    queued, cancelled = await store.due_webhooks(now=clock.now, limit=10)
+    await store.webhook_retry(queued.id, at=clock.now + 60, error="HTTP 503")
+    await store.webhook_failed(queued.id, error="HTTP 410")
+    listed = await store.list_webhooks()
+    assert [(w.id, w.state, w.attempts, w.last_error, w.message_id, w.event_state)
+            for w in listed] == [(queued.id, "failed", 2, "HTTP 410", m.id, "queued"),
+                                 (cancelled.id, "pending", 0, None, m.id, "cancelled")]
+    assert [w.id for w in await store.list_webhooks(state="failed")] == [queued.id]
+    assert await store.list_webhooks(account="beta") == []
+    assert await store.retry_webhooks(account="beta") == 0
+    assert await store.retry_webhooks([cancelled.id]) == 0  # not failed: left as it is
+    clock.now += 5
+    assert await store.retry_webhooks(account="acme") == 1
+    again = {h.id: h.attempts for h in await store.due_webhooks(now=clock.now, limit=10)}
+    assert again == {queued.id: 0, cancelled.id: 0}  # due now, back-off from the start
+    assert await store.list_webhooks(state="failed") == []
+
+
+async def test_ack_deletes_batches_and_pending_is_oldest_first(store: SqliteStore) -> None:
+    await make_account(store)
+    for _ in range(3):
+        await _enqueue(store)
+    events = await pending_events(store, 2)
+    assert [e.batch for e in events] == sorted(e.batch for e in events)
+    await store.ack_mqtt_events([e.batch for e in events])
+    rest = await pending_events(store, 10)
+    assert len(rest) == 1
+    assert rest[0].batch > events[-1].batch
+    await store.ack_mqtt_events([])
+    await store.ack_mqtt_events([rest[0].batch])
+    assert await pending_events(store, 10) == []
+
+
+async def test_ack_of_scattered_batches_deletes_only_those(store: SqliteStore) -> None:
+    await make_account(store)
+    for _ in range(5):
+        await _enqueue(store)
+    batches = [e.batch for e in await pending_events(store, 10)]
+    await store.ack_mqtt_events([batches[4], batches[0], batches[1], batches[3]])
+    assert [e.batch for e in await pending_events(store, 10)] == [batches[2]]
+
+
+async def test_a_transactions_events_share_one_row_read_whole(store: SqliteStore) -> None:
+    await make_account(store)
+    result = await store.enqueue([new_message(destination=f"+3361234567{i}") for i in range(5)])
+    await store.add_event(account="acme", kind="rejected", payload={"error": "x"})
+    events = await pending_events(store, 2)  # the first row is read whole
+    assert [json.loads(e.payload)["id"] for e in events] == [
+        r.message.id for r in result.results if isinstance(r, Enqueued)
+    ]
+    assert {(e.batch, e.batch_size) for e in events} == {(events[0].batch, 5)}
+    assert [e.kind for e in await pending_events(store, 6)] == ["status"] * 5 + [
+        "rejected"
+    ]
+
+
+def test_packed_events_keep_any_account_name_and_payload() -> None:
+    events = [("status", "acme", b'{"a":1}'), ("rejected", "a b\n/é", b""),
+              ("inbound", "x" * 300, b"\x00" * 70_000)]
+    body = b"".join(pack_event(*e) for e in events)
+    assert unpack_events(body) == events
+
+
+def test_id_runs_merges_consecutive_ids_only() -> None:
+    assert id_runs([]) == []
+    assert id_runs([7]) == [(7, 7)]
+    assert id_runs([5, 3, 4, 4, 9, 11, 10, 1]) == [(1, 1), (3, 5), (9, 11)]
+
+
+async def test_add_event_stores_a_rejected_event(store: SqliteStore) -> None:
+    batch = await store.add_event(account="nobody", kind="rejected",
+                                  payload={"error": "malformed_json", "detail": "é"})
+    [event] = await pending_events(store, 10)
+    assert (event.batch, event.account, event.kind) == (batch, "nobody", "rejected")
+    assert event.payload == '{"error":"malformed_json","detail":"é"}'.encode()
+    with pytest.raises(ValueError, match="unknown event kind"):
+        await store.add_event(account="acme", kind="other", payload={})
+
+
+async def test_inbound_with_an_account_writes_one_event(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    await make_account(store)
+    reply = InboundMessage(id="in-1", account="acme", link="op-a", source="+33600000001",
+                           destination="36180", text="STOP", received_at=clock.now)
+    await store.add_inbound(reply)
+    await store.add_inbound(reply)  # stored again after a crash: no second event
+    await store.add_inbound(dataclasses.replace(reply, id="in-2", account=None))
+    assert await _events(store) == [("acme", "inbound", {
+        "event": "inbound", "id": "in-1", "from": "+33600000001", "to": "36180",
+        "text": "STOP", "link": "op-a", "received_at": "2026-03-15T12:00:00.000Z",
+    })]
+
+
+async def test_webhook_secret_per_account_and_rotation(store: SqliteStore) -> None:
+    await make_account(store)
+    await make_account(store, "beta")
+    secret = await store.webhook_secret("acme")
+    assert len(secret) == 64
+    bytes.fromhex(secret.decode())
+    assert secret != await store.webhook_secret("beta")
+    new = await store.rotate_webhook_secret("acme")
+    assert new.encode() == await store.webhook_secret("acme") != secret
+    with pytest.raises(NotFound):
+        await store.webhook_secret("ghost")
+    with pytest.raises(NotFound):
+        await store.rotate_webhook_secret("ghost")
+
+
+async def test_account_row_without_secret_gets_one_when_asked(store: SqliteStore) -> None:
+    conn = sqlite3.connect(store.path)
+    conn.execute("INSERT INTO accounts (name, month, created_at) VALUES ('raw', '', 0)")
+    conn.commit()
+    conn.close()
+    secret = await store.webhook_secret("raw")
+    assert len(secret) == 64
+    assert await store.webhook_secret("raw") == secret
