@@ -54,8 +54,8 @@ def stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str] | None) -> int | 
 
 
 def start_simulator(*, delay: float = 0.0) -> tuple[subprocess.Popen[str], int]:
-    """``python -m drivers.smpp.simulator.server --dlr --quiet``; its first line gives the port."""
-    args = [sys.executable, "-m", "drivers.smpp.simulator.server",
+    """``python -m drivers.smpp.simulator --dlr --quiet``; its first line gives the port."""
+    args = [sys.executable, "-m", "drivers.smpp.simulator",
             "--port", "0", "--dlr", "--quiet"]
     if delay:
         args += ["--delay", str(delay)]

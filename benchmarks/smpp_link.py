@@ -1,6 +1,6 @@
 """Submits per second through one SMPP link to the simulator, against smpplib's client.
 
-The simulator runs in its own process (``python -m drivers.smpp.simulator.server
+The simulator runs in its own process (``python -m drivers.smpp.simulator
 --dlr --quiet``) and answers every submit_sm and sends a receipt for it. Each
 run counts the time from the first submit to the last receipt handled. The
 baseline is smpplib 2.2.4's blocking ``Client`` doing what its documentation
@@ -33,7 +33,7 @@ DESTINATION = "+33612345678"
 
 def start_simulator() -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "drivers.smpp.simulator.server", "--port", "0", "--dlr", "--quiet"],
+        [sys.executable, "-m", "drivers.smpp.simulator", "--port", "0", "--dlr", "--quiet"],
         stdout=subprocess.PIPE, text=True,
     )
     assert proc.stdout is not None

@@ -1,8 +1,10 @@
-"""Identifiers: time-sortable, random, with no dependency (usable from any layer)."""
+"""Identifiers and secrets: time-sortable ids, random tokens, with no dependency
+(usable from any layer)."""
 
 from __future__ import annotations
 
 import os
+import secrets
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # sorts like the values it encodes
 _PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # 10 bits -> 2 characters
@@ -25,3 +27,8 @@ def new_ids(now: float, count: int) -> list[str]:
     ms = int(now * 1000) << 80
     raw = os.urandom(10 * count)
     return [_text(ms | int.from_bytes(raw[i : i + 10], "big")) for i in range(0, 10 * count, 10)]
+
+
+def new_webhook_secret() -> str:
+    """An account's webhook signing secret: 32 random bytes, hex."""
+    return secrets.token_hex(32)

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import ssl
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from drivers.smpp.simulator.server import SmscSimulator, serve
@@ -142,3 +143,14 @@ def run_from_args(args: argparse.Namespace) -> int:
         msg = f"smsc-sim: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
         raise UserError(msg) from None
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m drivers.smpp.simulator``: the simulator as a process of its own."""
+    try:
+        return run_from_args(build_parser().parse_args(argv))
+    except UserError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130

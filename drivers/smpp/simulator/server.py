@@ -1,7 +1,7 @@
 """SMSC simulator: a real SMPP 3.4 server on loopback (``smsgw smsc-sim``).
 
 Start it in-process (``await SmscSimulator(...).start()``, port 0 for a free
-port) or as a process (``python -m drivers.smpp.simulator.server --port 0``: its first
+port) or as a process (``python -m drivers.smpp.simulator --port 0``: its first
 stdout line is ``{"event": "listening", "port": N, "control_port": M}``).
 
 Control port (``--control-port``, loopback, one JSON object per line, one JSON
@@ -24,7 +24,6 @@ import itertools
 import json
 import random
 import ssl
-import sys
 import time
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -32,7 +31,6 @@ from typing import Any, TextIO
 from drivers.smpp.simulator.mo import mo_pdus
 from drivers.smpp.simulator.session import SimConfig, SmscSession
 from gateway.link.interface import ReceiptState
-from gateway.model.errors import UserError
 
 
 class _SimProtocol(asyncio.Protocol):
@@ -289,19 +287,3 @@ async def serve(sim: SmscSimulator, *, announce: TextIO) -> None:
         await asyncio.Event().wait()
     finally:
         await sim.close()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    from drivers.smpp.simulator.cli import build_parser, run_from_args  # noqa: PLC0415 - avoid a cycle
-
-    try:
-        return run_from_args(build_parser().parse_args(argv))
-    except UserError as exc:
-        sys.stderr.write(f"{exc}\n")
-        return 1
-    except KeyboardInterrupt:
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

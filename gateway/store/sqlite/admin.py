@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from gateway.ingress.senders import EXCLUSIVE_KINDS, taken_by_another, taken_for_approval
 from gateway.model.errors import AlreadyExists, NotFound, UserError
+from gateway.model.ids import new_webhook_secret
 from gateway.model.message import SenderKind, SenderStatus
 from gateway.store.base import Keep
 from gateway.store.records import (
@@ -34,7 +35,6 @@ from gateway.store.sqlite.rows import (
     require_account,
     sender_from,
 )
-from gateway.store.sqlite.schema import new_webhook_secret
 
 # account names appear in MQTT topics: no '/', '+', '#', spaces
 ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

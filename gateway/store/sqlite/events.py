@@ -31,6 +31,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gateway.model.errors import NotFound
+from gateway.model.ids import new_webhook_secret
 from gateway.model.isotime import iso_utc
 from gateway.store.records import (
     InboundMessage,
@@ -39,7 +40,6 @@ from gateway.store.records import (
     WebhookEvent,
     WebhookRecord,
 )
-from gateway.store.sqlite.schema import new_webhook_secret
 
 EVENT_KINDS = frozenset({"status", "inbound", "rejected"})
 # states a change to which is reported; "queued" is reported once, at enqueue

@@ -9,11 +9,12 @@ opening a fresh file at once do not both migrate it.
 
 from __future__ import annotations
 
-import secrets
 import sqlite3
 from collections.abc import Callable
 
 from gateway.model.errors import NotASmsgwDatabase
+from gateway.model.ids import new_webhook_secret
+from gateway.store.sqlite.events import add_outbox, pack_event
 
 APPLICATION_ID = 0x534D5347  # "SMSG"
 
@@ -211,18 +212,11 @@ CREATE TABLE metric_counts (
 
 
 def _move_events(conn: sqlite3.Connection) -> None:
-    from gateway.store.sqlite.events import add_outbox, pack_event  # noqa: PLC0415 (a cycle)
-
     for account, kind, payload, created_at in conn.execute(
         "SELECT account, kind, payload, created_at FROM events ORDER BY id"
     ).fetchall():
         add_outbox(conn, [pack_event(kind, account, bytes(payload))], created_at)
     conn.execute("DROP TABLE events")
-
-
-def new_webhook_secret() -> str:
-    """An account's webhook signing secret: 32 random bytes, hex."""
-    return secrets.token_hex(32)
 
 
 def _fill_webhook_secrets(conn: sqlite3.Connection) -> None:

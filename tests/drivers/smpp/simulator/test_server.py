@@ -72,7 +72,7 @@ async def test_mo_without_a_receiver_is_refused(start_link: StartLink) -> None:
 
 async def test_simulator_process_prints_port_and_received_pdus() -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "drivers.smpp.simulator.server", "--port", "0", "--dlr",
+        sys.executable, "-m", "drivers.smpp.simulator", "--port", "0", "--dlr",
         stdout=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None
