@@ -1,4 +1,4 @@
-"""The ``smsgw`` command line (DESIGN.md section 3.1).
+"""The ``smsgw`` command line (README: Operations).
 
 Each command group lives in its own module and exposes
 ``register(subparsers, common)``; modules are named in full in

@@ -27,7 +27,7 @@ from gateway.store import open_store
 from gateway.store.base import Store
 from gateway.store.sqlite.rows import iso
 
-# exit codes (DESIGN.md 3.1): usage errors are argparse's 2
+# exit codes (README: exit codes): usage errors are argparse's 2
 EXIT_OK = 0
 EXIT_ERROR = 1  # a user error: one line on stderr
 EXIT_PARTIAL = 3  # a bulk command did part of its work; the output says which part

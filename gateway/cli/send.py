@@ -5,7 +5,7 @@ first column) and ``--phonebook``; duplicates are sent once. Invalid rows of
 a file are reported by line on stderr and skipped. Exit 0 when every
 recipient was enqueued, 3 when some were and others were refused (insufficient
 credit, no price, an invalid row of the file...), 1 when none was: the ids
-printed are those enqueued, the refusals are on stderr (DESIGN.md 3.1).
+printed are those enqueued, the refusals are on stderr (README: exit codes).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """GSM 03.38 / UCS-2 codec: counting, segmentation, UDH, septet packing.
 
-Public API (DESIGN.md section 3.5): :func:`analyze`, :func:`encode`,
+Public API (README, Codec): :func:`analyze`, :func:`encode`,
 :func:`decode_payload`, :func:`pack_septets`, :func:`unpack_septets`,
 :func:`udh_build`, :func:`parse_udh`, :func:`dcs_for`, :func:`parse_dcs`.
 ``encode`` and ``analyze`` run in the compiled core (gateway/codec/_native.c)

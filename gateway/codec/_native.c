@@ -1,5 +1,5 @@
 /*
- * gateway.codec._native: the codec's hot path in C (DESIGN.md section 3.5).
+ * gateway.codec._native: the codec's hot path in C (README, Codec).
  *
  * encode() and analyze() here give exactly what the pure-Python reference
  * (gateway/codec/general.py, analysis.py) gives: the same alphabet choice

@@ -1,4 +1,4 @@
-"""The configuration file (TOML, DESIGN.md 3.2): ``load_config(path) -> Config``.
+"""The configuration file (TOML, README: Configuration): ``load_config(path) -> Config``.
 
 This module reads what the store and the ledger need (``[store]``,
 ``[ledger]``) and keeps every other table as raw data (``Config.raw``) for the

@@ -24,7 +24,7 @@ future per message; the link calls back with each segment's outcome.
 A segment's slot in its lane is given back once its outcome is durable
 (:mod:`gateway.dispatch.outcomes`): at most one window of a link's segments is ever
 accepted by the SMSC and not yet recorded, which bounds what a crash can
-make us send twice (DESIGN.md 4). Accepted segments are made durable first
+make us send twice (docs/architecture.md, data rules). Accepted segments are made durable first
 in the acceptance journal (:mod:`gateway.dispatch.journal`: a file append and
 fdatasync, about a millisecond), so the window moves on without waiting for
 the store's write lock; refused and retried ones hold no slot once answered

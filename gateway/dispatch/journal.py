@@ -1,6 +1,6 @@
 """The acceptance journal: segments an SMSC accepted, durable in a millisecond.
 
-DESIGN.md 4 bounds what a crash can make us send twice by one window per
+The data rules (docs/architecture.md) bound what a crash can make us send twice by one window per
 link: a segment the SMSC accepted must be durable before the link's window
 moves on. Recorded in the store, that costs a share of the store's write
 lock and of its transactions (outcomes, receipts, claims and, in worker

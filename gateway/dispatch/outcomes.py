@@ -7,7 +7,7 @@ outcomes as the link calls back. Once all are in, the
 - accepted segments go to the acceptance journal (:mod:`gateway.dispatch.journal`);
   their slots in the lane are given back once it reports them durable, so
   at most one window of a link's accepted segments is ever not yet durable
-  (DESIGN.md 4). Refused and retried ones free their slots at once: sending
+  (docs/architecture.md, data rules). Refused and retried ones free their slots at once: sending
   them again is no duplicate. Without a journal, slots wait for the store;
 - every record goes to the store, group-committed by one writer; once
   committed the message is finished with (``on_recorded``) and the journal

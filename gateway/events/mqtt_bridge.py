@@ -1,4 +1,4 @@
-"""MQTT ingress and event publishing (DESIGN.md 3.4) on aiomqtt.
+"""MQTT ingress and event publishing (README: MQTT) on aiomqtt.
 
 A send is acknowledged to the broker only after the handler returns, that is
 after the message (or its rejection) is durably stored. aiomqtt acknowledges

@@ -1,4 +1,4 @@
-"""The HTTP API (DESIGN.md 3.3) on aiohttp: sends, message status, balance, inbound, probes.
+"""The HTTP API (README: HTTP API) on aiohttp: sends, message status, balance, inbound, probes.
 
 Why aiohttp: a mature asyncio server and client in one package (the webhook
 sender uses its client), body size limits enforced while streaming, and no
@@ -7,7 +7,7 @@ ASGI layer between the socket and the handler.
 Choices made here:
 
 - A 202 is answered only after :meth:`SendService.send` returned, which is
-  after the store committed each message with its debit (DESIGN.md 4).
+  after the store committed each message with its debit (docs/architecture.md, data rules).
   Handlers are not cancelled when a client goes away (aiohttp's default since
   3.9), so a disconnect never interrupts a commit half way.
 - Every :class:`~gateway.model.errors.UserError` becomes ``{"error": code,

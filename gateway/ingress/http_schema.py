@@ -1,4 +1,4 @@
-"""The JSON shapes of the API (DESIGN.md 3.3): the send payload in, messages out.
+"""The JSON shapes of the API (README: HTTP API): the send payload in, messages out.
 
 The send payload is the body of ``POST /v1/messages`` and of MQTT
 ``{prefix}/{account}/send``. :func:`message_json` and :func:`inbound_json`

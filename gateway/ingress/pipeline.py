@@ -1,4 +1,6 @@
-"""The send service: validate -> analyze -> price -> debit and insert (DESIGN.md section 1).
+"""The send service: validate -> analyze -> price -> debit and insert.
+
+docs/architecture.md follows one message from here to its receipt.
 
 Every ingress (``smsgw send``, HTTP, MQTT) goes through :meth:`SendService.send`.
 In the daemon and its workers, messages due now are stored leased to the

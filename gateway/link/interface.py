@@ -7,7 +7,7 @@ acknowledges them to the peer (deliver_sm_resp, AT+CMGD, AT+CNMA): whatever
 the handler has stored is safe, whatever it has not is redelivered by the peer.
 
 Drivers import only this module, :mod:`gateway.model.message`, :mod:`gateway.model.errors`,
-:mod:`gateway.config.secrets` and :mod:`gateway.codec` (DESIGN.md section 2).
+:mod:`gateway.config.secrets` and :mod:`gateway.codec` (docs/architecture.md, imports).
 """
 
 from __future__ import annotations

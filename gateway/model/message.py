@@ -75,7 +75,7 @@ FINAL_MESSAGE_STATES = frozenset(
     }
 )
 
-# States whose never-accepted segments are refunded (DESIGN.md section 4).
+# States whose never-accepted segments are refunded (docs/architecture.md, data rules).
 REFUNDED_MESSAGE_STATES = frozenset(
     {MessageState.REJECTED, MessageState.EXPIRED, MessageState.CANCELLED, MessageState.FAILED}
 )

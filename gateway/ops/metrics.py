@@ -1,4 +1,4 @@
-"""Prometheus metrics of the gateway (DESIGN.md section 3.6).
+"""Prometheus metrics of the gateway (README, Metrics).
 
 Every metric lives on an injected :class:`~prometheus_client.CollectorRegistry`
 and is named ``smsgw_*``. The core records what it sees through the methods of

@@ -1,7 +1,7 @@
 """The composition root: ``smsgw run`` builds and runs the daemon.
 
-It is the one module of ``gateway`` that imports ``drivers`` (DESIGN.md
-section 2). Everything long-running is a named task in one TaskGroup; the
+It is the one module of ``gateway`` that imports ``drivers`` (docs/architecture.md,
+imports). Everything long-running is a named task in one TaskGroup; the
 daemon stops on SIGTERM/SIGINT (stop intake, let in-flight submits finish
 within ``stop_timeout``, unbind, flush the store) and reloads links and routes
 on SIGHUP, keeping the links whose settings did not change bound.

@@ -1,4 +1,4 @@
-"""The durable store: messages, segments, accounts, ledger (DESIGN.md sections 1, 4, 5).
+"""The durable store: messages, segments, accounts, ledger (docs/architecture.md).
 
 ``open_store(url)`` picks the backend from the URL:
 

@@ -1,4 +1,4 @@
-"""``[[link]]`` tables with ``driver = "modem"`` (DESIGN.md 3.2)."""
+"""``[[link]]`` tables with ``driver = "modem"`` (README: Configuration)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ left to that thread (workers): see :data:`CHECKPOINTS`.
 Durability: ``synchronous = FULL`` by default. In WAL mode NORMAL survives a
 process crash (kill -9) but may lose the last commits on power loss or an OS
 crash, which would drop messages and debits already acknowledged to clients
-(DESIGN.md 4: "acknowledge only what is durable"). FULL fsyncs the WAL at
+(docs/architecture.md: "acknowledge only what is durable"). FULL fsyncs the WAL at
 every commit; group commit shares that fsync among every operation of a
 batch, so throughput stays high under load. ``[store] synchronous =
 "normal"`` trades that guarantee for latency where the host has a UPS or

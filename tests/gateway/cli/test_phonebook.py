@@ -22,7 +22,7 @@ def test_phonebook_create_import_list_show(cli: Cli) -> None:
     book.write_text("name,number\nAnn,+33612345678\nBob,0612345679\nCid,+33 6 12 34 56 80\n"
                     "Ann again,+33612345678\n")
     result = cli("phonebook", "import", "acme", "clients", str(book))
-    assert result.code == 3  # part of the work: one row refused (DESIGN.md 3.1)
+    assert result.code == 3  # part of the work: one row refused (README: exit codes)
     expected = ("imported 2 contacts into clients (2 new, 0 updated); 1 invalid rows skipped, "
                 "1 duplicates")
     assert expected in result.out

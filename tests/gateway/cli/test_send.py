@@ -96,7 +96,7 @@ def test_a_repeated_ref_shows_the_stored_messages_and_no_new_charge(cli: Cli) ->
 def test_insufficient_credit_names_balance_and_need(cli: Cli) -> None:
     cli.ok("price", "set", "+33", "60")
     result = cli(*SEND, "--to", "+33612345678", "--to", "+33612345679", "--text", "hi")
-    assert result.code == 3  # part of the work (DESIGN.md 3.1)
+    assert result.code == 3  # part of the work (README: exit codes)
     assert len(result.out.split()) == 1  # the first was enqueued
     assert ("+33612345679 refused: insufficient credit on account 'acme': balance 40, "
             "needed 60") in result.err
