@@ -56,7 +56,7 @@ def verify(header: str, body: bytes, secret: bytes, *, now: float, tolerance: fl
 
 def retry_delay(attempts: int, *, rng: random.Random | None = None) -> float:
     """Seconds before attempt ``attempts + 1``: 5 s doubling to 1 h, with jitter."""
-    base = min(5.0 * 2.0 ** max(attempts - 1, 0), 3600.0)
+    base = min(5.0 * 2.0 ** min(max(attempts - 1, 0), 16), 3600.0)
     jitter: float = (rng or random.Random()).random()
     return base * (0.5 + jitter / 2)
 

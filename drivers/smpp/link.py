@@ -48,10 +48,19 @@ from gateway.link import (
 LINK_DOWN = Retry(reason="link_down")
 TIMEOUT = Retry(reason="timeout")
 DELIVER_CONCURRENCY = 256  # receipts/MO handed to the handler at once, per link
+BACKOFF_DOUBLINGS = 32  # 2**32 times reconnect_min passes any reconnect_max
 COUNTERS = (
     "submitted", "accepted", "retried", "rejected", "throttled", "receipts", "inbound",
     "reconnects", "timeouts",
 )
+
+
+def reconnect_delay(failures: int, *, low: float, high: float, rng: random.Random) -> float:
+    """Seconds before the next connect after ``failures`` in a row: ``low`` doubling
+    up to ``high``, jittered into its upper half. The exponent is capped, so no
+    number of failures overflows it."""
+    delay = min(high, low * 2.0 ** min(failures, BACKOFF_DOUBLINGS))
+    return delay * (0.5 + rng.random() / 2)
 
 
 def _resolve(future: asyncio.Future[Outcome], outcome: Outcome) -> None:
@@ -162,8 +171,8 @@ class SmppLink:
                 break
             failures = 0 if was_bound else failures + 1
             self.counters["reconnects"] += 1
-            delay = min(self.config.reconnect_max, self.config.reconnect_min * 2 ** failures)
-            delay *= 0.5 + self._rng.random() / 2
+            delay = reconnect_delay(failures, low=self.config.reconnect_min,
+                                    high=self.config.reconnect_max, rng=self._rng)
             self._log.info("smpp_reconnect_scheduled", delay=round(delay, 3))
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):

@@ -79,3 +79,8 @@ def test_retry_delay_grows_then_caps() -> None:
     assert 2.5 <= delays[0] <= 5
     assert all(d <= 3600 for d in delays)
     assert delays[-1] >= 1800
+
+
+def test_retry_delay_stays_finite_after_thousands_of_attempts() -> None:
+    rng = random.Random(3)
+    assert 1800.0 <= retry_delay(5000, rng=rng) <= 3600.0
