@@ -23,7 +23,10 @@ class SubmitAnswered:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SubmitExpired:
-    """No answer within ``response_timeout``; a late answer will be ignored."""
+    """No answer within ``response_timeout``; a late answer will be ignored.
+
+    Reported once the SMSC is heard from after the deadline (any PDU); a
+    session that dies first never reports it: the connection's loss answers it."""
 
     sequence: int
 

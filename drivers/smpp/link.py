@@ -6,7 +6,11 @@ timer and resolves one future per submit_sm.
 
 Delivery is at-least-once: a submit_sm in flight when the connection drops
 resolves at once as ``Retry("link_down")`` although the SMSC may have taken it,
-so a resend can duplicate it (bounded by the window). A receipt or MO message
+so a resend can duplicate it (bounded by the window). A submit left unanswered
+resolves as ``Retry("timeout")`` only once the SMSC is heard from again; if the
+session is declared dead first (the SMSC stopped answering, the connection
+open), it resolves as ``link_down`` with the connection, so it is sent again on
+the next session, not on the silent one. A receipt or MO message
 is acknowledged (deliver_sm_resp) only after the handler returned; if it
 raises, the answer is ESME_RX_T_APPN and the SMSC delivers it again.
 """
@@ -373,6 +377,7 @@ class SmppLink:
             response_timeout=c.response_timeout,
             bind_timeout=c.bind_timeout,
             enquire_link=c.enquire_link,
+            dead_after_timeouts=c.dead_after_timeouts,
         )
 
     async def _connect_once(self) -> bool:
