@@ -42,9 +42,16 @@ from gateway.ops.metrics import Metrics
 from gateway.store.base import Store
 from gateway.store.records import Message, OutcomeRecord, QueueChanges
 
+RECORD_RETRY_MIN = 0.1  # seconds before the first new attempt to record outcomes
 RECORD_RETRY_MAX = 5.0  # seconds between attempts to record outcomes while the store fails
 SUMMARY_EVERY = 10.0  # seconds between two log lines about unmatched or dropped receipts
 RetryAt = Callable[[int, Retry], float]  # (attempts, outcome) -> when the message is due again
+
+
+def record_retry_delay(failures: int) -> float:
+    """Seconds before trying again to record outcomes after ``failures`` in a row
+    (the exponent capped: a store down for days does not overflow it)."""
+    return min(RECORD_RETRY_MIN * 2.0 ** min(failures, 16), RECORD_RETRY_MAX)
 
 
 class RecordFn(Protocol):
@@ -265,7 +272,7 @@ class OutcomeRecorder:
                 self._records[:0], self._after[:0] = records, after
                 if self._closing:
                     return  # the leases bring them back after a restart
-                await asyncio.sleep(min(0.1 * 2 ** failures, RECORD_RETRY_MAX))
+                await asyncio.sleep(record_retry_delay(failures))
                 continue
             failures = 0
             self._answer_round(None)

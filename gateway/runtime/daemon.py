@@ -44,6 +44,7 @@ from gateway.link.interface import Link, LinkHandler, LinkHealth, Receipt, Recei
 from gateway.model.errors import ConfigError, UserError
 from gateway.ops.metrics import Metrics, RelayedMetrics
 from gateway.ops.sdnotify import Notifier, watchdog_interval, watchdog_pinger
+from gateway.runtime.supervisor import slot_health, supervise
 from gateway.runtime.workers import Handoffs, WorkerGone, WorkerPool, WorkerSettings
 from gateway.store import open_store, sqlite_path
 from gateway.store.base import Store
@@ -120,6 +121,7 @@ class _Running:
     link: Link
     table: LinkTable
     task: asyncio.Task[None] | None = None
+    crashed: str | None = None  # the error, while a crashed link waits to restart
 
 
 @dataclass(slots=True, kw_only=True)
@@ -266,7 +268,7 @@ class Daemon:
                                  workers=s.workers)
                 # links start once the API listens: a taken port stops the start first
                 for name, running in self._links.items():
-                    running.task = tg.create_task(running.link.run(), name=f"link-{name}")
+                    self._start_link(tg, name, running, dispatcher, link_events)
                 workers = [
                     tg.create_task(dispatcher.run(), name="dispatcher"),
                     tg.create_task(link_events.run_expiry(), name="reply-expiry"),
@@ -340,7 +342,24 @@ class Daemon:
         return store_ok and bool(bound), {"store": store_ok, "links_bound": bound}
 
     def _health(self) -> list[LinkHealth]:
-        return [r.link.health() for r in self._links.values()]
+        return [slot_health(r) for r in self._links.values()]
+
+    def _start_link(self, tg: asyncio.TaskGroup, name: str, running: _Running,
+                    dispatcher: Dispatcher, link_events: LinkEvents) -> None:
+        """The link's task: supervised, so that its crash ends neither the task
+        group nor the other links (gateway.runtime.supervisor)."""
+
+        def rebuild() -> Link | None:
+            if self._stop.is_set() or self._links.get(name) is not running:
+                return None  # stopping, or a reload replaced or removed it
+            running.link = build_link(running.table, link_events, self.logger)
+            dispatcher.replace(router=Router(r for t in self.settings.links for r in t.routes),
+                               links=self.links)
+            return running.link
+
+        running.task = tg.create_task(
+            supervise(running, rebuild=rebuild, stopping=self._stop, logger=self.logger),
+            name=f"link-{name}")
 
     async def _answer_worker(self, what: str, store: Store, operations: LocalOperations) -> Any:
         """What a worker asks for its /metrics, /readyz and /links."""
@@ -429,8 +448,9 @@ class Daemon:
             await old.link.stop(timeout=5)
             self.logger.info("link_removed", link=name)
         for name, link in fresh.items():
-            task = tg.create_task(link.run(), name=f"link-{name}")
-            self._links[name] = _Running(link=link, table=new[name], task=task)
+            running = _Running(link=link, table=new[name])
+            self._links[name] = running
+            self._start_link(tg, name, running, dispatcher, link_events)
             self.logger.info("link_added", link=name)
         dispatcher.replace(router=Router(r for t in settings.links for r in t.routes),
                            links=self.links)

@@ -28,6 +28,7 @@ KNOWN_KEYS = frozenset(
         "name", "driver", "host", "port", "system_id", "password", "system_type", "bind",
         "window", "throughput", "concat", "packed", "routes", "tls", "tls_ca",
         "enquire_link", "response_timeout", "bind_timeout", "reconnect_min", "reconnect_max",
+        "dead_after_timeouts",
         "throttle_delay", "source_ton", "source_npi", "service_type", "receipt_id",
         "receipt_id_text", "status_map", "country",
     }
@@ -53,6 +54,8 @@ class SmppLinkConfig:
     enquire_link: float = 30.0
     response_timeout: float = 30.0
     bind_timeout: float = 30.0
+    # submit_sm unanswered in a row (no submit/deliver answer between) that end the session
+    dead_after_timeouts: int = 3
     reconnect_min: float = 1.0
     reconnect_max: float = 60.0
     throttle_delay: float = 1.0  # first link-wide pause after ESME_RTHROTTLED/ESME_RMSGQFUL
@@ -99,6 +102,7 @@ class SmppLinkConfig:
             enquire_link=r.number("enquire_link", 30.0, 0.1, 3600.0),
             response_timeout=r.number("response_timeout", 30.0, 0.1, 600.0),
             bind_timeout=r.number("bind_timeout", 30.0, 0.1, 600.0),
+            dead_after_timeouts=r.integer("dead_after_timeouts", 3, 1, 1000),
             reconnect_min=r.number("reconnect_min", 1.0, 0.01, 3600.0),
             reconnect_max=r.number("reconnect_max", 60.0, 0.01, 86400.0),
             throttle_delay=r.number("throttle_delay", 1.0, 0.0, 600.0),

@@ -6,7 +6,11 @@ timer and resolves one future per submit_sm.
 
 Delivery is at-least-once: a submit_sm in flight when the connection drops
 resolves at once as ``Retry("link_down")`` although the SMSC may have taken it,
-so a resend can duplicate it (bounded by the window). A receipt or MO message
+so a resend can duplicate it (bounded by the window). A submit left unanswered
+resolves as ``Retry("timeout")`` only once the SMSC is heard from again; if the
+session is declared dead first (the SMSC stopped answering, the connection
+open), it resolves as ``link_down`` with the connection, so it is sent again on
+the next session, not on the silent one. A receipt or MO message
 is acknowledged (deliver_sm_resp) only after the handler returned; if it
 raises, the answer is ESME_RX_T_APPN and the SMSC delivers it again.
 
@@ -64,10 +68,19 @@ DELIVER_CONCURRENCY = 256  # receipts/MO handed to the handler at once, per link
 INBOUND_HIGH = 2 * DELIVER_CONCURRENCY  # unanswered deliver_sm: reading stops here...
 INBOUND_LOW = DELIVER_CONCURRENCY  # ...and starts again at this many
 WRITE_BACKLOG_LIMIT = 4 << 20  # octets unsent to a flooding peer that does not read
+BACKOFF_DOUBLINGS = 32  # 2**32 times reconnect_min passes any reconnect_max
 COUNTERS = (
     "submitted", "accepted", "retried", "rejected", "throttled", "receipts", "inbound",
     "reconnects", "timeouts", "protocol_errors", "reading_paused",
 )
+
+
+def reconnect_delay(failures: int, *, low: float, high: float, rng: random.Random) -> float:
+    """Seconds before the next connect after ``failures`` in a row: ``low`` doubling
+    up to ``high``, jittered into its upper half. The exponent is capped, so no
+    number of failures overflows it."""
+    delay = min(high, low * 2.0 ** min(failures, BACKOFF_DOUBLINGS))
+    return delay * (0.5 + rng.random() / 2)
 
 
 def _resolve(future: asyncio.Future[Outcome], outcome: Outcome) -> None:
@@ -180,8 +193,8 @@ class SmppLink:
                 break
             failures = 0 if was_bound else failures + 1
             self.counters["reconnects"] += 1
-            delay = min(self.config.reconnect_max, self.config.reconnect_min * 2 ** failures)
-            delay *= 0.5 + self._rng.random() / 2
+            delay = reconnect_delay(failures, low=self.config.reconnect_min,
+                                    high=self.config.reconnect_max, rng=self._rng)
             self._log.info("smpp_reconnect_scheduled", delay=round(delay, 3))
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
@@ -382,6 +395,7 @@ class SmppLink:
             response_timeout=c.response_timeout,
             bind_timeout=c.bind_timeout,
             enquire_link=c.enquire_link,
+            dead_after_timeouts=c.dead_after_timeouts,
         )
 
     async def _connect_once(self) -> bool:

@@ -32,7 +32,10 @@ class SubmitMisanswered:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SubmitExpired:
-    """No answer within ``response_timeout``; a late answer will be ignored."""
+    """No answer within ``response_timeout``; a late answer will be ignored.
+
+    Reported once the SMSC is heard from after the deadline (any PDU); a
+    session that dies first never reports it: the connection's loss answers it."""
 
     sequence: int
 

@@ -11,7 +11,16 @@ Usage, as the asyncio link does it::
 
 Timers are data: the bind timeout, one response deadline per request, the
 enquire_link sent after ``enquire_link`` seconds without traffic and the
-dead-link verdict when that goes unanswered. The session answers the SMSC's
+dead-link verdict when that goes unanswered.
+
+A submit_sm left unanswered is a sign the SMSC may have gone silent while the
+connection stays open. The session sends an enquire_link at once, and reports
+the submit (:class:`SubmitExpired`) only when it hears from the SMSC again: if
+it never does, the session closes ("dead") and the caller answers the submit
+as the connection's loss, so it goes out again on another session, never on
+the silent one. ``dead_after_timeouts`` submits unanswered in a row, with no
+answer to a submit_sm nor a deliver_sm in between, close the session too. The
+session answers the SMSC's
 enquire_link and unbind itself; deliver_sm/data_sm are handed up as
 :class:`DeliverReceived` and answered by :meth:`respond` once the caller has
 stored what they carry.
@@ -134,6 +143,7 @@ class EsmeSession:
         response_timeout: float = 30.0,
         bind_timeout: float = 30.0,
         enquire_link: float = 30.0,
+        dead_after_timeouts: int = 3,
         max_pdu: int = DEFAULT_MAX_PDU,
     ) -> None:
         self._bind_pdu = Bind(
@@ -151,6 +161,7 @@ class EsmeSession:
         self.response_timeout = response_timeout
         self.bind_timeout = bind_timeout
         self.enquire_link = enquire_link
+        self.dead_after_timeouts = dead_after_timeouts
         self.state = SessionState.IDLE
         self._frames = FrameSplitter(max_pdu=max_pdu)
         self._out: list[bytes] = []
@@ -160,6 +171,8 @@ class EsmeSession:
         self._control_seq = 0  # bind / enquire_link / unbind awaiting an answer
         self._control_deadline: float | None = None
         self._last_rx = 0.0
+        self._timeouts = 0  # submits unanswered in a row, no submit/deliver answer since
+        self._expired: list[int] = []  # unanswered submits, reported once the SMSC is heard
         self.peer_system_id = ""
 
     # --- queries -----------------------------------------------------------------
@@ -260,9 +273,11 @@ class EsmeSession:
         self._control_deadline = now + self.response_timeout
 
     def connection_lost(self) -> list[int]:
-        """The connection is gone; returns the submit sequences left unanswered."""
+        """The connection is gone; returns the submit sequences left unanswered
+        (those past their deadline and not yet reported included)."""
         self.state = self.state.check(SessionState.CLOSED)
-        lost = list(self._pending)
+        lost = [*self._expired, *self._pending]
+        self._expired.clear()
         self._pending.clear()
         self._deadlines.clear()
         self._out.clear()
@@ -291,10 +306,21 @@ class EsmeSession:
         if self.state is SessionState.CLOSED:
             return events
         deadlines, pending = self._deadlines, self._pending
+        expired = False
         while deadlines and deadlines[0][0] <= now:
             _, seq = deadlines.popleft()
             if pending.pop(seq, None) is not None:
-                events.append(SubmitExpired(sequence=seq))
+                self._expired.append(seq)  # reported once the SMSC is heard from
+                self._timeouts += 1
+                expired = True
+        if expired and self.state is SessionState.BOUND:
+            if self._timeouts >= self.dead_after_timeouts:
+                detail = (f"{self._timeouts} submit_sm unanswered in a row, "
+                          f"after {self.response_timeout:g}s each")
+                events.append(self._close("dead", detail))
+                return events
+            if self._control_deadline is None:  # is anyone there? ask now
+                self._send_enquire_link(now)
         if self._control_deadline is not None and self._control_deadline <= now:
             self._control_deadline = None
             if self.state is SessionState.BINDING:
@@ -312,11 +338,14 @@ class EsmeSession:
             and self._control_deadline is None
             and now >= self._last_rx + self.enquire_link
         ):
-            seq = self._next_seq()
-            self._out.append(encode_bare(CommandId.ENQUIRE_LINK, seq))
-            self._control_seq = seq
-            self._control_deadline = now + self.response_timeout
+            self._send_enquire_link(now)
         return events
+
+    def _send_enquire_link(self, now: float) -> None:
+        seq = self._next_seq()
+        self._out.append(encode_bare(CommandId.ENQUIRE_LINK, seq))
+        self._control_seq = seq
+        self._control_deadline = now + self.response_timeout
 
     # --- input -------------------------------------------------------------------
 
@@ -337,11 +366,15 @@ class EsmeSession:
             broken: CommandLengthError | None = exc
         else:
             broken = None
+        if self._expired and frames:  # the SMSC is there: its unanswered submits go up
+            events.extend(SubmitExpired(sequence=seq) for seq in self._expired)
+            self._expired.clear()
         pending = self._pending
         for frame in frames:
             # hot path: submit_sm_resp without building a PDU object
             _, command_id, status, seq = HEADER.unpack_from(frame)
             if command_id == _SUBMIT_SM_RESP:
+                self._timeouts = 0
                 if pending.pop(seq, None) is not None:
                     nul = frame.find(b"\x00", 16)
                     if 16 < nul <= 16 + MAX_MESSAGE_ID:
@@ -385,10 +418,12 @@ class EsmeSession:
         cid = pdu.command_id
         if cid is CommandId.DELIVER_SM or cid is CommandId.DATA_SM:
             assert isinstance(pdu, ShortMessage | DataSm)  # noqa: S101 - narrowed by command_id
+            self._timeouts = 0
             events.append(DeliverReceived(pdu=pdu))
         elif cid is CommandId.ENQUIRE_LINK:
             self._out.append(encode_bare(CommandId.ENQUIRE_LINK_RESP, seq))
         elif cid is CommandId.GENERIC_NACK:
+            self._timeouts = 0
             self._on_nack(seq, status, events)
         elif seq == self._control_seq and self._control_deadline is not None:
             self._on_control_answer(pdu.command_id, status, pdu, events)

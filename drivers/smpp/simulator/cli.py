@@ -56,6 +56,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="share of submit_sm answered ESME_RTHROTTLED")
     p.add_argument("--drop-after", type=int, default=None,
                    help="close the connection when the Nth submit_sm arrives")
+    p.add_argument("--silent-after", type=int, default=None,
+                   help="from the Nth submit_sm on, answer nothing (the connection stays open)")
     p.add_argument("--delay", type=float, default=0.0, help="seconds before each submit_sm_resp")
     p.add_argument("--garbage-share", type=_share, default=0.0,
                    help="share of submit_sm answered with an unreadable PDU")
@@ -99,6 +101,7 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         dlr_before_resp=args.dlr_before_resp,
         throttle_share=args.throttle_share,
         drop_after=args.drop_after,
+        silent_after=args.silent_after,
         delay=args.delay,
         garbage_share=args.garbage_share,
         id_form=args.id_form,

@@ -52,6 +52,7 @@ class SimConfig:
     dlr_before_resp: bool = False  # the receipt overtakes the submit_sm_resp
     throttle_share: float = 0.0  # share of submit_sm answered ESME_RTHROTTLED
     drop_after: int | None = None  # close the connection when the Nth submit_sm arrives
+    silent_after: int | None = None  # from the Nth submit_sm on, answer nothing; stay connected
     delay: float = 0.0  # seconds before each submit_sm_resp
     garbage_share: float = 0.0  # share of submit_sm answered with an unreadable PDU
     # message ids in submit_sm_resp: hex | decimal, or broken on purpose: empty (ESME_ROK
@@ -95,6 +96,7 @@ class SmscSession:
         self.system_id = ""
         self.submits = 0
         self.close_requested = False
+        self.silent = False  # answers nothing any more (silent_after)
         self.records: list[dict[str, Any]] = []
         self._delivers: dict[int, bytes] = {}  # deliver_sm awaiting their resp
         self._unbind_seq = -1
@@ -181,6 +183,17 @@ class SmscSession:
 
     def _frame(self, frame: bytes, now: float) -> None:
         _, command_id, status, seq = HEADER.unpack_from(frame)
+        if not self.silent and command_id == CommandId.SUBMIT_SM:
+            after = self.config.silent_after
+            if after is not None and self.submits + 1 >= after:
+                self.silent = True  # a hung SMSC: nothing leaves any more, not even pending
+                self._timers.clear()
+                self._out.clear()
+        if self.silent:
+            if command_id == CommandId.SUBMIT_SM:
+                self.submits += 1
+            self._record({"event": "ignored", "command_id": command_id, "seq": seq})
+            return
         try:
             pdu = decode(frame)
         except MalformedPdu as exc:

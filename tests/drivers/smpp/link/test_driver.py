@@ -472,6 +472,32 @@ async def test_a_dropped_connection_answers_every_streamed_segment(
     assert all(isinstance(o, Retry) for o in outcomes[8:])
 
 
+async def test_a_silent_smsc_ends_the_session_and_its_segments_go_out_on_the_next(
+    start_link: StartLink,
+) -> None:
+    # the SMSC keeps the connection open and answers nothing: the segments must not
+    # come back as timeouts (they would be sent again on the silent session) but as
+    # link_down once the session is declared dead, long before enquire_link's 30 s
+    h = await start_link(sim=SimConfig(silent_after=1), response_timeout=0.3)
+
+    def ignored_submits() -> int:
+        return sum(r["event"] == "ignored" and r["command_id"] == CommandId.SUBMIT_SM
+                   for r in h.sim.records)
+
+    with structlog.testing.capture_logs() as logs:
+        waiting = asyncio.create_task(_stream(h.link, 5))
+        await wait_for_condition(lambda: ignored_submits() == 5)
+        h.sim.config = SimConfig()  # the next connection is answered again
+        outcomes = await asyncio.wait_for(waiting, 5)
+        assert outcomes == [Retry(reason="link_down")] * 5
+        await h.link.wait_bound(5)
+    closes = [e for e in logs if e["event"] == "smpp_session_closed"]
+    assert closes[0]["reason"] == "dead"
+    again = await _stream(h.link, 5)  # sent again: on the new session
+    assert all(isinstance(o, Accepted) for o in again)
+    assert ignored_submits() == 5  # the silent session got each segment once
+
+
 async def test_streamed_segments_keep_the_throughput_limit(start_link: StartLink) -> None:
     h = await start_link(throughput=50)
     loop = asyncio.get_running_loop()

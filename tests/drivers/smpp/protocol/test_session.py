@@ -14,6 +14,7 @@ from drivers.smpp.protocol.pdu import (
     CommandId,
     ShortMessage,
     encode_bare,
+    encode_message_resp,
 )
 from drivers.smpp.protocol.session import (
     BindMode,
@@ -136,10 +137,106 @@ def test_unanswered_submit_expires_and_a_late_answer_is_ignored() -> None:
     pair.to_smsc()
     assert pair.esme.get_timer() == pair.now + 5.0
     assert pair.esme.handle_timer(pair.now + 4.9) == []
-    assert pair.esme.handle_timer(pair.now + 5.0) == [SubmitExpired(sequence=seq)]
+    pair.now += 5.0
+    assert pair.esme.handle_timer(pair.now) == []  # reported once the SMSC is heard
     assert pair.esme.in_flight == 0
-    pair.smsc.handle_timer(pair.now + 10.0)  # the SMSC answers at last
+    assert pair.exchange() == [SubmitExpired(sequence=seq)]  # it answers the enquire_link
+    pair.smsc.handle_timer(pair.now + 5.0)  # the SMSC answers at last
     assert pair.to_esme() == []
+
+
+def _sent_commands(pair: Pair) -> list[int]:
+    data, ids = pair.esme.data_to_send(), []
+    while data:
+        length, command_id = HEADER.unpack_from(data)[:2]
+        ids.append(command_id)
+        data = data[length:]
+    return ids
+
+
+def test_an_unanswered_submit_sends_an_enquire_link_at_once() -> None:
+    pair = Pair(response_timeout=5.0, enquire_link=30.0)
+    pair.bind()
+    submit(pair)
+    pair.esme.data_to_send()  # lost on the way
+    pair.now += 5.0
+    assert pair.esme.handle_timer(pair.now) == []
+    assert _sent_commands(pair) == [CommandId.ENQUIRE_LINK]
+    assert pair.esme.get_timer() == pair.now + 5.0  # its answer's deadline, not 30 s idle
+
+
+def test_a_silent_smsc_is_dead_and_its_unanswered_submits_are_never_reported() -> None:
+    # a silent SMSC: the submit is not reported expired (it would be sent again on
+    # this session); the session dies and connection_lost answers it
+    pair = Pair(sim=SimConfig(silent_after=1), response_timeout=5.0)
+    pair.bind()
+    seq = submit(pair)
+    assert pair.exchange() == []
+    pair.now += 5.0
+    assert pair.esme.handle_timer(pair.now) == []
+    assert pair.exchange() == []  # the enquire_link goes unanswered too
+    pair.now += 5.0
+    events = pair.esme.handle_timer(pair.now)
+    assert [(type(e), getattr(e, "reason", "")) for e in events] == [(Closed, "dead")]
+    assert pair.esme.connection_lost() == [seq]
+
+
+def test_submits_unanswered_in_a_row_end_the_session() -> None:
+    pair = Pair(sim=SimConfig(silent_after=1), response_timeout=5.0, dead_after_timeouts=3)
+    pair.bind()
+    start = pair.now
+    seqs = []
+    for i in range(4):  # one a second
+        pair.now = start + i
+        seqs.append(submit(pair))
+    assert pair.exchange() == []
+    assert pair.esme.handle_timer(start + 5.0) == []
+    assert pair.esme.handle_timer(start + 6.0) == []
+    [closed] = pair.esme.handle_timer(start + 7.0)  # long before the enquire_link's deadline
+    assert isinstance(closed, Closed)
+    assert (closed.reason, closed.detail) == (
+        "dead", "3 submit_sm unanswered in a row, after 5s each")
+    assert pair.esme.state is SessionState.CLOSED
+    assert sorted(pair.esme.connection_lost()) == seqs
+
+
+def test_an_answer_to_a_submit_between_timeouts_starts_the_count_again() -> None:
+    pair = Pair(response_timeout=5.0, dead_after_timeouts=2)
+    pair.bind()
+    first, second = submit(pair), submit(pair)
+    pair.esme.data_to_send()
+    pair.now += 5.0
+    pair.esme.receive_data(encode_message_resp(CommandId.SUBMIT_SM_RESP, second, 0, "7"),
+                           pair.now - 1)
+    assert pair.esme.handle_timer(pair.now) == []  # one in a row: not dead
+    probe = HEADER.unpack_from(pair.esme.data_to_send())[3]
+    events = pair.esme.receive_data(encode_bare(CommandId.ENQUIRE_LINK_RESP, probe), pair.now)
+    assert events == [SubmitExpired(sequence=first)]
+    third = submit(pair)
+    pair.esme.data_to_send()
+    pair.now += 5.0
+    pair.esme.receive_data(encode_message_resp(CommandId.SUBMIT_SM_RESP, 99, 0, "8"), pair.now)
+    assert pair.esme.handle_timer(pair.now) == []  # a (late) answer in between: count restarted
+    assert pair.esme.bound
+    assert third in pair.esme.connection_lost()
+
+
+def test_an_enquire_link_answer_does_not_restart_the_count() -> None:
+    # the session answers enquire_link but no submit_sm: still dead after two in a row
+    pair = Pair(response_timeout=5.0, dead_after_timeouts=2)
+    pair.bind()
+    first = submit(pair)
+    pair.esme.data_to_send()
+    pair.now += 5.0
+    assert pair.esme.handle_timer(pair.now) == []
+    probe = HEADER.unpack_from(pair.esme.data_to_send())[3]
+    events = pair.esme.receive_data(encode_bare(CommandId.ENQUIRE_LINK_RESP, probe), pair.now)
+    assert events == [SubmitExpired(sequence=first)]
+    submit(pair)
+    pair.now += 5.0
+    [closed] = pair.esme.handle_timer(pair.now)
+    assert isinstance(closed, Closed)
+    assert closed.reason == "dead"
 
 
 def test_idle_link_sends_enquire_link_and_survives_when_answered() -> None:
