@@ -73,7 +73,13 @@ class AccountState:
             self.month_spent = max(0, self.month_spent - amount)
         return self._watch(now)
 
+    def _check_room(self, amount: int) -> None:
+        if abs(self.balance + amount) > MAX_BALANCE:
+            raise UserError(f"account {self.name}: the balance would pass {MAX_BALANCE:,} "
+                            f"credits (it is {self.balance:,})")
+
     def topup(self, amount: int, now: float) -> CreditCrossing | None:
+        self._check_room(amount)
         self.balance += amount
         return self._watch(now)
 
@@ -81,6 +87,7 @@ class AccountState:
         """A manual correction; it may not take the balance below the credit limit."""
         if self.balance + amount < -self.credit_limit:
             raise InsufficientCredit(self.name, self.balance, -amount, self.credit_limit)
+        self._check_room(amount)
         self.balance += amount
         return self._watch(now)
 
@@ -99,16 +106,26 @@ class AccountState:
         )
 
 
+# Bounds that keep every sum of credits inside SQLite's (and PostgreSQL's)
+# 64-bit integers, far above any real pack or balance: one top-up, adjustment
+# or price at most MAX_AMOUNT, a balance within +-MAX_BALANCE.
+MAX_AMOUNT = 10**15
+MAX_BALANCE = 10**17
+
+
 def parse_amount(raw: str, *, what: str = "amount", signed: bool = False) -> int:
     """A whole number of credits from user input, with a one-line error."""
     text = raw.strip().replace("_", "")
     try:
         value = int(text)
     except ValueError:
-        msg = f"bad {what} {raw!r}: a whole number of credits is expected"
+        msg = f"bad {what} {raw[:40]!r}: a whole number of credits is expected"
         raise UserError(msg) from None
     if not signed and value < 0:
-        raise UserError(f"bad {what} {raw!r}: must not be negative")
+        raise UserError(f"bad {what} {raw[:40]!r}: must not be negative")
+    if abs(value) > MAX_AMOUNT:
+        shown = text if len(text) <= 24 else text[:20] + "…"
+        raise UserError(f"bad {what} {shown}: at most {MAX_AMOUNT:,} credits")
     return value
 
 

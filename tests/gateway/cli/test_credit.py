@@ -68,3 +68,22 @@ def test_adjust_errors(cli: Cli) -> None:
     cli.fails("credit", "adjust", "acme", "0", "--reason", "x", match="changes nothing")
     cli.fails("credit", "adjust", "acme", "5", "--reason", " ", match="needs a reason")
     cli.fails("credit", "history", "ghost", match="unknown account")
+
+
+def test_amounts_beyond_what_a_balance_may_hold_are_one_line_errors(cli: Cli) -> None:
+    # 9223372036854775807 is SQLite's largest integer: once the balance held it,
+    # the next top-up overflowed with a traceback
+    huge = "9223372036854775807"
+    cli.fails("credit", "add", "acme", huge, "--ref", "A", match="bad amount")
+    cli.fails("credit", "add", "acme", "99999999999999999999", "--ref", "B", match="bad amount")
+    cli.fails("credit", "adjust", "acme", "-" + huge, "--reason", "r", match="bad amount")
+    cli.fails("price", "set", "+33", huge, match="bad price")
+    most = "1000000000000000"  # MAX_AMOUNT: one top-up may bring this much
+    for i in range(101):  # MAX_BALANCE is 100 of them
+        result = cli("credit", "add", "acme", most, "--ref", f"R{i}")
+        if result.code:
+            break
+    assert result.code == 1
+    assert "balance would pass" in result.err
+    assert "Traceback" not in result.err
+    assert cli.ok("credit", "show", "acme", "--json").json()["balance"] == i * int(most)
