@@ -153,6 +153,13 @@ class _Api:
             headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
             detail = f"{exc.reason}: {request.method} {request.path}"
             return _json({"error": code, "detail": detail}, exc.status, headers)
+        except ConnectionResetError:  # the client left mid-request (aiohttp's own is one)
+            route = request.match_info.route.resource
+            self.log.info("http_client_disconnected", method=request.method,
+                          route=route.canonical if route is not None else request.path)
+            response = web.Response(status=400)  # nobody reads it: the connection is gone
+            response.force_close()
+            return response
         except Exception as exc:  # noqa: BLE001 - the one place that turns a bug into a 500
             route = request.match_info.route.resource
             self.log.error(

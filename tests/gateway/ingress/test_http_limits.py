@@ -239,3 +239,24 @@ async def test_accept_failures_of_the_listener_are_one_line_per_interval(
     failed = [e for e in logs if e["event"] == "http_accept_failed"]
     assert [(e["error"], e["log_level"]) for e in failed] == [("EMFILE", "warning")]
     assert [c["message"] for c in others] == ["something else"]
+
+
+async def test_a_client_gone_mid_body_is_one_line_not_an_internal_error(
+    listening: Listening, env: Env,
+) -> None:
+    with capture_logs() as logs:
+        _reader, writer = await listening.connect()
+        writer.write(f"POST /v1/messages HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer "
+                     f"{env.token}\r\nContent-Length: 1000\r\n\r\n{{\"to\"".encode())
+        await writer.drain()
+        writer.close()  # gone before the body is whole
+        await writer.wait_closed()
+        await eventually(
+            lambda: any(e["event"] in {"http_client_disconnected", "http_request_failed"}
+                        for e in logs),
+            what="the disconnect logged", timeout=5)
+    [event] = [e for e in logs if e["event"] == "http_client_disconnected"]
+    assert event["log_level"] == "info"
+    assert "traceback" not in event
+    assert not [e for e in logs if e["event"] == "http_request_failed"]
+    assert (await env.store.balance("acme")).balance == 100
