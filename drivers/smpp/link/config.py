@@ -29,8 +29,8 @@ KNOWN_KEYS = frozenset(
         "window", "throughput", "concat", "packed", "routes", "tls", "tls_ca",
         "enquire_link", "response_timeout", "bind_timeout", "reconnect_min", "reconnect_max",
         "dead_after_timeouts",
-        "throttle_delay", "source_ton", "source_npi", "service_type", "receipt_id",
-        "receipt_id_text", "status_map", "country",
+        "throttle_delay", "min_throughput", "source_ton", "source_npi", "service_type",
+        "receipt_id", "receipt_id_text", "status_map", "country",
     }
 )
 
@@ -46,6 +46,8 @@ class SmppLinkConfig:
     bind: BindMode = BindMode.TRANSCEIVER
     window: int = 64
     throughput: float = 0.0  # submit_sm per second; 0 = unlimited
+    # the lowest rate throttling answers slow the link to (at most throughput)
+    min_throughput: float = 1.0
     concat: str = "udh8"
     packed: bool = False
     routes: tuple[str, ...] = ()
@@ -58,7 +60,7 @@ class SmppLinkConfig:
     dead_after_timeouts: int = 3
     reconnect_min: float = 1.0
     reconnect_max: float = 60.0
-    throttle_delay: float = 1.0  # first link-wide pause after ESME_RTHROTTLED/ESME_RMSGQFUL
+    throttle_delay: float = 1.0  # seconds a throttled segment waits before it is sent again
     source_ton: dict[SenderKind, int] = field(default_factory=lambda: dict(DEFAULT_SOURCE_TON))
     source_npi: dict[SenderKind, int] = field(default_factory=lambda: dict(DEFAULT_SOURCE_NPI))
     service_type: str = ""
@@ -84,6 +86,10 @@ class SmppLinkConfig:
         bind_text = r.choice("bind", ("transmitter", "receiver", "transceiver"), "transceiver")
         password = r.string("password", "", limit=8)
         receipt_id = r.choice("receipt_id", ID_FORMS, "as-is")
+        throughput = r.number("throughput", 0.0, 0.0, 1_000_000.0)
+        min_throughput = r.number("min_throughput", 1.0, 0.01, 1_000_000.0)
+        if throughput and "min_throughput" in table and min_throughput > throughput:
+            raise r.error("min_throughput", f"must not be above throughput ({throughput:g})")
         return cls(
             name=name,
             host=r.string("host", "127.0.0.1"),
@@ -93,7 +99,8 @@ class SmppLinkConfig:
             system_type=r.string("system_type", "", limit=12),
             bind=BindMode(bind_text),
             window=r.integer("window", 64, 1, 1000),
-            throughput=r.number("throughput", 0.0, 0.0, 1_000_000.0),
+            throughput=throughput,
+            min_throughput=min_throughput,
             concat=r.choice("concat", CONCAT_MODES, "udh8"),
             packed=r.boolean("packed", default=False),
             routes=r.routes(),

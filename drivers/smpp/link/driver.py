@@ -42,6 +42,7 @@ from drivers.smpp.link.connection import SmppProtocol
 from drivers.smpp.link.submit import SubmitMapper
 from drivers.smpp.protocol import status as st
 from drivers.smpp.protocol.inbound import inbound_from_pdu
+from drivers.smpp.protocol.pacing import SendPacer
 from drivers.smpp.protocol.pdu import DataSm, ShortMessage
 from drivers.smpp.protocol.receipts import is_receipt, receipt_from_pdu
 from drivers.smpp.protocol.session import EsmeSession, SessionState
@@ -117,10 +118,8 @@ class SmppLink:
         self._stop_event: asyncio.Event | None = None
         self._bound_event: asyncio.Event | None = None
         self._drained: asyncio.Event | None = None
-        self._next_send = 0.0
-        self._throttle_until = 0.0
-        self._throttle_delay = config.throttle_delay
-        self._interval = 1.0 / config.throughput if config.throughput else 0.0
+        # the submit rate: throughput, lowered while the SMSC throttles (AIMD)
+        self._pacer = SendPacer(ceiling=config.throughput, floor=config.min_throughput)
         # receipts and MO being handed to the handler: concurrently, so that the
         # handler can group-commit them; each deliver_sm_resp leaves when its own
         # handler call returns (SMPP allows responses in any order)
@@ -167,7 +166,7 @@ class SmppLink:
             bound=self.bound,
             in_flight=len(self._pending),
             window=self._window,
-            throttled=self._loop_time() < self._throttle_until,
+            throttled=self._pacer.reduced,
             detail=self._detail,
             counters=dict(self.counters),
             gauges={"inbound_unanswered": float(proto.inbound if proto is not None else 0)},
@@ -243,9 +242,8 @@ class SmppLink:
         if self._stopping or not self.bound:
             return LINK_DOWN
         loop = asyncio.get_running_loop()
-        now = loop.time()
-        if self._throttle_until > now or self._interval:
-            await self._pace(loop, now)
+        if self._pacer.interval:
+            await self._pace(loop)
         proto = self._proto
         if proto is not None and proto.paused:  # the kernel buffer is full: wait before queueing
             await proto.wait_writable()
@@ -281,13 +279,11 @@ class SmppLink:
             return self._window
         if proto.paused or self._waiters:
             return 0
-        if self._throttle_until or self._interval:
-            now = proto.loop.time()
-            if now < self._throttle_until or (self._interval and now < self._next_send):
-                return 0
-            if self._interval:
-                return 1 if len(self._pending) + self._reserved < self._window else 0
-        return self._window - len(self._pending) - self._reserved
+        room = self._window - len(self._pending) - self._reserved
+        pacer = self._pacer
+        if pacer.interval:  # what the rate allows now
+            return min(room, pacer.allowance(proto.loop.time()))
+        return room
 
     async def wait_room(self) -> None:
         """Until :meth:`room` is above 0 (or the link is down: send() answers at once)."""
@@ -297,7 +293,7 @@ class SmppLink:
             if self._stopping or proto is None or not proto.session.bound:
                 return
             now = loop.time()
-            start = max(self._throttle_until, self._next_send if self._interval else 0.0)
+            start = self._pacer.next_send_time(now)
             if start > now:
                 await asyncio.sleep(start - now)
             elif proto.paused:
@@ -317,8 +313,8 @@ class SmppLink:
             done(LINK_DOWN)
             return
         now = proto.loop.time()
-        if self._interval:
-            self._next_send = max(now, self._next_send) + self._interval
+        if self._pacer.interval:
+            self._pacer.on_sent(now)
         try:
             seq = proto.session.submit_body(now, self._mapper.body(request))
         except LocalProtocolError as exc:
@@ -363,11 +359,11 @@ class SmppLink:
                 self._reserved += 1
                 waiter.set_result(None)
 
-    async def _pace(self, loop: asyncio.AbstractEventLoop, now: float) -> None:
-        start = max(now, self._throttle_until)
-        if self._interval:
-            start = max(start, self._next_send)
-            self._next_send = start + self._interval
+    async def _pace(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Book the next moment the pacer allows, and wait for it."""
+        now = loop.time()
+        start = max(now, self._pacer.next_send_time(now))
+        self._pacer.on_sent(start)
         if start > now:
             await asyncio.sleep(start - now)
 
@@ -447,11 +443,11 @@ class SmppLink:
         done = self._pending.pop(seq, None)
         if done is None:
             return
-        outcome = self._mapper.outcome(status, message_id, self._throttle_delay)
+        outcome = self._mapper.outcome(status, message_id, self.config.throttle_delay)
         if status == 0:
             self.counters["accepted"] += 1
-            if self._throttle_delay != self.config.throttle_delay:
-                self._throttle_delay = self.config.throttle_delay
+            if self._pacer.on_accepted(self._loop_time()):
+                self._log.info("smpp_rate_restored", rate=self._pacer.rate)
         elif isinstance(outcome, Retry):
             self.counters["retried"] += 1
             if outcome.throttled:
@@ -483,11 +479,10 @@ class SmppLink:
 
     def _on_throttled(self) -> None:
         self.counters["throttled"] += 1
-        now = self._loop_time()
-        if now >= self._throttle_until:
-            self._throttle_until = now + self._throttle_delay
-            self._log.info("smpp_throttled", pause=self._throttle_delay)
-            self._throttle_delay = min(max(self._throttle_delay * 2, 0.05), 60.0)
+        pacer = self._pacer
+        if pacer.on_throttled(self._loop_time()):
+            rate = pacer.rate or 0.0
+            self._log.info("smpp_throttled", rate=round(rate, 1))
 
     def on_connection_lost(self, proto: SmppProtocol) -> None:
         if self._proto is proto:

@@ -39,6 +39,14 @@ def _share(text: str) -> float:
     return value
 
 
+def _rate(text: str) -> float:
+    value = float(text)
+    if not value >= 0.0:  # also refuses nan
+        msg = f"{text} is not a rate of 0 or more per second"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=2775, help="SMPP port (default 2775; 0 = free)")
@@ -54,6 +62,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="send each receipt before its submit_sm_resp")
     p.add_argument("--throttle-share", type=_share, default=0.0,
                    help="share of submit_sm answered ESME_RTHROTTLED")
+    p.add_argument("--max-rate", type=_rate, default=0.0,
+                   help="submit_sm per second a connection may send; beyond: ESME_RTHROTTLED")
     p.add_argument("--drop-after", type=int, default=None,
                    help="close the connection when the Nth submit_sm arrives")
     p.add_argument("--silent-after", type=int, default=None,
@@ -100,6 +110,7 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         dlr_fail_share=args.dlr_fail_share,
         dlr_before_resp=args.dlr_before_resp,
         throttle_share=args.throttle_share,
+        max_rate=args.max_rate,
         drop_after=args.drop_after,
         silent_after=args.silent_after,
         delay=args.delay,

@@ -51,6 +51,9 @@ class SimConfig:
     dlr_fail_share: float = 0.0  # share of receipts that say UNDELIV
     dlr_before_resp: bool = False  # the receipt overtakes the submit_sm_resp
     throttle_share: float = 0.0  # share of submit_sm answered ESME_RTHROTTLED
+    # submit_sm per second a connection may send (a token bucket holding a tenth of a
+    # second's worth); beyond it, ESME_RTHROTTLED. 0: no limit
+    max_rate: float = 0.0
     drop_after: int | None = None  # close the connection when the Nth submit_sm arrives
     silent_after: int | None = None  # from the Nth submit_sm on, answer nothing; stay connected
     delay: float = 0.0  # seconds before each submit_sm_resp
@@ -99,6 +102,9 @@ class SmscSession:
         self.silent = False  # answers nothing any more (silent_after)
         self.records: list[dict[str, Any]] = []
         self._delivers: dict[int, bytes] = {}  # deliver_sm awaiting their resp
+        self._burst = max(1.0, config.max_rate / 10)  # max_rate's token bucket
+        self._tokens = self._burst
+        self._tokens_at: float | None = None
         self._unbind_seq = -1
 
     # --- output --------------------------------------------------------------------
@@ -282,7 +288,9 @@ class SmscSession:
             self._record({"event": "submit_sm", "seq": seq, "answer": "garbage"})
             self._later(now, c.delay, HEADER.pack(20, 0x0000FFFF, 0, seq) + b"\xde\xad\xbe\xef")
             return
-        if c.throttle_share and rng.random() < c.throttle_share:
+        if (c.max_rate and not self._take_token(now)) or (
+            c.throttle_share and rng.random() < c.throttle_share
+        ):
             self._record({"event": "submit_sm", "seq": seq, "answer": "ESME_RTHROTTLED"})
             self._later(
                 now, c.delay,
@@ -311,6 +319,17 @@ class SmscSession:
             self._later(now, max(c.dlr_delay, c.delay), receipt)
             return
         self._later(now, c.delay, resp)
+
+    def _take_token(self, now: float) -> bool:
+        """One submit_sm's place in max_rate: False when the rate is used up."""
+        if self._tokens_at is not None:
+            elapsed = now - self._tokens_at
+            self._tokens = min(self._burst, self._tokens + elapsed * self.config.max_rate)
+        self._tokens_at = now
+        if self._tokens < 1.0:
+            return False
+        self._tokens -= 1.0
+        return True
 
     def _receipt(self, pdu: ShortMessage, n: int, message_id: str, now: float) -> bytes:
         c = self.config

@@ -108,16 +108,19 @@ async def test_window_full_makes_submits_wait_not_fail(start_link: StartLink) ->
     assert peak == 4
 
 
-async def test_throttling_is_retried_and_slows_the_whole_link(start_link: StartLink) -> None:
+async def test_throttling_is_retried_without_pausing_the_whole_link(
+    start_link: StartLink,
+) -> None:
     h = await start_link(sim=SimConfig(throttle_share=1.0), throttle_delay=0.3)
     first = await h.link.submit(request())
     assert isinstance(first, Retry)
     assert (first.reason, first.throttled, first.delay) == ("ESME_RTHROTTLED", True, 0.3)
-    assert h.link.health().throttled
     loop = asyncio.get_running_loop()
     started = loop.time()
     second = await h.link.submit(request())
-    assert loop.time() - started >= 0.25  # held back by the link-wide pause
+    # no link-wide pause per throttling answer (that made a throttling SMSC crawl):
+    # the rate adapts instead (drivers/smpp/protocol/pacing.py, tests/.../test_pacing.py)
+    assert loop.time() - started < 0.25
     assert isinstance(second, Retry)
     assert h.link.health().counters["throttled"] == 2
 
