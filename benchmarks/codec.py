@@ -156,8 +156,11 @@ def main() -> int:
     # extension characters, Cyrillic, emoji
     print(f"\ntarget classes (codec: {IMPLEMENTATION}; target 10x smpplib each, 30x plain GSM)")
     targets = {
-        "plain gsm": [t for t in everything
-                      if (a := analyze(t)).encoding == "gsm7" and a.units == a.characters],
+        "plain gsm": [
+            t
+            for t in everything
+            if (a := analyze(t)).encoding == "gsm7" and a.units == a.characters
+        ],
         "extension": corpus["extension"],
         "cyrillic": corpus["cyrillic"],
         "emoji": corpus["emoji"],
@@ -179,7 +182,9 @@ def main() -> int:
     print("\nwrong or poor output (texts affected):")
     smpplib_right = []
     for label, check in (
-        ("smpplib", check_smpplib), ("python-gsmmodem", check_gsmmodem), ("ours", check_ours),
+        ("smpplib", check_smpplib),
+        ("python-gsmmodem", check_gsmmodem),
+        ("ours", check_ours),
     ):
         problems = Counter[str]()
         for text in everything:

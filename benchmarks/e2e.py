@@ -112,8 +112,15 @@ async def store_lock(d: Any) -> AsyncIterator[dict[str, list[float]]]:
 
 
 async def daemon_phases(  # noqa: PLR0917 - one call site, the benchmark's plan
-    run: Run, work: Path, sim: Any, smsc_port: int, mqtt_port: int | None, sync: str,
-    args: argparse.Namespace, workers: int = 0, broker_pid: int | None = None,
+    run: Run,
+    work: Path,
+    sim: Any,
+    smsc_port: int,
+    mqtt_port: int | None,
+    sync: str,
+    args: argparse.Namespace,
+    workers: int = 0,
+    broker_pid: int | None = None,
 ) -> None:
     n = args.messages
     counter = itertools.count(0, 1_000_000)
@@ -122,8 +129,12 @@ async def daemon_phases(  # noqa: PLR0917 - one call site, the benchmark's plan
         tag += f", {workers} worker{'s' if workers > 1 else ''}"
     d = await start_daemon(
         work / f"gw-{sync}{'' if mqtt_port else '-no-mqtt'}-w{workers}",
-        smsc_port=smsc_port, mqtt_port=mqtt_port, synchronous=sync,
-        python_args=args.daemon_python_args, workers=workers)
+        smsc_port=smsc_port,
+        mqtt_port=mqtt_port,
+        synchronous=sync,
+        python_args=args.daemon_python_args,
+        workers=workers,
+    )
     probe = StoreProbe(d.db)
     pids = {"daemon": d.pid, "smsc-sim": sim.pid, "bench": os.getpid()}
     pids |= {f"daemon worker-{i + 1}": pid for i, pid in enumerate(d.children())}
@@ -135,15 +146,20 @@ async def daemon_phases(  # noqa: PLR0917 - one call site, the benchmark's plan
             if args.profile and attempt == 0 and not run.profiles:
                 for view, gil in PROFILE_VIEWS.items():
                     raw = work / f"daemon-profile-{'gil' if gil else 'all'}.txt"
-                    rec = start_recording(d.pid, seconds=max(3.0, n / 2_500), output=raw,
-                                          gil=gil, native=args.profile_native)
+                    rec = start_recording(
+                        d.pid,
+                        seconds=max(3.0, n / 2_500),
+                        output=raw,
+                        gil=gil,
+                        native=args.profile_native,
+                    )
                     if rec is not None:
                         recordings[view] = (rec, raw)
             run.load(f"http #{attempt + 1} ({tag})")
             async with store_lock(d) as shares:
                 result = await phase_http(
-                    d, probe, pids, label=f"HTTP {tag} #{attempt + 1}", n=n,
-                    first=next(counter))
+                    d, probe, pids, label=f"HTTP {tag} #{attempt + 1}", n=n, first=next(counter)
+                )
             result.store = shares
             run.results.append(result)
             for view, (rec, raw) in recordings.items():
@@ -157,25 +173,35 @@ async def daemon_phases(  # noqa: PLR0917 - one call site, the benchmark's plan
                 run.load(f"mqtt #{attempt + 1} ({tag})")
                 async with store_lock(d) as shares:
                     result = await phase_mqtt(
-                        d, probe, pids, label=f"MQTT {tag} #{attempt + 1}", n=n,
-                        first=next(counter), mqtt_port=mqtt_port)
+                        d,
+                        probe,
+                        pids,
+                        label=f"MQTT {tag} #{attempt + 1}",
+                        n=n,
+                        first=next(counter),
+                        mqtt_port=mqtt_port,
+                    )
                 result.store = shares
                 run.results.append(result)
         run.load(f"latency ({tag})")
         run.latencies[tag] = await phase_latency(
-            d, probe, rate=args.rate, seconds=args.latency_seconds, per_post=10,
-            first=next(counter))
+            d, probe, rate=args.rate, seconds=args.latency_seconds, per_post=10, first=next(counter)
+        )
     finally:
         probe.close()
         code = d.stop()
         log = (d.directory / "daemon.log").read_text(errors="replace").splitlines()
         warnings = sum('"level": "warning"' in line or "pending publish" in line for line in log)
         pending = sum("pending publish calls" in line for line in log)
-        run.notes.append(f"daemon log ({tag}): {len(log):,} lines, {warnings:,} warnings, of "
-                         f"which {pending:,} aiomqtt 'There are N pending publish calls.'")
+        run.notes.append(
+            f"daemon log ({tag}): {len(log):,} lines, {warnings:,} warnings, of "
+            f"which {pending:,} aiomqtt 'There are N pending publish calls.'"
+        )
         if code:
-            print(f"daemon ({tag}) exited with status {code}; log: {d.directory}/daemon.log",
-                  file=sys.stderr)
+            print(
+                f"daemon ({tag}) exited with status {code}; log: {d.directory}/daemon.log",
+                file=sys.stderr,
+            )
 
 
 async def delay_run(run: Run, work: Path, args: argparse.Namespace) -> None:
@@ -187,18 +213,30 @@ async def delay_run(run: Run, work: Path, args: argparse.Namespace) -> None:
             alone = await baseline(port, args.messages)
             alone.label += ", SMSC delay 10 ms"
             run.results.append(alone)
-        d = await start_daemon(work / "gw-delay", smsc_port=port, mqtt_port=None,
-                               synchronous=args.sync[0],  # no MQTT: no status events
-                               python_args=args.daemon_python_args, workers=workers)
+        d = await start_daemon(
+            work / "gw-delay",
+            smsc_port=port,
+            mqtt_port=None,
+            synchronous=args.sync[0],  # no MQTT: no status events
+            python_args=args.daemon_python_args,
+            workers=workers,
+        )
         probe = StoreProbe(d.db)
         pids = {"daemon": d.pid, "smsc-sim": sim.pid, "bench": os.getpid()}
         pids |= {f"daemon worker-{i + 1}": pid for i, pid in enumerate(d.children())}
         tag = f", {workers} worker{'s' if workers > 1 else ''}" if workers else ""
         try:
             run.load("http (delay 10 ms)")
-            run.results.append(await phase_http(
-                d, probe, pids, label=f"HTTP {args.sync[0]}, no MQTT{tag}, SMSC delay 10 ms",
-                n=args.messages, first=0))
+            run.results.append(
+                await phase_http(
+                    d,
+                    probe,
+                    pids,
+                    label=f"HTTP {args.sync[0]}, no MQTT{tag}, SMSC delay 10 ms",
+                    n=args.messages,
+                    first=0,
+                )
+            )
         finally:
             probe.close()
             d.stop()
@@ -216,12 +254,21 @@ async def bench(args: argparse.Namespace) -> Run:
             run.load("start")
             for workers in args.workers:
                 for sync in args.sync:
-                    await daemon_phases(run, work, sim, smsc_port,
-                                        broker[1] if broker else None, sync, args, workers,
-                                        broker_pid=broker[0].pid if broker else None)
+                    await daemon_phases(
+                        run,
+                        work,
+                        sim,
+                        smsc_port,
+                        broker[1] if broker else None,
+                        sync,
+                        args,
+                        workers,
+                        broker_pid=broker[0].pid if broker else None,
+                    )
                 if args.compare_no_mqtt and broker is not None:
-                    await daemon_phases(run, work, sim, smsc_port, None, args.sync[0], args,
-                                        workers)
+                    await daemon_phases(
+                        run, work, sim, smsc_port, None, args.sync[0], args, workers
+                    )
             run.load("link alone")
             for _ in range(args.repeat):
                 run.results.append(await raw_alone(smsc_port, args.messages))
@@ -241,55 +288,76 @@ async def bench(args: argparse.Namespace) -> Run:
 
 def report(run: Run, args: argparse.Namespace) -> None:
     def ceiling(baseline: str, delayed: bool) -> float:
-        rates = [r.rate for r in run.results if r.label.startswith(baseline)
-                 and ("delay" in r.label) == delayed]
+        rates = [
+            r.rate
+            for r in run.results
+            if r.label.startswith(baseline) and ("delay" in r.label) == delayed
+        ]
         return statistics.median(rates) if rates else float("nan")
 
-    print(f"\nsmsgw end-to-end benchmark: {args.messages:,} messages per phase, one SMPP link "
-          f"(window 64, receipts on), SQLite store, {os.cpu_count()} CPUs")
-    print(f"{'run':<40} {'msgs/s e2e':>11} {'/raw':>6} {'/link':>6} {'/5000':>6} "
-          f"{'ingest/s':>9} {'submit/s':>9} {'seconds':>8} {'events+s':>8} {'us/msg':>7}  "
-          f"cpu (share of one core)")
+    print(
+        f"\nsmsgw end-to-end benchmark: {args.messages:,} messages per phase, one SMPP link "
+        f"(window 64, receipts on), SQLite store, {os.cpu_count()} CPUs"
+    )
+    print(
+        f"{'run':<40} {'msgs/s e2e':>11} {'/raw':>6} {'/link':>6} {'/5000':>6} "
+        f"{'ingest/s':>9} {'submit/s':>9} {'seconds':>8} {'events+s':>8} {'us/msg':>7}  "
+        f"cpu (share of one core)"
+    )
     for r in run.results:
         delayed = "delay" in r.label
-        raw = (r.rate / ceiling(RAW, delayed) if not r.label.startswith(RAW)
-               else float("nan"))
-        link = (r.rate / ceiling(LINK, delayed) if not r.label.startswith((RAW, LINK))
-                else float("nan"))
+        raw = r.rate / ceiling(RAW, delayed) if not r.label.startswith(RAW) else float("nan")
+        link = (
+            r.rate / ceiling(LINK, delayed) if not r.label.startswith((RAW, LINK)) else float("nan")
+        )
         cpu = " ".join(f"{k} {v:.0%}" for k, v in r.cpu.items())
-        print(f"{r.label:<40} {r.rate:>11,.0f} {_ratio(raw):>6} {_ratio(link):>6} "
-              f"{r.rate / TARGET:>6.2f} "
-              f"{_num(r.ingest):>9} {_num(r.submit):>9} {r.seconds:>8.2f} "
-              f"{'-' if r.events_lag is None else f'{r.events_lag:.1f}':>8} "
-              f"{'-' if r.daemon_us is None else f'{r.daemon_us:,.0f}':>7}  {cpu}")
+        print(
+            f"{r.label:<40} {r.rate:>11,.0f} {_ratio(raw):>6} {_ratio(link):>6} "
+            f"{r.rate / TARGET:>6.2f} "
+            f"{_num(r.ingest):>9} {_num(r.submit):>9} {r.seconds:>8.2f} "
+            f"{'-' if r.events_lag is None else f'{r.events_lag:.1f}':>8} "
+            f"{'-' if r.daemon_us is None else f'{r.daemon_us:,.0f}':>7}  {cpu}"
+        )
         if r.note:
             print(f"{'':<40} {r.note}")
         if r.store:
             held = sum(figures[0] for figures in r.store.values())
-            print(f"{'':<40} store write lock held {held:.0%} of the time: " + ", ".join(
-                f"{p} {busy:.0%} (CPU {cpu:.0%}, commits {commit:.0%}; waited {wait:.0%})"
-                for p, (busy, wait, cpu, commit) in r.store.items()))
-    print("e2e: first send -> all delivered (store polled every 100 ms); /raw: e2e / the bare "
-          "asyncio client (benchmarks/raw_smpp.py); /link: e2e / SmppLink alone; /5000: e2e / "
-          "target; ingest/s: accepted as the POSTs return; submit/s: all segments accepted by "
-          "the SMSC; events+s: from all delivered until every status event is published (the "
-          "next phase waits for it); us/msg: the daemon's CPU time (all threads) per message, "
-          "the steadiest figure on a shared machine; mosquitto: the broker, on the same cores")
+            print(
+                f"{'':<40} store write lock held {held:.0%} of the time: "
+                + ", ".join(
+                    f"{p} {busy:.0%} (CPU {cpu:.0%}, commits {commit:.0%}; waited {wait:.0%})"
+                    for p, (busy, wait, cpu, commit) in r.store.items()
+                )
+            )
+    print(
+        "e2e: first send -> all delivered (store polled every 100 ms); /raw: e2e / the bare "
+        "asyncio client (benchmarks/raw_smpp.py); /link: e2e / SmppLink alone; /5000: e2e / "
+        "target; ingest/s: accepted as the POSTs return; submit/s: all segments accepted by "
+        "the SMSC; events+s: from all delivered until every status event is published (the "
+        "next phase waits for it); us/msg: the daemon's CPU time (all threads) per message, "
+        "the steadiest figure on a shared machine; mosquitto: the broker, on the same cores"
+    )
     if any("delay" in r.label for r in run.results):
-        print("(SMSC delay 10 ms: a window of 64 allows at most 64 / 0.010 = 6,400 msg/s; "
-              "/raw and /link compare with the baselines at the same delay)")
+        print(
+            "(SMSC delay 10 ms: a window of 64 allows at most 64 / 0.010 = 6,400 msg/s; "
+            "/raw and /link compare with the baselines at the same delay)"
+        )
     for line in run.notes:
         print(line)
     for sync, lat in run.latencies.items():
-        print(f"\nlatency at {lat.offered:,.0f} msg/s offered ({sync}, POSTs of 10, "
-              f"{lat.samples:,} segments): accepted->submit_sm_resp p50 "
-              f"{lat.submit_p50 * 1000:.1f} ms, p99 {lat.submit_p99 * 1000:.1f} ms; "
-              f"POST round trip p50 {lat.accept_p50 * 1000:.1f} ms, "
-              f"p99 {lat.accept_p99 * 1000:.1f} ms {lat.note}")
+        print(
+            f"\nlatency at {lat.offered:,.0f} msg/s offered ({sync}, POSTs of 10, "
+            f"{lat.samples:,} segments): accepted->submit_sm_resp p50 "
+            f"{lat.submit_p50 * 1000:.1f} ms, p99 {lat.submit_p99 * 1000:.1f} ms; "
+            f"POST round trip p50 {lat.accept_p50 * 1000:.1f} ms, "
+            f"p99 {lat.accept_p99 * 1000:.1f} ms {lat.note}"
+        )
     for view, p in run.profiles.items():
-        print(f"\ndaemon during the first HTTP phase, py-spy at 200 Hz, {view}: "
-              f"{p.samples:,} samples, main thread {p.threads.get('main', 0):,}, "
-              f"store threads {p.threads.get('other', 0):,}")
+        print(
+            f"\ndaemon during the first HTTP phase, py-spy at 200 Hz, {view}: "
+            f"{p.samples:,} samples, main thread {p.threads.get('main', 0):,}, "
+            f"store threads {p.threads.get('other', 0):,}"
+        )
         print("  by part of the daemon (inclusive; a sample may count in two parts):")
         for name, share in p.areas:
             print(f"    {share:6.1%}  {name}")
@@ -300,14 +368,25 @@ def report(run: Run, args: argparse.Namespace) -> None:
         shown = [(n, v) for n, v in p.inclusive if not n.startswith(_FRAMEWORK)]
         for name, share in shown[:12]:
             print(f"    {share:6.1%}  {name}")
-    print("\nload average (1, 5, 15 min): " + "; ".join(
-        f"{when} {a:.2f} {b:.2f} {c:.2f}" for when, (a, b, c) in run.loads))
+    print(
+        "\nload average (1, 5, 15 min): "
+        + "; ".join(f"{when} {a:.2f} {b:.2f} {c:.2f}" for when, (a, b, c) in run.loads)
+    )
 
 
 RAW = "raw asyncio client"  # the baselines' labels
 LINK = "SmppLink alone"
-_FRAMEWORK = ("asyncio/", "<frozen", "runpy.py", "threading.py", "gateway/__main__.py",
-              "gateway/cli/", "concurrent/", "selectors.py", "contextlib.py")
+_FRAMEWORK = (
+    "asyncio/",
+    "<frozen",
+    "runpy.py",
+    "threading.py",
+    "gateway/__main__.py",
+    "gateway/cli/",
+    "concurrent/",
+    "selectors.py",
+    "contextlib.py",
+)
 # py-spy views: every thread that is not idle (includes waits for the GIL and time in
 # SQLite's C code with the GIL released), and the thread holding the GIL only
 PROFILE_VIEWS = {"threads not idle": False, "GIL holder only": True}
@@ -328,33 +407,56 @@ SWITCH_LAUNCHER = (
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--messages", type=int, default=20_000, help="messages per phase")
-    parser.add_argument("--quick", action="store_true",
-                        help="5,000 messages, full only, 5 s of latency, no repeat")
-    parser.add_argument("--sync", default="full,normal",
-                        help="SQLite synchronous settings to run, comma-separated")
+    parser.add_argument(
+        "--quick", action="store_true", help="5,000 messages, full only, 5 s of latency, no repeat"
+    )
+    parser.add_argument(
+        "--sync", default="full,normal", help="SQLite synchronous settings to run, comma-separated"
+    )
     parser.add_argument("--repeat", type=int, default=1, help="runs of each phase")
     parser.add_argument("--rate", type=float, default=1_000.0, help="latency phase msg/s")
     parser.add_argument("--latency-seconds", type=float, default=10.0)
-    parser.add_argument("--delay-run", action="store_true",
-                        help="also run with a 10 ms SMSC response delay")
-    parser.add_argument("--profile", action="store_true",
-                        help="sample the daemon with py-spy during the first HTTP phase")
-    parser.add_argument("--profile-native", action="store_true",
-                        help="with --profile: C frames too (py-spy --native)")
-    parser.add_argument("--profile-raw", type=Path, default=None,
-                        help="keep py-spy's collapsed stacks in this file")
-    parser.add_argument("--cprofile", type=Path, default=None,
-                        help="run the daemon under cProfile, writing this file")
+    parser.add_argument(
+        "--delay-run", action="store_true", help="also run with a 10 ms SMSC response delay"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the daemon with py-spy during the first HTTP phase",
+    )
+    parser.add_argument(
+        "--profile-native",
+        action="store_true",
+        help="with --profile: C frames too (py-spy --native)",
+    )
+    parser.add_argument(
+        "--profile-raw", type=Path, default=None, help="keep py-spy's collapsed stacks in this file"
+    )
+    parser.add_argument(
+        "--cprofile",
+        type=Path,
+        default=None,
+        help="run the daemon under cProfile, writing this file",
+    )
     parser.add_argument("--no-mqtt", action="store_true", help="no broker, no MQTT phase")
-    parser.add_argument("--compare-no-mqtt", action="store_true",
-                        help="also run HTTP and latency with a daemon that has no [mqtt]")
-    parser.add_argument("--workers", default="0,1",
-                        help="[workers] count settings to run, comma-separated")
-    parser.add_argument("--switch-interval", type=float, default=None,
-                        help="experiment: the daemon's sys.setswitchinterval (GIL hand-over)")
+    parser.add_argument(
+        "--compare-no-mqtt",
+        action="store_true",
+        help="also run HTTP and latency with a daemon that has no [mqtt]",
+    )
+    parser.add_argument(
+        "--workers", default="0,1", help="[workers] count settings to run, comma-separated"
+    )
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        default=None,
+        help="experiment: the daemon's sys.setswitchinterval (GIL hand-over)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.messages = min(args.messages, 5_000)
@@ -362,8 +464,9 @@ def main() -> None:
         args.latency_seconds = 5.0
     args.sync = [s.strip() for s in args.sync.split(",") if s.strip()]
     args.workers = [int(w) for w in args.workers.split(",") if w.strip()]
-    args.daemon_python_args = (["-m", "cProfile", "-o", str(args.cprofile.resolve())]
-                               if args.cprofile else [])
+    args.daemon_python_args = (
+        ["-m", "cProfile", "-o", str(args.cprofile.resolve())] if args.cprofile else []
+    )
     if args.switch_interval is not None:
         # run "-m gateway ..." through a one-line launcher that sets the interval first
         args.daemon_python_args = ["-c", SWITCH_LAUNCHER, str(args.switch_interval)]

@@ -89,8 +89,10 @@ class Watch:
             await asyncio.sleep(POLL)
 
     def _counts(self) -> tuple[int, int]:
-        return (self.probe.delivered() - self.base_delivered,
-                self.probe.submitted() - self.base_submitted)
+        return (
+            self.probe.delivered() - self.base_delivered,
+            self.probe.submitted() - self.base_submitted,
+        )
 
 
 class CpuMeter:
@@ -114,8 +116,12 @@ class CpuMeter:
         return used / messages * 1e6
 
 
-def _finish(result: Result, watch: Watch, start: float, states: Callable[[], dict[str, int]],
-            ) -> Result:
+def _finish(
+    result: Result,
+    watch: Watch,
+    start: float,
+    states: Callable[[], dict[str, int]],
+) -> Result:
     if watch.delivered_at is None:
         result.seconds = float("inf")
         result.note = f"not all delivered after {watch.timeout:.0f} s: {states()}"
@@ -129,8 +135,15 @@ def _finish(result: Result, watch: Watch, start: float, states: Callable[[], dic
 
 
 async def phase_http(
-    d: DaemonProcess, probe: StoreProbe, cpu: dict[str, int], *, label: str, n: int,
-    first: int, clients: int = 8, batch: int = 250,
+    d: DaemonProcess,
+    probe: StoreProbe,
+    cpu: dict[str, int],
+    *,
+    label: str,
+    n: int,
+    first: int,
+    clients: int = 8,
+    batch: int = 250,
 ) -> Result:
     batches = iter(range(first, first + n, batch))
     accepted = 0
@@ -142,8 +155,7 @@ async def phase_http(
     async def client(http: aiohttp.ClientSession) -> None:
         nonlocal accepted
         for lo in batches:
-            body = {"from": SENDER, "to": recipients(lo, min(batch, first + n - lo)),
-                    "text": TEXT}
+            body = {"from": SENDER, "to": recipients(lo, min(batch, first + n - lo)), "text": TEXT}
             async with http.post(f"{d.base}/v1/messages", json=body, headers=headers) as r:
                 doc = await r.json()
                 if r.status == 202:
@@ -157,16 +169,30 @@ async def phase_http(
         await asyncio.gather(*(client(http) for _ in range(clients)))
     ingest = accepted / (time.perf_counter() - start)
     await watcher
-    result = Result(label=label, messages=n, seconds=0.0, ingest=ingest, cpu=meter.shares(),
-                    daemon_us=meter.per_message("daemon", n))
+    result = Result(
+        label=label,
+        messages=n,
+        seconds=0.0,
+        ingest=ingest,
+        cpu=meter.shares(),
+        daemon_us=meter.per_message("daemon", n),
+    )
     if errors:
         result.note = f"{len(errors)} POSTs refused, first: {errors[0][:120]}"
     return _finish(result, watch, start, probe.states)
 
 
 async def phase_mqtt(
-    d: DaemonProcess, probe: StoreProbe, cpu: dict[str, int], *, label: str, n: int,
-    first: int, mqtt_port: int, per_payload: int = 10, concurrency: int = 16,
+    d: DaemonProcess,
+    probe: StoreProbe,
+    cpu: dict[str, int],
+    *,
+    label: str,
+    n: int,
+    first: int,
+    mqtt_port: int,
+    per_payload: int = 10,
+    concurrency: int = 16,
 ) -> Result:
     payloads = iter(range(first, first + n, per_payload))
     topic = f"smsgw/{ACCOUNT}/send"
@@ -174,8 +200,13 @@ async def phase_mqtt(
     meter = CpuMeter(cpu)
     quiet = logging.getLogger("bench.mqtt")
     quiet.setLevel(logging.ERROR)  # aiomqtt warns about every publish past 10 pending
-    async with aiomqtt.Client("127.0.0.1", mqtt_port, identifier="bench-publisher",
-                              max_inflight_messages=concurrency * 2, logger=quiet) as client:
+    async with aiomqtt.Client(
+        "127.0.0.1",
+        mqtt_port,
+        identifier="bench-publisher",
+        max_inflight_messages=concurrency * 2,
+        logger=quiet,
+    ) as client:
 
         async def publisher() -> None:
             for lo in payloads:
@@ -188,8 +219,14 @@ async def phase_mqtt(
         await asyncio.gather(*(publisher() for _ in range(concurrency)))
         published = time.perf_counter() - start
         await watcher
-    result = Result(label=label, messages=n, seconds=0.0, ingest=n / published,
-                    cpu=meter.shares(), daemon_us=meter.per_message("daemon", n))
+    result = Result(
+        label=label,
+        messages=n,
+        seconds=0.0,
+        ingest=n / published,
+        cpu=meter.shares(),
+        daemon_us=meter.per_message("daemon", n),
+    )
     result = _finish(result, watch, start, probe.states)
     if watch.delivered_at is not None:  # stored = acknowledged to the broker, not published
         result.note = f"published (broker PUBACK) at {n / published:,.0f}/s"
@@ -216,7 +253,12 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def phase_latency(
-    d: DaemonProcess, probe: StoreProbe, *, rate: float, seconds: float, per_post: int,
+    d: DaemonProcess,
+    probe: StoreProbe,
+    *,
+    rate: float,
+    seconds: float,
+    per_post: int,
     first: int,
 ) -> Latency:
     interval = per_post / rate
@@ -253,9 +295,15 @@ async def phase_latency(
     note = f"{len(errors)} POSTs refused" if errors else ""
     if watch.delivered_at is None:
         note += f" not all delivered: {probe.states()}"
-    return Latency(offered=offered, accept_p50=_pct(round_trips, 0.5),
-                   accept_p99=_pct(round_trips, 0.99), submit_p50=_pct(lat, 0.5),
-                   submit_p99=_pct(lat, 0.99), samples=len(lat), note=note.strip())
+    return Latency(
+        offered=offered,
+        accept_p50=_pct(round_trips, 0.5),
+        accept_p99=_pct(round_trips, 0.99),
+        submit_p50=_pct(lat, 0.5),
+        submit_p99=_pct(lat, 0.99),
+        samples=len(lat),
+        note=note.strip(),
+    )
 
 
 class _Receipts:
@@ -278,11 +326,17 @@ async def link_alone(port: int, n: int, *, window: int = 64) -> Result:
     the daemon's dispatcher sends them (``room()`` / ``wait_room()`` /
     ``send(request, done)``, no task or future per segment), all receipts in."""
     handler = _Receipts(n)
-    config = SmppLinkConfig.from_table({"name": "alone", "port": port, "system_id": "gw",
-                                        "password": "secret", "window": window})
-    link = SmppLink(config=config, handler=handler, logger=structlog.wrap_logger(
-        structlog.PrintLogger(), wrapper_class=structlog.make_filtering_bound_logger(
-            logging.WARNING)))
+    config = SmppLinkConfig.from_table(
+        {"name": "alone", "port": port, "system_id": "gw", "password": "secret", "window": window}
+    )
+    link = SmppLink(
+        config=config,
+        handler=handler,
+        logger=structlog.wrap_logger(
+            structlog.PrintLogger(),
+            wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+        ),
+    )
     runner = asyncio.create_task(link.run())
     await link.wait_bound(10)
     (segment,) = encode(TEXT)
@@ -302,14 +356,26 @@ async def link_alone(port: int, n: int, *, window: int = 64) -> Result:
     for i, to in enumerate(recipients(90_000_000, n)):
         if link.room() <= 0:
             await link.wait_room()
-        link.send(SubmitRequest(message_id=f"m{i}", index=0, source=SENDER,
-                                source_kind=SenderKind.ALPHA, destination=to,
-                                segment=segment), done)
+        link.send(
+            SubmitRequest(
+                message_id=f"m{i}",
+                index=0,
+                source=SENDER,
+                source_kind=SenderKind.ALPHA,
+                destination=to,
+                segment=segment,
+            ),
+            done,
+        )
     await answered.wait()
     submitted = time.perf_counter() - start
     await asyncio.wait_for(handler.done.wait(), 60)
-    result = Result(label=f"SmppLink alone, window {window}", messages=n,
-                    seconds=time.perf_counter() - start, submit=accepted / submitted)
+    result = Result(
+        label=f"SmppLink alone, window {window}",
+        messages=n,
+        seconds=time.perf_counter() - start,
+        submit=accepted / submitted,
+    )
     await link.stop()
     await runner
     return result
@@ -319,5 +385,6 @@ async def raw_alone(port: int, n: int, *, window: int = 64) -> Result:
     """The named baseline: a bare asyncio SMPP client (benchmarks.raw_smpp), same
     simulator, same window, every receipt in."""
     submit, total = await raw_client(port, n, window=window)  # from the bind on
-    return Result(label=f"raw asyncio client, window {window}", messages=n,
-                  seconds=n / total, submit=submit)
+    return Result(
+        label=f"raw asyncio client, window {window}", messages=n, seconds=n / total, submit=submit
+    )

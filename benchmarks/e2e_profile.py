@@ -21,7 +21,12 @@ def find_py_spy() -> str | None:
 
 
 def start_recording(
-    pid: int, *, seconds: float, output: Path, gil: bool = False, native: bool = False,
+    pid: int,
+    *,
+    seconds: float,
+    output: Path,
+    gil: bool = False,
+    native: bool = False,
 ) -> subprocess.Popen[bytes] | None:
     """py-spy on ``pid``: every thread that is not idle, or (``gil``) the GIL holder only;
     ``native`` adds the C frames (the codec's compiled core, for one)."""
@@ -29,11 +34,26 @@ def start_recording(
     if exe is None:
         return None
     return subprocess.Popen(  # noqa: S603 - py-spy from the venv, our arguments
-        [exe, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))),
-         "--rate", "200", "--format", "raw", "--output", str(output),
-         # py-spy takes native stacks only while the process is stopped
-         *(["--native"] if native else ["--nonblocking"]), *(["--gil"] if gil else [])],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            exe,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(max(1, round(seconds))),
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--output",
+            str(output),
+            # py-spy takes native stacks only while the process is stopped
+            *(["--native"] if native else ["--nonblocking"]),
+            *(["--gil"] if gil else []),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -86,8 +106,11 @@ def summarize(raw: Path, *, top: int = 12) -> Profile:
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
-        frames = [_short(f) for f in stack.split(";") if f and not f.startswith("process ")
-                  and not f.startswith("thread ")]
+        frames = [
+            _short(f)
+            for f in stack.split(";")
+            if f and not f.startswith("process ") and not f.startswith("thread ")
+        ]
         if not frames:
             continue
         total += count
@@ -99,7 +122,10 @@ def summarize(raw: Path, *, top: int = 12) -> Profile:
             if any(marker in f for f in frames):
                 areas[area] += count
     share = max(total, 1)
-    return Profile(samples=total, threads=dict(threads),
-                   own=[(f, n / share) for f, n in own.most_common(top)],
-                   inclusive=[(f, n / share) for f, n in inclusive.most_common(top * 3)],
-                   areas=[(a, n / share) for a, n in areas.most_common()])
+    return Profile(
+        samples=total,
+        threads=dict(threads),
+        own=[(f, n / share) for f, n in own.most_common(top)],
+        inclusive=[(f, n / share) for f, n in inclusive.most_common(top * 3)],
+        areas=[(a, n / share) for a, n in areas.most_common()],
+    )

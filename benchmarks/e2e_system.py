@@ -55,8 +55,7 @@ def stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str] | None) -> int | 
 
 def start_simulator(*, delay: float = 0.0) -> tuple[subprocess.Popen[str], int]:
     """``python -m drivers.smpp.simulator --dlr --quiet``; its first line gives the port."""
-    args = [sys.executable, "-m", "drivers.smpp.simulator",
-            "--port", "0", "--dlr", "--quiet"]
+    args = [sys.executable, "-m", "drivers.smpp.simulator", "--port", "0", "--dlr", "--quiet"]
     if delay:
         args += ["--delay", str(delay)]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)  # noqa: S603 - own command
@@ -71,27 +70,38 @@ def start_simulator(*, delay: float = 0.0) -> tuple[subprocess.Popen[str], int]:
 
 def start_mosquitto(directory: Path) -> tuple[subprocess.Popen[bytes], int] | None:
     """A private broker on a free port, or None when mosquitto is not installed."""
-    exe = next((p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
-                if Path(p).exists()), None) or shutil.which("mosquitto")
+    exe = next(
+        (p for p in ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto") if Path(p).exists()), None
+    ) or shutil.which("mosquitto")
     if exe is None:
         return None
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
     conf = directory / "mosquitto.conf"
-    conf.write_text("\n".join([
-        f"listener {port} 127.0.0.1",
-        "allow_anonymous true",
-        "persistence false",
-        f"log_dest file {directory / 'mosquitto.log'}",
-        "log_type error",
-        "log_type warning",
-        # the daemon's persistent session may lag behind the publisher: queue everything
-        "max_queued_messages 0",
-        "max_queued_bytes 0",
-        *(["user root"] if _is_root() else []),
-    ]) + "\n", encoding="utf-8")
-    proc = subprocess.Popen([exe, "-c", str(conf)], stdin=subprocess.DEVNULL,  # noqa: S603
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    conf.write_text(
+        "\n".join(
+            [
+                f"listener {port} 127.0.0.1",
+                "allow_anonymous true",
+                "persistence false",
+                f"log_dest file {directory / 'mosquitto.log'}",
+                "log_type error",
+                "log_type warning",
+                # the daemon's persistent session may lag behind the publisher: queue everything
+                "max_queued_messages 0",
+                "max_queued_bytes 0",
+                *(["user root"] if _is_root() else []),
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen(  # noqa: S603
+        [exe, "-c", str(conf)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
@@ -111,13 +121,22 @@ def _is_root() -> bool:
 
 
 def write_config(
-    directory: Path, *, smsc_port: int, http_port: int, mqtt_port: int | None,
-    synchronous: str, workers: int = 0,
+    directory: Path,
+    *,
+    smsc_port: int,
+    http_port: int,
+    mqtt_port: int | None,
+    synchronous: str,
+    workers: int = 0,
 ) -> Path:
-    mqtt = (f'[mqtt]\nurl = "mqtt://127.0.0.1:{mqtt_port}"\nclient_id = "gw-bench"\n'
-            if mqtt_port else "")
+    mqtt = (
+        f'[mqtt]\nurl = "mqtt://127.0.0.1:{mqtt_port}"\nclient_id = "gw-bench"\n'
+        if mqtt_port
+        else ""
+    )
     path = directory / "gateway.toml"
-    path.write_text(f"""
+    path.write_text(
+        f"""
 [store]
 url = "sqlite:gw.db"
 synchronous = "{synchronous}"
@@ -146,7 +165,9 @@ system_id = "gw"
 password = "secret"
 window = 64
 routes = ["*"]
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -204,13 +225,22 @@ class DaemonProcess:
 def _spawn(args: list[str], directory: Path) -> subprocess.Popen[bytes]:
     with (directory / "daemon.log").open("wb") as log:
         return subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=directory,
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=directory,
         )
 
 
 async def start_daemon(
-    directory: Path, *, smsc_port: int, mqtt_port: int | None, synchronous: str,
-    python_args: Sequence[str] = (), workers: int = 0,
+    directory: Path,
+    *,
+    smsc_port: int,
+    mqtt_port: int | None,
+    synchronous: str,
+    python_args: Sequence[str] = (),
+    workers: int = 0,
 ) -> DaemonProcess:
     """Prepare a fresh store, start the daemon, wait for /readyz (link bound).
 
@@ -218,11 +248,17 @@ async def start_daemon(
     """
     token = await prepare_store(directory, synchronous)
     http_port = free_port()
-    config = write_config(directory, smsc_port=smsc_port, http_port=http_port,
-                          mqtt_port=mqtt_port, synchronous=synchronous,
-                          workers=workers)
-    proc = _spawn([sys.executable, *python_args, "-m", "gateway", "run", "-c", str(config)],
-                  directory)
+    config = write_config(
+        directory,
+        smsc_port=smsc_port,
+        http_port=http_port,
+        mqtt_port=mqtt_port,
+        synchronous=synchronous,
+        workers=workers,
+    )
+    proc = _spawn(
+        [sys.executable, *python_args, "-m", "gateway", "run", "-c", str(config)], directory
+    )
     daemon = DaemonProcess(directory=directory, http_port=http_port, token=token, proc=proc)
     deadline = time.monotonic() + START_TIMEOUT
     async with aiohttp.ClientSession() as http:
@@ -252,12 +288,14 @@ class StoreProbe:
 
     def delivered(self) -> int:
         row = self._conn.execute(
-            "SELECT count(*) FROM messages WHERE state = 'delivered'").fetchone()
+            "SELECT count(*) FROM messages WHERE state = 'delivered'"
+        ).fetchone()
         return int(row[0])
 
     def submitted(self) -> int:
         row = self._conn.execute(
-            "SELECT count(*) FROM segments WHERE submitted_at IS NOT NULL").fetchone()
+            "SELECT count(*) FROM segments WHERE submitted_at IS NOT NULL"
+        ).fetchone()
         return int(row[0])
 
     def outbox(self) -> int:
@@ -273,7 +311,9 @@ class StoreProbe:
         rows = self._conn.execute(
             "SELECT s.submitted_at - m.created_at FROM messages m "
             "JOIN segments s ON s.message_id = m.id "
-            "WHERE m.created_at >= ? AND s.submitted_at IS NOT NULL", (since,))
+            "WHERE m.created_at >= ? AND s.submitted_at IS NOT NULL",
+            (since,),
+        )
         return sorted(float(r[0]) for r in rows)
 
     def close(self) -> None:

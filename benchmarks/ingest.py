@@ -37,8 +37,9 @@ SIZES = (1, 10, 250)  # recipients per send
 TEXT = "Your code is 123456"
 
 
-async def run(path: Path, *, per: int, sends: int, concurrency: int,
-              context_ttl: float) -> tuple[float, float]:
+async def run(
+    path: Path, *, per: int, sends: int, concurrency: int, context_ttl: float
+) -> tuple[float, float]:
     """(messages stored per second, CPU seconds per send)."""
     store = await open_store(f"sqlite:{path}", checkpoints="background")
     try:
@@ -47,11 +48,11 @@ async def run(path: Path, *, per: int, sends: int, concurrency: int,
         await store.set_sender_status("acme", "ACME", SenderStatus.APPROVED)
         await store.set_price("+", 1)
         await store.topup("acme", 100_000_000, reference="bench")
-        service = SendService(store=store, log=structlog.get_logger(),
-                              context_ttl=context_ttl)
+        service = SendService(store=store, log=structlog.get_logger(), context_ttl=context_ttl)
         payloads = [
-            json.dumps({"from": "ACME", "text": TEXT,
-                        "to": [f"+336{i * per + j:08d}" for j in range(per)]}).encode()
+            json.dumps(
+                {"from": "ACME", "text": TEXT, "to": [f"+336{i * per + j:08d}" for j in range(per)]}
+            ).encode()
             for i in range(sends)
         ]
         slots = asyncio.Semaphore(concurrency)
@@ -69,27 +70,40 @@ async def run(path: Path, *, per: int, sends: int, concurrency: int,
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sends", type=int, default=4000, help="sends of one recipient")
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
     # no log output: the service's info line per send would measure the terminal
     structlog.configure(logger_factory=structlog.ReturnLoggerFactory())
-    print(f"{'recipients per send':20} {'reads every send':>24} "
-          f"{f'kept {CONTEXT_TTL:g} s':>24} {'CPU ratio':>10}")
+    print(
+        f"{'recipients per send':20} {'reads every send':>24} "
+        f"{f'kept {CONTEXT_TTL:g} s':>24} {'CPU ratio':>10}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         for per in SIZES:
             sends = max(20, args.sends // per)
             figures = []
             for n, ttl in enumerate((0.0, CONTEXT_TTL)):
-                figures.append(asyncio.run(run(Path(tmp) / f"{per}-{n}.db", per=per,
-                                               sends=sends, concurrency=args.concurrency,
-                                               context_ttl=ttl)))
+                figures.append(
+                    asyncio.run(
+                        run(
+                            Path(tmp) / f"{per}-{n}.db",
+                            per=per,
+                            sends=sends,
+                            concurrency=args.concurrency,
+                            context_ttl=ttl,
+                        )
+                    )
+                )
             (base_rate, base_cpu), (rate, cpu) = figures
-            print(f"{per:<20} {base_rate:>10,.0f} msg/s {base_cpu * 1e6:>6,.0f} us/send "
-                  f"{rate:>10,.0f} msg/s {cpu * 1e6:>6,.0f} us/send "
-                  f"{base_cpu / cpu:>9.2f}x")
+            print(
+                f"{per:<20} {base_rate:>10,.0f} msg/s {base_cpu * 1e6:>6,.0f} us/send "
+                f"{rate:>10,.0f} msg/s {cpu * 1e6:>6,.0f} us/send "
+                f"{base_cpu / cpu:>9.2f}x"
+            )
     return 0
 
 

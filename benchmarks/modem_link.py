@@ -65,10 +65,16 @@ async def sends(n: int) -> tuple[float, int]:
         await _until(lambda: link.bound)
         start = time.perf_counter()
         for i in range(n):
-            outcome = await link.submit(SubmitRequest(
-                message_id=f"m{i}", index=0, source="Bench", source_kind=SenderKind.ALPHA,
-                destination=f"+336{i:08d}", segment=segment,
-            ))
+            outcome = await link.submit(
+                SubmitRequest(
+                    message_id=f"m{i}",
+                    index=0,
+                    source="Bench",
+                    source_kind=SenderKind.ALPHA,
+                    destination=f"+336{i:08d}",
+                    segment=segment,
+                )
+            )
             assert isinstance(outcome, Accepted)
         elapsed = time.perf_counter() - start
         await _until(lambda: sink.receipts >= n)
@@ -81,8 +87,10 @@ async def main(n: int) -> None:
     base = await baseline(n)
     rate, receipts = await sends(n)
     print(f"baseline AT round trips: {base:9.1f} /s")
-    print(f"SMS-SUBMIT via ModemLink: {rate:8.1f} /s = {rate * 60:9.0f} /min"
-          f" ({receipts} status reports matched)")
+    print(
+        f"SMS-SUBMIT via ModemLink: {rate:8.1f} /s = {rate * 60:9.0f} /min"
+        f" ({receipts} status reports matched)"
+    )
     print(f"ratio submit/AT round trip: {rate / base:.2f}")
 
 

@@ -42,9 +42,17 @@ def _submit_body(destination: bytes) -> bytes:
     # service_type, source ton/npi/addr (alphanumeric), dest ton/npi/addr, esm_class,
     # protocol_id, priority, schedule, validity, registered_delivery=1, replace,
     # data_coding, default_msg_id, sm_length, short_message
-    return (b"\x00" + b"\x05\x00Bench\x00" + b"\x01\x01" + destination + b"\x00"
-            + b"\x00\x00\x00" + b"\x00\x00" + b"\x01\x00\x00\x00"
-            + bytes([len(TEXT)]) + TEXT)
+    head = b"\x00\x05\x00Bench\x00\x01\x01"  # service_type, source, dest ton/npi
+    return (
+        head
+        + destination
+        + b"\x00"
+        + b"\x00\x00\x00"
+        + b"\x00\x00"
+        + b"\x01\x00\x00\x00"
+        + bytes([len(TEXT)])
+        + TEXT
+    )
 
 
 class RawClient(asyncio.Protocol):
@@ -123,22 +131,26 @@ class RawClient(asyncio.Protocol):
             self._send(min(more, self.messages - self.sent))
 
 
-async def raw_client(port: int, messages: int, *, window: int = 64,
-                     host: str = "127.0.0.1") -> tuple[float, float]:
+async def raw_client(
+    port: int, messages: int, *, window: int = 64, host: str = "127.0.0.1"
+) -> tuple[float, float]:
     """(submit_sm accepted per second, messages with their receipt per second).
 
     Raises RuntimeError when the bind or a submit_sm is refused.
     """
     loop = asyncio.get_running_loop()
     transport, client = await loop.create_connection(
-        lambda: RawClient(messages, window), host, port)
+        lambda: RawClient(messages, window), host, port
+    )
     try:
         await asyncio.wait_for(client.bound, 10)
         client.start()
         await asyncio.wait_for(client.done.wait(), 120)
         if client.refused is not None:
-            msg = (f"submit_sm refused with command_status 0x{client.refused:08x} "
-                   f"after {client.accepted:,} accepted")
+            msg = (
+                f"submit_sm refused with command_status 0x{client.refused:08x} "
+                f"after {client.accepted:,} accepted"
+            )
             raise RuntimeError(msg)
         total = time.perf_counter() - client.started
         await asyncio.wait_for(client.submitted.wait(), 10)
@@ -157,6 +169,7 @@ def main() -> None:
     port = args.port
     if port is None:
         from benchmarks.smpp_link import start_simulator
+
         proc, port = start_simulator()
     try:
         submit, total = asyncio.run(raw_client(port, args.messages, window=args.window))
@@ -167,8 +180,10 @@ def main() -> None:
         if proc is not None:
             proc.terminate()
             proc.wait()
-    print(f"raw asyncio client, window {args.window}: {submit:,.0f} submit_sm/s accepted, "
-          f"{total:,.0f} msg/s with every receipt in")
+    print(
+        f"raw asyncio client, window {args.window}: {submit:,.0f} submit_sm/s accepted, "
+        f"{total:,.0f} msg/s with every receipt in"
+    )
 
 
 if __name__ == "__main__":

@@ -34,7 +34,8 @@ DESTINATION = "+33612345678"
 def start_simulator() -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "drivers.smpp.simulator", "--port", "0", "--dlr", "--quiet"],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -66,10 +67,23 @@ async def run_ours(port: int, window: int, messages: int) -> float:
     link = SmppLink(config=config, handler=handler)
     runner = asyncio.create_task(link.run())
     await link.wait_bound(10)
-    segment = Segment(data_coding=0, esm_class=0, udh=b"", payload=TEXT, encoding="gsm7",
-                      packed=False, udl=len(TEXT))
-    request = SubmitRequest(message_id="m", index=0, source="Shop", source_kind=SenderKind.ALPHA,
-                            destination=DESTINATION, segment=segment)
+    segment = Segment(
+        data_coding=0,
+        esm_class=0,
+        udh=b"",
+        payload=TEXT,
+        encoding="gsm7",
+        packed=False,
+        udl=len(TEXT),
+    )
+    request = SubmitRequest(
+        message_id="m",
+        index=0,
+        source="Shop",
+        source_kind=SenderKind.ALPHA,
+        destination=DESTINATION,
+        segment=segment,
+    )
     left = messages
     accepted = 0
 
@@ -109,10 +123,16 @@ def run_smpplib(port: int, messages: int, *, nodelay: bool) -> float:
     start = time.perf_counter()
     for i in range(messages):
         client.send_message(
-            source_addr_ton=smpplib.consts.SMPP_TON_ALNUM, source_addr_npi=0,
-            source_addr="Shop", dest_addr_ton=smpplib.consts.SMPP_TON_INTL,
-            dest_addr_npi=smpplib.consts.SMPP_NPI_ISDN, destination_addr=DESTINATION[1:],
-            short_message=TEXT, data_coding=0, esm_class=0, registered_delivery=1,
+            source_addr_ton=smpplib.consts.SMPP_TON_ALNUM,
+            source_addr_npi=0,
+            source_addr="Shop",
+            dest_addr_ton=smpplib.consts.SMPP_TON_INTL,
+            dest_addr_npi=smpplib.consts.SMPP_NPI_ISDN,
+            destination_addr=DESTINATION[1:],
+            short_message=TEXT,
+            data_coding=0,
+            esm_class=0,
+            registered_delivery=1,
         )
         while state["sent"] <= i:
             client.read_once()
@@ -135,11 +155,12 @@ def main() -> None:
         baseline = run_smpplib(port, args.smpplib_messages, nodelay=True)
         print(f"smpplib 2.2.4 Client, stock socket:        {stock:10.0f} msgs/s")
         print(f"smpplib 2.2.4 Client + TCP_NODELAY:        {baseline:10.0f} msgs/s  (baseline)")
-        for window, messages in ((1, args.messages // 5), (10, args.messages),
-                                 (64, args.messages)):
+        for window, messages in ((1, args.messages // 5), (10, args.messages), (64, args.messages)):
             rate = asyncio.run(run_ours(port, window, messages))
-            print(f"smsgw SmppLink window {window:3d}:               {rate:10.0f} msgs/s  "
-                  f"x{rate / baseline:.2f} (x{rate / stock:.0f} the stock client)")
+            print(
+                f"smsgw SmppLink window {window:3d}:               {rate:10.0f} msgs/s  "
+                f"x{rate / baseline:.2f} (x{rate / stock:.0f} the stock client)"
+            )
     finally:
         proc.terminate()
         proc.wait(5)

@@ -46,9 +46,16 @@ WORKERS = 4
 
 def _messages(n: int) -> list[NewMessage]:
     return [
-        NewMessage(account="acme", sender="ACME", sender_kind=SenderKind.ALPHA,
-                   destination=f"+336{10_000_000 + i}", text="Your code is 123456",
-                   encoding="gsm7", segments=1, price=1)
+        NewMessage(
+            account="acme",
+            sender="ACME",
+            sender_kind=SenderKind.ALPHA,
+            destination=f"+336{10_000_000 + i}",
+            text="Your code is 123456",
+            encoding="gsm7",
+            segments=1,
+            price=1,
+        )
         for i in range(n)
     ]
 
@@ -89,11 +96,18 @@ async def bench_store(path: Path, n: int, synchronous: str) -> dict[str, float]:
                 return done
             done += len(claimed)
             out = await store.record_outcomes(
-                [OutcomeRecord(message_id=m.id, index=0, link="op-a",
-                               outcome=Accepted(smsc_id=m.id)) for m in claimed], now=now)
+                [
+                    OutcomeRecord(
+                        message_id=m.id, index=0, link="op-a", outcome=Accepted(smsc_id=m.id)
+                    )
+                    for m in claimed
+                ],
+                now=now,
+            )
             rec = await store.record_receipts(
-                [Receipt(link="op-a", smsc_id=m.id, state=ReceiptState.DELIVERED)
-                 for m in claimed], now=now)
+                [Receipt(link="op-a", smsc_id=m.id, state=ReceiptState.DELIVERED) for m in claimed],
+                now=now,
+            )
             done += len(out.changes) + len(rec.changes)
 
     t = time.perf_counter()
@@ -109,8 +123,10 @@ def bench_naive(path: Path, n: int, synchronous: str) -> dict[str, float]:
     conn = connect(str(path), synchronous=synchronous)
     migrate(conn, path=str(path))
     now = time.time()
-    conn.execute("INSERT INTO accounts (name, balance, month, created_at) "
-                 "VALUES ('acme', 1000000000000, '', 0)")
+    conn.execute(
+        "INSERT INTO accounts (name, balance, month, created_at) "
+        "VALUES ('acme', 1000000000000, '', 0)"
+    )
     ids = []
     t = time.perf_counter()
     for i in range(n):
@@ -126,20 +142,28 @@ def bench_naive(path: Path, n: int, synchronous: str) -> dict[str, float]:
             "'Your code is 123456', 'gsm7', 1, 1, 1, 'standard', ?, 0, 'queued', ?, ?, ?)",
             (mid, f"+336{10_000_000 + i}", now, now, now, now),
         )
-        conn.execute("INSERT INTO segments (message_id, idx, state, updated_at) "
-                     "VALUES (?, 0, 'pending', ?)", (mid, now))
-        conn.execute("INSERT INTO ledger (account, at, kind, amount, balance_after, message_id) "
-                     "VALUES ('acme', ?, 'debit', -1, ?, ?)", (now, balance - 1, mid))
+        conn.execute(
+            "INSERT INTO segments (message_id, idx, state, updated_at) VALUES (?, 0, 'pending', ?)",
+            (mid, now),
+        )
+        conn.execute(
+            "INSERT INTO ledger (account, at, kind, amount, balance_after, message_id) "
+            "VALUES ('acme', ?, 'debit', -1, ?, ?)",
+            (now, balance - 1, mid),
+        )
         conn.execute("COMMIT")
     enqueue = n / (time.perf_counter() - t)
     t = time.perf_counter()
     for mid in ids:
         for state in ("dispatching", "submitted", "delivered"):
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute("UPDATE messages SET state = ?, updated_at = ? WHERE id = ?",
-                         (state, now, mid))
-            conn.execute("UPDATE segments SET state = ?, updated_at = ? WHERE message_id = ?",
-                         ("accepted" if state == "submitted" else "pending", now, mid))
+            conn.execute(
+                "UPDATE messages SET state = ?, updated_at = ? WHERE id = ?", (state, now, mid)
+            )
+            conn.execute(
+                "UPDATE segments SET state = ?, updated_at = ? WHERE message_id = ?",
+                ("accepted" if state == "submitted" else "pending", now, mid),
+            )
             conn.execute("COMMIT")
     changes = 3 * n / (time.perf_counter() - t)
     conn.close()
@@ -155,20 +179,22 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         ours = asyncio.run(bench_store(Path(tmp) / "store.db", args.messages, args.synchronous))
         naive = bench_naive(Path(tmp) / "naive.db", args.naive_messages, args.synchronous)
-    print(f"SQLite {sqlite3.sqlite_version}, synchronous={args.synchronous}, "
-          f"{args.messages} messages (naive baseline: {args.naive_messages})")
+    print(
+        f"SQLite {sqlite3.sqlite_version}, synchronous={args.synchronous}, "
+        f"{args.messages} messages (naive baseline: {args.naive_messages})"
+    )
     print(f"{'':44} {'smsgw':>10} {'naive':>10} {'ratio':>7}")
     rows = [
         ("enqueue/s (batches of 500, group commit)", ours["enqueue"], naive["enqueue"]),
-        ("enqueue/s (1 message per call, 256 callers)", ours["enqueue_single"],
-         naive["enqueue"]),
+        ("enqueue/s (1 message per call, 256 callers)", ours["enqueue_single"], naive["enqueue"]),
         ("state changes/s (claim, outcome, receipt)", ours["changes"], naive["changes"]),
     ]
     for label, value, base in rows:
         print(f"{label:44} {value:10,.0f} {base:10,.0f} {value / base:6.1f}x")
     ok = ours["enqueue"] >= 20_000 and ours["changes"] >= 50_000
-    print(f"targets (>= 20,000 enqueues/s, >= 50,000 state changes/s): "
-          f"{'met' if ok else 'NOT met'}")
+    print(
+        f"targets (>= 20,000 enqueues/s, >= 50,000 state changes/s): {'met' if ok else 'NOT met'}"
+    )
     return 0
 
 

@@ -58,7 +58,8 @@ class NoHandler:
 def start_simulator(*flags: str) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(  # noqa: S603 - our own simulator, flags from this script
         [sys.executable, "-m", "drivers.smpp.simulator", "--port", "0", "--quiet", *flags],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     return proc, int(json.loads(proc.stdout.readline())["port"])
@@ -70,12 +71,27 @@ class Run:
     def __init__(self, link: SmppLink, messages: int) -> None:
         self.link = link
         self.waiting: collections.deque[SubmitRequest] = collections.deque()
-        segment = Segment(data_coding=0, esm_class=0, udh=b"", payload=TEXT, encoding="gsm7",
-                          packed=False, udl=len(TEXT))
+        segment = Segment(
+            data_coding=0,
+            esm_class=0,
+            udh=b"",
+            payload=TEXT,
+            encoding="gsm7",
+            packed=False,
+            udl=len(TEXT),
+        )
         for i in range(messages):
-            self.waiting.append(SubmitRequest(
-                message_id=f"m{i}", index=0, source="Shop", source_kind=SenderKind.ALPHA,
-                destination="+33612345678", segment=segment, want_receipt=False))
+            self.waiting.append(
+                SubmitRequest(
+                    message_id=f"m{i}",
+                    index=0,
+                    source="Shop",
+                    source_kind=SenderKind.ALPHA,
+                    destination="+33612345678",
+                    segment=segment,
+                    want_receipt=False,
+                )
+            )
         self.left = messages
         self.submits = 0
         self.retried = 0
@@ -121,8 +137,9 @@ class Run:
 
 
 async def run_link(port: int, messages: int) -> tuple[float, Run]:
-    config = SmppLinkConfig.from_table({"name": "bench", "port": port, "system_id": "bench",
-                                        "password": "pw", "window": 64})
+    config = SmppLinkConfig.from_table(
+        {"name": "bench", "port": port, "system_id": "bench", "password": "pw", "window": 64}
+    )
     link = SmppLink(config=config, handler=NoHandler())
     runner = asyncio.create_task(link.run())
     await link.wait_bound(10)
@@ -145,18 +162,27 @@ def measure(messages: int, *flags: str) -> tuple[float, Run]:
 
 
 def line(label: str, elapsed: float, run: Run, ratios: str) -> str:
-    return (f"{label:30s} {elapsed:8.2f} s  {ratios:24s} submits {run.submits:6d}, "
-            f"retried {run.retried:6d}")
+    return (
+        f"{label:30s} {elapsed:8.2f} s  {ratios:24s} submits {run.submits:6d}, "
+        f"retried {run.retried:6d}"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--messages", type=int, default=2000)
-    parser.add_argument("--shares", default="0.05,0.2,0.5",
-                        help="shares of submit_sm answered ESME_RTHROTTLED at random")
-    parser.add_argument("--rates", default="500,2000",
-                        help="SMSC capacities (submit_sm/s) beyond which it throttles")
+    parser.add_argument(
+        "--shares",
+        default="0.05,0.2,0.5",
+        help="shares of submit_sm answered ESME_RTHROTTLED at random",
+    )
+    parser.add_argument(
+        "--rates",
+        default="500,2000",
+        help="SMSC capacities (submit_sm/s) beyond which it throttles",
+    )
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
@@ -166,13 +192,20 @@ def main() -> None:
     print(line("no throttling (baseline)", base, base_run, "x-none 1.00"))
     for share in (float(s) for s in args.shares.split(",") if s):
         elapsed, run = measure(n, "--throttle-share", str(share), "--seed", seed)
-        print(line(f"{share:.0%} throttled at random", elapsed, run,
-                   f"x-none {elapsed / base:7.2f}"))
+        print(
+            line(f"{share:.0%} throttled at random", elapsed, run, f"x-none {elapsed / base:7.2f}")
+        )
     for rate in (float(r) for r in args.rates.split(",") if r):
         elapsed, run = measure(n, "--max-rate", str(rate), "--seed", seed)
         ideal = n / rate
-        print(line(f"capacity {rate:g}/s (ideal {ideal:.2f} s)", elapsed, run,
-                   f"x-none {elapsed / base:7.2f} x-capacity {elapsed / ideal:5.2f}"))
+        print(
+            line(
+                f"capacity {rate:g}/s (ideal {ideal:.2f} s)",
+                elapsed,
+                run,
+                f"x-none {elapsed / base:7.2f} x-capacity {elapsed / ideal:5.2f}",
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -38,10 +38,18 @@ def exported_samples() -> set[str]:
     metrics.webhook_delivered(account="a")
     metrics.webhook_failed(account="a", final=True)
     metrics.set_mqtt_connected(broker="b:1883", connected=True)
-    metrics.watch_links(lambda: [LinkHealth(
-        name="m", driver="modem", up=True, bound=True, counters={"submitted": 1},
-        gauges={"signal_dbm": -80.0, "registered": 1.0, "other": 1.0},
-    )])
+    metrics.watch_links(
+        lambda: [
+            LinkHealth(
+                name="m",
+                driver="modem",
+                up=True,
+                bound=True,
+                counters={"submitted": 1},
+                gauges={"signal_dbm": -80.0, "registered": 1.0, "other": 1.0},
+            )
+        ]
+    )
     return {sample.name for family in registry.collect() for sample in family.samples}
 
 
@@ -77,16 +85,20 @@ def test_dashboard_panels_have_unique_ids_and_the_datasource_variable() -> None:
 
 def test_alert_expressions_use_exported_metrics() -> None:
     exported = exported_samples()
-    unknown = {
-        name for rule in alert_rules() for name in METRIC.findall(rule["expr"])
-    } - exported
+    unknown = {name for rule in alert_rules() for name in METRIC.findall(rule["expr"])} - exported
     assert not unknown
 
 
 @pytest.mark.parametrize(
     "alert",
-    ["SmsgwLinkDown", "SmsgwQueueGrowing", "SmsgwLinkThrottled", "SmsgwCreditLow",
-     "SmsgwModemNotRegistered", "SmsgwModemSignalWeak"],
+    [
+        "SmsgwLinkDown",
+        "SmsgwQueueGrowing",
+        "SmsgwLinkThrottled",
+        "SmsgwCreditLow",
+        "SmsgwModemNotRegistered",
+        "SmsgwModemSignalWeak",
+    ],
 )
 def test_required_alerts_exist(alert: str) -> None:
     assert alert in {rule["alert"] for rule in alert_rules()}

@@ -75,8 +75,10 @@ class AccountState:
 
     def _check_room(self, amount: int) -> None:
         if abs(self.balance + amount) > MAX_BALANCE:
-            raise UserError(f"account {self.name}: the balance would pass {MAX_BALANCE:,} "
-                            f"credits (it is {self.balance:,})")
+            raise UserError(
+                f"account {self.name}: the balance would pass {MAX_BALANCE:,} "
+                f"credits (it is {self.balance:,})"
+            )
 
     def topup(self, amount: int, now: float) -> CreditCrossing | None:
         self._check_room(amount)
@@ -131,9 +133,7 @@ def parse_amount(raw: str, *, what: str = "amount", signed: bool = False) -> int
 
 def check_reference(reference: str) -> str:
     if not _REFERENCE.match(reference):
-        msg = (
-            f"bad order reference {reference!r}: 1-100 letters, digits or . _ : / # -"
-        )
+        msg = f"bad order reference {reference!r}: 1-100 letters, digits or . _ : / # -"
         raise UserError(msg)
     return reference
 
@@ -148,8 +148,15 @@ def history_csv(entries: Iterable[LedgerEntry]) -> str:
     writer.writerow(HISTORY_CSV_HEADER)
     for e in entries:
         writer.writerow(
-            (iso(e.at), e.kind.value, e.amount, e.balance_after, e.reference or "",
-             e.message_id or "", e.note or "")
+            (
+                iso(e.at),
+                e.kind.value,
+                e.amount,
+                e.balance_after,
+                e.reference or "",
+                e.message_id or "",
+                e.note or "",
+            )
         )
     return out.getvalue()
 
@@ -162,8 +169,9 @@ class Ledger:
         self._min_topup = min_topup
         self._log = log
 
-    async def topup(self, account: str, amount: int, *, reference: str,
-                    note: str | None = None) -> LedgerResult:
+    async def topup(
+        self, account: str, amount: int, *, reference: str, note: str | None = None
+    ) -> LedgerResult:
         """Credit a pack; the same ``reference`` twice credits once (``duplicate=True``)."""
         check_reference(reference)
         if amount < self._min_topup:
@@ -174,8 +182,13 @@ class Ledger:
             raise UserError(msg)
         result = await self._store.topup(account, amount, reference=reference, note=note)
         if not result.duplicate:
-            self._log.info("credit_topped_up", account=account, amount=amount,
-                           reference=reference, balance=result.entry.balance_after)
+            self._log.info(
+                "credit_topped_up",
+                account=account,
+                amount=amount,
+                reference=reference,
+                balance=result.entry.balance_after,
+            )
         return result
 
     async def adjust(self, account: str, amount: int, *, reason: str) -> LedgerResult:
@@ -184,8 +197,9 @@ class Ledger:
         if amount == 0:
             raise UserError("an adjustment of 0 credits changes nothing")
         result = await self._store.adjust(account, amount, note=reason.strip())
-        self._log.info("credit_adjusted", account=account, amount=amount,
-                       balance=result.entry.balance_after)
+        self._log.info(
+            "credit_adjusted", account=account, amount=amount, balance=result.entry.balance_after
+        )
         self.report_crossings([result.crossing] if result.crossing else [])
         return result
 
@@ -201,5 +215,9 @@ class Ledger:
 
     def report_crossings(self, crossings: Iterable[CreditCrossing]) -> None:
         for c in crossings:
-            self._log.warning("credit_low_crossed", account=c.account, balance=c.balance,
-                              alert_below=c.alert_below)
+            self._log.warning(
+                "credit_low_crossed",
+                account=c.account,
+                balance=c.balance,
+                alert_below=c.alert_below,
+            )

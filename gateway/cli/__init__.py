@@ -59,7 +59,10 @@ def common_options() -> argparse.ArgumentParser:
     """Options every command takes: -c/--config and --json."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "-c", "--config", type=Path, default=None,
+        "-c",
+        "--config",
+        type=Path,
+        default=None,
         help="configuration file (default: $SMSGW_CONFIG, /etc/smsgw/gateway.toml, "
         "./config/gateway.toml)",
     )
@@ -71,8 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smsgw", description="SMS gateway daemon and tools")
     parser.add_argument("--version", action="version", version=f"smsgw {__version__}")
     # also accepted before the command (`smsgw -c FILE send ...`)
-    parser.add_argument("-c", "--config", type=Path, default=None, dest="global_config",
-                        help="configuration file (see the commands' -c)")
+    parser.add_argument(
+        "-c",
+        "--config",
+        type=Path,
+        default=None,
+        dest="global_config",
+        help="configuration file (see the commands' -c)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = common_options()
     for name in COMMAND_MODULES:

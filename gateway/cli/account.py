@@ -14,9 +14,14 @@ from gateway.store.records import Account
 
 def account_doc(a: Account) -> dict[str, Any]:
     return {
-        "account": a.name, "balance": a.balance, "credit_limit": a.credit_limit,
-        "available": a.available, "monthly_cap": a.monthly_cap, "month": a.month,
-        "month_spent": a.month_spent, "alert_below": a.alert_below,
+        "account": a.name,
+        "balance": a.balance,
+        "credit_limit": a.credit_limit,
+        "available": a.available,
+        "monthly_cap": a.monthly_cap,
+        "month": a.month,
+        "month_spent": a.month_spent,
+        "alert_below": a.alert_below,
         "created_at": iso(a.created_at),
     }
 
@@ -41,18 +46,27 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     sh.set_defaults(handler=_show_cmd)
     st = acts.add_parser("set", parents=[common], help="change an account's limits")
     st.add_argument("account")
-    st.add_argument("--credit-limit", metavar="N",
-                    help="how far below zero the balance may go (postpaid)")
-    st.add_argument("--monthly-cap", metavar="N|none",
-                    help="credits per calendar month (UTC); none = no cap")
-    st.add_argument("--alert-below", metavar="N|none",
-                    help="low-balance alert threshold; none = no alert")
+    st.add_argument(
+        "--credit-limit", metavar="N", help="how far below zero the balance may go (postpaid)"
+    )
+    st.add_argument(
+        "--monthly-cap", metavar="N|none", help="credits per calendar month (UTC); none = no cap"
+    )
+    st.add_argument(
+        "--alert-below", metavar="N|none", help="low-balance alert threshold; none = no alert"
+    )
     st.set_defaults(handler=_set)
-    ws = acts.add_parser("webhook-secret", parents=[common],
-                         help="the key that signs the account's webhooks (HMAC-SHA256)")
+    ws = acts.add_parser(
+        "webhook-secret",
+        parents=[common],
+        help="the key that signs the account's webhooks (HMAC-SHA256)",
+    )
     ws.add_argument("account")
-    ws.add_argument("--rotate", action="store_true",
-                    help="replace it with a new one (receivers must be given the new one)")
+    ws.add_argument(
+        "--rotate",
+        action="store_true",
+        help="replace it with a new one (receivers must be given the new one)",
+    )
     ws.set_defaults(handler=_webhook_secret)
 
 
@@ -60,6 +74,7 @@ def _create(args: argparse.Namespace) -> int:
     async def work(ctx: Context) -> int:
         _show(ctx, await ctx.store.create_account(args.account))
         return 0
+
     return run(args, work)
 
 
@@ -69,10 +84,15 @@ def _list(args: argparse.Namespace) -> int:
         if ctx.json:
             emit_json({"accounts": [account_doc(a) for a in accounts]})
         else:
-            table(["account", "balance", "credit_limit", "monthly_cap", "alert_below"],
-                  [(a.name, a.balance, a.credit_limit, a.monthly_cap, a.alert_below)
-                   for a in accounts])
+            table(
+                ["account", "balance", "credit_limit", "monthly_cap", "alert_below"],
+                [
+                    (a.name, a.balance, a.credit_limit, a.monthly_cap, a.alert_below)
+                    for a in accounts
+                ],
+            )
         return 0
+
     return run(args, work)
 
 
@@ -80,6 +100,7 @@ def _show_cmd(args: argparse.Namespace) -> int:
     async def work(ctx: Context) -> int:
         _show(ctx, await ctx.store.get_account(args.account))
         return 0
+
     return run(args, work)
 
 
@@ -98,10 +119,15 @@ def _set(args: argparse.Namespace) -> int:
     )
 
     async def work(ctx: Context) -> int:
-        a = await ctx.store.set_account(args.account, credit_limit=credit_limit,
-                                        monthly_cap=monthly_cap, alert_below=alert_below)
+        a = await ctx.store.set_account(
+            args.account,
+            credit_limit=credit_limit,
+            monthly_cap=monthly_cap,
+            alert_below=alert_below,
+        )
         _show(ctx, a)
         return 0
+
     return run(args, work)
 
 
@@ -112,9 +138,11 @@ def _webhook_secret(args: argparse.Namespace) -> int:
         else:
             secret = (await ctx.store.webhook_secret(args.account)).decode()
         if ctx.json:
-            emit_json({"account": args.account, "webhook_secret": secret,
-                       "rotated": bool(args.rotate)})
+            emit_json(
+                {"account": args.account, "webhook_secret": secret, "rotated": bool(args.rotate)}
+            )
         else:
             print(secret)
         return 0
+
     return run(args, work)

@@ -14,9 +14,14 @@ from gateway.store.records import LedgerEntry
 
 def entry_doc(e: LedgerEntry) -> dict[str, Any]:
     return {
-        "id": e.id, "date": iso(e.at), "kind": e.kind.value, "amount": e.amount,
-        "balance_after": e.balance_after, "reference": e.reference,
-        "message_id": e.message_id, "note": e.note,
+        "id": e.id,
+        "date": iso(e.at),
+        "kind": e.kind.value,
+        "amount": e.amount,
+        "balance_after": e.balance_after,
+        "reference": e.reference,
+        "message_id": e.message_id,
+        "note": e.note,
     }
 
 
@@ -26,8 +31,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     add = acts.add_parser("add", parents=[common], help="top up a pack (idempotent by --ref)")
     add.add_argument("account")
     add.add_argument("amount")
-    add.add_argument("--ref", required=True, metavar="ORDER_REF",
-                     help="order reference; the same reference credits once")
+    add.add_argument(
+        "--ref",
+        required=True,
+        metavar="ORDER_REF",
+        help="order reference; the same reference credits once",
+    )
     add.add_argument("--note", help="free text kept in the journal")
     add.set_defaults(handler=_add)
     show = acts.add_parser("show", parents=[common], help="balance and limits")
@@ -49,30 +58,39 @@ def _add(args: argparse.Namespace) -> int:
     amount = parse_amount(args.amount)
 
     async def work(ctx: Context) -> int:
-        result = await ctx.ledger.topup(args.account, amount, reference=args.ref,
-                                        note=args.note)
+        result = await ctx.ledger.topup(args.account, amount, reference=args.ref, note=args.note)
         if ctx.json:
             emit_json({**entry_doc(result.entry), "duplicate": result.duplicate})
         elif result.duplicate:
-            print(f"order {args.ref} was already credited ({result.entry.amount} credits "
-                  f"on {iso(result.entry.at)}); nothing changed")
+            print(
+                f"order {args.ref} was already credited ({result.entry.amount} credits "
+                f"on {iso(result.entry.at)}); nothing changed"
+            )
         else:
             print(f"credited {amount} to {args.account}: balance {result.entry.balance_after}")
         return 0
+
     return run(args, work)
 
 
 def _show(args: argparse.Namespace) -> int:
     async def work(ctx: Context) -> int:
         b = await ctx.ledger.balance(args.account)
-        doc = {"account": b.account, "balance": b.balance, "credit_limit": b.credit_limit,
-               "available": b.available, "monthly_cap": b.monthly_cap,
-               "month_spent": b.month_spent, "currency": "credits"}
+        doc = {
+            "account": b.account,
+            "balance": b.balance,
+            "credit_limit": b.credit_limit,
+            "available": b.available,
+            "monthly_cap": b.monthly_cap,
+            "month_spent": b.month_spent,
+            "currency": "credits",
+        }
         if ctx.json:
             emit_json(doc)
         else:
             fields(list(doc.items()))
         return 0
+
     return run(args, work)
 
 
@@ -84,10 +102,23 @@ def _history(args: argparse.Namespace) -> int:
         elif ctx.json:
             emit_json({"account": args.account, "entries": [entry_doc(e) for e in entries]})
         else:
-            table(["date", "kind", "amount", "balance_after", "reference", "message_id", "note"],
-                  [(iso(e.at), e.kind.value, e.amount, e.balance_after, e.reference,
-                    e.message_id, e.note) for e in entries])
+            table(
+                ["date", "kind", "amount", "balance_after", "reference", "message_id", "note"],
+                [
+                    (
+                        iso(e.at),
+                        e.kind.value,
+                        e.amount,
+                        e.balance_after,
+                        e.reference,
+                        e.message_id,
+                        e.note,
+                    )
+                    for e in entries
+                ],
+            )
         return 0
+
     return run(args, work)
 
 
@@ -101,4 +132,5 @@ def _adjust(args: argparse.Namespace) -> int:
         else:
             print(f"adjusted {args.account} by {amount}: balance {result.entry.balance_after}")
         return 0
+
     return run(args, work)

@@ -18,13 +18,20 @@ from gateway.store import check_openable
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("run", parents=[common], help="run the daemon in the foreground",
-                       description="Run the gateway (systemd Type=notify aware). Stops on "
-                       "SIGTERM/SIGINT after in-flight submits; SIGHUP reloads links and routes.")
+    p = sub.add_parser(
+        "run",
+        parents=[common],
+        help="run the daemon in the foreground",
+        description="Run the gateway (systemd Type=notify aware). Stops on "
+        "SIGTERM/SIGINT after in-flight submits; SIGHUP reloads links and routes.",
+    )
     p.add_argument("--log-level", default=None, help="debug, info, warning, error")
     p.set_defaults(handler=run)
-    p = sub.add_parser("check-config", parents=[common],
-                       help="validate the configuration and print what it would run")
+    p = sub.add_parser(
+        "check-config",
+        parents=[common],
+        help="validate the configuration and print what it would run",
+    )
     p.set_defaults(handler=check_config)
     p = sub.add_parser("link", parents=[common], help="links of the running daemon")
     link_sub = p.add_subparsers(dest="link_command", metavar="COMMAND", required=True)
@@ -61,11 +68,15 @@ def _describe(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
         "config": str(config.path),
         "store": config.store.url,
         "http": f"{settings.http.host}:{settings.http.port}" if settings.http else None,
-        "mqtt": (f"{settings.mqtt.host}:{settings.mqtt.port} prefix "
-                 f"{settings.mqtt.topic_prefix!r}") if settings.mqtt else None,
+        "mqtt": (f"{settings.mqtt.host}:{settings.mqtt.port} prefix {settings.mqtt.topic_prefix!r}")
+        if settings.mqtt
+        else None,
         "links": [
-            {"name": t.name, "driver": t.driver,
-             "routes": [f"{r.prefix} (weight {r.weight})" for r in t.routes]}
+            {
+                "name": t.name,
+                "driver": t.driver,
+                "routes": [f"{r.prefix} (weight {r.weight})" for r in t.routes],
+            }
             for t in settings.links
         ],
         "worker": settings.worker,
@@ -92,8 +103,10 @@ def check_config(args: argparse.Namespace) -> int:
     print(f"http    {info['http'] or 'off'}")
     print(f"mqtt    {info['mqtt'] or 'off'}")
     if info["workers"]:
-        print(f"workers {info['workers']} processes beside the daemon's (HTTP API; the first "
-              "also MQTT sends and events)")
+        print(
+            f"workers {info['workers']} processes beside the daemon's (HTTP API; the first "
+            "also MQTT sends and events)"
+        )
     for link in info["links"]:
         print(f"link    {link['name']} ({link['driver']}) routes {', '.join(link['routes'])}")
     if not info["links"]:

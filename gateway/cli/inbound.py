@@ -21,13 +21,36 @@ def _list(args: argparse.Namespace) -> int:
     async def work(ctx: Context) -> int:
         items = await ctx.store.list_inbound(account=args.account, limit=args.limit)
         if ctx.json:
-            emit_json({"inbound": [
-                {"id": m.id, "account": m.account, "link": m.link, "from": m.source,
-                 "to": m.destination, "text": m.text, "received_at": iso(m.received_at)}
-                for m in items]})
+            emit_json(
+                {
+                    "inbound": [
+                        {
+                            "id": m.id,
+                            "account": m.account,
+                            "link": m.link,
+                            "from": m.source,
+                            "to": m.destination,
+                            "text": m.text,
+                            "received_at": iso(m.received_at),
+                        }
+                        for m in items
+                    ]
+                }
+            )
         else:
-            table(["received_at", "account", "from", "to", "text"],
-                  [(iso(m.received_at), m.account, m.source, m.destination,
-                    m.text if len(m.text) <= 60 else m.text[:57] + "...") for m in items])
+            table(
+                ["received_at", "account", "from", "to", "text"],
+                [
+                    (
+                        iso(m.received_at),
+                        m.account,
+                        m.source,
+                        m.destination,
+                        m.text if len(m.text) <= 60 else m.text[:57] + "...",
+                    )
+                    for m in items
+                ],
+            )
         return 0
+
     return run(args, work)

@@ -17,8 +17,9 @@ from gateway.store.records import PhonebookContact
 def report_rows(path: Path, errors: Sequence[RowError]) -> None:
     """One stderr line per skipped row: file, line, value and why."""
     for e in errors:
-        print(f"smsgw: {path.name} line {e.line}: {e.value!r}: {e.reason} (skipped)",
-              file=sys.stderr)
+        print(
+            f"smsgw: {path.name} line {e.line}: {e.value!r}: {e.reason} (skipped)", file=sys.stderr
+        )
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -28,8 +29,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     c.add_argument("account")
     c.add_argument("name")
     c.set_defaults(handler=_create)
-    imp = acts.add_parser("import", parents=[common],
-                          help="add contacts from a CSV file (name and number columns)")
+    imp = acts.add_parser(
+        "import", parents=[common], help="add contacts from a CSV file (name and number columns)"
+    )
     imp.add_argument("account")
     imp.add_argument("name")
     imp.add_argument("file", type=Path)
@@ -51,6 +53,7 @@ def _create(args: argparse.Namespace) -> int:
         else:
             print(f"phonebook {book.name} created for {book.account}")
         return 0
+
     return run(args, work)
 
 
@@ -75,15 +78,27 @@ def _import(args: argparse.Namespace) -> int:
     async def work(ctx: Context) -> int:
         added, updated = await ctx.store.import_contacts(args.account, args.name, contacts)
         if ctx.json:
-            emit_json({"account": args.account, "phonebook": args.name, "added": added,
-                       "updated": updated, "duplicates": parsed.duplicates,
-                       "invalid": [{"line": e.line, "value": e.value, "reason": e.reason}
-                                   for e in parsed.errors]})
+            emit_json(
+                {
+                    "account": args.account,
+                    "phonebook": args.name,
+                    "added": added,
+                    "updated": updated,
+                    "duplicates": parsed.duplicates,
+                    "invalid": [
+                        {"line": e.line, "value": e.value, "reason": e.reason}
+                        for e in parsed.errors
+                    ],
+                }
+            )
         else:
-            print(f"imported {len(contacts)} contacts into {args.name} ({added} new, "
-                  f"{updated} updated); {len(parsed.errors)} invalid rows skipped, "
-                  f"{parsed.duplicates} duplicates")
+            print(
+                f"imported {len(contacts)} contacts into {args.name} ({added} new, "
+                f"{updated} updated); {len(parsed.errors)} invalid rows skipped, "
+                f"{parsed.duplicates} duplicates"
+            )
         return bulk_exit(done=len(contacts), refused=len(parsed.errors))
+
     return run(args, work)
 
 
@@ -91,13 +106,22 @@ def _list(args: argparse.Namespace) -> int:
     async def work(ctx: Context) -> int:
         books = await ctx.store.list_phonebooks(args.account)
         if ctx.json:
-            emit_json({"account": args.account, "phonebooks": [
-                {"name": b.name, "contacts": b.contacts, "created_at": iso(b.created_at)}
-                for b in books]})
+            emit_json(
+                {
+                    "account": args.account,
+                    "phonebooks": [
+                        {"name": b.name, "contacts": b.contacts, "created_at": iso(b.created_at)}
+                        for b in books
+                    ],
+                }
+            )
         else:
-            table(["name", "contacts", "created_at"],
-                  [(b.name, b.contacts, iso(b.created_at)) for b in books])
+            table(
+                ["name", "contacts", "created_at"],
+                [(b.name, b.contacts, iso(b.created_at)) for b in books],
+            )
         return 0
+
     return run(args, work)
 
 
@@ -105,9 +129,15 @@ def _show(args: argparse.Namespace) -> int:
     async def work(ctx: Context) -> int:
         contacts = await ctx.store.phonebook_contacts(args.account, args.name)
         if ctx.json:
-            emit_json({"account": args.account, "phonebook": args.name,
-                       "contacts": [{"name": c.name, "number": c.number} for c in contacts]})
+            emit_json(
+                {
+                    "account": args.account,
+                    "phonebook": args.name,
+                    "contacts": [{"name": c.name, "number": c.number} for c in contacts],
+                }
+            )
         else:
             table(["name", "number"], [(c.name, c.number) for c in contacts])
         return 0
+
     return run(args, work)

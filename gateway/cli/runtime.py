@@ -56,8 +56,10 @@ def cli_logger() -> Any:
     """Warnings and errors on stderr (the CLI's stdout is for results)."""
     return structlog.wrap_logger(
         structlog.PrintLogger(file=sys.stderr),
-        processors=[structlog.processors.add_log_level,
-                    structlog.dev.ConsoleRenderer(colors=False)],
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.dev.ConsoleRenderer(colors=False),
+        ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
     )
 
@@ -70,17 +72,22 @@ def run(args: argparse.Namespace, work: Callable[[Context], Awaitable[int]]) -> 
         raise UserError(str(exc)) from None
 
 
-async def _run(config: Config, work: Callable[[Context], Awaitable[int]], *,
-               as_json: bool) -> int:
-    store = await open_store(config.store.url, base=config.base_dir,
-                             synchronous=config.store.synchronous,
-                             mqtt_outbox=config.mqtt_outbox)
+async def _run(config: Config, work: Callable[[Context], Awaitable[int]], *, as_json: bool) -> int:
+    store = await open_store(
+        config.store.url,
+        base=config.base_dir,
+        synchronous=config.store.synchronous,
+        mqtt_outbox=config.mqtt_outbox,
+    )
     log = cli_logger()
     metrics = StoredMetrics()
     try:
         ledger = Ledger(store=store, min_topup=config.ledger.min_topup, log=log)
-        return await work(Context(config=config, store=store, ledger=ledger, log=log,
-                                  json=as_json, metrics=metrics))
+        return await work(
+            Context(
+                config=config, store=store, ledger=ledger, log=log, json=as_json, metrics=metrics
+            )
+        )
     finally:
         try:
             await metrics.flush(store)  # what was done counts, even if the command failed
@@ -129,8 +136,9 @@ def parse_time(raw: str, *, what: str = "time") -> float:
 SQLITE_MAX_INT = 2**63 - 1
 
 
-def whole_number(raw: str, *, what: str, low: int = -SQLITE_MAX_INT,
-                 high: int = SQLITE_MAX_INT) -> int:
+def whole_number(
+    raw: str, *, what: str, low: int = -SQLITE_MAX_INT, high: int = SQLITE_MAX_INT
+) -> int:
     """``raw`` as a whole number in ``low..high``, or a one-line UserError."""
     text = raw.strip()
     try:
@@ -150,6 +158,19 @@ def optional_int(raw: str, *, what: str, low: int = -SQLITE_MAX_INT) -> int | No
     return whole_number(raw, what=what, low=low)
 
 
-__all__ = ["EXIT_ERROR", "EXIT_OK", "EXIT_PARTIAL", "SQLITE_MAX_INT", "Context", "bulk_exit",
-           "emit_json", "fields", "iso", "optional_int", "parse_time", "run", "table",
-           "whole_number"]
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_OK",
+    "EXIT_PARTIAL",
+    "SQLITE_MAX_INT",
+    "Context",
+    "bulk_exit",
+    "emit_json",
+    "fields",
+    "iso",
+    "optional_int",
+    "parse_time",
+    "run",
+    "table",
+    "whole_number",
+]

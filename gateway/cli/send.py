@@ -28,14 +28,20 @@ CHANNEL = "cli"  # the messages_accepted label of what this command enqueues
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("send", parents=[common],
-                       help="enqueue messages (with or without the daemon)")
+    p = sub.add_parser(
+        "send", parents=[common], help="enqueue messages (with or without the daemon)"
+    )
     p.add_argument("--account", required=True)
     p.add_argument("--from", dest="sender", required=True, metavar="SENDER")
-    p.add_argument("--to", action="append", default=[], metavar="+E164",
-                   help="a recipient (repeat for more)")
-    p.add_argument("--to-file", type=Path, metavar="CSV",
-                   help="recipients, one number per row (first column; header optional)")
+    p.add_argument(
+        "--to", action="append", default=[], metavar="+E164", help="a recipient (repeat for more)"
+    )
+    p.add_argument(
+        "--to-file",
+        type=Path,
+        metavar="CSV",
+        help="recipients, one number per row (first column; header optional)",
+    )
     p.add_argument("--phonebook", metavar="NAME", help="every contact of this phonebook")
     text = p.add_mutually_exclusive_group(required=True)
     text.add_argument("--text")
@@ -44,8 +50,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--at", metavar="ISO8601", help="send later, e.g. 2026-03-01T09:00:00Z")
     p.add_argument("--validity", type=int, metavar="SECONDS", help="give up after this long")
     p.add_argument("--priority", type=int, default=0, metavar="0-3")
-    p.add_argument("--ref", metavar="CLIENT_REF",
-                   help="idempotency key: the same ref and request return the same ids")
+    p.add_argument(
+        "--ref",
+        metavar="CLIENT_REF",
+        help="idempotency key: the same ref and request return the same ids",
+    )
     p.set_defaults(handler=_send)
 
 
@@ -88,20 +97,31 @@ def _send(args: argparse.Namespace) -> int:
             detail = f" ({invalid} invalid rows skipped)" if invalid else ""
             raise InvalidRecipient(f"no valid recipient{detail}")
         service = SendService(
-            store=ctx.store, log=ctx.log,
-            on_crossing=lambda account: ctx.metrics.credit_low_crossed(account=account))
+            store=ctx.store,
+            log=ctx.log,
+            on_crossing=lambda account: ctx.metrics.credit_low_crossed(account=account),
+        )
         try:
-            result = await service.send(SendRequest(
-                account=args.account, sender=args.sender, recipients=recipients, text=text,
-                msg_class=msg_class, send_at=send_at, validity=args.validity,
-                priority=args.priority, client_ref=args.ref,
-            ))
+            result = await service.send(
+                SendRequest(
+                    account=args.account,
+                    sender=args.sender,
+                    recipients=recipients,
+                    text=text,
+                    msg_class=msg_class,
+                    send_at=send_at,
+                    validity=args.validity,
+                    priority=args.priority,
+                    client_ref=args.ref,
+                )
+            )
         except UserError as exc:
             ctx.metrics.message_rejected(account=args.account, reason=exc.code)
             raise
         _count(ctx, args.account, result)
         _print(ctx, result, invalid=invalid, asked=len(recipients), ref=args.ref)
         return bulk_exit(done=len(result.accepted), refused=len(result.refused) + invalid)
+
     return run(args, work)
 
 
@@ -114,38 +134,53 @@ def _count(ctx: Context, account: str, result: SendResult) -> None:
         ctx.metrics.message_rejected(account=account, reason=reason, count=count)
 
 
-def _print(ctx: Context, result: SendResult, *, invalid: int, asked: int,
-           ref: str | None) -> None:
+def _print(ctx: Context, result: SendResult, *, invalid: int, asked: int, ref: str | None) -> None:
     fresh = [a for a in result.accepted if not a.duplicate]
     again = [a for a in result.accepted if a.duplicate]
     charged = sum(a.message.credits for a in fresh)
     if ctx.json:
-        emit_json({
-            "messages": [
-                {"id": a.message.id, "to": a.message.destination, "segments": a.message.segments,
-                 "encoding": a.message.encoding, "credits": a.message.credits,
-                 "duplicate": a.duplicate}
-                for a in result.accepted
-            ],
-            "refused": [{"to": r.destination, "error": r.error.code, "detail": str(r.error)}
-                        for r in result.refused],
-            "accepted": len(result.accepted), "invalid_rows": invalid,
-            "charged": charged,
-        })
+        emit_json(
+            {
+                "messages": [
+                    {
+                        "id": a.message.id,
+                        "to": a.message.destination,
+                        "segments": a.message.segments,
+                        "encoding": a.message.encoding,
+                        "credits": a.message.credits,
+                        "duplicate": a.duplicate,
+                    }
+                    for a in result.accepted
+                ],
+                "refused": [
+                    {"to": r.destination, "error": r.error.code, "detail": str(r.error)}
+                    for r in result.refused
+                ],
+                "accepted": len(result.accepted),
+                "invalid_rows": invalid,
+                "charged": charged,
+            }
+        )
     else:
         sys.stdout.write("".join(f"{a.message.id}\n" for a in result.accepted))
     for r in result.refused[:SHOWN_REFUSALS]:
         print(f"smsgw: {r.destination} refused: {r.error}", file=sys.stderr)
     if len(result.refused) > SHOWN_REFUSALS:
-        print(f"smsgw: ... and {len(result.refused) - SHOWN_REFUSALS} more refused",
-              file=sys.stderr)
+        print(
+            f"smsgw: ... and {len(result.refused) - SHOWN_REFUSALS} more refused", file=sys.stderr
+        )
     skipped = f", {invalid} invalid rows skipped" if invalid else ""
     if again:
         # a repeated --ref: the messages stored the first time, charged then and not now
         before = sum(a.message.credits for a in again)
-        print(f"smsgw: --ref {ref} was already accepted: {len(again)} message(s) shown as "
-              f"stored then (charged {before} credits then, nothing now)", file=sys.stderr)
+        print(
+            f"smsgw: --ref {ref} was already accepted: {len(again)} message(s) shown as "
+            f"stored then (charged {before} credits then, nothing now)",
+            file=sys.stderr,
+        )
     if fresh or not again:
-        print(f"smsgw: accepted {len(fresh)} of {asked} recipients "
-              f"({result.segments} segment(s) each, {charged} credits){skipped}",
-              file=sys.stderr)
+        print(
+            f"smsgw: accepted {len(fresh)} of {asked} recipients "
+            f"({result.segments} segment(s) each, {charged} credits){skipped}",
+            file=sys.stderr,
+        )

@@ -13,8 +13,14 @@ from gateway.store.records import Sender
 
 
 def sender_doc(s: Sender) -> dict[str, Any]:
-    return {"account": s.account, "sender": s.value, "kind": s.kind.value,
-            "status": s.status.value, "reason": s.reason, "updated_at": iso(s.updated_at)}
+    return {
+        "account": s.account,
+        "sender": s.value,
+        "kind": s.kind.value,
+        "status": s.status.value,
+        "reason": s.reason,
+        "updated_at": iso(s.updated_at),
+    }
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -23,9 +29,12 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     add = acts.add_parser("add", parents=[common], help="register a sender (starts pending)")
     add.add_argument("account")
     add.add_argument("sender")
-    add.add_argument("--kind", choices=[k.value for k in SenderKind],
-                     help="alpha (1-11 GSM characters), shortcode (3-8 digits), number (E.164);"
-                     " guessed when omitted")
+    add.add_argument(
+        "--kind",
+        choices=[k.value for k in SenderKind],
+        help="alpha (1-11 GSM characters), shortcode (3-8 digits), number (E.164);"
+        " guessed when omitted",
+    )
     add.set_defaults(handler=_add)
     for name, status in (("approve", SenderStatus.APPROVED), ("refuse", SenderStatus.REFUSED)):
         q = acts.add_parser(name, parents=[common], help=f"{name} a sender")
@@ -53,6 +62,7 @@ def _add(args: argparse.Namespace) -> int:
     async def work(ctx: Context) -> int:
         _print(ctx, await ctx.store.add_sender(args.account, address.value, address.kind))
         return 0
+
     return run(args, work)
 
 
@@ -60,10 +70,12 @@ def _set_status(args: argparse.Namespace) -> int:
     value = parse_sender(args.sender).value
 
     async def work(ctx: Context) -> int:
-        s = await ctx.store.set_sender_status(args.account, value, args.status,
-                                              reason=getattr(args, "reason", None))
+        s = await ctx.store.set_sender_status(
+            args.account, value, args.status, reason=getattr(args, "reason", None)
+        )
         _print(ctx, s)
         return 0
+
     return run(args, work)
 
 
@@ -73,7 +85,10 @@ def _list(args: argparse.Namespace) -> int:
         if ctx.json:
             emit_json({"account": args.account, "senders": [sender_doc(s) for s in senders]})
         else:
-            table(["sender", "kind", "status", "reason"],
-                  [(s.value, s.kind.value, s.status.value, s.reason) for s in senders])
+            table(
+                ["sender", "kind", "status", "reason"],
+                [(s.value, s.kind.value, s.status.value, s.reason) for s in senders],
+            )
         return 0
+
     return run(args, work)

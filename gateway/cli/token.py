@@ -17,25 +17,33 @@ from gateway.store.records import ApiToken
 
 
 def token_doc(t: ApiToken) -> dict[str, Any]:
-    return {"id": t.id, "account": t.account, "prefix": t.prefix,
-            "created_at": iso(t.created_at)}
+    return {"id": t.id, "account": t.account, "prefix": t.prefix, "created_at": iso(t.created_at)}
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("token", help="HTTP API tokens")
     acts = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    c = acts.add_parser("create", parents=[common],
-                        help="create a token for an account (shown once)")
+    c = acts.add_parser(
+        "create", parents=[common], help="create a token for an account (shown once)"
+    )
     c.add_argument("account")
     c.set_defaults(handler=_create)
-    ls = acts.add_parser("list", parents=[common],
-                         help="tokens (id, account, first characters), never the secrets")
+    ls = acts.add_parser(
+        "list", parents=[common], help="tokens (id, account, first characters), never the secrets"
+    )
     ls.add_argument("account", nargs="?", help="only this account's (default: every account)")
     ls.set_defaults(handler=_list)
-    rv = acts.add_parser("revoke", parents=[common],
-                         help="revoke a token: the API refuses it from the next request on")
-    rv.add_argument("target", nargs="+", metavar="[ACCOUNT] ID",
-                    help="the token's id (`smsgw token list`), after its account if given")
+    rv = acts.add_parser(
+        "revoke",
+        parents=[common],
+        help="revoke a token: the API refuses it from the next request on",
+    )
+    rv.add_argument(
+        "target",
+        nargs="+",
+        metavar="[ACCOUNT] ID",
+        help="the token's id (`smsgw token list`), after its account if given",
+    )
     rv.set_defaults(handler=_revoke)
 
 
@@ -47,6 +55,7 @@ def _create(args: argparse.Namespace) -> int:
         else:
             print(token)
         return 0
+
     return run(args, work)
 
 
@@ -56,9 +65,12 @@ def _list(args: argparse.Namespace) -> int:
         if ctx.json:
             emit_json({"tokens": [token_doc(t) for t in tokens]})
         else:
-            table(["id", "account", "prefix", "created_at"],
-                  [(t.id, t.account, f"{t.prefix}…", iso(t.created_at)) for t in tokens])
+            table(
+                ["id", "account", "prefix", "created_at"],
+                [(t.id, t.account, f"{t.prefix}…", iso(t.created_at)) for t in tokens],
+            )
         return 0
+
     return run(args, work)
 
 
@@ -76,4 +88,5 @@ def _revoke(args: argparse.Namespace) -> int:
         else:
             print(f"revoked token {record.id} ({record.prefix}…) of {record.account}")
         return 0
+
     return run(args, work)

@@ -34,8 +34,16 @@ DEFAULT_ALPHABET = (
 
 # 23.038 section 6.2.1.1: the extension table (reached by 0x1B code).
 DEFAULT_EXTENSION: dict[int, str] = {
-    0x0A: "\f", 0x14: "^", 0x28: "{", 0x29: "}", 0x2F: "\\",
-    0x3C: "[", 0x3D: "~", 0x3E: "]", 0x40: "|", 0x65: "€",
+    0x0A: "\f",
+    0x14: "^",
+    0x28: "{",
+    0x29: "}",
+    0x2F: "\\",
+    0x3C: "[",
+    0x3D: "~",
+    0x3E: "]",
+    0x40: "|",
+    0x65: "€",
 }
 
 # 23.038 annex A.3: national language locking-shift tables (replace the
@@ -61,20 +69,59 @@ LOCKING_SHIFT: dict[str, str] = {
 # extension table).
 SINGLE_SHIFT: dict[str, dict[int, str]] = {
     # A.2.1 Turkish
-    "tr": DEFAULT_EXTENSION | {
-        0x47: "Ğ", 0x49: "İ", 0x53: "Ş", 0x63: "ç", 0x67: "ğ", 0x69: "ı", 0x73: "ş",  # noqa: RUF001 - dotless i is Turkish
+    "tr": DEFAULT_EXTENSION
+    | {
+        0x47: "Ğ",
+        0x49: "İ",
+        0x53: "Ş",
+        0x63: "ç",
+        0x67: "ğ",
+        0x69: "ı",  # noqa: RUF001 - dotless i is Turkish
+        0x73: "ş",
     },
     # A.2.2 Spanish
-    "es": DEFAULT_EXTENSION | {
-        0x09: "ç", 0x41: "Á", 0x49: "Í", 0x4F: "Ó", 0x55: "Ú",
-        0x61: "á", 0x69: "í", 0x6F: "ó", 0x75: "ú",
+    "es": DEFAULT_EXTENSION
+    | {
+        0x09: "ç",
+        0x41: "Á",
+        0x49: "Í",
+        0x4F: "Ó",
+        0x55: "Ú",
+        0x61: "á",
+        0x69: "í",
+        0x6F: "ó",
+        0x75: "ú",
     },
     # A.2.3 Portuguese
-    "pt": DEFAULT_EXTENSION | {
-        0x05: "ê", 0x09: "ç", 0x0B: "Ô", 0x0C: "ô", 0x0E: "Á", 0x0F: "á",
-        0x12: "Φ", 0x13: "Γ", 0x15: "Ω", 0x16: "Π", 0x17: "Ψ", 0x18: "Σ", 0x19: "Θ",
-        0x1F: "Ê", 0x41: "À", 0x49: "Í", 0x4F: "Ó", 0x55: "Ú", 0x5B: "Ã", 0x5C: "Õ",
-        0x61: "Â", 0x69: "í", 0x6F: "ó", 0x75: "ú", 0x7B: "ã", 0x7C: "õ", 0x7F: "â",
+    "pt": DEFAULT_EXTENSION
+    | {
+        0x05: "ê",
+        0x09: "ç",
+        0x0B: "Ô",
+        0x0C: "ô",
+        0x0E: "Á",
+        0x0F: "á",
+        0x12: "Φ",
+        0x13: "Γ",
+        0x15: "Ω",
+        0x16: "Π",
+        0x17: "Ψ",
+        0x18: "Σ",
+        0x19: "Θ",
+        0x1F: "Ê",
+        0x41: "À",
+        0x49: "Í",
+        0x4F: "Ó",
+        0x55: "Ú",
+        0x5B: "Ã",
+        0x5C: "Õ",
+        0x61: "Â",
+        0x69: "í",
+        0x6F: "ó",
+        0x75: "ú",
+        0x7B: "ã",
+        0x7C: "õ",
+        0x7F: "â",
     },
 }
 
@@ -113,8 +160,11 @@ def _compile(locking: str | None, single: str | None) -> Tables:
             slots[0x80 | code] = char
     encoding_map = codecs.charmap_build("".join(slots))
     return Tables(
-        locking=locking, single=single, encoding_map=encoding_map,
-        decoding=base, extension=extension,
+        locking=locking,
+        single=single,
+        encoding_map=encoding_map,
+        decoding=base,
+        extension=extension,
         ie_count=(locking is not None) + (single is not None),
         chars=frozenset(base.replace("\x1b", "")) | frozenset(extension.values()),
     )

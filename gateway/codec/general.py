@@ -46,8 +46,13 @@ def encode_python(
 
 
 def encode_planned(  # noqa: PLR0917 - encode()'s options, positional
-    text: str, concat: str, reference: int, packed: bool, encoding: str | None,
-    msg_class: MessageClass | int | None, national: tuple[str, ...] | list[str],
+    text: str,
+    concat: str,
+    reference: int,
+    packed: bool,
+    encoding: str | None,
+    msg_class: MessageClass | int | None,
+    national: tuple[str, ...] | list[str],
 ) -> list[Segment]:
     """:func:`encode_python` with its options in order."""
     kind, data, tables, ends, single, _ = plan(text, encoding, national, concat)
@@ -77,30 +82,39 @@ def encode_planned(  # noqa: PLR0917 - encode()'s options, positional
     else:  # sar: no concatenation element, the reference travels in TLVs
         starts = [0, *ends[:-1]]
         return [
-            _payload_segment(dcs, national_udh, data[start:end], kind, packed,
-                             (reference, total, seq))
+            _payload_segment(
+                dcs, national_udh, data[start:end], kind, packed, (reference, total, seq)
+            )
             for seq, (start, end) in enumerate(zip(starts, ends, strict=True), 1)
         ]
     segments = []
     start = 0
     for seq, end in enumerate(ends, 1):
-        segments.append(_payload_segment(
-            dcs, prefix + OCTET[seq] + national_ies, data[start:end], kind, packed, None
-        ))
+        segments.append(
+            _payload_segment(
+                dcs, prefix + OCTET[seq] + national_ies, data[start:end], kind, packed, None
+            )
+        )
         start = end
     return segments
 
 
 def _payload_segment(  # noqa: PLR0917 - private helper
-    dcs: int, udh: bytes, chunk: bytes, encoding: str, packed: bool,
+    dcs: int,
+    udh: bytes,
+    chunk: bytes,
+    encoding: str,
+    packed: bool,
     sar: tuple[int, int, int] | None,
 ) -> Segment:
     if encoding == "gsm7":
         udh_septets = septets_for_udh(len(udh)) if udh else 0
         if packed:
             payload = pack_septets(chunk, fill_bits_after(len(udh)) if udh else 0)
-            return Segment(dcs, UDHI if udh else 0, udh, payload, encoding, True,
-                           udh_septets + len(chunk), sar)
-        return Segment(dcs, UDHI if udh else 0, udh, chunk, encoding, False,
-                       udh_septets + len(chunk), sar)
+            return Segment(
+                dcs, UDHI if udh else 0, udh, payload, encoding, True, udh_septets + len(chunk), sar
+            )
+        return Segment(
+            dcs, UDHI if udh else 0, udh, chunk, encoding, False, udh_septets + len(chunk), sar
+        )
     return Segment(dcs, UDHI if udh else 0, udh, chunk, encoding, False, len(udh) + len(chunk), sar)

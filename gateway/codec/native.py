@@ -76,10 +76,14 @@ def _configure(native: ModuleType) -> None:
     for cls in (*MessageClass, 0, 1, 2, 3):
         classes[cls] = (dcs_for("gsm7", cls), dcs_for("ucs2", cls))
     native.configure(
-        segment=Segment, analysis=Analysis, message_class=MessageClass,
-        encode_reference=encode_python, analyze_reference=analyze_python,
+        segment=Segment,
+        analysis=Analysis,
+        message_class=MessageClass,
+        encode_reference=encode_python,
+        analyze_reference=analyze_python,
         tables=tuple((_map(t), _ies(t), t.locking, t.single) for t in order),
-        national=national, classes=classes,
+        national=national,
+        classes=classes,
     )
 
 

@@ -115,7 +115,9 @@ CAPACITY = {
         _capacity(encoding, _udh_length(True, concat, ies)),
         _capacity(encoding, _udh_length(False, concat, ies)),
     )
-    for encoding in ("gsm7", "ucs2") for concat in CONCAT_MODES for ies in (0, 1, 2)
+    for encoding in ("gsm7", "ucs2")
+    for concat in CONCAT_MODES
+    for ies in (0, 1, 2)
 }
 
 

@@ -101,7 +101,7 @@ def pack_septets(septets: bytes, fill_bits: int = 0) -> bytes:
     septets = bytes(septets).translate(_LOW7)
     if n <= _CHUNK:
         return pack(septets, fill_bits)
-    packed = b"".join(pack(septets[i:i + _CHUNK], 0) for i in range(0, n, _CHUNK))
+    packed = b"".join(pack(septets[i : i + _CHUNK], 0) for i in range(0, n, _CHUNK))
     size = (7 * n + fill_bits + 7) >> 3
     return (int.from_bytes(packed, "little") << fill_bits).to_bytes(size, "little")
 

@@ -134,8 +134,12 @@ def parse_udh(user_data: bytes) -> Udh:
         elif iei == IEI_LOCKING_SHIFT and length == 1:
             locking = data[0]
     return Udh(
-        length=udhl + 1, elements=tuple(elements), concat=concat,
-        concat_16bit=concat_16bit, single_shift=single, locking_shift=locking,
+        length=udhl + 1,
+        elements=tuple(elements),
+        concat=concat,
+        concat_16bit=concat_16bit,
+        single_shift=single,
+        locking_shift=locking,
     )
 
 

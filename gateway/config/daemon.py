@@ -65,8 +65,13 @@ class DaemonSettings:
 
 
 def _get(  # noqa: PLR0917 - a private helper called positionally throughout
-    table: dict[str, Any], key: str, kind: type | tuple[type, ...], default: Any,
-    where: Where, section: str, nth: int = 0,
+    table: dict[str, Any],
+    key: str,
+    kind: type | tuple[type, ...],
+    default: Any,
+    where: Where,
+    section: str,
+    nth: int = 0,
 ) -> Any:
     value = table.get(key, default)
     if value is default:
@@ -79,8 +84,13 @@ def _get(  # noqa: PLR0917 - a private helper called positionally throughout
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {str: "a string", int: "a whole number", float: "a number", bool: "true or false",
-             list: "a list"}
+    names = {
+        str: "a string",
+        int: "a whole number",
+        float: "a number",
+        bool: "true or false",
+        list: "a list",
+    }
     kinds = kind if isinstance(kind, tuple) else (kind,)
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
@@ -96,13 +106,29 @@ def _listen(value: str, where: Where) -> tuple[str, int]:
 KNOWN: dict[str, frozenset[str]] = {
     "store": frozenset({"url", "synchronous"}),
     "ledger": frozenset({"min_topup"}),
-    "http": frozenset({"listen", "max_body", "max_connections", "header_timeout",
-                       "body_timeout", "keepalive_timeout"}),
+    "http": frozenset(
+        {
+            "listen",
+            "max_body",
+            "max_connections",
+            "header_timeout",
+            "body_timeout",
+            "keepalive_timeout",
+        }
+    ),
     "workers": frozenset({"count"}),
-    "mqtt": frozenset({"url", "topic_prefix", "client_id", "shared_group", "username",
-                       "password"}),
-    "dispatcher": frozenset({"worker", "batch", "max_in_flight", "stop_timeout", "lease",
-                             "ready_timeout", "receipt_timeout"}),
+    "mqtt": frozenset({"url", "topic_prefix", "client_id", "shared_group", "username", "password"}),
+    "dispatcher": frozenset(
+        {
+            "worker",
+            "batch",
+            "max_in_flight",
+            "stop_timeout",
+            "lease",
+            "ready_timeout",
+            "receipt_timeout",
+        }
+    ),
     "log": frozenset({"level", "json"}),
     "codec": frozenset({"national"}),
     "webhooks": frozenset({"allow"}),
@@ -144,8 +170,11 @@ def daemon_settings(config: Config, *, where: Where | None = None) -> DaemonSett
     def workers() -> int:
         count = _get(workers_table, "count", int, 0, where, "workers")
         if not 0 <= count <= MAX_WORKERS:
-            raise where.error("workers", "count", f"{count}: 0 (everything in the daemon's "
-                              f"process) to {MAX_WORKERS}")
+            raise where.error(
+                "workers",
+                "count",
+                f"{count}: 0 (everything in the daemon's process) to {MAX_WORKERS}",
+            )
         return int(count)
 
     mqtt = _mqtt(raw, where) if "mqtt" in raw else None
@@ -153,8 +182,9 @@ def daemon_settings(config: Config, *, where: Where | None = None) -> DaemonSett
     disp = _section(raw, "dispatcher")
     log = _section(raw, "log")
 
-    def get(table: dict[str, Any], section: str, key: str, kind: type | tuple[type, ...],
-            default: Any) -> Any:
+    def get(
+        table: dict[str, Any], section: str, key: str, kind: type | tuple[type, ...], default: Any
+    ) -> Any:
         return where.checked(lambda: _get(table, key, kind, default, where, section), default)
 
     national = get(_section(raw, "codec"), "codec", "national", list, [])
@@ -177,8 +207,7 @@ def daemon_settings(config: Config, *, where: Where | None = None) -> DaemonSett
         stop_timeout=float(get(disp, "dispatcher", "stop_timeout", (int, float), 20)),
         lease=float(get(disp, "dispatcher", "lease", (int, float), 300)),
         ready_timeout=float(get(disp, "dispatcher", "ready_timeout", (int, float), 30)),
-        receipt_timeout=float(get(disp, "dispatcher", "receipt_timeout", (int, float),
-                                  72 * 3600)),
+        receipt_timeout=float(get(disp, "dispatcher", "receipt_timeout", (int, float), 72 * 3600)),
         workers=where.checked(workers, 0),
         log_level=get(log, "log", "level", str, "info"),
         log_json=get(log, "log", "json", bool, None),
@@ -199,9 +228,9 @@ def _http(raw: dict[str, Any], where: Where) -> HttpSettings:
 
     host, port = where.checked(listen, (default.host, default.port))
     max_body = where.checked(
-        lambda: _get(table, "max_body", int, default.max_body, where, "http"), default.max_body)
-    return HttpSettings(host=host, port=port, max_body=max_body,
-                        limits=_http_limits(table, where))
+        lambda: _get(table, "max_body", int, default.max_body, where, "http"), default.max_body
+    )
+    return HttpSettings(host=host, port=port, max_body=max_body, limits=_http_limits(table, where))
 
 
 def _mqtt(raw: dict[str, Any], where: Where) -> MqttSettings | None:
@@ -253,8 +282,10 @@ def _http_limits(table: dict[str, Any], where: Where) -> HttpLimits:
 
     return HttpLimits(
         max_connections=where.checked(count, default.max_connections),
-        **{key: where.checked(functools.partial(seconds, key), float(getattr(default, key)))
-           for key in ("header_timeout", "body_timeout", "keepalive_timeout")},
+        **{
+            key: where.checked(functools.partial(seconds, key), float(getattr(default, key)))
+            for key in ("header_timeout", "body_timeout", "keepalive_timeout")
+        },
     )
 
 
@@ -266,7 +297,8 @@ def _links(tables: Any, where: Where) -> list[LinkTable]:
     names: set[str] = set()
     for nth, table in enumerate(tables):
         link: LinkTable | None = where.checked(
-            functools.partial(_link, table, nth, names, where), None)
+            functools.partial(_link, table, nth, names, where), None
+        )
         if link is not None:
             out.append(link)
     return out
@@ -291,14 +323,21 @@ def _link(table: Any, nth: int, names: set[str], where: Where) -> LinkTable:
         if not isinstance(prefix, str):
             raise where.error("link", "routes", "must be a list of strings", nth)
         routes.append(Route(prefix=prefix, link=name, weight=weight))
-    return LinkTable(name=name, driver=driver, table=dict(table), routes=tuple(routes),
-                     where=where.at(where.header_line("link", nth)), nth=nth)
+    return LinkTable(
+        name=name,
+        driver=driver,
+        table=dict(table),
+        routes=tuple(routes),
+        where=where.at(where.header_line("link", nth)),
+        nth=nth,
+    )
 
 
 # a driver's error names its link and the key: "link 'a': window: ..." (SMPP),
 # "link 'a': 'device' is required ..." or "link 'a': unknown key 'x' ..." (modem)
 _DRIVER_KEY = re.compile(
-    r"^link '(?:[^']|\\')*': (?:unknown key '([A-Za-z0-9_]+)'|'?([A-Za-z_][A-Za-z0-9_]*)'?[: ])")
+    r"^link '(?:[^']|\\')*': (?:unknown key '([A-Za-z0-9_]+)'|'?([A-Za-z_][A-Za-z0-9_]*)'?[: ])"
+)
 
 
 def driver_key(message: str) -> str | None:

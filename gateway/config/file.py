@@ -107,7 +107,7 @@ class Where:
         return None
 
     def at(self, line: int | None) -> str:
-        """"gateway.toml line 12", or the file's name alone when the line is unknown."""
+        """ "gateway.toml line 12", or the file's name alone when the line is unknown."""
         return f"{self.name} line {line}" if line else self.name
 
     def error(self, section: str, key: str, problem: str, nth: int = 0) -> ConfigError:
@@ -159,10 +159,13 @@ def check_store_url(url: str) -> None:
     if not url.startswith("sqlite:"):
         scheme = url.split(":", 1)[0] if ":" in url else ""
         if scheme in {"postgresql", "postgres"}:
-            raise ConfigError(f"{url!r}: the PostgreSQL backend is not available in this "
-                              "smsgw; use sqlite:PATH")
-        raise ConfigError(f"{url!r} is not sqlite:PATH (e.g. sqlite:../var/gateway.db or "
-                          "sqlite:///var/lib/smsgw/gateway.db)")
+            raise ConfigError(
+                f"{url!r}: the PostgreSQL backend is not available in this smsgw; use sqlite:PATH"
+            )
+        raise ConfigError(
+            f"{url!r} is not sqlite:PATH (e.g. sqlite:../var/gateway.db or "
+            "sqlite:///var/lib/smsgw/gateway.db)"
+        )
     sqlite_path(url)  # the shape: a path, no host
 
 
@@ -183,8 +186,9 @@ def _store(doc: dict[str, Any], where: Where) -> StoreConfig:
             raise where.error("store", "synchronous", f"must be one of {', '.join(SYNCHRONOUS)}")
         return value
 
-    return StoreConfig(url=where.checked(url, DEFAULT_STORE_URL),
-                       synchronous=where.checked(sync, "full"))
+    return StoreConfig(
+        url=where.checked(url, DEFAULT_STORE_URL), synchronous=where.checked(sync, "full")
+    )
 
 
 def _ledger(doc: dict[str, Any], where: Where) -> LedgerConfig:

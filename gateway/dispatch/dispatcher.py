@@ -156,8 +156,14 @@ class Dispatcher:
         self._routed = 0  # held messages in a lane or out on a link
         self._sending: dict[str, Sending] = {}  # message id -> out on a link
         self._outcomes = OutcomeRecorder(
-            store=store, journal=journal, on_changes=on_changes, on_recorded=self._recorded,
-            retry_at=self._retry_delay, clock=clock, logger=self.log, metrics=metrics,
+            store=store,
+            journal=journal,
+            on_changes=on_changes,
+            on_recorded=self._recorded,
+            retry_at=self._retry_delay,
+            clock=clock,
+            logger=self.log,
+            metrics=metrics,
             record=record,
         )
         self._wake = asyncio.Event()  # the feeder: work came, or room did
@@ -314,7 +320,8 @@ class Dispatcher:
 
     async def _wake_waiting(self, links: list[str]) -> None:
         woken = await self._store.wake_waiting(
-            reasons=_WAITING_FOR_A_LINK, now=self._clock(), within=self._s.retry_max)
+            reasons=_WAITING_FOR_A_LINK, now=self._clock(), within=self._s.retry_max
+        )
         if woken:
             self.log.info("waiting_messages_woken", links=links, messages=woken)
             self._claim_now = True
@@ -331,7 +338,10 @@ class Dispatcher:
     async def _claim(self, room: int) -> None:
         limit = min(self._s.batch, room)
         claimed = await self._store.claim_due(
-            self._s.worker, now=self._clock(), limit=limit, lease_seconds=self._s.lease,
+            self._s.worker,
+            now=self._clock(),
+            limit=limit,
+            lease_seconds=self._s.lease,
         )
         for message in claimed:
             if message.id not in self._sending:  # out on a link: its answer is on the way
@@ -365,19 +375,31 @@ class Dispatcher:
                 self._finish(message, MessageState.EXPIRED, "validity passed before sending")
                 continue
             if now - message.created_at > self._s.max_age:
-                self._finish(message, MessageState.FAILED,
-                             f"not sent after {message.attempts} attempts: {message.error}")
+                self._finish(
+                    message,
+                    MessageState.FAILED,
+                    f"not sent after {message.attempts} attempts: {message.error}",
+                )
                 continue
             candidates = self._router.candidates(message.destination, health)
             if not candidates:
-                reason = ("no_link_bound" if self._router.has_route(message.destination)
-                          else "no_route")
+                reason = (
+                    "no_link_bound" if self._router.has_route(message.destination) else "no_route"
+                )
                 retry = Retry(reason=reason)
                 self._routed += 1
-                self._outcomes.record(Unsent(message), [OutcomeRecord(
-                    message_id=message.id, index=0, link="", outcome=retry,
-                    retry_at=now + self._retry_delay(message.attempts, retry),
-                )])
+                self._outcomes.record(
+                    Unsent(message),
+                    [
+                        OutcomeRecord(
+                            message_id=message.id,
+                            index=0,
+                            link="",
+                            outcome=retry,
+                            retry_at=now + self._retry_delay(message.attempts, retry),
+                        )
+                    ],
+                )
                 continue
             lane = self._lanes[candidates[0]]
             lane.queue.push(message)
@@ -421,14 +443,21 @@ class Dispatcher:
             try:
                 await self._send(lane, message)
             except Exception as exc:  # a bug must not stop the lane: retried later
-                self.log.error("dispatch_crashed", msg_id=message.id, error=repr(exc),
-                               exc_info=exc)
+                self.log.error("dispatch_crashed", msg_id=message.id, error=repr(exc), exc_info=exc)
                 if queue and queue.peek() is message:
                     queue.pop()
-                    self._outcomes.record(Unsent(message), [OutcomeRecord(
-                        message_id=message.id, index=0, link="", outcome=_INTERNAL_ERROR,
-                        retry_at=self._clock() + self._backoff(message.attempts),
-                    )])
+                    self._outcomes.record(
+                        Unsent(message),
+                        [
+                            OutcomeRecord(
+                                message_id=message.id,
+                                index=0,
+                                link="",
+                                outcome=_INTERNAL_ERROR,
+                                retry_at=self._clock() + self._backoff(message.attempts),
+                            )
+                        ],
+                    )
 
     def _unroute(self, lane: _Lane) -> None:
         """Messages routed to a lane that stops: back to the queue (never sent)."""
@@ -464,8 +493,12 @@ class Dispatcher:
                 # every segment was accepted before a crash; only the state was not written
                 delivered = all(g.state is SegmentState.DELIVERED for g in view.segments)
                 queue.pop()
-                self._finish(message, MessageState.DELIVERED if delivered
-                             else MessageState.SUBMITTED, None, routed=True)
+                self._finish(
+                    message,
+                    MessageState.DELIVERED if delivered else MessageState.SUBMITTED,
+                    None,
+                    routed=True,
+                )
                 return
         try:
             segments = self._encode(message, link)
@@ -481,9 +514,15 @@ class Dispatcher:
             slots.release(taken)  # stopping or re-routed while waiting: not sent
             return
         queue.pop()
-        sending = Sending(recorder=self._outcomes, link=link.name, slots=slots,
-                          message=message, indices=indices, taken=taken,
-                          waiting=need)
+        sending = Sending(
+            recorder=self._outcomes,
+            link=link.name,
+            slots=slots,
+            message=message,
+            indices=indices,
+            taken=taken,
+            waiting=need,
+        )
         self._sending[message.id] = sending
         self._idle.clear()
         sender = lane.sender
@@ -497,12 +536,20 @@ class Dispatcher:
                     await sender.wait_room()
                 if metrics is not None:
                     metrics.submit_sent(link=link.name)
-                sender.send(SubmitRequest(
-                    message_id=message.id, index=max(i, 0), source=message.sender,
-                    source_kind=message.sender_kind, destination=message.destination,
-                    segment=segments[max(i, 0)], msg_class=message.msg_class,
-                    validity=validity, priority=message.priority,
-                ), functools.partial(sending.answered, i))
+                sender.send(
+                    SubmitRequest(
+                        message_id=message.id,
+                        index=max(i, 0),
+                        source=message.sender,
+                        source_kind=message.sender_kind,
+                        destination=message.destination,
+                        segment=segments[max(i, 0)],
+                        msg_class=message.msg_class,
+                        validity=validity,
+                        priority=message.priority,
+                    ),
+                    functools.partial(sending.answered, i),
+                )
                 sent += 1
         except BaseException:
             # segments never handed to the link (a bug, or the lane cancelled): their
@@ -515,15 +562,23 @@ class Dispatcher:
     def _encode(self, message: Message, link: Link) -> list[Any]:
         concat = link.concat
         segments = encode(
-            message.text, concat=concat, reference=self._refs.take(message.destination, concat),
-            packed=link.packed, encoding=message.encoding, msg_class=message.msg_class,
+            message.text,
+            concat=concat,
+            reference=self._refs.take(message.destination, concat),
+            packed=link.packed,
+            encoding=message.encoding,
+            msg_class=message.msg_class,
         )
         if concat != "payload" and len(segments) != message.segments:
             # a 16-bit reference leaves one character less per segment than the
             # 8-bit one the price was computed with: keep the count that was paid
             segments = encode(
-                message.text, concat="udh8", reference=self._refs.take(message.destination, "udh8"),
-                packed=link.packed, encoding=message.encoding, msg_class=message.msg_class,
+                message.text,
+                concat="udh8",
+                reference=self._refs.take(message.destination, "udh8"),
+                packed=link.packed,
+                encoding=message.encoding,
+                msg_class=message.msg_class,
             )
         return segments
 
@@ -546,9 +601,11 @@ class Dispatcher:
                 self._idle.set()
         self._wake.set()
 
-    def _finish(self, message: Message, state: MessageState, reason: str | None, *,
-                routed: bool = False) -> None:
+    def _finish(
+        self, message: Message, state: MessageState, reason: str | None, *, routed: bool = False
+    ) -> None:
         """End a message outside the outcome flow (expired, failed, rejected...)."""
+
         async def finish() -> None:
             try:
                 self._on_changes(await self._store.finish(message.id, state, reason=reason))

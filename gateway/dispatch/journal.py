@@ -95,7 +95,7 @@ class AcceptJournal:
         found: list[tuple[int, Path]] = []
         prefix = self.base.name + "."
         for path in self.base.parent.glob(glob.escape(self.base.name) + ".*"):
-            tail = path.name[len(prefix):]
+            tail = path.name[len(prefix) :]
             if tail.isdigit():
                 found.append((int(tail), path))
         return sorted(found)
@@ -114,11 +114,13 @@ class AcceptJournal:
         The future fails with :class:`JournalError` when they could not be written.
         """
         quote = _quote
-        lines = "".join([
-            f"[{quote(r.message_id)},{r.index},{quote(r.link)},"
-            f"{quote(r.outcome.smsc_id if isinstance(r.outcome, Accepted) else '')}]\n"
-            for r in accepted
-        ]).encode()
+        lines = "".join(
+            [
+                f"[{quote(r.message_id)},{r.index},{quote(r.link)},"
+                f"{quote(r.outcome.smsc_id if isinstance(r.outcome, Accepted) else '')}]\n"
+                for r in accepted
+            ]
+        ).encode()
         if self._appended >= ROTATE_RECORDS:
             self._rotate()
         file = self._file
@@ -223,8 +225,7 @@ class AcceptJournal:
             loop = items[0][3].get_loop()
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
                 if error is not None:
-                    loop.call_soon_threadsafe(self._unwritten, file,
-                                              sum(item[1] for item in items))
+                    loop.call_soon_threadsafe(self._unwritten, file, sum(item[1] for item in items))
                 for item in items:
                     loop.call_soon_threadsafe(settle, item[3], error)
 
@@ -235,19 +236,19 @@ class AcceptJournal:
         written to the file: the next line would continue the fragment.
         """
         if file in self._broken:
-            return JournalError(f"acceptance journal {self.base}.{file}: "
-                                "an earlier write to it failed")
+            return JournalError(
+                f"acceptance journal {self.base}.{file}: an earlier write to it failed"
+            )
         try:
             fd = self._open(file)
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fdatasync(fd)
         except OSError as exc:
             self._broken.add(file)
             self._close()
-            return JournalError(f"acceptance journal {self.base}.{file}: "
-                                f"{exc.strerror or exc}")
+            return JournalError(f"acceptance journal {self.base}.{file}: {exc.strerror or exc}")
         return None
 
     def _open(self, file: int) -> int:
@@ -275,8 +276,14 @@ def _read(path: Path) -> list[OutcomeRecord]:
                 message_id, index, link, smsc_id = json.loads(line)
             except ValueError:
                 continue  # the last line, cut short by the crash
-            records.append(OutcomeRecord(message_id=str(message_id), index=int(index),
-                                         link=str(link), outcome=Accepted(smsc_id=str(smsc_id))))
+            records.append(
+                OutcomeRecord(
+                    message_id=str(message_id),
+                    index=int(index),
+                    link=str(link),
+                    outcome=Accepted(smsc_id=str(smsc_id)),
+                )
+            )
     return records
 
 

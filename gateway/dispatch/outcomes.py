@@ -57,8 +57,9 @@ def record_retry_delay(failures: int) -> float:
 class RecordFn(Protocol):
     """Writes a round (``Store.record``, or worker 0 doing it: gateway.runtime.workers)."""
 
-    def __call__(self, outcomes: Sequence[OutcomeRecord], receipts: Sequence[Receipt], *,
-                 now: float) -> Awaitable[QueueChanges]: ...
+    def __call__(
+        self, outcomes: Sequence[OutcomeRecord], receipts: Sequence[Receipt], *, now: float
+    ) -> Awaitable[QueueChanges]: ...
 
 
 class Finished(Protocol):
@@ -70,11 +71,31 @@ class Finished(Protocol):
 class Sending:
     """One message whose segments are out on a link: their outcomes as they come."""
 
-    __slots__ = ("accepted", "indices", "journal_file", "link", "message", "outcomes",
-                 "recorder", "slots", "started", "taken", "waiting")
+    __slots__ = (
+        "accepted",
+        "indices",
+        "journal_file",
+        "link",
+        "message",
+        "outcomes",
+        "recorder",
+        "slots",
+        "started",
+        "taken",
+        "waiting",
+    )
 
-    def __init__(self, *, recorder: OutcomeRecorder, link: str, slots: WeightedSlots,
-                 message: Message, indices: list[int], taken: int, waiting: int) -> None:
+    def __init__(
+        self,
+        *,
+        recorder: OutcomeRecorder,
+        link: str,
+        slots: WeightedSlots,
+        message: Message,
+        indices: list[int],
+        taken: int,
+        waiting: int,
+    ) -> None:
         self.recorder = recorder
         self.link = link
         self.slots = slots  # the lane's: ``taken`` of them are this message's
@@ -94,8 +115,9 @@ class Sending:
         recorder = self.recorder
         try:
             if recorder.metrics is not None:
-                recorder.metrics.submit_answered(link=self.link, outcome=outcome,
-                                                 latency=time.monotonic() - self.started)
+                recorder.metrics.submit_answered(
+                    link=self.link, outcome=outcome, latency=time.monotonic() - self.started
+                )
             if index < 0:
                 self.outcomes = dict.fromkeys(self.indices, outcome)
             else:
@@ -104,8 +126,9 @@ class Sending:
             if self.waiting == 0:
                 recorder.answered(self)
         except Exception as exc:  # a bug here must not break the link's read loop
-            recorder.log.error("dispatch_crashed", msg_id=self.message.id, error=repr(exc),
-                               exc_info=exc)
+            recorder.log.error(
+                "dispatch_crashed", msg_id=self.message.id, error=repr(exc), exc_info=exc
+            )
 
     def free_slots(self) -> None:
         if self.taken:
@@ -145,11 +168,19 @@ class Summary:
 
 
 class OutcomeRecorder:
-    def __init__(self, *, store: Store, journal: AcceptJournal | None,
-                 on_changes: Callable[[QueueChanges], None],
-                 on_recorded: Callable[[Finished], None], retry_at: RetryAt,
-                 clock: Callable[[], float], logger: Any, metrics: Metrics | None,
-                 record: RecordFn | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        journal: AcceptJournal | None,
+        on_changes: Callable[[QueueChanges], None],
+        on_recorded: Callable[[Finished], None],
+        retry_at: RetryAt,
+        clock: Callable[[], float],
+        logger: Any,
+        metrics: Metrics | None,
+        record: RecordFn | None = None,
+    ) -> None:
         self._record = record or store.record
         self._journal = journal
         self._on_changes = on_changes
@@ -179,7 +210,10 @@ class OutcomeRecorder:
         attempts = message.attempts
         records = [
             OutcomeRecord(
-                message_id=message.id, index=i, link=sending.link, outcome=o,
+                message_id=message.id,
+                index=i,
+                link=sending.link,
+                outcome=o,
                 retry_at=self._retry_at(attempts, o) + now if isinstance(o, Retry) else None,
             )
             for i, o in sending.outcomes.items()
@@ -225,8 +259,11 @@ class OutcomeRecorder:
     def _journal_written(self, sendings: list[Sending], durable: asyncio.Future[None]) -> None:
         if durable.cancelled() or durable.exception() is not None:
             # not durable: their slots wait for the store's commit instead
-            self.log.error("journal_unwritten", messages=len(sendings),
-                           error=repr(None if durable.cancelled() else durable.exception()))
+            self.log.error(
+                "journal_unwritten",
+                messages=len(sendings),
+                error=repr(None if durable.cancelled() else durable.exception()),
+            )
             for sending in sendings:
                 sending.journal_file = -1
             return
@@ -262,8 +299,7 @@ class OutcomeRecorder:
                 changes = await self._record(records, receipts, now=self._clock())
             except Exception as exc:  # noqa: BLE001 - outcomes kept and tried again
                 if receipts:
-                    self.log.warning("receipts_unrecorded", receipts=len(receipts),
-                                     error=repr(exc))
+                    self.log.warning("receipts_unrecorded", receipts=len(receipts), error=repr(exc))
                 self._answer_round(exc)  # the SMSC sends these again
                 if not records:
                     continue
@@ -291,12 +327,17 @@ class OutcomeRecorder:
         now = self._clock()
         kept = self._unmatched.add((link for link, _ in changes.unmatched), now)
         if kept is not None:
-            self.log.info("receipts_unmatched", links=kept, kept=sum(kept.values()),
-                          matched_late=len(changes.matched_late))
+            self.log.info(
+                "receipts_unmatched",
+                links=kept,
+                kept=sum(kept.values()),
+                matched_late=len(changes.matched_late),
+            )
         dropped = self._dropped.add((link for link, _ in changes.dropped), now)
         if dropped is not None:
-            self.log.warning("receipts_dropped", links=dropped, dropped=sum(dropped.values()),
-                             reason="overflow")
+            self.log.warning(
+                "receipts_dropped", links=dropped, dropped=sum(dropped.values()), reason="overflow"
+            )
 
     def _answer_round(self, error: BaseException | None) -> None:
         dones, self._round = self._round, []
@@ -311,8 +352,9 @@ class OutcomeRecorder:
                     self._journal.stored(done.journal_file, done.accepted)
             self._on_recorded(done)
         except Exception as exc:  # a bug must not stop the recording of the others
-            self.log.error("dispatch_crashed", msg_id=done.message.id, error=repr(exc),
-                           exc_info=exc)
+            self.log.error(
+                "dispatch_crashed", msg_id=done.message.id, error=repr(exc), exc_info=exc
+            )
 
     def _receipts_done(self, dones: list[ReceiptDone], error: BaseException | None) -> None:
         for done in dones:

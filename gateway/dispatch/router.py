@@ -52,9 +52,7 @@ class _Group:
             cur[i] += w
         best = max(range(len(cur)), key=cur.__getitem__)
         cur[best] -= self.total
-        rest = sorted(
-            (i for i in range(len(cur)) if i != best), key=lambda i: -self.weights[i]
-        )
+        rest = sorted((i for i in range(len(cur)) if i != best), key=lambda i: -self.weights[i])
         return [self.links[best], *(self.links[i] for i in rest)]
 
 

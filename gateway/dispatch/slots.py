@@ -162,8 +162,9 @@ class SubmitTasks:
         try:
             outcome: Outcome = await self._link.submit(request)
         except Exception as exc:  # noqa: BLE001 - a driver bug must not lose the segment
-            self._log.error("submit_crashed", link=self._link.name, msg_id=request.message_id,
-                            error=repr(exc))
+            self._log.error(
+                "submit_crashed", link=self._link.name, msg_id=request.message_id, error=repr(exc)
+            )
             outcome = Retry(reason="internal_error")
         done(outcome)
 

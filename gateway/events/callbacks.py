@@ -47,8 +47,10 @@ _REFUSED_V6 = (
     ipaddress.IPv6Network("::/96"),  # IPv4-compatible (deprecated), :: and ::1 included
     ipaddress.IPv6Network("64:ff9b:1::/48"),  # NAT64 for local use
 )
-_HOST_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*"
-                        r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$")
+_HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*"
+    r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$"
+)
 _NUMERIC_V4 = re.compile(r"^[0-9a-fx.]+$")  # what inet_aton may read as an IPv4 address
 
 
@@ -88,8 +90,10 @@ def kind(address: IPAddress) -> str:
     return "not a public address"
 
 
-ONLY_PUBLIC = ("webhooks go to public addresses only (an operator may allow internal "
-                "receivers in [webhooks] allow)")
+ONLY_PUBLIC = (
+    "webhooks go to public addresses only (an operator may allow internal "
+    "receivers in [webhooks] allow)"
+)
 
 
 def literal_address(host: str) -> IPAddress | None:
@@ -115,8 +119,12 @@ class CallbackPolicy:
     hosts: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
-    def from_config(cls, entries: Iterable[object], *, key: str = "[webhooks] allow",
-                    ) -> CallbackPolicy:
+    def from_config(
+        cls,
+        entries: Iterable[object],
+        *,
+        key: str = "[webhooks] allow",
+    ) -> CallbackPolicy:
         networks: list[IPNetwork] = []
         hosts: set[str] = set()
         for entry in entries:
@@ -131,8 +139,10 @@ class CallbackPolicy:
                 pass
             name = text.lower().rstrip(".")
             if not _HOST_NAME.match(name) or literal_address(name) is not None:
-                msg = (f"{key}: {entry!r} is neither a network (CIDR, e.g. 10.0.0.0/8) "
-                       "nor a host name (e.g. hooks.internal)")
+                msg = (
+                    f"{key}: {entry!r} is neither a network (CIDR, e.g. 10.0.0.0/8) "
+                    "nor a host name (e.g. hooks.internal)"
+                )
                 raise ConfigError(msg)
             hosts.add(name)
         return cls(networks=tuple(networks), hosts=frozenset(hosts))
@@ -154,8 +164,10 @@ class CallbackPolicy:
         except ValueError:
             return "not a URL"
         if "@" in parts.netloc:
-            return ("credentials in the URL are refused (receivers check the "
-                    "X-Smsgw-Signature header instead)")
+            return (
+                "credentials in the URL are refused (receivers check the "
+                "X-Smsgw-Signature header instead)"
+            )
         host = (parts.hostname or "").rstrip(".")
         if not host:
             return "no host"

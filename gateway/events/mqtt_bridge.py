@@ -84,8 +84,9 @@ class MqttSettings:
             msg = f"[mqtt] url: {url!r} is not mqtt://host[:port] or mqtts://host[:port]"
             raise ConfigError(msg)
         tls = parts.scheme == "mqtts"
-        return cls(host=parts.hostname, port=parts.port or (8883 if tls else 1883), tls=tls,
-                   **kwargs)
+        return cls(
+            host=parts.hostname, port=parts.port or (8883 if tls else 1883), tls=tls, **kwargs
+        )
 
     @property
     def send_filter(self) -> str:
@@ -171,7 +172,8 @@ _PUBACK = 0x40  # packet type 4, no flags: a QoS 1 acknowledgement (3.4)
 
 
 def _buffer_reads(
-    paho: paho_mqtt.Client, puback: Callable[[int], bool] | None = None,
+    paho: paho_mqtt.Client,
+    puback: Callable[[int], bool] | None = None,
 ) -> Callable[[], bool]:
     """Make paho read the socket in chunks; returns "bytes are waiting in the buffer".
 
@@ -200,9 +202,12 @@ def _buffer_reads(
                 buffer.extend(data)
             if puback is not None and bufsize == 1 and paho._in_packet["command"] == 0:
                 eaten = 0
-                while (len(buffer) - eaten >= 4 and buffer[eaten] == _PUBACK
-                       and buffer[eaten + 1] == 2
-                       and puback((buffer[eaten + 2] << 8) | buffer[eaten + 3])):
+                while (
+                    len(buffer) - eaten >= 4
+                    and buffer[eaten] == _PUBACK
+                    and buffer[eaten + 1] == 2
+                    and puback((buffer[eaten + 2] << 8) | buffer[eaten + 3])
+                ):
                     eaten += 4
                 if eaten:
                     del buffer[:eaten]
@@ -464,7 +469,7 @@ class MqttBridge:
         async for message in client.messages:
             entry = acks.arrived(message.mid, message.qos)
             topic = message.topic.value
-            account = topic[len(prefix):-len("/send")] if topic.startswith(prefix) else ""
+            account = topic[len(prefix) : -len("/send")] if topic.startswith(prefix) else ""
             if not account or "/" in account:
                 # not ours to store; acknowledge so it does not come back forever
                 self._log.warning("mqtt_topic_ignored", topic=topic)
@@ -478,16 +483,22 @@ class MqttBridge:
                 acks.finished(entry)
                 continue
             await window.acquire()
-            work = (self._refuse_retained(client, topic, account, data) if message.retain
-                    else self._on_send(account, data))
-            task = asyncio.create_task(self._handle(
-                work, account=account, entry=entry, acks=acks, window=window, failed=failed
-            ))
+            work = (
+                self._refuse_retained(client, topic, account, data)
+                if message.retain
+                else self._on_send(account, data)
+            )
+            task = asyncio.create_task(
+                self._handle(
+                    work, account=account, entry=entry, acks=acks, window=window, failed=failed
+                )
+            )
             handlers.add(task)
             task.add_done_callback(handlers.discard)
 
-    async def _refuse_retained(self, client: aiomqtt.Client, topic: str, account: str,
-                               data: bytes) -> None:
+    async def _refuse_retained(
+        self, client: aiomqtt.Client, topic: str, account: str, data: bytes
+    ) -> None:
         """A retained copy: rejected once (never sent), then cleared from the broker."""
         digest = hashlib.sha256(topic.encode() + b"\0" + data).digest()
         if digest in self._refused:
@@ -503,8 +514,7 @@ class MqttBridge:
             await client.publish(topic, b"", qos=1, retain=True, timeout=CLEAR_TIMEOUT)
         except (aiomqtt.MqttError, TimeoutError) as exc:
             # refused all the same; it comes back at the next subscription, and is ignored
-            self._log.warning("mqtt_retained_send_not_cleared", account=account,
-                              error=str(exc))
+            self._log.warning("mqtt_retained_send_not_cleared", account=account, error=str(exc))
 
     async def _handle(
         self,

@@ -64,8 +64,9 @@ class EventPublisher:
         self._mqtt_wake = asyncio.Event()
         self._hooks_wake = asyncio.Event()
         self._closing = False
-        self._hooks = webhooks.HookQueue(concurrency=webhook_concurrency,
-                                         per_host=webhook_host_concurrency)
+        self._hooks = webhooks.HookQueue(
+            concurrency=webhook_concurrency, per_host=webhook_host_concurrency
+        )
         self._webhook_concurrency = webhook_concurrency
         self._webhook_host_concurrency = webhook_host_concurrency
         self._webhook_timeout = webhook_timeout
@@ -85,8 +86,11 @@ class EventPublisher:
     # --- the publisher ------------------------------------------------------------
 
     async def run(self) -> None:
-        connector = webhooks.connector(self._callbacks, limit=self._webhook_concurrency,
-                                       limit_per_host=self._webhook_host_concurrency)
+        connector = webhooks.connector(
+            self._callbacks,
+            limit=self._webhook_concurrency,
+            limit_per_host=self._webhook_host_concurrency,
+        )
         async with aiohttp.ClientSession(connector=connector) as session:
             try:
                 async with asyncio.TaskGroup() as tg:
@@ -142,8 +146,11 @@ class EventPublisher:
         try:
             # QoS 1 publishes pipeline: send the batch, then wait for the PUBACKs
             acked = await mqtt.publish_many(
-                [(topic(account, kind), payload)
-                 for b in batches for kind, account, payload in b.events]
+                [
+                    (topic(account, kind), payload)
+                    for b in batches
+                    for kind, account, payload in b.events
+                ]
             )
         except MqttUnavailable:
             acked = []
@@ -180,8 +187,9 @@ class EventPublisher:
             self._attempts.add(task)
             task.add_done_callback(functools.partial(self._attempted, session, hook))
 
-    def _attempted(self, session: aiohttp.ClientSession, hook: WebhookEvent,
-                   task: asyncio.Task[None]) -> None:
+    def _attempted(
+        self, session: aiohttp.ClientSession, hook: WebhookEvent, task: asyncio.Task[None]
+    ) -> None:
         self._attempts.discard(task)
         drained = self._hooks.done(hook)
         self._start_attempts(session)  # the host's next one, or another host's
@@ -191,28 +199,41 @@ class EventPublisher:
     async def _attempt(self, session: aiohttp.ClientSession, hook: WebhookEvent) -> None:
         try:
             secret = await self._secret(hook.account)
-            attempt = await webhooks.post(session, hook.url, hook.payload, secret=secret,
-                                          now=self._clock(), policy=self._callbacks,
-                                          timeout=self._webhook_timeout)
+            attempt = await webhooks.post(
+                session,
+                hook.url,
+                hook.payload,
+                secret=secret,
+                now=self._clock(),
+                policy=self._callbacks,
+                timeout=self._webhook_timeout,
+            )
             attempts = hook.attempts + 1
             if attempt.delivered:
                 self._metrics.webhook_delivered(account=hook.account)
                 await self._store.webhook_done(hook.id)
             elif attempt.permanent or attempts >= webhooks.MAX_ATTEMPTS:
                 self._metrics.webhook_failed(account=hook.account, final=True)
-                self._log.warning("webhook_abandoned", account=hook.account, event_id=hook.id,
-                                  error=attempt.error, attempts=attempts)
+                self._log.warning(
+                    "webhook_abandoned",
+                    account=hook.account,
+                    event_id=hook.id,
+                    error=attempt.error,
+                    attempts=attempts,
+                )
                 await self._store.webhook_failed(hook.id, error=attempt.error or "")
             else:
                 self._metrics.webhook_failed(account=hook.account, final=False)
                 await self._store.webhook_retry(
-                    hook.id, at=self._clock() + webhooks.retry_delay(attempts),
+                    hook.id,
+                    at=self._clock() + webhooks.retry_delay(attempts),
                     error=attempt.error or "",
                 )
         except Exception as exc:  # noqa: BLE001 - one webhook's trouble ends with it
             # its outcome not stored: it stays due, and is tried again
-            self._log.error("webhook_attempt_failed", account=hook.account, event_id=hook.id,
-                            error=repr(exc))
+            self._log.error(
+                "webhook_attempt_failed", account=hook.account, event_id=hook.id, error=repr(exc)
+            )
 
     async def _secret(self, account: str) -> bytes:
         """The account's webhook key, read again after a minute (`--rotate` takes effect)."""

@@ -107,7 +107,10 @@ async def post(
     }
     try:
         async with session.post(
-            url, data=body, headers=headers, allow_redirects=False,
+            url,
+            data=body,
+            headers=headers,
+            allow_redirects=False,
             timeout=aiohttp.ClientTimeout(total=timeout, connect=min(CONNECT_TIMEOUT, timeout)),
         ) as response:
             status = response.status
@@ -119,19 +122,22 @@ async def post(
         return Attempt(delivered=False, error=_described(exc))
     if 200 <= status < 300:
         return Attempt(delivered=True, status=status)
-    return Attempt(delivered=False, permanent=status in _PERMANENT, status=status,
-                   error=f"HTTP {status}")
+    return Attempt(
+        delivered=False, permanent=status in _PERMANENT, status=status, error=f"HTTP {status}"
+    )
 
 
 def _described(exc: BaseException) -> str:
     return type(exc).__name__ + (f": {exc}" if str(exc) else "")
 
 
-def connector(policy: CallbackPolicy, *, limit: int = CONCURRENCY,
-              limit_per_host: int = HOST_CONCURRENCY) -> aiohttp.TCPConnector:
+def connector(
+    policy: CallbackPolicy, *, limit: int = CONCURRENCY, limit_per_host: int = HOST_CONCURRENCY
+) -> aiohttp.TCPConnector:
     """The connector of a webhook session: names resolved through ``policy``."""
-    return aiohttp.TCPConnector(limit=limit, limit_per_host=limit_per_host,
-                                resolver=GuardedResolver(policy))
+    return aiohttp.TCPConnector(
+        limit=limit, limit_per_host=limit_per_host, resolver=GuardedResolver(policy)
+    )
 
 
 def host_of(url: str) -> tuple[str, str, int]:
@@ -154,8 +160,14 @@ class HookQueue:
     :meth:`done` when its attempt is over (its outcome stored). Sans-IO.
     """
 
-    def __init__(self, *, concurrency: int = CONCURRENCY, per_host: int = HOST_CONCURRENCY,
-                 per_host_held: int = HOST_HELD, max_held: int = MAX_HELD) -> None:
+    def __init__(
+        self,
+        *,
+        concurrency: int = CONCURRENCY,
+        per_host: int = HOST_CONCURRENCY,
+        per_host_held: int = HOST_HELD,
+        max_held: int = MAX_HELD,
+    ) -> None:
         self._concurrency = concurrency
         self._per_host = per_host
         self._per_host_held = per_host_held
@@ -229,8 +241,9 @@ class GuardedResolver(AbstractResolver):
         self._policy = policy
         self._inner = inner if inner is not None else aiohttp.DefaultResolver()
 
-    async def resolve(self, host: str, port: int = 0,
-                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         results = await self._inner.resolve(host, port, family)
         if self._policy.host_allowed(host):
             return results

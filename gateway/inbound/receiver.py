@@ -80,8 +80,9 @@ class LinkEvents:
             now = self._clock()
             await asyncio.sleep(1.0 if deadline is None else min(max(deadline - now, 0.05), 1.0))
             for message in self._reassembler.expire(self._clock()):
-                self._log.warning("reply_incomplete", source=message.source,
-                                  missing=list(message.missing))
+                self._log.warning(
+                    "reply_incomplete", source=message.source, missing=list(message.missing)
+                )
                 await self._store_reply(message)
 
     async def close(self) -> None:
@@ -97,8 +98,7 @@ class LinkEvents:
             return cached[1]
         owners = await self._store.sender_owners(destination)
         if len(owners) > 1:
-            self._log.warning("reply_owner_ambiguous", destination=destination,
-                              accounts=owners)
+            self._log.warning("reply_owner_ambiguous", destination=destination, accounts=owners)
         owner = owners[0] if owners else None
         self._owners[destination] = (now, owner)
         return owner
@@ -110,14 +110,22 @@ class LinkEvents:
     async def _store_reply(self, message: Reassembled) -> None:
         now = self._clock()
         record = InboundMessage(
-            id=new_id(now), account=await self._owner(message.destination), link=message.link,
-            source=message.source, destination=message.destination, text=message.text,
+            id=new_id(now),
+            account=await self._owner(message.destination),
+            link=message.link,
+            source=message.source,
+            destination=message.destination,
+            text=message.text,
             received_at=message.received_at,
         )
         await self._store.add_inbound(record)
         if self._metrics is not None:
             self._metrics.inbound_received(link=message.link, account=record.account or "")
-        self._log.info("reply_received", link=message.link, account=record.account,
-                       parts=message.received, complete=message.complete)
+        self._log.info(
+            "reply_received",
+            link=message.link,
+            account=record.account,
+            parts=message.received,
+            complete=message.complete,
+        )
         await self._on_inbound(record)
-

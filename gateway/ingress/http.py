@@ -108,17 +108,28 @@ def _error_body(error: UserError) -> dict[str, Any]:
     return {"error": error.code, "detail": str(error)}
 
 
-def _json(data: Mapping[str, Any], status: int = 200,
-          headers: Mapping[str, str] | None = None) -> web.Response:
+def _json(
+    data: Mapping[str, Any], status: int = 200, headers: Mapping[str, str] | None = None
+) -> web.Response:
     return web.json_response(data, status=status, headers=headers)
 
 
 class _Api:
     """The handlers; the state they share is passed in, never global."""
 
-    def __init__(self, *, store: Store, send_service: SendService, operations: Operations,
-                 readiness: Readiness, logger: Any, max_body: int, metrics: IngressMetrics | None,
-                 readiness_timeout: float, body_timeout: float) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        send_service: SendService,
+        operations: Operations,
+        readiness: Readiness,
+        logger: Any,
+        max_body: int,
+        metrics: IngressMetrics | None,
+        readiness_timeout: float,
+        body_timeout: float,
+    ) -> None:
         self.store = store
         self.send_service = send_service
         self.operations = operations
@@ -132,9 +143,11 @@ class _Api:
     # --- middleware ---------------------------------------------------------------
 
     @web.middleware
-    async def errors(self, request: web.Request,
-                     handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
-                     ) -> web.StreamResponse:
+    async def errors(
+        self,
+        request: web.Request,
+        handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    ) -> web.StreamResponse:
         try:
             return await handler(request)
         except UserError as exc:
@@ -155,21 +168,24 @@ class _Api:
             return _json({"error": code, "detail": detail}, exc.status, headers)
         except ConnectionResetError:  # the client left mid-request (aiohttp's own is one)
             route = request.match_info.route.resource
-            self.log.info("http_client_disconnected", method=request.method,
-                          route=route.canonical if route is not None else request.path)
+            self.log.info(
+                "http_client_disconnected",
+                method=request.method,
+                route=route.canonical if route is not None else request.path,
+            )
             response = web.Response(status=400)  # nobody reads it: the connection is gone
             response.force_close()
             return response
         except Exception as exc:  # noqa: BLE001 - the one place that turns a bug into a 500
             route = request.match_info.route.resource
             self.log.error(
-                "http_request_failed", method=request.method,
+                "http_request_failed",
+                method=request.method,
                 route=route.canonical if route is not None else request.path,
                 error=type(exc).__name__,
                 traceback="".join(traceback.format_exception(exc)),
             )
-            return _json({"error": "internal", "detail": "internal error; see the server log"},
-                         500)
+            return _json({"error": "internal", "detail": "internal error; see the server log"}, 500)
 
     # --- helpers ------------------------------------------------------------------
 
@@ -219,22 +235,30 @@ class _Api:
             except web.HTTPRequestEntityTooLarge:
                 raise PayloadTooLarge(None, self.max_body) from None
             except TimeoutError:
-                raise RequestTimeout(f"the request body did not arrive within "
-                                     f"{self.body_timeout:g} seconds") from None
+                raise RequestTimeout(
+                    f"the request body did not arrive within {self.body_timeout:g} seconds"
+                ) from None
             send_request = parse_send_payload(data, account=account, max_bytes=self.max_body)
             result = await self.send_service.send(send_request)
         except UserError as exc:
             self.rejected(account, exc.code)
-            self.log.info("http_message_rejected", account=account, error=exc.code,
-                          status=status_for(exc))
+            self.log.info(
+                "http_message_rejected", account=account, error=exc.code, status=status_for(exc)
+            )
             raise
         return self.send_response(account, result)
 
     def send_response(self, account: str, result: SendResult) -> web.Response:
         messages = [
-            {"id": a.message.id, "to": a.message.destination, "segments": a.message.segments,
-             "encoding": a.message.encoding, "credits": a.message.credits,
-             "state": a.message.state.value, "duplicate": a.duplicate}
+            {
+                "id": a.message.id,
+                "to": a.message.destination,
+                "segments": a.message.segments,
+                "encoding": a.message.encoding,
+                "credits": a.message.credits,
+                "state": a.message.state.value,
+                "duplicate": a.duplicate,
+            }
             for a in result.accepted
         ]
         refused = [
@@ -248,14 +272,25 @@ class _Api:
             self.metrics.message_accepted(account=account, channel=CHANNEL, count=len(fresh))
         if not result.accepted and result.refused:
             first = result.refused[0].error
-            self.log.info("http_message_rejected", account=account, error=first.code,
-                          status=status_for(first), refused=len(refused))
-            return _json({**_error_body(first), "messages": [], "refused": refused},
-                         status_for(first))
-        self.log.info("http_message_accepted", account=account, count=len(fresh),
-                      duplicates=len(messages) - len(fresh), refused=len(refused),
-                      segments=result.segments,
-                      credits=sum(a.message.credits for a in fresh))
+            self.log.info(
+                "http_message_rejected",
+                account=account,
+                error=first.code,
+                status=status_for(first),
+                refused=len(refused),
+            )
+            return _json(
+                {**_error_body(first), "messages": [], "refused": refused}, status_for(first)
+            )
+        self.log.info(
+            "http_message_accepted",
+            account=account,
+            count=len(fresh),
+            duplicates=len(messages) - len(fresh),
+            refused=len(refused),
+            segments=result.segments,
+            credits=sum(a.message.credits for a in fresh),
+        )
         body: dict[str, Any] = {"messages": messages}
         if refused:
             body["refused"] = refused
@@ -285,21 +320,28 @@ class _Api:
         if self.metrics is not None:
             for change in changes.changes:
                 if change.new.final:
-                    self.metrics.message_finished(account=change.account,
-                                                  status=change.new.value)
-        self.log.info("http_message_cancelled", account=account, msg_id=message.id,
-                      refunded=refunded)
-        return _json({"id": message.id, "state": MessageState.CANCELLED.value,
-                      "refunded": refunded})
+                    self.metrics.message_finished(account=change.account, status=change.new.value)
+        self.log.info(
+            "http_message_cancelled", account=account, msg_id=message.id, refunded=refunded
+        )
+        return _json(
+            {"id": message.id, "state": MessageState.CANCELLED.value, "refunded": refunded}
+        )
 
     async def balance(self, request: web.Request) -> web.Response:
         account = await self.account(request)
         b = await self.store.balance(account)
-        return _json({
-            "account": b.account, "balance": b.balance, "credit_limit": b.credit_limit,
-            "available": b.available, "monthly_cap": b.monthly_cap,
-            "month_spent": b.month_spent, "currency": "credits",
-        })
+        return _json(
+            {
+                "account": b.account,
+                "balance": b.balance,
+                "credit_limit": b.credit_limit,
+                "available": b.available,
+                "monthly_cap": b.monthly_cap,
+                "month_spent": b.month_spent,
+                "currency": "credits",
+            }
+        )
 
     async def inbound(self, request: web.Request) -> web.Response:
         account = await self.account(request)
@@ -328,8 +370,9 @@ class _Api:
         except Exception as exc:  # noqa: BLE001 - any failure of the check means not ready
             self.log.warning("http_readiness_failed", error=type(exc).__name__)
             return _json({"status": "not_ready", "error": type(exc).__name__}, 503)
-        return _json({"status": "ready" if ready else "not_ready", **details},
-                     200 if ready else 503)
+        return _json(
+            {"status": "ready" if ready else "not_ready", **details}, 200 if ready else 503
+        )
 
 
 class _BadToken(Unauthorized):
@@ -355,8 +398,9 @@ class Operations(Protocol):
 class LocalOperations:
     """/metrics and /links of the process that runs the links and owns the registry."""
 
-    def __init__(self, registry: CollectorRegistry,
-                 links: Callable[[], Iterable[LinkHealth]] | None = None) -> None:
+    def __init__(
+        self, registry: CollectorRegistry, links: Callable[[], Iterable[LinkHealth]] | None = None
+    ) -> None:
         self._registry = registry
         self._links = links
 
@@ -368,11 +412,18 @@ class LocalOperations:
 
 
 def build_app(
-    *, store: Store, send_service: SendService, registry: CollectorRegistry | None = None,
-    readiness: Readiness, logger: Any, max_body: int = DEFAULT_MAX_BYTES,
-    metrics: IngressMetrics | None = None, readiness_timeout: float = 5.0,
+    *,
+    store: Store,
+    send_service: SendService,
+    registry: CollectorRegistry | None = None,
+    readiness: Readiness,
+    logger: Any,
+    max_body: int = DEFAULT_MAX_BYTES,
+    metrics: IngressMetrics | None = None,
+    readiness_timeout: float = 5.0,
     links: Callable[[], Iterable[LinkHealth]] | None = None,
-    operations: Operations | None = None, body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    operations: Operations | None = None,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
 ) -> web.Application:
     """The API application.
 
@@ -388,10 +439,17 @@ def build_app(
     """
     if operations is None:
         operations = LocalOperations(registry or CollectorRegistry(), links)
-    api = _Api(store=store, send_service=send_service, operations=operations,
-               readiness=readiness,
-               logger=logger, max_body=max_body, metrics=metrics,
-               readiness_timeout=readiness_timeout, body_timeout=body_timeout)
+    api = _Api(
+        store=store,
+        send_service=send_service,
+        operations=operations,
+        readiness=readiness,
+        logger=logger,
+        max_body=max_body,
+        metrics=metrics,
+        readiness_timeout=readiness_timeout,
+        body_timeout=body_timeout,
+    )
     app = web.Application(middlewares=[api.errors], client_max_size=max_body)
     app.router.add_post("/v1/messages", api.send)
     app.router.add_get("/v1/messages/{id}", api.get_message, allow_head=False)
@@ -406,9 +464,18 @@ def build_app(
 
 
 def link_json(h: LinkHealth) -> dict[str, Any]:
-    return {"name": h.name, "driver": h.driver, "up": h.up, "bound": h.bound,
-            "in_flight": h.in_flight, "window": h.window, "throttled": h.throttled,
-            "detail": h.detail, "counters": dict(h.counters), "gauges": dict(h.gauges)}
+    return {
+        "name": h.name,
+        "driver": h.driver,
+        "up": h.up,
+        "bound": h.bound,
+        "in_flight": h.in_flight,
+        "window": h.window,
+        "throttled": h.throttled,
+        "detail": h.detail,
+        "counters": dict(h.counters),
+        "gauges": dict(h.gauges),
+    }
 
 
 class HttpServer:
@@ -423,9 +490,16 @@ class HttpServer:
     ``logging`` module, so the daemon's log setup renders it).
     """
 
-    def __init__(self, app: web.Application, /, *, logger: Any = None,
-                 shutdown_timeout: float = 10.0, access_log: bool = False,
-                 limits: HttpLimits | None = None) -> None:
+    def __init__(
+        self,
+        app: web.Application,
+        /,
+        *,
+        logger: Any = None,
+        shutdown_timeout: float = 10.0,
+        access_log: bool = False,
+        limits: HttpLimits | None = None,
+    ) -> None:
         self._app = app
         self._log = logger
         self._shutdown_timeout = shutdown_timeout
@@ -436,8 +510,9 @@ class HttpServer:
         self._handler: ExceptionHandler | None = None
         self._previous_handler: ExceptionHandler | None = None
         warnings = RateLimitedLog(logger if logger is not None else _Silent())
-        self.connections = Connections(limits=self.limits, make_protocol=self._protocol,
-                                       log=warnings, debug_log=logger)
+        self.connections = Connections(
+            limits=self.limits, make_protocol=self._protocol, log=warnings, debug_log=logger
+        )
         self._warnings = warnings
 
     @property
@@ -461,17 +536,26 @@ class HttpServer:
             raise RuntimeError("the HTTP server is already started")
         self._app.middlewares.insert(0, self.connections.middleware)
         kwargs: dict[str, Any] = {} if self._access_log else {"access_log": None}
-        runner = web.AppRunner(self._app, shutdown_timeout=self._shutdown_timeout,
-                               handler_cancellation=False,
-                               keepalive_timeout=self.limits.keepalive_timeout,
-                               lingering_time=min(self.limits.body_timeout, _LINGER), **kwargs)
+        runner = web.AppRunner(
+            self._app,
+            shutdown_timeout=self._shutdown_timeout,
+            handler_cancellation=False,
+            keepalive_timeout=self.limits.keepalive_timeout,
+            lingering_time=min(self.limits.body_timeout, _LINGER),
+            **kwargs,
+        )
         await runner.setup()
         self._runner = runner
         loop = asyncio.get_running_loop()
         try:
             server = await loop.create_server(
-                self.connections.protocol, host or None, port, reuse_address=True,
-                reuse_port=reuse_port or None, backlog=_BACKLOG)
+                self.connections.protocol,
+                host or None,
+                port,
+                reuse_address=True,
+                reuse_port=reuse_port or None,
+                backlog=_BACKLOG,
+            )
         except OSError:
             self._runner = None
             await runner.cleanup()
@@ -479,8 +563,10 @@ class HttpServer:
         self._server = server
         self._previous_handler = loop.get_exception_handler()
         self._handler = accept_error_handler(
-            self._previous_handler, log=self._warnings,
-            sockets=lambda: [sock.fileno() for sock in server.sockets])
+            self._previous_handler,
+            log=self._warnings,
+            sockets=lambda: [sock.fileno() for sock in server.sockets],
+        )
         loop.set_exception_handler(self._handler)
         bound = int(server.sockets[0].getsockname()[1])
         if self._log is not None:

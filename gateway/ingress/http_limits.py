@@ -40,8 +40,13 @@ from typing import Any, cast
 
 from aiohttp import web
 
-__all__ = ["DEFAULT_BODY_TIMEOUT", "Connections", "HttpLimits", "RateLimitedLog",
-           "accept_error_handler"]
+__all__ = [
+    "DEFAULT_BODY_TIMEOUT",
+    "Connections",
+    "HttpLimits",
+    "RateLimitedLog",
+    "accept_error_handler",
+]
 
 DEFAULT_BODY_TIMEOUT = 30.0
 
@@ -66,8 +71,9 @@ class RateLimitedLog:
     A line written after some were left out carries ``suppressed=N``.
     """
 
-    def __init__(self, log: Any, *, interval: float = 10.0,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, log: Any, *, interval: float = 10.0, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self._log = log
         self._interval = interval
         self._monotonic = monotonic
@@ -87,10 +93,12 @@ class RateLimitedLog:
 
 
 def _busy_response(max_connections: int) -> bytes:
-    body = json.dumps({
-        "error": "too_many_connections",
-        "detail": f"the server holds its limit of {max_connections} connections; retry later",
-    }).encode()
+    body = json.dumps(
+        {
+            "error": "too_many_connections",
+            "detail": f"the server holds its limit of {max_connections} connections; retry later",
+        }
+    ).encode()
     head = (
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
@@ -102,8 +110,14 @@ class Connections:
     """The connections of one listener: :meth:`protocol` is its protocol factory,
     :attr:`middleware` tells each connection when a request starts and ends."""
 
-    def __init__(self, *, limits: HttpLimits, make_protocol: Callable[[], asyncio.Protocol],
-                 log: RateLimitedLog, debug_log: Any = None) -> None:
+    def __init__(
+        self,
+        *,
+        limits: HttpLimits,
+        make_protocol: Callable[[], asyncio.Protocol],
+        log: RateLimitedLog,
+        debug_log: Any = None,
+    ) -> None:
         self.limits = limits
         self._make = make_protocol
         self._log = log
@@ -121,7 +135,8 @@ class Connections:
 
     @web.middleware
     async def middleware(
-        self, request: web.Request,
+        self,
+        request: web.Request,
         handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
     ) -> web.StreamResponse:
         guard = self._open.get(request.transport) if request.transport is not None else None
@@ -138,8 +153,11 @@ class Connections:
     def _admit(self, guard: _Guard, transport: asyncio.BaseTransport) -> bool:
         if len(self._open) >= self.limits.max_connections:
             self.refused += 1
-            self._log.warning("http_connection_refused", reason="too_many_connections",
-                              max_connections=self.limits.max_connections)
+            self._log.warning(
+                "http_connection_refused",
+                reason="too_many_connections",
+                max_connections=self.limits.max_connections,
+            )
             return False
         self._open[transport] = guard
         return True
@@ -236,7 +254,9 @@ ExceptionHandler = Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object]
 
 
 def accept_error_handler(
-    previous: ExceptionHandler | None, *, sockets: Callable[[], Iterable[int]],
+    previous: ExceptionHandler | None,
+    *,
+    sockets: Callable[[], Iterable[int]],
     log: RateLimitedLog,
 ) -> ExceptionHandler:
     """A loop exception handler that logs accept() failures of ``sockets`` (their file
@@ -246,10 +266,17 @@ def accept_error_handler(
     def handle(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> object:
         exc = context.get("exception")
         sock = context.get("socket")
-        if (isinstance(exc, OSError) and exc.errno in _ACCEPT_ERRNOS and sock is not None
-                and sock.fileno() in set(sockets())):
-            log.warning("http_accept_failed", error=errno.errorcode.get(exc.errno or 0, "?"),
-                        detail=exc.strerror)
+        if (
+            isinstance(exc, OSError)
+            and exc.errno in _ACCEPT_ERRNOS
+            and sock is not None
+            and sock.fileno() in set(sockets())
+        ):
+            log.warning(
+                "http_accept_failed",
+                error=errno.errorcode.get(exc.errno or 0, "?"),
+                detail=exc.strerror,
+            )
             return None
         if previous is not None:
             return previous(loop, context)

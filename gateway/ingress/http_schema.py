@@ -87,7 +87,14 @@ DEFAULT_MAX_BYTES = 256 * 1024
 MAX_RECIPIENTS = 10_000  # per payload; bigger campaigns are split by the client
 MAX_CALLBACK_URL = 2048
 FIELDS = (
-    "from", "to", "text", "class", "send_at", "validity", "priority", "client_ref",
+    "from",
+    "to",
+    "text",
+    "class",
+    "send_at",
+    "validity",
+    "priority",
+    "client_ref",
     "callback_url",
 )
 REQUIRED = ("from", "to", "text")
@@ -116,9 +123,15 @@ def parse_send_payload(
         raise WrongType("text", "a string", "null")
     priority = _int(body, "priority")
     return SendRequest(
-        account=account, sender=sender, recipients=recipients, text=text,
-        msg_class=_msg_class(body), send_at=_send_at(body), validity=_int(body, "validity"),
-        priority=0 if priority is None else priority, client_ref=_string(body, "client_ref"),
+        account=account,
+        sender=sender,
+        recipients=recipients,
+        text=text,
+        msg_class=_msg_class(body),
+        send_at=_send_at(body),
+        validity=_int(body, "validity"),
+        priority=0 if priority is None else priority,
+        client_ref=_string(body, "client_ref"),
         callback_url=_callback_url(body),
     )
 
@@ -261,7 +274,7 @@ def _msg_class(body: Mapping[str, Any]) -> MessageClass:
         return MessageClass.STANDARD
     found = _CLASSES.get(value)
     if found is None:
-        raise InvalidField("class", f"{_shown(value)} is not one of null, \"flash\", \"sim\"")
+        raise InvalidField("class", f'{_shown(value)} is not one of null, "flash", "sim"')
     return found
 
 
@@ -273,8 +286,9 @@ def _send_at(body: Mapping[str, Any]) -> float | None:
     try:
         when = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise InvalidField("send_at", f"{_shown(value)} is not an ISO 8601 time ({example})") \
-            from None
+        raise InvalidField(
+            "send_at", f"{_shown(value)} is not an ISO 8601 time ({example})"
+        ) from None
     if when.tzinfo is None or when.utcoffset() is None:
         raise InvalidField("send_at", f"{_shown(value)} has no time zone ({example})")
     # aware: plain timedelta arithmetic, cannot overflow; the send service bounds it
@@ -323,23 +337,46 @@ def message_json(view: MessageView) -> dict[str, Any]:
     """A message with its segments (SMSC ids, receipt states) and timestamps."""
     m = view.message
     return {
-        "id": m.id, "from": m.sender, "to": m.destination, "state": m.state.value,
-        "error": m.error, "text": m.text, "encoding": m.encoding, "segment_count": m.segments,
-        "credits": m.credits, "class": None if m.msg_class.value == "standard"
-        else m.msg_class.value, "priority": m.priority, "validity": m.validity,
-        "client_ref": m.client_ref, "callback_url": m.callback_url, "attempts": m.attempts,
-        "send_at": iso_time(m.send_at), "created_at": iso_time(m.created_at),
+        "id": m.id,
+        "from": m.sender,
+        "to": m.destination,
+        "state": m.state.value,
+        "error": m.error,
+        "text": m.text,
+        "encoding": m.encoding,
+        "segment_count": m.segments,
+        "credits": m.credits,
+        "class": None if m.msg_class.value == "standard" else m.msg_class.value,
+        "priority": m.priority,
+        "validity": m.validity,
+        "client_ref": m.client_ref,
+        "callback_url": m.callback_url,
+        "attempts": m.attempts,
+        "send_at": iso_time(m.send_at),
+        "created_at": iso_time(m.created_at),
         "updated_at": iso_time(m.updated_at),
         "segments": [
-            {"index": s.index, "state": s.state.value, "smsc_id": s.smsc_id, "link": s.link,
-             "submitted_at": iso_time(s.submitted_at),
-             "receipt_state": None if s.receipt_state is None else s.receipt_state.value,
-             "error": s.error, "updated_at": iso_time(s.updated_at)}
+            {
+                "index": s.index,
+                "state": s.state.value,
+                "smsc_id": s.smsc_id,
+                "link": s.link,
+                "submitted_at": iso_time(s.submitted_at),
+                "receipt_state": None if s.receipt_state is None else s.receipt_state.value,
+                "error": s.error,
+                "updated_at": iso_time(s.updated_at),
+            }
             for s in view.segments
         ],
     }
 
 
 def inbound_json(m: InboundMessage) -> dict[str, Any]:
-    return {"id": m.id, "from": m.source, "to": m.destination, "text": m.text, "link": m.link,
-            "received_at": iso_time(m.received_at)}
+    return {
+        "id": m.id,
+        "from": m.source,
+        "to": m.destination,
+        "text": m.text,
+        "link": m.link,
+        "received_at": iso_time(m.received_at),
+    }

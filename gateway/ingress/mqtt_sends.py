@@ -67,41 +67,69 @@ class MqttSendHandler:
         except STORE_DOWN:
             raise  # not acknowledged: the broker delivers it again
         except Exception as exc:  # noqa: BLE001 - one send's bug ends as that send's rejection
-            self._log.error("mqtt_send_failed", account=account, error=type(exc).__name__,
-                            traceback="".join(traceback.format_exception(exc)))
-            await self._reject(account, code="internal",
-                               detail="internal error; see the server log",
-                               client_ref=payload_client_ref(payload), payload=payload)
+            self._log.error(
+                "mqtt_send_failed",
+                account=account,
+                error=type(exc).__name__,
+                traceback="".join(traceback.format_exception(exc)),
+            )
+            await self._reject(
+                account,
+                code="internal",
+                detail="internal error; see the server log",
+                client_ref=payload_client_ref(payload),
+                payload=payload,
+            )
 
     async def refuse_retained(self, account: str, payload: bytes) -> None:
         """A retained copy of a send (the broker delivers one at every subscription):
         rejected, never sent nor charged (:mod:`gateway.events.mqtt_bridge` clears it)."""
-        await self._reject(account, code="retained", detail=RETAINED_REFUSED,
-                           client_ref=payload_client_ref(payload), payload=payload)
+        await self._reject(
+            account,
+            code="retained",
+            detail=RETAINED_REFUSED,
+            client_ref=payload_client_ref(payload),
+            payload=payload,
+        )
 
     async def _take(self, account: str, payload: bytes) -> None:
         try:
             request = parse_send_payload(payload, account=account)
             result = await self._send.send(request)
         except UserError as exc:
-            await self._reject(account, code=exc.code, detail=str(exc),
-                               client_ref=payload_client_ref(payload), payload=payload)
+            await self._reject(
+                account,
+                code=exc.code,
+                detail=str(exc),
+                client_ref=payload_client_ref(payload),
+                payload=payload,
+            )
             return
         for refused in result.refused:
-            await self._reject(account, code=refused.error.code, detail=str(refused.error),
-                               client_ref=request.client_ref, payload=payload,
-                               to=refused.destination)
+            await self._reject(
+                account,
+                code=refused.error.code,
+                detail=str(refused.error),
+                client_ref=request.client_ref,
+                payload=payload,
+                to=refused.destination,
+            )
         fresh = [a for a in result.accepted if not a.duplicate]
         if fresh:
             self._metrics.message_accepted(account=account, channel="mqtt", count=len(fresh))
             self._poke_events()
 
     async def _reject(
-        self, account: str, *, code: str, detail: str, client_ref: str | None, payload: bytes,
+        self,
+        account: str,
+        *,
+        code: str,
+        detail: str,
+        client_ref: str | None,
+        payload: bytes,
         to: str | None = None,
     ) -> None:
-        body: dict[str, Any] = {"error": code, "detail": storable(detail),
-                                "client_ref": client_ref}
+        body: dict[str, Any] = {"error": code, "detail": storable(detail), "client_ref": client_ref}
         if to is not None:
             body["to"] = storable(to)
         else:

@@ -83,24 +83,34 @@ class SendResult:
 def body_hash(request: SendRequest) -> str:
     """What makes two requests with the same client_ref the same request."""
     body = {
-        "from": request.sender, "to": sorted(request.recipients), "text": request.text,
-        "class": request.msg_class.value, "send_at": request.send_at,
-        "validity": request.validity, "priority": request.priority,
+        "from": request.sender,
+        "to": sorted(request.recipients),
+        "text": request.text,
+        "class": request.msg_class.value,
+        "send_at": request.send_at,
+        "validity": request.validity,
+        "priority": request.priority,
         "callback_url": request.callback_url,
     }
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 class SendService:
-    def __init__(self, *, store: Store, log: Any, national: Sequence[str] = (),
-                 batch_size: int = 500,
-                 on_crossing: Callable[[str], None] | None = None,
-                 lease: Callable[[], Lease | None] | None = None,
-                 on_stored: Callable[[Sequence[Message]], None] | None = None,
-                 context_ttl: float = CONTEXT_TTL,
-                 monotonic: Callable[[], float] = time.monotonic,
-                 callbacks: CallbackPolicy | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        log: Any,
+        national: Sequence[str] = (),
+        batch_size: int = 500,
+        on_crossing: Callable[[str], None] | None = None,
+        lease: Callable[[], Lease | None] | None = None,
+        on_stored: Callable[[Sequence[Message]], None] | None = None,
+        context_ttl: float = CONTEXT_TTL,
+        monotonic: Callable[[], float] = time.monotonic,
+        callbacks: CallbackPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._store = store
         # the receivers a callback_url may name (gateway.events.callbacks: public ones by default)
         self._callbacks = callbacks if callbacks is not None else CallbackPolicy()
@@ -118,16 +128,17 @@ class SendService:
         # (account, sender) -> (good until, sender, kind, prices)
         self._contexts: dict[tuple[str, str], tuple[float, str, Any, PriceList]] = {}
 
-    async def _approved(self, account: str, value: str,
-                        sender: Sender | None) -> tuple[str, Any]:
+    async def _approved(self, account: str, value: str, sender: Sender | None) -> tuple[str, Any]:
         """The approved sender (value, kind) of ``account``, or SenderNotAllowed with why."""
         if sender is None:
             owners = await self._store.sender_owners(value)
             if owners:
                 msg = f"sender {value!r} belongs to another account, not {account!r}"
             else:
-                msg = (f"sender {value!r} is not registered for account {account!r}: "
-                       f"add it with `smsgw sender add {account} {value}`")
+                msg = (
+                    f"sender {value!r} is not registered for account {account!r}: "
+                    f"add it with `smsgw sender add {account} {value}`"
+                )
             raise SenderNotAllowed(msg)
         if sender.status is SenderStatus.PENDING:
             raise SenderNotAllowed(
@@ -145,16 +156,21 @@ class SendService:
         if not request.text.strip():
             raise EmptyText(EMPTY_TEXT)
         if not 0 <= request.priority <= MAX_PRIORITY:
-            raise OutOfRange(f"priority {request.priority}: 0 (default) to {MAX_PRIORITY} "
-                             "(highest)")
+            raise OutOfRange(
+                f"priority {request.priority}: 0 (default) to {MAX_PRIORITY} (highest)"
+            )
         if request.validity is not None and not 0 < request.validity <= MAX_VALIDITY:
-            raise OutOfRange(f"validity {request.validity} seconds: 1 to {MAX_VALIDITY} "
-                             f"({MAX_VALIDITY // 86_400} days)")
+            raise OutOfRange(
+                f"validity {request.validity} seconds: 1 to {MAX_VALIDITY} "
+                f"({MAX_VALIDITY // 86_400} days)"
+            )
         if request.send_at is not None:
             self._check_send_at(request.send_at)
         if request.client_ref is not None and not 0 < len(request.client_ref) <= MAX_CLIENT_REF:
-            raise OutOfRange(f"client_ref of {len(request.client_ref)} characters: 1 to "
-                             f"{MAX_CLIENT_REF} characters")
+            raise OutOfRange(
+                f"client_ref of {len(request.client_ref)} characters: 1 to "
+                f"{MAX_CLIENT_REF} characters"
+            )
         if not request.recipients:
             raise InvalidRecipient("no recipient: give --to, --to-file or --phonebook")
         for number in request.recipients:
@@ -164,12 +180,16 @@ class SendService:
     def _check_send_at(self, send_at: float) -> None:
         now = self._clock()
         if not send_at <= now + MAX_AHEAD:  # NaN too
-            raise OutOfRange(f"send_at is more than {MAX_AHEAD // 86_400} days ahead: "
-                             f"{iso_utc(now + MAX_AHEAD)} at the latest")
+            raise OutOfRange(
+                f"send_at is more than {MAX_AHEAD // 86_400} days ahead: "
+                f"{iso_utc(now + MAX_AHEAD)} at the latest"
+            )
         if not send_at >= now - MAX_LATE:
-            raise OutOfRange(f"send_at is more than {MAX_LATE // 86_400} days in the past: "
-                             f"{iso_utc(now - MAX_LATE)} at the earliest (a time already "
-                             "past is sent at once)")
+            raise OutOfRange(
+                f"send_at is more than {MAX_LATE // 86_400} days in the past: "
+                f"{iso_utc(now - MAX_LATE)} at the earliest (a time already "
+                "past is sent at once)"
+            )
 
     async def _context(self, account: str, raw_sender: str) -> tuple[str, Any, PriceList]:
         """The approved sender (value, kind) and the account's prices: from the store, or
@@ -207,19 +227,29 @@ class SendService:
             except UserError as exc:
                 refused.append(Refused(destination=number, error=exc))
                 continue
-            batch.append(NewMessage(
-                account=request.account, sender=sender, sender_kind=kind, destination=number,
-                text=request.text, encoding=info.encoding, segments=info.segments, price=price,
-                msg_class=request.msg_class, send_at=request.send_at,
-                validity=request.validity, priority=request.priority,
-                client_ref=request.client_ref, body_hash=digest,
-                callback_url=request.callback_url,
-            ))
+            batch.append(
+                NewMessage(
+                    account=request.account,
+                    sender=sender,
+                    sender_kind=kind,
+                    destination=number,
+                    text=request.text,
+                    encoding=info.encoding,
+                    segments=info.segments,
+                    price=price,
+                    msg_class=request.msg_class,
+                    send_at=request.send_at,
+                    validity=request.validity,
+                    priority=request.priority,
+                    client_ref=request.client_ref,
+                    body_hash=digest,
+                    callback_url=request.callback_url,
+                )
+            )
         accepted: list[Enqueued] = []
         for start in range(0, len(batch), self._batch_size):
             lease = self._lease() if self._lease is not None else None
-            result = await self._store.enqueue(batch[start : start + self._batch_size],
-                                               lease=lease)
+            result = await self._store.enqueue(batch[start : start + self._batch_size], lease=lease)
             stored: list[Message] = []
             for r in result.results:
                 if isinstance(r, Enqueued):
@@ -231,8 +261,12 @@ class SendService:
             if stored and self._on_stored is not None:
                 self._on_stored(stored)
             for c in result.crossings:
-                self._log.warning("credit_low_crossed", account=c.account, balance=c.balance,
-                                  alert_below=c.alert_below)
+                self._log.warning(
+                    "credit_low_crossed",
+                    account=c.account,
+                    balance=c.balance,
+                    alert_below=c.alert_below,
+                )
                 if self._on_crossing is not None:
                     self._on_crossing(c.account)
         conflict = next((r.error for r in refused if isinstance(r.error, ClientRefConflict)), None)
@@ -240,7 +274,16 @@ class SendService:
             raise conflict
         fresh = [a for a in accepted if not a.duplicate]
         if fresh:
-            self._log.info("messages_enqueued", account=request.account, count=len(fresh),
-                           segments=info.segments, credits=sum(a.message.credits for a in fresh))
-        return SendResult(accepted=tuple(accepted), refused=tuple(refused),
-                          encoding=info.encoding, segments=info.segments)
+            self._log.info(
+                "messages_enqueued",
+                account=request.account,
+                count=len(fresh),
+                segments=info.segments,
+                credits=sum(a.message.credits for a in fresh),
+            )
+        return SendResult(
+            accepted=tuple(accepted),
+            refused=tuple(refused),
+            encoding=info.encoding,
+            segments=info.segments,
+        )

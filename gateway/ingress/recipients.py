@@ -216,8 +216,13 @@ def _check_digits(digits: str) -> tuple[str | None, str]:
 # of its steps, with the library's own helpers, for that input only; anything
 # unusual (no known country code, too short or long) goes to parse() itself.
 # tests/gateway/ingress/test_recipients.py checks it against parse() over every country code.
-_PARSE_KEPT = frozenset({ValidationResult.TOO_SHORT, ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
-                         ValidationResult.INVALID_LENGTH})
+_PARSE_KEPT = frozenset(
+    {
+        ValidationResult.TOO_SHORT,
+        ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+        ValidationResult.INVALID_LENGTH,
+    }
+)
 
 
 def parse_plus_digits(digits: str) -> phonenumbers.PhoneNumber | None:
@@ -228,11 +233,11 @@ def parse_plus_digits(digits: str) -> phonenumbers.PhoneNumber | None:
     if code == 0:
         return None
     metadata = PhoneMetadata.metadata_for_region_or_calling_code(
-        code, _pnu.region_code_for_country_code(code))
+        code, _pnu.region_code_for_country_code(code)
+    )
     if metadata is None or len(national) < _pnu._MIN_LENGTH_FOR_NSN:
         return None
-    _, stripped, _ = _pnu._maybe_strip_national_prefix_carrier_code(
-        national, metadata)
+    _, stripped, _ = _pnu._maybe_strip_national_prefix_carrier_code(national, metadata)
     if _pnu._test_number_length(stripped, metadata) not in _PARSE_KEPT:
         national = stripped
     if not _pnu._MIN_LENGTH_FOR_NSN <= len(national) <= _pnu._MAX_LENGTH_FOR_NSN:

@@ -31,8 +31,14 @@ from gateway.model.errors import InvalidSender, SenderTaken
 from gateway.model.message import SenderKind
 
 __all__ = [
-    "ALPHA_MAX_LENGTH", "EXCLUSIVE_KINDS", "GSM_BASIC", "SHORTCODE_LENGTHS", "SenderAddress",
-    "parse_sender", "taken_by_another", "taken_for_approval",
+    "ALPHA_MAX_LENGTH",
+    "EXCLUSIVE_KINDS",
+    "GSM_BASIC",
+    "SHORTCODE_LENGTHS",
+    "SenderAddress",
+    "parse_sender",
+    "taken_by_another",
+    "taken_for_approval",
 ]
 
 # GSM 03.38 (3GPP TS 23.038 section 6.2.1) default alphabet, basic table; the
@@ -68,8 +74,9 @@ EXCLUSIVE_KINDS = frozenset({SenderKind.SHORTCODE, SenderKind.NUMBER})
 def taken_by_another(value: str, kind: SenderKind) -> SenderTaken:
     """A request for ``value`` while another account owns it (the owner is not named:
     the account asking may be a customer)."""
-    return SenderTaken(f"{_LABELS[kind]} {value!r} belongs to another account: "
-                       "it has one owner at a time")
+    return SenderTaken(
+        f"{_LABELS[kind]} {value!r} belongs to another account: it has one owner at a time"
+    )
 
 
 def taken_for_approval(value: str, kind: SenderKind, owner: str) -> SenderTaken:

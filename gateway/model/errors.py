@@ -120,8 +120,7 @@ class InsufficientCredit(UserError):
         self.credit_limit = credit_limit
         extra = f" (credit limit {credit_limit})" if credit_limit else ""
         super().__init__(
-            f"insufficient credit on account {account!r}: balance {balance}{extra}, "
-            f"needed {needed}"
+            f"insufficient credit on account {account!r}: balance {balance}{extra}, needed {needed}"
         )
 
 
@@ -286,9 +285,7 @@ class NotCancellable(UserError):
     def __init__(self, message_id: str, state: str) -> None:
         self.message_id = message_id
         self.state = state
-        super().__init__(
-            f"message {message_id} is {state}: only a queued message can be cancelled"
-        )
+        super().__init__(f"message {message_id} is {state}: only a queued message can be cancelled")
 
 
 # --- links ------------------------------------------------------------------

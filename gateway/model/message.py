@@ -85,8 +85,15 @@ MESSAGE_TRANSITIONS: dict[MessageState, frozenset[MessageState]] = {
     _M.QUEUED: frozenset({_M.DISPATCHING, _M.CANCELLED, _M.EXPIRED, _M.REJECTED}),
     # a lease that runs out puts a claimed message back in the queue
     _M.DISPATCHING: frozenset(
-        {_M.QUEUED, _M.SUBMITTED, _M.REJECTED, _M.FAILED, _M.EXPIRED,
-         _M.DELIVERED, _M.UNDELIVERABLE}
+        {
+            _M.QUEUED,
+            _M.SUBMITTED,
+            _M.REJECTED,
+            _M.FAILED,
+            _M.EXPIRED,
+            _M.DELIVERED,
+            _M.UNDELIVERABLE,
+        }
     ),
     # receipts can arrive for every segment; a late one may still turn an
     # expired/undeliverable aggregate around only through a new receipt state
@@ -121,9 +128,17 @@ class SegmentState(enum.Enum):
 
 _S = SegmentState
 SEGMENT_TRANSITIONS: dict[SegmentState, frozenset[SegmentState]] = {
-    _S.PENDING: frozenset({_S.ACCEPTED, _S.REJECTED, _S.FAILED, _S.EXPIRED,
-                           # a receipt may overtake its submit_sm_resp
-                           _S.DELIVERED, _S.UNDELIVERABLE}),
+    _S.PENDING: frozenset(
+        {
+            _S.ACCEPTED,
+            _S.REJECTED,
+            _S.FAILED,
+            _S.EXPIRED,
+            # a receipt may overtake its submit_sm_resp
+            _S.DELIVERED,
+            _S.UNDELIVERABLE,
+        }
+    ),
     _S.ACCEPTED: frozenset({_S.DELIVERED, _S.UNDELIVERABLE, _S.EXPIRED, _S.REJECTED}),
     _S.DELIVERED: frozenset(),
     _S.UNDELIVERABLE: frozenset(),

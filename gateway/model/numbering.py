@@ -32,8 +32,17 @@ from phonenumbers import phonenumberutil as _pnu
 
 # (lengths, pattern): a number type; empty lengths means any length
 _Desc = tuple[frozenset[int], re.Pattern[str]]
-_TYPES = ("premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager",
-          "uan", "voicemail", "fixed_line")
+_TYPES = (
+    "premium_rate",
+    "toll_free",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+    "fixed_line",
+)
 
 
 class _Plan:
@@ -47,8 +56,9 @@ class _Plan:
         if not metadata.same_mobile_and_fixed_line_pattern:
             kinds.append(_desc(metadata.mobile))
         self.kinds = tuple(k for k in kinds if k is not None)
-        self.leading = (re.compile(metadata.leading_digits)
-                        if metadata.leading_digits is not None else None)
+        self.leading = (
+            re.compile(metadata.leading_digits) if metadata.leading_digits is not None else None
+        )
 
     def valid(self, nsn: str) -> bool:
         general = self.general

@@ -86,7 +86,9 @@ def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) 
 
 
 def drop_text_below_debug(
-    _logger: WrappedLogger, method: str, event_dict: EventDict,
+    _logger: WrappedLogger,
+    method: str,
+    event_dict: EventDict,
 ) -> EventDict:
     """Keep message text on debug events only; other levels get ``text_chars``."""
     level = event_dict.get("level", method)
@@ -156,10 +158,7 @@ def configure_logging(
     env = os.environ if environ is None else environ
     as_json = wants_json(out, env) if json is None else json
     colors = not as_json and _isatty(out)
-    final: list[Processor] = (
-        [_TRACEBACKS] if as_json
-        else [structlog.dev.set_exc_info]
-    )
+    final: list[Processor] = [_TRACEBACKS] if as_json else [structlog.dev.set_exc_info]
     structlog.configure(
         processors=[
             *shared_processors(),

@@ -41,7 +41,20 @@ PREFIX = "smsgw"
 # submit_sm -> submit_sm_resp (or AT+CMGS -> +CMGS): 1 ms on a LAN SMSC up to
 # the 30 s a congested SMSC or a modem on a weak signal can take.
 SUBMIT_LATENCY_BUCKETS: tuple[float, ...] = (
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
 )
 
 # LinkHealth.gauges keys with a metric of their own (others go to smsgw_link_gauge)
@@ -95,17 +108,30 @@ class RelayedMetrics(IngressMetrics, EventMetrics, Protocol):
 
 
 # the Metrics methods a worker process calls through its daemon (gateway.runtime.workers)
-RELAYED: frozenset[str] = frozenset({
-    "message_accepted", "message_rejected", "credit_low_crossed", "message_finished",
-    "webhook_delivered", "webhook_failed", "set_mqtt_connected", "set_writer_stats",
-})
+RELAYED: frozenset[str] = frozenset(
+    {
+        "message_accepted",
+        "message_rejected",
+        "credit_low_crossed",
+        "message_finished",
+        "webhook_delivered",
+        "webhook_failed",
+        "set_mqtt_connected",
+        "set_writer_stats",
+    }
+)
 
 
 # the counters another process (the CLI) leaves in the store for the daemon to add
 # (Store.add_metric_counts): IngressMetrics' methods, each taking ``count``
-STORED: frozenset[str] = frozenset({
-    "message_accepted", "message_rejected", "credit_low_crossed", "message_finished",
-})
+STORED: frozenset[str] = frozenset(
+    {
+        "message_accepted",
+        "message_rejected",
+        "credit_low_crossed",
+        "message_finished",
+    }
+)
 
 
 class StoredMetrics:
@@ -115,7 +141,8 @@ class StoredMetrics:
 
     def __init__(self) -> None:
         self._counts: collections.Counter[tuple[str, tuple[tuple[str, str], ...]]] = (
-            collections.Counter())
+            collections.Counter()
+        )
 
     def _add(self, name: str, count: int, **labels: str) -> None:
         self._counts[name, tuple(sorted(labels.items()))] += count
@@ -133,8 +160,11 @@ class StoredMetrics:
         self._add("message_finished", count, account=account, status=status)
 
     def counts(self) -> list[MetricCount]:
-        return [MetricCount(name=name, labels=labels, amount=amount)
-                for (name, labels), amount in self._counts.items() if amount]
+        return [
+            MetricCount(name=name, labels=labels, amount=amount)
+            for (name, labels), amount in self._counts.items()
+            if amount
+        ]
 
     async def flush(self, store: Store) -> None:
         """Leave what was counted in the store (one transaction), and start again."""
@@ -157,92 +187,127 @@ class Metrics:
 
         # ingress and message lifecycle
         self.messages_accepted = Counter(
-            f"{p}_messages_accepted", "Messages accepted (stored and charged).",
-            ["account", "channel"], registry=r,
+            f"{p}_messages_accepted",
+            "Messages accepted (stored and charged).",
+            ["account", "channel"],
+            registry=r,
         )
         self.messages_rejected = Counter(
-            f"{p}_messages_rejected", "Messages refused at ingress.",
-            ["account", "reason"], registry=r,
+            f"{p}_messages_rejected",
+            "Messages refused at ingress.",
+            ["account", "reason"],
+            registry=r,
         )
         self.messages_final = Counter(
-            f"{p}_messages_final", "Messages that reached a final state.",
-            ["account", "status"], registry=r,
+            f"{p}_messages_final",
+            "Messages that reached a final state.",
+            ["account", "status"],
+            registry=r,
         )
         self.queue_depth = Gauge(
             f"{p}_queue_depth",
             "Messages not final yet, by state: queued, dispatching, submitted.",
-            ["state"], registry=r,
+            ["state"],
+            registry=r,
         )
 
         # dispatch
         self.segments_submitted = Counter(
-            f"{p}_segments_submitted", "Segments submitted to a link (every attempt).",
-            ["link"], registry=r,
+            f"{p}_segments_submitted",
+            "Segments submitted to a link (every attempt).",
+            ["link"],
+            registry=r,
         )
         self.submit_outcomes = Counter(
-            f"{p}_submit_outcomes", "Submit answers by outcome (accepted, retry, rejected).",
-            ["link", "outcome"], registry=r,
+            f"{p}_submit_outcomes",
+            "Submit answers by outcome (accepted, retry, rejected).",
+            ["link", "outcome"],
+            registry=r,
         )
         self.submit_latency = Histogram(
-            f"{p}_submit_latency_seconds", "Time from submit to the SMSC's or modem's answer.",
-            ["link"], buckets=SUBMIT_LATENCY_BUCKETS, registry=r,
+            f"{p}_submit_latency_seconds",
+            "Time from submit to the SMSC's or modem's answer.",
+            ["link"],
+            buckets=SUBMIT_LATENCY_BUCKETS,
+            registry=r,
         )
         self.throttled_responses = Counter(
-            f"{p}_throttled_responses", "Answers asking to slow down (ESME_RTHROTTLED...).",
-            ["link"], registry=r,
+            f"{p}_throttled_responses",
+            "Answers asking to slow down (ESME_RTHROTTLED...).",
+            ["link"],
+            registry=r,
         )
         self.receipts = Counter(
-            f"{p}_receipts", "Delivery receipts applied to a message (when it came, or later).",
-            ["link", "state"], registry=r,
+            f"{p}_receipts",
+            "Delivery receipts applied to a message (when it came, or later).",
+            ["link", "state"],
+            registry=r,
         )
         self.receipts_unmatched = Counter(
             f"{p}_receipts_unmatched",
             "Receipts naming no message the store knows when they came (kept for a later "
             "match: a receipt may overtake its submit_sm_resp).",
-            ["link"], registry=r,
+            ["link"],
+            registry=r,
         )
         self.receipts_dropped = Counter(
             f"{p}_receipts_dropped",
             "Unmatched receipts dropped: expired (receipt timeout) or overflow (too many kept).",
-            ["link", "reason"], registry=r,
+            ["link", "reason"],
+            registry=r,
         )
         self.inbound_messages = Counter(
-            f"{p}_inbound_messages", "Inbound (MO) messages reassembled and stored.",
-            ["link", "account"], registry=r,
+            f"{p}_inbound_messages",
+            "Inbound (MO) messages reassembled and stored.",
+            ["link", "account"],
+            registry=r,
         )
 
         # credit
         self.credit_balance = Gauge(
-            f"{p}_credit_balance", "Account balance in credits.", ["account"], registry=r,
+            f"{p}_credit_balance",
+            "Account balance in credits.",
+            ["account"],
+            registry=r,
         )
         self.credit_alert_below = Gauge(
-            f"{p}_credit_alert_below", "Account balance under which operators are alerted.",
-            ["account"], registry=r,
+            f"{p}_credit_alert_below",
+            "Account balance under which operators are alerted.",
+            ["account"],
+            registry=r,
         )
         self.credit_low = Counter(
             f"{p}_credit_low_crossings",
             "Times an account's balance fell below its alert threshold.",
-            ["account"], registry=r,
+            ["account"],
+            registry=r,
         )
 
         # events out
         self.webhook_deliveries = Counter(
-            f"{p}_webhook_deliveries", "Webhook calls answered with 2xx.",
-            ["account"], registry=r,
+            f"{p}_webhook_deliveries",
+            "Webhook calls answered with 2xx.",
+            ["account"],
+            registry=r,
         )
         self.webhook_failures = Counter(
             f"{p}_webhook_failures",
             "Failed webhook calls; final=true when retries are exhausted.",
-            ["account", "final"], registry=r,
+            ["account", "final"],
+            registry=r,
         )
         # labelled by broker (host:port) so that nothing is exported without MQTT
         self.mqtt_connected = Gauge(
-            f"{p}_mqtt_connected", "1 while the MQTT client is connected.",
-            ["broker"], registry=r,
+            f"{p}_mqtt_connected",
+            "1 while the MQTT client is connected.",
+            ["broker"],
+            registry=r,
         )
         self.mqtt_connections = Counter(
-            f"{p}_mqtt_connections", "MQTT connections established (first and reconnects).",
-            ["broker"], registry=r,
+            f"{p}_mqtt_connections",
+            "MQTT connections established (first and reconnects).",
+            ["broker"],
+            registry=r,
         )
         self._queue_states: set[str] = set()
         self._per_link: dict[str, _LinkChildren] = {}
@@ -265,7 +330,8 @@ class Metrics:
         child = self._finished.get((account, status))
         if child is None:
             child = self._finished[account, status] = self.messages_final.labels(
-                account=account, status=status)
+                account=account, status=status
+            )
         child.inc(count)
 
     def add_counts(self, counts: Iterable[MetricCount]) -> None:
@@ -294,8 +360,10 @@ class Metrics:
                 submitted=self.segments_submitted.labels(link=link),
                 latency=self.submit_latency.labels(link=link),
                 throttled=self.throttled_responses.labels(link=link),  # exported from 0
-                outcomes={name: self.submit_outcomes.labels(link=link, outcome=name)
-                          for name in ("accepted", "retry", "rejected")},
+                outcomes={
+                    name: self.submit_outcomes.labels(link=link, outcome=name)
+                    for name in ("accepted", "retry", "rejected")
+                },
             )
         return children
 
@@ -359,7 +427,11 @@ class Metrics:
     # --- credit -------------------------------------------------------------------
 
     def set_credit_balance(
-        self, *, account: str, balance: float, alert_below: float | None = None,
+        self,
+        *,
+        account: str,
+        balance: float,
+        alert_below: float | None = None,
     ) -> None:
         """The balance after a change; ``alert_below`` is the account's alert threshold."""
         self.credit_balance.labels(account=account).set(balance)
@@ -388,19 +460,30 @@ class Metrics:
     def watch_store(self, writers: Callable[[], Mapping[str, WriterStats]]) -> None:
         """Export the store writers' figures at scrape time: this process's (``writers``)
         and those the worker processes report (:meth:`set_writer_stats`)."""
+
         def everyone() -> dict[str, WriterStats]:
             return {**self._relayed_writers, **writers()}
 
         self.registry.register(StoreCollector(everyone))
 
-    def set_writer_stats(self, *, process: str, transactions: int, busy_seconds: float,
-                         lock_wait_seconds: float, commit_seconds: float,
-                         cpu_seconds: float = 0.0) -> None:
+    def set_writer_stats(
+        self,
+        *,
+        process: str,
+        transactions: int,
+        busy_seconds: float,
+        lock_wait_seconds: float,
+        commit_seconds: float,
+        cpu_seconds: float = 0.0,
+    ) -> None:
         """A worker process's writer figures (cumulative), relayed to the daemon."""
         self._relayed_writers[process] = WriterStats(
-            transactions=transactions, busy_seconds=busy_seconds,
-            lock_wait_seconds=lock_wait_seconds, commit_seconds=commit_seconds,
-            cpu_seconds=cpu_seconds)
+            transactions=transactions,
+            busy_seconds=busy_seconds,
+            lock_wait_seconds=lock_wait_seconds,
+            commit_seconds=commit_seconds,
+            cpu_seconds=cpu_seconds,
+        )
 
     # --- links --------------------------------------------------------------------
 
@@ -439,20 +522,44 @@ class StoreCollector(Collector):
     def _families(self, writers: Mapping[str, WriterStats]) -> Iterator[Metric]:
         p = PREFIX
         families = (
-            (CounterMetricFamily(f"{p}_store_transactions", "Store write transactions.",
-                                 labels=["process"]), "transactions"),
-            (CounterMetricFamily(f"{p}_store_busy_seconds",
-                                 "Seconds the store's write lock was held.",
-                                 labels=["process"]), "busy_seconds"),
-            (CounterMetricFamily(f"{p}_store_lock_wait_seconds",
-                                 "Seconds spent waiting for another process's writer.",
-                                 labels=["process"]), "lock_wait_seconds"),
-            (CounterMetricFamily(f"{p}_store_commit_seconds",
-                                 "Seconds spent committing (WAL write, fsync).",
-                                 labels=["process"]), "commit_seconds"),
-            (CounterMetricFamily(f"{p}_store_cpu_seconds",
-                                 "CPU seconds of the writer thread while it held the lock.",
-                                 labels=["process"]), "cpu_seconds"),
+            (
+                CounterMetricFamily(
+                    f"{p}_store_transactions", "Store write transactions.", labels=["process"]
+                ),
+                "transactions",
+            ),
+            (
+                CounterMetricFamily(
+                    f"{p}_store_busy_seconds",
+                    "Seconds the store's write lock was held.",
+                    labels=["process"],
+                ),
+                "busy_seconds",
+            ),
+            (
+                CounterMetricFamily(
+                    f"{p}_store_lock_wait_seconds",
+                    "Seconds spent waiting for another process's writer.",
+                    labels=["process"],
+                ),
+                "lock_wait_seconds",
+            ),
+            (
+                CounterMetricFamily(
+                    f"{p}_store_commit_seconds",
+                    "Seconds spent committing (WAL write, fsync).",
+                    labels=["process"],
+                ),
+                "commit_seconds",
+            ),
+            (
+                CounterMetricFamily(
+                    f"{p}_store_cpu_seconds",
+                    "CPU seconds of the writer thread while it held the lock.",
+                    labels=["process"],
+                ),
+                "cpu_seconds",
+            ),
         )
         for process, stats in sorted(writers.items()):
             for family, field in families:
@@ -486,26 +593,38 @@ class LinkCollector(Collector):
     def _families(self, links: list[LinkHealth] | None = None) -> Iterator[Metric]:
         p = PREFIX
         info = GaugeMetricFamily(
-            f"{p}_link_info", "Configured links (value 1).", labels=["link", "driver"],
+            f"{p}_link_info",
+            "Configured links (value 1).",
+            labels=["link", "driver"],
         )
         up = GaugeMetricFamily(
-            f"{p}_link_up", "1 while the link is connected.", labels=["link"],
+            f"{p}_link_up",
+            "1 while the link is connected.",
+            labels=["link"],
         )
         bound = GaugeMetricFamily(
-            f"{p}_link_bound", "1 while the link can submit.", labels=["link"],
+            f"{p}_link_bound",
+            "1 while the link can submit.",
+            labels=["link"],
         )
         in_flight = GaugeMetricFamily(
-            f"{p}_link_in_flight", "Submits awaiting an answer.", labels=["link"],
+            f"{p}_link_in_flight",
+            "Submits awaiting an answer.",
+            labels=["link"],
         )
         window = GaugeMetricFamily(
-            f"{p}_link_window", "Maximum submits awaiting an answer.", labels=["link"],
+            f"{p}_link_window",
+            "Maximum submits awaiting an answer.",
+            labels=["link"],
         )
         throttled = GaugeMetricFamily(
-            f"{p}_link_throttled", "1 while backing off after a throttling answer.",
+            f"{p}_link_throttled",
+            "1 while backing off after a throttling answer.",
             labels=["link"],
         )
         events = CounterMetricFamily(
-            f"{p}_link_events", "Driver counters (submitted, reconnects, ...).",
+            f"{p}_link_events",
+            "Driver counters (submitted, reconnects, ...).",
             labels=["link", "event"],
         )
         modem = {
@@ -513,7 +632,9 @@ class LinkCollector(Collector):
             for key, (name, doc) in MODEM_GAUGES.items()
         }
         other = GaugeMetricFamily(
-            f"{p}_link_gauge", "Other driver gauges.", labels=["link", "gauge"],
+            f"{p}_link_gauge",
+            "Other driver gauges.",
+            labels=["link", "gauge"],
         )
         for health in links or ():
             name = health.name

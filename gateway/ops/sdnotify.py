@@ -84,8 +84,9 @@ class Notifier:
         ``MONOTONIC_USEC`` lets systemd (253+, ``Type=notify-reload``) match
         this message to the reload it asked for.
         """
-        return self.notify("RELOADING=1", f"MONOTONIC_USEC={self._monotonic_usec()}",
-                           *_status(status))
+        return self.notify(
+            "RELOADING=1", f"MONOTONIC_USEC={self._monotonic_usec()}", *_status(status)
+        )
 
     def extend_timeout(self, seconds: float, status: str | None = None) -> bool:
         """Ask for ``seconds`` more before the start (or stop) timeout fires."""
@@ -114,7 +115,9 @@ def _socket_address(address: str | None) -> str | None:
 
 
 def watchdog_interval(
-    environ: Mapping[str, str] | None = None, *, pid: int | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    pid: int | None = None,
 ) -> float | None:
     """The watchdog timeout systemd enforces, in seconds; None when not asked.
 

@@ -55,8 +55,10 @@ from gateway.store.runlock import hold_store
 _ROUTING_KEYS = ("weight",)
 
 
-def _driver_config(table: LinkTable, where: Where | None = None,
-                   ) -> SmppLinkConfig | ModemLinkConfig:
+def _driver_config(
+    table: LinkTable,
+    where: Where | None = None,
+) -> SmppLinkConfig | ModemLinkConfig:
     """The driver's settings of one link; its error points at the key's line (``where``:
     the file's lines, else the table's header line)."""
     own = {k: v for k, v in table.table.items() if k not in _ROUTING_KEYS}
@@ -149,8 +151,11 @@ class Daemon:
     async def run(self) -> None:
         """Hold the store's run lock (gateway.store.runlock), then run until stopped."""
         url = self.config.store.url
-        lock = hold_store(sqlite_path(url, base=self.config.base_dir)) if url.startswith(
-            "sqlite:") else None
+        lock = (
+            hold_store(sqlite_path(url, base=self.config.base_dir))
+            if url.startswith("sqlite:")
+            else None
+        )
         try:
             await self._run()
         finally:
@@ -160,9 +165,13 @@ class Daemon:
     async def _run(self) -> None:
         log = self.logger
         s = self.settings
-        store = await open_store(self.config.store.url, base=self.config.base_dir,
-                                 synchronous=self.config.store.synchronous,
-                                 mqtt_outbox=self.config.mqtt_outbox, checkpoints="background")
+        store = await open_store(
+            self.config.store.url,
+            base=self.config.base_dir,
+            synchronous=self.config.store.synchronous,
+            mqtt_outbox=self.config.mqtt_outbox,
+            checkpoints="background",
+        )
         journal = await self._open_journal(store)
         # this worker restarted: whatever it had claimed is not being sent any more
         released = await store.release_leases(s.worker)
@@ -197,13 +206,20 @@ class Daemon:
             # with the dispatcher's outcomes; it is built below (its links need link_events)
             dispatcher.record_receipt(receipt, done)
 
-        link_events = LinkEvents(store=store, on_inbound=on_inbound,
-                                 record_receipt=record_receipt, logger=log, metrics=metrics)
+        link_events = LinkEvents(
+            store=store,
+            on_inbound=on_inbound,
+            record_receipt=record_receipt,
+            logger=log,
+            metrics=metrics,
+        )
         for table in s.links:
             link = build_link(table, link_events, log)
             self._links[table.name] = _Running(link=link, table=table)
-        async def record(outcomes: Sequence[OutcomeRecord], receipts: Sequence[Receipt], *,
-                         now: float) -> QueueChanges:
+
+        async def record(
+            outcomes: Sequence[OutcomeRecord], receipts: Sequence[Receipt], *, now: float
+        ) -> QueueChanges:
             # with workers, worker 0 writes them (gateway.runtime.worker_records says why);
             # this process does while it is not running
             if pool is not None:
@@ -212,40 +228,63 @@ class Daemon:
             return await store.record(outcomes, receipts, now=now)
 
         dispatcher = Dispatcher(
-            store=store, router=Router(r for t in s.links for r in t.routes), links=self.links,
-            settings=DispatchSettings(worker=s.worker, batch=s.batch, lease=s.lease,
-                                      max_in_flight=s.max_in_flight),
-            on_changes=on_changes, logger=log, metrics=metrics, journal=journal,
+            store=store,
+            router=Router(r for t in s.links for r in t.routes),
+            links=self.links,
+            settings=DispatchSettings(
+                worker=s.worker, batch=s.batch, lease=s.lease, max_in_flight=s.max_in_flight
+            ),
+            on_changes=on_changes,
+            logger=log,
+            metrics=metrics,
+            journal=journal,
             record=record,
         )
         http: HttpServer | None = None
         if s.workers:
             handoffs = Handoffs(take=dispatcher.take, adopt=dispatcher.adopt, logger=log)
             pool = WorkerPool(
-                settings=WorkerSettings(config=self.config.path, count=s.workers,
-                                        host=s.http.host if s.http else None,
-                                        port=s.http.port if s.http else 0,
-                                        log_level=self.log_level),
-                on_handoff=handoffs.add, on_exit=handoffs.adopt, metrics=metrics, logger=log,
+                settings=WorkerSettings(
+                    config=self.config.path,
+                    count=s.workers,
+                    host=s.http.host if s.http else None,
+                    port=s.http.port if s.http else 0,
+                    log_level=self.log_level,
+                ),
+                on_handoff=handoffs.add,
+                on_exit=handoffs.adopt,
+                metrics=metrics,
+                logger=log,
                 accepting=lambda: dispatcher.accepting,
                 answer=lambda what: self._answer_worker(what, store, operations),
             )
             dispatcher.on_accepting = pool.tell_accepting
         else:
             send_service = SendService(
-                store=store, log=log, national=s.national, callbacks=s.callbacks,
+                store=store,
+                log=log,
+                national=s.national,
+                callbacks=s.callbacks,
                 on_crossing=lambda account: metrics.credit_low_crossed(account=account),
-                lease=functools.partial(_lease_if, dispatcher, Lease(worker=s.worker,
-                                                                     seconds=s.lease)),
+                lease=functools.partial(
+                    _lease_if, dispatcher, Lease(worker=s.worker, seconds=s.lease)
+                ),
                 on_stored=dispatcher.take,
             )
-            events, mqtt = build_events(store=store, send_service=send_service, settings=s,
-                                        metrics=metrics, logger=log)
+            events, mqtt = build_events(
+                store=store, send_service=send_service, settings=s, metrics=metrics, logger=log
+            )
             if s.http is not None:
-                app = build_app(store=store, send_service=send_service, operations=operations,
-                                readiness=lambda: self._readiness(store), logger=log,
-                                metrics=metrics, max_body=s.http.max_body,
-                                body_timeout=s.http.limits.body_timeout)
+                app = build_app(
+                    store=store,
+                    send_service=send_service,
+                    operations=operations,
+                    readiness=lambda: self._readiness(store),
+                    logger=log,
+                    metrics=metrics,
+                    max_body=s.http.max_body,
+                    body_timeout=s.http.limits.body_timeout,
+                )
                 http = HttpServer(app, logger=log, limits=s.http.limits)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -264,8 +303,7 @@ class Daemon:
                     port = await pool.start()
                     if s.http is not None:
                         self.http_port = port
-                        log.info("http_listening", host=s.http.host, port=port,
-                                 workers=s.workers)
+                        log.info("http_listening", host=s.http.host, port=port, workers=s.workers)
                 # links start once the API listens: a taken port stops the start first
                 for name, running in self._links.items():
                     self._start_link(tg, name, running, dispatcher, link_events)
@@ -273,11 +311,13 @@ class Daemon:
                     tg.create_task(dispatcher.run(), name="dispatcher"),
                     tg.create_task(link_events.run_expiry(), name="reply-expiry"),
                     tg.create_task(self._gauges(store, metrics), name="gauges"),
-                    tg.create_task(self._receipt_sweeper(store, on_changes, metrics),
-                                   name="receipt-sweeper"),
+                    tg.create_task(
+                        self._receipt_sweeper(store, on_changes, metrics), name="receipt-sweeper"
+                    ),
                     tg.create_task(self._announce_ready(), name="ready"),
-                    tg.create_task(self._reloader(reload, dispatcher, link_events, tg),
-                                   name="reloader"),
+                    tg.create_task(
+                        self._reloader(reload, dispatcher, link_events, tg), name="reloader"
+                    ),
                 ]
                 if events is not None:
                     workers.append(tg.create_task(events.run(), name="events"))
@@ -287,8 +327,11 @@ class Daemon:
                     workers.append(tg.create_task(pool.run(), name="workers"))
                 interval = watchdog_interval()
                 if interval:
-                    workers.append(tg.create_task(
-                        watchdog_pinger(self.notifier, interval / 2), name="watchdog"))
+                    workers.append(
+                        tg.create_task(
+                            watchdog_pinger(self.notifier, interval / 2), name="watchdog"
+                        )
+                    )
                 await self._stop.wait()
                 log.info("daemon_stopping")
                 self.notifier.stopping("stopping: finishing in-flight submits")
@@ -344,8 +387,14 @@ class Daemon:
     def _health(self) -> list[LinkHealth]:
         return [slot_health(r) for r in self._links.values()]
 
-    def _start_link(self, tg: asyncio.TaskGroup, name: str, running: _Running,
-                    dispatcher: Dispatcher, link_events: LinkEvents) -> None:
+    def _start_link(
+        self,
+        tg: asyncio.TaskGroup,
+        name: str,
+        running: _Running,
+        dispatcher: Dispatcher,
+        link_events: LinkEvents,
+    ) -> None:
         """The link's task: supervised, so that its crash ends neither the task
         group nor the other links (gateway.runtime.supervisor)."""
 
@@ -353,13 +402,15 @@ class Daemon:
             if self._stop.is_set() or self._links.get(name) is not running:
                 return None  # stopping, or a reload replaced or removed it
             running.link = build_link(running.table, link_events, self.logger)
-            dispatcher.replace(router=Router(r for t in self.settings.links for r in t.routes),
-                               links=self.links)
+            dispatcher.replace(
+                router=Router(r for t in self.settings.links for r in t.routes), links=self.links
+            )
             return running.link
 
         running.task = tg.create_task(
             supervise(running, rebuild=rebuild, stopping=self._stop, logger=self.logger),
-            name=f"link-{name}")
+            name=f"link-{name}",
+        )
 
     async def _answer_worker(self, what: str, store: Store, operations: LocalOperations) -> Any:
         """What a worker asks for its /metrics, /readyz and /links."""
@@ -382,8 +433,9 @@ class Daemon:
         bound = sum(1 for r in self._links.values() if r.link.health().bound)
         status = f"{bound}/{len(self._links)} links bound"
         self.notifier.ready(status)
-        self.logger.info("daemon_ready", links_bound=bound, links=len(self._links),
-                         codec=CODEC_IMPLEMENTATION)
+        self.logger.info(
+            "daemon_ready", links_bound=bound, links=len(self._links), codec=CODEC_IMPLEMENTATION
+        )
         self.ready.set()
         while True:
             await asyncio.sleep(10)
@@ -391,7 +443,10 @@ class Daemon:
             self.notifier.status(f"{bound}/{len(self._links)} links bound")
 
     async def _receipt_sweeper(
-        self, store: Store, on_changes: Callable[[QueueChanges], None], metrics: Metrics,
+        self,
+        store: Store,
+        on_changes: Callable[[QueueChanges], None],
+        metrics: Metrics,
     ) -> None:
         """Submitted messages whose receipts never came end ``expired``; receipts kept
         that long without their message are dropped."""
@@ -400,8 +455,12 @@ class Daemon:
             changes = await store.expire_unconfirmed(before=before)
             if changes.dropped:
                 links = collections.Counter(link for link, _ in changes.dropped)
-                self.logger.warning("receipts_dropped", links=dict(links),
-                                    dropped=len(changes.dropped), reason="expired")
+                self.logger.warning(
+                    "receipts_dropped",
+                    links=dict(links),
+                    dropped=len(changes.dropped),
+                    reason="expired",
+                )
                 metrics.receipts_given_up(changes.dropped)
             if changes.changes:
                 self.logger.warning("receipts_missing", messages=len(changes.changes))
@@ -416,12 +475,16 @@ class Daemon:
             counts = await store.queue_depths()
             metrics.set_queue_depth({state.value: n for state, n in counts.items()})
             for account in await store.list_accounts():
-                metrics.set_credit_balance(account=account.name, balance=account.balance,
-                                           alert_below=account.alert_below)
+                metrics.set_credit_balance(
+                    account=account.name, balance=account.balance, alert_below=account.alert_below
+                )
             await asyncio.sleep(5)
 
     async def _reloader(
-        self, reload: asyncio.Event, dispatcher: Dispatcher, link_events: LinkEvents,
+        self,
+        reload: asyncio.Event,
+        dispatcher: Dispatcher,
+        link_events: LinkEvents,
         tg: asyncio.TaskGroup,
     ) -> None:
         while True:
@@ -441,8 +504,11 @@ class Daemon:
         settings = daemon_settings(loader())
         new = {t.name: t for t in settings.links}
         # build first: a bad table changes nothing
-        fresh = {name: build_link(t, link_events, self.logger) for name, t in new.items()
-                 if name not in self._links or self._links[name].table != t}
+        fresh = {
+            name: build_link(t, link_events, self.logger)
+            for name, t in new.items()
+            if name not in self._links or self._links[name].table != t
+        }
         for name in [n for n in self._links if n not in new or n in fresh]:
             old = self._links.pop(name)
             await old.link.stop(timeout=5)
@@ -452,8 +518,9 @@ class Daemon:
             self._links[name] = running
             self._start_link(tg, name, running, dispatcher, link_events)
             self.logger.info("link_added", link=name)
-        dispatcher.replace(router=Router(r for t in settings.links for r in t.routes),
-                           links=self.links)
+        dispatcher.replace(
+            router=Router(r for t in settings.links for r in t.routes), links=self.links
+        )
         link_events.forget_owners()
         self.settings = settings
         self.logger.info("config_reloaded", links=sorted(new))
@@ -465,34 +532,58 @@ def _lease_if(dispatcher: Dispatcher, lease: Lease) -> Lease | None:
 
 
 def build_events(
-    *, store: Store, send_service: SendService, settings: DaemonSettings,
-    metrics: RelayedMetrics, logger: Any, mqtt_settings: MqttSettings | None = None,
+    *,
+    store: Store,
+    send_service: SendService,
+    settings: DaemonSettings,
+    metrics: RelayedMetrics,
+    logger: Any,
+    mqtt_settings: MqttSettings | None = None,
 ) -> tuple[EventPublisher, MqttBridge | None]:
     """The outbox publisher (MQTT events, webhooks) and, with ``[mqtt]``, the MQTT
     bridge taking sends: in the daemon's process, or in worker 0 (gateway.runtime.workers)."""
-    events = EventPublisher(store=store, metrics=metrics, logger=logger,
-                            callbacks=settings.callbacks)
-    mqtt = build_mqtt_ingress(store=store, send_service=send_service,
-                              settings=mqtt_settings or settings.mqtt, metrics=metrics,
-                              logger=logger, poke_events=events.poke)
+    events = EventPublisher(
+        store=store, metrics=metrics, logger=logger, callbacks=settings.callbacks
+    )
+    mqtt = build_mqtt_ingress(
+        store=store,
+        send_service=send_service,
+        settings=mqtt_settings or settings.mqtt,
+        metrics=metrics,
+        logger=logger,
+        poke_events=events.poke,
+    )
     if mqtt is not None:
         events.attach_mqtt(mqtt)
     return events, mqtt
 
 
 def build_mqtt_ingress(
-    *, store: Store, send_service: SendService, settings: MqttSettings | None,
-    metrics: RelayedMetrics, logger: Any, poke_events: Callable[[], object],
+    *,
+    store: Store,
+    send_service: SendService,
+    settings: MqttSettings | None,
+    metrics: RelayedMetrics,
+    logger: Any,
+    poke_events: Callable[[], object],
 ) -> MqttBridge | None:
     """The MQTT bridge taking sends (None without ``[mqtt]``); ``poke_events`` wakes
     the publisher of the events those sends wrote."""
     if settings is None:
         return None
-    handler = MqttSendHandler(store=store, send_service=send_service, poke_events=poke_events,
-                              metrics=metrics, logger=logger)
+    handler = MqttSendHandler(
+        store=store,
+        send_service=send_service,
+        poke_events=poke_events,
+        metrics=metrics,
+        logger=logger,
+    )
     broker = f"{settings.host}:{settings.port}"
     return MqttBridge(
-        settings=settings, on_send=handler, on_retained=handler.refuse_retained, logger=logger,
+        settings=settings,
+        on_send=handler,
+        on_retained=handler.refuse_retained,
+        logger=logger,
         on_connection=lambda up: metrics.set_mqtt_connected(broker=broker, connected=up),
     )
 
@@ -515,8 +606,9 @@ def tune_gc() -> None:
 
 
 async def run_daemon(config: Config, logger: Any, *, log_level: str | None = None) -> None:
-    daemon = Daemon(config=config, settings=daemon_settings(config), logger=logger,
-                    log_level=log_level)
+    daemon = Daemon(
+        config=config, settings=daemon_settings(config), logger=logger, log_level=log_level
+    )
     tune_gc()
     try:
         await daemon.run()
@@ -530,4 +622,3 @@ async def run_daemon(config: Config, logger: Any, *, log_level: str | None = Non
         while isinstance(first, BaseExceptionGroup):
             first = first.exceptions[0]
         raise first from None
-

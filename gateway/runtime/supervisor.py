@@ -45,8 +45,9 @@ def slot_health(slot: LinkSlot) -> LinkHealth:
     health = slot.link.health()
     if slot.crashed is None:
         return health
-    return dataclasses.replace(health, up=False, bound=False,
-                               detail=f"crashed: {slot.crashed}; restarting")
+    return dataclasses.replace(
+        health, up=False, bound=False, detail=f"crashed: {slot.crashed}; restarting"
+    )
 
 
 async def supervise(
@@ -79,8 +80,14 @@ async def supervise(
             logger.warning("link_stop_failed", link=link.name, error=repr(exc))
         while True:  # until a fresh link is in place (building one can fail too)
             delay = restart_delay(failures, rng=rng)
-            logger.error("link_crashed", link=link.name, error=repr(crash), crashes=failures,
-                         retry_in=round(delay, 2), exc_info=crash)
+            logger.error(
+                "link_crashed",
+                link=link.name,
+                error=repr(crash),
+                crashes=failures,
+                retry_in=round(delay, 2),
+                exc_info=crash,
+            )
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await stopping.wait()

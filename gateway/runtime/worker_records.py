@@ -47,14 +47,21 @@ def outcome_list(o: OutcomeRecord) -> list[Any]:
 def outcome_from(item: Sequence[Any]) -> OutcomeRecord:
     message_id, index, link, kind = item[0], item[1], item[2], item[3]
     if kind == "a":
-        return OutcomeRecord(message_id=message_id, index=index, link=link,
-                             outcome=Accepted(smsc_id=item[4]))
+        return OutcomeRecord(
+            message_id=message_id, index=index, link=link, outcome=Accepted(smsc_id=item[4])
+        )
     if kind == "r":
-        return OutcomeRecord(message_id=message_id, index=index, link=link,
-                             outcome=Rejected(reason=item[4], status=item[5]))
+        return OutcomeRecord(
+            message_id=message_id,
+            index=index,
+            link=link,
+            outcome=Rejected(reason=item[4], status=item[5]),
+        )
     if kind == "t":
         return OutcomeRecord(
-            message_id=message_id, index=index, link=link,
+            message_id=message_id,
+            index=index,
+            link=link,
             outcome=Retry(reason=item[4], status=item[5], delay=item[6], throttled=item[7]),
             retry_at=item[8],
         )
@@ -67,24 +74,39 @@ def receipt_list(r: Receipt) -> list[Any]:
 
 
 def receipt_from(item: Sequence[Any]) -> Receipt:
-    return Receipt(link=item[0], smsc_id=item[1], state=_RECEIPT_STATES[item[2]],
-                   error=item[3], done_at=item[4], destination=item[5])
+    return Receipt(
+        link=item[0],
+        smsc_id=item[1],
+        state=_RECEIPT_STATES[item[2]],
+        error=item[3],
+        done_at=item[4],
+        destination=item[5],
+    )
 
 
 def changes_list(changes: QueueChanges) -> list[Any]:
     """What the daemon needs of a round's changes: the final states (its metrics) and
     the unmatched receipts; events are published by the worker itself."""
-    final = [[c.message_id, c.account, c.old.value, c.new.value, c.at]
-             for c in changes.changes if c.new.final]
-    return [final, [list(u) for u in changes.unmatched],
-            [list(m) for m in changes.matched_late], [list(d) for d in changes.dropped]]
+    final = [
+        [c.message_id, c.account, c.old.value, c.new.value, c.at]
+        for c in changes.changes
+        if c.new.final
+    ]
+    return [
+        final,
+        [list(u) for u in changes.unmatched],
+        [list(m) for m in changes.matched_late],
+        [list(d) for d in changes.dropped],
+    ]
 
 
 def changes_from(item: Sequence[Any]) -> QueueChanges:
     final, unmatched, late, dropped = item
     return QueueChanges(
-        changes=tuple(StateChange(message_id=m, account=a, old=_STATES[old], new=_STATES[new],
-                                  at=at) for m, a, old, new, at in final),
+        changes=tuple(
+            StateChange(message_id=m, account=a, old=_STATES[old], new=_STATES[new], at=at)
+            for m, a, old, new, at in final
+        ),
         unmatched=tuple((str(link), str(state)) for link, state in unmatched),
         matched_late=tuple((str(link), str(state)) for link, state in late),
         dropped=tuple((str(link), str(why)) for link, why in dropped),

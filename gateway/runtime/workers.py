@@ -130,10 +130,17 @@ class WorkerPool:
     ``answer`` gives the value of an ``ask`` ("metrics", "ready", "links").
     """
 
-    def __init__(self, *, settings: WorkerSettings,
-                 on_handoff: Callable[[list[list[Any]]], object],
-                 on_exit: Callable[[], object], metrics: Metrics, answer: Answer,
-                 logger: Any, accepting: Callable[[], bool] = lambda: True) -> None:
+    def __init__(
+        self,
+        *,
+        settings: WorkerSettings,
+        on_handoff: Callable[[list[list[Any]]], object],
+        on_exit: Callable[[], object],
+        metrics: Metrics,
+        answer: Answer,
+        logger: Any,
+        accepting: Callable[[], bool] = lambda: True,
+    ) -> None:
         self._s = settings
         self._accepting = accepting
         self._on_handoff = on_handoff
@@ -172,8 +179,9 @@ class WorkerPool:
             if not worker.writer.is_closing():
                 worker.writer.write(_encode(["accepting", accepting]))
 
-    async def record(self, outcomes: Sequence[OutcomeRecord], receipts: Sequence[Receipt], *,
-                     now: float) -> QueueChanges:
+    async def record(
+        self, outcomes: Sequence[OutcomeRecord], receipts: Sequence[Receipt], *, now: float
+    ) -> QueueChanges:
         """Have worker 0 write outcomes and receipts; its changes once committed.
 
         Raises :class:`WorkerGone` when worker 0 is not running (write them
@@ -187,10 +195,17 @@ class WorkerPool:
         answer: asyncio.Future[QueueChanges] = asyncio.get_running_loop().create_future()
         self._recording[record_id] = answer
         try:
-            worker.writer.write(_encode([
-                "record", record_id, now, [outcome_list(o) for o in outcomes],
-                [receipt_list(r) for r in receipts],
-            ]))
+            worker.writer.write(
+                _encode(
+                    [
+                        "record",
+                        record_id,
+                        now,
+                        [outcome_list(o) for o in outcomes],
+                        [receipt_list(r) for r in receipts],
+                    ]
+                )
+            )
             return await answer
         finally:
             self._recording.pop(record_id, None)
@@ -223,8 +238,7 @@ class WorkerPool:
             except TimeoutError:
                 for worker in self._workers.values():
                     if worker.proc.returncode is None:
-                        self._log.warning("worker_killed", worker=worker.index,
-                                          pid=worker.proc.pid)
+                        self._log.warning("worker_killed", worker=worker.index, pid=worker.proc.pid)
                         worker.proc.kill()
                         await worker.proc.wait()
         for worker in self._workers.values():
@@ -253,8 +267,7 @@ class WorkerPool:
                 if self._stopping.is_set():
                     return
                 del self._workers[index]
-                self._log.error("worker_exited", worker=index, pid=worker.proc.pid,
-                                status=status)
+                self._log.error("worker_exited", worker=index, pid=worker.proc.pid, status=status)
                 if index == 0:
                     self._fail_records("worker 0 exited")
                 self._on_exit()
@@ -268,20 +281,32 @@ class WorkerPool:
                 delay = RESTART_DELAY
             except (OSError, ConfigError) as exc:
                 delay = min(delay * 2, RESTART_MAX)
-                self._log.error("worker_start_failed", worker=index, error=str(exc),
-                                retry_in=delay)
+                self._log.error("worker_start_failed", worker=index, error=str(exc), retry_in=delay)
 
     async def _spawn(self, index: int, port: int) -> int | None:
         ours, theirs = socket.socketpair()
-        args = [sys.executable, "-m", "gateway.runtime.workers", "--config", str(self._s.config),
-                "--fd", str(theirs.fileno()), "--index", str(index), "--port", str(port)]
+        args = [
+            sys.executable,
+            "-m",
+            "gateway.runtime.workers",
+            "--config",
+            str(self._s.config),
+            "--fd",
+            str(theirs.fileno()),
+            "--index",
+            str(index),
+            "--port",
+            str(port),
+        ]
         if self._s.count > 1:
             args.append("--reuse-port")
         if self._s.log_level:
             args += ["--log-level", self._s.log_level]
         try:
             proc = await asyncio.create_subprocess_exec(
-                *args, stdin=asyncio.subprocess.DEVNULL, pass_fds=(theirs.fileno(),),
+                *args,
+                stdin=asyncio.subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),),
             )
         finally:
             theirs.close()
@@ -302,8 +327,10 @@ class WorkerPool:
                 proc.kill()
                 status = await proc.wait()
             where = f" on {self._s.host}:{port}" if self._s.host is not None else ""
-            msg = (f"worker {index} exited with status {status} before serving{where} "
-                   f"(see its log lines above)")
+            msg = (
+                f"worker {index} exited with status {status} before serving{where} "
+                f"(see its log lines above)"
+            )
             raise WorkerExited(msg)
         bound: int | None = first[1]
         self._workers[index] = worker
@@ -321,8 +348,13 @@ class WorkerPool:
             try:
                 self._handle(worker, line)
             except Exception as exc:  # noqa: BLE001 - one bad line must not stop the reading
-                self._log.error("worker_line_failed", worker=worker.index, line=line[:80],
-                                error=repr(exc), exc_info=exc)
+                self._log.error(
+                    "worker_line_failed",
+                    worker=worker.index,
+                    line=line[:80],
+                    error=repr(exc),
+                    exc_info=exc,
+                )
 
     def _handle(self, worker: _Worker, line: bytes) -> None:
         item = _decode(line)
@@ -356,8 +388,13 @@ class Handoffs:
     dispatcher go to it; those a dead worker stored and did not hand over are
     adopted from the store."""
 
-    def __init__(self, *, take: Callable[[list[Message]], object],
-                 adopt: Callable[[], Awaitable[int]], logger: Any) -> None:
+    def __init__(
+        self,
+        *,
+        take: Callable[[list[Message]], object],
+        adopt: Callable[[], Awaitable[int]],
+        logger: Any,
+    ) -> None:
         self._take = take
         self._adopt = adopt
         self._log = logger.bind(component="workers")
@@ -508,12 +545,25 @@ class DaemonLink:
     def set_mqtt_connected(self, *, broker: str, connected: bool) -> None:
         self._metric("set_mqtt_connected", broker=broker, connected=connected)
 
-    def set_writer_stats(self, *, process: str, transactions: int, busy_seconds: float,
-                         lock_wait_seconds: float, commit_seconds: float,
-                         cpu_seconds: float = 0.0) -> None:
-        self._metric("set_writer_stats", process=process, transactions=transactions,
-                     busy_seconds=busy_seconds, lock_wait_seconds=lock_wait_seconds,
-                     commit_seconds=commit_seconds, cpu_seconds=cpu_seconds)
+    def set_writer_stats(
+        self,
+        *,
+        process: str,
+        transactions: int,
+        busy_seconds: float,
+        lock_wait_seconds: float,
+        commit_seconds: float,
+        cpu_seconds: float = 0.0,
+    ) -> None:
+        self._metric(
+            "set_writer_stats",
+            process=process,
+            transactions=transactions,
+            busy_seconds=busy_seconds,
+            lock_wait_seconds=lock_wait_seconds,
+            commit_seconds=commit_seconds,
+            cpu_seconds=cpu_seconds,
+        )
 
     # --- the daemon's operations pages -----------------------------------------------
 
@@ -536,8 +586,9 @@ class DaemonLink:
         return bool(answer[0]), dict(answer[1])
 
 
-async def run_worker(*, config_path: Path, fd: int, index: int, port: int,
-                     reuse_port: bool, logger: Any) -> None:
+async def run_worker(
+    *, config_path: Path, fd: int, index: int, port: int, reuse_port: bool, logger: Any
+) -> None:
     """One worker: serve until SIGTERM/SIGINT or until the daemon is gone."""
     # the same composition as the daemon's own process when it has no workers
     from gateway.config.daemon import daemon_settings  # noqa: PLC0415
@@ -556,16 +607,21 @@ async def run_worker(*, config_path: Path, fd: int, index: int, port: int,
     settings = daemon_settings(config)
     lease = Lease(worker=settings.worker, seconds=settings.lease)
     log = logger.bind(worker=index)
-    reader, writer = await asyncio.open_connection(sock=socket.socket(fileno=fd),
-                                                   limit=LINE_LIMIT)
+    reader, writer = await asyncio.open_connection(sock=socket.socket(fileno=fd), limit=LINE_LIMIT)
     daemon = DaemonLink(reader, writer)
-    store = await open_store(config.store.url, base=config.base_dir,
-                             synchronous=config.store.synchronous,
-                             mqtt_outbox=config.mqtt_outbox,
-                             checkpoints="elsewhere")  # the daemon's checkpointer copies the WAL
+    store = await open_store(
+        config.store.url,
+        base=config.base_dir,
+        synchronous=config.store.synchronous,
+        mqtt_outbox=config.mqtt_outbox,
+        checkpoints="elsewhere",
+    )  # the daemon's checkpointer copies the WAL
     try:
         send_service = SendService(
-            store=store, log=log, national=settings.national, callbacks=settings.callbacks,
+            store=store,
+            log=log,
+            national=settings.national,
+            callbacks=settings.callbacks,
             on_crossing=lambda account: daemon.credit_low_crossed(account=account),
             lease=lambda: lease if daemon.accepting else None,
             on_stored=daemon.handoff,
@@ -575,21 +631,38 @@ async def run_worker(*, config_path: Path, fd: int, index: int, port: int,
         recorder: _Recorder | None = None
         mqtt_settings = worker_mqtt(settings, index)
         if index == 0:  # the outbox's one publisher, the one writer of outcomes
-            events, mqtt = build_events(store=store, send_service=send_service,
-                                        settings=settings, metrics=daemon, logger=log,
-                                        mqtt_settings=mqtt_settings)
+            events, mqtt = build_events(
+                store=store,
+                send_service=send_service,
+                settings=settings,
+                metrics=daemon,
+                logger=log,
+                mqtt_settings=mqtt_settings,
+            )
             daemon.on_events = events.poke
             daemon.on_record = recorder = _Recorder(store, daemon, events)
         else:  # MQTT sends too, shared with the others; worker 0 publishes their events
-            mqtt = build_mqtt_ingress(store=store, send_service=send_service,
-                                      settings=mqtt_settings, metrics=daemon, logger=log,
-                                      poke_events=daemon.wake_events)
+            mqtt = build_mqtt_ingress(
+                store=store,
+                send_service=send_service,
+                settings=mqtt_settings,
+                metrics=daemon,
+                logger=log,
+                poke_events=daemon.wake_events,
+            )
         http: HttpServer | None = None
         bound: int | None = None
         if settings.http is not None:
-            app = build_app(store=store, send_service=send_service, readiness=daemon.readiness,
-                            logger=log, metrics=daemon, max_body=settings.http.max_body,
-                            operations=daemon, body_timeout=settings.http.limits.body_timeout)
+            app = build_app(
+                store=store,
+                send_service=send_service,
+                readiness=daemon.readiness,
+                logger=log,
+                metrics=daemon,
+                max_body=settings.http.max_body,
+                operations=daemon,
+                body_timeout=settings.http.limits.body_timeout,
+            )
             http = HttpServer(app, logger=log, limits=settings.http.limits)
             bound = await http.start(settings.http.host, port, reuse_port=reuse_port)
         daemon.send(["started", bound])
@@ -601,8 +674,10 @@ async def run_worker(*, config_path: Path, fd: int, index: int, port: int,
         async with asyncio.TaskGroup() as tg:
             reading = tg.create_task(daemon.read(), name="daemon-link")
             reading.add_done_callback(lambda _task: stop.set())
-            tasks = [reading, tg.create_task(_report_writer(store, daemon, index),
-                                             name="writer-stats")]
+            tasks = [
+                reading,
+                tg.create_task(_report_writer(store, daemon, index), name="writer-stats"),
+            ]
             if events is not None:
                 tasks.append(tg.create_task(events.run(), name="events"))
             if mqtt is not None:
@@ -637,8 +712,9 @@ def worker_mqtt(settings: DaemonSettings, index: int) -> MqttSettings | None:
     if mqtt is None or settings.workers < 2:
         return mqtt
     client_id = mqtt.client_id if index == 0 else f"{mqtt.client_id}-{index}"
-    return dataclasses.replace(mqtt, client_id=client_id,
-                               shared_group=mqtt.shared_group or SHARED_GROUP)
+    return dataclasses.replace(
+        mqtt, client_id=client_id, shared_group=mqtt.shared_group or SHARED_GROUP
+    )
 
 
 class _Recorder:
@@ -651,18 +727,22 @@ class _Recorder:
         self._events = events
         self.writing: set[asyncio.Task[None]] = set()
 
-    def __call__(self, record_id: int, now: float, outcomes: list[Any],
-                 receipts: list[Any]) -> None:
+    def __call__(
+        self, record_id: int, now: float, outcomes: list[Any], receipts: list[Any]
+    ) -> None:
         task = asyncio.get_running_loop().create_task(
-            self._write(record_id, now, outcomes, receipts), name="record")
+            self._write(record_id, now, outcomes, receipts), name="record"
+        )
         self.writing.add(task)
         task.add_done_callback(self.writing.discard)
 
-    async def _write(self, record_id: int, now: float, outcomes: list[Any],
-                     receipts: list[Any]) -> None:
+    async def _write(
+        self, record_id: int, now: float, outcomes: list[Any], receipts: list[Any]
+    ) -> None:
         try:
-            changes = await self._store.record([outcome_from(o) for o in outcomes],
-                                               [receipt_from(r) for r in receipts], now=now)
+            changes = await self._store.record(
+                [outcome_from(o) for o in outcomes], [receipt_from(r) for r in receipts], now=now
+            )
         except Exception as exc:  # noqa: BLE001 - the daemon gets the error and retries
             self._daemon.send(["recorded", record_id, None, repr(exc)])
             return
@@ -677,20 +757,24 @@ async def _report_writer(store: Store, daemon: DaemonLink, index: int) -> None:
     """The worker's store-writer figures, on the daemon's /metrics."""
     while True:
         stats = store.writer_stats()
-        daemon.set_writer_stats(process=f"worker-{index}", transactions=stats.transactions,
-                                busy_seconds=stats.busy_seconds,
-                                lock_wait_seconds=stats.lock_wait_seconds,
-                                commit_seconds=stats.commit_seconds,
-                                cpu_seconds=stats.cpu_seconds)
+        daemon.set_writer_stats(
+            process=f"worker-{index}",
+            transactions=stats.transactions,
+            busy_seconds=stats.busy_seconds,
+            lock_wait_seconds=stats.lock_wait_seconds,
+            commit_seconds=stats.commit_seconds,
+            cpu_seconds=stats.cpu_seconds,
+        )
         await asyncio.sleep(WRITER_STATS_EVERY)
 
 
 def main(argv: list[str] | None = None) -> int:
     from gateway.ops.logs import configure_logging, get_logger  # noqa: PLC0415
 
-    parser = argparse.ArgumentParser(prog="python -m gateway.runtime.workers",
-                                     description="A worker process; the daemon starts it "
-                                     "when [workers] count is 1 or more.")
+    parser = argparse.ArgumentParser(
+        prog="python -m gateway.runtime.workers",
+        description="A worker process; the daemon starts it when [workers] count is 1 or more.",
+    )
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--fd", type=int, required=True, help="the daemon's socket")
     parser.add_argument("--index", type=int, default=0)
@@ -704,9 +788,16 @@ def main(argv: list[str] | None = None) -> int:
 
         settings = daemon_settings(load_config(args.config))
         configure_logging(json=settings.log_json, level=args.log_level or settings.log_level)
-        asyncio.run(run_worker(config_path=args.config, fd=args.fd, index=args.index,
-                               port=args.port, reuse_port=args.reuse_port,
-                               logger=get_logger("smsgw")))
+        asyncio.run(
+            run_worker(
+                config_path=args.config,
+                fd=args.fd,
+                index=args.index,
+                port=args.port,
+                reuse_port=args.reuse_port,
+                logger=get_logger("smsgw"),
+            )
+        )
     except (ConfigError, OSError) as exc:
         sys.stderr.write(f"smsgw worker {args.index}: {exc}\n")
         return 1

@@ -83,8 +83,13 @@ def check_openable(url: str, *, base: Path | None = None) -> str | None:
 
 
 async def open_store(
-    url: str, *, base: Path | None = None, clock: Callable[[], float] = time.time,
-    synchronous: str = "full", mqtt_outbox: bool = True, checkpoints: str = "inline",
+    url: str,
+    *,
+    base: Path | None = None,
+    clock: Callable[[], float] = time.time,
+    synchronous: str = "full",
+    mqtt_outbox: bool = True,
+    checkpoints: str = "inline",
 ) -> SqliteStore:
     """Open (creating and migrating when needed) the store that ``url`` names.
 
@@ -106,6 +111,7 @@ async def open_store(
     from gateway.store.sqlite.engine import Engine  # noqa: PLC0415
     from gateway.store.sqlite.store import SqliteStore  # noqa: PLC0415
 
-    engine = await asyncio.to_thread(Engine, str(path), synchronous=synchronous,
-                                     checkpoints=checkpoints)
+    engine = await asyncio.to_thread(
+        Engine, str(path), synchronous=synchronous, checkpoints=checkpoints
+    )
     return SqliteStore(engine=engine, clock=clock, mqtt_outbox=mqtt_outbox)

@@ -71,16 +71,22 @@ class Store(Protocol):
     async def get_account(self, name: str) -> Account: ...
     async def list_accounts(self) -> list[Account]: ...
     async def set_account(
-        self, name: str, *, credit_limit: int | Keep = KEEP,
-        monthly_cap: int | Keep | None = KEEP, alert_below: int | Keep | None = KEEP,
+        self,
+        name: str,
+        *,
+        credit_limit: int | Keep = KEEP,
+        monthly_cap: int | Keep | None = KEEP,
+        alert_below: int | Keep | None = KEEP,
     ) -> Account: ...
     async def create_token(self, account: str) -> tuple[ApiToken, str]:
         """A new API token: the record and the token itself (shown once, stored hashed)."""
         ...
+
     async def account_for_token(self, token: str) -> str | None: ...
     async def list_tokens(self, account: str | None = None) -> list[ApiToken]:
         """The tokens of ``account`` (None: of every account), oldest first."""
         ...
+
     async def revoke_token(self, token_id: int, *, account: str | None = None) -> ApiToken:
         """Delete a token (of ``account`` only, when given): requests with it are refused
         from then on. NotFound when there is none."""
@@ -96,21 +102,23 @@ class Store(Protocol):
     async def sender_owners(self, value: str) -> list[str]: ...
     async def set_price(
         self, prefix: str, per_segment: int, *, account: str | None = None
-    ) -> Price:
-        ...
+    ) -> Price: ...
     async def list_prices(self, *, account: str | None = None) -> list[Price]:
         """The default list (``account=None``) or one account's own list."""
         ...
+
     async def send_context(self, account: str, sender: str) -> SendContext:
         """The account (NotFound if none), its sender ``sender`` and both price lists,
         in one read."""
         ...
+
     async def create_phonebook(self, account: str, name: str) -> Phonebook: ...
     async def import_contacts(
         self, account: str, name: str, contacts: Sequence[PhonebookContact]
     ) -> tuple[int, int]:
         """Add or rename contacts; returns (added, updated)."""
         ...
+
     async def list_phonebooks(self, account: str) -> list[Phonebook]: ...
     async def phonebook_contacts(self, account: str, name: str) -> list[PhonebookContact]: ...
 
@@ -132,30 +140,41 @@ class Store(Protocol):
         With ``lease``, messages due now are stored ``dispatching``, leased to
         that dispatcher, which is then handed them (no claim)."""
         ...
+
     async def get_messages(self, ids: Sequence[str]) -> list[Message]:
         """The messages of ``ids`` that exist, in that order."""
         ...
+
     async def release(self, worker: str, ids: Sequence[str]) -> int:
         """Give back leases ``worker`` holds on messages it never sent: they are
         ``queued`` again, with no attempt counted; how many."""
         ...
+
     async def leased_to(self, worker: str) -> list[str]:
         """Ids of the messages leased to ``worker``."""
         ...
+
     async def get_message(self, message_id: str) -> MessageView: ...
     async def list_messages(
-        self, *, account: str | None = None, state: MessageState | None = None,
-        since: float | None = None, limit: int = 100,
+        self,
+        *,
+        account: str | None = None,
+        state: MessageState | None = None,
+        since: float | None = None,
+        limit: int = 100,
     ) -> list[Message]: ...
     async def count_by_state(self) -> dict[MessageState, int]:
         """Messages per state, final ones too (reads every message)."""
         ...
+
     async def queue_depths(self) -> dict[MessageState, int]:
         """Messages not final yet, per state (queued, dispatching, submitted): cheap."""
         ...
+
     async def ping(self) -> None:
         """Raises when the store cannot be read."""
         ...
+
     async def cancel(self, message_id: str) -> QueueChanges: ...
     async def finish(
         self, message_id: str, state: MessageState, *, reason: str | None = None
@@ -166,16 +185,17 @@ class Store(Protocol):
     async def release_leases(self, worker: str) -> int:
         """Take back the leases ``worker`` holds (called when that worker starts)."""
         ...
-    async def wake_waiting(
-        self, *, reasons: Sequence[str], now: float, within: float
-    ) -> int:
+
+    async def wake_waiting(self, *, reasons: Sequence[str], now: float, within: float) -> int:
         """Queued messages waiting out a retry for one of ``reasons`` (their ``error``),
         due in the next ``within`` seconds, become due now (or at their send_at):
         a link came back. How many."""
         ...
+
     async def expire_unconfirmed(self, *, before: float, limit: int = 1000) -> QueueChanges:
         """``submitted`` messages with no receipt since ``before`` end ``expired``."""
         ...
+
     async def record_outcomes(
         self, batch: Sequence[OutcomeRecord], *, now: float
     ) -> QueueChanges: ...
@@ -197,40 +217,63 @@ class Store(Protocol):
     async def add_event(self, *, account: str, kind: str, payload: Mapping[str, Any]) -> int:
         """Store an event (kind "status", "inbound" or "rejected") for MQTT; its batch id."""
         ...
+
     async def pending_mqtt_events(self, *, limit: int) -> list[OutboxBatch]:
         """Events not yet published, oldest first, in whole batches: about ``limit``
         events (at least one batch)."""
         ...
+
     async def ack_mqtt_events(self, batches: Sequence[int]) -> None:
         """Every event of these batches is published: delete them."""
         ...
-    async def due_webhooks(self, *, now: float, limit: int, after: int = 0,
-                           ) -> list[WebhookEvent]:
+
+    async def due_webhooks(
+        self,
+        *,
+        now: float,
+        limit: int,
+        after: int = 0,
+    ) -> list[WebhookEvent]:
         """Pending webhooks whose next attempt is due, oldest first, with ids above
         ``after`` (a reader goes through a long list of due ones in turns)."""
         ...
+
     async def webhook_done(self, id: int) -> None:  # noqa: A002 (the API's name)
         """Delivered: delete it."""
         ...
+
     async def webhook_retry(self, id: int, *, at: float, error: str) -> None:  # noqa: A002
         """One more attempt failed; try again at ``at``."""
         ...
+
     async def webhook_failed(self, id: int, *, error: str) -> None:  # noqa: A002
         """Given up: kept as ``failed`` for operators."""
         ...
+
     async def list_webhooks(
-        self, *, account: str | None = None, state: str | None = None, limit: int = 100,
+        self,
+        *,
+        account: str | None = None,
+        state: str | None = None,
+        limit: int = 100,
     ) -> list[WebhookRecord]:
         """Webhook rows, oldest first; ``state`` "pending" or "failed" (None: both)."""
         ...
-    async def retry_webhooks(self, ids: Sequence[int] = (), *, account: str | None = None,
-                             ) -> int:
+
+    async def retry_webhooks(
+        self,
+        ids: Sequence[int] = (),
+        *,
+        account: str | None = None,
+    ) -> int:
         """Failed webhooks tried again from now (``ids``, else every failed one of
         ``account``, else every failed one); how many."""
         ...
+
     async def webhook_secret(self, account: str) -> bytes:
         """The HMAC key of the account's webhook signatures (the hex string's bytes)."""
         ...
+
     async def rotate_webhook_secret(self, account: str) -> str:
         """Replace the account's webhook secret; the new one."""
         ...
@@ -243,6 +286,7 @@ class Store(Protocol):
     async def add_metric_counts(self, counts: Sequence[MetricCount]) -> None:
         """Add to the counters left for the daemon (a CLI's sends, cancellations...)."""
         ...
+
     async def take_metric_counts(self) -> list[MetricCount]:
         """The counters left so far, removed in the same transaction (the daemon adds
         them to its metrics: each is counted once)."""

@@ -47,13 +47,11 @@ class System:
         return {"Authorization": f"Bearer {self.token}"}
 
     async def send(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        async with self.http.post(f"{self.base}/v1/messages", json=body,
-                                  headers=self.auth()) as r:
+        async with self.http.post(f"{self.base}/v1/messages", json=body, headers=self.auth()) as r:
             return r.status, await r.json()
 
     async def message(self, message_id: str) -> dict[str, Any]:
-        async with self.http.get(f"{self.base}/v1/messages/{message_id}",
-                                 headers=self.auth()) as r:
+        async with self.http.get(f"{self.base}/v1/messages/{message_id}", headers=self.auth()) as r:
             assert r.status == 200, await r.text()
             doc: dict[str, Any] = await r.json()
             return doc
@@ -103,13 +101,20 @@ routes = {routes}
 
 
 def write_config(
-    path: Path, *, smsc_port: int, mqtt_url: str | None = None, link: str = "",
-    extra: str = "", listen: str = "127.0.0.1:0", dispatcher: str = "",
+    path: Path,
+    *,
+    smsc_port: int,
+    mqtt_url: str | None = None,
+    link: str = "",
+    extra: str = "",
+    listen: str = "127.0.0.1:0",
+    dispatcher: str = "",
 ) -> Path:
     """``link`` replaces the default SMPP link; ``dispatcher`` adds [dispatcher] keys."""
     mqtt = f'[mqtt]\nurl = "{mqtt_url}"\nclient_id = "gw-e2e"\n' if mqtt_url else ""
     link = link or smpp_link(smsc_port)
-    path.write_text(f"""
+    path.write_text(
+        f"""
 [store]
 url = "sqlite:gw.db"
 synchronous = "normal"
@@ -128,7 +133,9 @@ allow = ["127.0.0.1"]  # the tests' webhook receivers listen on loopback
 {mqtt}
 {link}
 {extra}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -151,7 +158,10 @@ async def prepare_store(db_url: str, base: Path, *, topup: int = TOPUP) -> str:
 
 @contextlib.asynccontextmanager
 async def running_system(
-    tmp_path: Path, *, sim_config: SimConfig | None = None, mqtt_url: str | None = None,
+    tmp_path: Path,
+    *,
+    sim_config: SimConfig | None = None,
+    mqtt_url: str | None = None,
 ) -> AsyncIterator[System]:
     sim = SmscSimulator(config=sim_config or SimConfig(dlr=True), port=0)
     await sim.start()
@@ -161,9 +171,14 @@ async def running_system(
     system: System | None = None
     try:
         async with running_daemon(config) as daemon, aiohttp.ClientSession() as http:
-            system = System(daemon=daemon, sim=sim, http=http,
-                            base=f"http://127.0.0.1:{daemon.http_port}", token=token,
-                            db=tmp_path / "gw.db")
+            system = System(
+                daemon=daemon,
+                sim=sim,
+                http=http,
+                base=f"http://127.0.0.1:{daemon.http_port}",
+                token=token,
+                db=tmp_path / "gw.db",
+            )
             yield system
     finally:
         await sim.close()
@@ -174,13 +189,11 @@ async def running_system(
 @contextlib.asynccontextmanager
 async def running_daemon(config: Config) -> AsyncIterator[Daemon]:
     """The daemon in this event loop, ready (links bound or given up on); stopped after."""
-    daemon = Daemon(config=config, settings=daemon_settings(config),
-                    logger=structlog.get_logger())
+    daemon = Daemon(config=config, settings=daemon_settings(config), logger=structlog.get_logger())
     task = asyncio.create_task(daemon.run(), name="daemon")
     try:
         ready = asyncio.create_task(daemon.ready.wait())
-        done, _ = await asyncio.wait({ready, task}, timeout=20,
-                                     return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({ready, task}, timeout=20, return_when=asyncio.FIRST_COMPLETED)
         if task in done:
             task.result()  # the daemon died while starting: show why
         assert ready in done, "daemon not ready in 20 s"
@@ -191,5 +204,8 @@ async def running_daemon(config: Config) -> AsyncIterator[Daemon]:
 
 
 def status_events(payloads: list[bytes], message_id: str) -> list[str]:
-    return [doc["state"] for doc in map(json.loads, payloads)
-            if doc.get("event") == "status" and doc.get("id") == message_id]
+    return [
+        doc["state"]
+        for doc in map(json.loads, payloads)
+        if doc.get("event") == "status" and doc.get("id") == message_id
+    ]

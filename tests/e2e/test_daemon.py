@@ -55,8 +55,9 @@ async def test_http_send_goes_to_delivered_with_its_segments(tmp_path: Path) -> 
         assert await gw.balance() == TOPUP - 3 * PRICE
         assert await gw.metric("smsgw_receipts_total", link="smsc-1", state="delivered") == 3
         assert await gw.metric("smsgw_segments_submitted_total", link="smsc-1") == 3
-        assert await gw.metric("smsgw_submit_outcomes_total", link="smsc-1",
-                               outcome="accepted") == 3
+        assert (
+            await gw.metric("smsgw_submit_outcomes_total", link="smsc-1", outcome="accepted") == 3
+        )
 
 
 async def test_many_messages_all_delivered_once_with_an_exact_ledger(tmp_path: Path) -> None:
@@ -79,8 +80,9 @@ async def test_throttling_and_a_dropped_link_still_deliver_everything_once(
         numbers = [f"+3361234{i:04d}" for i in range(100)]
         status, doc = await gw.send({"from": "ACME", "to": numbers, "text": "hi"})
         assert status == 202, doc
-        await asyncio.gather(*(gw.wait_state(m["id"], "delivered", timeout=60)
-                               for m in doc["messages"]))
+        await asyncio.gather(
+            *(gw.wait_state(m["id"], "delivered", timeout=60) for m in doc["messages"])
+        )
         accepted = [s for s in gw.submits() if "message_id" in s]
         throttled = [s for s in gw.submits() if s.get("answer") == "ESME_RTHROTTLED"]
         drops = sum(1 for r in gw.sim.records if r.get("event") == "disconnected")
@@ -96,8 +98,13 @@ async def test_throttling_and_a_dropped_link_still_deliver_everything_once(
 async def test_reply_is_stored_for_the_owner_of_the_number(tmp_path: Path) -> None:
     async with running_system(tmp_path) as gw:
         await eventually(lambda: bool(gw.sim.bound()), what="link bound at the SMSC")
-        gw.sim.inject_mo(source="+33611111111", destination="+33700000001",
-                         text="Oui, merci ! " * 20, parts=None, order=None)
+        gw.sim.inject_mo(
+            source="+33611111111",
+            destination="+33700000001",
+            text="Oui, merci ! " * 20,
+            parts=None,
+            order=None,
+        )
 
         async def arrived() -> bool:
             async with gw.http.get(f"{gw.base}/v1/inbound", headers=gw.auth()) as r:
@@ -108,8 +115,7 @@ async def test_reply_is_stored_for_the_owner_of_the_number(tmp_path: Path) -> No
             [reply] = (await r.json())["inbound"]
         assert reply["text"] == "Oui, merci ! " * 20
         assert reply["from"] == "+33611111111"
-        assert await gw.metric("smsgw_inbound_messages_total", link="smsc-1",
-                               account="acme") == 1
+        assert await gw.metric("smsgw_inbound_messages_total", link="smsc-1", account="acme") == 1
 
 
 async def test_receipts_for_ids_never_sent_are_unmatched_not_delivered(tmp_path: Path) -> None:
@@ -132,14 +138,17 @@ async def test_mqtt_send_is_stored_sent_and_reported(
 ) -> None:
     async with (
         running_system(tmp_path, mqtt_url=mosquitto_broker.url) as gw,
-        aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port,
-                       identifier="upstream") as up,
+        aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port, identifier="upstream") as up,
     ):
         await up.subscribe("smsgw/acme/status", qos=1)
         await up.subscribe("smsgw/acme/rejected", qos=1)
-        await up.publish("smsgw/acme/send", json.dumps(
-            {"from": "ACME", "to": ["+33612345678"], "text": "via mqtt", "client_ref": "m-1"}
-        ), qos=1)
+        await up.publish(
+            "smsgw/acme/send",
+            json.dumps(
+                {"from": "ACME", "to": ["+33612345678"], "text": "via mqtt", "client_ref": "m-1"}
+            ),
+            qos=1,
+        )
         await up.publish("smsgw/acme/send", b'{"from": "ACME", "to": ["0612345678"]}', qos=1)
         seen: list[bytes] = []
         rejected: list[dict[str, object]] = []
@@ -154,6 +163,7 @@ async def test_mqtt_send_is_stored_sent_and_reported(
 
         reader = asyncio.create_task(collect())
         try:
+
             def delivered() -> bool:
                 docs = [json.loads(p) for p in seen]
                 return any(d["state"] == "delivered" for d in docs)
@@ -188,8 +198,7 @@ async def test_mqtt_and_http_refuse_what_the_pipeline_refuses_with_one_message(
 ) -> None:
     async with (
         running_system(tmp_path, mqtt_url=mosquitto_broker.url) as gw,
-        aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port,
-                       identifier="upstream") as up,
+        aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port, identifier="upstream") as up,
     ):
         await up.subscribe("smsgw/acme/rejected", qos=1)
         rejected: dict[str, dict[str, object]] = {}
@@ -203,19 +212,28 @@ async def test_mqtt_and_http_refuse_what_the_pipeline_refuses_with_one_message(
         reader = asyncio.create_task(collect())
         try:
             for case, fields in PIPELINE_REFUSALS.items():
-                body = {"from": "ACME", "to": ["+33612345678"], "text": "hello",
-                        "client_ref": case, **fields}
+                body = {
+                    "from": "ACME",
+                    "to": ["+33612345678"],
+                    "text": "hello",
+                    "client_ref": case,
+                    **fields,
+                }
                 await up.publish("smsgw/acme/send", json.dumps(body), qos=1)
-            await eventually(lambda: len(rejected) == len(PIPELINE_REFUSALS),
-                             what="every rejected event")
+            await eventually(
+                lambda: len(rejected) == len(PIPELINE_REFUSALS), what="every rejected event"
+            )
         finally:
             reader.cancel()
         for case, fields in PIPELINE_REFUSALS.items():
-            status, answer = await gw.send({"from": "ACME", "to": ["+33612345678"],
-                                            "text": "hello", **fields})
+            status, answer = await gw.send(
+                {"from": "ACME", "to": ["+33612345678"], "text": "hello", **fields}
+            )
             assert status == 400, (case, answer)
             assert (rejected[case]["error"], rejected[case]["detail"]) == (
-                answer["error"], answer["detail"]), case
+                answer["error"],
+                answer["detail"],
+            ), case
         assert rejected["empty"]["detail"] == "the text is empty: give the message to send"
         assert str(rejected["far"]["detail"]).startswith("send_at is more than 365 days ahead")
         assert await gw.balance() == TOPUP
@@ -224,8 +242,15 @@ async def test_mqtt_and_http_refuse_what_the_pipeline_refuses_with_one_message(
 async def smsgw(config: Path, *argv: str) -> tuple[int, str]:
     """``smsgw ARGV -c CONFIG`` in a process of its own: its exit code and stdout."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", *argv, "-c", str(config),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        sys.executable,
+        "-m",
+        "gateway",
+        *argv,
+        "-c",
+        str(config),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     out, _ = await proc.communicate()
     return proc.returncode or 0, out.decode()
 
@@ -233,8 +258,9 @@ async def smsgw(config: Path, *argv: str) -> tuple[int, str]:
 async def test_metrics_count_what_the_cli_did_beside_the_daemon(tmp_path: Path) -> None:
     async with running_system(tmp_path) as gw:
         config = tmp_path / "gateway.toml"
-        assert (await smsgw(config, "account", "set", ACCOUNT, "--alert-below",
-                            str(TOPUP - 1)))[0] == 0
+        assert (await smsgw(config, "account", "set", ACCOUNT, "--alert-below", str(TOPUP - 1)))[
+            0
+        ] == 0
         send = ("send", "--account", ACCOUNT, "--from", SENDER, "--text", "from the cli")
         code, out = await smsgw(config, *send, "--to", "+33612345678", "--to", "+33612345679")
         assert code == 0
@@ -244,23 +270,33 @@ async def test_metrics_count_what_the_cli_did_beside_the_daemon(tmp_path: Path) 
         assert (await smsgw(config, "message", "cancel", out.strip()))[0] == 0
         assert (await smsgw(config, *send, "--to", "+33612345678", "--priority", "9"))[0] == 1
         # and a cancellation through the API, in the daemon's own process
-        status, sent = await gw.send({"from": SENDER, "to": ["+33612345671"], "text": "api",
-                                      "send_at": later})
+        status, sent = await gw.send(
+            {"from": SENDER, "to": ["+33612345671"], "text": "api", "send_at": later}
+        )
         assert status == 202
-        async with gw.http.post(f"{gw.base}/v1/messages/{sent['messages'][0]['id']}/cancel",
-                                headers=gw.auth()) as r:
+        async with gw.http.post(
+            f"{gw.base}/v1/messages/{sent['messages'][0]['id']}/cancel", headers=gw.auth()
+        ) as r:
             assert r.status == 200
 
         async def counted() -> bool:
-            return (await gw.metric("smsgw_messages_accepted_total", account=ACCOUNT,
-                                    channel="cli") == 3
-                    and await gw.metric("smsgw_messages_final_total", account=ACCOUNT,
-                                        status="cancelled") == 2)
+            return (
+                await gw.metric("smsgw_messages_accepted_total", account=ACCOUNT, channel="cli")
+                == 3
+                and await gw.metric(
+                    "smsgw_messages_final_total", account=ACCOUNT, status="cancelled"
+                )
+                == 2
+            )
 
         await eventually(counted, what="the CLI's sends and both cancellations counted")
         assert await gw.metric("smsgw_credit_low_crossings_total", account=ACCOUNT) == 1
-        assert await gw.metric("smsgw_messages_rejected_total", account=ACCOUNT,
-                               reason="invalid_value") == 1
+        assert (
+            await gw.metric(
+                "smsgw_messages_rejected_total", account=ACCOUNT, reason="invalid_value"
+            )
+            == 1
+        )
 
 
 async def test_a_token_revoked_with_the_cli_is_refused_by_the_running_daemon(
@@ -293,10 +329,14 @@ async def test_status_webhook_is_signed_with_the_account_secret(tmp_path: Path) 
     async with webhook_receiver() as hooks:
         received = hooks.seen
         async with running_system(tmp_path) as gw:
-            status, doc = await gw.send({
-                "from": "ACME", "to": "+33612345678", "text": "hook me",
-                "callback_url": hooks.url,
-            })
+            status, doc = await gw.send(
+                {
+                    "from": "ACME",
+                    "to": "+33612345678",
+                    "text": "hook me",
+                    "callback_url": hooks.url,
+                }
+            )
             assert status == 202, doc
 
             def delivered_posted() -> bool:
@@ -344,8 +384,9 @@ async def test_after_an_smsc_outage_priority_3_leaves_before_priority_0(
         high = [f"+3363000{i:04d}" for i in range(20)]
         ids: list[str] = []
         for numbers, priority in ((low, 0), (high, 3)):  # the low ones come first
-            status, doc = await gw.send({"from": "ACME", "to": numbers, "text": "after",
-                                         "priority": priority})
+            status, doc = await gw.send(
+                {"from": "ACME", "to": numbers, "text": "after", "priority": priority}
+            )
             assert status == 202, doc
             ids += [m["id"] for m in doc["messages"]]
 
@@ -374,18 +415,36 @@ async def test_a_journal_left_by_a_crash_is_recorded_before_anything_is_sent(
     await prepare_store(config.store.url, config.base_dir)
     store = await open_store(config.store.url, base=config.base_dir)
     try:
-        result = await store.enqueue([NewMessage(
-            account=ACCOUNT, sender=SENDER, sender_kind=SenderKind.ALPHA,
-            destination="+33612345678", text="sent before the crash", encoding="gsm7",
-            segments=1, price=PRICE)], lease=Lease(worker="e2e", seconds=300))
+        result = await store.enqueue(
+            [
+                NewMessage(
+                    account=ACCOUNT,
+                    sender=SENDER,
+                    sender_kind=SenderKind.ALPHA,
+                    destination="+33612345678",
+                    text="sent before the crash",
+                    encoding="gsm7",
+                    segments=1,
+                    price=PRICE,
+                )
+            ],
+            lease=Lease(worker="e2e", seconds=300),
+        )
         [enqueued] = result.results
         assert isinstance(enqueued, Enqueued)
         journal, _ = AcceptJournal.open(journal_base(tmp_path / "gw.db", "e2e"))
         journal.recovered()
         journal.start()
-        _, durable = journal.append([OutcomeRecord(
-            message_id=enqueued.message.id, index=0, link="smsc-1",
-            outcome=Accepted(smsc_id="abc123"))])
+        _, durable = journal.append(
+            [
+                OutcomeRecord(
+                    message_id=enqueued.message.id,
+                    index=0,
+                    link="smsc-1",
+                    outcome=Accepted(smsc_id="abc123"),
+                )
+            ]
+        )
         await durable
         await journal.close()  # not stored: the file stays, as a crash leaves it
     finally:
@@ -424,16 +483,27 @@ async def test_replies_to_a_virtual_number_written_as_smscs_write_it_reach_its_o
             await store.set_sender_status(account, number, SenderStatus.APPROVED)
     finally:
         await store.close()
-    sent = [(ACCOUNT, "447911123456", 0), (ACCOUNT, "07911123456", 2),
-            (ACCOUNT, "07911123456", 0), ("beta", "447400123456", 0), ("beta", "7400123456", 2)]
+    sent = [
+        (ACCOUNT, "447911123456", 0),
+        (ACCOUNT, "07911123456", 2),
+        (ACCOUNT, "07911123456", 0),
+        ("beta", "447400123456", 0),
+        ("beta", "7400123456", 2),
+    ]
     try:
         async with running_daemon(config):
             await eventually(lambda: bool(sim.bound()), what="link bound at the SMSC")
             for i, (_, digits, ton) in enumerate(sent):
-                sim.inject_mo(source="07700123456", source_ton=2, destination=digits,
-                              dest_ton=ton, text=f"reply {i}")
+                sim.inject_mo(
+                    source="07700123456",
+                    source_ton=2,
+                    destination=digits,
+                    dest_ton=ton,
+                    text=f"reply {i}",
+                )
             store = await open_store(config.store.url, base=config.base_dir)
             try:
+
                 async def stored() -> bool:
                     return len(await store.list_inbound()) == len(sent)
 
@@ -444,5 +514,7 @@ async def test_replies_to_a_virtual_number_written_as_smscs_write_it_reach_its_o
     finally:
         await sim.close()
     got = {r.text: (r.account, r.destination, r.source) for r in replies}
-    assert got == {f"reply {i}": (account, numbers[account], "+447700123456")
-                   for i, (account, _, _) in enumerate(sent)}
+    assert got == {
+        f"reply {i}": (account, numbers[account], "+447700123456")
+        for i, (account, _, _) in enumerate(sent)
+    }

@@ -24,9 +24,11 @@ def demo_config(path: Path, *, smpp_port: int, http_port: int) -> Path:
     """The checkout's config/gateway.toml (what scripts/demo runs), on test ports and a
     store of the test's own."""
     text = (ROOT / "config" / "gateway.toml").read_text(encoding="utf-8")
-    for old, new in (('url = "sqlite:../var/gateway.db"', 'url = "sqlite:gw.db"'),
-                     ('listen = "127.0.0.1:8080"', f'listen = "127.0.0.1:{http_port}"'),
-                     ("port = 2775", f"port = {smpp_port}")):
+    for old, new in (
+        ('url = "sqlite:../var/gateway.db"', 'url = "sqlite:gw.db"'),
+        ('listen = "127.0.0.1:8080"', f'listen = "127.0.0.1:{http_port}"'),
+        ("port = 2775", f"port = {smpp_port}"),
+    ):
         assert old in text, f"config/gateway.toml no longer has {old!r}"
         text = text.replace(old, new)
     path.write_text(text, encoding="utf-8")
@@ -43,17 +45,22 @@ def alive(pid: int) -> bool:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["term", "int"])
 async def test_a_signal_stops_the_demo_and_frees_its_ports(
-    tmp_path: Path, sig: signal.Signals,
+    tmp_path: Path,
+    sig: signal.Signals,
 ) -> None:
     smpp_port, control_port, http_port = free_port(), free_port(), free_port()
     smsgw = tmp_path / "smsgw"
     smsgw.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m gateway "$@"\n', encoding="utf-8")
     smsgw.chmod(0o700)
     env = dict(
-        os.environ, PYTHONUNBUFFERED="1", SMSGW_BIN=str(smsgw),
-        SMSGW_CONFIG=str(demo_config(tmp_path / "gateway.toml", smpp_port=smpp_port,
-                                     http_port=http_port)),
-        SMSGW_DEMO_SMPP_PORT=str(smpp_port), SMSGW_DEMO_CONTROL_PORT=str(control_port),
+        os.environ,
+        PYTHONUNBUFFERED="1",
+        SMSGW_BIN=str(smsgw),
+        SMSGW_CONFIG=str(
+            demo_config(tmp_path / "gateway.toml", smpp_port=smpp_port, http_port=http_port)
+        ),
+        SMSGW_DEMO_SMPP_PORT=str(smpp_port),
+        SMSGW_DEMO_CONTROL_PORT=str(control_port),
         SMSGW_DEMO_VAR=str(tmp_path / "var"),
     )
     for name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
@@ -61,8 +68,12 @@ async def test_a_signal_stops_the_demo_and_frees_its_ports(
     log = tmp_path / "demo.log"
     with log.open("wb") as out:
         demo = subprocess.Popen(  # noqa: ASYNC220 - waited on in a thread below
-            ["bash", str(ROOT / "scripts" / "demo")], cwd=tmp_path, env=env,
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            ["bash", str(ROOT / "scripts" / "demo")],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
@@ -80,8 +91,7 @@ async def test_a_signal_stops_the_demo_and_frees_its_ports(
                         return r.status == 200
                 return False
 
-            await eventually(ready, timeout=60, what="the demo's daemon ready",
-                             failure=failure)
+            await eventually(ready, timeout=60, what="the demo's daemon ready", failure=failure)
         daemon = int((tmp_path / "gw.db-run.lock").read_text().strip())  # the run lock's pid
         assert port_accepts("127.0.0.1", control_port)
         demo.send_signal(sig)

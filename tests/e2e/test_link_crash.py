@@ -28,12 +28,12 @@ from tests.waiting import eventually
 @contextlib.asynccontextmanager
 async def started_daemon(config: Config) -> AsyncIterator[Daemon]:
     """The daemon in this event loop, once its API listens (not waiting for its links)."""
-    daemon = Daemon(config=config, settings=daemon_settings(config),
-                    logger=structlog.get_logger())
+    daemon = Daemon(config=config, settings=daemon_settings(config), logger=structlog.get_logger())
     task = asyncio.create_task(daemon.run(), name="daemon")
     try:
-        await eventually(lambda: daemon.http_port is not None or task.done(),
-                         what="the API listening")
+        await eventually(
+            lambda: daemon.http_port is not None or task.done(), what="the API listening"
+        )
         if task.done():
             task.result()  # the daemon died while starting: show why
         yield daemon
@@ -44,7 +44,8 @@ async def started_daemon(config: Config) -> AsyncIterator[Daemon]:
 
 
 async def test_a_crashing_link_is_restarted_and_the_daemon_goes_on(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(supervisor, "RESTART_MIN", 0.5)
     monkeypatch.setattr(supervisor, "RESTART_MAX", 1.0)
@@ -68,19 +69,20 @@ async def test_a_crashing_link_is_restarted_and_the_daemon_goes_on(
     monkeypatch.setattr(app_module, "build_link", build_link)
     sim = SmscSimulator(config=SimConfig(dlr=True), port=0)
     await sim.start()
-    links = (smpp_link(sim.port, name="smsc-1", routes='["+33"]')
-             + smpp_link(sim.port, name="broken", routes='["+32"]'))
-    config = load_config(write_config(tmp_path / "gateway.toml", smsc_port=sim.port,
-                                      link=links))
+    links = smpp_link(sim.port, name="smsc-1", routes='["+33"]') + smpp_link(
+        sim.port, name="broken", routes='["+32"]'
+    )
+    config = load_config(write_config(tmp_path / "gateway.toml", smsc_port=sim.port, link=links))
     token = await prepare_store(config.store.url, config.base_dir)
     auth = {"Authorization": f"Bearer {token}"}
     try:
         with structlog.testing.capture_logs() as logs:
             async with started_daemon(config) as daemon, aiohttp.ClientSession() as http:
                 base = f"http://127.0.0.1:{daemon.http_port}"
-                await eventually(lambda: "smsc-1" in daemon.links
-                                 and daemon.links["smsc-1"].health().bound,
-                                 what="smsc-1 bound")
+                await eventually(
+                    lambda: "smsc-1" in daemon.links and daemon.links["smsc-1"].health().bound,
+                    what="smsc-1 bound",
+                )
                 go.set()
 
                 async def broken_link() -> dict[str, Any]:
@@ -96,14 +98,16 @@ async def test_a_crashing_link_is_restarted_and_the_daemon_goes_on(
 
                 await eventually(shown_crashed, what="the broken link shown down, crashed")
                 # the API and the other link work meanwhile
-                async with http.post(f"{base}/v1/messages", headers=auth, json={
-                        "from": "ACME", "to": ["+33612345678"], "text": "still here"}) as r:
+                async with http.post(
+                    f"{base}/v1/messages",
+                    headers=auth,
+                    json={"from": "ACME", "to": ["+33612345678"], "text": "still here"},
+                ) as r:
                     assert r.status == 202
                     [first] = (await r.json())["messages"]
 
                 async def state(message_id: str) -> str:
-                    async with http.get(f"{base}/v1/messages/{message_id}",
-                                        headers=auth) as r:
+                    async with http.get(f"{base}/v1/messages/{message_id}", headers=auth) as r:
                         found: str = (await r.json())["state"]
                         return found
 
@@ -116,8 +120,11 @@ async def test_a_crashing_link_is_restarted_and_the_daemon_goes_on(
                     return bool((await broken_link())["bound"])
 
                 await eventually(restarted, what="the broken link restarted and bound")
-                async with http.post(f"{base}/v1/messages", headers=auth, json={
-                        "from": "ACME", "to": ["+32470000001"], "text": "via broken"}) as r:
+                async with http.post(
+                    f"{base}/v1/messages",
+                    headers=auth,
+                    json={"from": "ACME", "to": ["+32470000001"], "text": "via broken"},
+                ) as r:
                     assert r.status == 202
                     [second] = (await r.json())["messages"]
                 await eventually(lambda: delivered(second["id"]), what="delivered by broken")

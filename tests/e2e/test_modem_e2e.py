@@ -67,44 +67,48 @@ routes = ["*"]
 @contextlib.asynccontextmanager
 async def modem_system(tmp_path: Path) -> AsyncIterator[ModemSystem]:
     async with PtyModem(SimConfig(report_delay=0.05)) as modem:
-        config_path = write_config(tmp_path / "gateway.toml", smsc_port=0,
-                                   link=modem_link(modem.device))
+        config_path = write_config(
+            tmp_path / "gateway.toml", smsc_port=0, link=modem_link(modem.device)
+        )
         config = load_config(config_path)
         token = await prepare_store(config.store.url, config.base_dir)
         async with running_daemon(config) as daemon, aiohttp.ClientSession() as http:
             assert daemon.links["modem-1"].health().bound
-            yield ModemSystem(modem=modem, http=http, token=token,
-                              base=f"http://127.0.0.1:{daemon.http_port}")
+            yield ModemSystem(
+                modem=modem, http=http, token=token, base=f"http://127.0.0.1:{daemon.http_port}"
+            )
 
 
 def submit_fields(tpdu: bytes) -> tuple[str, tuple[int, int] | None, bool]:
     """(recipient, (total, sequence) of the concatenation header or None, report asked)."""
     first, ndigits, toa = tpdu[0], tpdu[2], tpdu[3]
-    octets = tpdu[4:4 + (ndigits + 1) // 2]
+    octets = tpdu[4 : 4 + (ndigits + 1) // 2]
     digits = "".join(f"{o & 0x0F:x}{o >> 4:x}" for o in octets)[:ndigits]
     recipient = ("+" if toa == 0x91 else "") + digits
     at = 4 + len(octets) + 2  # past TP-PID and TP-DCS
     at += {0: 0, 2: 1, 1: 7, 3: 7}[(first >> 3) & 0x03]  # TP-VP by its format
     concat = None
     if first & 0x40:  # TP-UDHI
-        ud = tpdu[at + 1:]
-        udh = ud[1:1 + ud[0]]
+        ud = tpdu[at + 1 :]
+        udh = ud[1 : 1 + ud[0]]
         while udh:
-            iei, length, data = udh[0], udh[1], udh[2:2 + udh[1]]
+            iei, length, data = udh[0], udh[1], udh[2 : 2 + udh[1]]
             if iei == 0x00:
                 concat = (data[1], data[2])
             elif iei == 0x08:
                 concat = (data[2], data[3])
-            udh = udh[2 + length:]
+            udh = udh[2 + length :]
     return recipient, concat, bool(first & 0x20)
 
 
 async def test_two_segments_go_out_as_two_pdus_and_end_delivered(tmp_path: Path) -> None:
     text = "Votre colis arrive demain entre 8h et 12h. " * 5  # 215 GSM characters
     async with modem_system(tmp_path) as gw:
-        async with gw.http.post(f"{gw.base}/v1/messages", headers=gw.auth(),
-                                json={"from": SENDER, "to": ["+33612345678"], "text": text}
-                                ) as r:
+        async with gw.http.post(
+            f"{gw.base}/v1/messages",
+            headers=gw.auth(),
+            json={"from": SENDER, "to": ["+33612345678"], "text": text},
+        ) as r:
             doc = await r.json()
             assert r.status == 202, doc
         [msg] = doc["messages"]

@@ -47,12 +47,14 @@ def broker_connections(broker: MosquittoBroker, client_id: str) -> int:
 
 @pytest.fixture
 async def mqtt_system(
-    tmp_path: Path, mosquitto_broker: MosquittoBroker,
+    tmp_path: Path,
+    mosquitto_broker: MosquittoBroker,
 ) -> AsyncIterator[tuple[System, Upstream]]:
     async with (
         running_system(tmp_path, mqtt_url=mosquitto_broker.url) as gw,
-        aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port,
-                       identifier="upstream") as client,
+        aiomqtt.Client(
+            mosquitto_broker.host, mosquitto_broker.port, identifier="upstream"
+        ) as client,
     ):
         await client.subscribe("smsgw/acme/status", qos=1)
         await client.subscribe("smsgw/acme/rejected", qos=1)
@@ -66,7 +68,9 @@ async def mqtt_system(
 
 @pytest.mark.parametrize("field", ["client_ref", "text", "from", "callback_url"])
 async def test_a_lone_surrogate_is_rejected_with_its_reason_and_later_sends_flow(
-    mqtt_system: tuple[System, Upstream], mosquitto_broker: MosquittoBroker, field: str,
+    mqtt_system: tuple[System, Upstream],
+    mosquitto_broker: MosquittoBroker,
+    field: str,
 ) -> None:
     broker = mosquitto_broker
     _, up = mqtt_system
@@ -92,7 +96,8 @@ async def next_message(client: aiomqtt.Client) -> aiomqtt.Message:
 
 
 async def test_retained_sends_are_refused_once_and_never_charged_again(
-    tmp_path: Path, mosquitto_broker: MosquittoBroker,
+    tmp_path: Path,
+    mosquitto_broker: MosquittoBroker,
 ) -> None:
     broker = mosquitto_broker
     retained = dict(GOOD, client_ref="r-1")
@@ -123,8 +128,9 @@ async def test_retained_sends_are_refused_once_and_never_charged_again(
 
                 async def refused_twice() -> bool:
                     reconnected = await gw.metric("smsgw_mqtt_connections_total", broker=where)
-                    refusals = await gw.metric("smsgw_messages_rejected_total", account="acme",
-                                               reason="retained")
+                    refusals = await gw.metric(
+                        "smsgw_messages_rejected_total", account="acme", reason="retained"
+                    )
                     return reconnected == 2 and refusals == 2
 
                 await eventually(refused_twice, what="the copy of r-2 refused")

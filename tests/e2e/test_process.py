@@ -60,7 +60,10 @@ class DaemonProcess:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "gateway", "run", "-c", str(self.config)],
-                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
                 stderr=subprocess.STDOUT,
             )
         self.starts += 1
@@ -141,7 +144,11 @@ def finished(db: Path) -> int:
 
 
 async def until(
-    check: Callable[[], bool], *, timeout: float, what: str, proc: DaemonProcess,
+    check: Callable[[], bool],
+    *,
+    timeout: float,
+    what: str,
+    proc: DaemonProcess,
 ) -> None:
     """:func:`eventually`, whose failure shows the end of the daemon's log."""
     await eventually(check, timeout=timeout, what=what, failure=proc.failure)
@@ -159,14 +166,25 @@ async def smsc(config: SimConfig) -> AsyncIterator[SmscSimulator]:
 
 @contextlib.asynccontextmanager
 async def daemon_process(
-    tmp_path: Path, *, link: str, topup: int = TOPUP, dispatcher: str = "",
-    extra: str = "", mqtt_url: str | None = None,
+    tmp_path: Path,
+    *,
+    link: str,
+    topup: int = TOPUP,
+    dispatcher: str = "",
+    extra: str = "",
+    mqtt_url: str | None = None,
 ) -> AsyncIterator[tuple[DaemonProcess, aiohttp.ClientSession]]:
     """The store prepared, the daemon started and ready; killed on exit if still running."""
     port = free_port()
-    config = write_config(tmp_path / "gateway.toml", smsc_port=0, link=link,
-                          listen=f"127.0.0.1:{port}", dispatcher=dispatcher,
-                          mqtt_url=mqtt_url, extra="[log]\njson = true\n" + extra)
+    config = write_config(
+        tmp_path / "gateway.toml",
+        smsc_port=0,
+        link=link,
+        listen=f"127.0.0.1:{port}",
+        dispatcher=dispatcher,
+        mqtt_url=mqtt_url,
+        extra="[log]\njson = true\n" + extra,
+    )
     loaded = load_config(config)
     token = await prepare_store(loaded.store.url, loaded.base_dir, topup=topup)
     proc = DaemonProcess(config=config, port=port, token=token, log=tmp_path / "daemon.log")
@@ -192,7 +210,10 @@ KILLS = 3
 
 
 async def send_until_accepted(
-    proc: DaemonProcess, http: aiohttp.ClientSession, numbers: list[str], ref: str,
+    proc: DaemonProcess,
+    http: aiohttp.ClientSession,
+    numbers: list[str],
+    ref: str,
 ) -> list[str]:
     """POST one batch, again with the same client_ref while the daemon is down."""
     body = {"from": SENDER, "to": numbers, "text": "kill test", "client_ref": ref}
@@ -200,8 +221,7 @@ async def send_until_accepted(
 
     async def accepted() -> bool:
         try:
-            async with http.post(f"{proc.base}/v1/messages", json=body,
-                                 headers=proc.auth()) as r:
+            async with http.post(f"{proc.base}/v1/messages", json=body, headers=proc.auth()) as r:
                 doc = await r.json()
         except aiohttp.ClientError:
             return False  # killed under us: again once it is back
@@ -223,15 +243,20 @@ async def test_kill_9_at_random_moments_loses_nothing_and_bills_each_message_onc
     started = time.monotonic()
     async with (
         smsc(SimConfig(dlr=True, keep_unacked=True)) as sim,
-        daemon_process(tmp_path, link=smpp_link(sim.port), topup=topup,
-                       dispatcher="lease = 3\nmax_in_flight = 1000\n") as (gw, http),
+        daemon_process(
+            tmp_path,
+            link=smpp_link(sim.port),
+            topup=topup,
+            dispatcher="lease = 3\nmax_in_flight = 1000\n",
+        ) as (gw, http),
     ):
 
         async def send_all() -> list[str]:
             ids: list[str] = []
             for start in range(0, N, BATCH):
-                ids += await send_until_accepted(gw, http, numbers[start:start + BATCH],
-                                                 f"batch-{start}")
+                ids += await send_until_accepted(
+                    gw, http, numbers[start : start + BATCH], f"batch-{start}"
+                )
             return ids
 
         sender = asyncio.create_task(send_all())
@@ -240,21 +265,25 @@ async def test_kill_9_at_random_moments_loses_nothing_and_bills_each_message_onc
         unrecorded: list[int] = []
         for _ in range(KILLS):
             target = progress + rng.randint(300, 1300)
-            await until(functools.partial(reached, gw.db, target), timeout=30,
-                        what=f"{target} messages sent", proc=gw)
+            await until(
+                functools.partial(reached, gw.db, target),
+                timeout=30,
+                what=f"{target} messages sent",
+                proc=gw,
+            )
             await gw.kill9()
             progress = sent(gw.db)
             kill_points.append(progress)
             # accepted by the SMSC, not recorded by the daemon: these are sent again
             # (the segments keep the SMSC id of their last accepted submit)
-            [(recorded,)] = query(gw.db, "SELECT count(*) FROM segments "
-                                         "WHERE smsc_id IS NOT NULL")
+            [(recorded,)] = query(gw.db, "SELECT count(*) FROM segments WHERE smsc_id IS NOT NULL")
             unrecorded.append(len(accepted_submits(sim)) - recorded - sum(unrecorded))
             gw.start()
             await gw.wait_ready(http)
         ids = await asyncio.wait_for(sender, timeout=60)
-        await until(lambda: finished(gw.db) == N, timeout=60,
-                    what="every message in a final state", proc=gw)
+        await until(
+            lambda: finished(gw.db) == N, timeout=60, what="every message in a final state", proc=gw
+        )
         elapsed = time.monotonic() - started
 
     assert len(set(ids)) == N
@@ -270,12 +299,17 @@ async def test_kill_9_at_random_moments_loses_nothing_and_bills_each_message_onc
     assert journal == balance
     debits = dict(query(gw.db, "SELECT kind, count(*) FROM ledger GROUP BY kind"))
     assert debits == {"topup": 1, "debit": N}
-    twice = query(gw.db, "SELECT message_id FROM ledger WHERE kind = 'debit' "
-                  "GROUP BY message_id HAVING count(*) > 1")
+    twice = query(
+        gw.db,
+        "SELECT message_id FROM ledger WHERE kind = 'debit' "
+        "GROUP BY message_id HAVING count(*) > 1",
+    )
     assert twice == []
-    report = (f"kill -9 run: {N} messages, kills after {kill_points} sent, "
-              f"{unrecorded} accepted but unrecorded at the kills, "
-              f"{duplicates} duplicate submits, {elapsed:.1f} s")
+    report = (
+        f"kill -9 run: {N} messages, kills after {kill_points} sent, "
+        f"{unrecorded} accepted but unrecorded at the kills, "
+        f"{duplicates} duplicate submits, {elapsed:.1f} s"
+    )
     print(report)  # noqa: T201 - the figures, with pytest -s
     # only what the SMSC accepted and the daemon had not recorded is sent again
     assert duplicates <= sum(unrecorded), report
@@ -294,15 +328,23 @@ async def test_sigterm_finishes_accepted_submits_records_them_and_unbinds(
 ) -> None:
     async with (
         smsc(SimConfig(dlr=True, delay=0.3)) as sim,
-        daemon_process(tmp_path, link=smpp_link(sim.port), topup=2000,
-                       dispatcher=f"stop_timeout = {STOP_TIMEOUT}\n") as (gw, http),
+        daemon_process(
+            tmp_path,
+            link=smpp_link(sim.port),
+            topup=2000,
+            dispatcher=f"stop_timeout = {STOP_TIMEOUT}\n",
+        ) as (gw, http),
     ):
         numbers = [f"+3362{i:07d}" for i in range(1500)]  # 7 s at 64 per 0.3 s
-        async with http.post(f"{gw.base}/v1/messages", headers=gw.auth(),
-                             json={"from": SENDER, "to": numbers, "text": "stop"}) as r:
+        async with http.post(
+            f"{gw.base}/v1/messages",
+            headers=gw.auth(),
+            json={"from": SENDER, "to": numbers, "text": "stop"},
+        ) as r:
             assert r.status == 202, await r.text()
-        await until(lambda: len(accepted_submits(sim)) >= 1, timeout=10,
-                    what="a submit in flight", proc=gw)
+        await until(
+            lambda: len(accepted_submits(sim)) >= 1, timeout=10, what="a submit in flight", proc=gw
+        )
         gw.signal(signal.SIGTERM)
         stopping = time.monotonic()
         assert await gw.wait_exit(timeout=STOP_TIMEOUT + 10) == 0
@@ -310,8 +352,9 @@ async def test_sigterm_finishes_accepted_submits_records_them_and_unbinds(
         # the dispatcher's stop_timeout, then the link's own bounded drain and unbind
         assert took < STOP_TIMEOUT + 5
         accepted = {r["message_id"] for r in accepted_submits(sim)}
-        recorded = dict(query(gw.db, "SELECT smsc_id, state FROM segments "
-                                     "WHERE smsc_id IS NOT NULL"))
+        recorded = dict(
+            query(gw.db, "SELECT smsc_id, state FROM segments WHERE smsc_id IS NOT NULL")
+        )
         assert accepted, "the SMSC accepted nothing before the stop"
         assert accepted <= set(recorded), sorted(accepted - set(recorded))[:5]
         assert {recorded[i] for i in accepted} <= {"submitted", "delivered"}
@@ -337,21 +380,39 @@ async def test_a_second_run_on_the_same_store_is_refused_before_touching_it(
         smsc(SimConfig(dlr=False)) as sim,
         daemon_process(tmp_path, link=smpp_link(sim.port)) as (gw, http),
     ):
-        async with http.post(f"{gw.base}/v1/messages", headers=gw.auth(),
-                             json={"from": SENDER, "to": ["+33612345678"], "text": "mine"}) as r:
+        async with http.post(
+            f"{gw.base}/v1/messages",
+            headers=gw.auth(),
+            json={"from": SENDER, "to": ["+33612345678"], "text": "mine"},
+        ) as r:
             assert r.status == 202, await r.text()
         # the first daemon's journal holds the accepted segment until its next rotation
-        await until(lambda: any(journal_files(gw.db).values()), timeout=10,
-                    what="the accepted segment in the journal", proc=gw)
+        await until(
+            lambda: any(journal_files(gw.db).values()),
+            timeout=10,
+            what="the accepted segment in the journal",
+            proc=gw,
+        )
         before = journal_files(gw.db)
         second = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "gateway", "run", "-c", str(gw.config), cwd=ROOT,
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "gateway",
+            "run",
+            "-c",
+            str(gw.config),
+            cwd=ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         out, err = await asyncio.wait_for(second.communicate(), 30)
         assert gw.proc is not None
-        assert (second.returncode, out, err.decode().splitlines()) == (1, b"", [
-            f"smsgw: store {gw.db} is in use by another smsgw run (pid {gw.proc.pid})"])
+        assert (second.returncode, out, err.decode().splitlines()) == (
+            1,
+            b"",
+            [f"smsgw: store {gw.db} is in use by another smsgw run (pid {gw.proc.pid})"],
+        )
         assert journal_files(gw.db) == before
         assert gw.running
         await gw.wait_ready(http)
@@ -375,13 +436,20 @@ async def test_sighup_adds_a_link_and_keeps_the_bound_one(tmp_path: Path) -> Non
             body = {"from": SENDER, "to": ["+32470123456", "+33612345678"], "text": "hup"}
             async with http.post(f"{gw.base}/v1/messages", headers=gw.auth(), json=body) as r:
                 assert r.status == 202, await r.text()
-            await until(lambda: states(gw.db) == {"delivered": 2}, timeout=10,
-                        what="both messages delivered", proc=gw)
+            await until(
+                lambda: states(gw.db) == {"delivered": 2},
+                timeout=10,
+                what="both messages delivered",
+                proc=gw,
+            )
             assert gw.running
         assert [r["to"] for r in accepted_submits(sim2)] == ["32470123456"]
         assert [r["to"] for r in accepted_submits(sim1)] == ["33612345678"]
-        after = [r["event"] for r in sim1.records
-                 if r.get("event") in {"connected", "bind", "disconnected", "unbind"}]
+        after = [
+            r["event"]
+            for r in sim1.records
+            if r.get("event") in {"connected", "bind", "disconnected", "unbind"}
+        ]
         # the daemon was killed at the end of the block: one disconnect, no second bind
         assert after[:2] == ["connected", "bind"]
         assert "bind" not in after[2:]
@@ -402,8 +470,11 @@ async def _other_accounts_message(gw: DaemonProcess, http: aiohttp.ClientSession
         _, token = await store.create_token("other")
     finally:
         await store.close()
-    async with http.post(f"{gw.base}/v1/messages", headers={"Authorization": f"Bearer {token}"},
-                         json={"from": "OTHERCO", "to": ["+33612345678"], "text": "x"}) as r:
+    async with http.post(
+        f"{gw.base}/v1/messages",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"from": "OTHERCO", "to": ["+33612345678"], "text": "x"},
+    ) as r:
         doc = await r.json()
         assert r.status == 202, doc
         message_id: str = doc["messages"][0]["id"]
@@ -413,18 +484,39 @@ async def _other_accounts_message(gw: DaemonProcess, http: aiohttp.ClientSession
 BAD_SENDS: list[tuple[str, bytes, int, set[str]]] = [
     ("malformed JSON", b'{"from": "ACME", "to": [', 400, {"malformed_json"}),
     ("not an object", b'["+33612345678"]', 400, {"not_an_object"}),
-    ("wrong type", b'{"from": "ACME", "to": "+33612345678", "text": 42}', 400,
-     {"wrong_type"}),
-    ("unknown field", b'{"from": "ACME", "to": ["+33612345678"], "text": "x", "tag": 1}', 400,
-     {"unknown_field"}),
-    ("invalid UTF-8", b'{"from": "ACME", "to": ["+33612345678"], "text": "\xff\xfe"}', 400,
-     {"invalid_utf8"}),
-    ("national number", b'{"from": "ACME", "to": ["0612345678"], "text": "x"}', 400,
-     {"invalid_recipient"}),
-    ("unapproved sender", b'{"from": "NOTOURS", "to": ["+33612345678"], "text": "x"}', 403,
-     {"sender_not_allowed"}),
-    ("2 MB body", json.dumps({"from": "ACME", "to": ["+33612345678"],
-                              "text": "x" * (2 * 1024 * 1024)}).encode(), 413, {"too_large"}),
+    ("wrong type", b'{"from": "ACME", "to": "+33612345678", "text": 42}', 400, {"wrong_type"}),
+    (
+        "unknown field",
+        b'{"from": "ACME", "to": ["+33612345678"], "text": "x", "tag": 1}',
+        400,
+        {"unknown_field"},
+    ),
+    (
+        "invalid UTF-8",
+        b'{"from": "ACME", "to": ["+33612345678"], "text": "\xff\xfe"}',
+        400,
+        {"invalid_utf8"},
+    ),
+    (
+        "national number",
+        b'{"from": "ACME", "to": ["0612345678"], "text": "x"}',
+        400,
+        {"invalid_recipient"},
+    ),
+    (
+        "unapproved sender",
+        b'{"from": "NOTOURS", "to": ["+33612345678"], "text": "x"}',
+        403,
+        {"sender_not_allowed"},
+    ),
+    (
+        "2 MB body",
+        json.dumps(
+            {"from": "ACME", "to": ["+33612345678"], "text": "x" * (2 * 1024 * 1024)}
+        ).encode(),
+        413,
+        {"too_large"},
+    ),
 ]
 
 
@@ -435,9 +527,11 @@ async def test_bad_input_gets_clear_4xx_and_the_daemon_keeps_running(tmp_path: P
     ):
         seen: dict[str, tuple[int, str]] = {}
         for name, body, _, _ in BAD_SENDS:
-            async with http.post(f"{gw.base}/v1/messages", data=io.BytesIO(body),
-                                 headers={**gw.auth(), "Content-Type": "application/json"}
-                                 ) as r:
+            async with http.post(
+                f"{gw.base}/v1/messages",
+                data=io.BytesIO(body),
+                headers={**gw.auth(), "Content-Type": "application/json"},
+            ) as r:
                 doc = await r.json()
                 assert isinstance(doc.get("detail"), str), (name, doc)
                 assert "\n" not in doc["detail"], (name, doc)
@@ -453,8 +547,11 @@ async def test_bad_input_gets_clear_4xx_and_the_daemon_keeps_running(tmp_path: P
         expected["another account's message"] = (404, {"not_found"})
         expected["another account's cancel"] = (404, {"not_found"})
         expected["no token"] = (401, {"unauthorized"})
-        wrong = {name: got for name, got in seen.items()
-                 if got[0] != expected[name][0] or got[1] not in expected[name][1]}
+        wrong = {
+            name: got
+            for name, got in seen.items()
+            if got[0] != expected[name][0] or got[1] not in expected[name][1]
+        }
         assert wrong == {}
         async with http.get(f"{gw.base}/healthz") as r:
             assert r.status == 200

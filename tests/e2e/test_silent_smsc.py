@@ -28,22 +28,27 @@ async def test_a_message_to_a_silent_smsc_goes_out_once_more_on_the_next_session
     auth = {"Authorization": f"Bearer {token}"}
 
     def submits(event: str) -> int:
-        return sum(r.get("event") == event and r.get("command_id", CommandId.SUBMIT_SM)
-                   == CommandId.SUBMIT_SM for r in sim.records)
+        return sum(
+            r.get("event") == event
+            and r.get("command_id", CommandId.SUBMIT_SM) == CommandId.SUBMIT_SM
+            for r in sim.records
+        )
 
     try:
         async with running_daemon(config) as daemon, aiohttp.ClientSession() as http:
             base = f"http://127.0.0.1:{daemon.http_port}"
-            async with http.post(f"{base}/v1/messages", headers=auth, json={
-                    "from": "ACME", "to": ["+33612345678"], "text": "anyone there?"}) as r:
+            async with http.post(
+                f"{base}/v1/messages",
+                headers=auth,
+                json={"from": "ACME", "to": ["+33612345678"], "text": "anyone there?"},
+            ) as r:
                 assert r.status == 202
                 [message] = (await r.json())["messages"]
             await eventually(lambda: submits("ignored") == 1, what="the silent SMSC got it")
             sim.config = SimConfig(dlr=True)  # the next connection is answered
 
             async def delivered() -> bool:
-                async with http.get(f"{base}/v1/messages/{message['id']}",
-                                    headers=auth) as r:
+                async with http.get(f"{base}/v1/messages/{message['id']}", headers=auth) as r:
                     return bool((await r.json())["state"] == "delivered")
 
             await eventually(delivered, what="delivered through the next session")

@@ -57,8 +57,11 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-async def send(proc: DaemonProcess, http: aiohttp.ClientSession, numbers: list[str],
-               ) -> list[str]:
+async def send(
+    proc: DaemonProcess,
+    http: aiohttp.ClientSession,
+    numbers: list[str],
+) -> list[str]:
     body = {"from": SENDER, "to": numbers, "text": "via a worker"}
     async with http.post(f"{proc.base}/v1/messages", json=body, headers=proc.auth()) as r:
         doc = await r.json()
@@ -86,8 +89,12 @@ async def test_workers_take_sends_to_delivered_and_show_the_daemons_state(
         for batch in range(6):  # several connections: the kernel spreads them
             async with aiohttp.ClientSession() as fresh:
                 ids += await send(gw, fresh, [f"+3361{batch}{i:06d}" for i in range(50)])
-        await until(lambda: states(gw.db).get("delivered", 0) == len(ids), timeout=30,
-                    what="every message delivered", proc=gw)
+        await until(
+            lambda: states(gw.db).get("delivered", 0) == len(ids),
+            timeout=30,
+            what="every message delivered",
+            proc=gw,
+        )
         assert len({r["message_id"] for r in accepted_submits(sim)}) == len(ids)
         # the daemon's registry through a worker: what the workers counted, and the link
         async with http.get(f"{gw.base}/metrics") as r:
@@ -112,17 +119,26 @@ async def test_workers_take_sends_to_delivered_and_show_the_daemons_state(
             assert r.status == 200
             assert (await r.json())["links_bound"] == ["smsc-1"]
         # a refused send is counted too
-        async with http.post(f"{gw.base}/v1/messages", headers=gw.auth(),
-                             json={"from": SENDER, "to": ["0612345678"], "text": "x"}) as r:
+        async with http.post(
+            f"{gw.base}/v1/messages",
+            headers=gw.auth(),
+            json={"from": SENDER, "to": ["0612345678"], "text": "x"},
+        ) as r:
             assert r.status == 400
         async with http.get(f"{gw.base}/metrics") as r:
             text = await r.text()
-        assert any(line.startswith(f'smsgw_messages_rejected_total{{account="{ACCOUNT}"')
-                   and line.endswith(" 1.0") for line in text.splitlines()), text[:2000]
+        assert any(
+            line.startswith(f'smsgw_messages_rejected_total{{account="{ACCOUNT}"')
+            and line.endswith(" 1.0")
+            for line in text.splitlines()
+        ), text[:2000]
         gw.signal(signal.SIGTERM)
         assert await gw.wait_exit(timeout=20) == 0
-        await eventually(lambda: not any(alive(p) for p in pids), timeout=10,
-                         what="the workers gone with the daemon")
+        await eventually(
+            lambda: not any(alive(p) for p in pids),
+            timeout=10,
+            what="the workers gone with the daemon",
+        )
 
 
 async def test_a_dead_worker_is_started_again_and_none_outlives_a_killed_daemon(
@@ -148,34 +164,54 @@ async def test_a_dead_worker_is_started_again_and_none_outlives_a_killed_daemon(
                 return False  # the new worker is not listening yet
             return True
 
-        await eventually(sent_again, timeout=20, what="a send through the new worker",
-                         failure=gw.failure)
-        await until(lambda: states(gw.db).get("delivered", 0) == 1, timeout=20,
-                    what="the message delivered", proc=gw)
+        await eventually(
+            sent_again, timeout=20, what="a send through the new worker", failure=gw.failure
+        )
+        await until(
+            lambda: states(gw.db).get("delivered", 0) == 1,
+            timeout=20,
+            what="the message delivered",
+            proc=gw,
+        )
         [second] = workers_of(gw)
         await gw.kill9()
-        await eventually(lambda: not alive(second), timeout=10,
-                         what="the worker gone after its daemon's SIGKILL")
+        await eventually(
+            lambda: not alive(second), timeout=10, what="the worker gone after its daemon's SIGKILL"
+        )
 
 
 async def test_every_worker_takes_mqtt_sends_and_worker_0_publishes_the_events(
-    tmp_path: Path, mosquitto_broker: MosquittoBroker,
+    tmp_path: Path,
+    mosquitto_broker: MosquittoBroker,
 ) -> None:
     async with (
         smsc(SimConfig(dlr=True)) as sim,
-        daemon_process(tmp_path, link=smpp_link(sim.port), extra=WORKERS.format(2),
-                       mqtt_url=mosquitto_broker.url) as (gw, http),
-        aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port,
-                       identifier="upstream") as up,
+        daemon_process(
+            tmp_path,
+            link=smpp_link(sim.port),
+            extra=WORKERS.format(2),
+            mqtt_url=mosquitto_broker.url,
+        ) as (gw, http),
+        aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port, identifier="upstream") as up,
     ):
         await up.subscribe("smsgw/acme/status", qos=1)
-        await eventually(lambda: _mqtt_sessions(gw) == {0, 1}, timeout=15,
-                         what="both workers' MQTT sessions")
+        await eventually(
+            lambda: _mqtt_sessions(gw) == {0, 1}, timeout=15, what="both workers' MQTT sessions"
+        )
         sends = 12
         for i in range(sends):
-            await up.publish("smsgw/acme/send", json.dumps(
-                {"from": SENDER, "to": [f"+336123456{i:02d}"], "text": "via mqtt",
-                 "client_ref": f"w-{i}"}), qos=1)
+            await up.publish(
+                "smsgw/acme/send",
+                json.dumps(
+                    {
+                        "from": SENDER,
+                        "to": [f"+336123456{i:02d}"],
+                        "text": "via mqtt",
+                        "client_ref": f"w-{i}",
+                    }
+                ),
+                qos=1,
+            )
         delivered: set[object] = set()
         queued_first: set[object] = set()
         async with asyncio.timeout(30):
@@ -201,18 +237,28 @@ async def test_every_worker_takes_mqtt_sends_and_worker_0_publishes_the_events(
             text = await r.text()
         broker = f"{mosquitto_broker.host}:{mosquitto_broker.port}"
         assert metric_value(text, f'smsgw_mqtt_connected{{broker="{broker}"}}') == 1.0
-        assert metric_value(text, f'smsgw_messages_accepted_total{{account="{ACCOUNT}",'
-                                  f'channel="mqtt"}}') == sends
+        assert (
+            metric_value(
+                text, f'smsgw_messages_accepted_total{{account="{ACCOUNT}",channel="mqtt"}}'
+            )
+            == sends
+        )
         # the sends were shared: both workers stored some (the broker alternates)
-        stored_by = [json.loads(line).get("worker") for line in gw.log.read_text().splitlines()
-                     if '"messages_enqueued"' in line]
+        stored_by = [
+            json.loads(line).get("worker")
+            for line in gw.log.read_text().splitlines()
+            if '"messages_enqueued"' in line
+        ]
         assert {0, 1} <= set(stored_by)
 
 
 def _mqtt_sessions(gw: DaemonProcess) -> set[object]:
     """The workers that logged an MQTT session."""
-    return {json.loads(line).get("worker") for line in gw.log.read_text().splitlines()
-            if '"mqtt_connected"' in line}
+    return {
+        json.loads(line).get("worker")
+        for line in gw.log.read_text().splitlines()
+        if '"mqtt_connected"' in line
+    }
 
 
 async def run_on_taken_port(tmp_path: Path, extra: str) -> tuple[int, int, list[str]]:
@@ -220,9 +266,13 @@ async def run_on_taken_port(tmp_path: Path, extra: str) -> tuple[int, int, list[
     with socket.socket() as taken:  # bound, not listening, no SO_REUSEADDR: bind fails
         taken.bind(("127.0.0.1", 0))
         port = taken.getsockname()[1]
-        config = write_config(tmp_path / "gateway.toml", smsc_port=0,
-                              link=smpp_link(free_port()), listen=f"127.0.0.1:{port}",
-                              extra="[log]\njson = true\n" + extra)
+        config = write_config(
+            tmp_path / "gateway.toml",
+            smsc_port=0,
+            link=smpp_link(free_port()),
+            listen=f"127.0.0.1:{port}",
+            extra="[log]\njson = true\n" + extra,
+        )
         gw = DaemonProcess(config=config, port=port, token="", log=tmp_path / "daemon.log")
         gw.start()
         try:
@@ -247,7 +297,10 @@ async def test_a_taken_port_stops_the_daemon_with_one_clear_line(tmp_path: Path)
     status, port, lines = await run_on_taken_port(tmp_path, WORKERS.format(1))
     assert status == 1
     # the worker's reason, then the daemon's last word
-    assert any(line.startswith("smsgw worker 0: ") and "address already in use" in line
-               for line in lines), lines[-5:]
-    assert lines[-1] == (f"smsgw: worker 0 exited with status 1 before serving on "
-                         f"127.0.0.1:{port} (see its log lines above)"), lines[-5:]
+    assert any(
+        line.startswith("smsgw worker 0: ") and "address already in use" in line for line in lines
+    ), lines[-5:]
+    assert lines[-1] == (
+        f"smsgw: worker 0 exited with status 1 before serving on "
+        f"127.0.0.1:{port} (see its log lines above)"
+    ), lines[-5:]

@@ -24,7 +24,8 @@ MAX_EXPOSURE = 2.5
 
 ANALYZE = shutil.which("systemd-analyze")
 needs_analyze = pytest.mark.skipif(
-    ANALYZE is None, reason="systemd-analyze is not installed (Debian package: systemd)",
+    ANALYZE is None,
+    reason="systemd-analyze is not installed (Debian package: systemd)",
 )
 
 
@@ -73,7 +74,11 @@ def test_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
 def test_unit_security_exposure_is_ok_or_better() -> None:
     threshold = str(int(MAX_EXPOSURE * 10))  # --threshold counts tenths
     result = run(
-        str(ANALYZE), "security", "--offline=yes", f"--threshold={threshold}", "--no-pager",
+        str(ANALYZE),
+        "security",
+        "--offline=yes",
+        f"--threshold={threshold}",
+        "--no-pager",
         str(UNIT),
     )
     match = re.search(r"Overall exposure level for smsgw\.service: (\d+\.\d+) (\w+)", result.stdout)
@@ -114,15 +119,29 @@ def test_unit_runs_as_the_static_user_with_serial_access() -> None:
 
 def test_unit_sandboxing_settings() -> None:
     expected = {
-        "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
-        "NoNewPrivileges": "yes", "PrivateDevices": "no", "ProtectKernelTunables": "yes",
-        "ProtectKernelModules": "yes", "ProtectKernelLogs": "yes", "ProtectControlGroups": "yes",
-        "ProtectClock": "yes", "ProtectHostname": "yes", "ProtectProc": "invisible",
-        "ProcSubset": "pid", "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
-        "RestrictNamespaces": "yes", "RestrictRealtime": "yes", "RestrictSUIDSGID": "yes",
-        "LockPersonality": "yes", "MemoryDenyWriteExecute": "yes",
-        "SystemCallArchitectures": "native", "CapabilityBoundingSet": "",
-        "AmbientCapabilities": "", "UMask": "0077",
+        "ProtectSystem": "strict",
+        "ProtectHome": "yes",
+        "PrivateTmp": "yes",
+        "NoNewPrivileges": "yes",
+        "PrivateDevices": "no",
+        "ProtectKernelTunables": "yes",
+        "ProtectKernelModules": "yes",
+        "ProtectKernelLogs": "yes",
+        "ProtectControlGroups": "yes",
+        "ProtectClock": "yes",
+        "ProtectHostname": "yes",
+        "ProtectProc": "invisible",
+        "ProcSubset": "pid",
+        "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6",
+        "RestrictNamespaces": "yes",
+        "RestrictRealtime": "yes",
+        "RestrictSUIDSGID": "yes",
+        "LockPersonality": "yes",
+        "MemoryDenyWriteExecute": "yes",
+        "SystemCallArchitectures": "native",
+        "CapabilityBoundingSet": "",
+        "AmbientCapabilities": "",
+        "UMask": "0077",
     }
     for key, value in expected.items():
         assert values(key) == [value], key
@@ -143,7 +162,8 @@ def tool(name: str) -> str:
 
 
 @pytest.mark.skipif(
-    os.geteuid() != 0, reason="systemd-sysusers --root writes root-owned files: needs root",
+    os.geteuid() != 0,
+    reason="systemd-sysusers --root writes root-owned files: needs root",
 )
 def test_sysusers_and_tmpfiles_create_user_and_directories(tmp_path: Path) -> None:
     root = tmp_path / "root"

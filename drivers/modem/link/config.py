@@ -11,9 +11,25 @@ from gateway.model.errors import ConfigError
 
 _KEYS = frozenset(
     {
-        "name", "driver", "device", "baudrate", "pin", "routes", "smsc", "rate", "burst",
-        "command_timeout", "send_timeout", "receipt_window", "poll_interval", "storage",
-        "concat", "registration_timeout", "sim_busy_retries", "reopen_after", "number",
+        "name",
+        "driver",
+        "device",
+        "baudrate",
+        "pin",
+        "routes",
+        "smsc",
+        "rate",
+        "burst",
+        "command_timeout",
+        "send_timeout",
+        "receipt_window",
+        "poll_interval",
+        "storage",
+        "concat",
+        "registration_timeout",
+        "sim_busy_retries",
+        "reopen_after",
+        "number",
     }
 )
 _STORAGES = frozenset({"SM", "ME", "MT", "SR", "BM", "TA"})
@@ -90,9 +106,7 @@ class ModemLinkConfig:
             msg = f"{where}: 'routes' must be a list of prefixes"
             raise ConfigError(msg)
         smsc = table.get("smsc")
-        if smsc is not None and (
-            not isinstance(smsc, str) or not smsc.removeprefix("+").isdigit()
-        ):
+        if smsc is not None and (not isinstance(smsc, str) or not smsc.removeprefix("+").isdigit()):
             msg = f"{where}: 'smsc' must be a phone number such as \"+33609001390\""
             raise ConfigError(msg)
         storage = table.get("storage", "SM")

@@ -79,8 +79,14 @@ class ModemLink:
         self._counters: Counter[str] = Counter()
         self._gauges: dict[str, float] = {}
         self._inbound = InboundHandling(
-            link=config.name, handler=handler, matcher=self._matcher, log=self._log,
-            clock=clock, wall=wall, counters=self._counters, own_number=config.number,
+            link=config.name,
+            handler=handler,
+            matcher=self._matcher,
+            log=self._log,
+            clock=clock,
+            wall=wall,
+            counters=self._counters,
+            own_number=config.number,
             command_timeout=config.command_timeout,
         )
 
@@ -178,8 +184,12 @@ class ModemLink:
         port = self._require_port()
         self._detail = "initialising"
         result = await initialise(
-            port=port, config=self._config, sleep=self._sleep, retry_delay=self._retry_delay,
-            clock=self._clock, log=self._log,
+            port=port,
+            config=self._config,
+            sleep=self._sleep,
+            retry_delay=self._retry_delay,
+            clock=self._clock,
+            log=self._log,
         )
         self._inbound.phase2plus = result.phase2plus
         self._gauges.update(result.gauges)
@@ -243,9 +253,7 @@ class ModemLink:
         try:
             csq = await port.command(Command(line="AT+CSQ", expect=("+CSQ",), timeout=timeout))
             self._record_csq(csq)
-            creg = await port.command(
-                Command(line="AT+CREG?", expect=("+CREG",), timeout=timeout)
-            )
+            creg = await port.command(Command(line="AT+CREG?", expect=("+CREG",), timeout=timeout))
             self._record_creg(creg)
         except ModemTimeout:
             self._counters["timeouts"] += 1
@@ -306,9 +314,13 @@ class ModemLink:
             segment = request.segment
             try:
                 pdu = build_submit(
-                    destination=request.destination, data_coding=segment.data_coding,
-                    udh=segment.udh, payload=segment.payload, udl=segment.udl,
-                    validity=request.validity, want_receipt=request.want_receipt,
+                    destination=request.destination,
+                    data_coding=segment.data_coding,
+                    udh=segment.udh,
+                    payload=segment.payload,
+                    udl=segment.udl,
+                    validity=request.validity,
+                    want_receipt=request.want_receipt,
                     smsc=self._config.smsc,
                 )
             except ValueError as exc:
@@ -316,7 +328,9 @@ class ModemLink:
                 self._log.warning("segment_refused", msg_id=request.message_id, error=str(exc))
                 return Rejected(reason="invalid_pdu")
             command = Command(
-                line=f"AT+CMGS={pdu.tpdu_length}", expect=("+CMGS",), prompt=True,
+                line=f"AT+CMGS={pdu.tpdu_length}",
+                expect=("+CMGS",),
+                prompt=True,
                 timeout=self._config.command_timeout,
             )
             try:
@@ -328,8 +342,10 @@ class ModemLink:
                 self._bound = False
                 self._trouble.set()
                 self._log.warning(
-                    "segment_send_timed_out", msg_id=request.message_id,
-                    seq=request.index, prompted=exc.prompted,
+                    "segment_send_timed_out",
+                    msg_id=request.message_id,
+                    seq=request.index,
+                    prompted=exc.prompted,
                 )
                 return self._retry("timeout", delay=self._backoff[0])
             except PortClosed:
@@ -350,8 +366,10 @@ class ModemLink:
             smsc_id = f"{reference}:{request.destination}:{self._boot}-{self._seq}"
             if request.want_receipt and reference.isdigit():
                 for early in self._matcher.remember(
-                    reference=int(reference), destination=request.destination,
-                    smsc_id=smsc_id, now=self._clock(),
+                    reference=int(reference),
+                    destination=request.destination,
+                    smsc_id=smsc_id,
+                    now=self._clock(),
                 ):
                     self._inbound.replay(early)
             self._counters["accepted"] += 1
@@ -364,8 +382,9 @@ class ModemLink:
             kind = classify_cme(code)
         else:
             kind = ErrorKind.RETRY
-        self._log.info("segment_refused", msg_id=request.message_id, error=error.name,
-                       kind=kind.value)
+        self._log.info(
+            "segment_refused", msg_id=request.message_id, error=error.name, kind=kind.value
+        )
         if kind is ErrorKind.PERMANENT:
             self._counters["rejected"] += 1
             return Rejected(reason=error.name, status=code)

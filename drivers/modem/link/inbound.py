@@ -30,9 +30,17 @@ class InboundHandling:
     """The receive side of one modem link."""
 
     def __init__(
-        self, *, link: str, handler: LinkHandler, matcher: ReceiptMatcher, log: Any,
-        clock: Callable[[], float], wall: Callable[[], float], counters: Counter[str],
-        own_number: str = "", command_timeout: float = 5.0,
+        self,
+        *,
+        link: str,
+        handler: LinkHandler,
+        matcher: ReceiptMatcher,
+        log: Any,
+        clock: Callable[[], float],
+        wall: Callable[[], float],
+        counters: Counter[str],
+        own_number: str = "",
+        command_timeout: float = 5.0,
     ) -> None:
         self._link = link
         self._handler = handler
@@ -171,20 +179,24 @@ class InboundHandling:
             )
             await self._handler.on_inbound(part)
             self._counters["inbound"] += 1
-            self._log.info("inbound_part_received", source_tail=message.originator[-4:],
-                           concat=message.concat is not None)
+            self._log.info(
+                "inbound_part_received",
+                source_tail=message.originator[-4:],
+                concat=message.concat is not None,
+            )
             return
         state = receipt_state(message.status)
         smsc_id = self._matcher.match(
-            reference=message.reference, recipient=message.recipient, now=self._clock(),
+            reference=message.reference,
+            recipient=message.recipient,
+            now=self._clock(),
             final=state.final,
         )
         if smsc_id is None:
             # no send matches (yet): it may have overtaken its +CMGS answer
             self._matcher.hold(message, now=self._clock())
             self._counters["receipts_held"] += 1
-            self._log.info("status_report_held", reference=message.reference,
-                           status=message.status)
+            self._log.info("status_report_held", reference=message.reference, status=message.status)
             return
         receipt = Receipt(
             link=self._link,

@@ -214,4 +214,3 @@ def parse_fields(value: str) -> list[str]:
 def info_value(line: str) -> str:
     """What follows ``+NAME:`` in an information response."""
     return line.partition(":")[2].strip()
-

@@ -66,7 +66,11 @@ def choose_cnmi(offer: str) -> str:
 
 
 async def sim_command(
-    port: AtPort, command: Command, *, retries: int, sleep: Callable[[float], Awaitable[None]],
+    port: AtPort,
+    command: Command,
+    *,
+    retries: int,
+    sleep: Callable[[float], Awaitable[None]],
     delay: float,
 ) -> Response:
     """A command that touches the SIM, retried while the SIM is busy (CME 14 / CMS 314)."""
@@ -81,8 +85,13 @@ async def sim_command(
 
 
 async def initialise(
-    *, port: AtPort, config: ModemLinkConfig, sleep: Callable[[float], Awaitable[None]],
-    retry_delay: float, clock: Callable[[], float], log: Any,
+    *,
+    port: AtPort,
+    config: ModemLinkConfig,
+    sleep: Callable[[float], Awaitable[None]],
+    retry_delay: float,
+    clock: Callable[[], float],
+    log: Any,
 ) -> InitResult:
     """Bring the modem from any state to "ready to send and receive in PDU mode"."""
     timeout = config.command_timeout
@@ -166,8 +175,13 @@ async def _unlock_sim(
 
 
 async def _wait_registered(
-    port: AtPort, config: ModemLinkConfig, cmd: Callable[..., Command], *,
-    sleep: Callable[[float], Awaitable[None]], retry_delay: float, clock: Callable[[], float],
+    port: AtPort,
+    config: ModemLinkConfig,
+    cmd: Callable[..., Command],
+    *,
+    sleep: Callable[[float], Awaitable[None]],
+    retry_delay: float,
+    clock: Callable[[], float],
 ) -> dict[str, float]:
     deadline = clock() + config.registration_timeout
     while True:

@@ -29,9 +29,30 @@ ESC = b"\x1b"
 # line prefixes that are unsolicited unless the command in flight asked for them
 URC_PREFIXES = frozenset(
     {
-        "+CMTI", "+CMT", "+CDS", "+CDSI", "+CBM", "+CBMI", "RING", "+CRING", "+CREG",
-        "+CGREG", "+CEREG", "+CLIP", "+CUSD", "+CIEV", "NO CARRIER", "+CPIN", "RDY",
-        "+CFUN", "+PACSP", "+QIND", "+STIN", "SMS READY", "CALL READY", "+CSQN",
+        "+CMTI",
+        "+CMT",
+        "+CDS",
+        "+CDSI",
+        "+CBM",
+        "+CBMI",
+        "RING",
+        "+CRING",
+        "+CREG",
+        "+CGREG",
+        "+CEREG",
+        "+CLIP",
+        "+CUSD",
+        "+CIEV",
+        "NO CARRIER",
+        "+CPIN",
+        "RDY",
+        "+CFUN",
+        "+PACSP",
+        "+QIND",
+        "+STIN",
+        "SMS READY",
+        "CALL READY",
+        "+CSQN",
     }
 )
 # URCs whose header line is followed by a PDU line

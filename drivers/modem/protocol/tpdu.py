@@ -398,8 +398,14 @@ def _decode_status_report(data: bytes, pos: int) -> StatusReport:
 
 
 def build_deliver(
-    *, originator: str, data_coding: int, user_data: bytes, udl: int, udhi: bool,
-    scts: bytes, smsc: str | None = None,
+    *,
+    originator: str,
+    data_coding: int,
+    user_data: bytes,
+    udl: int,
+    udhi: bool,
+    scts: bytes,
+    smsc: str | None = None,
 ) -> bytes:
     """An SMS-DELIVER with its SMSC address (what +CMGR returns)."""
     first = MTI_DELIVER | 0x04 | (0x40 if udhi else 0)  # TP-MMS: no more messages
@@ -415,7 +421,12 @@ def build_deliver(
 
 
 def build_status_report(
-    *, reference: int, recipient: str, scts: bytes, discharge: bytes, status: int,
+    *,
+    reference: int,
+    recipient: str,
+    scts: bytes,
+    discharge: bytes,
+    status: int,
     smsc: str | None = None,
 ) -> bytes:
     """An SMS-STATUS-REPORT with its SMSC address (what +CDS carries)."""

@@ -88,7 +88,8 @@ class ReceiptMatcher:
         self._early = [(at, r) for at, r in self._early if now - at <= self._early_window]
         tail = _digits_tail(destination)
         early = [
-            r for _, r in self._early
+            r
+            for _, r in self._early
             if r.reference == reference and _digits_tail(r.recipient) == tail
         ]
         if early:

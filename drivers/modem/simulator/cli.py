@@ -32,32 +32,76 @@ Point a link's device at the printed path (or at --link PATH), e.g.
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
-        "modem-sim", parents=[common], help="virtual GSM modem on a pseudo-terminal",
+        "modem-sim",
+        parents=[common],
+        help="virtual GSM modem on a pseudo-terminal",
         description="Run a simulated GSM modem (AT commands, PDU mode) on a pty.",
-        epilog=CONSOLE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=CONSOLE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--link", type=Path, help="create a symlink to the pty at PATH")
     p.add_argument("--echo", action="store_true", help="echo commands (ATE0 ignored)")
-    p.add_argument("--urc-inside-replies", action="store_true",
-                   help="put +CMTI/+CDS and ^RSSI inside other commands' replies")
-    p.add_argument("--sim-busy", type=int, default=0, metavar="N",
-                   help="first N SIM commands answer +CME ERROR: 14")
-    p.add_argument("--cms-error-share", type=float, default=0.0, metavar="F",
-                   help="share (0-1) of sends answered +CMS ERROR")
-    p.add_argument("--cms-error-code", type=int, default=500, metavar="CODE",
-                   help="the +CMS ERROR code of those sends (default 500)")
-    p.add_argument("--hang-after", type=int, default=None, metavar="N",
-                   help="stop answering after N commands")
-    p.add_argument("--hang-for", type=int, default=None, metavar="K",
-                   help="...for K commands (default: until 'resume')")
-    p.add_argument("--pin", default=None, metavar="PIN",
-                   help="require this SIM PIN (digits, env:NAME or file:/path)")
-    p.add_argument("--report-delay", type=float, default=1.0, metavar="SECONDS",
-                   help="delay of status reports after sends (default 1)")
-    p.add_argument("--report-status", type=lambda v: int(v, 0), default=0, metavar="TP-ST",
-                   help="TP-ST of status reports (0 delivered, 0x46 expired, 0x41...)")
-    p.add_argument("--wake-error", action="store_true",
-                   help="answer ERROR to the ESC line a link sends before its first AT")
+    p.add_argument(
+        "--urc-inside-replies",
+        action="store_true",
+        help="put +CMTI/+CDS and ^RSSI inside other commands' replies",
+    )
+    p.add_argument(
+        "--sim-busy",
+        type=int,
+        default=0,
+        metavar="N",
+        help="first N SIM commands answer +CME ERROR: 14",
+    )
+    p.add_argument(
+        "--cms-error-share",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="share (0-1) of sends answered +CMS ERROR",
+    )
+    p.add_argument(
+        "--cms-error-code",
+        type=int,
+        default=500,
+        metavar="CODE",
+        help="the +CMS ERROR code of those sends (default 500)",
+    )
+    p.add_argument(
+        "--hang-after", type=int, default=None, metavar="N", help="stop answering after N commands"
+    )
+    p.add_argument(
+        "--hang-for",
+        type=int,
+        default=None,
+        metavar="K",
+        help="...for K commands (default: until 'resume')",
+    )
+    p.add_argument(
+        "--pin",
+        default=None,
+        metavar="PIN",
+        help="require this SIM PIN (digits, env:NAME or file:/path)",
+    )
+    p.add_argument(
+        "--report-delay",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="delay of status reports after sends (default 1)",
+    )
+    p.add_argument(
+        "--report-status",
+        type=lambda v: int(v, 0),
+        default=0,
+        metavar="TP-ST",
+        help="TP-ST of status reports (0 delivered, 0x46 expired, 0x41...)",
+    )
+    p.add_argument(
+        "--wake-error",
+        action="store_true",
+        help="answer ERROR to the ESC line a link sends before its first AT",
+    )
     p.add_argument("--csq", type=int, default=20, help="signal quality AT+CSQ answers")
     p.add_argument("--seed", type=int, default=0, help="random seed for --cms-error-share")
     p.set_defaults(handler=run)
@@ -68,11 +112,19 @@ def sim_config(args: argparse.Namespace) -> SimConfig:
         raise UserError("--cms-error-share must be between 0 and 1")
     pin = Secret.resolve(args.pin, key="--pin").reveal() if args.pin else None
     return SimConfig(
-        echo=args.echo, urc_inside_replies=args.urc_inside_replies, sim_busy=args.sim_busy,
-        cms_error_share=args.cms_error_share, cms_error_code=args.cms_error_code,
-        hang_after=args.hang_after, hang_for=args.hang_for, pin=pin,
-        report_delay=args.report_delay, report_status=args.report_status, csq=args.csq,
-        seed=args.seed, wake_error=args.wake_error,
+        echo=args.echo,
+        urc_inside_replies=args.urc_inside_replies,
+        sim_busy=args.sim_busy,
+        cms_error_share=args.cms_error_share,
+        cms_error_code=args.cms_error_code,
+        hang_after=args.hang_after,
+        hang_for=args.hang_for,
+        pin=pin,
+        report_delay=args.report_delay,
+        report_status=args.report_status,
+        csq=args.csq,
+        seed=args.seed,
+        wake_error=args.wake_error,
     )
 
 
@@ -148,8 +200,10 @@ def _console(line: str, sim: PtyModem, done: asyncio.Event) -> None:
         sim.resume()
         _say("answering")
     elif command == "stats":
-        _say(f"sent {len(sim.modem.sent)}, stored {sim.modem.stored}, "
-             f"commands {len(sim.modem.commands)}")
+        _say(
+            f"sent {len(sim.modem.sent)}, stored {sim.modem.stored}, "
+            f"commands {len(sim.modem.commands)}"
+        )
     elif command in ("quit", "exit"):
         done.set()
     else:

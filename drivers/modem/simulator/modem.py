@@ -90,7 +90,9 @@ class SimModem:
         self._wall = wall  # network timestamps; ``now`` arguments only drive timers
         cfg = self.config
         self._state = _State(
-            echo=cfg.echo, pin_ok=cfg.pin is None, pin_attempts=cfg.pin_attempts,
+            echo=cfg.echo,
+            pin_ok=cfg.pin is None,
+            pin_attempts=cfg.pin_attempts,
             sim_busy_left=cfg.sim_busy,
         )
         self._random = random.Random(cfg.seed)
@@ -107,9 +109,11 @@ class SimModem:
         """Store an MO message (split in concatenated parts when long); returns parts."""
         gsm = all(c in _GSM_PLAIN for c in text)
         per_part, single = (153, 160) if gsm else (67, 70)
-        chunks = [text] if len(text) <= single else [
-            text[i : i + per_part] for i in range(0, len(text), per_part)
-        ]
+        chunks = (
+            [text]
+            if len(text) <= single
+            else [text[i : i + per_part] for i in range(0, len(text), per_part)]
+        )
         for seq, chunk in enumerate(chunks, start=1):
             udh = bytes([5, 0, 3, reference & 0xFF, len(chunks), seq]) if len(chunks) > 1 else b""
             if gsm:
@@ -122,8 +126,13 @@ class SimModem:
                 udl, dcs = len(user_data), 0x08
             self.inject_pdu(
                 build_deliver(
-                    originator=originator, data_coding=dcs, user_data=user_data, udl=udl,
-                    udhi=bool(udh), scts=encode_timestamp(self._wall()), smsc="+15550009999",
+                    originator=originator,
+                    data_coding=dcs,
+                    user_data=user_data,
+                    udl=udl,
+                    udhi=bool(udh),
+                    scts=encode_timestamp(self._wall()),
+                    smsc="+15550009999",
                 )
             )
         return len(chunks)
@@ -264,8 +273,10 @@ class SimModem:
                 self._error("CME", 14)
                 return
             if not st.pin_ok and not body.startswith("+CPIN"):
-                self._error("CMS" if body.startswith("+CM") else "CME", 311 if body.startswith(
-                    "+CM") else 11)
+                self._error(
+                    "CMS" if body.startswith("+CM") else "CME",
+                    311 if body.startswith("+CM") else 11,
+                )
                 return
         self._dispatch(body, line[2:], now=now)
 
@@ -349,8 +360,10 @@ class SimModem:
             lines: list[str] = []
             for entry in sorted(st.storage.values(), key=lambda e: e.index):
                 pdu = entry.pdu
-                lines += [f"+CMGL: {entry.index},{entry.status},,{len(pdu) - 1 - pdu[0]}",
-                          pdu.hex().upper()]
+                lines += [
+                    f"+CMGL: {entry.index},{entry.status},,{len(pdu) - 1 - pdu[0]}",
+                    pdu.hex().upper(),
+                ]
                 entry.status = 1
             self._reply(lines)
         elif body.startswith("+CMGD="):
@@ -391,7 +404,9 @@ class SimModem:
         if tpdu[0] & 0x20 and st.ds in (1, 2):
             recipient = _recipient(tpdu)
             report = build_status_report(
-                reference=mr, recipient=recipient, scts=encode_timestamp(self._wall()),
+                reference=mr,
+                recipient=recipient,
+                scts=encode_timestamp(self._wall()),
                 discharge=encode_timestamp(self._wall() + cfg.report_delay),
                 status=cfg.report_status,
             )

@@ -25,12 +25,36 @@ DEFAULT_SOURCE_NPI = {SenderKind.ALPHA: 0, SenderKind.SHORTCODE: 0, SenderKind.N
 
 KNOWN_KEYS = frozenset(
     {
-        "name", "driver", "host", "port", "system_id", "password", "system_type", "bind",
-        "window", "throughput", "concat", "packed", "routes", "tls", "tls_ca",
-        "enquire_link", "response_timeout", "bind_timeout", "reconnect_min", "reconnect_max",
+        "name",
+        "driver",
+        "host",
+        "port",
+        "system_id",
+        "password",
+        "system_type",
+        "bind",
+        "window",
+        "throughput",
+        "concat",
+        "packed",
+        "routes",
+        "tls",
+        "tls_ca",
+        "enquire_link",
+        "response_timeout",
+        "bind_timeout",
+        "reconnect_min",
+        "reconnect_max",
         "dead_after_timeouts",
-        "throttle_delay", "min_throughput", "source_ton", "source_npi", "service_type",
-        "receipt_id", "receipt_id_text", "status_map", "country",
+        "throttle_delay",
+        "min_throughput",
+        "source_ton",
+        "source_npi",
+        "service_type",
+        "receipt_id",
+        "receipt_id_text",
+        "status_map",
+        "country",
     }
 )
 
@@ -119,7 +143,8 @@ class SmppLinkConfig:
             receipt_id=receipt_id,
             receipt_id_text=(
                 r.choice("receipt_id_text", ID_FORMS, receipt_id)
-                if "receipt_id_text" in table else None
+                if "receipt_id_text" in table
+                else None
             ),
             status_map=r.status_map(),
             country=r.country(),
@@ -198,9 +223,7 @@ class _Reader:
             try:
                 kind = SenderKind(kind_name)
             except ValueError:
-                raise self.error(
-                    key, f"{kind_name!r} is not alpha, shortcode or number"
-                ) from None
+                raise self.error(key, f"{kind_name!r} is not alpha, shortcode or number") from None
             if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= 255:
                 raise self.error(key, f"{kind_name}: must be an integer 0..255")
             out[kind] = number
@@ -211,8 +234,10 @@ class _Reader:
         if value is None:
             return None
         if not isinstance(value, str) or not is_region(value):
-            raise self.error("country", f"must be a country code such as \"GB\" or \"FR\" "
-                                        f"(ISO 3166 alpha-2), not {value!r}")
+            raise self.error(
+                "country",
+                f'must be a country code such as "GB" or "FR" (ISO 3166 alpha-2), not {value!r}',
+            )
         return value.upper()
 
     def status_map(self) -> dict[int, Disposition]:

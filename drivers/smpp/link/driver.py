@@ -71,8 +71,17 @@ INBOUND_LOW = DELIVER_CONCURRENCY  # ...and starts again at this many
 WRITE_BACKLOG_LIMIT = 4 << 20  # octets unsent to a flooding peer that does not read
 BACKOFF_DOUBLINGS = 32  # 2**32 times reconnect_min passes any reconnect_max
 COUNTERS = (
-    "submitted", "accepted", "retried", "rejected", "throttled", "receipts", "inbound",
-    "reconnects", "timeouts", "protocol_errors", "reading_paused",
+    "submitted",
+    "accepted",
+    "retried",
+    "rejected",
+    "throttled",
+    "receipts",
+    "inbound",
+    "reconnects",
+    "timeouts",
+    "protocol_errors",
+    "reading_paused",
 )
 
 
@@ -192,8 +201,12 @@ class SmppLink:
                 break
             failures = 0 if was_bound else failures + 1
             self.counters["reconnects"] += 1
-            delay = reconnect_delay(failures, low=self.config.reconnect_min,
-                                    high=self.config.reconnect_max, rng=self._rng)
+            delay = reconnect_delay(
+                failures,
+                low=self.config.reconnect_min,
+                high=self.config.reconnect_max,
+                rng=self._rng,
+            )
             self._log.info("smpp_reconnect_scheduled", delay=round(delay, 3))
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
@@ -490,8 +503,7 @@ class SmppLink:
         if self._bound_event is not None:
             self._bound_event.clear()
         pending, self._pending = self._pending, {}
-        self._log.info("smpp_connection_lost", in_flight=len(pending),
-                       stopping=self._stopping)
+        self._log.info("smpp_connection_lost", in_flight=len(pending), stopping=self._stopping)
         if not proto.session_closed:  # the peer or the network ended it, not the session
             self._detail = "connection lost"
         self.counters["retried"] += len(pending)
@@ -526,8 +538,9 @@ class SmppLink:
         self._delivering.add(task)
         task.add_done_callback(self._delivering.discard)
 
-    def _store_receipt(self, sink: ReceiptSink, pdu: ShortMessage | DataSm,
-                       proto: SmppProtocol) -> None:
+    def _store_receipt(
+        self, sink: ReceiptSink, pdu: ShortMessage | DataSm, proto: SmppProtocol
+    ) -> None:
         receipt = receipt_from_pdu(pdu, link=self.config.name, ids=self._mapper.ids)
         if receipt is None:
             self._log.warning("smpp_receipt_unreadable", seq=pdu.sequence)
@@ -536,8 +549,13 @@ class SmppLink:
         self._storing += 1
         sink.store_receipt(receipt, functools.partial(self._receipt_stored, pdu, proto, receipt))
 
-    def _receipt_stored(self, pdu: ShortMessage | DataSm, proto: SmppProtocol,
-                        receipt: Receipt, error: BaseException | None) -> None:
+    def _receipt_stored(
+        self,
+        pdu: ShortMessage | DataSm,
+        proto: SmppProtocol,
+        receipt: Receipt,
+        error: BaseException | None,
+    ) -> None:
         self._storing -= 1
         if error is None:
             self.counters["receipts"] += 1
@@ -563,8 +581,7 @@ class SmppLink:
         backlog = proto.write_backlog()
         if backlog > WRITE_BACKLOG_LIMIT:
             self._detail = f"the SMSC left {backlog} octets of answers unread"
-            self._log.warning("smpp_peer_unresponsive", unread=backlog,
-                              unanswered=proto.inbound)
+            self._log.warning("smpp_peer_unresponsive", unread=backlog, unanswered=proto.inbound)
             proto.abort()
 
     async def _deliver_and_answer(self, pdu: ShortMessage | DataSm, proto: SmppProtocol) -> None:
@@ -587,8 +604,9 @@ class SmppLink:
             self.counters["receipts"] += 1
             return st.ESME_ROK
         try:
-            part = inbound_from_pdu(pdu, link=name, now=self._wall_clock(),
-                                    country=self.config.country)
+            part = inbound_from_pdu(
+                pdu, link=name, now=self._wall_clock(), country=self.config.country
+            )
         except RemoteProtocolError as exc:
             self._log.warning("smpp_inbound_unreadable", seq=pdu.sequence, error=str(exc))
             return st.ESME_RX_P_APPN

@@ -43,7 +43,7 @@ class SubmitMapper:
         short_message = seg.short_message
         tlvs = b""
         if self._concat == "payload" or len(short_message) > 254:
-            tlvs = tlv.encode_tlvs((( tlv.MESSAGE_PAYLOAD, short_message),))
+            tlvs = tlv.encode_tlvs(((tlv.MESSAGE_PAYLOAD, short_message),))
             short_message = b""
         elif seg.sar is not None:
             ref, total, seq = seg.sar
@@ -84,8 +84,7 @@ class SubmitMapper:
             service_type=self._service_type,
             source_addr_ton=self._ton[kind],
             source_addr_npi=self._npi[kind],
-            source_addr=request.source.lstrip("+") if kind is SenderKind.NUMBER
-            else request.source,
+            source_addr=request.source.lstrip("+") if kind is SenderKind.NUMBER else request.source,
             dest_addr_ton=DEST_TON,
             dest_addr_npi=DEST_NPI,
             destination_addr=request.destination.lstrip("+"),

@@ -48,7 +48,6 @@ class CommandLengthError(RemoteProtocolError):
         super().__init__(f"command_length {length} outside 16..{bound}")
 
 
-
 class _Reader:
     """Reads fields of one PDU body; errors name the field and the PDU."""
 
@@ -105,14 +104,10 @@ def decode(frame: bytes) -> Pdu:
     length, command_id, status, sequence = HEADER.unpack_from(frame)
     if length != len(frame):
         msg = f"command_length {length} but {len(frame)} octets"
-        raise MalformedPdu(
-            msg, command_id=command_id, sequence=sequence, status=st.ESME_RINVCMDLEN
-        )
+        raise MalformedPdu(msg, command_id=command_id, sequence=sequence, status=st.ESME_RINVCMDLEN)
     if command_id not in KNOWN_COMMANDS:
         msg = f"unknown command_id 0x{command_id:08X}"
-        raise MalformedPdu(
-            msg, command_id=command_id, sequence=sequence, status=st.ESME_RINVCMDID
-        )
+        raise MalformedPdu(msg, command_id=command_id, sequence=sequence, status=st.ESME_RINVCMDID)
     cid = CommandId(command_id)
     r = _Reader(frame, command_id, sequence)
     if cid in MESSAGE_RESPS:
@@ -213,8 +208,27 @@ def _decode_short_message(
         tlvs = ()
     # positional, in field order (see ShortMessage)
     return ShortMessage(
-        cid, sequence, service_type, src_ton, src_npi, src, dst_ton, dst_npi, dst,
-        esm, pid, prio, sched, validity, reg, rep, dcs, dflt, short_message, tlvs, status,
+        cid,
+        sequence,
+        service_type,
+        src_ton,
+        src_npi,
+        src,
+        dst_ton,
+        dst_npi,
+        dst,
+        esm,
+        pid,
+        prio,
+        sched,
+        validity,
+        reg,
+        rep,
+        dcs,
+        dflt,
+        short_message,
+        tlvs,
+        status,
     )
 
 

@@ -63,5 +63,12 @@ class Closed:
     status: int | None = None
 
 
-Event = (Bound | SubmitAnswered | SubmitMisanswered | SubmitExpired | DeliverReceived | PeerError
-         | Closed)
+Event = (
+    Bound
+    | SubmitAnswered
+    | SubmitMisanswered
+    | SubmitExpired
+    | DeliverReceived
+    | PeerError
+    | Closed
+)

@@ -31,8 +31,9 @@ def split_udh(short_message: bytes) -> tuple[Concat | None, bytes]:
     return Concat(reference=ref, total=total, sequence=seq), payload
 
 
-def inbound_from_pdu(pdu: ShortMessage | DataSm, *, link: str, now: float,
-                     country: str | None = None) -> InboundPart:
+def inbound_from_pdu(
+    pdu: ShortMessage | DataSm, *, link: str, now: float, country: str | None = None
+) -> InboundPart:
     """The :class:`InboundPart` of an MO deliver_sm/data_sm (not a receipt); its
     addresses as +E164 when they are numbers, however the SMSC wrote them
     (:func:`drivers.smpp.addresses.mo_address`; ``country``: the link's)."""

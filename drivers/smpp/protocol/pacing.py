@@ -46,8 +46,17 @@ class SendPacer:
     """The send rate of one link; see the module's docstring."""
 
     __slots__ = (
-        "_accepted", "_answered", "_burst", "_hold_until", "_marks", "_rate", "_tokens",
-        "_tokens_at", "ceiling", "floor", "interval",
+        "_accepted",
+        "_answered",
+        "_burst",
+        "_hold_until",
+        "_marks",
+        "_rate",
+        "_tokens",
+        "_tokens_at",
+        "ceiling",
+        "floor",
+        "interval",
     )
 
     def __init__(self, *, ceiling: float = 0.0, floor: float = 1.0) -> None:

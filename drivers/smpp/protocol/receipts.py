@@ -98,8 +98,14 @@ def parse_receipt_text(raw: bytes | str) -> ReceiptText | None:
     if m is not None:
         ident, sub, dlvrd, submit_date, done_date, stat, err, rest = m.groups()
         return ReceiptText(
-            id=ident, stat=stat or None, err=err or None, sub=sub, dlvrd=dlvrd,
-            submit_date=submit_date, done_date=done_date, text=rest,
+            id=ident,
+            stat=stat or None,
+            err=err or None,
+            sub=sub,
+            dlvrd=dlvrd,
+            submit_date=submit_date,
+            done_date=done_date,
+            text=rest,
         )
     matches = list(_KEY.finditer(text))
     fields: dict[str, str] = {}
@@ -124,7 +130,12 @@ def parse_receipt_text(raw: bytes | str) -> ReceiptText | None:
 
 
 def format_receipt_text(
-    *, ident: str, state: ReceiptState, err: int = 0, submit_date: str, done_date: str,
+    *,
+    ident: str,
+    state: ReceiptState,
+    err: int = 0,
+    submit_date: str,
+    done_date: str,
     text: str = "",
 ) -> bytes:
     """The receipt text an SMSC writes (used by the simulator and tests)."""
@@ -199,9 +210,7 @@ def _network_error(value: bytes | None) -> str | None:
     return f"{value[0]}:{code}" if code else None
 
 
-def receipt_from_pdu(
-    pdu: ShortMessage | DataSm, *, link: str, ids: IdNormaliser
-) -> Receipt | None:
+def receipt_from_pdu(pdu: ShortMessage | DataSm, *, link: str, ids: IdNormaliser) -> Receipt | None:
     """The :class:`Receipt` a deliver_sm/data_sm carries, or None if it carries none.
 
     TLVs (receipted_message_id, message_state, network_error_code) win over
@@ -218,8 +227,7 @@ def receipt_from_pdu(
         m = _STANDARD.match(body.decode("latin-1"))
         if m is not None:  # the common layout: skip building a ReceiptText twice over
             ident, _, _, _, done_date, stat, err, _ = m.groups()
-            parsed = ReceiptText(id=ident, stat=stat or None, err=err or None,
-                                 done_date=done_date)
+            parsed = ReceiptText(id=ident, stat=stat or None, err=err or None, done_date=done_date)
         else:
             parsed = parse_receipt_text(body)
     if tlv_id:

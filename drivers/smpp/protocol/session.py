@@ -256,7 +256,8 @@ class EsmeSession:
         if self.state is SessionState.CLOSED:
             return
         command = (
-            CommandId.DATA_SM_RESP if pdu.command_id is CommandId.DATA_SM
+            CommandId.DATA_SM_RESP
+            if pdu.command_id is CommandId.DATA_SM
             else CommandId.DELIVER_SM_RESP
         )
         self._out.append(encode_message_resp(command, pdu.sequence, status, ""))
@@ -315,8 +316,10 @@ class EsmeSession:
                 expired = True
         if expired and self.state is SessionState.BOUND:
             if self._timeouts >= self.dead_after_timeouts:
-                detail = (f"{self._timeouts} submit_sm unanswered in a row, "
-                          f"after {self.response_timeout:g}s each")
+                detail = (
+                    f"{self._timeouts} submit_sm unanswered in a row, "
+                    f"after {self.response_timeout:g}s each"
+                )
                 events.append(self._close("dead", detail))
                 return events
             if self._control_deadline is None:  # is anyone there? ask now
@@ -382,8 +385,9 @@ class EsmeSession:
                     elif status:
                         message_id = ""  # an error answer need not carry an id
                     else:
-                        events.append(SubmitMisanswered(sequence=seq,
-                                                        detail=_message_id_fault(frame, nul)))
+                        events.append(
+                            SubmitMisanswered(sequence=seq, detail=_message_id_fault(frame, nul))
+                        )
                         continue
                     events.append(
                         SubmitAnswered(sequence=seq, status=status, message_id=message_id)
@@ -482,5 +486,4 @@ def _message_id_fault(frame: bytes, nul: int) -> str:
         return "submit_sm_resp ESME_ROK without a message_id"
     if nul < 0:
         return f"submit_sm_resp message_id of {len(frame) - 16} octets without its NUL"
-    return (f"submit_sm_resp message_id of {nul - 16} octets "
-            f"(SMPP 3.4 allows {MAX_MESSAGE_ID})")
+    return f"submit_sm_resp message_id of {nul - 16} octets (SMPP 3.4 allows {MAX_MESSAGE_ID})"

@@ -50,33 +50,71 @@ def _rate(text: str) -> float:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=2775, help="SMPP port (default 2775; 0 = free)")
-    p.add_argument("--control-port", type=int, default=None,
-                   help="JSON-lines control port for MO injection (0 = free port)")
+    p.add_argument(
+        "--control-port",
+        type=int,
+        default=None,
+        help="JSON-lines control port for MO injection (0 = free port)",
+    )
     p.add_argument("--system-id", default=None, help="accept only this system_id")
     p.add_argument("--password", default=None, help="accept only this password")
     p.add_argument("--dlr", action="store_true", help="send delivery receipts")
     p.add_argument("--dlr-delay", type=float, default=0.0, help="seconds before a receipt")
-    p.add_argument("--dlr-fail-share", type=_share, default=0.0,
-                   help="share of receipts that report UNDELIV (0..1)")
-    p.add_argument("--dlr-before-resp", action="store_true",
-                   help="send each receipt before its submit_sm_resp")
-    p.add_argument("--throttle-share", type=_share, default=0.0,
-                   help="share of submit_sm answered ESME_RTHROTTLED")
-    p.add_argument("--max-rate", type=_rate, default=0.0,
-                   help="submit_sm per second a connection may send; beyond: ESME_RTHROTTLED")
-    p.add_argument("--drop-after", type=int, default=None,
-                   help="close the connection when the Nth submit_sm arrives")
-    p.add_argument("--silent-after", type=int, default=None,
-                   help="from the Nth submit_sm on, answer nothing (the connection stays open)")
+    p.add_argument(
+        "--dlr-fail-share",
+        type=_share,
+        default=0.0,
+        help="share of receipts that report UNDELIV (0..1)",
+    )
+    p.add_argument(
+        "--dlr-before-resp", action="store_true", help="send each receipt before its submit_sm_resp"
+    )
+    p.add_argument(
+        "--throttle-share",
+        type=_share,
+        default=0.0,
+        help="share of submit_sm answered ESME_RTHROTTLED",
+    )
+    p.add_argument(
+        "--max-rate",
+        type=_rate,
+        default=0.0,
+        help="submit_sm per second a connection may send; beyond: ESME_RTHROTTLED",
+    )
+    p.add_argument(
+        "--drop-after",
+        type=int,
+        default=None,
+        help="close the connection when the Nth submit_sm arrives",
+    )
+    p.add_argument(
+        "--silent-after",
+        type=int,
+        default=None,
+        help="from the Nth submit_sm on, answer nothing (the connection stays open)",
+    )
     p.add_argument("--delay", type=float, default=0.0, help="seconds before each submit_sm_resp")
-    p.add_argument("--garbage-share", type=_share, default=0.0,
-                   help="share of submit_sm answered with an unreadable PDU")
-    p.add_argument("--id-form", choices=ID_FORMS, default="hex",
-                   help="message ids in submit_sm_resp (empty, long: broken on purpose)")
-    p.add_argument("--receipt-id-form", choices=("same", "decimal"), default="same",
-                   help="id in the receipt text: as in submit_sm_resp, or decimal")
-    p.add_argument("--mo-interval", type=float, default=None,
-                   help="inject a test MO message every S seconds")
+    p.add_argument(
+        "--garbage-share",
+        type=_share,
+        default=0.0,
+        help="share of submit_sm answered with an unreadable PDU",
+    )
+    p.add_argument(
+        "--id-form",
+        choices=ID_FORMS,
+        default="hex",
+        help="message ids in submit_sm_resp (empty, long: broken on purpose)",
+    )
+    p.add_argument(
+        "--receipt-id-form",
+        choices=("same", "decimal"),
+        default="same",
+        help="id in the receipt text: as in submit_sm_resp, or decimal",
+    )
+    p.add_argument(
+        "--mo-interval", type=float, default=None, help="inject a test MO message every S seconds"
+    )
     p.add_argument("--tls-cert", default=None, help="serve TLS with this certificate (PEM)")
     p.add_argument("--tls-key", default=None, help="private key of --tls-cert (PEM)")
     p.add_argument("--seed", type=int, default=None, help="random seed (reproducible faults)")
@@ -85,7 +123,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="smsc-sim", description=DESCRIPTION,
+        prog="smsc-sim",
+        description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(p)
@@ -94,8 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
-        "smsc-sim", parents=[common], help="SMSC simulator on loopback for tests/demos",
-        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "smsc-sim",
+        parents=[common],
+        help="SMSC simulator on loopback for tests/demos",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(p)
     p.set_defaults(handler=run_from_args)
@@ -135,8 +177,13 @@ def _tls(args: argparse.Namespace) -> ssl.SSLContext | None:
 
 async def _run(args: argparse.Namespace) -> None:
     sim = SmscSimulator(
-        config=config_from_args(args), host=args.host, port=args.port,
-        control_port=args.control_port, out=sys.stdout, seed=args.seed, ssl_context=_tls(args),
+        config=config_from_args(args),
+        host=args.host,
+        port=args.port,
+        control_port=args.control_port,
+        out=sys.stdout,
+        seed=args.seed,
+        ssl_context=_tls(args),
     )
     task = asyncio.create_task(serve(sim, announce=sys.stdout), name="smsc-sim")
     if args.mo_interval:

@@ -76,8 +76,11 @@ def mo_pdus(
 
     if concat == "payload":
         return [make(tlvs=((tlv.MESSAGE_PAYLOAD, data),))]
-    room = {"udh8": 153, "udh16": 152, "sar": 160}[concat] if width == 1 else {
-        "udh8": 67, "udh16": 66, "sar": 70}[concat]
+    room = (
+        {"udh8": 153, "udh16": 152, "sar": 160}[concat]
+        if width == 1
+        else {"udh8": 67, "udh16": 66, "sar": 70}[concat]
+    )
     chars = len(text)
     count = parts if parts is not None else max(1, -(-chars // room))
     count = max(1, min(count, 255, max(chars, 1)))
@@ -94,8 +97,11 @@ def mo_pdus(
             udh = bytes((6, 0x08, 4, (reference >> 8) & 0xFF, reference & 0xFF, count, number))
             pdu = make(udh + chunk, 0x40)
         else:
-            sar = (tlv.u16(tlv.SAR_MSG_REF_NUM, reference & 0xFFFF),
-                   tlv.u8(tlv.SAR_TOTAL_SEGMENTS, count), tlv.u8(tlv.SAR_SEGMENT_SEQNUM, number))
+            sar = (
+                tlv.u16(tlv.SAR_MSG_REF_NUM, reference & 0xFFFF),
+                tlv.u8(tlv.SAR_TOTAL_SEGMENTS, count),
+                tlv.u8(tlv.SAR_SEGMENT_SEQNUM, number),
+            )
             pdu = make(chunk, tlvs=sar)
         pdus.append(pdu)
     if order is not None:

@@ -38,7 +38,9 @@ class _SimProtocol(asyncio.Protocol):
         self.sim = sim
         self.loop = asyncio.get_running_loop()
         self.session = SmscSession(
-            config=sim.config, ids=sim.ids, rng=sim.rng,
+            config=sim.config,
+            ids=sim.ids,
+            rng=sim.rng,
             wall_offset=time.time() - self.loop.time(),
         )
         self.transport: asyncio.Transport | None = None
@@ -182,9 +184,17 @@ class SmscSimulator:
         if reference is None:
             self._mo_reference = self._mo_reference % 0xFFFF + 1
             reference = self._mo_reference
-        pdus = mo_pdus(source=source, destination=destination, text=text, concat=concat,
-                       parts=parts, reference=reference, order=order, source_ton=source_ton,
-                       dest_ton=dest_ton)
+        pdus = mo_pdus(
+            source=source,
+            destination=destination,
+            text=text,
+            concat=concat,
+            parts=parts,
+            reference=reference,
+            order=order,
+            source_ton=source_ton,
+            dest_ton=dest_ton,
+        )
         proto = targets[0]
         now = proto.loop.time()
         for pdu in pdus:
@@ -193,8 +203,9 @@ class SmscSimulator:
         self.emit({"event": "mo_injected", "parts": len(pdus), "concat": concat})
         return len(pdus)
 
-    def inject_receipts(self, message_ids: Sequence[str],
-                        state: ReceiptState = ReceiptState.DELIVERED) -> int:
+    def inject_receipts(
+        self, message_ids: Sequence[str], state: ReceiptState = ReceiptState.DELIVERED
+    ) -> int:
         """Send a receipt for each id (known to the ESME or not) to the first ESME bound
         as receiver/transceiver, all at once; receipts sent."""
         targets = [p for p in self.bound() if p.session.can_deliver]
@@ -245,10 +256,15 @@ class SmscSimulator:
             kind = cmd.get("cmd")
             if kind == "mo":
                 sent = self.inject_mo(
-                    source=str(cmd["from"]), destination=str(cmd["to"]), text=str(cmd["text"]),
-                    concat=str(cmd.get("concat", "udh8")), parts=cmd.get("parts"),
-                    order=cmd.get("order"), reference=cmd.get("reference"),
-                    source_ton=_ton(cmd.get("from_ton")), dest_ton=_ton(cmd.get("to_ton")),
+                    source=str(cmd["from"]),
+                    destination=str(cmd["to"]),
+                    text=str(cmd["text"]),
+                    concat=str(cmd.get("concat", "udh8")),
+                    parts=cmd.get("parts"),
+                    order=cmd.get("order"),
+                    reference=cmd.get("reference"),
+                    source_ton=_ton(cmd.get("from_ton")),
+                    dest_ton=_ton(cmd.get("to_ton")),
                 )
                 return {"ok": True, "parts": sent}
             if kind == "receipt":
@@ -279,8 +295,15 @@ async def serve(sim: SmscSimulator, *, announce: TextIO) -> None:
     """Run until cancelled; the first line on ``announce`` gives the ports."""
     await sim.start()
     announce.write(
-        json.dumps({"event": "listening", "host": sim.host, "port": sim.port,
-                    "control_port": sim.control_port}) + "\n"
+        json.dumps(
+            {
+                "event": "listening",
+                "host": sim.host,
+                "port": sim.port,
+                "control_port": sim.control_port,
+            }
+        )
+        + "\n"
     )
     announce.flush()
     try:

@@ -159,7 +159,7 @@ class SmscSession:
     def redeliver(self, data: bytes) -> None:
         """Send again a deliver_sm that another connection lost, under a new sequence."""
         seq = self._next_seq()
-        again = HEADER.pack(*HEADER.unpack_from(data)[:3], seq) + data[HEADER.size:]
+        again = HEADER.pack(*HEADER.unpack_from(data)[:3], seq) + data[HEADER.size :]
         self._delivers[seq] = again
         self._out.append(again)
 
@@ -243,13 +243,20 @@ class SmscSession:
         elif c.password is not None and pdu.password != c.password:
             status = st.ESME_RINVPASWD
         self._record(
-            {"event": "bind", "mode": pdu.command_id.name.lower(), "system_id": pdu.system_id,
-             "status": st.status_name(status)}
+            {
+                "event": "bind",
+                "mode": pdu.command_id.name.lower(),
+                "system_id": pdu.system_id,
+                "status": st.status_name(status),
+            }
         )
         resp_id = CommandId(pdu.command_id | 0x80000000)
         self._out.append(
-            encode(BindResp(command_id=resp_id, sequence=pdu.sequence, status=status,
-                            system_id="smsc-sim"))
+            encode(
+                BindResp(
+                    command_id=resp_id, sequence=pdu.sequence, status=status, system_id="smsc-sim"
+                )
+            )
         )
         if status == st.ESME_ROK:
             self.bound_as = pdu.command_id
@@ -293,7 +300,8 @@ class SmscSession:
         ):
             self._record({"event": "submit_sm", "seq": seq, "answer": "ESME_RTHROTTLED"})
             self._later(
-                now, c.delay,
+                now,
+                c.delay,
                 encode_message_resp(CommandId.SUBMIT_SM_RESP, seq, st.ESME_RTHROTTLED, ""),
             )
             return
@@ -301,15 +309,27 @@ class SmscSession:
         message_id = self._id_text(n)
         if c.record:
             self._record(
-                {"event": "submit_sm", "seq": seq, "from": pdu.source_addr,
-                 "from_ton": pdu.source_addr_ton, "to": pdu.destination_addr,
-                 "dcs": pdu.data_coding, "esm": pdu.esm_class, "length": len(pdu.short_message),
-                 "tlvs": [tlv.TLV_NAMES.get(t, f"0x{t:04X}") for t, _ in pdu.tlvs],
-                 "validity": pdu.validity_period, "message_id": message_id}
+                {
+                    "event": "submit_sm",
+                    "seq": seq,
+                    "from": pdu.source_addr,
+                    "from_ton": pdu.source_addr_ton,
+                    "to": pdu.destination_addr,
+                    "dcs": pdu.data_coding,
+                    "esm": pdu.esm_class,
+                    "length": len(pdu.short_message),
+                    "tlvs": [tlv.TLV_NAMES.get(t, f"0x{t:04X}") for t, _ in pdu.tlvs],
+                    "validity": pdu.validity_period,
+                    "message_id": message_id,
+                }
             )
         resp = encode_message_resp(CommandId.SUBMIT_SM_RESP, seq, 0, message_id)
-        if c.dlr and pdu.registered_delivery & 0x03 and self.can_deliver \
-                and c.id_form not in BROKEN_ID_FORMS:
+        if (
+            c.dlr
+            and pdu.registered_delivery & 0x03
+            and self.can_deliver
+            and c.id_form not in BROKEN_ID_FORMS
+        ):
             receipt = self._receipt(pdu, n, message_id, now)
             if c.dlr_before_resp:
                 self._out.append(receipt)
@@ -336,24 +356,43 @@ class SmscSession:
         failed = bool(c.dlr_fail_share) and self._rng.random() < c.dlr_fail_share
         state = ReceiptState.UNDELIVERABLE if failed else ReceiptState.DELIVERED
         return self._receipt_pdu(
-            now, message_id=message_id, text_id=str(n) if c.receipt_id_form == "decimal"
-            else message_id, state=state, err=1 if failed else 0,
+            now,
+            message_id=message_id,
+            text_id=str(n) if c.receipt_id_form == "decimal" else message_id,
+            state=state,
+            err=1 if failed else 0,
             source=(pdu.dest_addr_ton, pdu.dest_addr_npi, pdu.destination_addr),
             destination=(pdu.source_addr_ton, pdu.source_addr_npi, pdu.source_addr),
         )
 
-    def send_receipt(self, now: float, message_id: str,
-                     state: ReceiptState = ReceiptState.DELIVERED) -> int:
+    def send_receipt(
+        self, now: float, message_id: str, state: ReceiptState = ReceiptState.DELIVERED
+    ) -> int:
         """A receipt for ``message_id``, whatever was submitted (an id the ESME may not
         know); its deliver_sm sequence."""
-        data = self._receipt_pdu(now, message_id=message_id, text_id=message_id, state=state,
-                                 err=0, source=(1, 1, "33612345678"), destination=(0, 0, ""))
+        data = self._receipt_pdu(
+            now,
+            message_id=message_id,
+            text_id=message_id,
+            state=state,
+            err=0,
+            source=(1, 1, "33612345678"),
+            destination=(0, 0, ""),
+        )
         self._out.append(data)
         return int(HEADER.unpack_from(data)[3])
 
-    def _receipt_pdu(self, now: float, *, message_id: str, text_id: str, state: ReceiptState,
-                     err: int, source: tuple[int, int, str],
-                     destination: tuple[int, int, str]) -> bytes:
+    def _receipt_pdu(
+        self,
+        now: float,
+        *,
+        message_id: str,
+        text_id: str,
+        state: ReceiptState,
+        err: int,
+        source: tuple[int, int, str],
+        destination: tuple[int, int, str],
+    ) -> bytes:
         wall = now + self._wall_offset
         seq = self._next_seq()
         data = encode_submit_sm(
@@ -367,12 +406,17 @@ class SmscSession:
             destination_addr=destination[2],
             esm_class=RECEIPT_ESM,
             short_message=format_receipt_text(
-                ident=text_id, state=state, err=err,
-                submit_date=_date(wall), done_date=_date(wall + self.config.dlr_delay),
+                ident=text_id,
+                state=state,
+                err=err,
+                submit_date=_date(wall),
+                done_date=_date(wall + self.config.dlr_delay),
             ),
             tlvs=tlv.encode_tlvs(
-                (tlv.cstring(tlv.RECEIPTED_MESSAGE_ID, message_id),
-                 tlv.u8(tlv.MESSAGE_STATE, STATE_CODES[state]))
+                (
+                    tlv.cstring(tlv.RECEIPTED_MESSAGE_ID, message_id),
+                    tlv.u8(tlv.MESSAGE_STATE, STATE_CODES[state]),
+                )
             ),
         )
         self._delivers[seq] = data
@@ -388,11 +432,11 @@ class SmscSession:
         if data is None:
             return
         if status != st.ESME_ROK:
-            self._record({"event": "deliver_sm_refused", "seq": seq,
-                          "status": st.status_name(status)})
+            self._record(
+                {"event": "deliver_sm_refused", "seq": seq, "status": st.status_name(status)}
+            )
             if status == st.ESME_RX_T_APPN or status in st.DEFAULT_DISPOSITIONS:
                 new_seq = self._next_seq()
                 again = HEADER.pack(*HEADER.unpack_from(data)[:3], new_seq) + data[16:]
                 self._delivers[new_seq] = again
                 self._later(now, REDELIVER_DELAY, again)
-

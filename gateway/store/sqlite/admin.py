@@ -73,16 +73,21 @@ def list_accounts(conn: sqlite3.Connection) -> list[Account]:
 
 
 def set_account(
-    conn: sqlite3.Connection, name: str, credit_limit: int | Keep,
-    monthly_cap: int | Keep | None, alert_below: int | Keep | None,
+    conn: sqlite3.Connection,
+    name: str,
+    credit_limit: int | Keep,
+    monthly_cap: int | Keep | None,
+    alert_below: int | Keep | None,
 ) -> Account:
     row = require_account(conn, name)
     if not isinstance(credit_limit, Keep):
         if credit_limit < 0:
             raise UserError("bad credit limit: must not be negative")
         if row[1] < -credit_limit:
-            msg = (f"credit limit {credit_limit} is below the account's debt "
-                   f"(balance {row[1]}): top up first")
+            msg = (
+                f"credit limit {credit_limit} is below the account's debt "
+                f"(balance {row[1]}): top up first"
+            )
             raise UserError(msg)
         conn.execute("UPDATE accounts SET credit_limit = ? WHERE name = ?", (credit_limit, name))
     if not isinstance(monthly_cap, Keep):
@@ -92,8 +97,10 @@ def set_account(
     if not isinstance(alert_below, Keep):
         # re-armed: the next time the balance is found below, it is reported
         armed = int(alert_below is None or row[1] >= alert_below)
-        conn.execute("UPDATE accounts SET alert_below = ?, alert_armed = ? WHERE name = ?",
-                     (alert_below, armed, name))
+        conn.execute(
+            "UPDATE accounts SET alert_below = ?, alert_armed = ? WHERE name = ?",
+            (alert_below, armed, name),
+        )
     return account_from(require_account(conn, name))
 
 
@@ -110,8 +117,9 @@ def create_token(conn: sqlite3.Connection, account: str, now: float) -> tuple[Ap
 
 
 def account_for_token(conn: sqlite3.Connection, token: str) -> str | None:
-    row = conn.execute("SELECT account FROM api_tokens WHERE token_hash = ?",
-                       (token_hash(token),)).fetchone()
+    row = conn.execute(
+        "SELECT account FROM api_tokens WHERE token_hash = ?", (token_hash(token),)
+    ).fetchone()
     return None if row is None else str(row[0])
 
 
@@ -149,14 +157,16 @@ def _sender(conn: sqlite3.Connection, account: str, value: str) -> Sender | None
     return None if row is None else sender_from(row)
 
 
-def _approved_owner(conn: sqlite3.Connection, value: str, kind: SenderKind,
-                    account: str) -> str | None:
+def _approved_owner(
+    conn: sqlite3.Connection, value: str, kind: SenderKind, account: str
+) -> str | None:
     """Another account holding ``value`` approved, when ``kind`` has one owner at a time."""
     if kind not in EXCLUSIVE_KINDS:
         return None
     row = conn.execute(
         "SELECT account FROM senders WHERE value = ? AND status = 'approved' "
-        "AND kind <> 'alpha' AND account <> ?", (value, account),
+        "AND kind <> 'alpha' AND account <> ?",
+        (value, account),
     ).fetchone()
     return None if row is None else str(row[0])
 
@@ -174,13 +184,25 @@ def add_sender(
         "VALUES (?, ?, ?, 'pending', ?, ?)",
         (account, value, kind.value, now, now),
     )
-    return Sender(account=account, value=value, kind=kind, status=SenderStatus.PENDING,
-                  reason=None, created_at=now, updated_at=now)
+    return Sender(
+        account=account,
+        value=value,
+        kind=kind,
+        status=SenderStatus.PENDING,
+        reason=None,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def set_sender_status(
-    conn: sqlite3.Connection, account: str, value: str, status: SenderStatus, *,
-    reason: str | None, now: float,
+    conn: sqlite3.Connection,
+    account: str,
+    value: str,
+    status: SenderStatus,
+    *,
+    reason: str | None,
+    now: float,
 ) -> Sender:
     require_account(conn, account)
     old = _sender(conn, account, value)
@@ -200,8 +222,15 @@ def set_sender_status(
     except sqlite3.IntegrityError:  # senders_one_owner: an owner the check above missed
         owner = _approved_owner(conn, value, old.kind, account) or "another account"
         raise taken_for_approval(value, old.kind, owner) from None
-    return Sender(account=account, value=value, kind=old.kind, status=status, reason=reason,
-                  created_at=old.created_at, updated_at=now)
+    return Sender(
+        account=account,
+        value=value,
+        kind=old.kind,
+        status=status,
+        reason=reason,
+        created_at=old.created_at,
+        updated_at=now,
+    )
 
 
 def get_sender(conn: sqlite3.Connection, account: str, value: str) -> Sender | None:
@@ -220,8 +249,8 @@ def list_senders(conn: sqlite3.Connection, account: str) -> list[Sender]:
 def sender_owners(conn: sqlite3.Connection, value: str) -> list[str]:
     """Accounts with ``value`` as a sender, in any state: the approved one first."""
     rows = conn.execute(
-        "SELECT account FROM senders WHERE value = ? "
-        "ORDER BY status <> 'approved', account", (value,),
+        "SELECT account FROM senders WHERE value = ? ORDER BY status <> 'approved', account",
+        (value,),
     )
     return [r[0] for r in rows]
 
@@ -242,8 +271,9 @@ def set_price(
 def list_prices(conn: sqlite3.Connection, account: str | None) -> list[Price]:
     if account is not None:
         require_account(conn, account)
-    rows = conn.execute("SELECT prefix, credits FROM prices WHERE account = ? ORDER BY prefix",
-                        (account or "",)).fetchall()
+    rows = conn.execute(
+        "SELECT prefix, credits FROM prices WHERE account = ? ORDER BY prefix", (account or "",)
+    ).fetchall()
     return [Price(account=account, prefix=p, credits=c) for p, c in rows]
 
 
@@ -259,17 +289,21 @@ def send_context(conn: sqlite3.Connection, account: str, sender: str) -> SendCon
             own.append(Price(account=account, prefix=prefix, credits=credits_))
         else:
             default.append(Price(account=None, prefix=prefix, credits=credits_))
-    return SendContext(account=found, sender=_sender(conn, account, sender),
-                       own_prices=own, default_prices=default)
+    return SendContext(
+        account=found, sender=_sender(conn, account, sender), own_prices=own, default_prices=default
+    )
 
 
 def _phonebook_id(conn: sqlite3.Connection, account: str, name: str) -> int:
     require_account(conn, account)
-    row = conn.execute("SELECT id FROM phonebooks WHERE account = ? AND name = ?",
-                       (account, name)).fetchone()
+    row = conn.execute(
+        "SELECT id FROM phonebooks WHERE account = ? AND name = ?", (account, name)
+    ).fetchone()
     if row is None:
-        msg = (f"no phonebook {name!r} for account {account!r}: "
-               f"create it with `smsgw phonebook create {account} {name}`")
+        msg = (
+            f"no phonebook {name!r} for account {account!r}: "
+            f"create it with `smsgw phonebook create {account} {name}`"
+        )
         raise NotFound(msg)
     return int(row[0])
 
@@ -279,8 +313,10 @@ def create_phonebook(conn: sqlite3.Connection, account: str, name: str, now: flo
     if not PHONEBOOK_NAME.match(name):
         raise UserError(f"bad phonebook name {name!r}: 1-64 letters, digits, ' ', '_', '.', '-'")
     try:
-        conn.execute("INSERT INTO phonebooks (account, name, created_at) VALUES (?, ?, ?)",
-                     (account, name, now))
+        conn.execute(
+            "INSERT INTO phonebooks (account, name, created_at) VALUES (?, ?, ?)",
+            (account, name, now),
+        )
     except sqlite3.IntegrityError:
         msg = f"phonebook {name!r} already exists for account {account!r}"
         raise AlreadyExists(msg) from None
@@ -291,15 +327,17 @@ def import_contacts(
     conn: sqlite3.Connection, account: str, name: str, contacts: Sequence[PhonebookContact]
 ) -> tuple[int, int]:
     book = _phonebook_id(conn, account, name)
-    before = conn.execute("SELECT count(*) FROM contacts WHERE phonebook_id = ?",
-                          (book,)).fetchone()[0]
+    before = conn.execute(
+        "SELECT count(*) FROM contacts WHERE phonebook_id = ?", (book,)
+    ).fetchone()[0]
     conn.executemany(
         "INSERT INTO contacts (phonebook_id, number, name) VALUES (?, ?, ?) "
         "ON CONFLICT (phonebook_id, number) DO UPDATE SET name = excluded.name",
         [(book, c.number, c.name) for c in contacts],
     )
-    after = conn.execute("SELECT count(*) FROM contacts WHERE phonebook_id = ?",
-                         (book,)).fetchone()[0]
+    after = conn.execute(
+        "SELECT count(*) FROM contacts WHERE phonebook_id = ?", (book,)
+    ).fetchone()[0]
     added = int(after - before)
     return added, len(contacts) - added
 
@@ -314,31 +352,37 @@ def list_phonebooks(conn: sqlite3.Connection, account: str) -> list[Phonebook]:
     return [Phonebook(account=account, name=n, contacts=k, created_at=t) for n, t, k in rows]
 
 
-def phonebook_contacts(
-    conn: sqlite3.Connection, account: str, name: str
-) -> list[PhonebookContact]:
+def phonebook_contacts(conn: sqlite3.Connection, account: str, name: str) -> list[PhonebookContact]:
     book = _phonebook_id(conn, account, name)
-    rows = conn.execute("SELECT name, number FROM contacts WHERE phonebook_id = ? "
-                        "ORDER BY name, number", (book,)).fetchall()
+    rows = conn.execute(
+        "SELECT name, number FROM contacts WHERE phonebook_id = ? ORDER BY name, number", (book,)
+    ).fetchall()
     return [PhonebookContact(name=n, number=k) for n, k in rows]
 
 
-def list_inbound(
-    conn: sqlite3.Connection, account: str | None, limit: int
-) -> list[InboundMessage]:
+def list_inbound(conn: sqlite3.Connection, account: str | None, limit: int) -> list[InboundMessage]:
     cols = "id, account, link, source, destination, text, received_at"
     if account is None:
         rows = conn.execute(
-            f"SELECT {cols} FROM inbound ORDER BY id DESC LIMIT ?", (limit,)  # noqa: S608
+            f"SELECT {cols} FROM inbound ORDER BY id DESC LIMIT ?",  # noqa: S608
+            (limit,),
         ).fetchall()
     else:
         require_account(conn, account)
         rows = conn.execute(
             f"SELECT {cols} FROM inbound WHERE account = ? "  # noqa: S608
-            "ORDER BY id DESC LIMIT ?", (account, limit),
+            "ORDER BY id DESC LIMIT ?",
+            (account, limit),
         ).fetchall()
     return [
-        InboundMessage(id=r[0], account=r[1], link=r[2], source=r[3], destination=r[4],
-                       text=r[5], received_at=r[6])
+        InboundMessage(
+            id=r[0],
+            account=r[1],
+            link=r[2],
+            source=r[3],
+            destination=r[4],
+            text=r[5],
+            received_at=r[6],
+        )
         for r in rows
     ]

@@ -73,12 +73,16 @@ RECEIPT_TO_SEGMENT: dict[ReceiptState, SegmentState | None] = {
 
 # what a message's never-sent segments become when it ends in this state
 _PENDING_SEGMENTS_TO: dict[MessageState, SegmentState] = {
-    _MSG.REJECTED: _SEG.REJECTED, _MSG.FAILED: _SEG.FAILED, _MSG.EXPIRED: _SEG.EXPIRED,
+    _MSG.REJECTED: _SEG.REJECTED,
+    _MSG.FAILED: _SEG.FAILED,
+    _MSG.EXPIRED: _SEG.EXPIRED,
 }
 _WORST = (_SEG.UNDELIVERABLE, _SEG.REJECTED, _SEG.FAILED, _SEG.EXPIRED)
 _AS_MESSAGE = {
-    _SEG.UNDELIVERABLE: _MSG.UNDELIVERABLE, _SEG.REJECTED: _MSG.REJECTED,
-    _SEG.FAILED: _MSG.FAILED, _SEG.EXPIRED: _MSG.EXPIRED,
+    _SEG.UNDELIVERABLE: _MSG.UNDELIVERABLE,
+    _SEG.REJECTED: _MSG.REJECTED,
+    _SEG.FAILED: _MSG.FAILED,
+    _SEG.EXPIRED: _MSG.EXPIRED,
 }
 
 
@@ -153,8 +157,9 @@ def _event_error(msg: _Msg, error: str | None) -> str | None:
     """The reason a failure's status event gives: the one given, else a failed segment's."""
     if error is not None:
         return error
-    return next((g.error for g in msg.segments
-                 if g.state in _FAILED_SEGMENTS and g.error is not None), None)
+    return next(
+        (g.error for g in msg.segments if g.state in _FAILED_SEGMENTS and g.error is not None), None
+    )
 
 
 class _Work:
@@ -188,12 +193,21 @@ class _Work:
             for row in conn.execute(
                 "SELECT id, account, state, price, created_at, attempts, next_attempt_at, "  # noqa: S608 (placeholders only)
                 "error, destination, client_ref, callback_url "
-                f"FROM messages WHERE id IN ({marks})", chunk,
+                f"FROM messages WHERE id IN ({marks})",
+                chunk,
             ):
                 self.msgs[row[0]] = _Msg(
-                    id=row[0], account=row[1], state=row[2], price=row[3],
-                    created_at=row[4], attempts=row[5], next_attempt_at=row[6], error=row[7],
-                    destination=row[8], client_ref=row[9], callback_url=row[10],
+                    id=row[0],
+                    account=row[1],
+                    state=row[2],
+                    price=row[3],
+                    created_at=row[4],
+                    attempts=row[5],
+                    next_attempt_at=row[6],
+                    error=row[7],
+                    destination=row[8],
+                    client_ref=row[9],
+                    callback_url=row[10],
                     segments=[],
                 )
             for row in conn.execute(
@@ -205,8 +219,7 @@ class _Work:
                     _Seg(row[1], row[2], row[3], row[4], row[5], row[6])
                 )
 
-    def receipts_here(self, receipts: dict[tuple[str, str], list[tuple[str, str | None]]]
-                      ) -> None:
+    def receipts_here(self, receipts: dict[tuple[str, str], list[tuple[str, str | None]]]) -> None:
         """Receipts of this batch for segments it accepts: applied with the acceptance."""
         self._here = receipts
 
@@ -223,7 +236,8 @@ class _Work:
                 marks = ",".join("?" * len(chunk))
                 for rid, smsc_id, state, error in self.conn.execute(
                     "SELECT id, smsc_id, state, error FROM pending_receipts "  # noqa: S608 (placeholders only)
-                    f"WHERE link = ? AND smsc_id IN ({marks}) ORDER BY id", (link, *chunk),
+                    f"WHERE link = ? AND smsc_id IN ({marks}) ORDER BY id",
+                    (link, *chunk),
                 ):
                     self._early.setdefault((link, smsc_id), []).append((rid, state, error))
 
@@ -260,7 +274,8 @@ class _Work:
         elif taken is None and self._early_receipts:
             taken = self.conn.execute(
                 "DELETE FROM pending_receipts WHERE link = ? AND smsc_id = ? "
-                "RETURNING state, error", key,
+                "RETURNING state, error",
+                key,
             ).fetchall()
             if taken:
                 self._taken[key] = taken
@@ -273,8 +288,12 @@ class _Work:
         # payload mode: a sibling segment with the same smsc_id, accepted in an
         # earlier batch, may have had the receipt already
         for other in msg.segments:
-            if (other is not seg and other.receipt_state is not None
-                    and other.smsc_id == smsc_id and other.link == link):
+            if (
+                other is not seg
+                and other.receipt_state is not None
+                and other.smsc_id == smsc_id
+                and other.link == link
+            ):
                 return [(other.receipt_state, other.error)]
         return []
 
@@ -292,14 +311,26 @@ class _Work:
             return False
         if target not in _MSG_NEXT[msg.state]:
             _MSG_ENUM[msg.state].check(_MSG_ENUM[target])  # raises IllegalTransition
-        self.changes.append(StateChange(message_id=msg.id, account=msg.account,
-                                        old=_MSG_ENUM[msg.state], new=_MSG_ENUM[target],
-                                        at=self.now))
+        self.changes.append(
+            StateChange(
+                message_id=msg.id,
+                account=msg.account,
+                old=_MSG_ENUM[msg.state],
+                new=_MSG_ENUM[target],
+                at=self.now,
+            )
+        )
         if target in REPORTED_STATES:
-            self.events.add(message_id=msg.id, account=msg.account, to=msg.destination,
-                            state=target, previous=msg.state, client_ref=msg.client_ref,
-                            error=None if target in _SUCCESS else _event_error(msg, error),
-                            callback_url=msg.callback_url)
+            self.events.add(
+                message_id=msg.id,
+                account=msg.account,
+                to=msg.destination,
+                state=target,
+                previous=msg.state,
+                client_ref=msg.client_ref,
+                error=None if target in _SUCCESS else _event_error(msg, error),
+                callback_url=msg.callback_url,
+            )
         msg.state = target
         msg.dirty = True
         if error is not None:
@@ -328,27 +359,46 @@ class _Work:
             st = self._accounts.get(msg.account)
             if st is None:
                 st = self._accounts[msg.account] = load_state(self.conn, msg.account)
-            entry = refund(self.conn, st, message_id=msg.id, amount=unsent * msg.price,
-                           debited_at=msg.created_at, now=self.now,
-                           note=f"{unsent} segment(s) never accepted; message {state}")
+            entry = refund(
+                self.conn,
+                st,
+                message_id=msg.id,
+                amount=unsent * msg.price,
+                debited_at=msg.created_at,
+                now=self.now,
+                note=f"{unsent} segment(s) never accepted; message {state}",
+            )
             if entry is not None:
                 self.refunds.append(entry)
 
-    def flush(self, *, unmatched: Sequence[tuple[str, str]] = (),
-              dropped: Sequence[tuple[str, str]] = ()) -> QueueChanges:
+    def flush(
+        self, *, unmatched: Sequence[tuple[str, str]] = (), dropped: Sequence[tuple[str, str]] = ()
+    ) -> QueueChanges:
         # two statement shapes each: the common changes write fewer columns
         placed, segs, moved, requeued = [], [], [], []
         now = self.now
         for msg in self.msgs.values():
             for i, g in enumerate(msg.segments):
                 if g.placed:
-                    placed.append((g.state, g.smsc_id, g.link, g.submitted_at, g.receipt_state,
-                                   g.error, now, msg.id, i))
+                    placed.append(
+                        (
+                            g.state,
+                            g.smsc_id,
+                            g.link,
+                            g.submitted_at,
+                            g.receipt_state,
+                            g.error,
+                            now,
+                            msg.id,
+                            i,
+                        )
+                    )
                 elif g.dirty:
                     segs.append((g.state, g.receipt_state, g.error, now, msg.id, i))
             if msg.requeued:
-                requeued.append((msg.state, msg.attempts, msg.next_attempt_at, msg.error, now,
-                                 msg.id))
+                requeued.append(
+                    (msg.state, msg.attempts, msg.next_attempt_at, msg.error, now, msg.id)
+                )
             elif msg.dirty:
                 moved.append((msg.state, msg.error, now, int(msg.lease), msg.id))
         self.conn.executemany(
@@ -372,14 +422,19 @@ class _Work:
             "updated_at = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
             requeued,
         )
-        self.conn.executemany("DELETE FROM pending_receipts WHERE id = ?",
-                              [(rid,) for rid in self._early_taken])
+        self.conn.executemany(
+            "DELETE FROM pending_receipts WHERE id = ?", [(rid,) for rid in self._early_taken]
+        )
         for st in self._accounts.values():
             save_state(self.conn, st)
         self.events.write(self.conn)
-        return QueueChanges(changes=tuple(self.changes), refunds=tuple(self.refunds),
-                            unmatched=tuple(unmatched), matched_late=tuple(self.matched_late),
-                            dropped=tuple(dropped))
+        return QueueChanges(
+            changes=tuple(self.changes),
+            refunds=tuple(self.refunds),
+            unmatched=tuple(unmatched),
+            matched_late=tuple(self.matched_late),
+            dropped=tuple(dropped),
+        )
 
 
 def record_outcomes(
@@ -389,8 +444,12 @@ def record_outcomes(
 
 
 def record(
-    conn: sqlite3.Connection, outcomes: Sequence[OutcomeRecord], receipts: Sequence[Receipt],
-    now: float, *, outbox: bool = True,
+    conn: sqlite3.Connection,
+    outcomes: Sequence[OutcomeRecord],
+    receipts: Sequence[Receipt],
+    now: float,
+    *,
+    outbox: bool = True,
 ) -> QueueChanges:
     """Record submit outcomes, then delivery receipts, in one pass over their messages:
     the common cases (:mod:`gateway.store.sqlite.fastpath`), then the rest."""
@@ -406,15 +465,20 @@ def record(
 
 
 def _record(
-    conn: sqlite3.Connection, outcomes: Sequence[OutcomeRecord], receipts: Sequence[Receipt],
-    now: float, *, outbox: bool = True,
+    conn: sqlite3.Connection,
+    outcomes: Sequence[OutcomeRecord],
+    receipts: Sequence[Receipt],
+    now: float,
+    *,
+    outbox: bool = True,
 ) -> QueueChanges:
     """The general path: every message of the round loaded, changed, written."""
     accepted_here: dict[tuple[str, str], list[tuple[str, int]]] = {}
     for o in outcomes:
         if isinstance(o.outcome, Accepted):
             accepted_here.setdefault((o.link, o.outcome.smsc_id), []).append(
-                (o.message_id, o.index))
+                (o.message_id, o.index)
+            )
     # receipts for segments accepted in this batch go with the acceptance; the
     # others are looked up, or kept for an acceptance still to come
     with_outcome: dict[tuple[str, str], list[tuple[str, str | None]]] = {}
@@ -434,8 +498,12 @@ def _record(
             early.append((r.link, r.smsc_id, r.state.value, r.error, now))
         else:
             found.extend((mid, idx, r) for mid, idx in hits)
-    work = _Work(conn, itertools.chain((o.message_id for o in outcomes), (f[0] for f in found)),
-                 now, outbox=outbox)
+    work = _Work(
+        conn,
+        itertools.chain((o.message_id for o in outcomes), (f[0] for f in found)),
+        now,
+        outbox=outbox,
+    )
     if outcomes:
         work.load_early_receipts(accepted_here)
         work.receipts_here(with_outcome)
@@ -444,20 +512,23 @@ def _record(
     if early:
         conn.executemany(
             "INSERT INTO pending_receipts (link, smsc_id, state, error, received_at) "
-            "VALUES (?, ?, ?, ?, ?)", early,
+            "VALUES (?, ?, ?, ?, ?)",
+            early,
         )
         # ids grow by one a row: only the newest MAX_KEPT_RECEIPTS stay (fewer, with gaps)
-        dropped = [(link, "overflow") for (link,) in conn.execute(
-            "DELETE FROM pending_receipts "
-            "WHERE id <= (SELECT max(id) FROM pending_receipts) - ? RETURNING link",
-            (MAX_KEPT_RECEIPTS,),
-        )]
+        dropped = [
+            (link, "overflow")
+            for (link,) in conn.execute(
+                "DELETE FROM pending_receipts "
+                "WHERE id <= (SELECT max(id) FROM pending_receipts) - ? RETURNING link",
+                (MAX_KEPT_RECEIPTS,),
+            )
+        ]
     for mid, index, r in found:
         work.receipt(work.msgs[mid], index, r.state.value, r.error)
     for mid in dict.fromkeys(f[0] for f in found):
         work.derive(work.msgs[mid])
-    return work.flush(unmatched=[(link, state) for link, _, state, _, _ in early],
-                      dropped=dropped)
+    return work.flush(unmatched=[(link, state) for link, _, state, _, _ in early], dropped=dropped)
 
 
 def _apply_outcomes(work: _Work, batch: Sequence[OutcomeRecord], now: float) -> None:
@@ -507,7 +578,8 @@ def _find_segments(
             marks = ",".join("?" * len(chunk))
             for smsc_id, mid, idx in conn.execute(
                 "SELECT smsc_id, message_id, idx FROM segments "  # noqa: S608 (placeholders only)
-                f"WHERE link = ? AND smsc_id IN ({marks})", (link, *chunk),
+                f"WHERE link = ? AND smsc_id IN ({marks})",
+                (link, *chunk),
             ):
                 found.setdefault((link, smsc_id), []).append((mid, idx))
     return found
@@ -520,8 +592,13 @@ def record_receipts(
 
 
 def finish(
-    conn: sqlite3.Connection, message_id: str, state: MessageState, reason: str | None,
-    now: float, *, outbox: bool = True,
+    conn: sqlite3.Connection,
+    message_id: str,
+    state: MessageState,
+    reason: str | None,
+    now: float,
+    *,
+    outbox: bool = True,
 ) -> QueueChanges:
     """End a message (expired, failed, rejected, cancelled...) and refund what was never sent."""
     work = _Work(conn, [message_id], now, outbox=outbox)
@@ -540,15 +617,23 @@ def expire_unconfirmed(
     Receipts kept since before ``before`` for an acceptance that never came
     (an SMSC's receipt for something we did not send) are dropped.
     """
-    dropped = [(link, "expired") for (link,) in conn.execute(
-        "DELETE FROM pending_receipts WHERE received_at < ? RETURNING link", (before,))]
-    ids = [row[0] for row in conn.execute(
-        "SELECT id FROM messages INDEXED BY messages_submitted "
-        "WHERE state = 'submitted' AND updated_at < ? LIMIT ?",
-        (before, limit),
-    )]
+    dropped = [
+        (link, "expired")
+        for (link,) in conn.execute(
+            "DELETE FROM pending_receipts WHERE received_at < ? RETURNING link", (before,)
+        )
+    ]
+    ids = [
+        row[0]
+        for row in conn.execute(
+            "SELECT id FROM messages INDEXED BY messages_submitted "
+            "WHERE state = 'submitted' AND updated_at < ? LIMIT ?",
+            (before, limit),
+        )
+    ]
     work = _Work(conn, ids, now, outbox=outbox)
     for message_id in ids:
-        work.msg_to(work.msgs[message_id], MessageState.EXPIRED.value,
-                    error="no delivery receipt came")
+        work.msg_to(
+            work.msgs[message_id], MessageState.EXPIRED.value, error="no delivery receipt came"
+        )
     return work.flush(dropped=dropped)

@@ -68,8 +68,9 @@ def connect(path: str, *, synchronous: str = "full", readonly: bool = False) -> 
     try:
         if not readonly and _on_disk(path):
             prepare_database(path)  # created 0600 here, so that -wal and -shm are too
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                               timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+        )
     except OSError as exc:
         raise StoreError(f"cannot open store {path}: {exc.strerror or exc}") from None
     except sqlite3.OperationalError as exc:
@@ -121,9 +122,16 @@ def _set_wal(conn: sqlite3.Connection) -> str:
 class _Job:
     __slots__ = ("args", "bulk", "fn", "future", "loop", "prepare", "urgent")
 
-    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...],
-                 loop: asyncio.AbstractEventLoop, *, bulk: int = 0, urgent: bool = False,
-                 prepare: Callable[..., Any] | None = None) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        loop: asyncio.AbstractEventLoop,
+        *,
+        bulk: int = 0,
+        urgent: bool = False,
+        prepare: Callable[..., Any] | None = None,
+    ) -> None:
         self.fn = fn
         self.args = args
         self.loop = loop
@@ -182,8 +190,10 @@ class TransactionRunner:
         self._commit = 0.0
         self._cpu = 0.0
 
-    def run(self, jobs: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]],
-            ) -> list[tuple[bool, Any]]:
+    def run(
+        self,
+        jobs: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]],
+    ) -> list[tuple[bool, Any]]:
         """``fn(conn, *args)`` for each (fn, args); (True, value) or (False, exception)."""
         asked = time.monotonic()
         if self.lock_fd is None:
@@ -203,8 +213,10 @@ class TransactionRunner:
         self._busy += time.monotonic() - asked
         return results
 
-    def _transaction(self, jobs: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]],
-                     ) -> list[tuple[bool, Any]]:
+    def _transaction(
+        self,
+        jobs: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]],
+    ) -> list[tuple[bool, Any]]:
         conn = self.conn
         results: list[tuple[bool, Any]] = []
         try:
@@ -232,9 +244,13 @@ class TransactionRunner:
         return results
 
     def stats(self) -> WriterStats:
-        return WriterStats(transactions=self._transactions, busy_seconds=self._busy,
-                           lock_wait_seconds=self._lock_wait, commit_seconds=self._commit,
-                           cpu_seconds=self._cpu)
+        return WriterStats(
+            transactions=self._transactions,
+            busy_seconds=self._busy,
+            lock_wait_seconds=self._lock_wait,
+            commit_seconds=self._commit,
+            cpu_seconds=self._cpu,
+        )
 
     def close(self) -> None:
         if self.lock_fd is not None:
@@ -245,8 +261,16 @@ class TransactionRunner:
 class Engine:
     """Owns the connections and threads; runs functions ``fn(conn, *args)``."""
 
-    def __init__(self, path: str, *, synchronous: str = "full", max_batch: int = 512,
-                 max_bulk: int = 250, readers: int = 2, checkpoints: str = "inline") -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        synchronous: str = "full",
+        max_batch: int = 512,
+        max_bulk: int = 250,
+        readers: int = 2,
+        checkpoints: str = "inline",
+    ) -> None:
         """``checkpoints``: see :data:`CHECKPOINTS` and :meth:`_checkpoint_loop`;
         "elsewhere" is for a process whose parent checkpoints (the daemon's workers)."""
         if checkpoints not in CHECKPOINTS:
@@ -270,23 +294,28 @@ class Engine:
         if checkpoints != "inline":
             self._conn.execute("PRAGMA wal_autocheckpoint = 0")
         if checkpoints == "background":
-            self._checkpointer = threading.Thread(target=self._checkpoint_loop,
-                                                  name="smsgw-store-checkpoint", daemon=True)
+            self._checkpointer = threading.Thread(
+                target=self._checkpoint_loop, name="smsgw-store-checkpoint", daemon=True
+            )
             self._checkpointer.start()
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="smsgw-store-writer",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name="smsgw-store-writer", daemon=True)
         self._thread.start()
-        self._pool = ThreadPoolExecutor(max_workers=readers,
-                                        thread_name_prefix="smsgw-store-read")
+        self._pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="smsgw-store-read")
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
 
     # --- writing ----------------------------------------------------------------
-    async def write(self, fn: Callable[..., T], *args: Any, bulk: int = 0,
-                    urgent: bool = False, prepare: Callable[..., Any] | None = None,
-                    **kwargs: Any) -> T:
+    async def write(
+        self,
+        fn: Callable[..., T],
+        *args: Any,
+        bulk: int = 0,
+        urgent: bool = False,
+        prepare: Callable[..., Any] | None = None,
+        **kwargs: Any,
+    ) -> T:
         """Run ``fn(conn, *args, **kwargs)`` in the writer's next transaction.
 
         ``bulk``: the size of a large piece of work (the messages of an
@@ -308,8 +337,7 @@ class Engine:
             raise StoreError("store is closed")
         if kwargs:
             fn = functools.partial(fn, **kwargs)
-        job = _Job(fn, args, asyncio.get_running_loop(), bulk=bulk, urgent=urgent,
-                   prepare=prepare)
+        job = _Job(fn, args, asyncio.get_running_loop(), bulk=bulk, urgent=urgent, prepare=prepare)
         self._queue.put(job)
         result: T = await job.future
         return result

@@ -76,8 +76,15 @@ def _q(value: str | None) -> str:
 
 
 def status_payload(
-    *, message_id: str, account: str, to: str, state: str, previous: str | None, at: str,
-    client_ref: str | None, error: str | None,
+    *,
+    message_id: str,
+    account: str,
+    to: str,
+    state: str,
+    previous: str | None,
+    at: str,
+    client_ref: str | None,
+    error: str | None,
 ) -> bytes:
     """The status event body, written out directly (5x faster than a dict through json).
 
@@ -136,30 +143,59 @@ class StatusRows:
         self.hooks: list[tuple[str, str, bytes, float, float]] = []
 
     def add(
-        self, *, message_id: str, account: str, to: str, state: str, previous: str | None,
-        client_ref: str | None, error: str | None, callback_url: str | None,
+        self,
+        *,
+        message_id: str,
+        account: str,
+        to: str,
+        state: str,
+        previous: str | None,
+        client_ref: str | None,
+        error: str | None,
+        callback_url: str | None,
     ) -> None:
-        event, hook = self.entry(message_id=message_id, account=account, to=to, state=state,
-                                 previous=previous, client_ref=client_ref, error=error,
-                                 callback_url=callback_url)
+        event, hook = self.entry(
+            message_id=message_id,
+            account=account,
+            to=to,
+            state=state,
+            previous=previous,
+            client_ref=client_ref,
+            error=error,
+            callback_url=callback_url,
+        )
         self.take(event, hook)
 
     def entry(
-        self, *, message_id: str, account: str, to: str, state: str, previous: str | None,
-        client_ref: str | None, error: str | None, callback_url: str | None,
+        self,
+        *,
+        message_id: str,
+        account: str,
+        to: str,
+        state: str,
+        previous: str | None,
+        client_ref: str | None,
+        error: str | None,
+        callback_url: str | None,
     ) -> tuple[bytes | None, tuple[str, str, bytes, float, float] | None]:
         """The event's outbox entry and webhook row, to :meth:`take` later (or drop)."""
         if not (self.mqtt or callback_url):
             return None, None  # neither MQTT nor a webhook takes this event
-        body = status_payload(message_id=message_id, account=account, to=to, state=state,
-                              previous=previous, at=self.at, client_ref=client_ref,
-                              error=error)
+        body = status_payload(
+            message_id=message_id,
+            account=account,
+            to=to,
+            state=state,
+            previous=previous,
+            at=self.at,
+            client_ref=client_ref,
+            error=error,
+        )
         event = pack_event("status", account, body) if self.mqtt else None
         hook = (account, callback_url, body, self.now, self.now) if callback_url else None
         return event, hook
 
-    def take(self, event: bytes | None,
-             hook: tuple[str, str, bytes, float, float] | None) -> None:
+    def take(self, event: bytes | None, hook: tuple[str, str, bytes, float, float] | None) -> None:
         if event is not None:
             self.events.append(event)
         if hook is not None:
@@ -182,10 +218,17 @@ def add_inbound(conn: sqlite3.Connection, m: InboundMessage, *, outbox: bool = T
     )
     if cur.rowcount != 1 or m.account is None or not outbox:
         return  # already stored (and reported), or nobody to report it to
-    body = encode({
-        "event": "inbound", "id": m.id, "from": m.source, "to": m.destination,
-        "text": m.text, "link": m.link, "received_at": iso_ms(m.received_at),
-    })
+    body = encode(
+        {
+            "event": "inbound",
+            "id": m.id,
+            "from": m.source,
+            "to": m.destination,
+            "text": m.text,
+            "link": m.link,
+            "received_at": iso_ms(m.received_at),
+        }
+    )
     add_outbox(conn, [pack_event("inbound", m.account, body)], m.received_at)
 
 
@@ -239,15 +282,21 @@ def id_runs(ids: Sequence[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def due_webhooks(conn: sqlite3.Connection, now: float, limit: int, after: int = 0,
-                 ) -> list[WebhookEvent]:
+def due_webhooks(
+    conn: sqlite3.Connection,
+    now: float,
+    limit: int,
+    after: int = 0,
+) -> list[WebhookEvent]:
     rows = conn.execute(
         "SELECT id, account, url, payload, attempts FROM webhooks "
         "WHERE state = 'pending' AND next_at <= ? AND id > ? ORDER BY id LIMIT ?",
         (now, after, limit),
     ).fetchall()
-    return [WebhookEvent(id=r[0], account=r[1], url=r[2], payload=bytes(r[3]), attempts=r[4])
-            for r in rows]
+    return [
+        WebhookEvent(id=r[0], account=r[1], url=r[2], payload=bytes(r[3]), attempts=r[4])
+        for r in rows
+    ]
 
 
 def webhook_done(conn: sqlite3.Connection, hook_id: int) -> None:
@@ -257,25 +306,31 @@ def webhook_done(conn: sqlite3.Connection, hook_id: int) -> None:
 def webhook_retry(conn: sqlite3.Connection, hook_id: int, at: float, error: str) -> None:
     conn.execute(
         "UPDATE webhooks SET attempts = attempts + 1, next_at = ?, last_error = ? "
-        "WHERE id = ? AND state = 'pending'", (at, error, hook_id),
+        "WHERE id = ? AND state = 'pending'",
+        (at, error, hook_id),
     )
 
 
 def webhook_failed(conn: sqlite3.Connection, hook_id: int, error: str) -> None:
     conn.execute(
         "UPDATE webhooks SET attempts = attempts + 1, state = 'failed', last_error = ? "
-        "WHERE id = ? AND state = 'pending'", (error, hook_id),
+        "WHERE id = ? AND state = 'pending'",
+        (error, hook_id),
     )
 
 
 def list_webhooks(
-    conn: sqlite3.Connection, account: str | None, state: str | None, limit: int,
+    conn: sqlite3.Connection,
+    account: str | None,
+    state: str | None,
+    limit: int,
 ) -> list[WebhookRecord]:
     """Webhook rows, oldest first; ``state`` "pending" or "failed" (None: both)."""
     rows = conn.execute(
         "SELECT id, account, url, payload, state, attempts, next_at, last_error, created_at "
         "FROM webhooks WHERE (?1 IS NULL OR account = ?1) AND (?2 IS NULL OR state = ?2) "
-        "ORDER BY id LIMIT ?3", (account, state, limit),
+        "ORDER BY id LIMIT ?3",
+        (account, state, limit),
     ).fetchall()
     out = []
     for r in rows:
@@ -283,39 +338,51 @@ def list_webhooks(
             body = json.loads(r[3])
         except ValueError:
             body = {}
-        out.append(WebhookRecord(
-            id=r[0], account=r[1], url=r[2], message_id=body.get("id"),
-            event_state=body.get("state"), state=r[4], attempts=r[5], next_at=r[6],
-            last_error=r[7], created_at=r[8],
-        ))
+        out.append(
+            WebhookRecord(
+                id=r[0],
+                account=r[1],
+                url=r[2],
+                message_id=body.get("id"),
+                event_state=body.get("state"),
+                state=r[4],
+                attempts=r[5],
+                next_at=r[6],
+                last_error=r[7],
+                created_at=r[8],
+            )
+        )
     return out
 
 
 def retry_webhooks(
-    conn: sqlite3.Connection, ids: Sequence[int], account: str | None, now: float,
+    conn: sqlite3.Connection,
+    ids: Sequence[int],
+    account: str | None,
+    now: float,
 ) -> int:
     """Failed webhooks back to ``pending``, due now, their back-off from the start:
     those of ``ids``, or with no ids every failed one (of ``account`` when given)."""
     if ids:
         return conn.executemany(
             "UPDATE webhooks SET state = 'pending', attempts = 0, next_at = ? "
-            "WHERE id = ? AND state = 'failed'", [(now, i) for i in ids],
+            "WHERE id = ? AND state = 'failed'",
+            [(now, i) for i in ids],
         ).rowcount
     return conn.execute(
         "UPDATE webhooks SET state = 'pending', attempts = 0, next_at = ? "
-        "WHERE state = 'failed' AND (?2 IS NULL OR account = ?2)", (now, account),
+        "WHERE state = 'failed' AND (?2 IS NULL OR account = ?2)",
+        (now, account),
     ).rowcount
 
 
 def _unknown(account: str) -> NotFound:
-    return NotFound(f"unknown account {account!r}: create it with `smsgw account create "
-                    f"{account}`")
+    return NotFound(f"unknown account {account!r}: create it with `smsgw account create {account}`")
 
 
 def webhook_secret(conn: sqlite3.Connection, account: str) -> str:
     """The account's secret; '' for an account row written without one."""
-    row = conn.execute("SELECT webhook_secret FROM accounts WHERE name = ?",
-                       (account,)).fetchone()
+    row = conn.execute("SELECT webhook_secret FROM accounts WHERE name = ?", (account,)).fetchone()
     if row is None:
         raise _unknown(account)
     return str(row[0])
@@ -331,8 +398,7 @@ def ensure_webhook_secret(conn: sqlite3.Connection, account: str) -> str:
 
 def rotate_webhook_secret(conn: sqlite3.Connection, account: str) -> str:
     secret = new_webhook_secret()
-    cur = conn.execute("UPDATE accounts SET webhook_secret = ? WHERE name = ?",
-                       (secret, account))
+    cur = conn.execute("UPDATE accounts SET webhook_secret = ? WHERE name = ?", (secret, account))
     if cur.rowcount != 1:
         raise _unknown(account)
     return secret
@@ -345,12 +411,17 @@ def add_metric_counts(conn: sqlite3.Connection, counts: Sequence[MetricCount]) -
     conn.executemany(
         "INSERT INTO metric_counts (name, labels, amount) VALUES (?, ?, ?) "
         "ON CONFLICT (name, labels) DO UPDATE SET amount = amount + excluded.amount",
-        [(c.name, json.dumps(dict(c.labels), sort_keys=True), c.amount) for c in counts
-         if c.amount],
+        [
+            (c.name, json.dumps(dict(c.labels), sort_keys=True), c.amount)
+            for c in counts
+            if c.amount
+        ],
     )
 
 
 def take_metric_counts(conn: sqlite3.Connection) -> list[MetricCount]:
     rows = conn.execute("DELETE FROM metric_counts RETURNING name, labels, amount").fetchall()
-    return [MetricCount(name=name, labels=tuple(sorted(json.loads(labels).items())),
-                        amount=amount) for name, labels, amount in rows]
+    return [
+        MetricCount(name=name, labels=tuple(sorted(json.loads(labels).items())), amount=amount)
+        for name, labels, amount in rows
+    ]

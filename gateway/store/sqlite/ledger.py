@@ -13,8 +13,14 @@ from gateway.store.sqlite.rows import LEDGER_COLUMNS, entry_from, month_of, requ
 def load_state(conn: sqlite3.Connection, name: str) -> AccountState:
     row = require_account(conn, name)
     return AccountState(
-        name=row[0], balance=row[1], credit_limit=row[2], monthly_cap=row[3],
-        alert_below=row[4], month=row[5], month_spent=row[6], alert_armed=bool(row[8]),
+        name=row[0],
+        balance=row[1],
+        credit_limit=row[2],
+        monthly_cap=row[3],
+        alert_below=row[4],
+        month=row[5],
+        month_spent=row[6],
+        alert_armed=bool(row[8]),
     )
 
 
@@ -33,8 +39,15 @@ INSERT_ENTRY = (
 
 
 def insert_entry(
-    conn: sqlite3.Connection, *, account: str, at: float, kind: EntryKind, amount: int,
-    balance_after: int, reference: str | None = None, message_id: str | None = None,
+    conn: sqlite3.Connection,
+    *,
+    account: str,
+    at: float,
+    kind: EntryKind,
+    amount: int,
+    balance_after: int,
+    reference: str | None = None,
+    message_id: str | None = None,
     note: str | None = None,
 ) -> LedgerEntry:
     cur = conn.execute(
@@ -42,13 +55,25 @@ def insert_entry(
         (account, at, kind.value, amount, balance_after, reference, message_id, note),
     )
     return LedgerEntry(
-        id=int(cur.lastrowid or 0), account=account, at=at, kind=kind, amount=amount,
-        balance_after=balance_after, reference=reference, message_id=message_id, note=note,
+        id=int(cur.lastrowid or 0),
+        account=account,
+        at=at,
+        kind=kind,
+        amount=amount,
+        balance_after=balance_after,
+        reference=reference,
+        message_id=message_id,
+        note=note,
     )
 
 
 def topup(
-    conn: sqlite3.Connection, account: str, amount: int, *, reference: str, note: str | None,
+    conn: sqlite3.Connection,
+    account: str,
+    amount: int,
+    *,
+    reference: str,
+    note: str | None,
     now: float,
 ) -> LedgerResult:
     st = load_state(conn, account)
@@ -68,8 +93,16 @@ def topup(
         return LedgerResult(entry=existing, duplicate=True)
     crossing = st.topup(amount, now)
     save_state(conn, st)
-    entry = insert_entry(conn, account=account, at=now, kind=EntryKind.TOPUP, amount=amount,
-                         balance_after=st.balance, reference=reference, note=note)
+    entry = insert_entry(
+        conn,
+        account=account,
+        at=now,
+        kind=EntryKind.TOPUP,
+        amount=amount,
+        balance_after=st.balance,
+        reference=reference,
+        note=note,
+    )
     return LedgerResult(entry=entry, crossing=crossing)
 
 
@@ -79,14 +112,27 @@ def adjust(
     st = load_state(conn, account)
     crossing = st.adjust(amount, now)
     save_state(conn, st)
-    entry = insert_entry(conn, account=account, at=now, kind=EntryKind.ADJUSTMENT,
-                         amount=amount, balance_after=st.balance, note=note)
+    entry = insert_entry(
+        conn,
+        account=account,
+        at=now,
+        kind=EntryKind.ADJUSTMENT,
+        amount=amount,
+        balance_after=st.balance,
+        note=note,
+    )
     return LedgerResult(entry=entry, crossing=crossing)
 
 
 def refund(
-    conn: sqlite3.Connection, st: AccountState, *, message_id: str, amount: int,
-    debited_at: float, now: float, note: str,
+    conn: sqlite3.Connection,
+    st: AccountState,
+    *,
+    message_id: str,
+    amount: int,
+    debited_at: float,
+    now: float,
+    note: str,
 ) -> LedgerEntry | None:
     """Refund ``amount`` for a message once (a second refund for it is a no-op)."""
     if amount <= 0:
@@ -96,8 +142,16 @@ def refund(
     ).fetchone():
         return None
     st.refund(amount, now, debited_at=debited_at)
-    return insert_entry(conn, account=st.name, at=now, kind=EntryKind.REFUND, amount=amount,
-                        balance_after=st.balance, message_id=message_id, note=note)
+    return insert_entry(
+        conn,
+        account=st.name,
+        at=now,
+        kind=EntryKind.REFUND,
+        amount=amount,
+        balance_after=st.balance,
+        message_id=message_id,
+        note=note,
+    )
 
 
 def history(conn: sqlite3.Connection, account: str, limit: int | None) -> list[LedgerEntry]:
@@ -119,8 +173,14 @@ def history(conn: sqlite3.Connection, account: str, limit: int | None) -> list[L
 def balance(conn: sqlite3.Connection, account: str, now: float) -> Balance:
     row = require_account(conn, account)
     spent = row[6] if row[5] == month_of(now) else 0  # no debit yet this month
-    return Balance(account=row[0], balance=row[1], credit_limit=row[2],
-                   available=row[1] + row[2], monthly_cap=row[3], month_spent=spent)
+    return Balance(
+        account=row[0],
+        balance=row[1],
+        credit_limit=row[2],
+        available=row[1] + row[2],
+        monthly_cap=row[3],
+        month_spent=spent,
+    )
 
 
 def verify(conn: sqlite3.Connection) -> dict[str, tuple[int, int]]:

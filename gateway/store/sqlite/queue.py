@@ -67,9 +67,16 @@ class _Prepared:
 
     __slots__ = ("event", "hook", "message", "msg_row", "new", "seg_rows")
 
-    def __init__(self, *, new: NewMessage, message: Message, msg_row: tuple[object, ...],
-                 seg_rows: list[tuple[object, ...]], event: bytes | None,
-                 hook: tuple[str, str, bytes, float, float] | None) -> None:
+    def __init__(
+        self,
+        *,
+        new: NewMessage,
+        message: Message,
+        msg_row: tuple[object, ...],
+        seg_rows: list[tuple[object, ...]],
+        event: bytes | None,
+        hook: tuple[str, str, bytes, float, float] | None,
+    ) -> None:
         self.new = new
         self.message = message
         self.msg_row = msg_row
@@ -90,7 +97,11 @@ class PreparedEnqueue:
 
 
 def prepare_enqueue(
-    batch: Sequence[NewMessage], now: float, *, outbox: bool = True, lease: Lease | None = None,
+    batch: Sequence[NewMessage],
+    now: float,
+    *,
+    outbox: bool = True,
+    lease: Lease | None = None,
 ) -> PreparedEnqueue:
     """Ids, rows, status events and records of ``batch``, made before the write lock is
     taken (the Engine runs it outside the transaction): the transaction then only
@@ -105,42 +116,97 @@ def prepare_enqueue(
         state = _DISPATCHING if leased else _QUEUED
         lease_owner, lease_until = (owner, until) if leased else (None, None)
         msg_row = (
-            mid, nm.account, nm.sender, nm.sender_kind.value, nm.destination, nm.text,
-            nm.encoding, nm.segments, nm.price, cost, nm.msg_class.value, send_at,
-            nm.validity, nm.priority, nm.client_ref, nm.body_hash, nm.callback_url,
-            state.value, send_at, now, now, lease_owner, lease_until,
+            mid,
+            nm.account,
+            nm.sender,
+            nm.sender_kind.value,
+            nm.destination,
+            nm.text,
+            nm.encoding,
+            nm.segments,
+            nm.price,
+            cost,
+            nm.msg_class.value,
+            send_at,
+            nm.validity,
+            nm.priority,
+            nm.client_ref,
+            nm.body_hash,
+            nm.callback_url,
+            state.value,
+            send_at,
+            now,
+            now,
+            lease_owner,
+            lease_until,
         )
-        event, hook = events.entry(message_id=mid, account=nm.account, to=nm.destination,
-                                   state="queued", previous=None, client_ref=nm.client_ref,
-                                   error=None, callback_url=nm.callback_url)
+        event, hook = events.entry(
+            message_id=mid,
+            account=nm.account,
+            to=nm.destination,
+            state="queued",
+            previous=None,
+            client_ref=nm.client_ref,
+            error=None,
+            callback_url=nm.callback_url,
+        )
         message = Message(
-            id=mid, account=nm.account, sender=nm.sender, sender_kind=nm.sender_kind,
-            destination=nm.destination, text=nm.text, encoding=nm.encoding,
-            segments=nm.segments, price=nm.price, credits=cost, msg_class=nm.msg_class,
-            send_at=send_at, validity=nm.validity, priority=nm.priority,
-            client_ref=nm.client_ref, callback_url=nm.callback_url, state=state, attempts=0,
-            next_attempt_at=send_at, created_at=now, updated_at=now, lease_owner=lease_owner,
-            lease_until=lease_until, error=None,
+            id=mid,
+            account=nm.account,
+            sender=nm.sender,
+            sender_kind=nm.sender_kind,
+            destination=nm.destination,
+            text=nm.text,
+            encoding=nm.encoding,
+            segments=nm.segments,
+            price=nm.price,
+            credits=cost,
+            msg_class=nm.msg_class,
+            send_at=send_at,
+            validity=nm.validity,
+            priority=nm.priority,
+            client_ref=nm.client_ref,
+            callback_url=nm.callback_url,
+            state=state,
+            attempts=0,
+            next_attempt_at=send_at,
+            created_at=now,
+            updated_at=now,
+            lease_owner=lease_owner,
+            lease_until=lease_until,
+            error=None,
         )
-        items.append(_Prepared(
-            new=nm, message=message, msg_row=msg_row,
-            seg_rows=[(mid, i, "pending", now) for i in range(nm.segments)],
-            event=event, hook=hook,
-        ))
+        items.append(
+            _Prepared(
+                new=nm,
+                message=message,
+                msg_row=msg_row,
+                seg_rows=[(mid, i, "pending", now) for i in range(nm.segments)],
+                event=event,
+                hook=hook,
+            )
+        )
     return PreparedEnqueue(now, items, events)
 
 
 def enqueue(
-    conn: sqlite3.Connection, batch: Sequence[NewMessage] | PreparedEnqueue, now: float, *,
-    outbox: bool = True, lease: Lease | None = None,
+    conn: sqlite3.Connection,
+    batch: Sequence[NewMessage] | PreparedEnqueue,
+    now: float,
+    *,
+    outbox: bool = True,
+    lease: Lease | None = None,
 ) -> EnqueueResult:
     """Debit and insert; with ``lease``, the messages due now are stored leased to
     that dispatcher (``dispatching``), to be handed to it without a claim.
 
     ``batch`` may come prepared (:func:`prepare_enqueue`, with its own ``now``,
     ``outbox`` and ``lease``); each message is refused or written whole."""
-    work = (batch if isinstance(batch, PreparedEnqueue)
-            else prepare_enqueue(batch, now, outbox=outbox, lease=lease))
+    work = (
+        batch
+        if isinstance(batch, PreparedEnqueue)
+        else prepare_enqueue(batch, now, outbox=outbox, lease=lease)
+    )
     now = work.now
     states: dict[str, AccountState] = {}
     refs: dict[tuple[str, str], dict[str, tuple[str, str | None]]] = {}
@@ -248,11 +314,17 @@ def claim_due(
     conn.execute(
         "UPDATE messages SET state = 'queued', lease_owner = NULL, lease_until = NULL, "
         "attempts = attempts + 1, updated_at = ? "
-        "WHERE state = 'dispatching' AND lease_until < ?", (now, now),
+        "WHERE state = 'dispatching' AND lease_until < ?",
+        (now, now),
     )
     _QUEUED.check(MessageState.DISPATCHING)
-    params = {"worker": worker, "until": now + lease_seconds, "now": now, "limit": limit,
-              "walk": limit * _WALK_FACTOR}
+    params = {
+        "worker": worker,
+        "until": now + lease_seconds,
+        "now": now,
+        "limit": limit,
+        "walk": limit * _WALK_FACTOR,
+    }
     if not conn.execute(_FUTURE, params).fetchone()[0]:
         rows = conn.execute(_CLAIM_ALL, params).fetchall()
     else:
@@ -274,7 +346,8 @@ def release_leases(conn: sqlite3.Connection, worker: str, now: float) -> int:
     cursor = conn.execute(
         "UPDATE messages SET state = 'queued', lease_owner = NULL, lease_until = NULL, "
         "attempts = attempts + 1, updated_at = ? "
-        "WHERE state = 'dispatching' AND lease_owner = ?", (now, worker),
+        "WHERE state = 'dispatching' AND lease_owner = ?",
+        (now, worker),
     )
     return cursor.rowcount
 
@@ -286,8 +359,9 @@ _WAKE = (
 )
 
 
-def wake_waiting(conn: sqlite3.Connection, reasons: Sequence[str], now: float,
-                 within: float) -> int:
+def wake_waiting(
+    conn: sqlite3.Connection, reasons: Sequence[str], now: float, within: float
+) -> int:
     """Retries for ``reasons`` due within ``within`` s become due now (send_at
     permitting), so that the next claims take them by priority, not by retry time.
     Only the next ``within`` seconds are read (messages_next): scheduled messages
@@ -306,17 +380,22 @@ def release(conn: sqlite3.Connection, worker: str, ids: Sequence[str], now: floa
         released += conn.execute(
             "UPDATE messages SET state = 'queued', lease_owner = NULL, lease_until = NULL, "  # noqa: S608 (placeholders only)
             f"updated_at = ? WHERE id IN ({marks}) AND state = 'dispatching' "
-            "AND lease_owner = ?", (now, *chunk, worker),
+            "AND lease_owner = ?",
+            (now, *chunk, worker),
         ).rowcount
     return released
 
 
 def leased_to(conn: sqlite3.Connection, worker: str) -> list[str]:
     """Ids of the messages ``worker`` holds a lease on."""
-    return [row[0] for row in conn.execute(
-        "SELECT id FROM messages INDEXED BY messages_leased "
-        "WHERE state = 'dispatching' AND lease_owner = ?", (worker,),
-    )]
+    return [
+        row[0]
+        for row in conn.execute(
+            "SELECT id FROM messages INDEXED BY messages_leased "
+            "WHERE state = 'dispatching' AND lease_owner = ?",
+            (worker,),
+        )
+    ]
 
 
 def get_messages(conn: sqlite3.Connection, ids: Sequence[str]) -> list[Message]:
@@ -325,7 +404,8 @@ def get_messages(conn: sqlite3.Connection, ids: Sequence[str]) -> list[Message]:
     for chunk in chunks(ids):
         marks = ",".join("?" * len(chunk))
         for row in conn.execute(
-            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN ({marks})", chunk,  # noqa: S608
+            f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id IN ({marks})",  # noqa: S608
+            chunk,
         ):
             found[row[0]] = message_from(row)
     return [found[i] for i in ids if i in found]
@@ -342,7 +422,8 @@ def cancel(
 
 def get_message(conn: sqlite3.Connection, message_id: str) -> MessageView:
     row = conn.execute(
-        f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)  # noqa: S608
+        f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?",  # noqa: S608
+        (message_id,),
     ).fetchone()
     if row is None:
         raise NotFound(f"no message {message_id!r}")
@@ -354,8 +435,11 @@ def get_message(conn: sqlite3.Connection, message_id: str) -> MessageView:
 
 
 def list_messages(
-    conn: sqlite3.Connection, account: str | None, state: MessageState | None,
-    since: float | None, limit: int,
+    conn: sqlite3.Connection,
+    account: str | None,
+    state: MessageState | None,
+    since: float | None,
+    limit: int,
 ) -> list[Message]:
     where: list[str] = []
     params: list[object] = []
@@ -385,12 +469,18 @@ def count_by_state(conn: sqlite3.Connection) -> dict[MessageState, int]:
 
 # each count reads its state's partial index only, never the whole table
 _DEPTHS = (
-    (MessageState.QUEUED,
-     "SELECT count(*) FROM messages INDEXED BY messages_next WHERE state = 'queued'"),
-    (MessageState.DISPATCHING,
-     "SELECT count(*) FROM messages INDEXED BY messages_leased WHERE state = 'dispatching'"),
-    (MessageState.SUBMITTED,
-     "SELECT count(*) FROM messages INDEXED BY messages_submitted WHERE state = 'submitted'"),
+    (
+        MessageState.QUEUED,
+        "SELECT count(*) FROM messages INDEXED BY messages_next WHERE state = 'queued'",
+    ),
+    (
+        MessageState.DISPATCHING,
+        "SELECT count(*) FROM messages INDEXED BY messages_leased WHERE state = 'dispatching'",
+    ),
+    (
+        MessageState.SUBMITTED,
+        "SELECT count(*) FROM messages INDEXED BY messages_submitted WHERE state = 'submitted'",
+    ),
 )
 
 

@@ -51,22 +51,40 @@ def iso(at: float | None) -> str:
 
 def account_from(row: Row) -> Account:
     return Account(
-        name=row[0], balance=row[1], credit_limit=row[2], monthly_cap=row[3],
-        alert_below=row[4], month=row[5], month_spent=row[6], created_at=row[7],
+        name=row[0],
+        balance=row[1],
+        credit_limit=row[2],
+        monthly_cap=row[3],
+        alert_below=row[4],
+        month=row[5],
+        month_spent=row[6],
+        created_at=row[7],
     )
 
 
 def sender_from(row: Row) -> Sender:
     return Sender(
-        account=row[0], value=row[1], kind=SenderKind(row[2]), status=SenderStatus(row[3]),
-        reason=row[4], created_at=row[5], updated_at=row[6],
+        account=row[0],
+        value=row[1],
+        kind=SenderKind(row[2]),
+        status=SenderStatus(row[3]),
+        reason=row[4],
+        created_at=row[5],
+        updated_at=row[6],
     )
 
 
 def entry_from(row: Row) -> LedgerEntry:
     return LedgerEntry(
-        id=row[0], account=row[1], at=row[2], kind=EntryKind(row[3]), amount=row[4],
-        balance_after=row[5], reference=row[6], message_id=row[7], note=row[8],
+        id=row[0],
+        account=row[1],
+        at=row[2],
+        kind=EntryKind(row[3]),
+        amount=row[4],
+        balance_after=row[5],
+        reference=row[6],
+        message_id=row[7],
+        note=row[8],
     )
 
 
@@ -96,10 +114,15 @@ if tuple(c.strip() for c in MESSAGE_COLUMNS.split(",")) != Message._fields:
 
 def segment_from(row: Row) -> SegmentRecord:
     return SegmentRecord(
-        message_id=row[0], index=row[1], state=SegmentState(row[2]), smsc_id=row[3],
-        link=row[4], submitted_at=row[5],
+        message_id=row[0],
+        index=row[1],
+        state=SegmentState(row[2]),
+        smsc_id=row[3],
+        link=row[4],
+        submitted_at=row[5],
         receipt_state=None if row[6] is None else ReceiptState(row[6]),
-        error=row[7], updated_at=row[8],
+        error=row[7],
+        updated_at=row[8],
     )
 
 

@@ -221,8 +221,10 @@ def _move_events(conn: sqlite3.Connection) -> None:
 
 def _fill_webhook_secrets(conn: sqlite3.Connection) -> None:
     names = [r[0] for r in conn.execute("SELECT name FROM accounts WHERE webhook_secret = ''")]
-    conn.executemany("UPDATE accounts SET webhook_secret = ? WHERE name = ?",
-                     [(new_webhook_secret(), n) for n in names])
+    conn.executemany(
+        "UPDATE accounts SET webhook_secret = ? WHERE name = ?",
+        [(new_webhook_secret(), n) for n in names],
+    )
 
 
 # v4: a short code or a virtual number has one approved owner at a time (replies
@@ -260,7 +262,8 @@ def _one_owner_per_number(conn: sqlite3.Connection) -> None:
 MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
 BEFORE: dict[int, Callable[[sqlite3.Connection], None]] = {4: _one_owner_per_number}
 AFTER: dict[int, Callable[[sqlite3.Connection], None]] = {
-    2: _fill_webhook_secrets, 3: _move_events,
+    2: _fill_webhook_secrets,
+    3: _move_events,
 }
 SCHEMA_VERSION = len(MIGRATIONS)
 

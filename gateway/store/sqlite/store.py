@@ -50,8 +50,9 @@ class SqliteStore:
     daemon turns it off when it has no ``[mqtt]``: nothing would publish them.
     """
 
-    def __init__(self, *, engine: Engine, clock: Callable[[], float],
-                 mqtt_outbox: bool = True) -> None:
+    def __init__(
+        self, *, engine: Engine, clock: Callable[[], float], mqtt_outbox: bool = True
+    ) -> None:
         self._engine = engine
         self._clock = clock
         self.mqtt_outbox = mqtt_outbox
@@ -75,11 +76,16 @@ class SqliteStore:
         return await self._engine.read(admin.list_accounts)
 
     async def set_account(
-        self, name: str, *, credit_limit: int | Keep = KEEP,
-        monthly_cap: int | Keep | None = KEEP, alert_below: int | Keep | None = KEEP,
+        self,
+        name: str,
+        *,
+        credit_limit: int | Keep = KEEP,
+        monthly_cap: int | Keep | None = KEEP,
+        alert_below: int | Keep | None = KEEP,
     ) -> Account:
-        return await self._engine.write(admin.set_account, name, credit_limit, monthly_cap,
-                                        alert_below)
+        return await self._engine.write(
+            admin.set_account, name, credit_limit, monthly_cap, alert_below
+        )
 
     async def create_token(self, account: str) -> tuple[ApiToken, str]:
         return await self._engine.write(admin.create_token, account, self._clock())
@@ -100,8 +106,9 @@ class SqliteStore:
     async def set_sender_status(
         self, account: str, value: str, status: SenderStatus, *, reason: str | None = None
     ) -> Sender:
-        return await self._engine.write(admin.set_sender_status, account, value, status,
-                                        reason=reason, now=self._clock())
+        return await self._engine.write(
+            admin.set_sender_status, account, value, status, reason=reason, now=self._clock()
+        )
 
     async def get_sender(self, account: str, value: str) -> Sender | None:
         return await self._engine.read(admin.get_sender, account, value)
@@ -141,8 +148,9 @@ class SqliteStore:
     async def topup(
         self, account: str, amount: int, *, reference: str, note: str | None = None
     ) -> LedgerResult:
-        return await self._engine.write(ledger.topup, account, amount, reference=reference,
-                                        note=note, now=self._clock())
+        return await self._engine.write(
+            ledger.topup, account, amount, reference=reference, note=note, now=self._clock()
+        )
 
     async def adjust(self, account: str, amount: int, *, note: str) -> LedgerResult:
         return await self._engine.write(ledger.adjust, account, amount, note, self._clock())
@@ -160,8 +168,9 @@ class SqliteStore:
     async def enqueue(
         self, batch: Sequence[NewMessage], *, lease: Lease | None = None
     ) -> EnqueueResult:
-        prepare = functools.partial(mq.prepare_enqueue, batch, self._clock(),
-                                    outbox=self.mqtt_outbox, lease=lease)
+        prepare = functools.partial(
+            mq.prepare_enqueue, batch, self._clock(), outbox=self.mqtt_outbox, lease=lease
+        )
         return await self._engine.write(_enqueue_prepared, prepare=prepare, bulk=len(batch))
 
     async def get_messages(self, ids: Sequence[str]) -> list[Message]:
@@ -179,8 +188,12 @@ class SqliteStore:
         return await self._engine.read(mq.get_message, message_id)
 
     async def list_messages(
-        self, *, account: str | None = None, state: MessageState | None = None,
-        since: float | None = None, limit: int = 100,
+        self,
+        *,
+        account: str | None = None,
+        state: MessageState | None = None,
+        since: float | None = None,
+        limit: int = 100,
     ) -> list[Message]:
         return await self._engine.read(mq.list_messages, account, state, since, limit)
 
@@ -194,15 +207,17 @@ class SqliteStore:
         await self._engine.read(mq.ping)
 
     async def cancel(self, message_id: str) -> QueueChanges:
-        return await self._engine.write(mq.cancel, message_id, self._clock(),
-                                        outbox=self.mqtt_outbox)
+        return await self._engine.write(
+            mq.cancel, message_id, self._clock(), outbox=self.mqtt_outbox
+        )
 
     async def finish(
         self, message_id: str, state: MessageState, *, reason: str | None = None
     ) -> QueueChanges:
         await self.get_message(message_id)  # NotFound before taking the write lock
-        return await self._engine.write(dispatch.finish, message_id, state, reason,
-                                        self._clock(), outbox=self.mqtt_outbox)
+        return await self._engine.write(
+            dispatch.finish, message_id, state, reason, self._clock(), outbox=self.mqtt_outbox
+        )
 
     async def claim_due(
         self, worker: str, *, now: float, limit: int, lease_seconds: float
@@ -212,35 +227,34 @@ class SqliteStore:
     async def release_leases(self, worker: str) -> int:
         return await self._engine.write(mq.release_leases, worker, self._clock())
 
-    async def wake_waiting(
-        self, *, reasons: Sequence[str], now: float, within: float
-    ) -> int:
+    async def wake_waiting(self, *, reasons: Sequence[str], now: float, within: float) -> int:
         if not reasons:
             return 0
-        return await self._engine.write(mq.wake_waiting, list(reasons), now, within,
-                                        urgent=True)
+        return await self._engine.write(mq.wake_waiting, list(reasons), now, within, urgent=True)
 
     async def expire_unconfirmed(self, *, before: float, limit: int = 1000) -> QueueChanges:
-        return await self._engine.write(dispatch.expire_unconfirmed, before, limit,
-                                        self._clock(), outbox=self.mqtt_outbox)
+        return await self._engine.write(
+            dispatch.expire_unconfirmed, before, limit, self._clock(), outbox=self.mqtt_outbox
+        )
 
-    async def record_outcomes(
-        self, batch: Sequence[OutcomeRecord], *, now: float
-    ) -> QueueChanges:
+    async def record_outcomes(self, batch: Sequence[OutcomeRecord], *, now: float) -> QueueChanges:
         # urgent: a link's next segments wait for these to be recorded
-        return await self._engine.write(dispatch.record_outcomes, batch, now,
-                                        outbox=self.mqtt_outbox, urgent=True)
+        return await self._engine.write(
+            dispatch.record_outcomes, batch, now, outbox=self.mqtt_outbox, urgent=True
+        )
 
     async def record_receipts(self, batch: Sequence[Receipt], *, now: float) -> QueueChanges:
-        return await self._engine.write(dispatch.record_receipts, batch, now,
-                                        outbox=self.mqtt_outbox)
+        return await self._engine.write(
+            dispatch.record_receipts, batch, now, outbox=self.mqtt_outbox
+        )
 
     async def record(
         self, outcomes: Sequence[OutcomeRecord], receipts: Sequence[Receipt], *, now: float
     ) -> QueueChanges:
         # urgent when it carries outcomes: a link's next segments may wait for them
-        return await self._engine.write(dispatch.record, outcomes, receipts, now,
-                                        outbox=self.mqtt_outbox, urgent=bool(outcomes))
+        return await self._engine.write(
+            dispatch.record, outcomes, receipts, now, outbox=self.mqtt_outbox, urgent=bool(outcomes)
+        )
 
     # --- inbound -----------------------------------------------------------------
     async def add_inbound(self, message: InboundMessage) -> None:
@@ -262,8 +276,13 @@ class SqliteStore:
         if batches:
             await self._engine.write(events.ack_mqtt_events, list(batches))
 
-    async def due_webhooks(self, *, now: float, limit: int, after: int = 0,
-                           ) -> list[WebhookEvent]:
+    async def due_webhooks(
+        self,
+        *,
+        now: float,
+        limit: int,
+        after: int = 0,
+    ) -> list[WebhookEvent]:
         return await self._engine.read(events.due_webhooks, now, limit, after)
 
     async def webhook_done(self, id: int) -> None:  # noqa: A002 (the API's name)
@@ -276,12 +295,20 @@ class SqliteStore:
         await self._engine.write(events.webhook_failed, id, error)
 
     async def list_webhooks(
-        self, *, account: str | None = None, state: str | None = None, limit: int = 100,
+        self,
+        *,
+        account: str | None = None,
+        state: str | None = None,
+        limit: int = 100,
     ) -> list[WebhookRecord]:
         return await self._engine.read(events.list_webhooks, account, state, limit)
 
-    async def retry_webhooks(self, ids: Sequence[int] = (), *, account: str | None = None,
-                             ) -> int:
+    async def retry_webhooks(
+        self,
+        ids: Sequence[int] = (),
+        *,
+        account: str | None = None,
+    ) -> int:
         return await self._engine.write(events.retry_webhooks, ids, account, self._clock())
 
     async def webhook_secret(self, account: str) -> bytes:

@@ -50,21 +50,35 @@ class Recorder:
 
 
 def request(
-    destination: str = "+33612345678", *, segment: Segment | None = None,
-    want_receipt: bool = True, message_id: str = "msg-1", index: int = 0,
+    destination: str = "+33612345678",
+    *,
+    segment: Segment | None = None,
+    want_receipt: bool = True,
+    message_id: str = "msg-1",
+    index: int = 0,
     validity: int | None = None,
 ) -> SubmitRequest:
     return SubmitRequest(
-        message_id=message_id, index=index, source="Shop", source_kind=SenderKind.ALPHA,
-        destination=destination, segment=segment or gsm_segment("hello from smsgw"),
-        want_receipt=want_receipt, validity=validity,
+        message_id=message_id,
+        index=index,
+        source="Shop",
+        source_kind=SenderKind.ALPHA,
+        destination=destination,
+        segment=segment or gsm_segment("hello from smsgw"),
+        want_receipt=want_receipt,
+        validity=validity,
     )
 
 
 def link_config(device: str, **overrides: Any) -> ModemLinkConfig:
     settings: dict[str, Any] = {
-        "name": "modem-1", "device": device, "command_timeout": 3.0, "send_timeout": 5.0,
-        "poll_interval": 60.0, "rate": 0, "registration_timeout": 2.0,
+        "name": "modem-1",
+        "device": device,
+        "command_timeout": 3.0,
+        "send_timeout": 5.0,
+        "poll_interval": 60.0,
+        "rate": 0,
+        "registration_timeout": 2.0,
     }
     settings.update(overrides)
     return ModemLinkConfig(**settings)
@@ -72,15 +86,22 @@ def link_config(device: str, **overrides: Any) -> ModemLinkConfig:
 
 @contextlib.asynccontextmanager
 async def running_link(
-    sim_config: SimConfig | None = None, *, handler: Recorder | None = None,
-    wait_bound: bool = True, link_kw: dict[str, Any] | None = None, **overrides: Any,
+    sim_config: SimConfig | None = None,
+    *,
+    handler: Recorder | None = None,
+    wait_bound: bool = True,
+    link_kw: dict[str, Any] | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[tuple[PtyModem, ModemLink, Recorder]]:
     """A simulator on a pty and a running link to it; stopped on exit."""
     recorder = handler or Recorder()
     async with PtyModem(sim_config) as sim:
         link = ModemLink(
-            config=link_config(sim.device, **overrides), handler=recorder,
-            retry_delay=0.01, backoff=(0.05, 0.2), **(link_kw or {}),
+            config=link_config(sim.device, **overrides),
+            handler=recorder,
+            retry_delay=0.01,
+            backoff=(0.05, 0.2),
+            **(link_kw or {}),
         )
         task = asyncio.create_task(link.run(), name="modem-link")
         try:

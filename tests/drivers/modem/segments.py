@@ -9,8 +9,13 @@ _CLASS_BITS = {None: 0x00, 0: 0x10, 1: 0x11, 2: 0x12, 3: 0x13}
 
 
 def gsm_segment(
-    text: str, *, reference: int | None = None, total: int = 1, sequence: int = 1,
-    msg_class: int | None = None, ref16: bool = False,
+    text: str,
+    *,
+    reference: int | None = None,
+    total: int = 1,
+    sequence: int = 1,
+    msg_class: int | None = None,
+    ref16: bool = False,
 ) -> Segment:
     """A packed GSM 7-bit segment of plain ASCII text, with a concat UDH if asked."""
     septets = text.encode("ascii")
@@ -33,13 +38,24 @@ def gsm_segment(
     )
 
 
-def ucs2_segment(text: str, *, reference: int | None = None, total: int = 1,
-                 sequence: int = 1, msg_class: int | None = None) -> Segment:
+def ucs2_segment(
+    text: str,
+    *,
+    reference: int | None = None,
+    total: int = 1,
+    sequence: int = 1,
+    msg_class: int | None = None,
+) -> Segment:
     """A UCS-2 segment, with a concat UDH if asked."""
     payload = text.encode("utf-16-be")
     udh = bytes([5, 0x00, 3, reference, total, sequence]) if reference is not None else b""
     dcs = 0x08 if msg_class is None else 0x18 | msg_class
     return Segment(
-        data_coding=dcs, esm_class=0x40 if udh else 0x00, udh=udh, payload=payload,
-        encoding="ucs2", packed=False, udl=len(udh) + len(payload),
+        data_coding=dcs,
+        esm_class=0x40 if udh else 0x00,
+        udh=udh,
+        payload=payload,
+        encoding="ucs2",
+        packed=False,
+        udl=len(udh) + len(payload),
     )

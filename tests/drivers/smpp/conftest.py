@@ -83,25 +83,46 @@ class SinkHandler(RecordingHandler):
 
 def gsm_segment(text: str = "Hello from the test") -> Segment:
     payload = text.encode("ascii")
-    return Segment(data_coding=0, esm_class=0, udh=b"", payload=payload, encoding="gsm7",
-                   packed=False, udl=len(payload))
+    return Segment(
+        data_coding=0,
+        esm_class=0,
+        udh=b"",
+        payload=payload,
+        encoding="gsm7",
+        packed=False,
+        udl=len(payload),
+    )
 
 
 def request(
-    text: str = "Hello from the test", *, message_id: str = "m1", index: int = 0,
-    want_receipt: bool = True, destination: str = "+33612345678",
+    text: str = "Hello from the test",
+    *,
+    message_id: str = "m1",
+    index: int = 0,
+    want_receipt: bool = True,
+    destination: str = "+33612345678",
 ) -> SubmitRequest:
     return SubmitRequest(
-        message_id=message_id, index=index, source="Shop", source_kind=SenderKind.ALPHA,
-        destination=destination, segment=gsm_segment(text), want_receipt=want_receipt,
+        message_id=message_id,
+        index=index,
+        source="Shop",
+        source_kind=SenderKind.ALPHA,
+        destination=destination,
+        segment=gsm_segment(text),
+        want_receipt=want_receipt,
     )
 
 
 class LinkHarness:
     """A simulator and a running link bound to it."""
 
-    def __init__(self, sim: SmscSimulator, link: SmppLink, handler: RecordingHandler,
-                 task: asyncio.Task[None]) -> None:
+    def __init__(
+        self,
+        sim: SmscSimulator,
+        link: SmppLink,
+        handler: RecordingHandler,
+        task: asyncio.Task[None],
+    ) -> None:
         self.sim = sim
         self.link = link
         self.handler = handler
@@ -116,13 +137,21 @@ async def start_link() -> AsyncIterator[StartLink]:
     """``await start_link(sim=SimConfig(...), **link_table_overrides)``."""
     harnesses: list[LinkHarness] = []
 
-    async def start(sim: SimConfig | None = None, handler: RecordingHandler | None = None,
-                    **table: object) -> LinkHarness:
+    async def start(
+        sim: SimConfig | None = None, handler: RecordingHandler | None = None, **table: object
+    ) -> LinkHarness:
         simulator = SmscSimulator(config=sim or SimConfig(), port=0, seed=7)
         port = await simulator.start()
         config = SmppLinkConfig.from_table(
-            {"name": "test", "port": port, "system_id": "gw", "password": "pw",
-             "reconnect_min": 0.05, "reconnect_max": 0.2, **table}
+            {
+                "name": "test",
+                "port": port,
+                "system_id": "gw",
+                "password": "pw",
+                "reconnect_min": 0.05,
+                "reconnect_max": 0.2,
+                **table,
+            }
         )
         handler = handler or RecordingHandler()
         link = SmppLink(config=config, handler=handler)

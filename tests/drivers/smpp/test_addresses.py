@@ -33,7 +33,10 @@ UK_VMN = "+447911123456"
     ],
 )
 def test_numbers_as_smscs_write_them_become_e164(
-    ton: int, addr: str, country: str | None, expected: str,
+    ton: int,
+    addr: str,
+    country: str | None,
+    expected: str,
 ) -> None:
     assert mo_address(ton, addr, country=country) == expected
 

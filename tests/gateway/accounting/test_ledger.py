@@ -39,8 +39,14 @@ def ledger(store: SqliteStore) -> Ledger:
 
 def _state(**kw: int | None) -> AccountState:
     base: dict[str, object] = {
-        "name": "acme", "balance": 100, "credit_limit": 0, "monthly_cap": None,
-        "alert_below": None, "alert_armed": True, "month": "2026-03", "month_spent": 0,
+        "name": "acme",
+        "balance": 100,
+        "credit_limit": 0,
+        "monthly_cap": None,
+        "alert_below": None,
+        "alert_armed": True,
+        "month": "2026-03",
+        "month_spent": 0,
     }
     base.update(kw)
     return AccountState(**base)  # type: ignore[arg-type]
@@ -107,9 +113,7 @@ def test_signed_amount_may_be_negative() -> None:
     assert parse_amount("1_000") == 1000
 
 
-async def test_topup_with_same_reference_credits_once(
-    store: SqliteStore, ledger: Ledger
-) -> None:
+async def test_topup_with_same_reference_credits_once(store: SqliteStore, ledger: Ledger) -> None:
     await store.create_account("acme")
     first = await ledger.topup("acme", 500, reference="ORDER-1")
     again = await ledger.topup("acme", 500, reference="ORDER-1")
@@ -151,8 +155,11 @@ async def test_alert_crossing_is_logged_once(store: SqliteStore, ledger: Ledger)
     with capture_logs() as logs:
         service = SendService(store=store, log=ledger._log)
         for i in range(4):
-            await service.send(SendRequest(account="acme", sender="ACME",
-                                           recipients=[f"+3361234567{i}"], text="x" * 200))
+            await service.send(
+                SendRequest(
+                    account="acme", sender="ACME", recipients=[f"+3361234567{i}"], text="x" * 200
+                )
+            )
     crossed = [e for e in logs if e["event"] == "credit_low_crossed"]
     assert len(crossed) == 1
     assert crossed[0]["balance"] == 94  # 100 - 2 - 2 - 2
@@ -165,8 +172,7 @@ async def test_history_csv_opens_in_a_spreadsheet(store: SqliteStore, ledger: Le
     assert isinstance(r, Enqueued)
     text = history_csv(await ledger.history("acme"))
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0] == ["date", "kind", "amount", "balance_after", "reference", "message_id",
-                       "note"]
+    assert rows[0] == ["date", "kind", "amount", "balance_after", "reference", "message_id", "note"]
     assert rows[1][1:5] == ["topup", "200", "200", "ORDER-9"]
     assert rows[2][1:4] == ["debit", "-6", "194"]
     assert rows[2][5] == r.message.id

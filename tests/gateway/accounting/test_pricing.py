@@ -32,8 +32,9 @@ def test_no_match_raises_with_a_hint() -> None:
         PriceList(default=[_p("+33", 1)]).price("+4915112345678")
 
 
-@pytest.mark.parametrize(("raw", "expected"),
-                         [("33", "+33"), ("+33 61", "+3361"), ("*", "+"), ("+", "+")])
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("33", "+33"), ("+33 61", "+3361"), ("*", "+"), ("+", "+")]
+)
 def test_prefix_forms(raw: str, expected: str) -> None:
     assert normalize_prefix(raw) == expected
 

@@ -19,20 +19,36 @@ def test_account_create_list_show(cli: Cli) -> None:
     assert "balance       0" in cli.ok("account", "create", "acme").out
     cli.ok("account", "create", "beta")
     listing = cli.ok("account", "list").out.splitlines()
-    assert listing[0].split() == ["ACCOUNT", "BALANCE", "CREDIT_LIMIT", "MONTHLY_CAP",
-                                  "ALERT_BELOW"]
+    assert listing[0].split() == [
+        "ACCOUNT",
+        "BALANCE",
+        "CREDIT_LIMIT",
+        "MONTHLY_CAP",
+        "ALERT_BELOW",
+    ]
     assert [line.split()[0] for line in listing[1:]] == ["acme", "beta"]
     doc = cli.ok("account", "show", "acme", "--json").json()
     assert (doc["account"], doc["balance"], doc["monthly_cap"]) == ("acme", 0, None)
     assert [a["account"] for a in cli.ok("account", "list", "--json").json()["accounts"]] == [
-        "acme", "beta"
+        "acme",
+        "beta",
     ]
 
 
 def test_account_set_limits_and_clear_them(cli: Cli) -> None:
     cli.ok("account", "create", "acme")
-    doc = cli.ok("account", "set", "acme", "--credit-limit", "50", "--monthly-cap", "150",
-                 "--alert-below", "20", "--json").json()
+    doc = cli.ok(
+        "account",
+        "set",
+        "acme",
+        "--credit-limit",
+        "50",
+        "--monthly-cap",
+        "150",
+        "--alert-below",
+        "20",
+        "--json",
+    ).json()
     assert (doc["credit_limit"], doc["monthly_cap"], doc["alert_below"]) == (50, 150, 20)
     doc = cli.ok("account", "set", "acme", "--monthly-cap", "none", "--json").json()
     assert (doc["credit_limit"], doc["monthly_cap"]) == (50, None)

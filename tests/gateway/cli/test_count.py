@@ -13,8 +13,14 @@ def test_count_json_reports_analysis(capsys: pytest.CaptureFixture[str]) -> None
     assert main(["count", "--json", "Hello €"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc == {
-        "encoding": "gsm7", "characters": 7, "units": 8, "segments": 1, "remaining": 152,
-        "per_segment": 160, "locking_shift": None, "single_shift": None,
+        "encoding": "gsm7",
+        "characters": 7,
+        "units": 8,
+        "segments": 1,
+        "remaining": 152,
+        "per_segment": 160,
+        "locking_shift": None,
+        "single_shift": None,
     }
 
 

@@ -41,8 +41,15 @@ def test_show_balance_table_and_json(cli: Cli) -> None:
     out = cli.ok("credit", "show", "acme").out
     assert "balance       300" in out
     doc = cli.ok("credit", "show", "acme", "--json").json()
-    assert doc == {"account": "acme", "balance": 300, "credit_limit": 0, "available": 300,
-                   "monthly_cap": None, "month_spent": 0, "currency": "credits"}
+    assert doc == {
+        "account": "acme",
+        "balance": 300,
+        "credit_limit": 0,
+        "available": 300,
+        "monthly_cap": None,
+        "month_spent": 0,
+        "currency": "credits",
+    }
 
 
 def test_history_as_table_json_and_csv(cli: Cli) -> None:
@@ -53,7 +60,8 @@ def test_history_as_table_json_and_csv(cli: Cli) -> None:
     assert len(table) == 3
     entries = cli.ok("credit", "history", "acme", "--json").json()["entries"]
     assert [(e["kind"], e["amount"], e["balance_after"]) for e in entries] == [
-        ("topup", 300, 300), ("adjustment", -20, 280)
+        ("topup", 300, 300),
+        ("adjustment", -20, 280),
     ]
     rows = list(csv.reader(io.StringIO(cli.ok("credit", "history", "acme", "--csv").out)))
     assert rows[0][:4] == ["date", "kind", "amount", "balance_after"]

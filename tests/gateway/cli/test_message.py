@@ -37,14 +37,26 @@ def test_a_stored_send_at_out_of_the_date_range_does_not_break_list_or_show(cli:
     message_id = asyncio.run(store_one())
     [listed] = cli.ok("message", "list", "--json").json()["messages"]
     assert (listed["id"], listed["send_at"]) == (message_id, "9999-12-31T23:59:59Z")
-    assert cli.ok("message", "show", message_id, "--json").json()["send_at"] == \
-        "9999-12-31T23:59:59Z"
+    assert (
+        cli.ok("message", "show", message_id, "--json").json()["send_at"] == "9999-12-31T23:59:59Z"
+    )
     assert message_id in cli.ok("message", "list").out
 
 
 def test_show_list_and_cancel_with_refund(cli: Cli) -> None:
-    ids = cli.ok("send", "--account", "acme", "--from", "ACME", "--to", "+33612345678",
-                 "--to", "+33612345679", "--text", "x" * 200).out.split()
+    ids = cli.ok(
+        "send",
+        "--account",
+        "acme",
+        "--from",
+        "ACME",
+        "--to",
+        "+33612345678",
+        "--to",
+        "+33612345679",
+        "--text",
+        "x" * 200,
+    ).out.split()
     assert len(ids) == 2
     doc = cli.ok("message", "show", ids[0], "--json").json()
     assert (doc["state"], doc["segments"], doc["credits"]) == ("queued", 2, 2)
@@ -73,10 +85,17 @@ def test_message_errors(cli: Cli) -> None:
 def test_inbound_list(cli: Cli) -> None:
     async def add() -> None:
         store = await open_store(f"sqlite:///{cli.db}")
-        await store.add_inbound(InboundMessage(
-            id="01INBOUND", account="acme", link="op-a", source="+33612345678",
-            destination="+33700000000", text="STOP", received_at=1_700_000_000.0,
-        ))
+        await store.add_inbound(
+            InboundMessage(
+                id="01INBOUND",
+                account="acme",
+                link="op-a",
+                source="+33612345678",
+                destination="+33700000000",
+                text="STOP",
+                received_at=1_700_000_000.0,
+            )
+        )
         await store.close()
 
     asyncio.run(add())

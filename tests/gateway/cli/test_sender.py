@@ -26,7 +26,8 @@ def test_sender_lifecycle(cli: Cli) -> None:
     assert "refused (not leased)" in out
     senders = cli.ok("sender", "list", "acme", "--json").json()["senders"]
     assert {(s["sender"], s["status"], s["reason"]) for s in senders} == {
-        ("ACME", "approved", None), ("+33612345678", "pending", None),
+        ("ACME", "approved", None),
+        ("+33612345678", "pending", None),
         ("36180", "refused", "not leased"),
     }
     table = cli.ok("sender", "list", "acme").out
@@ -47,8 +48,13 @@ def test_a_short_code_approved_for_one_account_is_refused_for_another(cli: Cli) 
     cli.ok("sender", "add", "acme", "36180")
     cli.ok("sender", "add", "beta", "36180")
     cli.ok("sender", "approve", "acme", "36180")
-    cli.fails("sender", "approve", "beta", "36180",
-              match="short code '36180' is approved for account 'acme': one owner at a time")
+    cli.fails(
+        "sender",
+        "approve",
+        "beta",
+        "36180",
+        match="short code '36180' is approved for account 'acme': one owner at a time",
+    )
     cli.ok("account", "create", "gamma")
     cli.fails("sender", "add", "gamma", "36180", match="belongs to another account")
     cli.ok("sender", "refuse", "acme", "36180", "--reason", "moved to beta")

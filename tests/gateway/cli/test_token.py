@@ -48,13 +48,19 @@ def test_tokens_are_listed_without_their_secrets_and_revoked_by_id(cli: Cli) -> 
     assert account_for(cli, first["token"]) is None
     assert account_for(cli, second["token"]) == "acme"
     assert [t["id"] for t in cli.ok("token", "list", "acme", "--json").json()["tokens"]] == [
-        second["id"]]
+        second["id"]
+    ]
 
 
 def test_revoke_with_an_account_only_takes_that_accounts_token(cli: Cli) -> None:
     theirs = cli.ok("token", "create", "other", "--json").json()
-    cli.fails("token", "revoke", "acme", str(theirs["id"]),
-              match=f"no API token {theirs['id']} of account 'acme'")
+    cli.fails(
+        "token",
+        "revoke",
+        "acme",
+        str(theirs["id"]),
+        match=f"no API token {theirs['id']} of account 'acme'",
+    )
     assert account_for(cli, theirs["token"]) == "other"
     cli.ok("token", "revoke", "other", str(theirs["id"]), "--json")
     assert account_for(cli, theirs["token"]) is None

@@ -22,6 +22,7 @@ def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
 
 def given_up_webhook(cli: Cli) -> tuple[str, int]:
     """A message with a callback URL; its first webhook given up. (message id, hook id)"""
+
     async def make() -> tuple[str, int]:
         store = await open_store(f"sqlite:///{cli.db}")
         try:
@@ -44,8 +45,14 @@ def test_webhook_list_shows_given_up_ones_and_retry_brings_them_back(cli: Cli) -
     assert "HTTP 410 Gone" in listing[1]
     doc = cli.ok("webhook", "list", "--state", "failed", "--json").json()
     [hook] = doc["webhooks"]
-    assert (hook["id"], hook["message_id"], hook["event"], hook["state"], hook["attempts"],
-            hook["next_at"]) == (hook_id, message_id, "queued", "failed", 1, None)
+    assert (
+        hook["id"],
+        hook["message_id"],
+        hook["event"],
+        hook["state"],
+        hook["attempts"],
+        hook["next_at"],
+    ) == (hook_id, message_id, "queued", "failed", 1, None)
     assert cli.ok("webhook", "list", "--state", "pending", "--json").json()["webhooks"] == []
     assert "1 webhook(s) will be tried again" in cli.ok("webhook", "retry", str(hook_id)).out
     [hook] = cli.ok("webhook", "list", "--json").json()["webhooks"]

@@ -18,9 +18,21 @@ ROOT = Path(__file__).resolve().parents[3]
 def test_build_without_a_compiler_warns_and_succeeds(tmp_path: Path) -> None:
     env = {**os.environ, "CC": "/bin/false"}
     done = subprocess.run(
-        [sys.executable, "setup.py", "build_ext", "--build-lib", str(tmp_path / "lib"),
-         "--build-temp", str(tmp_path / "tmp")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "setup.py",
+            "build_ext",
+            "--build-lib",
+            str(tmp_path / "lib"),
+            "--build-temp",
+            str(tmp_path / "tmp"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert 'building extension "gateway.codec._native" failed' in done.stdout + done.stderr
@@ -40,7 +52,11 @@ def implementation(pure: str | None) -> str:
         env["SMSGW_PURE_PYTHON"] = pure
     done = subprocess.run(
         [sys.executable, "-c", PROGRAM],
-        env=env, capture_output=True, text=True, timeout=60, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     return done.stdout.strip()
 

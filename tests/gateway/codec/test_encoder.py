@@ -215,8 +215,12 @@ text_strategy = st.text(
 
 
 @settings(max_examples=150, deadline=None)
-@given(text_strategy, st.sampled_from(["udh8", "udh16", "sar"]), st.booleans(),
-       st.sampled_from([(), ("tr",), ("es", "pt"), ("tr", "es", "pt")]))
+@given(
+    text_strategy,
+    st.sampled_from(["udh8", "udh16", "sar"]),
+    st.booleans(),
+    st.sampled_from([(), ("tr",), ("es", "pt"), ("tr", "es", "pt")]),
+)
 def test_round_trip_limits_and_counts(
     text: str, concat: str, packed: bool, national: tuple[str, ...]
 ) -> None:

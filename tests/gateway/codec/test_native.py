@@ -37,10 +37,13 @@ def native() -> ModuleType:
 
 GSM_BASE = DEFAULT_ALPHABET.replace("\x1b", "")
 GSM_EXT = "\f^{}\\[~]|€"
-NATIONAL = "".join(sorted(
-    set("".join(LOCKING_SHIFT.values())).union(*(t.values() for t in SINGLE_SHIFT.values()))
-    - set(GSM_BASE + GSM_EXT) - {"\x1b"}
-))
+NATIONAL = "".join(
+    sorted(
+        set("".join(LOCKING_SHIFT.values())).union(*(t.values() for t in SINGLE_SHIFT.values()))
+        - set(GSM_BASE + GSM_EXT)
+        - {"\x1b"}
+    )
+)
 NOT_GSM = "`\x01\x1b\x7fêóşıЖяё"  # noqa: RUF001 - '`', controls, Latin, Turkish, Cyrillic
 ASTRAL = "😀🎉🚀"
 BAD = "\x00\ud83d\udc00"  # NUL and lone surrogates: errors
@@ -60,8 +63,9 @@ texts = st.one_of(
 )
 concats = st.sampled_from(("udh8", "udh16", "sar", "payload", "udh32"))
 references = st.one_of(st.integers(0, 255), st.integers(0, 0xFFFF), st.integers(-1, 0x10000))
-classes = st.sampled_from((None, MessageClass.STANDARD, MessageClass.FLASH, MessageClass.SIM,
-                           0, 2, 3, 5, True, "flash"))
+classes = st.sampled_from(
+    (None, MessageClass.STANDARD, MessageClass.FLASH, MessageClass.SIM, 0, 2, 3, 5, True, "flash")
+)
 encodings = st.sampled_from((None, None, "gsm7", "ucs2", "latin1"))
 nationals = st.one_of(
     st.just(()),
@@ -85,11 +89,23 @@ def outcome(call: Callable[..., Any], *args: Any, **kwargs: Any) -> object:
 @settings(max_examples=1500, deadline=None)
 @given(texts, concats, references, st.booleans(), encodings, classes, nationals)
 def test_compiled_encode_equals_reference(  # noqa: PLR0917 - hypothesis strategies
-    native: ModuleType, text: str, concat: str, reference: int, packed: bool,
-    encoding: str | None, msg_class: Any, national: Any,
+    native: ModuleType,
+    text: str,
+    concat: str,
+    reference: int,
+    packed: bool,
+    encoding: str | None,
+    msg_class: Any,
+    national: Any,
 ) -> None:
-    options = {"concat": concat, "reference": reference, "packed": packed,
-               "encoding": encoding, "msg_class": msg_class, "national": national}
+    options = {
+        "concat": concat,
+        "reference": reference,
+        "packed": packed,
+        "encoding": encoding,
+        "msg_class": msg_class,
+        "national": national,
+    }
     assert outcome(native.encode, text, **options) == outcome(encode_python, text, **options)
 
 
@@ -106,19 +122,34 @@ EDGES = [
     "",
     "@",  # septet 0x00
     "@é",
-    "a" * 160, "a" * 161, "é" * 160, "é" * 161,
+    "a" * 160,
+    "a" * 161,
+    "é" * 160,
+    "é" * 161,
     "a" * 152 + "{" + "b" * 20,  # extension character on the cut
     "é" * 152 + "€" + "b" * 20,
     "a" * 153 + "~" * 200,
-    "я" * 70, "я" * 71,
+    "я" * 70,
+    "я" * 71,
     "я" * 66 + "😀" + "я" * 10,  # surrogate pair on the cut
     "a" * 40 + "😀" * 40,
-    "a" * 255 * 153, "a" * (255 * 153 + 1),  # the last count that fits, and one more
+    "a" * 255 * 153,
+    "a" * (255 * 153 + 1),  # the last count that fits, and one more
     "€" * 255 * 76 + "€",  # 255 segments of 76 escape pairs hold one pair too few
-    "ş" * 155, "ş" * 156, "ğüşıöç" * 40,  # Turkish: national tables with tr
+    "ş" * 155,
+    "ş" * 156,
+    "ğüşıöç" * 40,  # Turkish: national tables with tr
     "ç" * 200 + "á",  # Spanish single shift
-    "a`b", "a\x00b", "é\x00я", "я\ud800", "\x1b", "\ud800", "\udfff" * 3,
-    "é" * 40 + "\x00", "é" * 40 + "\ud800", "a" * 40 + "\x00",
+    "a`b",
+    "a\x00b",
+    "é\x00я",
+    "я\ud800",
+    "\x1b",
+    "\ud800",
+    "\udfff" * 3,
+    "é" * 40 + "\x00",
+    "é" * 40 + "\ud800",
+    "a" * 40 + "\x00",
     "x" * 100_000,  # too long: TextTooLong from the reference
 ]
 
@@ -138,14 +169,20 @@ def test_compiled_equals_reference_on_edges(
 
 @pytest.mark.parametrize(
     ("bad", "error"),
-    [(b"bytes", InvalidText), (None, InvalidText), ("a\x00", InvalidText),
-     ("\ud800", InvalidText), ("x" * 100_000, TextTooLong)],
+    [
+        (b"bytes", InvalidText),
+        (None, InvalidText),
+        ("a\x00", InvalidText),
+        ("\ud800", InvalidText),
+        ("x" * 100_000, TextTooLong),
+    ],
 )
 def test_bad_input_raises_the_same_codec_error(
     native: ModuleType, bad: object, error: type[CodecError]
 ) -> None:
     pairs: list[tuple[Callable[..., Any], Callable[..., Any]]] = [
-        (native.encode, encode_python), (native.analyze, analyze_python),
+        (native.encode, encode_python),
+        (native.analyze, analyze_python),
     ]
     for call, reference in pairs:
         with pytest.raises(error) as compiled:

@@ -35,7 +35,7 @@ def test_parse_reads_concat_and_national_and_keeps_unknown() -> None:
     assert (udh.single_shift, udh.locking_shift) == (1, 2)
     assert udh.national == (2, 1)
     assert [e.iei for e in udh.elements] == [0x00, 0x0A, 0x24, 0x25]
-    assert data[udh.length:] == b"payload"
+    assert data[udh.length :] == b"payload"
 
 
 def test_parse_16bit_reference() -> None:

@@ -49,7 +49,7 @@ def test_unknown_section_is_refused(tmp_path: Path) -> None:
 
 
 def test_wrong_type_names_key(tmp_path: Path) -> None:
-    assert error_of(tmp_path, "[dispatcher]\nbatch = \"many\"\n") == (
+    assert error_of(tmp_path, '[dispatcher]\nbatch = "many"\n') == (
         "gateway.toml line 4: [dispatcher] batch: must be a whole number"
     )
 
@@ -81,23 +81,40 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_http_limits_default_and_are_read(tmp_path: Path) -> None:
     s = daemon_settings(load_config(_write(tmp_path, "[http]\n" + LINK)))
     assert s.http is not None
-    assert s.http.limits == HttpLimits(max_connections=512, header_timeout=10,
-                                       body_timeout=30, keepalive_timeout=15)
-    s = daemon_settings(load_config(_write(tmp_path, (
-        "[http]\nmax_connections = 64\nheader_timeout = 2.5\nbody_timeout = 5\n"
-        "keepalive_timeout = 1\n") + LINK)))
+    assert s.http.limits == HttpLimits(
+        max_connections=512, header_timeout=10, body_timeout=30, keepalive_timeout=15
+    )
+    s = daemon_settings(
+        load_config(
+            _write(
+                tmp_path,
+                (
+                    "[http]\nmax_connections = 64\nheader_timeout = 2.5\nbody_timeout = 5\n"
+                    "keepalive_timeout = 1\n"
+                )
+                + LINK,
+            )
+        )
+    )
     assert s.http is not None
-    assert s.http.limits == HttpLimits(max_connections=64, header_timeout=2.5,
-                                       body_timeout=5, keepalive_timeout=1)
+    assert s.http.limits == HttpLimits(
+        max_connections=64, header_timeout=2.5, body_timeout=5, keepalive_timeout=1
+    )
 
 
-@pytest.mark.parametrize(("line", "words"), [
-    ("max_connections = 0", "[http] max_connections: 0: at least 1"),
-    ("header_timeout = 0", "[http] header_timeout: 0: seconds, more than 0"),
-    ("body_timeout = -1", "[http] body_timeout: -1: seconds"),
-    ("keepalive_timeout = inf", "[http] keepalive_timeout: inf: seconds"),
-    ('keepalive_timeout = "15s"', "[http] keepalive_timeout: must be a whole number or a number"),
-])
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ("max_connections = 0", "[http] max_connections: 0: at least 1"),
+        ("header_timeout = 0", "[http] header_timeout: 0: seconds, more than 0"),
+        ("body_timeout = -1", "[http] body_timeout: -1: seconds"),
+        ("keepalive_timeout = inf", "[http] keepalive_timeout: inf: seconds"),
+        (
+            'keepalive_timeout = "15s"',
+            "[http] keepalive_timeout: must be a whole number or a number",
+        ),
+    ],
+)
 def test_bad_http_limits_name_the_key(tmp_path: Path, line: str, words: str) -> None:
     assert words in error_of(tmp_path, f"[http]\n{line}\n")
 
@@ -113,16 +130,24 @@ def test_bad_worker_count_names_the_key(tmp_path: Path, count: str) -> None:
     assert "[workers] count" in error_of(tmp_path, f"[workers]\ncount = {count}\n")
 
 
-@pytest.mark.parametrize(("workers", "shared", "expected"), [
-    (1, "", [("gw", None)]),
-    (2, "", [("gw", "smsgw"), ("gw-1", "smsgw")]),
-    (3, 'shared_group = "fleet"\n', [("gw", "fleet"), ("gw-1", "fleet"), ("gw-2", "fleet")]),
-])
+@pytest.mark.parametrize(
+    ("workers", "shared", "expected"),
+    [
+        (1, "", [("gw", None)]),
+        (2, "", [("gw", "smsgw"), ("gw-1", "smsgw")]),
+        (3, 'shared_group = "fleet"\n', [("gw", "fleet"), ("gw-1", "fleet"), ("gw-2", "fleet")]),
+    ],
+)
 def test_each_worker_has_its_mqtt_session_and_several_share_the_sends(
-    tmp_path: Path, workers: int, shared: str, expected: list[tuple[str, str | None]],
+    tmp_path: Path,
+    workers: int,
+    shared: str,
+    expected: list[tuple[str, str | None]],
 ) -> None:
-    text = (f'[workers]\ncount = {workers}\n[mqtt]\nurl = "mqtt://127.0.0.1"\n'
-            f'client_id = "gw"\n{shared}' + LINK)
+    text = (
+        f'[workers]\ncount = {workers}\n[mqtt]\nurl = "mqtt://127.0.0.1"\n'
+        f'client_id = "gw"\n{shared}' + LINK
+    )
     settings = daemon_settings(load_config(_write(tmp_path, text)))
     sessions = [worker_mqtt(settings, i) for i in range(workers)]
     assert [(m.client_id, m.shared_group) for m in sessions if m] == expected
@@ -131,8 +156,11 @@ def test_each_worker_has_its_mqtt_session_and_several_share_the_sends(
 def test_webhook_receivers_are_public_unless_allowed(tmp_path: Path) -> None:
     default = daemon_settings(load_config(_write(tmp_path, LINK)))
     assert default.callbacks.refusal("http://10.0.0.1/h") is not None
-    allowed = daemon_settings(load_config(_write(
-        tmp_path, '[webhooks]\nallow = ["10.0.0.0/8", "hooks.internal"]\n' + LINK)))
+    allowed = daemon_settings(
+        load_config(
+            _write(tmp_path, '[webhooks]\nallow = ["10.0.0.0/8", "hooks.internal"]\n' + LINK)
+        )
+    )
     assert allowed.callbacks.refusal("http://10.0.0.1/h") is None
     assert allowed.callbacks.host_allowed("hooks.internal")
     assert error_of(tmp_path, '[webhooks]\nallow = ["10.0.0.0/40"]\n').startswith(

@@ -13,8 +13,9 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_defaults_and_other_sections_kept_raw(tmp_path: Path) -> None:
-    cfg = parse_config('[http]\nlisten = "127.0.0.1:8080"\n[[link]]\nname = "a"\n',
-                       path=tmp_path / "gateway.toml")
+    cfg = parse_config(
+        '[http]\nlisten = "127.0.0.1:8080"\n[[link]]\nname = "a"\n', path=tmp_path / "gateway.toml"
+    )
     assert cfg.store.url == "sqlite:../var/gateway.db"
     assert (cfg.store.synchronous, cfg.ledger.min_topup) == ("full", 100)
     assert cfg.raw["http"]["listen"] == "127.0.0.1:8080"
@@ -52,8 +53,10 @@ def test_every_problem_is_raised_at_once_each_with_its_line(tmp_path: Path) -> N
         "gateway.toml line 3: [store] synchronous: must be one of full, normal",
         "gateway.toml line 6: [ledger] min_topup: must be at least 1",
     )
-    assert str(info.value) == ("gateway.toml line 2: [store] url: must be a string (and 2 "
-                               "more: `smsgw check-config` lists them)")
+    assert str(info.value) == (
+        "gateway.toml line 2: [store] url: must be a string (and 2 "
+        "more: `smsgw check-config` lists them)"
+    )
 
 
 def test_missing_file_says_how_to_create_one(tmp_path: Path) -> None:

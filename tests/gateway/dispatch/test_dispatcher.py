@@ -48,9 +48,15 @@ LONG = "x" * 400  # three segments of 153 GSM characters
 class ScriptedLink:
     """A streaming link whose answers the test decides (at once, or when released)."""
 
-    def __init__(self, name: str = "op-a", *, window: int = 4, concat: str = "udh8",
-                 answer: Callable[[SubmitRequest], Outcome] | None = None,
-                 hold: bool = False) -> None:
+    def __init__(
+        self,
+        name: str = "op-a",
+        *,
+        window: int = 4,
+        concat: str = "udh8",
+        answer: Callable[[SubmitRequest], Outcome] | None = None,
+        hold: bool = False,
+    ) -> None:
         self.name = name
         self.concat = concat
         self.packed = False
@@ -65,9 +71,15 @@ class ScriptedLink:
         self._ids = itertools.count()
 
     def health(self) -> LinkHealth:
-        return LinkHealth(name=self.name, driver="scripted", up=self.bound, bound=self.bound,
-                          in_flight=len(self.pending), window=self.window,
-                          throttled=self.throttled)
+        return LinkHealth(
+            name=self.name,
+            driver="scripted",
+            up=self.bound,
+            bound=self.bound,
+            in_flight=len(self.pending),
+            window=self.window,
+            throttled=self.throttled,
+        )
 
     def room(self) -> int:
         return self.window - len(self.pending) if self.bound else self.window
@@ -126,8 +138,9 @@ class SubmitOnlyLink:
         self._waiting = 0
 
     def health(self) -> LinkHealth:
-        return LinkHealth(name=self.name, driver="submit-only", up=True, bound=True,
-                          window=self.window)
+        return LinkHealth(
+            name=self.name, driver="submit-only", up=True, bound=True, window=self.window
+        )
 
     async def submit(self, request: SubmitRequest) -> Outcome:
         self.sent.append(request)
@@ -158,8 +171,9 @@ class CountingStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.store, name)
 
-    async def record(self, outcomes: Sequence[OutcomeRecord], receipts: Sequence[Receipt], *,
-                     now: float) -> QueueChanges:
+    async def record(
+        self, outcomes: Sequence[OutcomeRecord], receipts: Sequence[Receipt], *, now: float
+    ) -> QueueChanges:
         await self.recording.wait()
         if self.failing is not None:
             raise self.failing
@@ -167,10 +181,17 @@ class CountingStore:
         self.recorded += len(outcomes)
         return changes
 
-    async def claim_due(self, worker: str, *, now: float, limit: int, lease_seconds: float,
-                        ) -> list[Message]:
-        claimed = await self.store.claim_due(worker, now=now, limit=limit,
-                                             lease_seconds=lease_seconds)
+    async def claim_due(
+        self,
+        worker: str,
+        *,
+        now: float,
+        limit: int,
+        lease_seconds: float,
+    ) -> list[Message]:
+        claimed = await self.store.claim_due(
+            worker, now=now, limit=limit, lease_seconds=lease_seconds
+        )
         self.claimed += [m.id for m in claimed]
         return claimed
 
@@ -182,14 +203,27 @@ class Rig:
     links: dict[str, ScriptedLink | SubmitOnlyLink]
     changes: list[QueueChanges]
 
-    async def enqueue(self, count: int = 1, *, lease: bool = True, text: str = "hello",
-                      **kw: Any) -> list[Message]:
+    async def enqueue(
+        self, count: int = 1, *, lease: bool = True, text: str = "hello", **kw: Any
+    ) -> list[Message]:
         info = analyze(text)
-        batch = [NewMessage(account="acme", sender="ACME", sender_kind=SenderKind.ALPHA,
-                            destination=f"+3361234{i:04d}", text=text, encoding=info.encoding,
-                            segments=info.segments, price=1, **kw) for i in range(count)]
+        batch = [
+            NewMessage(
+                account="acme",
+                sender="ACME",
+                sender_kind=SenderKind.ALPHA,
+                destination=f"+3361234{i:04d}",
+                text=text,
+                encoding=info.encoding,
+                segments=info.segments,
+                price=1,
+                **kw,
+            )
+            for i in range(count)
+        ]
         result = await self.store.enqueue(
-            batch, lease=Lease(worker=WORKER, seconds=300) if lease else None)
+            batch, lease=Lease(worker=WORKER, seconds=300) if lease else None
+        )
         messages = [r.message for r in result.results if hasattr(r, "message")]
         if lease:
             self.dispatcher.take(messages)
@@ -201,6 +235,7 @@ class Rig:
     async def all_in(self, messages: Sequence[Message], state: MessageState) -> None:
         async def check() -> bool:
             return set(await self.states(messages)) == {state}
+
         await eventually(check, timeout=10, what=f"every message {state.value}")
 
 
@@ -211,9 +246,15 @@ async def _turns(count: int = 50) -> None:
 
 
 @contextlib.asynccontextmanager
-async def rig(tmp_path: Path, *links: ScriptedLink | SubmitOnlyLink, journal: bool = True,
-              clock: Callable[[], float] = time.time, routes: Sequence[Route] | None = None,
-              metrics: Metrics | None = None, **settings: Any) -> AsyncIterator[Rig]:
+async def rig(
+    tmp_path: Path,
+    *links: ScriptedLink | SubmitOnlyLink,
+    journal: bool = True,
+    clock: Callable[[], float] = time.time,
+    routes: Sequence[Route] | None = None,
+    metrics: Metrics | None = None,
+    **settings: Any,
+) -> AsyncIterator[Rig]:
     store = await open_store(f"sqlite:///{tmp_path}/gw.db", synchronous="normal")
     await make_account(store, credit=100_000)
     counting = CountingStore(store)
@@ -228,8 +269,11 @@ async def rig(tmp_path: Path, *links: ScriptedLink | SubmitOnlyLink, journal: bo
         router=Router(routes or [Route(prefix="*", link=name) for name in by_name]),
         links=by_name,
         settings=DispatchSettings(worker=WORKER, **{"idle_poll": 0.05, **settings}),
-        on_changes=changes.append, logger=structlog.get_logger(), clock=clock,
-        journal=acceptance, metrics=metrics,
+        on_changes=changes.append,
+        logger=structlog.get_logger(),
+        clock=clock,
+        journal=acceptance,
+        metrics=metrics,
     )
     task = asyncio.create_task(dispatcher.run())
     try:
@@ -266,16 +310,26 @@ async def test_a_receipt_is_acknowledged_once_committed_and_counted_then(
         await r.all_in([message], MessageState.SUBMITTED)
         r.store.recording.clear()  # the next round waits
         done: list[BaseException | None] = []
-        r.dispatcher.record_receipt(Receipt(link="op-a", smsc_id=f"{message.id}/0",
-                                            state=ReceiptState.DELIVERED), done.append)
+        r.dispatcher.record_receipt(
+            Receipt(link="op-a", smsc_id=f"{message.id}/0", state=ReceiptState.DELIVERED),
+            done.append,
+        )
         await _turns()
         assert done == []  # not committed: the link must not acknowledge it yet
-        assert registry.get_sample_value(
-            "smsgw_receipts_total", {"link": "op-a", "state": "delivered"}) is None
+        assert (
+            registry.get_sample_value(
+                "smsgw_receipts_total", {"link": "op-a", "state": "delivered"}
+            )
+            is None
+        )
         r.store.recording.set()
         await eventually(lambda: done == [None], what="the receipt acknowledged")
-        assert registry.get_sample_value(
-            "smsgw_receipts_total", {"link": "op-a", "state": "delivered"}) == 1
+        assert (
+            registry.get_sample_value(
+                "smsgw_receipts_total", {"link": "op-a", "state": "delivered"}
+            )
+            == 1
+        )
         await r.all_in([message], MessageState.DELIVERED)
 
 
@@ -295,15 +349,18 @@ async def test_receipts_naming_no_known_message_are_counted_unmatched_not_delive
             done: list[BaseException | None] = []
             # one overtakes its submit_sm_resp (held), one names a message never sent
             for smsc_id in (f"{message.id}/0", "never-sent"):
-                r.dispatcher.record_receipt(Receipt(link="op-a", smsc_id=smsc_id,
-                                                    state=ReceiptState.DELIVERED), done.append)
+                r.dispatcher.record_receipt(
+                    Receipt(link="op-a", smsc_id=smsc_id, state=ReceiptState.DELIVERED), done.append
+                )
             await eventually(lambda: done == [None, None], what="both acknowledged")
             assert sample("smsgw_receipts_total", state="delivered") is None
             assert sample("smsgw_receipts_unmatched_total") == 2
             link.release()  # the answer comes: the kept receipt is applied at last
             await r.all_in([message], MessageState.DELIVERED)
-            await eventually(lambda: sample("smsgw_receipts_total", state="delivered") == 1,
-                             what="the late receipt counted")
+            await eventually(
+                lambda: sample("smsgw_receipts_total", state="delivered") == 1,
+                what="the late receipt counted",
+            )
             assert sample("smsgw_receipts_unmatched_total") == 2
     [kept] = [e for e in logs if e["event"] == "receipts_unmatched"]
     assert (kept["log_level"], kept["kept"], kept["links"]) == ("info", 2, {"op-a": 2})
@@ -316,12 +373,18 @@ async def test_a_receipt_the_store_fails_to_record_is_refused(tmp_path: Path) ->
         await r.all_in([message], MessageState.SUBMITTED)
         r.store.failing = RuntimeError("disk I/O error")
         done: list[BaseException | None] = []
-        r.dispatcher.record_receipt(Receipt(link="op-a", smsc_id=f"{message.id}/0",
-                                            state=ReceiptState.DELIVERED), done.append)
+        r.dispatcher.record_receipt(
+            Receipt(link="op-a", smsc_id=f"{message.id}/0", state=ReceiptState.DELIVERED),
+            done.append,
+        )
         await eventually(lambda: len(done) == 1, what="the receipt answered")
         assert isinstance(done[0], RuntimeError)  # the link refuses it: sent again later
-        assert registry.get_sample_value(
-            "smsgw_receipts_total", {"link": "op-a", "state": "delivered"}) is None
+        assert (
+            registry.get_sample_value(
+                "smsgw_receipts_total", {"link": "op-a", "state": "delivered"}
+            )
+            is None
+        )
         r.store.failing = None
         assert await r.states([message]) == [MessageState.SUBMITTED]
 
@@ -342,8 +405,10 @@ async def test_without_a_journal_accepted_segments_wait_for_the_store_within_the
         r.store.recording.clear()  # the store's commits stall
         messages = await r.enqueue(12)
         lane = r.dispatcher._lanes["op-a"]
-        await eventually(lambda: len(link.sent) == 4 and lane.slots.free == 0,
-                         what="a window sent, the lane out of slots")
+        await eventually(
+            lambda: len(link.sent) == 4 and lane.slots.free == 0,
+            what="a window sent, the lane out of slots",
+        )
         await _turns()
         assert len(link.sent) == 4  # one window accepted and unrecorded: the bound
         r.store.recording.set()
@@ -387,8 +452,9 @@ async def test_a_retry_goes_back_to_the_queue_with_a_back_off(tmp_path: Path) ->
 
 
 async def test_a_throttling_link_gives_way_to_another(tmp_path: Path) -> None:
-    a = ScriptedLink("op-a", answer=lambda _r: Retry(reason="ESME_RTHROTTLED", delay=0.01,
-                                                     throttled=True))
+    a = ScriptedLink(
+        "op-a", answer=lambda _r: Retry(reason="ESME_RTHROTTLED", delay=0.01, throttled=True)
+    )
     b = ScriptedLink("op-b")
     routes = [Route(prefix="*", link="op-a", weight=100), Route(prefix="*", link="op-b")]
     async with rig(tmp_path, a, b, routes=routes, retry_base=0.01) as r:
@@ -425,8 +491,7 @@ async def test_messages_whose_lease_runs_short_are_let_go_unsent(tmp_path: Path)
     link = ScriptedLink()
     # leases of 300 s: with the clock 280 s ahead, 20 s are left (less than the margin);
     # more held than max_in_flight: each one let go must wake the feeder for the next
-    async with rig(tmp_path, link, clock=lambda: time.time() + 280, max_in_flight=1,
-                   batch=1) as r:
+    async with rig(tmp_path, link, clock=lambda: time.time() + 280, max_in_flight=1, batch=1) as r:
         messages = await r.enqueue(3)
         assert r.dispatcher.held == 3
         await eventually(lambda: r.dispatcher.held == 0, what="every message let go")
@@ -468,8 +533,10 @@ async def test_receipts_waiting_at_close_are_refused(tmp_path: Path) -> None:
         [message] = await r.enqueue(1)
         await r.all_in([message], MessageState.SUBMITTED)
         r.store.recording.clear()  # the store never answers this round
-        r.dispatcher.record_receipt(Receipt(link="op-a", smsc_id=f"{message.id}/0",
-                                            state=ReceiptState.DELIVERED), done.append)
+        r.dispatcher.record_receipt(
+            Receipt(link="op-a", smsc_id=f"{message.id}/0", state=ReceiptState.DELIVERED),
+            done.append,
+        )
         await _turns()
         assert done == []
     # the close gave up on the round: the link refuses it, the SMSC sends it again
@@ -488,8 +555,10 @@ async def test_a_full_dispatcher_stops_accepting_then_gives_the_excess_back(
         assert not r.dispatcher.accepting
         assert told == [False]
         more = await r.enqueue(5)  # ingest had not heard: three fit, twice the limit
+
         async def given_back() -> bool:
             return (await r.states(more)).count(MessageState.QUEUED) == 2
+
         await eventually(given_back, what="two given back")
         stored = [(await r.store.get_message(m.id)).message for m in more]
         assert {m.attempts for m in stored} == {0}  # never sent: not an attempt
@@ -555,8 +624,9 @@ async def test_a_lost_link_sends_its_messages_back_to_be_routed_again(tmp_path: 
         messages = await r.enqueue(3)
         await eventually(lambda: len(link.sent) == 2, what="a window sent")
         link.drop()  # two answer link_down; the third is not sent on a dead link
-        await eventually(lambda: not link.bound and r.dispatcher.held == 0,
-                         what="everything back in the queue")
+        await eventually(
+            lambda: not link.bound and r.dispatcher.held == 0, what="everything back in the queue"
+        )
         link.bound = True
         link.hold = False
         await r.all_in(messages, MessageState.SUBMITTED)
@@ -581,8 +651,7 @@ async def test_on_a_busy_link_higher_priority_goes_before_what_waited_longer(
         high = await r.enqueue(3, priority=3)
         for count in range(2, 8):
             link.release()
-            await eventually(lambda n=count: len(link.sent) == n,
-                             what=f"message {count} out")
+            await eventually(lambda n=count: len(link.sent) == n, what=f"message {count} out")
         link.release()
         await r.all_in(low + high, MessageState.SUBMITTED)
     assert [q.priority for q in link.sent] == [0, 3, 3, 3, 0, 0, 0]

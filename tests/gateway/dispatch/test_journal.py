@@ -19,9 +19,12 @@ from gateway.store.records import OutcomeRecord
 
 
 def _accepted(n: int, start: int = 0) -> list[OutcomeRecord]:
-    return [OutcomeRecord(message_id=f"m{i}", index=i % 2, link="op-a",
-                          outcome=Accepted(smsc_id=f"id-{i}"))
-            for i in range(start, start + n)]
+    return [
+        OutcomeRecord(
+            message_id=f"m{i}", index=i % 2, link="op-a", outcome=Accepted(smsc_id=f"id-{i}")
+        )
+        for i in range(start, start + n)
+    ]
 
 
 def _append(path: Path, data: bytes) -> None:
@@ -57,7 +60,9 @@ def _in_the_journal_thread() -> bool:
 
 
 def _fill_the_disk(
-    monkeypatch: pytest.MonkeyPatch, *, first: Callable[[], object] = lambda: None,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    first: Callable[[], object] = lambda: None,
 ) -> None:
     """The journal's next write stops part way (after ``first()``): the disk is full."""
     real_write = os.write
@@ -149,7 +154,8 @@ async def test_a_journal_that_cannot_be_written_fails_its_future(tmp_path: Path)
 
 
 async def test_a_failed_write_never_shares_a_line_with_later_records(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     base = tmp_path / "j"
     journal = _started(base)
@@ -175,7 +181,8 @@ async def test_a_failed_write_never_shares_a_line_with_later_records(
 
 
 async def test_a_file_with_a_failed_write_goes_once_its_written_records_are_stored(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     base = tmp_path / "j"
     journal = _started(base)
@@ -194,7 +201,8 @@ async def test_a_file_with_a_failed_write_goes_once_its_written_records_are_stor
 
 @pytest.mark.usefixtures("small_files")
 async def test_a_file_that_cannot_be_deleted_does_not_stop_the_journal(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     base = tmp_path / "j"
     journal = _started(base)

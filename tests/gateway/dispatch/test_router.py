@@ -16,8 +16,13 @@ def health(name: str, *, bound: bool = True, throttled: bool = False) -> LinkHea
 
 
 def test_longest_prefix_first_then_shorter_as_fallback() -> None:
-    r = Router([Route(prefix="+33", link="fr"), Route(prefix="+336", link="fr-mobile"),
-                Route(prefix="*", link="any")])
+    r = Router(
+        [
+            Route(prefix="+33", link="fr"),
+            Route(prefix="+336", link="fr-mobile"),
+            Route(prefix="*", link="any"),
+        ]
+    )
     assert r.candidates("+33612345678") == ["fr-mobile", "fr", "any"]
     assert r.candidates("+33112345678") == ["fr", "any"]
     assert r.candidates("+32470000000") == ["any"]
@@ -64,8 +69,9 @@ def test_zero_weight_is_a_config_error() -> None:
 
 
 def test_one_link_per_prefix_orders_without_duplicates_and_keeps_a_throttled_link() -> None:
-    r = Router([Route(prefix="+33", link="a"), Route(prefix="+336", link="b"),
-                Route(prefix="*", link="a")])
+    r = Router(
+        [Route(prefix="+33", link="a"), Route(prefix="+336", link="b"), Route(prefix="*", link="a")]
+    )
     assert r.candidates("+33612345678") == ["b", "a"]
     assert r.candidates("+33112345678", {"a": health("a", throttled=True)}) == ["a"]
     assert r.candidates("+44712345678", {"a": health("a", bound=False)}) == []

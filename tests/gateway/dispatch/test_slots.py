@@ -13,12 +13,30 @@ from gateway.store.records import Message
 
 def _message(priority: int, at: float) -> Message:
     return Message(
-        id=new_id(at), account="acme", sender="ACME", sender_kind=SenderKind.ALPHA,
-        destination="+33612345678", text="hi", encoding="gsm7", segments=1, price=1,
-        credits=1, msg_class=MessageClass.STANDARD, send_at=at, validity=None,
-        priority=priority, client_ref=None, callback_url=None, state=MessageState.DISPATCHING,
-        attempts=0, next_attempt_at=at, created_at=at, updated_at=at, lease_owner="w",
-        lease_until=at + 300, error=None,
+        id=new_id(at),
+        account="acme",
+        sender="ACME",
+        sender_kind=SenderKind.ALPHA,
+        destination="+33612345678",
+        text="hi",
+        encoding="gsm7",
+        segments=1,
+        price=1,
+        credits=1,
+        msg_class=MessageClass.STANDARD,
+        send_at=at,
+        validity=None,
+        priority=priority,
+        client_ref=None,
+        callback_url=None,
+        state=MessageState.DISPATCHING,
+        attempts=0,
+        next_attempt_at=at,
+        created_at=at,
+        updated_at=at,
+        lease_owner="w",
+        lease_until=at + 300,
+        error=None,
     )
 
 

@@ -49,18 +49,27 @@ def test_non_public_receivers_are_refused_with_one_line(url: str, why: str) -> N
     assert caught.value.code == "invalid_value"
 
 
-@pytest.mark.parametrize("url", [
-    "https://hooks.example.com/sms", "http://8.8.8.8:8080/x",
-    "https://[2001:4860:4860::8888]/x", "https://hooks.internal/x",  # a name: checked at connect
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example.com/sms",
+        "http://8.8.8.8:8080/x",
+        "https://[2001:4860:4860::8888]/x",
+        "https://hooks.internal/x",  # a name: checked at connect
+    ],
+)
 def test_public_receivers_and_names_pass(url: str) -> None:
     CallbackPolicy().check_url(url)
 
 
 def test_the_operator_allows_networks_and_host_names() -> None:
     policy = CallbackPolicy.from_config(["10.0.0.0/8", "Hooks.Internal.", "fd00::/8"])
-    for url in ["http://10.9.8.7/h", "http://[::ffff:10.0.0.1]/h", "http://[fd00::5]/h",
-                "http://hooks.internal/h"]:
+    for url in [
+        "http://10.9.8.7/h",
+        "http://[::ffff:10.0.0.1]/h",
+        "http://[fd00::5]/h",
+        "http://hooks.internal/h",
+    ]:
         policy.check_url(url)
     for url in ["http://127.0.0.1/h", "http://192.168.0.1/h", "http://localhost/h"]:
         with pytest.raises(InvalidField):

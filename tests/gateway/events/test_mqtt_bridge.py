@@ -36,8 +36,9 @@ async def running_bridge(
     broker: MosquittoBroker, on_send: Handler, *, client_id: str = "gw-test"
 ) -> AsyncIterator[MqttBridge]:
     bridge = MqttBridge(
-        settings=MqttSettings.from_url(broker.url, client_id=client_id, reconnect_min=0.05,
-                                       reconnect_max=0.2),
+        settings=MqttSettings.from_url(
+            broker.url, client_id=client_id, reconnect_min=0.05, reconnect_max=0.2
+        ),
         on_send=on_send,
         logger=structlog.get_logger(),
     )
@@ -93,8 +94,9 @@ async def test_send_reaches_the_handler_with_its_account(
 async def test_publish_waits_for_the_broker_and_fails_when_disconnected(
     mosquitto_broker: MosquittoBroker,
 ) -> None:
-    async with aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port,
-                              identifier="watcher") as watcher:
+    async with aiomqtt.Client(
+        mosquitto_broker.host, mosquitto_broker.port, identifier="watcher"
+    ) as watcher:
         await watcher.subscribe("smsgw/acme/status", qos=1)
         async with running_bridge(mosquitto_broker, _ignore_sends) as bridge:
             await bridge.publish(bridge.topic("acme", "status"), b'{"state": "queued"}')
@@ -126,9 +128,16 @@ async def test_send_not_stored_is_delivered_again_after_reconnect(
 
 def test_daemon_killed_before_storing_loses_nothing(mosquitto_broker: MosquittoBroker) -> None:
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests.gateway.events.mqtt_crash_child", mosquitto_broker.url,
-         "gw-crash"],
-        stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[3],
+        [
+            sys.executable,
+            "-m",
+            "tests.gateway.events.mqtt_crash_child",
+            mosquitto_broker.url,
+            "gw-crash",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[3],
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])},
     )
     try:
@@ -197,8 +206,9 @@ async def test_publish_many_is_acknowledged_and_arrives_in_order(
     mosquitto_broker: MosquittoBroker,
 ) -> None:
     messages = [(f"smsgw/acct{i % 3}/status", b'{"n": %d}' % i) for i in range(1200)]
-    async with aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port,
-                              identifier="watcher") as watcher:
+    async with aiomqtt.Client(
+        mosquitto_broker.host, mosquitto_broker.port, identifier="watcher"
+    ) as watcher:
         await watcher.subscribe("smsgw/+/status", qos=1)
         async with running_bridge(mosquitto_broker, _ignore_sends) as bridge:
             assert await bridge.publish_many(messages) == [True] * len(messages)
@@ -224,8 +234,11 @@ async def test_publish_many_reports_nothing_acknowledged_when_the_broker_is_sile
 
 
 async def test_publish_many_before_connecting_raises_unavailable() -> None:
-    bridge = MqttBridge(settings=MqttSettings(host="127.0.0.1"), on_send=_ignore_sends,
-                        logger=structlog.get_logger())
+    bridge = MqttBridge(
+        settings=MqttSettings(host="127.0.0.1"),
+        on_send=_ignore_sends,
+        logger=structlog.get_logger(),
+    )
     with pytest.raises(MqttUnavailable):
         await bridge.publish_many([("smsgw/acme/status", b"{}")])
 
@@ -272,10 +285,15 @@ async def test_a_burst_of_sends_is_handled_whole(mosquitto_broker: MosquittoBrok
             all_in.set()
 
     async with running_bridge(mosquitto_broker, on_send):
-        async with aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port,
-                                  identifier="upstream", max_inflight_messages=300) as up:
-            await asyncio.gather(*(up.publish("smsgw/acme/send", b"%d" % i, qos=1)
-                                   for i in range(300)))
+        async with aiomqtt.Client(
+            mosquitto_broker.host,
+            mosquitto_broker.port,
+            identifier="upstream",
+            max_inflight_messages=300,
+        ) as up:
+            await asyncio.gather(
+                *(up.publish("smsgw/acme/send", b"%d" % i, qos=1) for i in range(300))
+            )
         await asyncio.wait_for(all_in.wait(), 10)
     assert sorted(got, key=int) == [b"%d" % i for i in range(300)]
 
@@ -302,8 +320,9 @@ async def test_publish_many_writes_a_batch_in_few_system_calls(
 
 def test_our_pubacks_are_counted_before_paho_parses_them() -> None:
     # two PUBACKs of ours, one of someone else's (aiomqtt's own publish), a PINGRESP
-    paho = _Socketless([b"\x40\x02\x00\x07\x40\x02\x00\x08\x40\x02\x00\x09\xd0\x00",
-                        BlockingIOError])
+    paho = _Socketless(
+        [b"\x40\x02\x00\x07\x40\x02\x00\x08\x40\x02\x00\x09\xd0\x00", BlockingIOError]
+    )
     paho._in_packet = {"command": 0}  # type: ignore[attr-defined]  # paho starts a packet
     ours = {7, 8}
     counted: list[int] = []

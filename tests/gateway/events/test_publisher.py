@@ -61,8 +61,13 @@ class CountingOutbox:
         self.reads += 1
         return await self.store.pending_mqtt_events(limit=limit)
 
-    async def due_webhooks(self, *, now: float, limit: int, after: int = 0,
-                           ) -> list[WebhookEvent]:
+    async def due_webhooks(
+        self,
+        *,
+        now: float,
+        limit: int,
+        after: int = 0,
+    ) -> list[WebhookEvent]:
         self.webhook_reads += 1  # once per round of the webhook loop
         return await self.store.due_webhooks(now=now, limit=limit, after=after)
 
@@ -90,15 +95,19 @@ async def running_publisher(
         return None
 
     bridge = MqttBridge(
-        settings=MqttSettings.from_url(broker.url, client_id="gw-events", reconnect_min=0.05,
-                                       reconnect_max=0.2),
-        on_send=on_send, logger=structlog.get_logger(),
+        settings=MqttSettings.from_url(
+            broker.url, client_id="gw-events", reconnect_min=0.05, reconnect_max=0.2
+        ),
+        on_send=on_send,
+        logger=structlog.get_logger(),
     )
-    publisher = EventPublisher(store=cast("Store", store),
-                               metrics=Metrics(registry=CollectorRegistry()),
-                               logger=structlog.get_logger(),
-                               # webhook receivers of these tests listen on loopback
-                               callbacks=CallbackPolicy.from_config(["127.0.0.1"]))
+    publisher = EventPublisher(
+        store=cast("Store", store),
+        metrics=Metrics(registry=CollectorRegistry()),
+        logger=structlog.get_logger(),
+        # webhook receivers of these tests listen on loopback
+        callbacks=CallbackPolicy.from_config(["127.0.0.1"]),
+    )
     publisher.attach_mqtt(bridge)
     tasks = [asyncio.create_task(bridge.run()), asyncio.create_task(publisher.run())]
     try:
@@ -111,7 +120,8 @@ async def running_publisher(
 
 
 async def test_events_are_published_on_their_topics_then_deleted(
-    mosquitto_broker: MosquittoBroker, outbox: CountingOutbox,
+    mosquitto_broker: MosquittoBroker,
+    outbox: CountingOutbox,
 ) -> None:
     store = outbox
     expected: list[tuple[str, bytes]] = []
@@ -119,8 +129,9 @@ async def test_events_are_published_on_their_topics_then_deleted(
         account, kind = ("acme", "status") if n % 3 else ("beta", "inbound")
         payload = await store.add(account, kind, n)
         expected.append((f"smsgw/{account}/{kind}", payload))
-    async with aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port,
-                              identifier="watcher") as watcher:
+    async with aiomqtt.Client(
+        mosquitto_broker.host, mosquitto_broker.port, identifier="watcher"
+    ) as watcher:
         await watcher.subscribe("smsgw/#", qos=1)
         async with running_publisher(mosquitto_broker, store) as (publisher, _bridge):
             publisher.poke()
@@ -131,7 +142,8 @@ async def test_events_are_published_on_their_topics_then_deleted(
 
 
 async def test_events_wait_in_the_outbox_while_the_broker_is_down(
-    mosquitto_broker: MosquittoBroker, outbox: CountingOutbox,
+    mosquitto_broker: MosquittoBroker,
+    outbox: CountingOutbox,
 ) -> None:
     store = outbox
     async with running_publisher(mosquitto_broker, store) as (publisher, bridge):
@@ -148,7 +160,8 @@ async def test_events_wait_in_the_outbox_while_the_broker_is_down(
 
 
 async def test_events_are_kept_when_the_broker_does_not_acknowledge(
-    mosquitto_broker: MosquittoBroker, outbox: CountingOutbox,
+    mosquitto_broker: MosquittoBroker,
+    outbox: CountingOutbox,
 ) -> None:
     store = outbox
     async with running_publisher(mosquitto_broker, store) as (publisher, _bridge):
@@ -170,9 +183,11 @@ async def test_without_a_broker_leftover_rows_are_cleared_once_then_never_read(
 ) -> None:
     for n in range(MQTT_BATCH + 5):  # written while the daemon had [mqtt]
         await outbox.add("acme", "status", n)
-    publisher = EventPublisher(store=cast("Store", outbox),
-                               metrics=Metrics(registry=CollectorRegistry()),
-                               logger=structlog.get_logger())
+    publisher = EventPublisher(
+        store=cast("Store", outbox),
+        metrics=Metrics(registry=CollectorRegistry()),
+        logger=structlog.get_logger(),
+    )
     task = asyncio.create_task(publisher.run())
     try:
         await eventually(lambda: len(outbox.acks) == 2, what="the leftover rows cleared")
@@ -213,9 +228,11 @@ async def test_a_batch_published_in_part_stays_whole_and_goes_out_again(
     await outbox.store.topup("acme", 100, reference="t")
     await outbox.store.enqueue([new_message(destination=f"+3361234567{i}") for i in range(4)])
     bridge = _HalfDeaf()
-    publisher = EventPublisher(store=cast("Store", outbox),
-                               metrics=Metrics(registry=CollectorRegistry()),
-                               logger=structlog.get_logger())
+    publisher = EventPublisher(
+        store=cast("Store", outbox),
+        metrics=Metrics(registry=CollectorRegistry()),
+        logger=structlog.get_logger(),
+    )
     publisher.attach_mqtt(cast("MqttBridge", bridge))
     task = asyncio.create_task(publisher.run())
     try:
@@ -258,15 +275,20 @@ class HangingReceiver:
 
 async def _with_callbacks(store: Store, account: str, url: str, count: int) -> None:
     """``count`` messages of ``account`` with ``url`` as their callback ("queued" hooks)."""
-    await store.enqueue([
-        dataclasses.replace(new_message(destination=f"+3361{len(account)}{i:06d}",
-                                        account=account), callback_url=url)
-        for i in range(count)
-    ])
+    await store.enqueue(
+        [
+            dataclasses.replace(
+                new_message(destination=f"+3361{len(account)}{i:06d}", account=account),
+                callback_url=url,
+            )
+            for i in range(count)
+        ]
+    )
 
 
 async def test_a_receiver_that_never_answers_delays_no_other_account(
-    mosquitto_broker: MosquittoBroker, outbox: CountingOutbox,
+    mosquitto_broker: MosquittoBroker,
+    outbox: CountingOutbox,
 ) -> None:
     store = outbox.store
     for account in ("acme", "beta"):
@@ -277,16 +299,19 @@ async def test_a_receiver_that_never_answers_delays_no_other_account(
     async with (
         HangingReceiver() as hanging,
         webhook_receiver() as beta_hooks,
-        aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port,
-                       identifier="watcher") as watcher,
+        aiomqtt.Client(
+            mosquitto_broker.host, mosquitto_broker.port, identifier="watcher"
+        ) as watcher,
     ):
         await watcher.subscribe("smsgw/beta/status", qos=1)
         # more of acme's hooks to the silent host than the publisher reads at once
         await _with_callbacks(store, "acme", hanging.url, BATCH + webhooks.CONCURRENCY)
         async with running_publisher(mosquitto_broker, outbox) as (publisher, _bridge):
             publisher.poke()
-            await eventually(lambda: hanging.connections >= webhooks.HOST_CONCURRENCY,
-                             what="acme's attempts hanging")
+            await eventually(
+                lambda: hanging.connections >= webhooks.HOST_CONCURRENCY,
+                what="acme's attempts hanging",
+            )
             await _with_callbacks(store, "beta", beta_hooks.url, 1)
             publisher.poke()
             # well within one attempt's timeout: nothing of beta's waits for acme's
@@ -294,7 +319,6 @@ async def test_a_receiver_that_never_answers_delays_no_other_account(
             [(topic, payload)] = await receive(watcher, 1, timeout=prompt)
             assert topic == "smsgw/beta/status"
             assert json.loads(payload)["state"] == "queued"
-            await eventually(lambda: bool(beta_hooks.seen), timeout=prompt,
-                             what="beta's webhook")
+            await eventually(lambda: bool(beta_hooks.seen), timeout=prompt, what="beta's webhook")
             # the silent host gets no more than its share of attempts at once
             assert hanging.connections == webhooks.HOST_CONCURRENCY

@@ -44,7 +44,11 @@ async def test_delivered_body_carries_a_valid_signature(
     url, seen, _ = receiver
     async with aiohttp.ClientSession() as session:
         attempt = await post(
-            session, url, b'{"state":"delivered"}', secret=SECRET, now=1_700_000_000,
+            session,
+            url,
+            b'{"state":"delivered"}',
+            secret=SECRET,
+            now=1_700_000_000,
             policy=LOOPBACK,
         )
     assert attempt.delivered
@@ -73,8 +77,15 @@ async def test_error_answers_say_whether_to_retry(
 async def test_unreachable_receiver_is_a_retryable_failure() -> None:
     async with aiohttp.ClientSession() as session:
         # port 9 (discard) on loopback: nothing listens there in the test machine
-        attempt = await post(session, "http://127.0.0.1:9/hook", b"{}", secret=SECRET, now=0,
-                             policy=LOOPBACK, timeout=2)
+        attempt = await post(
+            session,
+            "http://127.0.0.1:9/hook",
+            b"{}",
+            secret=SECRET,
+            now=0,
+            policy=LOOPBACK,
+            timeout=2,
+        )
     assert not attempt.delivered
     assert not attempt.permanent
     assert attempt.error
@@ -130,9 +141,16 @@ def test_hook_queue_serves_hosts_in_turn_within_their_limit() -> None:
 def test_hook_queue_holds_a_bounded_backlog_per_host_and_in_all() -> None:
     queue = HookQueue(concurrency=1, per_host=1, per_host_held=3, max_held=5)
     assert [queue.offer(_hook(i, "http://a.example/")) for i in range(4)] == [
-        True, True, True, False]  # one host's backlog stays in the store
+        True,
+        True,
+        True,
+        False,
+    ]  # one host's backlog stays in the store
     assert [queue.offer(_hook(10 + i, f"http://h{i}.example/")) for i in range(3)] == [
-        True, True, False]  # five held in all
+        True,
+        True,
+        False,
+    ]  # five held in all
     assert queue.held == 5
     hook = queue.take()
     assert hook is not None
@@ -147,11 +165,20 @@ class StaticDns(AbstractResolver):
         self.names = names
         self.asked: list[str] = []
 
-    async def resolve(self, host: str, port: int = 0,
-                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         self.asked.append(host)
-        return [{"hostname": host, "host": self.names[host.rstrip(".")], "port": port,
-                 "family": socket.AF_INET, "proto": 0, "flags": 0}]
+        return [
+            {
+                "hostname": host,
+                "host": self.names[host.rstrip(".")],
+                "port": port,
+                "family": socket.AF_INET,
+                "proto": 0,
+                "flags": 0,
+            }
+        ]
 
     async def close(self) -> None:
         return None
@@ -183,12 +210,15 @@ async def test_a_name_that_resolves_to_loopback_is_refused_when_connecting(
 
 @pytest.mark.parametrize("allow", [["hooks.example.com"], ["127.0.0.0/8"]])
 async def test_an_allowed_name_or_network_is_reached(
-    receiver: tuple[str, list[tuple[bytes, str]], list[int]], allow: list[str],
+    receiver: tuple[str, list[tuple[bytes, str]], list[int]],
+    allow: list[str],
 ) -> None:
     url, seen, _ = receiver
-    attempt = await _post_through(CallbackPolicy.from_config(allow),
-                                  StaticDns({"hooks.example.com": "127.0.0.1"}),
-                                  url.replace("127.0.0.1", "hooks.example.com"))
+    attempt = await _post_through(
+        CallbackPolicy.from_config(allow),
+        StaticDns({"hooks.example.com": "127.0.0.1"}),
+        url.replace("127.0.0.1", "hooks.example.com"),
+    )
     assert attempt.delivered
     assert len(seen) == 1
 
@@ -203,8 +233,7 @@ async def test_a_stored_loopback_url_is_refused_without_connecting(
 ) -> None:
     url, seen, _ = receiver  # stored before the rule, or the rule changed since
     async with aiohttp.ClientSession() as session:
-        attempt = await post(session, url, b"{}", secret=SECRET, now=0,
-                             policy=CallbackPolicy())
+        attempt = await post(session, url, b"{}", secret=SECRET, now=0, policy=CallbackPolicy())
     assert (attempt.delivered, attempt.permanent) == (False, True)
     assert attempt.error is not None
     assert "loopback" in attempt.error

@@ -73,8 +73,12 @@ def test_interleaved_messages_from_two_senders_stay_apart() -> None:
     a = parts_of(LONG_GSM, source="+33611111111")
     b = parts_of(LONG_UCS2, source="+33622222222")
     r = Reassembler(timeout=60)
-    done = [m for p in itertools.chain(*itertools.zip_longest(a, b)) if p
-            if (m := r.add(p, now=0)) is not None]
+    done = [
+        m
+        for p in itertools.chain(*itertools.zip_longest(a, b))
+        if p
+        if (m := r.add(p, now=0)) is not None
+    ]
     assert sorted(m.text for m in done) == sorted([LONG_GSM, LONG_UCS2])
 
 
@@ -135,12 +139,24 @@ def test_flood_of_incomplete_messages_is_bounded() -> None:
 
 def test_escape_split_across_parts_by_another_sender_still_decodes() -> None:
     # a sender that cut between ESC and the euro code: join first, decode after
-    first = InboundPart(link="l", source="+1", destination="+2", data_coding=0,
-                        payload=b"abc\x1b", concat=Concat(reference=1, total=2, sequence=1),
-                        received_at=0)
-    second = InboundPart(link="l", source="+1", destination="+2", data_coding=0,
-                         payload=b"\x65def", concat=Concat(reference=1, total=2, sequence=2),
-                         received_at=0)
+    first = InboundPart(
+        link="l",
+        source="+1",
+        destination="+2",
+        data_coding=0,
+        payload=b"abc\x1b",
+        concat=Concat(reference=1, total=2, sequence=1),
+        received_at=0,
+    )
+    second = InboundPart(
+        link="l",
+        source="+1",
+        destination="+2",
+        data_coding=0,
+        payload=b"\x65def",
+        concat=Concat(reference=1, total=2, sequence=2),
+        received_at=0,
+    )
     r = Reassembler(timeout=60)
     assert r.add(second, now=0) is None
     msg = r.add(first, now=0)
@@ -156,7 +172,8 @@ def test_nonpositive_timeout_is_refused() -> None:
 # texts the codec accepts: no lone surrogates, no NUL (gateway.model.errors.InvalidText)
 TEXTS = st.text(
     alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\x00"),
-    min_size=1, max_size=600,
+    min_size=1,
+    max_size=600,
 )
 
 

@@ -65,8 +65,9 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     other = await _account(store, "other", "OTHER", 100)
     poor = await _account(store, "poor", "POOR", 0)
     await store.add_sender("poor", "PENDING", SenderKind.ALPHA)
-    yield Env(store=store, registry=CollectorRegistry(), token=token, other_token=other,
-              poor_token=poor)
+    yield Env(
+        store=store, registry=CollectorRegistry(), token=token, other_token=other, poor_token=poor
+    )
     await store.close()
 
 
@@ -74,9 +75,13 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
 def app(env: Env) -> web.Application:
     log = structlog.get_logger()
     return build_app(
-        store=env.store, send_service=SendService(store=env.store, log=log),
-        registry=env.registry, readiness=env.readiness, logger=log,
-        metrics=Metrics(registry=env.registry), max_body=64 * 1024,
+        store=env.store,
+        send_service=SendService(store=env.store, log=log),
+        registry=env.registry,
+        readiness=env.readiness,
+        logger=log,
+        metrics=Metrics(registry=env.registry),
+        max_body=64 * 1024,
     )
 
 

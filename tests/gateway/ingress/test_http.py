@@ -31,8 +31,13 @@ def payload(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-async def post(client: Client, env: Env, body: Any, *, token: str | None = None,
-               ) -> tuple[int, dict[str, Any]]:
+async def post(
+    client: Client,
+    env: Env,
+    body: Any,
+    *,
+    token: str | None = None,
+) -> tuple[int, dict[str, Any]]:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     resp = await client.post("/v1/messages", data=data, headers=env.auth(token))
     assert resp.content_type == "application/json"
@@ -43,7 +48,8 @@ async def post(client: Client, env: Env, body: Any, *, token: str | None = None,
 
 
 async def test_send_is_202_after_the_message_and_its_debit_are_stored(
-    client: Client, env: Env,
+    client: Client,
+    env: Env,
 ) -> None:
     status, body = await post(client, env, payload(to=[FR, BE]))
     assert status == 202
@@ -77,9 +83,11 @@ async def test_send_lists_recipients_refused_one_by_one(client: Client, env: Env
 
 
 async def test_send_tolerates_a_form_content_type(client: Client, env: Env) -> None:
-    resp = await client.post("/v1/messages", data=json.dumps(payload()),
-                             headers={**env.auth(),
-                                      "Content-Type": "application/x-www-form-urlencoded"})
+    resp = await client.post(
+        "/v1/messages",
+        data=json.dumps(payload()),
+        headers={**env.auth(), "Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert resp.status == 202
 
 
@@ -93,32 +101,45 @@ async def test_send_tolerates_a_form_content_type(client: Client, env: Env) -> N
         (json.dumps(payload(priority="1")).encode(), "wrong_type", "'priority'"),
         (json.dumps(payload(priority=True)).encode(), "wrong_type", "a boolean"),
         (json.dumps(payload(to=[33612345678])).encode(), "wrong_type", "'to[0]'"),
-        (json.dumps(payload(sendat="2026-12-01T09:00:00Z")).encode(), "unknown_field",
-         "'sendat'"),
+        (json.dumps(payload(sendat="2026-12-01T09:00:00Z")).encode(), "unknown_field", "'sendat'"),
         (json.dumps({"from": "ACME", "to": [FR]}).encode(), "missing_field", "'text'"),
-        (json.dumps(payload(to=["0612345678"])).encode(), "invalid_recipient",
-         "international format"),
+        (
+            json.dumps(payload(to=["0612345678"])).encode(),
+            "invalid_recipient",
+            "international format",
+        ),
         (json.dumps(payload(text="")).encode(), "empty_text", "the text is empty"),
         (json.dumps(payload(text=" \n ")).encode(), "empty_text", "the text is empty"),
-        (json.dumps(payload(send_at="2026-12-01T09:00:00")).encode(), "invalid_value",
-         "time zone"),
-        (json.dumps(payload(**{"from": "THIS IS TOO LONG"})).encode(), "invalid_sender",
-         "sender"),
+        (json.dumps(payload(send_at="2026-12-01T09:00:00")).encode(), "invalid_value", "time zone"),
+        (json.dumps(payload(**{"from": "THIS IS TOO LONG"})).encode(), "invalid_sender", "sender"),
         # ranges: the send service's rules, the same for MQTT and the CLI
-        (json.dumps(payload(send_at="9999-12-31T23:59:59-23:00")).encode(), "invalid_value",
-         "send_at is more than 365 days ahead"),
-        (json.dumps(payload(send_at="0001-01-01T00:00:00+01:00")).encode(), "invalid_value",
-         "send_at is more than 7 days in the past"),
+        (
+            json.dumps(payload(send_at="9999-12-31T23:59:59-23:00")).encode(),
+            "invalid_value",
+            "send_at is more than 365 days ahead",
+        ),
+        (
+            json.dumps(payload(send_at="0001-01-01T00:00:00+01:00")).encode(),
+            "invalid_value",
+            "send_at is more than 7 days in the past",
+        ),
         (json.dumps(payload(validity=0)).encode(), "invalid_value", "validity 0 seconds"),
         (json.dumps(payload(validity=441 * 86400 + 1)).encode(), "invalid_value", "441 days"),
         (json.dumps(payload(validity=2**63)).encode(), "invalid_value", "validity"),
         (json.dumps(payload(priority=4)).encode(), "invalid_value", "priority 4"),
-        (json.dumps(payload(client_ref="r" * 101)).encode(), "invalid_value",
-         "1 to 100 characters"),
+        (
+            json.dumps(payload(client_ref="r" * 101)).encode(),
+            "invalid_value",
+            "1 to 100 characters",
+        ),
     ],
 )
 async def test_bad_input_is_400_with_a_code_and_a_detail(
-    client: Client, env: Env, body: bytes, code: str, words: str,
+    client: Client,
+    env: Env,
+    body: bytes,
+    code: str,
+    words: str,
 ) -> None:
     status, answer = await post(client, env, body)
     assert status == 400
@@ -158,8 +179,9 @@ async def test_missing_token_is_401_with_a_challenge(client: Client, env: Env) -
 
 
 async def test_unknown_token_is_401_invalid_token(client: Client, env: Env) -> None:
-    resp = await client.post("/v1/messages", data=json.dumps(payload()),
-                             headers={"Authorization": "Bearer nope"})
+    resp = await client.post(
+        "/v1/messages", data=json.dumps(payload()), headers={"Authorization": "Bearer nope"}
+    )
     assert resp.status == 401
     assert 'error="invalid_token"' in resp.headers["WWW-Authenticate"]
 
@@ -179,8 +201,7 @@ async def test_no_credit_is_402_listing_the_refusals(client: Client, env: Env) -
 
 
 async def test_pending_sender_is_403(client: Client, env: Env) -> None:
-    status, answer = await post(client, env, payload(**{"from": "PENDING"}),
-                                token=env.poor_token)
+    status, answer = await post(client, env, payload(**{"from": "PENDING"}), token=env.poor_token)
     assert (status, answer["error"]) == (403, "sender_not_allowed")
     assert "waiting for approval" in answer["detail"]
 
@@ -192,7 +213,8 @@ async def test_another_accounts_sender_is_403(client: Client, env: Env) -> None:
 
 
 async def test_client_ref_with_the_same_body_returns_the_same_message(
-    client: Client, env: Env,
+    client: Client,
+    env: Env,
 ) -> None:
     first_status, first = await post(client, env, payload(client_ref="order-1"))
     again_status, again = await post(client, env, payload(client_ref="order-1"))
@@ -228,14 +250,24 @@ async def test_get_message_shows_state_and_segments(client: Client, env: Env) ->
     assert body["segment_count"] == 1
 
 
-@pytest.mark.parametrize(("send_at", "shown"), [
-    (dt.datetime.fromisoformat("9999-12-31T23:59:59-23:00").timestamp(),
-     "9999-12-31T23:59:59.999Z"),
-    (dt.datetime.fromisoformat("0001-01-01T00:00:00+01:00").timestamp(),
-     "0001-01-01T00:00:00.000Z"),
-])
+@pytest.mark.parametrize(
+    ("send_at", "shown"),
+    [
+        (
+            dt.datetime.fromisoformat("9999-12-31T23:59:59-23:00").timestamp(),
+            "9999-12-31T23:59:59.999Z",
+        ),
+        (
+            dt.datetime.fromisoformat("0001-01-01T00:00:00+01:00").timestamp(),
+            "0001-01-01T00:00:00.000Z",
+        ),
+    ],
+)
 async def test_a_stored_send_at_out_of_the_date_range_is_shown_not_a_500(
-    client: Client, env: Env, send_at: float, shown: str,
+    client: Client,
+    env: Env,
+    send_at: float,
+    shown: str,
 ) -> None:
     # stored before ingress bounded send_at: shown clamped to the representable range
     result = await env.store.enqueue([new_message(send_at=send_at)])
@@ -247,7 +279,8 @@ async def test_a_stored_send_at_out_of_the_date_range_is_shown_not_a_500(
 
 
 async def test_another_accounts_message_is_404_like_a_missing_one(
-    client: Client, env: Env,
+    client: Client,
+    env: Env,
 ) -> None:
     _, sent = await post(client, env, payload())
     message_id = sent["messages"][0]["id"]
@@ -255,8 +288,9 @@ async def test_another_accounts_message_is_404_like_a_missing_one(
     missing = await client.get("/v1/messages/no-such-id", headers=env.auth(env.other_token))
     assert theirs.status == missing.status == 404
     assert (await theirs.json())["error"] == (await missing.json())["error"] == "not_found"
-    cancel = await client.post(f"/v1/messages/{message_id}/cancel",
-                               headers=env.auth(env.other_token))
+    cancel = await client.post(
+        f"/v1/messages/{message_id}/cancel", headers=env.auth(env.other_token)
+    )
     assert cancel.status == 404
     assert (await env.store.get_message(message_id)).message.state is MessageState.QUEUED
 
@@ -280,17 +314,29 @@ async def test_cancel_refunds_and_a_second_cancel_is_409(client: Client, env: En
 async def test_balance_reports_the_account(client: Client, env: Env) -> None:
     resp = await client.get("/v1/balance", headers=env.auth())
     assert await resp.json() == {
-        "account": "acme", "balance": 100, "credit_limit": 0, "available": 100,
-        "monthly_cap": None, "month_spent": 0, "currency": "credits",
+        "account": "acme",
+        "balance": 100,
+        "credit_limit": 0,
+        "available": 100,
+        "monthly_cap": None,
+        "month_spent": 0,
+        "currency": "credits",
     }
 
 
 async def test_inbound_lists_only_this_accounts_replies(client: Client, env: Env) -> None:
     for n, account in enumerate(["acme", "other", "acme"]):
-        await env.store.add_inbound(InboundMessage(
-            id=f"in-{n}", account=account, link="smsc", source=FR, destination="ACME",
-            text=f"reply {n}", received_at=1_700_000_000.0 + n,
-        ))
+        await env.store.add_inbound(
+            InboundMessage(
+                id=f"in-{n}",
+                account=account,
+                link="smsc",
+                source=FR,
+                destination="ACME",
+                text=f"reply {n}",
+                received_at=1_700_000_000.0 + n,
+            )
+        )
     resp = await client.get("/v1/inbound?limit=5", headers=env.auth())
     assert resp.status == 200
     assert sorted(m["id"] for m in (await resp.json())["inbound"]) == ["in-0", "in-2"]
@@ -336,7 +382,9 @@ async def test_unknown_route_and_method_are_json(client: Client) -> None:
 
 
 async def test_unexpected_error_is_500_logged_without_secrets(
-    client: Client, env: Env, monkeypatch: pytest.MonkeyPatch,
+    client: Client,
+    env: Env,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async def broken(account: str) -> None:
         raise RuntimeError("disk on fire")
@@ -345,8 +393,10 @@ async def test_unexpected_error_is_500_logged_without_secrets(
     with capture_logs() as logs:
         resp = await client.get("/v1/balance", headers=env.auth())
     assert resp.status == 500
-    assert await resp.json() == {"error": "internal",
-                                 "detail": "internal error; see the server log"}
+    assert await resp.json() == {
+        "error": "internal",
+        "detail": "internal error; see the server log",
+    }
     [event] = [e for e in logs if e["event"] == "http_request_failed"]
     assert event["log_level"] == "error"
     assert "disk on fire" in event["traceback"]
@@ -376,8 +426,10 @@ async def test_http_server_binds_a_free_port_and_stops(app: web.Application) -> 
     port = await server.start("127.0.0.1", 0)
     try:
         assert port > 0
-        async with aiohttp.ClientSession() as session, \
-                session.get(f"http://127.0.0.1:{port}/healthz") as resp:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{port}/healthz") as resp,
+        ):
             assert resp.status == 200
     finally:
         await server.stop()
@@ -388,8 +440,10 @@ async def test_http_server_binds_a_free_port_and_stops(app: web.Application) -> 
 
 async def test_token_with_undecodable_bytes_is_401(client: Client, env: Env) -> None:
     reader, writer = await asyncio.open_connection(client.host, client.port)
-    writer.write(b"GET /v1/balance HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe\r\n"
-                 b"Connection: close\r\n\r\n")
+    writer.write(
+        b"GET /v1/balance HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \xff\xfe\r\n"
+        b"Connection: close\r\n\r\n"
+    )
     await writer.drain()
     answer = await reader.read()
     writer.close()
@@ -398,13 +452,24 @@ async def test_token_with_undecodable_bytes_is_401(client: Client, env: Env) -> 
     assert b'"invalid_token"' in answer
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1:8080/hook", "http://[::1]/hook", "http://localhost/hook",
-    "http://0x7f000001/hook", "http://10.0.0.1/hook", "http://169.254.169.254/latest",
-    "http://[fc00::1]/hook", "http://[::ffff:127.0.0.1]/hook", "https://u:p@example.com/h",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hook",
+        "http://[::1]/hook",
+        "http://localhost/hook",
+        "http://0x7f000001/hook",
+        "http://10.0.0.1/hook",
+        "http://169.254.169.254/latest",
+        "http://[fc00::1]/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "https://u:p@example.com/h",
+    ],
+)
 async def test_a_callback_url_to_an_internal_receiver_is_refused_before_any_charge(
-    client: Client, env: Env, url: str,
+    client: Client,
+    env: Env,
+    url: str,
 ) -> None:
     status, body = await post(client, env, payload(callback_url=url))
     assert status == 400

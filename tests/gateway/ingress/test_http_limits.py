@@ -33,15 +33,19 @@ class Listening:
 
 @pytest.fixture
 def limits() -> HttpLimits:
-    return HttpLimits(max_connections=3, header_timeout=5, body_timeout=5,
-                      keepalive_timeout=5)
+    return HttpLimits(max_connections=3, header_timeout=5, body_timeout=5, keepalive_timeout=5)
 
 
 @pytest.fixture
 async def listening(env: Env, limits: HttpLimits) -> AsyncIterator[Listening]:
     log = structlog.get_logger()
-    app = build_app(store=env.store, send_service=SendService(store=env.store, log=log),
-                    readiness=env.readiness, logger=log, body_timeout=limits.body_timeout)
+    app = build_app(
+        store=env.store,
+        send_service=SendService(store=env.store, log=log),
+        readiness=env.readiness,
+        logger=log,
+        body_timeout=limits.body_timeout,
+    )
     server = HttpServer(app, logger=log, limits=limits)
     port = await server.start("127.0.0.1", 0)
     try:
@@ -55,8 +59,14 @@ async def closed_within(reader: asyncio.StreamReader, seconds: float) -> bytes:
     return await asyncio.wait_for(reader.read(), timeout=seconds)
 
 
-async def drip_until_closed(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                            chunk: bytes, *, every: float, limit: float) -> tuple[float, bytes]:
+async def drip_until_closed(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    chunk: bytes,
+    *,
+    every: float,
+    limit: float,
+) -> tuple[float, bytes]:
     """Send ``chunk`` whenever the server stays silent for ``every`` seconds, until it
     closes the connection; return the seconds that took and what it answered."""
     loop = asyncio.get_running_loop()
@@ -81,8 +91,9 @@ def get_request(path: str = "/healthz") -> bytes:
 async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode().split("\r\n")
-    length = next(int(line.split(":")[1]) for line in lines
-                  if line.lower().startswith("content-length:"))
+    length = next(
+        int(line.split(":")[1]) for line in lines if line.lower().startswith("content-length:")
+    )
     return int(lines[0].split()[1]), await reader.readexactly(length)
 
 
@@ -117,8 +128,7 @@ async def test_headers_trickling_in_are_dropped_at_the_header_deadline(
 ) -> None:
     reader, writer = await listening.connect()
     writer.write(b"GET /healthz HTTP/1.1\r\nHost: gw\r\n")
-    took, answer = await drip_until_closed(reader, writer, b"X-Slow: 1\r\n", every=0.05,
-                                           limit=5)
+    took, answer = await drip_until_closed(reader, writer, b"X-Slow: 1\r\n", every=0.05, limit=5)
     assert answer == b""
     assert 0.3 <= took < 3
     writer.close()
@@ -140,11 +150,14 @@ async def test_the_header_deadline_starts_again_with_each_request(
 
 @pytest.mark.parametrize("limits", [HttpLimits(body_timeout=0.4, header_timeout=30)])
 async def test_a_body_trickling_in_is_answered_408_and_closed(
-    listening: Listening, env: Env,
+    listening: Listening,
+    env: Env,
 ) -> None:
     reader, writer = await listening.connect()
-    writer.write(f"POST /v1/messages HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer {env.token}"
-                 "\r\nContent-Length: 1000\r\n\r\n{".encode())
+    writer.write(
+        f"POST /v1/messages HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer {env.token}"
+        "\r\nContent-Length: 1000\r\n\r\n{".encode()
+    )
     took, answer = await drip_until_closed(reader, writer, b" ", every=0.05, limit=5)
     assert 0.3 <= took < 3
     head, _, body = answer.partition(b"\r\n\r\n")
@@ -155,7 +168,8 @@ async def test_a_body_trickling_in_is_answered_408_and_closed(
 
 
 async def test_connections_over_the_limit_are_refused_until_one_closes(
-    listening: Listening, env: Env,
+    listening: Listening,
+    env: Env,
 ) -> None:
     held = [await listening.connect() for _ in range(3)]
     await eventually(lambda: listening.server.connections.active == 3, what="3 connections")
@@ -172,8 +186,10 @@ async def test_connections_over_the_limit_are_refused_until_one_closes(
     _, writer = held.pop()
     writer.close()
     await eventually(lambda: listening.server.connections.active == 2, what="2 connections")
-    async with aiohttp.ClientSession() as session, session.get(
-            f"http://127.0.0.1:{listening.port}/v1/balance", headers=env.auth()) as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{listening.port}/v1/balance", headers=env.auth()) as resp,
+    ):
         assert resp.status == 200
         assert (await resp.json())["balance"] == 100
     for _, writer in held + extra:
@@ -201,8 +217,10 @@ def test_rate_limited_log_writes_one_line_per_interval_and_counts_the_rest() -> 
         log.warning("http_accept_failed", error="EMFILE")
         log.warning("http_connection_refused")  # another event has its own interval
     assert [(e["event"], e.get("suppressed")) for e in logs] == [
-        ("http_accept_failed", None), ("http_accept_failed", 4),
-        ("http_connection_refused", None)]
+        ("http_accept_failed", None),
+        ("http_accept_failed", 4),
+        ("http_connection_refused", None),
+    ]
 
 
 async def test_accept_failures_of_the_listener_are_one_line_per_interval(
@@ -226,10 +244,13 @@ async def test_accept_failures_of_the_listener_are_one_line_per_interval(
             [listener] = server.sockets
             try:
                 for _ in range(50):
-                    loop.call_exception_handler({
-                        "message": "socket.accept() out of system resource",
-                        "exception": OSError(errno.EMFILE, "Too many open files"),
-                        "socket": listener})
+                    loop.call_exception_handler(
+                        {
+                            "message": "socket.accept() out of system resource",
+                            "exception": OSError(errno.EMFILE, "Too many open files"),
+                            "socket": listener,
+                        }
+                    )
                 loop.call_exception_handler({"message": "something else"})
             finally:
                 await server.stop()
@@ -242,19 +263,25 @@ async def test_accept_failures_of_the_listener_are_one_line_per_interval(
 
 
 async def test_a_client_gone_mid_body_is_one_line_not_an_internal_error(
-    listening: Listening, env: Env,
+    listening: Listening,
+    env: Env,
 ) -> None:
     with capture_logs() as logs:
         _reader, writer = await listening.connect()
-        writer.write(f"POST /v1/messages HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer "
-                     f"{env.token}\r\nContent-Length: 1000\r\n\r\n{{\"to\"".encode())
+        writer.write(
+            f"POST /v1/messages HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer "
+            f'{env.token}\r\nContent-Length: 1000\r\n\r\n{{"to"'.encode()
+        )
         await writer.drain()
         writer.close()  # gone before the body is whole
         await writer.wait_closed()
         await eventually(
-            lambda: any(e["event"] in {"http_client_disconnected", "http_request_failed"}
-                        for e in logs),
-            what="the disconnect logged", timeout=5)
+            lambda: any(
+                e["event"] in {"http_client_disconnected", "http_request_failed"} for e in logs
+            ),
+            what="the disconnect logged",
+            timeout=5,
+        )
     [event] = [e for e in logs if e["event"] == "http_client_disconnected"]
     assert event["log_level"] == "info"
     assert "traceback" not in event

@@ -36,11 +36,17 @@ def base(**overrides: Any) -> dict[str, Any]:
 
 
 def test_full_payload_becomes_a_request() -> None:
-    request = parse(base(
-        to=["+33 6 12 34 56 78", FR, "+32470123456"], **{"class": "flash"},
-        send_at="2026-12-01T10:00:00+01:00", validity=3600, priority=3, client_ref="r-1",
-        callback_url="https://example.com/sms?x=1",
-    ))
+    request = parse(
+        base(
+            to=["+33 6 12 34 56 78", FR, "+32470123456"],
+            **{"class": "flash"},
+            send_at="2026-12-01T10:00:00+01:00",
+            validity=3600,
+            priority=3,
+            client_ref="r-1",
+            callback_url="https://example.com/sms?x=1",
+        )
+    )
     assert request.account == "acme"
     assert request.sender == "ACME"
     assert request.recipients == (FR, "+32470123456")
@@ -60,8 +66,10 @@ def test_byte_order_mark_is_tolerated() -> None:
 
 
 def test_send_at_with_z_is_utc() -> None:
-    assert parse(base(send_at="2026-12-01T09:00:00Z")).send_at == dt.datetime(
-        2026, 12, 1, 9, tzinfo=dt.UTC).timestamp()
+    assert (
+        parse(base(send_at="2026-12-01T09:00:00Z")).send_at
+        == dt.datetime(2026, 12, 1, 9, tzinfo=dt.UTC).timestamp()
+    )
 
 
 @pytest.mark.parametrize(
@@ -122,15 +130,29 @@ def test_huge_integer_is_malformed_not_a_crash() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 field_values = st.one_of(
     json_values,
-    st.sampled_from([FR, "+32470123456", "0612345678", "ACME", "flash", "sim", "",
-                     "2026-12-01T09:00:00Z", "2026-12-01T09:00:00", "https://example.com/",
-                     "\ud800", "\x00"]),
+    st.sampled_from(
+        [
+            FR,
+            "+32470123456",
+            "0612345678",
+            "ACME",
+            "flash",
+            "sim",
+            "",
+            "2026-12-01T09:00:00Z",
+            "2026-12-01T09:00:00",
+            "https://example.com/",
+            "\ud800",
+            "\x00",
+        ]
+    ),
     st.lists(st.sampled_from([FR, "+32 470 12 34 56", "+0", "abc"]), max_size=3),
 )
 payloads = st.dictionaries(st.sampled_from([*FIELDS, "other"]), field_values, max_size=10)

@@ -27,8 +27,9 @@ from tests.waiting import eventually
 
 
 def send(text: str, ref: str) -> bytes:
-    return json.dumps({"from": "ACME", "to": ["+33612345678"], "text": text,
-                       "client_ref": ref}).encode()
+    return json.dumps(
+        {"from": "ACME", "to": ["+33612345678"], "text": text, "client_ref": ref}
+    ).encode()
 
 
 class BuggySendService(SendService):
@@ -58,22 +59,28 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
 def handler_for(store: SqliteStore, publisher: EventPublisher | None = None) -> MqttSendHandler:
     log = structlog.get_logger()
     return MqttSendHandler(
-        store=store, send_service=BuggySendService(store=store, log=log),
+        store=store,
+        send_service=BuggySendService(store=store, log=log),
         poke_events=publisher.poke if publisher else lambda: None,
-        metrics=Metrics(registry=CollectorRegistry()), logger=log,
+        metrics=Metrics(registry=CollectorRegistry()),
+        logger=log,
     )
 
 
 @contextlib.asynccontextmanager
 async def running_ingress(
-    broker: MosquittoBroker, store: SqliteStore,
+    broker: MosquittoBroker,
+    store: SqliteStore,
 ) -> AsyncIterator[MqttBridge]:
-    publisher = EventPublisher(store=store, metrics=Metrics(registry=CollectorRegistry()),
-                               logger=structlog.get_logger())
+    publisher = EventPublisher(
+        store=store, metrics=Metrics(registry=CollectorRegistry()), logger=structlog.get_logger()
+    )
     bridge = MqttBridge(
-        settings=MqttSettings.from_url(broker.url, client_id="gw-ingress", reconnect_min=0.05,
-                                       reconnect_max=0.2),
-        on_send=handler_for(store, publisher), logger=structlog.get_logger(),
+        settings=MqttSettings.from_url(
+            broker.url, client_id="gw-ingress", reconnect_min=0.05, reconnect_max=0.2
+        ),
+        on_send=handler_for(store, publisher),
+        logger=structlog.get_logger(),
     )
     publisher.attach_mqtt(bridge)
     tasks = [asyncio.create_task(bridge.run()), asyncio.create_task(publisher.run())]
@@ -87,7 +94,8 @@ async def running_ingress(
 
 
 async def test_a_send_that_sets_off_a_bug_is_rejected_and_the_next_one_is_stored(
-    mosquitto_broker: MosquittoBroker, store: SqliteStore,
+    mosquitto_broker: MosquittoBroker,
+    store: SqliteStore,
 ) -> None:
     rejected: list[dict[str, object]] = []
     async with (

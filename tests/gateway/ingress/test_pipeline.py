@@ -48,8 +48,7 @@ def service(store: SqliteStore, clock: FakeClock) -> SendService:
 
 
 def _req(*to: str, sender: str = "ACME", text: str = "hello", **kw: object) -> SendRequest:
-    return SendRequest(account="acme", sender=sender, recipients=list(to), text=text,
-                       **kw)  # type: ignore[arg-type]
+    return SendRequest(account="acme", sender=sender, recipients=list(to), text=text, **kw)  # type: ignore[arg-type]
 
 
 async def test_send_prices_each_recipient_by_longest_prefix(
@@ -62,7 +61,8 @@ async def test_send_prices_each_recipient_by_longest_prefix(
     result = await service.send(_req(A, C, text="ж" * 100))  # UCS-2: 2 segments
     assert result.refused == ()
     assert [(a.message.destination, a.message.credits) for a in result.accepted] == [
-        (A, 6), (C, 10)
+        (A, 6),
+        (C, 10),
     ]
     assert (await store.balance("acme")).balance == 84
 
@@ -78,11 +78,11 @@ async def test_deferred_sending_validity_priority_and_class_are_stored(
 ) -> None:
     await make_account(store)
     later = clock.now + 86400
-    result = await service.send(_req(A, send_at=later, validity=3600, priority=3,
-                                     msg_class=MessageClass.FLASH))
+    result = await service.send(
+        _req(A, send_at=later, validity=3600, priority=3, msg_class=MessageClass.FLASH)
+    )
     m = (await store.get_message(result.accepted[0].message.id)).message
-    assert (m.send_at, m.validity, m.priority, m.msg_class) == (later, 3600, 3,
-                                                                MessageClass.FLASH)
+    assert (m.send_at, m.validity, m.priority, m.msg_class) == (later, 3600, 3, MessageClass.FLASH)
 
 
 async def test_specific_prefix_beats_the_catch_all(
@@ -121,11 +121,16 @@ async def test_insufficient_credit_names_balance_and_need(
 
 @pytest.mark.parametrize(
     ("status", "reason", "match"),
-    [(SenderStatus.PENDING, None, "waiting for approval"),
-     (SenderStatus.REFUSED, "not your brand", "was refused: not your brand")],
+    [
+        (SenderStatus.PENDING, None, "waiting for approval"),
+        (SenderStatus.REFUSED, "not your brand", "was refused: not your brand"),
+    ],
 )
 async def test_unapproved_sender_is_refused_with_why(
-    store: SqliteStore, service: SendService, status: SenderStatus, reason: str | None,
+    store: SqliteStore,
+    service: SendService,
+    status: SenderStatus,
+    reason: str | None,
     match: str,
 ) -> None:
     await make_account(store)
@@ -134,9 +139,7 @@ async def test_unapproved_sender_is_refused_with_why(
         await service.send(_req(A))
 
 
-async def test_another_accounts_sender_is_refused(
-    store: SqliteStore, service: SendService
-) -> None:
+async def test_another_accounts_sender_is_refused(store: SqliteStore, service: SendService) -> None:
     await make_account(store)
     await store.create_account("rival")
     await store.add_sender("rival", "RIVAL", SenderKind.ALPHA)
@@ -159,13 +162,14 @@ async def test_request_wide_errors(store: SqliteStore, service: SendService) -> 
     with pytest.raises(InvalidRecipient, match="bad recipient"):
         await service.send(_req("0612345678"))
     with pytest.raises(NotFound, match="unknown account"):
-        await service.send(SendRequest(account="ghost", sender="ACME", recipients=[A],
-                                       text="x"))
+        await service.send(SendRequest(account="ghost", sender="ACME", recipients=[A], text="x"))
 
 
 @pytest.mark.parametrize("text", ["", " ", " \n\t "])
 async def test_empty_or_blank_text_is_refused_before_any_charge(
-    store: SqliteStore, service: SendService, text: str,
+    store: SqliteStore,
+    service: SendService,
+    text: str,
 ) -> None:
     await make_account(store, credit=100)
     with pytest.raises(EmptyText) as refused:
@@ -190,7 +194,10 @@ def _at(iso: str) -> float:
     ],
 )
 async def test_send_at_out_of_its_window_is_refused_before_any_charge(
-    store: SqliteStore, service: SendService, send_at: float, words: str,
+    store: SqliteStore,
+    service: SendService,
+    send_at: float,
+    words: str,
 ) -> None:
     await make_account(store, credit=100)
     with pytest.raises(OutOfRange, match=words) as refused:
@@ -201,7 +208,8 @@ async def test_send_at_out_of_its_window_is_refused_before_any_charge(
 
 
 async def test_send_at_window_ends_and_validity_limits_are_taken(
-    store: SqliteStore, service: SendService,
+    store: SqliteStore,
+    service: SendService,
 ) -> None:
     await make_account(store, credit=100)
     for send_at in (START + 365 * 86400, START - 7 * 86400):
@@ -276,15 +284,20 @@ async def test_with_a_lease_messages_due_now_go_leased_to_the_dispatcher(
 ) -> None:
     await make_account(store, credit=100)
     handed: list[list[str]] = []
-    service = SendService(store=store, log=structlog.get_logger(), clock=clock,
-                          lease=lambda: Lease(worker="gw-1", seconds=300),
-                          on_stored=lambda ms: handed.append([m.id for m in ms]))
+    service = SendService(
+        store=store,
+        log=structlog.get_logger(),
+        clock=clock,
+        lease=lambda: Lease(worker="gw-1", seconds=300),
+        on_stored=lambda ms: handed.append([m.id for m in ms]),
+    )
     now = await service.send(_req(A, B, client_ref="r1"))
     later = await service.send(_req(C, send_at=clock.now + 3600))
     again = await service.send(_req(A, B, client_ref="r1"))  # the same request: no new message
     leased = [a.message for a in now.accepted]
     assert {(m.state, m.lease_owner, m.lease_until) for m in leased} == {
-        (MessageState.DISPATCHING, "gw-1", clock.now + 300)}
+        (MessageState.DISPATCHING, "gw-1", clock.now + 300)
+    }
     [scheduled] = [a.message for a in later.accepted]
     assert (scheduled.state, scheduled.lease_owner) == (MessageState.QUEUED, None)
     assert all(a.duplicate for a in again.accepted)
@@ -292,8 +305,7 @@ async def test_with_a_lease_messages_due_now_go_leased_to_the_dispatcher(
     # leased ones); nothing for the duplicate request
     assert handed == [[m.id for m in leased], [scheduled.id]]
     stored = await store.get_message(leased[0].id)
-    assert (stored.message.state, stored.message.lease_owner) == (MessageState.DISPATCHING,
-                                                                  "gw-1")
+    assert (stored.message.state, stored.message.lease_owner) == (MessageState.DISPATCHING, "gw-1")
     # a claim does not take them: they are the dispatcher's already
     assert await store.claim_due("gw-2", now=clock.now, limit=10, lease_seconds=60) == []
 
@@ -303,13 +315,18 @@ async def test_while_the_dispatcher_is_full_messages_are_stored_queued(
 ) -> None:
     await make_account(store, credit=100)
     accepting = False
-    service = SendService(store=store, log=structlog.get_logger(),
-                          lease=lambda: Lease(worker="gw-1", seconds=300) if accepting else None)
+    service = SendService(
+        store=store,
+        log=structlog.get_logger(),
+        lease=lambda: Lease(worker="gw-1", seconds=300) if accepting else None,
+    )
     [queued] = (await service.send(_req(A))).accepted
     accepting = True
     [leased] = (await service.send(_req(B))).accepted
-    assert (queued.message.state, leased.message.state) == (MessageState.QUEUED,
-                                                            MessageState.DISPATCHING)
+    assert (queued.message.state, leased.message.state) == (
+        MessageState.QUEUED,
+        MessageState.DISPATCHING,
+    )
 
 
 async def test_an_approved_sender_and_prices_are_used_as_read_for_context_ttl(
@@ -317,8 +334,7 @@ async def test_an_approved_sender_and_prices_are_used_as_read_for_context_ttl(
 ) -> None:
     await make_account(store)
     ticks = FakeClock(0.0)
-    service = SendService(store=store, log=structlog.get_logger(), context_ttl=1.0,
-                          monotonic=ticks)
+    service = SendService(store=store, log=structlog.get_logger(), context_ttl=1.0, monotonic=ticks)
     await service.send(_req(A))
     await store.set_sender_status("acme", "ACME", SenderStatus.REFUSED, reason="spam")
     await store.set_price("+", 7)
@@ -337,8 +353,9 @@ async def test_a_sender_not_allowed_is_read_again_at_the_next_send(store: Sqlite
     await make_account(store)
     await store.add_sender("acme", "NEWS", SenderKind.ALPHA)
     ticks = FakeClock(0.0)
-    service = SendService(store=store, log=structlog.get_logger(), context_ttl=60.0,
-                          monotonic=ticks)
+    service = SendService(
+        store=store, log=structlog.get_logger(), context_ttl=60.0, monotonic=ticks
+    )
     with pytest.raises(SenderNotAllowed, match="waiting for approval"):
         await service.send(_req(A, sender="NEWS"))
     await store.set_sender_status("acme", "NEWS", SenderStatus.APPROVED)

@@ -250,11 +250,11 @@ def _all_example_numbers() -> list[phonenumbers.PhoneNumber]:
 def _same_as_phonenumbers(number: phonenumbers.PhoneNumber) -> None:
     valid = phonenumbers.is_valid_number(number)
     assert numbering.is_valid(number) == valid, number
-    assert numbering.national_number(number) == (
-        phonenumbers.national_significant_number(number))
+    assert numbering.national_number(number) == (phonenumbers.national_significant_number(number))
     if valid:
         assert numbering.e164(number) == phonenumbers.format_number(
-            number, phonenumbers.PhoneNumberFormat.E164)
+            number, phonenumbers.PhoneNumberFormat.E164
+        )
 
 
 def test_validity_equals_phonenumbers_for_every_example_and_its_neighbours() -> None:
@@ -263,16 +263,23 @@ def test_validity_equals_phonenumbers_for_every_example_and_its_neighbours() -> 
     for number in examples:
         text = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         # the example, one digit changed, one more, one less: valid and invalid alike
-        for variant in (text, text[:-1] + str((int(text[-1]) + 1) % 10), text + "5",
-                        text[:-1], text[:4] + "9" + text[5:]):
+        for variant in (
+            text,
+            text[:-1] + str((int(text[-1]) + 1) % 10),
+            text + "5",
+            text[:-1],
+            text[:4] + "9" + text[5:],
+        ):
             parsed = _reference_parse(variant[1:])
             if parsed is not None:
                 _same_as_phonenumbers(parsed)
 
 
 @settings(max_examples=3000)
-@given(code=st.sampled_from(COUNTRY_CODES), rest=st.text(alphabet="0123456789", min_size=3,
-                                                          max_size=14))
+@given(
+    code=st.sampled_from(COUNTRY_CODES),
+    rest=st.text(alphabet="0123456789", min_size=3, max_size=14),
+)
 def test_validity_equals_phonenumbers_for_any_digits(code: int, rest: str) -> None:
     parsed = _reference_parse((str(code) + rest)[:15])
     if parsed is not None:
@@ -280,8 +287,9 @@ def test_validity_equals_phonenumbers_for_any_digits(code: int, rest: str) -> No
 
 
 def test_an_unknown_country_code_is_not_valid() -> None:
-    assert not numbering.is_valid(phonenumbers.PhoneNumber(country_code=999,
-                                                            national_number=123456))
+    assert not numbering.is_valid(
+        phonenumbers.PhoneNumber(country_code=999, national_number=123456)
+    )
 
 
 # --- read_recipient_csv ------------------------------------------------------
@@ -576,6 +584,7 @@ def test_contacts_empty_text_is_empty() -> None:
 
 def test_normalize_answers_a_repeated_number_from_its_cache_and_still_refuses_bad_ones() -> None:
     from gateway.ingress import recipients
+
     recipients._checked.cache_clear()
     assert normalize_e164(" +33 6 12 34 56 78") == "+33612345678"
     assert normalize_e164(" +33 6 12 34 56 78") == "+33612345678"

@@ -50,8 +50,17 @@ def lines(stream: io.StringIO) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize(
     "key",
-    ["password", "smpp_password", "PIN", "modem-pin", "Authorization", "api_token",
-     "client_secret", "X-Api-Token", "systempassword"],
+    [
+        "password",
+        "smpp_password",
+        "PIN",
+        "modem-pin",
+        "Authorization",
+        "api_token",
+        "client_secret",
+        "X-Api-Token",
+        "systempassword",
+    ],
 )
 def test_secret_keys_are_recognised(key: str) -> None:
     assert is_secret_key(key)
@@ -90,7 +99,10 @@ def test_json_lines_carry_iso_timestamp_level_and_no_secret() -> None:
     stream = io.StringIO()
     configure_logging(json=True, stream=stream)
     get_logger("smsgw.test", link="op-a").info(
-        "message_accepted", account="acme", text="secret plans", pin="1234",
+        "message_accepted",
+        account="acme",
+        text="secret plans",
+        pin="1234",
     )
     raw = stream.getvalue()
     assert "secret plans" not in raw
@@ -139,7 +151,9 @@ def test_standard_library_records_are_rendered_and_redacted() -> None:
     stream = io.StringIO()
     configure_logging(json=True, stream=stream)
     logging.getLogger("aiohttp.access").warning(
-        "request %s", "/v1/messages", extra={"authorization": "Bearer abc"},
+        "request %s",
+        "/v1/messages",
+        extra={"authorization": "Bearer abc"},
     )
     [line] = lines(stream)
     assert line["event"] == "request /v1/messages"

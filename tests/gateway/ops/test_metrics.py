@@ -30,7 +30,9 @@ def value(registry: CollectorRegistry, name: str, **labels: str) -> float | None
 
 
 async def test_counts_left_in_the_store_by_another_process_are_added_once(
-    tmp_path: Path, registry: CollectorRegistry, metrics: Metrics,
+    tmp_path: Path,
+    registry: CollectorRegistry,
+    metrics: Metrics,
 ) -> None:
     store = await open_store(f"sqlite:///{tmp_path}/gw.db")
     try:
@@ -42,18 +44,17 @@ async def test_counts_left_in_the_store_by_another_process_are_added_once(
             cli.message_finished(account="acme", status="cancelled")
             await cli.flush(store)
             await cli.flush(store)  # nothing more: flushed counts start again from 0
-        await store.add_metric_counts([MetricCount(name="from_a_newer_smsgw",
-                                                   labels=(("x", "1"),), amount=1)])
+        await store.add_metric_counts(
+            [MetricCount(name="from_a_newer_smsgw", labels=(("x", "1"),), amount=1)]
+        )
         metrics.add_counts(await store.take_metric_counts())
         metrics.add_counts(await store.take_metric_counts())  # taken: counted once
     finally:
         await store.close()
     assert value(registry, "smsgw_messages_accepted_total", account="acme", channel="cli") == 6
-    assert value(registry, "smsgw_messages_rejected_total", account="acme",
-                 reason="no_price") == 2
+    assert value(registry, "smsgw_messages_rejected_total", account="acme", reason="no_price") == 2
     assert value(registry, "smsgw_credit_low_crossings_total", account="acme") == 2
-    assert value(registry, "smsgw_messages_final_total", account="acme",
-                 status="cancelled") == 2
+    assert value(registry, "smsgw_messages_final_total", account="acme", status="cancelled") == 2
 
 
 def test_two_instances_on_separate_registries_do_not_clash() -> None:
@@ -76,7 +77,8 @@ def test_build_info_carries_the_version(registry: CollectorRegistry, metrics: Me
 
 
 def test_accepted_counts_messages_per_account_and_channel(
-    registry: CollectorRegistry, metrics: Metrics,
+    registry: CollectorRegistry,
+    metrics: Metrics,
 ) -> None:
     metrics.message_accepted(account="acme", channel="http", count=3)
     metrics.message_accepted(account="acme", channel="mqtt")
@@ -85,21 +87,29 @@ def test_accepted_counts_messages_per_account_and_channel(
 
 
 def test_rejected_and_final_statuses_are_counted_by_label(
-    registry: CollectorRegistry, metrics: Metrics,
+    registry: CollectorRegistry,
+    metrics: Metrics,
 ) -> None:
     metrics.message_rejected(account="acme", reason="insufficient_credit")
     metrics.message_finished(account="acme", status="delivered")
     metrics.message_finished(account="acme", status="delivered")
     metrics.message_finished(account="acme", status="expired")
-    assert value(
-        registry, "smsgw_messages_rejected_total", account="acme", reason="insufficient_credit",
-    ) == 1
+    assert (
+        value(
+            registry,
+            "smsgw_messages_rejected_total",
+            account="acme",
+            reason="insufficient_credit",
+        )
+        == 1
+    )
     assert value(registry, "smsgw_messages_final_total", account="acme", status="delivered") == 2
     assert value(registry, "smsgw_messages_final_total", account="acme", status="expired") == 1
 
 
 def test_queue_depth_states_missing_from_an_update_drop_to_zero(
-    registry: CollectorRegistry, metrics: Metrics,
+    registry: CollectorRegistry,
+    metrics: Metrics,
 ) -> None:
     metrics.set_queue_depth({"queued": 12, "dispatching": 3})
     metrics.set_queue_depth({"queued": 5})
@@ -108,13 +118,16 @@ def test_queue_depth_states_missing_from_an_update_drop_to_zero(
 
 
 def test_submit_outcomes_latency_and_throttling_per_link(
-    registry: CollectorRegistry, metrics: Metrics,
+    registry: CollectorRegistry,
+    metrics: Metrics,
 ) -> None:
     for _ in range(3):
         metrics.submit_sent(link="op-a")
     metrics.submit_answered(link="op-a", outcome=Accepted(smsc_id="1"), latency=0.004)
     metrics.submit_answered(
-        link="op-a", outcome=Retry(reason="ESME_RTHROTTLED", throttled=True), latency=0.02,
+        link="op-a",
+        outcome=Retry(reason="ESME_RTHROTTLED", throttled=True),
+        latency=0.02,
     )
     metrics.submit_answered(link="op-a", outcome=Rejected(reason="ESME_RINVDSTADR"), latency=0.5)
     assert value(registry, "smsgw_segments_submitted_total", link="op-a") == 3
@@ -127,7 +140,8 @@ def test_submit_outcomes_latency_and_throttling_per_link(
 
 
 def test_retry_without_throttling_is_not_a_throttled_response(
-    registry: CollectorRegistry, metrics: Metrics,
+    registry: CollectorRegistry,
+    metrics: Metrics,
 ) -> None:
     metrics.submit_answered(link="op-a", outcome=Retry(reason="timeout"), latency=30.0)
     assert value(registry, "smsgw_throttled_responses_total", link="op-a") == 0
@@ -141,7 +155,8 @@ def test_latency_buckets_span_one_millisecond_to_thirty_seconds() -> None:
 
 
 def test_receipts_accept_enum_or_text_state(
-    registry: CollectorRegistry, metrics: Metrics,
+    registry: CollectorRegistry,
+    metrics: Metrics,
 ) -> None:
     metrics.receipt_received(link="op-a", state=ReceiptState.DELIVERED)
     metrics.receipt_received(link="op-a", state="delivered")
@@ -151,29 +166,36 @@ def test_receipts_accept_enum_or_text_state(
 
 
 def test_receipts_of_a_round_are_counted_by_link_and_state(
-    registry: CollectorRegistry, metrics: Metrics,
+    registry: CollectorRegistry,
+    metrics: Metrics,
 ) -> None:
-    metrics.receipts_received([
-        Receipt(link="op-a", smsc_id="1", state=ReceiptState.DELIVERED),
-        Receipt(link="op-a", smsc_id="2", state=ReceiptState.DELIVERED),
-        Receipt(link="op-b", smsc_id="3", state=ReceiptState.EXPIRED),
-    ])
+    metrics.receipts_received(
+        [
+            Receipt(link="op-a", smsc_id="1", state=ReceiptState.DELIVERED),
+            Receipt(link="op-a", smsc_id="2", state=ReceiptState.DELIVERED),
+            Receipt(link="op-b", smsc_id="3", state=ReceiptState.EXPIRED),
+        ]
+    )
     metrics.receipt_received(link="op-a", state="delivered")
     assert value(registry, "smsgw_receipts_total", link="op-a", state="delivered") == 3
     assert value(registry, "smsgw_receipts_total", link="op-b", state="expired") == 1
 
 
 def test_unmatched_receipts_are_not_counted_by_state_until_matched(
-    registry: CollectorRegistry, metrics: Metrics,
+    registry: CollectorRegistry,
+    metrics: Metrics,
 ) -> None:
-    receipts = [Receipt(link="op-a", smsc_id=str(i), state=ReceiptState.DELIVERED)
-                for i in range(3)]
-    metrics.receipts_recorded(receipts, QueueChanges(
-        unmatched=(("op-a", "delivered"), ("op-a", "delivered"))))
+    receipts = [
+        Receipt(link="op-a", smsc_id=str(i), state=ReceiptState.DELIVERED) for i in range(3)
+    ]
+    metrics.receipts_recorded(
+        receipts, QueueChanges(unmatched=(("op-a", "delivered"), ("op-a", "delivered")))
+    )
     assert value(registry, "smsgw_receipts_total", link="op-a", state="delivered") == 1
     assert value(registry, "smsgw_receipts_unmatched_total", link="op-a") == 2
-    metrics.receipts_recorded([], QueueChanges(
-        matched_late=(("op-a", "delivered"),), dropped=(("op-a", "overflow"),)))
+    metrics.receipts_recorded(
+        [], QueueChanges(matched_late=(("op-a", "delivered"),), dropped=(("op-a", "overflow"),))
+    )
     metrics.receipts_given_up([("op-a", "expired")])
     assert value(registry, "smsgw_receipts_total", link="op-a", state="delivered") == 2
     assert value(registry, "smsgw_receipts_dropped_total", link="op-a", reason="overflow") == 1
@@ -212,8 +234,14 @@ def test_mqtt_state_and_connections(registry: CollectorRegistry, metrics: Metric
 
 def smpp_health(**changes: object) -> LinkHealth:
     fields: dict[str, object] = {
-        "name": "op-a", "driver": "smpp", "up": True, "bound": True, "in_flight": 7,
-        "window": 64, "throttled": False, "counters": {"submitted": 10, "reconnects": 2},
+        "name": "op-a",
+        "driver": "smpp",
+        "up": True,
+        "bound": True,
+        "in_flight": 7,
+        "window": 64,
+        "throttled": False,
+        "counters": {"submitted": 10, "reconnects": 2},
     }
     fields.update(changes)
     return LinkHealth(**fields)  # type: ignore[arg-type]
@@ -221,13 +249,19 @@ def smpp_health(**changes: object) -> LinkHealth:
 
 def modem_health() -> LinkHealth:
     return LinkHealth(
-        name="modem-1", driver="modem", up=True, bound=False, window=1, throttled=True,
+        name="modem-1",
+        driver="modem",
+        up=True,
+        bound=False,
+        window=1,
+        throttled=True,
         gauges={"signal_dbm": -87.0, "registered": 1.0, "ber": 0.2},
     )
 
 
 def test_link_collector_exports_health_snapshots(
-    registry: CollectorRegistry, metrics: Metrics,
+    registry: CollectorRegistry,
+    metrics: Metrics,
 ) -> None:
     metrics.watch_links(lambda: [smpp_health(), modem_health()])
     assert value(registry, "smsgw_link_info", link="op-a", driver="smpp") == 1
@@ -276,7 +310,8 @@ def test_link_collector_names_clash_is_refused_at_register(registry: CollectorRe
 
 
 def test_exposition_parses_as_prometheus_text(
-    registry: CollectorRegistry, metrics: Metrics,
+    registry: CollectorRegistry,
+    metrics: Metrics,
 ) -> None:
     metrics.watch_links(lambda: [smpp_health(), modem_health()])
     metrics.submit_answered(link="op-a", outcome=Accepted(smsc_id="1"), latency=0.01)
@@ -291,13 +326,18 @@ def test_exposition_parses_as_prometheus_text(
 
 
 def test_store_writers_of_every_process_are_exported(
-    metrics: Metrics, registry: CollectorRegistry,
+    metrics: Metrics,
+    registry: CollectorRegistry,
 ) -> None:
-    own = WriterStats(transactions=5, busy_seconds=1.5, lock_wait_seconds=0.25,
-                      commit_seconds=0.5)
+    own = WriterStats(transactions=5, busy_seconds=1.5, lock_wait_seconds=0.25, commit_seconds=0.5)
     metrics.watch_store(lambda: {"daemon": own})
-    metrics.set_writer_stats(process="worker-0", transactions=7, busy_seconds=2.0,
-                             lock_wait_seconds=0.5, commit_seconds=0.75)
+    metrics.set_writer_stats(
+        process="worker-0",
+        transactions=7,
+        busy_seconds=2.0,
+        lock_wait_seconds=0.5,
+        commit_seconds=0.75,
+    )
     assert value(registry, "smsgw_store_transactions_total", process="daemon") == 5
     assert value(registry, "smsgw_store_busy_seconds_total", process="daemon") == 1.5
     assert value(registry, "smsgw_store_lock_wait_seconds_total", process="worker-0") == 0.5

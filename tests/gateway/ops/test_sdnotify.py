@@ -128,7 +128,8 @@ def test_a_vanished_socket_returns_false_without_raising(tmp_path: Path) -> None
     ],
 )
 def test_watchdog_interval_from_environment(
-    environ: dict[str, str], expected: float | None,
+    environ: dict[str, str],
+    expected: float | None,
 ) -> None:
     assert watchdog_interval(environ, pid=4242) == expected
 

@@ -45,14 +45,29 @@ async def make_account(
 
 
 def new_message(
-    destination: str = "+33612345678", *, account: str = "acme", segments: int = 1,
-    price: int = 1, priority: int = 0, send_at: float | None = None,
-    client_ref: str | None = None, body_hash: str | None = None,
+    destination: str = "+33612345678",
+    *,
+    account: str = "acme",
+    segments: int = 1,
+    price: int = 1,
+    priority: int = 0,
+    send_at: float | None = None,
+    client_ref: str | None = None,
+    body_hash: str | None = None,
 ) -> NewMessage:
     return NewMessage(
-        account=account, sender="ACME", sender_kind=SenderKind.ALPHA, destination=destination,
-        text="hello", encoding="gsm7", segments=segments, price=price, priority=priority,
-        send_at=send_at, client_ref=client_ref, body_hash=body_hash,
+        account=account,
+        sender="ACME",
+        sender_kind=SenderKind.ALPHA,
+        destination=destination,
+        text="hello",
+        encoding="gsm7",
+        segments=segments,
+        price=price,
+        priority=priority,
+        send_at=send_at,
+        client_ref=client_ref,
+        body_hash=body_hash,
     )
 
 
@@ -68,6 +83,8 @@ class PendingEvent(NamedTuple):
 
 async def pending_events(store: Store, limit: int = 1000) -> list[PendingEvent]:
     """The outbox's events one by one (``Store.pending_mqtt_events`` gives batches)."""
-    return [PendingEvent(b.id, len(b.events), kind, account, payload)
-            for b in await store.pending_mqtt_events(limit=limit)
-            for kind, account, payload in b.events]
+    return [
+        PendingEvent(b.id, len(b.events), kind, account, payload)
+        for b in await store.pending_mqtt_events(limit=limit)
+        for kind, account, payload in b.events
+    ]

@@ -41,15 +41,21 @@ async def test_every_store_file_is_created_0600_under_umask_022(tmp_path: Path) 
     journal.start()
     try:
         await store.create_account("acme")  # a write: the WAL, its index and the lock
-        _, durable = journal.append([OutcomeRecord(
-            message_id="m1", index=0, link="op", outcome=Accepted(smsc_id="s1"))])
+        _, durable = journal.append(
+            [OutcomeRecord(message_id="m1", index=0, link="op", outcome=Accepted(smsc_id="s1"))]
+        )
         await asyncio.wait_for(durable, 5)
         modes = {p.name: _mode(p) for p in db.parent.iterdir()}
     finally:
         await journal.close()
         await store.close()
-    assert set(modes) >= {"gw.db", "gw.db-wal", "gw.db-shm", "gw.db-writer.lock",
-                          "gw.db-gw1.accepted.0"}
+    assert set(modes) >= {
+        "gw.db",
+        "gw.db-wal",
+        "gw.db-shm",
+        "gw.db-writer.lock",
+        "gw.db-gw1.accepted.0",
+    }
     assert modes == dict.fromkeys(modes, 0o600)
     assert _mode(db.parent) == 0o700
 
@@ -84,8 +90,12 @@ async def test_world_readable_files_of_an_older_store_lose_their_world_bits(
         modes = {path.name: _mode(path) for path in old}
     finally:
         await first.close()
-    assert modes == {"gw.db": 0o640, "gw.db-wal": 0o660, "gw.db-shm": 0o640,
-                     "gw.db-writer.lock": 0o640}  # ...the world loses its access
+    assert modes == {
+        "gw.db": 0o640,
+        "gw.db-wal": 0o660,
+        "gw.db-shm": 0o640,
+        "gw.db-writer.lock": 0o640,
+    }  # ...the world loses its access
 
 
 def _locked_by_others(path: Path) -> bool:
@@ -99,8 +109,10 @@ def _locked_by_others(path: Path) -> bool:
         "    sys.exit(1)\n"
         "sys.exit(0)\n"
     )
-    return subprocess.run([sys.executable, "-c", probe, str(path)], check=False,
-                          timeout=30).returncode == 1
+    return (
+        subprocess.run([sys.executable, "-c", probe, str(path)], check=False, timeout=30).returncode
+        == 1
+    )
 
 
 async def test_opening_the_store_again_keeps_the_locks_sqlite_holds(tmp_path: Path) -> None:

@@ -53,12 +53,30 @@ async def test_twenty_processes_cannot_overdraw_the_balance(tmp_path: Path) -> N
     children = []
     for p in range(20):
         to = [a for i in range(10) for a in ("--to", f"+3361{p:02d}{i:05d}")]
-        argv = ["send", "--account", "acme", "--from", "ACME", *to, "--text", "hi",
-                "--json", "-c", str(config)]
-        children.append(await asyncio.create_subprocess_exec(
-            sys.executable, "-c", CHILD, *argv, stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        ))
+        argv = [
+            "send",
+            "--account",
+            "acme",
+            "--from",
+            "ACME",
+            *to,
+            "--text",
+            "hi",
+            "--json",
+            "-c",
+            str(config),
+        ]
+        children.append(
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                CHILD,
+                *argv,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+        )
     for child in children:  # the start signal
         assert child.stdin is not None
         child.stdin.close()
@@ -91,9 +109,22 @@ async def test_kill_during_bulk_send_leaves_store_consistent(tmp_path: Path) -> 
     listing.write_text("number\n" + "".join(f"+336{10_000_000 + i}\n" for i in range(10_000)))
     db = tmp_path / "gw.db"
     child = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "send", "--account", "acme", "--from", "ACME",
-        "--to-file", str(listing), "--text", "x" * 200, "-c", str(config),
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        sys.executable,
+        "-m",
+        "gateway",
+        "send",
+        "--account",
+        "acme",
+        "--from",
+        "ACME",
+        "--to-file",
+        str(listing),
+        "--text",
+        "x" * 200,
+        "-c",
+        str(config),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
 
     def stored() -> bool:
@@ -110,11 +141,29 @@ async def test_kill_during_bulk_send_leaves_store_consistent(tmp_path: Path) -> 
     messages = _count(db, "SELECT count(*) FROM messages")
     assert 0 < messages < 10_000, messages
     # every stored message is debited exactly once, and no debit lacks its message
-    assert _count(db, "SELECT count(*) FROM messages m WHERE (SELECT count(*) FROM ledger l "
-                      "WHERE l.message_id = m.id AND l.kind = 'debit') != 1") == 0
-    assert _count(db, "SELECT count(*) FROM ledger l WHERE kind = 'debit' AND NOT EXISTS "
-                      "(SELECT 1 FROM messages m WHERE m.id = l.message_id)") == 0
+    assert (
+        _count(
+            db,
+            "SELECT count(*) FROM messages m WHERE (SELECT count(*) FROM ledger l "
+            "WHERE l.message_id = m.id AND l.kind = 'debit') != 1",
+        )
+        == 0
+    )
+    assert (
+        _count(
+            db,
+            "SELECT count(*) FROM ledger l WHERE kind = 'debit' AND NOT EXISTS "
+            "(SELECT 1 FROM messages m WHERE m.id = l.message_id)",
+        )
+        == 0
+    )
     # none half-written: every message has all of its segments
-    assert _count(db, "SELECT count(*) FROM messages m WHERE segments != "
-                      "(SELECT count(*) FROM segments s WHERE s.message_id = m.id)") == 0
+    assert (
+        _count(
+            db,
+            "SELECT count(*) FROM messages m WHERE segments != "
+            "(SELECT count(*) FROM segments s WHERE s.message_id = m.id)",
+        )
+        == 0
+    )
     assert _count(db, "SELECT balance FROM accounts") == 1_000_000 - 2 * messages

@@ -19,7 +19,8 @@ def test_a_held_store_is_refused_with_the_holders_pid(tmp_path: Path) -> None:
         with pytest.raises(StoreInUse) as refused:
             hold_store(db)
         assert str(refused.value) == (
-            f"store {db} is in use by another smsgw run (pid {os.getpid()})")
+            f"store {db} is in use by another smsgw run (pid {os.getpid()})"
+        )
     finally:
         lock.release()
     hold_store(db).release()  # free again once released

@@ -14,8 +14,13 @@ from gateway.model.errors import ConfigError
 def test_defaults_and_env_pin(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MODEM1_PIN", "4821")
     cfg = ModemLinkConfig.from_table(
-        {"name": "modem-1", "driver": "modem", "device": "/dev/ttyUSB0", "pin": "env:MODEM1_PIN",
-         "routes": ["*"]}
+        {
+            "name": "modem-1",
+            "driver": "modem",
+            "device": "/dev/ttyUSB0",
+            "pin": "env:MODEM1_PIN",
+            "routes": ["*"],
+        }
     )
     assert cfg.pin is not None
     assert cfg.pin.reveal() == "4821"
@@ -56,19 +61,39 @@ def test_short_pin_error_does_not_show_the_pin() -> None:
 def test_every_key(tmp_path: Path) -> None:
     pin_file = tmp_path / "pin"
     pin_file.write_text("123456\n")
-    cfg = ModemLinkConfig.from_table({
-        "name": "m", "driver": "modem", "device": "/dev/ttyUSB1", "baudrate": 9600,
-        "pin": f"file:{pin_file}", "routes": ["+33", "+32"], "smsc": "+33609001390",
-        "rate": 6, "burst": 2, "command_timeout": 3, "send_timeout": 90,
-        "receipt_window": 86400, "poll_interval": 15, "storage": "ME", "concat": "udh16",
-        "registration_timeout": 30, "sim_busy_retries": 4, "reopen_after": 3,
-        "number": "+33612345678",
-    })
+    cfg = ModemLinkConfig.from_table(
+        {
+            "name": "m",
+            "driver": "modem",
+            "device": "/dev/ttyUSB1",
+            "baudrate": 9600,
+            "pin": f"file:{pin_file}",
+            "routes": ["+33", "+32"],
+            "smsc": "+33609001390",
+            "rate": 6,
+            "burst": 2,
+            "command_timeout": 3,
+            "send_timeout": 90,
+            "receipt_window": 86400,
+            "poll_interval": 15,
+            "storage": "ME",
+            "concat": "udh16",
+            "registration_timeout": 30,
+            "sim_busy_retries": 4,
+            "reopen_after": 3,
+            "number": "+33612345678",
+        }
+    )
     assert cfg.pin is not None
     assert cfg.pin.reveal() == "123456"
     assert cfg.pin.source == f"file:{pin_file}"
     assert (cfg.baudrate, cfg.routes, cfg.smsc, cfg.rate, cfg.burst) == (
-        9600, ("+33", "+32"), "+33609001390", 6.0, 2)
+        9600,
+        ("+33", "+32"),
+        "+33609001390",
+        6.0,
+        2,
+    )
     assert (cfg.command_timeout, cfg.send_timeout, cfg.receipt_window) == (3.0, 90.0, 86400.0)
     assert (cfg.poll_interval, cfg.storage, cfg.concat) == (15.0, "ME", "udh16")
     assert (cfg.registration_timeout, cfg.sim_busy_retries, cfg.reopen_after) == (30.0, 4, 3)

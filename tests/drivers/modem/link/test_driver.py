@@ -82,7 +82,8 @@ async def test_stored_and_new_mo_messages_are_handed_over_then_deleted() -> None
         assert rec.parts[0].payload == b"early"
         assert rec.parts[0].source == "+33611111111"
         assert [p.concat for p in rec.parts[1:]] == [
-            Concat(reference=77, total=2, sequence=1), Concat(reference=77, total=2, sequence=2)
+            Concat(reference=77, total=2, sequence=1),
+            Concat(reference=77, total=2, sequence=2),
         ]
         assert b"".join(p.payload for p in rec.parts[1:]) == b"x" * 200
         await wait_for_condition(lambda: sim.modem.stored == 0)
@@ -231,9 +232,11 @@ async def test_pin_is_entered_and_never_logged() -> None:
 
 async def test_wrong_pin_is_tried_once_and_the_link_stays_down() -> None:
     with capture_logs() as logs:
-        async with running_link(
-            SimConfig(pin="4821"), pin=_secret("1111"), wait_bound=False
-        ) as (sim, link, _):
+        async with running_link(SimConfig(pin="4821"), pin=_secret("1111"), wait_bound=False) as (
+            sim,
+            link,
+            _,
+        ):
             await wait_for_condition(lambda: "refused the PIN" in link.health().detail)
             assert sim.modem.commands.count('AT+CPIN="****"') == 1
             assert not link.health().bound
@@ -250,8 +253,10 @@ async def test_two_modems_run_side_by_side_as_two_links() -> None:
         running_link(SimConfig(echo=True), name="modem-b") as (sim_b, link_b, rec_b),
     ):
         outcomes = await asyncio.gather(
-            *(link.submit(request(f"+3361234567{i}", message_id=f"m{i}"))
-              for i, link in enumerate([link_a, link_b, link_a, link_b]))
+            *(
+                link.submit(request(f"+3361234567{i}", message_id=f"m{i}"))
+                for i, link in enumerate([link_a, link_b, link_a, link_b])
+            )
         )
         assert all(isinstance(o, Accepted) for o in outcomes)
         assert len(sim_a.modem.sent) == 2
@@ -278,9 +283,11 @@ async def test_rate_limit_waits_on_the_injected_clock() -> None:
         waits.append(seconds)
         now[0] += seconds
 
-    async with running_link(
-        rate=30, link_kw={"clock": lambda: now[0], "sleep": fake_sleep}
-    ) as (sim, link, _rec):
+    async with running_link(rate=30, link_kw={"clock": lambda: now[0], "sleep": fake_sleep}) as (
+        sim,
+        link,
+        _rec,
+    ):
         waits.clear()  # start-up retries do not count
         for i in range(3):
             assert isinstance(await link.submit(request(message_id=f"m{i}")), Accepted)
@@ -299,8 +306,9 @@ def test_modem_link_is_a_link() -> None:
     from drivers.modem.link.driver import ModemLink
     from gateway.link.interface import Link
 
-    link: Link = ModemLink(config=ModemLinkConfig(name="m", device="/dev/null"),
-                           handler=Recorder())  # mypy checks the protocol
+    link: Link = ModemLink(
+        config=ModemLinkConfig(name="m", device="/dev/null"), handler=Recorder()
+    )  # mypy checks the protocol
     assert link.concat == "udh8"
     assert link.packed is True
     assert link.health().bound is False

@@ -273,7 +273,7 @@ def test_bare_cr_and_lf_line_ends_and_nuls() -> None:
 
 STREAM = (
     b"AT+CMGS=23\r\r\n> "
-    b"00AA\x1a\r\n+CMTI: \"SM\",1\r\n+CMGS: 9\r\n\r\n+CDS: 25\r\n0006AB\r\n\r\nOK\r\n"
+    b'00AA\x1a\r\n+CMTI: "SM",1\r\n+CMGS: 9\r\n\r\n+CDS: 25\r\n0006AB\r\n\r\nOK\r\n'
 )
 EXPECTED_KINDS = ["Prompt", "Unsolicited", "Unsolicited", "Response"]
 

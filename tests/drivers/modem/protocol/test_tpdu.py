@@ -36,8 +36,12 @@ GSM_SAFE = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,!?"
 
 def submit_hex(destination: str, segment: Segment, **kw: Any) -> str:
     return build_submit(
-        destination=destination, data_coding=segment.data_coding, udh=segment.udh,
-        payload=segment.payload, udl=segment.udl, **kw,
+        destination=destination,
+        data_coding=segment.data_coding,
+        udh=segment.udh,
+        payload=segment.payload,
+        udl=segment.udl,
+        **kw,
     ).hex
 
 
@@ -91,7 +95,11 @@ def test_submit_matches_the_classic_hellohello_vector() -> None:
 
 def test_submit_tpdu_length_excludes_the_smsc_address() -> None:
     built = build_submit(
-        destination="+46708251358", data_coding=0, udh=b"", payload=b"\x00", udl=1,
+        destination="+46708251358",
+        data_coding=0,
+        udh=b"",
+        payload=b"\x00",
+        udl=1,
         smsc="+447785016005",
     )
     assert built.pdu[:8] == bytes.fromhex("0791447758100650")  # TOA + 6 octets of 12 digits
@@ -101,8 +109,13 @@ def test_submit_tpdu_length_excludes_the_smsc_address() -> None:
 def test_submit_sets_srr_udhi_and_relative_vpf_bits() -> None:
     seg = gsm_segment("part one", reference=10, total=2, sequence=1)
     built = build_submit(
-        destination="+33612345678", data_coding=seg.data_coding, udh=seg.udh,
-        payload=seg.payload, udl=seg.udl, validity=3600, want_receipt=True,
+        destination="+33612345678",
+        data_coding=seg.data_coding,
+        udh=seg.udh,
+        payload=seg.payload,
+        udl=seg.udl,
+        validity=3600,
+        want_receipt=True,
     )
     first = built.pdu[1]
     assert first & 0x03 == 0x01  # SMS-SUBMIT
@@ -135,8 +148,13 @@ def test_deliver_with_16bit_concat_and_ucs2() -> None:
     payload = text.encode("utf-16-be")
     scts = encode_timestamp(1_700_000_000, tz_quarters=-20)
     data = build_deliver(
-        originator="+4915112345678", data_coding=0x08, user_data=udh + payload,
-        udl=len(udh) + len(payload), udhi=True, scts=scts, smsc="+491710760000",
+        originator="+4915112345678",
+        data_coding=0x08,
+        user_data=udh + payload,
+        udl=len(udh) + len(payload),
+        udhi=True,
+        scts=scts,
+        smsc="+491710760000",
     )
     got = decode_incoming(data)
     assert isinstance(got, Deliver)
@@ -152,8 +170,12 @@ def test_deliver_with_16bit_concat_and_ucs2() -> None:
 def test_deliver_gsm7_with_udh_skips_fill_bits() -> None:
     seg = gsm_segment("reply part two", reference=7, total=2, sequence=2)
     data = build_deliver(
-        originator="+33600000001", data_coding=0, user_data=seg.udh + seg.payload,
-        udl=seg.udl, udhi=True, scts=encode_timestamp(0),
+        originator="+33600000001",
+        data_coding=0,
+        user_data=seg.udh + seg.payload,
+        udl=seg.udl,
+        udhi=True,
+        scts=encode_timestamp(0),
     )
     got = decode_incoming(data)
     assert isinstance(got, Deliver)
@@ -166,13 +188,20 @@ def test_status_report_decodes_and_agrees_with_gsmmodem() -> None:
     scts = encode_timestamp(1_700_000_000, tz_quarters=4)
     dt = encode_timestamp(1_700_000_060, tz_quarters=4)
     data = build_status_report(
-        reference=0x2A, recipient="+33612345678", scts=scts, discharge=dt, status=0x00,
+        reference=0x2A,
+        recipient="+33612345678",
+        scts=scts,
+        discharge=dt,
+        status=0x00,
         smsc="+33609001390",
     )
     got = decode_incoming(data)
     assert got == StatusReport(
-        reference=0x2A, recipient="+33612345678", scts=1_700_000_000.0,
-        discharge=1_700_000_060.0, status=0,
+        reference=0x2A,
+        recipient="+33612345678",
+        scts=1_700_000_000.0,
+        discharge=1_700_000_060.0,
+        status=0,
     )
     other = gsmmodem_decode(data.hex())
     assert other["type"] == "SMS-STATUS-REPORT"
@@ -207,8 +236,13 @@ def test_alphanumeric_originator_decodes() -> None:
     # "InfoSMS": 7 septets = 49 bits = 13 useful semi-octets (TS 23.040 9.1.2.5)
     packed = pack_septets(b"InfoSMS")
     data = (
-        b"\x00\x04" + bytes([13, 0xD0]) + packed + b"\x00\x00"
-        + encode_timestamp(0) + b"\x02" + pack_septets(b"hi")
+        b"\x00\x04"
+        + bytes([13, 0xD0])
+        + packed
+        + b"\x00\x00"
+        + encode_timestamp(0)
+        + b"\x02"
+        + pack_septets(b"hi")
     )
     got = decode_incoming(data)
     assert isinstance(got, Deliver)
@@ -221,8 +255,18 @@ def test_alphanumeric_originator_decodes() -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "vp"),
-    [(60, 0), (300, 0), (3600, 11), (12 * 3600, 143), (18 * 3600, 155), (86400, 167),
-     (2 * 86400, 168), (30 * 86400, 196), (35 * 86400, 197), (10**9, 255)],
+    [
+        (60, 0),
+        (300, 0),
+        (3600, 11),
+        (12 * 3600, 143),
+        (18 * 3600, 155),
+        (86400, 167),
+        (2 * 86400, 168),
+        (30 * 86400, 196),
+        (35 * 86400, 197),
+        (10**9, 255),
+    ],
 )
 def test_relative_validity_per_23040(seconds: int, vp: int) -> None:
     assert relative_validity(seconds) == vp
@@ -236,14 +280,18 @@ def test_relative_validity_never_exceeds_what_was_asked(seconds: int) -> None:
 # --- timestamps and septets ---------------------------------------------------------------
 
 
-@given(st.integers(min_value=946_684_800, max_value=3_786_000_000),
-       st.integers(min_value=-48, max_value=56))
+@given(
+    st.integers(min_value=946_684_800, max_value=3_786_000_000),
+    st.integers(min_value=-48, max_value=56),
+)
 def test_timestamp_round_trip(when: int, quarters: int) -> None:
     assert decode_timestamp(encode_timestamp(when, tz_quarters=quarters)) == when
 
 
-@given(st.binary(max_size=160).map(lambda b: bytes(x & 0x7F for x in b)),
-       st.integers(min_value=0, max_value=6))
+@given(
+    st.binary(max_size=160).map(lambda b: bytes(x & 0x7F for x in b)),
+    st.integers(min_value=0, max_value=6),
+)
 def test_septets_round_trip(septets: bytes, fill: int) -> None:
     assert unpack_septets(pack_septets(septets, fill), len(septets), fill) == septets
 
@@ -256,17 +304,32 @@ classes = st.sampled_from([None, 0, 1, 2])
 
 
 @settings(max_examples=150, deadline=None)
-@given(number=numbers, text=texts, validity=st.none() | st.integers(300, 400 * 86400),
-       msg_class=classes, receipt=st.booleans(),
-       concat=st.none() | st.tuples(st.integers(0, 255), st.integers(2, 9), st.booleans()))
+@given(
+    number=numbers,
+    text=texts,
+    validity=st.none() | st.integers(300, 400 * 86400),
+    msg_class=classes,
+    receipt=st.booleans(),
+    concat=st.none() | st.tuples(st.integers(0, 255), st.integers(2, 9), st.booleans()),
+)
 def test_gsm7_submit_decodes_identically_in_two_other_decoders(  # noqa: PLR0917 - hypothesis
-    number: str, text: str, validity: int | None, msg_class: int | None, receipt: bool,
+    number: str,
+    text: str,
+    validity: int | None,
+    msg_class: int | None,
+    receipt: bool,
     concat: tuple[int, int, bool] | None,
 ) -> None:
     if concat:
         ref, total, ref16 = concat
-        seg = gsm_segment(text, reference=ref * 257 if ref16 else ref, total=total,
-                          sequence=total, msg_class=msg_class, ref16=ref16)
+        seg = gsm_segment(
+            text,
+            reference=ref * 257 if ref16 else ref,
+            total=total,
+            sequence=total,
+            msg_class=msg_class,
+            ref16=ref16,
+        )
     else:
         seg = gsm_segment(text, msg_class=msg_class)
     pdu = submit_hex(number, seg, validity=validity, want_receipt=receipt)
@@ -299,11 +362,13 @@ def test_gsm7_submit_decodes_identically_in_two_other_decoders(  # noqa: PLR0917
         ref, total, ref16 = concat
         elements = a["user_data"]["header"]["elements"]
         assert elements[0]["iei"] == (0x08 if ref16 else 0x00)
-        assert elements[0]["data"] == {"reference": ref * 257 if ref16 else ref,
-                                       "parts_count": total, "part_number": total}
+        assert elements[0]["data"] == {
+            "reference": ref * 257 if ref16 else ref,
+            "parts_count": total,
+            "part_number": total,
+        }
         (ie,) = b["udh"]
-        assert (ie.reference, ie.parts, ie.number) == (
-            ref * 257 if ref16 else ref, total, total)
+        assert (ie.reference, ie.parts, ie.number) == (ref * 257 if ref16 else ref, total, total)
 
 
 @pytest.mark.parametrize("text", ["0", "hello world", "x" * 152])
@@ -315,8 +380,12 @@ def test_16bit_concat_text_decodes_in_smspdudecoder(text: str) -> None:
 
 
 @settings(max_examples=50, deadline=None)
-@given(number=numbers, text=st.text(min_size=1, max_size=60).filter(
-    lambda t: all(c <= "\uffff" and not ("\ud800" <= c <= "\udfff") for c in t)))
+@given(
+    number=numbers,
+    text=st.text(min_size=1, max_size=60).filter(
+        lambda t: all(c <= "\uffff" and not ("\ud800" <= c <= "\udfff") for c in t)
+    ),
+)
 def test_ucs2_submit_decodes_identically(number: str, text: str) -> None:
     seg = ucs2_segment(text, reference=3, total=2, sequence=1)
     pdu = submit_hex(number, seg)
@@ -329,22 +398,33 @@ def test_ucs2_submit_decodes_identically(number: str, text: str) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(number=numbers, text=st.text(alphabet=GSM_SAFE, min_size=1, max_size=160),
-       validity=st.none() | st.integers(300, 400 * 86400), flash=st.booleans(),
-       receipt=st.booleans())
+@given(
+    number=numbers,
+    text=st.text(alphabet=GSM_SAFE, min_size=1, max_size=160),
+    validity=st.none() | st.integers(300, 400 * 86400),
+    flash=st.booleans(),
+    receipt=st.booleans(),
+)
 def test_single_part_submit_equals_python_gsmmodem_encoder(
     number: str, text: str, validity: int | None, flash: bool, receipt: bool
 ) -> None:
     from gsmmodem.pdu import encodeSmsSubmitPdu
 
     (theirs,) = encodeSmsSubmitPdu(
-        number, text, reference=0,
+        number,
+        text,
+        reference=0,
         validity=None if validity is None else timedelta(seconds=validity),
-        requestStatusReport=receipt, sendFlash=flash,
+        requestStatusReport=receipt,
+        sendFlash=flash,
     )
     ours = build_submit(
-        destination=number, data_coding=0x10 if flash else 0x00, udh=b"",
-        payload=pack_septets(text.encode("ascii")), udl=len(text), validity=validity,
+        destination=number,
+        data_coding=0x10 if flash else 0x00,
+        udh=b"",
+        payload=pack_septets(text.encode("ascii")),
+        udl=len(text),
+        validity=validity,
         want_receipt=receipt,
     )
     assert ours.pdu == bytes(theirs.data)
@@ -355,20 +435,19 @@ def test_single_part_submit_equals_python_gsmmodem_encoder(
 
 CODEC_TEXT = st.text(
     alphabet="abcXYZ019 @$_!?\u00e9\u00e8\u00c5\u00df\u00c9\u00dc\u00f1\u00bf\u03a9\u20ac[]{}^~|\\",
-    min_size=1, max_size=400,
-) | st.text(alphabet="abc \u0416\u4e2d\u00e9\u20ac\U0001F600", min_size=1, max_size=200)
+    min_size=1,
+    max_size=400,
+) | st.text(alphabet="abc \u0416\u4e2d\u00e9\u20ac\U0001f600", min_size=1, max_size=200)
 
 
 @settings(max_examples=80, deadline=None)
-@given(text=CODEC_TEXT, reference=st.integers(0, 255), msg_class=classes,
-       number=numbers)
+@given(text=CODEC_TEXT, reference=st.integers(0, 255), msg_class=classes, number=numbers)
 def test_codec_segments_as_pdus_decode_to_the_original_text(
     text: str, reference: int, msg_class: int | None, number: str
 ) -> None:
     from gateway.codec import decode_payload, encode
 
-    segments = encode(text, concat="udh8", reference=reference, packed=True,
-                      msg_class=msg_class)
+    segments = encode(text, concat="udh8", reference=reference, packed=True, msg_class=msg_class)
     ours: list[str] = []
     theirs: list[str] = []
     for seg in segments:
@@ -383,10 +462,16 @@ def test_codec_segments_as_pdus_decode_to_the_original_text(
             assert ie["data"]["reference"] == reference
             assert ie["data"]["parts_count"] == len(segments)
         # the same user data received as an SMS-DELIVER goes through our decoder
-        delivered = decode_incoming(build_deliver(
-            originator=number, data_coding=seg.data_coding, user_data=seg.udh + seg.payload,
-            udl=seg.udl, udhi=bool(seg.udh), scts=encode_timestamp(0),
-        ))
+        delivered = decode_incoming(
+            build_deliver(
+                originator=number,
+                data_coding=seg.data_coding,
+                user_data=seg.udh + seg.payload,
+                udl=seg.udl,
+                udhi=bool(seg.udh),
+                scts=encode_timestamp(0),
+            )
+        )
         assert isinstance(delivered, Deliver)
         ours.append(decode_payload(delivered.payload, delivered.data_coding))
         if len(segments) > 1:

@@ -31,8 +31,7 @@ def test_rate_zero_means_no_limit() -> None:
 
 
 def _report(reference: int, recipient: str) -> StatusReport:
-    return StatusReport(reference=reference, recipient=recipient, scts=0.0, discharge=0.0,
-                        status=0)
+    return StatusReport(reference=reference, recipient=recipient, scts=0.0, discharge=0.0, status=0)
 
 
 def test_report_matches_reference_and_recipient_in_any_number_format() -> None:

@@ -18,9 +18,18 @@ async def test_modem_sim_command_serves_a_link_and_takes_console_commands(
 ) -> None:
     path = tmp_path / "modem"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "gateway", "modem-sim", "--link", str(path),
-        "--report-delay", "0", "--echo", "--wake-error",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "gateway",
+        "modem-sim",
+        "--link",
+        str(path),
+        "--report-delay",
+        "0",
+        "--echo",
+        "--wake-error",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
     )
     assert proc.stdin is not None
     assert proc.stdout is not None
@@ -29,8 +38,9 @@ async def test_modem_sim_command_serves_a_link_and_takes_console_commands(
         assert first.decode().strip() == str(path)
         assert path.is_symlink()
         rec = Recorder()
-        link = ModemLink(config=link_config(str(path)), handler=rec, retry_delay=0.01,
-                         backoff=(0.05, 0.2))
+        link = ModemLink(
+            config=link_config(str(path)), handler=rec, retry_delay=0.01, backoff=(0.05, 0.2)
+        )
         task = asyncio.create_task(link.run())
         try:
             await wait_for_condition(lambda: link.bound, timeout=10)

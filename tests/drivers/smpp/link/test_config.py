@@ -14,8 +14,15 @@ from gateway.model.message import SenderKind
 
 
 def table(**overrides: Any) -> dict[str, Any]:
-    return {"name": "operator-a", "driver": "smpp", "host": "127.0.0.1", "port": 2775,
-            "system_id": "gw", "password": "pw", **overrides}
+    return {
+        "name": "operator-a",
+        "driver": "smpp",
+        "host": "127.0.0.1",
+        "port": 2775,
+        "system_id": "gw",
+        "password": "pw",
+        **overrides,
+    }
 
 
 def test_defaults() -> None:
@@ -28,21 +35,37 @@ def test_defaults() -> None:
 
 
 def test_every_key_is_read() -> None:
-    c = SmppLinkConfig.from_table(table(
-        bind="transmitter", window=10, throughput=200, concat="sar", routes=["+33", "*"],
-        tls=True, tls_ca="/etc/ca.pem", enquire_link=15, response_timeout=5,
-        reconnect_min=2, reconnect_max=30, source_ton={"shortcode": 6},
-        source_npi={"alpha": 9}, receipt_id="hex", receipt_id_text="decimal",
-        status_map={"ESME_RX_P_APPN": "retry", "0x00000058": "permanent"}, country="gb",
-    ))
+    c = SmppLinkConfig.from_table(
+        table(
+            bind="transmitter",
+            window=10,
+            throughput=200,
+            concat="sar",
+            routes=["+33", "*"],
+            tls=True,
+            tls_ca="/etc/ca.pem",
+            enquire_link=15,
+            response_timeout=5,
+            reconnect_min=2,
+            reconnect_max=30,
+            source_ton={"shortcode": 6},
+            source_npi={"alpha": 9},
+            receipt_id="hex",
+            receipt_id_text="decimal",
+            status_map={"ESME_RX_P_APPN": "retry", "0x00000058": "permanent"},
+            country="gb",
+        )
+    )
     assert (c.bind, c.window, c.throughput, c.concat) == (BindMode.TRANSMITTER, 10, 200.0, "sar")
     assert c.routes == ("+33", "*")
     assert (c.tls, c.tls_ca) == (True, "/etc/ca.pem")
     assert c.source_ton[SenderKind.SHORTCODE] == 6
     assert c.source_npi[SenderKind.ALPHA] == 9
     assert (c.receipt_id, c.receipt_id_text) == ("hex", "decimal")
-    assert c.status_map == {ESME_RX_P_APPN: Disposition.RETRY,
-                            ESME_RTHROTTLED: Disposition.PERMANENT}
+    assert c.status_map == {
+        ESME_RX_P_APPN: Disposition.RETRY,
+        ESME_RTHROTTLED: Disposition.PERMANENT,
+    }
     assert c.country == "GB"
 
 
@@ -69,7 +92,7 @@ def test_password_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"source_ton": {"robot": 1}}, "source_ton: 'robot' is not alpha"),
         ({"routes": "+33"}, "routes: must be a list"),
         ({"windw": 3}, "windw: unknown key"),
-        ({"country": "UK"}, "country: must be a country code such as \"GB\""),
+        ({"country": "UK"}, 'country: must be a country code such as "GB"'),
         ({"country": 44}, "country: must be a country code"),
         ({"password": "env:SMSGW_TEST_UNSET_VAR"}, "environment variable SMSGW_TEST_UNSET_VAR"),
     ],

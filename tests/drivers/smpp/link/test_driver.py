@@ -50,13 +50,15 @@ async def test_submit_is_accepted_with_the_smsc_message_id(start_link: StartLink
     assert submits[0]["from_ton"] == 5
     assert submits[0]["to"] == "33612345678"
     health = h.link.health()
-    assert (health.bound, health.counters["submitted"], health.counters["accepted"]) == (
-        True, 1, 1)
+    assert (health.bound, health.counters["submitted"], health.counters["accepted"]) == (True, 1, 1)
 
 
 async def test_receipt_reaches_handler_with_the_accepted_id(start_link: StartLink) -> None:
-    h = await start_link(sim=SimConfig(dlr=True, receipt_id_form="decimal"),
-                         receipt_id="hex", receipt_id_text="decimal")
+    h = await start_link(
+        sim=SimConfig(dlr=True, receipt_id_form="decimal"),
+        receipt_id="hex",
+        receipt_id_text="decimal",
+    )
     outcome = await h.link.submit(request())
     assert isinstance(outcome, Accepted)
     await wait_for_condition(lambda: len(h.handler.receipts) == 1)
@@ -68,8 +70,9 @@ async def test_receipt_reaches_handler_with_the_accepted_id(start_link: StartLin
 
 async def test_receipt_before_its_response_is_not_lost(start_link: StartLink) -> None:
     h = await start_link(sim=SimConfig(dlr=True, dlr_before_resp=True))
-    outcomes = await asyncio.gather(*(h.link.submit(request(message_id=f"m{i}"))
-                                      for i in range(10)))
+    outcomes = await asyncio.gather(
+        *(h.link.submit(request(message_id=f"m{i}")) for i in range(10))
+    )
     await wait_for_condition(lambda: len(h.handler.receipts) == 10)
     accepted = {o.smsc_id for o in outcomes if isinstance(o, Accepted)}
     assert len(accepted) == 10
@@ -100,8 +103,9 @@ async def test_window_full_makes_submits_wait_not_fail(start_link: StartLink) ->
             await asyncio.sleep(0)
 
     sampler = asyncio.create_task(sample())
-    outcomes = await asyncio.gather(*(h.link.submit(request(message_id=f"m{i}"))
-                                      for i in range(20)))
+    outcomes = await asyncio.gather(
+        *(h.link.submit(request(message_id=f"m{i}")) for i in range(20))
+    )
     done = True
     await sampler
     assert all(isinstance(o, Accepted) for o in outcomes)
@@ -145,7 +149,8 @@ async def test_garbage_answer_is_nacked_and_the_submit_times_out(
 
 @pytest.mark.parametrize("form", ["empty", "long"])
 async def test_an_ok_answer_without_a_usable_message_id_is_refused_not_accepted(
-    start_link: StartLink, form: str,
+    start_link: StartLink,
+    form: str,
 ) -> None:
     with structlog.testing.capture_logs() as logs:
         h = await start_link(sim=SimConfig(id_form=form, dlr=True))
@@ -203,8 +208,17 @@ async def test_smsc_unbind_closes_and_the_link_rebinds(start_link: StartLink) ->
 async def test_mo_out_of_order_is_reassembled(start_link: StartLink) -> None:
     h = await start_link()
     text = "Yes, please call me back tomorrow morning"
-    assert h.sim.inject_mo(source="+33612345678", destination="36111", text=text,
-                           concat="udh8", parts=3, order=[3, 1, 2]) == 3
+    assert (
+        h.sim.inject_mo(
+            source="+33612345678",
+            destination="36111",
+            text=text,
+            concat="udh8",
+            parts=3,
+            order=[3, 1, 2],
+        )
+        == 3
+    )
     await wait_for_condition(lambda: len(h.handler.parts) == 3)
     assert [p.concat.sequence for p in h.handler.parts if p.concat] == [3, 1, 2]
     reassembler = Reassembler(timeout=60)
@@ -212,8 +226,7 @@ async def test_mo_out_of_order_is_reassembled(start_link: StartLink) -> None:
     assert results[:2] == [None, None]
     message = results[2]
     assert message is not None
-    assert (message.text, message.source, message.destination) == (
-        text, "+33612345678", "36111")
+    assert (message.text, message.source, message.destination) == (text, "+33612345678", "36111")
     assert h.link.health().counters["inbound"] == 3
 
 
@@ -221,11 +234,18 @@ async def test_mo_addresses_in_national_or_unknown_form_arrive_as_e164(
     start_link: StartLink,
 ) -> None:
     h = await start_link(country="GB")
-    forms = [("447911123456", 0), ("07911123456", 2), ("07911123456", 0), ("7911123456", 2),
-             ("00447911123456", 0), ("447911123456", 1)]
+    forms = [
+        ("447911123456", 0),
+        ("07911123456", 2),
+        ("07911123456", 0),
+        ("7911123456", 2),
+        ("00447911123456", 0),
+        ("447911123456", 1),
+    ]
     for number, ton in forms:
-        h.sim.inject_mo(source="07700123456", source_ton=2, destination=number, dest_ton=ton,
-                        text="yes")
+        h.sim.inject_mo(
+            source="07700123456", source_ton=2, destination=number, dest_ton=ton, text="yes"
+        )
     h.sim.inject_mo(source="+33612345678", destination="60777", dest_ton=0, text="short")
     await wait_for_condition(lambda: len(h.handler.parts) == len(forms) + 1)
     *numbers, short = h.handler.parts
@@ -272,14 +292,20 @@ async def test_invalid_request_is_rejected_locally(start_link: StartLink) -> Non
 async def test_refused_bind_is_reported_and_retried() -> None:
     sim = SmscSimulator(config=SimConfig(password="other"), port=0)
     port = await sim.start()
-    config = SmppLinkConfig.from_table({"name": "t", "port": port, "system_id": "gw",
-                                        "password": "pw", "reconnect_min": 0.05,
-                                        "reconnect_max": 0.1})
+    config = SmppLinkConfig.from_table(
+        {
+            "name": "t",
+            "port": port,
+            "system_id": "gw",
+            "password": "pw",
+            "reconnect_min": 0.05,
+            "reconnect_max": 0.1,
+        }
+    )
     link = SmppLink(config=config, handler=RecordingHandler())
     task = asyncio.create_task(link.run())
     try:
-        await wait_for_condition(
-            lambda: sum(r["event"] == "bind" for r in sim.records) >= 2)
+        await wait_for_condition(lambda: sum(r["event"] == "bind" for r in sim.records) >= 2)
         assert not link.health().bound
         assert "ESME_RINVPASWD" in link.health().detail
         assert await link.submit(request()) == Retry(reason="link_down")
@@ -309,10 +335,28 @@ def tls_cert(tmp_path: Path) -> tuple[Path, Path]:
         pytest.skip("openssl is not installed")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
     )
     return cert, key
 
@@ -323,8 +367,9 @@ async def test_tls_link_binds_and_submits(tls_cert: tuple[Path, Path]) -> None:
     server_ctx.load_cert_chain(cert, key)
     sim = SmscSimulator(port=0, ssl_context=server_ctx)
     port = await sim.start()
-    config = SmppLinkConfig.from_table({"name": "t", "port": port, "tls": True,
-                                        "tls_ca": str(cert)})
+    config = SmppLinkConfig.from_table(
+        {"name": "t", "port": port, "tls": True, "tls_ca": str(cert)}
+    )
     link = SmppLink(config=config, handler=RecordingHandler())
     task = asyncio.create_task(link.run())
     try:
@@ -345,15 +390,27 @@ async def test_silent_peer_gets_a_dead_link_verdict_and_a_reconnect() -> None:
         length, command_id, _, seq = HEADER.unpack(header)
         await reader.readexactly(length - 16)
         binds += 1
-        writer.write(encode(BindResp(command_id=CommandId(command_id | 0x80000000),
-                                     sequence=seq, system_id="mute")))
+        writer.write(
+            encode(
+                BindResp(
+                    command_id=CommandId(command_id | 0x80000000), sequence=seq, system_id="mute"
+                )
+            )
+        )
         await reader.read()  # never answers anything again (enquire_link included)
         writer.close()
 
     server = await asyncio.start_server(mute_smsc, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    config = SmppLinkConfig.from_table({"name": "t", "port": port, "enquire_link": 0.2,
-                                        "response_timeout": 0.2, "reconnect_min": 0.05})
+    config = SmppLinkConfig.from_table(
+        {
+            "name": "t",
+            "port": port,
+            "enquire_link": 0.2,
+            "response_timeout": 0.2,
+            "reconnect_min": 0.05,
+        }
+    )
     with structlog.testing.capture_logs() as logs:
         link = SmppLink(config=config, handler=RecordingHandler())
         task = asyncio.create_task(link.run())
@@ -377,8 +434,9 @@ async def test_stop_while_binding_returns_at_once() -> None:
 
     server = await asyncio.start_server(never_answers, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    link = SmppLink(config=SmppLinkConfig.from_table({"name": "t", "port": port}),
-                    handler=RecordingHandler())
+    link = SmppLink(
+        config=SmppLinkConfig.from_table({"name": "t", "port": port}), handler=RecordingHandler()
+    )
     task = asyncio.create_task(link.run())
     try:
         await wait_for_condition(lambda: link.health().up)
@@ -399,8 +457,9 @@ async def test_a_cancelled_link_ends_even_when_its_connection_fails_at_that_mome
     # the daemon's task group cancels the link's task (a start-up error) just as a
     # connection attempt fails: asyncio.wait_for on Python 3.11 lost such a
     # cancellation and the reconnect loop ran on, so the daemon never exited
-    config = SmppLinkConfig.from_table({"name": "x", "host": "127.0.0.1", "port": 9,
-                                        "system_id": "gw", "password": "pw"})
+    config = SmppLinkConfig.from_table(
+        {"name": "x", "host": "127.0.0.1", "port": 9, "system_id": "gw", "password": "pw"}
+    )
     link = SmppLink(config=config, handler=RecordingHandler(), logger=structlog.get_logger())
     task: asyncio.Task[None] | None = None
 
@@ -455,9 +514,12 @@ async def test_streamed_segments_fill_the_window_and_never_pass_it(
 
 
 async def test_streamed_segment_on_a_link_that_is_not_bound_is_link_down() -> None:
-    link = SmppLink(config=SmppLinkConfig.from_table({"name": "x", "host": "127.0.0.1",
-                                                      "port": 1, "system_id": "gw"}),
-                    handler=RecordingHandler())
+    link = SmppLink(
+        config=SmppLinkConfig.from_table(
+            {"name": "x", "host": "127.0.0.1", "port": 1, "system_id": "gw"}
+        ),
+        handler=RecordingHandler(),
+    )
     got: list[Outcome] = []
     assert link.room() > 0  # down: room to fail at once, never a wait
     await asyncio.wait_for(link.wait_room(), 1)
@@ -484,8 +546,10 @@ async def test_a_silent_smsc_ends_the_session_and_its_segments_go_out_on_the_nex
     h = await start_link(sim=SimConfig(silent_after=1), response_timeout=0.3)
 
     def ignored_submits() -> int:
-        return sum(r["event"] == "ignored" and r["command_id"] == CommandId.SUBMIT_SM
-                   for r in h.sim.records)
+        return sum(
+            r["event"] == "ignored" and r["command_id"] == CommandId.SUBMIT_SM
+            for r in h.sim.records
+        )
 
     with structlog.testing.capture_logs() as logs:
         waiting = asyncio.create_task(_stream(h.link, 5))
@@ -532,8 +596,9 @@ async def test_receipts_to_a_sink_are_acknowledged_once_stored(start_link: Start
     assert h.link.health().counters["receipts"] == 0  # not yet stored: not acknowledged
     sink.release()
     await wait_for_condition(lambda: h.link.health().counters["receipts"] == 5)
-    assert {r.smsc_id for r in sink.receipts} == {o.smsc_id for o in outcomes
-                                                   if isinstance(o, Accepted)}
+    assert {r.smsc_id for r in sink.receipts} == {
+        o.smsc_id for o in outcomes if isinstance(o, Accepted)
+    }
 
 
 async def test_a_receipt_the_sink_fails_is_refused_and_comes_again(start_link: StartLink) -> None:
@@ -549,7 +614,8 @@ async def test_a_receipt_the_sink_fails_is_refused_and_comes_again(start_link: S
 
 
 async def test_receipts_beyond_the_concurrency_wait_their_turn(
-    start_link: StartLink, monkeypatch: pytest.MonkeyPatch,
+    start_link: StartLink,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(link_module, "DELIVER_CONCURRENCY", 3)
     sink = SinkHandler()
@@ -580,7 +646,8 @@ def _per_read(sample: bytes) -> int:
 
 
 async def test_a_receipt_flood_is_read_no_faster_than_it_is_stored(
-    start_link: StartLink, monkeypatch: pytest.MonkeyPatch,
+    start_link: StartLink,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(link_module, "DELIVER_CONCURRENCY", 10)
     monkeypatch.setattr(link_module, "INBOUND_HIGH", 40, raising=False)
@@ -598,8 +665,12 @@ async def test_a_receipt_flood_is_read_no_faster_than_it_is_stored(
     def held() -> int:
         return len(sink.held) + len(h.link._waiting)
 
-    await wait_for_condition(lambda: len(sink.held) == 10 and (
-        h.link.health().counters.get("reading_paused", 0) >= 1 or held() > bound))
+    await wait_for_condition(
+        lambda: (
+            len(sink.held) == 10
+            and (h.link.health().counters.get("reading_paused", 0) >= 1 or held() > bound)
+        )
+    )
     assert held() <= bound < flood  # the rest waits at the SMSC
     assert h.link.health().gauges["inbound_unanswered"] == held()
     assert h.sim.unanswered() == flood  # none answered before it is stored
@@ -615,7 +686,8 @@ async def test_a_receipt_flood_is_read_no_faster_than_it_is_stored(
 
 
 async def test_an_mo_flood_is_read_no_faster_than_it_is_handled(
-    start_link: StartLink, monkeypatch: pytest.MonkeyPatch,
+    start_link: StartLink,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(link_module, "DELIVER_CONCURRENCY", 5)
     monkeypatch.setattr(link_module, "INBOUND_HIGH", 20, raising=False)
@@ -636,14 +708,19 @@ async def test_an_mo_flood_is_read_no_faster_than_it_is_handled(
     bound = 20 + _per_read(encode(sample))
     for i in range(flood):
         h.sim.inject_mo(source="+33612345678", destination="36111", text=f"mo {i}")
-    await wait_for_condition(lambda: h.link.health().counters.get("reading_paused", 0) >= 1
-                             or len(h.link._delivering) > bound)
+    await wait_for_condition(
+        lambda: (
+            h.link.health().counters.get("reading_paused", 0) >= 1
+            or len(h.link._delivering) > bound
+        )
+    )
     assert len(h.link._delivering) <= bound < flood  # tasks: one per deliver_sm read
     release.set()
     await wait_for_condition(lambda: len(h.handler.parts) == flood, timeout=30)
     assert peak <= bound
     assert sorted(p.payload for p in h.handler.parts) == sorted(
-        f"mo {i}".encode() for i in range(flood))
+        f"mo {i}".encode() for i in range(flood)
+    )
     await wait_for_condition(lambda: h.sim.unanswered() == 0)
 
 
@@ -660,8 +737,13 @@ async def test_a_flooding_peer_that_reads_no_answers_is_cut_off(
         await reader.readexactly(length - 16)
         # small kernel buffers both ways: what is not read piles up in the link's own
         writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        writer.write(encode(BindResp(command_id=CommandId(command_id | 0x80000000),
-                                     sequence=seq, system_id="flood")))
+        writer.write(
+            encode(
+                BindResp(
+                    command_id=CommandId(command_id | 0x80000000), sequence=seq, system_id="flood"
+                )
+            )
+        )
         await bound.wait()
         [pdu] = mo_pdus(source="+33612345678", destination="36111", text="x")
         # 50,000 deliver_sm at once, and never a deliver_sm_resp read
@@ -685,11 +767,13 @@ async def test_a_flooding_peer_that_reads_no_answers_is_cut_off(
             assert link._proto is not None
             assert link._proto.transport is not None
             link._proto.transport.get_extra_info("socket").setsockopt(
-                socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+                socket.SOL_SOCKET, socket.SO_SNDBUF, 4096
+            )
             bound.set()
             await asyncio.wait_for(closed.wait(), 30)
             await wait_for_condition(
-                lambda: any(e["event"] == "smpp_peer_unresponsive" for e in logs))
+                lambda: any(e["event"] == "smpp_peer_unresponsive" for e in logs)
+            )
             [cut] = [e for e in logs if e["event"] == "smpp_peer_unresponsive"]
             assert cut["unread"] > 64 * 1024
             assert link.health().counters["inbound"] < 49_999  # not read to the end

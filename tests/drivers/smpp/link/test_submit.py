@@ -21,10 +21,18 @@ def mapper(**table: Any) -> SubmitMapper:
     return SubmitMapper(SmppLinkConfig.from_table({"name": "a", **table}))
 
 
-def req(segment: Segment, kind: SenderKind = SenderKind.ALPHA, source: str = "Shop",
-        **extra: Any) -> SubmitRequest:
-    return SubmitRequest(message_id="m", index=0, source=source, source_kind=kind,
-                         destination="+33612345678", segment=segment, **extra)
+def req(
+    segment: Segment, kind: SenderKind = SenderKind.ALPHA, source: str = "Shop", **extra: Any
+) -> SubmitRequest:
+    return SubmitRequest(
+        message_id="m",
+        index=0,
+        source=source,
+        source_kind=kind,
+        destination="+33612345678",
+        segment=segment,
+        **extra,
+    )
 
 
 def built(m: SubmitMapper, r: SubmitRequest) -> ShortMessage:
@@ -61,7 +69,10 @@ def test_receipt_validity_priority() -> None:
     [seg] = encode("hi")
     pdu = built(mapper(), req(seg, validity=7200, want_receipt=True, priority=2))
     assert (pdu.registered_delivery, pdu.validity_period, pdu.priority_flag) == (
-        1, "000000020000000R", 2)
+        1,
+        "000000020000000R",
+        2,
+    )
     pdu = built(mapper(), req(seg, want_receipt=False))
     assert (pdu.registered_delivery, pdu.validity_period) == (0, "")
 
@@ -104,12 +115,15 @@ def test_outcomes_follow_the_table() -> None:
     m = mapper(receipt_id="hex")
     assert m.outcome(0, "00FF", 1.0) == Accepted(smsc_id="255")
     assert m.outcome(st.ESME_RTHROTTLED, "", 2.0) == Retry(
-        reason="ESME_RTHROTTLED", status=st.ESME_RTHROTTLED, delay=2.0, throttled=True)
+        reason="ESME_RTHROTTLED", status=st.ESME_RTHROTTLED, delay=2.0, throttled=True
+    )
     assert m.outcome(st.ESME_RMSGQFUL, "", 1.0).throttled  # type: ignore[union-attr]
-    assert m.outcome(st.ESME_RSYSERR, "", 1.0) == Retry(reason="ESME_RSYSERR",
-                                                         status=st.ESME_RSYSERR)
-    assert m.outcome(st.ESME_RINVDSTADR, "", 1.0) == Rejected(reason="ESME_RINVDSTADR",
-                                                              status=st.ESME_RINVDSTADR)
+    assert m.outcome(st.ESME_RSYSERR, "", 1.0) == Retry(
+        reason="ESME_RSYSERR", status=st.ESME_RSYSERR
+    )
+    assert m.outcome(st.ESME_RINVDSTADR, "", 1.0) == Rejected(
+        reason="ESME_RINVDSTADR", status=st.ESME_RINVDSTADR
+    )
     assert m.outcome(0x4242, "", 1.0) == Rejected(reason="0x00004242", status=0x4242)
 
 

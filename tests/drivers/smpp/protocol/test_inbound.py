@@ -13,9 +13,15 @@ from gateway.model.errors import RemoteProtocolError
 
 
 def test_udh8_part_has_concat_and_payload_without_header() -> None:
-    pdu = ShortMessage(command_id=CommandId.DELIVER_SM, sequence=1, source_addr_ton=1,
-                       source_addr="33612345678", destination_addr="12345", esm_class=0x40,
-                       short_message=bytes((5, 0, 3, 42, 3, 2)) + b"abc")
+    pdu = ShortMessage(
+        command_id=CommandId.DELIVER_SM,
+        sequence=1,
+        source_addr_ton=1,
+        source_addr="33612345678",
+        destination_addr="12345",
+        esm_class=0x40,
+        short_message=bytes((5, 0, 3, 42, 3, 2)) + b"abc",
+    )
     part = inbound_from_pdu(pdu, link="a", now=5.0)
     assert part.concat == Concat(reference=42, total=3, sequence=2)
     assert part.payload == b"abc"
@@ -23,19 +29,23 @@ def test_udh8_part_has_concat_and_payload_without_header() -> None:
 
 
 def test_udh16_part_has_sixteen_bit_reference() -> None:
-    [pdu] = mo_pdus(source="+336", destination="1", text="ab", concat="udh16", parts=1,
-                    reference=0x1234)
+    [pdu] = mo_pdus(
+        source="+336", destination="1", text="ab", concat="udh16", parts=1, reference=0x1234
+    )
     part = inbound_from_pdu(pdu, link="a", now=0.0)
     assert part.concat == Concat(reference=0x1234, total=1, sequence=1)
     assert part.payload == b"ab"
 
 
 def test_sar_tlvs_give_concat() -> None:
-    pdus = mo_pdus(source="+336", destination="1", text="abcdef", concat="sar", parts=2,
-                   reference=300)
+    pdus = mo_pdus(
+        source="+336", destination="1", text="abcdef", concat="sar", parts=2, reference=300
+    )
     parts = [inbound_from_pdu(p, link="a", now=0.0) for p in pdus]
-    assert [p.concat for p in parts] == [Concat(reference=300, total=2, sequence=1),
-                                         Concat(reference=300, total=2, sequence=2)]
+    assert [p.concat for p in parts] == [
+        Concat(reference=300, total=2, sequence=1),
+        Concat(reference=300, total=2, sequence=2),
+    ]
     assert b"".join(p.payload for p in parts) == b"abcdef"
 
 
@@ -48,22 +58,28 @@ def test_message_payload_is_one_whole_part() -> None:
 
 
 def test_udh_overrunning_the_data_is_the_peers_error() -> None:
-    pdu = ShortMessage(command_id=CommandId.DELIVER_SM, sequence=1, esm_class=0x40,
-                       short_message=bytes((9, 0, 3)))
+    pdu = ShortMessage(
+        command_id=CommandId.DELIVER_SM, sequence=1, esm_class=0x40, short_message=bytes((9, 0, 3))
+    )
     with pytest.raises(RemoteProtocolError):
         inbound_from_pdu(pdu, link="a", now=0.0)
 
 
 def test_plain_part_has_no_concat() -> None:
-    pdu = ShortMessage(command_id=CommandId.DELIVER_SM, sequence=1, short_message=b"hi",
-                       tlvs=(tlv.u16(tlv.SAR_MSG_REF_NUM, 1),))  # incomplete SAR: ignored
+    pdu = ShortMessage(
+        command_id=CommandId.DELIVER_SM,
+        sequence=1,
+        short_message=b"hi",
+        tlvs=(tlv.u16(tlv.SAR_MSG_REF_NUM, 1),),
+    )  # incomplete SAR: ignored
     part = inbound_from_pdu(pdu, link="a", now=0.0)
     assert part.concat is None
     assert part.payload == b"hi"
 
 
 def test_simulated_mo_order_is_as_asked() -> None:
-    pdus = mo_pdus(source="+336", destination="1", text="abcdefghi", concat="udh8", parts=3,
-                   order=[3, 1, 2])
+    pdus = mo_pdus(
+        source="+336", destination="1", text="abcdefghi", concat="udh8", parts=3, order=[3, 1, 2]
+    )
     seqs = [inbound_from_pdu(p, link="a", now=0.0).concat for p in pdus]
     assert [c.sequence for c in seqs if c is not None] == [3, 1, 2]

@@ -7,8 +7,15 @@ import pytest
 from drivers.smpp.protocol.pacing import HOLD, INCREASE, LEAST_CUT, SendPacer
 
 
-def run(pacer: SendPacer, *, seconds: float, offered: float, capacity: float | None = None,
-        share: float = 0.0, start: float = 0.0) -> tuple[int, int]:
+def run(
+    pacer: SendPacer,
+    *,
+    seconds: float,
+    offered: float,
+    capacity: float | None = None,
+    share: float = 0.0,
+    start: float = 0.0,
+) -> tuple[int, int]:
     """Submits offered at ``offered``/s for ``seconds`` (each as soon as the pacer lets
     it go), answered at once: throttled beyond ``capacity``/s or for ``share`` of them
     (every 1/share-th). Returns (accepted, throttled)."""

@@ -50,8 +50,15 @@ def test_enquire_link_vector() -> None:
 
 
 def test_bind_transceiver_vector() -> None:
-    pdu = Bind(command_id=CommandId.BIND_TRANSCEIVER, sequence=1, system_id="gw",
-               password="pw", system_type="", addr_ton=0, addr_npi=0)
+    pdu = Bind(
+        command_id=CommandId.BIND_TRANSCEIVER,
+        sequence=1,
+        system_id="gw",
+        password="pw",
+        system_type="",
+        addr_ton=0,
+        addr_npi=0,
+    )
     data = encode(pdu)
     body = b"gw\x00" + b"pw\x00" + b"\x00" + b"\x34\x00\x00" + b"\x00"
     assert data == bytes.fromhex("0000001b 00000009 00000000 00000001") + body
@@ -73,8 +80,7 @@ def test_error_response_without_body_is_read() -> None:
 
 
 def test_bind_repr_hides_password() -> None:
-    pdu = Bind(command_id=CommandId.BIND_TRANSMITTER, sequence=1, system_id="gw",
-               password="s3cret")
+    pdu = Bind(command_id=CommandId.BIND_TRANSMITTER, sequence=1, system_id="gw", password="s3cret")
     assert "s3cret" not in repr(pdu)
 
 
@@ -87,20 +93,46 @@ def test_relative_validity_format() -> None:
 # --- round trips -----------------------------------------------------------------
 
 ROUND_TRIP: list[Any] = [
-    Bind(command_id=CommandId.BIND_RECEIVER, sequence=3, system_id="sys", password="p",
-         system_type="VMA", addr_ton=1, addr_npi=1, address_range="^336"),
-    BindResp(command_id=CommandId.BIND_TRANSMITTER_RESP, sequence=3, system_id="smsc",
-             tlvs=(tlv.u8(tlv.SC_INTERFACE_VERSION, 0x34),)),
+    Bind(
+        command_id=CommandId.BIND_RECEIVER,
+        sequence=3,
+        system_id="sys",
+        password="p",
+        system_type="VMA",
+        addr_ton=1,
+        addr_npi=1,
+        address_range="^336",
+    ),
+    BindResp(
+        command_id=CommandId.BIND_TRANSMITTER_RESP,
+        sequence=3,
+        system_id="smsc",
+        tlvs=(tlv.u8(tlv.SC_INTERFACE_VERSION, 0x34),),
+    ),
     Bare(command_id=CommandId.UNBIND, sequence=9),
     Bare(command_id=CommandId.GENERIC_NACK, sequence=9, status=st.ESME_RINVCMDID),
     MessageResp(command_id=CommandId.DELIVER_SM_RESP, sequence=5),
-    MessageResp(command_id=CommandId.DATA_SM_RESP, sequence=5, message_id="x",
-                tlvs=((tlv.ADDITIONAL_STATUS_INFO_TEXT, b"ok\x00"),)),
-    ShortMessage(command_id=CommandId.DELIVER_SM, sequence=11, source_addr="33600000000",
-                 esm_class=4, short_message=b"id:1 stat:DELIVRD",
-                 tlvs=((0x1400, b"\x01\x02"),)),  # an unknown vendor TLV is kept raw
-    DataSm(sequence=12, source_addr="336", destination_addr="1234", esm_class=0,
-           tlvs=((tlv.MESSAGE_PAYLOAD, b"x" * 300),)),
+    MessageResp(
+        command_id=CommandId.DATA_SM_RESP,
+        sequence=5,
+        message_id="x",
+        tlvs=((tlv.ADDITIONAL_STATUS_INFO_TEXT, b"ok\x00"),),
+    ),
+    ShortMessage(
+        command_id=CommandId.DELIVER_SM,
+        sequence=11,
+        source_addr="33600000000",
+        esm_class=4,
+        short_message=b"id:1 stat:DELIVRD",
+        tlvs=((0x1400, b"\x01\x02"),),
+    ),  # an unknown vendor TLV is kept raw
+    DataSm(
+        sequence=12,
+        source_addr="336",
+        destination_addr="1234",
+        esm_class=0,
+        tlvs=((tlv.MESSAGE_PAYLOAD, b"x" * 300),),
+    ),
 ]
 
 
@@ -121,9 +153,7 @@ SHORT_MESSAGES = hs.builds(
     esm_class=hs.integers(0, 255),
     data_coding=hs.integers(0, 255),
     short_message=hs.binary(max_size=254),
-    tlvs=hs.lists(
-        hs.tuples(hs.integers(0, 0xFFFF), hs.binary(max_size=40)), max_size=4
-    ).map(tuple),
+    tlvs=hs.lists(hs.tuples(hs.integers(0, 0xFFFF), hs.binary(max_size=40)), max_size=4).map(tuple),
 )
 
 
@@ -134,11 +164,9 @@ def test_short_message_round_trip_property(pdu: ShortMessage) -> None:
 
 def test_encoding_refuses_overlong_fields() -> None:
     with pytest.raises(LocalProtocolError, match="destination_addr"):
-        encode(ShortMessage(command_id=CommandId.SUBMIT_SM, sequence=1,
-                            destination_addr="1" * 21))
+        encode(ShortMessage(command_id=CommandId.SUBMIT_SM, sequence=1, destination_addr="1" * 21))
     with pytest.raises(LocalProtocolError, match="short_message"):
-        encode(ShortMessage(command_id=CommandId.SUBMIT_SM, sequence=1,
-                            short_message=b"x" * 255))
+        encode(ShortMessage(command_id=CommandId.SUBMIT_SM, sequence=1, short_message=b"x" * 255))
 
 
 # --- against smpplib -------------------------------------------------------------
@@ -146,12 +174,24 @@ def test_encoding_refuses_overlong_fields() -> None:
 
 def test_submit_sm_we_build_parses_identically_in_smpplib() -> None:
     pdu = ShortMessage(
-        command_id=CommandId.SUBMIT_SM, sequence=77, source_addr_ton=5, source_addr="Shop",
-        dest_addr_ton=1, dest_addr_npi=1, destination_addr="33612345678", esm_class=0x40,
-        priority_flag=1, validity_period="000001000000000R", registered_delivery=1,
-        data_coding=8, short_message=b"\x05\x00\x03\x2a\x02\x01\x00h\x00i",
-        tlvs=(tlv.u16(tlv.SAR_MSG_REF_NUM, 300), tlv.u8(tlv.SAR_TOTAL_SEGMENTS, 2),
-              tlv.u8(tlv.SAR_SEGMENT_SEQNUM, 1)),
+        command_id=CommandId.SUBMIT_SM,
+        sequence=77,
+        source_addr_ton=5,
+        source_addr="Shop",
+        dest_addr_ton=1,
+        dest_addr_npi=1,
+        destination_addr="33612345678",
+        esm_class=0x40,
+        priority_flag=1,
+        validity_period="000001000000000R",
+        registered_delivery=1,
+        data_coding=8,
+        short_message=b"\x05\x00\x03\x2a\x02\x01\x00h\x00i",
+        tlvs=(
+            tlv.u16(tlv.SAR_MSG_REF_NUM, 300),
+            tlv.u8(tlv.SAR_TOTAL_SEGMENTS, 2),
+            tlv.u8(tlv.SAR_SEGMENT_SEQNUM, 1),
+        ),
     )
     theirs = smpplib_parse(encode(pdu))
     assert theirs.command == "submit_sm"
@@ -163,36 +203,64 @@ def test_submit_sm_we_build_parses_identically_in_smpplib() -> None:
     assert theirs.validity_period == b"000001000000000R"
     assert (theirs.registered_delivery, theirs.data_coding) == (1, 8)
     assert theirs.short_message == pdu.short_message
-    assert (theirs.sar_msg_ref_num, theirs.sar_total_segments,
-            theirs.sar_segment_seqnum) == (300, 2, 1)
+    assert (theirs.sar_msg_ref_num, theirs.sar_total_segments, theirs.sar_segment_seqnum) == (
+        300,
+        2,
+        1,
+    )
 
 
 def test_message_payload_we_build_parses_in_smpplib() -> None:
     payload = "é€".encode("utf-16-be") * 100
-    pdu = ShortMessage(command_id=CommandId.SUBMIT_SM, sequence=2, destination_addr="336",
-                       data_coding=8, tlvs=((tlv.MESSAGE_PAYLOAD, payload),))
+    pdu = ShortMessage(
+        command_id=CommandId.SUBMIT_SM,
+        sequence=2,
+        destination_addr="336",
+        data_coding=8,
+        tlvs=((tlv.MESSAGE_PAYLOAD, payload),),
+    )
     theirs = smpplib_parse(encode(pdu))
     assert theirs.message_payload == payload
     assert theirs.short_message in (b"", None)
 
 
 def test_bind_and_responses_we_build_parse_in_smpplib() -> None:
-    bind = smpplib_parse(encode(Bind(command_id=CommandId.BIND_TRANSCEIVER, sequence=4,
-                                     system_id="gw", password="pw", system_type="x")))
+    bind = smpplib_parse(
+        encode(
+            Bind(
+                command_id=CommandId.BIND_TRANSCEIVER,
+                sequence=4,
+                system_id="gw",
+                password="pw",
+                system_type="x",
+            )
+        )
+    )
     assert (bind.command, bind.system_id, bind.password, bind.system_type) == (
-        "bind_transceiver", b"gw", b"pw", b"x")
-    resp = smpplib_parse(encode(MessageResp(command_id=CommandId.SUBMIT_SM_RESP,
-                                            sequence=4, message_id="5f3a")))
+        "bind_transceiver",
+        b"gw",
+        b"pw",
+        b"x",
+    )
+    resp = smpplib_parse(
+        encode(MessageResp(command_id=CommandId.SUBMIT_SM_RESP, sequence=4, message_id="5f3a"))
+    )
     assert (resp.command, resp.message_id, resp.sequence) == ("submit_sm_resp", b"5f3a", 4)
 
 
 def test_deliver_sm_receipt_smpplib_builds_parses_identically_with_ours() -> None:
     data = smpplib_make(
-        "deliver_sm", sequence=9, source_addr_ton=1, source_addr_npi=1,
-        source_addr="33612345678", destination_addr="Shop", esm_class=4,
+        "deliver_sm",
+        sequence=9,
+        source_addr_ton=1,
+        source_addr_npi=1,
+        source_addr="33612345678",
+        destination_addr="Shop",
+        esm_class=4,
         short_message=b"id:5f3a sub:001 dlvrd:001 submit date:2611220300 "
-                      b"done date:2611220301 stat:DELIVRD err:000 text:",
-        receipted_message_id="5f3a", message_state=2,
+        b"done date:2611220301 stat:DELIVRD err:000 text:",
+        receipted_message_id="5f3a",
+        message_state=2,
     )
     ours = decode(data)
     assert isinstance(ours, ShortMessage)
@@ -208,10 +276,19 @@ def test_deliver_sm_receipt_smpplib_builds_parses_identically_with_ours() -> Non
 
 def test_submit_sm_smpplib_builds_parses_identically_with_ours() -> None:
     data = smpplib_make(
-        "submit_sm", sequence=3, source_addr_ton=1, source_addr_npi=1,
-        source_addr="33600000000", dest_addr_ton=1, dest_addr_npi=1,
-        destination_addr="33612345678", esm_class=0, registered_delivery=1, data_coding=0,
-        short_message=b"Hello", user_message_reference=17,
+        "submit_sm",
+        sequence=3,
+        source_addr_ton=1,
+        source_addr_npi=1,
+        source_addr="33600000000",
+        dest_addr_ton=1,
+        dest_addr_npi=1,
+        destination_addr="33612345678",
+        esm_class=0,
+        registered_delivery=1,
+        data_coding=0,
+        short_message=b"Hello",
+        user_message_reference=17,
     )
     ours = decode(data)
     assert isinstance(ours, ShortMessage)
@@ -269,8 +346,7 @@ def test_frames_split_at_any_byte_boundary() -> None:
 
 
 def test_truncated_body_is_malformed_with_the_field_named() -> None:
-    good = encode(ShortMessage(command_id=CommandId.DELIVER_SM, sequence=8,
-                               short_message=b"hello"))
+    good = encode(ShortMessage(command_id=CommandId.DELIVER_SM, sequence=8, short_message=b"hello"))
     cut = good[:-3]
     cut = len(cut).to_bytes(4, "big") + cut[4:]
     with pytest.raises(MalformedPdu, match="short_message") as info:

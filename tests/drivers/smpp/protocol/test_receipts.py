@@ -18,14 +18,22 @@ from drivers.smpp.protocol.receipts import (
 )
 from gateway.link.interface import ReceiptState
 
-STANDARD = (b"id:0000AB12 sub:001 dlvrd:001 submit date:2611220300 done date:2611220305 "
-            b"stat:DELIVRD err:000 text:Hello there")
+STANDARD = (
+    b"id:0000AB12 sub:001 dlvrd:001 submit date:2611220300 done date:2611220305 "
+    b"stat:DELIVRD err:000 text:Hello there"
+)
 
 
 def deliver(short_message: bytes = b"", *, esm: int = 4, tlvs: tlv.Tlvs = ()) -> ShortMessage:
-    return ShortMessage(command_id=CommandId.DELIVER_SM, sequence=1, source_addr_ton=1,
-                        source_addr="33612345678", esm_class=esm, short_message=short_message,
-                        tlvs=tlvs)
+    return ShortMessage(
+        command_id=CommandId.DELIVER_SM,
+        sequence=1,
+        source_addr_ton=1,
+        source_addr="33612345678",
+        esm_class=esm,
+        short_message=short_message,
+        tlvs=tlvs,
+    )
 
 
 def test_standard_receipt_text_is_read() -> None:
@@ -40,7 +48,11 @@ def test_receipt_text_in_another_order_and_case_is_read() -> None:
     parsed = parse_receipt_text("Stat:UNDELIV ID:77 err:012 Done Date:2611220305 Text:x")
     assert parsed is not None
     assert (parsed.id, parsed.stat, parsed.err, parsed.done_date) == (
-        "77", "UNDELIV", "012", "2611220305")
+        "77",
+        "UNDELIV",
+        "012",
+        "2611220305",
+    )
 
 
 def test_text_without_id_is_not_a_receipt() -> None:
@@ -90,18 +102,30 @@ def test_receipt_from_text_only() -> None:
 
 
 def test_tlvs_win_over_the_text() -> None:
-    pdu = deliver(STANDARD, tlvs=(tlv.cstring(tlv.RECEIPTED_MESSAGE_ID, "AB13"),
-                                  tlv.u8(tlv.MESSAGE_STATE, 5),
-                                  (tlv.NETWORK_ERROR_CODE, b"\x03\x00\x22")))
+    pdu = deliver(
+        STANDARD,
+        tlvs=(
+            tlv.cstring(tlv.RECEIPTED_MESSAGE_ID, "AB13"),
+            tlv.u8(tlv.MESSAGE_STATE, 5),
+            (tlv.NETWORK_ERROR_CODE, b"\x03\x00\x22"),
+        ),
+    )
     receipt = receipt_from_pdu(pdu, link="a", ids=IdNormaliser())
     assert receipt is not None
     assert (receipt.smsc_id, receipt.state, receipt.error) == (
-        "AB13", ReceiptState.UNDELIVERABLE, "3:34")
+        "AB13",
+        ReceiptState.UNDELIVERABLE,
+        "3:34",
+    )
 
 
 def test_receipt_from_data_sm_with_tlvs_only() -> None:
-    pdu = DataSm(sequence=3, source_addr="336", esm_class=4,
-                 tlvs=(tlv.cstring(tlv.RECEIPTED_MESSAGE_ID, "9"), tlv.u8(tlv.MESSAGE_STATE, 3)))
+    pdu = DataSm(
+        sequence=3,
+        source_addr="336",
+        esm_class=4,
+        tlvs=(tlv.cstring(tlv.RECEIPTED_MESSAGE_ID, "9"), tlv.u8(tlv.MESSAGE_STATE, 3)),
+    )
     receipt = receipt_from_pdu(pdu, link="a", ids=IdNormaliser())
     assert receipt is not None
     assert (receipt.smsc_id, receipt.state) == ("9", ReceiptState.EXPIRED)
@@ -127,8 +151,14 @@ def test_receipt_bits() -> None:
 
 
 def test_formatted_text_parses_back() -> None:
-    raw = format_receipt_text(ident="ff", state=ReceiptState.EXPIRED, err=5,
-                              submit_date="2611220300", done_date="2611220301", text="abc")
+    raw = format_receipt_text(
+        ident="ff",
+        state=ReceiptState.EXPIRED,
+        err=5,
+        submit_date="2611220300",
+        done_date="2611220301",
+        text="abc",
+    )
     parsed = parse_receipt_text(raw)
     assert parsed is not None
     assert (parsed.id, parsed.stat, parsed.err, parsed.text) == ("ff", "EXPIRED", "005", "abc")

@@ -37,12 +37,18 @@ class Pair:
     """An EsmeSession wired to an SmscSession by hand."""
 
     def __init__(self, sim: SimConfig | None = None, **esme: object) -> None:
-        settings: dict[str, object] = {"system_id": "gw", "password": "pw", "window": 4,
-                                       "response_timeout": 5.0, "enquire_link": 30.0}
+        settings: dict[str, object] = {
+            "system_id": "gw",
+            "password": "pw",
+            "window": 4,
+            "response_timeout": 5.0,
+            "enquire_link": 30.0,
+        }
         settings.update(esme)
         self.esme = EsmeSession(**settings)  # type: ignore[arg-type]
-        self.smsc = SmscSession(config=sim or SimConfig(), ids=itertools.count(1),
-                                rng=random.Random(1))
+        self.smsc = SmscSession(
+            config=sim or SimConfig(), ids=itertools.count(1), rng=random.Random(1)
+        )
         self.now = 1000.0
 
     def to_smsc(self) -> None:
@@ -63,8 +69,9 @@ class Pair:
 
 
 def submit(pair: Pair, text: bytes = b"hi") -> int:
-    return pair.esme.submit(pair.now, destination_addr="33612345678", short_message=text,
-                            registered_delivery=1)
+    return pair.esme.submit(
+        pair.now, destination_addr="33612345678", short_message=text, registered_delivery=1
+    )
 
 
 def test_bind_succeeds_and_names_the_peer() -> None:
@@ -195,7 +202,9 @@ def test_submits_unanswered_in_a_row_end_the_session() -> None:
     [closed] = pair.esme.handle_timer(start + 7.0)  # long before the enquire_link's deadline
     assert isinstance(closed, Closed)
     assert (closed.reason, closed.detail) == (
-        "dead", "3 submit_sm unanswered in a row, after 5s each")
+        "dead",
+        "3 submit_sm unanswered in a row, after 5s each",
+    )
     assert pair.esme.state is SessionState.CLOSED
     assert sorted(pair.esme.connection_lost()) == seqs
 
@@ -206,8 +215,9 @@ def test_an_answer_to_a_submit_between_timeouts_starts_the_count_again() -> None
     first, second = submit(pair), submit(pair)
     pair.esme.data_to_send()
     pair.now += 5.0
-    pair.esme.receive_data(encode_message_resp(CommandId.SUBMIT_SM_RESP, second, 0, "7"),
-                           pair.now - 1)
+    pair.esme.receive_data(
+        encode_message_resp(CommandId.SUBMIT_SM_RESP, second, 0, "7"), pair.now - 1
+    )
     assert pair.esme.handle_timer(pair.now) == []  # one in a row: not dead
     probe = HEADER.unpack_from(pair.esme.data_to_send())[3]
     events = pair.esme.receive_data(encode_bare(CommandId.ENQUIRE_LINK_RESP, probe), pair.now)
@@ -382,7 +392,8 @@ def test_generic_nack_for_a_submit_answers_it_with_that_status() -> None:
     ids=["no-body", "empty", "65-octets", "unterminated"],
 )
 def test_an_ok_answer_without_a_usable_message_id_is_the_peers_error(
-    body: bytes, detail: str,
+    body: bytes,
+    detail: str,
 ) -> None:
     pair = Pair()
     pair.bind()
@@ -404,8 +415,12 @@ def test_a_64_octet_message_id_and_an_error_without_one_are_answers() -> None:
     pair.to_smsc()
     pair.smsc.data_to_send()
     events = pair.esme.receive_data(
-        HEADER.pack(16 + 65, CommandId.SUBMIT_SM_RESP, st.ESME_ROK, ok) + b"7" * 64 + b"\x00"
-        + HEADER.pack(16, CommandId.SUBMIT_SM_RESP, st.ESME_RINVDSTADR, refused), pair.now)
+        HEADER.pack(16 + 65, CommandId.SUBMIT_SM_RESP, st.ESME_ROK, ok)
+        + b"7" * 64
+        + b"\x00"
+        + HEADER.pack(16, CommandId.SUBMIT_SM_RESP, st.ESME_RINVDSTADR, refused),
+        pair.now,
+    )
     assert events == [
         SubmitAnswered(sequence=ok, status=st.ESME_ROK, message_id="7" * 64),
         SubmitAnswered(sequence=refused, status=st.ESME_RINVDSTADR, message_id=""),
@@ -442,8 +457,13 @@ def test_sequence_numbers_wrap_before_the_sign_bit() -> None:
 def test_deliver_sm_from_smsc_keeps_fields() -> None:
     pair = Pair()
     pair.bind()
-    pdu = ShortMessage(command_id=CommandId.DELIVER_SM, sequence=0, source_addr="336",
-                       destination_addr="12345", short_message=b"hi")
+    pdu = ShortMessage(
+        command_id=CommandId.DELIVER_SM,
+        sequence=0,
+        source_addr="336",
+        destination_addr="12345",
+        short_message=b"hi",
+    )
     pair.smsc.deliver(pair.now, pdu)
     events = pair.to_esme()
     assert len(events) == 1

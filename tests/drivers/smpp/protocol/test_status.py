@@ -33,6 +33,7 @@ def test_default_dispositions() -> None:
 
 
 def test_overrides_are_reported() -> None:
-    table = st.StatusTable(overrides={st.ESME_RX_P_APPN: st.Disposition.RETRY,
-                                      st.ESME_RSYSERR: st.Disposition.RETRY})
+    table = st.StatusTable(
+        overrides={st.ESME_RX_P_APPN: st.Disposition.RETRY, st.ESME_RSYSERR: st.Disposition.RETRY}
+    )
     assert table.overrides() == {st.ESME_RX_P_APPN: st.Disposition.RETRY}

@@ -44,8 +44,14 @@ async def test_control_port_injects_mo_and_reports_stats() -> None:
         await link.wait_bound(5)
         answers = await control(
             sim.control_port,
-            {"cmd": "mo", "from": "+33612345678", "to": "36111", "text": "hello there",
-             "parts": 2, "order": [2, 1]},
+            {
+                "cmd": "mo",
+                "from": "+33612345678",
+                "to": "36111",
+                "text": "hello there",
+                "parts": 2,
+                "order": [2, 1],
+            },
             {"cmd": "stats"},
             {"cmd": "bogus"},
             {"cmd": "mo", "from": "+336", "to": "1", "text": "x", "concat": "udh9"},
@@ -72,7 +78,12 @@ async def test_mo_without_a_receiver_is_refused(start_link: StartLink) -> None:
 
 async def test_simulator_process_prints_port_and_received_pdus() -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "drivers.smpp.simulator", "--port", "0", "--dlr",
+        sys.executable,
+        "-m",
+        "drivers.smpp.simulator",
+        "--port",
+        "0",
+        "--dlr",
         stdout=asyncio.subprocess.PIPE,
     )
     assert proc.stdout is not None

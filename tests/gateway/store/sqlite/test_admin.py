@@ -73,8 +73,9 @@ async def test_sender_starts_pending_and_keeps_refusal_reason(store: SqliteStore
     await store.create_account("acme")
     sender = await store.add_sender("acme", "ACME", SenderKind.ALPHA)
     assert sender.status is SenderStatus.PENDING
-    refused = await store.set_sender_status("acme", "ACME", SenderStatus.REFUSED,
-                                            reason="brand not proven")
+    refused = await store.set_sender_status(
+        "acme", "ACME", SenderStatus.REFUSED, reason="brand not proven"
+    )
     assert (refused.status, refused.reason) == (SenderStatus.REFUSED, "brand not proven")
     got = await store.get_sender("acme", "ACME")
     assert got is not None
@@ -92,10 +93,13 @@ async def test_sender_added_twice_or_unknown_is_refused(store: SqliteStore) -> N
         await store.set_sender_status("acme", "OTHER", SenderStatus.APPROVED)
 
 
-@pytest.mark.parametrize(("value", "kind"), [("36180", SenderKind.SHORTCODE),
-                                           ("+33612345678", SenderKind.NUMBER)])
+@pytest.mark.parametrize(
+    ("value", "kind"), [("36180", SenderKind.SHORTCODE), ("+33612345678", SenderKind.NUMBER)]
+)
 async def test_short_code_or_number_has_one_approved_owner(
-    store: SqliteStore, value: str, kind: SenderKind,
+    store: SqliteStore,
+    value: str,
+    kind: SenderKind,
 ) -> None:
     for name in ("acme", "beta", "gamma"):
         await store.create_account(name)
@@ -124,7 +128,8 @@ async def test_alphanumeric_names_stay_shareable(store: SqliteStore) -> None:
 
 
 async def test_concurrent_approvals_of_one_short_code_leave_one_owner(
-    store: SqliteStore, tmp_path: Path,
+    store: SqliteStore,
+    tmp_path: Path,
 ) -> None:
     other = await open_store(f"sqlite:///{tmp_path}/gw.db")  # as another process would
     try:
@@ -133,8 +138,10 @@ async def test_concurrent_approvals_of_one_short_code_leave_one_owner(
             await store.create_account(name)
             await store.add_sender(name, "36180", SenderKind.SHORTCODE)
         results = await asyncio.gather(
-            *(s.set_sender_status(n, "36180", SenderStatus.APPROVED)
-              for n, s in zip(names, itertools.cycle([store, other]), strict=False)),
+            *(
+                s.set_sender_status(n, "36180", SenderStatus.APPROVED)
+                for n, s in zip(names, itertools.cycle([store, other]), strict=False)
+            ),
             return_exceptions=True,
         )
     finally:
@@ -170,9 +177,7 @@ async def test_prices_per_account_and_default_are_separate_lists(store: SqliteSt
     await store.set_price("+33", 3)  # replaces
     await store.set_price("+33", 1, account="acme")
     assert [(p.prefix, p.credits) for p in await store.list_prices()] == [("+33", 3)]
-    assert [(p.prefix, p.credits) for p in await store.list_prices(account="acme")] == [
-        ("+33", 1)
-    ]
+    assert [(p.prefix, p.credits) for p in await store.list_prices(account="acme")] == [("+33", 1)]
 
 
 async def test_send_context_reads_account_sender_and_both_price_lists(
@@ -197,10 +202,14 @@ async def test_send_context_reads_account_sender_and_both_price_lists(
 async def test_phonebook_import_adds_and_renames_contacts(store: SqliteStore) -> None:
     await store.create_account("acme")
     await store.create_phonebook("acme", "clients")
-    added, updated = await store.import_contacts("acme", "clients", [
-        PhonebookContact(name="Ann", number="+33612345678"),
-        PhonebookContact(name="Bob", number="+33612345679"),
-    ])
+    added, updated = await store.import_contacts(
+        "acme",
+        "clients",
+        [
+            PhonebookContact(name="Ann", number="+33612345678"),
+            PhonebookContact(name="Bob", number="+33612345679"),
+        ],
+    )
     assert (added, updated) == (2, 0)
     added, updated = await store.import_contacts(
         "acme", "clients", [PhonebookContact(name="Annie", number="+33612345678")]
@@ -208,7 +217,8 @@ async def test_phonebook_import_adds_and_renames_contacts(store: SqliteStore) ->
     assert (added, updated) == (0, 1)
     contacts = await store.phonebook_contacts("acme", "clients")
     assert [(c.name, c.number) for c in contacts] == [
-        ("Annie", "+33612345678"), ("Bob", "+33612345679")
+        ("Annie", "+33612345678"),
+        ("Bob", "+33612345679"),
     ]
     [book] = await store.list_phonebooks("acme")
     assert (book.name, book.contacts) == ("clients", 2)
@@ -228,10 +238,16 @@ async def test_phonebook_errors(store: SqliteStore) -> None:
 async def test_inbound_messages_are_listed_newest_first(store: SqliteStore) -> None:
     await store.create_account("acme")
     for i in range(3):
-        await store.add_inbound(InboundMessage(
-            id=f"IN{i}", account="acme" if i < 2 else None, link="op-a",
-            source="+33612345678", destination="+33700000000", text=f"reply {i}",
-            received_at=1000.0 + i,
-        ))
+        await store.add_inbound(
+            InboundMessage(
+                id=f"IN{i}",
+                account="acme" if i < 2 else None,
+                link="op-a",
+                source="+33612345678",
+                destination="+33700000000",
+                text=f"reply {i}",
+                received_at=1000.0 + i,
+            )
+        )
     assert [m.id for m in await store.list_inbound()] == ["IN2", "IN1", "IN0"]
     assert [m.id for m in await store.list_inbound(account="acme")] == ["IN1", "IN0"]

@@ -19,8 +19,9 @@ _S = SegmentState
 _M = MessageState
 
 
-async def _claimed(store: SqliteStore, clock: FakeClock, *, segments: int = 1,
-                   price: int = 1) -> Message:
+async def _claimed(
+    store: SqliteStore, clock: FakeClock, *, segments: int = 1, price: int = 1
+) -> Message:
     r = (await store.enqueue([new_message(segments=segments, price=price)])).results[0]
     assert isinstance(r, Enqueued)
     [m] = await store.claim_due("w", now=clock.now, limit=1, lease_seconds=60)
@@ -28,8 +29,9 @@ async def _claimed(store: SqliteStore, clock: FakeClock, *, segments: int = 1,
 
 
 def _accepted(m: Message, index: int, smsc_id: str) -> OutcomeRecord:
-    return OutcomeRecord(message_id=m.id, index=index, link="op-a",
-                         outcome=Accepted(smsc_id=smsc_id))
+    return OutcomeRecord(
+        message_id=m.id, index=index, link="op-a", outcome=Accepted(smsc_id=smsc_id)
+    )
 
 
 def _receipt(smsc_id: str, state: ReceiptState = ReceiptState.DELIVERED) -> Receipt:
@@ -70,7 +72,8 @@ async def test_all_segments_accepted_makes_the_message_submitted(
     assert [(c.old, c.new) for c in second.changes] == [(_M.DISPATCHING, _M.SUBMITTED)]
     view = await store.get_message(m.id)
     assert [(s.state, s.smsc_id, s.link) for s in view.segments] == [
-        (_S.ACCEPTED, "s0", "op-a"), (_S.ACCEPTED, "s1", "op-a")
+        (_S.ACCEPTED, "s0", "op-a"),
+        (_S.ACCEPTED, "s1", "op-a"),
     ]
     assert view.message.lease_owner == "w"
 
@@ -109,14 +112,18 @@ async def test_early_receipts_of_a_batch_apply_in_order_and_leave_others_pending
 ) -> None:
     await make_account(store)
     m = await _claimed(store, clock, segments=2)
-    await store.record_receipts([_receipt("s0", ReceiptState.ENROUTE), _receipt("s1"),
-                                 _receipt("s0"), _receipt("other")], now=clock.now)
-    changes = await store.record_outcomes([_accepted(m, 0, "s0"), _accepted(m, 1, "s1")],
-                                          now=clock.now)
+    await store.record_receipts(
+        [_receipt("s0", ReceiptState.ENROUTE), _receipt("s1"), _receipt("s0"), _receipt("other")],
+        now=clock.now,
+    )
+    changes = await store.record_outcomes(
+        [_accepted(m, 0, "s0"), _accepted(m, 1, "s1")], now=clock.now
+    )
     assert [c.new for c in changes.changes] == [_M.DELIVERED]
     view = await store.get_message(m.id)
     assert [(s.state, s.receipt_state) for s in view.segments] == [
-        (_S.DELIVERED, ReceiptState.DELIVERED), (_S.DELIVERED, ReceiptState.DELIVERED)
+        (_S.DELIVERED, ReceiptState.DELIVERED),
+        (_S.DELIVERED, ReceiptState.DELIVERED),
     ]
     # the receipt nobody claimed yet stays; the taken ones are gone
     late = await _claimed(store, clock)
@@ -154,11 +161,18 @@ async def test_rejected_segment_rejects_message_and_refunds_unaccepted_segments(
 ) -> None:
     await make_account(store, credit=100)
     m = await _claimed(store, clock, segments=3, price=2)
-    changes = await store.record_outcomes([
-        _accepted(m, 0, "s0"),
-        OutcomeRecord(message_id=m.id, index=1, link="op-a",
-                      outcome=Rejected(reason="ESME_RINVDSTADR", status=0x0B)),
-    ], now=clock.now)
+    changes = await store.record_outcomes(
+        [
+            _accepted(m, 0, "s0"),
+            OutcomeRecord(
+                message_id=m.id,
+                index=1,
+                link="op-a",
+                outcome=Rejected(reason="ESME_RINVDSTADR", status=0x0B),
+            ),
+        ],
+        now=clock.now,
+    )
     assert [c.new for c in changes.changes] == [_M.REJECTED]
     assert [e.amount for e in changes.refunds] == [4]  # segments 1 and 2 never accepted
     view = await store.get_message(m.id)
@@ -168,15 +182,21 @@ async def test_rejected_segment_rejects_message_and_refunds_unaccepted_segments(
     assert await store.verify_ledger() == {}
 
 
-async def test_retry_puts_message_back_in_queue_later(
-    store: SqliteStore, clock: FakeClock
-) -> None:
+async def test_retry_puts_message_back_in_queue_later(store: SqliteStore, clock: FakeClock) -> None:
     await make_account(store)
     m = await _claimed(store, clock)
-    changes = await store.record_outcomes([OutcomeRecord(
-        message_id=m.id, index=0, link="op-a", outcome=Retry(reason="ESME_RTHROTTLED"),
-        retry_at=clock.now + 10,
-    )], now=clock.now)
+    changes = await store.record_outcomes(
+        [
+            OutcomeRecord(
+                message_id=m.id,
+                index=0,
+                link="op-a",
+                outcome=Retry(reason="ESME_RTHROTTLED"),
+                retry_at=clock.now + 10,
+            )
+        ],
+        now=clock.now,
+    )
     assert [c.new for c in changes.changes] == [_M.QUEUED]
     view = await store.get_message(m.id)
     assert (view.message.attempts, view.message.next_attempt_at) == (1, clock.now + 10)
@@ -244,8 +264,9 @@ async def test_payload_mode_receipt_before_the_response_reaches_every_segment(
     m = await _claimed(store, clock, segments=3)
     early = await store.record_receipts([_receipt("one-pdu")], now=clock.now)
     assert early.unmatched_receipts == 1
-    changes = await store.record_outcomes([_accepted(m, i, "one-pdu") for i in range(3)],
-                                          now=clock.now)
+    changes = await store.record_outcomes(
+        [_accepted(m, i, "one-pdu") for i in range(3)], now=clock.now
+    )
     assert [c.new for c in changes.changes] == [_M.DELIVERED]
     view = await store.get_message(m.id)
     assert [s.state for s in view.segments] == [_S.DELIVERED] * 3
@@ -272,10 +293,13 @@ async def test_submitted_message_without_receipt_ends_expired_without_refund(
     [done] = result.results
     assert isinstance(done, Enqueued)
     [msg] = await store.claim_due("w", now=clock(), limit=1, lease_seconds=60)
-    await store.record_outcomes([
-        OutcomeRecord(message_id=msg.id, index=i, link="l1", outcome=Accepted(smsc_id=f"id{i}"))
-        for i in range(2)
-    ], now=clock())
+    await store.record_outcomes(
+        [
+            OutcomeRecord(message_id=msg.id, index=i, link="l1", outcome=Accepted(smsc_id=f"id{i}"))
+            for i in range(2)
+        ],
+        now=clock(),
+    )
     assert (await store.expire_unconfirmed(before=clock() - 10)).changes == ()
     clock.advance(100)
     changes = await store.expire_unconfirmed(before=clock() - 10)
@@ -297,8 +321,11 @@ async def test_a_receipt_with_its_acceptance_makes_one_change_to_delivered(
     assert [(c.old, c.new) for c in changes.changes] == [(_M.DISPATCHING, _M.DELIVERED)]
     assert changes.unmatched_receipts == 0
     [seg] = (await store.get_message(m.id)).segments
-    assert (seg.state, seg.smsc_id, seg.receipt_state) == (_S.DELIVERED, "s0",
-                                                            ReceiptState.DELIVERED)
+    assert (seg.state, seg.smsc_id, seg.receipt_state) == (
+        _S.DELIVERED,
+        "s0",
+        ReceiptState.DELIVERED,
+    )
 
 
 async def test_one_batch_records_new_acceptances_and_receipts_of_earlier_ones(
@@ -310,10 +337,12 @@ async def test_one_batch_records_new_acceptances_and_receipts_of_earlier_ones(
     fresh = await _claimed(store, clock)
     early = await store.record([], [_receipt("f0", ReceiptState.ENROUTE)], now=clock.now)
     assert early.unmatched_receipts == 1  # overtook its submit_sm_resp: kept
-    changes = await store.record([_accepted(fresh, 0, "f0")],
-                                 [_receipt("e0"), _receipt("f0")], now=clock.now)
+    changes = await store.record(
+        [_accepted(fresh, 0, "f0")], [_receipt("e0"), _receipt("f0")], now=clock.now
+    )
     assert sorted((c.message_id, c.new) for c in changes.changes) == sorted(
-        [(earlier.id, _M.DELIVERED), (fresh.id, _M.DELIVERED)])
+        [(earlier.id, _M.DELIVERED), (fresh.id, _M.DELIVERED)]
+    )
     [seg] = (await store.get_message(fresh.id)).segments
     assert seg.receipt_state is ReceiptState.DELIVERED  # the early ENROUTE, then this one
     assert _pending_receipts(store.path) == 0  # the kept one was taken, not left behind
@@ -334,14 +363,15 @@ async def test_receipts_nothing_was_accepted_for_are_dropped_after_the_timeout(
 
 
 async def test_receipts_kept_unmatched_are_bounded_the_oldest_dropped_first(
-    store: SqliteStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
+    store: SqliteStore,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(sqlite_dispatch, "MAX_KEPT_RECEIPTS", 3)
     await make_account(store)
     m = await _claimed(store, clock)
     await store.record([], [_receipt("s0")], now=clock.now)  # overtook its answer
-    flood = await store.record([], [_receipt(f"unknown-{i}") for i in range(4)],
-                               now=clock.now)
+    flood = await store.record([], [_receipt(f"unknown-{i}") for i in range(4)], now=clock.now)
     assert flood.unmatched == (("op-a", "delivered"),) * 4
     assert flood.dropped == (("op-a", "overflow"),) * 2  # s0 and unknown-0
     assert _pending_receipts(store.path) == 3

@@ -33,7 +33,9 @@ async def test_many_concurrent_writes_all_commit(store: SqliteStore) -> None:
 async def test_failing_operation_in_a_batch_rolls_back_alone(store: SqliteStore) -> None:
     await store.create_account("dup")
     results = await asyncio.gather(
-        store.create_account("a1"), store.create_account("dup"), store.create_account("a2"),
+        store.create_account("a1"),
+        store.create_account("dup"),
+        store.create_account("a2"),
         return_exceptions=True,
     )
     assert isinstance(results[1], AlreadyExists)
@@ -105,9 +107,10 @@ async def test_urgent_writes_go_first_and_not_behind_bulk_writes(tmp_path: Path)
 
     def record(conn: sqlite3.Connection, name: str) -> None:
         conn.execute("CREATE TABLE IF NOT EXISTS done (name TEXT)")
-        committed = outside.execute("SELECT count(*) FROM sqlite_master WHERE name = 'done'"
-                                    ).fetchone()[0] and outside.execute(
-                                    "SELECT count(*) FROM done").fetchone()[0]
+        committed = (
+            outside.execute("SELECT count(*) FROM sqlite_master WHERE name = 'done'").fetchone()[0]
+            and outside.execute("SELECT count(*) FROM done").fetchone()[0]
+        )
         ran.append((name, committed))
         conn.execute("INSERT INTO done VALUES (?)", (name,))
 
@@ -169,8 +172,9 @@ async def test_bulk_writes_wait_out_one_urgent_transaction_at_most(tmp_path: Pat
     await asyncio.sleep(0)
     release.set()
     await asyncio.gather(blocker, bulk)
-    await eventually(lambda: len(tasks) == 4 and all(t.done() for t in tasks),
-                     what="every urgent job written")
+    await eventually(
+        lambda: len(tasks) == 4 and all(t.done() for t in tasks), what="every urgent job written"
+    )
     await engine.close()
     assert ran == ["urgent-1", "urgent-2", "enqueue", "urgent-3", "urgent-4"]
 
@@ -219,8 +223,10 @@ async def test_background_checkpoints_copy_the_wal_beside_the_writer(tmp_path: P
         await engine.write(_fill, 2000)  # ~1 MB, in the WAL at commit
         # the commit left it in the WAL (no inline checkpoint); the checkpointer
         # thread then copies it into the database file
-        await eventually(lambda: _size(path) > size + 500_000,
-                         what="the database file to receive the WAL's pages")
+        await eventually(
+            lambda: _size(path) > size + 500_000,
+            what="the database file to receive the WAL's pages",
+        )
     finally:
         await engine.close()
 
@@ -278,9 +284,10 @@ async def test_the_daemons_checkpointer_copies_what_a_worker_committed(tmp_path:
     try:
         size = _size(path)
         await worker.write(_fill, 2000)
-        await eventually(lambda: _size(path) > size + 500_000,
-                         what="the database file to receive the worker's pages")
+        await eventually(
+            lambda: _size(path) > size + 500_000,
+            what="the database file to receive the worker's pages",
+        )
     finally:
         await worker.close()
         await daemon.close()
-

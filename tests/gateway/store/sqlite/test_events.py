@@ -21,20 +21,26 @@ HOOK = "https://app.example/hooks/sms"
 
 
 async def _events(store: SqliteStore) -> list[tuple[str, str, dict[str, Any]]]:
-    return [(e.account, e.kind, json.loads(e.payload))
-            for e in await pending_events(store, 1000)]
+    return [(e.account, e.kind, json.loads(e.payload)) for e in await pending_events(store, 1000)]
 
 
 async def _states(store: SqliteStore) -> list[tuple[str | None, str]]:
-    return [(p["previous"], p["state"]) for _, kind, p in await _events(store)
-            if kind == "status"]
+    return [(p["previous"], p["state"]) for _, kind, p in await _events(store) if kind == "status"]
 
 
-async def _enqueue(store: SqliteStore, *, callback_url: str | None = None,
-                   segments: int = 1, client_ref: str | None = None) -> Message:
-    nm = dataclasses.replace(new_message(segments=segments, client_ref=client_ref,
-                                         body_hash="h" if client_ref else None),
-                             callback_url=callback_url)
+async def _enqueue(
+    store: SqliteStore,
+    *,
+    callback_url: str | None = None,
+    segments: int = 1,
+    client_ref: str | None = None,
+) -> Message:
+    nm = dataclasses.replace(
+        new_message(
+            segments=segments, client_ref=client_ref, body_hash="h" if client_ref else None
+        ),
+        callback_url=callback_url,
+    )
     [r] = (await store.enqueue([nm])).results
     assert isinstance(r, Enqueued)
     return r.message
@@ -58,11 +64,14 @@ async def test_enqueue_writes_one_queued_event_with_the_documented_payload(
     m = await _enqueue(store, client_ref="order-7")
     [event] = await pending_events(store, 10)
     assert (event.account, event.kind) == ("acme", "status")
-    assert event.payload == (
-        f'{{"event":"status","id":"{m.id}","account":"acme","to":"+33612345678",'
-        f'"state":"queued","previous":null,"at":"{iso_ms(clock.now)}",'
-        '"client_ref":"order-7","error":null}'
-    ).encode()
+    assert (
+        event.payload
+        == (
+            f'{{"event":"status","id":"{m.id}","account":"acme","to":"+33612345678",'
+            f'"state":"queued","previous":null,"at":"{iso_ms(clock.now)}",'
+            '"client_ref":"order-7","error":null}'
+        ).encode()
+    )
     assert iso_ms(clock.now) == "2026-03-15T12:00:00.000Z"
 
 
@@ -101,10 +110,13 @@ async def test_claim_and_retry_write_no_event_submit_and_receipt_do(
     [again] = await store.claim_due("w", now=clock.now, limit=1, lease_seconds=60)
     assert again.id == m.id
     await store.record_outcomes([_outcome(m, Accepted(smsc_id="x1"))], now=clock.now)
-    await store.record_receipts([Receipt(link="op-a", smsc_id="x1",
-                                         state=ReceiptState.DELIVERED)], now=clock.now)
+    await store.record_receipts(
+        [Receipt(link="op-a", smsc_id="x1", state=ReceiptState.DELIVERED)], now=clock.now
+    )
     assert await _states(store) == [
-        (None, "queued"), ("dispatching", "submitted"), ("submitted", "delivered")
+        (None, "queued"),
+        ("dispatching", "submitted"),
+        ("submitted", "delivered"),
     ]
     events = await _events(store)
     assert [p["error"] for _, _, p in events] == [None, None, None]  # the retry's is past
@@ -113,19 +125,21 @@ async def test_claim_and_retry_write_no_event_submit_and_receipt_do(
 async def test_lease_taken_back_writes_no_event(store: SqliteStore, clock: FakeClock) -> None:
     await make_account(store)
     await _claimed(store, clock)
-    assert len(await store.claim_due("w2", now=clock.now + 61, limit=1,
-                                     lease_seconds=60)) == 1
+    assert len(await store.claim_due("w2", now=clock.now + 61, limit=1, lease_seconds=60)) == 1
     assert await _states(store) == [(None, "queued")]
 
 
 async def test_rejected_event_carries_the_reason(store: SqliteStore, clock: FakeClock) -> None:
     await make_account(store)
     m = await _claimed(store, clock)
-    await store.record_outcomes([_outcome(m, Rejected(reason="invalid destination"))],
-                                now=clock.now)
+    await store.record_outcomes(
+        [_outcome(m, Rejected(reason="invalid destination"))], now=clock.now
+    )
     [*_, (_, _, last)] = await _events(store)
     assert (last["previous"], last["state"], last["error"]) == (
-        "dispatching", "rejected", "invalid destination"
+        "dispatching",
+        "rejected",
+        "invalid destination",
     )
 
 
@@ -135,8 +149,17 @@ async def test_undeliverable_event_carries_the_receipt_error(
     await make_account(store)
     m = await _claimed(store, clock)
     await store.record_outcomes([_outcome(m, Accepted(smsc_id="u1"))], now=clock.now)
-    await store.record_receipts([Receipt(link="op-a", smsc_id="u1", error="absent subscriber",
-                                         state=ReceiptState.UNDELIVERABLE)], now=clock.now)
+    await store.record_receipts(
+        [
+            Receipt(
+                link="op-a",
+                smsc_id="u1",
+                error="absent subscriber",
+                state=ReceiptState.UNDELIVERABLE,
+            )
+        ],
+        now=clock.now,
+    )
     [*_, (_, _, last)] = await _events(store)
     assert (last["state"], last["error"]) == ("undeliverable", "absent subscriber")
 
@@ -177,8 +200,7 @@ async def test_webhook_rows_only_for_messages_with_a_callback_url(
     m = await _enqueue(store, callback_url=HOOK)
     [hook] = await store.due_webhooks(now=clock.now, limit=10)
     assert (hook.account, hook.url, hook.attempts) == ("acme", HOOK, 0)
-    status = [e for e in await pending_events(store, 10)
-              if json.loads(e.payload)["id"] == m.id]
+    status = [e for e in await pending_events(store, 10) if json.loads(e.payload)["id"] == m.id]
     assert [hook.payload] == [e.payload for e in status]
 
 
@@ -189,16 +211,26 @@ async def test_without_mqtt_outbox_no_event_rows_but_webhooks_and_inbound_stored
     await make_account(store)
     m = await _claimed(store, clock, callback_url=HOOK)
     await store.record_outcomes([_outcome(m, Accepted(smsc_id="x1"))], now=clock.now)
-    await store.record_receipts([Receipt(link="op-a", smsc_id="x1",
-                                         state=ReceiptState.DELIVERED)], now=clock.now)
-    await store.add_inbound(InboundMessage(id="in-1", account="acme", link="op-a",
-                                           source="+33600000001", destination="36180",
-                                           text="STOP", received_at=clock.now))
+    await store.record_receipts(
+        [Receipt(link="op-a", smsc_id="x1", state=ReceiptState.DELIVERED)], now=clock.now
+    )
+    await store.add_inbound(
+        InboundMessage(
+            id="in-1",
+            account="acme",
+            link="op-a",
+            source="+33600000001",
+            destination="36180",
+            text="STOP",
+            received_at=clock.now,
+        )
+    )
     assert await pending_events(store, 10) == []
     assert (await store.get_message(m.id)).message.state is MessageState.DELIVERED
     assert [r.id for r in await store.list_inbound(account="acme")] == ["in-1"]
-    hooks = [json.loads(h.payload)["state"]
-             for h in await store.due_webhooks(now=clock.now, limit=10)]
+    hooks = [
+        json.loads(h.payload)["state"] for h in await store.due_webhooks(now=clock.now, limit=10)
+    ]
     assert hooks == ["queued", "submitted", "delivered"]
 
 
@@ -222,7 +254,8 @@ async def test_webhook_retry_failed_and_done(store: SqliteStore, clock: FakeCloc
 
 
 async def test_failed_webhooks_are_listed_and_tried_again(
-    store: SqliteStore, clock: FakeClock,
+    store: SqliteStore,
+    clock: FakeClock,
 ) -> None:
     await make_account(store)
     await make_account(store, "beta")
@@ -232,9 +265,12 @@ async def test_failed_webhooks_are_listed_and_tried_again(
     await store.webhook_retry(queued.id, at=clock.now + 60, error="HTTP 503")
     await store.webhook_failed(queued.id, error="HTTP 410")
     listed = await store.list_webhooks()
-    assert [(w.id, w.state, w.attempts, w.last_error, w.message_id, w.event_state)
-            for w in listed] == [(queued.id, "failed", 2, "HTTP 410", m.id, "queued"),
-                                 (cancelled.id, "pending", 0, None, m.id, "cancelled")]
+    assert [
+        (w.id, w.state, w.attempts, w.last_error, w.message_id, w.event_state) for w in listed
+    ] == [
+        (queued.id, "failed", 2, "HTTP 410", m.id, "queued"),
+        (cancelled.id, "pending", 0, None, m.id, "cancelled"),
+    ]
     assert [w.id for w in await store.list_webhooks(state="failed")] == [queued.id]
     assert await store.list_webhooks(account="beta") == []
     assert await store.retry_webhooks(account="beta") == 0
@@ -279,14 +315,15 @@ async def test_a_transactions_events_share_one_row_read_whole(store: SqliteStore
         r.message.id for r in result.results if isinstance(r, Enqueued)
     ]
     assert {(e.batch, e.batch_size) for e in events} == {(events[0].batch, 5)}
-    assert [e.kind for e in await pending_events(store, 6)] == ["status"] * 5 + [
-        "rejected"
-    ]
+    assert [e.kind for e in await pending_events(store, 6)] == ["status"] * 5 + ["rejected"]
 
 
 def test_packed_events_keep_any_account_name_and_payload() -> None:
-    events = [("status", "acme", b'{"a":1}'), ("rejected", "a b\n/é", b""),
-              ("inbound", "x" * 300, b"\x00" * 70_000)]
+    events = [
+        ("status", "acme", b'{"a":1}'),
+        ("rejected", "a b\n/é", b""),
+        ("inbound", "x" * 300, b"\x00" * 70_000),
+    ]
     body = b"".join(pack_event(*e) for e in events)
     assert unpack_events(body) == events
 
@@ -298,8 +335,9 @@ def test_id_runs_merges_consecutive_ids_only() -> None:
 
 
 async def test_add_event_stores_a_rejected_event(store: SqliteStore) -> None:
-    batch = await store.add_event(account="nobody", kind="rejected",
-                                  payload={"error": "malformed_json", "detail": "é"})
+    batch = await store.add_event(
+        account="nobody", kind="rejected", payload={"error": "malformed_json", "detail": "é"}
+    )
     [event] = await pending_events(store, 10)
     assert (event.batch, event.account, event.kind) == (batch, "nobody", "rejected")
     assert event.payload == '{"error":"malformed_json","detail":"é"}'.encode()
@@ -311,15 +349,33 @@ async def test_inbound_with_an_account_writes_one_event(
     store: SqliteStore, clock: FakeClock
 ) -> None:
     await make_account(store)
-    reply = InboundMessage(id="in-1", account="acme", link="op-a", source="+33600000001",
-                           destination="36180", text="STOP", received_at=clock.now)
+    reply = InboundMessage(
+        id="in-1",
+        account="acme",
+        link="op-a",
+        source="+33600000001",
+        destination="36180",
+        text="STOP",
+        received_at=clock.now,
+    )
     await store.add_inbound(reply)
     await store.add_inbound(reply)  # stored again after a crash: no second event
     await store.add_inbound(dataclasses.replace(reply, id="in-2", account=None))
-    assert await _events(store) == [("acme", "inbound", {
-        "event": "inbound", "id": "in-1", "from": "+33600000001", "to": "36180",
-        "text": "STOP", "link": "op-a", "received_at": "2026-03-15T12:00:00.000Z",
-    })]
+    assert await _events(store) == [
+        (
+            "acme",
+            "inbound",
+            {
+                "event": "inbound",
+                "id": "in-1",
+                "from": "+33600000001",
+                "to": "36180",
+                "text": "STOP",
+                "link": "op-a",
+                "received_at": "2026-03-15T12:00:00.000Z",
+            },
+        )
+    ]
 
 
 async def test_webhook_secret_per_account_and_rotation(store: SqliteStore) -> None:

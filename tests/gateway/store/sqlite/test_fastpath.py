@@ -40,15 +40,27 @@ def _store(path: Path) -> sqlite3.Connection:
 
 
 def _messages(rng: random.Random, count: int) -> list[NewMessage]:
-    return [NewMessage(account="acme", sender="ACME", sender_kind=SenderKind.ALPHA,
-                       destination=f"+336123{i:05d}", text="x" * (160 * s), encoding="gsm7",
-                       segments=s, price=1, client_ref=f"r{i}" if i % 3 else None,
-                       body_hash="h", callback_url="https://app.example/h" if i % 4 else None)
-            for i, s in ((i, rng.choice((1, 1, 1, 2, 3))) for i in range(count))]
+    return [
+        NewMessage(
+            account="acme",
+            sender="ACME",
+            sender_kind=SenderKind.ALPHA,
+            destination=f"+336123{i:05d}",
+            text="x" * (160 * s),
+            encoding="gsm7",
+            segments=s,
+            price=1,
+            client_ref=f"r{i}" if i % 3 else None,
+            body_hash="h",
+            callback_url="https://app.example/h" if i % 4 else None,
+        )
+        for i, s in ((i, rng.choice((1, 1, 1, 2, 3))) for i in range(count))
+    ]
 
 
-def _rounds(rng: random.Random, ids: list[tuple[str, int]]) -> list[
-        tuple[list[OutcomeRecord], list[Receipt]]]:
+def _rounds(
+    rng: random.Random, ids: list[tuple[str, int]]
+) -> list[tuple[list[OutcomeRecord], list[Receipt]]]:
     """Random rounds: each segment answered (mostly accepted), receipts after (or
     before) their acceptance, some twice, some for ids nobody sent."""
     smsc: dict[tuple[str, int], str] = {}
@@ -70,17 +82,30 @@ def _rounds(rng: random.Random, ids: list[tuple[str, int]]) -> list[
                 if roll < 0.8:
                     sid = shared if payload else f"{mid}-{index}-{rng.randrange(2)}"
                     smsc[(mid, index)] = sid
-                    outcomes.append(OutcomeRecord(message_id=mid, index=index, link=link,
-                                                  outcome=Accepted(smsc_id=sid)))
+                    outcomes.append(
+                        OutcomeRecord(
+                            message_id=mid, index=index, link=link, outcome=Accepted(smsc_id=sid)
+                        )
+                    )
                 elif roll < 0.9:
-                    outcomes.append(OutcomeRecord(message_id=mid, index=index, link=link,
-                                                  outcome=Rejected(reason="ESME_RINVDSTADR",
-                                                                   status=11)))
+                    outcomes.append(
+                        OutcomeRecord(
+                            message_id=mid,
+                            index=index,
+                            link=link,
+                            outcome=Rejected(reason="ESME_RINVDSTADR", status=11),
+                        )
+                    )
                 else:
-                    outcomes.append(OutcomeRecord(
-                        message_id=mid, index=index, link=link,
-                        outcome=Retry(reason="ESME_RSYSERR", status=8),
-                        retry_at=NOW + 60))
+                    outcomes.append(
+                        OutcomeRecord(
+                            message_id=mid,
+                            index=index,
+                            link=link,
+                            outcome=Retry(reason="ESME_RSYSERR", status=8),
+                            retry_at=NOW + 60,
+                        )
+                    )
         if rng.random() < 0.3 and outcomes:
             outcomes.append(rng.choice(outcomes))  # a duplicate answer
         receipts = list(pending_receipts)
@@ -88,15 +113,17 @@ def _rounds(rng: random.Random, ids: list[tuple[str, int]]) -> list[
         known = sorted(set(smsc.values()))
         for sid in rng.sample(known, k=min(len(known), 12)):
             state = rng.choice([ReceiptState.DELIVERED] * 6 + list(ReceiptState))
-            receipt = Receipt(link=link, smsc_id=sid, state=state,
-                              error=rng.choice((None, "000", "034")))
+            receipt = Receipt(
+                link=link, smsc_id=sid, state=state, error=rng.choice((None, "000", "034"))
+            )
             if rng.random() < 0.2:
                 pending_receipts.append(receipt)  # next round too: a duplicate
             receipts.append(receipt)
         for o in outcomes:  # a receipt that overtakes its acceptance, now and then
             if isinstance(o.outcome, Accepted) and rng.random() < 0.1:
-                receipts.insert(0, Receipt(link=link, smsc_id=o.outcome.smsc_id,
-                                           state=ReceiptState.DELIVERED))
+                receipts.insert(
+                    0, Receipt(link=link, smsc_id=o.outcome.smsc_id, state=ReceiptState.DELIVERED)
+                )
         if rng.random() < 0.2:
             receipts.append(Receipt(link=link, smsc_id="nobody", state=ReceiptState.DELIVERED))
         rounds.append((outcomes, receipts))
@@ -104,14 +131,18 @@ def _rounds(rng: random.Random, ids: list[tuple[str, int]]) -> list[
 
 
 def _dump(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
-    out = {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr)  # noqa: S608
-           for t in TABLES}
-    events = [e for (body,) in conn.execute("SELECT body FROM outbox ORDER BY id")
-              for e in unpack_events(bytes(body))]
+    out = {
+        t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr)  # noqa: S608
+        for t in TABLES
+    }
+    events = [
+        e
+        for (body,) in conn.execute("SELECT body FROM outbox ORDER BY id")
+        for e in unpack_events(bytes(body))
+    ]
     out["events"] = sorted(events, key=repr)
     out["accounts"] = conn.execute("SELECT name, balance, month_spent FROM accounts").fetchall()
-    out["webhooks"] = sorted(conn.execute("SELECT account, url, payload FROM webhooks"),
-                             key=repr)
+    out["webhooks"] = sorted(conn.execute("SELECT account, url, payload FROM webhooks"), key=repr)
     return out
 
 
@@ -121,7 +152,9 @@ def _changes(changes: QueueChanges) -> list[tuple[object, ...]]:
 
 @pytest.mark.parametrize("seed", range(40))
 def test_fast_and_general_paths_leave_the_same_store(
-    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    seed: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     rng = random.Random(seed)
     fast_changes: list[int] = []
@@ -135,8 +168,11 @@ def test_fast_and_general_paths_leave_the_same_store(
     monkeypatch.setattr(dispatch, "record_fast", counted)
     # ids from the seed too, so that a failure shows again with the same seed
     ids_rng = random.Random(seed)
-    monkeypatch.setattr(queue, "new_ids", lambda now, count: [
-        f"01M{ids_rng.getrandbits(100):023X}" for _ in range(count)])
+    monkeypatch.setattr(
+        queue,
+        "new_ids",
+        lambda now, count: [f"01M{ids_rng.getrandbits(100):023X}" for _ in range(count)],
+    )
     both = _store(tmp_path / "fast.db"), _store(tmp_path / "general.db")
     batch = _messages(rng, 60)
     for conn in both:
@@ -150,10 +186,15 @@ def test_fast_and_general_paths_leave_the_same_store(
         conn.execute("PRAGMA foreign_keys = OFF")
         conn.execute("BEGIN IMMEDIATE")
         for old, new in zip(mine, ids, strict=True):
-            for table, column in (("messages", "id"), ("segments", "message_id"),
-                                  ("ledger", "message_id")):
-                conn.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?",  # noqa: S608
-                             (new, old))
+            for table, column in (
+                ("messages", "id"),
+                ("segments", "message_id"),
+                ("ledger", "message_id"),
+            ):
+                conn.execute(
+                    f"UPDATE {table} SET {column} = ? WHERE {column} = ?",  # noqa: S608
+                    (new, old),
+                )
         for store in both:  # the queued events name the old ids: not compared
             store.execute("DELETE FROM outbox")
             store.execute("DELETE FROM webhooks")

@@ -197,9 +197,12 @@ async def test_claim_queries_use_the_queue_indexes(store: SqliteStore) -> None:
     params = {"worker": "w", "until": 1.0, "now": 0.0, "limit": 5, "walk": 20}
     plans = {
         name: " | ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
-        for name, sql in [("future", sqlite_queue._FUTURE), ("all", sqlite_queue._CLAIM_ALL),
-                          ("walk", sqlite_queue._CLAIM_WALK),
-                          ("range", sqlite_queue._CLAIM_RANGE)]
+        for name, sql in [
+            ("future", sqlite_queue._FUTURE),
+            ("all", sqlite_queue._CLAIM_ALL),
+            ("walk", sqlite_queue._CLAIM_WALK),
+            ("range", sqlite_queue._CLAIM_RANGE),
+        ]
     }
     conn.close()
     assert "USING INDEX messages_next (next_attempt_at>?)" in plans["future"]
@@ -230,19 +233,32 @@ async def test_queue_depths_count_the_states_not_final_from_their_indexes(
     await make_account(store)
     await store.enqueue([new_message(destination=f"+3361234567{i}") for i in range(4)])
     claimed = await store.claim_due("w", now=clock.now, limit=2, lease_seconds=60)
-    await store.record_outcomes([OutcomeRecord(message_id=claimed[0].id, index=0, link="op-a",
-                                               outcome=Accepted(smsc_id="x1"))], now=clock.now)
+    await store.record_outcomes(
+        [
+            OutcomeRecord(
+                message_id=claimed[0].id, index=0, link="op-a", outcome=Accepted(smsc_id="x1")
+            )
+        ],
+        now=clock.now,
+    )
     depths = await store.queue_depths()
-    assert depths == {MessageState.QUEUED: 2, MessageState.DISPATCHING: 1,
-                      MessageState.SUBMITTED: 1}
+    assert depths == {
+        MessageState.QUEUED: 2,
+        MessageState.DISPATCHING: 1,
+        MessageState.SUBMITTED: 1,
+    }
     assert {s: n for s, n in (await store.count_by_state()).items() if s in depths} == depths
     await store.ping()
 
 
 async def test_a_message_survives_the_handoff_line_unchanged(store: SqliteStore) -> None:
     await make_account(store)
-    nm = dataclasses.replace(new_message(client_ref="r", body_hash="h"), validity=600,
-                             callback_url="https://app.example/h", text="é 😀")
+    nm = dataclasses.replace(
+        new_message(client_ref="r", body_hash="h"),
+        validity=600,
+        callback_url="https://app.example/h",
+        text="é 😀",
+    )
     result = await store.enqueue([nm], lease=Lease(worker="gw", seconds=300))
     [enqueued] = result.results
     assert isinstance(enqueued, Enqueued)
@@ -259,21 +275,46 @@ async def test_waiting_for_a_link_becomes_due_at_once_by_priority(
     at = clock.now
     numbers = [f"+3361234567{i}" for i in range(5)]
     later = at + 600  # scheduled: stays later whatever the retry said
-    results = (await store.enqueue([new_message(n, priority=p, send_at=s) for n, p, s in [
-        (numbers[0], 0, None), (numbers[1], 3, None), (numbers[2], 1, None),
-        (numbers[3], 2, None), (numbers[4], 3, later)]])).results
+    results = (
+        await store.enqueue(
+            [
+                new_message(n, priority=p, send_at=s)
+                for n, p, s in [
+                    (numbers[0], 0, None),
+                    (numbers[1], 3, None),
+                    (numbers[2], 1, None),
+                    (numbers[3], 2, None),
+                    (numbers[4], 3, later),
+                ]
+            ]
+        )
+    ).results
     ids = [r.message.id for r in results if isinstance(r, Enqueued)]
     claimed = await store.claim_due("w", now=later, limit=10, lease_seconds=60)
     assert len(claimed) == 5
-    retries = {ids[0]: ("link_down", 20.0), ids[1]: ("no_link_bound", 25.0),
-               ids[2]: ("ESME_RSYSERR", 5.0), ids[3]: ("timeout", 400.0),
-               ids[4]: ("link_down", 10.0)}
-    await store.record_outcomes([
-        OutcomeRecord(message_id=i, index=0, link="op-a", outcome=Retry(reason=reason),
-                      retry_at=at + delay) for i, (reason, delay) in retries.items()],
-        now=at)
-    woken = await store.wake_waiting(reasons=("link_down", "no_link_bound", "timeout"),
-                                     now=at, within=300)
+    retries = {
+        ids[0]: ("link_down", 20.0),
+        ids[1]: ("no_link_bound", 25.0),
+        ids[2]: ("ESME_RSYSERR", 5.0),
+        ids[3]: ("timeout", 400.0),
+        ids[4]: ("link_down", 10.0),
+    }
+    await store.record_outcomes(
+        [
+            OutcomeRecord(
+                message_id=i,
+                index=0,
+                link="op-a",
+                outcome=Retry(reason=reason),
+                retry_at=at + delay,
+            )
+            for i, (reason, delay) in retries.items()
+        ],
+        now=at,
+    )
+    woken = await store.wake_waiting(
+        reasons=("link_down", "no_link_bound", "timeout"), now=at, within=300
+    )
     # ESME_RSYSERR waits its own back-off; the timeout one is past the horizon
     assert woken == 3
     due = await store.claim_due("w", now=at, limit=10, lease_seconds=60)
@@ -285,7 +326,8 @@ async def test_waiting_for_a_link_becomes_due_at_once_by_priority(
 async def test_waking_waiting_messages_reads_only_the_next_minutes(store: SqliteStore) -> None:
     conn = sqlite3.connect(store.path)
     sql = sqlite_queue._WAKE.format(marks="?")
-    plan = " | ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}",
-                                                 (0.0, 0.0, 1.0, "link_down")))
+    plan = " | ".join(
+        r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", (0.0, 0.0, 1.0, "link_down"))
+    )
     conn.close()
     assert "USING INDEX messages_next (next_attempt_at>? AND next_attempt_at<?)" in plan

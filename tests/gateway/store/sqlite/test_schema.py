@@ -113,8 +113,14 @@ async def test_version_1_file_is_upgraded_with_outbox_tables_and_secrets(
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-    assert {"outbox", "metric_counts", "webhooks", "webhooks_due", "messages_next",
-            "messages_due"} <= tables
+    assert {
+        "outbox",
+        "metric_counts",
+        "webhooks",
+        "webhooks_due",
+        "messages_next",
+        "messages_due",
+    } <= tables
     assert "events" not in tables
     stored = dict(conn.execute("SELECT name, webhook_secret FROM accounts").fetchall())
     conn.close()
@@ -130,10 +136,14 @@ async def test_version_2_outbox_events_move_to_the_batched_outbox_in_order(
         conn.executescript(script)
     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     conn.execute("PRAGMA user_version = 2")
-    waiting = [("acme", "status", b'{"state":"queued"}'), ("a b", "rejected", b'{"error":"x"}'),
-               ("acme", "inbound", '{"text":"é"}'.encode())]
-    conn.executemany("INSERT INTO events (account, kind, payload, created_at) "
-                     "VALUES (?, ?, ?, 0)", waiting)
+    waiting = [
+        ("acme", "status", b'{"state":"queued"}'),
+        ("a b", "rejected", b'{"error":"x"}'),
+        ("acme", "inbound", '{"text":"é"}'.encode()),
+    ]
+    conn.executemany(
+        "INSERT INTO events (account, kind, payload, created_at) VALUES (?, ?, ?, 0)", waiting
+    )
     conn.close()
     store = await open_store(f"sqlite:///{path}")
     try:
@@ -158,9 +168,14 @@ async def test_version_3_with_a_short_code_approved_twice_keeps_the_first_owner(
     conn.executemany(
         "INSERT INTO senders (account, value, kind, status, created_at, updated_at) "
         "VALUES (?, ?, ?, 'approved', 0, ?)",
-        [("acme", "36180", "shortcode", 20.0), ("beta", "36180", "shortcode", 10.0),
-         ("gamma", "36180", "shortcode", 30.0), ("acme", "+33612345678", "number", 5.0),
-         ("acme", "SHOP", "alpha", 1.0), ("beta", "SHOP", "alpha", 2.0)],
+        [
+            ("acme", "36180", "shortcode", 20.0),
+            ("beta", "36180", "shortcode", 10.0),
+            ("gamma", "36180", "shortcode", 30.0),
+            ("acme", "+33612345678", "number", 5.0),
+            ("acme", "SHOP", "alpha", 1.0),
+            ("beta", "SHOP", "alpha", 2.0),
+        ],
     )
     conn.close()
     store = await open_store(f"sqlite:///{path}")
@@ -172,7 +187,10 @@ async def test_version_3_with_a_short_code_approved_twice_keeps_the_first_owner(
         await store.close()
     assert owners[0] == "beta"  # approved first (earliest), it keeps the short code
     assert {a: s.status.value for a, s in states.items() if s} == {
-        "acme": "pending", "beta": "approved", "gamma": "pending"}
+        "acme": "pending",
+        "beta": "approved",
+        "gamma": "pending",
+    }
     assert states["acme"] is not None
     assert states["acme"].reason == SHARED_APPROVAL_REASON
     assert all(s is not None and s.status.value == "approved" for s in shop)
@@ -181,8 +199,7 @@ async def test_version_3_with_a_short_code_approved_twice_keeps_the_first_owner(
 class _LockedTwice:
     """A connection whose journal-mode switch meets another opener's lock twice."""
 
-    def __init__(self, code: int = sqlite3.SQLITE_BUSY, error: str = "database is locked"
-                 ) -> None:
+    def __init__(self, code: int = sqlite3.SQLITE_BUSY, error: str = "database is locked") -> None:
         self.calls = 0
         self.code = code
         self.error = error
