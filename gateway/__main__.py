@@ -1,5 +1,5 @@
 """``python -m gateway`` is the ``smsgw`` command."""
 
-from gateway.cli import main
+from gateway.runtime.commands import main
 
 raise SystemExit(main())

@@ -1,9 +1,10 @@
 """The ``smsgw`` command line (README: Operations).
 
 Each command group lives in its own module and exposes
-``register(subparsers, common)``; modules are named in full in
-:data:`COMMAND_MODULES` and imported by name, so the simulators' commands can
-live with their drivers without ``gateway`` importing ``drivers``. A command
+``register(subparsers, common)``, listed in :data:`COMMAND_MODULES`; the
+simulators' commands live with their drivers and are added by the runtime
+(:mod:`gateway.runtime.commands`, the console script), so that nothing here
+imports ``drivers``. A command
 sets ``handler`` to a function ``(args) -> int``. User errors print one line
 on stderr and exit 1; usage errors exit 2 (argparse); a bulk command that
 did part of its work (some recipients or rows taken, others refused) exits 3
@@ -14,33 +15,49 @@ user error.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from gateway import __version__
+from gateway.cli import (
+    account,
+    count,
+    credit,
+    daemon,
+    inbound,
+    message,
+    phonebook,
+    price,
+    send,
+    sender,
+    token,
+    webhook,
+)
 from gateway.model.errors import UserError
 
-# command modules, in the order `smsgw --help` lists them (one per line)
-COMMAND_MODULES: tuple[str, ...] = (
-    "gateway.cli.daemon",
-    "gateway.cli.count",
-    "gateway.cli.send",
-    "gateway.cli.message",
-    "gateway.cli.account",
-    "gateway.cli.token",
-    "gateway.cli.credit",
-    "gateway.cli.sender",
-    "gateway.cli.price",
-    "gateway.cli.phonebook",
-    "gateway.cli.inbound",
-    "gateway.cli.webhook",
-    "drivers.smpp.simulator.cli",
-    "drivers.modem.simulator.cli",
+# command modules, in the order `smsgw --help` lists them (one per line); the
+# runtime adds the drivers' commands (gateway.runtime.commands), so that
+# nothing here imports drivers
+COMMAND_MODULES: tuple[ModuleType, ...] = (
+    daemon,
+    count,
+    send,
+    message,
+    account,
+    token,
+    credit,
+    sender,
+    price,
+    phonebook,
+    inbound,
+    webhook,
 )
 
+Register = Callable[[Any, argparse.ArgumentParser], None]
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -70,7 +87,8 @@ def common_options() -> argparse.ArgumentParser:
     return common
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Sequence[Register] = ()) -> argparse.ArgumentParser:
+    """The parser of the core's commands, then ``commands`` (the drivers')."""
     parser = argparse.ArgumentParser(prog="smsgw", description="SMS gateway daemon and tools")
     parser.add_argument("--version", action="version", version=f"smsgw {__version__}")
     # also accepted before the command (`smsgw -c FILE send ...`)
@@ -84,14 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = common_options()
-    for name in COMMAND_MODULES:
-        module = importlib.import_module(name)
+    for module in COMMAND_MODULES:
         module.register(sub, common)
+    for register in commands:
+        register(sub, common)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, *, commands: Sequence[Register] = ()) -> int:
+    """``smsgw``: the console script is gateway.runtime.commands.main, which adds
+    the drivers' commands."""
+    parser = build_parser(commands)
     args = parser.parse_args(argv)
     if getattr(args, "config", None) is None:
         args.config = args.global_config or default_config_path()

@@ -69,7 +69,7 @@ async def test_modem_sim_command_serves_a_link_and_takes_console_commands(
 def test_modem_sim_reports_a_bad_link_path_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from gateway.cli import main
+    from gateway.runtime.commands import main
 
     assert main(["modem-sim", "--link", str(tmp_path / "missing" / "modem")]) == 1
     err = capsys.readouterr().err
@@ -78,7 +78,7 @@ def test_modem_sim_reports_a_bad_link_path_in_one_line(
 
 
 def test_modem_sim_refuses_an_impossible_error_share(capsys: pytest.CaptureFixture[str]) -> None:
-    from gateway.cli import main
+    from gateway.runtime.commands import main
 
     assert main(["modem-sim", "--cms-error-share", "2"]) == 1
     assert "--cms-error-share" in capsys.readouterr().err
