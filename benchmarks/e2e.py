@@ -75,7 +75,7 @@ from benchmarks.e2e_system import (
     stop,
     writer_seconds,
 )
-from gateway.runtime.workers import WRITER_STATS_EVERY
+from gateway.runtime.worker import WRITER_STATS_EVERY
 
 # --- orchestration ---------------------------------------------------------------
 

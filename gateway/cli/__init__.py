@@ -27,7 +27,6 @@ from gateway.cli import (
     account,
     count,
     credit,
-    daemon,
     inbound,
     message,
     phonebook,
@@ -43,7 +42,6 @@ from gateway.model.errors import UserError
 # runtime adds the drivers' commands (gateway.runtime.commands), so that
 # nothing here imports drivers
 COMMAND_MODULES: tuple[ModuleType, ...] = (
-    daemon,
     count,
     send,
     message,
@@ -88,7 +86,7 @@ def common_options() -> argparse.ArgumentParser:
 
 
 def build_parser(commands: Sequence[Register] = ()) -> argparse.ArgumentParser:
-    """The parser of the core's commands, then ``commands`` (the drivers')."""
+    """The parser of ``commands`` (the runtime's and the drivers'), then the core's."""
     parser = argparse.ArgumentParser(prog="smsgw", description="SMS gateway daemon and tools")
     parser.add_argument("--version", action="version", version=f"smsgw {__version__}")
     # also accepted before the command (`smsgw -c FILE send ...`)
@@ -102,10 +100,10 @@ def build_parser(commands: Sequence[Register] = ()) -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = common_options()
-    for module in COMMAND_MODULES:
-        module.register(sub, common)
     for register in commands:
         register(sub, common)
+    for module in COMMAND_MODULES:
+        module.register(sub, common)
     return parser
 
 

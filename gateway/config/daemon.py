@@ -57,7 +57,7 @@ class DaemonSettings:
     lease: float  # seconds a claimed message stays leased (taken back after a crash)
     ready_timeout: float  # READY=1 once links are bound, or after this long anyway
     receipt_timeout: float  # a submitted message with no receipt after this ends expired
-    workers: int  # worker processes for ingest and events (gateway.runtime.workers); 0: none
+    workers: int  # worker processes for ingest and events (gateway.runtime.worker_pool); 0: none
     log_level: str
     log_json: bool | None
     national: tuple[str, ...]

@@ -57,7 +57,6 @@ import asyncio
 import contextlib
 import functools
 import random
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -76,6 +75,7 @@ from gateway.link.interface import (
     SegmentSender,
     SubmitRequest,
 )
+from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.errors import CodecError
 from gateway.model.message import MessageState, SegmentState
 from gateway.ops.metrics import Metrics
@@ -131,7 +131,7 @@ class Dispatcher:
         settings: DispatchSettings,
         on_changes: ChangesSink,
         logger: Any,  # a structlog bound logger
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
         rng: random.Random | None = None,
         metrics: Metrics | None = None,
         journal: AcceptJournal | None = None,
@@ -253,7 +253,7 @@ class Dispatcher:
             self._wake.clear()
             self._feed()
             self._watch_links()
-            now = time.monotonic()
+            now = self._clock.monotonic()
             room = self._s.max_in_flight - len(self._held)
             want = room > 0 and len(self._queue) < self._s.batch
             if want and (self._claim_now or now >= self._next_claim):
@@ -348,7 +348,7 @@ class Dispatcher:
                 self._hold(message)  # a copy still held lost its lease: this one replaces it
         self._claim_now = len(claimed) == limit
         if not self._claim_now:
-            self._next_claim = time.monotonic() + self._s.idle_poll
+            self._next_claim = self._clock.monotonic() + self._s.idle_poll
 
     async def _release(self, ids: list[str]) -> None:
         for i in ids:

@@ -30,13 +30,13 @@ import asyncio
 import collections
 import functools
 import math
-import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from gateway.dispatch.journal import AcceptJournal
 from gateway.dispatch.slots import WeightedSlots
 from gateway.link.interface import Accepted, Outcome, Receipt, ReceiptDone, Retry
+from gateway.model.clock import Clock
 from gateway.model.errors import StoreError
 from gateway.ops.metrics import Metrics
 from gateway.store.base import Store
@@ -55,7 +55,7 @@ def record_retry_delay(failures: int) -> float:
 
 
 class RecordFn(Protocol):
-    """Writes a round (``Store.record``, or worker 0 doing it: gateway.runtime.workers)."""
+    """Writes a round (``Store.record``, or worker 0 doing it: gateway.runtime.worker_pool)."""
 
     def __call__(
         self, outcomes: Sequence[OutcomeRecord], receipts: Sequence[Receipt], *, now: float
@@ -104,7 +104,7 @@ class Sending:
         self.taken = taken
         self.waiting = waiting  # answers still to come
         self.outcomes: dict[int, Outcome] = {}
-        self.started = time.monotonic()
+        self.started = recorder.clock.monotonic()
         self.accepted = 0  # records journaled
         self.journal_file = -1  # the journal file they went to (-1: none)
 
@@ -115,9 +115,8 @@ class Sending:
         recorder = self.recorder
         try:
             if recorder.metrics is not None:
-                recorder.metrics.submit_answered(
-                    link=self.link, outcome=outcome, latency=time.monotonic() - self.started
-                )
+                latency = recorder.clock.monotonic() - self.started
+                recorder.metrics.submit_answered(link=self.link, outcome=outcome, latency=latency)
             if index < 0:
                 self.outcomes = dict.fromkeys(self.indices, outcome)
             else:
@@ -176,7 +175,7 @@ class OutcomeRecorder:
         on_changes: Callable[[QueueChanges], None],
         on_recorded: Callable[[Finished], None],
         retry_at: RetryAt,
-        clock: Callable[[], float],
+        clock: Clock,
         logger: Any,
         metrics: Metrics | None,
         record: RecordFn | None = None,
@@ -186,7 +185,7 @@ class OutcomeRecorder:
         self._on_changes = on_changes
         self._on_recorded = on_recorded
         self._retry_at = retry_at
-        self._clock = clock
+        self.clock = clock
         self.log = logger
         self.metrics = metrics
         self._records: list[OutcomeRecord] = []  # answered, to be recorded
@@ -205,7 +204,7 @@ class OutcomeRecorder:
     def answered(self, sending: Sending) -> None:
         """Every segment of a message answered: records to the store, accepted ones to
         the journal too; its slots free once nothing it holds can be sent twice."""
-        now = self._clock()
+        now = self.clock()
         message = sending.message
         attempts = message.attempts
         records = [
@@ -296,7 +295,7 @@ class OutcomeRecorder:
             self._records, self._after = [], []
             self._receipts, self._receipts_stored = [], []
             try:
-                changes = await self._record(records, receipts, now=self._clock())
+                changes = await self._record(records, receipts, now=self.clock())
             except Exception as exc:  # noqa: BLE001 - outcomes kept and tried again
                 if receipts:
                     self.log.warning("receipts_unrecorded", receipts=len(receipts), error=repr(exc))
@@ -324,7 +323,7 @@ class OutcomeRecorder:
     def _count_receipts(self, receipts: Sequence[Receipt], changes: QueueChanges) -> None:
         if self.metrics is not None:
             self.metrics.receipts_recorded(receipts, changes)
-        now = self._clock()
+        now = self.clock()
         kept = self._unmatched.add((link for link, _ in changes.unmatched), now)
         if kept is not None:
             self.log.info(

@@ -14,8 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import time
-from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -23,6 +21,7 @@ import aiohttp
 from gateway.events import webhooks
 from gateway.events.callbacks import CallbackPolicy
 from gateway.events.mqtt_bridge import MqttBridge, MqttUnavailable
+from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.ops.metrics import EventMetrics
 from gateway.store.base import Store
 from gateway.store.records import WebhookEvent
@@ -50,7 +49,7 @@ class EventPublisher:
         store: Store,
         metrics: EventMetrics,
         logger: Any,  # a structlog bound logger
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
         webhook_concurrency: int = webhooks.CONCURRENCY,
         webhook_host_concurrency: int = webhooks.HOST_CONCURRENCY,
         webhook_timeout: float = webhooks.ATTEMPT_TIMEOUT,

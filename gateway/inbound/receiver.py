@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gateway.inbound.reassembly import InboundMessage as Reassembled
 from gateway.inbound.reassembly import Reassembler
 from gateway.link.interface import InboundPart, Receipt, ReceiptDone, settle
+from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.ops.metrics import Metrics
 from gateway.store import new_id
 from gateway.store.base import Store
@@ -42,7 +42,7 @@ class LinkEvents:
         record_receipt: Callable[[Receipt, ReceiptDone], None],
         logger: Any,  # a structlog bound logger
         reassembly_timeout: float = 300.0,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
         metrics: Metrics | None = None,
     ) -> None:
         self._store = store

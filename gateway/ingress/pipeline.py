@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +28,7 @@ from gateway.accounting.pricing import PriceList
 from gateway.codec import analyze
 from gateway.events.callbacks import CallbackPolicy
 from gateway.ingress.senders import parse_sender
+from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.errors import (
     ClientRefConflict,
     EmptyText,
@@ -107,9 +107,8 @@ class SendService:
         lease: Callable[[], Lease | None] | None = None,
         on_stored: Callable[[Sequence[Message]], None] | None = None,
         context_ttl: float = CONTEXT_TTL,
-        monotonic: Callable[[], float] = time.monotonic,
         callbacks: CallbackPolicy | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._store = store
         # the receivers a callback_url may name (gateway.events.callbacks: public ones by default)
@@ -123,8 +122,7 @@ class SendService:
         self._lease = lease
         self._on_stored = on_stored  # the new messages of each committed batch
         self._context_ttl = context_ttl
-        self._monotonic = monotonic
-        self._clock = clock  # wall clock: what send_at is checked against
+        self._clock = clock  # wall time: what send_at is checked against
         # (account, sender) -> (good until, sender, kind, prices)
         self._contexts: dict[tuple[str, str], tuple[float, str, Any, PriceList]] = {}
 
@@ -197,7 +195,7 @@ class SendService:
         refusal is always read again, so it ends as soon as the sender is approved)."""
         address = parse_sender(raw_sender)
         key = (account, address.value)
-        now = self._monotonic()
+        now = self._clock.monotonic()
         known = self._contexts.get(key)
         if known is not None and known[0] > now:
             return known[1], known[2], known[3]

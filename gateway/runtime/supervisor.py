@@ -15,11 +15,11 @@ import asyncio
 import contextlib
 import dataclasses
 import random
-import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from gateway.link.interface import Link, LinkHealth
+from gateway.model.clock import SYSTEM_CLOCK, Clock
 
 RESTART_MIN = 1.0  # seconds before the first restart of a crashed link
 RESTART_MAX = 60.0  # the back-off's cap
@@ -57,6 +57,7 @@ async def supervise(
     stopping: asyncio.Event,
     logger: Any,
     rng: random.Random | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> None:
     """Run ``slot.link`` until it stops; after each crash, once the back-off is over,
     ``rebuild()`` installs and returns the link to run next (None: the daemon
@@ -65,14 +66,14 @@ async def supervise(
     failures = 0
     while True:
         link = slot.link
-        started = time.monotonic()
+        started = clock.monotonic()
         try:
             await link.run()
         except Exception as exc:  # noqa: BLE001 - any crash of one link stays that link's
             crash: Exception = exc
         else:
             return  # stopped
-        failures = 1 if time.monotonic() - started >= HEALTHY_RUN else failures + 1
+        failures = 1 if clock.monotonic() - started >= HEALTHY_RUN else failures + 1
         slot.crashed = f"{type(crash).__name__}: {crash}"
         try:
             await link.stop(timeout=STOP_TIMEOUT)

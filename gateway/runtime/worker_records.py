@@ -5,7 +5,7 @@ written by worker 0 rather than by the daemon's own store writer: one process
 then writes to SQLite (no two writers taking the write lock in turn), and the
 writer's Python work no longer competes with the links and the dispatcher for
 the daemon's interpreter lock, which stretched every transaction (and the
-lock's hold) to several times its own CPU time. See gateway.runtime.workers for the
+lock's hold) to several times its own CPU time. See gateway.runtime.worker_pool for the
 lines and gateway.dispatch.outcomes for the writer that sends them.
 
 Lists, not dicts: a round carries thousands.

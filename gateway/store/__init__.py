@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.errors import ConfigError
 from gateway.model.ids import new_id
 from gateway.store.base import KEEP, Keep, Store
@@ -86,7 +85,7 @@ async def open_store(
     url: str,
     *,
     base: Path | None = None,
-    clock: Callable[[], float] = time.time,
+    clock: Clock = SYSTEM_CLOCK,
     synchronous: str = "full",
     mqtt_outbox: bool = True,
     checkpoints: str = "inline",

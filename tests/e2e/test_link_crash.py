@@ -18,7 +18,7 @@ from drivers.smpp.simulator.session import SimConfig
 from gateway.config.daemon import LinkTable, daemon_settings
 from gateway.config.file import Config, load_config
 from gateway.link.interface import Link, LinkHandler
-from gateway.runtime import daemon as app_module
+from gateway.runtime import links as app_module
 from gateway.runtime import supervisor
 from gateway.runtime.daemon import Daemon
 from tests.e2e.system import prepare_store, smpp_link, write_config

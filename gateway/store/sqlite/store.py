@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gateway.link.interface import Receipt
+from gateway.model.clock import Clock
 from gateway.model.message import MessageState, SenderKind, SenderStatus
 from gateway.store.base import KEEP, Keep
 from gateway.store.records import (
@@ -50,9 +51,7 @@ class SqliteStore:
     daemon turns it off when it has no ``[mqtt]``: nothing would publish them.
     """
 
-    def __init__(
-        self, *, engine: Engine, clock: Callable[[], float], mqtt_outbox: bool = True
-    ) -> None:
+    def __init__(self, *, engine: Engine, clock: Clock, mqtt_outbox: bool = True) -> None:
         self._engine = engine
         self._clock = clock
         self.mqtt_outbox = mqtt_outbox

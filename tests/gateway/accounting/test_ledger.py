@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
@@ -15,19 +13,7 @@ from gateway.accounting.ledger import AccountState, Ledger, history_csv, parse_a
 from gateway.model.errors import AlreadyExists, InsufficientCredit, MonthlyCapReached, UserError
 from gateway.store.records import Enqueued, EntryKind
 from gateway.store.sqlite.store import SqliteStore
-from tests.gateway.store.support import FakeClock, fresh_store, make_account, new_message
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def store(tmp_path: Path, clock: FakeClock) -> AsyncIterator[SqliteStore]:
-    s = await fresh_store(tmp_path, clock)
-    yield s
-    await s.close()
+from tests.gateway.store.support import make_account, new_message
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gateway.cli import main
+from gateway.runtime.commands import main
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import main
+from gateway.runtime.commands import main
 from tests.gateway.cli.clirun import Cli
 
 

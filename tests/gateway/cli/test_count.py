@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gateway.cli import main
+from gateway.runtime.commands import main
 
 
 def test_count_json_reports_analysis(capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,8 +10,8 @@ from gateway.config.daemon import daemon_settings
 from gateway.config.file import load_config
 from gateway.ingress.http_limits import HttpLimits
 from gateway.model.errors import ConfigError
-from gateway.runtime.daemon import check_links
-from gateway.runtime.workers import worker_mqtt
+from gateway.runtime.links import check_links
+from gateway.runtime.worker import worker_mqtt
 
 LINK = """
 [[link]]

@@ -31,12 +31,14 @@ from gateway.link.interface import (
     Retry,
     SubmitRequest,
 )
+from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.errors import StoreError
 from gateway.model.message import MessageState, SenderKind
 from gateway.ops.metrics import Metrics
 from gateway.store import open_store
 from gateway.store.records import Lease, Message, NewMessage, OutcomeRecord, QueueChanges
 from gateway.store.sqlite.store import SqliteStore
+from tests.clock import AheadClock
 from tests.gateway.store.support import make_account
 from tests.waiting import eventually
 
@@ -250,7 +252,7 @@ async def rig(
     tmp_path: Path,
     *links: ScriptedLink | SubmitOnlyLink,
     journal: bool = True,
-    clock: Callable[[], float] = time.time,
+    clock: Clock = SYSTEM_CLOCK,
     routes: Sequence[Route] | None = None,
     metrics: Metrics | None = None,
     **settings: Any,
@@ -479,7 +481,7 @@ async def test_a_message_past_its_validity_expires_unsent_and_is_refunded(
     tmp_path: Path,
 ) -> None:
     link = ScriptedLink()
-    async with rig(tmp_path, link, clock=lambda: time.time() + 60) as r:
+    async with rig(tmp_path, link, clock=AheadClock(60)) as r:
         [message] = await r.enqueue(1, validity=30)
         await r.all_in([message], MessageState.EXPIRED)
         assert link.sent == []
@@ -491,7 +493,7 @@ async def test_messages_whose_lease_runs_short_are_let_go_unsent(tmp_path: Path)
     link = ScriptedLink()
     # leases of 300 s: with the clock 280 s ahead, 20 s are left (less than the margin);
     # more held than max_in_flight: each one let go must wake the feeder for the next
-    async with rig(tmp_path, link, clock=lambda: time.time() + 280, max_in_flight=1, batch=1) as r:
+    async with rig(tmp_path, link, clock=AheadClock(280), max_in_flight=1, batch=1) as r:
         messages = await r.enqueue(3)
         assert r.dispatcher.held == 3
         await eventually(lambda: r.dispatcher.held == 0, what="every message let go")

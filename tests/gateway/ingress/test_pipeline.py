@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -25,21 +24,10 @@ from gateway.model.errors import (
 from gateway.model.message import MessageClass, MessageState, SenderKind, SenderStatus
 from gateway.store.records import Lease
 from gateway.store.sqlite.store import SqliteStore
-from tests.gateway.store.support import START, FakeClock, fresh_store, make_account
+from tests.clock import START, FakeClock
+from tests.gateway.store.support import fresh_store, make_account
 
 A, B, C = "+33612345678", "+33612345679", "+447700900123"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-async def store(tmp_path: Path, clock: FakeClock) -> AsyncIterator[SqliteStore]:
-    s = await fresh_store(tmp_path, clock)
-    yield s
-    await s.close()
 
 
 @pytest.fixture
@@ -334,7 +322,7 @@ async def test_an_approved_sender_and_prices_are_used_as_read_for_context_ttl(
 ) -> None:
     await make_account(store)
     ticks = FakeClock(0.0)
-    service = SendService(store=store, log=structlog.get_logger(), context_ttl=1.0, monotonic=ticks)
+    service = SendService(store=store, log=structlog.get_logger(), context_ttl=1.0, clock=ticks)
     await service.send(_req(A))
     await store.set_sender_status("acme", "ACME", SenderStatus.REFUSED, reason="spam")
     await store.set_price("+", 7)
@@ -353,9 +341,7 @@ async def test_a_sender_not_allowed_is_read_again_at_the_next_send(store: Sqlite
     await make_account(store)
     await store.add_sender("acme", "NEWS", SenderKind.ALPHA)
     ticks = FakeClock(0.0)
-    service = SendService(
-        store=store, log=structlog.get_logger(), context_ttl=60.0, monotonic=ticks
-    )
+    service = SendService(store=store, log=structlog.get_logger(), context_ttl=60.0, clock=ticks)
     with pytest.raises(SenderNotAllowed, match="waiting for approval"):
         await service.send(_req(A, sender="NEWS"))
     await store.set_sender_status("acme", "NEWS", SenderStatus.APPROVED)

@@ -1,8 +1,7 @@
-"""Helpers for store, ledger and enqueue tests: a fake clock, accounts, messages."""
+"""Helpers for store, ledger and enqueue tests: stores, accounts, messages."""
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import NamedTuple
 
@@ -11,21 +10,7 @@ from gateway.store import open_store
 from gateway.store.base import Store
 from gateway.store.records import NewMessage
 from gateway.store.sqlite.store import SqliteStore
-
-START = dt.datetime(2026, 3, 15, 12, 0, tzinfo=dt.UTC).timestamp()
-
-
-class FakeClock:
-    """A clock tests move by hand."""
-
-    def __init__(self, now: float = START) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.clock import FakeClock
 
 
 async def fresh_store(tmp_path: Path, clock: FakeClock) -> SqliteStore:

@@ -20,7 +20,7 @@ from tests.waiting import eventually
 # together, then each runs `smsgw send` in-process.
 CHILD = """
 import sys
-from gateway.cli import main
+from gateway.runtime.commands import main
 sys.stdin.read()
 sys.exit(main(sys.argv[1:]))
 """

@@ -13,7 +13,8 @@ from gateway.store.records import Enqueued, Message, OutcomeRecord
 from gateway.store.sqlite import dispatch as sqlite_dispatch
 from gateway.store.sqlite.dispatch import aggregate
 from gateway.store.sqlite.store import SqliteStore
-from tests.gateway.store.support import FakeClock, make_account, new_message
+from tests.clock import FakeClock
+from tests.gateway.store.support import make_account, new_message
 
 _S = SegmentState
 _M = MessageState

@@ -15,7 +15,8 @@ from gateway.model.errors import AlreadyExists, StoreError
 from gateway.store.base import Store
 from gateway.store.sqlite.engine import Engine
 from gateway.store.sqlite.store import SqliteStore
-from tests.gateway.store.support import FakeClock, make_account, new_message
+from tests.clock import FakeClock
+from tests.gateway.store.support import make_account, new_message
 from tests.waiting import eventually
 
 

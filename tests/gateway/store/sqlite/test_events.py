@@ -15,7 +15,8 @@ from gateway.model.message import IllegalTransition, MessageState
 from gateway.store.records import Enqueued, InboundMessage, Message, OutcomeRecord
 from gateway.store.sqlite.events import id_runs, iso_ms, pack_event, unpack_events
 from gateway.store.sqlite.store import SqliteStore
-from tests.gateway.store.support import FakeClock, make_account, new_message, pending_events
+from tests.clock import FakeClock
+from tests.gateway.store.support import make_account, new_message, pending_events
 
 HOOK = "https://app.example/hooks/sms"
 

@@ -15,7 +15,8 @@ from gateway.store.records import Enqueued, EntryKind, Lease, OutcomeRecord, Ref
 from gateway.store.sqlite import queue as sqlite_queue
 from gateway.store.sqlite.rows import message_from, message_row
 from gateway.store.sqlite.store import SqliteStore
-from tests.gateway.store.support import FakeClock, make_account, new_message
+from tests.clock import FakeClock
+from tests.gateway.store.support import make_account, new_message
 
 
 async def test_enqueue_debits_and_inserts_message_and_segments(store: SqliteStore) -> None:

@@ -17,7 +17,8 @@ from gateway.store.sqlite.schema import (
     SCHEMA_VERSION,
     SHARED_APPROVAL_REASON,
 )
-from tests.gateway.store.support import FakeClock, pending_events
+from tests.clock import FakeClock
+from tests.gateway.store.support import pending_events
 
 
 async def test_new_file_is_created_migrated_and_marked(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""``smsgw run``, ``smsgw check-config`` and ``smsgw link list``."""
+"""``smsgw run``, ``smsgw check-config`` and ``smsgw link list``: the runtime's own
+commands, registered by gateway.runtime.commands."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from gateway.config.daemon import daemon_settings
 from gateway.config.file import Where, load_config
 from gateway.model.errors import UserError
 from gateway.ops.logs import configure_logging, get_logger
+from gateway.runtime.daemon import run_daemon
+from gateway.runtime.links import check_links
 from gateway.store import check_openable
 
 
@@ -40,8 +43,6 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gateway.runtime.daemon import check_links, run_daemon  # noqa: PLC0415 - it loads drivers
-
     config = load_config(args.config)
     settings = daemon_settings(config)
     where = Where.of(config)
@@ -54,8 +55,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _describe(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
     """What the daemon would run, and every problem of the file (empty: none)."""
-    from gateway.runtime.daemon import check_links  # noqa: PLC0415 - the composition root loads drivers
-
     where = Where.for_file(args.config)
     config = load_config(args.config, where=where)  # a missing file, bad TOML: fatal
     settings = daemon_settings(config, where=where)

@@ -1,0 +1,381 @@
+"""A worker process (``python -m gateway.runtime.worker``), started by the daemon's
+gateway.runtime.worker_pool when ``[workers] count`` is 1 or more: it serves the
+HTTP API and takes MQTT sends, and worker 0 publishes the outbox and writes the
+dispatcher's outcomes (gateway.runtime.worker_pool says why; gateway.runtime.worker_wire
+gives the lines it exchanges with the daemon).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import itertools
+import signal
+import socket
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from gateway.config.daemon import DaemonSettings, daemon_settings
+from gateway.config.file import load_config
+from gateway.events.mqtt_bridge import SHARED_GROUP, MqttBridge, MqttSettings
+from gateway.events.publisher import EventPublisher
+from gateway.ingress.http import HttpServer, build_app
+from gateway.model.clock import SYSTEM_CLOCK, Clock
+from gateway.model.errors import ConfigError
+from gateway.model.message import MessageState
+from gateway.ops.logs import configure_logging, get_logger
+from gateway.runtime.assembly import build_events, build_mqtt_ingress, build_send_service, tune_gc
+from gateway.runtime.worker_records import (
+    changes_list,
+    outcome_from,
+    receipt_from,
+)
+from gateway.runtime.worker_wire import LINE_LIMIT, OncePerTurn, decode, encode
+from gateway.store import open_store
+from gateway.store.base import Store
+from gateway.store.records import Lease, Message
+from gateway.store.sqlite.rows import message_row
+
+
+class DaemonLink:
+    """A worker's end of the socket pair: reports, asks, and the daemon's answers.
+
+    It stands in for the daemon's metrics (the methods of ``RELAYED``), its
+    dispatcher (:meth:`handoff`) and its /metrics, /readyz and /links
+    (:meth:`metrics_text`, :meth:`readiness`, :meth:`links`).
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+        self.on_events: Callable[[], object] | None = None  # the daemon says: new outbox rows
+        self.accepting = True  # the daemon's dispatcher takes handovers
+        # new outbox rows written here: worker 0 publishes them (one line per loop turn)
+        self.wake_events = OncePerTurn(lambda: self.send(["events"]))
+        # worker 0: the daemon's "record" requests (id, now, outcomes, receipts)
+        self.on_record: Callable[[int, float, list[Any], list[Any]], object] | None = None
+        self._ids = itertools.count(1)
+        self._asked: dict[int, asyncio.Future[Any]] = {}
+
+    def handoff(self, messages: Sequence[Message]) -> None:
+        """Stored leased to the daemon's dispatcher: it takes them from here (as they
+        were stored: no read of its own)."""
+        rows = [message_row(m) for m in messages if m.state is MessageState.DISPATCHING]
+        if rows:
+            self.send(["handoff", rows])
+
+    def send(self, item: list[Any]) -> None:
+        if not self._writer.is_closing():
+            self._writer.write(encode(item))
+
+    async def ask(self, what: str, *, timeout: float = 10.0) -> Any:
+        ask_id = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._asked[ask_id] = future
+        try:
+            self.send(["ask", ask_id, what])
+            async with asyncio.timeout(timeout):
+                return await future
+        finally:
+            self._asked.pop(ask_id, None)
+
+    async def read(self) -> None:
+        """Take the daemon's lines until the socket closes (the daemon is gone)."""
+        while line := await self._reader.readline():
+            item = decode(line)
+            if item and item[0] == "answer" and len(item) == 3:
+                future = self._asked.get(item[1])
+                if future is not None and not future.done():
+                    future.set_result(item[2])
+            elif item and item[0] == "events" and self.on_events is not None:
+                self.on_events()
+            elif item and item[0] == "accepting" and len(item) == 2:
+                self.accepting = bool(item[1])
+            elif item and item[0] == "record" and len(item) == 5 and self.on_record:
+                self.on_record(item[1], item[2], item[3], item[4])
+        for future in self._asked.values():
+            if not future.done():
+                future.set_exception(ConnectionError("the daemon is gone"))
+
+    # --- the daemon's metrics --------------------------------------------------------
+
+    def _metric(self, name: str, **kwargs: Any) -> None:
+        self.send(["metric", name, kwargs])
+
+    def message_accepted(self, *, account: str, channel: str, count: int = 1) -> None:
+        self._metric("message_accepted", account=account, channel=channel, count=count)
+
+    def message_rejected(self, *, account: str, reason: str, count: int = 1) -> None:
+        self._metric("message_rejected", account=account, reason=reason, count=count)
+
+    def credit_low_crossed(self, *, account: str, count: int = 1) -> None:
+        self._metric("credit_low_crossed", account=account, count=count)
+
+    def message_finished(self, *, account: str, status: str, count: int = 1) -> None:
+        self._metric("message_finished", account=account, status=status, count=count)
+
+    def webhook_delivered(self, *, account: str) -> None:
+        self._metric("webhook_delivered", account=account)
+
+    def webhook_failed(self, *, account: str, final: bool) -> None:
+        self._metric("webhook_failed", account=account, final=final)
+
+    def set_mqtt_connected(self, *, broker: str, connected: bool) -> None:
+        self._metric("set_mqtt_connected", broker=broker, connected=connected)
+
+    def set_writer_stats(
+        self,
+        *,
+        process: str,
+        transactions: int,
+        busy_seconds: float,
+        lock_wait_seconds: float,
+        commit_seconds: float,
+        cpu_seconds: float = 0.0,
+    ) -> None:
+        self._metric(
+            "set_writer_stats",
+            process=process,
+            transactions=transactions,
+            busy_seconds=busy_seconds,
+            lock_wait_seconds=lock_wait_seconds,
+            commit_seconds=commit_seconds,
+            cpu_seconds=cpu_seconds,
+        )
+
+    # --- the daemon's operations pages -----------------------------------------------
+
+    async def metrics_text(self) -> bytes:
+        text = await self.ask("metrics")
+        if not isinstance(text, str):
+            raise ConnectionError(f"the daemon could not give its metrics: {text}")
+        return text.encode()
+
+    async def links(self) -> list[dict[str, Any]]:
+        links = await self.ask("links")
+        if not isinstance(links, list):
+            raise ConnectionError(f"the daemon could not give its links: {links}")
+        return links
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        answer = await self.ask("ready")
+        if not isinstance(answer, list) or len(answer) != 2:
+            raise ConnectionError(f"the daemon could not say whether it is ready: {answer}")
+        return bool(answer[0]), dict(answer[1])
+
+
+async def run_worker(
+    *,
+    config_path: Path,
+    fd: int,
+    index: int,
+    port: int,
+    reuse_port: bool,
+    logger: Any,
+    clock: Clock = SYSTEM_CLOCK,
+) -> None:
+    """One worker: serve until SIGTERM/SIGINT or until the daemon is gone (the same
+    composition as the daemon's own process when it has no workers)."""
+    config = load_config(config_path)
+    settings = daemon_settings(config)
+    lease = Lease(worker=settings.worker, seconds=settings.lease)
+    log = logger.bind(worker=index)
+    reader, writer = await asyncio.open_connection(sock=socket.socket(fileno=fd), limit=LINE_LIMIT)
+    daemon = DaemonLink(reader, writer)
+    store = await open_store(
+        config.store.url,
+        base=config.base_dir,
+        synchronous=config.store.synchronous,
+        mqtt_outbox=config.mqtt_outbox,
+        checkpoints="elsewhere",
+        clock=clock,
+    )  # the daemon's checkpointer copies the WAL
+    try:
+        send_service = build_send_service(
+            store=store,
+            settings=settings,
+            metrics=daemon,
+            logger=log,
+            clock=clock,
+            lease=lambda: lease if daemon.accepting else None,
+            on_stored=daemon.handoff,
+        )
+        events: EventPublisher | None = None
+        mqtt: MqttBridge | None = None
+        recorder: _Recorder | None = None
+        mqtt_settings = worker_mqtt(settings, index)
+        if index == 0:  # the outbox's one publisher, the one writer of outcomes
+            events, mqtt = build_events(
+                store=store,
+                send_service=send_service,
+                settings=settings,
+                metrics=daemon,
+                logger=log,
+                clock=clock,
+                mqtt_settings=mqtt_settings,
+            )
+            daemon.on_events = events.poke
+            daemon.on_record = recorder = _Recorder(store, daemon, events)
+        else:  # MQTT sends too, shared with the others; worker 0 publishes their events
+            mqtt = build_mqtt_ingress(
+                store=store,
+                send_service=send_service,
+                settings=mqtt_settings,
+                metrics=daemon,
+                logger=log,
+                poke_events=daemon.wake_events,
+            )
+        http: HttpServer | None = None
+        bound: int | None = None
+        if settings.http is not None:
+            app = build_app(
+                store=store,
+                send_service=send_service,
+                readiness=daemon.readiness,
+                logger=log,
+                metrics=daemon,
+                max_body=settings.http.max_body,
+                operations=daemon,
+                body_timeout=settings.http.limits.body_timeout,
+            )
+            http = HttpServer(app, logger=log, limits=settings.http.limits)
+            bound = await http.start(settings.http.host, port, reuse_port=reuse_port)
+        daemon.send(["started", bound])
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: None)  # the daemon reloads, not us
+        async with asyncio.TaskGroup() as tg:
+            reading = tg.create_task(daemon.read(), name="daemon-link")
+            reading.add_done_callback(lambda _task: stop.set())
+            tasks = [
+                reading,
+                tg.create_task(_report_writer(store, daemon, index), name="writer-stats"),
+            ]
+            if events is not None:
+                tasks.append(tg.create_task(events.run(), name="events"))
+            if mqtt is not None:
+                tasks.append(tg.create_task(mqtt.run(), name="mqtt"))
+            tune_gc()
+            await stop.wait()
+            if reading.done():
+                log.warning("worker_orphaned", detail="the daemon is gone: stopping")
+            if mqtt is not None:
+                mqtt.stop()
+            if http is not None:
+                await http.stop()
+            if recorder is not None and recorder.writing:
+                # records being written: their answers go out before the socket closes
+                await asyncio.wait(set(recorder.writing), timeout=5)
+            if events is not None:
+                await events.close(timeout=5)
+            for task in tasks:
+                task.cancel()
+    finally:
+        writer.close()
+        await store.close()
+
+
+def worker_mqtt(settings: DaemonSettings, index: int) -> MqttSettings | None:
+    """Worker ``index``'s MQTT session: with several workers, each takes a share of the
+    sends (a shared subscription) under a client id of its own (worker 0 keeps the
+    configured one, and its persistent session)."""
+    mqtt = settings.mqtt
+    if mqtt is None or settings.workers < 2:
+        return mqtt
+    client_id = mqtt.client_id if index == 0 else f"{mqtt.client_id}-{index}"
+    return dataclasses.replace(
+        mqtt, client_id=client_id, shared_group=mqtt.shared_group or SHARED_GROUP
+    )
+
+
+class _Recorder:
+    """Worker 0's side of ``record``: write the daemon's outcomes and receipts, answer,
+    publish their events."""
+
+    def __init__(self, store: Store, daemon: DaemonLink, events: EventPublisher) -> None:
+        self._store = store
+        self._daemon = daemon
+        self._events = events
+        self.writing: set[asyncio.Task[None]] = set()
+
+    def __call__(
+        self, record_id: int, now: float, outcomes: list[Any], receipts: list[Any]
+    ) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._write(record_id, now, outcomes, receipts), name="record"
+        )
+        self.writing.add(task)
+        task.add_done_callback(self.writing.discard)
+
+    async def _write(
+        self, record_id: int, now: float, outcomes: list[Any], receipts: list[Any]
+    ) -> None:
+        try:
+            changes = await self._store.record(
+                [outcome_from(o) for o in outcomes], [receipt_from(r) for r in receipts], now=now
+            )
+        except Exception as exc:  # noqa: BLE001 - the daemon gets the error and retries
+            self._daemon.send(["recorded", record_id, None, repr(exc)])
+            return
+        self._daemon.send(["recorded", record_id, changes_list(changes), None])
+        self._events.poke()
+
+
+WRITER_STATS_EVERY = 1.0  # seconds between a worker's reports of its store writer
+
+
+async def _report_writer(store: Store, daemon: DaemonLink, index: int) -> None:
+    """The worker's store-writer figures, on the daemon's /metrics."""
+    while True:
+        stats = store.writer_stats()
+        daemon.set_writer_stats(
+            process=f"worker-{index}",
+            transactions=stats.transactions,
+            busy_seconds=stats.busy_seconds,
+            lock_wait_seconds=stats.lock_wait_seconds,
+            commit_seconds=stats.commit_seconds,
+            cpu_seconds=stats.cpu_seconds,
+        )
+        await asyncio.sleep(WRITER_STATS_EVERY)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m gateway.runtime.worker",
+        description="A worker process; the daemon starts it when [workers] count is 1 or more.",
+    )
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--fd", type=int, required=True, help="the daemon's socket")
+    parser.add_argument("--index", type=int, default=0)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--reuse-port", action="store_true")
+    parser.add_argument("--log-level", default=None)
+    args = parser.parse_args(argv)
+    try:
+        settings = daemon_settings(load_config(args.config))
+        configure_logging(json=settings.log_json, level=args.log_level or settings.log_level)
+        asyncio.run(
+            run_worker(
+                config_path=args.config,
+                fd=args.fd,
+                index=args.index,
+                port=args.port,
+                reuse_port=args.reuse_port,
+                logger=get_logger("smsgw"),
+            )
+        )
+    except (ConfigError, OSError) as exc:
+        sys.stderr.write(f"smsgw worker {args.index}: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
