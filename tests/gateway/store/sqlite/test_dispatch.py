@@ -9,9 +9,9 @@ import pytest
 
 from gateway.link.interface import Accepted, Receipt, ReceiptState, Rejected, Retry
 from gateway.model.message import IllegalTransition, MessageState, SegmentState
+from gateway.store.outcomes import aggregate
 from gateway.store.records import Enqueued, Message, OutcomeRecord
 from gateway.store.sqlite import dispatch as sqlite_dispatch
-from gateway.store.sqlite.dispatch import aggregate
 from gateway.store.sqlite.store import SqliteStore
 from tests.clock import FakeClock
 from tests.gateway.store.support import make_account, new_message
