@@ -1,37 +1,19 @@
-"""Enqueue (debit + insert), claim, cancel and read messages on SQLite.
-
-``enqueue`` runs inside the writer's ``BEGIN IMMEDIATE`` transaction: each
-account's figures are read once, every message is checked against them in
-memory *before* anything of it is written (a refused message writes nothing),
-then messages, segments, debit rows and each new message's ``queued`` status
-event (and webhook row) are inserted with ``executemany`` and the account row
-updated once. Concurrent processes serialise on the write
-lock, so none can spend credit another one already spent.
-"""
+"""Claim, release, cancel and read messages on SQLite (enqueue: gateway.store.sqlite.enqueue)."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
 
-from gateway.accounting.ledger import AccountState
-from gateway.model.errors import ClientRefConflict, NotCancellable, NotFound, UserError
-from gateway.model.ids import new_ids
+from gateway.model.errors import NotCancellable, NotFound
 from gateway.model.message import MessageState
 from gateway.store.records import (
-    CreditCrossing,
-    Enqueued,
-    EnqueueResult,
-    Lease,
     Message,
     MessageView,
-    NewMessage,
     QueueChanges,
-    Refused,
 )
 from gateway.store.sqlite.dispatch import finish
-from gateway.store.sqlite.events import StatusRows
-from gateway.store.sqlite.ledger import INSERT_ENTRY, load_state, save_state
+from gateway.store.sqlite.ledger import load_state
 from gateway.store.sqlite.rows import (
     MESSAGE_COLUMNS,
     SEGMENT_COLUMNS,
@@ -40,230 +22,7 @@ from gateway.store.sqlite.rows import (
     segment_from,
 )
 
-_INSERT_MESSAGE = (
-    "INSERT INTO messages (id, account, sender, sender_kind, destination, text, encoding, "
-    "segments, price, credits, msg_class, send_at, validity, priority, client_ref, body_hash, "
-    "callback_url, state, attempts, next_attempt_at, created_at, updated_at, lease_owner, "
-    "lease_until) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)"
-)
-_INSERT_SEGMENT = "INSERT INTO segments (message_id, idx, state, updated_at) VALUES (?, ?, ?, ?)"
 _QUEUED = MessageState.QUEUED
-_DISPATCHING = MessageState.DISPATCHING
-
-
-def _existing_refs(
-    conn: sqlite3.Connection, account: str, client_ref: str
-) -> dict[str, tuple[str, str | None]]:
-    rows = conn.execute(
-        "SELECT destination, id, body_hash FROM messages WHERE account = ? AND client_ref = ?",
-        (account, client_ref),
-    ).fetchall()
-    return {d: (i, h) for d, i, h in rows}
-
-
-class _Prepared:
-    """One message to enqueue, with everything that needs no database done."""
-
-    __slots__ = ("event", "hook", "message", "msg_row", "new", "seg_rows")
-
-    def __init__(
-        self,
-        *,
-        new: NewMessage,
-        message: Message,
-        msg_row: tuple[object, ...],
-        seg_rows: list[tuple[object, ...]],
-        event: bytes | None,
-        hook: tuple[str, str, bytes, float, float] | None,
-    ) -> None:
-        self.new = new
-        self.message = message
-        self.msg_row = msg_row
-        self.seg_rows = seg_rows
-        self.event = event
-        self.hook = hook
-
-
-class PreparedEnqueue:
-    """:func:`prepare_enqueue`'s result: what :func:`enqueue` writes."""
-
-    __slots__ = ("events", "items", "now")
-
-    def __init__(self, now: float, items: list[_Prepared], events: StatusRows) -> None:
-        self.now = now
-        self.items = items
-        self.events = events
-
-
-def prepare_enqueue(
-    batch: Sequence[NewMessage],
-    now: float,
-    *,
-    outbox: bool = True,
-    lease: Lease | None = None,
-) -> PreparedEnqueue:
-    """Ids, rows, status events and records of ``batch``, made before the write lock is
-    taken (the Engine runs it outside the transaction): the transaction then only
-    checks credit and writes."""
-    owner, until = (lease.worker, now + lease.seconds) if lease is not None else (None, None)
-    events = StatusRows(now, mqtt=outbox)
-    items: list[_Prepared] = []
-    for nm, mid in zip(batch, new_ids(now, len(batch)), strict=True):
-        cost = nm.credits
-        send_at = now if nm.send_at is None else nm.send_at
-        leased = owner is not None and send_at <= now
-        state = _DISPATCHING if leased else _QUEUED
-        lease_owner, lease_until = (owner, until) if leased else (None, None)
-        msg_row = (
-            mid,
-            nm.account,
-            nm.sender,
-            nm.sender_kind.value,
-            nm.destination,
-            nm.text,
-            nm.encoding,
-            nm.segments,
-            nm.price,
-            cost,
-            nm.msg_class.value,
-            send_at,
-            nm.validity,
-            nm.priority,
-            nm.client_ref,
-            nm.body_hash,
-            nm.callback_url,
-            state.value,
-            send_at,
-            now,
-            now,
-            lease_owner,
-            lease_until,
-        )
-        event, hook = events.entry(
-            message_id=mid,
-            account=nm.account,
-            to=nm.destination,
-            state="queued",
-            previous=None,
-            client_ref=nm.client_ref,
-            error=None,
-            callback_url=nm.callback_url,
-        )
-        message = Message(
-            id=mid,
-            account=nm.account,
-            sender=nm.sender,
-            sender_kind=nm.sender_kind,
-            destination=nm.destination,
-            text=nm.text,
-            encoding=nm.encoding,
-            segments=nm.segments,
-            price=nm.price,
-            credits=cost,
-            msg_class=nm.msg_class,
-            send_at=send_at,
-            validity=nm.validity,
-            priority=nm.priority,
-            client_ref=nm.client_ref,
-            callback_url=nm.callback_url,
-            state=state,
-            attempts=0,
-            next_attempt_at=send_at,
-            created_at=now,
-            updated_at=now,
-            lease_owner=lease_owner,
-            lease_until=lease_until,
-            error=None,
-        )
-        items.append(
-            _Prepared(
-                new=nm,
-                message=message,
-                msg_row=msg_row,
-                seg_rows=[(mid, i, "pending", now) for i in range(nm.segments)],
-                event=event,
-                hook=hook,
-            )
-        )
-    return PreparedEnqueue(now, items, events)
-
-
-def enqueue(
-    conn: sqlite3.Connection,
-    batch: Sequence[NewMessage] | PreparedEnqueue,
-    now: float,
-    *,
-    outbox: bool = True,
-    lease: Lease | None = None,
-) -> EnqueueResult:
-    """Debit and insert; with ``lease``, the messages due now are stored leased to
-    that dispatcher (``dispatching``), to be handed to it without a claim.
-
-    ``batch`` may come prepared (:func:`prepare_enqueue`, with its own ``now``,
-    ``outbox`` and ``lease``); each message is refused or written whole."""
-    work = (
-        batch
-        if isinstance(batch, PreparedEnqueue)
-        else prepare_enqueue(batch, now, outbox=outbox, lease=lease)
-    )
-    now = work.now
-    states: dict[str, AccountState] = {}
-    refs: dict[tuple[str, str], dict[str, tuple[str, str | None]]] = {}
-    results: list[Enqueued | Refused | str] = []  # str: id of an existing message
-    crossings: list[CreditCrossing] = []
-    msg_rows: list[tuple[object, ...]] = []
-    seg_rows: list[tuple[object, ...]] = []
-    led_rows: list[tuple[object, ...]] = []
-    events = work.events
-    for item in work.items:
-        nm = item.new
-        st = states.get(nm.account)
-        if st is None:
-            st = states[nm.account] = load_state(conn, nm.account)
-        if nm.client_ref is not None:
-            key = (nm.account, nm.client_ref)
-            known = refs.get(key)
-            if known is None:
-                known = refs[key] = _existing_refs(conn, nm.account, nm.client_ref)
-            if any(h != nm.body_hash for _, h in known.values()):
-                err = ClientRefConflict(
-                    f"client_ref {nm.client_ref!r} was already used with a different request"
-                )
-                results.append(Refused(destination=nm.destination, error=err))
-                continue
-            if nm.destination in known:
-                results.append(known[nm.destination][0])
-                continue
-        cost = nm.credits
-        try:
-            crossing = st.debit(cost, now)
-        except UserError as exc:
-            results.append(Refused(destination=nm.destination, error=exc))
-            continue
-        if crossing is not None:
-            crossings.append(crossing)
-        mid = item.message.id
-        if nm.client_ref is not None:
-            refs[(nm.account, nm.client_ref)][nm.destination] = (mid, nm.body_hash)
-        msg_rows.append(item.msg_row)
-        seg_rows.extend(item.seg_rows)
-        led_rows.append((nm.account, now, "debit", -cost, st.balance, None, mid, None))
-        events.take(item.event, item.hook)
-        results.append(Enqueued(message=item.message))
-    conn.executemany(_INSERT_MESSAGE, msg_rows)
-    conn.executemany(_INSERT_SEGMENT, seg_rows)
-    conn.executemany(INSERT_ENTRY, led_rows)
-    events.write(conn)
-    for st in states.values():
-        save_state(conn, st)
-    done: list[Enqueued | Refused] = []
-    for r in results:
-        if isinstance(r, str):
-            done.append(Enqueued(message=get_message(conn, r).message, duplicate=True))
-        else:
-            done.append(r)
-    return EnqueueResult(results=tuple(done), crossings=tuple(crossings))
 
 
 # Due messages in claim order (priority, then age), three ways:

@@ -36,12 +36,13 @@ from gateway.store.records import (
     WriterStats,
 )
 from gateway.store.sqlite import admin, dispatch, events, ledger
+from gateway.store.sqlite import enqueue as enq
 from gateway.store.sqlite import queue as mq
 from gateway.store.sqlite.engine import Engine
 
 
-def _enqueue_prepared(conn: Any, work: mq.PreparedEnqueue) -> EnqueueResult:
-    return mq.enqueue(conn, work, work.now)
+def _enqueue_prepared(conn: Any, work: enq.PreparedEnqueue) -> EnqueueResult:
+    return enq.enqueue(conn, work, work.now)
 
 
 class SqliteStore:
@@ -168,7 +169,7 @@ class SqliteStore:
         self, batch: Sequence[NewMessage], *, lease: Lease | None = None
     ) -> EnqueueResult:
         prepare = functools.partial(
-            mq.prepare_enqueue, batch, self._clock(), outbox=self.mqtt_outbox, lease=lease
+            enq.prepare_enqueue, batch, self._clock(), outbox=self.mqtt_outbox, lease=lease
         )
         return await self._engine.write(_enqueue_prepared, prepare=prepare, bulk=len(batch))
 

@@ -20,7 +20,7 @@ import pytest
 from gateway.link.interface import Accepted, Receipt, ReceiptState, Rejected, Retry
 from gateway.model.message import SenderKind
 from gateway.store.records import Lease, NewMessage, OutcomeRecord, QueueChanges
-from gateway.store.sqlite import admin, dispatch, fastpath, ledger, queue
+from gateway.store.sqlite import admin, dispatch, enqueue, fastpath, ledger
 from gateway.store.sqlite.engine import connect
 from gateway.store.sqlite.events import unpack_events
 from gateway.store.sqlite.schema import migrate
@@ -169,7 +169,7 @@ def test_fast_and_general_paths_leave_the_same_store(
     # ids from the seed too, so that a failure shows again with the same seed
     ids_rng = random.Random(seed)
     monkeypatch.setattr(
-        queue,
+        enqueue,
         "new_ids",
         lambda now, count: [f"01M{ids_rng.getrandbits(100):023X}" for _ in range(count)],
     )
@@ -177,7 +177,7 @@ def test_fast_and_general_paths_leave_the_same_store(
     batch = _messages(rng, 60)
     for conn in both:
         conn.execute("BEGIN IMMEDIATE")
-        queue.enqueue(conn, batch, NOW, lease=Lease(worker="w", seconds=300))
+        enqueue.enqueue(conn, batch, NOW, lease=Lease(worker="w", seconds=300))
         conn.execute("COMMIT")
     # the same ids in both (ids are random): copy the first store's messages over
     ids = [r[0] for r in both[0].execute("SELECT id FROM messages ORDER BY destination")]

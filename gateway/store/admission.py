@@ -1,0 +1,120 @@
+"""Which new messages a store takes: the enqueue rules, backend-neutral.
+
+A backend builds each new message's record (:func:`new_message`), then, in
+its write transaction, :func:`admit` goes through the batch in order with
+what the backend reads (:class:`AdmissionSource`): a ``client_ref`` used
+before with another body is refused (:class:`ClientRefConflict`), one used
+before with the same body for the same destination gives the message stored
+then (a retried request is not charged twice), and each other message is
+debited from its account's state (credit limit and monthly cap checked by
+:class:`~gateway.accounting.ledger.AccountState`) before anything of it is
+written: a refused message writes nothing. The backend writes the admitted
+messages, their debits and the account states it loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from gateway.accounting.ledger import AccountState
+from gateway.model.errors import ClientRefConflict, UserError
+from gateway.model.message import MessageState
+from gateway.store.records import CreditCrossing, Enqueued, Lease, Message, NewMessage, Refused
+
+KnownRefs = dict[str, tuple[str, str | None]]  # destination -> (message id, body hash)
+
+
+def new_message(nm: NewMessage, mid: str, now: float, lease: Lease | None) -> Message:
+    """The record of a new message: due now and ``lease`` given, stored leased to that
+    dispatcher (``dispatching``, handed to it without a claim), else ``queued``."""
+    send_at = now if nm.send_at is None else nm.send_at
+    leased = lease is not None and send_at <= now
+    return Message(
+        id=mid,
+        account=nm.account,
+        sender=nm.sender,
+        sender_kind=nm.sender_kind,
+        destination=nm.destination,
+        text=nm.text,
+        encoding=nm.encoding,
+        segments=nm.segments,
+        price=nm.price,
+        credits=nm.credits,
+        msg_class=nm.msg_class,
+        send_at=send_at,
+        validity=nm.validity,
+        priority=nm.priority,
+        client_ref=nm.client_ref,
+        callback_url=nm.callback_url,
+        state=MessageState.DISPATCHING if leased else MessageState.QUEUED,
+        attempts=0,
+        next_attempt_at=send_at,
+        created_at=now,
+        updated_at=now,
+        lease_owner=lease.worker if leased and lease is not None else None,
+        lease_until=now + lease.seconds if leased and lease is not None else None,
+        error=None,
+    )
+
+
+class AdmissionSource(Protocol):
+    """What admission reads from the backend, in its write transaction."""
+
+    def account(self, name: str) -> AccountState:
+        """The account's state, loaded once per batch and saved with it."""
+        ...
+
+    def known_refs(self, account: str, client_ref: str) -> KnownRefs:
+        """The messages stored with this client_ref, by destination."""
+        ...
+
+
+@dataclass(slots=True)
+class Admission:
+    """Per message in batch order: Enqueued (admitted now), Refused, or the id of
+    the message a retried request stored before."""
+
+    results: list[Enqueued | Refused | str] = field(default_factory=list)
+    admitted: list[int] = field(default_factory=list)  # indexes into the batch
+    balances_after: list[int] = field(default_factory=list)  # of each admitted debit
+    crossings: list[CreditCrossing] = field(default_factory=list)
+
+
+def admit(
+    batch: Iterable[tuple[NewMessage, Message]], source: AdmissionSource, now: float
+) -> Admission:
+    """Decide each (request, record) of a batch, in order (see the module's docstring)."""
+    out = Admission()
+    known: dict[tuple[str, str], KnownRefs] = {}
+    for i, (nm, message) in enumerate(batch):
+        st = source.account(nm.account)
+        ref = nm.client_ref
+        seen: KnownRefs | None = None
+        if ref is not None:
+            seen = known.get((nm.account, ref))
+            if seen is None:
+                seen = known[(nm.account, ref)] = source.known_refs(nm.account, ref)
+            if any(h != nm.body_hash for _, h in seen.values()):
+                err = ClientRefConflict(
+                    f"client_ref {ref!r} was already used with a different request"
+                )
+                out.results.append(Refused(destination=nm.destination, error=err))
+                continue
+            if nm.destination in seen:
+                out.results.append(seen[nm.destination][0])
+                continue
+        try:
+            crossing = st.debit(nm.credits, now)
+        except UserError as exc:
+            out.results.append(Refused(destination=nm.destination, error=exc))
+            continue
+        if crossing is not None:
+            out.crossings.append(crossing)
+        if seen is not None:
+            seen[nm.destination] = (message.id, nm.body_hash)
+        out.admitted.append(i)
+        out.balances_after.append(st.balance)
+        out.results.append(Enqueued(message=message))
+    return out
