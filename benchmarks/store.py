@@ -34,7 +34,7 @@ from gateway.link.interface import Accepted, Receipt, ReceiptState
 from gateway.model.message import SenderKind
 from gateway.store import open_store
 from gateway.store.records import NewMessage, OutcomeRecord
-from gateway.store.sqlite.engine import connect
+from gateway.store.sqlite.connect import connect
 from gateway.store.sqlite.rows import new_id
 from gateway.store.sqlite.schema import migrate
 

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from gateway.accounting.ledger import DEFAULT_MIN_TOPUP
 from gateway.model.errors import ConfigError, ConfigErrors
 from gateway.store import sqlite_path
-from gateway.store.sqlite.engine import SYNCHRONOUS
+from gateway.store.sqlite.connect import SYNCHRONOUS
 
 T = TypeVar("T")
 

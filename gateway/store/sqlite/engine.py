@@ -45,78 +45,17 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from gateway.model.errors import NotASmsgwDatabase, StoreError
-from gateway.store.files import open_private, prepare_database
+from gateway.model.errors import StoreError
 from gateway.store.records import WriterStats
+from gateway.store.sqlite.connect import connect, open_writer_lock
 from gateway.store.sqlite.schema import migrate
 
 T = TypeVar("T")
-BUSY_TIMEOUT_MS = 30_000
-SYNCHRONOUS = ("full", "normal")
 # who copies the WAL back into the database file: the committing writer
 # (SQLite's default), a thread of this Engine, or another process's Engine
 CHECKPOINTS = ("inline", "background", "elsewhere")
 CHECKPOINT_INTERVAL = 0.2  # seconds between background checkpoints, at most
 CHECKPOINT_IDLE = 1.0  # seconds between background checkpoints, at least
-
-
-def connect(path: str, *, synchronous: str = "full", readonly: bool = False) -> sqlite3.Connection:
-    """Open ``path`` with smsgw's PRAGMAs; a non-SQLite file raises NotASmsgwDatabase."""
-    if synchronous not in SYNCHRONOUS:
-        msg = f"[store] synchronous: {synchronous!r} is not one of {', '.join(SYNCHRONOUS)}"
-        raise StoreError(msg)
-    try:
-        if not readonly and _on_disk(path):
-            prepare_database(path)  # created 0600 here, so that -wal and -shm are too
-        conn = sqlite3.connect(
-            path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
-        )
-    except OSError as exc:
-        raise StoreError(f"cannot open store {path}: {exc.strerror or exc}") from None
-    except sqlite3.OperationalError as exc:
-        raise StoreError(f"cannot open store {path}: {exc}") from None
-    try:
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        if not readonly:
-            mode = _set_wal(conn)
-            if mode != "wal":
-                msg = f"cannot put store {path} in WAL mode (journal_mode is {mode})"
-                raise StoreError(msg)
-        conn.execute(f"PRAGMA synchronous = {synchronous.upper()}")
-        conn.execute("PRAGMA foreign_keys = ON")
-        if readonly:
-            conn.execute("PRAGMA query_only = ON")
-    except sqlite3.OperationalError as exc:
-        conn.close()
-        raise StoreError(f"store {path}: {exc}") from None
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        raise NotASmsgwDatabase(f"{path} is not a smsgw database ({exc})") from None
-    return conn
-
-
-def _on_disk(path: str) -> bool:
-    return path != ":memory:" and not path.startswith("file:")
-
-
-def _set_wal(conn: sqlite3.Connection) -> str:
-    """``PRAGMA journal_mode = WAL``, retried while another connection holds the file.
-
-    Two processes opening a fresh file at once both switch it to WAL; SQLite
-    answers "database is locked" to one of them at once, without calling the
-    busy handler, so this waits and tries again (bounded by the busy timeout).
-    """
-    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
-    delay = 0.001
-    while True:
-        try:
-            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
-        except sqlite3.OperationalError as exc:
-            busy = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
-            if not busy or time.monotonic() > deadline:
-                raise
-        time.sleep(delay)
-        delay = min(delay * 2, 0.05)
 
 
 class _Job:
@@ -150,25 +89,6 @@ def _resolve(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
         future.set_exception(value)
 
 
-def _open_writer_lock(path: str) -> int | None:
-    """The file whose flock() the writers of every smsgw process take around their
-    transactions (``PATH-writer.lock`` beside the database).
-
-    SQLite lets one process write at a time; a writer that finds the lock
-    taken sleeps in its busy handler (1, 2, 5, 10... ms) and tries again, which
-    stretches the commits of a daemon whose workers write at the same time.
-    Waiting on flock() instead, the kernel wakes the next writer as soon as the
-    lock is released. Without the file (read-only directory, memory database)
-    SQLite's busy handler alone keeps writes correct.
-    """
-    if not _on_disk(path):
-        return None
-    try:
-        return open_private(f"{path}-writer.lock", os.O_RDONLY)
-    except OSError:
-        return None
-
-
 class TransactionRunner:
     """Runs write jobs, one transaction per call: the write lock file (flock), then
     ``BEGIN IMMEDIATE``, each job in a SAVEPOINT of its own (one that raises rolls
@@ -182,7 +102,7 @@ class TransactionRunner:
     def __init__(self, conn: sqlite3.Connection, path: str) -> None:
         self.conn = conn
         self.path = path
-        self.lock_fd = _open_writer_lock(path)
+        self.lock_fd = open_writer_lock(path)
         # added to by the running thread; stats() reads them from any thread
         self._transactions = 0
         self._busy = 0.0

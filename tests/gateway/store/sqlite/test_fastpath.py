@@ -21,7 +21,7 @@ from gateway.link.interface import Accepted, Receipt, ReceiptState, Rejected, Re
 from gateway.model.message import SenderKind
 from gateway.store.records import Lease, NewMessage, OutcomeRecord, QueueChanges
 from gateway.store.sqlite import admin, dispatch, enqueue, fastpath, ledger
-from gateway.store.sqlite.engine import connect
+from gateway.store.sqlite.connect import connect
 from gateway.store.sqlite.events import unpack_events
 from gateway.store.sqlite.schema import migrate
 

@@ -10,7 +10,7 @@ import pytest
 
 from gateway.model.errors import ConfigError, NotASmsgwDatabase
 from gateway.store import open_store, sqlite_path
-from gateway.store.sqlite.engine import _set_wal
+from gateway.store.sqlite.connect import set_wal
 from gateway.store.sqlite.schema import (
     APPLICATION_ID,
     MIGRATIONS,
@@ -217,12 +217,12 @@ class _LockedTwice:
 
 def test_wal_switch_is_retried_while_another_opener_holds_the_file() -> None:
     conn = _LockedTwice()
-    assert _set_wal(conn) == "wal"  # type: ignore[arg-type]
+    assert set_wal(conn) == "wal"  # type: ignore[arg-type]
     assert conn.calls == 3
 
 
 def test_wal_switch_other_errors_are_not_retried() -> None:
     conn = _LockedTwice(sqlite3.SQLITE_IOERR, "disk I/O error")
     with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
-        _set_wal(conn)  # type: ignore[arg-type]
+        set_wal(conn)  # type: ignore[arg-type]
     assert conn.calls == 1
