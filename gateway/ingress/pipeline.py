@@ -209,6 +209,33 @@ class SendService:
             self._contexts[key] = (now + self._context_ttl, sender, kind, prices)
         return sender, kind, prices
 
+    async def _store_batch(
+        self, batch: list[NewMessage], accepted: list[Enqueued], refused: list[Refused]
+    ) -> None:
+        """Store one batch (one transaction), hand its new messages over, report the
+        accounts whose balance it took below their alert threshold."""
+        lease = self._lease() if self._lease is not None else None
+        result = await self._store.enqueue(batch, lease=lease)
+        stored: list[Message] = []
+        for r in result.results:
+            if isinstance(r, Enqueued):
+                accepted.append(r)
+                if not r.duplicate:
+                    stored.append(r.message)
+            else:
+                refused.append(r)
+        if stored and self._on_stored is not None:
+            self._on_stored(stored)
+        for c in result.crossings:
+            self._log.warning(
+                "credit_low_crossed",
+                account=c.account,
+                balance=c.balance,
+                alert_below=c.alert_below,
+            )
+            if self._on_crossing is not None:
+                self._on_crossing(c.account)
+
     async def send(self, request: SendRequest) -> SendResult:
         self._check(request)
         if request.callback_url is not None:
@@ -216,10 +243,9 @@ class SendService:
         sender, kind, prices = await self._context(request.account, request.sender)
         info = analyze(request.text, national=self._national)
         digest = body_hash(request) if request.client_ref is not None else None
-        recipients = list(dict.fromkeys(request.recipients))
         refused: list[Refused] = []
         batch: list[NewMessage] = []
-        for number in recipients:
+        for number in dict.fromkeys(request.recipients):
             try:
                 price = prices.price(number)
             except UserError as exc:
@@ -246,27 +272,7 @@ class SendService:
             )
         accepted: list[Enqueued] = []
         for start in range(0, len(batch), self._batch_size):
-            lease = self._lease() if self._lease is not None else None
-            result = await self._store.enqueue(batch[start : start + self._batch_size], lease=lease)
-            stored: list[Message] = []
-            for r in result.results:
-                if isinstance(r, Enqueued):
-                    accepted.append(r)
-                    if not r.duplicate:
-                        stored.append(r.message)
-                else:
-                    refused.append(r)
-            if stored and self._on_stored is not None:
-                self._on_stored(stored)
-            for c in result.crossings:
-                self._log.warning(
-                    "credit_low_crossed",
-                    account=c.account,
-                    balance=c.balance,
-                    alert_below=c.alert_below,
-                )
-                if self._on_crossing is not None:
-                    self._on_crossing(c.account)
+            await self._store_batch(batch[start : start + self._batch_size], accepted, refused)
         conflict = next((r.error for r in refused if isinstance(r.error, ClientRefConflict)), None)
         if conflict is not None and not accepted:
             raise conflict

@@ -15,6 +15,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +168,18 @@ class DaemonLink:
         return bool(answer[0]), dict(answer[1])
 
 
+@dataclass(slots=True, kw_only=True)
+class _Parts:
+    """A worker's object graph: the front doors, and worker 0's publisher and recorder."""
+
+    store: Store
+    daemon: DaemonLink
+    events: EventPublisher | None = None
+    mqtt: MqttBridge | None = None
+    http: HttpServer | None = None
+    recorder: _Recorder | None = None
+
+
 async def run_worker(
     *,
     config_path: Path,
@@ -181,7 +194,6 @@ async def run_worker(
     composition as the daemon's own process when it has no workers)."""
     config = load_config(config_path)
     settings = daemon_settings(config)
-    lease = Lease(worker=settings.worker, seconds=settings.lease)
     log = logger.bind(worker=index)
     reader, writer = await asyncio.open_connection(sock=socket.socket(fileno=fd), limit=LINE_LIMIT)
     daemon = DaemonLink(reader, writer)
@@ -194,90 +206,108 @@ async def run_worker(
         clock=clock,
     )  # the daemon's checkpointer copies the WAL
     try:
-        send_service = build_send_service(
+        parts = _build(store, daemon, settings, index=index, log=log, clock=clock)
+        bound: int | None = None
+        if parts.http is not None and settings.http is not None:
+            bound = await parts.http.start(settings.http.host, port, reuse_port=reuse_port)
+        daemon.send(["started", bound])
+        await _serve(parts, index, log)
+    finally:
+        writer.close()
+        await store.close()
+
+
+def _build(
+    store: Store,
+    daemon: DaemonLink,
+    settings: DaemonSettings,
+    *,
+    index: int,
+    log: Any,
+    clock: Clock,
+) -> _Parts:
+    lease = Lease(worker=settings.worker, seconds=settings.lease)
+    parts = _Parts(store=store, daemon=daemon)
+    send_service = build_send_service(
+        store=store,
+        settings=settings,
+        metrics=daemon,
+        logger=log,
+        clock=clock,
+        lease=lambda: lease if daemon.accepting else None,
+        on_stored=daemon.handoff,
+    )
+    mqtt_settings = worker_mqtt(settings, index)
+    if index == 0:  # the outbox's one publisher, the one writer of outcomes
+        parts.events, parts.mqtt = build_events(
             store=store,
+            send_service=send_service,
             settings=settings,
             metrics=daemon,
             logger=log,
             clock=clock,
-            lease=lambda: lease if daemon.accepting else None,
-            on_stored=daemon.handoff,
+            mqtt_settings=mqtt_settings,
         )
-        events: EventPublisher | None = None
-        mqtt: MqttBridge | None = None
-        recorder: _Recorder | None = None
-        mqtt_settings = worker_mqtt(settings, index)
-        if index == 0:  # the outbox's one publisher, the one writer of outcomes
-            events, mqtt = build_events(
-                store=store,
-                send_service=send_service,
-                settings=settings,
-                metrics=daemon,
-                logger=log,
-                clock=clock,
-                mqtt_settings=mqtt_settings,
-            )
-            daemon.on_events = events.poke
-            daemon.on_record = recorder = _Recorder(store, daemon, events)
-        else:  # MQTT sends too, shared with the others; worker 0 publishes their events
-            mqtt = build_mqtt_ingress(
-                store=store,
-                send_service=send_service,
-                settings=mqtt_settings,
-                metrics=daemon,
-                logger=log,
-                poke_events=daemon.wake_events,
-            )
-        http: HttpServer | None = None
-        bound: int | None = None
-        if settings.http is not None:
-            app = build_app(
-                store=store,
-                send_service=send_service,
-                readiness=daemon.readiness,
-                logger=log,
-                metrics=daemon,
-                max_body=settings.http.max_body,
-                operations=daemon,
-                body_timeout=settings.http.limits.body_timeout,
-            )
-            http = HttpServer(app, logger=log, limits=settings.http.limits)
-            bound = await http.start(settings.http.host, port, reuse_port=reuse_port)
-        daemon.send(["started", bound])
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        loop.add_signal_handler(signal.SIGHUP, lambda: None)  # the daemon reloads, not us
-        async with asyncio.TaskGroup() as tg:
-            reading = tg.create_task(daemon.read(), name="daemon-link")
-            reading.add_done_callback(lambda _task: stop.set())
-            tasks = [
-                reading,
-                tg.create_task(_report_writer(store, daemon, index), name="writer-stats"),
-            ]
-            if events is not None:
-                tasks.append(tg.create_task(events.run(), name="events"))
-            if mqtt is not None:
-                tasks.append(tg.create_task(mqtt.run(), name="mqtt"))
-            tune_gc()
-            await stop.wait()
-            if reading.done():
-                log.warning("worker_orphaned", detail="the daemon is gone: stopping")
-            if mqtt is not None:
-                mqtt.stop()
-            if http is not None:
-                await http.stop()
-            if recorder is not None and recorder.writing:
-                # records being written: their answers go out before the socket closes
-                await asyncio.wait(set(recorder.writing), timeout=5)
-            if events is not None:
-                await events.close(timeout=5)
-            for task in tasks:
-                task.cancel()
-    finally:
-        writer.close()
-        await store.close()
+        daemon.on_events = parts.events.poke
+        daemon.on_record = parts.recorder = _Recorder(store, daemon, parts.events)
+    else:  # MQTT sends too, shared with the others; worker 0 publishes their events
+        parts.mqtt = build_mqtt_ingress(
+            store=store,
+            send_service=send_service,
+            settings=mqtt_settings,
+            metrics=daemon,
+            logger=log,
+            poke_events=daemon.wake_events,
+        )
+    if settings.http is not None:
+        app = build_app(
+            store=store,
+            send_service=send_service,
+            readiness=daemon.readiness,
+            logger=log,
+            metrics=daemon,
+            max_body=settings.http.max_body,
+            operations=daemon,
+            body_timeout=settings.http.limits.body_timeout,
+        )
+        parts.http = HttpServer(app, logger=log, limits=settings.http.limits)
+    return parts
+
+
+async def _serve(parts: _Parts, index: int, log: Any) -> None:
+    """The worker's named tasks until SIGTERM/SIGINT or the daemon's end; then stop
+    intake, let records being written answer, flush the publisher."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: None)  # the daemon reloads, not us
+    async with asyncio.TaskGroup() as tg:
+        reading = tg.create_task(parts.daemon.read(), name="daemon-link")
+        reading.add_done_callback(lambda _task: stop.set())
+        tasks = [
+            reading,
+            tg.create_task(_report_writer(parts.store, parts.daemon, index), name="writer-stats"),
+        ]
+        if parts.events is not None:
+            tasks.append(tg.create_task(parts.events.run(), name="events"))
+        if parts.mqtt is not None:
+            tasks.append(tg.create_task(parts.mqtt.run(), name="mqtt"))
+        tune_gc()
+        await stop.wait()
+        if reading.done():
+            log.warning("worker_orphaned", detail="the daemon is gone: stopping")
+        if parts.mqtt is not None:
+            parts.mqtt.stop()
+        if parts.http is not None:
+            await parts.http.stop()
+        if parts.recorder is not None and parts.recorder.writing:
+            # records being written: their answers go out before the socket closes
+            await asyncio.wait(set(parts.recorder.writing), timeout=CLOSE_TIMEOUT)
+        if parts.events is not None:
+            await parts.events.close(timeout=CLOSE_TIMEOUT)
+        for task in tasks:
+            task.cancel()
 
 
 def worker_mqtt(settings: DaemonSettings, index: int) -> MqttSettings | None:
@@ -326,6 +356,7 @@ class _Recorder:
         self._events.poke()
 
 
+CLOSE_TIMEOUT = 5.0  # seconds records being written and the publisher get at the stop
 WRITER_STATS_EVERY = 1.0  # seconds between a worker's reports of its store writer
 
 

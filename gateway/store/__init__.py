@@ -53,22 +53,28 @@ def check_openable(url: str, *, base: Path | None = None) -> str | None:
     """Why the commands could not open the store ``url`` names (None: they can),
     found without creating or changing anything (``smsgw check-config``)."""
     path = sqlite_path(url, base=base)
-    if path.exists():
-        if not path.is_file():
-            return f"{path} is not a file"
-        if not os.access(path, os.R_OK | os.W_OK):
-            return f"{path}: no permission to read and write it"
-        try:
-            with path.open("rb") as f:
-                head = f.read(100)
-        except OSError as exc:
-            return f"cannot read {path}: {exc.strerror}"
-        if head and not head.startswith(_SQLITE_MAGIC):
-            return f"{path} is not a smsgw database (not an SQLite file)"
-        app_id = int.from_bytes(head[68:72], "big") if len(head) >= 72 else 0
-        if app_id not in {0, APPLICATION_ID}:
-            return f"{path} is not a smsgw database (another application's SQLite file)"
-        return None
+    return _check_existing(path) if path.exists() else _check_creatable(path)
+
+
+def _check_existing(path: Path) -> str | None:
+    if not path.is_file():
+        return f"{path} is not a file"
+    if not os.access(path, os.R_OK | os.W_OK):
+        return f"{path}: no permission to read and write it"
+    try:
+        with path.open("rb") as f:
+            head = f.read(100)
+    except OSError as exc:
+        return f"cannot read {path}: {exc.strerror}"
+    if head and not head.startswith(_SQLITE_MAGIC):
+        return f"{path} is not a smsgw database (not an SQLite file)"
+    app_id = int.from_bytes(head[68:72], "big") if len(head) >= 72 else 0
+    if app_id not in {0, APPLICATION_ID}:
+        return f"{path} is not a smsgw database (another application's SQLite file)"
+    return None
+
+
+def _check_creatable(path: Path) -> str | None:
     parent = path.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent

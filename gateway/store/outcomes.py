@@ -384,32 +384,35 @@ def apply_outcomes(batch: Batch, outcomes: Sequence[OutcomeRecord]) -> None:
         if o.message_id in batch.msgs:
             touched.setdefault(o.message_id, []).append(o)
     for mid, answered in touched.items():
-        msg = batch.msgs[mid]
-        rejected: str | None = None
-        retry: OutcomeRecord | None = None
-        retry_reason = ""
-        for o in answered:
-            if not 0 <= o.index < len(msg.segments):
-                continue
-            match o.outcome:
-                case Accepted(smsc_id=smsc_id):
-                    batch.accept(msg, o.index, o.link, smsc_id)
-                case Rejected(reason=reason):
-                    batch.seg_to(msg.segments[o.index], _REJECTED, error=reason)
-                    rejected = reason
-                case Retry(reason=reason):
-                    retry, retry_reason = o, reason
-        if msg.state != _DISPATCHING:
-            continue  # a late answer (lease ran out): segments recorded, state kept
-        if rejected is not None:
-            batch.msg_to(msg, _MSG.REJECTED.value, error=rejected)
-        elif retry is not None:
-            msg.attempts += 1
-            msg.next_attempt_at = retry.retry_at if retry.retry_at is not None else batch.now
-            msg.requeued = True
-            batch.msg_to(msg, _QUEUED, error=retry_reason)
-        else:
-            batch.derive(msg)
+        _answered(batch, batch.msgs[mid], answered)
+
+
+def _answered(batch: Batch, msg: MessageRow, answered: Sequence[OutcomeRecord]) -> None:
+    rejected: str | None = None
+    retry: OutcomeRecord | None = None
+    retry_reason = ""
+    for o in answered:
+        if not 0 <= o.index < len(msg.segments):
+            continue
+        match o.outcome:
+            case Accepted(smsc_id=smsc_id):
+                batch.accept(msg, o.index, o.link, smsc_id)
+            case Rejected(reason=reason):
+                batch.seg_to(msg.segments[o.index], _REJECTED, error=reason)
+                rejected = reason
+            case Retry(reason=reason):
+                retry, retry_reason = o, reason
+    if msg.state != _DISPATCHING:
+        return  # a late answer (lease ran out): segments recorded, state kept
+    if rejected is not None:
+        batch.msg_to(msg, _MSG.REJECTED.value, error=rejected)
+    elif retry is not None:
+        msg.attempts += 1
+        msg.next_attempt_at = retry.retry_at if retry.retry_at is not None else batch.now
+        msg.requeued = True
+        batch.msg_to(msg, _QUEUED, error=retry_reason)
+    else:
+        batch.derive(msg)
 
 
 def apply_receipts(batch: Batch, found: Sequence[tuple[str, int, Receipt]]) -> None:

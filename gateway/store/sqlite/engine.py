@@ -80,6 +80,44 @@ class _Job:
         self.future: asyncio.Future[Any] = loop.create_future()
 
 
+class _Schedule:
+    """Which queued jobs the next transaction takes: urgent ones (the dispatcher's
+    outcomes) first, then small ones, up to ``max_batch``; bulk ones (enqueues,
+    weighted by their messages) up to ``max_bulk`` messages, except after an
+    urgent transaction they waited out (a link's next window waits for urgent
+    jobs: they do not wait behind bulk jobs too, but bulk jobs wait out one such
+    transaction at most, however many urgent ones keep coming)."""
+
+    def __init__(self, *, max_batch: int, max_bulk: int) -> None:
+        self._max_batch = max_batch
+        self._max_bulk = max_bulk
+        self._urgent: collections.deque[_Job] = collections.deque()
+        self._small: collections.deque[_Job] = collections.deque()
+        self._held: collections.deque[_Job] = collections.deque()  # bulk jobs, FIFO
+        self._passed_over = False  # bulk jobs waited out the last transaction
+
+    def __bool__(self) -> bool:
+        return bool(self._urgent or self._small or self._held)
+
+    def add(self, job: _Job) -> None:
+        (self._urgent if job.urgent else self._held if job.bulk else self._small).append(job)
+
+    def next(self) -> list[_Job]:
+        jobs: list[_Job] = []
+        while self._urgent and len(jobs) < self._max_batch:
+            jobs.append(self._urgent.popleft())
+        while self._small and len(jobs) < self._max_batch:
+            jobs.append(self._small.popleft())
+        held = self._held
+        self._passed_over = bool(jobs) and jobs[0].urgent and not self._passed_over and bool(held)
+        if not self._passed_over:
+            bulk = 0
+            while held and (not bulk or bulk + held[0].bulk <= self._max_bulk):
+                bulk += held[0].bulk
+                jobs.append(held.popleft())
+        return jobs
+
+
 def _resolve(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
     if future.done():
         return
@@ -263,19 +301,16 @@ class Engine:
         return result
 
     def _run(self) -> None:
-        urgent: collections.deque[_Job] = collections.deque()  # outcomes: first, alone
-        small: collections.deque[_Job] = collections.deque()
-        held: collections.deque[_Job] = collections.deque()  # bulk jobs, FIFO
+        schedule = _Schedule(max_batch=self._max_batch, max_bulk=self._max_bulk)
         stop = False
-        passed_over = False  # bulk jobs waited out the last transaction
         while True:
-            if not (urgent or small or held):
+            if not schedule:
                 if stop:
                     break
                 job = self._queue.get()
                 if job is None:
                     break
-                (urgent if job.urgent else held if job.bulk else small).append(job)
+                schedule.add(job)
             while True:  # everything queued meanwhile
                 try:
                     job = self._queue.get_nowait()
@@ -284,22 +319,8 @@ class Engine:
                 if job is None:
                     stop = True
                 else:
-                    (urgent if job.urgent else held if job.bulk else small).append(job)
-            jobs: list[_Job] = []
-            while urgent and len(jobs) < self._max_batch:
-                jobs.append(urgent.popleft())
-            while small and len(jobs) < self._max_batch:
-                jobs.append(small.popleft())
-            passed_over = bool(jobs) and jobs[0].urgent and not passed_over and bool(held)
-            if not passed_over:
-                # a link's next window waits for urgent jobs (outcomes): they do not
-                # wait behind bulk jobs (enqueues) too, but bulk jobs wait out one
-                # such transaction at most, however many urgent ones keep coming
-                bulk = 0
-                while held and (not bulk or bulk + held[0].bulk <= self._max_bulk):
-                    bulk += held[0].bulk
-                    jobs.append(held.popleft())
-            jobs = self._prepare(jobs)
+                    schedule.add(job)
+            jobs = self._prepare(schedule.next())
             if not jobs:
                 continue
             results = self._runner.run([(job.fn, job.args) for job in jobs])
