@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import re
 
 import phonenumbers
 import pytest
@@ -222,6 +223,32 @@ def test_fast_parse_equals_phonenumbers_parse_for_every_example_number() -> None
                 assert fast == _reference_parse(candidate), candidate
                 compared += 1
     assert compared > 400  # the common numbers take the fast path
+
+
+NATIONAL = phonenumbers.PhoneNumberFormat.NATIONAL
+
+
+def test_fast_parse_equals_phonenumbers_parse_with_each_regions_national_prefix() -> None:
+    """The national prefix rules (some with a transform: AR, MX...) read as parse() reads them."""
+    compared = 0
+    for number in EXAMPLES:
+        region = phonenumbers.region_code_for_number(number)
+        code = number.country_code or 0
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
+            code, region or ""
+        )
+        if metadata is None:
+            continue
+        national = phonenumbers.national_significant_number(number)
+        # as written at home (with its national prefix, and AR's mobile "15"), after the code
+        written = re.sub(r"\D", "", phonenumbers.format_number(number, NATIONAL))
+        candidates = {f"{code}{p}{national}" for p in (metadata.national_prefix or "", "9", "15")}
+        for candidate in {c[:15] for c in (*candidates, f"{code}{written}")}:
+            fast = parse_plus_digits(candidate)
+            if fast is not None:
+                assert fast == _reference_parse(candidate), candidate
+                compared += 1
+    assert compared > 1000
 
 
 @pytest.mark.parametrize("digits", ["", "3", "33", "999123456", "0033612345678"])
