@@ -86,11 +86,11 @@ AREAS = (
     ("status events out (gateway/events/publisher.py)", "gateway/events/publisher.py:"),
     ("SMPP link (drivers/smpp)", "drivers/smpp/"),
     ("codec (gateway/codec; its C core with --profile-native)", "gateway/codec/"),
-    ("aiomqtt/paho", "mqtt/"),
+    ("MQTT client (gateway/events/mqtt_*.py)", "gateway/events/mqtt_"),
     ("aiohttp", "aiohttp/"),
     ("logging (stdlib)", "logging/__init__.py:"),
     ("SQLite writer thread (Engine._run)", "gateway/store/sqlite/engine.py:Engine._run"),
-    ("SQLite statements (sqlite3 execute*)", "gateway/store/sqlite_"),
+    ("SQLite statements (gateway/store/sqlite)", "gateway/store/sqlite/"),
 )
 
 

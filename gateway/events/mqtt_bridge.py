@@ -1,14 +1,11 @@
-"""MQTT ingress and event publishing (README: MQTT) on aiomqtt.
+"""MQTT ingress and event publishing (README: MQTT), on smsgw's own MQTT 3.1.1 client
+(gateway.events.mqtt_protocol, gateway.events.mqtt_connection).
 
 A send is acknowledged to the broker only after the handler returns, that is
-after the message (or its rejection) is durably stored. aiomqtt acknowledges
-QoS 1 messages as soon as they are read; its paho client can be switched to
-manual acknowledgement, which is what this module does, keeping the rest of
-aiomqtt (connection, subscriptions, publish awaiting PUBACK).
-
-MQTT 3.1.1 (4.6) wants PUBACKs in the order the PUBLISHes arrived, while the
-handlers run concurrently: acknowledgements wait in a FIFO and leave it in
-order. A handler that raises (the store is unreachable) leaves its message
+after the message (or its rejection) is durably stored. MQTT 3.1.1 (4.6)
+wants PUBACKs in the order the PUBLISHes arrived, while the handlers run
+concurrently: acknowledgements wait in a FIFO and leave it in order. A
+handler that raises (the store is unreachable) leaves its message
 unacknowledged and ends the connection; the persistent session
 (clean_session=False) makes the broker deliver it again after reconnecting,
 to this daemon or, with a shared subscription, to another one.
@@ -22,11 +19,11 @@ once, never sent nor charged. A retained send published while the gateway
 is subscribed reaches it unflagged, as any send (the protocol says so), and
 is sent once. Empty payloads (such clears) are not sends and are ignored.
 
-Events go out in batches (:meth:`MqttBridge.publish_many`): PUBLISH packets
-encoded here go into paho's output queue (its network loop runs on the event
-loop's thread) and their PUBACKs are counted per batch, at a tenth of the CPU
-of aiomqtt's per-message ``publish`` (an Event, a timeout, an O(pending) scan,
-a warning logged per message above ten pending) and paho's message objects.
+Events go out in batches (:meth:`MqttBridge.publish_many`): the PUBLISH
+packets of a batch are written at once and their PUBACKs counted per batch,
+the connection's reader counting runs of PUBACKs without decoding each. An
+event not acknowledged stays in the store's outbox and is published again:
+events are delivered at least once.
 """
 
 from __future__ import annotations
@@ -36,18 +33,14 @@ import collections
 import contextlib
 import hashlib
 import random
-import socket
-import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
-import aiomqtt
-import paho.mqtt.client as paho_mqtt
-from paho.mqtt.enums import MQTTErrorCode
-
 from gateway.config.secrets import Secret
+from gateway.events import mqtt_protocol as mp
+from gateway.events.mqtt_connection import MqttConnection, open_connection
 from gateway.model.errors import ConfigError
 
 SendHandler = Callable[[str, bytes], Awaitable[None]]
@@ -125,11 +118,15 @@ class _Pubacks:
         self._waiting[mid] = batch
         batch.waiting += 1
 
+    def acked_all(self, mids: list[int]) -> None:
+        for mid in mids:
+            self.acked(mid)
+
     def acked(self, mid: int) -> bool:
         """Count a PUBACK; False when the message is not one of ours."""
         batch = self._waiting.pop(mid, None)
         if batch is None:
-            return False  # aiomqtt's own publish, or a batch that gave up waiting
+            return False  # a batch that gave up waiting
         batch.acked.add(mid)
         batch.waiting -= 1
         if batch.waiting == 0:
@@ -148,139 +145,6 @@ class _Pubacks:
         self._waiting.clear()
         for batch in batches.values():
             batch.wake.set()
-
-
-_PUBLISH_QOS1 = 0x32  # packet type 3, QoS 1 in the flags (3.3.1)
-
-
-def encode_publish(topic: bytes, payload: bytes, mid: int) -> bytes:
-    """An MQTT 3.1.1 PUBLISH packet, QoS 1, not retained (3.3)."""
-    remaining = 2 + len(topic) + 2 + len(payload)
-    header = bytearray((_PUBLISH_QOS1,))
-    while True:  # remaining length: base-128 digits, least significant first (2.2.3)
-        digit, remaining = remaining & 0x7F, remaining >> 7
-        header.append(digit | 0x80 if remaining else digit)
-        if not remaining:
-            break
-    return b"".join((header, len(topic).to_bytes(2, "big"), topic, mid.to_bytes(2, "big"), payload))
-
-
-READ_CHUNK = 65536  # bytes asked of the socket at once (paho alone asks 1, 1, then the rest)
-
-
-_PUBACK = 0x40  # packet type 4, no flags: a QoS 1 acknowledgement (3.4)
-
-
-def _buffer_reads(
-    paho: paho_mqtt.Client,
-    puback: Callable[[int], bool] | None = None,
-) -> Callable[[], bool]:
-    """Make paho read the socket in chunks; returns "bytes are waiting in the buffer".
-
-    paho reads every packet with three ``recv`` calls (its type, its length,
-    the rest): three system calls per PUBACK. Reading up to READ_CHUNK at once
-    and serving paho from a buffer makes it one per burst. Bytes left in the
-    buffer are not signalled by the socket, so the reader keeps calling paho
-    while the buffer is not empty (see :func:`_take_pubacks`).
-
-    ``puback(mid)``: PUBACKs (3.1.1: the packet id alone) at the front of the
-    buffer when paho starts a packet are offered to it first; those it takes
-    (True: one of our published events) never reach paho's packet handling,
-    ten function calls each.
-    """
-    recv = paho._sock_recv  # paho's own: TLS want-read/want-write become BlockingIOError
-    buffer = bytearray()
-
-    def sock_recv(bufsize: int) -> bytes:
-        while True:
-            if not buffer:
-                data = recv(READ_CHUNK)
-                if len(data) <= bufsize and puback is None:
-                    return data  # b"" (connection closed) included
-                if not data:
-                    return data
-                buffer.extend(data)
-            if puback is not None and bufsize == 1 and paho._in_packet["command"] == 0:
-                eaten = 0
-                while (
-                    len(buffer) - eaten >= 4
-                    and buffer[eaten] == _PUBACK
-                    and buffer[eaten + 1] == 2
-                    and puback((buffer[eaten + 2] << 8) | buffer[eaten + 3])
-                ):
-                    eaten += 4
-                if eaten:
-                    del buffer[:eaten]
-                    if not buffer:
-                        continue  # all ours: read on (or tell paho there is nothing)
-            out = bytes(buffer[:bufsize])
-            del buffer[:bufsize]
-            return out
-
-    paho._sock_recv = sock_recv  # type: ignore[method-assign]
-    return lambda: bool(buffer)
-
-
-def _take_pubacks(paho: paho_mqtt.Client, pubacks: _Pubacks, quick_ack: _QuickAck) -> None:
-    """Count our PUBACKs (3.1.1: the packet id alone) before paho's generic path."""
-    generic = paho._handle_pubackcomp
-
-    def acked(mid: int) -> bool:
-        if pubacks.acked(mid):
-            quick_ack.soon()
-            return True
-        return False
-
-    def handle(cmd: Literal["PUBACK", "PUBCOMP"]) -> MQTTErrorCode:
-        packet = paho._in_packet["packet"]
-        if cmd == "PUBACK" and len(packet) == 2 and acked((packet[0] << 8) | packet[1]):
-            return MQTTErrorCode.MQTT_ERR_SUCCESS
-        return generic(cmd)
-
-    paho._handle_pubackcomp = handle  # type: ignore[method-assign]
-    buffered = _buffer_reads(paho, acked)
-    # paho reads as many packets per wakeup as it has messages in flight, and
-    # ours are not among them: read on while PUBACKs of ours keep coming, and
-    # while packets wait in the read buffer (the socket will not tell)
-    read = paho.loop_read
-
-    def loop_read(max_packets: int = 1) -> MQTTErrorCode:
-        while True:
-            before = pubacks.pending
-            rc = read(max_packets)
-            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                return rc
-            if not buffered() and pubacks.pending in (before, 0):
-                return rc
-
-    paho.loop_read = loop_read  # type: ignore[method-assign]
-
-
-class _QuickAck:
-    """One TCP_QUICKACK per burst of PUBACKs read (Linux).
-
-    A broker sending PUBACKs with Nagle on (mosquitto without
-    ``set_tcp_nodelay true``) holds the rest until the first is ACKed at the
-    TCP level, which a delayed ACK puts off up to 40 ms, per batch.
-    """
-
-    def __init__(self, paho: paho_mqtt.Client) -> None:
-        self._paho = paho
-        self._loop = asyncio.get_running_loop()  # paho calls back on this loop's thread
-        self._option = getattr(socket, "TCP_QUICKACK", None)
-        self._scheduled = False
-
-    def soon(self) -> None:
-        if not self._scheduled and self._option is not None:
-            self._scheduled = True
-            self._loop.call_soon(self._send)
-
-    def _send(self) -> None:
-        self._scheduled = False
-        sock = self._paho.socket()
-        if isinstance(sock, socket.socket) and self._option is not None:  # TLS too
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, self._option, 1)
 
 
 class _AckQueue:
@@ -326,7 +190,7 @@ class MqttBridge:
         self._on_connection = on_connection
         self._log = logger.bind(component="mqtt")
         self._rng = rng or random.Random()
-        self._client: aiomqtt.Client | None = None
+        self._conn: MqttConnection | None = None
         self._pubacks = _Pubacks()
         self._stopping = asyncio.Event()
         self.connected = asyncio.Event()
@@ -349,9 +213,8 @@ class MqttBridge:
         within ``timeout``; a connection lost on the way ends the wait early.
         Raises :class:`MqttUnavailable` when not connected (nothing was sent).
         """
-        client, pubacks = self._client, self._pubacks
-        paho = client._client if client is not None else None
-        if paho is None or paho.socket() is None or pubacks.closed or not self.connected.is_set():
+        conn, pubacks = self._conn, self._pubacks
+        if conn is None or not conn.is_open or pubacks.closed or not self.connected.is_set():
             raise MqttUnavailable(messages[0][0] if messages else "")
         batch = _Batch()
         mids: list[int] = []
@@ -362,15 +225,16 @@ class MqttBridge:
                 self._log.error("mqtt_publish_refused", topic=topic)
                 mids.append(-1)
                 continue
-            mid = paho._mid_generate()  # shared with aiomqtt's calls: no clash
-            packets.append(encode_publish(encoded, payload, mid))
+            try:
+                mid = conn.ids.take()
+            except mp.MqttProtocolError:  # 65,535 in flight: the broker stopped answering
+                mids.append(-1)
+                continue
+            packets.append(mp.publish(encoded, payload, qos=1, packet_id=mid))
             mids.append(mid)
             pubacks.expect(mid, batch)
         if packets:
-            # one entry of paho's output queue for the whole batch: one send() for all
-            # (paho writes each entry with its own system call); QoS 1 entries are
-            # only written, never looked into again
-            paho._packet_queue(_PUBLISH_QOS1, b"".join(packets), max(mids), 1)
+            conn.write(b"".join(packets))  # one write, one system call, for the batch
         if batch.waiting:
             try:
                 async with asyncio.timeout(timeout):
@@ -389,10 +253,11 @@ class MqttBridge:
             try:
                 await self._session()
                 delay = self._settings.reconnect_min
-            except (aiomqtt.MqttError, OSError, _HandlerFailed) as exc:
-                self._log.warning("mqtt_disconnected", error=str(exc), retry_in=round(delay, 2))
+            except (OSError, TimeoutError, mp.MqttProtocolError, _HandlerFailed) as exc:
+                error = str(exc) or type(exc).__name__
+                self._log.warning("mqtt_disconnected", error=error, retry_in=round(delay, 2))
             finally:
-                self._client = None
+                self._conn = None
                 self._pubacks.close()  # batches still waiting give up on this connection
                 if self.connected.is_set() and self._on_connection is not None:
                     self._on_connection(False)
@@ -408,85 +273,95 @@ class MqttBridge:
 
     async def _session(self) -> None:
         s = self._settings
-        tls_context = ssl.create_default_context() if s.tls else None
-        client = aiomqtt.Client(
+        pubacks = _Pubacks()
+        inbox: asyncio.Queue[mp.Publish] = asyncio.Queue()
+        conn, _ = await open_connection(
             s.host,
             s.port,
-            identifier=s.client_id,
-            clean_session=False,  # persistent session: unacked sends come back
-            keepalive=s.keepalive,
-            username=s.username,
-            password=s.password.reveal() if s.password else None,
-            tls_context=tls_context,
-            max_concurrent_outgoing_calls=None,
+            tls=s.tls,
+            connect=mp.connect(
+                s.client_id,
+                keepalive=s.keepalive,
+                clean_session=False,  # persistent session: unacked sends come back
+                username=s.username,
+                password=s.password.reveal() if s.password else None,
+            ),
+            on_publish=inbox.put_nowait,
+            on_pubacks=pubacks.acked_all,
         )
-        client.pending_calls_threshold = 1_000_000  # its warning is per publish, O(pending)
-        paho = client._client  # aiomqtt exposes no manual-ack switch of its own
-        paho.manual_ack_set(True)
-        acks = _AckQueue(paho.ack)
-        pubacks = _Pubacks()
-        _take_pubacks(paho, pubacks, _QuickAck(paho))
-        failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        async with client:
-            self._client, self._pubacks = client, pubacks
-            await client.unsubscribe(s.other_filter)
-            await client.subscribe(s.send_filter, qos=1)
+        try:
+            await conn.unsubscribe(s.other_filter)
+            await conn.subscribe(s.send_filter, qos=1)
+            self._conn, self._pubacks = conn, pubacks
             self.connections += 1
             self.connected.set()
             if self._on_connection is not None:
                 self._on_connection(True)
             self._log.info("mqtt_connected", host=s.host, port=s.port, topic=s.send_filter)
-            window = asyncio.Semaphore(s.concurrency)
-            handlers: set[asyncio.Task[None]] = set()
-            reader = asyncio.create_task(
-                self._read(client, acks, window, failed, handlers), name="mqtt-reader"
-            )
-            stop = asyncio.create_task(self._stopping.wait(), name="mqtt-stop")
-            try:
-                waiters: set[asyncio.Future[Any]] = {stop, reader, failed}
-                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                stop.cancel()
-                reader.cancel()
-                await asyncio.gather(stop, reader, return_exceptions=True)
-                if handlers:
-                    # sends being stored finish, and are acknowledged if we still can
-                    await asyncio.wait(handlers)
-            if failed.done():
-                raise _HandlerFailed(str(failed.exception()))
-            if not reader.cancelled() and (exc := reader.exception()) is not None:
+            await self._serve(conn, inbox)
+        finally:
+            conn.close()
+
+    async def _serve(self, conn: MqttConnection, inbox: asyncio.Queue[mp.Publish]) -> None:
+        """Take sends until stopped, the connection ends, or a send cannot be stored."""
+        acks = _AckQueue(lambda mid, _qos: conn.ack(mid))
+        failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        handlers: set[asyncio.Task[None]] = set()
+        tasks: set[asyncio.Future[Any]] = {
+            asyncio.create_task(
+                self._read(conn, inbox, acks, failed, handlers), name="mqtt-reader"
+            ),
+            asyncio.create_task(conn.keepalive(self._settings.keepalive), name="mqtt-keepalive"),
+            asyncio.create_task(self._stopping.wait(), name="mqtt-stop"),
+        }
+        try:
+            ends: set[asyncio.Future[Any]] = {*tasks, failed, conn.closed}
+            await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if handlers:
+                # sends being stored finish, and are acknowledged if we still can
+                await asyncio.wait(handlers)
+        if failed.done():
+            raise _HandlerFailed(str(failed.exception()))
+        for task in tasks:
+            if not task.cancelled() and (exc := task.exception()) is not None:
                 raise exc
+        if conn.closed.done() and not self._stopping.is_set():
+            raise conn.closed.result() or ConnectionError("the broker closed the connection")
 
     async def _read(
         self,
-        client: aiomqtt.Client,
+        conn: MqttConnection,
+        inbox: asyncio.Queue[mp.Publish],
         acks: _AckQueue,
-        window: asyncio.Semaphore,
         failed: asyncio.Future[None],
         handlers: set[asyncio.Task[None]],
     ) -> None:
         prefix = self._settings.topic_prefix + "/"
-        async for message in client.messages:
-            entry = acks.arrived(message.mid, message.qos)
-            topic = message.topic.value
+        window = asyncio.Semaphore(self._settings.concurrency)
+        while True:
+            message = await inbox.get()
+            entry = acks.arrived(message.packet_id, message.qos)
+            topic = message.topic
             account = topic[len(prefix) : -len("/send")] if topic.startswith(prefix) else ""
-            if not account or "/" in account:
+            if not account or "/" in account or not topic.endswith("/send"):
                 # not ours to store; acknowledge so it does not come back forever
                 self._log.warning("mqtt_topic_ignored", topic=topic)
                 acks.finished(entry)
                 continue
-            payload = message.payload
-            data = payload if isinstance(payload, bytes) else str(payload or "").encode()
-            if not data:
+            if not message.payload:
                 # an empty PUBLISH clears a retained message (ours too): nothing to send
                 self._log.info("mqtt_empty_send_ignored", account=account)
                 acks.finished(entry)
                 continue
             await window.acquire()
             work = (
-                self._refuse_retained(client, topic, account, data)
+                self._refuse_retained(conn, topic, account, message.payload)
                 if message.retain
-                else self._on_send(account, data)
+                else self._on_send(account, message.payload)
             )
             task = asyncio.create_task(
                 self._handle(
@@ -497,7 +372,7 @@ class MqttBridge:
             task.add_done_callback(handlers.discard)
 
     async def _refuse_retained(
-        self, client: aiomqtt.Client, topic: str, account: str, data: bytes
+        self, conn: MqttConnection, topic: str, account: str, data: bytes
     ) -> None:
         """A retained copy: rejected once (never sent), then cleared from the broker."""
         digest = hashlib.sha256(topic.encode() + b"\0" + data).digest()
@@ -510,11 +385,16 @@ class MqttBridge:
             self._refused[digest] = None
             if len(self._refused) > REFUSED_RETAINED:
                 self._refused.popitem(last=False)
+        clear = topic.encode()
         try:
-            await client.publish(topic, b"", qos=1, retain=True, timeout=CLEAR_TIMEOUT)
-        except (aiomqtt.MqttError, TimeoutError) as exc:
+            await conn.request(
+                lambda pid: mp.publish(clear, b"", qos=1, packet_id=pid, retain=True),
+                timeout=CLEAR_TIMEOUT,
+            )
+        except (ConnectionError, TimeoutError, mp.MqttProtocolError) as exc:
             # refused all the same; it comes back at the next subscription, and is ignored
-            self._log.warning("mqtt_retained_send_not_cleared", account=account, error=str(exc))
+            error = str(exc) or type(exc).__name__
+            self._log.warning("mqtt_retained_send_not_cleared", account=account, error=error)
 
     async def _handle(
         self,

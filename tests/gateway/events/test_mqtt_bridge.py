@@ -21,12 +21,13 @@ from gateway.events.mqtt_bridge import (
     MqttUnavailable,
     _AckQueue,
     _Batch,
-    _buffer_reads,
     _Pubacks,
-    encode_publish,
 )
+from gateway.events.mqtt_connection import MqttRefused, open_connection
+from gateway.events.mqtt_protocol import connect
 from gateway.model.errors import ConfigError
 from tests.fixtures.mosquitto import MosquittoBroker, receive
+from tests.waiting import eventually
 
 Handler = Callable[[str, bytes], Awaitable[None]]
 
@@ -185,12 +186,6 @@ def test_pubacks_count_per_batch_and_close_wakes_the_waiters() -> None:
     assert pubacks.closed
 
 
-def test_publish_packet_is_mqtt_3_1_1_qos_1() -> None:
-    assert encode_publish(b"a/b", b"hi", 0x0102) == b"\x32\x09\x00\x03a/b\x01\x02hi"
-    # remaining length 2 + 3 + 2 + 200 = 207: two base-128 digits, low first
-    assert encode_publish(b"a/b", b"x" * 200, 7)[:3] == b"\x32\xcf\x01"
-
-
 def test_pubacks_of_a_forgotten_batch_are_ignored() -> None:
     pubacks = _Pubacks()
     late, other = _Batch(), _Batch()
@@ -243,36 +238,6 @@ async def test_publish_many_before_connecting_raises_unavailable() -> None:
         await bridge.publish_many([("smsgw/acme/status", b"{}")])
 
 
-class _Socketless:
-    """What _buffer_reads needs of a paho client: its _sock_recv."""
-
-    def __init__(self, chunks: list[bytes | type[BaseException]]) -> None:
-        self.chunks = chunks
-        self.calls: list[int] = []
-
-    def _sock_recv(self, bufsize: int) -> bytes:
-        self.calls.append(bufsize)
-        chunk = self.chunks.pop(0)
-        if isinstance(chunk, type):
-            raise chunk()
-        return chunk
-
-
-def test_reads_are_served_from_one_chunk_of_the_socket() -> None:
-    # two PUBACKs in one TCP read: paho asks 1, 1, 2 bytes per packet
-    paho = _Socketless([b"\x40\x02\x00\x01\x40\x02\x00\x02", BlockingIOError, b""])
-    waiting = _buffer_reads(paho)  # type: ignore[arg-type]
-    got = [paho._sock_recv(n) for n in (1, 1, 2, 1)]
-    assert got == [b"\x40", b"\x02", b"\x00\x01", b"\x40"]
-    assert waiting()  # the rest of the second packet is still buffered
-    assert [paho._sock_recv(n) for n in (1, 2)] == [b"\x02", b"\x00\x02"]
-    assert not waiting()
-    with pytest.raises(BlockingIOError):  # nothing buffered, nothing on the socket
-        paho._sock_recv(1)
-    assert paho._sock_recv(1) == b""  # the connection closed
-    assert len(paho.calls) == 3  # one system call per burst, not one per field
-
-
 async def test_a_burst_of_sends_is_handled_whole(mosquitto_broker: MosquittoBroker) -> None:
     # many PUBLISH packets arrive in one read: the ones left in the buffer are
     # handled although the socket does not signal them again
@@ -298,54 +263,41 @@ async def test_a_burst_of_sends_is_handled_whole(mosquitto_broker: MosquittoBrok
     assert sorted(got, key=int) == [b"%d" % i for i in range(300)]
 
 
-async def test_publish_many_writes_a_batch_in_few_system_calls(
+async def test_a_broker_that_stops_answering_is_left_and_rejoined(
     mosquitto_broker: MosquittoBroker,
 ) -> None:
-    async with running_bridge(mosquitto_broker, _ignore_sends) as bridge:
-        assert bridge._client is not None
-        paho = bridge._client._client
-        sends = 0
-        send = paho._sock_send
-
-        def counted(buf: bytes | bytearray) -> int:
-            nonlocal sends
-            sends += 1
-            return send(buf)
-
-        paho._sock_send = counted  # type: ignore[method-assign]
-        messages = [("smsgw/acme/status", b'{"n": %d}' % i) for i in range(500)]
-        assert await bridge.publish_many(messages) == [True] * 500
-    assert 1 <= sends <= 5  # the batch as one buffer, not one send() per event
-
-
-def test_our_pubacks_are_counted_before_paho_parses_them() -> None:
-    # two PUBACKs of ours, one of someone else's (aiomqtt's own publish), a PINGRESP
-    paho = _Socketless(
-        [b"\x40\x02\x00\x07\x40\x02\x00\x08\x40\x02\x00\x09\xd0\x00", BlockingIOError]
+    bridge = MqttBridge(
+        settings=MqttSettings.from_url(
+            mosquitto_broker.url, client_id="gw-ka", keepalive=1, reconnect_min=0.05
+        ),
+        on_send=_ignore_sends,
+        logger=structlog.get_logger(),
     )
-    paho._in_packet = {"command": 0}  # type: ignore[attr-defined]  # paho starts a packet
-    ours = {7, 8}
-    counted: list[int] = []
-
-    def puback(mid: int) -> bool:
-        if mid in ours:
-            counted.append(mid)
-            return True
-        return False
-
-    _buffer_reads(paho, puback)  # type: ignore[arg-type]
-    assert paho._sock_recv(1) == b"\x40"  # the third PUBACK is paho's to read
-    assert counted == [7, 8]
-    paho._in_packet = {"command": 0x40}  # type: ignore[attr-defined]  # in a packet: no peeking
-    assert [paho._sock_recv(n) for n in (1, 2)] == [b"\x02", b"\x00\x09"]
-    paho._in_packet = {"command": 0}  # type: ignore[attr-defined]
-    assert paho._sock_recv(1) == b"\xd0"
-    assert paho._sock_recv(1) == b"\x00"
+    task = asyncio.create_task(bridge.run())
+    try:
+        await asyncio.wait_for(bridge.connected.wait(), timeout=10)
+        assert mosquitto_broker.process is not None
+        mosquitto_broker.process.send_signal(signal.SIGSTOP)
+        try:
+            await eventually(lambda: not bridge.connected.is_set(), what="the silence noticed")
+        finally:
+            mosquitto_broker.process.send_signal(signal.SIGCONT)
+        await asyncio.wait_for(bridge.connected.wait(), timeout=10)
+        assert bridge.connections == 2
+        assert await bridge.publish_many([("smsgw/acme/status", b"1")]) == [True]
+    finally:
+        bridge.stop()
+        await asyncio.wait_for(task, timeout=10)
 
 
-def test_when_every_buffered_packet_was_ours_paho_hears_there_is_nothing() -> None:
-    paho = _Socketless([b"\x40\x02\x00\x01", BlockingIOError])
-    paho._in_packet = {"command": 0}  # type: ignore[attr-defined]
-    _buffer_reads(paho, lambda mid: True)  # type: ignore[arg-type]
-    with pytest.raises(BlockingIOError):
-        paho._sock_recv(1)
+async def test_a_refused_connection_is_one_clear_line(mosquitto_broker: MosquittoBroker) -> None:
+    # MQTT 3.1.1 3.1.3.1: an empty client id with a persistent session is refused
+    with pytest.raises(MqttRefused, match=r"^the broker refused the connection: .*client id$"):
+        await open_connection(
+            mosquitto_broker.host,
+            mosquitto_broker.port,
+            tls=False,
+            connect=connect("", keepalive=30, clean_session=False),
+            on_publish=lambda _packet: None,
+            on_pubacks=lambda _ids: None,
+        )
