@@ -22,7 +22,14 @@ from benchmarks.raw_smpp import raw_client
 from drivers.smpp.link.config import SmppLinkConfig
 from drivers.smpp.link.driver import SmppLink
 from gateway.codec import encode
-from gateway.link.interface import Accepted, InboundPart, Outcome, Receipt, SubmitRequest
+from gateway.link.interface import (
+    Accepted,
+    InboundPart,
+    Outcome,
+    Receipt,
+    ReceiptDone,
+    SubmitRequest,
+)
 from gateway.model.message import SenderKind
 
 TEXT = "Your code is 482913. It expires in 10 minutes. Do not share it."  # one GSM segment
@@ -312,10 +319,11 @@ class _Receipts:
         self.expected = expected
         self.done = asyncio.Event()
 
-    async def on_receipt(self, receipt: Receipt) -> None:
+    def store_receipt(self, receipt: Receipt, done: ReceiptDone) -> None:
         self.count += 1
         if self.count >= self.expected:
             self.done.set()
+        asyncio.get_running_loop().call_soon(done, None)
 
     async def on_inbound(self, part: InboundPart) -> None:
         return None

@@ -22,7 +22,7 @@ from drivers.modem.protocol.at import Command
 from drivers.modem.simulator.modem import SimConfig
 from drivers.modem.simulator.pty import PtyModem
 from gateway.codec import encode
-from gateway.link.interface import Accepted, InboundPart, Receipt, SubmitRequest
+from gateway.link.interface import Accepted, InboundPart, Receipt, ReceiptDone, SubmitRequest
 from gateway.model.message import SenderKind
 
 
@@ -30,8 +30,9 @@ class Sink:
     def __init__(self) -> None:
         self.receipts = 0
 
-    async def on_receipt(self, receipt: Receipt) -> None:
+    def store_receipt(self, receipt: Receipt, done: ReceiptDone) -> None:
         self.receipts += 1
+        asyncio.get_running_loop().call_soon(done, None)
 
     async def on_inbound(self, part: InboundPart) -> None:
         pass

@@ -24,7 +24,7 @@ from typing import Any
 from drivers.smpp.link.config import SmppLinkConfig
 from drivers.smpp.link.driver import SmppLink
 from gateway.codec import Segment
-from gateway.link.interface import Accepted, InboundPart, Receipt, SubmitRequest
+from gateway.link.interface import Accepted, InboundPart, Receipt, ReceiptDone, SubmitRequest
 from gateway.model.message import SenderKind
 
 TEXT = b"Your code is 482913. It expires in 10 minutes. Do not share it with anyone."
@@ -48,10 +48,11 @@ class CountingHandler:
         self.done: asyncio.Event | None = None
         self.expected = 0
 
-    async def on_receipt(self, receipt: Receipt) -> None:
+    def store_receipt(self, receipt: Receipt, done: ReceiptDone) -> None:
         self.receipts += 1
         if self.receipts >= self.expected and self.done is not None:
             self.done.set()
+        asyncio.get_running_loop().call_soon(done, None)
 
     async def on_inbound(self, part: InboundPart) -> None:
         return None

@@ -40,7 +40,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from drivers.smpp.link.config import SmppLinkConfig
 from drivers.smpp.link.driver import SmppLink
 from gateway.codec import Segment
-from gateway.link.interface import Accepted, InboundPart, Outcome, Receipt, Rejected, SubmitRequest
+from gateway.link.interface import (
+    Accepted,
+    InboundPart,
+    Outcome,
+    Receipt,
+    ReceiptDone,
+    Rejected,
+    SubmitRequest,
+)
 from gateway.model.message import SenderKind
 
 TEXT = b"Your code is 482913. It expires in 10 minutes. Do not share it with anyone."
@@ -48,8 +56,8 @@ TIMEOUT = 600.0  # seconds a run may take before it is reported as not finished
 
 
 class NoHandler:
-    async def on_receipt(self, receipt: Receipt) -> None:
-        return None
+    def store_receipt(self, receipt: Receipt, done: ReceiptDone) -> None:
+        asyncio.get_running_loop().call_soon(done, None)
 
     async def on_inbound(self, part: InboundPart) -> None:
         return None

@@ -1,8 +1,8 @@
 """What links receive, made durable: receipts and replies (the LinkHandler).
 
-A link acknowledges a PDU to its peer only once the store committed it: it
-awaits ``on_receipt`` / ``on_inbound``, or, for receipts, is called back by
-``store_receipt`` (the SMPP link: no coroutine per receipt). Receipts from every
+A link acknowledges a PDU to its peer only once the store committed it: a
+receipt once ``store_receipt`` called it back (no coroutine per receipt), an
+MO part once ``on_inbound`` returned. Receipts from every
 link go to ``record_receipt`` (the dispatcher's outcome writer, which commits them with
 the submit outcomes of the same round: under load, thousands of deliver_sm
 become a few transactions). Replies are reassembled (any order, duplicates, timeouts) and
@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gateway.inbound.reassembly import InboundMessage as Reassembled
 from gateway.inbound.reassembly import Reassembler
-from gateway.link.interface import InboundPart, Receipt, ReceiptDone, settle
+from gateway.link.interface import InboundPart, Receipt, ReceiptDone
 from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.ops.metrics import Metrics
 from gateway.store import new_id
@@ -55,11 +54,6 @@ class LinkEvents:
         # destination -> (looked up at, owning account); senders approved or
         # moved later are seen after OWNER_TTL seconds (or at once on SIGHUP)
         self._owners: dict[str, tuple[float, str | None]] = {}
-
-    async def on_receipt(self, receipt: Receipt) -> None:
-        stored: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.store_receipt(receipt, functools.partial(settle, stored))
-        await stored
 
     def store_receipt(self, receipt: Receipt, done: ReceiptDone) -> None:
         """The receipt goes to the writer with the dispatcher's outcomes (which counts

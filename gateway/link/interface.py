@@ -2,9 +2,10 @@
 
 The dispatcher hands a link one :class:`SubmitRequest` per segment and awaits
 an :class:`Outcome`. Receipts and inbound (MO) parts flow the other way
-through a :class:`LinkHandler` whose coroutines the driver awaits *before* it
-acknowledges them to the peer (deliver_sm_resp, AT+CMGD, AT+CNMA): whatever
-the handler has stored is safe, whatever it has not is redelivered by the peer.
+through a :class:`LinkHandler` that the driver waits on (a receipt's ``done``
+callback, an MO part's coroutine) *before* it acknowledges them to the peer
+(deliver_sm_resp, AT+CMGD, AT+CNMA): whatever the handler has stored is safe,
+whatever it has not is redelivered by the peer.
 
 Drivers import only this module, :mod:`gateway.model.message`, :mod:`gateway.model.errors`,
 :mod:`gateway.config.secrets` and :mod:`gateway.codec` (docs/architecture.md, imports).
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
@@ -131,15 +133,24 @@ class InboundPart:
 # --- the interface ------------------------------------------------------------
 
 
-class LinkHandler(Protocol):
-    """What a link calls with what it receives; raise to refuse (the peer redelivers)."""
-
-    async def on_receipt(self, receipt: Receipt) -> None: ...
-
-    async def on_inbound(self, part: InboundPart) -> None: ...
-
-
 ReceiptDone = Callable[[BaseException | None], None]  # a receipt stored (None) or not
+
+
+class LinkHandler(Protocol):
+    """What a link calls with what it receives; a refusal makes the peer redeliver.
+
+    Receipts, the bulk of it, come without a coroutine each: the link calls
+    :meth:`store_receipt` and acknowledges the receipt to the peer when
+    ``done`` is called: ``done(None)`` once stored, ``done(error)`` if it
+    failed. ``done`` is called once, from the loop, never from within
+    ``store_receipt``. A link that awaits instead uses :func:`stored`.
+    """
+
+    def store_receipt(self, receipt: Receipt, done: ReceiptDone) -> None: ...
+
+    async def on_inbound(self, part: InboundPart) -> None:
+        """Store one MO part; raise to refuse it."""
+        ...
 
 
 def settle(future: asyncio.Future[None], error: BaseException | None) -> None:
@@ -154,18 +165,11 @@ def settle(future: asyncio.Future[None], error: BaseException | None) -> None:
         future.set_exception(error)
 
 
-@runtime_checkable
-class ReceiptSink(Protocol):
-    """A handler that also takes receipts without a coroutine per receipt (the daemon's).
-
-    A link that sees it calls :meth:`store_receipt` instead of ``on_receipt``
-    and acknowledges the receipt when ``done`` is called: ``done(None)`` once
-    stored, ``done(error)`` if it failed (refused: the peer delivers it again).
-    ``done`` is called once, from the loop, never from within ``store_receipt``;
-    no future nor callback handle per receipt.
-    """
-
-    def store_receipt(self, receipt: Receipt, done: ReceiptDone) -> None: ...
+async def stored(handler: LinkHandler, receipt: Receipt) -> None:
+    """Hand ``receipt`` to ``handler`` and wait until it is stored (raises if refused)."""
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    handler.store_receipt(receipt, functools.partial(settle, done))
+    await done
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

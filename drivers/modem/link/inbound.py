@@ -21,7 +21,7 @@ from drivers.modem.protocol.at import Command, Unsolicited
 from drivers.modem.protocol.status import receipt_state
 from drivers.modem.protocol.tpdu import Deliver, PduError, StatusReport, decode_incoming
 from drivers.modem.protocol.tracking import ReceiptMatcher
-from gateway.link.interface import InboundPart, LinkHandler, Receipt, ReceiptState
+from gateway.link.interface import InboundPart, LinkHandler, Receipt, ReceiptState, stored
 
 _QUEUED_URCS = frozenset({"+CMTI", "+CDSI", "+CMT", "+CDS"})
 
@@ -206,5 +206,5 @@ class InboundHandling:
             done_at=message.discharge,
             destination=message.recipient,
         )
-        await self._handler.on_receipt(receipt)
+        await stored(self._handler, receipt)
         self._counters["receipts"] += 1

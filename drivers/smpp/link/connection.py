@@ -9,11 +9,13 @@ the SMSC's flood then waits in the kernel's buffers and its own, not in ours.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, cast
+from typing import Protocol, cast
 
+from drivers.smpp.protocol.pdu import DataSm, ShortMessage
 from drivers.smpp.protocol.session import (
     Bound,
     Closed,
+    CloseReason,
     DeliverReceived,
     EsmeSession,
     Event,
@@ -23,14 +25,45 @@ from drivers.smpp.protocol.session import (
     SubmitMisanswered,
 )
 
-if TYPE_CHECKING:
-    from drivers.smpp.link.driver import SmppLink
+
+class ConnectionListener(Protocol):
+    """What a connection reports to its link (gateway's SmppLink), event by event."""
+
+    def on_bound(self, system_id: str) -> None: ...
+
+    def on_closed(self, reason: CloseReason, detail: str) -> None:
+        """The session ended itself (the connection closes next)."""
+        ...
+
+    def on_peer_error(self, detail: str) -> None: ...
+
+    def on_answer(self, seq: int, status: int, message_id: str) -> None:
+        """submit_sm ``seq`` answered."""
+        ...
+
+    def on_misanswered(self, seq: int, detail: str) -> None:
+        """submit_sm ``seq`` answered ESME_ROK without a usable message_id."""
+        ...
+
+    def on_expired(self, seq: int) -> None:
+        """submit_sm ``seq`` got no answer in time (a late one is ignored)."""
+        ...
+
+    def on_deliver(self, pdu: ShortMessage | DataSm, conn: SmppProtocol) -> None:
+        """A deliver_sm or data_sm of ``conn``, to answer with ``conn.session.respond``."""
+        ...
+
+    def after_events(self) -> None:
+        """The events of one read or timer are all reported."""
+        ...
+
+    def on_connection_lost(self, conn: SmppProtocol) -> None: ...
 
 
 class SmppProtocol(asyncio.Protocol):
-    """Feeds an :class:`EsmeSession` and hands its events to the link."""
+    """Feeds an :class:`EsmeSession` and hands its events to its listener (the link)."""
 
-    def __init__(self, *, link: SmppLink, session: EsmeSession) -> None:
+    def __init__(self, *, link: ConnectionListener, session: EsmeSession) -> None:
         self.link = link
         self.session = session
         self.loop = asyncio.get_running_loop()
@@ -167,12 +200,15 @@ class SmppProtocol(asyncio.Protocol):
             elif isinstance(event, PeerError):
                 link.on_peer_error(event.detail)
             elif isinstance(event, Closed):
-                self.session_closed = True
-                link.on_closed(event.reason, event.detail)
-                if self.transport is not None:
-                    if event.reason == "dead":  # nothing will drain a dead peer's buffer
-                        self.transport.abort()
-                    else:
-                        self.flush()  # an unbind_resp or generic_nack goes out first
-                        self.transport.close()
+                self._closed(event)
         link.after_events()
+
+    def _closed(self, event: Closed) -> None:
+        self.session_closed = True
+        self.link.on_closed(event.reason, event.detail)
+        if self.transport is not None:
+            if event.reason is CloseReason.DEAD:  # nothing will drain a dead peer's buffer
+                self.transport.abort()
+            else:
+                self.flush()  # an unbind_resp or generic_nack goes out first
+                self.transport.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from drivers.smpp.protocol.pdu import DataSm, ShortMessage
@@ -54,11 +55,26 @@ class PeerError:
     detail: str
 
 
+class CloseReason(enum.Enum):
+    """Why a session ended."""
+
+    BIND_FAILED = "bind_failed"  # the SMSC refused the bind, or never answered it
+    UNBOUND = "unbound"  # we unbound (answered, or answered by generic_nack)
+    UNBIND_REQUESTED = "unbind_requested"  # the SMSC unbound
+    DEAD = "dead"  # the SMSC stopped answering
+    PROTOCOL = "protocol"  # the SMSC sent what cannot be read past
+
+    @property
+    def orderly(self) -> bool:
+        """An unbind either way, not a failure."""
+        return self in (CloseReason.UNBOUND, CloseReason.UNBIND_REQUESTED)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Closed:
     """The session is over; the caller closes the connection. ``reason`` says why."""
 
-    reason: str  # "bind_failed", "unbound", "unbind_requested", "dead", "protocol"
+    reason: CloseReason
     detail: str = ""
     status: int | None = None
 

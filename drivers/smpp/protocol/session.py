@@ -37,6 +37,7 @@ from drivers.smpp.protocol.decode import CommandLengthError, FrameSplitter, Malf
 from drivers.smpp.protocol.events import (
     Bound,
     Closed,
+    CloseReason,
     DeliverReceived,
     Event,
     PeerError,
@@ -63,6 +64,7 @@ from gateway.model.errors import LocalProtocolError
 __all__ = [
     "BindMode",
     "Bound",
+    "CloseReason",
     "Closed",
     "DeliverReceived",
     "EsmeSession",
@@ -320,7 +322,7 @@ class EsmeSession:
                     f"{self._timeouts} submit_sm unanswered in a row, "
                     f"after {self.response_timeout:g}s each"
                 )
-                events.append(self._close("dead", detail))
+                events.append(self._close(CloseReason.DEAD, detail))
                 return events
             if self._control_deadline is None:  # is anyone there? ask now
                 self._send_enquire_link(now)
@@ -328,13 +330,13 @@ class EsmeSession:
             self._control_deadline = None
             if self.state is SessionState.BINDING:
                 detail = f"bind unanswered after {self.bind_timeout:g}s"
-                events.append(self._close("bind_failed", detail))
+                events.append(self._close(CloseReason.BIND_FAILED, detail))
             elif self.state is SessionState.UNBINDING:
                 detail = f"unbind unanswered after {self.response_timeout:g}s"
-                events.append(self._close("unbound", detail))
+                events.append(self._close(CloseReason.UNBOUND, detail))
             else:
                 detail = f"enquire_link unanswered after {self.response_timeout:g}s"
-                events.append(self._close("dead", detail))
+                events.append(self._close(CloseReason.DEAD, detail))
             return events
         if (
             self.state is SessionState.BOUND
@@ -352,7 +354,7 @@ class EsmeSession:
 
     # --- input -------------------------------------------------------------------
 
-    def _close(self, reason: str, detail: str = "", status: int | None = None) -> Closed:
+    def _close(self, reason: CloseReason, detail: str = "", status: int | None = None) -> Closed:
         self.state = self.state.check(SessionState.CLOSED)
         return Closed(reason=reason, detail=detail, status=status)
 
@@ -397,7 +399,7 @@ class EsmeSession:
                 return events
         if broken is not None:
             self._out.append(encode_bare(CommandId.GENERIC_NACK, 0, st.ESME_RINVCMDLEN))
-            events.append(self._close("protocol", str(broken), st.ESME_RINVCMDLEN))
+            events.append(self._close(CloseReason.PROTOCOL, str(broken), st.ESME_RINVCMDLEN))
         return events
 
     def _handle_frame(
@@ -433,7 +435,7 @@ class EsmeSession:
             self._on_control_answer(pdu.command_id, status, pdu, events)
         elif cid is CommandId.UNBIND:
             self._out.append(encode_bare(CommandId.UNBIND_RESP, seq))
-            events.append(self._close("unbind_requested", "the SMSC unbound"))
+            events.append(self._close(CloseReason.UNBIND_REQUESTED, "the SMSC unbound"))
         elif cid is CommandId.ENQUIRE_LINK_RESP or cid in _RESPONSES:
             pass  # a late answer to something that already timed out
         else:  # a request an ESME does not take (submit_sm, bind...)
@@ -448,9 +450,13 @@ class EsmeSession:
         elif seq == self._control_seq and self._control_deadline is not None:
             if self.state is SessionState.BINDING:
                 self._control_deadline = None
-                events.append(self._close("bind_failed", "bind answered by generic_nack", status))
+                events.append(
+                    self._close(CloseReason.BIND_FAILED, "bind answered by generic_nack", status)
+                )
             elif self.state is SessionState.UNBINDING:
-                events.append(self._close("unbound", "unbind answered by generic_nack", status))
+                events.append(
+                    self._close(CloseReason.UNBOUND, "unbind answered by generic_nack", status)
+                )
             else:
                 self._control_deadline = None  # the SMSC answered: it is alive
         else:
@@ -463,14 +469,16 @@ class EsmeSession:
         if self.state is SessionState.BINDING and cid == self.mode.command_id | 0x80000000:
             if status != st.ESME_ROK:
                 events.append(
-                    self._close("bind_failed", f"bind refused: {st.status_name(status)}", status)
+                    self._close(
+                        CloseReason.BIND_FAILED, f"bind refused: {st.status_name(status)}", status
+                    )
                 )
                 return
             self.state = self.state.check(SessionState.BOUND)
             self.peer_system_id = getattr(pdu, "system_id", "")
             events.append(Bound(system_id=self.peer_system_id))
         elif self.state is SessionState.UNBINDING and cid is CommandId.UNBIND_RESP:
-            events.append(self._close("unbound", "unbind answered"))
+            events.append(self._close(CloseReason.UNBOUND, "unbind answered"))
         elif cid is CommandId.ENQUIRE_LINK_RESP:
             pass
         else:

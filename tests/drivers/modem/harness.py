@@ -13,7 +13,7 @@ from drivers.modem.link.driver import ModemLink
 from drivers.modem.simulator.modem import SimConfig
 from drivers.modem.simulator.pty import PtyModem
 from gateway.codec import Segment
-from gateway.link.interface import InboundPart, Receipt, SubmitRequest
+from gateway.link.interface import InboundPart, Receipt, ReceiptDone, SubmitRequest
 from gateway.model.message import SenderKind
 from tests.drivers.modem.segments import gsm_segment
 
@@ -34,9 +34,15 @@ class Recorder:
     refuse: int = 0
     refused: int = 0
 
-    async def on_receipt(self, receipt: Receipt) -> None:
-        self._maybe_refuse()
+    def store_receipt(self, receipt: Receipt, done: ReceiptDone) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            self._maybe_refuse()
+        except RuntimeError as exc:
+            loop.call_soon(done, exc)
+            return
         self.receipts.append(receipt)
+        loop.call_soon(done, None)
 
     async def on_inbound(self, part: InboundPart) -> None:
         self._maybe_refuse()

@@ -43,9 +43,15 @@ class RecordingHandler:
             msg = "store unavailable"
             raise RuntimeError(msg)
 
-    async def on_receipt(self, receipt: Receipt) -> None:
-        self._maybe_fail()
+    def store_receipt(self, receipt: Receipt, done: ReceiptDone) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            self._maybe_fail()
+        except RuntimeError as exc:
+            loop.call_soon(done, exc)
+            return
         self.receipts.append(receipt)
+        loop.call_soon(done, None)
 
     async def on_inbound(self, part: InboundPart) -> None:
         self._maybe_fail()
@@ -53,9 +59,8 @@ class RecordingHandler:
 
 
 class SinkHandler(RecordingHandler):
-    """A handler taking receipts as the daemon's does (ReceiptSink): ``done`` called
-    when the test says (``hold``) or on the next loop turn; ``fail_next`` fails that
-    many."""
+    """A handler whose receipts are stored when the test says (``hold``, then
+    :meth:`release`), or on the next loop turn; ``fail_next`` fails that many."""
 
     def __init__(self) -> None:
         super().__init__()

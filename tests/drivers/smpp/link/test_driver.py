@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-from drivers.smpp.link import driver as link_module
+from drivers.smpp.link import deliveries as deliveries_module
 from drivers.smpp.link.config import SmppLinkConfig
 from drivers.smpp.link.driver import SmppLink
 from drivers.smpp.protocol.pdu import HEADER, BindResp, CommandId, encode
@@ -584,7 +584,7 @@ async def test_an_invalid_streamed_segment_is_rejected_and_gives_its_room_back(
     assert h.link.room() == 2
 
 
-# --- receipts to a ReceiptSink (the daemon's handler): no task per receipt -------------
+# --- receipts stored without a task each (store_receipt), answered once stored ---------
 
 
 async def test_receipts_to_a_sink_are_acknowledged_once_stored(start_link: StartLink) -> None:
@@ -617,16 +617,16 @@ async def test_receipts_beyond_the_concurrency_wait_their_turn(
     start_link: StartLink,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(link_module, "DELIVER_CONCURRENCY", 3)
+    monkeypatch.setattr(deliveries_module, "DELIVER_CONCURRENCY", 3)
     sink = SinkHandler()
     h = await start_link(sim=SimConfig(dlr=True), handler=sink)
     sink.hold = True
     await _stream(h.link, 8)
-    await wait_for_condition(lambda: len(sink.held) == 3 and len(h.link._waiting) == 5)
+    await wait_for_condition(lambda: len(sink.held) == 3 and h.link.deliveries.waiting == 5)
     stored, done = sink.held.pop(0)  # one stored: exactly one that waited takes its place
     sink.receipts.append(stored)
     done(None)
-    await wait_for_condition(lambda: len(h.link._waiting) == 4)
+    await wait_for_condition(lambda: h.link.deliveries.waiting == 4)
     assert len(sink.held) == 3  # back to the cap, not past it
     assert stored not in [receipt for receipt, _ in sink.held]
     assert h.link.health().counters["receipts"] == 1
@@ -649,9 +649,9 @@ async def test_a_receipt_flood_is_read_no_faster_than_it_is_stored(
     start_link: StartLink,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(link_module, "DELIVER_CONCURRENCY", 10)
-    monkeypatch.setattr(link_module, "INBOUND_HIGH", 40, raising=False)
-    monkeypatch.setattr(link_module, "INBOUND_LOW", 20, raising=False)
+    monkeypatch.setattr(deliveries_module, "DELIVER_CONCURRENCY", 10)
+    monkeypatch.setattr(deliveries_module, "INBOUND_HIGH", 40)
+    monkeypatch.setattr(deliveries_module, "INBOUND_LOW", 20)
     sink = SinkHandler()
     sink.hold = True  # the store is slow: nothing is stored until released
     h = await start_link(handler=sink)
@@ -663,7 +663,7 @@ async def test_a_receipt_flood_is_read_no_faster_than_it_is_stored(
     h.sim.inject_receipts(ids)
 
     def held() -> int:
-        return len(sink.held) + len(h.link._waiting)
+        return len(sink.held) + h.link.deliveries.waiting
 
     await wait_for_condition(
         lambda: (
@@ -689,16 +689,16 @@ async def test_an_mo_flood_is_read_no_faster_than_it_is_handled(
     start_link: StartLink,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(link_module, "DELIVER_CONCURRENCY", 5)
-    monkeypatch.setattr(link_module, "INBOUND_HIGH", 20, raising=False)
-    monkeypatch.setattr(link_module, "INBOUND_LOW", 10, raising=False)
+    monkeypatch.setattr(deliveries_module, "DELIVER_CONCURRENCY", 5)
+    monkeypatch.setattr(deliveries_module, "INBOUND_HIGH", 20)
+    monkeypatch.setattr(deliveries_module, "INBOUND_LOW", 10)
     release = asyncio.Event()
     peak = 0
 
     class SlowHandler(RecordingHandler):
         async def on_inbound(self, part: InboundPart) -> None:
             nonlocal peak
-            peak = max(peak, len(h.link._delivering))
+            peak = max(peak, h.link.deliveries.handing_over)
             await release.wait()
             self.parts.append(part)
 
@@ -711,10 +711,10 @@ async def test_an_mo_flood_is_read_no_faster_than_it_is_handled(
     await wait_for_condition(
         lambda: (
             h.link.health().counters.get("reading_paused", 0) >= 1
-            or len(h.link._delivering) > bound
+            or h.link.deliveries.handing_over > bound
         )
     )
-    assert len(h.link._delivering) <= bound < flood  # tasks: one per deliver_sm read
+    assert h.link.deliveries.handing_over <= bound < flood  # tasks: one per deliver_sm read
     release.set()
     await wait_for_condition(lambda: len(h.handler.parts) == flood, timeout=30)
     assert peak <= bound
@@ -727,7 +727,7 @@ async def test_an_mo_flood_is_read_no_faster_than_it_is_handled(
 async def test_a_flooding_peer_that_reads_no_answers_is_cut_off(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(link_module, "WRITE_BACKLOG_LIMIT", 64 * 1024, raising=False)
+    monkeypatch.setattr(deliveries_module, "WRITE_BACKLOG_LIMIT", 64 * 1024)
     closed = asyncio.Event()
     bound = asyncio.Event()
 

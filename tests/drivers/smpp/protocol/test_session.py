@@ -20,6 +20,7 @@ from drivers.smpp.protocol.session import (
     BindMode,
     Bound,
     Closed,
+    CloseReason,
     DeliverReceived,
     EsmeSession,
     Event,
@@ -87,7 +88,7 @@ def test_bind_with_wrong_password_closes_with_its_status() -> None:
     events = pair.bind()
     assert len(events) == 1
     assert isinstance(events[0], Closed)
-    assert events[0].reason == "bind_failed"
+    assert events[0].reason is CloseReason.BIND_FAILED
     assert events[0].status == st.ESME_RINVPASWD
 
 
@@ -98,7 +99,7 @@ def test_bind_unanswered_times_out() -> None:
     events = pair.esme.handle_timer(pair.now + 2.0)
     assert [type(e) for e in events] == [Closed]
     assert isinstance(events[0], Closed)
-    assert events[0].reason == "bind_failed"
+    assert events[0].reason is CloseReason.BIND_FAILED
 
 
 def test_submit_is_answered_with_a_message_id() -> None:
@@ -184,7 +185,7 @@ def test_a_silent_smsc_is_dead_and_its_unanswered_submits_are_never_reported() -
     assert pair.exchange() == []  # the enquire_link goes unanswered too
     pair.now += 5.0
     events = pair.esme.handle_timer(pair.now)
-    assert [(type(e), getattr(e, "reason", "")) for e in events] == [(Closed, "dead")]
+    assert [(type(e), getattr(e, "reason", "")) for e in events] == [(Closed, CloseReason.DEAD)]
     assert pair.esme.connection_lost() == [seq]
 
 
@@ -202,7 +203,7 @@ def test_submits_unanswered_in_a_row_end_the_session() -> None:
     [closed] = pair.esme.handle_timer(start + 7.0)  # long before the enquire_link's deadline
     assert isinstance(closed, Closed)
     assert (closed.reason, closed.detail) == (
-        "dead",
+        CloseReason.DEAD,
         "3 submit_sm unanswered in a row, after 5s each",
     )
     assert pair.esme.state is SessionState.CLOSED
@@ -246,7 +247,7 @@ def test_an_enquire_link_answer_does_not_restart_the_count() -> None:
     pair.now += 5.0
     [closed] = pair.esme.handle_timer(pair.now)
     assert isinstance(closed, Closed)
-    assert closed.reason == "dead"
+    assert closed.reason is CloseReason.DEAD
 
 
 def test_idle_link_sends_enquire_link_and_survives_when_answered() -> None:
@@ -270,7 +271,7 @@ def test_unanswered_enquire_link_is_a_dead_link_verdict() -> None:
     events = pair.esme.handle_timer(pair.now + 35.0)
     assert len(events) == 1
     assert isinstance(events[0], Closed)
-    assert events[0].reason == "dead"
+    assert events[0].reason is CloseReason.DEAD
     assert pair.esme.state is SessionState.CLOSED
 
 
@@ -301,7 +302,7 @@ def test_unbind_from_smsc_is_answered_and_closes() -> None:
     events = pair.to_esme()
     assert len(events) == 1
     assert isinstance(events[0], Closed)
-    assert events[0].reason == "unbind_requested"
+    assert events[0].reason is CloseReason.UNBIND_REQUESTED
     pair.to_smsc()
     assert pair.smsc.close_requested  # the SMSC got its unbind_resp
 
@@ -314,7 +315,7 @@ def test_our_unbind_is_answered() -> None:
     events = pair.exchange()
     assert len(events) == 1
     assert isinstance(events[0], Closed)
-    assert events[0].reason == "unbound"
+    assert events[0].reason is CloseReason.UNBOUND
 
 
 def test_deliver_sm_is_handed_up_and_answered_when_the_caller_says() -> None:
@@ -365,7 +366,7 @@ def test_huge_command_length_nacks_and_closes_without_allocating() -> None:
     events = pair.esme.receive_data(HEADER.pack(0x7FFFFFFF, 4, 0, 1), pair.now)
     assert len(events) == 1
     assert isinstance(events[0], Closed)
-    assert events[0].reason == "protocol"
+    assert events[0].reason is CloseReason.PROTOCOL
     nack = pair.esme.data_to_send()
     assert HEADER.unpack(nack)[1:3] == (CommandId.GENERIC_NACK, st.ESME_RINVCMDLEN)
 
