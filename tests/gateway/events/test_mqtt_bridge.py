@@ -15,16 +15,7 @@ import aiomqtt
 import pytest
 import structlog
 
-from gateway.events.mqtt_bridge import (
-    MqttBridge,
-    MqttSettings,
-    MqttUnavailable,
-    _AckQueue,
-    _Batch,
-    _buffer_reads,
-    _Pubacks,
-    encode_publish,
-)
+from gateway.events.mqtt_bridge import MqttBridge, MqttSettings, MqttUnavailable, _AckQueue
 from gateway.model.errors import ConfigError
 from tests.fixtures.mosquitto import MosquittoBroker, receive
 
@@ -166,42 +157,6 @@ def test_daemon_killed_before_storing_loses_nothing(mosquitto_broker: MosquittoB
     assert asyncio.run(restarted()) == [("acme", b"precious")]
 
 
-def test_pubacks_count_per_batch_and_close_wakes_the_waiters() -> None:
-    pubacks = _Pubacks()
-    first, second = _Batch(), _Batch()
-    pubacks.expect(1, first)
-    pubacks.expect(2, first)
-    pubacks.expect(3, second)
-    assert pubacks.acked(1)
-    assert not first.wake.is_set()
-    assert pubacks.acked(2)
-    assert not pubacks.acked(99)  # someone else's message
-    assert first.wake.is_set()
-    assert first.acked == {1, 2}
-    assert not second.wake.is_set()
-    pubacks.close()
-    assert second.wake.is_set()
-    assert second.acked == set()
-    assert pubacks.closed
-
-
-def test_publish_packet_is_mqtt_3_1_1_qos_1() -> None:
-    assert encode_publish(b"a/b", b"hi", 0x0102) == b"\x32\x09\x00\x03a/b\x01\x02hi"
-    # remaining length 2 + 3 + 2 + 200 = 207: two base-128 digits, low first
-    assert encode_publish(b"a/b", b"x" * 200, 7)[:3] == b"\x32\xcf\x01"
-
-
-def test_pubacks_of_a_forgotten_batch_are_ignored() -> None:
-    pubacks = _Pubacks()
-    late, other = _Batch(), _Batch()
-    pubacks.expect(1, late)
-    pubacks.expect(2, other)
-    pubacks.forget(late)
-    assert not pubacks.acked(1)
-    assert late.acked == set()
-    assert pubacks.acked(2)
-
-
 async def test_publish_many_is_acknowledged_and_arrives_in_order(
     mosquitto_broker: MosquittoBroker,
 ) -> None:
@@ -243,36 +198,6 @@ async def test_publish_many_before_connecting_raises_unavailable() -> None:
         await bridge.publish_many([("smsgw/acme/status", b"{}")])
 
 
-class _Socketless:
-    """What _buffer_reads needs of a paho client: its _sock_recv."""
-
-    def __init__(self, chunks: list[bytes | type[BaseException]]) -> None:
-        self.chunks = chunks
-        self.calls: list[int] = []
-
-    def _sock_recv(self, bufsize: int) -> bytes:
-        self.calls.append(bufsize)
-        chunk = self.chunks.pop(0)
-        if isinstance(chunk, type):
-            raise chunk()
-        return chunk
-
-
-def test_reads_are_served_from_one_chunk_of_the_socket() -> None:
-    # two PUBACKs in one TCP read: paho asks 1, 1, 2 bytes per packet
-    paho = _Socketless([b"\x40\x02\x00\x01\x40\x02\x00\x02", BlockingIOError, b""])
-    waiting = _buffer_reads(paho)  # type: ignore[arg-type]
-    got = [paho._sock_recv(n) for n in (1, 1, 2, 1)]
-    assert got == [b"\x40", b"\x02", b"\x00\x01", b"\x40"]
-    assert waiting()  # the rest of the second packet is still buffered
-    assert [paho._sock_recv(n) for n in (1, 2)] == [b"\x02", b"\x00\x02"]
-    assert not waiting()
-    with pytest.raises(BlockingIOError):  # nothing buffered, nothing on the socket
-        paho._sock_recv(1)
-    assert paho._sock_recv(1) == b""  # the connection closed
-    assert len(paho.calls) == 3  # one system call per burst, not one per field
-
-
 async def test_a_burst_of_sends_is_handled_whole(mosquitto_broker: MosquittoBroker) -> None:
     # many PUBLISH packets arrive in one read: the ones left in the buffer are
     # handled although the socket does not signal them again
@@ -303,49 +228,8 @@ async def test_publish_many_writes_a_batch_in_few_system_calls(
 ) -> None:
     async with running_bridge(mosquitto_broker, _ignore_sends) as bridge:
         assert bridge._client is not None
-        paho = bridge._client._client
-        sends = 0
-        send = paho._sock_send
-
-        def counted(buf: bytes | bytearray) -> int:
-            nonlocal sends
-            sends += 1
-            return send(buf)
-
-        paho._sock_send = counted  # type: ignore[method-assign]
+        before = bridge._client.writes
         messages = [("smsgw/acme/status", b'{"n": %d}' % i) for i in range(500)]
         assert await bridge.publish_many(messages) == [True] * 500
-    assert 1 <= sends <= 5  # the batch as one buffer, not one send() per event
-
-
-def test_our_pubacks_are_counted_before_paho_parses_them() -> None:
-    # two PUBACKs of ours, one of someone else's (aiomqtt's own publish), a PINGRESP
-    paho = _Socketless(
-        [b"\x40\x02\x00\x07\x40\x02\x00\x08\x40\x02\x00\x09\xd0\x00", BlockingIOError]
-    )
-    paho._in_packet = {"command": 0}  # type: ignore[attr-defined]  # paho starts a packet
-    ours = {7, 8}
-    counted: list[int] = []
-
-    def puback(mid: int) -> bool:
-        if mid in ours:
-            counted.append(mid)
-            return True
-        return False
-
-    _buffer_reads(paho, puback)  # type: ignore[arg-type]
-    assert paho._sock_recv(1) == b"\x40"  # the third PUBACK is paho's to read
-    assert counted == [7, 8]
-    paho._in_packet = {"command": 0x40}  # type: ignore[attr-defined]  # in a packet: no peeking
-    assert [paho._sock_recv(n) for n in (1, 2)] == [b"\x02", b"\x00\x09"]
-    paho._in_packet = {"command": 0}  # type: ignore[attr-defined]
-    assert paho._sock_recv(1) == b"\xd0"
-    assert paho._sock_recv(1) == b"\x00"
-
-
-def test_when_every_buffered_packet_was_ours_paho_hears_there_is_nothing() -> None:
-    paho = _Socketless([b"\x40\x02\x00\x01", BlockingIOError])
-    paho._in_packet = {"command": 0}  # type: ignore[attr-defined]
-    _buffer_reads(paho, lambda mid: True)  # type: ignore[arg-type]
-    with pytest.raises(BlockingIOError):
-        paho._sock_recv(1)
+        writes = bridge._client.writes - before
+    assert 1 <= writes <= 5  # the batch as one buffer, not one send() per event
