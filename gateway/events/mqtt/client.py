@@ -41,6 +41,7 @@ from gateway.events.mqtt.session import Session
 __all__ = ["Batch", "MqttClient", "NotConnected"]
 
 Message = Publish | PublishTooLarge
+TOPICS_KEPT = 4096  # topic names kept encoded (an account's few kinds of event each)
 CLOSE_TIMEOUT = 5.0  # seconds DISCONNECT may take to drain before the socket is cut
 _QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 
@@ -100,6 +101,7 @@ class MqttClient(asyncio.Protocol):
         self._timer_at = 0.0
         self._flush_soon = False
         self.writes = 0  # transport writes so far (a batch of PUBLISHes is one)
+        self._topics: dict[str, bytes] = {}  # topic names published, encoded and checked
 
     async def connect(
         self, host: str, port: int, *, tls: ssl.SSLContext | None = None
@@ -147,14 +149,19 @@ class MqttClient(asyncio.Protocol):
         room = conn.session.room
         batch = Batch()
         ids: list[int] = []
+        topics = self._topics
         for topic, payload in messages:
-            encoded = topic.encode()
-            try:
-                check_topic_name(encoded)
-            except MqttUsageError:
-                self._log.error("mqtt_publish_refused", topic=topic)
-                ids.append(-1)
-                continue
+            encoded = topics.get(topic)
+            if encoded is None:
+                encoded = topic.encode()
+                try:
+                    check_topic_name(encoded)
+                except MqttUsageError:
+                    self._log.error("mqtt_publish_refused", topic=topic)
+                    ids.append(-1)
+                    continue
+                if len(topics) < TOPICS_KEPT:
+                    topics[topic] = encoded
             if room <= 0:
                 ids.append(-1)  # the session holds MAX_INFLIGHT already: later
                 continue
