@@ -40,7 +40,7 @@ from gateway.events.mqtt.errors import (
     MqttUsageError,
 )
 from gateway.events.mqtt.events import Acked, Connected, Event, PublishTooLarge
-from gateway.events.mqtt.framing import FrameReader, Oversized
+from gateway.events.mqtt.framing import PAYLOAD_HEAD, FrameReader, Oversized
 from gateway.events.mqtt.packets import (
     Connack,
     Connect,
@@ -338,6 +338,6 @@ class Connection:
             packet_id=head.packet_id,
             qos=head.qos,
             retain=head.retain,
-            size=frame.size,
-            head=head.payload,
+            size=frame.size - (len(frame.head) - len(head.payload)),  # the payload's
+            head=head.payload[:PAYLOAD_HEAD],
         )

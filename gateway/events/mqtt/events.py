@@ -36,8 +36,8 @@ class PublishTooLarge:
     packet_id: int
     qos: int
     retain: bool
-    size: int  # the remaining length the broker announced
-    head: bytes  # the start of the payload
+    size: int  # of the payload, as the broker announced it
+    head: bytes  # the payload's first KiB (framing.PAYLOAD_HEAD)
 
 
 # what receive_data hands up: Publish (a message), Suback, Unsuback, and the above

@@ -19,6 +19,7 @@ from gateway.events.mqtt.errors import MqttProtocolError, MqttUsageError
 __all__ = [
     "HEAD",
     "MAX_REMAINING",
+    "PAYLOAD_HEAD",
     "FrameReader",
     "Oversized",
     "encode_length",
@@ -27,7 +28,8 @@ __all__ = [
 MAX_REMAINING = 268_435_455  # four base-128 digits (2.2.3)
 # bytes kept of a PUBLISH too long to buffer: a topic of any length (2 + 65,535),
 # the packet id (2) and the first KiB of the payload
-HEAD = 2 + 0xFFFF + 2 + 1024
+PAYLOAD_HEAD = 1024
+HEAD = 2 + 0xFFFF + 2 + PAYLOAD_HEAD
 _PUBLISH = 3
 
 

@@ -18,6 +18,7 @@ import structlog
 from gateway.events.mqtt_bridge import MqttBridge, MqttSettings, MqttUnavailable, _AckQueue
 from gateway.model.errors import ConfigError
 from tests.fixtures.mosquitto import MosquittoBroker, receive
+from tests.waiting import eventually
 
 Handler = Callable[[str, bytes], Awaitable[None]]
 
@@ -233,3 +234,88 @@ async def test_publish_many_writes_a_batch_in_few_system_calls(
         assert await bridge.publish_many(messages) == [True] * 500
         writes = bridge._client.writes - before
     assert 1 <= writes <= 5  # the batch as one buffer, not one send() per event
+
+
+async def test_sends_beyond_the_concurrency_limit_wait_and_are_all_acknowledged(
+    mosquitto_broker: MosquittoBroker,
+) -> None:
+    running, peak, handled = 0, 0, list[bytes]()
+    release = asyncio.Event()
+
+    async def on_send(_account: str, payload: bytes) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await release.wait()
+        running -= 1
+        handled.append(payload)
+
+    bridge = MqttBridge(
+        settings=MqttSettings.from_url(mosquitto_broker.url, client_id="gw-window", concurrency=2),
+        on_send=on_send,
+        logger=structlog.get_logger(),
+    )
+    task = asyncio.create_task(bridge.run())
+    try:
+        await asyncio.wait_for(bridge.connected.wait(), 10)
+        async with aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port) as up:
+            for n in range(10):
+                await up.publish("smsgw/acme/send", b"%d" % n, qos=1)
+        await eventually(lambda: running == 2, what="two handlers running")
+        release.set()
+        await eventually(lambda: len(handled) == 10, what="every send handled")
+    finally:
+        bridge.stop()
+        await asyncio.wait_for(task, 10)
+    assert peak == 2
+    # all were acknowledged: the next connection of the session gets the next send first
+    got: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def collect(_account: str, payload: bytes) -> None:
+        await got.put(payload)
+
+    await publish(mosquitto_broker, "smsgw/acme/send", b"next")
+    bridge = MqttBridge(
+        settings=MqttSettings.from_url(mosquitto_broker.url, client_id="gw-window"),
+        on_send=collect,
+        logger=structlog.get_logger(),
+    )
+    task = asyncio.create_task(bridge.run())
+    try:
+        assert await asyncio.wait_for(got.get(), 10) == b"next"
+    finally:
+        bridge.stop()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_a_send_over_the_packet_limit_goes_to_its_handler_unread(
+    mosquitto_broker: MosquittoBroker,
+) -> None:
+    too_large: list[tuple[str, int, int]] = []
+    sends: list[bytes] = []
+
+    async def on_too_large(account: str, head: bytes, size: int) -> None:
+        too_large.append((account, len(head), size))
+
+    async def on_send(_account: str, payload: bytes) -> None:
+        sends.append(payload)
+
+    bridge = MqttBridge(
+        settings=MqttSettings.from_url(mosquitto_broker.url, client_id="gw-big"),
+        on_send=on_send,
+        on_too_large=on_too_large,
+        logger=structlog.get_logger(),
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        task = asyncio.create_task(bridge.run())
+        stack.callback(bridge.stop)
+        await asyncio.wait_for(bridge.connected.wait(), 10)
+        await publish(mosquitto_broker, "smsgw/acme/send", b"x" * (3 * 1024 * 1024))
+        await publish(mosquitto_broker, "smsgw/acme/send", b"small")
+        await eventually(lambda: sends == [b"small"], what="the send after the large one")
+        bridge.stop()
+        await asyncio.wait_for(task, 10)
+    [(account, head, size)] = too_large
+    assert (account, head) == ("acme", 1024)
+    assert size == 3 * 1024 * 1024
+    assert bridge.connections == 1
