@@ -267,6 +267,7 @@ class MqttBridge:
                 await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 stop.cancel()
+                await asyncio.gather(stop, return_exceptions=True)
         finally:
             intake.closed = True  # sends read from here on come back on another connection
             intake.backlog.clear()

@@ -33,7 +33,12 @@ from typing import Any
 from gateway.config.secrets import Secret
 from gateway.events.mqtt.connection import MAX_PACKET, Connection
 from gateway.events.mqtt.encoding import check_topic_name
-from gateway.events.mqtt.errors import MqttConnectionLost, MqttError, MqttUsageError
+from gateway.events.mqtt.errors import (
+    MqttConnectionLost,
+    MqttError,
+    MqttTimeout,
+    MqttUsageError,
+)
 from gateway.events.mqtt.events import Acked, Connected, PublishTooLarge
 from gateway.events.mqtt.packets import Publish, Suback, Unsuback
 from gateway.events.mqtt.session import Session
@@ -42,6 +47,7 @@ __all__ = ["Batch", "MqttClient", "NotConnected"]
 
 Message = Publish | PublishTooLarge
 TOPICS_KEPT = 4096  # topic names kept encoded (an account's few kinds of event each)
+REQUEST_TIMEOUT = 10.0  # seconds a SUBSCRIBE or UNSUBSCRIBE may wait for its answer
 CLOSE_TIMEOUT = 5.0  # seconds DISCONNECT may take to drain before the socket is cut
 _QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 
@@ -150,6 +156,7 @@ class MqttClient(asyncio.Protocol):
         batch = Batch()
         ids: list[int] = []
         topics = self._topics
+        deferred = 0
         for topic, payload in messages:
             encoded = topics.get(topic)
             if encoded is None:
@@ -164,13 +171,16 @@ class MqttClient(asyncio.Protocol):
                     topics[topic] = encoded
             if room <= 0:
                 ids.append(-1)  # the session holds MAX_INFLIGHT already: later
+                deferred += 1
                 continue
             packet_id = publish(encoded, payload, retain=retain)
             room -= 1
             waiting[packet_id] = batch
             ids.append(packet_id)
-        if room <= 0:
-            self._log.warning("mqtt_publish_deferred", in_flight=len(conn.session.inflight))
+        if deferred:
+            self._log.warning(
+                "mqtt_publish_deferred", deferred=deferred, in_flight=len(conn.session.inflight)
+            )
         batch.waiting = len(ids) - ids.count(-1)
         self._flush()
         if batch.waiting:
@@ -201,16 +211,22 @@ class MqttClient(asyncio.Protocol):
 
     # --- subscriptions and acknowledgements ----------------------------------------
 
-    async def subscribe(self, topic_filter: str, *, qos: int = 1) -> int:
+    async def subscribe(
+        self, topic_filter: str, *, qos: int = 1, timeout: float = REQUEST_TIMEOUT
+    ) -> int:
         """Subscribe and wait for SUBACK; the granted QoS, or 0x80 when refused (3.9.3)."""
-        answer = await self._request(self._conn.subscribe, [(topic_filter, qos)])
+        answer = await self._request(
+            "SUBACK", self._conn.subscribe, [(topic_filter, qos)], timeout=timeout
+        )
         assert isinstance(answer, Suback)  # noqa: S101 - the connection matched it by id
         return answer.return_codes[0]
 
-    async def unsubscribe(self, topic_filter: str) -> None:
-        await self._request(self._conn.unsubscribe, [topic_filter])
+    async def unsubscribe(self, topic_filter: str, *, timeout: float = REQUEST_TIMEOUT) -> None:
+        await self._request("UNSUBACK", self._conn.unsubscribe, [topic_filter], timeout=timeout)
 
-    async def _request(self, make: Callable[[Any], int], filters: Any) -> Suback | Unsuback:
+    async def _request(
+        self, answer: str, make: Callable[[Any], int], filters: Any, *, timeout: float
+    ) -> Suback | Unsuback:
         if not self.connected:
             raise NotConnected("not connected to the MQTT broker")
         packet_id = make(filters)
@@ -218,7 +234,11 @@ class MqttClient(asyncio.Protocol):
         self._requests[packet_id] = future
         self._flush()
         try:
-            return await future
+            async with asyncio.timeout(timeout):
+                return await future
+        except TimeoutError:
+            msg = f"no {answer} from the MQTT broker within {timeout:g} s"
+            raise MqttTimeout(msg) from None
         finally:
             self._requests.pop(packet_id, None)
 

@@ -226,8 +226,9 @@ class RefusingBroker:
     """A broker over TCP that refuses every subscription (SUBACK 0x80, MQTT 3.1.1 3.9.3)
     and takes every PUBLISH: mosquitto grants what its ACL denies, then drops it."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, answer_subscribe: bool = True) -> None:
         self.published: list[Publish] = []
+        self.answer_subscribe = answer_subscribe
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         frames = FrameReader(max_packet=1 << 20)
@@ -237,7 +238,7 @@ class RefusingBroker:
                 packet = decode(*frame)
                 if isinstance(packet, Connect):
                     writer.write(encode(Connack(session_present=False, return_code=0)))
-                elif isinstance(packet, Subscribe):
+                elif isinstance(packet, Subscribe) and self.answer_subscribe:
                     writer.write(encode(Suback(packet_id=packet.packet_id, return_codes=(0x80,))))
                 elif isinstance(packet, Unsubscribe):
                     writer.write(encode(Unsuback(packet_id=packet.packet_id)))
@@ -259,3 +260,15 @@ async def test_a_refused_subscription_is_logged_and_events_still_go_out() -> Non
     refused = [e for e in logs if e["event"] == "mqtt_subscribe_refused"]
     assert [e["topic"] for e in refused] == ["smsgw/+/send"]
     assert [(p.topic, p.payload) for p in broker.published] == [("smsgw/acme/status", b"s")]
+
+
+async def test_a_subscription_left_unanswered_times_out() -> None:
+    server = await asyncio.start_server(
+        RefusingBroker(answer_subscribe=False).serve, "127.0.0.1", 0
+    )
+    async with server:
+        client = client_for(Session())
+        await client.connect("127.0.0.1", server.sockets[0].getsockname()[1])
+        with pytest.raises(MqttTimeout, match=r"no SUBACK from the MQTT broker within 0\.1 s"):
+            await client.subscribe("smsgw/+/send", timeout=0.1)
+        await client.disconnect()
