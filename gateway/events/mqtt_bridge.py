@@ -169,7 +169,7 @@ class MqttBridge:
         self._log = logger.bind(component="mqtt")
         self._rng = rng or random.Random()
         self._session = Session()  # outlives connections: QoS 1 PUBLISHes not acknowledged
-        self._client: MqttClient | None = None
+        self._broker: MqttClient | None = None  # the connection to the broker, once up
         self._stopping = asyncio.Event()
         self.connected = asyncio.Event()
         self.connections = 0  # successful connections so far (metrics, tests)
@@ -191,7 +191,7 @@ class MqttBridge:
         within ``timeout``; a connection lost on the way ends the wait early.
         Raises :class:`MqttUnavailable` when not connected (nothing was sent).
         """
-        client = self._client
+        client = self._broker
         if client is None or not client.connected or not self.connected.is_set():
             raise MqttUnavailable(messages[0][0] if messages else "")
         try:
@@ -214,7 +214,7 @@ class MqttBridge:
                     delay = self._settings.reconnect_min
                 self._log.warning("mqtt_disconnected", error=str(exc), retry_in=round(delay, 2))
             finally:
-                self._client = None
+                self._broker = None
                 if self.connected.is_set() and self._on_connection is not None:
                     self._on_connection(False)
                 self.connected.clear()
@@ -249,7 +249,7 @@ class MqttBridge:
             if await client.subscribe(s.send_filter, qos=1) == SUBACK_FAILURE:
                 # events still go out; sends do not come in until the broker allows it
                 self._log.error("mqtt_subscribe_refused", topic=s.send_filter)
-            self._client = client
+            self._broker = client
             self.connected.set()
             if self._on_connection is not None:
                 self._on_connection(True)

@@ -228,11 +228,11 @@ async def test_publish_many_writes_a_batch_in_few_system_calls(
     mosquitto_broker: MosquittoBroker,
 ) -> None:
     async with running_bridge(mosquitto_broker, _ignore_sends) as bridge:
-        assert bridge._client is not None
-        before = bridge._client.writes
+        assert bridge._broker is not None
+        before = bridge._broker.writes
         messages = [("smsgw/acme/status", b'{"n": %d}' % i) for i in range(500)]
         assert await bridge.publish_many(messages) == [True] * 500
-        writes = bridge._client.writes - before
+        writes = bridge._broker.writes - before
     assert 1 <= writes <= 5  # the batch as one buffer, not one send() per event
 
 
