@@ -90,7 +90,7 @@ AREAS = (
     ("aiohttp", "aiohttp/"),
     ("logging (stdlib)", "logging/__init__.py:"),
     ("SQLite writer thread (Engine._run)", "gateway/store/sqlite/engine.py:Engine._run"),
-    ("SQLite statements (sqlite3 execute*)", "gateway/store/sqlite_"),
+    ("SQLite statements (gateway/store/sqlite)", "gateway/store/sqlite/"),
 )
 
 

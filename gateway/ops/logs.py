@@ -14,7 +14,7 @@ before anything logs. Every event then goes through the same processors:
 Output is one JSON object per line when stdout goes to the journal or a file
 (systemd sets ``JOURNAL_STREAM`` and ``INVOCATION_ID``), and structlog's
 console rendering on a terminal. Records from the standard library's
-``logging`` (aiohttp, aiomqtt...) are rendered the same way.
+``logging`` (aiohttp...) are rendered the same way.
 """
 
 from __future__ import annotations

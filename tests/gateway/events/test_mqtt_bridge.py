@@ -319,3 +319,30 @@ async def test_a_send_over_the_packet_limit_goes_to_its_handler_unread(
     assert (account, head) == ("acme", 1024)
     assert size == 3 * 1024 * 1024
     assert bridge.connections == 1
+
+
+async def test_a_broker_that_stops_answering_is_left_and_rejoined(
+    mosquitto_broker: MosquittoBroker,
+) -> None:
+    bridge = MqttBridge(
+        settings=MqttSettings.from_url(
+            mosquitto_broker.url, client_id="gw-ka", keepalive=1, reconnect_min=0.05
+        ),
+        on_send=_ignore_sends,
+        logger=structlog.get_logger(),
+    )
+    task = asyncio.create_task(bridge.run())
+    try:
+        await asyncio.wait_for(bridge.connected.wait(), timeout=10)
+        assert mosquitto_broker.process is not None
+        mosquitto_broker.process.send_signal(signal.SIGSTOP)
+        try:
+            await eventually(lambda: not bridge.connected.is_set(), what="the silence noticed")
+        finally:
+            mosquitto_broker.process.send_signal(signal.SIGCONT)
+        await asyncio.wait_for(bridge.connected.wait(), timeout=10)
+        assert bridge.connections == 2
+        assert await bridge.publish_many([("smsgw/acme/status", b"1")]) == [True]
+    finally:
+        bridge.stop()
+        await asyncio.wait_for(task, timeout=10)
