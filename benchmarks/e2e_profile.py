@@ -86,7 +86,7 @@ AREAS = (
     ("status events out (gateway/events/publisher.py)", "gateway/events/publisher.py:"),
     ("SMPP link (drivers/smpp)", "drivers/smpp/"),
     ("codec (gateway/codec; its C core with --profile-native)", "gateway/codec/"),
-    ("MQTT client (gateway/events/mqtt_*.py)", "gateway/events/mqtt_"),
+    ("MQTT client and bridge (gateway/events/mqtt*)", "gateway/events/mqtt"),
     ("aiohttp", "aiohttp/"),
     ("logging (stdlib)", "logging/__init__.py:"),
     ("SQLite writer thread (Engine._run)", "gateway/store/sqlite/engine.py:Engine._run"),

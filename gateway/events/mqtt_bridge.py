@@ -1,12 +1,17 @@
-"""MQTT ingress and event publishing (README: MQTT), on smsgw's own MQTT 3.1.1 client
-(gateway.events.mqtt_protocol, gateway.events.mqtt_connection).
+"""MQTT ingress and event publishing (README: MQTT) on smsgw's own MQTT 3.1.1 client.
+
+The client is :mod:`gateway.events.mqtt`: a sans-IO protocol core and a thin
+asyncio connection. Neither paho nor aiomqtt could do what this bridge needs
+through their public APIs: acknowledge a send only once it is stored, and
+publish events in batches whose PUBACKs are counted per batch.
 
 A send is acknowledged to the broker only after the handler returns, that is
 after the message (or its rejection) is durably stored. MQTT 3.1.1 (4.6)
 wants PUBACKs in the order the PUBLISHes arrived, while the handlers run
-concurrently: acknowledgements wait in a FIFO and leave it in order. A
-handler that raises (the store is unreachable) leaves its message
-unacknowledged and ends the connection; the persistent session
+concurrently (``concurrency`` at once, the rest waiting; reading from the
+broker pauses while too many wait): acknowledgements wait in a FIFO and
+leave it in order. A handler that raises (the store is unreachable) leaves
+its message unacknowledged and ends the connection; the persistent session
 (clean_session=False) makes the broker deliver it again after reconnecting,
 to this daemon or, with a shared subscription, to another one.
 
@@ -17,13 +22,15 @@ rejection, the bridge clears it from the broker (an empty retained PUBLISH
 on its topic, the protocol's way) and remembers it, so that it is refused
 once, never sent nor charged. A retained send published while the gateway
 is subscribed reaches it unflagged, as any send (the protocol says so), and
-is sent once. Empty payloads (such clears) are not sends and are ignored.
+is sent once. Empty payloads (such clears) are not sends and are ignored. A
+send over the client's packet limit (1 MiB) is never read whole: its head
+goes to ``on_too_large``, which stores its rejection, and it is acknowledged.
 
-Events go out in batches (:meth:`MqttBridge.publish_many`): the PUBLISH
-packets of a batch are written at once and their PUBACKs counted per batch,
-the connection's reader counting runs of PUBACKs without decoding each. An
-event not acknowledged stays in the store's outbox and is published again:
-events are delivered at least once.
+Events go out in batches (:meth:`MqttBridge.publish_many`): one write of
+all the PUBLISH packets, their PUBACKs counted per batch. The QoS 1 PUBLISHes
+of a batch whose connection was lost stay in the session and go out again
+(DUP) once reconnected, as MQTT 3.1.1 (4.4) wants; the caller, told they were
+not acknowledged, keeps them too: events are published at least once.
 """
 
 from __future__ import annotations
@@ -33,17 +40,22 @@ import collections
 import contextlib
 import hashlib
 import random
+import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.config.secrets import Secret
-from gateway.events import mqtt_protocol as mp
-from gateway.events.mqtt_connection import MqttConnection, open_connection
+from gateway.events.mqtt.client import Message, MqttClient, NotConnected
+from gateway.events.mqtt.errors import MqttError
+from gateway.events.mqtt.events import PublishTooLarge
+from gateway.events.mqtt.packets import SUBACK_FAILURE, Publish
+from gateway.events.mqtt.session import Session
 from gateway.model.errors import ConfigError
 
 SendHandler = Callable[[str, bytes], Awaitable[None]]
+TooLargeHandler = Callable[[str, bytes, int], Awaitable[None]]  # account, head, size
 REFUSED_RETAINED = 1024  # retained copies remembered as refused (by digest)
 CLEAR_TIMEOUT = 10.0  # seconds to wait for the broker to take a clear of a retained send
 
@@ -94,59 +106,6 @@ class MqttSettings:
         return topic if self.shared_group else f"$share/{SHARED_GROUP}/{topic}"
 
 
-class _Batch:
-    """One :meth:`MqttBridge.publish_many` call: mids acknowledged, still waiting."""
-
-    __slots__ = ("acked", "waiting", "wake")
-
-    def __init__(self) -> None:
-        self.acked, self.waiting, self.wake = set[int](), 0, asyncio.Event()
-
-
-class _Pubacks:
-    """PUBACKs of one connection, matched to the batches waiting for them."""
-
-    def __init__(self) -> None:
-        self._waiting: dict[int, _Batch] = {}  # mid -> its batch
-        self.closed = False
-
-    @property
-    def pending(self) -> int:
-        return len(self._waiting)
-
-    def expect(self, mid: int, batch: _Batch) -> None:
-        self._waiting[mid] = batch
-        batch.waiting += 1
-
-    def acked_all(self, mids: list[int]) -> None:
-        for mid in mids:
-            self.acked(mid)
-
-    def acked(self, mid: int) -> bool:
-        """Count a PUBACK; False when the message is not one of ours."""
-        batch = self._waiting.pop(mid, None)
-        if batch is None:
-            return False  # a batch that gave up waiting
-        batch.acked.add(mid)
-        batch.waiting -= 1
-        if batch.waiting == 0:
-            batch.wake.set()
-        return True
-
-    def forget(self, batch: _Batch) -> None:
-        """The batch stops waiting (timeout): its late PUBACKs are ignored."""
-        for mid in [m for m, b in self._waiting.items() if b is batch]:
-            del self._waiting[mid]
-
-    def close(self) -> None:
-        """The connection is gone: nothing more will be acknowledged on it."""
-        self.closed = True
-        batches = {id(b): b for b in self._waiting.values()}
-        self._waiting.clear()
-        for batch in batches.values():
-            batch.wake.set()
-
-
 class _AckQueue:
     """PUBACKs released in arrival order once their handlers finished."""
 
@@ -168,6 +127,23 @@ class _AckQueue:
                 self._ack(mid, qos)
 
 
+class _HandlerFailed(Exception):
+    """A send could not be stored; the connection is dropped so that it comes back."""
+
+
+class _Intake:
+    """The sends of one connection: handlers started, waiting, acknowledged in order."""
+
+    def __init__(self, client: MqttClient, concurrency: int) -> None:
+        self.client = client
+        self.acks = _AckQueue(lambda mid, _qos: client.ack(mid))
+        self.concurrency = concurrency
+        self.handlers: set[asyncio.Task[None]] = set()
+        self.backlog: collections.deque[tuple[Message, str, list[int]]] = collections.deque()
+        self.failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.closed = False  # no new handlers: the connection is ending
+
+
 class MqttBridge:
     """Consumes ``{prefix}/+/send`` and publishes events, reconnecting with back-off."""
 
@@ -180,18 +156,20 @@ class MqttBridge:
         rng: random.Random | None = None,
         on_connection: Callable[[bool], None] | None = None,  # metrics: connected or not
         on_retained: SendHandler | None = None,  # a retained copy of a send: its rejection
+        on_too_large: TooLargeHandler | None = None,  # a send over the packet limit
     ) -> None:
         self._settings = settings
         self._on_send = on_send
         self._on_retained = on_retained
+        self._on_too_large = on_too_large
         # digests of the retained copies refused: one seen again (its clear was not
         # allowed, or lost) is acknowledged without a second rejection
         self._refused: collections.OrderedDict[bytes, None] = collections.OrderedDict()
         self._on_connection = on_connection
         self._log = logger.bind(component="mqtt")
         self._rng = rng or random.Random()
-        self._conn: MqttConnection | None = None
-        self._pubacks = _Pubacks()
+        self._session = Session()  # outlives connections: QoS 1 PUBLISHes not acknowledged
+        self._broker: MqttClient | None = None  # the connection to the broker, once up
         self._stopping = asyncio.Event()
         self.connected = asyncio.Event()
         self.connections = 0  # successful connections so far (metrics, tests)
@@ -213,35 +191,13 @@ class MqttBridge:
         within ``timeout``; a connection lost on the way ends the wait early.
         Raises :class:`MqttUnavailable` when not connected (nothing was sent).
         """
-        conn, pubacks = self._conn, self._pubacks
-        if conn is None or not conn.is_open or pubacks.closed or not self.connected.is_set():
+        client = self._broker
+        if client is None or not client.connected or not self.connected.is_set():
             raise MqttUnavailable(messages[0][0] if messages else "")
-        batch = _Batch()
-        mids: list[int] = []
-        packets: list[bytes] = []
-        for topic, payload in messages:
-            encoded = topic.encode()
-            if not encoded or len(encoded) > 0xFFFF or b"+" in encoded or b"#" in encoded:
-                self._log.error("mqtt_publish_refused", topic=topic)
-                mids.append(-1)
-                continue
-            try:
-                mid = conn.ids.take()
-            except mp.MqttProtocolError:  # 65,535 in flight: the broker stopped answering
-                mids.append(-1)
-                continue
-            packets.append(mp.publish(encoded, payload, qos=1, packet_id=mid))
-            mids.append(mid)
-            pubacks.expect(mid, batch)
-        if packets:
-            conn.write(b"".join(packets))  # one write, one system call, for the batch
-        if batch.waiting:
-            try:
-                async with asyncio.timeout(timeout):
-                    await batch.wake.wait()
-            except TimeoutError:
-                pubacks.forget(batch)
-        return [mid in batch.acked for mid in mids]
+        try:
+            return await client.publish_many(messages, timeout=timeout)
+        except NotConnected:
+            raise MqttUnavailable(messages[0][0] if messages else "") from None
 
     def stop(self) -> None:
         self._stopping.set()
@@ -250,15 +206,15 @@ class MqttBridge:
         """Stay connected until :meth:`stop`; never raises for broker trouble."""
         delay = self._settings.reconnect_min
         while not self._stopping.is_set():
+            connections = self.connections
             try:
-                await self._session()
-                delay = self._settings.reconnect_min
-            except (OSError, TimeoutError, mp.MqttProtocolError, _HandlerFailed) as exc:
-                error = str(exc) or type(exc).__name__
-                self._log.warning("mqtt_disconnected", error=error, retry_in=round(delay, 2))
+                await self._connection()
+            except (MqttError, OSError, _HandlerFailed) as exc:
+                if self.connections > connections:  # it was up: back-off starts over
+                    delay = self._settings.reconnect_min
+                self._log.warning("mqtt_disconnected", error=str(exc), retry_in=round(delay, 2))
             finally:
-                self._conn = None
-                self._pubacks.close()  # batches still waiting give up on this connection
+                self._broker = None
                 if self.connected.is_set() and self._on_connection is not None:
                     self._on_connection(False)
                 self.connected.clear()
@@ -271,108 +227,120 @@ class MqttBridge:
                     await self._stopping.wait()
             delay = min(delay * 2, self._settings.reconnect_max)
 
-    async def _session(self) -> None:
+    async def _connection(self) -> None:
+        """One connection, from CONNECT to its end; raises what ended it but a stop."""
         s = self._settings
-        pubacks = _Pubacks()
-        inbox: asyncio.Queue[mp.Publish] = asyncio.Queue()
-        conn, _ = await open_connection(
-            s.host,
-            s.port,
-            tls=s.tls,
-            connect=mp.connect(
-                s.client_id,
-                keepalive=s.keepalive,
-                clean_session=False,  # persistent session: unacked sends come back
-                username=s.username,
-                password=s.password.reveal() if s.password else None,
-            ),
-            on_publish=inbox.put_nowait,
-            on_pubacks=pubacks.acked_all,
+        client = MqttClient(
+            session=self._session,
+            client_id=s.client_id,
+            username=s.username,
+            password=s.password,
+            keepalive=s.keepalive,
+            on_message=lambda message: self._arrived(intake, message),
+            logger=self._log,
         )
+        intake = _Intake(client, s.concurrency)
         try:
-            await conn.unsubscribe(s.other_filter)
-            await conn.subscribe(s.send_filter, qos=1)
-            self._conn, self._pubacks = conn, pubacks
-            self.connections += 1
+            connected = await client.connect(
+                s.host, s.port, tls=ssl.create_default_context() if s.tls else None
+            )
+            self.connections += 1  # sends the session kept may be in already
+            await client.unsubscribe(s.other_filter)
+            if await client.subscribe(s.send_filter, qos=1) == SUBACK_FAILURE:
+                # events still go out; sends do not come in until the broker allows it
+                self._log.error("mqtt_subscribe_refused", topic=s.send_filter)
+            self._broker = client
             self.connected.set()
             if self._on_connection is not None:
                 self._on_connection(True)
-            self._log.info("mqtt_connected", host=s.host, port=s.port, topic=s.send_filter)
-            await self._serve(conn, inbox)
+            self._log.info(
+                "mqtt_connected",
+                host=s.host,
+                port=s.port,
+                topic=s.send_filter,
+                session_present=connected.session_present,
+                resent=connected.resent,
+            )
+            stop = asyncio.ensure_future(self._stopping.wait())
+            ends: set[asyncio.Future[Any]] = {stop, client.done, intake.failed}
+            try:
+                await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stop.cancel()
+                await asyncio.gather(stop, return_exceptions=True)
         finally:
-            conn.close()
-
-    async def _serve(self, conn: MqttConnection, inbox: asyncio.Queue[mp.Publish]) -> None:
-        """Take sends until stopped, the connection ends, or a send cannot be stored."""
-        acks = _AckQueue(lambda mid, _qos: conn.ack(mid))
-        failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        handlers: set[asyncio.Task[None]] = set()
-        tasks: set[asyncio.Future[Any]] = {
-            asyncio.create_task(
-                self._read(conn, inbox, acks, failed, handlers), name="mqtt-reader"
-            ),
-            asyncio.create_task(conn.keepalive(self._settings.keepalive), name="mqtt-keepalive"),
-            asyncio.create_task(self._stopping.wait(), name="mqtt-stop"),
-        }
-        try:
-            ends: set[asyncio.Future[Any]] = {*tasks, failed, conn.closed}
-            await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            if handlers:
+            intake.closed = True  # sends read from here on come back on another connection
+            intake.backlog.clear()
+            if intake.handlers:
                 # sends being stored finish, and are acknowledged if we still can
-                await asyncio.wait(handlers)
-        if failed.done():
-            raise _HandlerFailed(str(failed.exception()))
-        for task in tasks:
-            if not task.cancelled() and (exc := task.exception()) is not None:
-                raise exc
-        if conn.closed.done() and not self._stopping.is_set():
-            raise conn.closed.result() or ConnectionError("the broker closed the connection")
+                await asyncio.wait(intake.handlers)
+            await client.disconnect()
+        if intake.failed.done():
+            raise _HandlerFailed(str(intake.failed.exception()))
+        if not self._stopping.is_set():
+            raise client.done.result()
 
-    async def _read(
-        self,
-        conn: MqttConnection,
-        inbox: asyncio.Queue[mp.Publish],
-        acks: _AckQueue,
-        failed: asyncio.Future[None],
-        handlers: set[asyncio.Task[None]],
-    ) -> None:
+    # --- sends ---------------------------------------------------------------------
+
+    def _arrived(self, intake: _Intake, message: Message) -> None:
+        if intake.closed:
+            return  # not acknowledged: delivered again
+        entry = intake.acks.arrived(message.packet_id, message.qos)
         prefix = self._settings.topic_prefix + "/"
-        window = asyncio.Semaphore(self._settings.concurrency)
-        while True:
-            message = await inbox.get()
-            entry = acks.arrived(message.packet_id, message.qos)
-            topic = message.topic
-            account = topic[len(prefix) : -len("/send")] if topic.startswith(prefix) else ""
-            if not account or "/" in account or not topic.endswith("/send"):
-                # not ours to store; acknowledge so it does not come back forever
-                self._log.warning("mqtt_topic_ignored", topic=topic)
-                acks.finished(entry)
-                continue
-            if not message.payload:
-                # an empty PUBLISH clears a retained message (ours too): nothing to send
-                self._log.info("mqtt_empty_send_ignored", account=account)
-                acks.finished(entry)
-                continue
-            await window.acquire()
-            work = (
-                self._refuse_retained(conn, topic, account, message.payload)
-                if message.retain
-                else self._on_send(account, message.payload)
-            )
-            task = asyncio.create_task(
-                self._handle(
-                    work, account=account, entry=entry, acks=acks, window=window, failed=failed
-                )
-            )
-            handlers.add(task)
-            task.add_done_callback(handlers.discard)
+        topic = message.topic
+        account = topic[len(prefix) : -len("/send")] if topic.startswith(prefix) else ""
+        if not account or "/" in account or not topic.endswith("/send"):
+            # not ours to store; acknowledge so it does not come back forever
+            self._log.warning("mqtt_topic_ignored", topic=topic)
+            intake.acks.finished(entry)
+            return
+        if isinstance(message, Publish) and not message.payload:
+            # an empty PUBLISH clears a retained message (ours too): nothing to send
+            self._log.info("mqtt_empty_send_ignored", account=account)
+            intake.acks.finished(entry)
+            return
+        if len(intake.handlers) < intake.concurrency:
+            self._start(intake, message, account, entry)
+            return
+        intake.backlog.append((message, account, entry))
+        if len(intake.backlog) >= intake.concurrency:
+            intake.client.pause_reading()  # the broker's sends wait in its queue, not ours
+
+    def _start(self, intake: _Intake, message: Message, account: str, entry: list[int]) -> None:
+        work: Awaitable[None]
+        if isinstance(message, PublishTooLarge):
+            work = self._refuse_too_large(intake, message, account)
+        elif message.retain:
+            work = self._refuse_retained(intake, message.topic, account, message.payload)
+        else:
+            work = self._on_send(account, message.payload)
+        task = asyncio.create_task(self._handle(work, intake=intake, account=account, entry=entry))
+        intake.handlers.add(task)
+        task.add_done_callback(lambda done: self._finished(intake, done))
+
+    def _finished(self, intake: _Intake, task: asyncio.Task[None]) -> None:
+        intake.handlers.discard(task)
+        if intake.closed:
+            return
+        if intake.backlog:
+            self._start(intake, *intake.backlog.popleft())
+        if not intake.backlog:
+            intake.client.resume_reading()
+
+    async def _handle(
+        self, work: Awaitable[None], *, intake: _Intake, account: str, entry: list[int]
+    ) -> None:
+        try:
+            await work
+        except Exception as exc:  # noqa: BLE001 - any failure means: do not acknowledge
+            self._log.error("mqtt_send_not_stored", account=account, error=repr(exc))
+            if not intake.failed.done():
+                intake.failed.set_exception(exc)
+            return
+        intake.acks.finished(entry)
 
     async def _refuse_retained(
-        self, conn: MqttConnection, topic: str, account: str, data: bytes
+        self, intake: _Intake, topic: str, account: str, data: bytes
     ) -> None:
         """A retained copy: rejected once (never sent), then cleared from the broker."""
         digest = hashlib.sha256(topic.encode() + b"\0" + data).digest()
@@ -385,38 +353,28 @@ class MqttBridge:
             self._refused[digest] = None
             if len(self._refused) > REFUSED_RETAINED:
                 self._refused.popitem(last=False)
-        clear = topic.encode()
-        try:
-            await conn.request(
-                lambda pid: mp.publish(clear, b"", qos=1, packet_id=pid, retain=True),
-                timeout=CLEAR_TIMEOUT,
-            )
-        except (ConnectionError, TimeoutError, mp.MqttProtocolError) as exc:
-            # refused all the same; it comes back at the next subscription, and is ignored
-            error = str(exc) or type(exc).__name__
-            self._log.warning("mqtt_retained_send_not_cleared", account=account, error=error)
+        await self._clear(intake, topic, account)
 
-    async def _handle(
-        self,
-        work: Awaitable[None],
-        *,
-        account: str,
-        entry: list[int],
-        acks: _AckQueue,
-        window: asyncio.Semaphore,
-        failed: asyncio.Future[None],
+    async def _refuse_too_large(
+        self, intake: _Intake, message: PublishTooLarge, account: str
     ) -> None:
+        """A send over the packet limit: its head rejected (never sent); cleared if retained."""
+        self._log.warning("mqtt_send_too_large", account=account, size=message.size)
+        if self._on_too_large is not None:
+            await self._on_too_large(account, message.head, message.size)
+        if message.retain:
+            await self._clear(intake, message.topic, account)
+
+    async def _clear(self, intake: _Intake, topic: str, account: str) -> None:
+        """An empty retained PUBLISH: the broker drops what it retained on ``topic``."""
         try:
-            await work
-        except Exception as exc:  # noqa: BLE001 - any failure means: do not acknowledge
-            self._log.error("mqtt_send_not_stored", account=account, error=repr(exc))
-            if not failed.done():
-                failed.set_exception(exc)
-            return
-        finally:
-            window.release()
-        acks.finished(entry)
-
-
-class _HandlerFailed(Exception):
-    """A send could not be stored; the connection is dropped so that it comes back."""
+            [cleared] = await intake.client.publish_many(
+                [(topic, b"")], retain=True, timeout=CLEAR_TIMEOUT
+            )
+        except MqttError as exc:
+            cleared, error = False, str(exc)
+        else:
+            error = "no PUBACK"
+        if not cleared:
+            # refused all the same; it comes back at the next subscription, and is ignored
+            self._log.warning("mqtt_retained_send_not_cleared", account=account, error=error)

@@ -16,7 +16,9 @@ stays unacknowledged and the broker delivers it again once it does, to this
 daemon or another.
 
 A retained copy of a send (the broker's, delivered when the bridge
-subscribes) is refused with the code ``retained``: :meth:`MqttSendHandler.refuse_retained`.
+subscribes) is refused with the code ``retained``: :meth:`MqttSendHandler.refuse_retained`;
+a send too large for the bridge to read whole (over 1 MiB) with ``too_large``, as
+any payload over the limit: :meth:`MqttSendHandler.refuse_too_large`.
 """
 
 from __future__ import annotations
@@ -27,9 +29,13 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from gateway.ingress.http_schema import parse_send_payload, payload_client_ref
+from gateway.ingress.http_schema import (
+    DEFAULT_MAX_BYTES,
+    parse_send_payload,
+    payload_client_ref,
+)
 from gateway.ingress.pipeline import SendService
-from gateway.model.errors import StoreError, UserError
+from gateway.model.errors import PayloadTooLarge, StoreError, UserError
 from gateway.ops.metrics import IngressMetrics
 from gateway.store.base import Store
 
@@ -90,6 +96,17 @@ class MqttSendHandler:
             detail=RETAINED_REFUSED,
             client_ref=payload_client_ref(payload),
             payload=payload,
+        )
+
+    async def refuse_too_large(self, account: str, head: bytes, size: int) -> None:
+        """A send the bridge did not read whole (over its packet limit): rejected as
+        too large, as a payload over the limit that was read is; ``head`` its start."""
+        await self._reject(
+            account,
+            code=PayloadTooLarge.code,
+            detail=str(PayloadTooLarge(size, DEFAULT_MAX_BYTES)),
+            client_ref=payload_client_ref(head),
+            payload=head,
         )
 
     async def _take(self, account: str, payload: bytes) -> None:

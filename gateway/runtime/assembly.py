@@ -96,6 +96,7 @@ def build_mqtt_ingress(
         settings=settings,
         on_send=handler,
         on_retained=handler.refuse_retained,
+        on_too_large=handler.refuse_too_large,
         logger=logger,
         on_connection=lambda up: metrics.set_mqtt_connected(broker=broker, connected=up),
     )

@@ -157,3 +157,21 @@ async def test_an_mqtt_send_to_an_internal_callback_url_is_rejected(
     assert (doc["error"], doc["client_ref"]) == ("invalid_value", "ssrf-1")
     assert "link-local" in doc["detail"]
     assert await gw.balance() == TOPUP  # refused before any charge
+
+
+async def test_a_send_too_large_to_read_is_rejected_and_later_sends_flow(
+    mqtt_system: tuple[System, Upstream],
+    mosquitto_broker: MosquittoBroker,
+) -> None:
+    gw, up = mqtt_system
+    huge = b'{"from": "ACME", "text": "' + b"x" * (2 * 1024 * 1024) + b'"}'  # over 1 MiB
+    await up.client.publish("smsgw/acme/send", huge, qos=1)
+    await up.client.publish("smsgw/acme/send", json.dumps(GOOD), qos=1)
+    await eventually(lambda: "delivered" in up.states("ok-1"), what="the good send delivered")
+    await eventually(lambda: bool(up.rejected), what="the huge send's rejection")
+    [doc] = up.rejected
+    assert doc["error"] == "too_large"
+    assert f"({len(huge)} bytes)" in doc["detail"]
+    assert doc["payload"].startswith('{"from": "ACME", "text": "xxx')
+    assert await gw.balance() == TOPUP - PRICE  # the good one only
+    assert broker_connections(mosquitto_broker, "gw-e2e") == 1  # never dropped for it

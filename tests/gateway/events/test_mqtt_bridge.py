@@ -15,16 +15,7 @@ import aiomqtt
 import pytest
 import structlog
 
-from gateway.events.mqtt_bridge import (
-    MqttBridge,
-    MqttSettings,
-    MqttUnavailable,
-    _AckQueue,
-    _Batch,
-    _Pubacks,
-)
-from gateway.events.mqtt_connection import MqttRefused, open_connection
-from gateway.events.mqtt_protocol import connect
+from gateway.events.mqtt_bridge import MqttBridge, MqttSettings, MqttUnavailable, _AckQueue
 from gateway.model.errors import ConfigError
 from tests.fixtures.mosquitto import MosquittoBroker, receive
 from tests.waiting import eventually
@@ -167,36 +158,6 @@ def test_daemon_killed_before_storing_loses_nothing(mosquitto_broker: MosquittoB
     assert asyncio.run(restarted()) == [("acme", b"precious")]
 
 
-def test_pubacks_count_per_batch_and_close_wakes_the_waiters() -> None:
-    pubacks = _Pubacks()
-    first, second = _Batch(), _Batch()
-    pubacks.expect(1, first)
-    pubacks.expect(2, first)
-    pubacks.expect(3, second)
-    assert pubacks.acked(1)
-    assert not first.wake.is_set()
-    assert pubacks.acked(2)
-    assert not pubacks.acked(99)  # someone else's message
-    assert first.wake.is_set()
-    assert first.acked == {1, 2}
-    assert not second.wake.is_set()
-    pubacks.close()
-    assert second.wake.is_set()
-    assert second.acked == set()
-    assert pubacks.closed
-
-
-def test_pubacks_of_a_forgotten_batch_are_ignored() -> None:
-    pubacks = _Pubacks()
-    late, other = _Batch(), _Batch()
-    pubacks.expect(1, late)
-    pubacks.expect(2, other)
-    pubacks.forget(late)
-    assert not pubacks.acked(1)
-    assert late.acked == set()
-    assert pubacks.acked(2)
-
-
 async def test_publish_many_is_acknowledged_and_arrives_in_order(
     mosquitto_broker: MosquittoBroker,
 ) -> None:
@@ -263,6 +224,103 @@ async def test_a_burst_of_sends_is_handled_whole(mosquitto_broker: MosquittoBrok
     assert sorted(got, key=int) == [b"%d" % i for i in range(300)]
 
 
+async def test_publish_many_writes_a_batch_in_few_system_calls(
+    mosquitto_broker: MosquittoBroker,
+) -> None:
+    async with running_bridge(mosquitto_broker, _ignore_sends) as bridge:
+        assert bridge._broker is not None
+        before = bridge._broker.writes
+        messages = [("smsgw/acme/status", b'{"n": %d}' % i) for i in range(500)]
+        assert await bridge.publish_many(messages) == [True] * 500
+        writes = bridge._broker.writes - before
+    assert 1 <= writes <= 5  # the batch as one buffer, not one send() per event
+
+
+async def test_sends_beyond_the_concurrency_limit_wait_and_are_all_acknowledged(
+    mosquitto_broker: MosquittoBroker,
+) -> None:
+    running, peak, handled = 0, 0, list[bytes]()
+    release = asyncio.Event()
+
+    async def on_send(_account: str, payload: bytes) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await release.wait()
+        running -= 1
+        handled.append(payload)
+
+    bridge = MqttBridge(
+        settings=MqttSettings.from_url(mosquitto_broker.url, client_id="gw-window", concurrency=2),
+        on_send=on_send,
+        logger=structlog.get_logger(),
+    )
+    task = asyncio.create_task(bridge.run())
+    try:
+        await asyncio.wait_for(bridge.connected.wait(), 10)
+        async with aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port) as up:
+            for n in range(10):
+                await up.publish("smsgw/acme/send", b"%d" % n, qos=1)
+        await eventually(lambda: running == 2, what="two handlers running")
+        release.set()
+        await eventually(lambda: len(handled) == 10, what="every send handled")
+    finally:
+        bridge.stop()
+        await asyncio.wait_for(task, 10)
+    assert peak == 2
+    # all were acknowledged: the next connection of the session gets the next send first
+    got: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def collect(_account: str, payload: bytes) -> None:
+        await got.put(payload)
+
+    await publish(mosquitto_broker, "smsgw/acme/send", b"next")
+    bridge = MqttBridge(
+        settings=MqttSettings.from_url(mosquitto_broker.url, client_id="gw-window"),
+        on_send=collect,
+        logger=structlog.get_logger(),
+    )
+    task = asyncio.create_task(bridge.run())
+    try:
+        assert await asyncio.wait_for(got.get(), 10) == b"next"
+    finally:
+        bridge.stop()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_a_send_over_the_packet_limit_goes_to_its_handler_unread(
+    mosquitto_broker: MosquittoBroker,
+) -> None:
+    too_large: list[tuple[str, int, int]] = []
+    sends: list[bytes] = []
+
+    async def on_too_large(account: str, head: bytes, size: int) -> None:
+        too_large.append((account, len(head), size))
+
+    async def on_send(_account: str, payload: bytes) -> None:
+        sends.append(payload)
+
+    bridge = MqttBridge(
+        settings=MqttSettings.from_url(mosquitto_broker.url, client_id="gw-big"),
+        on_send=on_send,
+        on_too_large=on_too_large,
+        logger=structlog.get_logger(),
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        task = asyncio.create_task(bridge.run())
+        stack.callback(bridge.stop)
+        await asyncio.wait_for(bridge.connected.wait(), 10)
+        await publish(mosquitto_broker, "smsgw/acme/send", b"x" * (3 * 1024 * 1024))
+        await publish(mosquitto_broker, "smsgw/acme/send", b"small")
+        await eventually(lambda: sends == [b"small"], what="the send after the large one")
+        bridge.stop()
+        await asyncio.wait_for(task, 10)
+    [(account, head, size)] = too_large
+    assert (account, head) == ("acme", 1024)
+    assert size == 3 * 1024 * 1024
+    assert bridge.connections == 1
+
+
 async def test_a_broker_that_stops_answering_is_left_and_rejoined(
     mosquitto_broker: MosquittoBroker,
 ) -> None:
@@ -288,16 +346,3 @@ async def test_a_broker_that_stops_answering_is_left_and_rejoined(
     finally:
         bridge.stop()
         await asyncio.wait_for(task, timeout=10)
-
-
-async def test_a_refused_connection_is_one_clear_line(mosquitto_broker: MosquittoBroker) -> None:
-    # MQTT 3.1.1 3.1.3.1: an empty client id with a persistent session is refused
-    with pytest.raises(MqttRefused, match=r"^the broker refused the connection: .*client id$"):
-        await open_connection(
-            mosquitto_broker.host,
-            mosquitto_broker.port,
-            tls=False,
-            connect=connect("", keepalive=30, clean_session=False),
-            on_publish=lambda _packet: None,
-            on_pubacks=lambda _ids: None,
-        )
