@@ -39,7 +39,7 @@ from gateway.ingress.http_operations import (
 from gateway.ingress.http_schema import DEFAULT_MAX_BYTES
 from gateway.ingress.pipeline import SendService
 from gateway.link.interface import LinkHealth
-from gateway.ops.metrics import IngressMetrics
+from gateway.ops.metric_sinks import IngressMetrics
 from gateway.store.base import Store
 
 # LocalOperations, Operations and Readiness: what build_app's callers pass it

@@ -39,7 +39,7 @@ from gateway.model.errors import (
     UserError,
 )
 from gateway.model.message import MessageState
-from gateway.ops.metrics import IngressMetrics
+from gateway.ops.metric_sinks import IngressMetrics
 from gateway.store.base import Store
 from gateway.store.records import MessageView
 

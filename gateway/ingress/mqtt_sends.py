@@ -30,7 +30,7 @@ from typing import Any
 from gateway.ingress.http_schema import parse_send_payload, payload_client_ref
 from gateway.ingress.pipeline import SendService
 from gateway.model.errors import StoreError, UserError
-from gateway.ops.metrics import IngressMetrics
+from gateway.ops.metric_sinks import IngressMetrics
 from gateway.store.base import Store
 
 _EXCERPT = 200  # characters of a refused payload echoed back, to identify it
