@@ -79,7 +79,8 @@ class Profile:
 
 # parts of the daemon, recognised by a frame on the stack (a sample may count in several)
 AREAS = (
-    ("HTTP ingest (gateway/ingress/http.py)", "gateway/ingress/http.py:"),
+    # the error middleware is on the stack of every request's handler (gateway/ingress/http_api.py)
+    ("HTTP ingest (gateway/ingress/http_api.py)", "gateway/ingress/http_errors.py:"),
     ("MQTT ingest (gateway/ingress/mqtt_sends.py)", "gateway/ingress/mqtt_sends.py:"),
     ("dispatcher (gateway/dispatch/dispatcher.py)", "gateway/dispatch/dispatcher.py:"),
     ("receipts, replies (gateway/inbound/receiver.py)", "gateway/inbound/receiver.py:"),

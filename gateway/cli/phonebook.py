@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.cli.runtime import Context, bulk_exit, emit_json, iso, run, table
-from gateway.ingress.recipients import RowError, read_contacts_csv
+from gateway.ingress.recipient_csv import RowError, read_contacts_csv
 from gateway.model.errors import UserError
 from gateway.store.records import PhonebookContact
 

@@ -22,7 +22,7 @@ import structlog
 from gateway.accounting.ledger import Ledger
 from gateway.config.file import Config, load_config
 from gateway.model.errors import StoreError, UserError
-from gateway.ops.metrics import StoredMetrics
+from gateway.ops.metric_sinks import StoredMetrics
 from gateway.store import open_store
 from gateway.store.base import Store
 from gateway.store.sqlite.rows import iso

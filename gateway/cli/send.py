@@ -19,7 +19,8 @@ from typing import Any
 from gateway.cli.phonebook import report_rows
 from gateway.cli.runtime import Context, bulk_exit, emit_json, parse_time, run
 from gateway.ingress.pipeline import SendRequest, SendResult, SendService
-from gateway.ingress.recipients import merge_recipients, normalize_e164, read_recipient_file
+from gateway.ingress.recipient_csv import read_recipient_file
+from gateway.ingress.recipients import merge_recipients, normalize_e164
 from gateway.model.errors import InvalidRecipient, UserError
 from gateway.model.message import MessageClass
 

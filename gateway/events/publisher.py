@@ -22,7 +22,7 @@ from gateway.events import webhooks
 from gateway.events.callbacks import CallbackPolicy
 from gateway.events.mqtt_bridge import MqttBridge, MqttUnavailable
 from gateway.model.clock import SYSTEM_CLOCK, Clock
-from gateway.ops.metrics import EventMetrics
+from gateway.ops.metric_sinks import EventMetrics
 from gateway.store.base import Store
 from gateway.store.records import WebhookEvent
 

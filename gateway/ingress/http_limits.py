@@ -17,7 +17,7 @@ and aiohttp interfaces only:
 - ``keepalive_timeout``: an idle connection between requests is closed after it.
 
 The deadline for a body (``body_timeout``) is the handler's: only the handler
-knows when it reads one (gateway.ingress.http, ``build_app(body_timeout=)``); here it
+knows when it reads one (gateway.ingress.http_api, ``build_app(body_timeout=)``); here it
 bounds how long the rest of a body nobody reads is drained before closing.
 A request being handled has no connection deadline (a send waits for its
 commit).

@@ -36,7 +36,7 @@ from gateway.ingress.http_schema import (
 )
 from gateway.ingress.pipeline import SendService
 from gateway.model.errors import PayloadTooLarge, StoreError, UserError
-from gateway.ops.metrics import IngressMetrics
+from gateway.ops.metric_sinks import IngressMetrics
 from gateway.store.base import Store
 
 _EXCERPT = 200  # characters of a refused payload echoed back, to identify it

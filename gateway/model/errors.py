@@ -187,7 +187,7 @@ class InvalidSender(UserError):
     code = "invalid_sender"
 
 
-# --- ingress payloads and API (gateway.ingress.http_schema, gateway.ingress.http) -------------
+# --- ingress payloads and API (gateway.ingress.http_schema, gateway.ingress.http_api) ---------
 
 
 class InvalidPayload(UserError):

@@ -17,7 +17,7 @@ step (``_region_code_for_number_from_list``, ``is_valid_number_for_region``,
   mobile only when its pattern differs from fixed line's) with one of that
   type's lengths.
 
-tests/gateway/ingress/test_recipients.py checks it against the library on every example
+tests/gateway/model/test_numbering.py checks it against the library on every example
 number of every region and on random digits after every country code.
 """
 
@@ -28,7 +28,6 @@ from typing import Any
 
 import phonenumbers
 from phonenumbers import PhoneMetadata
-from phonenumbers import phonenumberutil as _pnu
 
 # (lengths, pattern): a number type; empty lengths means any length
 _Desc = tuple[frozenset[int], re.Pattern[str]]
@@ -84,7 +83,7 @@ _PLANS: dict[int, tuple[_Plan, ...]] = {}  # country code -> its regions' plans,
 def _plans(code: int) -> tuple[_Plan, ...]:
     plans = _PLANS.get(code)
     if plans is None:
-        regions = _pnu.COUNTRY_CODE_TO_REGION_CODE.get(code, ())
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ())
         found: list[_Plan] = []
         if len(regions) == 1:
             metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, regions[0].upper())
@@ -108,7 +107,7 @@ def is_valid(number: phonenumbers.PhoneNumber) -> bool:
     if not plans:
         return False
     nsn = national_number(number)
-    if len(plans) == 1 and len(_pnu.COUNTRY_CODE_TO_REGION_CODE[code]) == 1:
+    if len(plans) == 1 and len(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[code]) == 1:
         return plans[0].valid(nsn)
     for plan in plans:
         if plan.leading is not None:

@@ -5,7 +5,9 @@ and is named ``smsgw_*``. The core records what it sees through the methods of
 :class:`Metrics` (an accepted message, a submit outcome and its latency, a
 receipt...); the state of each link (up, bound, window, modem signal) is read
 from :meth:`gateway.link.interface.Link.health` snapshots at scrape time by
-:class:`LinkCollector`, so drivers never import prometheus.
+:class:`~gateway.ops.collectors.LinkCollector`, so drivers never import prometheus.
+What ingress and events count, and how processes that are not the daemon count,
+is in :mod:`gateway.ops.metric_sinks`.
 
 Label values are bounded: ``link`` and ``account`` come from the configuration
 and the store, ``reason``/``status``/``state`` from fixed vocabularies.
@@ -14,14 +16,10 @@ and the store, ``reason``/``status``/``state`` from fixed vocabularies.
 from __future__ import annotations
 
 import collections
-import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 from gateway import __version__
 from gateway.link.interface import (
@@ -33,10 +31,13 @@ from gateway.link.interface import (
     Rejected,
     Retry,
 )
-from gateway.store.base import Store
+from gateway.ops.collectors import PREFIX, LinkCollector, StoreCollector
+from gateway.ops.metric_sinks import RELAYED, STORED, RelayedMetrics
 from gateway.store.records import MetricCount, QueueChanges, WriterStats
 
-PREFIX = "smsgw"
+# RELAYED and RelayedMetrics (gateway.ops.metric_sinks): what the daemon's Metrics
+# answer for its worker processes, imported from here by the runtime
+__all__ = ["RELAYED", "SUBMIT_LATENCY_BUCKETS", "Metrics", "RelayedMetrics"]
 
 # submit_sm -> submit_sm_resp (or AT+CMGS -> +CMGS): 1 ms on a LAN SMSC up to
 # the 30 s a congested SMSC or a modem on a weak signal can take.
@@ -57,17 +58,6 @@ SUBMIT_LATENCY_BUCKETS: tuple[float, ...] = (
     30.0,
 )
 
-# LinkHealth.gauges keys with a metric of their own (others go to smsgw_link_gauge)
-MODEM_GAUGES: Mapping[str, tuple[str, str]] = {
-    "signal_dbm": (f"{PREFIX}_modem_signal_dbm", "Modem received signal strength (dBm)."),
-    "registered": (
-        f"{PREFIX}_modem_registered",
-        "Modem network registration: 1 registered (home or roaming), 0 not.",
-    ),
-}
-
-_LABEL_VALUE = re.compile(r"[^A-Za-z0-9_.:+-]")
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _LinkChildren:
@@ -77,101 +67,6 @@ class _LinkChildren:
     latency: Histogram
     throttled: Counter
     outcomes: dict[str, Counter]
-
-
-class IngressMetrics(Protocol):
-    """What ingress (HTTP API, MQTT sends, the CLI) counts: :class:`Metrics` in the
-    daemon's process, a relay to the daemon in a worker process (gateway.runtime.workers),
-    counters left in the store by another process (:class:`StoredMetrics`)."""
-
-    def message_accepted(self, *, account: str, channel: str, count: int = 1) -> None: ...
-
-    def message_rejected(self, *, account: str, reason: str, count: int = 1) -> None: ...
-
-    def credit_low_crossed(self, *, account: str, count: int = 1) -> None: ...
-
-    def message_finished(self, *, account: str, status: str, count: int = 1) -> None: ...
-
-
-class EventMetrics(Protocol):
-    """What event publishing counts (MQTT connection, webhooks); see IngressMetrics."""
-
-    def webhook_delivered(self, *, account: str) -> None: ...
-
-    def webhook_failed(self, *, account: str, final: bool) -> None: ...
-
-    def set_mqtt_connected(self, *, broker: str, connected: bool) -> None: ...
-
-
-class RelayedMetrics(IngressMetrics, EventMetrics, Protocol):
-    """Ingress and events together: what a worker process counts through its daemon."""
-
-
-# the Metrics methods a worker process calls through its daemon (gateway.runtime.workers)
-RELAYED: frozenset[str] = frozenset(
-    {
-        "message_accepted",
-        "message_rejected",
-        "credit_low_crossed",
-        "message_finished",
-        "webhook_delivered",
-        "webhook_failed",
-        "set_mqtt_connected",
-        "set_writer_stats",
-    }
-)
-
-
-# the counters another process (the CLI) leaves in the store for the daemon to add
-# (Store.add_metric_counts): IngressMetrics' methods, each taking ``count``
-STORED: frozenset[str] = frozenset(
-    {
-        "message_accepted",
-        "message_rejected",
-        "credit_low_crossed",
-        "message_finished",
-    }
-)
-
-
-class StoredMetrics:
-    """IngressMetrics for a process that is not the daemon (``smsgw send``, ``smsgw
-    message cancel``): counts in memory, then :meth:`flush` leaves them in the store,
-    where the daemon takes them (:meth:`Metrics.add_counts`) whenever it runs."""
-
-    def __init__(self) -> None:
-        self._counts: collections.Counter[tuple[str, tuple[tuple[str, str], ...]]] = (
-            collections.Counter()
-        )
-
-    def _add(self, name: str, count: int, **labels: str) -> None:
-        self._counts[name, tuple(sorted(labels.items()))] += count
-
-    def message_accepted(self, *, account: str, channel: str, count: int = 1) -> None:
-        self._add("message_accepted", count, account=account, channel=channel)
-
-    def message_rejected(self, *, account: str, reason: str, count: int = 1) -> None:
-        self._add("message_rejected", count, account=account, reason=reason)
-
-    def credit_low_crossed(self, *, account: str, count: int = 1) -> None:
-        self._add("credit_low_crossed", count, account=account)
-
-    def message_finished(self, *, account: str, status: str, count: int = 1) -> None:
-        self._add("message_finished", count, account=account, status=status)
-
-    def counts(self) -> list[MetricCount]:
-        return [
-            MetricCount(name=name, labels=labels, amount=amount)
-            for (name, labels), amount in self._counts.items()
-            if amount
-        ]
-
-    async def flush(self, store: Store) -> None:
-        """Leave what was counted in the store (one transaction), and start again."""
-        counts = self.counts()
-        if counts:
-            await store.add_metric_counts(counts)
-        self._counts.clear()
 
 
 class Metrics:
@@ -335,8 +230,9 @@ class Metrics:
         child.inc(count)
 
     def add_counts(self, counts: Iterable[MetricCount]) -> None:
-        """Counters other processes left in the store (:class:`StoredMetrics`); names
-        outside :data:`STORED` (a newer smsgw's) are skipped."""
+        """Counters other processes left in the store
+        (:class:`~gateway.ops.metric_sinks.StoredMetrics`); names outside
+        :data:`~gateway.ops.metric_sinks.STORED` (a newer smsgw's) are skipped."""
         for c in counts:
             if c.name in STORED and c.amount > 0:
                 getattr(self, c.name)(**dict(c.labels), count=c.amount)
@@ -496,166 +392,3 @@ class Metrics:
         self.registry.register(collector)
         self._link_collector = collector
         return collector
-
-
-class StoreCollector(Collector):
-    """The store writers' cumulative figures, per process, read at scrape time.
-
-    ``smsgw_store_transactions_total``, ``smsgw_store_busy_seconds_total`` (the
-    write lock held), ``smsgw_store_lock_wait_seconds_total`` (waiting for
-    another process's writer), ``smsgw_store_commit_seconds_total`` and
-    ``smsgw_store_cpu_seconds_total`` (the writer thread's own CPU while it held
-    the lock), labelled ``process`` (``daemon``, ``worker-0``...). The rate of busy seconds summed
-    over processes is the write lock's utilisation: near 1, the store is what
-    limits throughput.
-    """
-
-    def __init__(self, writers: Callable[[], Mapping[str, WriterStats]]) -> None:
-        self._writers = writers
-
-    def describe(self) -> Iterable[Metric]:
-        return list(self._families({}))
-
-    def collect(self) -> Iterable[Metric]:
-        return list(self._families(self._writers()))
-
-    def _families(self, writers: Mapping[str, WriterStats]) -> Iterator[Metric]:
-        p = PREFIX
-        families = (
-            (
-                CounterMetricFamily(
-                    f"{p}_store_transactions", "Store write transactions.", labels=["process"]
-                ),
-                "transactions",
-            ),
-            (
-                CounterMetricFamily(
-                    f"{p}_store_busy_seconds",
-                    "Seconds the store's write lock was held.",
-                    labels=["process"],
-                ),
-                "busy_seconds",
-            ),
-            (
-                CounterMetricFamily(
-                    f"{p}_store_lock_wait_seconds",
-                    "Seconds spent waiting for another process's writer.",
-                    labels=["process"],
-                ),
-                "lock_wait_seconds",
-            ),
-            (
-                CounterMetricFamily(
-                    f"{p}_store_commit_seconds",
-                    "Seconds spent committing (WAL write, fsync).",
-                    labels=["process"],
-                ),
-                "commit_seconds",
-            ),
-            (
-                CounterMetricFamily(
-                    f"{p}_store_cpu_seconds",
-                    "CPU seconds of the writer thread while it held the lock.",
-                    labels=["process"],
-                ),
-                "cpu_seconds",
-            ),
-        )
-        for process, stats in sorted(writers.items()):
-            for family, field in families:
-                family.add_metric([process], getattr(stats, field))
-        for family, _ in families:
-            yield family
-
-
-class LinkCollector(Collector):
-    """Reads :class:`~gateway.link.interface.LinkHealth` snapshots when Prometheus scrapes.
-
-    ``links_getter`` returns the current snapshots (the daemon passes
-    ``lambda: [link.health() for link in links]``). Exported per link:
-    ``smsgw_link_info{link,driver}``, ``smsgw_link_up``, ``smsgw_link_bound``,
-    ``smsgw_link_in_flight``, ``smsgw_link_window``, ``smsgw_link_throttled``;
-    each driver counter as ``smsgw_link_events_total{link,event}``; the modem
-    gauges ``signal_dbm`` and ``registered`` as ``smsgw_modem_signal_dbm`` and
-    ``smsgw_modem_registered``, any other gauge as ``smsgw_link_gauge{link,gauge}``.
-    """
-
-    def __init__(self, links_getter: Callable[[], Iterable[LinkHealth]]) -> None:
-        self._links_getter = links_getter
-
-    def describe(self) -> Iterable[Metric]:
-        # the fixed names, so the registry refuses a clash at register time
-        return list(self._families())
-
-    def collect(self) -> Iterable[Metric]:
-        return list(self._families(list(self._links_getter())))
-
-    def _families(self, links: list[LinkHealth] | None = None) -> Iterator[Metric]:
-        p = PREFIX
-        info = GaugeMetricFamily(
-            f"{p}_link_info",
-            "Configured links (value 1).",
-            labels=["link", "driver"],
-        )
-        up = GaugeMetricFamily(
-            f"{p}_link_up",
-            "1 while the link is connected.",
-            labels=["link"],
-        )
-        bound = GaugeMetricFamily(
-            f"{p}_link_bound",
-            "1 while the link can submit.",
-            labels=["link"],
-        )
-        in_flight = GaugeMetricFamily(
-            f"{p}_link_in_flight",
-            "Submits awaiting an answer.",
-            labels=["link"],
-        )
-        window = GaugeMetricFamily(
-            f"{p}_link_window",
-            "Maximum submits awaiting an answer.",
-            labels=["link"],
-        )
-        throttled = GaugeMetricFamily(
-            f"{p}_link_throttled",
-            "1 while backing off after a throttling answer.",
-            labels=["link"],
-        )
-        events = CounterMetricFamily(
-            f"{p}_link_events",
-            "Driver counters (submitted, reconnects, ...).",
-            labels=["link", "event"],
-        )
-        modem = {
-            key: GaugeMetricFamily(name, doc, labels=["link"])
-            for key, (name, doc) in MODEM_GAUGES.items()
-        }
-        other = GaugeMetricFamily(
-            f"{p}_link_gauge",
-            "Other driver gauges.",
-            labels=["link", "gauge"],
-        )
-        for health in links or ():
-            name = health.name
-            info.add_metric([name, health.driver], 1)
-            up.add_metric([name], 1 if health.up else 0)
-            bound.add_metric([name], 1 if health.bound else 0)
-            in_flight.add_metric([name], health.in_flight)
-            window.add_metric([name], health.window)
-            throttled.add_metric([name], 1 if health.throttled else 0)
-            for event, count in sorted(health.counters.items()):
-                events.add_metric([name, _label(event)], count)
-            for key, value in sorted(health.gauges.items()):
-                if key in modem:
-                    modem[key].add_metric([name], value)
-                else:
-                    other.add_metric([name, _label(key)], value)
-        yield from (info, up, bound, in_flight, window, throttled, events)
-        yield from modem.values()
-        yield other
-
-
-def _label(value: str) -> str:
-    """A driver-chosen key as a tidy label value."""
-    return _LABEL_VALUE.sub("_", value)

@@ -19,8 +19,8 @@ import aiohttp
 import structlog
 from prometheus_client.parser import text_string_to_metric_families
 
+from drivers.smpp.simulator.config import SimConfig
 from drivers.smpp.simulator.server import SmscSimulator
-from drivers.smpp.simulator.session import SimConfig
 from gateway.config.daemon import daemon_settings
 from gateway.config.file import Config, load_config
 from gateway.model.message import SenderKind, SenderStatus

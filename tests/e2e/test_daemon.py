@@ -11,8 +11,8 @@ from pathlib import Path
 
 import aiomqtt
 
+from drivers.smpp.simulator.config import SimConfig
 from drivers.smpp.simulator.server import SmscSimulator
-from drivers.smpp.simulator.session import SimConfig
 from gateway.config.file import load_config
 from gateway.dispatch.journal import AcceptJournal, journal_base
 from gateway.events.webhooks import verify

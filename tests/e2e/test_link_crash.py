@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 import structlog
 
+from drivers.smpp.simulator.config import SimConfig
 from drivers.smpp.simulator.server import SmscSimulator
-from drivers.smpp.simulator.session import SimConfig
 from gateway.config.daemon import LinkTable, daemon_settings
 from gateway.config.file import Config, load_config
 from gateway.link.interface import Link, LinkHandler

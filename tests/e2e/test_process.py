@@ -27,8 +27,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from drivers.smpp.simulator.config import SimConfig
 from drivers.smpp.simulator.server import SmscSimulator
-from drivers.smpp.simulator.session import SimConfig
 from gateway.config.file import load_config
 from gateway.model.message import MessageState, SenderKind, SenderStatus
 from gateway.store import open_store

@@ -9,8 +9,8 @@ from pathlib import Path
 import aiohttp
 
 from drivers.smpp.protocol.pdu import CommandId
+from drivers.smpp.simulator.config import SimConfig
 from drivers.smpp.simulator.server import SmscSimulator
-from drivers.smpp.simulator.session import SimConfig
 from gateway.config.file import load_config
 from tests.e2e.system import prepare_store, running_daemon, smpp_link, write_config
 from tests.waiting import eventually

@@ -19,7 +19,7 @@ from pathlib import Path
 import aiohttp
 import aiomqtt
 
-from drivers.smpp.simulator.session import SimConfig
+from drivers.smpp.simulator.config import SimConfig
 from tests.e2e.system import ACCOUNT, SENDER, smpp_link, write_config
 from tests.e2e.test_process import (
     DaemonProcess,

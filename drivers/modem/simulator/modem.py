@@ -1,8 +1,10 @@
 """A virtual GSM modem: the AT command set of a USB stick, with the quirks of real ones.
 
 :class:`SimModem` is the modem itself, without I/O (bytes and ``now`` in,
-bytes out, one timer for delayed status reports). :class:`PtyModem` puts it on
-a pseudo-terminal that pyserial opens like ``/dev/ttyUSB0``.
+bytes out, one timer for delayed status reports); what its network sends it
+(MO messages, status reports) is built by :mod:`drivers.modem.simulator.network`.
+:class:`~drivers.modem.simulator.pty.PtyModem` puts it on a pseudo-terminal
+that pyserial opens like ``/dev/ttyUSB0``.
 
 Quirk modes (:class:`SimConfig`): echo that ATE0 does not turn off, URCs
 (+CMTI/+CDS and ``^RSSI``) placed inside other commands' replies, SIM busy
@@ -18,18 +20,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from drivers.modem.protocol.tpdu import (
-    PduError,
-    build_deliver,
-    build_status_report,
-    encode_timestamp,
-    pack_septets,
-)
+from drivers.modem.protocol.tpdu import PduError
+from drivers.modem.simulator.network import SMSC, mo_parts, status_report
 
 _SIM_COMMANDS = ("+CPIN", "+CPMS", "+CMGR", "+CMGL", "+CMGD", "+CMGS", "+CSCA")
-_GSM_PLAIN = set(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,!?:;'\"()+-*/=<>%&#"
-)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -107,35 +101,10 @@ class SimModem:
 
     def inject_mo(self, *, originator: str, text: str, reference: int = 0) -> int:
         """Store an MO message (split in concatenated parts when long); returns parts."""
-        gsm = all(c in _GSM_PLAIN for c in text)
-        per_part, single = (153, 160) if gsm else (67, 70)
-        chunks = (
-            [text]
-            if len(text) <= single
-            else [text[i : i + per_part] for i in range(0, len(text), per_part)]
-        )
-        for seq, chunk in enumerate(chunks, start=1):
-            udh = bytes([5, 0, 3, reference & 0xFF, len(chunks), seq]) if len(chunks) > 1 else b""
-            if gsm:
-                fill = (7 - len(udh) * 8 % 7) % 7
-                user_data = udh + pack_septets(chunk.encode("ascii"), fill)
-                udl = (len(udh) * 8 + fill) // 7 + len(chunk)
-                dcs = 0x00
-            else:
-                user_data = udh + chunk.encode("utf-16-be")
-                udl, dcs = len(user_data), 0x08
-            self.inject_pdu(
-                build_deliver(
-                    originator=originator,
-                    data_coding=dcs,
-                    user_data=user_data,
-                    udl=udl,
-                    udhi=bool(udh),
-                    scts=encode_timestamp(self._wall()),
-                    smsc="+15550009999",
-                )
-            )
-        return len(chunks)
+        parts = mo_parts(originator=originator, text=text, reference=reference, when=self._wall())
+        for pdu in parts:
+            self.inject_pdu(pdu)
+        return len(parts)
 
     def inject_pdu(self, pdu: bytes) -> None:
         """Receive one SMS-DELIVER (with SMSC address) from the "network"."""
@@ -341,7 +310,7 @@ class SimModem:
         elif body == "+COPS?":
             self._reply(['+COPS: 0,0,"SIMNET"'])
         elif body == "+CSCA?":
-            self._reply(['+CSCA: "+15550009999",145'])
+            self._reply([f'+CSCA: "{SMSC}",145'])
         elif body.startswith("+CMGS="):
             if st.cmgf != 0:
                 self._error("CMS", 302)
@@ -402,12 +371,11 @@ class SimModem:
             self.on_sent(tpdu)
         self._reply([f"+CMGS: {mr}"])
         if tpdu[0] & 0x20 and st.ds in (1, 2):
-            recipient = _recipient(tpdu)
-            report = build_status_report(
+            report = status_report(
+                tpdu=tpdu,
                 reference=mr,
-                recipient=recipient,
-                scts=encode_timestamp(self._wall()),
-                discharge=encode_timestamp(self._wall() + cfg.report_delay),
+                sent_at=self._wall(),
+                delay=cfg.report_delay,
                 status=cfg.report_status,
             )
             if st.ds == 2:
@@ -417,17 +385,3 @@ class SimModem:
             else:
                 urc = f"+CDS: {len(report) - 1}\r\n{report.hex().upper()}".encode()
             st.timers.append((now + cfg.report_delay, urc))
-
-
-def _recipient(tpdu: bytes) -> str:
-    ndigits, toa = tpdu[2], tpdu[3]
-    digits = ""
-    for octet in tpdu[4 : 4 + (ndigits + 1) // 2]:
-        digits += f"{octet & 0x0F:x}{octet >> 4:x}"
-    digits = digits[:ndigits]
-    return ("+" if toa == 0x91 else "") + digits
-
-
-def describe_sent(tpdu: bytes) -> str:
-    """One line about a sent TPDU for the simulator's console (no message text)."""
-    return f"to {_recipient(tpdu)} ({len(tpdu)} octets)"

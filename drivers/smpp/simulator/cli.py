@@ -10,8 +10,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from drivers.smpp.simulator.config import ID_FORMS, SimConfig
 from drivers.smpp.simulator.server import SmscSimulator, serve
-from drivers.smpp.simulator.session import ID_FORMS, SimConfig
 from gateway.model.errors import UserError
 
 DESCRIPTION = """\

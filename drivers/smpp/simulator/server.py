@@ -28,8 +28,9 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from drivers.smpp.simulator.config import SimConfig
 from drivers.smpp.simulator.mo import mo_pdus
-from drivers.smpp.simulator.session import SimConfig, SmscSession
+from drivers.smpp.simulator.session import SmscSession
 from gateway.link.interface import ReceiptState
 
 

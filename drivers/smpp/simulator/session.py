@@ -3,18 +3,16 @@
 What it does with each PDU is decided by :class:`SimConfig` and a seeded
 ``random.Random`` (throttling, garbage, receipts that fail), so a test can
 reproduce a run. Delayed answers and receipts are timers kept as data
-(:meth:`SmscSession.get_timer` / :meth:`SmscSession.handle_timer`).
+(:meth:`SmscSession.get_timer` / :meth:`SmscSession.handle_timer`). Receipts
+are built by :mod:`drivers.smpp.simulator.receipts`.
 """
 
 from __future__ import annotations
 
-import functools
 import heapq
 import itertools
 import random
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from drivers.smpp.protocol import status as st
@@ -31,48 +29,15 @@ from drivers.smpp.protocol.pdu import (
     encode,
     encode_bare,
     encode_message_resp,
-    encode_submit_sm,
 )
-from drivers.smpp.protocol.receipts import STATE_CODES, format_receipt_text
+from drivers.smpp.simulator.config import BROKEN_ID_FORMS, SimConfig, message_id_text
+from drivers.smpp.simulator.receipts import receipt_deliver_sm
 from gateway.link.interface import ReceiptState
 
-RECEIPT_ESM = 0x04
+# SimConfig (drivers.smpp.simulator.config): what a session is built with
+__all__ = ["REDELIVER_DELAY", "SimConfig", "SmscSession"]
+
 REDELIVER_DELAY = 0.2  # seconds before a refused deliver_sm is sent again
-ID_FORMS = ("hex", "decimal", "empty", "long")
-BROKEN_ID_FORMS = frozenset({"empty", "long"})
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SimConfig:
-    system_id: str | None = None  # None: any system_id binds
-    password: str | None = None
-    dlr: bool = False  # send a receipt for each submit_sm asking for one
-    dlr_delay: float = 0.0
-    dlr_fail_share: float = 0.0  # share of receipts that say UNDELIV
-    dlr_before_resp: bool = False  # the receipt overtakes the submit_sm_resp
-    throttle_share: float = 0.0  # share of submit_sm answered ESME_RTHROTTLED
-    # submit_sm per second a connection may send (a token bucket holding a tenth of a
-    # second's worth); beyond it, ESME_RTHROTTLED. 0: no limit
-    max_rate: float = 0.0
-    drop_after: int | None = None  # close the connection when the Nth submit_sm arrives
-    silent_after: int | None = None  # from the Nth submit_sm on, answer nothing; stay connected
-    delay: float = 0.0  # seconds before each submit_sm_resp
-    garbage_share: float = 0.0  # share of submit_sm answered with an unreadable PDU
-    # message ids in submit_sm_resp: hex | decimal, or broken on purpose: empty (ESME_ROK
-    # with no id) | long (over SMPP 3.4's 64 octets); broken ones get no receipt
-    id_form: str = "hex"
-    receipt_id_form: str = "same"  # id in receipt text: same | decimal
-    record: bool = True  # keep a JSON-able record of every PDU received
-    keep_unacked: bool = False  # deliver_sm lost with a connection go to the next bind
-
-
-@functools.lru_cache(maxsize=64)
-def _minute(minute: int) -> str:
-    return time.strftime("%y%m%d%H%M", time.gmtime(minute * 60))
-
-
-def _date(wall: float) -> str:
-    return _minute(int(wall // 60))
 
 
 class SmscSession:
@@ -268,12 +233,7 @@ class SmscSession:
         return self._id_text(next(self._ids))
 
     def _id_text(self, n: int) -> str:
-        form = self.config.id_form
-        if form == "empty":
-            return ""
-        if form == "long":
-            return f"{n:x}".rjust(80, "0")
-        return f"{n:x}" if form == "hex" else str(n)
+        return message_id_text(self.config.id_form, n)
 
     def _submit(self, pdu: ShortMessage, now: float) -> None:
         c = self.config
@@ -393,31 +353,17 @@ class SmscSession:
         source: tuple[int, int, str],
         destination: tuple[int, int, str],
     ) -> bytes:
-        wall = now + self._wall_offset
         seq = self._next_seq()
-        data = encode_submit_sm(
+        data = receipt_deliver_sm(
             seq,
-            command_id=CommandId.DELIVER_SM,
-            source_addr_ton=source[0],
-            source_addr_npi=source[1],
-            source_addr=source[2],
-            dest_addr_ton=destination[0],
-            dest_addr_npi=destination[1],
-            destination_addr=destination[2],
-            esm_class=RECEIPT_ESM,
-            short_message=format_receipt_text(
-                ident=text_id,
-                state=state,
-                err=err,
-                submit_date=_date(wall),
-                done_date=_date(wall + self.config.dlr_delay),
-            ),
-            tlvs=tlv.encode_tlvs(
-                (
-                    tlv.cstring(tlv.RECEIPTED_MESSAGE_ID, message_id),
-                    tlv.u8(tlv.MESSAGE_STATE, STATE_CODES[state]),
-                )
-            ),
+            message_id=message_id,
+            text_id=text_id,
+            state=state,
+            err=err,
+            source=source,
+            destination=destination,
+            submitted=now + self._wall_offset,
+            done_after=self.config.dlr_delay,
         )
         self._delivers[seq] = data
         return data

@@ -1,4 +1,4 @@
-"""The event outbox on SQLite: status, inbound and rejected events, webhooks, secrets.
+"""The event outbox on SQLite: status, inbound and rejected events.
 
 Events are written by the operation that makes the change, in its
 transaction (:mod:`gateway.store.sqlite.queue`, :mod:`gateway.store.sqlite.dispatch`,
@@ -9,8 +9,7 @@ rows), deleted once the broker acknowledged every event of it; a row
 published in part (the broker went away) is published again whole, so
 consumers may see an event twice, never miss one. ``webhooks`` holds the
 same status payloads for messages with a ``callback_url``, one row each
-with its delivery attempts (deleted once delivered, kept as ``failed`` when
-given up, for operators to see).
+with its delivery attempts (:mod:`gateway.store.sqlite.webhooks`).
 
 An outbox row's ``body`` is its events one after the other, each a header
 (:data:`EVENT_HEAD`: kind, account length, payload length) then the account
@@ -30,16 +29,9 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gateway.model.errors import NotFound
-from gateway.model.ids import new_webhook_secret
 from gateway.model.isotime import iso_utc
-from gateway.store.records import (
-    InboundMessage,
-    MetricCount,
-    OutboxBatch,
-    WebhookEvent,
-    WebhookRecord,
-)
+from gateway.store.records import InboundMessage, OutboxBatch
+from gateway.store.sqlite.webhooks import INSERT_WEBHOOK
 
 EVENT_KINDS = frozenset({"status", "inbound", "rejected"})
 # states a change to which is reported; "queued" is reported once, at enqueue
@@ -52,10 +44,6 @@ INSERT_OUTBOX = "INSERT INTO outbox (events, body, created_at) VALUES (?, ?, ?)"
 EVENT_HEAD = struct.Struct(">cHI")
 _KIND_CODE = {"status": b"s", "inbound": b"i", "rejected": b"r"}
 _CODE_KIND = {code[0]: kind for kind, code in _KIND_CODE.items()}
-INSERT_WEBHOOK = (
-    "INSERT INTO webhooks (account, url, payload, attempts, next_at, state, created_at) "
-    "VALUES (?, ?, ?, 0, ?, 'pending', ?)"
-)
 
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _quote = json.encoder.encode_basestring  # a str as a JSON string literal, non-ASCII kept
@@ -280,148 +268,3 @@ def id_runs(ids: Sequence[int]) -> list[tuple[int, int]]:
         last = i
     runs.append((first, last))
     return runs
-
-
-def due_webhooks(
-    conn: sqlite3.Connection,
-    now: float,
-    limit: int,
-    after: int = 0,
-) -> list[WebhookEvent]:
-    rows = conn.execute(
-        "SELECT id, account, url, payload, attempts FROM webhooks "
-        "WHERE state = 'pending' AND next_at <= ? AND id > ? ORDER BY id LIMIT ?",
-        (now, after, limit),
-    ).fetchall()
-    return [
-        WebhookEvent(id=r[0], account=r[1], url=r[2], payload=bytes(r[3]), attempts=r[4])
-        for r in rows
-    ]
-
-
-def webhook_done(conn: sqlite3.Connection, hook_id: int) -> None:
-    conn.execute("DELETE FROM webhooks WHERE id = ?", (hook_id,))
-
-
-def webhook_retry(conn: sqlite3.Connection, hook_id: int, at: float, error: str) -> None:
-    conn.execute(
-        "UPDATE webhooks SET attempts = attempts + 1, next_at = ?, last_error = ? "
-        "WHERE id = ? AND state = 'pending'",
-        (at, error, hook_id),
-    )
-
-
-def webhook_failed(conn: sqlite3.Connection, hook_id: int, error: str) -> None:
-    conn.execute(
-        "UPDATE webhooks SET attempts = attempts + 1, state = 'failed', last_error = ? "
-        "WHERE id = ? AND state = 'pending'",
-        (error, hook_id),
-    )
-
-
-def list_webhooks(
-    conn: sqlite3.Connection,
-    account: str | None,
-    state: str | None,
-    limit: int,
-) -> list[WebhookRecord]:
-    """Webhook rows, oldest first; ``state`` "pending" or "failed" (None: both)."""
-    rows = conn.execute(
-        "SELECT id, account, url, payload, state, attempts, next_at, last_error, created_at "
-        "FROM webhooks WHERE (?1 IS NULL OR account = ?1) AND (?2 IS NULL OR state = ?2) "
-        "ORDER BY id LIMIT ?3",
-        (account, state, limit),
-    ).fetchall()
-    out = []
-    for r in rows:
-        try:
-            body = json.loads(r[3])
-        except ValueError:
-            body = {}
-        out.append(
-            WebhookRecord(
-                id=r[0],
-                account=r[1],
-                url=r[2],
-                message_id=body.get("id"),
-                event_state=body.get("state"),
-                state=r[4],
-                attempts=r[5],
-                next_at=r[6],
-                last_error=r[7],
-                created_at=r[8],
-            )
-        )
-    return out
-
-
-def retry_webhooks(
-    conn: sqlite3.Connection,
-    ids: Sequence[int],
-    account: str | None,
-    now: float,
-) -> int:
-    """Failed webhooks back to ``pending``, due now, their back-off from the start:
-    those of ``ids``, or with no ids every failed one (of ``account`` when given)."""
-    if ids:
-        return conn.executemany(
-            "UPDATE webhooks SET state = 'pending', attempts = 0, next_at = ? "
-            "WHERE id = ? AND state = 'failed'",
-            [(now, i) for i in ids],
-        ).rowcount
-    return conn.execute(
-        "UPDATE webhooks SET state = 'pending', attempts = 0, next_at = ? "
-        "WHERE state = 'failed' AND (?2 IS NULL OR account = ?2)",
-        (now, account),
-    ).rowcount
-
-
-def _unknown(account: str) -> NotFound:
-    return NotFound(f"unknown account {account!r}: create it with `smsgw account create {account}`")
-
-
-def webhook_secret(conn: sqlite3.Connection, account: str) -> str:
-    """The account's secret; '' for an account row written without one."""
-    row = conn.execute("SELECT webhook_secret FROM accounts WHERE name = ?", (account,)).fetchone()
-    if row is None:
-        raise _unknown(account)
-    return str(row[0])
-
-
-def ensure_webhook_secret(conn: sqlite3.Connection, account: str) -> str:
-    """The account's secret, generated first when it has none."""
-    secret = webhook_secret(conn, account)
-    if not secret:
-        secret = rotate_webhook_secret(conn, account)
-    return secret
-
-
-def rotate_webhook_secret(conn: sqlite3.Connection, account: str) -> str:
-    secret = new_webhook_secret()
-    cur = conn.execute("UPDATE accounts SET webhook_secret = ? WHERE name = ?", (secret, account))
-    if cur.rowcount != 1:
-        raise _unknown(account)
-    return secret
-
-
-# --- counters left for the daemon's metrics ---------------------------------------------
-
-
-def add_metric_counts(conn: sqlite3.Connection, counts: Sequence[MetricCount]) -> None:
-    conn.executemany(
-        "INSERT INTO metric_counts (name, labels, amount) VALUES (?, ?, ?) "
-        "ON CONFLICT (name, labels) DO UPDATE SET amount = amount + excluded.amount",
-        [
-            (c.name, json.dumps(dict(c.labels), sort_keys=True), c.amount)
-            for c in counts
-            if c.amount
-        ],
-    )
-
-
-def take_metric_counts(conn: sqlite3.Connection) -> list[MetricCount]:
-    rows = conn.execute("DELETE FROM metric_counts RETURNING name, labels, amount").fetchall()
-    return [
-        MetricCount(name=name, labels=tuple(sorted(json.loads(labels).items())), amount=amount)
-        for name, labels, amount in rows
-    ]

@@ -35,7 +35,7 @@ from gateway.store.records import (
     WebhookRecord,
     WriterStats,
 )
-from gateway.store.sqlite import admin, dispatch, events, ledger
+from gateway.store.sqlite import admin, dispatch, events, ledger, metric_counts, webhooks
 from gateway.store.sqlite import enqueue as enq
 from gateway.store.sqlite import queue as mq
 from gateway.store.sqlite.engine import Engine
@@ -283,16 +283,16 @@ class SqliteStore:
         limit: int,
         after: int = 0,
     ) -> list[WebhookEvent]:
-        return await self._engine.read(events.due_webhooks, now, limit, after)
+        return await self._engine.read(webhooks.due_webhooks, now, limit, after)
 
     async def webhook_done(self, id: int) -> None:  # noqa: A002 (the API's name)
-        await self._engine.write(events.webhook_done, id)
+        await self._engine.write(webhooks.webhook_done, id)
 
     async def webhook_retry(self, id: int, *, at: float, error: str) -> None:  # noqa: A002
-        await self._engine.write(events.webhook_retry, id, at, error)
+        await self._engine.write(webhooks.webhook_retry, id, at, error)
 
     async def webhook_failed(self, id: int, *, error: str) -> None:  # noqa: A002
-        await self._engine.write(events.webhook_failed, id, error)
+        await self._engine.write(webhooks.webhook_failed, id, error)
 
     async def list_webhooks(
         self,
@@ -301,7 +301,7 @@ class SqliteStore:
         state: str | None = None,
         limit: int = 100,
     ) -> list[WebhookRecord]:
-        return await self._engine.read(events.list_webhooks, account, state, limit)
+        return await self._engine.read(webhooks.list_webhooks, account, state, limit)
 
     async def retry_webhooks(
         self,
@@ -309,24 +309,24 @@ class SqliteStore:
         *,
         account: str | None = None,
     ) -> int:
-        return await self._engine.write(events.retry_webhooks, ids, account, self._clock())
+        return await self._engine.write(webhooks.retry_webhooks, ids, account, self._clock())
 
     async def webhook_secret(self, account: str) -> bytes:
-        secret = await self._engine.read(events.webhook_secret, account)
+        secret = await self._engine.read(webhooks.webhook_secret, account)
         if not secret:  # an account row written without one: make it now
-            secret = await self._engine.write(events.ensure_webhook_secret, account)
+            secret = await self._engine.write(webhooks.ensure_webhook_secret, account)
         return secret.encode()
 
     async def rotate_webhook_secret(self, account: str) -> str:
-        return await self._engine.write(events.rotate_webhook_secret, account)
+        return await self._engine.write(webhooks.rotate_webhook_secret, account)
 
     # --- counters for the daemon's metrics ---------------------------------------
     async def add_metric_counts(self, counts: Sequence[MetricCount]) -> None:
         if counts:
-            await self._engine.write(events.add_metric_counts, list(counts))
+            await self._engine.write(metric_counts.add_metric_counts, list(counts))
 
     async def take_metric_counts(self) -> list[MetricCount]:
-        return await self._engine.write(events.take_metric_counts)
+        return await self._engine.write(metric_counts.take_metric_counts)
 
     async def close(self) -> None:
         await self._engine.close()

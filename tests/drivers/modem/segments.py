@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drivers.modem.protocol.tpdu import pack_septets
+from drivers.modem.protocol.tpdu_fields import pack_septets
 from gateway.codec import Segment
 
 _CLASS_BITS = {None: 0x00, 0: 0x10, 1: 0x11, 2: 0x12, 3: 0x13}

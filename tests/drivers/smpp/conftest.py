@@ -9,8 +9,8 @@ import pytest
 
 from drivers.smpp.link.config import SmppLinkConfig
 from drivers.smpp.link.driver import SmppLink
+from drivers.smpp.simulator.config import SimConfig
 from drivers.smpp.simulator.server import SmscSimulator
-from drivers.smpp.simulator.session import SimConfig
 from gateway.codec import Segment
 from gateway.link.interface import InboundPart, Receipt, ReceiptDone, SubmitRequest
 from gateway.model.message import SenderKind

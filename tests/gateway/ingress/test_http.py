@@ -14,7 +14,8 @@ import structlog
 from aiohttp import web
 from structlog.testing import capture_logs
 
-from gateway.ingress.http import STATUS_BY_ERROR, HttpServer, status_for
+from gateway.ingress.http import HttpServer
+from gateway.ingress.http_errors import STATUS_BY_ERROR, status_for
 from gateway.model.message import MessageState
 from gateway.store.records import Enqueued, EntryKind, InboundMessage
 from tests.gateway.ingress.conftest import Client, Env

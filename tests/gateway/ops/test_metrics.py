@@ -10,7 +10,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway import __version__
 from gateway.link.interface import Accepted, LinkHealth, Receipt, ReceiptState, Rejected, Retry
-from gateway.ops.metrics import SUBMIT_LATENCY_BUCKETS, LinkCollector, Metrics, StoredMetrics
+from gateway.ops.collectors import LinkCollector
+from gateway.ops.metric_sinks import StoredMetrics
+from gateway.ops.metrics import SUBMIT_LATENCY_BUCKETS, Metrics
 from gateway.store import open_store
 from gateway.store.records import MetricCount, QueueChanges, WriterStats
 

@@ -11,8 +11,8 @@ import pytest
 
 from drivers.smpp.link.config import SmppLinkConfig
 from drivers.smpp.link.driver import SmppLink
+from drivers.smpp.simulator.config import SimConfig
 from drivers.smpp.simulator.server import SmscSimulator
-from drivers.smpp.simulator.session import SimConfig
 from gateway.link.interface import Accepted
 from gateway.runtime.commands import build_parser
 from tests.drivers.smpp.conftest import RecordingHandler, StartLink, request, wait_for_condition

@@ -1,0 +1,102 @@
+"""The HTTP API's operators' pages: /metrics, /links, /healthz and /readyz.
+
+No authentication, like any scrape target: serve them on a private address.
+In the daemon they show its own registry and links (:class:`LocalOperations`);
+in a worker process, the daemon's answers relayed (gateway.runtime).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Protocol
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from gateway.link.interface import LinkHealth
+
+__all__ = ["LocalOperations", "Operations", "OperationsPages", "Readiness", "link_json"]
+
+Readiness = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
+
+
+class Operations(Protocol):
+    """What /metrics and /links show: the daemon's own registry and links
+    (:class:`LocalOperations`), or, in a worker process, the daemon's
+    answers relayed (gateway.runtime.worker)."""
+
+    async def metrics_text(self) -> bytes: ...
+
+    async def links(self) -> list[dict[str, Any]]: ...
+
+
+class LocalOperations:
+    """/metrics and /links of the process that runs the links and owns the registry."""
+
+    def __init__(
+        self, registry: CollectorRegistry, links: Callable[[], Iterable[LinkHealth]] | None = None
+    ) -> None:
+        self._registry = registry
+        self._links = links
+
+    async def metrics_text(self) -> bytes:
+        return await asyncio.to_thread(generate_latest, self._registry)
+
+    async def links(self) -> list[dict[str, Any]]:
+        return [link_json(h) for h in (self._links or list)()]
+
+
+def link_json(h: LinkHealth) -> dict[str, Any]:
+    return {
+        "name": h.name,
+        "driver": h.driver,
+        "up": h.up,
+        "bound": h.bound,
+        "in_flight": h.in_flight,
+        "window": h.window,
+        "throttled": h.throttled,
+        "detail": h.detail,
+        "counters": dict(h.counters),
+        "gauges": dict(h.gauges),
+    }
+
+
+class OperationsPages:
+    """The handlers; ``readiness`` answers /readyz within ``readiness_timeout`` seconds."""
+
+    def __init__(
+        self,
+        *,
+        operations: Operations,
+        readiness: Readiness,
+        readiness_timeout: float,
+        logger: Any,
+    ) -> None:
+        self.operations = operations
+        self.readiness = readiness
+        self.readiness_timeout = readiness_timeout
+        self.log = logger
+
+    async def metrics_page(self, _request: web.Request) -> web.Response:
+        body = await self.operations.metrics_text()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def links_page(self, _request: web.Request) -> web.Response:
+        return web.json_response({"links": await self.operations.links()})
+
+    async def healthz(self, _request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(self, _request: web.Request) -> web.Response:
+        try:
+            async with asyncio.timeout(self.readiness_timeout):
+                ready, details = await self.readiness()
+        except Exception as exc:  # noqa: BLE001 - any failure of the check means not ready
+            self.log.warning("http_readiness_failed", error=type(exc).__name__)
+            return web.json_response(
+                {"status": "not_ready", "error": type(exc).__name__}, status=503
+            )
+        return web.json_response(
+            {"status": "ready" if ready else "not_ready", **details}, status=200 if ready else 503
+        )
