@@ -30,7 +30,7 @@ def new_message(nm: NewMessage, mid: str, now: float, lease: Lease | None) -> Me
     """The record of a new message: due now and ``lease`` given, stored leased to that
     dispatcher (``dispatching``, handed to it without a claim), else ``queued``."""
     send_at = now if nm.send_at is None else nm.send_at
-    leased = lease is not None and send_at <= now
+    held = lease if lease is not None and send_at <= now else None
     return Message(
         id=mid,
         account=nm.account,
@@ -48,13 +48,13 @@ def new_message(nm: NewMessage, mid: str, now: float, lease: Lease | None) -> Me
         priority=nm.priority,
         client_ref=nm.client_ref,
         callback_url=nm.callback_url,
-        state=MessageState.DISPATCHING if leased else MessageState.QUEUED,
+        state=MessageState.DISPATCHING if held is not None else MessageState.QUEUED,
         attempts=0,
         next_attempt_at=send_at,
         created_at=now,
         updated_at=now,
-        lease_owner=lease.worker if leased and lease is not None else None,
-        lease_until=now + lease.seconds if leased and lease is not None else None,
+        lease_owner=held.worker if held is not None else None,
+        lease_until=now + held.seconds if held is not None else None,
         error=None,
     )
 

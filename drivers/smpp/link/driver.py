@@ -367,7 +367,8 @@ class SmppLink:
         elif isinstance(outcome, Retry):
             self.counters["retried"] += 1
             answer = Answer.THROTTLED if outcome.throttled else Answer.OTHER
-            self.counters["throttled"] += outcome.throttled
+            if outcome.throttled:
+                self.counters["throttled"] += 1
         else:
             self.counters["rejected"] += 1
             answer = Answer.OTHER
