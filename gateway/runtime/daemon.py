@@ -1,7 +1,7 @@
 """The composition root: ``smsgw run`` builds the daemon's object graph and runs it.
 
 :meth:`Daemon.run` holds the store's run lock, builds every part
-(:meth:`Daemon._build`: store, journal, metrics, links, dispatcher, and the
+(gateway.runtime.graph: store, journal, metrics, links, dispatcher, and the
 front doors: here, or in worker processes) and runs their lifecycle
 (:meth:`Daemon._serve`): every long-running loop a named task in one
 TaskGroup; SIGTERM/SIGINT stop intake, let in-flight submits finish within
@@ -14,94 +14,26 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
 from gateway.config.daemon import DaemonSettings, daemon_settings
 from gateway.config.file import Config, load_config
-from gateway.dispatch.dispatcher import Dispatcher, DispatchSettings
-from gateway.dispatch.journal import AcceptJournal, journal_base
-from gateway.events.mqtt_bridge import MqttBridge
-from gateway.events.publisher import EventPublisher
-from gateway.inbound.receiver import LinkEvents
-from gateway.ingress.http import HttpServer, LocalOperations, build_app
-from gateway.link.interface import Link, LinkHealth, Receipt, ReceiptDone
+from gateway.link.interface import Link
 from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.errors import ConfigError, UserError
-from gateway.ops.metrics import Metrics
 from gateway.ops.sdnotify import Notifier, watchdog_interval, watchdog_pinger
 from gateway.runtime import housekeeping
-from gateway.runtime.assembly import build_events, build_send_service, tune_gc
-from gateway.runtime.links import LinkSet
-from gateway.runtime.worker_pool import Handoffs, WorkerGone, WorkerPool, WorkerSettings
-from gateway.store import open_store, sqlite_path
-from gateway.store.base import Store
-from gateway.store.records import InboundMessage, Lease, OutcomeRecord, QueueChanges
+from gateway.runtime.assembly import tune_gc
+from gateway.runtime.graph import Graph, build_graph
+from gateway.store import sqlite_path
 from gateway.store.runlock import hold_store
 
-JOURNAL_REPLAY_BATCH = 1000  # segments a crash left in the journal, recorded per transaction
 LINK_STOP_TIMEOUT = 5.0  # seconds each link gets to unbind when the daemon stops
 CLOSE_TIMEOUT = 5.0  # seconds the outcome writer and the publisher get to finish
-
-
-@dataclass(slots=True, kw_only=True)
-class _Graph:
-    """The parts of one daemon process, built in this order by :meth:`Daemon._build`.
-
-    Its methods are the callbacks handed to parts built before the ones they
-    call (the links report receipts to the dispatcher built after them)."""
-
-    store: Store
-    journal: AcceptJournal | None
-    metrics: Metrics
-    operations: LocalOperations
-    link_events: LinkEvents = field(init=False)
-    links: LinkSet = field(init=False)
-    dispatcher: Dispatcher = field(init=False)
-    pool: WorkerPool | None = None  # with [workers]: the front doors are theirs
-    events: EventPublisher | None = None  # without: they are here
-    mqtt: MqttBridge | None = None
-    http: HttpServer | None = None
-
-    def wake_events(self) -> None:
-        """New outbox rows: the publisher (here, or worker 0's) looks now."""
-        if self.pool is not None:
-            self.pool.wake_events()
-        elif self.events is not None:
-            self.events.poke()
-
-    def on_changes(self, changes: QueueChanges) -> None:
-        for change in changes.changes:
-            if change.new.final:
-                self.metrics.message_finished(account=change.account, status=change.new.value)
-        if changes.changes:
-            self.wake_events()
-
-    async def on_inbound(self, _message: InboundMessage) -> None:
-        self.wake_events()  # stored with its event by the store
-
-    def record_receipt(self, receipt: Receipt, done: ReceiptDone) -> None:
-        self.dispatcher.record_receipt(receipt, done)  # with the dispatcher's outcomes
-
-    async def record(
-        self, outcomes: Sequence[OutcomeRecord], receipts: Sequence[Receipt], *, now: float
-    ) -> QueueChanges:
-        """The dispatcher's rounds: with workers, worker 0 writes them
-        (gateway.runtime.worker_records says why); this process does while it is not running."""
-        if self.pool is not None:
-            try:
-                return await self.pool.record(outcomes, receipts, now=now)
-            except WorkerGone:
-                pass
-        return await self.store.record(outcomes, receipts, now=now)
-
-    def lease(self, lease: Lease) -> Lease | None:
-        """Hand messages straight to the dispatcher while it takes them."""
-        return lease if self.dispatcher.accepting else None
 
 
 @dataclass(slots=True, kw_only=True)
@@ -118,7 +50,7 @@ class Daemon:
     http_port: int | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
-    _graph: _Graph | None = None
+    _graph: Graph | None = None
 
     def stop(self) -> None:
         self._stop.set()
@@ -136,7 +68,16 @@ class Daemon:
             else None
         )
         try:
-            graph = await self._build()
+            graph = await build_graph(
+                config=self.config,
+                settings=self.settings,
+                logger=self.logger,
+                registry=self.registry,
+                clock=self.clock,
+                stopping=self._stop,
+                log_level=self.log_level,
+            )
+            self._graph = graph
             try:
                 await self._serve(graph)
             finally:
@@ -149,139 +90,9 @@ class Daemon:
             if lock is not None:
                 lock.release()
 
-    # --- the object graph ------------------------------------------------------------
-
-    async def _build(self) -> _Graph:
-        log, s = self.logger, self.settings
-        store = await open_store(
-            self.config.store.url,
-            base=self.config.base_dir,
-            synchronous=self.config.store.synchronous,
-            mqtt_outbox=self.config.mqtt_outbox,
-            checkpoints="background",
-            clock=self.clock,
-        )
-        journal = await self._open_journal(store)
-        # this worker restarted: whatever it had claimed is not being sent any more
-        released = await store.release_leases(s.worker)
-        if released:
-            log.info("leases_released", worker=s.worker, messages=released)
-        metrics = Metrics(registry=self.registry)
-        metrics.watch_store(lambda: {"daemon": store.writer_stats()})
-        g = _Graph(
-            store=store,
-            journal=journal,
-            metrics=metrics,
-            operations=LocalOperations(self.registry, self._health),
-        )
-        self._graph = g
-        metrics.watch_links(self._health)
-        g.link_events = LinkEvents(
-            store=store,
-            on_inbound=g.on_inbound,
-            record_receipt=g.record_receipt,
-            logger=log,
-            metrics=metrics,
-            clock=self.clock,
-        )
-        g.links = LinkSet(
-            s.links, handler=g.link_events, stopping=self._stop, logger=log, clock=self.clock
-        )
-        g.dispatcher = Dispatcher(
-            store=store,
-            router=g.links.router(),
-            links=g.links.links,
-            settings=DispatchSettings(
-                worker=s.worker, batch=s.batch, lease=s.lease, max_in_flight=s.max_in_flight
-            ),
-            on_changes=g.on_changes,
-            logger=log,
-            metrics=metrics,
-            journal=journal,
-            record=g.record,
-            clock=self.clock,
-        )
-        g.links.on_replaced = lambda router, links: g.dispatcher.replace(router=router, links=links)
-        if s.workers:
-            self._build_workers(g)
-        else:
-            self._build_front_doors(g)
-        return g
-
-    def _build_workers(self, g: _Graph) -> None:
-        """The front doors and the publisher run in worker processes."""
-        s = self.settings
-        handoffs = Handoffs(take=g.dispatcher.take, adopt=g.dispatcher.adopt, logger=self.logger)
-        g.pool = WorkerPool(
-            settings=WorkerSettings(
-                config=self.config.path,
-                count=s.workers,
-                host=s.http.host if s.http else None,
-                port=s.http.port if s.http else 0,
-                log_level=self.log_level,
-            ),
-            on_handoff=handoffs.add,
-            on_exit=handoffs.adopt,
-            metrics=g.metrics,
-            logger=self.logger,
-            accepting=lambda: g.dispatcher.accepting,
-            answer=lambda what: self._answer_worker(what, g),
-        )
-        g.dispatcher.on_accepting = g.pool.tell_accepting
-
-    def _build_front_doors(self, g: _Graph) -> None:
-        """The send pipeline, the publisher, MQTT and HTTP in this process."""
-        s = self.settings
-        lease = Lease(worker=s.worker, seconds=s.lease)
-        send_service = build_send_service(
-            store=g.store,
-            settings=s,
-            metrics=g.metrics,
-            logger=self.logger,
-            clock=self.clock,
-            lease=lambda: g.lease(lease),
-            on_stored=g.dispatcher.take,
-        )
-        g.events, g.mqtt = build_events(
-            store=g.store,
-            send_service=send_service,
-            settings=s,
-            metrics=g.metrics,
-            logger=self.logger,
-            clock=self.clock,
-        )
-        if s.http is not None:
-            app = build_app(
-                store=g.store,
-                send_service=send_service,
-                operations=g.operations,
-                readiness=lambda: self._readiness(g),
-                logger=self.logger,
-                metrics=g.metrics,
-                max_body=s.http.max_body,
-                body_timeout=s.http.limits.body_timeout,
-            )
-            g.http = HttpServer(app, logger=self.logger, limits=s.http.limits)
-
-    async def _open_journal(self, store: Store) -> AcceptJournal | None:
-        """The dispatcher's acceptance journal, beside the SQLite file; what a
-        crash left in it is recorded in the store first."""
-        path = getattr(store, "path", None)
-        if path is None:
-            return None
-        journal, left = AcceptJournal.open(journal_base(Path(path), self.settings.worker))
-        for start in range(0, len(left), JOURNAL_REPLAY_BATCH):
-            batch = left[start : start + JOURNAL_REPLAY_BATCH]
-            await store.record_outcomes(batch, now=self.clock())
-        if left:
-            self.logger.info("journal_replayed", segments=len(left))
-        journal.recovered()
-        journal.start()
-        return journal
-
     # --- the lifecycle -----------------------------------------------------------------
 
-    async def _serve(self, g: _Graph) -> None:
+    async def _serve(self, g: Graph) -> None:
         """Listen, start the links and the loops, wait for SIGTERM, stop in order."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -303,7 +114,7 @@ class Daemon:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
 
-    async def _listen(self, g: _Graph) -> None:
+    async def _listen(self, g: Graph) -> None:
         s = self.settings
         if g.http is not None and s.http is not None:
             try:
@@ -318,7 +129,7 @@ class Daemon:
                 self.logger.info("http_listening", host=s.http.host, port=port, workers=s.workers)
 
     def _loops(
-        self, g: _Graph, reload: asyncio.Event, tg: asyncio.TaskGroup
+        self, g: Graph, reload: asyncio.Event, tg: asyncio.TaskGroup
     ) -> list[tuple[str, Coroutine[Any, Any, None]]]:
         """Every long-running loop of the daemon, by task name."""
         loops: list[tuple[str, Coroutine[Any, Any, None]]] = [
@@ -360,7 +171,7 @@ class Daemon:
             loops.append(("watchdog", watchdog_pinger(self.notifier, interval / 2)))
         return loops
 
-    async def _shutdown(self, g: _Graph) -> None:
+    async def _shutdown(self, g: Graph) -> None:
         """Intake first, then in-flight submits (bounded), the links, the writers."""
         s = self.settings
         self.logger.info("daemon_stopping")
@@ -380,7 +191,7 @@ class Daemon:
         if g.events is not None:
             await g.events.close(timeout=CLOSE_TIMEOUT)
 
-    async def _reloader(self, reload: asyncio.Event, g: _Graph, tg: asyncio.TaskGroup) -> None:
+    async def _reloader(self, reload: asyncio.Event, g: Graph, tg: asyncio.TaskGroup) -> None:
         while True:
             await reload.wait()
             reload.clear()
@@ -396,31 +207,6 @@ class Daemon:
                 self.settings = settings
                 self.logger.info("config_reloaded", links=names)
             self.notifier.ready("reloaded")
-
-    # --- what the API and the workers ask ---------------------------------------------
-
-    async def _readiness(self, g: _Graph) -> tuple[bool, dict[str, Any]]:
-        bound = g.links.bound()
-        try:
-            await g.store.ping()
-            store_ok = True
-        except Exception:  # noqa: BLE001 - readiness reports, it does not raise
-            store_ok = False
-        return store_ok and bool(bound), {"store": store_ok, "links_bound": bound}
-
-    def _health(self) -> list[LinkHealth]:
-        return self._graph.links.health() if self._graph is not None else []
-
-    async def _answer_worker(self, what: str, g: _Graph) -> Any:
-        """What a worker asks for its /metrics, /readyz and /links."""
-        if what == "metrics":
-            return (await g.operations.metrics_text()).decode()
-        if what == "ready":
-            return list(await self._readiness(g))
-        if what == "links":
-            return await g.operations.links()
-        msg = f"unknown question {what!r}"
-        raise ValueError(msg)
 
 
 async def run_daemon(config: Config, logger: Any, *, log_level: str | None = None) -> None:

@@ -1,0 +1,254 @@
+"""The daemon's object graph: every part of one daemon process, built in order.
+
+:func:`build_graph` opens the store and the acceptance journal, then builds
+the metrics, the links, the dispatcher and the front doors (here, or in
+worker processes with ``[workers] count``). The :class:`Graph` it returns
+holds the parts; its methods are the callbacks handed to parts built before
+the ones they call (the links report receipts to the dispatcher built after
+them). gateway.runtime.daemon runs the graph's lifecycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from gateway.config.daemon import DaemonSettings
+from gateway.config.file import Config
+from gateway.dispatch.dispatcher import Dispatcher, DispatchSettings
+from gateway.dispatch.journal import AcceptJournal, journal_base
+from gateway.events.mqtt_bridge import MqttBridge
+from gateway.events.publisher import EventPublisher
+from gateway.inbound.receiver import LinkEvents
+from gateway.ingress.http import HttpServer, LocalOperations, build_app
+from gateway.link.interface import LinkHealth, Receipt, ReceiptDone
+from gateway.model.clock import Clock
+from gateway.ops.metrics import Metrics
+from gateway.runtime.assembly import build_events, build_send_service
+from gateway.runtime.links import LinkSet
+from gateway.runtime.worker_pool import Handoffs, WorkerGone, WorkerPool, WorkerSettings
+from gateway.store import open_store
+from gateway.store.base import Store
+from gateway.store.records import InboundMessage, Lease, OutcomeRecord, QueueChanges
+
+JOURNAL_REPLAY_BATCH = 1000  # segments a crash left in the journal, recorded per transaction
+
+
+@dataclass(slots=True, kw_only=True)
+class Graph:
+    """The parts of one daemon process, built in this order by :func:`build_graph`."""
+
+    store: Store
+    journal: AcceptJournal | None
+    metrics: Metrics
+    operations: LocalOperations = field(init=False)
+    link_events: LinkEvents = field(init=False)
+    links: LinkSet = field(init=False)
+    dispatcher: Dispatcher = field(init=False)
+    pool: WorkerPool | None = None  # with [workers]: the front doors are theirs
+    events: EventPublisher | None = None  # without: they are here
+    mqtt: MqttBridge | None = None
+    http: HttpServer | None = None
+
+    def wake_events(self) -> None:
+        """New outbox rows: the publisher (here, or worker 0's) looks now."""
+        if self.pool is not None:
+            self.pool.wake_events()
+        elif self.events is not None:
+            self.events.poke()
+
+    def on_changes(self, changes: QueueChanges) -> None:
+        for change in changes.changes:
+            if change.new.final:
+                self.metrics.message_finished(account=change.account, status=change.new.value)
+        if changes.changes:
+            self.wake_events()
+
+    async def on_inbound(self, _message: InboundMessage) -> None:
+        self.wake_events()  # stored with its event by the store
+
+    def record_receipt(self, receipt: Receipt, done: ReceiptDone) -> None:
+        self.dispatcher.record_receipt(receipt, done)  # with the dispatcher's outcomes
+
+    async def record(
+        self, outcomes: Sequence[OutcomeRecord], receipts: Sequence[Receipt], *, now: float
+    ) -> QueueChanges:
+        """The dispatcher's rounds: with workers, worker 0 writes them
+        (gateway.runtime.worker_records says why); this process does while it is not running."""
+        if self.pool is not None:
+            try:
+                return await self.pool.record(outcomes, receipts, now=now)
+            except WorkerGone:
+                pass
+        return await self.store.record(outcomes, receipts, now=now)
+
+    def lease(self, lease: Lease) -> Lease | None:
+        """Hand messages straight to the dispatcher while it takes them."""
+        return lease if self.dispatcher.accepting else None
+
+    def health(self) -> list[LinkHealth]:
+        return self.links.health()
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        bound = self.links.bound()
+        try:
+            await self.store.ping()
+            store_ok = True
+        except Exception:  # noqa: BLE001 - readiness reports, it does not raise
+            store_ok = False
+        return store_ok and bool(bound), {"store": store_ok, "links_bound": bound}
+
+    async def answer_worker(self, what: str) -> Any:
+        """What a worker asks for its /metrics, /readyz and /links."""
+        if what == "metrics":
+            return (await self.operations.metrics_text()).decode()
+        if what == "ready":
+            return list(await self.readiness())
+        if what == "links":
+            return await self.operations.links()
+        msg = f"unknown question {what!r}"
+        raise ValueError(msg)
+
+
+async def build_graph(
+    *,
+    config: Config,
+    settings: DaemonSettings,
+    logger: Any,
+    registry: CollectorRegistry,
+    clock: Clock,
+    stopping: asyncio.Event,
+    log_level: str | None,
+) -> Graph:
+    """Open the store and build every part on it; ``stopping`` is the daemon's stop."""
+    s = settings
+    store = await open_store(
+        config.store.url,
+        base=config.base_dir,
+        synchronous=config.store.synchronous,
+        mqtt_outbox=config.mqtt_outbox,
+        checkpoints="background",
+        clock=clock,
+    )
+    journal = await _open_journal(store, settings=s, logger=logger, clock=clock)
+    # this worker restarted: whatever it had claimed is not being sent any more
+    released = await store.release_leases(s.worker)
+    if released:
+        logger.info("leases_released", worker=s.worker, messages=released)
+    metrics = Metrics(registry=registry)
+    metrics.watch_store(lambda: {"daemon": store.writer_stats()})
+    g = Graph(store=store, journal=journal, metrics=metrics)
+    g.operations = LocalOperations(registry, g.health)
+    metrics.watch_links(g.health)
+    g.link_events = LinkEvents(
+        store=store,
+        on_inbound=g.on_inbound,
+        record_receipt=g.record_receipt,
+        logger=logger,
+        metrics=metrics,
+        clock=clock,
+    )
+    g.links = LinkSet(s.links, handler=g.link_events, stopping=stopping, logger=logger, clock=clock)
+    g.dispatcher = Dispatcher(
+        store=store,
+        router=g.links.router(),
+        links=g.links.links,
+        settings=DispatchSettings(
+            worker=s.worker, batch=s.batch, lease=s.lease, max_in_flight=s.max_in_flight
+        ),
+        on_changes=g.on_changes,
+        logger=logger,
+        metrics=metrics,
+        journal=journal,
+        record=g.record,
+        clock=clock,
+    )
+    g.links.on_replaced = lambda router, links: g.dispatcher.replace(router=router, links=links)
+    if s.workers:
+        _build_workers(g, config=config, settings=s, logger=logger, log_level=log_level)
+    else:
+        _build_front_doors(g, settings=s, logger=logger, clock=clock)
+    return g
+
+
+def _build_workers(
+    g: Graph, *, config: Config, settings: DaemonSettings, logger: Any, log_level: str | None
+) -> None:
+    """The front doors and the publisher run in worker processes."""
+    s = settings
+    handoffs = Handoffs(take=g.dispatcher.take, adopt=g.dispatcher.adopt, logger=logger)
+    g.pool = WorkerPool(
+        settings=WorkerSettings(
+            config=config.path,
+            count=s.workers,
+            host=s.http.host if s.http else None,
+            port=s.http.port if s.http else 0,
+            log_level=log_level,
+        ),
+        on_handoff=handoffs.add,
+        on_exit=handoffs.adopt,
+        metrics=g.metrics,
+        logger=logger,
+        accepting=lambda: g.dispatcher.accepting,
+        answer=g.answer_worker,
+    )
+    g.dispatcher.on_accepting = g.pool.tell_accepting
+
+
+def _build_front_doors(g: Graph, *, settings: DaemonSettings, logger: Any, clock: Clock) -> None:
+    """The send pipeline, the publisher, MQTT and HTTP in this process."""
+    s = settings
+    lease = Lease(worker=s.worker, seconds=s.lease)
+    send_service = build_send_service(
+        store=g.store,
+        settings=s,
+        metrics=g.metrics,
+        logger=logger,
+        clock=clock,
+        lease=lambda: g.lease(lease),
+        on_stored=g.dispatcher.take,
+    )
+    g.events, g.mqtt = build_events(
+        store=g.store,
+        send_service=send_service,
+        settings=s,
+        metrics=g.metrics,
+        logger=logger,
+        clock=clock,
+    )
+    if s.http is not None:
+        app = build_app(
+            store=g.store,
+            send_service=send_service,
+            operations=g.operations,
+            readiness=g.readiness,
+            logger=logger,
+            metrics=g.metrics,
+            max_body=s.http.max_body,
+            body_timeout=s.http.limits.body_timeout,
+        )
+        g.http = HttpServer(app, logger=logger, limits=s.http.limits)
+
+
+async def _open_journal(
+    store: Store, *, settings: DaemonSettings, logger: Any, clock: Clock
+) -> AcceptJournal | None:
+    """The dispatcher's acceptance journal, beside the SQLite file; what a
+    crash left in it is recorded in the store first."""
+    path = getattr(store, "path", None)
+    if path is None:
+        return None
+    journal, left = AcceptJournal.open(journal_base(Path(path), settings.worker))
+    for start in range(0, len(left), JOURNAL_REPLAY_BATCH):
+        batch = left[start : start + JOURNAL_REPLAY_BATCH]
+        await store.record_outcomes(batch, now=clock())
+    if left:
+        logger.info("journal_replayed", segments=len(left))
+    journal.recovered()
+    journal.start()
+    return journal
