@@ -13,13 +13,8 @@ They wait in one queue (priority, then age). The feeder takes them from it
 while fewer than ``max_in_flight`` are routed, ends what is past its
 validity (``expired``, refunded) or too old (``failed``), routes each one
 (longest prefix, weights, failover past links that are down or throttling)
-and puts it in its link's lane, where it waits in the same order
-(:class:`~gateway.dispatch.slots.SendOrder`): on a busy link a message of a
-higher priority goes before those of lower ones that came first. A lane (one
-per link) encodes its messages for the link (concatenation mode, packing, a reference kept unique
-per destination) and streams their segments into the link as fast as its
-window and pacing allow (:class:`gateway.link.interface.SegmentSender`): no task, no
-future per message; the link calls back with each segment's outcome.
+and puts it in its link's lane (:mod:`gateway.dispatch.lanes`), which
+encodes it for the link and streams its segments into the link.
 
 A segment's slot in its lane is given back once its outcome is durable
 (:mod:`gateway.dispatch.outcomes`): at most one window of a link's segments is ever
@@ -33,15 +28,12 @@ to the store, which derives each message's state from its segments and
 refunds what was never accepted. Without a journal, slots wait for that
 commit.
 
-Retries: a transient outcome sends the message back to the queue with a
-back-off (``retry_at``); a later claim routes it again, so a link that is
-down or throttling is skipped while another can take the traffic. A message
-that keeps failing ends ``failed`` once it is ``max_age`` old (its validity,
-when shorter, ends it ``expired`` first). Retries while a link is down back
-off too, but to at most ``link_retry_max``, so that queued messages are not
-rewritten every second; when a link comes back (bound again), the messages
-waiting out such a retry become due at once (``Store.wake_waiting``) and are
-claimed in priority order, instead of each at its own retry time.
+Retries (:mod:`gateway.dispatch.retries`): a transient outcome sends the
+message back to the queue with a back-off; a message that keeps failing ends
+``failed`` once it is ``max_age`` old (its validity, when shorter, ends it
+``expired`` first). When a link comes back (bound again), the messages
+waiting out a retry for want of a link become due at once
+(``Store.wake_waiting``) and are claimed in priority order.
 
 Holding ``max_in_flight + batch`` messages, the dispatcher stops
 :attr:`~Dispatcher.accepting` handovers: ingest stores what comes next
@@ -49,44 +41,41 @@ queued, claimed once there is room. A message is sent only while its lease
 has ``lease_margin`` seconds left (or a quarter of the lease); one held in
 memory longer (an overload) is let go and comes back through a claim once
 its lease ends.
+
+This module is past ~400 lines on purpose: it is one state (the messages
+held, routed and out on a link) and every transition of it; what does not
+share that state is in lanes, retries, slots and outcomes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.codec import encode
 from gateway.dispatch.journal import AcceptJournal
+from gateway.dispatch.lanes import Lane, Lanes
 from gateway.dispatch.outcomes import Finished, OutcomeRecorder, RecordFn, Sending, Unsent
+from gateway.dispatch.retries import WAITING_FOR_A_LINK, RetryPolicy
 from gateway.dispatch.router import Router
-from gateway.dispatch.slots import References, SendOrder, WeightedSlots, segment_sender
+from gateway.dispatch.slots import References, SendOrder
 from gateway.link.interface import (
     Link,
     LinkHealth,
     Receipt,
     ReceiptDone,
     Retry,
-    SegmentSender,
-    SubmitRequest,
 )
 from gateway.model.clock import SYSTEM_CLOCK, Clock
-from gateway.model.errors import CodecError
-from gateway.model.message import MessageState, SegmentState
+from gateway.model.message import MessageState
 from gateway.ops.metrics import Metrics
 from gateway.store.base import Store
 from gateway.store.records import Message, OutcomeRecord, QueueChanges
 
 ChangesSink = Callable[[QueueChanges], None]
-_LINK_STATE_REASONS = frozenset({"link_down", "no_link_bound", "no_route"})
-# retries a link coming back ends: the message waited for a link, not for itself
-_WAITING_FOR_A_LINK = ("link_down", "no_link_bound", "timeout")
-_INTERNAL_ERROR = Retry(reason="internal_error")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,21 +93,6 @@ class DispatchSettings:
     link_retry_max: float = 30.0  # back-off cap while no link can take the message
     max_age: float = 86_400.0  # a message not submitted within a day fails
     references: int = 100_000  # destinations whose concatenation reference is remembered
-
-
-class _Lane:
-    """One link's messages, in send order, and its segments sent and not yet recorded."""
-
-    __slots__ = ("link", "queue", "retired", "sender", "slots", "task", "wake")
-
-    def __init__(self, link: Link, sender: SegmentSender) -> None:
-        self.link = link
-        self.sender = sender
-        self.slots = WeightedSlots(max(link.health().window, 1))
-        self.queue = SendOrder()
-        self.wake = asyncio.Event()
-        self.retired = False  # the link left the configuration (SIGHUP)
-        self.task: asyncio.Task[None] | None = None
 
 
 class Dispatcher:
@@ -145,10 +119,14 @@ class Dispatcher:
         self.log = logger.bind(component="dispatcher")
         self._clock = clock
         self._rng = rng or random.Random()
+        self._retries = RetryPolicy(
+            base=settings.retry_base,
+            cap=settings.retry_max,
+            link_cap=settings.link_retry_max,
+            rng=self._rng,
+        )
         self.metrics = metrics
-        self._refs = References(size=settings.references, rng=self._rng)
         self._links: dict[str, Link] = {}
-        self._lanes: dict[str, _Lane] = {}
         # leased to us: id -> the copy we hold (waiting, routed, sent, being recorded)
         self._held: dict[str, Message] = {}
         self._queue = SendOrder()
@@ -160,7 +138,7 @@ class Dispatcher:
             journal=journal,
             on_changes=on_changes,
             on_recorded=self._recorded,
-            retry_at=self._retry_delay,
+            retry_at=self._retries.delay,
             clock=clock,
             logger=self.log,
             metrics=metrics,
@@ -179,6 +157,15 @@ class Dispatcher:
         self._side: set[asyncio.Task[Any]] = set()  # finishes, releases, reads
         self._health: dict[str, LinkHealth] = {}
         self._health_at = 0.0
+        self._lanes = Lanes(
+            host=self,
+            store=store,
+            outcomes=self._outcomes,
+            refs=References(size=settings.references, rng=self._rng),
+            clock=clock,
+            metrics=metrics,
+            logger=self.log,
+        )
         self._set_links(links)
 
     # --- control ------------------------------------------------------------------
@@ -247,8 +234,7 @@ class Dispatcher:
     async def run(self) -> None:
         """Claim, feed the lanes and record outcomes until :meth:`stop`."""
         self._writer = asyncio.create_task(self._outcomes.run(), name="outcome-writer")
-        for lane in self._lanes.values():
-            self._start(lane)
+        self._lanes.start()
         while not self._stopping:
             self._wake.clear()
             self._feed()
@@ -275,8 +261,7 @@ class Dispatcher:
         """
         self._stopping = True
         self._wake.set()
-        for lane in self._lanes.values():
-            lane.wake.set()
+        self._lanes.wake()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 await self._idle.wait()
@@ -294,9 +279,7 @@ class Dispatcher:
                 async with asyncio.timeout(timeout):
                     await asyncio.shield(self._writer)
             self._writer.cancel()
-        for lane in self._lanes.values():
-            if lane.task is not None:
-                lane.task.cancel()
+        self._lanes.cancel()
         unsent = [i for i in self._held if i not in self._sending]
         if unsent:
             await self._release(unsent)
@@ -320,7 +303,7 @@ class Dispatcher:
 
     async def _wake_waiting(self, links: list[str]) -> None:
         woken = await self._store.wake_waiting(
-            reasons=_WAITING_FOR_A_LINK, now=self._clock(), within=self._s.retry_max
+            reasons=WAITING_FOR_A_LINK, now=self._clock(), within=self._s.retry_max
         )
         if woken:
             self.log.info("waiting_messages_woken", links=links, messages=woken)
@@ -396,191 +379,54 @@ class Dispatcher:
                             index=0,
                             link="",
                             outcome=retry,
-                            retry_at=now + self._retry_delay(message.attempts, retry),
+                            retry_at=now + self._retries.delay(message.attempts, retry),
                         )
                     ],
                 )
                 continue
-            lane = self._lanes[candidates[0]]
-            lane.queue.push(message)
             self._routed += 1
-            lane.wake.set()
-
-    # --- lanes ----------------------------------------------------------------------
+            self._lanes[candidates[0]].push(message)
 
     def _set_links(self, links: Mapping[str, Link]) -> None:
         self._links = dict(links)
-        for name, lane in list(self._lanes.items()):
-            if self._links.get(name) is not lane.link:
-                lane.retired = True
-                lane.wake.set()
-                del self._lanes[name]
-        for name, link in self._links.items():
-            if name not in self._lanes:
-                lane = _Lane(link, segment_sender(link, logger=self.log))
-                self._lanes[name] = lane
-                if self._writer is not None:  # running: start its pump now
-                    self._start(lane)
+        self._lanes.set_links(self._links)
 
-    def _start(self, lane: _Lane) -> None:
-        lane.task = asyncio.create_task(self._pump(lane), name=f"lane-{lane.link.name}")
+    # --- what the lanes ask and tell (LaneHost) --------------------------------------
 
-    async def _pump(self, lane: _Lane) -> None:
-        """Send the lane's messages, in send order, within its window of unrecorded
-        segments; the next one is looked at again after every wait (one of a higher
-        priority may have come meanwhile)."""
-        queue = lane.queue
-        while True:
-            if lane.retired or self._stopping:
-                self._unroute(lane)
-                if lane.retired:
-                    return
-            if not queue:
-                lane.wake.clear()
-                await lane.wake.wait()
-                continue
-            message = queue.peek()
-            try:
-                await self._send(lane, message)
-            except Exception as exc:  # a bug must not stop the lane: retried later
-                self.log.error("dispatch_crashed", msg_id=message.id, error=repr(exc), exc_info=exc)
-                if queue and queue.peek() is message:
-                    queue.pop()
-                    self._outcomes.record(
-                        Unsent(message),
-                        [
-                            OutcomeRecord(
-                                message_id=message.id,
-                                index=0,
-                                link="",
-                                outcome=_INTERNAL_ERROR,
-                                retry_at=self._clock() + self._backoff(message.attempts),
-                            )
-                        ],
-                    )
+    @property
+    def lanes(self) -> Mapping[str, Lane]:
+        return self._lanes
 
-    def _unroute(self, lane: _Lane) -> None:
-        """Messages routed to a lane that stops: back to the queue (never sent)."""
-        while lane.queue:
-            message = lane.queue.pop()
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def sendable(self, message: Message) -> bool:
+        lease_until = message.lease_until
+        return self._held.get(message.id) is message and (
+            lease_until is None or lease_until - self._clock() >= self._margin
+        )
+
+    def let_go(self, message: Message) -> None:
+        self._routed -= 1
+        self._let_go(message)
+
+    def unroute(self, messages: list[Message]) -> None:
+        for message in messages:
             self._routed -= 1
             if self._held.get(message.id) is message and not self._stopping:
                 self._queue.push(message)
         self._wake.set()
 
-    async def _send(self, lane: _Lane, message: Message) -> None:
-        """The message at the head of the lane: encode, take its slots, send its segments."""
-        queue = lane.queue
-        link = lane.link
-        lease_until = message.lease_until
-        if self._held.get(message.id) is not message or (
-            lease_until is not None and lease_until - self._clock() < self._margin
-        ):
-            queue.pop()
-            self._routed -= 1
-            self._let_go(message)  # its lease runs out (or ran out): a claim brings it back
-            return
-        if message.attempts == 0:
-            # a lease taken back from a crashed worker counts as an attempt (store),
-            # so attempts == 0 means no segment of this message was ever sent
-            indices = list(range(message.segments))
-        else:
-            view = await self._store.get_message(message.id)
-            if lane.retired or self._stopping or not queue or queue.peek() is not message:
-                return  # the lane stopped meanwhile: the message goes back unsent
-            indices = [g.index for g in view.segments if g.state is SegmentState.PENDING]
-            if not indices:
-                # every segment was accepted before a crash; only the state was not written
-                delivered = all(g.state is SegmentState.DELIVERED for g in view.segments)
-                queue.pop()
-                self._finish(
-                    message,
-                    MessageState.DELIVERED if delivered else MessageState.SUBMITTED,
-                    None,
-                    routed=True,
-                )
-                return
-        try:
-            segments = self._encode(message, link)
-        except CodecError as exc:
-            queue.pop()
-            self._finish(message, MessageState.REJECTED, f"cannot encode: {exc}", routed=True)
-            return
-        payload = link.concat == "payload"
-        need = 1 if payload else len(indices)
-        slots = lane.slots
-        taken = slots.take_now(need) or await slots.acquire(need)
-        if lane.retired or self._stopping or not queue or queue.peek() is not message:
-            slots.release(taken)  # stopping or re-routed while waiting: not sent
-            return
-        queue.pop()
-        sending = Sending(
-            recorder=self._outcomes,
-            link=link.name,
-            slots=slots,
-            message=message,
-            indices=indices,
-            taken=taken,
-            waiting=need,
-        )
-        self._sending[message.id] = sending
-        self._idle.clear()
-        sender = lane.sender
-        metrics = self.metrics
-        validity = _remaining_validity(message, self._clock())
-        targets = [-1] if payload else indices
-        sent = 0
-        try:
-            for i in targets:
-                if sender.room() <= 0:
-                    await sender.wait_room()
-                if metrics is not None:
-                    metrics.submit_sent(link=link.name)
-                sender.send(
-                    SubmitRequest(
-                        message_id=message.id,
-                        index=max(i, 0),
-                        source=message.sender,
-                        source_kind=message.sender_kind,
-                        destination=message.destination,
-                        segment=segments[max(i, 0)],
-                        msg_class=message.msg_class,
-                        validity=validity,
-                        priority=message.priority,
-                    ),
-                    functools.partial(sending.answered, i),
-                )
-                sent += 1
-        except BaseException:
-            # segments never handed to the link (a bug, or the lane cancelled): their
-            # outcome is an internal error, so the slots, the message and its record
-            # go the usual way instead of holding the window for good
-            for i in targets[sent:]:
-                sending.answered(i, _INTERNAL_ERROR)
-            raise
+    def finish(self, message: Message, state: MessageState, reason: str | None) -> None:
+        self._finish(message, state, reason, routed=True)
 
-    def _encode(self, message: Message, link: Link) -> list[Any]:
-        concat = link.concat
-        segments = encode(
-            message.text,
-            concat=concat,
-            reference=self._refs.take(message.destination, concat),
-            packed=link.packed,
-            encoding=message.encoding,
-            msg_class=message.msg_class,
-        )
-        if concat != "payload" and len(segments) != message.segments:
-            # a 16-bit reference leaves one character less per segment than the
-            # 8-bit one the price was computed with: keep the count that was paid
-            segments = encode(
-                message.text,
-                concat="udh8",
-                reference=self._refs.take(message.destination, "udh8"),
-                packed=link.packed,
-                encoding=message.encoding,
-                msg_class=message.msg_class,
-            )
-        return segments
+    def started(self, sending: Sending) -> None:
+        self._sending[sending.message.id] = sending
+        self._idle.clear()
+
+    def backoff(self, attempts: int) -> float:
+        return self._retries.backoff(attempts)
 
     def _link_health(self, now: float) -> dict[str, LinkHealth]:
         if now - self._health_at > 0.1:
@@ -627,24 +473,3 @@ class Dispatcher:
         if not task.cancelled() and (exc := task.exception()) is not None:
             # not recorded (store down): the lease brings the message back
             self.log.error("dispatch_unrecorded", error=repr(exc), exc_info=exc)
-
-    def _retry_delay(self, attempts: int, outcome: Retry) -> float:
-        """Throttling and a lost link are the link's state, not the message's fault:
-        try again soon (the router skips that link meanwhile); other transient
-        errors back off exponentially with the message's attempts."""
-        if outcome.throttled:
-            return max(outcome.delay, self._s.retry_base / 2) * (0.5 + self._rng.random() / 2)
-        if outcome.reason in _LINK_STATE_REASONS:
-            return max(outcome.delay, self._backoff(attempts, cap=self._s.link_retry_max))
-        return max(outcome.delay, self._backoff(attempts))
-
-    def _backoff(self, attempts: int, *, cap: float | None = None) -> float:
-        limit = self._s.retry_max if cap is None else cap
-        delay = min(self._s.retry_base * 2.0 ** min(attempts, 32), limit)
-        return delay * (0.5 + self._rng.random() / 2)
-
-
-def _remaining_validity(message: Message, now: float) -> int | None:
-    if message.validity is None:
-        return None
-    return max(int(message.send_at + message.validity - now), 1)

@@ -297,28 +297,46 @@ class OutcomeRecorder:
             try:
                 changes = await self._record(records, receipts, now=self.clock())
             except Exception as exc:  # noqa: BLE001 - outcomes kept and tried again
-                if receipts:
-                    self.log.warning("receipts_unrecorded", receipts=len(receipts), error=repr(exc))
-                self._answer_round(exc)  # the SMSC sends these again
-                if not records:
+                if not self._unrecorded(records, after, receipts, exc):
                     continue
-                failures += 1
-                self.log.error("outcomes_unrecorded", messages=len(after), error=repr(exc))
-                self._records[:0], self._after[:0] = records, after
                 if self._closing:
                     return  # the leases bring them back after a restart
+                failures += 1
                 await asyncio.sleep(record_retry_delay(failures))
                 continue
             failures = 0
-            self._answer_round(None)
-            for done in after:
-                self._finished(done)
-            try:
-                if receipts or changes.matched_late or changes.dropped:
-                    self._count_receipts(receipts, changes)
-                self._on_changes(changes)
-            except Exception as exc:  # events and metrics must not stop sending
-                self.log.error("changes_unreported", error=repr(exc), exc_info=exc)
+            self._recorded_round(after, receipts, changes)
+
+    def _unrecorded(
+        self,
+        records: list[OutcomeRecord],
+        after: list[Finished],
+        receipts: list[Receipt],
+        exc: Exception,
+    ) -> bool:
+        """A round the store refused: its receipts refused (the SMSC sends them
+        again), its outcomes kept for the next one; whether there were outcomes."""
+        if receipts:
+            self.log.warning("receipts_unrecorded", receipts=len(receipts), error=repr(exc))
+        self._answer_round(exc)
+        if not records:
+            return False
+        self.log.error("outcomes_unrecorded", messages=len(after), error=repr(exc))
+        self._records[:0], self._after[:0] = records, after
+        return True
+
+    def _recorded_round(
+        self, after: list[Finished], receipts: list[Receipt], changes: QueueChanges
+    ) -> None:
+        self._answer_round(None)
+        for done in after:
+            self._finished(done)
+        try:
+            if receipts or changes.matched_late or changes.dropped:
+                self._count_receipts(receipts, changes)
+            self._on_changes(changes)
+        except Exception as exc:  # events and metrics must not stop sending
+            self.log.error("changes_unreported", error=repr(exc), exc_info=exc)
 
     def _count_receipts(self, receipts: Sequence[Receipt], changes: QueueChanges) -> None:
         if self.metrics is not None:

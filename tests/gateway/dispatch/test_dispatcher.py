@@ -406,7 +406,7 @@ async def test_without_a_journal_accepted_segments_wait_for_the_store_within_the
     async with rig(tmp_path, link, journal=False) as r:
         r.store.recording.clear()  # the store's commits stall
         messages = await r.enqueue(12)
-        lane = r.dispatcher._lanes["op-a"]
+        lane = r.dispatcher.lanes["op-a"]
         await eventually(
             lambda: len(link.sent) == 4 and lane.slots.free == 0,
             what="a window sent, the lane out of slots",
