@@ -18,7 +18,7 @@ and puts it in its link's lane, where it waits in the same order
 higher priority goes before those of lower ones that came first. A lane (one
 per link) encodes its messages for the link (concatenation mode, packing, a reference kept unique
 per destination) and streams their segments into the link as fast as its
-window and pacing allow (:class:`gateway.link.interface.SegmentSender`): no task, no
+window and pacing allow (:meth:`gateway.link.interface.Link.send`): no task, no
 future per message; the link calls back with each segment's outcome.
 
 A segment's slot in its lane is given back once its outcome is durable
@@ -65,14 +65,13 @@ from gateway.codec import encode
 from gateway.dispatch.journal import AcceptJournal
 from gateway.dispatch.outcomes import Finished, OutcomeRecorder, RecordFn, Sending, Unsent
 from gateway.dispatch.router import Router
-from gateway.dispatch.slots import References, SendOrder, WeightedSlots, segment_sender
+from gateway.dispatch.slots import References, SendOrder, WeightedSlots
 from gateway.link.interface import (
     Link,
     LinkHealth,
     Receipt,
     ReceiptDone,
     Retry,
-    SegmentSender,
     SubmitRequest,
 )
 from gateway.model.clock import SYSTEM_CLOCK, Clock
@@ -109,11 +108,10 @@ class DispatchSettings:
 class _Lane:
     """One link's messages, in send order, and its segments sent and not yet recorded."""
 
-    __slots__ = ("link", "queue", "retired", "sender", "slots", "task", "wake")
+    __slots__ = ("link", "queue", "retired", "slots", "task", "wake")
 
-    def __init__(self, link: Link, sender: SegmentSender) -> None:
+    def __init__(self, link: Link) -> None:
         self.link = link
-        self.sender = sender
         self.slots = WeightedSlots(max(link.health().window, 1))
         self.queue = SendOrder()
         self.wake = asyncio.Event()
@@ -417,7 +415,7 @@ class Dispatcher:
                 del self._lanes[name]
         for name, link in self._links.items():
             if name not in self._lanes:
-                lane = _Lane(link, segment_sender(link, logger=self.log))
+                lane = _Lane(link)
                 self._lanes[name] = lane
                 if self._writer is not None:  # running: start its pump now
                     self._start(lane)
@@ -525,18 +523,17 @@ class Dispatcher:
         )
         self._sending[message.id] = sending
         self._idle.clear()
-        sender = lane.sender
         metrics = self.metrics
         validity = _remaining_validity(message, self._clock())
         targets = [-1] if payload else indices
         sent = 0
         try:
             for i in targets:
-                if sender.room() <= 0:
-                    await sender.wait_room()
+                if link.room() <= 0:
+                    await link.wait_room()
                 if metrics is not None:
                     metrics.submit_sent(link=link.name)
-                sender.send(
+                link.send(
                     SubmitRequest(
                         message_id=message.id,
                         index=max(i, 0),
