@@ -22,7 +22,14 @@ from drivers.modem.protocol.at import Command
 from drivers.modem.simulator.modem import SimConfig
 from drivers.modem.simulator.pty import PtyModem
 from gateway.codec import encode
-from gateway.link.interface import Accepted, InboundPart, Receipt, ReceiptDone, SubmitRequest
+from gateway.link.interface import (
+    Accepted,
+    InboundPart,
+    Receipt,
+    ReceiptDone,
+    SubmitRequest,
+    submit,
+)
 from gateway.model.message import SenderKind
 
 
@@ -66,7 +73,8 @@ async def sends(n: int) -> tuple[float, int]:
         await _until(lambda: link.bound)
         start = time.perf_counter()
         for i in range(n):
-            outcome = await link.submit(
+            outcome = await submit(
+                link,
                 SubmitRequest(
                     message_id=f"m{i}",
                     index=0,
@@ -74,7 +82,7 @@ async def sends(n: int) -> tuple[float, int]:
                     source_kind=SenderKind.ALPHA,
                     destination=f"+336{i:08d}",
                     segment=segment,
-                )
+                ),
             )
             assert isinstance(outcome, Accepted)
         elapsed = time.perf_counter() - start

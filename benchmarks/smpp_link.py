@@ -24,7 +24,14 @@ from typing import Any
 from drivers.smpp.link.config import SmppLinkConfig
 from drivers.smpp.link.driver import SmppLink
 from gateway.codec import Segment
-from gateway.link.interface import Accepted, InboundPart, Receipt, ReceiptDone, SubmitRequest
+from gateway.link.interface import (
+    Accepted,
+    InboundPart,
+    Receipt,
+    ReceiptDone,
+    SubmitRequest,
+    submit,
+)
 from gateway.model.message import SenderKind
 
 TEXT = b"Your code is 482913. It expires in 10 minutes. Do not share it with anyone."
@@ -92,7 +99,7 @@ async def run_ours(port: int, window: int, messages: int) -> float:
         nonlocal left, accepted
         while left > 0:
             left -= 1
-            if isinstance(await link.submit(request), Accepted):
+            if isinstance(await submit(link, request), Accepted):
                 accepted += 1
 
     start = time.perf_counter()

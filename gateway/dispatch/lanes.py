@@ -7,7 +7,7 @@ first): it encodes the message for the link (concatenation mode, packing, a
 reference kept unique per destination), takes one slot of the lane's window
 per segment (:class:`~gateway.dispatch.slots.WeightedSlots`: given back once
 the segment's outcome is durable) and streams the segments into the link as
-fast as the link has room (``Link.room``/``wait_room``/``send``): no task,
+fast as the link has room (:meth:`gateway.link.interface.Link.send`): no task,
 no future per message; the link calls back with each segment's outcome
 (:class:`~gateway.dispatch.outcomes.Sending`).
 
@@ -24,8 +24,8 @@ from typing import Any, Protocol
 
 from gateway.codec import Segment, encode
 from gateway.dispatch.outcomes import OutcomeRecorder, Sending, Unsent
-from gateway.dispatch.slots import References, SendOrder, WeightedSlots, segment_sender
-from gateway.link.interface import Link, Retry, SegmentSender, SubmitRequest
+from gateway.dispatch.slots import References, SendOrder, WeightedSlots
+from gateway.link.interface import Link, Retry, SubmitRequest
 from gateway.model.clock import Clock
 from gateway.model.errors import CodecError
 from gateway.model.message import MessageState, SegmentState
@@ -70,11 +70,10 @@ class LaneHost(Protocol):
 class Lane:
     """One link's messages, in send order, and its segments sent and not yet recorded."""
 
-    __slots__ = ("link", "queue", "retired", "sender", "slots", "task", "wake")
+    __slots__ = ("link", "queue", "retired", "slots", "task", "wake")
 
-    def __init__(self, link: Link, sender: SegmentSender) -> None:
+    def __init__(self, link: Link) -> None:
         self.link = link
-        self.sender = sender
         self.slots = WeightedSlots(max(link.health().window, 1))
         self.queue = SendOrder()
         self.wake = asyncio.Event()
@@ -132,7 +131,7 @@ class Lanes(Mapping[str, Lane]):
                 del self._lanes[name]
         for name, link in links.items():
             if name not in self._lanes:
-                lane = Lane(link, segment_sender(link, logger=self.log))
+                lane = Lane(link)
                 self._lanes[name] = lane
                 if self._running:
                     self._start(lane)
@@ -259,18 +258,17 @@ class Lanes(Mapping[str, Lane]):
         """Hand the segments to the link as it has room (target -1: the one PDU of
         every segment, payload mode)."""
         message = sending.message
-        sender = lane.sender
+        link = lane.link
         metrics = self._metrics
-        link = lane.link.name
         validity = _remaining_validity(message, self._clock())
         sent = 0
         try:
             for i in targets:
-                if sender.room() <= 0:
-                    await sender.wait_room()
+                if link.room() <= 0:
+                    await link.wait_room()
                 if metrics is not None:
-                    metrics.submit_sent(link=link)
-                sender.send(
+                    metrics.submit_sent(link=link.name)
+                link.send(
                     SubmitRequest(
                         message_id=message.id,
                         index=max(i, 0),

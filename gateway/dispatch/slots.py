@@ -1,4 +1,4 @@
-"""Parts of the dispatcher: send order, reference numbers, weighted slots, a streaming adapter.
+"""Parts of the dispatcher: send order, reference numbers, weighted slots.
 
 - :class:`SendOrder`: messages waiting to be sent, higher priority first, then
   older first (the dispatcher's queue and each link's lane);
@@ -6,10 +6,7 @@
   in turn;
 - :class:`WeightedSlots`: a FIFO semaphore whose takers take several units at
   once (a message's segments); it counts a link's segments sent and not yet
-  recorded;
-- :class:`SubmitTasks`: the streaming interface (:class:`gateway.link.interface.SegmentSender`)
-  over a link that only has ``submit`` (a modem): one task per segment, at
-  most a window of them at once.
+  recorded.
 """
 
 from __future__ import annotations
@@ -19,16 +16,7 @@ import collections
 import heapq
 import itertools
 import random
-from typing import Any
 
-from gateway.link.interface import (
-    Link,
-    Outcome,
-    OutcomeCallback,
-    Retry,
-    SegmentSender,
-    SubmitRequest,
-)
 from gateway.store.records import Message
 
 
@@ -132,51 +120,3 @@ class WeightedSlots:
             if not future.done():
                 self.free -= wanted
                 future.set_result(None)
-
-
-class SubmitTasks:
-    """:class:`SegmentSender` over a link's ``submit``: a task per segment, ``window`` at most."""
-
-    def __init__(self, link: Link, *, window: int, logger: Any) -> None:
-        self._link = link
-        self._window = max(window, 1)
-        self._log = logger
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._freed: asyncio.Future[None] | None = None
-
-    def room(self) -> int:
-        return self._window - len(self._tasks)
-
-    async def wait_room(self) -> None:
-        while len(self._tasks) >= self._window:
-            if self._freed is None or self._freed.done():
-                self._freed = asyncio.get_running_loop().create_future()
-            await self._freed
-
-    def send(self, request: SubmitRequest, done: OutcomeCallback) -> None:
-        task = asyncio.get_running_loop().create_task(self._submit(request, done))
-        self._tasks.add(task)
-        task.add_done_callback(self._ended)
-
-    async def _submit(self, request: SubmitRequest, done: OutcomeCallback) -> None:
-        try:
-            outcome: Outcome = await self._link.submit(request)
-        except Exception as exc:  # noqa: BLE001 - a driver bug must not lose the segment
-            self._log.error(
-                "submit_crashed", link=self._link.name, msg_id=request.message_id, error=repr(exc)
-            )
-            outcome = Retry(reason="internal_error")
-        done(outcome)
-
-    def _ended(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        freed = self._freed
-        if freed is not None and not freed.done():
-            freed.set_result(None)
-
-
-def segment_sender(link: Link, *, logger: Any) -> SegmentSender:
-    """The link itself when it streams (SMPP), else :class:`SubmitTasks` around it."""
-    if isinstance(link, SegmentSender):
-        return link
-    return SubmitTasks(link, window=link.health().window, logger=logger)

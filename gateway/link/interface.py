@@ -1,14 +1,17 @@
 """The one small interface every link driver implements (SMPP, modem).
 
-The dispatcher hands a link one :class:`SubmitRequest` per segment and awaits
-an :class:`Outcome`. Receipts and inbound (MO) parts flow the other way
-through a :class:`LinkHandler` that the driver waits on (a receipt's ``done``
-callback, an MO part's coroutine) *before* it acknowledges them to the peer
-(deliver_sm_resp, AT+CMGD, AT+CNMA): whatever the handler has stored is safe,
-whatever it has not is redelivered by the peer.
+The dispatcher hands a link one :class:`SubmitRequest` per segment
+(:meth:`Link.send`) and is called back with its :class:`Outcome`. Receipts
+and inbound (MO) parts flow the other way through a :class:`LinkHandler`
+that the driver waits on (a receipt's ``done`` callback, an MO part's
+coroutine) *before* it acknowledges them to the peer (deliver_sm_resp,
+AT+CMGD, AT+CNMA): whatever the handler has stored is safe, whatever it has
+not is redelivered by the peer.
 
-Drivers import only this module, :mod:`gateway.model.message`, :mod:`gateway.model.errors`,
-:mod:`gateway.config.secrets` and :mod:`gateway.codec` (docs/architecture.md, imports).
+Drivers import only :mod:`gateway.link` (this module and
+:mod:`gateway.link.submit_tasks`), :mod:`gateway.model.message`,
+:mod:`gateway.model.errors`, :mod:`gateway.config.secrets` and
+:mod:`gateway.codec` (docs/architecture.md, imports).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import enum
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from gateway.codec import Segment
 from gateway.model.message import MessageClass, SenderKind
@@ -189,7 +192,17 @@ class LinkHealth:
 
 
 class Link(Protocol):
-    """A running link to an SMSC or a modem."""
+    """A running link to an SMSC or a modem.
+
+    One send path: the dispatcher calls :meth:`send` while :meth:`room` is
+    above 0 and awaits :meth:`wait_room` otherwise; ``done`` is called once
+    per segment with its outcome, from the link's own callbacks (or at once
+    when the segment cannot go, e.g. ``Retry("link_down")``), and must not
+    raise. A driver that streams (SMPP) has no task nor future per segment;
+    one that sends by awaiting (a modem) keeps a
+    :class:`gateway.link.submit_tasks.SubmitTasks`. :func:`submit` is that
+    path for one segment, awaited.
+    """
 
     @property
     def name(self) -> str: ...
@@ -208,28 +221,6 @@ class Link(Protocol):
         """Connect, bind and keep the link up (reconnecting) until :meth:`stop`."""
         ...
 
-    async def submit(self, request: SubmitRequest) -> Outcome:
-        """Send one segment; waits for a place in the window and for the answer."""
-        ...
-
-    async def stop(self, *, timeout: float = 10.0) -> None:
-        """Stop taking submits, wait (bounded) for in-flight answers, unbind, close."""
-        ...
-
-    def health(self) -> LinkHealth: ...
-
-
-@runtime_checkable
-class SegmentSender(Protocol):
-    """Streaming submits, for links that can (SMPP): no task or future per segment.
-
-    The dispatcher calls :meth:`send` while :meth:`room` is above 0 and
-    awaits :meth:`wait_room` otherwise; ``done`` is called once per segment
-    with its outcome, from the link's own callbacks (or at once when the
-    segment cannot go, e.g. ``Retry("link_down")``), and must not raise.
-    Links without it are driven through ``submit`` (gateway.dispatch.slots).
-    """
-
     def room(self) -> int:
         """Segments :meth:`send` takes now; a link that is down has room (to fail fast)."""
         ...
@@ -241,3 +232,24 @@ class SegmentSender(Protocol):
     def send(self, request: SubmitRequest, done: OutcomeCallback) -> None:
         """Send one segment now; ``done(outcome)`` once, later or at once."""
         ...
+
+    async def stop(self, *, timeout: float = 10.0) -> None:
+        """Stop taking submits, wait (bounded) for in-flight answers, unbind, close."""
+        ...
+
+    def health(self) -> LinkHealth: ...
+
+
+def _resolve(future: asyncio.Future[Outcome], outcome: Outcome) -> None:
+    if not future.done():  # not cancelled by the caller meanwhile
+        future.set_result(outcome)
+
+
+async def submit(link: Link, request: SubmitRequest) -> Outcome:
+    """Send one segment through ``link``'s :meth:`~Link.send` and await its outcome:
+    room first, then the answer (for tests and callers with one segment at a time)."""
+    while link.room() <= 0:
+        await link.wait_room()
+    outcome: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+    link.send(request, functools.partial(_resolve, outcome))
+    return await outcome

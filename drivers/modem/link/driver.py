@@ -7,6 +7,10 @@ re-initialised, then the port is reopened, then the link is marked down
 (``bound`` False: submits get ``Retry("link_down")`` at once, so the router
 uses another link) while reopening goes on with backoff. A segment whose
 AT+CMGS got no answer resolves as ``Retry("timeout")``: never as a success.
+
+Sending is one coroutine per segment (AT+CMGS, then its answer), run by a
+:class:`gateway.link.submit_tasks.SubmitTasks`: ``room``, ``wait_room`` and
+``send`` are its, one segment at a time.
 """
 
 from __future__ import annotations
@@ -34,12 +38,15 @@ from gateway.link.interface import (
     LinkHandler,
     LinkHealth,
     Outcome,
+    OutcomeCallback,
     Rejected,
     Retry,
     SubmitRequest,
 )
+from gateway.link.submit_tasks import SubmitTasks
 
 Sleep = Callable[[float], Awaitable[None]]
+WINDOW = 1  # segments sent at once: one AT+CMGS at a time
 
 
 class ModemLink:
@@ -72,6 +79,7 @@ class ModemLink:
         self._stopping = asyncio.Event()
         self._trouble = asyncio.Event()
         self._submit_lock = asyncio.Lock()
+        self._sends = SubmitTasks(self._send_one, window=WINDOW, logger=self._log)
         self._bucket = TokenBucket(per_minute=config.rate, burst=config.burst)
         self._matcher = ReceiptMatcher(window=config.receipt_window)
         self._boot = int(wall())
@@ -116,7 +124,7 @@ class ModemLink:
             up=port is not None and not port.closed,
             bound=self._bound,
             in_flight=1 if port is not None and port.in_flight else 0,
-            window=1,
+            window=WINDOW,
             detail=self._detail,
             counters=dict(self._counters),
             gauges=dict(self._gauges),
@@ -299,8 +307,19 @@ class ModemLink:
 
     # --- sending -------------------------------------------------------------------
 
-    async def submit(self, request: SubmitRequest) -> Outcome:
-        """AT+CMGS one segment; ``request.source`` is ignored (a modem sends as its SIM)."""
+    def room(self) -> int:
+        return self._sends.room()
+
+    async def wait_room(self) -> None:
+        await self._sends.wait_room()
+
+    def send(self, request: SubmitRequest, done: OutcomeCallback) -> None:
+        """Send one segment (``request.source`` is ignored: a modem sends as its SIM);
+        ``done(outcome)`` once it is answered."""
+        self._sends.send(request, done)
+
+    async def _send_one(self, request: SubmitRequest) -> Outcome:
+        """AT+CMGS one segment and wait for its answer."""
         self._counters["submitted"] += 1
         if not self._bound:
             return self._retry("link_down", delay=self._backoff[0])

@@ -9,7 +9,6 @@ reconnects, and calls one callback per submit_sm. What the SMSC delivers is
 
 Submits stream (:meth:`SmppLink.send` while :meth:`SmppLink.room` is above 0,
 :meth:`SmppLink.wait_room` otherwise): no task nor future per segment.
-:meth:`SmppLink.submit` is that path for one segment, awaited.
 
 Delivery is at-least-once: a submit_sm in flight when the connection drops
 resolves at once as ``Retry("link_down")`` although the SMSC may have taken it,
@@ -24,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import random
 import ssl
 import time
@@ -43,7 +41,6 @@ from drivers.smpp.protocol.window import Answer, RateChange, SendWindow
 from gateway.link.interface import (
     LinkHandler,
     LinkHealth,
-    Outcome,
     OutcomeCallback,
     Rejected,
     Retry,
@@ -80,11 +77,6 @@ def reconnect_delay(failures: int, *, low: float, high: float, rng: random.Rando
     number of failures overflows it."""
     delay = min(high, low * 2.0 ** min(failures, BACKOFF_DOUBLINGS))
     return delay * (0.5 + rng.random() / 2)
-
-
-def _resolve(future: asyncio.Future[Outcome], outcome: Outcome) -> None:
-    if not future.done():  # not cancelled by the caller meanwhile
-        future.set_result(outcome)
 
 
 class SmppLink:
@@ -280,14 +272,6 @@ class SmppLink:
         self._pending[seq] = done
         self.counters["submitted"] += 1
         proto.schedule_flush()
-
-    async def submit(self, request: SubmitRequest) -> Outcome:
-        """One segment through :meth:`send`, awaited: room first, then its answer."""
-        while self.room() <= 0:
-            await self.wait_room()
-        outcome: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self.send(request, functools.partial(_resolve, outcome))
-        return await outcome
 
     # --- connection ---------------------------------------------------------------------
 

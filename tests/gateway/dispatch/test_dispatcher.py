@@ -31,6 +31,7 @@ from gateway.link.interface import (
     Retry,
     SubmitRequest,
 )
+from gateway.link.submit_tasks import SubmitTasks
 from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.errors import StoreError
 from gateway.model.message import MessageState, SenderKind
@@ -117,9 +118,6 @@ class ScriptedLink:
             done(LINK_DOWN)
         self._room.set()
 
-    async def submit(self, request: SubmitRequest) -> Outcome:
-        raise NotImplementedError  # the dispatcher streams
-
     async def run(self) -> None:
         return None
 
@@ -127,8 +125,8 @@ class ScriptedLink:
         self.drop()
 
 
-class SubmitOnlyLink:
-    """A link with ``submit`` alone (like a modem): the dispatcher wraps it."""
+class TaskLink:
+    """A link that sends by awaiting, one task per segment (like a modem)."""
 
     def __init__(self, name: str = "op-a", *, window: int = 2) -> None:
         self.name = name
@@ -138,13 +136,21 @@ class SubmitOnlyLink:
         self.sent: list[SubmitRequest] = []
         self.most = 0  # submits awaiting their answer at once, at most
         self._waiting = 0
+        self._sends = SubmitTasks(self._send_one, window=window, logger=structlog.get_logger())
 
     def health(self) -> LinkHealth:
-        return LinkHealth(
-            name=self.name, driver="submit-only", up=True, bound=True, window=self.window
-        )
+        return LinkHealth(name=self.name, driver="tasks", up=True, bound=True, window=self.window)
 
-    async def submit(self, request: SubmitRequest) -> Outcome:
+    def room(self) -> int:
+        return self._sends.room()
+
+    async def wait_room(self) -> None:
+        await self._sends.wait_room()
+
+    def send(self, request: SubmitRequest, done: OutcomeCallback) -> None:
+        self._sends.send(request, done)
+
+    async def _send_one(self, request: SubmitRequest) -> Outcome:
         self.sent.append(request)
         self._waiting += 1
         self.most = max(self.most, self._waiting)
@@ -202,7 +208,7 @@ class CountingStore:
 class Rig:
     store: CountingStore
     dispatcher: Dispatcher
-    links: dict[str, ScriptedLink | SubmitOnlyLink]
+    links: dict[str, ScriptedLink | TaskLink]
     changes: list[QueueChanges]
 
     async def enqueue(
@@ -250,7 +256,7 @@ async def _turns(count: int = 50) -> None:
 @contextlib.asynccontextmanager
 async def rig(
     tmp_path: Path,
-    *links: ScriptedLink | SubmitOnlyLink,
+    *links: ScriptedLink | TaskLink,
     journal: bool = True,
     clock: Clock = SYSTEM_CLOCK,
     routes: Sequence[Route] | None = None,
@@ -611,8 +617,8 @@ async def test_payload_mode_sends_one_pdu_for_every_segment(tmp_path: Path) -> N
         assert {s.smsc_id for s in view.segments} == {f"{message.id}/0"}
 
 
-async def test_a_link_with_submit_alone_is_driven_through_it(tmp_path: Path) -> None:
-    link = SubmitOnlyLink(window=2)
+async def test_a_link_sending_through_tasks_keeps_to_its_window(tmp_path: Path) -> None:
+    link = TaskLink(window=2)
     async with rig(tmp_path, link) as r:
         messages = await r.enqueue(6)
         await r.all_in(messages, MessageState.SUBMITTED)

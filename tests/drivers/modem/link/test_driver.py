@@ -10,7 +10,7 @@ from structlog.testing import capture_logs
 from drivers.modem.link.port import AtPort
 from drivers.modem.simulator.modem import SimConfig
 from drivers.modem.simulator.pty import PtyModem
-from gateway.link.interface import Accepted, Concat, ReceiptState, Rejected, Retry
+from gateway.link.interface import Accepted, Concat, ReceiptState, Rejected, Retry, submit
 from tests.drivers.modem.harness import Recorder, request, running_link, wait_for_condition
 from tests.drivers.modem.segments import gsm_segment
 
@@ -25,7 +25,7 @@ QUIRKS = {
 @pytest.mark.parametrize("quirk", list(QUIRKS))
 async def test_send_is_accepted_and_its_status_report_matched(quirk: str) -> None:
     async with running_link(QUIRKS[quirk], poll_interval=0.2) as (sim, link, rec):
-        outcome = await link.submit(request())
+        outcome = await submit(link, request())
         assert isinstance(outcome, Accepted)
         assert outcome.smsc_id.startswith("0:+33612345678:")
         await wait_for_condition(lambda: len(rec.receipts) == 1)
@@ -39,8 +39,8 @@ async def test_send_is_accepted_and_its_status_report_matched(quirk: str) -> Non
 
 async def test_references_increment_and_receipts_go_to_the_right_segment() -> None:
     async with running_link(SimConfig(report_delay=0.05)) as (_sim, link, rec):
-        first = await link.submit(request("+33600000001"))
-        second = await link.submit(request("+33600000002"))
+        first = await submit(link, request("+33600000001"))
+        second = await submit(link, request("+33600000002"))
         assert isinstance(first, Accepted)
         assert isinstance(second, Accepted)
         assert first.smsc_id.split(":")[0] == "0"
@@ -52,7 +52,7 @@ async def test_references_increment_and_receipts_go_to_the_right_segment() -> No
 
 async def test_expired_status_report_maps_to_expired() -> None:
     async with running_link(SimConfig(report_status=0x46)) as (_sim, link, rec):
-        outcome = await link.submit(request())
+        outcome = await submit(link, request())
         assert isinstance(outcome, Accepted)
         await wait_for_condition(lambda: len(rec.receipts) == 1)
         assert rec.receipts[0].state is ReceiptState.EXPIRED
@@ -62,7 +62,7 @@ async def test_expired_status_report_maps_to_expired() -> None:
 async def test_submit_pdu_carries_validity_and_concat_header() -> None:
     async with running_link() as (sim, link, _rec):
         seg = gsm_segment("part two", reference=9, total=2, sequence=2)
-        outcome = await link.submit(request(segment=seg, validity=3600, want_receipt=False))
+        outcome = await submit(link, request(segment=seg, validity=3600, want_receipt=False))
         assert isinstance(outcome, Accepted)
         (tpdu,) = sim.modem.sent
         assert tpdu[0] == 0x51  # SMS-SUBMIT, relative VP, UDHI, no SRR
@@ -77,7 +77,7 @@ async def test_stored_and_new_mo_messages_are_handed_over_then_deleted() -> None
         await wait_for_condition(lambda: link.bound)
         await wait_for_condition(lambda: len(rec.parts) == 1)
         sim.inject_mo(originator="+33622222222", text="x" * 200, reference=77)
-        await link.submit(request())  # a reply for the URCs to ride in
+        await submit(link, request())  # a reply for the URCs to ride in
         await wait_for_condition(lambda: len(rec.parts) == 3)
         assert rec.parts[0].payload == b"early"
         assert rec.parts[0].source == "+33611111111"
@@ -114,7 +114,7 @@ async def test_stored_status_reports_via_cdsi_are_read_then_deleted() -> None:
     sim_config = SimConfig(cnmi_offer="(2),(1),(0),(0,2),(0)")
     async with running_link(sim_config) as (sim, link, rec):
         assert "AT+CNMI=2,1,0,2,0" in sim.modem.commands
-        outcome = await link.submit(request())
+        outcome = await submit(link, request())
         assert isinstance(outcome, Accepted)
         await wait_for_condition(lambda: len(rec.receipts) == 1)
         assert rec.receipts[0].smsc_id == outcome.smsc_id
@@ -124,7 +124,7 @@ async def test_stored_status_reports_via_cdsi_are_read_then_deleted() -> None:
 
 async def test_routed_status_report_is_acknowledged_in_phase_2_plus() -> None:
     async with running_link(SimConfig(csms_service=1)) as (sim, link, rec):
-        outcome = await link.submit(request())
+        outcome = await submit(link, request())
         assert isinstance(outcome, Accepted)
         await wait_for_condition(lambda: sim.modem.acks == 1)
         assert rec.receipts[0].smsc_id == outcome.smsc_id
@@ -133,7 +133,7 @@ async def test_routed_status_report_is_acknowledged_in_phase_2_plus() -> None:
 async def test_sim_busy_on_first_tries_is_waited_out() -> None:
     async with running_link(SimConfig(sim_busy=3)) as (sim, link, _rec):
         assert sim.modem.commands.count("AT+CPIN?") == 4
-        assert isinstance(await link.submit(request()), Accepted)
+        assert isinstance(await submit(link, request()), Accepted)
 
 
 @pytest.mark.parametrize(
@@ -143,7 +143,7 @@ async def test_sim_busy_on_first_tries_is_waited_out() -> None:
 async def test_cms_errors_on_send_are_classified(code: int, expected: type) -> None:
     sim_config = SimConfig(cms_error_share=1.0, cms_error_code=code)
     async with running_link(sim_config) as (_sim, link, _rec):
-        outcome = await link.submit(request())
+        outcome = await submit(link, request())
         assert isinstance(outcome, expected)
         assert isinstance(outcome, Retry | Rejected)
         assert outcome.reason == f"CMS_{code}"
@@ -154,7 +154,7 @@ async def test_cms_errors_on_send_are_classified(code: int, expected: type) -> N
 async def test_cms_errors_on_a_share_of_sends() -> None:
     sim_config = SimConfig(cms_error_share=0.5, cms_error_code=500, seed=7)
     async with running_link(sim_config) as (sim, link, _rec):
-        outcomes = [await link.submit(request(message_id=f"m{i}")) for i in range(20)]
+        outcomes = [await submit(link, request(message_id=f"m{i}")) for i in range(20)]
         accepted = [o for o in outcomes if isinstance(o, Accepted)]
         retried = [o for o in outcomes if isinstance(o, Retry)]
         assert len(accepted) + len(retried) == 20
@@ -169,15 +169,15 @@ STARTUP_COMMANDS = 13
 async def test_hang_during_send_resolves_as_retry_and_the_link_recovers() -> None:
     sim_config = SimConfig(hang_after=STARTUP_COMMANDS + 1, hang_for=3)
     async with running_link(sim_config, command_timeout=0.3, send_timeout=0.5) as (sim, link, _rec):
-        outcome = await link.submit(request())
+        outcome = await submit(link, request())
         assert outcome == Retry(reason="timeout", delay=0.05)
         assert not link.bound  # submits go elsewhere while it recovers
-        assert await link.submit(request()) == Retry(reason="link_down", delay=0.05)
+        assert await submit(link, request()) == Retry(reason="link_down", delay=0.05)
         await wait_for_condition(lambda: link.bound)
         health = link.health()
         assert health.counters["reinits"] >= 1
         assert health.counters["reopens"] == 1
-        again = await link.submit(request())
+        again = await submit(link, request())
         assert isinstance(again, Accepted)
         (tpdu,) = sim.modem.sent  # the hung PDU was never sent: exactly one copy went out
         assert tpdu.endswith(request().segment.payload)
@@ -186,23 +186,23 @@ async def test_hang_during_send_resolves_as_retry_and_the_link_recovers() -> Non
 async def test_modem_that_stays_hung_is_marked_down_then_comes_back() -> None:
     sim_config = SimConfig(hang_after=STARTUP_COMMANDS)
     async with running_link(sim_config, command_timeout=0.3, send_timeout=0.5) as (sim, link, _rec):
-        outcome = await link.submit(request())
+        outcome = await submit(link, request())
         assert isinstance(outcome, Retry)
         assert outcome.reason == "timeout"
         await wait_for_condition(lambda: link.health().counters.get("reopens", 0) >= 1)
         await wait_for_condition(lambda: "modem does not answer" in link.health().detail)
         assert not link.health().bound
-        assert (await link.submit(request())).reason == "link_down"  # type: ignore[union-attr]
+        assert (await submit(link, request())).reason == "link_down"  # type: ignore[union-attr]
         sim.resume()
         await wait_for_condition(lambda: link.bound)
-        assert isinstance(await link.submit(request()), Accepted)
+        assert isinstance(await submit(link, request()), Accepted)
 
 
 @pytest.mark.parametrize("echo", [False, True], ids=["echo_off", "echo_on"])
 async def test_modem_answering_error_to_the_wake_up_line_comes_up(echo: bool) -> None:
     # the ERROR for the ESC line arrives after AT was written: it is not AT's answer
     async with running_link(SimConfig(wake_error=True, echo=echo)) as (sim, link, _rec):
-        assert isinstance(await link.submit(request()), Accepted)
+        assert isinstance(await submit(link, request()), Accepted)
         assert sim.modem.commands[0] == "AT"
 
 
@@ -225,7 +225,7 @@ async def test_pin_is_entered_and_never_logged() -> None:
         sim_config = SimConfig(pin="4821", echo=True)  # the modem echoes the PIN command
         async with running_link(sim_config, pin=_secret("4821")) as (sim, link, _):
             assert 'AT+CPIN="****"' in sim.modem.commands
-            assert isinstance(await link.submit(request()), Accepted)
+            assert isinstance(await submit(link, request()), Accepted)
     assert any(e["event"] == "sim_pin_entered" and e["source"] == "env:MODEM_PIN" for e in logs)
     assert "4821" not in repr(logs)
 
@@ -240,7 +240,7 @@ async def test_wrong_pin_is_tried_once_and_the_link_stays_down() -> None:
             await wait_for_condition(lambda: "refused the PIN" in link.health().detail)
             assert sim.modem.commands.count('AT+CPIN="****"') == 1
             assert not link.health().bound
-            assert (await link.submit(request())).reason == "link_down"  # type: ignore[union-attr]
+            assert (await submit(link, request())).reason == "link_down"  # type: ignore[union-attr]
             assert sim.modem.commands.count('AT+CPIN="****"') == 1
     assert any(e["event"] == "sim_pin_refused" for e in logs)
     assert "1111" not in repr(logs)
@@ -254,7 +254,7 @@ async def test_two_modems_run_side_by_side_as_two_links() -> None:
     ):
         outcomes = await asyncio.gather(
             *(
-                link.submit(request(f"+3361234567{i}", message_id=f"m{i}"))
+                submit(link, request(f"+3361234567{i}", message_id=f"m{i}"))
                 for i, link in enumerate([link_a, link_b, link_a, link_b])
             )
         )
@@ -290,7 +290,7 @@ async def test_rate_limit_waits_on_the_injected_clock() -> None:
     ):
         waits.clear()  # start-up retries do not count
         for i in range(3):
-            assert isinstance(await link.submit(request(message_id=f"m{i}")), Accepted)
+            assert isinstance(await submit(link, request(message_id=f"m{i}")), Accepted)
         assert waits == [pytest.approx(2.0), pytest.approx(2.0)]
         assert len(sim.modem.sent) == 3
 
@@ -318,6 +318,6 @@ async def test_unplugged_modem_marks_the_link_down() -> None:
     async with running_link() as (sim, link, _rec):
         sim.close()  # the pty disappears, as a USB stick pulled out
         await wait_for_condition(lambda: not link.health().up and not link.health().bound)
-        outcome = await link.submit(request())
+        outcome = await submit(link, request())
         assert isinstance(outcome, Retry)
         assert outcome.reason == "link_down"

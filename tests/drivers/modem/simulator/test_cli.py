@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from drivers.modem.link.driver import ModemLink
-from gateway.link.interface import Accepted
+from gateway.link.interface import Accepted, submit
 from tests.drivers.modem.harness import Recorder, link_config, request, wait_for_condition
 
 
@@ -44,7 +44,7 @@ async def test_modem_sim_command_serves_a_link_and_takes_console_commands(
         task = asyncio.create_task(link.run())
         try:
             await wait_for_condition(lambda: link.bound, timeout=10)
-            assert isinstance(await link.submit(request("+33612345678")), Accepted)
+            assert isinstance(await submit(link, request("+33612345678")), Accepted)
             line = await asyncio.wait_for(proc.stdout.readline(), 10)
             assert line.decode().startswith("sent to +33612345678")
             await wait_for_condition(lambda: len(rec.receipts) == 1)

@@ -31,6 +31,7 @@ from gateway.link.interface import (
     Rejected,
     Retry,
     SubmitRequest,
+    submit,
 )
 from tests.drivers.smpp.conftest import (
     RecordingHandler,
@@ -43,7 +44,7 @@ from tests.drivers.smpp.conftest import (
 
 async def test_submit_is_accepted_with_the_smsc_message_id(start_link: StartLink) -> None:
     h = await start_link()
-    outcome = await h.link.submit(request())
+    outcome = await submit(h.link, request())
     assert isinstance(outcome, Accepted)
     submits = [r for r in h.sim.records if r["event"] == "submit_sm"]
     assert [r["message_id"] for r in submits] == [outcome.smsc_id]
@@ -59,7 +60,7 @@ async def test_receipt_reaches_handler_with_the_accepted_id(start_link: StartLin
         receipt_id="hex",
         receipt_id_text="decimal",
     )
-    outcome = await h.link.submit(request())
+    outcome = await submit(h.link, request())
     assert isinstance(outcome, Accepted)
     await wait_for_condition(lambda: len(h.handler.receipts) == 1)
     receipt = h.handler.receipts[0]
@@ -71,7 +72,7 @@ async def test_receipt_reaches_handler_with_the_accepted_id(start_link: StartLin
 async def test_receipt_before_its_response_is_not_lost(start_link: StartLink) -> None:
     h = await start_link(sim=SimConfig(dlr=True, dlr_before_resp=True))
     outcomes = await asyncio.gather(
-        *(h.link.submit(request(message_id=f"m{i}")) for i in range(10))
+        *(submit(h.link, request(message_id=f"m{i}")) for i in range(10))
     )
     await wait_for_condition(lambda: len(h.handler.receipts) == 10)
     accepted = {o.smsc_id for o in outcomes if isinstance(o, Accepted)}
@@ -82,7 +83,7 @@ async def test_receipt_before_its_response_is_not_lost(start_link: StartLink) ->
 async def test_refused_receipt_is_redelivered(start_link: StartLink) -> None:
     h = await start_link(sim=SimConfig(dlr=True))
     h.handler.fail_next = 1
-    outcome = await h.link.submit(request())
+    outcome = await submit(h.link, request())
     assert isinstance(outcome, Accepted)
     await wait_for_condition(lambda: len(h.handler.receipts) == 1)
     assert h.handler.refused == 1
@@ -104,7 +105,7 @@ async def test_window_full_makes_submits_wait_not_fail(start_link: StartLink) ->
 
     sampler = asyncio.create_task(sample())
     outcomes = await asyncio.gather(
-        *(h.link.submit(request(message_id=f"m{i}")) for i in range(20))
+        *(submit(h.link, request(message_id=f"m{i}")) for i in range(20))
     )
     done = True
     await sampler
@@ -116,12 +117,12 @@ async def test_throttling_is_retried_without_pausing_the_whole_link(
     start_link: StartLink,
 ) -> None:
     h = await start_link(sim=SimConfig(throttle_share=1.0), throttle_delay=0.3)
-    first = await h.link.submit(request())
+    first = await submit(h.link, request())
     assert isinstance(first, Retry)
     assert (first.reason, first.throttled, first.delay) == ("ESME_RTHROTTLED", True, 0.3)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    second = await h.link.submit(request())
+    second = await submit(h.link, request())
     # no link-wide pause per throttling answer (that made a throttling SMSC crawl):
     # the rate adapts instead (drivers/smpp/protocol/pacing.py, tests/.../test_pacing.py)
     assert loop.time() - started < 0.25
@@ -131,7 +132,7 @@ async def test_throttling_is_retried_without_pausing_the_whole_link(
 
 async def test_response_timeout_is_a_retry(start_link: StartLink) -> None:
     h = await start_link(sim=SimConfig(delay=30.0), response_timeout=0.2)
-    outcome = await asyncio.wait_for(h.link.submit(request()), 5)
+    outcome = await asyncio.wait_for(submit(h.link, request()), 5)
     assert outcome == Retry(reason="timeout")
     assert h.link.health().counters["timeouts"] == 1
     assert h.link.health().in_flight == 0
@@ -141,7 +142,7 @@ async def test_garbage_answer_is_nacked_and_the_submit_times_out(
     start_link: StartLink,
 ) -> None:
     h = await start_link(sim=SimConfig(garbage_share=1.0), response_timeout=0.3)
-    outcome = await asyncio.wait_for(h.link.submit(request()), 5)
+    outcome = await asyncio.wait_for(submit(h.link, request()), 5)
     assert outcome == Retry(reason="timeout")
     await wait_for_condition(lambda: any(r["event"] == "generic_nack" for r in h.sim.records))
     assert h.link.bound  # one unreadable PDU does not end the session
@@ -154,7 +155,7 @@ async def test_an_ok_answer_without_a_usable_message_id_is_refused_not_accepted(
 ) -> None:
     with structlog.testing.capture_logs() as logs:
         h = await start_link(sim=SimConfig(id_form=form, dlr=True))
-        outcome = await asyncio.wait_for(h.link.submit(request()), 5)
+        outcome = await asyncio.wait_for(submit(h.link, request()), 5)
         [streamed] = await _stream(h.link, 1)
     # the SMSC may have taken it: refused once, never sent again as a retry would
     assert outcome == streamed == Rejected(reason="ESME_ROK without a usable message_id")
@@ -172,7 +173,7 @@ async def test_connection_dropped_with_64_in_flight_resolves_every_submit(
 ) -> None:
     h = await start_link(sim=SimConfig(delay=5.0, drop_after=64), window=64)
     outcomes = await asyncio.wait_for(
-        asyncio.gather(*(h.link.submit(request(message_id=f"m{i}")) for i in range(64))), 3
+        asyncio.gather(*(submit(h.link, request(message_id=f"m{i}")) for i in range(64))), 3
     )
     assert outcomes == [Retry(reason="link_down")] * 64
     await h.link.wait_bound(5)  # and it comes back
@@ -184,7 +185,7 @@ async def test_drop_mid_stream_each_segment_accepted_once_or_retried(
 ) -> None:
     h = await start_link(sim=SimConfig(drop_after=150), window=64)
     outcomes: list[Outcome] = await asyncio.wait_for(
-        asyncio.gather(*(h.link.submit(request(message_id=f"m{i}")) for i in range(300))), 10
+        asyncio.gather(*(submit(h.link, request(message_id=f"m{i}")) for i in range(300))), 10
     )
     accepted = [o.smsc_id for o in outcomes if isinstance(o, Accepted)]
     retried = [o for o in outcomes if isinstance(o, Retry)]
@@ -201,7 +202,7 @@ async def test_smsc_unbind_closes_and_the_link_rebinds(start_link: StartLink) ->
     assert h.sim.unbind_all() == 1
     await wait_for_condition(lambda: h.link.health().counters["reconnects"] >= 1)
     await h.link.wait_bound(5)
-    assert isinstance(await h.link.submit(request()), Accepted)
+    assert isinstance(await submit(h.link, request()), Accepted)
     assert any(r["event"] == "unbind_resp" for r in h.sim.records)
 
 
@@ -264,29 +265,29 @@ async def test_sar_and_payload_mo_arrive(start_link: StartLink) -> None:
 
 async def test_stop_waits_for_in_flight_answers_then_unbinds(start_link: StartLink) -> None:
     h = await start_link(sim=SimConfig(delay=0.2))
-    pending = asyncio.create_task(h.link.submit(request()))
+    pending = asyncio.create_task(submit(h.link, request()))
     await wait_for_condition(lambda: h.link.health().in_flight == 1)
     await h.link.stop(timeout=5)
     assert isinstance(await pending, Accepted)
     assert any(r["event"] == "unbind" for r in h.sim.records)
-    assert await h.link.submit(request()) == Retry(reason="link_down")
+    assert await submit(h.link, request()) == Retry(reason="link_down")
 
 
 async def test_throughput_limit_paces_submits(start_link: StartLink) -> None:
     h = await start_link(throughput=50)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    outcomes = await asyncio.gather(*(h.link.submit(request()) for _ in range(11)))
+    outcomes = await asyncio.gather(*(submit(h.link, request()) for _ in range(11)))
     assert all(isinstance(o, Accepted) for o in outcomes)
     assert loop.time() - started >= 0.19  # 10 intervals of 20 ms
 
 
 async def test_invalid_request_is_rejected_locally(start_link: StartLink) -> None:
     h = await start_link()
-    outcome = await h.link.submit(request(destination="+" + "1" * 25))
+    outcome = await submit(h.link, request(destination="+" + "1" * 25))
     assert isinstance(outcome, Rejected)
     assert outcome.reason.startswith("invalid: destination_addr")
-    assert isinstance(await h.link.submit(request()), Accepted)  # the window slot came back
+    assert isinstance(await submit(h.link, request()), Accepted)  # the window slot came back
 
 
 async def test_refused_bind_is_reported_and_retried() -> None:
@@ -308,7 +309,7 @@ async def test_refused_bind_is_reported_and_retried() -> None:
         await wait_for_condition(lambda: sum(r["event"] == "bind" for r in sim.records) >= 2)
         assert not link.health().bound
         assert "ESME_RINVPASWD" in link.health().detail
-        assert await link.submit(request()) == Retry(reason="link_down")
+        assert await submit(link, request()) == Retry(reason="link_down")
     finally:
         await link.stop(timeout=1)
         await asyncio.wait_for(task, 5)
@@ -374,7 +375,7 @@ async def test_tls_link_binds_and_submits(tls_cert: tuple[Path, Path]) -> None:
     task = asyncio.create_task(link.run())
     try:
         await link.wait_bound(5)
-        assert isinstance(await link.submit(request()), Accepted)
+        assert isinstance(await submit(link, request()), Accepted)
     finally:
         await link.stop(timeout=2)
         await asyncio.wait_for(task, 5)

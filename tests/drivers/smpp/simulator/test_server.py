@@ -13,7 +13,7 @@ from drivers.smpp.link.config import SmppLinkConfig
 from drivers.smpp.link.driver import SmppLink
 from drivers.smpp.simulator.config import SimConfig
 from drivers.smpp.simulator.server import SmscSimulator
-from gateway.link.interface import Accepted
+from gateway.link.interface import Accepted, submit
 from gateway.runtime.commands import build_parser
 from tests.drivers.smpp.conftest import RecordingHandler, StartLink, request, wait_for_condition
 
@@ -95,7 +95,7 @@ async def test_simulator_process_prints_port_and_received_pdus() -> None:
         link = SmppLink(config=config, handler=handler)
         task = asyncio.create_task(link.run())
         await link.wait_bound(5)
-        outcome = await link.submit(request())
+        outcome = await submit(link, request())
         assert isinstance(outcome, Accepted)
         await wait_for_condition(lambda: len(handler.receipts) == 1)
         events: list[dict[str, Any]] = []
@@ -129,7 +129,7 @@ def test_cli_refuses_a_share_above_one() -> None:
 
 async def test_failed_receipts_share(start_link: StartLink) -> None:
     h = await start_link(sim=SimConfig(dlr=True, dlr_fail_share=1.0))
-    assert isinstance(await h.link.submit(request()), Accepted)
+    assert isinstance(await submit(h.link, request()), Accepted)
     await wait_for_condition(lambda: len(h.handler.receipts) == 1)
     assert h.handler.receipts[0].state.value == "undeliverable"
     assert h.handler.receipts[0].error == "001"
