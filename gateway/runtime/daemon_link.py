@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from gateway.model.message import MessageState
+from gateway.runtime.worker_records import message_list
 from gateway.runtime.worker_wire import OncePerTurn, decode, encode
 from gateway.store.records import Message
-from gateway.store.sqlite.rows import message_row
 
 
 class DaemonLink:
@@ -42,7 +42,7 @@ class DaemonLink:
     def handoff(self, messages: Sequence[Message]) -> None:
         """Stored leased to the daemon's dispatcher: it takes them from here (as they
         were stored: no read of its own)."""
-        rows = [message_row(m) for m in messages if m.state is MessageState.DISPATCHING]
+        rows = [message_list(m) for m in messages if m.state is MessageState.DISPATCHING]
         if rows:
             self.send(["handoff", rows])
 

@@ -14,6 +14,9 @@ Lists, not dicts: a round carries thousands.
   then ``smsc_id``; ``"r"`` (rejected) then ``reason, status``; ``"t"``
   (retry) then ``reason, status, delay, throttled, retry_at``;
 - receipt ``[link, smsc_id, state, error, done_at, destination]``;
+- message (a ``handoff``: stored leased, for the daemon's dispatcher): the
+  fields of :class:`~gateway.store.records.Message` in its order, its enums
+  as their values;
 - changes (the answer): the final states the round reached,
   ``[[message_id, account, old, new, at], ...]``, then the receipts kept for
   an acceptance still to come, those matched late and those dropped, each
@@ -26,11 +29,34 @@ from collections.abc import Sequence
 from typing import Any
 
 from gateway.link.interface import Accepted, Receipt, ReceiptState, Rejected, Retry
-from gateway.model.message import MessageState
-from gateway.store.records import OutcomeRecord, QueueChanges, StateChange
+from gateway.model.message import MessageClass, MessageState, SenderKind
+from gateway.store.records import Message, OutcomeRecord, QueueChanges, StateChange
 
 _RECEIPT_STATES = {s.value: s for s in ReceiptState}
 _STATES = {s.value: s for s in MessageState}
+_KINDS = {k.value: k for k in SenderKind}
+_CLASSES = {c.value: c for c in MessageClass}
+_KIND_AT = Message._fields.index("sender_kind")
+_CLASS_AT = Message._fields.index("msg_class")
+_STATE_AT = Message._fields.index("state")
+
+
+def message_list(m: Message) -> list[Any]:
+    values = list(m)
+    values[_KIND_AT], values[_CLASS_AT], values[_STATE_AT] = (
+        m.sender_kind.value,
+        m.msg_class.value,
+        m.state.value,
+    )
+    return values
+
+
+def message_from(values: Sequence[Any]) -> Message:
+    fields = list(values)
+    fields[_KIND_AT] = _KINDS[fields[_KIND_AT]]
+    fields[_CLASS_AT] = _CLASSES[fields[_CLASS_AT]]
+    fields[_STATE_AT] = _STATES[fields[_STATE_AT]]
+    return Message._make(fields)
 
 
 def outcome_list(o: OutcomeRecord) -> list[Any]:

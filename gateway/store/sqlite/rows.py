@@ -94,13 +94,6 @@ _CLASS = {c.value: c for c in MessageClass}
 _STATE = {s.value: s for s in MessageState}
 
 
-def message_row(m: Message) -> list[Any]:
-    """``m`` as the values of MESSAGE_COLUMNS, in order (:func:`message_from` reads them)."""
-    values = list(m)
-    values[3], values[10], values[16] = m.sender_kind.value, m.msg_class.value, m.state.value
-    return values
-
-
 def message_from(row: Sequence[Any]) -> Message:
     values = list(row)
     values[3], values[10], values[16] = _KIND[row[3]], _CLASS[row[10]], _STATE[row[16]]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import sqlite3
 
 import pytest
@@ -11,9 +9,8 @@ import pytest
 from gateway.link.interface import Accepted, Retry
 from gateway.model.errors import ClientRefConflict, InsufficientCredit, NotFound, UserError
 from gateway.model.message import MessageState, SegmentState
-from gateway.store.records import Enqueued, EntryKind, Lease, OutcomeRecord, Refused
+from gateway.store.records import Enqueued, EntryKind, OutcomeRecord, Refused
 from gateway.store.sqlite import queue as sqlite_queue
-from gateway.store.sqlite.rows import message_from, message_row
 from gateway.store.sqlite.store import SqliteStore
 from tests.clock import FakeClock
 from tests.gateway.store.support import make_account, new_message
@@ -250,23 +247,6 @@ async def test_queue_depths_count_the_states_not_final_from_their_indexes(
     }
     assert {s: n for s, n in (await store.count_by_state()).items() if s in depths} == depths
     await store.ping()
-
-
-async def test_a_message_survives_the_handoff_line_unchanged(store: SqliteStore) -> None:
-    await make_account(store)
-    nm = dataclasses.replace(
-        new_message(client_ref="r", body_hash="h"),
-        validity=600,
-        callback_url="https://app.example/h",
-        text="é 😀",
-    )
-    result = await store.enqueue([nm], lease=Lease(worker="gw", seconds=300))
-    [enqueued] = result.results
-    assert isinstance(enqueued, Enqueued)
-    line = json.dumps(["handoff", [message_row(enqueued.message)]])  # what a worker sends
-    [row] = json.loads(line)[1]
-    assert message_from(row) == enqueued.message
-    assert message_from(row) == (await store.get_message(enqueued.message.id)).message
 
 
 async def test_waiting_for_a_link_becomes_due_at_once_by_priority(
