@@ -82,7 +82,9 @@ AREAS = (
     # the error middleware is on the stack of every request's handler (gateway/ingress/http_api.py)
     ("HTTP ingest (gateway/ingress/http_api.py)", "gateway/ingress/http_errors.py:"),
     ("MQTT ingest (gateway/ingress/mqtt_sends.py)", "gateway/ingress/mqtt_sends.py:"),
-    ("dispatcher (gateway/dispatch/dispatcher.py)", "gateway/dispatch/dispatcher.py:"),
+    ("dispatcher (gateway/dispatch)", "gateway/dispatch/"),
+    ("send pipeline (gateway/ingress/pipeline.py)", "gateway/ingress/pipeline.py:"),
+    ("API token lookup (Store.account_for_token)", "account_for_token"),
     ("receipts, replies (gateway/inbound/receiver.py)", "gateway/inbound/receiver.py:"),
     ("status events out (gateway/events/publisher.py)", "gateway/events/publisher.py:"),
     ("SMPP link (drivers/smpp)", "drivers/smpp/"),
@@ -90,6 +92,9 @@ AREAS = (
     ("MQTT client and bridge (gateway/events/mqtt*)", "gateway/events/mqtt"),
     ("aiohttp", "aiohttp/"),
     ("logging (stdlib)", "logging/__init__.py:"),
+    ("logging (structlog and its processors)", "structlog/"),
+    ("JSON (json)", "json/"),
+    ("asyncio", "asyncio/"),
     ("SQLite writer thread (Engine._run)", "gateway/store/sqlite/engine.py:Engine._run"),
     ("SQLite statements (gateway/store/sqlite)", "gateway/store/sqlite/"),
 )
