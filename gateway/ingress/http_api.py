@@ -171,7 +171,7 @@ class MessagesApi:
             return _json(
                 {**error_body(first), "messages": [], "refused": refused}, status_for(first)
             )
-        self.log.info(
+        self.log.debug(  # at info, the send service's messages_enqueued says it with the ids
             "http_message_accepted",
             account=account,
             count=len(fresh),

@@ -27,6 +27,7 @@ from typing import Any
 from gateway.accounting.pricing import PriceList
 from gateway.codec import analyze
 from gateway.events.callbacks import CallbackPolicy
+from gateway.ingress.accept_log import AcceptLog
 from gateway.ingress.senders import parse_sender
 from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.errors import (
@@ -114,6 +115,7 @@ class SendService:
         # the receivers a callback_url may name (gateway.events.callbacks: public ones by default)
         self._callbacks = callbacks if callbacks is not None else CallbackPolicy()
         self._log = log
+        self._accepted = AcceptLog(log)  # messages_enqueued, one line per commit
         self._national = tuple(national)
         self._batch_size = batch_size
         self._on_crossing = on_crossing  # an account's balance fell below its alert threshold
@@ -276,15 +278,9 @@ class SendService:
         conflict = next((r.error for r in refused if isinstance(r.error, ClientRefConflict)), None)
         if conflict is not None and not accepted:
             raise conflict
-        fresh = [a for a in accepted if not a.duplicate]
+        fresh = [a.message for a in accepted if not a.duplicate]
         if fresh:
-            self._log.info(
-                "messages_enqueued",
-                account=request.account,
-                count=len(fresh),
-                segments=info.segments,
-                credits=sum(a.message.credits for a in fresh),
-            )
+            self._accepted.add(request.account, fresh)
         return SendResult(
             accepted=tuple(accepted),
             refused=tuple(refused),

@@ -404,11 +404,15 @@ async def test_unexpected_error_is_500_logged_without_secrets(
     assert env.token not in repr(logs)
 
 
-async def test_accept_log_has_no_text(client: Client, env: Env) -> None:
+async def test_accept_log_names_the_message_and_has_no_text(client: Client, env: Env) -> None:
     with capture_logs() as logs:
-        await post(client, env, payload(text="secret words"))
-    [event] = [e for e in logs if e["event"] == "http_message_accepted"]
+        _status, body = await post(client, env, payload(text="secret words"))
+    [message] = body["messages"]
+    [event] = [e for e in logs if e["event"] == "messages_enqueued"]
     assert (event["log_level"], event["account"], event["count"]) == ("info", "acme", 1)
+    assert event["ids"] == [message["id"]]
+    [request] = [e for e in logs if e["event"] == "http_message_accepted"]
+    assert request["log_level"] == "debug"
     assert "secret words" not in repr(logs)
 
 
