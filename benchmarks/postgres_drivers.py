@@ -702,7 +702,7 @@ def main() -> None:
     if bindir is None:
         sys.exit(MISSING_BINARIES)
     try:
-        directory, run_as, remove = workspace(lambda: Path(tempfile.mkdtemp(prefix="smsgw-pg-")))
+        directory, run_as, _ = workspace(lambda: Path(tempfile.mkdtemp(prefix="smsgw-pg-")))
     except NoServerUser as exc:
         sys.exit(str(exc))
     mode = (
@@ -723,8 +723,7 @@ def main() -> None:
                 f" {args.accounts} accounts"
             )
             asyncio.run(_bench(server, args))
-    finally:
-        del remove  # a directory of our own either way
+    finally:  # a directory of our own, root or not
         shutil.rmtree(directory, ignore_errors=True)
 
 
