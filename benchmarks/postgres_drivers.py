@@ -698,6 +698,8 @@ def main() -> None:
     args.accounts = args.accounts or args.concurrency
     if not 0 < args.accounts <= MAX_ACCOUNTS:
         parser.error(f"--accounts: 1 to {MAX_ACCOUNTS}")
+    if args.messages < CLAIM:  # fewer: no claimed batch left for one of the outcome phases
+        parser.error(f"--messages: at least {CLAIM}")
     bindir = find_bindir()
     if bindir is None:
         sys.exit(MISSING_BINARIES)
