@@ -29,8 +29,10 @@ from drivers.smpp.link.connection import SmppProtocol
 from drivers.smpp.link.deliveries import Deliveries
 from drivers.smpp.link.outbound import Outbound
 from drivers.smpp.link.submit import SubmitMapper
+from drivers.smpp.protocol.events import CloseReason
 from drivers.smpp.protocol.pdu import DataSm, ShortMessage
-from drivers.smpp.protocol.session import CloseReason, EsmeSession, SessionState
+from drivers.smpp.protocol.session import EsmeSession
+from drivers.smpp.protocol.states import SessionState
 from gateway.link.interface import LinkHandler, LinkHealth, OutcomeCallback, SubmitRequest
 
 BACKOFF_DOUBLINGS = 32  # 2**32 times reconnect_min passes any reconnect_max
@@ -113,6 +115,11 @@ class SmppLink:
         return self.config.packed
 
     @property
+    def connection(self) -> SmppProtocol | None:
+        """The connection to the SMSC now (None between connections)."""
+        return self._proto
+
+    @property
     def stopping(self) -> bool:
         return self._stopping
 
@@ -153,7 +160,7 @@ class SmppLink:
         failures = 0
         while not self._stopping:
             was_bound = await self._connect_once()
-            if self.stopping:
+            if self.stopping:  # (a property: stop() may have run during the await)
                 break
             failures = 0 if was_bound else failures + 1
             self.counters["reconnects"] += 1
@@ -207,11 +214,6 @@ class SmppLink:
 
     # --- connection ---------------------------------------------------------------------
 
-    def _ssl_context(self) -> ssl.SSLContext | None:
-        if not self.config.tls:
-            return None
-        return ssl.create_default_context(cafile=self.config.tls_ca)
-
     def _new_session(self) -> EsmeSession:
         c = self.config
         return EsmeSession(
@@ -239,7 +241,7 @@ class SmppLink:
                     lambda: SmppProtocol(link=self, session=self._new_session()),
                     c.host,
                     c.port,
-                    ssl=self._ssl_context(),
+                    ssl=ssl.create_default_context(cafile=c.tls_ca) if c.tls else None,
                 )
         except (OSError, TimeoutError) as exc:
             self._detail = f"connect to {c.host}:{c.port} failed: {exc}"
@@ -294,6 +296,5 @@ class SmppLink:
             self._bound_event.clear()
         if not conn.session_closed:  # the peer or the network ended it, not the session
             self._detail = "connection lost"
-        # submits in flight answer link_down; handler calls still running answer
-        # nobody: the SMSC delivers them again
+        # in flight: link_down; handler calls still running answer nobody (redelivered)
         self.outbound.connection_lost(stopping=self._stopping)
