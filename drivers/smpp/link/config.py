@@ -12,7 +12,7 @@ from typing import Any
 
 from drivers.smpp.addresses import is_region
 from drivers.smpp.protocol.receipts import ID_FORMS
-from drivers.smpp.protocol.session import BindMode
+from drivers.smpp.protocol.states import BindMode
 from drivers.smpp.protocol.status import Disposition, parse_status
 from gateway.config.secrets import Secret
 from gateway.model.errors import ConfigError

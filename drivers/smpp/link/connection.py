@@ -11,19 +11,19 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol, cast
 
-from drivers.smpp.protocol.pdu import DataSm, ShortMessage
-from drivers.smpp.protocol.session import (
+from drivers.smpp.protocol.events import (
     Bound,
     Closed,
     CloseReason,
     DeliverReceived,
-    EsmeSession,
     Event,
     PeerError,
     SubmitAnswered,
     SubmitExpired,
     SubmitMisanswered,
 )
+from drivers.smpp.protocol.pdu import DataSm, ShortMessage
+from drivers.smpp.protocol.session import EsmeSession
 
 
 class ConnectionListener(Protocol):

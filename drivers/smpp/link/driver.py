@@ -1,22 +1,15 @@
-"""The asyncio SMPP link: connection, bind, send window, pacing, reconnects, receipts, MO.
+"""The asyncio SMPP link: connection, bind, reconnects, stop; sends and deliveries composed.
 
 It implements :class:`gateway.link.interface.Link`. The protocol logic lives in
-:class:`drivers.smpp.protocol.session.EsmeSession`, the window and the pace in
-:class:`drivers.smpp.protocol.window.SendWindow` (both sans-IO); this module
-moves bytes through one connection at a time (:mod:`drivers.smpp.link.connection`),
-reconnects, and calls one callback per submit_sm. What the SMSC delivers is
-:mod:`drivers.smpp.link.deliveries`'.
+:class:`drivers.smpp.protocol.session.EsmeSession` (sans-IO); this module
+keeps one connection at a time (:mod:`drivers.smpp.link.connection` moves its
+bytes and reports to the link), reconnects, and stops. What goes to the SMSC
+is :mod:`drivers.smpp.link.outbound`'s (the window, the pace, one callback
+per submit_sm); what the SMSC delivers is :mod:`drivers.smpp.link.deliveries`'.
 
 Submits stream (:meth:`SmppLink.send` while :meth:`SmppLink.room` is above 0,
-:meth:`SmppLink.wait_room` otherwise): no task nor future per segment.
-
-Delivery is at-least-once: a submit_sm in flight when the connection drops
-resolves at once as ``Retry("link_down")`` although the SMSC may have taken it,
-so a resend can duplicate it (bounded by the window). A submit left unanswered
-resolves as ``Retry("timeout")`` only once the SMSC is heard from again; if the
-session is declared dead first (the SMSC stopped answering, the connection
-open), it resolves as ``link_down`` with the connection, so it is sent again on
-the next session, not on the silent one.
+:meth:`SmppLink.wait_room` otherwise): no task nor future per segment, and at
+least once (:mod:`drivers.smpp.link.outbound`).
 """
 
 from __future__ import annotations
@@ -34,27 +27,14 @@ import structlog
 from drivers.smpp.link.config import SmppLinkConfig
 from drivers.smpp.link.connection import SmppProtocol
 from drivers.smpp.link.deliveries import Deliveries
+from drivers.smpp.link.outbound import Outbound
 from drivers.smpp.link.submit import SubmitMapper
+from drivers.smpp.protocol.events import CloseReason
 from drivers.smpp.protocol.pdu import DataSm, ShortMessage
-from drivers.smpp.protocol.session import CloseReason, EsmeSession, SessionState
-from drivers.smpp.protocol.window import Answer, RateChange, SendWindow
-from gateway.link.interface import (
-    LinkHandler,
-    LinkHealth,
-    OutcomeCallback,
-    Rejected,
-    Retry,
-    SubmitRequest,
-)
-from gateway.model.errors import LocalProtocolError
+from drivers.smpp.protocol.session import EsmeSession
+from drivers.smpp.protocol.states import SessionState
+from gateway.link.interface import LinkHandler, LinkHealth, OutcomeCallback, SubmitRequest
 
-LINK_DOWN = Retry(reason="link_down")
-TIMEOUT = Retry(reason="timeout")
-# ESME_ROK with no usable message_id: the SMSC says it took the segment, so sending
-# it again could deliver it twice (and an SMSC that answers so does it for every
-# submit: a retry would resend each message at every back-off); the segment is
-# refused instead, once, and no receipt can be matched to it
-MISANSWERED = "ESME_ROK without a usable message_id"
 BACKOFF_DOUBLINGS = 32  # 2**32 times reconnect_min passes any reconnect_max
 COUNTERS = (
     "submitted",
@@ -94,24 +74,26 @@ class SmppLink:
         self.config = config
         self._log = (logger or structlog.get_logger()).bind(link=config.name)
         self._rng = rng or random.Random()
-        self._mapper = SubmitMapper(config)
-        self._window = SendWindow(
-            config.window, throughput=config.throughput, min_throughput=config.min_throughput
-        )
-        self._pending: dict[int, OutcomeCallback] = {}  # sequence -> who takes its outcome
-        self._room: asyncio.Future[None] | None = None  # wait_room() waiting for an answer
+        mapper = SubmitMapper(config)
         self._proto: SmppProtocol | None = None
         self._stopping = False
         self._stop_event: asyncio.Event | None = None
         self._bound_event: asyncio.Event | None = None
-        self._drained: asyncio.Event | None = None
         self._detail = "not started"
         self._up = False
         self.counters = dict.fromkeys(COUNTERS, 0)
+        self.outbound = Outbound(
+            config=config,
+            mapper=mapper,
+            current=lambda: self._proto,
+            stopping=lambda: self._stopping,
+            counters=self.counters,
+            log=self._log,
+        )
         self.deliveries = Deliveries(
             config=config,
             handler=handler,
-            ids=self._mapper.ids,
+            ids=mapper.ids,
             current=lambda: self._proto,
             counters=self.counters,
             log=self._log,
@@ -133,6 +115,11 @@ class SmppLink:
         return self.config.packed
 
     @property
+    def connection(self) -> SmppProtocol | None:
+        """The connection to the SMSC now (None between connections)."""
+        return self._proto
+
+    @property
     def stopping(self) -> bool:
         return self._stopping
 
@@ -143,14 +130,15 @@ class SmppLink:
 
     def health(self) -> LinkHealth:
         proto = self._proto
+        window = self.outbound.window
         return LinkHealth(
             name=self.config.name,
             driver="smpp",
             up=self._up,
             bound=self.bound,
-            in_flight=len(self._pending),
-            window=self._window.size,
-            throttled=self._window.throttled,
+            in_flight=self.outbound.in_flight,
+            window=window.size,
+            throttled=window.throttled,
             detail=self.deliveries.detail or self._detail,
             counters=dict(self.counters),
             gauges={"inbound_unanswered": float(proto.inbound if proto is not None else 0)},
@@ -172,7 +160,7 @@ class SmppLink:
         failures = 0
         while not self._stopping:
             was_bound = await self._connect_once()
-            if self.stopping:
+            if self.stopping:  # (a property: stop() may have run during the await)
                 break
             failures = 0 if was_bound else failures + 1
             self.counters["reconnects"] += 1
@@ -198,13 +186,7 @@ class SmppLink:
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        if self._pending:
-            self._drained = asyncio.Event()
-            try:
-                async with asyncio.timeout(timeout):
-                    await self._drained.wait()
-            except TimeoutError:
-                self._log.warning("smpp_stop_timed_out", in_flight=len(self._pending))
+        await self.outbound.drain(timeout)
         if proto.session.bound:
             proto.session.unbind(loop.time())
             proto.flush()
@@ -219,66 +201,18 @@ class SmppLink:
             await proto.closed
         await self.deliveries.drain(max(0.1, deadline - loop.time()))
 
-    # --- submits: the one send path --------------------------------------------------------
+    # --- submits: the one send path (drivers.smpp.link.outbound) -------------------------
 
     def room(self) -> int:
-        """How many segments :meth:`send` takes right now; 0: await :meth:`wait_room`.
-
-        A link that is down or stopping has room: send() answers it link_down
-        at once, so what was routed here goes back to be routed again.
-        """
-        proto = self._proto
-        if self._stopping or proto is None or not proto.session.bound:
-            return self._window.size
-        if proto.paused:
-            return 0
-        return self._window.room(proto.loop.time(), len(self._pending))
+        return self.outbound.room()
 
     async def wait_room(self) -> None:
-        """Until :meth:`room` is above 0 (or the link is down: send() answers at once)."""
-        loop = asyncio.get_running_loop()
-        while True:
-            proto = self._proto
-            if self._stopping or proto is None or not proto.session.bound:
-                return
-            now = loop.time()
-            ready = self._window.ready_at(now, len(self._pending))
-            if ready is None:  # the window is full: an answer frees it
-                if self._room is None or self._room.done():
-                    self._room = loop.create_future()
-                await self._room
-            elif ready > now:
-                await asyncio.sleep(ready - now)
-            elif proto.paused:
-                await proto.wait_writable()
-            else:
-                return
+        await self.outbound.wait_room()
 
     def send(self, request: SubmitRequest, done: OutcomeCallback) -> None:
-        """Send one segment now (call when :meth:`room` > 0); ``done(outcome)`` is
-        called once, with the answer, or at once when the segment cannot go."""
-        proto = self._proto
-        if self._stopping or proto is None or not proto.ready():
-            done(LINK_DOWN)
-            return
-        now = proto.loop.time()
-        try:
-            seq = proto.session.submit_body(now, self._mapper.body(request))
-        except LocalProtocolError as exc:
-            self.counters["rejected"] += 1
-            done(Rejected(reason=f"invalid: {exc}"))
-            return
-        self._window.sent(now)
-        self._pending[seq] = done
-        self.counters["submitted"] += 1
-        proto.schedule_flush()
+        self.outbound.send(request, done)
 
     # --- connection ---------------------------------------------------------------------
-
-    def _ssl_context(self) -> ssl.SSLContext | None:
-        if not self.config.tls:
-            return None
-        return ssl.create_default_context(cafile=self.config.tls_ca)
 
     def _new_session(self) -> EsmeSession:
         c = self.config
@@ -307,7 +241,7 @@ class SmppLink:
                     lambda: SmppProtocol(link=self, session=self._new_session()),
                     c.host,
                     c.port,
-                    ssl=self._ssl_context(),
+                    ssl=ssl.create_default_context(cafile=c.tls_ca) if c.tls else None,
                 )
         except (OSError, TimeoutError) as exc:
             self._detail = f"connect to {c.host}:{c.port} failed: {exc}"
@@ -341,71 +275,26 @@ class SmppLink:
         self._log.warning("smpp_peer_error_received", detail=detail)
 
     def on_answer(self, seq: int, status: int, message_id: str) -> None:
-        done = self._pending.pop(seq, None)
-        if done is None:
-            return
-        outcome = self._mapper.outcome(status, message_id, self.config.throttle_delay)
-        if status == 0:
-            self.counters["accepted"] += 1
-            answer = Answer.ACCEPTED
-        elif isinstance(outcome, Retry):
-            self.counters["retried"] += 1
-            answer = Answer.THROTTLED if outcome.throttled else Answer.OTHER
-            if outcome.throttled:
-                self.counters["throttled"] += 1
-        else:
-            self.counters["rejected"] += 1
-            answer = Answer.OTHER
-        proto = self._proto
-        change = self._window.answered(proto.loop.time() if proto else 0.0, answer)
-        if change is RateChange.RESTORED:
-            self._log.info("smpp_rate_restored", rate=self._window.rate)
-        elif change is RateChange.CUT:
-            self._log.info("smpp_throttled", rate=round(self._window.rate or 0.0, 1))
-        done(outcome)
+        self.outbound.on_answer(seq, status, message_id)
 
     def on_misanswered(self, seq: int, detail: str) -> None:
-        done = self._pending.pop(seq, None)
-        self.counters["protocol_errors"] += 1
-        self._log.warning("smpp_submit_resp_refused", seq=seq, detail=detail)
-        if done is not None:
-            self.counters["rejected"] += 1
-            done(Rejected(reason=MISANSWERED))
+        self.outbound.on_misanswered(seq, detail)
 
     def on_expired(self, seq: int) -> None:
-        done = self._pending.pop(seq, None)
-        if done is not None:
-            self.counters["timeouts"] += 1
-            self.counters["retried"] += 1
-            done(TIMEOUT)
+        self.outbound.on_expired(seq)
 
     def on_deliver(self, pdu: ShortMessage | DataSm, conn: SmppProtocol) -> None:
         self.deliveries.take(pdu, conn)
 
     def after_events(self) -> None:
-        room = self._room
-        if room is not None and len(self._pending) < self._window.size:
-            self._room = None
-            if not room.done():
-                room.set_result(None)
-        if self._drained is not None and not self._pending:
-            self._drained.set()
+        self.outbound.after_events()
 
     def on_connection_lost(self, conn: SmppProtocol) -> None:
         if self._proto is conn:
             self._proto = None
         if self._bound_event is not None:
             self._bound_event.clear()
-        pending, self._pending = self._pending, {}
-        self._log.info("smpp_connection_lost", in_flight=len(pending), stopping=self._stopping)
         if not conn.session_closed:  # the peer or the network ended it, not the session
             self._detail = "connection lost"
-        self.counters["retried"] += len(pending)
-        for done in pending.values():
-            done(LINK_DOWN)
-        room, self._room = self._room, None
-        if room is not None and not room.done():
-            room.set_result(None)  # wait_room() returns: send() now answers link_down
-        # handler calls still running answer nobody: the SMSC delivers them again
-        if self._drained is not None:
-            self._drained.set()
+        # in flight: link_down; handler calls still running answer nobody (redelivered)
+        self.outbound.connection_lost(stopping=self._stopping)

@@ -167,6 +167,22 @@ def decode(frame: bytes) -> Pdu:
     )
 
 
+# a submit_sm_resp's message_id: the ESME session reads it straight from the frame
+MAX_MESSAGE_ID = 64  # octets of a message_id, its NUL not counted (SMPP 3.4 section 4.4.2)
+
+
+def message_id_fault(frame: bytes, nul: int) -> str:
+    """What is wrong with the message_id of an ESME_ROK submit_sm_resp ``frame``
+    whose first NUL after the header is at ``nul`` (-1: none)."""
+    if nul == HEADER_LEN or len(frame) == HEADER_LEN:
+        return "submit_sm_resp ESME_ROK without a message_id"
+    if nul < 0:
+        return f"submit_sm_resp message_id of {len(frame) - HEADER_LEN} octets without its NUL"
+    return (
+        f"submit_sm_resp message_id of {nul - HEADER_LEN} octets (SMPP 3.4 allows {MAX_MESSAGE_ID})"
+    )
+
+
 def _cstr(frame: bytes, pos: int, limit: int, field: str, r: _Reader) -> tuple[str, int]:
     nul = frame.find(b"\x00", pos, pos + limit)
     if nul < 0:

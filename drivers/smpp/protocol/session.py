@@ -9,6 +9,7 @@ Usage, as the asyncio link does it::
     seq = s.submit(now, destination_addr="336...", short_message=b"...")
     deadline = s.get_timer(); events = s.handle_timer(now)
 
+States: :mod:`drivers.smpp.protocol.states`; submits awaiting an answer: ``inflight``.
 Timers are data: the bind timeout, one response deadline per request, the
 enquire_link sent after ``enquire_link`` seconds without traffic and the
 dead-link verdict when that goes unanswered.
@@ -20,20 +21,25 @@ it never does, the session closes ("dead") and the caller answers the submit
 as the connection's loss, so it goes out again on another session, never on
 the silent one. ``dead_after_timeouts`` submits unanswered in a row, with no
 answer to a submit_sm nor a deliver_sm in between, close the session too. The
-session answers the SMSC's
-enquire_link and unbind itself; deliver_sm/data_sm are handed up as
-:class:`DeliverReceived` and answered by :meth:`respond` once the caller has
-stored what they carry.
+session answers the SMSC's enquire_link and unbind itself; deliver_sm/data_sm
+are handed up as :class:`DeliverReceived` and answered by :meth:`respond` once
+the caller has stored what they carry.
 """
 
 from __future__ import annotations
 
-import enum
-from collections import deque
+import dataclasses
 from typing import Any
 
 from drivers.smpp.protocol import status as st
-from drivers.smpp.protocol.decode import CommandLengthError, FrameSplitter, MalformedPdu, decode
+from drivers.smpp.protocol.decode import (
+    MAX_MESSAGE_ID,
+    CommandLengthError,
+    FrameSplitter,
+    MalformedPdu,
+    decode,
+    message_id_fault,
+)
 from drivers.smpp.protocol.events import (
     Bound,
     Closed,
@@ -45,6 +51,7 @@ from drivers.smpp.protocol.events import (
     SubmitExpired,
     SubmitMisanswered,
 )
+from drivers.smpp.protocol.inflight import InFlight
 from drivers.smpp.protocol.pdu import (
     DEFAULT_MAX_PDU,
     HEADER,
@@ -59,73 +66,18 @@ from drivers.smpp.protocol.pdu import (
     encode_message_resp,
     submit_sm_body,
 )
+from drivers.smpp.protocol.states import BindMode, SessionState
 from gateway.model.errors import LocalProtocolError
 
-__all__ = [
-    "BindMode",
-    "Bound",
-    "CloseReason",
-    "Closed",
-    "DeliverReceived",
-    "EsmeSession",
-    "Event",
-    "PeerError",
-    "SessionState",
-    "SubmitAnswered",
-    "SubmitExpired",
-    "SubmitMisanswered",
-]
-
 MAX_SEQUENCE = 0x7FFFFFFF
-MAX_MESSAGE_ID = 64  # octets of a message_id, its NUL not counted (SMPP 3.4 section 4.4.2)
 _SUBMIT_SM = int(CommandId.SUBMIT_SM)
 _SUBMIT_SM_RESP = int(CommandId.SUBMIT_SM_RESP)
-_GENERIC_NACK = int(CommandId.GENERIC_NACK)
+_RESPONSES = frozenset(c for c in CommandId if c & RESPONSE_BIT)
 
 
-class BindMode(enum.Enum):
-    TRANSMITTER = "transmitter"
-    RECEIVER = "receiver"
-    TRANSCEIVER = "transceiver"
-
-    @property
-    def command_id(self) -> CommandId:
-        return _BIND_IDS[self]
-
-    @property
-    def can_submit(self) -> bool:
-        return self is not BindMode.RECEIVER
-
-
-_BIND_IDS = {
-    BindMode.TRANSMITTER: CommandId.BIND_TRANSMITTER,
-    BindMode.RECEIVER: CommandId.BIND_RECEIVER,
-    BindMode.TRANSCEIVER: CommandId.BIND_TRANSCEIVER,
-}
-
-
-class SessionState(enum.Enum):
-    IDLE = "idle"  # no connection yet
-    BINDING = "binding"
-    BOUND = "bound"
-    UNBINDING = "unbinding"  # we sent unbind
-    CLOSED = "closed"  # over: the caller closes the connection
-
-    def check(self, target: SessionState) -> SessionState:
-        if target not in _TRANSITIONS[self]:
-            msg = f"SMPP session: illegal transition {self.value} -> {target.value}"
-            raise LocalProtocolError(msg)
-        return target
-
-
-_S = SessionState
-_TRANSITIONS: dict[SessionState, frozenset[SessionState]] = {
-    _S.IDLE: frozenset({_S.BINDING, _S.CLOSED}),
-    _S.BINDING: frozenset({_S.BOUND, _S.CLOSED}),
-    _S.BOUND: frozenset({_S.UNBINDING, _S.CLOSED}),
-    _S.UNBINDING: frozenset({_S.CLOSED}),
-    _S.CLOSED: frozenset({_S.CLOSED}),
-}
+def next_sequence(seq: int) -> int:
+    """The sequence number after ``seq``: 1 after the highest, never the sign bit."""
+    return 1 if seq >= MAX_SEQUENCE else seq + 1
 
 
 class EsmeSession:
@@ -168,13 +120,10 @@ class EsmeSession:
         self._frames = FrameSplitter(max_pdu=max_pdu)
         self._out: list[bytes] = []
         self._seq = 0
-        self._pending: dict[int, float] = {}  # submit sequence -> deadline
-        self._deadlines: deque[tuple[float, int]] = deque()
+        self._inflight = InFlight()  # submits awaiting their answer
         self._control_seq = 0  # bind / enquire_link / unbind awaiting an answer
         self._control_deadline: float | None = None
         self._last_rx = 0.0
-        self._timeouts = 0  # submits unanswered in a row, no submit/deliver answer since
-        self._expired: list[int] = []  # unanswered submits, reported once the SMSC is heard
         self.peer_system_id = ""
 
     # --- queries -----------------------------------------------------------------
@@ -185,18 +134,15 @@ class EsmeSession:
 
     @property
     def in_flight(self) -> int:
-        return len(self._pending)
+        return len(self._inflight)
 
     @property
     def can_submit(self) -> bool:
         return (
             self.state is SessionState.BOUND
             and self.mode.can_submit
-            and len(self._pending) < self.window
+            and len(self._inflight) < self.window
         )
-
-    def pending_sequences(self) -> list[int]:
-        return list(self._pending)
 
     def data_to_send(self) -> bytes:
         out = self._out
@@ -208,28 +154,10 @@ class EsmeSession:
 
     # --- actions -----------------------------------------------------------------
 
-    def _next_seq(self) -> int:
-        self._seq = 1 if self._seq >= MAX_SEQUENCE else self._seq + 1
-        return self._seq
-
     def connection_made(self, now: float) -> None:
         self.state = self.state.check(SessionState.BINDING)
-        seq = self._next_seq()
-        b = self._bind_pdu
-        self._out.append(
-            encode(
-                Bind(
-                    command_id=b.command_id,
-                    sequence=seq,
-                    system_id=b.system_id,
-                    password=b.password,
-                    system_type=b.system_type,
-                    addr_ton=b.addr_ton,
-                    addr_npi=b.addr_npi,
-                    address_range=b.address_range,
-                )
-            )
-        )
+        self._seq = seq = next_sequence(self._seq)
+        self._out.append(encode(dataclasses.replace(self._bind_pdu, sequence=seq)))
         self._control_seq = seq
         self._control_deadline = now + self.bind_timeout
         self._last_rx = now
@@ -243,14 +171,12 @@ class EsmeSession:
         if self.state is not SessionState.BOUND or not self.mode.can_submit:
             msg = f"submit_sm while {self.state.value} as {self.mode.value}"
             raise LocalProtocolError(msg)
-        if len(self._pending) >= self.window:
+        if len(self._inflight) >= self.window:
             msg = f"submit_sm beyond the window of {self.window}"
             raise LocalProtocolError(msg)
-        seq = self._next_seq()
+        self._seq = seq = next_sequence(self._seq)
         self._out.append(HEADER.pack(HEADER_LEN + len(body), _SUBMIT_SM, 0, seq) + body)
-        deadline = now + self.response_timeout
-        self._pending[seq] = deadline
-        self._deadlines.append((deadline, seq))
+        self._inflight.add(seq, now + self.response_timeout)
         return seq
 
     def respond(self, pdu: ShortMessage | DataSm, status: int = st.ESME_ROK) -> None:
@@ -270,7 +196,7 @@ class EsmeSession:
             self.state = self.state.check(SessionState.CLOSED)
             return
         self.state = self.state.check(SessionState.UNBINDING)
-        seq = self._next_seq()
+        self._seq = seq = next_sequence(self._seq)
         self._out.append(encode_bare(CommandId.UNBIND, seq))
         self._control_seq = seq
         self._control_deadline = now + self.response_timeout
@@ -279,12 +205,8 @@ class EsmeSession:
         """The connection is gone; returns the submit sequences left unanswered
         (those past their deadline and not yet reported included)."""
         self.state = self.state.check(SessionState.CLOSED)
-        lost = [*self._expired, *self._pending]
-        self._expired.clear()
-        self._pending.clear()
-        self._deadlines.clear()
         self._out.clear()
-        return lost
+        return self._inflight.lost()
 
     # --- timers ------------------------------------------------------------------
 
@@ -292,12 +214,10 @@ class EsmeSession:
         """The next moment :meth:`handle_timer` has something to do, or None."""
         if self.state is SessionState.CLOSED or self.state is SessionState.IDLE:
             return None
-        deadlines, pending = self._deadlines, self._pending
-        while deadlines and deadlines[0][1] not in pending:
-            deadlines.popleft()
         timer = self._control_deadline
-        if deadlines and (timer is None or deadlines[0][0] < timer):
-            timer = deadlines[0][0]
+        submit = self._inflight.next_deadline()
+        if submit is not None and (timer is None or submit < timer):
+            timer = submit
         if self.state is SessionState.BOUND and self._control_deadline is None:
             idle = self._last_rx + self.enquire_link
             if timer is None or idle < timer:
@@ -308,46 +228,51 @@ class EsmeSession:
         events: list[Event] = []
         if self.state is SessionState.CLOSED:
             return events
-        deadlines, pending = self._deadlines, self._pending
-        expired = False
-        while deadlines and deadlines[0][0] <= now:
-            _, seq = deadlines.popleft()
-            if pending.pop(seq, None) is not None:
-                self._expired.append(seq)  # reported once the SMSC is heard from
-                self._timeouts += 1
-                expired = True
-        if expired and self.state is SessionState.BOUND:
-            if self._timeouts >= self.dead_after_timeouts:
-                detail = (
-                    f"{self._timeouts} submit_sm unanswered in a row, "
-                    f"after {self.response_timeout:g}s each"
-                )
-                events.append(self._close(CloseReason.DEAD, detail))
-                return events
-            if self._control_deadline is None:  # is anyone there? ask now
-                self._send_enquire_link(now)
-        if self._control_deadline is not None and self._control_deadline <= now:
+        if self._expire_submits(now, events):
+            return events
+        control = self._control_deadline
+        if control is not None and control <= now:
             self._control_deadline = None
-            if self.state is SessionState.BINDING:
-                detail = f"bind unanswered after {self.bind_timeout:g}s"
-                events.append(self._close(CloseReason.BIND_FAILED, detail))
-            elif self.state is SessionState.UNBINDING:
-                detail = f"unbind unanswered after {self.response_timeout:g}s"
-                events.append(self._close(CloseReason.UNBOUND, detail))
-            else:
-                detail = f"enquire_link unanswered after {self.response_timeout:g}s"
-                events.append(self._close(CloseReason.DEAD, detail))
+            events.append(self._control_unanswered())
             return events
         if (
             self.state is SessionState.BOUND
-            and self._control_deadline is None
+            and control is None
             and now >= self._last_rx + self.enquire_link
         ):
             self._send_enquire_link(now)
         return events
 
+    def _expire_submits(self, now: float, events: list[Event]) -> bool:
+        """Set aside the submits past their deadline, to report once the SMSC is heard
+        from, and ask whether anyone is there; True when that many closed the session."""
+        inflight = self._inflight
+        if not inflight.expire(now) or self.state is not SessionState.BOUND:
+            return False
+        if inflight.timeouts >= self.dead_after_timeouts:
+            detail = (
+                f"{inflight.timeouts} submit_sm unanswered in a row, "
+                f"after {self.response_timeout:g}s each"
+            )
+            events.append(self._close(CloseReason.DEAD, detail))
+            return True
+        if self._control_deadline is None:  # is anyone there? ask now
+            self._send_enquire_link(now)
+        return False
+
+    def _control_unanswered(self) -> Closed:
+        """The bind, unbind or enquire_link sent got no answer in time."""
+        if self.state is SessionState.BINDING:
+            detail = f"bind unanswered after {self.bind_timeout:g}s"
+            return self._close(CloseReason.BIND_FAILED, detail)
+        if self.state is SessionState.UNBINDING:
+            detail = f"unbind unanswered after {self.response_timeout:g}s"
+            return self._close(CloseReason.UNBOUND, detail)
+        detail = f"enquire_link unanswered after {self.response_timeout:g}s"
+        return self._close(CloseReason.DEAD, detail)
+
     def _send_enquire_link(self, now: float) -> None:
-        seq = self._next_seq()
+        self._seq = seq = next_sequence(self._seq)
         self._out.append(encode_bare(CommandId.ENQUIRE_LINK, seq))
         self._control_seq = seq
         self._control_deadline = now + self.response_timeout
@@ -367,51 +292,35 @@ class EsmeSession:
         try:
             frames = self._frames.feed(data)
         except CommandLengthError as exc:
-            frames = []
-            broken: CommandLengthError | None = exc
-        else:
-            broken = None
-        if self._expired and frames:  # the SMSC is there: its unanswered submits go up
-            events.extend(SubmitExpired(sequence=seq) for seq in self._expired)
-            self._expired.clear()
-        pending = self._pending
+            self._out.append(encode_bare(CommandId.GENERIC_NACK, 0, st.ESME_RINVCMDLEN))
+            events.append(self._close(CloseReason.PROTOCOL, str(exc), st.ESME_RINVCMDLEN))
+            return events
+        inflight = self._inflight
+        if inflight.expired and frames:  # the SMSC is there: its unanswered submits go up
+            events.extend(SubmitExpired(sequence=seq) for seq in inflight.heard())
+        pending = inflight.pending
         for frame in frames:
             # hot path: submit_sm_resp without building a PDU object
             _, command_id, status, seq = HEADER.unpack_from(frame)
             if command_id == _SUBMIT_SM_RESP:
-                self._timeouts = 0
+                inflight.timeouts = 0
                 if pending.pop(seq, None) is not None:
                     nul = frame.find(b"\x00", 16)
                     if 16 < nul <= 16 + MAX_MESSAGE_ID:
                         message_id = frame[16:nul].decode("latin-1")
-                    elif status:
-                        message_id = ""  # an error answer need not carry an id
-                    else:
                         events.append(
-                            SubmitMisanswered(sequence=seq, detail=_message_id_fault(frame, nul))
+                            SubmitAnswered(sequence=seq, status=status, message_id=message_id)
                         )
-                        continue
-                    events.append(
-                        SubmitAnswered(sequence=seq, status=status, message_id=message_id)
-                    )
-                continue
-            if self._handle_frame(frame, command_id, status, seq, events):
+                    else:
+                        events.append(_without_message_id(frame, nul, seq, status))
+            elif self._dispatch(frame, command_id, status, seq, events):
                 return events
-        if broken is not None:
-            self._out.append(encode_bare(CommandId.GENERIC_NACK, 0, st.ESME_RINVCMDLEN))
-            events.append(self._close(CloseReason.PROTOCOL, str(broken), st.ESME_RINVCMDLEN))
         return events
-
-    def _handle_frame(
-        self, frame: bytes, command_id: int, status: int, seq: int, events: list[Event]
-    ) -> bool:
-        """Handle one non-hot-path PDU; True when the session closed."""
-        self._dispatch(frame, command_id, status, seq, events)
-        return self.state is SessionState.CLOSED
 
     def _dispatch(
         self, frame: bytes, command_id: int, status: int, seq: int, events: list[Event]
-    ) -> None:
+    ) -> bool:
+        """Handle one PDU off the hot path; True when the session closed."""
         try:
             pdu = decode(frame)
         except MalformedPdu as exc:
@@ -420,16 +329,16 @@ class EsmeSession:
             else:
                 self._out.append(encode_bare(CommandId.GENERIC_NACK, seq, exc.status))
                 events.append(PeerError(detail=str(exc)))
-            return
+            return False
         cid = pdu.command_id
         if cid is CommandId.DELIVER_SM or cid is CommandId.DATA_SM:
             assert isinstance(pdu, ShortMessage | DataSm)  # noqa: S101 - narrowed by command_id
-            self._timeouts = 0
+            self._inflight.timeouts = 0
             events.append(DeliverReceived(pdu=pdu))
         elif cid is CommandId.ENQUIRE_LINK:
             self._out.append(encode_bare(CommandId.ENQUIRE_LINK_RESP, seq))
         elif cid is CommandId.GENERIC_NACK:
-            self._timeouts = 0
+            self._inflight.timeouts = 0
             self._on_nack(seq, status, events)
         elif seq == self._control_seq and self._control_deadline is not None:
             self._on_control_answer(pdu.command_id, status, pdu, events)
@@ -441,9 +350,10 @@ class EsmeSession:
         else:  # a request an ESME does not take (submit_sm, bind...)
             self._out.append(encode_bare(CommandId.GENERIC_NACK, seq, st.ESME_RINVCMDID))
             events.append(PeerError(detail=f"unexpected {cid.name.lower()} from the SMSC"))
+        return self.state is SessionState.CLOSED
 
     def _on_nack(self, seq: int, status: int, events: list[Event]) -> None:
-        if self._pending.pop(seq, None) is not None:
+        if self._inflight.pending.pop(seq, None) is not None:
             events.append(
                 SubmitAnswered(sequence=seq, status=status or st.ESME_RSYSERR, message_id="")
             )
@@ -468,11 +378,8 @@ class EsmeSession:
         self._control_deadline = None
         if self.state is SessionState.BINDING and cid == self.mode.command_id | 0x80000000:
             if status != st.ESME_ROK:
-                events.append(
-                    self._close(
-                        CloseReason.BIND_FAILED, f"bind refused: {st.status_name(status)}", status
-                    )
-                )
+                detail = f"bind refused: {st.status_name(status)}"
+                events.append(self._close(CloseReason.BIND_FAILED, detail, status))
                 return
             self.state = self.state.check(SessionState.BOUND)
             self.peer_system_id = getattr(pdu, "system_id", "")
@@ -485,13 +392,9 @@ class EsmeSession:
             events.append(PeerError(detail=f"unexpected {cid.name.lower()}"))
 
 
-_RESPONSES = frozenset(c for c in CommandId if c & RESPONSE_BIT)
-
-
-def _message_id_fault(frame: bytes, nul: int) -> str:
-    """What is wrong with the message_id of an ESME_ROK submit_sm_resp."""
-    if nul == 16 or len(frame) == 16:
-        return "submit_sm_resp ESME_ROK without a message_id"
-    if nul < 0:
-        return f"submit_sm_resp message_id of {len(frame) - 16} octets without its NUL"
-    return f"submit_sm_resp message_id of {nul - 16} octets (SMPP 3.4 allows {MAX_MESSAGE_ID})"
+def _without_message_id(frame: bytes, nul: int, seq: int, status: int) -> Event:
+    """A submit_sm_resp whose message_id is not usable: fine for an error answer,
+    which need not carry one; a broken ESME_ROK otherwise."""
+    if status:
+        return SubmitAnswered(sequence=seq, status=status, message_id="")
+    return SubmitMisanswered(sequence=seq, detail=message_id_fault(frame, nul))

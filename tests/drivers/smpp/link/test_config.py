@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from drivers.smpp.link.config import SmppLinkConfig
-from drivers.smpp.protocol.session import BindMode
+from drivers.smpp.protocol.states import BindMode
 from drivers.smpp.protocol.status import ESME_RTHROTTLED, ESME_RX_P_APPN, Disposition
 from gateway.model.errors import ConfigError
 from gateway.model.message import SenderKind

@@ -765,9 +765,9 @@ async def test_a_flooding_peer_that_reads_no_answers_is_cut_off(
         task = asyncio.create_task(link.run())
         try:
             await link.wait_bound(5)
-            assert link._proto is not None
-            assert link._proto.transport is not None
-            link._proto.transport.get_extra_info("socket").setsockopt(
+            assert link.connection is not None
+            assert link.connection.transport is not None
+            link.connection.transport.get_extra_info("socket").setsockopt(
                 socket.SOL_SOCKET, socket.SO_SNDBUF, 4096
             )
             bound.set()

@@ -9,6 +9,17 @@ import pytest
 
 from drivers.smpp.protocol import status as st
 from drivers.smpp.protocol.decode import decode
+from drivers.smpp.protocol.events import (
+    Bound,
+    Closed,
+    CloseReason,
+    DeliverReceived,
+    Event,
+    PeerError,
+    SubmitAnswered,
+    SubmitExpired,
+    SubmitMisanswered,
+)
 from drivers.smpp.protocol.pdu import (
     HEADER,
     CommandId,
@@ -16,20 +27,8 @@ from drivers.smpp.protocol.pdu import (
     encode_bare,
     encode_message_resp,
 )
-from drivers.smpp.protocol.session import (
-    BindMode,
-    Bound,
-    Closed,
-    CloseReason,
-    DeliverReceived,
-    EsmeSession,
-    Event,
-    PeerError,
-    SessionState,
-    SubmitAnswered,
-    SubmitExpired,
-    SubmitMisanswered,
-)
+from drivers.smpp.protocol.session import EsmeSession, next_sequence
+from drivers.smpp.protocol.states import BindMode, SessionState
 from drivers.smpp.simulator.session import SimConfig, SmscSession
 from gateway.model.errors import LocalProtocolError
 
@@ -331,7 +330,7 @@ def test_deliver_sm_is_handed_up_and_answered_when_the_caller_says() -> None:
     assert pair.esme.data_to_send() == b""  # nothing answered yet: the caller decides
     pair.esme.respond(delivered[0].pdu)
     pair.to_smsc()
-    assert pair.smsc._delivers == {}  # the SMSC saw its deliver_sm_resp
+    assert pair.smsc.unanswered == 0  # the SMSC saw its deliver_sm_resp
 
 
 def test_refused_deliver_sm_is_redelivered_by_the_smsc() -> None:
@@ -447,12 +446,11 @@ def test_connection_lost_returns_unanswered_sequences() -> None:
 
 
 def test_sequence_numbers_wrap_before_the_sign_bit() -> None:
-    pair = Pair(window=1000)
-    pair.bind()
-    pair.esme._seq = 0x7FFFFFFE  # jump to the edge
-    first = submit(pair)
-    second = submit(pair)
-    assert (first, second) == (0x7FFFFFFF, 1)
+    assert next_sequence(0x7FFFFFFE) == 0x7FFFFFFF
+    assert next_sequence(0x7FFFFFFF) == 1  # never 0, never the sign bit
+    pair = Pair()
+    pair.bind()  # bind_transceiver took sequence 1
+    assert (submit(pair), submit(pair)) == (next_sequence(1), next_sequence(2))
 
 
 def test_deliver_sm_from_smsc_keeps_fields() -> None:
@@ -472,4 +470,5 @@ def test_deliver_sm_from_smsc_keeps_fields() -> None:
     got = events[0].pdu
     assert isinstance(got, ShortMessage)
     assert (got.source_addr, got.destination_addr, got.short_message) == ("336", "12345", b"hi")
-    assert decode(pair.smsc._delivers[got.sequence]) == got
+    [sent] = pair.smsc.unacknowledged()  # the deliver_sm as the SMSC sent it
+    assert decode(sent) == got
