@@ -71,16 +71,16 @@ from gateway.link.interface import (
     LinkHealth,
     Receipt,
     ReceiptDone,
-    Retry,
     SegmentSender,
     SubmitRequest,
 )
 from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.errors import CodecError
 from gateway.model.message import MessageState, SegmentState
+from gateway.model.outcomes import Retry
+from gateway.model.records import Message, OutcomeRecord, QueueChanges
 from gateway.ops.metrics import Metrics
 from gateway.store.base import Store
-from gateway.store.records import Message, OutcomeRecord, QueueChanges
 
 ChangesSink = Callable[[QueueChanges], None]
 _LINK_STATE_REASONS = frozenset({"link_down", "no_link_bound", "no_route"})

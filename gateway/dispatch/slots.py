@@ -21,15 +21,9 @@ import itertools
 import random
 from typing import Any
 
-from gateway.link.interface import (
-    Link,
-    Outcome,
-    OutcomeCallback,
-    Retry,
-    SegmentSender,
-    SubmitRequest,
-)
-from gateway.store.records import Message
+from gateway.link.interface import Link, OutcomeCallback, SegmentSender, SubmitRequest
+from gateway.model.outcomes import Outcome, Retry
+from gateway.model.records import Message
 
 
 class SendOrder:

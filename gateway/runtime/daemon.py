@@ -32,6 +32,7 @@ from gateway.ingress.http import HttpServer, LocalOperations, build_app
 from gateway.link.interface import Link, LinkHealth, Receipt, ReceiptDone
 from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.errors import ConfigError, UserError
+from gateway.model.records import InboundMessage, Lease, OutcomeRecord, QueueChanges
 from gateway.ops.metrics import Metrics
 from gateway.ops.sdnotify import Notifier, watchdog_interval, watchdog_pinger
 from gateway.runtime import housekeeping
@@ -40,7 +41,6 @@ from gateway.runtime.links import LinkSet
 from gateway.runtime.worker_pool import Handoffs, WorkerGone, WorkerPool, WorkerSettings
 from gateway.store import open_store, sqlite_path
 from gateway.store.base import Store
-from gateway.store.records import InboundMessage, Lease, OutcomeRecord, QueueChanges
 from gateway.store.runlock import hold_store
 
 JOURNAL_REPLAY_BATCH = 1000  # segments a crash left in the journal, recorded per transaction

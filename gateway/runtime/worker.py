@@ -27,6 +27,7 @@ from gateway.ingress.http import HttpServer, build_app
 from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.errors import ConfigError
 from gateway.model.message import MessageState
+from gateway.model.records import Lease, Message
 from gateway.ops.logs import configure_logging, get_logger
 from gateway.runtime.assembly import build_events, build_mqtt_ingress, build_send_service, tune_gc
 from gateway.runtime.worker_records import (
@@ -37,7 +38,6 @@ from gateway.runtime.worker_records import (
 from gateway.runtime.worker_wire import LINE_LIMIT, OncePerTurn, decode, encode
 from gateway.store import open_store
 from gateway.store.base import Store
-from gateway.store.records import Lease, Message
 from gateway.store.sqlite.rows import message_row
 
 

@@ -38,10 +38,10 @@ from typing import Any
 
 from gateway.link.interface import Receipt
 from gateway.model.errors import ConfigError, StoreError
+from gateway.model.records import Message, OutcomeRecord, QueueChanges
 from gateway.ops.metrics import RELAYED, Metrics
 from gateway.runtime.worker_records import changes_from, outcome_list, receipt_list
 from gateway.runtime.worker_wire import LINE_LIMIT, OncePerTurn, decode, encode
-from gateway.store.records import Message, OutcomeRecord, QueueChanges
 from gateway.store.sqlite.rows import message_from
 
 # how long the daemon waits for a new worker to serve before it gives up

@@ -25,9 +25,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from gateway.link.interface import Accepted, Receipt, ReceiptState, Rejected, Retry
+from gateway.link.interface import Receipt
 from gateway.model.message import MessageState
-from gateway.store.records import OutcomeRecord, QueueChanges, StateChange
+from gateway.model.outcomes import Accepted, ReceiptState, Rejected, Retry
+from gateway.model.records import OutcomeRecord, QueueChanges, StateChange
 
 _RECEIPT_STATES = {s.value: s for s in ReceiptState}
 _STATES = {s.value: s for s in MessageState}

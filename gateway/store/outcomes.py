@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from gateway.accounting.ledger import AccountState
-from gateway.link.interface import Accepted, Receipt, ReceiptState, Rejected, Retry
+from gateway.link.interface import Receipt
 from gateway.model.message import (
     FINAL_MESSAGE_STATES,
     MESSAGE_TRANSITIONS,
@@ -43,7 +43,8 @@ from gateway.model.message import (
     MessageState,
     SegmentState,
 )
-from gateway.store.records import LedgerEntry, OutcomeRecord, QueueChanges, StateChange
+from gateway.model.outcomes import Accepted, ReceiptState, Rejected, Retry
+from gateway.model.records import LedgerEntry, OutcomeRecord, QueueChanges, StateChange
 
 _SEG = SegmentState
 _MSG = MessageState

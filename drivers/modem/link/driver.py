@@ -29,15 +29,8 @@ from drivers.modem.protocol.at import Command, Response, Unsolicited
 from drivers.modem.protocol.status import ErrorKind, classify_cme, classify_cms
 from drivers.modem.protocol.tpdu import build_submit
 from drivers.modem.protocol.tracking import ReceiptMatcher, TokenBucket
-from gateway.link.interface import (
-    Accepted,
-    LinkHandler,
-    LinkHealth,
-    Outcome,
-    Rejected,
-    Retry,
-    SubmitRequest,
-)
+from gateway.link.interface import LinkHandler, LinkHealth, SubmitRequest
+from gateway.model.outcomes import Accepted, Outcome, Rejected, Retry
 
 Sleep = Callable[[float], Awaitable[None]]
 

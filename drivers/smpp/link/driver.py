@@ -40,16 +40,9 @@ from drivers.smpp.link.submit import SubmitMapper
 from drivers.smpp.protocol.pdu import DataSm, ShortMessage
 from drivers.smpp.protocol.session import CloseReason, EsmeSession, SessionState
 from drivers.smpp.protocol.window import Answer, RateChange, SendWindow
-from gateway.link.interface import (
-    LinkHandler,
-    LinkHealth,
-    Outcome,
-    OutcomeCallback,
-    Rejected,
-    Retry,
-    SubmitRequest,
-)
+from gateway.link.interface import LinkHandler, LinkHealth, OutcomeCallback, SubmitRequest
 from gateway.model.errors import LocalProtocolError
+from gateway.model.outcomes import Outcome, Rejected, Retry
 
 LINK_DOWN = Retry(reason="link_down")
 TIMEOUT = Retry(reason="timeout")

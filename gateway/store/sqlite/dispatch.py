@@ -29,6 +29,7 @@ from collections.abc import Iterable, Sequence
 from gateway.accounting.ledger import AccountState
 from gateway.link.interface import Receipt
 from gateway.model.message import MessageState
+from gateway.model.records import LedgerEntry, OutcomeRecord, QueueChanges
 from gateway.store.outcomes import (
     Batch,
     KeptReceipt,
@@ -40,7 +41,6 @@ from gateway.store.outcomes import (
     apply_receipts,
     split_receipts,
 )
-from gateway.store.records import LedgerEntry, OutcomeRecord, QueueChanges
 from gateway.store.sqlite.events import StatusRows
 from gateway.store.sqlite.fastpath import record_fast
 from gateway.store.sqlite.ledger import load_state, refund, save_state

@@ -46,7 +46,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from gateway.model.errors import StoreError
-from gateway.store.records import WriterStats
+from gateway.model.records import WriterStats
 from gateway.store.sqlite.connect import connect, open_writer_lock
 from gateway.store.sqlite.schema import migrate
 
@@ -131,7 +131,7 @@ class TransactionRunner:
     """Runs write jobs, one transaction per call: the write lock file (flock), then
     ``BEGIN IMMEDIATE``, each job in a SAVEPOINT of its own (one that raises rolls
     back alone and hands its exception back), one COMMIT. Counts what it costs
-    (:class:`~gateway.store.records.WriterStats`).
+    (:class:`~gateway.model.records.WriterStats`).
 
     The Engine's writer thread runs one; it holds no asyncio state, so any
     thread that owns a write connection can.

@@ -11,7 +11,7 @@ from structlog.testing import capture_logs
 
 from gateway.accounting.ledger import AccountState, Ledger, history_csv, parse_amount
 from gateway.model.errors import AlreadyExists, InsufficientCredit, MonthlyCapReached, UserError
-from gateway.store.records import Enqueued, EntryKind
+from gateway.model.records import Enqueued, EntryKind
 from gateway.store.sqlite.store import SqliteStore
 from tests.gateway.store.support import make_account, new_message
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from gateway.model.message import MessageState
+from gateway.model.records import QueueChanges, StateChange
 from gateway.runtime.worker_records import changes_from, changes_list
-from gateway.store.records import QueueChanges, StateChange
 
 
 def test_changes_keep_final_states_and_unmatched_late_and_dropped_receipts() -> None:

@@ -23,15 +23,8 @@ from drivers.smpp.simulator.mo import mo_pdus
 from drivers.smpp.simulator.server import SmscSimulator
 from drivers.smpp.simulator.session import SimConfig, SmscSession
 from gateway.inbound.reassembly import Reassembler
-from gateway.link.interface import (
-    Accepted,
-    InboundPart,
-    Outcome,
-    ReceiptState,
-    Rejected,
-    Retry,
-    SubmitRequest,
-)
+from gateway.link.interface import InboundPart, SubmitRequest
+from gateway.model.outcomes import Accepted, Outcome, ReceiptState, Rejected, Retry
 from tests.drivers.smpp.conftest import (
     RecordingHandler,
     SinkHandler,

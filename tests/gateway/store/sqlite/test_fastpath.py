@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from gateway.link.interface import Accepted, Receipt, ReceiptState, Rejected, Retry
+from gateway.link.interface import Receipt
 from gateway.model.message import SenderKind
-from gateway.store.records import Lease, NewMessage, OutcomeRecord, QueueChanges
+from gateway.model.outcomes import Accepted, ReceiptState, Rejected, Retry
+from gateway.model.records import Lease, NewMessage, OutcomeRecord, QueueChanges
 from gateway.store.sqlite import admin, dispatch, enqueue, fastpath, ledger
 from gateway.store.sqlite.connect import connect
 from gateway.store.sqlite.events import unpack_events

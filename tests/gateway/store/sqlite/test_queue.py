@@ -8,10 +8,10 @@ import sqlite3
 
 import pytest
 
-from gateway.link.interface import Accepted, Retry
 from gateway.model.errors import ClientRefConflict, InsufficientCredit, NotFound, UserError
 from gateway.model.message import MessageState, SegmentState
-from gateway.store.records import Enqueued, EntryKind, Lease, OutcomeRecord, Refused
+from gateway.model.outcomes import Accepted, Retry
+from gateway.model.records import Enqueued, EntryKind, Lease, OutcomeRecord, Refused
 from gateway.store.sqlite import queue as sqlite_queue
 from gateway.store.sqlite.rows import message_from, message_row
 from gateway.store.sqlite.store import SqliteStore
