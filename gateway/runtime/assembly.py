@@ -15,7 +15,7 @@ from gateway.ingress.mqtt_sends import MqttSendHandler
 from gateway.ingress.pipeline import SendService
 from gateway.model.clock import Clock
 from gateway.model.records import Lease, Message
-from gateway.ops.metrics import RelayedMetrics
+from gateway.ops.metric_sinks import RelayedMetrics
 from gateway.store.base import Store
 
 

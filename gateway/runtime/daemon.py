@@ -28,7 +28,8 @@ from gateway.dispatch.journal import AcceptJournal, journal_base
 from gateway.events.mqtt_bridge import MqttBridge
 from gateway.events.publisher import EventPublisher
 from gateway.inbound.receiver import LinkEvents
-from gateway.ingress.http import HttpServer, LocalOperations, build_app
+from gateway.ingress.http import HttpServer, build_app
+from gateway.ingress.http_operations import LocalOperations
 from gateway.link.interface import Link, LinkHealth, Receipt, ReceiptDone
 from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.errors import ConfigError, UserError

@@ -39,7 +39,8 @@ from typing import Any
 from gateway.link.interface import Receipt
 from gateway.model.errors import ConfigError, StoreError
 from gateway.model.records import Message, OutcomeRecord, QueueChanges
-from gateway.ops.metrics import RELAYED, Metrics
+from gateway.ops.metric_sinks import RELAYED
+from gateway.ops.metrics import Metrics
 from gateway.runtime.worker_records import changes_from, outcome_list, receipt_list
 from gateway.runtime.worker_wire import LINE_LIMIT, OncePerTurn, decode, encode
 from gateway.store.sqlite.rows import message_from

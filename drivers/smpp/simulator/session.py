@@ -34,8 +34,7 @@ from drivers.smpp.simulator.config import BROKEN_ID_FORMS, SimConfig, message_id
 from drivers.smpp.simulator.receipts import receipt_deliver_sm
 from gateway.model.outcomes import ReceiptState
 
-# SimConfig (drivers.smpp.simulator.config): what a session is built with
-__all__ = ["REDELIVER_DELAY", "SimConfig", "SmscSession"]
+__all__ = ["REDELIVER_DELAY", "SmscSession"]
 
 REDELIVER_DELAY = 0.2  # seconds before a refused deliver_sm is sent again
 

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from gateway.model.errors import NotFound
-from gateway.model.ids import new_id as new_id  # noqa: PLC0414 (explicit re-export)
 from gateway.model.message import MessageClass, MessageState, SegmentState, SenderKind, SenderStatus
 from gateway.model.outcomes import ReceiptState
 from gateway.model.records import (

@@ -30,7 +30,8 @@ from drivers.smpp.protocol.session import (
     SubmitExpired,
     SubmitMisanswered,
 )
-from drivers.smpp.simulator.session import SimConfig, SmscSession
+from drivers.smpp.simulator.config import SimConfig
+from drivers.smpp.simulator.session import SmscSession
 from gateway.model.errors import LocalProtocolError
 
 
