@@ -1,10 +1,11 @@
 """Segment outcomes, receipts and final states on SQLite, batched.
 
-The rules are :mod:`gateway.store.outcomes`'s; this module loads the
-messages and segments a round touches (:class:`_Work`), serves what the rules
-read meanwhile (receipts kept for a later match, account states, refunds),
-and writes what changed with a few ``executemany`` calls, inside the writer's
-one transaction, with the status events (and webhook rows) the rules added
+The rules are :mod:`gateway.store.outcomes`'s and :mod:`gateway.store.rounds`'s;
+this module loads the messages and segments a round touches (:class:`_Work`),
+serves what the rules read meanwhile (receipts kept for a later match,
+account states, refunds), and writes what changed with a few ``executemany``
+calls, inside the writer's one transaction, with the status events (and
+webhook rows) the rules added
 (:class:`~gateway.store.sqlite.events.StatusRows`).
 
 Outcomes and receipts are recorded together (:func:`record`): the common
@@ -30,17 +31,8 @@ from gateway.accounting.ledger import AccountState
 from gateway.link.interface import Receipt
 from gateway.model.message import MessageState
 from gateway.model.records import LedgerEntry, OutcomeRecord, QueueChanges
-from gateway.store.outcomes import (
-    Batch,
-    KeptReceipt,
-    MessageRow,
-    ReceiptKey,
-    SegmentRow,
-    accepted_in,
-    apply_outcomes,
-    apply_receipts,
-    split_receipts,
-)
+from gateway.store.outcomes import Batch, KeptReceipt, MessageRow, ReceiptKey, SegmentRow
+from gateway.store.rounds import accepted_in, apply_outcomes, apply_receipts, split_receipts
 from gateway.store.sqlite.events import StatusRows
 from gateway.store.sqlite.fastpath import record_fast
 from gateway.store.sqlite.ledger import load_state, refund, save_state
