@@ -229,13 +229,13 @@ def record(
     events.write(conn)
     if not fast.outcomes and not fast.receipts:
         return QueueChanges(changes=tuple(fast.changes))
-    rest = _record(conn, fast.outcomes, fast.receipts, now, outbox=outbox)
+    rest = record_general(conn, fast.outcomes, fast.receipts, now, outbox=outbox)
     if not fast.changes:
         return rest
     return dataclasses.replace(rest, changes=(*fast.changes, *rest.changes))
 
 
-def _record(
+def record_general(
     conn: sqlite3.Connection,
     outcomes: Sequence[OutcomeRecord],
     receipts: Sequence[Receipt],
@@ -243,7 +243,10 @@ def _record(
     *,
     outbox: bool = True,
 ) -> QueueChanges:
-    """The general path: every message of the round loaded, changed, written."""
+    """The general path: every message of the round loaded, changed, written.
+
+    :func:`record` leaves it what the fast path does not take; it is also the
+    reference that fast path is proved equal to (tests/gateway/store/sqlite/test_fastpath.py)."""
     accepted = accepted_in(outcomes)
     with_outcome, later = split_receipts(receipts, accepted)
     where = _find_segments(conn, later) if later else {}

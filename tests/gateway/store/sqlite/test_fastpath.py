@@ -208,7 +208,7 @@ def test_fast_and_general_paths_leave_the_same_store(
         fast = dispatch.record(fast_conn, outcomes, receipts, NOW)
         fast_conn.execute("COMMIT")
         general_conn.execute("BEGIN IMMEDIATE")
-        general = dispatch._record(general_conn, outcomes, receipts, NOW)
+        general = dispatch.record_general(general_conn, outcomes, receipts, NOW)
         general_conn.execute("COMMIT")
         assert _changes(fast) == _changes(general)
         assert fast.unmatched_receipts == general.unmatched_receipts
