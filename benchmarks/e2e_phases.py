@@ -22,15 +22,9 @@ from benchmarks.raw_smpp import raw_client
 from drivers.smpp.link.config import SmppLinkConfig
 from drivers.smpp.link.driver import SmppLink
 from gateway.codec import encode
-from gateway.link.interface import (
-    Accepted,
-    InboundPart,
-    Outcome,
-    Receipt,
-    ReceiptDone,
-    SubmitRequest,
-)
+from gateway.link.interface import InboundPart, Receipt, ReceiptDone, SubmitRequest
 from gateway.model.message import SenderKind
+from gateway.model.outcomes import Accepted, Outcome
 
 TEXT = "Your code is 482913. It expires in 10 minutes. Do not share it."  # one GSM segment
 TARGET = 5_000.0  # msg/s, the target

@@ -22,15 +22,9 @@ from drivers.modem.protocol.at import Command
 from drivers.modem.simulator.modem import SimConfig
 from drivers.modem.simulator.pty import PtyModem
 from gateway.codec import encode
-from gateway.link.interface import (
-    Accepted,
-    InboundPart,
-    Receipt,
-    ReceiptDone,
-    SubmitRequest,
-    submit,
-)
+from gateway.link.interface import InboundPart, Receipt, ReceiptDone, SubmitRequest, submit
 from gateway.model.message import SenderKind
+from gateway.model.outcomes import Accepted
 
 
 class Sink:

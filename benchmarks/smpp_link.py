@@ -24,15 +24,9 @@ from typing import Any
 from drivers.smpp.link.config import SmppLinkConfig
 from drivers.smpp.link.driver import SmppLink
 from gateway.codec import Segment
-from gateway.link.interface import (
-    Accepted,
-    InboundPart,
-    Receipt,
-    ReceiptDone,
-    SubmitRequest,
-    submit,
-)
+from gateway.link.interface import InboundPart, Receipt, ReceiptDone, SubmitRequest, submit
 from gateway.model.message import SenderKind
+from gateway.model.outcomes import Accepted
 
 TEXT = b"Your code is 482913. It expires in 10 minutes. Do not share it with anyone."
 DESTINATION = "+33612345678"

@@ -30,12 +30,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gateway.link.interface import Accepted, Receipt, ReceiptState
+from gateway.link.interface import Receipt
+from gateway.model.ids import new_id
 from gateway.model.message import SenderKind
+from gateway.model.outcomes import Accepted, ReceiptState
+from gateway.model.records import NewMessage, OutcomeRecord
 from gateway.store import open_store
-from gateway.store.records import NewMessage, OutcomeRecord
 from gateway.store.sqlite.connect import connect
-from gateway.store.sqlite.rows import new_id
 from gateway.store.sqlite.schema import migrate
 
 BATCH = 500

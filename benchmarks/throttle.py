@@ -40,16 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from drivers.smpp.link.config import SmppLinkConfig
 from drivers.smpp.link.driver import SmppLink
 from gateway.codec import Segment
-from gateway.link.interface import (
-    Accepted,
-    InboundPart,
-    Outcome,
-    Receipt,
-    ReceiptDone,
-    Rejected,
-    SubmitRequest,
-)
+from gateway.link.interface import InboundPart, Receipt, ReceiptDone, SubmitRequest
 from gateway.model.message import SenderKind
+from gateway.model.outcomes import Accepted, Outcome, Rejected
 
 TEXT = b"Your code is 482913. It expires in 10 minutes. Do not share it with anyone."
 TIMEOUT = 600.0  # seconds a run may take before it is reported as not finished

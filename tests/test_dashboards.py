@@ -11,7 +11,8 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry
 
-from gateway.link.interface import Accepted, LinkHealth, Retry
+from gateway.link.interface import LinkHealth
+from gateway.model.outcomes import Accepted, Retry
 from gateway.ops.metrics import Metrics
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,14 +18,11 @@ import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from gateway.model.errors import InsufficientCredit, MonthlyCapReached, UserError
-from gateway.store.records import Balance, CreditCrossing, LedgerEntry, LedgerResult
-from gateway.store.sqlite.rows import iso, month_of
-
-if TYPE_CHECKING:
-    from gateway.store.base import Store
+from gateway.model.isotime import iso, month_of
+from gateway.model.records import Balance, CreditCrossing, LedgerEntry, LedgerResult
 
 DEFAULT_MIN_TOPUP = 100
 _REFERENCE = re.compile(r"^[\w.:/#-]{1,100}$")
@@ -161,10 +158,22 @@ def history_csv(entries: Iterable[LedgerEntry]) -> str:
     return out.getvalue()
 
 
+class LedgerStore(Protocol):
+    """What :class:`Ledger` needs of a store (:class:`gateway.store.base.Store` has it)."""
+
+    async def topup(
+        self, account: str, amount: int, *, reference: str, note: str | None = None
+    ) -> LedgerResult: ...
+    async def adjust(self, account: str, amount: int, *, note: str) -> LedgerResult: ...
+    async def balance(self, account: str) -> Balance: ...
+    async def history(self, account: str, *, limit: int | None = None) -> list[LedgerEntry]: ...
+    async def verify_ledger(self) -> dict[str, tuple[int, int]]: ...
+
+
 class Ledger:
     """Operator-facing ledger operations over a store (top-ups, adjustments, balance)."""
 
-    def __init__(self, *, store: Store, min_topup: int = DEFAULT_MIN_TOPUP, log: Any) -> None:
+    def __init__(self, *, store: LedgerStore, min_topup: int = DEFAULT_MIN_TOPUP, log: Any) -> None:
         self._store = store
         self._min_topup = min_topup
         self._log = log

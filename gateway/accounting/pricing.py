@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable
 
 from gateway.model.errors import NoPrice, UserError
-from gateway.store.records import Price
+from gateway.model.records import Price
 
 _PREFIX = re.compile(r"^\+?\d{0,15}$")
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from gateway.cli.runtime import Context, emit_json, fields, iso, optional_int, run, table
 from gateway.model.errors import UserError
+from gateway.model.records import Account
 from gateway.store import KEEP, Keep
-from gateway.store.records import Account
 
 
 def account_doc(a: Account) -> dict[str, Any]:

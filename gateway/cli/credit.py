@@ -9,7 +9,7 @@ from typing import Any
 
 from gateway.accounting.ledger import history_csv, parse_amount
 from gateway.cli.runtime import Context, emit_json, fields, iso, run, table
-from gateway.store.records import LedgerEntry
+from gateway.model.records import LedgerEntry
 
 
 def entry_doc(e: LedgerEntry) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from gateway.cli.runtime import Context, emit_json, fields, iso, parse_time, run, table
 from gateway.model.message import MessageState
-from gateway.store.records import Message, MessageView
+from gateway.model.records import Message, MessageView
 
 
 def message_doc(m: Message) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 from gateway.cli.runtime import Context, bulk_exit, emit_json, iso, run, table
 from gateway.ingress.recipient_csv import RowError, read_contacts_csv
 from gateway.model.errors import UserError
-from gateway.store.records import PhonebookContact
+from gateway.model.records import PhonebookContact
 
 
 def report_rows(path: Path, errors: Sequence[RowError]) -> None:

@@ -22,10 +22,10 @@ import structlog
 from gateway.accounting.ledger import Ledger
 from gateway.config.file import Config, load_config
 from gateway.model.errors import StoreError, UserError
+from gateway.model.isotime import iso
 from gateway.ops.metric_sinks import StoredMetrics
 from gateway.store import open_store
 from gateway.store.base import Store
-from gateway.store.sqlite.rows import iso
 
 # exit codes (README: exit codes): usage errors are argparse's 2
 EXIT_OK = 0

@@ -9,7 +9,7 @@ from typing import Any
 from gateway.cli.runtime import Context, emit_json, iso, run, table
 from gateway.ingress.senders import parse_sender
 from gateway.model.message import SenderKind, SenderStatus
-from gateway.store.records import Sender
+from gateway.model.records import Sender
 
 
 def sender_doc(s: Sender) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from gateway.cli.runtime import Context, emit_json, iso, run, table, whole_number
 from gateway.model.errors import UserError
-from gateway.store.records import ApiToken
+from gateway.model.records import ApiToken
 
 
 def token_doc(t: ApiToken) -> dict[str, Any]:

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.config.file import Config, Where
-from gateway.config.secrets import Secret
 from gateway.dispatch.router import Route
 from gateway.events.callbacks import CallbackPolicy
 from gateway.events.mqtt_bridge import MqttSettings
 from gateway.ingress.http_limits import HttpLimits
 from gateway.model.errors import ConfigError
+from gateway.model.secrets import Secret
 
 DRIVERS = ("smpp", "modem")
 MAX_WORKERS = 64

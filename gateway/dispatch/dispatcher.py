@@ -62,18 +62,13 @@ from gateway.dispatch.outcomes import Finished, OutcomeRecorder, RecordFn, Sendi
 from gateway.dispatch.retries import WAITING_FOR_A_LINK, RetryPolicy
 from gateway.dispatch.router import Router
 from gateway.dispatch.slots import References, SendOrder
-from gateway.link.interface import (
-    Link,
-    LinkHealth,
-    Receipt,
-    ReceiptDone,
-    Retry,
-)
+from gateway.link.interface import Link, LinkHealth, Receipt, ReceiptDone
 from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.message import MessageState
+from gateway.model.outcomes import Retry
+from gateway.model.records import Message, OutcomeRecord, QueueChanges
 from gateway.ops.metrics import Metrics
 from gateway.store.base import Store
-from gateway.store.records import Message, OutcomeRecord, QueueChanges
 
 ChangesSink = Callable[[QueueChanges], None]
 

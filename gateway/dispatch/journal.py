@@ -38,9 +38,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gateway.link.interface import Accepted, settle
+from gateway.link.interface import settle
+from gateway.model.outcomes import Accepted
+from gateway.model.records import OutcomeRecord
 from gateway.store.files import open_private
-from gateway.store.records import OutcomeRecord
 
 ROTATE_RECORDS = 20_000  # records per file
 _quote = json.encoder.encode_basestring  # a str as a JSON string literal (C)

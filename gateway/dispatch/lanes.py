@@ -25,13 +25,14 @@ from typing import Any, Protocol
 from gateway.codec import Segment, encode
 from gateway.dispatch.outcomes import OutcomeRecorder, Sending, Unsent
 from gateway.dispatch.slots import References, SendOrder, WeightedSlots
-from gateway.link.interface import Link, Retry, SubmitRequest
+from gateway.link.interface import Link, SubmitRequest
 from gateway.model.clock import Clock
 from gateway.model.errors import CodecError
 from gateway.model.message import MessageState, SegmentState
+from gateway.model.outcomes import Retry
+from gateway.model.records import Message, OutcomeRecord
 from gateway.ops.metrics import Metrics
 from gateway.store.base import Store
-from gateway.store.records import Message, OutcomeRecord
 
 INTERNAL_ERROR = Retry(reason="internal_error")
 

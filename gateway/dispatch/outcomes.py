@@ -35,12 +35,13 @@ from typing import Any, Protocol
 
 from gateway.dispatch.journal import AcceptJournal
 from gateway.dispatch.slots import WeightedSlots
-from gateway.link.interface import Accepted, Outcome, Receipt, ReceiptDone, Retry
+from gateway.link.interface import Receipt, ReceiptDone
 from gateway.model.clock import Clock
 from gateway.model.errors import StoreError
+from gateway.model.outcomes import Accepted, Outcome, Retry
+from gateway.model.records import Message, OutcomeRecord, QueueChanges
 from gateway.ops.metrics import Metrics
 from gateway.store.base import Store
-from gateway.store.records import Message, OutcomeRecord, QueueChanges
 
 RECORD_RETRY_MIN = 0.1  # seconds before the first new attempt to record outcomes
 RECORD_RETRY_MAX = 5.0  # seconds between attempts to record outcomes while the store fails

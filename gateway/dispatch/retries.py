@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 
-from gateway.link.interface import Retry
+from gateway.model.outcomes import Retry
 
 # retries that are the link's state: backed off to the link cap only
 LINK_STATE_REASONS = frozenset({"link_down", "no_link_bound", "no_route"})

@@ -17,7 +17,7 @@ import heapq
 import itertools
 import random
 
-from gateway.store.records import Message
+from gateway.model.records import Message
 
 
 class SendOrder:

@@ -46,13 +46,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from gateway.config.secrets import Secret
 from gateway.events.mqtt.client import Message, MqttClient, NotConnected
 from gateway.events.mqtt.errors import MqttError
 from gateway.events.mqtt.events import PublishTooLarge
 from gateway.events.mqtt.packets import SUBACK_FAILURE, Publish
 from gateway.events.mqtt.session import Session
 from gateway.model.errors import ConfigError
+from gateway.model.secrets import Secret
 
 SendHandler = Callable[[str, bytes], Awaitable[None]]
 TooLargeHandler = Callable[[str, bytes, int], Awaitable[None]]  # account, head, size

@@ -22,9 +22,9 @@ from gateway.events import webhooks
 from gateway.events.callbacks import CallbackPolicy
 from gateway.events.mqtt_bridge import MqttBridge, MqttUnavailable
 from gateway.model.clock import SYSTEM_CLOCK, Clock
+from gateway.model.records import WebhookEvent
 from gateway.ops.metric_sinks import EventMetrics
 from gateway.store.base import Store
-from gateway.store.records import WebhookEvent
 
 BATCH = 500
 # MQTT events per round (one outbox read, one pipelined publish, one delete),

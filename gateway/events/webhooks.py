@@ -30,7 +30,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from gateway.events.callbacks import ONLY_PUBLIC, CallbackPolicy
-from gateway.store.records import WebhookEvent
+from gateway.model.records import WebhookEvent
 
 SIGNATURE_HEADER = "X-Smsgw-Signature"
 MAX_ATTEMPTS = 12  # about 4 hours of back-off in all

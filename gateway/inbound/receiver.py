@@ -21,10 +21,10 @@ from gateway.inbound.reassembly import InboundMessage as Reassembled
 from gateway.inbound.reassembly import Reassembler
 from gateway.link.interface import InboundPart, Receipt, ReceiptDone
 from gateway.model.clock import SYSTEM_CLOCK, Clock
+from gateway.model.ids import new_id
+from gateway.model.records import InboundMessage
 from gateway.ops.metrics import Metrics
-from gateway.store import new_id
 from gateway.store.base import Store
-from gateway.store.records import InboundMessage
 
 OWNER_TTL = 60.0  # seconds a destination's owning account is remembered
 InboundSink = Callable[[InboundMessage], Awaitable[None]]

@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from gateway.store.records import Message
+from gateway.model.records import Message
 
 MAX_IDS = 500  # ids per line: ~15 KB of JSON, well under journald's 48 KB line limit
 

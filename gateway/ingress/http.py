@@ -42,8 +42,7 @@ from gateway.link.interface import LinkHealth
 from gateway.ops.metric_sinks import IngressMetrics
 from gateway.store.base import Store
 
-# LocalOperations, Operations and Readiness: what build_app's callers pass it
-__all__ = ["HttpServer", "LocalOperations", "Operations", "Readiness", "build_app"]
+__all__ = ["HttpServer", "build_app"]
 
 
 def build_app(

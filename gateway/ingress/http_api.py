@@ -39,9 +39,9 @@ from gateway.model.errors import (
     UserError,
 )
 from gateway.model.message import MessageState
+from gateway.model.records import MessageView
 from gateway.ops.metric_sinks import IngressMetrics
 from gateway.store.base import Store
-from gateway.store.records import MessageView
 
 __all__ = ["CHANNEL", "MAX_INBOUND_LIMIT", "MessagesApi"]
 

@@ -148,9 +148,11 @@ class Connections:
         finally:
             guard.request_finished()
 
-    # --- called by the guards ------------------------------------------------------
+    # --- called by each connection's guard ------------------------------------------
 
-    def _admit(self, guard: _Guard, transport: asyncio.BaseTransport) -> bool:
+    def admit(self, guard: _Guard, transport: asyncio.Transport) -> asyncio.Protocol | None:
+        """aiohttp's protocol for a new connection, or None: over the limit, the
+        connection was answered 503 and closed."""
         if len(self._open) >= self.limits.max_connections:
             self.refused += 1
             self._log.warning(
@@ -158,14 +160,18 @@ class Connections:
                 reason="too_many_connections",
                 max_connections=self.limits.max_connections,
             )
-            return False
+            transport.write(self._busy)
+            transport.close()
+            return None
         self._open[transport] = guard
-        return True
+        return self._make()
 
-    def _release(self, transport: asyncio.BaseTransport) -> None:
+    def release(self, transport: asyncio.BaseTransport) -> None:
+        """A connection is gone: it no longer counts against the limit."""
         self._open.pop(transport, None)
 
-    def _expired(self, phase: str) -> None:
+    def timed_out(self, phase: str) -> None:
+        """A connection closed for taking too long in ``phase`` ("headers" or "idle")."""
         if self._debug is not None:
             self._debug.debug("http_connection_timed_out", phase=phase)
 
@@ -186,11 +192,9 @@ class _Guard(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport = cast("asyncio.Transport", transport)  # a stream server's transport
         self._transport = transport
-        if not self._owner._admit(self, transport):
-            transport.write(self._owner._busy)
-            transport.close()
+        self._inner = self._owner.admit(self, transport)
+        if self._inner is None:
             return
-        self._inner = self._owner._make()
         self._inner.connection_made(transport)
         self._arm("headers", self._owner.limits.header_timeout)
 
@@ -215,7 +219,7 @@ class _Guard(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel()
         if self._transport is not None:
-            self._owner._release(self._transport)
+            self._owner.release(self._transport)
         if self._inner is not None:
             self._inner.connection_lost(exc)
             self._inner = None
@@ -246,7 +250,7 @@ class _Guard(asyncio.Protocol):
         self._timer = None
         if self._phase == "request" or self._transport is None:
             return
-        self._owner._expired(self._phase)
+        self._owner.timed_out(self._phase)
         self._transport.close()
 
 

@@ -69,7 +69,7 @@ from gateway.model.errors import (
 )
 from gateway.model.isotime import iso_utc
 from gateway.model.message import MessageClass
-from gateway.store.records import InboundMessage, MessageView
+from gateway.model.records import InboundMessage, MessageView
 
 __all__ = [
     "DEFAULT_MAX_BYTES",

@@ -40,8 +40,8 @@ from gateway.model.errors import (
 )
 from gateway.model.isotime import iso_utc
 from gateway.model.message import MessageClass, SenderStatus
+from gateway.model.records import Enqueued, Lease, Message, NewMessage, Refused, Sender
 from gateway.store.base import Store
-from gateway.store.records import Enqueued, Lease, Message, NewMessage, Refused, Sender
 
 _E164 = re.compile(r"^\+[1-9]\d{5,14}$")
 MAX_PRIORITY = 3

@@ -12,9 +12,9 @@ Rules (one per :class:`SenderKind`):
   stored in its canonical ``+<digits>`` form.
 
 A short code or a number receives replies, which go to its owner: it belongs
-to one account at a time (:data:`EXCLUSIVE_KINDS`; the store refuses a second
-approval, and a request while another account holds it approved). An
-alphanumeric name receives nothing and may be approved for several accounts.
+to one account at a time (:mod:`gateway.model.senders`, the rule the store
+keeps). An alphanumeric name receives nothing and may be approved for several
+accounts.
 
 With no kind given, it is inferred: ``+...`` is a NUMBER, 3 to 8 digits a
 SHORTCODE, anything else ALPHA. A kind given that the value does not fit is
@@ -27,18 +27,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.ingress.recipients import check_e164
-from gateway.model.errors import InvalidSender, SenderTaken
+from gateway.model.errors import InvalidSender
 from gateway.model.message import SenderKind
+from gateway.model.senders import KIND_LABELS
 
 __all__ = [
     "ALPHA_MAX_LENGTH",
-    "EXCLUSIVE_KINDS",
     "GSM_BASIC",
     "SHORTCODE_LENGTHS",
     "SenderAddress",
     "parse_sender",
-    "taken_by_another",
-    "taken_for_approval",
 ]
 
 # GSM 03.38 (3GPP TS 23.038 section 6.2.1) default alphabet, basic table; the
@@ -60,32 +58,6 @@ _ALPHA_CHARS = frozenset(GSM_BASIC) - {"\n", "\r", "\x1b"}
 ALPHA_MAX_LENGTH = 11
 SHORTCODE_LENGTHS = range(3, 9)
 
-_LABELS = {
-    SenderKind.ALPHA: "alphanumeric",
-    SenderKind.SHORTCODE: "short code",
-    SenderKind.NUMBER: "number",
-}
-
-
-# kinds that receive replies: one approved owner at a time
-EXCLUSIVE_KINDS = frozenset({SenderKind.SHORTCODE, SenderKind.NUMBER})
-
-
-def taken_by_another(value: str, kind: SenderKind) -> SenderTaken:
-    """A request for ``value`` while another account owns it (the owner is not named:
-    the account asking may be a customer)."""
-    return SenderTaken(
-        f"{_LABELS[kind]} {value!r} belongs to another account: it has one owner at a time"
-    )
-
-
-def taken_for_approval(value: str, kind: SenderKind, owner: str) -> SenderTaken:
-    """Approving ``value`` while ``owner`` holds it approved (said to the operator)."""
-    return SenderTaken(
-        f"{_LABELS[kind]} {value!r} is approved for account {owner!r}: one owner at a "
-        f"time; refuse it there first (smsgw sender refuse {owner} {value})"
-    )
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SenderAddress:
@@ -106,10 +78,10 @@ def parse_sender(raw: str, kind: SenderKind | None = None) -> SenderAddress:
     hint = ""
     for other in (inferred, SenderKind.ALPHA, SenderKind.SHORTCODE, SenderKind.NUMBER):
         if other is not target and _CHECKS[other](raw)[0] is not None:
-            hint = f"; it is a valid {_LABELS[other]} sender: use kind {other.value!r}"
+            hint = f"; it is a valid {KIND_LABELS[other]} sender: use kind {other.value!r}"
             break
     shown = repr(raw if len(raw) <= 40 else raw[:40] + "…")
-    raise InvalidSender(f"invalid {_LABELS[target]} sender {shown}: {reason}{hint}")
+    raise InvalidSender(f"invalid {KIND_LABELS[target]} sender {shown}: {reason}{hint}")
 
 
 def infer_kind(raw: str) -> SenderKind:

@@ -1,7 +1,8 @@
 """The one small interface every link driver implements (SMPP, modem).
 
 The dispatcher hands a link one :class:`SubmitRequest` per segment
-(:meth:`Link.send`) and is called back with its :class:`Outcome`. Receipts
+(:meth:`Link.send`) and is called back with its
+:data:`~gateway.model.outcomes.Outcome`. Receipts
 and inbound (MO) parts flow the other way through a :class:`LinkHandler`
 that the driver waits on (a receipt's ``done`` callback, an MO part's
 coroutine) *before* it acknowledges them to the peer (deliver_sm_resp,
@@ -9,15 +10,13 @@ AT+CMGD, AT+CNMA): whatever the handler has stored is safe, whatever it has
 not is redelivered by the peer.
 
 Drivers import only :mod:`gateway.link` (this module and
-:mod:`gateway.link.submit_tasks`), :mod:`gateway.model.message`,
-:mod:`gateway.model.errors`, :mod:`gateway.config.secrets` and
-:mod:`gateway.codec` (docs/architecture.md, imports).
+:mod:`gateway.link.submit_tasks`), :mod:`gateway.model` (messages, outcomes,
+errors, secrets) and :mod:`gateway.codec` (docs/architecture.md, imports).
 """
 
 from __future__ import annotations
 
 import asyncio
-import enum
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import Protocol
 
 from gateway.codec import Segment
 from gateway.model.message import MessageClass, SenderKind
+from gateway.model.outcomes import Outcome, ReceiptState
 
 # --- what goes out ------------------------------------------------------------
 
@@ -45,53 +45,10 @@ class SubmitRequest:
     priority: int = 0  # 0 (normal) .. 3 (highest)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Accepted:
-    """The SMSC (or modem) took the segment; ``smsc_id`` is what receipts will name."""
-
-    smsc_id: str
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Retry:
-    """Transient failure: try again later (same or other link)."""
-
-    reason: str  # status name (ESME_RTHROTTLED, CMS_500, timeout, link_down...)
-    status: int | None = None
-    delay: float = 0.0  # suggested seconds before the next try
-    throttled: bool = False  # the peer asked us to slow down
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Rejected:
-    """Permanent refusal: retrying the same segment will not help."""
-
-    reason: str  # status name (ESME_RINVDSTADR, CMS_21...)
-    status: int | None = None
-
-
-Outcome = Accepted | Retry | Rejected
 OutcomeCallback = Callable[[Outcome], None]
 
 
 # --- what comes back ----------------------------------------------------------
-
-
-class ReceiptState(enum.Enum):
-    """Delivery receipt states (SMPP 3.4 message_state / TP-ST mapped)."""
-
-    ENROUTE = "enroute"  # still trying (not final)
-    ACCEPTED = "accepted"  # accepted on behalf of the handset (final, treated as delivered)
-    DELIVERED = "delivered"
-    UNDELIVERABLE = "undeliverable"
-    EXPIRED = "expired"
-    DELETED = "deleted"
-    REJECTED = "rejected"
-    UNKNOWN = "unknown"
-
-    @property
-    def final(self) -> bool:
-        return self is not ReceiptState.ENROUTE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,7 +13,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from gateway.link.interface import Outcome, OutcomeCallback, Retry, SubmitRequest
+from gateway.link.interface import OutcomeCallback, SubmitRequest
+from gateway.model.outcomes import Outcome, Retry
 
 SubmitOne = Callable[[SubmitRequest], Awaitable[Outcome]]
 

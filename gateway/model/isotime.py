@@ -10,8 +10,9 @@ past is due, far future is not.
 from __future__ import annotations
 
 import datetime as dt
+import time
 
-__all__ = ["iso_utc"]
+__all__ = ["iso", "iso_utc", "month_of"]
 
 _EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)
 _LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)
@@ -24,3 +25,15 @@ def iso_utc(seconds: float, *, timespec: str = "seconds") -> str:
     except (OverflowError, ValueError, OSError):  # out of range, or NaN
         when = _LATEST if seconds > 0 else _EARLIEST
     return when.isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
+def iso(at: float | None) -> str:
+    """ISO 8601 UTC with seconds, or '' for None."""
+    if at is None:
+        return ""
+    return iso_utc(at)
+
+
+def month_of(at: float) -> str:
+    """'YYYY-MM' of a POSIX time, in UTC."""
+    return time.strftime("%Y-%m", time.gmtime(at))

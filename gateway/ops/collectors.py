@@ -16,7 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from gateway.link.interface import LinkHealth
-from gateway.store.records import WriterStats
+from gateway.model.records import WriterStats
 
 __all__ = ["MODEM_GAUGES", "PREFIX", "LinkCollector", "StoreCollector"]
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import collections
 from typing import Protocol
 
+from gateway.model.records import MetricCount
 from gateway.store.base import Store
-from gateway.store.records import MetricCount
 
 __all__ = [
     "RELAYED",

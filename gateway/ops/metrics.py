@@ -22,22 +22,13 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from gateway import __version__
-from gateway.link.interface import (
-    Accepted,
-    LinkHealth,
-    Outcome,
-    Receipt,
-    ReceiptState,
-    Rejected,
-    Retry,
-)
+from gateway.link.interface import LinkHealth, Receipt
+from gateway.model.outcomes import Accepted, Outcome, ReceiptState, Rejected, Retry
+from gateway.model.records import MetricCount, QueueChanges, WriterStats
 from gateway.ops.collectors import PREFIX, LinkCollector, StoreCollector
-from gateway.ops.metric_sinks import RELAYED, STORED, RelayedMetrics
-from gateway.store.records import MetricCount, QueueChanges, WriterStats
+from gateway.ops.metric_sinks import STORED
 
-# RELAYED and RelayedMetrics (gateway.ops.metric_sinks): what the daemon's Metrics
-# answer for its worker processes, imported from here by the runtime
-__all__ = ["RELAYED", "SUBMIT_LATENCY_BUCKETS", "Metrics", "RelayedMetrics"]
+__all__ = ["SUBMIT_LATENCY_BUCKETS", "Metrics"]
 
 # submit_sm -> submit_sm_resp (or AT+CMGS -> +CMGS): 1 ms on a LAN SMSC up to
 # the 30 s a congested SMSC or a modem on a weak signal can take.

@@ -14,9 +14,9 @@ from gateway.events.publisher import EventPublisher
 from gateway.ingress.mqtt_sends import MqttSendHandler
 from gateway.ingress.pipeline import SendService
 from gateway.model.clock import Clock
-from gateway.ops.metrics import RelayedMetrics
+from gateway.model.records import Lease, Message
+from gateway.ops.metric_sinks import RelayedMetrics
 from gateway.store.base import Store
-from gateway.store.records import Lease, Message
 
 
 def build_send_service(

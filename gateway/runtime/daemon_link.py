@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from gateway.model.message import MessageState
+from gateway.model.records import Message
 from gateway.runtime.worker_records import message_list
 from gateway.runtime.worker_wire import OncePerTurn, decode, encode
-from gateway.store.records import Message
 
 
 class DaemonLink:

@@ -25,16 +25,17 @@ from gateway.dispatch.journal import AcceptJournal, journal_base
 from gateway.events.mqtt_bridge import MqttBridge
 from gateway.events.publisher import EventPublisher
 from gateway.inbound.receiver import LinkEvents
-from gateway.ingress.http import HttpServer, LocalOperations, build_app
+from gateway.ingress.http import HttpServer, build_app
+from gateway.ingress.http_operations import LocalOperations
 from gateway.link.interface import LinkHealth, Receipt, ReceiptDone
 from gateway.model.clock import Clock
+from gateway.model.records import InboundMessage, Lease, OutcomeRecord, QueueChanges
 from gateway.ops.metrics import Metrics
 from gateway.runtime.assembly import build_events, build_send_service
 from gateway.runtime.links import LinkSet
 from gateway.runtime.worker_pool import Handoffs, WorkerGone, WorkerPool, WorkerSettings
 from gateway.store import open_store
 from gateway.store.base import Store
-from gateway.store.records import InboundMessage, Lease, OutcomeRecord, QueueChanges
 
 JOURNAL_REPLAY_BATCH = 1000  # segments a crash left in the journal, recorded per transaction
 

@@ -10,10 +10,10 @@ from typing import Any
 
 from gateway.codec import IMPLEMENTATION as CODEC_IMPLEMENTATION
 from gateway.model.clock import Clock
+from gateway.model.records import QueueChanges
 from gateway.ops.metrics import Metrics
 from gateway.ops.sdnotify import Notifier
 from gateway.store.base import Store
-from gateway.store.records import QueueChanges
 
 READY_POLL = 0.1  # seconds between looks at the links while waiting to be ready
 STATUS_EVERY = 10.0  # seconds between systemd status lines

@@ -24,6 +24,7 @@ from gateway.events.publisher import EventPublisher
 from gateway.ingress.http import HttpServer, build_app
 from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.errors import ConfigError
+from gateway.model.records import Lease
 from gateway.ops.logs import configure_logging, get_logger
 from gateway.runtime.assembly import build_events, build_mqtt_ingress, build_send_service, tune_gc
 from gateway.runtime.daemon_link import DaemonLink
@@ -35,7 +36,6 @@ from gateway.runtime.worker_records import (
 from gateway.runtime.worker_wire import LINE_LIMIT
 from gateway.store import open_store
 from gateway.store.base import Store
-from gateway.store.records import Lease
 
 
 @dataclass(slots=True, kw_only=True)

@@ -38,10 +38,11 @@ from typing import Any
 
 from gateway.link.interface import Receipt
 from gateway.model.errors import ConfigError, StoreError
-from gateway.ops.metrics import RELAYED, Metrics
+from gateway.model.records import Message, OutcomeRecord, QueueChanges
+from gateway.ops.metric_sinks import RELAYED
+from gateway.ops.metrics import Metrics
 from gateway.runtime.worker_records import changes_from, message_from, outcome_list, receipt_list
 from gateway.runtime.worker_wire import LINE_LIMIT, OncePerTurn, decode, encode
-from gateway.store.records import Message, OutcomeRecord, QueueChanges
 
 # how long the daemon waits for a new worker to serve before it gives up
 START_TIMEOUT = 30.0

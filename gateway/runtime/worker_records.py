@@ -15,7 +15,7 @@ Lists, not dicts: a round carries thousands.
   (retry) then ``reason, status, delay, throttled, retry_at``;
 - receipt ``[link, smsc_id, state, error, done_at, destination]``;
 - message (a ``handoff``: stored leased, for the daemon's dispatcher): the
-  fields of :class:`~gateway.store.records.Message` in its order, its enums
+  fields of :class:`~gateway.model.records.Message` in its order, its enums
   as their values;
 - changes (the answer): the final states the round reached,
   ``[[message_id, account, old, new, at], ...]``, then the receipts kept for
@@ -28,9 +28,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from gateway.link.interface import Accepted, Receipt, ReceiptState, Rejected, Retry
+from gateway.link.interface import Receipt
 from gateway.model.message import MessageClass, MessageState, SenderKind
-from gateway.store.records import Message, OutcomeRecord, QueueChanges, StateChange
+from gateway.model.outcomes import Accepted, ReceiptState, Rejected, Retry
+from gateway.model.records import Message, OutcomeRecord, QueueChanges, StateChange
 
 _RECEIPT_STATES = {s.value: s for s in ReceiptState}
 _STATES = {s.value: s for s in MessageState}

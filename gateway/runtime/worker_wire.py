@@ -10,7 +10,7 @@ worker -> daemon  ``["started", port]``: serving (port: the API's, or null)
                   the daemon's dispatcher (each the list of its columns, as
                   the store gives them): it sends them, no claim
                   ``["metric", name, {kwargs}]``: counted on the daemon's
-                  metrics (a method of :data:`gateway.ops.metrics.RELAYED`)
+                  metrics (a method of :data:`gateway.ops.metric_sinks.RELAYED`)
                   ``["ask", id, what]``: what is "metrics", "ready" or "links"
 daemon -> worker  ``["answer", id, value]``
                   ``["events"]``: new outbox rows (to worker 0)

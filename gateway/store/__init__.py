@@ -17,19 +17,16 @@ from __future__ import annotations
 import asyncio
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.errors import ConfigError
-from gateway.model.ids import new_id
 from gateway.store.base import KEEP, Keep, Store
 from gateway.store.files import make_dir
+from gateway.store.sqlite.engine import Engine
 from gateway.store.sqlite.schema import APPLICATION_ID
+from gateway.store.sqlite.store import SqliteStore
 
-if TYPE_CHECKING:
-    from gateway.store.sqlite.store import SqliteStore
-
-__all__ = ["KEEP", "Keep", "Store", "check_openable", "new_id", "open_store", "sqlite_path"]
+__all__ = ["KEEP", "Keep", "Store", "check_openable", "open_store", "sqlite_path"]
 
 
 def sqlite_path(url: str, *, base: Path | None = None) -> Path:
@@ -111,11 +108,6 @@ async def open_store(
     except OSError as exc:
         msg = f"cannot create the store directory {path.parent}: {exc.strerror}"
         raise ConfigError(msg) from None
-    # imported here: the SQLite modules use gateway.accounting.ledger, which uses
-    # this package's records
-    from gateway.store.sqlite.engine import Engine  # noqa: PLC0415
-    from gateway.store.sqlite.store import SqliteStore  # noqa: PLC0415
-
     engine = await asyncio.to_thread(
         Engine, str(path), synchronous=synchronous, checkpoints=checkpoints
     )

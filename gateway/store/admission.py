@@ -21,7 +21,7 @@ from typing import Protocol
 from gateway.accounting.ledger import AccountState
 from gateway.model.errors import ClientRefConflict, UserError
 from gateway.model.message import MessageState
-from gateway.store.records import CreditCrossing, Enqueued, Lease, Message, NewMessage, Refused
+from gateway.model.records import CreditCrossing, Enqueued, Lease, Message, NewMessage, Refused
 
 KnownRefs = dict[str, tuple[str, str | None]]  # destination -> (message id, body hash)
 

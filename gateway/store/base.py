@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from gateway.link.interface import Receipt
 from gateway.model.message import MessageState, SenderKind, SenderStatus
-from gateway.store.records import (
+from gateway.model.records import (
     Account,
     ApiToken,
     Balance,

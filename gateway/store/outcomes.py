@@ -4,7 +4,7 @@ backend-neutral.
 A backend loads the messages and segments a round touches into
 :class:`MessageRow` / :class:`SegmentRow`, hands them to a :class:`Batch`
 with a :class:`BatchSource` (what the rules need to read meanwhile), applies
-the round with :func:`apply_outcomes` and :meth:`Batch.receipt`, then writes
+the round (:mod:`gateway.store.rounds`: its outcomes, then its receipts), then writes
 what the rows say changed (their ``dirty``, ``placed`` and ``requeued``
 marks), the account states it loaded, and the events the batch added. The
 rules decide every outcome; the backend decides none.
@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from gateway.accounting.ledger import AccountState
-from gateway.link.interface import Accepted, Receipt, ReceiptState, Rejected, Retry
 from gateway.model.message import (
     FINAL_MESSAGE_STATES,
     MESSAGE_TRANSITIONS,
@@ -43,7 +42,8 @@ from gateway.model.message import (
     MessageState,
     SegmentState,
 )
-from gateway.store.records import LedgerEntry, OutcomeRecord, QueueChanges, StateChange
+from gateway.model.outcomes import ReceiptState
+from gateway.model.records import LedgerEntry, QueueChanges, StateChange
 
 _SEG = SegmentState
 _MSG = MessageState
@@ -91,8 +91,6 @@ _RECEIPT_TO = {r.value: (None if s is None else s.value) for r, s in RECEIPT_TO_
 _WORST_V = tuple((s.value, _AS_MESSAGE[s].value) for s in _WORST)
 _PENDING, _ACCEPTED, _DELIVERED = _SEG.PENDING.value, _SEG.ACCEPTED.value, _SEG.DELIVERED.value
 _QUEUED = _MSG.QUEUED.value
-_DISPATCHING = _MSG.DISPATCHING.value
-_REJECTED = _SEG.REJECTED.value
 _SUCCESS = frozenset({_MSG.SUBMITTED.value, _MSG.DELIVERED.value})
 _FAILED_SEGMENTS = frozenset(s.value for s in _WORST)
 
@@ -349,76 +347,3 @@ class Batch:
             )
             if entry is not None:
                 self.refunds.append(entry)
-
-
-def accepted_in(outcomes: Sequence[OutcomeRecord]) -> dict[ReceiptKey, list[tuple[str, int]]]:
-    """(link, smsc_id) -> [(message_id, index)...] of the segments the round accepts."""
-    accepted: dict[ReceiptKey, list[tuple[str, int]]] = {}
-    for o in outcomes:
-        if isinstance(o.outcome, Accepted):
-            accepted.setdefault((o.link, o.outcome.smsc_id), []).append((o.message_id, o.index))
-    return accepted
-
-
-def split_receipts(
-    receipts: Sequence[Receipt], accepted: dict[ReceiptKey, list[tuple[str, int]]]
-) -> tuple[dict[ReceiptKey, list[KeptReceipt]], list[Receipt]]:
-    """The receipts for segments accepted in the same round (applied with the
-    acceptance), and the others (looked up, or kept for an acceptance to come)."""
-    with_outcome: dict[ReceiptKey, list[KeptReceipt]] = {}
-    later = []
-    for r in receipts:
-        key = (r.link, r.smsc_id)
-        if key in accepted:
-            with_outcome.setdefault(key, []).append((r.state.value, r.error))
-        else:
-            later.append(r)
-    return with_outcome, later
-
-
-def apply_outcomes(batch: Batch, outcomes: Sequence[OutcomeRecord]) -> None:
-    """Each message's segments answered, then the message's own move: rejected when a
-    segment was, queued again for a retry, else what its segments imply."""
-    touched: dict[str, list[OutcomeRecord]] = {}
-    for o in outcomes:
-        if o.message_id in batch.msgs:
-            touched.setdefault(o.message_id, []).append(o)
-    for mid, answered in touched.items():
-        _answered(batch, batch.msgs[mid], answered)
-
-
-def _answered(batch: Batch, msg: MessageRow, answered: Sequence[OutcomeRecord]) -> None:
-    rejected: str | None = None
-    retry: OutcomeRecord | None = None
-    retry_reason = ""
-    for o in answered:
-        if not 0 <= o.index < len(msg.segments):
-            continue
-        match o.outcome:
-            case Accepted(smsc_id=smsc_id):
-                batch.accept(msg, o.index, o.link, smsc_id)
-            case Rejected(reason=reason):
-                batch.seg_to(msg.segments[o.index], _REJECTED, error=reason)
-                rejected = reason
-            case Retry(reason=reason):
-                retry, retry_reason = o, reason
-    if msg.state != _DISPATCHING:
-        return  # a late answer (lease ran out): segments recorded, state kept
-    if rejected is not None:
-        batch.msg_to(msg, _MSG.REJECTED.value, error=rejected)
-    elif retry is not None:
-        msg.attempts += 1
-        msg.next_attempt_at = retry.retry_at if retry.retry_at is not None else batch.now
-        msg.requeued = True
-        batch.msg_to(msg, _QUEUED, error=retry_reason)
-    else:
-        batch.derive(msg)
-
-
-def apply_receipts(batch: Batch, found: Sequence[tuple[str, int, Receipt]]) -> None:
-    """Receipts whose segments were found (message_id, index, receipt), then each
-    message moved to what its segments imply."""
-    for mid, index, r in found:
-        batch.receipt(batch.msgs[mid], index, r.state.value, r.error)
-    for mid in dict.fromkeys(f[0] for f in found):
-        batch.derive(batch.msgs[mid])

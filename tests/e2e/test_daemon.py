@@ -17,10 +17,10 @@ from drivers.smpp.simulator.server import SmscSimulator
 from gateway.config.file import load_config
 from gateway.dispatch.journal import AcceptJournal, journal_base
 from gateway.events.webhooks import verify
-from gateway.link.interface import Accepted
 from gateway.model.message import MessageState, SenderKind, SenderStatus
+from gateway.model.outcomes import Accepted
+from gateway.model.records import Enqueued, Lease, NewMessage, OutcomeRecord
 from gateway.store import open_store
-from gateway.store.records import Enqueued, Lease, NewMessage, OutcomeRecord
 from tests.e2e.system import (
     ACCOUNT,
     PRICE,

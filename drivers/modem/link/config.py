@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.config.secrets import Secret
 from gateway.model.errors import ConfigError
+from gateway.model.secrets import Secret
 
 _KEYS = frozenset(
     {

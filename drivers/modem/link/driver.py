@@ -33,17 +33,9 @@ from drivers.modem.protocol.at import Command, Response, Unsolicited
 from drivers.modem.protocol.status import ErrorKind, classify_cme, classify_cms
 from drivers.modem.protocol.tpdu import build_submit
 from drivers.modem.protocol.tracking import ReceiptMatcher, TokenBucket
-from gateway.link.interface import (
-    Accepted,
-    LinkHandler,
-    LinkHealth,
-    Outcome,
-    OutcomeCallback,
-    Rejected,
-    Retry,
-    SubmitRequest,
-)
+from gateway.link.interface import LinkHandler, LinkHealth, OutcomeCallback, SubmitRequest
 from gateway.link.submit_tasks import SubmitTasks
+from gateway.model.outcomes import Accepted, Outcome, Rejected, Retry
 
 Sleep = Callable[[float], Awaitable[None]]
 WINDOW = 1  # segments sent at once: one AT+CMGS at a time

@@ -21,7 +21,8 @@ from drivers.modem.protocol.at import Command, Unsolicited
 from drivers.modem.protocol.status import receipt_state
 from drivers.modem.protocol.tpdu import Deliver, PduError, StatusReport, decode_incoming
 from drivers.modem.protocol.tracking import ReceiptMatcher
-from gateway.link.interface import InboundPart, LinkHandler, Receipt, ReceiptState, stored
+from gateway.link.interface import InboundPart, LinkHandler, Receipt, stored
+from gateway.model.outcomes import ReceiptState
 
 _QUEUED_URCS = frozenset({"+CMTI", "+CDSI", "+CMT", "+CDS"})
 

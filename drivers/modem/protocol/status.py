@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 
-from gateway.link.interface import ReceiptState
+from gateway.model.outcomes import ReceiptState
 
 
 class ErrorKind(enum.Enum):

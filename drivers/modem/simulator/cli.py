@@ -14,8 +14,8 @@ from typing import Any
 from drivers.modem.simulator.modem import SimConfig
 from drivers.modem.simulator.network import describe_sent
 from drivers.modem.simulator.pty import PtyModem
-from gateway.config.secrets import Secret
 from gateway.model.errors import UserError
+from gateway.model.secrets import Secret
 
 CONSOLE_HELP = """\
 console (standard input, one command a line):

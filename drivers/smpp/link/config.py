@@ -14,9 +14,9 @@ from drivers.smpp.addresses import is_region
 from drivers.smpp.protocol.receipts import ID_FORMS
 from drivers.smpp.protocol.states import BindMode
 from drivers.smpp.protocol.status import Disposition, parse_status
-from gateway.config.secrets import Secret
 from gateway.model.errors import ConfigError
 from gateway.model.message import SenderKind
+from gateway.model.secrets import Secret
 
 CONCAT_MODES = ("udh8", "udh16", "sar", "payload")
 

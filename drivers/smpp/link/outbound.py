@@ -28,8 +28,9 @@ from drivers.smpp.link.config import SmppLinkConfig
 from drivers.smpp.link.connection import SmppProtocol
 from drivers.smpp.link.submit import SubmitMapper
 from drivers.smpp.protocol.window import Answer, RateChange, SendWindow
-from gateway.link.interface import OutcomeCallback, Rejected, Retry, SubmitRequest
+from gateway.link.interface import OutcomeCallback, SubmitRequest
 from gateway.model.errors import LocalProtocolError
+from gateway.model.outcomes import Rejected, Retry
 
 LINK_DOWN = Retry(reason="link_down")
 TIMEOUT = Retry(reason="timeout")

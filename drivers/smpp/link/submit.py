@@ -9,8 +9,9 @@ from drivers.smpp.protocol import tlv
 from drivers.smpp.protocol.pdu import relative_time, submit_sm_body
 from drivers.smpp.protocol.receipts import IdNormaliser
 from drivers.smpp.protocol.status import Disposition, StatusTable, status_name
-from gateway.link.interface import Accepted, Outcome, Rejected, Retry, SubmitRequest
+from gateway.link.interface import SubmitRequest
 from gateway.model.message import SenderKind
+from gateway.model.outcomes import Accepted, Outcome, Rejected, Retry
 
 DEST_TON = 1  # international
 DEST_NPI = 1  # E.164

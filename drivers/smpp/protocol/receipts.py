@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from drivers.smpp.addresses import address_text
 from drivers.smpp.protocol import tlv
 from drivers.smpp.protocol.pdu import DataSm, ShortMessage
-from gateway.link.interface import Receipt, ReceiptState
+from gateway.link.interface import Receipt
+from gateway.model.outcomes import ReceiptState
 
 ID_FORMS = ("as-is", "hex", "decimal")
 

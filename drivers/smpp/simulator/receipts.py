@@ -10,7 +10,7 @@ import time
 from drivers.smpp.protocol import tlv
 from drivers.smpp.protocol.pdu import CommandId, encode_submit_sm
 from drivers.smpp.protocol.receipts import STATE_CODES, format_receipt_text
-from gateway.link.interface import ReceiptState
+from gateway.model.outcomes import ReceiptState
 
 __all__ = ["RECEIPT_ESM", "receipt_deliver_sm"]
 

@@ -31,7 +31,7 @@ from typing import Any, TextIO
 from drivers.smpp.simulator.config import SimConfig
 from drivers.smpp.simulator.mo import mo_pdus
 from drivers.smpp.simulator.session import SmscSession
-from gateway.link.interface import ReceiptState
+from gateway.model.outcomes import ReceiptState
 
 
 class _SimProtocol(asyncio.Protocol):

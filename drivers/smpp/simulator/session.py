@@ -32,10 +32,9 @@ from drivers.smpp.protocol.pdu import (
 )
 from drivers.smpp.simulator.config import BROKEN_ID_FORMS, SimConfig, message_id_text
 from drivers.smpp.simulator.receipts import receipt_deliver_sm
-from gateway.link.interface import ReceiptState
+from gateway.model.outcomes import ReceiptState
 
-# SimConfig (drivers.smpp.simulator.config): what a session is built with
-__all__ = ["REDELIVER_DELAY", "SimConfig", "SmscSession"]
+__all__ = ["REDELIVER_DELAY", "SmscSession"]
 
 REDELIVER_DELAY = 0.2  # seconds before a refused deliver_sm is sent again
 

@@ -30,7 +30,6 @@ import ssl
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from gateway.config.secrets import Secret
 from gateway.events.mqtt.connection import MAX_PACKET, Connection
 from gateway.events.mqtt.encoding import check_topic_name
 from gateway.events.mqtt.errors import (
@@ -42,6 +41,7 @@ from gateway.events.mqtt.errors import (
 from gateway.events.mqtt.events import Acked, Connected, PublishTooLarge
 from gateway.events.mqtt.packets import Publish, Suback, Unsuback
 from gateway.events.mqtt.session import Session
+from gateway.model.secrets import Secret
 
 __all__ = ["Batch", "MqttClient", "NotConnected"]
 

@@ -12,12 +12,11 @@ import secrets
 import sqlite3
 from collections.abc import Sequence
 
-from gateway.ingress.senders import EXCLUSIVE_KINDS, taken_by_another, taken_for_approval
 from gateway.model.errors import AlreadyExists, NotFound, UserError
 from gateway.model.ids import new_webhook_secret
+from gateway.model.isotime import month_of
 from gateway.model.message import SenderKind, SenderStatus
-from gateway.store.base import Keep
-from gateway.store.records import (
+from gateway.model.records import (
     Account,
     ApiToken,
     InboundMessage,
@@ -27,11 +26,12 @@ from gateway.store.records import (
     SendContext,
     Sender,
 )
+from gateway.model.senders import EXCLUSIVE_KINDS, taken_by_another, taken_for_approval
+from gateway.store.base import Keep
 from gateway.store.sqlite.rows import (
     ACCOUNT_COLUMNS,
     SENDER_COLUMNS,
     account_from,
-    month_of,
     require_account,
     sender_from,
 )

@@ -1,10 +1,11 @@
 """Segment outcomes, receipts and final states on SQLite, batched.
 
-The rules are :mod:`gateway.store.outcomes`'s; this module loads the
-messages and segments a round touches (:class:`_Work`), serves what the rules
-read meanwhile (receipts kept for a later match, account states, refunds),
-and writes what changed with a few ``executemany`` calls, inside the writer's
-one transaction, with the status events (and webhook rows) the rules added
+The rules are :mod:`gateway.store.outcomes`'s and :mod:`gateway.store.rounds`'s;
+this module loads the messages and segments a round touches (:class:`_Work`),
+serves what the rules read meanwhile (receipts kept for a later match,
+account states, refunds), and writes what changed with a few ``executemany``
+calls, inside the writer's one transaction, with the status events (and
+webhook rows) the rules added
 (:class:`~gateway.store.sqlite.events.StatusRows`).
 
 Outcomes and receipts are recorded together (:func:`record`): the common
@@ -29,18 +30,9 @@ from collections.abc import Iterable, Sequence
 from gateway.accounting.ledger import AccountState
 from gateway.link.interface import Receipt
 from gateway.model.message import MessageState
-from gateway.store.outcomes import (
-    Batch,
-    KeptReceipt,
-    MessageRow,
-    ReceiptKey,
-    SegmentRow,
-    accepted_in,
-    apply_outcomes,
-    apply_receipts,
-    split_receipts,
-)
-from gateway.store.records import LedgerEntry, OutcomeRecord, QueueChanges
+from gateway.model.records import LedgerEntry, OutcomeRecord, QueueChanges
+from gateway.store.outcomes import Batch, KeptReceipt, MessageRow, ReceiptKey, SegmentRow
+from gateway.store.rounds import accepted_in, apply_outcomes, apply_receipts, split_receipts
 from gateway.store.sqlite.events import StatusRows
 from gateway.store.sqlite.fastpath import record_fast
 from gateway.store.sqlite.ledger import load_state, refund, save_state
@@ -237,13 +229,13 @@ def record(
     events.write(conn)
     if not fast.outcomes and not fast.receipts:
         return QueueChanges(changes=tuple(fast.changes))
-    rest = _record(conn, fast.outcomes, fast.receipts, now, outbox=outbox)
+    rest = record_general(conn, fast.outcomes, fast.receipts, now, outbox=outbox)
     if not fast.changes:
         return rest
     return dataclasses.replace(rest, changes=(*fast.changes, *rest.changes))
 
 
-def _record(
+def record_general(
     conn: sqlite3.Connection,
     outcomes: Sequence[OutcomeRecord],
     receipts: Sequence[Receipt],
@@ -251,7 +243,10 @@ def _record(
     *,
     outbox: bool = True,
 ) -> QueueChanges:
-    """The general path: every message of the round loaded, changed, written."""
+    """The general path: every message of the round loaded, changed, written.
+
+    :func:`record` leaves it what the fast path does not take; it is also the
+    reference that fast path is proved equal to (tests/gateway/store/sqlite/test_fastpath.py)."""
     accepted = accepted_in(outcomes)
     with_outcome, later = split_receipts(receipts, accepted)
     where = _find_segments(conn, later) if later else {}

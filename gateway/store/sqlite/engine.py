@@ -5,8 +5,10 @@ When the loop is busy the thread takes every queued operation (up to
 ``max_batch``) into one ``BEGIN IMMEDIATE`` transaction, runs each inside
 its own SAVEPOINT (a failing one rolls back alone), commits once, then
 resolves the callers' futures: an operation is acknowledged only after its
-commit. ``BEGIN IMMEDIATE`` takes SQLite's write lock before anything is
-read, so balance checks and debits of concurrent *processes* serialise too.
+commit (:class:`~gateway.store.sqlite.transactions.TransactionRunner` runs
+each transaction). ``BEGIN IMMEDIATE`` takes SQLite's write lock before
+anything is read, so balance checks and debits of concurrent *processes*
+serialise too.
 Bulk jobs (enqueues, weighted by their messages) fill a transaction up to
 ``max_bulk`` messages; the rest wait for the next one, so the dispatcher's
 small writes do not wait behind every queued enqueue. Urgent jobs (the
@@ -34,21 +36,20 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import fcntl
 import functools
-import os
 import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from gateway.model.errors import StoreError
-from gateway.store.records import WriterStats
-from gateway.store.sqlite.connect import connect, open_writer_lock
+from gateway.model.records import WriterStats
+from gateway.store.sqlite.connect import connect
 from gateway.store.sqlite.schema import migrate
+from gateway.store.sqlite.transactions import TransactionRunner
 
 T = TypeVar("T")
 # who copies the WAL back into the database file: the committing writer
@@ -125,95 +126,6 @@ def _resolve(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
         future.set_result(value)
     else:
         future.set_exception(value)
-
-
-class TransactionRunner:
-    """Runs write jobs, one transaction per call: the write lock file (flock), then
-    ``BEGIN IMMEDIATE``, each job in a SAVEPOINT of its own (one that raises rolls
-    back alone and hands its exception back), one COMMIT. Counts what it costs
-    (:class:`~gateway.store.records.WriterStats`).
-
-    The Engine's writer thread runs one; it holds no asyncio state, so any
-    thread that owns a write connection can.
-    """
-
-    def __init__(self, conn: sqlite3.Connection, path: str) -> None:
-        self.conn = conn
-        self.path = path
-        self.lock_fd = open_writer_lock(path)
-        # added to by the running thread; stats() reads them from any thread
-        self._transactions = 0
-        self._busy = 0.0
-        self._lock_wait = 0.0
-        self._commit = 0.0
-        self._cpu = 0.0
-
-    def run(
-        self,
-        jobs: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]],
-    ) -> list[tuple[bool, Any]]:
-        """``fn(conn, *args)`` for each (fn, args); (True, value) or (False, exception)."""
-        asked = time.monotonic()
-        if self.lock_fd is None:
-            results = self._transaction(jobs)
-        else:
-            fcntl.flock(self.lock_fd, fcntl.LOCK_EX)
-            got = time.monotonic()
-            self._lock_wait += got - asked
-            asked = got
-            cpu = time.thread_time()
-            try:
-                results = self._transaction(jobs)
-            finally:
-                fcntl.flock(self.lock_fd, fcntl.LOCK_UN)
-            self._cpu += time.thread_time() - cpu
-        self._transactions += 1
-        self._busy += time.monotonic() - asked
-        return results
-
-    def _transaction(
-        self,
-        jobs: Sequence[tuple[Callable[..., Any], tuple[Any, ...]]],
-    ) -> list[tuple[bool, Any]]:
-        conn = self.conn
-        results: list[tuple[bool, Any]] = []
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            for fn, args in jobs:
-                conn.execute("SAVEPOINT job")
-                try:
-                    value = fn(conn, *args)
-                except sqlite3.OperationalError:
-                    raise  # disk full, I/O error, lock timeout: the whole batch fails
-                except Exception as exc:  # noqa: BLE001 (handed back to the caller)
-                    conn.execute("ROLLBACK TO job")
-                    results.append((False, exc))
-                else:
-                    results.append((True, value))
-                conn.execute("RELEASE job")
-            started = time.monotonic()
-            conn.execute("COMMIT")
-            self._commit += time.monotonic() - started
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            error = StoreError(f"store {self.path}: {exc}")
-            results = [(False, error)] * len(jobs)
-        return results
-
-    def stats(self) -> WriterStats:
-        return WriterStats(
-            transactions=self._transactions,
-            busy_seconds=self._busy,
-            lock_wait_seconds=self._lock_wait,
-            commit_seconds=self._commit,
-            cpu_seconds=self._cpu,
-        )
-
-    def close(self) -> None:
-        if self.lock_fd is not None:
-            os.close(self.lock_fd)
-            self.lock_fd = None
 
 
 class Engine:

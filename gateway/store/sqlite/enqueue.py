@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 from gateway.accounting.ledger import AccountState
 from gateway.model.ids import new_ids
+from gateway.model.records import Enqueued, EnqueueResult, Lease, Message, NewMessage, Refused
 from gateway.store.admission import KnownRefs, admit, new_message
-from gateway.store.records import Enqueued, EnqueueResult, Lease, Message, NewMessage, Refused
 from gateway.store.sqlite.events import StatusRows
 from gateway.store.sqlite.ledger import INSERT_ENTRY, load_state, save_state
 from gateway.store.sqlite.queue import get_message

@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gateway.model.isotime import iso_utc
-from gateway.store.records import InboundMessage, OutboxBatch
+from gateway.model.records import InboundMessage, OutboxBatch
 from gateway.store.sqlite.webhooks import INSERT_WEBHOOK
 
 EVENT_KINDS = frozenset({"status", "inbound", "rejected"})

@@ -22,9 +22,10 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from gateway.link.interface import Accepted, Receipt, ReceiptState
+from gateway.link.interface import Receipt
 from gateway.model.message import MessageState
-from gateway.store.records import OutcomeRecord, StateChange
+from gateway.model.outcomes import Accepted, ReceiptState
+from gateway.model.records import OutcomeRecord, StateChange
 from gateway.store.sqlite.events import StatusRows
 from gateway.store.sqlite.rows import chunks
 

@@ -6,8 +6,9 @@ import sqlite3
 
 from gateway.accounting.ledger import AccountState
 from gateway.model.errors import AlreadyExists
-from gateway.store.records import Balance, EntryKind, LedgerEntry, LedgerResult
-from gateway.store.sqlite.rows import LEDGER_COLUMNS, entry_from, month_of, require_account
+from gateway.model.isotime import month_of
+from gateway.model.records import Balance, EntryKind, LedgerEntry, LedgerResult
+from gateway.store.sqlite.rows import LEDGER_COLUMNS, entry_from, require_account
 
 
 def load_state(conn: sqlite3.Connection, name: str) -> AccountState:

@@ -8,7 +8,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 
-from gateway.store.records import MetricCount
+from gateway.model.records import MetricCount
 
 
 def add_metric_counts(conn: sqlite3.Connection, counts: Sequence[MetricCount]) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from gateway.model.errors import NotCancellable, NotFound
 from gateway.model.message import MessageState
-from gateway.store.records import (
+from gateway.model.records import (
     Message,
     MessageView,
     QueueChanges,

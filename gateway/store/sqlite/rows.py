@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from gateway.link.interface import ReceiptState
 from gateway.model.errors import NotFound
-from gateway.model.ids import new_id as new_id  # noqa: PLC0414 (explicit re-export)
-from gateway.model.isotime import iso_utc
 from gateway.model.message import MessageClass, MessageState, SegmentState, SenderKind, SenderStatus
-from gateway.store.records import (
+from gateway.model.outcomes import ReceiptState
+from gateway.model.records import (
     Account,
     EntryKind,
     LedgerEntry,
@@ -35,18 +32,6 @@ MESSAGE_COLUMNS = (
 SEGMENT_COLUMNS = (
     "message_id, idx, state, smsc_id, link, submitted_at, receipt_state, error, updated_at"
 )
-
-
-def month_of(at: float) -> str:
-    """'YYYY-MM' of a POSIX time, in UTC."""
-    return time.strftime("%Y-%m", time.gmtime(at))
-
-
-def iso(at: float | None) -> str:
-    """ISO 8601 UTC with seconds, or '' for None."""
-    if at is None:
-        return ""
-    return iso_utc(at)
 
 
 def account_from(row: Row) -> Account:

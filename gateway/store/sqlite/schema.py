@@ -203,7 +203,7 @@ CREATE INDEX messages_submitted ON messages(updated_at) WHERE state = 'submitted
 # the label values, whoever writes and however long no daemon runs.
 _V5 = """
 CREATE TABLE metric_counts (
-    name   TEXT NOT NULL,                    -- a Metrics method (gateway.ops.metrics.STORED)
+    name   TEXT NOT NULL,                    -- a Metrics method (gateway.ops.metric_sinks.STORED)
     labels TEXT NOT NULL,                    -- its keyword arguments, JSON, sorted keys
     amount INTEGER NOT NULL,
     PRIMARY KEY (name, labels)

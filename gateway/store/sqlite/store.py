@@ -9,8 +9,7 @@ from typing import Any
 from gateway.link.interface import Receipt
 from gateway.model.clock import Clock
 from gateway.model.message import MessageState, SenderKind, SenderStatus
-from gateway.store.base import KEEP, Keep
-from gateway.store.records import (
+from gateway.model.records import (
     Account,
     ApiToken,
     Balance,
@@ -35,6 +34,7 @@ from gateway.store.records import (
     WebhookRecord,
     WriterStats,
 )
+from gateway.store.base import KEEP, Keep
 from gateway.store.sqlite import admin, dispatch, events, ledger, metric_counts, webhooks
 from gateway.store.sqlite import enqueue as enq
 from gateway.store.sqlite import queue as mq

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from gateway.model.errors import NotFound
 from gateway.model.ids import new_webhook_secret
-from gateway.store.records import WebhookEvent, WebhookRecord
+from gateway.model.records import WebhookEvent, WebhookRecord
 
 INSERT_WEBHOOK = (
     "INSERT INTO webhooks (account, url, payload, attempts, next_at, state, created_at) "

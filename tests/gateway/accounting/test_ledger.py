@@ -5,21 +5,22 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import sqlite3
 
 import pytest
+import structlog
 from structlog.testing import capture_logs
 
 from gateway.accounting.ledger import AccountState, Ledger, history_csv, parse_amount
+from gateway.ingress.pipeline import SendRequest, SendService
 from gateway.model.errors import AlreadyExists, InsufficientCredit, MonthlyCapReached, UserError
-from gateway.store.records import Enqueued, EntryKind
+from gateway.model.records import Enqueued, EntryKind
 from gateway.store.sqlite.store import SqliteStore
 from tests.gateway.store.support import make_account, new_message
 
 
 @pytest.fixture
 def ledger(store: SqliteStore) -> Ledger:
-    import structlog
-
     return Ledger(store=store, min_topup=100, log=structlog.get_logger())
 
 
@@ -133,13 +134,11 @@ async def test_adjustment_needs_a_reason_and_is_journaled(
     assert (result.entry.kind, result.entry.note) == (EntryKind.ADJUSTMENT, "goodwill")
 
 
-async def test_alert_crossing_is_logged_once(store: SqliteStore, ledger: Ledger) -> None:
+async def test_alert_crossing_is_logged_once(store: SqliteStore) -> None:
     await make_account(store, credit=100)
     await store.set_account("acme", alert_below=95)
-    from gateway.ingress.pipeline import SendRequest, SendService
-
     with capture_logs() as logs:
-        service = SendService(store=store, log=ledger._log)
+        service = SendService(store=store, log=structlog.get_logger())
         for i in range(4):
             await service.send(
                 SendRequest(
@@ -169,8 +168,6 @@ async def test_verify_finds_a_tampered_balance(store: SqliteStore, ledger: Ledge
     await store.create_account("acme")
     await ledger.topup("acme", 100, reference="o")
     assert await ledger.verify() == {}
-    import sqlite3
-
     conn = sqlite3.connect(store.path)
     conn.execute("UPDATE accounts SET balance = 5")
     conn.commit()

@@ -6,7 +6,7 @@ import pytest
 
 from gateway.accounting.pricing import PriceList, normalize_prefix
 from gateway.model.errors import NoPrice, UserError
-from gateway.store.records import Price
+from gateway.model.records import Price
 
 
 def _p(prefix: str, credits_: int, account: str | None = None) -> Price:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from gateway.model.records import Enqueued, InboundMessage
 from gateway.store import open_store
-from gateway.store.records import Enqueued, InboundMessage
 from tests.gateway.cli.clirun import Cli
 from tests.gateway.store.support import new_message
 

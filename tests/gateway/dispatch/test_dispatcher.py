@@ -20,24 +20,15 @@ from gateway.codec import analyze
 from gateway.dispatch.dispatcher import Dispatcher, DispatchSettings
 from gateway.dispatch.journal import AcceptJournal
 from gateway.dispatch.router import Route, Router
-from gateway.link.interface import (
-    Accepted,
-    LinkHealth,
-    Outcome,
-    OutcomeCallback,
-    Receipt,
-    ReceiptState,
-    Rejected,
-    Retry,
-    SubmitRequest,
-)
+from gateway.link.interface import LinkHealth, OutcomeCallback, Receipt, SubmitRequest
 from gateway.link.submit_tasks import SubmitTasks
 from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.errors import StoreError
 from gateway.model.message import MessageState, SenderKind
+from gateway.model.outcomes import Accepted, Outcome, ReceiptState, Rejected, Retry
+from gateway.model.records import Lease, Message, NewMessage, OutcomeRecord, QueueChanges
 from gateway.ops.metrics import Metrics
 from gateway.store import open_store
-from gateway.store.records import Lease, Message, NewMessage, OutcomeRecord, QueueChanges
 from gateway.store.sqlite.store import SqliteStore
 from tests.clock import AheadClock
 from tests.gateway.store.support import make_account

@@ -14,8 +14,8 @@ import pytest
 
 from gateway.dispatch import journal as journal_module
 from gateway.dispatch.journal import AcceptJournal, JournalError, journal_base
-from gateway.link.interface import Accepted
-from gateway.store.records import OutcomeRecord
+from gateway.model.outcomes import Accepted
+from gateway.model.records import OutcomeRecord
 
 
 def _accepted(n: int, start: int = 0) -> list[OutcomeRecord]:

@@ -8,7 +8,7 @@ import asyncio
 from gateway.dispatch.slots import References, SendOrder, WeightedSlots
 from gateway.model.ids import new_id
 from gateway.model.message import MessageClass, MessageState, SenderKind
-from gateway.store.records import Message
+from gateway.model.records import Message
 
 
 def _message(priority: int, at: float) -> Message:

@@ -21,10 +21,10 @@ from gateway.events.callbacks import CallbackPolicy
 from gateway.events.mqtt_bridge import MqttBridge, MqttSettings
 from gateway.events.publisher import BATCH, MQTT_BATCH, EventPublisher
 from gateway.model.message import SenderKind, SenderStatus
+from gateway.model.records import OutboxBatch, WebhookEvent
 from gateway.ops.metrics import Metrics
 from gateway.store import open_store
 from gateway.store.base import Store
-from gateway.store.records import OutboxBatch, WebhookEvent
 from gateway.store.sqlite.events import encode
 from tests.fixtures.mosquitto import MosquittoBroker, receive
 from tests.gateway.store.support import new_message

@@ -23,7 +23,7 @@ from gateway.events.webhooks import (
     sign,
     verify,
 )
-from gateway.store.records import WebhookEvent
+from gateway.model.records import WebhookEvent
 from tests.webhook_receiver import webhook_receiver
 
 SECRET = b"account-secret"

@@ -9,7 +9,7 @@ from structlog.testing import capture_logs
 
 from gateway.ingress.accept_log import AcceptLog
 from gateway.model.message import MessageClass, MessageState, SenderKind
-from gateway.store.records import Message
+from gateway.model.records import Message
 
 
 def message(n: int, *, segments: int = 1) -> Message:

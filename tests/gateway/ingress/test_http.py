@@ -17,7 +17,7 @@ from structlog.testing import capture_logs
 from gateway.ingress.http import HttpServer
 from gateway.ingress.http_errors import STATUS_BY_ERROR, status_for
 from gateway.model.message import MessageState
-from gateway.store.records import Enqueued, EntryKind, InboundMessage
+from gateway.model.records import Enqueued, EntryKind, InboundMessage
 from tests.gateway.ingress.conftest import Client, Env
 from tests.gateway.store.support import new_message
 

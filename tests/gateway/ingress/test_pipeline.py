@@ -22,7 +22,7 @@ from gateway.model.errors import (
     TextTooLong,
 )
 from gateway.model.message import MessageClass, MessageState, SenderKind, SenderStatus
-from gateway.store.records import Lease
+from gateway.model.records import Lease
 from gateway.store.sqlite.store import SqliteStore
 from tests.clock import START, FakeClock
 from tests.gateway.store.support import fresh_store, make_account

@@ -8,17 +8,10 @@ import structlog
 from structlog.testing import capture_logs
 
 from gateway.codec import encode
-from gateway.link.interface import (
-    Accepted,
-    LinkHealth,
-    Outcome,
-    OutcomeCallback,
-    Retry,
-    SubmitRequest,
-    submit,
-)
+from gateway.link.interface import LinkHealth, OutcomeCallback, SubmitRequest, submit
 from gateway.link.submit_tasks import SubmitTasks
 from gateway.model.message import SenderKind
+from gateway.model.outcomes import Accepted, Outcome, Retry
 from tests.waiting import eventually
 
 

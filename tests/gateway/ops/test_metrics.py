@@ -9,12 +9,13 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway import __version__
-from gateway.link.interface import Accepted, LinkHealth, Receipt, ReceiptState, Rejected, Retry
+from gateway.link.interface import LinkHealth, Receipt
+from gateway.model.outcomes import Accepted, ReceiptState, Rejected, Retry
+from gateway.model.records import MetricCount, QueueChanges, WriterStats
 from gateway.ops.collectors import LinkCollector
 from gateway.ops.metric_sinks import StoredMetrics
 from gateway.ops.metrics import SUBMIT_LATENCY_BUCKETS, Metrics
 from gateway.store import open_store
-from gateway.store.records import MetricCount, QueueChanges, WriterStats
 
 
 @pytest.fixture

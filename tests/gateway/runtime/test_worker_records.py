@@ -7,8 +7,8 @@ import dataclasses
 import json
 
 from gateway.model.message import MessageState
+from gateway.model.records import Enqueued, Lease, QueueChanges, StateChange
 from gateway.runtime.worker_records import changes_from, changes_list, message_from, message_list
-from gateway.store.records import Enqueued, Lease, QueueChanges, StateChange
 from gateway.store.sqlite.store import SqliteStore
 from tests.gateway.store.support import make_account, new_message
 

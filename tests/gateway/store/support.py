@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from gateway.model.message import SenderKind, SenderStatus
+from gateway.model.records import NewMessage
 from gateway.store import open_store
 from gateway.store.base import Store
-from gateway.store.records import NewMessage
 from gateway.store.sqlite.store import SqliteStore
 from tests.clock import FakeClock
 

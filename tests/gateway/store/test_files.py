@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from gateway.dispatch.journal import AcceptJournal, journal_base
-from gateway.link.interface import Accepted
+from gateway.model.outcomes import Accepted
+from gateway.model.records import OutcomeRecord
 from gateway.store import open_store
 from gateway.store.files import open_private, prepare_database
-from gateway.store.records import OutcomeRecord
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from structlog.testing import capture_logs
 from drivers.modem.link.port import AtPort
 from drivers.modem.simulator.modem import SimConfig
 from drivers.modem.simulator.pty import PtyModem
-from gateway.link.interface import Accepted, Concat, ReceiptState, Rejected, Retry, submit
+from gateway.link.interface import Concat, submit
+from gateway.model.outcomes import Accepted, ReceiptState, Rejected, Retry
 from tests.drivers.modem.harness import Recorder, request, running_link, wait_for_condition
 from tests.drivers.modem.segments import gsm_segment
 
@@ -296,7 +297,7 @@ async def test_rate_limit_waits_on_the_injected_clock() -> None:
 
 
 def _secret(value: str) -> object:
-    from gateway.config.secrets import Secret
+    from gateway.model.secrets import Secret
 
     return Secret(value, source="env:MODEM_PIN")
 

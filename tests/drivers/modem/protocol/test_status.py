@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from drivers.modem.protocol.status import ErrorKind, classify_cme, classify_cms, receipt_state
-from gateway.link.interface import ReceiptState
+from gateway.model.outcomes import ReceiptState
 
 R, P, D = ErrorKind.RETRY, ErrorKind.PERMANENT, ErrorKind.LINK_DOWN
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from drivers.modem.link.driver import ModemLink
-from gateway.link.interface import Accepted, submit
+from gateway.link.interface import submit
+from gateway.model.outcomes import Accepted
 from tests.drivers.modem.harness import Recorder, link_config, request, wait_for_condition
 
 

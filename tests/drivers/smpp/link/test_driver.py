@@ -19,20 +19,13 @@ from drivers.smpp.link import deliveries as deliveries_module
 from drivers.smpp.link.config import SmppLinkConfig
 from drivers.smpp.link.driver import SmppLink
 from drivers.smpp.protocol.pdu import HEADER, BindResp, CommandId, encode
+from drivers.smpp.simulator.config import SimConfig
 from drivers.smpp.simulator.mo import mo_pdus
 from drivers.smpp.simulator.server import SmscSimulator
-from drivers.smpp.simulator.session import SimConfig, SmscSession
+from drivers.smpp.simulator.session import SmscSession
 from gateway.inbound.reassembly import Reassembler
-from gateway.link.interface import (
-    Accepted,
-    InboundPart,
-    Outcome,
-    ReceiptState,
-    Rejected,
-    Retry,
-    SubmitRequest,
-    submit,
-)
+from gateway.link.interface import InboundPart, SubmitRequest, submit
+from gateway.model.outcomes import Accepted, Outcome, ReceiptState, Rejected, Retry
 from tests.drivers.smpp.conftest import (
     RecordingHandler,
     SinkHandler,

@@ -13,8 +13,9 @@ from drivers.smpp.protocol import tlv
 from drivers.smpp.protocol.decode import decode
 from drivers.smpp.protocol.pdu import CommandId, ShortMessage, encode_submit_sm
 from gateway.codec import Segment, encode
-from gateway.link.interface import Accepted, Rejected, Retry, SubmitRequest
+from gateway.link.interface import SubmitRequest
 from gateway.model.message import SenderKind
+from gateway.model.outcomes import Accepted, Rejected, Retry
 
 
 def mapper(**table: Any) -> SubmitMapper:

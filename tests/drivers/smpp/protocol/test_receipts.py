@@ -16,7 +16,7 @@ from drivers.smpp.protocol.receipts import (
     parse_smpp_date,
     receipt_from_pdu,
 )
-from gateway.link.interface import ReceiptState
+from gateway.model.outcomes import ReceiptState
 
 STANDARD = (
     b"id:0000AB12 sub:001 dlvrd:001 submit date:2611220300 done date:2611220305 "

@@ -29,7 +29,8 @@ from drivers.smpp.protocol.pdu import (
 )
 from drivers.smpp.protocol.session import EsmeSession, next_sequence
 from drivers.smpp.protocol.states import BindMode, SessionState
-from drivers.smpp.simulator.session import SimConfig, SmscSession
+from drivers.smpp.simulator.config import SimConfig
+from drivers.smpp.simulator.session import SmscSession
 from gateway.model.errors import LocalProtocolError
 
 

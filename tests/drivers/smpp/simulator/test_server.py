@@ -13,7 +13,8 @@ from drivers.smpp.link.config import SmppLinkConfig
 from drivers.smpp.link.driver import SmppLink
 from drivers.smpp.simulator.config import SimConfig
 from drivers.smpp.simulator.server import SmscSimulator
-from gateway.link.interface import Accepted, submit
+from gateway.link.interface import submit
+from gateway.model.outcomes import Accepted
 from gateway.runtime.commands import build_parser
 from tests.drivers.smpp.conftest import RecordingHandler, StartLink, request, wait_for_condition
 

@@ -16,7 +16,6 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from gateway.config.secrets import Secret
 from gateway.events.mqtt.client import Message, MqttClient
 from gateway.events.mqtt.decoding import decode
 from gateway.events.mqtt.encoding import encode
@@ -34,6 +33,7 @@ from gateway.events.mqtt.packets import (
 )
 from gateway.events.mqtt.session import Session
 from gateway.events.mqtt_bridge import MqttBridge, MqttSettings
+from gateway.model.secrets import Secret
 from tests.fixtures.mosquitto import MosquittoBroker, receive, start_broker, tls_certificate
 from tests.waiting import eventually
 

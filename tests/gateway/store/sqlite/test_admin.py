@@ -11,8 +11,8 @@ import pytest
 
 from gateway.model.errors import AlreadyExists, NotFound, SenderTaken, UserError
 from gateway.model.message import SenderKind, SenderStatus
+from gateway.model.records import InboundMessage, PhonebookContact
 from gateway.store import KEEP, open_store
-from gateway.store.records import InboundMessage, PhonebookContact
 from gateway.store.sqlite.store import SqliteStore
 
 

@@ -7,10 +7,11 @@ from contextlib import closing
 
 import pytest
 
-from gateway.link.interface import Accepted, Receipt, ReceiptState, Rejected, Retry
+from gateway.link.interface import Receipt
 from gateway.model.message import IllegalTransition, MessageState, SegmentState
+from gateway.model.outcomes import Accepted, ReceiptState, Rejected, Retry
+from gateway.model.records import Enqueued, Message, OutcomeRecord
 from gateway.store.outcomes import aggregate
-from gateway.store.records import Enqueued, Message, OutcomeRecord
 from gateway.store.sqlite import dispatch as sqlite_dispatch
 from gateway.store.sqlite.store import SqliteStore
 from tests.clock import FakeClock

@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 
-from gateway.link.interface import Accepted, Receipt, ReceiptState, Rejected, Retry
+from gateway.link.interface import Receipt
 from gateway.model.errors import NotCancellable, UserError
 from gateway.model.message import IllegalTransition, MessageState
-from gateway.store.records import Enqueued, InboundMessage, Message, OutcomeRecord
+from gateway.model.outcomes import Accepted, ReceiptState, Rejected, Retry
+from gateway.model.records import Enqueued, InboundMessage, Message, OutcomeRecord
 from gateway.store.sqlite.events import id_runs, iso_ms, pack_event, unpack_events
 from gateway.store.sqlite.store import SqliteStore
 from tests.clock import FakeClock

@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from gateway.link.interface import Accepted, Receipt, ReceiptState, Rejected, Retry
+from gateway.link.interface import Receipt
 from gateway.model.message import SenderKind
-from gateway.store.records import Lease, NewMessage, OutcomeRecord, QueueChanges
+from gateway.model.outcomes import Accepted, ReceiptState, Rejected, Retry
+from gateway.model.records import Lease, NewMessage, OutcomeRecord, QueueChanges
 from gateway.store.sqlite import admin, dispatch, enqueue, fastpath, ledger
 from gateway.store.sqlite.connect import connect
 from gateway.store.sqlite.events import unpack_events
@@ -207,7 +208,7 @@ def test_fast_and_general_paths_leave_the_same_store(
         fast = dispatch.record(fast_conn, outcomes, receipts, NOW)
         fast_conn.execute("COMMIT")
         general_conn.execute("BEGIN IMMEDIATE")
-        general = dispatch._record(general_conn, outcomes, receipts, NOW)
+        general = dispatch.record_general(general_conn, outcomes, receipts, NOW)
         general_conn.execute("COMMIT")
         assert _changes(fast) == _changes(general)
         assert fast.unmatched_receipts == general.unmatched_receipts

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 import pytest
 
-from gateway.link.interface import Accepted, Retry
 from gateway.model.errors import ClientRefConflict, InsufficientCredit, NotFound, UserError
 from gateway.model.message import MessageState, SegmentState
-from gateway.store.records import Enqueued, EntryKind, OutcomeRecord, Refused
+from gateway.model.outcomes import Accepted, Retry
+from gateway.model.records import Enqueued, EntryKind, OutcomeRecord, Refused
 from gateway.store.sqlite import queue as sqlite_queue
 from gateway.store.sqlite.store import SqliteStore
 from tests.clock import FakeClock
@@ -190,24 +191,38 @@ async def test_claim_skips_far_future_messages_enqueued_first(
     assert len(tomorrow) == 3000
 
 
-async def test_claim_queries_use_the_queue_indexes(store: SqliteStore) -> None:
-    conn = sqlite3.connect(store.path)
-    params = {"worker": "w", "until": 1.0, "now": 0.0, "limit": 5, "walk": 20}
-    plans = {
-        name: " | ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
-        for name, sql in [
-            ("future", sqlite_queue._FUTURE),
-            ("all", sqlite_queue._CLAIM_ALL),
-            ("walk", sqlite_queue._CLAIM_WALK),
-            ("range", sqlite_queue._CLAIM_RANGE),
-        ]
-    }
+def _plans(path: str, run: Callable[[sqlite3.Connection], object]) -> list[str]:
+    """The query plan of each statement ``run`` executes on the database (rolled back)."""
+    conn = sqlite3.connect(path)
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    run(conn)
+    conn.set_trace_callback(None)
+    conn.rollback()
+    plans = [
+        " | ".join(r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}"))
+        for sql in statements
+        if sql.strip() not in {"BEGIN", "COMMIT"}
+    ]
     conn.close()
-    assert "USING INDEX messages_next (next_attempt_at>?)" in plans["future"]
-    assert "SCAN messages USING INDEX messages_due" in plans["all"]
-    assert "TEMP B-TREE" not in plans["all"]  # index order: no sort
-    assert "SCAN messages USING INDEX messages_due" in plans["walk"]
-    assert "USING INDEX messages_next (next_attempt_at<?)" in plans["range"]
+    return plans
+
+
+async def test_claim_queries_use_the_queue_indexes(store: SqliteStore, clock: FakeClock) -> None:
+    def claim(conn: sqlite3.Connection) -> object:
+        return sqlite_queue.claim_due(conn, "w", now=clock.now, limit=5, lease_seconds=60)
+
+    # nothing waits for later: every queued row is due, taken in index order
+    _, future, claim_all = _plans(store.path, claim)
+    assert "USING INDEX messages_next (next_attempt_at>?)" in future
+    assert "SCAN messages USING INDEX messages_due" in claim_all
+    assert "TEMP B-TREE" not in claim_all  # index order: no sort
+    # one waits for later: the first rows in claim order, then the due ones
+    await make_account(store, credit=100)
+    await store.enqueue([new_message(send_at=clock.now + 3600)])
+    _, _, walk, due_range = _plans(store.path, claim)
+    assert "SCAN messages USING INDEX messages_due" in walk
+    assert "USING INDEX messages_next (next_attempt_at<?)" in due_range
 
 
 async def test_restarted_worker_takes_back_its_own_leases_only(
@@ -304,11 +319,11 @@ async def test_waiting_for_a_link_becomes_due_at_once_by_priority(
     assert scheduled.next_attempt_at == later
 
 
-async def test_waking_waiting_messages_reads_only_the_next_minutes(store: SqliteStore) -> None:
-    conn = sqlite3.connect(store.path)
-    sql = sqlite_queue._WAKE.format(marks="?")
-    plan = " | ".join(
-        r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", (0.0, 0.0, 1.0, "link_down"))
+async def test_waking_waiting_messages_reads_only_the_next_minutes(
+    store: SqliteStore, clock: FakeClock
+) -> None:
+    [plan] = _plans(
+        store.path,
+        lambda conn: sqlite_queue.wake_waiting(conn, ("link_down",), now=clock.now, within=300),
     )
-    conn.close()
     assert "USING INDEX messages_next (next_attempt_at>? AND next_attempt_at<?)" in plan

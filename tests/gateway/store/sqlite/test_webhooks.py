@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from gateway.model.errors import NotFound
-from gateway.store.records import Enqueued, Message
+from gateway.model.records import Enqueued, Message
 from gateway.store.sqlite.store import SqliteStore
 from tests.clock import FakeClock
 from tests.gateway.store.support import make_account, new_message

@@ -9,9 +9,9 @@ import enum
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from gateway.link.interface import Outcome, ReceiptState
 from gateway.model.errors import UserError
 from gateway.model.message import MessageClass, MessageState, SegmentState, SenderKind, SenderStatus
+from gateway.model.outcomes import Outcome, ReceiptState
 
 
 class EntryKind(enum.Enum):
