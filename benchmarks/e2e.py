@@ -44,6 +44,7 @@ import itertools
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -111,6 +112,36 @@ async def store_lock(d: Any) -> AsyncIterator[dict[str, list[float]]]:
         shares[process] = [(now - then) / wall for now, then in zip(figures, was, strict=True)]
 
 
+Recordings = dict[str, tuple[subprocess.Popen[bytes], Path]]  # view -> py-spy, its output
+
+
+def start_profiles(pid: int, work: Path, args: argparse.Namespace) -> Recordings:
+    """py-spy on the daemon in every view of PROFILE_VIEWS, for about one HTTP phase."""
+    recordings = {}
+    for view, gil in PROFILE_VIEWS.items():
+        raw = work / f"daemon-profile-{'gil' if gil else 'all'}.txt"
+        rec = start_recording(
+            pid,
+            seconds=max(3.0, args.messages / 2_500),
+            output=raw,
+            gil=gil,
+            native=args.profile_native,
+        )
+        if rec is not None:
+            recordings[view] = (rec, raw)
+    return recordings
+
+
+async def finish_profiles(run: Run, recordings: Recordings, args: argparse.Namespace) -> None:
+    """Wait for the recordings to end and keep their summaries in ``run``."""
+    for view, (rec, raw) in recordings.items():
+        await asyncio.to_thread(rec.wait, 60)
+        if raw.exists():
+            run.profiles[view] = summarize(raw)
+            if args.profile_raw is not None:
+                shutil.copyfile(raw, f"{args.profile_raw}.{raw.stem.rsplit('-', 1)[1]}")
+
+
 async def daemon_phases(  # noqa: PLR0917 - one call site, the benchmark's plan
     run: Run,
     work: Path,
@@ -142,19 +173,8 @@ async def daemon_phases(  # noqa: PLR0917 - one call site, the benchmark's plan
         pids["mosquitto"] = broker_pid  # on the same cores: its share counts
     try:
         for attempt in range(args.repeat):
-            recordings = {}
-            if args.profile and attempt == 0 and not run.profiles:
-                for view, gil in PROFILE_VIEWS.items():
-                    raw = work / f"daemon-profile-{'gil' if gil else 'all'}.txt"
-                    rec = start_recording(
-                        d.pid,
-                        seconds=max(3.0, n / 2_500),
-                        output=raw,
-                        gil=gil,
-                        native=args.profile_native,
-                    )
-                    if rec is not None:
-                        recordings[view] = (rec, raw)
+            profiled = args.profile and attempt == 0 and not run.profiles
+            recordings = start_profiles(d.pid, work, args) if profiled else {}
             run.load(f"http #{attempt + 1} ({tag})")
             async with store_lock(d) as shares:
                 result = await phase_http(
@@ -162,12 +182,7 @@ async def daemon_phases(  # noqa: PLR0917 - one call site, the benchmark's plan
                 )
             result.store = shares
             run.results.append(result)
-            for view, (rec, raw) in recordings.items():
-                await asyncio.to_thread(rec.wait, 60)
-                if raw.exists():
-                    run.profiles[view] = summarize(raw)
-                    if args.profile_raw is not None:
-                        shutil.copyfile(raw, f"{args.profile_raw}.{raw.stem.rsplit('-', 1)[1]}")
+            await finish_profiles(run, recordings, args)
         if mqtt_port is not None:
             for attempt in range(args.repeat):
                 run.load(f"mqtt #{attempt + 1} ({tag})")
@@ -349,25 +364,29 @@ def report(run: Run, args: argparse.Namespace) -> None:
             f"p99 {lat.accept_p99 * 1000:.1f} ms {lat.note}"
         )
     for view, p in run.profiles.items():
-        print(
-            f"\ndaemon during the first HTTP phase, py-spy at 200 Hz, {view}: "
-            f"{p.samples:,} samples, main thread {p.threads.get('main', 0):,}, "
-            f"store threads {p.threads.get('other', 0):,}"
-        )
-        print("  by part of the daemon (inclusive; a sample may count in two parts):")
-        for name, share in p.areas:
-            print(f"    {share:6.1%}  {name}")
-        print("  functions by own time:")
-        for name, share in p.own[:10]:
-            print(f"    {share:6.1%}  {name}")
-        print("  functions by inclusive time:")
-        shown = [(n, v) for n, v in p.inclusive if not n.startswith(_FRAMEWORK)]
-        for name, share in shown[:12]:
-            print(f"    {share:6.1%}  {name}")
+        report_profile(view, p)
     print(
         "\nload average (1, 5, 15 min): "
         + "; ".join(f"{when} {a:.2f} {b:.2f} {c:.2f}" for when, (a, b, c) in run.loads)
     )
+
+
+def report_profile(view: str, p: Profile) -> None:
+    print(
+        f"\ndaemon during the first HTTP phase, py-spy at 200 Hz, {view}: "
+        f"{p.samples:,} samples, main thread {p.threads.get('main', 0):,}, "
+        f"store threads {p.threads.get('other', 0):,}"
+    )
+    print("  by part of the daemon (inclusive; a sample may count in two parts):")
+    for name, share in p.areas:
+        print(f"    {share:6.1%}  {name}")
+    print("  functions by own time:")
+    for name, share in p.own[:10]:
+        print(f"    {share:6.1%}  {name}")
+    print("  functions by inclusive time:")
+    shown = [(n, v) for n, v in p.inclusive if not n.startswith(_FRAMEWORK)]
+    for name, share in shown[:12]:
+        print(f"    {share:6.1%}  {name}")
 
 
 RAW = "raw asyncio client"  # the baselines' labels

@@ -101,16 +101,7 @@ class RawClient(asyncio.Protocol):
             if len(buffer) - offset < length:
                 break
             if command == SUBMIT_SM | RESP:
-                if status == 0:
-                    self.accepted += 1
-                elif self.refused is None:  # never resent: the run cannot complete
-                    self.refused = status
-                    self.done.set()
-                if self.sent < self.messages:
-                    more += 1
-                if self.accepted == self.messages:
-                    self.submit_seconds = time.perf_counter() - self.started
-                    self.submitted.set()
+                more += self._submit_answered(status)
             elif command == DELIVER_SM:
                 replies.append(_pdu(DELIVER_SM | RESP, sequence, b"\x00"))
                 self.receipts += 1
@@ -119,16 +110,31 @@ class RawClient(asyncio.Protocol):
             elif command == ENQUIRE_LINK:
                 replies.append(_pdu(ENQUIRE_LINK | RESP, sequence, b""))
             elif command == BIND_TRANSCEIVER | RESP and not self.bound.done():
-                if status == 0:
-                    self.bound.set_result(None)
-                else:
-                    self.bound.set_exception(RuntimeError(f"bind refused: 0x{status:08x}"))
+                self._bind_answered(status)
             offset += length
         del buffer[:offset]
         if replies and self.transport is not None:
             self.transport.write(b"".join(replies))
         if more:
             self._send(min(more, self.messages - self.sent))
+
+    def _submit_answered(self, status: int) -> int:
+        """Count one submit_sm_resp; 1 if another message is to be sent for it."""
+        if status == 0:
+            self.accepted += 1
+        elif self.refused is None:  # never resent: the run cannot complete
+            self.refused = status
+            self.done.set()
+        if self.accepted == self.messages:
+            self.submit_seconds = time.perf_counter() - self.started
+            self.submitted.set()
+        return 1 if self.sent < self.messages else 0
+
+    def _bind_answered(self, status: int) -> None:
+        if status == 0:
+            self.bound.set_result(None)
+        else:
+            self.bound.set_exception(RuntimeError(f"bind refused: 0x{status:08x}"))
 
 
 async def raw_client(

@@ -10,7 +10,7 @@ every input. The compiled core hands every input it does not answer itself
 
 from __future__ import annotations
 
-from gateway.codec.alphabet import LANGUAGE_IDS
+from gateway.codec.alphabet import LANGUAGE_IDS, Tables
 from gateway.codec.dcs import dcs_for
 from gateway.codec.plan import MAX_SEGMENTS, plan
 from gateway.codec.segment import Segment
@@ -59,12 +59,7 @@ def encode_planned(  # noqa: PLR0917 - encode()'s options, positional
     gsm = kind == "gsm7"
     dcs = dcs_for(kind, msg_class) if msg_class is not None else (0x00 if gsm else 0x08)
     packed = bool(packed) and gsm
-    national_ies = b""
-    if tables is not None and tables.ie_count:
-        if tables.single is not None:
-            national_ies += bytes((0x24, 1, LANGUAGE_IDS[tables.single]))
-        if tables.locking is not None:
-            national_ies += bytes((0x25, 1, LANGUAGE_IDS[tables.locking]))
+    national_ies = national_elements(tables) if tables is not None and tables.ie_count else b""
     total = len(ends)
     if total > MAX_SEGMENTS:
         raise TextTooLong(total, MAX_SEGMENTS)
@@ -97,6 +92,17 @@ def encode_planned(  # noqa: PLR0917 - encode()'s options, positional
         )
         start = end
     return segments
+
+
+def national_elements(tables: Tables) -> bytes:
+    """The national language elements of every segment with these tables:
+    single shift, then locking shift."""
+    ies = b""
+    if tables.single is not None:
+        ies += bytes((0x24, 1, LANGUAGE_IDS[tables.single]))
+    if tables.locking is not None:
+        ies += bytes((0x25, 1, LANGUAGE_IDS[tables.locking]))
+    return ies
 
 
 def _payload_segment(  # noqa: PLR0917 - private helper

@@ -19,14 +19,13 @@ from types import ModuleType
 
 from gateway.codec.alphabet import (
     ESCAPE,
-    LANGUAGE_IDS,
     LANGUAGES,
     TABLES,
     Tables,
 )
 from gateway.codec.analysis import Analysis, analyze_python
 from gateway.codec.dcs import dcs_for
-from gateway.codec.general import encode_python
+from gateway.codec.general import encode_python, national_elements
 from gateway.codec.plan import candidates
 from gateway.codec.segment import Segment
 from gateway.model.message import MessageClass
@@ -52,17 +51,6 @@ def _map(tables: Tables) -> bytes:
     return entries.tobytes()
 
 
-def _ies(tables: Tables) -> bytes:
-    """The national elements a segment with these tables carries, in the
-    reference's order (single shift, then locking shift)."""
-    ies = b""
-    if tables.single is not None:
-        ies += bytes((0x24, 1, LANGUAGE_IDS[tables.single]))
-    if tables.locking is not None:
-        ies += bytes((0x25, 1, LANGUAGE_IDS[tables.locking]))
-    return ies
-
-
 def _configure(native: ModuleType) -> None:
     order = list(TABLES.values())  # the default tables first
     order.remove(TABLES[None, None])
@@ -81,7 +69,7 @@ def _configure(native: ModuleType) -> None:
         message_class=MessageClass,
         encode_reference=encode_python,
         analyze_reference=analyze_python,
-        tables=tuple((_map(t), _ies(t), t.locking, t.single) for t in order),
+        tables=tuple((_map(t), national_elements(t), t.locking, t.single) for t in order),
         national=national,
         classes=classes,
     )

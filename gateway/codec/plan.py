@@ -14,7 +14,7 @@ Choices (documented in the package README section):
 from __future__ import annotations
 
 import codecs
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from gateway.codec.alphabet import (
     DEFAULT_TABLES,
@@ -158,32 +158,50 @@ def plan(text: object, encoding: str | None, national: Any, concat: str) -> Plan
     try:
         mapped = charmap_encode(text, "strict", DEFAULT_TABLES.encoding_map)[0]
     except UnicodeEncodeError as exc:
-        plain = None
         bad = exc.start
     else:
         plain = plan_for("gsm7", finish_septets(mapped), DEFAULT_TABLES, concat)
         if not national or plain.single:
             return plain
-    best = plain
-    if encoding is None and plain is None:
-        best = plan_for("ucs2", ucs2(text), None, concat)
+        return _fewest_segments(text, national, concat, plain)
+    # no plain GSM-7: UCS-2 (unless GSM-7 is forced) or national tables
+    best = plan_for("ucs2", ucs2(text), None, concat) if encoding is None else None
     if national:
-        for tables in candidates(national):
-            try:
-                mapped = charmap_encode(text, "strict", tables.encoding_map)[0]
-            except UnicodeEncodeError:
-                continue
-            candidate = plan_for("gsm7", finish_septets(mapped), tables, concat)
-            if best is None or len(candidate.ends) < len(best.ends):
-                best = candidate
+        best = _fewest_segments(text, national, concat, best)
     if best is None:
-        if national:  # the first character that no allowed table has
-            known = frozenset().union(*(t.chars for t in candidates(national)))
-            bad = next(i for i, char in enumerate(text) if char not in known)
-        if 0xD800 <= ord(text[bad]) <= 0xDFFF:
-            raise surrogate_error(text, bad)
-        raise UnencodableCharacter(text[bad], bad, "gsm7")
+        raise _unencodable(text, national, bad)
     return best
+
+
+# a plan so far, or none: _fewest_segments returns a plan when it was given one
+_Best = TypeVar("_Best", Plan, Plan | None)
+
+
+def _fewest_segments(text: str, national: tuple[str, ...], concat: str, best: _Best) -> _Best:
+    """``best``, or the plan of national tables that needs fewer segments (the
+    first of those with equal counts)."""
+    for tables in candidates(national):
+        try:
+            mapped = charmap_encode(text, "strict", tables.encoding_map)[0]
+        except UnicodeEncodeError:
+            continue
+        candidate = plan_for("gsm7", finish_septets(mapped), tables, concat)
+        if best is None or len(candidate.ends) < len(best.ends):
+            best = candidate
+    return best
+
+
+def _unencodable(
+    text: str, national: tuple[str, ...], bad: int
+) -> InvalidText | UnencodableCharacter:
+    """The error for a text no allowed alphabet has: its first character
+    that no allowed table has (``bad`` for plain GSM-7)."""
+    if national:
+        known = frozenset().union(*(t.chars for t in candidates(national)))
+        bad = next(i for i, char in enumerate(text) if char not in known)
+    if 0xD800 <= ord(text[bad]) <= 0xDFFF:
+        return surrogate_error(text, bad)
+    return UnencodableCharacter(text[bad], bad, "gsm7")
 
 
 def check_count(planned: Plan) -> int:

@@ -68,17 +68,7 @@ def udh_build(
     """
     body = bytearray()
     if concat is not None:
-        reference, total, sequence = concat
-        if not 1 <= total <= 255 or not 1 <= sequence <= total:
-            raise ValueError(f"bad concatenation total/sequence {total}/{sequence}")
-        if concat_16bit:
-            if not 0 <= reference <= 0xFFFF:
-                raise ValueError(f"16-bit reference out of range: {reference}")
-            body += bytes((IEI_CONCAT_16, 4, reference >> 8, reference & 0xFF, total, sequence))
-        else:
-            if not 0 <= reference <= 0xFF:
-                raise ValueError(f"8-bit reference out of range: {reference}")
-            body += bytes((IEI_CONCAT_8, 3, reference, total, sequence))
+        body += _concat_element(concat, concat_16bit)
     if single_shift is not None:
         body += bytes((IEI_SINGLE_SHIFT, 1, single_shift))
     if locking_shift is not None:
@@ -92,6 +82,19 @@ def udh_build(
     return bytes((len(body),)) + bytes(body)
 
 
+def _concat_element(concat: tuple[int, int, int], concat_16bit: bool) -> bytes:
+    reference, total, sequence = concat
+    if not 1 <= total <= 255 or not 1 <= sequence <= total:
+        raise ValueError(f"bad concatenation total/sequence {total}/{sequence}")
+    if concat_16bit:
+        if not 0 <= reference <= 0xFFFF:
+            raise ValueError(f"16-bit reference out of range: {reference}")
+        return bytes((IEI_CONCAT_16, 4, reference >> 8, reference & 0xFF, total, sequence))
+    if not 0 <= reference <= 0xFF:
+        raise ValueError(f"8-bit reference out of range: {reference}")
+    return bytes((IEI_CONCAT_8, 3, reference, total, sequence))
+
+
 def parse_udh(user_data: bytes) -> Udh:
     """Parse the header at the start of ``user_data`` (its length octet first).
 
@@ -100,12 +103,8 @@ def parse_udh(user_data: bytes) -> Udh:
     when an element repeats, the last one wins. A header that runs past the
     data, or an element that runs past the header, raises DecodeError.
     """
-    if not user_data:
-        raise DecodeError("empty user data: no header length octet")
-    udhl = user_data[0]
-    if udhl + 1 > len(user_data):
-        raise DecodeError(f"header length {udhl} runs past {len(user_data) - 1} octets of data")
-    header = user_data[1 : udhl + 1]
+    header = _header(user_data)
+    udhl = len(header)
     elements: list[InformationElement] = []
     concat: Concat | None = None
     concat_16bit = False
@@ -141,6 +140,16 @@ def parse_udh(user_data: bytes) -> Udh:
         single_shift=single,
         locking_shift=locking,
     )
+
+
+def _header(user_data: bytes) -> bytes:
+    """The header's octets, after its length octet."""
+    if not user_data:
+        raise DecodeError("empty user data: no header length octet")
+    udhl = user_data[0]
+    if udhl + 1 > len(user_data):
+        raise DecodeError(f"header length {udhl} runs past {len(user_data) - 1} octets of data")
+    return user_data[1 : udhl + 1]
 
 
 def _valid(concat: Concat) -> bool:

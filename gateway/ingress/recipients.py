@@ -78,6 +78,12 @@ def check_e164(raw: str) -> tuple[str | None, str]:
         return None, f"too long (more than {_MAX_INPUT} characters)"
     if text[0] == "+" and text[1:].isascii() and text[1:].isdigit():
         return _check_digits(text[1:])  # "+digits", as most callers write it
+    return _check_written(text)
+
+
+def _check_written(text: str) -> tuple[str | None, str]:
+    """:func:`check_e164` for a stripped text of at most ``_MAX_INPUT``
+    characters that is not ``+digits``: separators, or what it is instead."""
     for char in text:
         if char in _DIGITS or char in _SEPARATORS or char == "+":
             continue

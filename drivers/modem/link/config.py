@@ -61,21 +61,8 @@ class ModemLinkConfig:
     @classmethod
     def from_table(cls, table: Mapping[str, Any]) -> ModemLinkConfig:
         """Validate one ``[[link]]`` table; errors name the link and the key."""
-        name = table.get("name")
-        if not isinstance(name, str) or not name:
-            raise ConfigError("link: 'name' is required (a non-empty string)")
+        name, device = _name_and_device(table)
         where = f"link {name!r}"
-        unknown = sorted(set(table) - _KEYS)
-        if unknown:
-            msg = f"{where}: unknown key {unknown[0]!r} for driver 'modem'"
-            raise ConfigError(msg)
-        if table.get("driver", "modem") != "modem":
-            msg = f"{where}: 'driver' must be 'modem' here"
-            raise ConfigError(msg)
-        device = table.get("device")
-        if not isinstance(device, str) or not device:
-            msg = f"{where}: 'device' is required (e.g. \"/dev/ttyUSB0\")"
-            raise ConfigError(msg)
 
         def number(key: str, default: float, *, minimum: float = 0.0) -> float:
             value = table.get(key, default)
@@ -91,16 +78,7 @@ class ModemLinkConfig:
                 raise ConfigError(msg)
             return value
 
-        pin: Secret | None = None
-        if "pin" in table:
-            spec = table["pin"]
-            if not isinstance(spec, str | int) or isinstance(spec, bool):
-                msg = f"{where}: 'pin' must be a string (env:NAME, file:/path or the digits)"
-                raise ConfigError(msg)
-            pin = Secret.resolve(str(spec), key=f"{where}: pin")
-            if not (pin.reveal().isdigit() and 4 <= len(pin.reveal()) <= 8):
-                msg = f"{where}: 'pin' ({pin.source}) must be 4 to 8 digits"
-                raise ConfigError(msg)
+        pin = _pin(table["pin"], where) if "pin" in table else None
         routes = table.get("routes", ["*"])
         if not isinstance(routes, list) or not all(isinstance(r, str) for r in routes):
             msg = f"{where}: 'routes' must be a list of prefixes"
@@ -141,3 +119,34 @@ class ModemLinkConfig:
             sim_busy_retries=integer("sim_busy_retries", 10, minimum=0),
             reopen_after=integer("reopen_after", 2, minimum=1),
         )
+
+
+def _name_and_device(table: Mapping[str, Any]) -> tuple[str, str]:
+    """The link's name and serial device, once the table is known to be a modem link's."""
+    name = table.get("name")
+    if not isinstance(name, str) or not name:
+        raise ConfigError("link: 'name' is required (a non-empty string)")
+    unknown = sorted(set(table) - _KEYS)
+    if unknown:
+        msg = f"link {name!r}: unknown key {unknown[0]!r} for driver 'modem'"
+        raise ConfigError(msg)
+    if table.get("driver", "modem") != "modem":
+        msg = f"link {name!r}: 'driver' must be 'modem' here"
+        raise ConfigError(msg)
+    device = table.get("device")
+    if not isinstance(device, str) or not device:
+        msg = f"link {name!r}: 'device' is required (e.g. \"/dev/ttyUSB0\")"
+        raise ConfigError(msg)
+    return name, device
+
+
+def _pin(spec: object, where: str) -> Secret:
+    """The SIM's PIN: the digits, or where to read them (env:NAME, file:/path)."""
+    if not isinstance(spec, str | int) or isinstance(spec, bool):
+        msg = f"{where}: 'pin' must be a string (env:NAME, file:/path or the digits)"
+        raise ConfigError(msg)
+    pin = Secret.resolve(str(spec), key=f"{where}: pin")
+    if not (pin.reveal().isdigit() and 4 <= len(pin.reveal()) <= 8):
+        msg = f"{where}: 'pin' ({pin.source}) must be 4 to 8 digits"
+        raise ConfigError(msg)
+    return pin

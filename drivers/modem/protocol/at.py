@@ -264,16 +264,7 @@ class AtChannel:
 
     def _step(self) -> bool:
         buf = self._buffer
-        if self._skip_space and buf[:1] == b" ":
-            del buf[:1]
-        if buf[:1] and buf[:1] != b" ":
-            self._skip_space = False
-        # leading line ends separate lines; drop them
-        stripped = 0
-        while stripped < len(buf) and buf[stripped] in b"\r\n":
-            stripped += 1
-        if stripped:
-            del buf[:stripped]
+        self._drop_separators()
         if not buf:
             return False
         if (
@@ -303,6 +294,20 @@ class AtChannel:
             self._line(line)
         return True
 
+    def _drop_separators(self) -> None:
+        """Drop the space after a prompt and the line ends before a line."""
+        buf = self._buffer
+        if self._skip_space and buf[:1] == b" ":
+            del buf[:1]
+        if buf[:1] and buf[:1] != b" ":
+            self._skip_space = False
+        # leading line ends separate lines; drop them
+        stripped = 0
+        while stripped < len(buf) and buf[stripped] in b"\r\n":
+            stripped += 1
+        if stripped:
+            del buf[:stripped]
+
     def _line(self, line: str) -> None:
         if self._urc_waiting_pdu is not None:
             urc = self._urc_waiting_pdu
@@ -311,23 +316,7 @@ class AtChannel:
             return
         command = self._command
         if command is not None:
-            if line == command.line:
-                self._echoed = True
-                return  # echo (ATE1)
-            if self._data_echo is not None and line == self._data_echo:
-                return  # the PDU echoed after the prompt
-            if line.startswith(">") and command.prompt and self._data_echo is not None:
-                return  # a prompt redisplayed with the echoed data on the same line
-            final, error = parse_final(line)
-            if final and self._echo_on and not self._echoed:
-                self._events.append(Stale(line=line))  # answers a line sent before ours
-                return
-            if final:
-                self._events.append(
-                    Response(command=command, lines=tuple(self._lines), error=error)
-                )
-                self._echo_on = self._echoed and not changes_echo(command.line)
-                self._finish()
+            if self._answered(command, line):
                 return
         elif line not in URC_PREFIXES and parse_final(line)[0]:
             self._events.append(Stale(line=line))
@@ -342,3 +331,24 @@ class AtChannel:
                 self._events.append(urc)
             return
         self._lines.append(line)
+
+    def _answered(self, command: Command, line: str) -> bool:
+        """Whether ``line`` is an echo of ``command`` or of its data, or its final
+        result (then the command is done); False for any other line."""
+        if line == command.line:
+            self._echoed = True
+            return True  # echo (ATE1)
+        if self._data_echo is not None and line == self._data_echo:
+            return True  # the PDU echoed after the prompt
+        if line.startswith(">") and command.prompt and self._data_echo is not None:
+            return True  # a prompt redisplayed with the echoed data on the same line
+        final, error = parse_final(line)
+        if final and self._echo_on and not self._echoed:
+            self._events.append(Stale(line=line))  # answers a line sent before ours
+            return True
+        if final:
+            self._events.append(Response(command=command, lines=tuple(self._lines), error=error))
+            self._echo_on = self._echoed and not changes_echo(command.line)
+            self._finish()
+            return True
+        return False

@@ -19,11 +19,32 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from drivers.modem.protocol.tpdu import PduError
 from drivers.modem.simulator.network import SMSC, mo_parts, status_report
 
 _SIM_COMMANDS = ("+CPIN", "+CPMS", "+CMGR", "+CMGL", "+CMGD", "+CMGS", "+CSCA")
+# commands answered with the same lines every time (AT+CMEE=0 among them: the
+# simulator keeps the error mode it has)
+_STATIC_REPLIES: dict[str, list[str]] = {
+    "": [],
+    "&F": [],
+    "V1": [],
+    "+CMEE=0": [],
+    "+CSMS=0": [],
+    "+CREG=0": [],
+    "+CREG=1": [],
+    "I": ["smsgw modem simulator"],
+    "+CGMI": ["smsgw modem simulator"],
+    "+GMI": ["smsgw modem simulator"],
+    "+CGMM": ["SIM800-SIM"],
+    "+CGSN": ["490154203237518"],
+    "+COPS?": ['+COPS: 0,0,"SIMNET"'],
+    "+CSCA?": [f'+CSCA: "{SMSC}",145'],
+}
+
+_Handler = Callable[["SimModem", str, str], None]  # a command's: (modem, body, raw)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -247,100 +268,145 @@ class SimModem:
                     311 if body.startswith("+CM") else 11,
                 )
                 return
-        self._dispatch(body, line[2:], now=now)
+        self._dispatch(body, line[2:])
 
-    def _dispatch(self, body: str, raw: str, *, now: float) -> None:
-        st, cfg = self._state, self.config
-        simple = {"", "Z", "&F", "V1", "+CMEE=0", "+CSMS=0", "+CREG=0", "+CREG=1"}
-        if body in simple:
-            if body == "Z":
-                st.echo = cfg.echo
-            self._reply([])
-        elif body in ("E0", "E1"):
-            st.echo = cfg.echo or body == "E1"
-            self._reply([])
-        elif body.startswith("+CMEE="):
-            st.cmee = int(body[6:] or 0)
-            self._reply([])
-        elif body in ("I", "+CGMI", "+GMI"):
-            self._reply(["smsgw modem simulator"])
-        elif body in ("+CGMM", "+CGSN"):
-            self._reply(["SIM800-SIM" if body == "+CGMM" else "490154203237518"])
-        elif body == "+CPIN?":
-            if st.pin_ok:
-                self._reply(["+CPIN: READY"])
-            else:
-                self._reply(["+CPIN: " + ("SIM PIN" if st.pin_attempts > 0 else "SIM PUK")])
-        elif body.startswith("+CPIN="):
-            given = raw[6:].strip().strip('"')
-            if st.pin_ok:
-                self._error("CME", 3)
-            elif st.pin_attempts <= 0:
-                self._error("CME", 12)
-            elif given == cfg.pin:
-                st.pin_ok = True
-                self._reply([])
-            else:
-                st.pin_attempts -= 1
-                self._error("CME", 16)
-        elif body == "+CNMA":
-            if cfg.csms_service == 1:
-                self.acks += 1
-                self._reply([])
-            else:
-                self._error("CMS", 340)  # no +CNMA acknowledgement expected
-        elif body.startswith("+CMGF="):
-            st.cmgf = int(body[6:] or 0)
-            self._reply([])
-        elif body == "+CSMS?":
-            self._reply([f"+CSMS: {cfg.csms_service},1,1,1"])
-        elif body == "+CNMI=?":
-            self._reply([f"+CNMI: {cfg.cnmi_offer}"])
-        elif body.startswith("+CNMI="):
-            parts = [int(p) if p else 0 for p in body[6:].split(",")] + [0] * 5
-            st.mt, st.ds = parts[1], parts[3]
-            self._reply([])
-        elif body.startswith("+CPMS"):
-            used = len(st.storage)
-            self._reply([f"+CPMS: {used},30,{used},30,{used},30"])
-        elif body == "+CREG?":
-            self._reply([f"+CREG: 0,{1 if cfg.registered else 2}"])
-        elif body == "+CSQ":
-            self._reply([f"+CSQ: {cfg.csq},99"])
-        elif body == "+COPS?":
-            self._reply(['+COPS: 0,0,"SIMNET"'])
-        elif body == "+CSCA?":
-            self._reply([f'+CSCA: "{SMSC}",145'])
-        elif body.startswith("+CMGS="):
-            if st.cmgf != 0:
-                self._error("CMS", 302)
-                return
-            st.awaiting_pdu = int(body[6:])
-            self._write(b"\r\n> ")
-        elif body.startswith("+CMGR="):
-            entry = st.storage.get(int(body[6:]))
-            if entry is None:
-                self._error("CMS", 321)
-                return
-            pdu = entry.pdu
-            self._reply([f"+CMGR: {entry.status},,{len(pdu) - 1 - pdu[0]}", pdu.hex().upper()])
-            entry.status = 1
-        elif body.startswith("+CMGL"):
-            lines: list[str] = []
-            for entry in sorted(st.storage.values(), key=lambda e: e.index):
-                pdu = entry.pdu
-                lines += [
-                    f"+CMGL: {entry.index},{entry.status},,{len(pdu) - 1 - pdu[0]}",
-                    pdu.hex().upper(),
-                ]
-                entry.status = 1
-            self._reply(lines)
-        elif body.startswith("+CMGD="):
-            index = int(body[6:].split(",", maxsplit=1)[0])
-            st.storage.pop(index, None)
+    def _dispatch(self, body: str, raw: str) -> None:
+        """Answer the command ``body`` (upper case, after "AT"; ``raw`` as typed)."""
+        static = _STATIC_REPLIES.get(body)
+        if static is not None:
+            self._reply(static)
+            return
+        handler = self._EXACT.get(body) or next(
+            (h for prefix, h in self._PREFIXED if body.startswith(prefix)), None
+        )
+        if handler is None:
+            self._reply([], "ERROR")
+            return
+        handler(self, body, raw)
+
+    # --- the commands, one handler each (body upper case after "AT", raw as typed) ---
+
+    def _reset(self, _body: str, _raw: str) -> None:  # ATZ
+        self._state.echo = self.config.echo
+        self._reply([])
+
+    def _set_echo(self, body: str, _raw: str) -> None:  # ATE0 / ATE1
+        self._state.echo = self.config.echo or body == "E1"
+        self._reply([])
+
+    def _set_cmee(self, body: str, _raw: str) -> None:
+        self._state.cmee = int(body[6:] or 0)
+        self._reply([])
+
+    def _pin_status(self, _body: str, _raw: str) -> None:  # AT+CPIN?
+        st = self._state
+        if st.pin_ok:
+            self._reply(["+CPIN: READY"])
+        else:
+            self._reply(["+CPIN: " + ("SIM PIN" if st.pin_attempts > 0 else "SIM PUK")])
+
+    def _enter_pin(self, _body: str, raw: str) -> None:  # AT+CPIN="1234"
+        st = self._state
+        given = raw[6:].strip().strip('"')
+        if st.pin_ok:
+            self._error("CME", 3)
+        elif st.pin_attempts <= 0:
+            self._error("CME", 12)
+        elif given == self.config.pin:
+            st.pin_ok = True
             self._reply([])
         else:
-            self._reply([], "ERROR")
+            st.pin_attempts -= 1
+            self._error("CME", 16)
+
+    def _acknowledge(self, _body: str, _raw: str) -> None:  # AT+CNMA
+        if self.config.csms_service == 1:
+            self.acks += 1
+            self._reply([])
+        else:
+            self._error("CMS", 340)  # no +CNMA acknowledgement expected
+
+    def _set_format(self, body: str, _raw: str) -> None:  # AT+CMGF=
+        self._state.cmgf = int(body[6:] or 0)
+        self._reply([])
+
+    def _service(self, _body: str, _raw: str) -> None:  # AT+CSMS?
+        self._reply([f"+CSMS: {self.config.csms_service},1,1,1"])
+
+    def _indications_offered(self, _body: str, _raw: str) -> None:  # AT+CNMI=?
+        self._reply([f"+CNMI: {self.config.cnmi_offer}"])
+
+    def _set_indications(self, body: str, _raw: str) -> None:  # AT+CNMI=
+        parts = [int(p) if p else 0 for p in body[6:].split(",")] + [0] * 5
+        self._state.mt, self._state.ds = parts[1], parts[3]
+        self._reply([])
+
+    def _storage_use(self, _body: str, _raw: str) -> None:  # AT+CPMS
+        used = len(self._state.storage)
+        self._reply([f"+CPMS: {used},30,{used},30,{used},30"])
+
+    def _registration(self, _body: str, _raw: str) -> None:  # AT+CREG?
+        self._reply([f"+CREG: 0,{1 if self.config.registered else 2}"])
+
+    def _signal(self, _body: str, _raw: str) -> None:  # AT+CSQ
+        self._reply([f"+CSQ: {self.config.csq},99"])
+
+    def _start_send(self, body: str, _raw: str) -> None:  # AT+CMGS=<length>
+        st = self._state
+        if st.cmgf != 0:
+            self._error("CMS", 302)
+            return
+        st.awaiting_pdu = int(body[6:])
+        self._write(b"\r\n> ")
+
+    def _read(self, body: str, _raw: str) -> None:  # AT+CMGR=<index>
+        entry = self._state.storage.get(int(body[6:]))
+        if entry is None:
+            self._error("CMS", 321)
+            return
+        pdu = entry.pdu
+        self._reply([f"+CMGR: {entry.status},,{len(pdu) - 1 - pdu[0]}", pdu.hex().upper()])
+        entry.status = 1
+
+    def _list(self, _body: str, _raw: str) -> None:  # AT+CMGL
+        lines: list[str] = []
+        for entry in sorted(self._state.storage.values(), key=lambda e: e.index):
+            pdu = entry.pdu
+            lines += [
+                f"+CMGL: {entry.index},{entry.status},,{len(pdu) - 1 - pdu[0]}",
+                pdu.hex().upper(),
+            ]
+            entry.status = 1
+        self._reply(lines)
+
+    def _delete(self, body: str, _raw: str) -> None:  # AT+CMGD=<index>[,<flag>]
+        index = int(body[6:].split(",", maxsplit=1)[0])
+        self._state.storage.pop(index, None)
+        self._reply([])
+
+    # commands answered by a handler: those named in full first, then by prefix
+    _EXACT: ClassVar[dict[str, _Handler]] = {
+        "Z": _reset,
+        "E0": _set_echo,
+        "E1": _set_echo,
+        "+CPIN?": _pin_status,
+        "+CNMA": _acknowledge,
+        "+CSMS?": _service,
+        "+CNMI=?": _indications_offered,
+        "+CREG?": _registration,
+        "+CSQ": _signal,
+    }
+    _PREFIXED: ClassVar[tuple[tuple[str, _Handler], ...]] = (
+        ("+CMEE=", _set_cmee),
+        ("+CPIN=", _enter_pin),
+        ("+CMGF=", _set_format),
+        ("+CNMI=", _set_indications),
+        ("+CPMS", _storage_use),
+        ("+CMGS=", _start_send),
+        ("+CMGR=", _read),
+        ("+CMGL", _list),
+        ("+CMGD=", _delete),
+    )
 
     def _pdu(self, text: str, *, cancel: bool, now: float) -> None:
         st, cfg = self._state, self.config

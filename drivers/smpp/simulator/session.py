@@ -25,6 +25,7 @@ from drivers.smpp.protocol.pdu import (
     BindResp,
     CommandId,
     DataSm,
+    Pdu,
     ShortMessage,
     encode,
     encode_bare,
@@ -153,6 +154,20 @@ class SmscSession:
 
     def _frame(self, frame: bytes, now: float) -> None:
         _, command_id, status, seq = HEADER.unpack_from(frame)
+        if self._ignored(command_id, seq):
+            return
+        try:
+            pdu = decode(frame)
+        except MalformedPdu as exc:
+            self._record({"event": "malformed", "detail": str(exc)})
+            if not command_id & 0x80000000:
+                self._out.append(encode_bare(CommandId.GENERIC_NACK, seq, exc.status))
+            return
+        self._answer(pdu, status, seq, now)
+
+    def _ignored(self, command_id: int, seq: int) -> bool:
+        """Whether the SMSC is hung (from its ``silent_after``-th submit_sm on):
+        then the PDU is only recorded."""
         if not self.silent and command_id == CommandId.SUBMIT_SM:
             after = self.config.silent_after
             if after is not None and self.submits + 1 >= after:
@@ -163,14 +178,11 @@ class SmscSession:
             if command_id == CommandId.SUBMIT_SM:
                 self.submits += 1
             self._record({"event": "ignored", "command_id": command_id, "seq": seq})
-            return
-        try:
-            pdu = decode(frame)
-        except MalformedPdu as exc:
-            self._record({"event": "malformed", "detail": str(exc)})
-            if not command_id & 0x80000000:
-                self._out.append(encode_bare(CommandId.GENERIC_NACK, seq, exc.status))
-            return
+            return True
+        return False
+
+    def _answer(self, pdu: Pdu, status: int, seq: int, now: float) -> None:
+        """Act on one well-formed PDU (``status`` and ``seq`` from its header)."""
         cid = pdu.command_id
         if cid is CommandId.SUBMIT_SM:
             assert isinstance(pdu, ShortMessage)  # noqa: S101 - narrowed by command_id

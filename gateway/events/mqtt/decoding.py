@@ -120,22 +120,8 @@ def _decode_connect(body: bytes) -> Connect:
         raise _malformed("CONNECT with the reserved flag set (3.1.2.3)")
     keepalive = _read_u16(body, 8, "CONNECT keepalive")
     client_id, at = _read_string(body, 10, "CONNECT client id")
-    will = None
-    if flags & 0x04:
-        will_topic, at = _read_string(body, at, "CONNECT will topic")
-        message, at = _read_binary(body, at, "CONNECT will message")
-        will = Will(
-            topic=will_topic, message=message, qos=(flags >> 3) & 3, retain=bool(flags & 0x20)
-        )
-    elif flags & 0x38:
-        raise _malformed("CONNECT with will QoS or retain but no will (3.1.2.6)")
-    username = password = None
-    if flags & 0x80:
-        username, at = _read_string(body, at, "CONNECT user name")
-    if flags & 0x40:
-        if username is None:
-            raise _malformed("CONNECT with a password but no user name (3.1.2.9)")
-        password, at = _read_binary(body, at, "CONNECT password")
+    will, at = _read_will(body, at, flags)
+    username, password, at = _read_credentials(body, at, flags)
     if at != len(body):
         raise _malformed("CONNECT with bytes after its payload")
     return Connect(
@@ -146,6 +132,32 @@ def _decode_connect(body: bytes) -> Connect:
         password=password,
         will=will,
     )
+
+
+def _read_will(body: bytes, at: int, flags: int) -> tuple[Will | None, int]:
+    """CONNECT's will at ``at`` if its flags announce one."""
+    if flags & 0x04:
+        will_topic, at = _read_string(body, at, "CONNECT will topic")
+        message, at = _read_binary(body, at, "CONNECT will message")
+        will = Will(
+            topic=will_topic, message=message, qos=(flags >> 3) & 3, retain=bool(flags & 0x20)
+        )
+        return will, at
+    if flags & 0x38:
+        raise _malformed("CONNECT with will QoS or retain but no will (3.1.2.6)")
+    return None, at
+
+
+def _read_credentials(body: bytes, at: int, flags: int) -> tuple[str | None, bytes | None, int]:
+    """CONNECT's user name and password at ``at``, those its flags announce."""
+    username = password = None
+    if flags & 0x80:
+        username, at = _read_string(body, at, "CONNECT user name")
+    if flags & 0x40:
+        if username is None:
+            raise _malformed("CONNECT with a password but no user name (3.1.2.9)")
+        password, at = _read_binary(body, at, "CONNECT password")
+    return username, password, at
 
 
 def _decode_connack(body: bytes) -> Connack:

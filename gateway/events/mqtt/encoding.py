@@ -10,6 +10,8 @@ object, no check the caller did already.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
+from typing import Any
 
 from gateway.events.mqtt.errors import MqttUsageError
 from gateway.events.mqtt.framing import encode_length
@@ -133,63 +135,81 @@ def _encode_connect(p: Connect) -> bytes:
     return _frame(0x10, header, *payload)
 
 
+def _encode_publish(p: Publish) -> bytes:
+    topic = p.topic.encode()
+    check_topic_name(topic)
+    qos = _qos(p.qos, "PUBLISH")
+    if qos == 0 and (p.dup or p.packet_id):
+        msg = "MQTT QoS 0 PUBLISH: no DUP flag, no packet id (3.3.1.1)"
+        raise MqttUsageError(msg)
+    if qos:
+        _packet_id(p.packet_id)
+    return encode_publish(topic, p.payload, p.packet_id, qos=qos, retain=p.retain, dup=p.dup)
+
+
+def _encode_connack(p: Connack) -> bytes:
+    if p.session_present and p.return_code:
+        msg = "MQTT CONNACK refusing a connection: session present must be 0 (3.2.2.2)"
+        raise MqttUsageError(msg)
+    return bytes((0x20, 2, int(p.session_present), p.return_code))
+
+
+def _encode_subscribe(p: Subscribe) -> bytes:
+    if not p.filters:
+        msg = "MQTT SUBSCRIBE without a topic filter (3.8.3)"
+        raise MqttUsageError(msg)
+    parts = [_packet_id(p.packet_id)]
+    for topic_filter, qos in p.filters:
+        parts += [_string(topic_filter, "topic filter"), bytes((_qos(qos, "SUBSCRIBE"),))]
+    return _frame(0x82, *parts)
+
+
+def _encode_unsubscribe(p: Unsubscribe) -> bytes:
+    if not p.filters:
+        msg = "MQTT UNSUBSCRIBE without a topic filter (3.10.3)"
+        raise MqttUsageError(msg)
+    parts = [_packet_id(p.packet_id)]
+    parts += [_string(f, "topic filter") for f in p.filters]
+    return _frame(0xA2, *parts)
+
+
+def _encode_suback(p: Suback) -> bytes:
+    return _frame(0x90, _packet_id(p.packet_id), bytes(p.return_codes))
+
+
+def _id_only(first_two: bytes) -> Callable[[Puback | Pubrec | Pubrel | Pubcomp | Unsuback], bytes]:
+    """The encoder of a packet that is its fixed header and a packet id."""
+
+    def encoder(p: Puback | Pubrec | Pubrel | Pubcomp | Unsuback) -> bytes:
+        return first_two + _packet_id(p.packet_id)
+
+    return encoder
+
+
+def _fixed(data: bytes) -> Callable[[Pingreq | Pingresp | Disconnect], bytes]:
+    """The encoder of a packet that is always the same two bytes."""
+    return lambda _p: data
+
+
+# per packet class, its encoder (which takes a packet of that class)
+_ENCODERS: dict[type[Packet], Callable[[Any], bytes]] = {
+    Publish: _encode_publish,
+    Puback: _id_only(b"\x40\x02"),
+    Connect: _encode_connect,
+    Connack: _encode_connack,
+    Pubrec: _id_only(b"\x50\x02"),
+    Pubrel: _id_only(b"\x62\x02"),
+    Pubcomp: _id_only(b"\x70\x02"),
+    Subscribe: _encode_subscribe,
+    Suback: _encode_suback,
+    Unsubscribe: _encode_unsubscribe,
+    Unsuback: _id_only(b"\xb0\x02"),
+    Pingreq: _fixed(b"\xc0\x00"),
+    Pingresp: _fixed(b"\xd0\x00"),
+    Disconnect: _fixed(b"\xe0\x00"),
+}
+
+
 def encode(packet: Packet) -> bytes:
     """Any packet as bytes; raises MqttUsageError for one MQTT 3.1.1 does not allow."""
-    match packet:
-        case Publish():
-            topic = packet.topic.encode()
-            check_topic_name(topic)
-            qos = _qos(packet.qos, "PUBLISH")
-            if qos == 0 and (packet.dup or packet.packet_id):
-                msg = "MQTT QoS 0 PUBLISH: no DUP flag, no packet id (3.3.1.1)"
-                raise MqttUsageError(msg)
-            if qos:
-                _packet_id(packet.packet_id)
-            return encode_publish(
-                topic,
-                packet.payload,
-                packet.packet_id,
-                qos=qos,
-                retain=packet.retain,
-                dup=packet.dup,
-            )
-        case Puback():
-            return b"\x40\x02" + _packet_id(packet.packet_id)
-        case Connect():
-            return _encode_connect(packet)
-        case Connack():
-            if packet.session_present and packet.return_code:
-                msg = "MQTT CONNACK refusing a connection: session present must be 0 (3.2.2.2)"
-                raise MqttUsageError(msg)
-            return bytes((0x20, 2, int(packet.session_present), packet.return_code))
-        case Pubrec():
-            return b"\x50\x02" + _packet_id(packet.packet_id)
-        case Pubrel():
-            return b"\x62\x02" + _packet_id(packet.packet_id)
-        case Pubcomp():
-            return b"\x70\x02" + _packet_id(packet.packet_id)
-        case Subscribe():
-            if not packet.filters:
-                msg = "MQTT SUBSCRIBE without a topic filter (3.8.3)"
-                raise MqttUsageError(msg)
-            parts = [_packet_id(packet.packet_id)]
-            for topic_filter, qos in packet.filters:
-                parts += [_string(topic_filter, "topic filter"), bytes((_qos(qos, "SUBSCRIBE"),))]
-            return _frame(0x82, *parts)
-        case Suback():
-            return _frame(0x90, _packet_id(packet.packet_id), bytes(packet.return_codes))
-        case Unsubscribe():
-            if not packet.filters:
-                msg = "MQTT UNSUBSCRIBE without a topic filter (3.10.3)"
-                raise MqttUsageError(msg)
-            parts = [_packet_id(packet.packet_id)]
-            parts += [_string(f, "topic filter") for f in packet.filters]
-            return _frame(0xA2, *parts)
-        case Unsuback():
-            return b"\xb0\x02" + _packet_id(packet.packet_id)
-        case Pingreq():
-            return b"\xc0\x00"
-        case Pingresp():
-            return b"\xd0\x00"
-        case Disconnect():
-            return b"\xe0\x00"
+    return _ENCODERS[type(packet)](packet)

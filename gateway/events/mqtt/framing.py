@@ -86,64 +86,28 @@ class FrameReader:
     def feed(self, data: bytes) -> list[Frame | Oversized]:
         """The packets completed by ``data``, in order; raises MqttProtocolError."""
         frames: list[Frame | Oversized] = []
-        if self._skip:
-            if len(data) <= self._skip:
-                self._skip -= len(data)
-                return frames
-            data, self._skip = data[self._skip :], 0
-        if self._buf:
-            self._buf += data
-            if len(self._buf) < self._need:
-                return frames  # a long packet arriving in pieces: copied once, at the end
-            data = bytes(self._buf)
-            self._buf.clear()
+        if self._skip or self._buf:
+            data = self._resume(data)  # b"" (nothing to parse) while incomplete
         n = len(data)
         pos = 0
         need = 0
-        while pos < n:
-            if n - pos < 2:
-                need = 2
-                break
+        while n - pos >= 2:  # the first byte and a length digit
             first = data[pos]
             length = data[pos + 1]
             p = pos + 2
             if length & 0x80:  # more digits: at most three more
-                length &= 0x7F
-                shift = 7
-                while True:
-                    if p >= n:
+                if p < n and not data[p] & 0x80:  # two (up to 16 KiB): the usual case
+                    length = (length & 0x7F) | (data[p] << 7)
+                    p += 1
+                else:
+                    length, p = _more_digits(data, p, length & 0x7F)
+                    if length < 0:
                         need = p - pos + 1
                         break
-                    digit = data[p]
-                    p += 1
-                    length |= (digit & 0x7F) << shift
-                    if not digit & 0x80:
-                        break
-                    if shift == 21:
-                        msg = "MQTT remaining length of more than four bytes (2.2.3)"
-                        raise MqttProtocolError(msg)
-                    shift += 7
+            if length > self.max_packet:
+                pos, need = self._oversized(data, pos, p, first, length, frames)
                 if need:
                     break
-            if length > self.max_packet:
-                if first >> 4 != _PUBLISH:
-                    msg = (
-                        f"MQTT packet of type {first >> 4} with {length} bytes: over the "
-                        f"limit of {self.max_packet}"
-                    )
-                    raise MqttProtocolError(msg)
-                head = min(length, HEAD)
-                if n - p < head:
-                    need = p - pos + head
-                    break
-                frames.append(Oversized(first, length, data[p : p + head]))
-                rest = length - head
-                p += head
-                if n - p < rest:
-                    self._skip = rest - (n - p)
-                    pos = n
-                    break
-                pos = p + rest
                 continue
             end = p + length
             if end > n:
@@ -153,5 +117,71 @@ class FrameReader:
             pos = end
         if pos < n:
             self._buf += memoryview(data)[pos:]
-            self._need = need
+            self._need = need or 2  # 0: the loop stopped at a lone first byte
         return frames
+
+    def _resume(self, data: bytes) -> bytes:
+        """What to parse now: ``data`` less the rest of an oversized PUBLISH still
+        to skip, or the start of a packet kept from earlier followed by ``data``;
+        b"" while the skip or that packet is not complete."""
+        if self._skip:
+            if len(data) <= self._skip:
+                self._skip -= len(data)
+                return b""
+            data, self._skip = data[self._skip :], 0
+            return data
+        self._buf += data
+        if len(self._buf) < self._need:
+            return b""  # a long packet arriving in pieces: copied once, at the end
+        data = bytes(self._buf)
+        self._buf.clear()
+        return data
+
+    def _oversized(  # noqa: PLR0917 - feed()'s parsing state, private
+        self,
+        data: bytes,
+        pos: int,
+        p: int,
+        first: int,
+        length: int,
+        frames: list[Frame | Oversized],
+    ) -> tuple[int, int]:
+        """The PUBLISH at ``pos`` whose body (``length`` bytes from ``p``) is over
+        ``max_packet``: its head into ``frames``, the rest skipped. Returns the next
+        packet's position and the bytes needed from ``pos`` (0 unless its head is
+        not complete)."""
+        if first >> 4 != _PUBLISH:
+            msg = (
+                f"MQTT packet of type {first >> 4} with {length} bytes: over the "
+                f"limit of {self.max_packet}"
+            )
+            raise MqttProtocolError(msg)
+        n = len(data)
+        head = min(length, HEAD)
+        if n - p < head:
+            return pos, p - pos + head
+        frames.append(Oversized(first, length, data[p : p + head]))
+        rest = length - head
+        p += head
+        if n - p < rest:
+            self._skip = rest - (n - p)
+            return n, 0
+        return p + rest, 0
+
+
+def _more_digits(data: bytes, p: int, length: int) -> tuple[int, int]:
+    """The remaining length whose first digit, ``length``, said more follow from
+    ``p``: ``(length, position after it)``, or ``(-1, p)`` when ``data`` ends at
+    ``p`` before its last digit."""
+    shift = 7
+    while p < len(data):
+        digit = data[p]
+        p += 1
+        length |= (digit & 0x7F) << shift
+        if not digit & 0x80:
+            return length, p
+        if shift == 21:
+            msg = "MQTT remaining length of more than four bytes (2.2.3)"
+            raise MqttProtocolError(msg)
+        shift += 7
+    return -1, p

@@ -94,9 +94,13 @@ async def test_cancelled_waiter_gives_nothing_away() -> None:
 def test_references_follow_each_other_per_destination_within_range() -> None:
     import random
 
+    draws = random.Random(3)
+    fresh = [draws.randrange(0x10000) for _ in range(4)]  # a new destination's start, in turn
     refs = References(size=2, rng=random.Random(3))
-    first = refs.take("+331", "udh8")
-    assert refs.take("+331", "udh8") == (first + 1) & 0xFF
-    assert 0 <= refs.take("+332", "udh16") <= 0xFFFF
-    refs.take("+333", "udh8")  # the oldest destination is forgotten past the size
-    assert len(refs._next) == 2
+    assert refs.take("+331", "udh8") == fresh[0] & 0xFF
+    assert refs.take("+331", "udh8") == (fresh[0] + 1) & 0xFF
+    assert refs.take("+332", "udh16") == fresh[1]
+    assert refs.take("+333", "udh16") == fresh[2]
+    # past the size the oldest destination is forgotten: +331 starts anew, +333 goes on
+    assert refs.take("+331", "udh16") == fresh[3]
+    assert refs.take("+333", "udh16") == (fresh[2] + 1) & 0xFFFF

@@ -161,11 +161,20 @@ def test_arbitrary_text_gives_e164_or_invalid_recipient(raw: str) -> None:
         assert normalize_e164(number) == number
 
 
-def test_normalize_answers_a_repeated_number_from_its_cache_and_still_refuses_bad_ones() -> None:
-    recipients._checked.cache_clear()
-    assert normalize_e164(" +33 6 12 34 56 78") == "+33612345678"
-    assert normalize_e164(" +33 6 12 34 56 78") == "+33612345678"
-    assert recipients._checked.cache_info().hits == 1
+def test_normalize_answers_a_repeated_number_from_its_cache_and_still_refuses_bad_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    checked: list[str] = []
+
+    def counted(raw: str) -> tuple[str | None, str]:
+        checked.append(raw)
+        return check_e164(raw)
+
+    monkeypatch.setattr(recipients, "check_e164", counted)
+    # spellings no other test uses, so not in the cache yet
+    number, national = " +33 (6) 12-34-56-78 ", " 06 12.34.56.78 "
     for _ in range(2):
+        assert normalize_e164(number) == "+33612345678"
         with pytest.raises(InvalidRecipient, match="national format"):
-            normalize_e164("0612345678")
+            normalize_e164(national)
+    assert checked == [number, national]  # each checked once, then answered from the cache

@@ -67,68 +67,80 @@ def _rounds(
     smsc: dict[tuple[str, int], str] = {}
     rounds: list[tuple[list[OutcomeRecord], list[Receipt]]] = []
     pending_receipts: list[Receipt] = []
-    link = "op-a"
     fresh = list(ids)
     rng.shuffle(fresh)
     for _ in range(6):
-        outcomes: list[OutcomeRecord] = []
         # mostly messages not answered yet, now and then one answered before
         chosen = [fresh.pop() for _ in range(min(len(fresh), 10))]
         chosen += rng.sample(ids, k=2)
-        for mid, segments in chosen:
-            payload = rng.random() < 0.15  # one PDU, one id, for every segment
-            shared = f"{mid}-p"
-            for index in range(segments):
-                roll = rng.random()
-                if roll < 0.8:
-                    sid = shared if payload else f"{mid}-{index}-{rng.randrange(2)}"
-                    smsc[(mid, index)] = sid
-                    outcomes.append(
-                        OutcomeRecord(
-                            message_id=mid, index=index, link=link, outcome=Accepted(smsc_id=sid)
-                        )
-                    )
-                elif roll < 0.9:
-                    outcomes.append(
-                        OutcomeRecord(
-                            message_id=mid,
-                            index=index,
-                            link=link,
-                            outcome=Rejected(reason="ESME_RINVDSTADR", status=11),
-                        )
-                    )
-                else:
-                    outcomes.append(
-                        OutcomeRecord(
-                            message_id=mid,
-                            index=index,
-                            link=link,
-                            outcome=Retry(reason="ESME_RSYSERR", status=8),
-                            retry_at=NOW + 60,
-                        )
-                    )
+        outcomes = _answers(rng, chosen, smsc)
         if rng.random() < 0.3 and outcomes:
             outcomes.append(rng.choice(outcomes))  # a duplicate answer
-        receipts = list(pending_receipts)
-        pending_receipts = []
-        known = sorted(set(smsc.values()))
-        for sid in rng.sample(known, k=min(len(known), 12)):
-            state = rng.choice([ReceiptState.DELIVERED] * 6 + list(ReceiptState))
-            receipt = Receipt(
-                link=link, smsc_id=sid, state=state, error=rng.choice((None, "000", "034"))
-            )
-            if rng.random() < 0.2:
-                pending_receipts.append(receipt)  # next round too: a duplicate
-            receipts.append(receipt)
-        for o in outcomes:  # a receipt that overtakes its acceptance, now and then
-            if isinstance(o.outcome, Accepted) and rng.random() < 0.1:
-                receipts.insert(
-                    0, Receipt(link=link, smsc_id=o.outcome.smsc_id, state=ReceiptState.DELIVERED)
-                )
-        if rng.random() < 0.2:
-            receipts.append(Receipt(link=link, smsc_id="nobody", state=ReceiptState.DELIVERED))
+        receipts, pending_receipts = _receipts(rng, smsc, outcomes, pending_receipts)
         rounds.append((outcomes, receipts))
     return rounds
+
+
+_LINK = "op-a"  # the link of every answer and receipt of _rounds
+
+
+def _answers(
+    rng: random.Random, chosen: list[tuple[str, int]], smsc: dict[tuple[str, int], str]
+) -> list[OutcomeRecord]:
+    """An answer per segment of the ``chosen`` messages; the SMSC ids of those
+    accepted go into ``smsc``."""
+    outcomes: list[OutcomeRecord] = []
+    for mid, segments in chosen:
+        payload = rng.random() < 0.15  # one PDU, one id, for every segment
+        shared = f"{mid}-p"
+        for index in range(segments):
+            roll = rng.random()
+            if roll < 0.8:
+                sid = shared if payload else f"{mid}-{index}-{rng.randrange(2)}"
+                smsc[(mid, index)] = sid
+                outcome: Accepted | Rejected | Retry = Accepted(smsc_id=sid)
+            elif roll < 0.9:
+                outcome = Rejected(reason="ESME_RINVDSTADR", status=11)
+            else:
+                outcome = Retry(reason="ESME_RSYSERR", status=8)
+            outcomes.append(
+                OutcomeRecord(
+                    message_id=mid,
+                    index=index,
+                    link=_LINK,
+                    outcome=outcome,
+                    retry_at=NOW + 60 if isinstance(outcome, Retry) else None,
+                )
+            )
+    return outcomes
+
+
+def _receipts(
+    rng: random.Random,
+    smsc: dict[tuple[str, int], str],
+    outcomes: list[OutcomeRecord],
+    pending: list[Receipt],
+) -> tuple[list[Receipt], list[Receipt]]:
+    """A round's receipts (``pending`` first) and those to send again next round."""
+    receipts = list(pending)
+    again = []
+    known = sorted(set(smsc.values()))
+    for sid in rng.sample(known, k=min(len(known), 12)):
+        state = rng.choice([ReceiptState.DELIVERED] * 6 + list(ReceiptState))
+        receipt = Receipt(
+            link=_LINK, smsc_id=sid, state=state, error=rng.choice((None, "000", "034"))
+        )
+        if rng.random() < 0.2:
+            again.append(receipt)  # next round too: a duplicate
+        receipts.append(receipt)
+    for o in outcomes:  # a receipt that overtakes its acceptance, now and then
+        if isinstance(o.outcome, Accepted) and rng.random() < 0.1:
+            receipts.insert(
+                0, Receipt(link=_LINK, smsc_id=o.outcome.smsc_id, state=ReceiptState.DELIVERED)
+            )
+    if rng.random() < 0.2:
+        receipts.append(Receipt(link=_LINK, smsc_id="nobody", state=ReceiptState.DELIVERED))
+    return receipts, again
 
 
 def _dump(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
