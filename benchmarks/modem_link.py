@@ -19,7 +19,7 @@ from drivers.modem.link.config import ModemLinkConfig
 from drivers.modem.link.driver import ModemLink
 from drivers.modem.link.port import AtPort
 from drivers.modem.protocol.at import Command
-from drivers.modem.simulator.modem import SimConfig
+from drivers.modem.simulator.config import SimConfig
 from drivers.modem.simulator.pty import PtyModem
 from gateway.codec import encode
 from gateway.link.interface import InboundPart, Receipt, ReceiptDone, SubmitRequest, submit

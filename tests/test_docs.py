@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers.modem.link.config import _KEYS as MODEM_KEYS
+from drivers.modem.link.config import KNOWN_KEYS as MODEM_KEYS
 from drivers.smpp.link.config import KNOWN_KEYS as SMPP_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent

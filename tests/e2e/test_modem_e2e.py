@@ -15,7 +15,7 @@ from typing import Any
 
 import aiohttp
 
-from drivers.modem.simulator.modem import SimConfig
+from drivers.modem.simulator.config import SimConfig
 from drivers.modem.simulator.pty import PtyModem
 from gateway.config.file import load_config
 from tests.e2e.system import (

@@ -9,7 +9,7 @@ from typing import Any
 from gateway.model.errors import ConfigError
 from gateway.model.secrets import Secret
 
-_KEYS = frozenset(
+KNOWN_KEYS = frozenset(
     {
         "name",
         "driver",
@@ -126,7 +126,7 @@ def _name_and_device(table: Mapping[str, Any]) -> tuple[str, str]:
     name = table.get("name")
     if not isinstance(name, str) or not name:
         raise ConfigError("link: 'name' is required (a non-empty string)")
-    unknown = sorted(set(table) - _KEYS)
+    unknown = sorted(set(table) - KNOWN_KEYS)
     if unknown:
         msg = f"link {name!r}: unknown key {unknown[0]!r} for driver 'modem'"
         raise ConfigError(msg)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from drivers.modem.simulator.modem import SimConfig
+from drivers.modem.simulator.config import SimConfig
 from drivers.modem.simulator.network import describe_sent
 from drivers.modem.simulator.pty import PtyModem
 from gateway.model.errors import UserError

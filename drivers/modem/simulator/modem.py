@@ -18,81 +18,14 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import ClassVar
 
 from drivers.modem.protocol.tpdu import PduError
-from drivers.modem.simulator.network import SMSC, mo_parts, status_report
-
-_SIM_COMMANDS = ("+CPIN", "+CPMS", "+CMGR", "+CMGL", "+CMGD", "+CMGS", "+CSCA")
-# commands answered with the same lines every time (AT+CMEE=0 among them: the
-# simulator keeps the error mode it has)
-_STATIC_REPLIES: dict[str, list[str]] = {
-    "": [],
-    "&F": [],
-    "V1": [],
-    "+CMEE=0": [],
-    "+CSMS=0": [],
-    "+CREG=0": [],
-    "+CREG=1": [],
-    "I": ["smsgw modem simulator"],
-    "+CGMI": ["smsgw modem simulator"],
-    "+GMI": ["smsgw modem simulator"],
-    "+CGMM": ["SIM800-SIM"],
-    "+CGSN": ["490154203237518"],
-    "+COPS?": ['+COPS: 0,0,"SIMNET"'],
-    "+CSCA?": [f'+CSCA: "{SMSC}",145'],
-}
+from drivers.modem.simulator.config import SIM_COMMANDS, STATIC_REPLIES, SimConfig
+from drivers.modem.simulator.network import mo_parts, status_report
+from drivers.modem.simulator.state import ModemState, Stored
 
 _Handler = Callable[["SimModem", str, str], None]  # a command's: (modem, body, raw)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SimConfig:
-    echo: bool = False  # echo on, and ATE0 does not turn it off
-    urc_inside_replies: bool = False
-    sim_busy: int = 0  # first N SIM commands answer +CME ERROR: 14
-    cms_error_share: float = 0.0  # share of sends answered +CMS ERROR
-    cms_error_code: int = 500
-    hang_after: int | None = None  # stop answering after N commands
-    hang_for: int | None = None  # ...for this many commands (None: until resume())
-    pin: str | None = None
-    pin_attempts: int = 3
-    report_delay: float = 0.0  # seconds from +CMGS to its +CDS
-    report_status: int = 0x00  # TP-ST of the status reports
-    csq: int = 20  # AT+CSQ rssi (0-31, 99 unknown)
-    registered: bool = True
-    seed: int = 0
-    cnmi_offer: str = "(0-2),(0-3),(0,2),(0-2),(0,1)"  # what AT+CNMI=? answers
-    csms_service: int = 0  # 1: phase 2+, routed +CMT/+CDS need AT+CNMA
-    wake_error: bool = False  # answer ERROR to a line holding only ESC (the wake-up line)
-
-
-@dataclass(slots=True)
-class _Stored:
-    index: int
-    pdu: bytes
-    status: int = 0  # 0 unread, 1 read
-
-
-@dataclass(slots=True)
-class _State:
-    echo: bool
-    pin_ok: bool
-    pin_attempts: int
-    mt: int = 0  # +CNMI <mt>
-    ds: int = 0  # +CNMI <ds>
-    cmee: int = 0
-    cmgf: int = 0
-    next_mr: int = 0
-    commands: int = 0
-    sim_busy_left: int = 0
-    hang_left: int | None = None
-    hanging: bool = False
-    awaiting_pdu: int | None = None  # TPDU length announced by AT+CMGS
-    storage: dict[int, _Stored] = field(default_factory=dict)
-    held_urcs: list[bytes] = field(default_factory=list)
-    timers: list[tuple[float, bytes]] = field(default_factory=list)
 
 
 class SimModem:
@@ -104,7 +37,7 @@ class SimModem:
         self.config = config or SimConfig()
         self._wall = wall  # network timestamps; ``now`` arguments only drive timers
         cfg = self.config
-        self._state = _State(
+        self._state = ModemState(
             echo=cfg.echo,
             pin_ok=cfg.pin is None,
             pin_attempts=cfg.pin_attempts,
@@ -134,7 +67,7 @@ class SimModem:
             self._urc(f"+CMT: ,{len(pdu) - 1 - pdu[0]}\r\n{pdu.hex().upper()}".encode())
             return
         index = next(i for i in range(1, 1000) if i not in st.storage)
-        st.storage[index] = _Stored(index=index, pdu=pdu)
+        st.storage[index] = Stored(index=index, pdu=pdu)
         if st.mt in (1, 3):
             self._urc(f'+CMTI: "SM",{index}'.encode())
 
@@ -257,7 +190,7 @@ class SimModem:
             self._reply([], "ERROR")
             return
         body = upper[2:]
-        if body.startswith(_SIM_COMMANDS):
+        if body.startswith(SIM_COMMANDS):
             if st.sim_busy_left > 0:
                 st.sim_busy_left -= 1
                 self._error("CME", 14)
@@ -272,7 +205,7 @@ class SimModem:
 
     def _dispatch(self, body: str, raw: str) -> None:
         """Answer the command ``body`` (upper case, after "AT"; ``raw`` as typed)."""
-        static = _STATIC_REPLIES.get(body)
+        static = STATIC_REPLIES.get(body)
         if static is not None:
             self._reply(static)
             return
@@ -446,7 +379,7 @@ class SimModem:
             )
             if st.ds == 2:
                 index = next(i for i in range(1, 1000) if i not in st.storage)
-                st.storage[index] = _Stored(index=index, pdu=report)
+                st.storage[index] = Stored(index=index, pdu=report)
                 urc = f'+CDSI: "SR",{index}'.encode()
             else:
                 urc = f"+CDS: {len(report) - 1}\r\n{report.hex().upper()}".encode()

@@ -16,7 +16,8 @@ import tty
 from pathlib import Path
 from types import TracebackType
 
-from drivers.modem.simulator.modem import SimConfig, SimModem
+from drivers.modem.simulator.config import SimConfig
+from drivers.modem.simulator.modem import SimModem
 
 
 class PtyModem:

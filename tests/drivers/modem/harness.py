@@ -10,7 +10,7 @@ from typing import Any
 
 from drivers.modem.link.config import ModemLinkConfig
 from drivers.modem.link.driver import ModemLink
-from drivers.modem.simulator.modem import SimConfig
+from drivers.modem.simulator.config import SimConfig
 from drivers.modem.simulator.pty import PtyModem
 from gateway.codec import Segment
 from gateway.link.interface import InboundPart, Receipt, ReceiptDone, SubmitRequest

@@ -8,7 +8,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from drivers.modem.link.port import AtPort
-from drivers.modem.simulator.modem import SimConfig
+from drivers.modem.simulator.config import SimConfig
 from drivers.modem.simulator.pty import PtyModem
 from gateway.link.interface import Concat, submit
 from gateway.model.outcomes import Accepted, ReceiptState, Rejected, Retry

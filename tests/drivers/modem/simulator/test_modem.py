@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from drivers.modem.simulator.modem import SimConfig, SimModem
+from drivers.modem.simulator.config import SimConfig
+from drivers.modem.simulator.modem import SimModem
 
 
 def talk(sim: SimModem, line: str, now: float = 0.0) -> bytes:
