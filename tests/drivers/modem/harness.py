@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,13 +16,7 @@ from gateway.codec import Segment
 from gateway.link.interface import InboundPart, Receipt, ReceiptDone, SubmitRequest
 from gateway.model.message import SenderKind
 from tests.drivers.modem.segments import gsm_segment
-
-
-async def wait_for_condition(predicate: Callable[[], bool], *, timeout: float = 5.0) -> None:
-    """Poll ``predicate`` until it holds; fail after ``timeout`` seconds."""
-    async with asyncio.timeout(timeout):
-        while not predicate():  # noqa: ASYNC110 - polls a plain condition with a deadline
-            await asyncio.sleep(0.01)
+from tests.waiting import eventually
 
 
 @dataclass
@@ -112,7 +106,7 @@ async def running_link(
         task = asyncio.create_task(link.run(), name="modem-link")
         try:
             if wait_bound:
-                await wait_for_condition(lambda: link.bound)
+                await eventually(lambda: link.bound, what="the modem link bound")
             yield sim, link, recorder
         finally:
             await link.stop(timeout=2.0)

@@ -16,17 +16,6 @@ from gateway.link.interface import InboundPart, Receipt, ReceiptDone, SubmitRequ
 from gateway.model.message import SenderKind
 
 
-async def wait_for_condition(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll ``predicate`` until true or fail after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            msg = f"condition not met within {timeout}s"
-            raise AssertionError(msg)
-        await asyncio.sleep(0.01)
-
-
 class RecordingHandler:
     """A LinkHandler that keeps what it gets; ``fail_next`` refuses that many calls."""
 

@@ -12,8 +12,9 @@ from drivers.modem.simulator.config import SimConfig
 from drivers.modem.simulator.pty import PtyModem
 from gateway.link.interface import Concat, submit
 from gateway.model.outcomes import Accepted, ReceiptState, Rejected, Retry
-from tests.drivers.modem.harness import Recorder, request, running_link, wait_for_condition
+from tests.drivers.modem.harness import Recorder, request, running_link
 from tests.drivers.modem.segments import gsm_segment
+from tests.waiting import eventually
 
 QUIRKS = {
     "plain": SimConfig(),
@@ -29,7 +30,7 @@ async def test_send_is_accepted_and_its_status_report_matched(quirk: str) -> Non
         outcome = await submit(link, request())
         assert isinstance(outcome, Accepted)
         assert outcome.smsc_id.startswith("0:+33612345678:")
-        await wait_for_condition(lambda: len(rec.receipts) == 1)
+        await eventually(lambda: len(rec.receipts) == 1)
         (receipt,) = rec.receipts
         assert receipt.smsc_id == outcome.smsc_id
         assert receipt.state is ReceiptState.DELIVERED
@@ -46,7 +47,7 @@ async def test_references_increment_and_receipts_go_to_the_right_segment() -> No
         assert isinstance(second, Accepted)
         assert first.smsc_id.split(":")[0] == "0"
         assert second.smsc_id.split(":")[0] == "1"
-        await wait_for_condition(lambda: len(rec.receipts) == 2)
+        await eventually(lambda: len(rec.receipts) == 2)
         assert {r.smsc_id for r in rec.receipts} == {first.smsc_id, second.smsc_id}
         assert all(r.destination == r.smsc_id.split(":")[1] for r in rec.receipts)
 
@@ -55,7 +56,7 @@ async def test_expired_status_report_maps_to_expired() -> None:
     async with running_link(SimConfig(report_status=0x46)) as (_sim, link, rec):
         outcome = await submit(link, request())
         assert isinstance(outcome, Accepted)
-        await wait_for_condition(lambda: len(rec.receipts) == 1)
+        await eventually(lambda: len(rec.receipts) == 1)
         assert rec.receipts[0].state is ReceiptState.EXPIRED
         assert rec.receipts[0].error == "TP-ST 0x46"
 
@@ -75,11 +76,11 @@ async def test_stored_and_new_mo_messages_are_handed_over_then_deleted() -> None
     async with running_link(sim_config, wait_bound=False) as (sim, link, rec):
         # one message arrives while the link is starting (read by AT+CMGL), one after
         sim.inject_mo(originator="+33611111111", text="early")
-        await wait_for_condition(lambda: link.bound)
-        await wait_for_condition(lambda: len(rec.parts) == 1)
+        await eventually(lambda: link.bound)
+        await eventually(lambda: len(rec.parts) == 1)
         sim.inject_mo(originator="+33622222222", text="x" * 200, reference=77)
         await submit(link, request())  # a reply for the URCs to ride in
-        await wait_for_condition(lambda: len(rec.parts) == 3)
+        await eventually(lambda: len(rec.parts) == 3)
         assert rec.parts[0].payload == b"early"
         assert rec.parts[0].source == "+33611111111"
         assert [p.concat for p in rec.parts[1:]] == [
@@ -87,17 +88,17 @@ async def test_stored_and_new_mo_messages_are_handed_over_then_deleted() -> None
             Concat(reference=77, total=2, sequence=2),
         ]
         assert b"".join(p.payload for p in rec.parts[1:]) == b"x" * 200
-        await wait_for_condition(lambda: sim.modem.stored == 0)
+        await eventually(lambda: sim.modem.stored == 0)
 
 
 async def test_refused_mo_stays_stored_until_the_handler_takes_it() -> None:
     rec = Recorder(refuse=1)
     async with running_link(handler=rec, poll_interval=0.1) as (sim, _link, _):
         sim.inject_mo(originator="+33611111111", text="keep me")
-        await wait_for_condition(lambda: rec.refused == 1)
+        await eventually(lambda: rec.refused == 1)
         assert sim.modem.stored == 1  # not deleted: the handler did not store it
-        await wait_for_condition(lambda: len(rec.parts) == 1)  # the poll reads it again
-        await wait_for_condition(lambda: sim.modem.stored == 0)
+        await eventually(lambda: len(rec.parts) == 1)  # the poll reads it again
+        await eventually(lambda: sim.modem.stored == 0)
         assert rec.parts[0].payload == b"keep me"
 
 
@@ -106,7 +107,7 @@ async def test_routed_cmt_is_acknowledged_after_the_handler() -> None:
     async with running_link(sim_config) as (sim, _link, rec):
         assert "AT+CNMI=2,2,0,1,0" in sim.modem.commands
         sim.inject_mo(originator="+33633333333", text="routed")
-        await wait_for_condition(lambda: sim.modem.acks == 1)
+        await eventually(lambda: sim.modem.acks == 1)
         assert rec.parts[0].payload == b"routed"
         assert sim.modem.stored == 0
 
@@ -117,9 +118,9 @@ async def test_stored_status_reports_via_cdsi_are_read_then_deleted() -> None:
         assert "AT+CNMI=2,1,0,2,0" in sim.modem.commands
         outcome = await submit(link, request())
         assert isinstance(outcome, Accepted)
-        await wait_for_condition(lambda: len(rec.receipts) == 1)
+        await eventually(lambda: len(rec.receipts) == 1)
         assert rec.receipts[0].smsc_id == outcome.smsc_id
-        await wait_for_condition(lambda: sim.modem.stored == 0)
+        await eventually(lambda: sim.modem.stored == 0)
         assert any(c.startswith("AT+CMGD=") for c in sim.modem.commands)
 
 
@@ -127,7 +128,7 @@ async def test_routed_status_report_is_acknowledged_in_phase_2_plus() -> None:
     async with running_link(SimConfig(csms_service=1)) as (sim, link, rec):
         outcome = await submit(link, request())
         assert isinstance(outcome, Accepted)
-        await wait_for_condition(lambda: sim.modem.acks == 1)
+        await eventually(lambda: sim.modem.acks == 1)
         assert rec.receipts[0].smsc_id == outcome.smsc_id
 
 
@@ -174,7 +175,7 @@ async def test_hang_during_send_resolves_as_retry_and_the_link_recovers() -> Non
         assert outcome == Retry(reason="timeout", delay=0.05)
         assert not link.bound  # submits go elsewhere while it recovers
         assert await submit(link, request()) == Retry(reason="link_down", delay=0.05)
-        await wait_for_condition(lambda: link.bound)
+        await eventually(lambda: link.bound)
         health = link.health()
         assert health.counters["reinits"] >= 1
         assert health.counters["reopens"] == 1
@@ -190,12 +191,12 @@ async def test_modem_that_stays_hung_is_marked_down_then_comes_back() -> None:
         outcome = await submit(link, request())
         assert isinstance(outcome, Retry)
         assert outcome.reason == "timeout"
-        await wait_for_condition(lambda: link.health().counters.get("reopens", 0) >= 1)
-        await wait_for_condition(lambda: "modem does not answer" in link.health().detail)
+        await eventually(lambda: link.health().counters.get("reopens", 0) >= 1)
+        await eventually(lambda: "modem does not answer" in link.health().detail)
         assert not link.health().bound
         assert (await submit(link, request())).reason == "link_down"  # type: ignore[union-attr]
         sim.resume()
-        await wait_for_condition(lambda: link.bound)
+        await eventually(lambda: link.bound)
         assert isinstance(await submit(link, request()), Accepted)
 
 
@@ -215,7 +216,7 @@ async def test_resync_retries_at_when_a_late_answer_beats_the_drain() -> None:
             assert await port.resync(timeout=2.0, quiet=0.0)
             assert sim.modem.commands == ["AT", "AT"]
             # the second AT took the first one's OK; its own OK comes late and is no answer
-            await wait_for_condition(lambda: port.stale_answers == 1)
+            await eventually(lambda: port.stale_answers == 1)
             assert not port.in_flight
         finally:
             port.close()
@@ -238,7 +239,7 @@ async def test_wrong_pin_is_tried_once_and_the_link_stays_down() -> None:
             link,
             _,
         ):
-            await wait_for_condition(lambda: "refused the PIN" in link.health().detail)
+            await eventually(lambda: "refused the PIN" in link.health().detail)
             assert sim.modem.commands.count('AT+CPIN="****"') == 1
             assert not link.health().bound
             assert (await submit(link, request())).reason == "link_down"  # type: ignore[union-attr]
@@ -262,14 +263,14 @@ async def test_two_modems_run_side_by_side_as_two_links() -> None:
         assert all(isinstance(o, Accepted) for o in outcomes)
         assert len(sim_a.modem.sent) == 2
         assert len(sim_b.modem.sent) == 2
-        await wait_for_condition(lambda: len(rec_a.receipts) == len(rec_b.receipts) == 2)
+        await eventually(lambda: len(rec_a.receipts) == len(rec_b.receipts) == 2)
         assert {r.link for r in rec_a.receipts} == {"modem-a"}
         assert {r.link for r in rec_b.receipts} == {"modem-b"}
 
 
 async def test_signal_and_registration_gauges() -> None:
     async with running_link(SimConfig(csq=20), poll_interval=0.05) as (sim, link, _rec):
-        await wait_for_condition(lambda: sim.modem.commands.count("AT+CSQ") >= 2)
+        await eventually(lambda: sim.modem.commands.count("AT+CSQ") >= 2)
         health = link.health()
         assert health.gauges == {"signal_dbm": -73.0, "registered": 1.0}
         assert health.up
@@ -318,7 +319,7 @@ def test_modem_link_is_a_link() -> None:
 async def test_unplugged_modem_marks_the_link_down() -> None:
     async with running_link() as (sim, link, _rec):
         sim.close()  # the pty disappears, as a USB stick pulled out
-        await wait_for_condition(lambda: not link.health().up and not link.health().bound)
+        await eventually(lambda: not link.health().up and not link.health().bound)
         outcome = await submit(link, request())
         assert isinstance(outcome, Retry)
         assert outcome.reason == "link_down"

@@ -11,7 +11,8 @@ import pytest
 from drivers.modem.link.driver import ModemLink
 from gateway.link.interface import submit
 from gateway.model.outcomes import Accepted
-from tests.drivers.modem.harness import Recorder, link_config, request, wait_for_condition
+from tests.drivers.modem.harness import Recorder, link_config, request
+from tests.waiting import eventually
 
 
 async def test_modem_sim_command_serves_a_link_and_takes_console_commands(
@@ -44,14 +45,14 @@ async def test_modem_sim_command_serves_a_link_and_takes_console_commands(
         )
         task = asyncio.create_task(link.run())
         try:
-            await wait_for_condition(lambda: link.bound, timeout=10)
+            await eventually(lambda: link.bound, timeout=10)
             assert isinstance(await submit(link, request("+33612345678")), Accepted)
             line = await asyncio.wait_for(proc.stdout.readline(), 10)
             assert line.decode().startswith("sent to +33612345678")
-            await wait_for_condition(lambda: len(rec.receipts) == 1)
+            await eventually(lambda: len(rec.receipts) == 1)
             proc.stdin.write(b"mo +33611111111 hello modem\n")
             await proc.stdin.drain()
-            await wait_for_condition(lambda: len(rec.parts) == 1, timeout=10)
+            await eventually(lambda: len(rec.parts) == 1, timeout=10)
             assert rec.parts[0].payload == b"hello modem"
             assert rec.parts[0].source == "+33611111111"
         finally:

@@ -31,8 +31,8 @@ from tests.drivers.smpp.conftest import (
     SinkHandler,
     StartLink,
     request,
-    wait_for_condition,
 )
+from tests.waiting import eventually
 
 
 async def test_submit_is_accepted_with_the_smsc_message_id(start_link: StartLink) -> None:
@@ -55,7 +55,7 @@ async def test_receipt_reaches_handler_with_the_accepted_id(start_link: StartLin
     )
     outcome = await submit(h.link, request())
     assert isinstance(outcome, Accepted)
-    await wait_for_condition(lambda: len(h.handler.receipts) == 1)
+    await eventually(lambda: len(h.handler.receipts) == 1)
     receipt = h.handler.receipts[0]
     assert receipt.smsc_id == outcome.smsc_id
     assert receipt.state is ReceiptState.DELIVERED
@@ -67,7 +67,7 @@ async def test_receipt_before_its_response_is_not_lost(start_link: StartLink) ->
     outcomes = await asyncio.gather(
         *(submit(h.link, request(message_id=f"m{i}")) for i in range(10))
     )
-    await wait_for_condition(lambda: len(h.handler.receipts) == 10)
+    await eventually(lambda: len(h.handler.receipts) == 10)
     accepted = {o.smsc_id for o in outcomes if isinstance(o, Accepted)}
     assert len(accepted) == 10
     assert {r.smsc_id for r in h.handler.receipts} == accepted
@@ -78,7 +78,7 @@ async def test_refused_receipt_is_redelivered(start_link: StartLink) -> None:
     h.handler.fail_next = 1
     outcome = await submit(h.link, request())
     assert isinstance(outcome, Accepted)
-    await wait_for_condition(lambda: len(h.handler.receipts) == 1)
+    await eventually(lambda: len(h.handler.receipts) == 1)
     assert h.handler.refused == 1
     assert h.handler.receipts[0].smsc_id == outcome.smsc_id
     refusals = [r for r in h.sim.records if r["event"] == "deliver_sm_refused"]
@@ -137,7 +137,7 @@ async def test_garbage_answer_is_nacked_and_the_submit_times_out(
     h = await start_link(sim=SimConfig(garbage_share=1.0), response_timeout=0.3)
     outcome = await asyncio.wait_for(submit(h.link, request()), 5)
     assert outcome == Retry(reason="timeout")
-    await wait_for_condition(lambda: any(r["event"] == "generic_nack" for r in h.sim.records))
+    await eventually(lambda: any(r["event"] == "generic_nack" for r in h.sim.records))
     assert h.link.bound  # one unreadable PDU does not end the session
 
 
@@ -193,7 +193,7 @@ async def test_drop_mid_stream_each_segment_accepted_once_or_retried(
 async def test_smsc_unbind_closes_and_the_link_rebinds(start_link: StartLink) -> None:
     h = await start_link()
     assert h.sim.unbind_all() == 1
-    await wait_for_condition(lambda: h.link.health().counters["reconnects"] >= 1)
+    await eventually(lambda: h.link.health().counters["reconnects"] >= 1)
     await h.link.wait_bound(5)
     assert isinstance(await submit(h.link, request()), Accepted)
     assert any(r["event"] == "unbind_resp" for r in h.sim.records)
@@ -213,7 +213,7 @@ async def test_mo_out_of_order_is_reassembled(start_link: StartLink) -> None:
         )
         == 3
     )
-    await wait_for_condition(lambda: len(h.handler.parts) == 3)
+    await eventually(lambda: len(h.handler.parts) == 3)
     assert [p.concat.sequence for p in h.handler.parts if p.concat] == [3, 1, 2]
     reassembler = Reassembler(timeout=60)
     results = [reassembler.add(part, now=1.0) for part in h.handler.parts]
@@ -241,7 +241,7 @@ async def test_mo_addresses_in_national_or_unknown_form_arrive_as_e164(
             source="07700123456", source_ton=2, destination=number, dest_ton=ton, text="yes"
         )
     h.sim.inject_mo(source="+33612345678", destination="60777", dest_ton=0, text="short")
-    await wait_for_condition(lambda: len(h.handler.parts) == len(forms) + 1)
+    await eventually(lambda: len(h.handler.parts) == len(forms) + 1)
     *numbers, short = h.handler.parts
     assert {(p.source, p.destination) for p in numbers} == {("+447700123456", "+447911123456")}
     assert (short.source, short.destination) == ("+33612345678", "60777")  # a short code
@@ -251,7 +251,7 @@ async def test_sar_and_payload_mo_arrive(start_link: StartLink) -> None:
     h = await start_link()
     h.sim.inject_mo(source="+336", destination="1", text="ça va", concat="payload")
     h.sim.inject_mo(source="+336", destination="1", text="abcdef", concat="sar", parts=2)
-    await wait_for_condition(lambda: len(h.handler.parts) == 3)
+    await eventually(lambda: len(h.handler.parts) == 3)
     assert h.handler.parts[0].payload == "ça va".encode("utf-16-be")
     assert [p.concat.total for p in h.handler.parts[1:] if p.concat] == [2, 2]
 
@@ -259,7 +259,7 @@ async def test_sar_and_payload_mo_arrive(start_link: StartLink) -> None:
 async def test_stop_waits_for_in_flight_answers_then_unbinds(start_link: StartLink) -> None:
     h = await start_link(sim=SimConfig(delay=0.2))
     pending = asyncio.create_task(submit(h.link, request()))
-    await wait_for_condition(lambda: h.link.health().in_flight == 1)
+    await eventually(lambda: h.link.health().in_flight == 1)
     await h.link.stop(timeout=5)
     assert isinstance(await pending, Accepted)
     assert any(r["event"] == "unbind" for r in h.sim.records)
@@ -299,7 +299,7 @@ async def test_refused_bind_is_reported_and_retried() -> None:
     link = SmppLink(config=config, handler=RecordingHandler())
     task = asyncio.create_task(link.run())
     try:
-        await wait_for_condition(lambda: sum(r["event"] == "bind" for r in sim.records) >= 2)
+        await eventually(lambda: sum(r["event"] == "bind" for r in sim.records) >= 2)
         assert not link.health().bound
         assert "ESME_RINVPASWD" in link.health().detail
         assert await submit(link, request()) == Retry(reason="link_down")
@@ -316,7 +316,7 @@ async def test_unreachable_smsc_is_reported_and_stop_ends_run() -> None:
     config = SmppLinkConfig.from_table({"name": "t", "port": port, "reconnect_min": 0.05})
     link = SmppLink(config=config, handler=RecordingHandler())
     task = asyncio.create_task(link.run())
-    await wait_for_condition(lambda: "connect to" in link.health().detail)
+    await eventually(lambda: "connect to" in link.health().detail)
     assert not link.health().up
     await link.stop(timeout=1)
     await asyncio.wait_for(task, 5)
@@ -409,7 +409,7 @@ async def test_silent_peer_gets_a_dead_link_verdict_and_a_reconnect() -> None:
         link = SmppLink(config=config, handler=RecordingHandler())
         task = asyncio.create_task(link.run())
         try:
-            await wait_for_condition(lambda: binds >= 2)
+            await eventually(lambda: binds >= 2)
             closes = [e for e in logs if e["event"] == "smpp_session_closed"]
             assert closes[0]["reason"] == "dead"
             assert "enquire_link unanswered" in closes[0]["detail"]
@@ -433,7 +433,7 @@ async def test_stop_while_binding_returns_at_once() -> None:
     )
     task = asyncio.create_task(link.run())
     try:
-        await wait_for_condition(lambda: link.health().up)
+        await eventually(lambda: link.health().up)
         loop = asyncio.get_running_loop()
         started = loop.time()
         await link.stop(timeout=5)
@@ -547,7 +547,7 @@ async def test_a_silent_smsc_ends_the_session_and_its_segments_go_out_on_the_nex
 
     with structlog.testing.capture_logs() as logs:
         waiting = asyncio.create_task(_stream(h.link, 5))
-        await wait_for_condition(lambda: ignored_submits() == 5)
+        await eventually(lambda: ignored_submits() == 5)
         h.sim.config = SimConfig()  # the next connection is answered again
         outcomes = await asyncio.wait_for(waiting, 5)
         assert outcomes == [Retry(reason="link_down")] * 5
@@ -586,10 +586,10 @@ async def test_receipts_to_a_sink_are_acknowledged_once_stored(start_link: Start
     h = await start_link(sim=SimConfig(dlr=True), handler=sink)
     sink.hold = True
     outcomes = await _stream(h.link, 5)
-    await wait_for_condition(lambda: len(sink.held) == 5)
+    await eventually(lambda: len(sink.held) == 5)
     assert h.link.health().counters["receipts"] == 0  # not yet stored: not acknowledged
     sink.release()
-    await wait_for_condition(lambda: h.link.health().counters["receipts"] == 5)
+    await eventually(lambda: h.link.health().counters["receipts"] == 5)
     assert {r.smsc_id for r in sink.receipts} == {
         o.smsc_id for o in outcomes if isinstance(o, Accepted)
     }
@@ -600,7 +600,7 @@ async def test_a_receipt_the_sink_fails_is_refused_and_comes_again(start_link: S
     sink.fail_next = 1
     h = await start_link(sim=SimConfig(dlr=True), handler=sink)
     [outcome] = await _stream(h.link, 1)
-    await wait_for_condition(lambda: len(sink.receipts) == 1)
+    await eventually(lambda: len(sink.receipts) == 1)
     assert isinstance(outcome, Accepted)
     assert sink.receipts[0].smsc_id == outcome.smsc_id
     refusals = [r for r in h.sim.records if r["event"] == "deliver_sm_refused"]
@@ -616,17 +616,17 @@ async def test_receipts_beyond_the_concurrency_wait_their_turn(
     h = await start_link(sim=SimConfig(dlr=True), handler=sink)
     sink.hold = True
     await _stream(h.link, 8)
-    await wait_for_condition(lambda: len(sink.held) == 3 and h.link.deliveries.waiting == 5)
+    await eventually(lambda: len(sink.held) == 3 and h.link.deliveries.waiting == 5)
     stored, done = sink.held.pop(0)  # one stored: exactly one that waited takes its place
     sink.receipts.append(stored)
     done(None)
-    await wait_for_condition(lambda: h.link.deliveries.waiting == 4)
+    await eventually(lambda: h.link.deliveries.waiting == 4)
     assert len(sink.held) == 3  # back to the cap, not past it
     assert stored not in [receipt for receipt, _ in sink.held]
     assert h.link.health().counters["receipts"] == 1
     sink.hold = False
     sink.release()
-    await wait_for_condition(lambda: len(sink.receipts) == 8)
+    await eventually(lambda: len(sink.receipts) == 8)
 
 
 # --- a deliver_sm flood: read no faster than it is handled ---------------------------
@@ -659,7 +659,7 @@ async def test_a_receipt_flood_is_read_no_faster_than_it_is_stored(
     def held() -> int:
         return len(sink.held) + h.link.deliveries.waiting
 
-    await wait_for_condition(
+    await eventually(
         lambda: (
             len(sink.held) == 10
             and (h.link.health().counters.get("reading_paused", 0) >= 1 or held() > bound)
@@ -670,8 +670,8 @@ async def test_a_receipt_flood_is_read_no_faster_than_it_is_stored(
     assert h.sim.unanswered() == flood  # none answered before it is stored
     sink.hold = False
     sink.release()
-    await wait_for_condition(lambda: len(sink.receipts) == flood, timeout=30)
-    await wait_for_condition(lambda: h.sim.unanswered() == 0)
+    await eventually(lambda: len(sink.receipts) == flood, timeout=30)
+    await eventually(lambda: h.sim.unanswered() == 0)
     assert sorted(r.smsc_id for r in sink.receipts) == ids  # each once
     health = h.link.health()
     assert health.counters["receipts"] == flood
@@ -702,7 +702,7 @@ async def test_an_mo_flood_is_read_no_faster_than_it_is_handled(
     bound = 20 + _per_read(encode(sample))
     for i in range(flood):
         h.sim.inject_mo(source="+33612345678", destination="36111", text=f"mo {i}")
-    await wait_for_condition(
+    await eventually(
         lambda: (
             h.link.health().counters.get("reading_paused", 0) >= 1
             or h.link.deliveries.handing_over > bound
@@ -710,12 +710,12 @@ async def test_an_mo_flood_is_read_no_faster_than_it_is_handled(
     )
     assert h.link.deliveries.handing_over <= bound < flood  # tasks: one per deliver_sm read
     release.set()
-    await wait_for_condition(lambda: len(h.handler.parts) == flood, timeout=30)
+    await eventually(lambda: len(h.handler.parts) == flood, timeout=30)
     assert peak <= bound
     assert sorted(p.payload for p in h.handler.parts) == sorted(
         f"mo {i}".encode() for i in range(flood)
     )
-    await wait_for_condition(lambda: h.sim.unanswered() == 0)
+    await eventually(lambda: h.sim.unanswered() == 0)
 
 
 async def test_a_flooding_peer_that_reads_no_answers_is_cut_off(
@@ -765,9 +765,7 @@ async def test_a_flooding_peer_that_reads_no_answers_is_cut_off(
             )
             bound.set()
             await asyncio.wait_for(closed.wait(), 30)
-            await wait_for_condition(
-                lambda: any(e["event"] == "smpp_peer_unresponsive" for e in logs)
-            )
+            await eventually(lambda: any(e["event"] == "smpp_peer_unresponsive" for e in logs))
             [cut] = [e for e in logs if e["event"] == "smpp_peer_unresponsive"]
             assert cut["unread"] > 64 * 1024
             assert link.health().counters["inbound"] < 49_999  # not read to the end

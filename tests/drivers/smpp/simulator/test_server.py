@@ -16,7 +16,8 @@ from drivers.smpp.simulator.server import SmscSimulator
 from gateway.link.interface import submit
 from gateway.model.outcomes import Accepted
 from gateway.runtime.commands import build_parser
-from tests.drivers.smpp.conftest import RecordingHandler, StartLink, request, wait_for_condition
+from tests.drivers.smpp.conftest import RecordingHandler, StartLink, request
+from tests.waiting import eventually
 
 
 async def control(port: int, *commands: dict[str, Any]) -> list[dict[str, Any]]:
@@ -63,7 +64,7 @@ async def test_control_port_injects_mo_and_reports_stats() -> None:
         assert answers[2]["ok"] is False
         assert "unknown cmd" in answers[2]["error"]
         assert answers[3]["ok"] is False
-        await wait_for_condition(lambda: len(handler.parts) == 2)
+        await eventually(lambda: len(handler.parts) == 2)
         assert [p.concat.sequence for p in handler.parts if p.concat] == [2, 1]
     finally:
         await link.stop(timeout=2)
@@ -98,7 +99,7 @@ async def test_simulator_process_prints_port_and_received_pdus() -> None:
         await link.wait_bound(5)
         outcome = await submit(link, request())
         assert isinstance(outcome, Accepted)
-        await wait_for_condition(lambda: len(handler.receipts) == 1)
+        await eventually(lambda: len(handler.receipts) == 1)
         events: list[dict[str, Any]] = []
         while not any(e["event"] == "submit_sm" for e in events):
             events.append(json.loads(await asyncio.wait_for(proc.stdout.readline(), 5)))
@@ -131,6 +132,6 @@ def test_cli_refuses_a_share_above_one() -> None:
 async def test_failed_receipts_share(start_link: StartLink) -> None:
     h = await start_link(sim=SimConfig(dlr=True, dlr_fail_share=1.0))
     assert isinstance(await submit(h.link, request()), Accepted)
-    await wait_for_condition(lambda: len(h.handler.receipts) == 1)
+    await eventually(lambda: len(h.handler.receipts) == 1)
     assert h.handler.receipts[0].state.value == "undeliverable"
     assert h.handler.receipts[0].error == "001"
