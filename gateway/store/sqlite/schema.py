@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 from gateway.model.errors import NotASmsgwDatabase
 from gateway.model.ids import new_webhook_secret
-from gateway.store.sqlite.events import add_outbox, pack_event
+from gateway.store.payloads import pack_event
+from gateway.store.sqlite.events import add_outbox
 
 APPLICATION_ID = 0x534D5347  # "SMSG"
 

@@ -25,7 +25,7 @@ from gateway.model.records import OutboxBatch, WebhookEvent
 from gateway.ops.metrics import Metrics
 from gateway.store import open_store
 from gateway.store.base import Store
-from gateway.store.sqlite.events import encode
+from gateway.store.payloads import encode
 from tests.fixtures.mosquitto import MosquittoBroker, receive
 from tests.gateway.store.support import new_message
 from tests.waiting import eventually

@@ -13,7 +13,7 @@ from gateway.model.errors import NotCancellable, UserError
 from gateway.model.message import IllegalTransition, MessageState
 from gateway.model.outcomes import Accepted, ReceiptState, Rejected, Retry
 from gateway.model.records import Enqueued, InboundMessage, Message, OutcomeRecord
-from gateway.store.sqlite.events import id_runs, iso_ms, pack_event, unpack_events
+from gateway.store.payloads import id_runs, iso_ms, pack_event, unpack_events
 from gateway.store.sqlite.store import SqliteStore
 from tests.clock import FakeClock
 from tests.gateway.store.support import make_account, new_message, pending_events

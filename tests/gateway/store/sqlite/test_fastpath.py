@@ -21,9 +21,9 @@ from gateway.link.interface import Receipt
 from gateway.model.message import SenderKind
 from gateway.model.outcomes import Accepted, ReceiptState, Rejected, Retry
 from gateway.model.records import Lease, NewMessage, OutcomeRecord, QueueChanges
+from gateway.store.payloads import unpack_events
 from gateway.store.sqlite import admin, dispatch, enqueue, fastpath, ledger
 from gateway.store.sqlite.connect import connect
-from gateway.store.sqlite.events import unpack_events
 from gateway.store.sqlite.schema import migrate
 
 NOW = 1_800_000_000.0
