@@ -90,6 +90,12 @@ class NotASmsgwDatabase(UserError):
     code = "store"
 
 
+class StoreUnavailable(UserError):
+    """The store's server cannot be reached (PostgreSQL down, a wrong host or port)."""
+
+    code = "store_unavailable"
+
+
 class StoreInUse(UserError):
     """Another ``smsgw run`` holds the store (its run lock)."""
 
