@@ -75,6 +75,22 @@ class PostgresStore:
         async with self._pool.acquire() as conn:
             yield conn
 
+    # --- accounts and tokens (admin.py) ------------------------------------------
+
+    # --- senders, prices, phonebooks (admin.py) --------------------------------
+
+    # --- ledger (ledger.py) ----------------------------------------------------
+
+    # --- counters for the daemon's metrics (admin.py) ---------------------------
+
+    # --- messages: enqueue, reads, claims, leases (enqueue.py, queue.py) ---------
+
+    # --- outcomes and receipts (dispatch.py) ------------------------------------
+
+    # --- inbound, the event outbox, webhooks (events.py, webhooks.py) -------------
+
+    # --- the pool -------------------------------------------------------------------
+
     def writer_stats(self) -> WriterStats:
         """Write transactions of this process so far and their time (metrics)."""
         return self._stats
