@@ -33,6 +33,7 @@ from gateway.cli import (
     price,
     send,
     sender,
+    store,
     token,
     webhook,
 )
@@ -53,6 +54,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     phonebook,
     inbound,
     webhook,
+    store,
 )
 
 Register = Callable[[Any, argparse.ArgumentParser], None]
