@@ -33,6 +33,9 @@ class SimConfig:
     receipt_id_form: str = "same"  # id in receipt text: same | decimal
     record: bool = True  # keep a JSON-able record of every PDU received
     keep_unacked: bool = False  # deliver_sm lost with a connection go to the next bind
+    # receipts go out on another bind (receiver or transceiver) when there is one, as
+    # SMSCs that send a system_id's receipts to any of its binds do
+    receipts_elsewhere: bool = False
 
 
 def message_id_text(form: str, n: int) -> str:

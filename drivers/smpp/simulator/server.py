@@ -72,10 +72,7 @@ class _SimProtocol(asyncio.Protocol):
             for record in session.records:
                 self.sim.emit(record)
             session.records.clear()
-        if self.sim.unacked and session.can_deliver:
-            for pdu in self.sim.unacked:
-                session.redeliver(pdu)
-            self.sim.unacked.clear()
+        self._pass_deliveries()
         data = session.data_to_send()
         transport = self.transport
         if transport is None or transport.is_closing():
@@ -91,6 +88,18 @@ class _SimProtocol(asyncio.Protocol):
                 self._timer.cancel()
             self._timer_at = when
             self._timer = self.loop.call_at(when, self._on_timer)
+
+    def _pass_deliveries(self) -> None:
+        """Take the deliver_sm a lost connection left (keep_unacked); hand this one's
+        receipts to another bind (receipts_elsewhere)."""
+        session = self.session
+        if self.sim.unacked and session.can_deliver:
+            for pdu in self.sim.unacked:
+                session.redeliver(pdu)
+            self.sim.unacked.clear()
+        if session.elsewhere:
+            self.sim.hand_over(self, session.elsewhere)
+            session.elsewhere = []
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -126,6 +135,21 @@ class SmscSimulator:
         self._server: asyncio.Server | None = None
         self._control: asyncio.Server | None = None
         self._mo_reference = 0
+        self._next_bind = 0  # receipts_elsewhere: the next bind's turn
+
+    def hand_over(self, origin: _SimProtocol, receipts: list[bytes]) -> None:
+        """Receipts ``origin``'s submits asked for, sent by its next bound receiver or
+        transceiver in turn (``origin`` itself when it is the only one)."""
+        others = sorted(
+            (p for p in self.connections if p is not origin and p.session.can_deliver),
+            key=id,
+        )
+        for pdu in receipts:
+            target = others[self._next_bind % len(others)] if others else origin
+            self._next_bind += 1
+            target.session.redeliver(pdu)
+            if target is not origin:
+                target.pump()
 
     def emit(self, record: dict[str, Any]) -> None:
         if not self.config.record:

@@ -67,6 +67,8 @@ class SmscSession:
         self.silent = False  # answers nothing any more (silent_after)
         self.records: list[dict[str, Any]] = []
         self._delivers: dict[int, bytes] = {}  # deliver_sm awaiting their resp
+        # receipts for another bind to send (config.receipts_elsewhere), taken by the server
+        self.elsewhere: list[bytes] = []
         self._burst = max(1.0, config.max_rate / 10)  # max_rate's token bucket
         self._tokens = self._burst
         self._tokens_at: float | None = None
@@ -307,6 +309,10 @@ class SmscSession:
                 self._later(now, c.delay, resp)
                 return
             self._later(now, c.delay, resp)
+            if c.receipts_elsewhere:
+                del self._delivers[HEADER.unpack_from(receipt)[3]]  # the other bind numbers it
+                self.elsewhere.append(receipt)
+                return
             self._later(now, max(c.dlr_delay, c.delay), receipt)
             return
         self._later(now, c.delay, resp)

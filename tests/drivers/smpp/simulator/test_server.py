@@ -135,3 +135,27 @@ async def test_failed_receipts_share(start_link: StartLink) -> None:
     await eventually(lambda: len(h.handler.receipts) == 1)
     assert h.handler.receipts[0].state.value == "undeliverable"
     assert h.handler.receipts[0].error == "001"
+
+
+async def test_receipts_elsewhere_go_out_on_another_bind_of_the_system_id() -> None:
+    sim = SmscSimulator(config=SimConfig(dlr=True, receipts_elsewhere=True), port=0)
+    port = await sim.start()
+    handlers = [RecordingHandler(), RecordingHandler()]
+    links = [
+        SmppLink(config=SmppLinkConfig.from_table({"name": n, "port": port}), handler=h)
+        for n, h in zip(("a", "b"), handlers, strict=True)
+    ]
+    tasks = [asyncio.create_task(link.run()) for link in links]
+    try:
+        for link in links:
+            await link.wait_bound(5)
+        outcome = await submit(links[0], request())
+        assert isinstance(outcome, Accepted)
+        await eventually(lambda: len(handlers[1].receipts) == 1, what="the receipt on bind b")
+        assert handlers[1].receipts[0].smsc_id == outcome.smsc_id
+        assert handlers[0].receipts == []  # not on the bind that submitted
+    finally:
+        for link in links:
+            await link.stop(timeout=2)
+        await asyncio.gather(*tasks)
+        await sim.close()
