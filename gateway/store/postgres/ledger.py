@@ -8,14 +8,12 @@ goes below ``-credit_limit`` and the month's spending never above its cap
 
 A top-up's reference is looked up after the lock, so the same reference sent
 twice at once waits and finds the first; the unique index ``ledger_topup_ref``
-is the last word all the same (a refused insert is that duplicate).
+is the last word all the same (an entry it refuses is that duplicate).
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-import asyncpg
 
 from gateway.accounting.ledger import AccountState, repeated_topup
 from gateway.model.records import Balance, EntryKind, LedgerEntry, LedgerResult
@@ -29,6 +27,11 @@ LEDGER_COLUMNS = "id, account, at, kind, amount, balance_after, reference, messa
 _TOPUP = (
     f"SELECT {LEDGER_COLUMNS} FROM ledger "  # noqa: S608 (constant column list)
     "WHERE account = $1 AND reference = $2 AND kind = 'topup'"
+)
+_INSERT_TOPUP = (
+    "INSERT INTO ledger (account, at, kind, amount, balance_after, reference, note) "
+    "VALUES ($1, $2, 'topup', $3, $4, $5, $6) "
+    "ON CONFLICT (account, reference) WHERE kind = 'topup' DO NOTHING RETURNING id"
 )
 INSERT_ENTRY = (
     "INSERT INTO ledger (account, at, kind, amount, balance_after, reference, message_id, note) "
@@ -115,21 +118,21 @@ async def topup(
     if row is not None:
         return repeated_topup(entry_from(row), amount)
     crossing = st.topup(amount, now)
-    try:
-        async with conn.transaction():  # a savepoint: a refused insert leaves no change
-            await save_state(conn, st)
-            entry = await insert_entry(
-                conn,
-                account=account,
-                at=now,
-                kind=EntryKind.TOPUP,
-                amount=amount,
-                balance_after=st.balance,
-                reference=reference,
-                note=note,
-            )
-    except asyncpg.UniqueViolationError:  # ledger_topup_ref: credited meanwhile
+    entry_id = await conn.fetchval(_INSERT_TOPUP, account, now, amount, st.balance, reference, note)
+    if entry_id is None:  # ledger_topup_ref: credited meanwhile by a writer without the lock
         return repeated_topup(entry_from(await conn.fetchrow(_TOPUP, account, reference)), amount)
+    await save_state(conn, st)
+    entry = LedgerEntry(
+        id=int(entry_id),
+        account=account,
+        at=now,
+        kind=EntryKind.TOPUP,
+        amount=amount,
+        balance_after=st.balance,
+        reference=reference,
+        message_id=None,
+        note=note,
+    )
     return LedgerResult(entry=entry, crossing=crossing)
 
 
