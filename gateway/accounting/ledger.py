@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gateway.model.errors import InsufficientCredit, MonthlyCapReached, UserError
+from gateway.model.errors import AlreadyExists, InsufficientCredit, MonthlyCapReached, UserError
 from gateway.model.isotime import iso, month_of
 from gateway.model.records import Balance, CreditCrossing, LedgerEntry, LedgerResult
 
@@ -69,6 +69,18 @@ class AccountState:
         if month_of(debited_at) == self.month:
             self.month_spent = max(0, self.month_spent - amount)
         return self._watch(now)
+
+    def summary(self, now: float) -> Balance:
+        """The figures an operator reads at ``now`` (no spending yet in a new month)."""
+        spent = self.month_spent if self.month == month_of(now) else 0
+        return Balance(
+            account=self.name,
+            balance=self.balance,
+            credit_limit=self.credit_limit,
+            available=self.balance + self.credit_limit,
+            monthly_cap=self.monthly_cap,
+            month_spent=spent,
+        )
 
     def _check_room(self, amount: int) -> None:
         if abs(self.balance + amount) > MAX_BALANCE:
@@ -133,6 +145,18 @@ def check_reference(reference: str) -> str:
         msg = f"bad order reference {reference!r}: 1-100 letters, digits or . _ : / # -"
         raise UserError(msg)
     return reference
+
+
+def repeated_topup(existing: LedgerEntry, amount: int) -> LedgerResult:
+    """A top-up whose reference the account's journal already holds (``existing``):
+    the same pack again credits nothing (``duplicate``); another amount is refused."""
+    if existing.amount != amount:
+        msg = (
+            f"order reference {existing.reference!r} was already credited with "
+            f"{existing.amount} credits, not {amount}"
+        )
+        raise AlreadyExists(msg)
+    return LedgerResult(entry=existing, duplicate=True)
 
 
 HISTORY_CSV_HEADER = ("date", "kind", "amount", "balance_after", "reference", "message_id", "note")

@@ -5,28 +5,38 @@ that causes it, with the account row locked first (``FOR UPDATE``): two
 daemons debiting the same account wait for each other, so the balance never
 goes below ``-credit_limit`` and the month's spending never above its cap
 (the rules are :class:`~gateway.accounting.ledger.AccountState`'s).
+
+A top-up's reference is looked up after the lock, so the same reference sent
+twice at once waits and finds the first; the unique index ``ledger_topup_ref``
+is the last word all the same (an entry it refuses is that duplicate).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gateway.accounting.ledger import AccountState
-from gateway.model.errors import NotFound
-from gateway.model.records import EntryKind, LedgerEntry
+from gateway.accounting.ledger import AccountState, repeated_topup
+from gateway.model.records import Balance, EntryKind, LedgerEntry, LedgerResult
+from gateway.store.accounts import unknown_account
 
 _STATE = (
     "SELECT name, balance, credit_limit, monthly_cap, alert_below, month, month_spent, "
     "alert_armed FROM accounts WHERE name = $1"
 )
+LEDGER_COLUMNS = "id, account, at, kind, amount, balance_after, reference, message_id, note"
+_TOPUP = (
+    f"SELECT {LEDGER_COLUMNS} FROM ledger "  # noqa: S608 (constant column list)
+    "WHERE account = $1 AND reference = $2 AND kind = 'topup'"
+)
+_INSERT_TOPUP = (
+    "INSERT INTO ledger (account, at, kind, amount, balance_after, reference, note) "
+    "VALUES ($1, $2, 'topup', $3, $4, $5, $6) "
+    "ON CONFLICT (account, reference) WHERE kind = 'topup' DO NOTHING RETURNING id"
+)
 INSERT_ENTRY = (
     "INSERT INTO ledger (account, at, kind, amount, balance_after, reference, message_id, note) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id"
 )
-
-
-def unknown_account(name: str) -> NotFound:
-    return NotFound(f"unknown account {name!r}: create it with `smsgw account create {name}`")
 
 
 async def load_state(conn: Any, name: str, *, lock: bool = True) -> AccountState:
@@ -84,6 +94,88 @@ async def insert_entry(
         message_id=message_id,
         note=note,
     )
+
+
+def entry_from(row: Any) -> LedgerEntry:
+    return LedgerEntry(
+        id=row["id"],
+        account=row["account"],
+        at=row["at"],
+        kind=EntryKind(row["kind"]),
+        amount=row["amount"],
+        balance_after=row["balance_after"],
+        reference=row["reference"],
+        message_id=row["message_id"],
+        note=row["note"],
+    )
+
+
+async def topup(
+    conn: Any, account: str, amount: int, *, reference: str, note: str | None, now: float
+) -> LedgerResult:
+    st = await load_state(conn, account)
+    row = await conn.fetchrow(_TOPUP, account, reference)
+    if row is not None:
+        return repeated_topup(entry_from(row), amount)
+    crossing = st.topup(amount, now)
+    entry_id = await conn.fetchval(_INSERT_TOPUP, account, now, amount, st.balance, reference, note)
+    if entry_id is None:  # ledger_topup_ref: credited meanwhile by a writer without the lock
+        return repeated_topup(entry_from(await conn.fetchrow(_TOPUP, account, reference)), amount)
+    await save_state(conn, st)
+    entry = LedgerEntry(
+        id=int(entry_id),
+        account=account,
+        at=now,
+        kind=EntryKind.TOPUP,
+        amount=amount,
+        balance_after=st.balance,
+        reference=reference,
+        message_id=None,
+        note=note,
+    )
+    return LedgerResult(entry=entry, crossing=crossing)
+
+
+async def adjust(conn: Any, account: str, amount: int, note: str, now: float) -> LedgerResult:
+    st = await load_state(conn, account)
+    crossing = st.adjust(amount, now)
+    await save_state(conn, st)
+    entry = await insert_entry(
+        conn,
+        account=account,
+        at=now,
+        kind=EntryKind.ADJUSTMENT,
+        amount=amount,
+        balance_after=st.balance,
+        note=note,
+    )
+    return LedgerResult(entry=entry, crossing=crossing)
+
+
+async def balance(conn: Any, account: str, now: float) -> Balance:
+    return (await load_state(conn, account, lock=False)).summary(now)
+
+
+async def history(conn: Any, account: str, limit: int | None) -> list[LedgerEntry]:
+    """The account's entries, oldest first: the last ``limit`` (None: all)."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        await load_state(conn, account, lock=False)  # NotFound for an unknown account
+        rows = await conn.fetch(
+            f"SELECT * FROM (SELECT {LEDGER_COLUMNS} FROM ledger "  # noqa: S608 (constant)
+            "WHERE account = $1 ORDER BY id DESC LIMIT $2) AS last ORDER BY id",
+            account,
+            None if limit is None or limit < 0 else limit,
+        )
+    return [entry_from(r) for r in rows]
+
+
+async def verify(conn: Any) -> dict[str, tuple[int, int]]:
+    """Accounts whose balance is not their journal's sum: {name: (balance, sum)}."""
+    rows = await conn.fetch(
+        "SELECT a.name, a.balance, coalesce(sum(l.amount), 0)::bigint AS total "
+        "FROM accounts a LEFT JOIN ledger l ON l.account = a.name GROUP BY a.name, a.balance"
+    )
+    return {r["name"]: (r["balance"], r["total"]) for r in rows if r["balance"] != r["total"]}
 
 
 async def refund(

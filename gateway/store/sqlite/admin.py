@@ -1,18 +1,16 @@
 """Accounts, API tokens, senders, prices, phonebooks and inbound messages on SQLite.
 
 Plain functions taking a connection; the writer thread runs the writing ones
-inside its transaction, the reader pool the others.
+inside its transaction, the reader pool the others. What is refused and the
+errors are the backend-neutral rules' (gateway.store.accounts,
+gateway.model.senders).
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-import secrets
 import sqlite3
 from collections.abc import Sequence
 
-from gateway.model.errors import AlreadyExists, NotFound, UserError
 from gateway.model.ids import new_webhook_secret
 from gateway.model.isotime import month_of
 from gateway.model.message import SenderKind, SenderStatus
@@ -26,7 +24,25 @@ from gateway.model.records import (
     SendContext,
     Sender,
 )
-from gateway.model.senders import EXCLUSIVE_KINDS, taken_by_another, taken_for_approval
+from gateway.model.senders import (
+    approval_lost,
+    check_request,
+    new_status,
+    no_sender,
+    sender_exists,
+)
+from gateway.store.accounts import (
+    account_exists,
+    check_account_name,
+    check_phonebook_name,
+    import_counts,
+    new_token,
+    no_phonebook,
+    no_token,
+    phonebook_exists,
+    settings_for,
+    token_hash,
+)
 from gateway.store.base import Keep
 from gateway.store.sqlite.rows import (
     ACCOUNT_COLUMNS,
@@ -36,28 +52,16 @@ from gateway.store.sqlite.rows import (
     sender_from,
 )
 
-# account names appear in MQTT topics: no '/', '+', '#', spaces
-ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-PHONEBOOK_NAME = re.compile(r"^[\w][\w .-]{0,63}$")
-TOKEN_PREFIX = "smsgw_"  # noqa: S105 (the public prefix of every token, not a secret)
-
-
-def token_hash(token: str) -> str:
-    # tokens are 256 random bits: a fast hash is enough (no dictionary to try)
-    return hashlib.sha256(token.encode()).hexdigest()
-
 
 def create_account(conn: sqlite3.Connection, name: str, now: float) -> Account:
-    if not ACCOUNT_NAME.match(name):
-        msg = f"bad account name {name!r}: 1-64 letters, digits, '_', '.', '-'"
-        raise UserError(msg)
+    check_account_name(name)
     try:
         conn.execute(
             "INSERT INTO accounts (name, month, created_at, webhook_secret) VALUES (?, ?, ?, ?)",
             (name, month_of(now), now, new_webhook_secret()),
         )
     except sqlite3.IntegrityError:
-        raise AlreadyExists(f"account {name!r} already exists") from None
+        raise account_exists(name) from None
     return account_from(require_account(conn, name))
 
 
@@ -80,40 +84,34 @@ def set_account(
     alert_below: int | Keep | None,
 ) -> Account:
     row = require_account(conn, name)
-    if not isinstance(credit_limit, Keep):
-        if credit_limit < 0:
-            raise UserError("bad credit limit: must not be negative")
-        if row[1] < -credit_limit:
-            msg = (
-                f"credit limit {credit_limit} is below the account's debt "
-                f"(balance {row[1]}): top up first"
-            )
-            raise UserError(msg)
-        conn.execute("UPDATE accounts SET credit_limit = ? WHERE name = ?", (credit_limit, name))
-    if not isinstance(monthly_cap, Keep):
-        if monthly_cap is not None and monthly_cap < 0:
-            raise UserError("bad monthly cap: must not be negative")
-        conn.execute("UPDATE accounts SET monthly_cap = ? WHERE name = ?", (monthly_cap, name))
-    if not isinstance(alert_below, Keep):
-        # re-armed: the next time the balance is found below, it is reported
-        armed = int(alert_below is None or row[1] >= alert_below)
+    new = settings_for(
+        row[1], credit_limit=credit_limit, monthly_cap=monthly_cap, alert_below=alert_below
+    )
+    if not isinstance(new.credit_limit, Keep):
+        conn.execute(
+            "UPDATE accounts SET credit_limit = ? WHERE name = ?", (new.credit_limit, name)
+        )
+    if not isinstance(new.monthly_cap, Keep):
+        conn.execute("UPDATE accounts SET monthly_cap = ? WHERE name = ?", (new.monthly_cap, name))
+    if not isinstance(new.alert_below, Keep):
         conn.execute(
             "UPDATE accounts SET alert_below = ?, alert_armed = ? WHERE name = ?",
-            (alert_below, armed, name),
+            (new.alert_below, int(new.alert_armed), name),
         )
     return account_from(require_account(conn, name))
 
 
 def create_token(conn: sqlite3.Connection, account: str, now: float) -> tuple[ApiToken, str]:
     require_account(conn, account)
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    prefix = token[: len(TOKEN_PREFIX) + 6]
+    made = new_token()
     cur = conn.execute(
         "INSERT INTO api_tokens (account, token_hash, prefix, created_at) VALUES (?, ?, ?, ?)",
-        (account, token_hash(token), prefix, now),
+        (account, made.hash, made.prefix, now),
     )
-    record = ApiToken(id=int(cur.lastrowid or 0), account=account, prefix=prefix, created_at=now)
-    return record, token
+    record = ApiToken(
+        id=int(cur.lastrowid or 0), account=account, prefix=made.prefix, created_at=now
+    )
+    return record, made.token
 
 
 def account_for_token(conn: sqlite3.Connection, token: str) -> str | None:
@@ -143,9 +141,7 @@ def revoke_token(conn: sqlite3.Connection, token_id: int, account: str | None) -
         (token_id, account),
     ).fetchone()
     if row is None:
-        whose = f" of account {account!r}" if account is not None else ""
-        msg = f"no API token {token_id}{whose}: `smsgw token list` shows them"
-        raise NotFound(msg)
+        raise no_token(token_id, account)
     return ApiToken(id=row[0], account=row[1], prefix=row[2], created_at=row[3])
 
 
@@ -157,12 +153,8 @@ def _sender(conn: sqlite3.Connection, account: str, value: str) -> Sender | None
     return None if row is None else sender_from(row)
 
 
-def _approved_owner(
-    conn: sqlite3.Connection, value: str, kind: SenderKind, account: str
-) -> str | None:
-    """Another account holding ``value`` approved, when ``kind`` has one owner at a time."""
-    if kind not in EXCLUSIVE_KINDS:
-        return None
+def _approved_owner(conn: sqlite3.Connection, value: str, account: str) -> str | None:
+    """Another account holding ``value`` approved as a kind with one owner at a time."""
     row = conn.execute(
         "SELECT account FROM senders WHERE value = ? AND status = 'approved' "
         "AND kind <> 'alpha' AND account <> ?",
@@ -176,9 +168,8 @@ def add_sender(
 ) -> Sender:
     require_account(conn, account)
     if _sender(conn, account, value) is not None:
-        raise AlreadyExists(f"sender {value!r} already exists for account {account!r}")
-    if _approved_owner(conn, value, kind, account) is not None:
-        raise taken_by_another(value, kind)
+        raise sender_exists(value, account)
+    check_request(value, kind, owner=_approved_owner(conn, value, account))
     conn.execute(
         "INSERT INTO senders (account, value, kind, status, created_at, updated_at) "
         "VALUES (?, ?, ?, 'pending', ?, ?)",
@@ -207,30 +198,18 @@ def set_sender_status(
     require_account(conn, account)
     old = _sender(conn, account, value)
     if old is None:
-        msg = f"no sender {value!r} for account {account!r}: add it with `smsgw sender add`"
-        raise NotFound(msg)
-    if status is SenderStatus.APPROVED:
-        owner = _approved_owner(conn, value, old.kind, account)
-        if owner is not None:
-            raise taken_for_approval(value, old.kind, owner)
+        raise no_sender(value, account)
+    owner = _approved_owner(conn, value, account) if status is SenderStatus.APPROVED else None
+    new = new_status(old, status, reason=reason, owner=owner, now=now)
     try:
         conn.execute(
             "UPDATE senders SET status = ?, reason = ?, updated_at = ? "
             "WHERE account = ? AND value = ?",
-            (status.value, reason, now, account, value),
+            (new.status.value, new.reason, new.updated_at, account, value),
         )
     except sqlite3.IntegrityError:  # senders_one_owner: an owner the check above missed
-        owner = _approved_owner(conn, value, old.kind, account) or "another account"
-        raise taken_for_approval(value, old.kind, owner) from None
-    return Sender(
-        account=account,
-        value=value,
-        kind=old.kind,
-        status=status,
-        reason=reason,
-        created_at=old.created_at,
-        updated_at=now,
-    )
+        raise approval_lost(old, _approved_owner(conn, value, account)) from None
+    return new
 
 
 def get_sender(conn: sqlite3.Connection, account: str, value: str) -> Sender | None:
@@ -300,26 +279,20 @@ def _phonebook_id(conn: sqlite3.Connection, account: str, name: str) -> int:
         "SELECT id FROM phonebooks WHERE account = ? AND name = ?", (account, name)
     ).fetchone()
     if row is None:
-        msg = (
-            f"no phonebook {name!r} for account {account!r}: "
-            f"create it with `smsgw phonebook create {account} {name}`"
-        )
-        raise NotFound(msg)
+        raise no_phonebook(name, account)
     return int(row[0])
 
 
 def create_phonebook(conn: sqlite3.Connection, account: str, name: str, now: float) -> Phonebook:
     require_account(conn, account)
-    if not PHONEBOOK_NAME.match(name):
-        raise UserError(f"bad phonebook name {name!r}: 1-64 letters, digits, ' ', '_', '.', '-'")
+    check_phonebook_name(name)
     try:
         conn.execute(
             "INSERT INTO phonebooks (account, name, created_at) VALUES (?, ?, ?)",
             (account, name, now),
         )
     except sqlite3.IntegrityError:
-        msg = f"phonebook {name!r} already exists for account {account!r}"
-        raise AlreadyExists(msg) from None
+        raise phonebook_exists(name, account) from None
     return Phonebook(account=account, name=name, contacts=0, created_at=now)
 
 
@@ -338,8 +311,7 @@ def import_contacts(
     after = conn.execute(
         "SELECT count(*) FROM contacts WHERE phonebook_id = ?", (book,)
     ).fetchone()[0]
-    added = int(after - before)
-    return added, len(contacts) - added
+    return import_counts(int(before), int(after), len(contacts))
 
 
 def list_phonebooks(conn: sqlite3.Connection, account: str) -> list[Phonebook]:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from gateway.accounting.ledger import AccountState
-from gateway.model.errors import AlreadyExists
-from gateway.model.isotime import month_of
+from gateway.accounting.ledger import AccountState, repeated_topup
 from gateway.model.records import Balance, EntryKind, LedgerEntry, LedgerResult
 from gateway.store.sqlite.rows import LEDGER_COLUMNS, entry_from, require_account
 
@@ -84,14 +82,7 @@ def topup(
         (account, reference),
     ).fetchone()
     if row is not None:
-        existing = entry_from(row)
-        if existing.amount != amount:
-            msg = (
-                f"order reference {reference!r} was already credited with "
-                f"{existing.amount} credits, not {amount}"
-            )
-            raise AlreadyExists(msg)
-        return LedgerResult(entry=existing, duplicate=True)
+        return repeated_topup(entry_from(row), amount)
     crossing = st.topup(amount, now)
     save_state(conn, st)
     entry = insert_entry(
@@ -172,16 +163,7 @@ def history(conn: sqlite3.Connection, account: str, limit: int | None) -> list[L
 
 
 def balance(conn: sqlite3.Connection, account: str, now: float) -> Balance:
-    row = require_account(conn, account)
-    spent = row[6] if row[5] == month_of(now) else 0  # no debit yet this month
-    return Balance(
-        account=row[0],
-        balance=row[1],
-        credit_limit=row[2],
-        available=row[1] + row[2],
-        monthly_cap=row[3],
-        month_spent=spent,
-    )
+    return load_state(conn, account).summary(now)
 
 
 def verify(conn: sqlite3.Connection) -> dict[str, tuple[int, int]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from gateway.model.errors import NotFound
 from gateway.model.message import MessageClass, MessageState, SegmentState, SenderKind, SenderStatus
 from gateway.model.outcomes import ReceiptState
 from gateway.model.records import (
@@ -16,6 +15,7 @@ from gateway.model.records import (
     SegmentRecord,
     Sender,
 )
+from gateway.store.accounts import unknown_account
 
 Row = tuple[Any, ...]
 
@@ -111,8 +111,7 @@ def require_account(conn: Any, name: str) -> Row:
         (name,),
     ).fetchone()
     if row is None:
-        msg = f"unknown account {name!r}: create it with `smsgw account create {name}`"
-        raise NotFound(msg)
+        raise unknown_account(name)
     return tuple(row)
 
 

@@ -14,9 +14,9 @@ import json
 import sqlite3
 from collections.abc import Sequence
 
-from gateway.model.errors import NotFound
 from gateway.model.ids import new_webhook_secret
 from gateway.model.records import WebhookEvent, WebhookRecord
+from gateway.store.accounts import unknown_account
 
 INSERT_WEBHOOK = (
     "INSERT INTO webhooks (account, url, payload, attempts, next_at, state, created_at) "
@@ -118,15 +118,11 @@ def retry_webhooks(
     ).rowcount
 
 
-def _unknown(account: str) -> NotFound:
-    return NotFound(f"unknown account {account!r}: create it with `smsgw account create {account}`")
-
-
 def webhook_secret(conn: sqlite3.Connection, account: str) -> str:
     """The account's secret; '' for an account row written without one."""
     row = conn.execute("SELECT webhook_secret FROM accounts WHERE name = ?", (account,)).fetchone()
     if row is None:
-        raise _unknown(account)
+        raise unknown_account(account)
     return str(row[0])
 
 
@@ -142,5 +138,5 @@ def rotate_webhook_secret(conn: sqlite3.Connection, account: str) -> str:
     secret = new_webhook_secret()
     cur = conn.execute("UPDATE accounts SET webhook_secret = ? WHERE name = ?", (secret, account))
     if cur.rowcount != 1:
-        raise _unknown(account)
+        raise unknown_account(account)
     return secret

@@ -18,7 +18,7 @@ async def fresh_store(tmp_path: Path, clock: FakeClock) -> SqliteStore:
 
 
 async def make_account(
-    store: SqliteStore, name: str = "acme", *, credit: int = 1000, price: int = 1
+    store: Store, name: str = "acme", *, credit: int = 1000, price: int = 1
 ) -> None:
     """An account with ``credit``, an approved sender "ACME" and a default price."""
     await store.create_account(name)

@@ -5,9 +5,6 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 
-import pytest
-
-from gateway.model.errors import NotFound
 from gateway.model.records import Enqueued, Message
 from gateway.store.sqlite.store import SqliteStore
 from tests.clock import FakeClock
@@ -69,21 +66,6 @@ async def test_failed_webhooks_are_listed_and_tried_again(
     again = {h.id: h.attempts for h in await store.due_webhooks(now=clock.now, limit=10)}
     assert again == {queued.id: 0, cancelled.id: 0}  # due now, back-off from the start
     assert await store.list_webhooks(state="failed") == []
-
-
-async def test_webhook_secret_per_account_and_rotation(store: SqliteStore) -> None:
-    await make_account(store)
-    await make_account(store, "beta")
-    secret = await store.webhook_secret("acme")
-    assert len(secret) == 64
-    bytes.fromhex(secret.decode())
-    assert secret != await store.webhook_secret("beta")
-    new = await store.rotate_webhook_secret("acme")
-    assert new.encode() == await store.webhook_secret("acme") != secret
-    with pytest.raises(NotFound):
-        await store.webhook_secret("ghost")
-    with pytest.raises(NotFound):
-        await store.rotate_webhook_secret("ghost")
 
 
 async def test_account_row_without_secret_gets_one_when_asked(store: SqliteStore) -> None:
