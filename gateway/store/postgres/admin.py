@@ -104,7 +104,7 @@ async def require_account(conn: Any, name: str, *, lock: bool = False) -> Accoun
     """The account, or NotFound; its row locked until the transaction ends (``lock``)."""
     row = await conn.fetchrow(
         f"SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE name = $1"  # noqa: S608 (constant)
-        + (" FOR UPDATE" if lock else ""),
+        + (" FOR NO KEY UPDATE" if lock else ""),
         name,
     )
     if row is None:

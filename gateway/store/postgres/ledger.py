@@ -1,7 +1,9 @@
 """Ledger rows on PostgreSQL: an account's state under its row lock, journal entries.
 
 Every change of an account's money runs in the transaction of the change
-that causes it, with the account row locked first (``FOR UPDATE``): two
+that causes it, with the account row locked first (``FOR NO KEY UPDATE``:
+its key never changes, so rows that refer to it, such as a new token, are
+not held up by the lock): two
 daemons debiting the same account wait for each other, so the balance never
 goes below ``-credit_limit`` and the month's spending never above its cap
 (the rules are :class:`~gateway.accounting.ledger.AccountState`'s).
@@ -41,7 +43,7 @@ INSERT_ENTRY = (
 
 async def load_state(conn: Any, name: str, *, lock: bool = True) -> AccountState:
     """The account's money, its row locked until the transaction ends (``lock``)."""
-    row = await conn.fetchrow(_STATE + (" FOR UPDATE" if lock else ""), name)
+    row = await conn.fetchrow(_STATE + (" FOR NO KEY UPDATE" if lock else ""), name)
     if row is None:
         raise unknown_account(name)
     return AccountState(
