@@ -7,78 +7,14 @@ from collections.abc import Callable
 
 import pytest
 
-from gateway.model.errors import ClientRefConflict, InsufficientCredit, NotFound, UserError
-from gateway.model.message import MessageState, SegmentState
+from gateway.model.errors import NotFound, UserError
+from gateway.model.message import MessageState
 from gateway.model.outcomes import Accepted, Retry
-from gateway.model.records import Enqueued, EntryKind, OutcomeRecord, Refused
+from gateway.model.records import Enqueued, OutcomeRecord
 from gateway.store.sqlite import queue as sqlite_queue
 from gateway.store.sqlite.store import SqliteStore
 from tests.clock import FakeClock
 from tests.gateway.store.support import make_account, new_message
-
-
-async def test_enqueue_debits_and_inserts_message_and_segments(store: SqliteStore) -> None:
-    await make_account(store, credit=100)
-    result = await store.enqueue([new_message(segments=3, price=2)])
-    [done] = result.results
-    assert isinstance(done, Enqueued)
-    assert (done.message.credits, done.message.state) == (6, MessageState.QUEUED)
-    view = await store.get_message(done.message.id)
-    assert [s.state for s in view.segments] == [SegmentState.PENDING] * 3
-    assert (await store.balance("acme")).balance == 94
-    debit = (await store.history("acme"))[-1]
-    assert (debit.kind, debit.amount, debit.message_id) == (EntryKind.DEBIT, -6, done.message.id)
-
-
-async def test_enqueue_refuses_what_credit_does_not_cover_and_writes_nothing_of_it(
-    store: SqliteStore,
-) -> None:
-    await make_account(store, credit=100)
-    batch = [new_message(f"+3361234567{i}", segments=40) for i in range(3)]
-    result = await store.enqueue(batch)
-    assert [type(r) for r in result.results] == [Enqueued, Enqueued, Refused]
-    refused = result.results[2]
-    assert isinstance(refused, Refused)
-    assert isinstance(refused.error, InsufficientCredit)
-    assert "balance 20" in str(refused.error)
-    assert "needed 40" in str(refused.error)
-    assert len(await store.list_messages()) == 2
-    assert await store.verify_ledger() == {}
-
-
-async def test_message_ids_sort_by_creation_time(store: SqliteStore, clock: FakeClock) -> None:
-    await make_account(store)
-    first = await store.enqueue([new_message()])
-    clock.advance(0.01)
-    second = await store.enqueue([new_message()])
-    a, b = first.results[0], second.results[0]
-    assert isinstance(a, Enqueued)
-    assert isinstance(b, Enqueued)
-    assert a.message.id < b.message.id
-    assert len(a.message.id) == 26
-
-
-async def test_same_client_ref_and_body_returns_the_existing_message(
-    store: SqliteStore,
-) -> None:
-    await make_account(store)
-    first = await store.enqueue([new_message(client_ref="r1", body_hash="h")])
-    again = await store.enqueue([new_message(client_ref="r1", body_hash="h")])
-    a, b = first.results[0], again.results[0]
-    assert isinstance(a, Enqueued)
-    assert isinstance(b, Enqueued)
-    assert b.duplicate
-    assert b.message.id == a.message.id
-    assert (await store.balance("acme")).balance == 999
-
-
-async def test_same_client_ref_with_other_body_is_a_conflict(store: SqliteStore) -> None:
-    await make_account(store)
-    await store.enqueue([new_message(client_ref="r1", body_hash="h")])
-    again = await store.enqueue([new_message(client_ref="r1", body_hash="other")])
-    [r] = again.results
-    assert isinstance(r, Refused)
-    assert isinstance(r.error, ClientRefConflict)
 
 
 async def test_claim_takes_due_messages_by_priority_then_age(
@@ -138,20 +74,6 @@ async def test_cancel_only_while_queued(store: SqliteStore, clock: FakeClock) ->
         await store.cancel(m.id)
     with pytest.raises(NotFound):
         await store.cancel("NOSUCHMESSAGE")
-
-
-async def test_list_messages_filters(store: SqliteStore, clock: FakeClock) -> None:
-    await make_account(store)
-    await make_account(store, "other")
-    await store.enqueue([new_message(), new_message(account="other")])
-    clock.advance(60)
-    await store.enqueue([new_message()])
-    assert len(await store.list_messages(account="acme")) == 2
-    assert len(await store.list_messages(since=clock.now - 1)) == 1
-    assert len(await store.list_messages(state=MessageState.CANCELLED)) == 0
-    assert (await store.count_by_state())[MessageState.QUEUED] == 3
-    with pytest.raises(NotFound):
-        await store.list_messages(account="ghost")
 
 
 async def test_balance_equals_journal_sum_after_everything(
