@@ -1,9 +1,10 @@
-"""Accounts with credit, and their ledger read back, for the contract tests.
+"""Accounts with credit, their ledger and replies read back, for the contract tests.
 
 The message operations under test need accounts with credit, and their tests
-read balances and journals back. Those are Store methods of their own
-(create_account, set_account, topup, balance, history, verify_ledger) that a
-backend may not have yet: PostgresStore gets them from another branch. Each
+read balances, journals and stored replies back. Those are Store methods of
+their own (create_account, set_account, topup, balance, history,
+verify_ledger, list_inbound) that a backend may not have yet: PostgresStore
+gets them from another branch. Each
 function here calls the store's method when the store has it, else does the
 same with SQL on the store's database (the rows the SQLite backend would
 write: the account, its top-up in the journal, the balance kept equal to the
@@ -21,7 +22,7 @@ import asyncpg
 
 from gateway.model.ids import new_webhook_secret
 from gateway.model.isotime import month_of
-from gateway.model.records import Balance, EntryKind, LedgerEntry
+from gateway.model.records import Balance, EntryKind, InboundMessage, LedgerEntry
 from gateway.store.base import Store
 from gateway.store.postgres.store import PostgresStore
 from tests.clock import FakeClock
@@ -149,3 +150,18 @@ async def verify_ledger(store: Store) -> dict[str, tuple[int, int]]:
             "FROM accounts a LEFT JOIN ledger l ON l.account = a.name GROUP BY a.name"
         )
     return {r["name"]: (r["balance"], r["total"]) for r in rows if r["balance"] != r["total"]}
+
+
+async def list_inbound(store: Store, account: str) -> list[InboundMessage]:
+    """The replies stored for ``account``, newest first."""
+    own = _method(store, "list_inbound")
+    if own is not None:
+        replies: list[InboundMessage] = await own(account=account)
+        return replies
+    async with _sql(store) as conn:
+        rows = await conn.fetch(
+            "SELECT id, account, link, source, destination, text, received_at FROM inbound "
+            "WHERE account = $1 ORDER BY id DESC",
+            account,
+        )
+    return [InboundMessage(**dict(r)) for r in rows]
