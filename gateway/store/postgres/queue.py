@@ -5,6 +5,11 @@ dispatchers (of one daemon or of several) claiming at once each take other
 messages, neither waiting for the other. The rules are the SQLite backend's
 (gateway/store/sqlite/queue.py): priority, then age; an expired lease taken
 back first, counting an attempt.
+
+Statements that change several messages lock them in id order, as a round
+of outcomes does (gateway/store/postgres/dispatch.py), so that two of them
+never wait for each other in a circle; taking back expired leases and waking
+retries skip the messages another transaction holds (it is changing them).
 """
 
 from __future__ import annotations
@@ -68,8 +73,8 @@ async def release_leases(conn: Any, worker: str, now: float) -> int:
     return row_count(
         await conn.execute(
             "UPDATE messages SET state = 'queued', lease_owner = NULL, lease_until = NULL, "
-            "attempts = attempts + 1, updated_at = $1 "
-            "WHERE state = 'dispatching' AND lease_owner = $2",
+            "attempts = attempts + 1, updated_at = $1 WHERE id IN (SELECT id FROM messages "
+            "WHERE state = 'dispatching' AND lease_owner = $2 ORDER BY id FOR UPDATE)",
             now,
             worker,
         )
@@ -78,12 +83,13 @@ async def release_leases(conn: Any, worker: str, now: float) -> int:
 
 async def wake_waiting(conn: Any, reasons: Sequence[str], now: float, within: float) -> int:
     """Retries for ``reasons`` due within ``within`` s become due now (send_at
-    permitting), so that the next claims take them by priority, not by retry time."""
+    permitting), so that the next claims take them by priority, not by retry time.
+    Only the next ``within`` seconds are read (messages_next)."""
     return row_count(
         await conn.execute(
-            "UPDATE messages SET next_attempt_at = greatest(send_at, $1) "
-            "WHERE state = 'queued' AND next_attempt_at > $1 AND next_attempt_at <= $2 "
-            "AND error = ANY($3::text[])",
+            "UPDATE messages SET next_attempt_at = greatest(send_at, $1) WHERE id IN ("
+            "SELECT id FROM messages WHERE state = 'queued' AND next_attempt_at > $1 "
+            "AND next_attempt_at <= $2 AND error = ANY($3::text[]) FOR UPDATE SKIP LOCKED)",
             now,
             now + within,
             list(reasons),
@@ -98,8 +104,8 @@ async def release(conn: Any, worker: str, ids: Sequence[str], now: float) -> int
     return row_count(
         await conn.execute(
             "UPDATE messages SET state = 'queued', lease_owner = NULL, lease_until = NULL, "
-            "updated_at = $1 WHERE id = ANY($2::text[]) AND state = 'dispatching' "
-            "AND lease_owner = $3",
+            "updated_at = $1 WHERE id IN (SELECT id FROM messages WHERE id = ANY($2::text[]) "
+            "AND state = 'dispatching' AND lease_owner = $3 ORDER BY id FOR UPDATE)",
             now,
             list(ids),
             worker,
