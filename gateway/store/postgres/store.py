@@ -16,31 +16,44 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import asyncpg
 
+from gateway.link.interface import Receipt
 from gateway.model.clock import SYSTEM_CLOCK, Clock
-from gateway.model.message import SenderKind, SenderStatus
+from gateway.model.message import MessageState, SenderKind, SenderStatus
 from gateway.model.records import (
     Account,
     ApiToken,
     Balance,
+    EnqueueResult,
     InboundMessage,
+    Lease,
     LedgerEntry,
     LedgerResult,
+    Message,
+    MessageView,
     MetricCount,
+    NewMessage,
+    OutboxBatch,
+    OutcomeRecord,
     Phonebook,
     PhonebookContact,
     Price,
+    QueueChanges,
     SendContext,
     Sender,
+    WebhookEvent,
+    WebhookRecord,
     WriterStats,
 )
 from gateway.model.secrets import Secret
 from gateway.store.base import KEEP, Keep
-from gateway.store.postgres import admin, ledger
+from gateway.store.postgres import admin, dispatch, events, ledger, webhooks
+from gateway.store.postgres import enqueue as enq
+from gateway.store.postgres import queue as mq
 from gateway.store.postgres.connect import POOL_MAX, POOL_MIN, open_pool
 
 
@@ -245,10 +258,159 @@ class PostgresStore:
             return await admin.take_metric_counts(conn)
 
     # --- messages: enqueue, reads, claims, leases (enqueue.py, queue.py) ---------
+    async def enqueue(
+        self, batch: Sequence[NewMessage], *, lease: Lease | None = None
+    ) -> EnqueueResult:
+        work = enq.prepare_enqueue(batch, self._clock(), outbox=self.mqtt_outbox, lease=lease)
+        async with self._write() as conn:
+            return await enq.enqueue(conn, work)
+
+    async def get_messages(self, ids: Sequence[str]) -> list[Message]:
+        async with self._read() as conn:
+            return await mq.get_messages(conn, list(ids))
+
+    async def release(self, worker: str, ids: Sequence[str]) -> int:
+        if not ids:
+            return 0
+        async with self._write() as conn:
+            return await mq.release(conn, worker, list(ids), self._clock())
+
+    async def leased_to(self, worker: str) -> list[str]:
+        async with self._read() as conn:
+            return await mq.leased_to(conn, worker)
+
+    async def get_message(self, message_id: str) -> MessageView:
+        async with (
+            self._read() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            # one snapshot: the message and its segments as one change left them
+            return await mq.get_message(conn, message_id)
+
+    async def list_messages(
+        self,
+        *,
+        account: str | None = None,
+        state: MessageState | None = None,
+        since: float | None = None,
+        limit: int = 100,
+    ) -> list[Message]:
+        async with self._read() as conn:
+            return await mq.list_messages(conn, account, state, since, limit)
+
+    async def count_by_state(self) -> dict[MessageState, int]:
+        async with self._read() as conn:
+            return await mq.count_by_state(conn)
+
+    async def queue_depths(self) -> dict[MessageState, int]:
+        async with self._read() as conn:
+            return await mq.queue_depths(conn)
+
+    async def cancel(self, message_id: str) -> QueueChanges:
+        async with self._write() as conn:
+            return await mq.cancel(conn, message_id, self._clock(), outbox=self.mqtt_outbox)
+
+    async def finish(
+        self, message_id: str, state: MessageState, *, reason: str | None = None
+    ) -> QueueChanges:
+        async with self._write() as conn:
+            return await dispatch.finish(
+                conn, message_id, state, reason, self._clock(), outbox=self.mqtt_outbox
+            )
+
+    async def claim_due(
+        self, worker: str, *, now: float, limit: int, lease_seconds: float
+    ) -> list[Message]:
+        async with self._write() as conn:
+            return await mq.claim_due(conn, worker, now, limit, lease_seconds)
+
+    async def release_leases(self, worker: str) -> int:
+        async with self._write() as conn:
+            return await mq.release_leases(conn, worker, self._clock())
+
+    async def wake_waiting(self, *, reasons: Sequence[str], now: float, within: float) -> int:
+        if not reasons:
+            return 0
+        async with self._write() as conn:
+            return await mq.wake_waiting(conn, list(reasons), now, within)
+
+    async def expire_unconfirmed(self, *, before: float, limit: int = 1000) -> QueueChanges:
+        async with self._write() as conn:
+            return await dispatch.expire_unconfirmed(
+                conn, before, limit, self._clock(), outbox=self.mqtt_outbox
+            )
 
     # --- outcomes and receipts (dispatch.py) ------------------------------------
+    async def record_outcomes(self, batch: Sequence[OutcomeRecord], *, now: float) -> QueueChanges:
+        return await self.record(batch, (), now=now)
+
+    async def record_receipts(self, batch: Sequence[Receipt], *, now: float) -> QueueChanges:
+        return await self.record((), batch, now=now)
+
+    async def record(
+        self, outcomes: Sequence[OutcomeRecord], receipts: Sequence[Receipt], *, now: float
+    ) -> QueueChanges:
+        async with self._write() as conn:
+            return await dispatch.record(conn, outcomes, receipts, now, outbox=self.mqtt_outbox)
 
     # --- inbound, the event outbox, webhooks (events.py, webhooks.py) -------------
+    async def add_inbound(self, message: InboundMessage) -> None:
+        async with self._write() as conn:
+            await events.add_inbound(conn, message, outbox=self.mqtt_outbox)
+
+    async def add_event(self, *, account: str, kind: str, payload: Mapping[str, Any]) -> int:
+        async with self._write() as conn:
+            return await events.add_event(conn, account, kind, payload, self._clock())
+
+    async def pending_mqtt_events(self, *, limit: int) -> list[OutboxBatch]:
+        async with self._read() as conn:
+            return await events.pending_mqtt_events(conn, limit)
+
+    async def ack_mqtt_events(self, batches: Sequence[int]) -> None:
+        if batches:
+            async with self._write() as conn:
+                await events.ack_mqtt_events(conn, list(batches))
+
+    async def due_webhooks(
+        self,
+        *,
+        now: float,
+        limit: int,
+        after: int = 0,
+    ) -> list[WebhookEvent]:
+        async with self._read() as conn:
+            return await webhooks.due_webhooks(conn, now, limit, after)
+
+    async def webhook_done(self, id: int) -> None:  # noqa: A002 (the API's name)
+        async with self._write() as conn:
+            await webhooks.webhook_done(conn, id)
+
+    async def webhook_retry(self, id: int, *, at: float, error: str) -> None:  # noqa: A002
+        async with self._write() as conn:
+            await webhooks.webhook_retry(conn, id, at, error)
+
+    async def webhook_failed(self, id: int, *, error: str) -> None:  # noqa: A002
+        async with self._write() as conn:
+            await webhooks.webhook_failed(conn, id, error)
+
+    async def list_webhooks(
+        self,
+        *,
+        account: str | None = None,
+        state: str | None = None,
+        limit: int = 100,
+    ) -> list[WebhookRecord]:
+        async with self._read() as conn:
+            return await webhooks.list_webhooks(conn, account, state, limit)
+
+    async def retry_webhooks(
+        self,
+        ids: Sequence[int] = (),
+        *,
+        account: str | None = None,
+    ) -> int:
+        async with self._write() as conn:
+            return await webhooks.retry_webhooks(conn, ids, account, self._clock())
 
     # --- the pool -------------------------------------------------------------------
 

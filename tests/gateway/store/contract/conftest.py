@@ -29,7 +29,7 @@ async def any_store(
         store = await fresh_store(tmp_path, clock)
     else:
         url: str = request.getfixturevalue("postgres_url")
-        store = await PostgresStore.open(url, clock=clock)  # type: ignore[assignment]
+        store = await PostgresStore.open(url, clock=clock)
     try:
         yield store
     finally:

@@ -117,8 +117,6 @@ async def test_no_inbound_messages_yet(any_store: Store) -> None:
 
 
 async def test_inbound_messages_are_listed_newest_first(any_store: Store) -> None:
-    if not hasattr(any_store, "add_inbound"):
-        pytest.skip("this backend stores no inbound messages yet (add_inbound)")
     await any_store.create_account("acme")
     stored = [
         InboundMessage(
