@@ -77,6 +77,7 @@ async def _run(config: Config, work: Callable[[Context], Awaitable[int]], *, as_
         config.store.url,
         base=config.base_dir,
         synchronous=config.store.synchronous,
+        password=config.store.password,
         mqtt_outbox=config.mqtt_outbox,
     )
     log = cli_logger()

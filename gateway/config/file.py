@@ -7,7 +7,8 @@ name the file and the key: ``gateway.toml: [store] url: must be a string``.
 
 A relative SQLite path (``sqlite:var/gateway.db``) is relative to the
 directory of the configuration file, so the same file works from any
-current directory.
+current directory; so is ``[store] state_dir``, where a daemon on PostgreSQL
+keeps its own files (its acceptance journal).
 """
 
 from __future__ import annotations
@@ -21,18 +22,27 @@ from typing import Any, TypeVar
 
 from gateway.accounting.ledger import DEFAULT_MIN_TOPUP
 from gateway.model.errors import ConfigError, ConfigErrors
+from gateway.model.secrets import Secret
 from gateway.store import sqlite_path
+from gateway.store.postgres.connect import SCHEMES, Target
 from gateway.store.sqlite.connect import SYNCHRONOUS
 
 T = TypeVar("T")
 
 DEFAULT_STORE_URL = "sqlite:../var/gateway.db"
+DEFAULT_STATE_DIR = "../var"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StoreConfig:
     url: str
     synchronous: str = "full"  # "full" | "normal" (SQLite; see gateway.store.sqlite.engine)
+    password: Secret | None = None  # PostgreSQL: env:NAME or file:/path (never in the URL)
+    state_dir: str = DEFAULT_STATE_DIR  # PostgreSQL: the daemon's own files, relative to the file
+
+    @property
+    def postgres(self) -> bool:
+        return self.url.split(":", 1)[0] in SCHEMES
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,6 +66,12 @@ class Config:
     def base_dir(self) -> Path:
         """Where relative paths in the file start from: the file's directory."""
         return self.path.resolve().parent
+
+    @property
+    def state_dir(self) -> Path:
+        """Where a daemon on PostgreSQL keeps its own files (``[store] state_dir``)."""
+        path = Path(self.store.state_dir)
+        return path if path.is_absolute() else self.base_dir / path
 
 
 class Where:
@@ -154,17 +170,16 @@ def _int(table: dict[str, Any], section: str, key: str, where: Where, default: i
 
 
 def check_store_url(url: str) -> None:
-    """A URL some command can open: ``sqlite:PATH`` or ``sqlite:///ABSOLUTE`` (this
-    smsgw has no other backend); ConfigError with the reason otherwise."""
-    if not url.startswith("sqlite:"):
-        scheme = url.split(":", 1)[0] if ":" in url else ""
-        if scheme in {"postgresql", "postgres"}:
-            raise ConfigError(
-                f"{url!r}: the PostgreSQL backend is not available in this smsgw; use sqlite:PATH"
-            )
+    """A URL some command can open: ``sqlite:PATH``, ``sqlite:///ABSOLUTE`` or
+    ``postgresql://USER@HOST[:PORT]/DATABASE``; ConfigError with the reason otherwise."""
+    scheme = url.split(":", 1)[0] if ":" in url else ""
+    if scheme in SCHEMES:
+        Target.parse(url)  # the shape: a host and a database, no password in it
+        return
+    if scheme != "sqlite":
         raise ConfigError(
-            f"{url!r} is not sqlite:PATH (e.g. sqlite:../var/gateway.db or "
-            "sqlite:///var/lib/smsgw/gateway.db)"
+            f"{url!r} is not sqlite:PATH (e.g. sqlite:../var/gateway.db) nor "
+            "postgresql://USER@HOST/DATABASE"
         )
     sqlite_path(url)  # the shape: a path, no host
 
@@ -186,8 +201,23 @@ def _store(doc: dict[str, Any], where: Where) -> StoreConfig:
             raise where.error("store", "synchronous", f"must be one of {', '.join(SYNCHRONOUS)}")
         return value
 
+    def password() -> Secret | None:
+        if "password" not in store:
+            return None
+        spec = _string(store, "store", "password", where, "")
+        try:
+            return Secret.resolve(spec, key="password")
+        except ConfigError as exc:
+            raise where.error("store", "password", str(exc).removeprefix("password: ")) from None
+
+    def state_dir() -> str:
+        return _string(store, "store", "state_dir", where, DEFAULT_STATE_DIR)
+
     return StoreConfig(
-        url=where.checked(url, DEFAULT_STORE_URL), synchronous=where.checked(sync, "full")
+        url=where.checked(url, DEFAULT_STORE_URL),
+        synchronous=where.checked(sync, "full"),
+        password=where.checked(password, None),
+        state_dir=where.checked(state_dir, DEFAULT_STATE_DIR),
     )
 
 

@@ -6,7 +6,9 @@ event is lost to a crash or to a broker that is down: this publisher reads
 the outbox, publishes each MQTT event with QoS 1 and deletes it once the
 broker acknowledged it, and posts webhooks with back-off until they are
 delivered or given up. Delivery is at-least-once; events carry ids so that
-consumers can drop duplicates.
+consumers can drop duplicates. With several daemons on one PostgreSQL store,
+one of them publishes (:meth:`~gateway.store.base.Store.lead`); when it ends,
+another takes over within about a second.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ BATCH = 500
 # about: whole outbox rows are read, so a round may hold one row's worth more
 MQTT_BATCH = 1000
 SECRET_TTL = 60.0  # seconds a webhook secret is cached
+# with several daemons on one store, the one leading this role publishes (Store.lead)
+LEAD_ROLE = "events"
 
 
 class EventPublisher:
@@ -132,6 +136,8 @@ class EventPublisher:
         mqtt = self._mqtt
         if mqtt is None and self._outbox_cleared:
             return False  # without [mqtt] the store writes no outbox rows
+        if not await self._store.lead(LEAD_ROLE):
+            return False  # another daemon on this store publishes (Store.lead)
         batches = await self._store.pending_mqtt_events(limit=MQTT_BATCH)
         events = sum(len(b.events) for b in batches)
         if mqtt is None:
@@ -172,6 +178,9 @@ class EventPublisher:
         after = 0  # the due list is read in turns, from this id on
         while not self._closing:
             self._hooks_wake.clear()  # a poke or a freed slot from here on: read again
+            if not await self._store.lead(LEAD_ROLE):  # another daemon delivers them
+                await self._idle(self._hooks_wake)
+                continue
             due = await self._store.due_webhooks(now=self._clock(), limit=BATCH, after=after)
             for hook in due:
                 self._hooks.offer(hook)  # one held already, or its host's FIFO full: later

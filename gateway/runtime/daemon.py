@@ -81,8 +81,7 @@ class Daemon:
             try:
                 await self._serve(graph)
             finally:
-                if graph.journal is not None:
-                    await graph.journal.close()
+                await graph.journal.close()
                 await graph.store.close()
                 self.notifier.close()
                 self.logger.info("daemon_stopped")

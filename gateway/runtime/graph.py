@@ -34,8 +34,9 @@ from gateway.ops.metrics import Metrics
 from gateway.runtime.assembly import build_events, build_send_service
 from gateway.runtime.links import LinkSet
 from gateway.runtime.worker_pool import Handoffs, WorkerGone, WorkerPool, WorkerSettings
-from gateway.store import open_store
+from gateway.store import open_store, sqlite_path
 from gateway.store.base import Store
+from gateway.store.files import make_dir
 
 JOURNAL_REPLAY_BATCH = 1000  # segments a crash left in the journal, recorded per transaction
 
@@ -45,7 +46,7 @@ class Graph:
     """The parts of one daemon process, built in this order by :func:`build_graph`."""
 
     store: Store
-    journal: AcceptJournal | None
+    journal: AcceptJournal
     metrics: Metrics
     operations: LocalOperations = field(init=False)
     link_events: LinkEvents = field(init=False)
@@ -132,11 +133,19 @@ async def build_graph(
         config.store.url,
         base=config.base_dir,
         synchronous=config.store.synchronous,
+        password=config.store.password,
         mqtt_outbox=config.mqtt_outbox,
         checkpoints="background",
         clock=clock,
     )
-    journal = await _open_journal(store, settings=s, logger=logger, clock=clock)
+    try:
+        await store.hold_worker(s.worker)  # no other daemon runs under this name
+        journal = await _open_journal(
+            store, journal_file(config, s.worker), logger=logger, clock=clock
+        )
+    except BaseException:
+        await store.close()
+        raise
     # this worker restarted: whatever it had claimed is not being sent any more
     released = await store.release_leases(s.worker)
     if released:
@@ -236,15 +245,19 @@ def _build_front_doors(g: Graph, *, settings: DaemonSettings, logger: Any, clock
         g.http = HttpServer(app, logger=logger, limits=s.http.limits)
 
 
-async def _open_journal(
-    store: Store, *, settings: DaemonSettings, logger: Any, clock: Clock
-) -> AcceptJournal | None:
-    """The dispatcher's acceptance journal, beside the SQLite file; what a
-    crash left in it is recorded in the store first."""
-    path = getattr(store, "path", None)
-    if path is None:
-        return None
-    journal, left = AcceptJournal.open(journal_base(Path(path), settings.worker))
+def journal_file(config: Config, worker: str) -> Path:
+    """Where this daemon's acceptance journal lives: beside a SQLite store's file, or
+    in ``[store] state_dir`` for PostgreSQL (each daemon has its own)."""
+    if config.store.postgres:
+        return journal_base(config.state_dir / "postgresql", worker)
+    return journal_base(sqlite_path(config.store.url, base=config.base_dir), worker)
+
+
+async def _open_journal(store: Store, base: Path, *, logger: Any, clock: Clock) -> AcceptJournal:
+    """The dispatcher's acceptance journal; what a crash left in it is recorded in the
+    store first."""
+    make_dir(base.parent)
+    journal, left = AcceptJournal.open(base)
     for start in range(0, len(left), JOURNAL_REPLAY_BATCH):
         batch = left[start : start + JOURNAL_REPLAY_BATCH]
         await store.record_outcomes(batch, now=clock())

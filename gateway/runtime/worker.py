@@ -71,6 +71,7 @@ async def run_worker(
         config.store.url,
         base=config.base_dir,
         synchronous=config.store.synchronous,
+        password=config.store.password,
         mqtt_outbox=config.mqtt_outbox,
         checkpoints="elsewhere",
         clock=clock,

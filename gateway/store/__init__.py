@@ -6,10 +6,12 @@
 - ``sqlite:relative/path.db``: relative to ``base`` (the directory of the
   configuration file when the CLI or daemon opens it), else the current directory.
 
-The file and its directory are created when missing, private to the daemon's
-user (:mod:`gateway.store.files`); the schema is migrated on open.
-PostgreSQL (``postgresql://...``) is a later backend behind the same
-:class:`Store` interface.
+- ``postgresql://USER@HOST[:PORT]/DATABASE``: a PostgreSQL database that
+  several daemons share (gateway.store.postgres); its password is
+  ``[store] password``, never part of the URL.
+
+A SQLite file and its directory are created when missing, private to the
+daemon's user (:mod:`gateway.store.files`); either schema is migrated on open.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ from pathlib import Path
 
 from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.errors import ConfigError
+from gateway.model.secrets import Secret
 from gateway.store.base import KEEP, Keep, Store
 from gateway.store.files import make_dir
+from gateway.store.postgres.connect import SCHEMES
+from gateway.store.postgres.store import PostgresStore
 from gateway.store.sqlite.engine import Engine
 from gateway.store.sqlite.schema import APPLICATION_ID
 from gateway.store.sqlite.store import SqliteStore
@@ -48,7 +53,10 @@ _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 def check_openable(url: str, *, base: Path | None = None) -> str | None:
     """Why the commands could not open the store ``url`` names (None: they can),
-    found without creating or changing anything (``smsgw check-config``)."""
+    found without creating or changing anything (``smsgw check-config``; a
+    PostgreSQL server is not asked: the daemon's start says what it answers)."""
+    if url.split(":", 1)[0] in SCHEMES:
+        return None
     path = sqlite_path(url, base=base)
     return _check_existing(path) if path.exists() else _check_creatable(path)
 
@@ -92,15 +100,21 @@ async def open_store(
     synchronous: str = "full",
     mqtt_outbox: bool = True,
     checkpoints: str = "inline",
-) -> SqliteStore:
+    password: Secret | None = None,
+) -> Store:
     """Open (creating and migrating when needed) the store that ``url`` names.
 
-    ``checkpoints``: "inline" (commands), "background" (the daemon),
-    "elsewhere" (its workers): see :data:`gateway.store.sqlite.engine.CHECKPOINTS`.
+    SQLite: ``synchronous`` and ``checkpoints``: "inline" (commands),
+    "background" (the daemon), "elsewhere" (its workers): see
+    :data:`gateway.store.sqlite.engine.CHECKPOINTS`. PostgreSQL: ``password``.
     """
-    if not url.startswith("sqlite:"):
-        scheme = url.split(":", 1)[0]
-        msg = f"store url {url!r}: the {scheme!r} backend is not available (use sqlite:)"
+    scheme = url.split(":", 1)[0]
+    if scheme in SCHEMES:
+        return await PostgresStore.open(
+            url, password=password, clock=clock, mqtt_outbox=mqtt_outbox
+        )
+    if scheme != "sqlite":
+        msg = f"store url {url!r}: use sqlite:PATH or postgresql://USER@HOST/DATABASE"
         raise ConfigError(msg)
     path = sqlite_path(url, base=base)
     try:

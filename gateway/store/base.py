@@ -292,4 +292,17 @@ class Store(Protocol):
         them to its metrics: each is counted once)."""
         ...
 
+    async def lead(self, role: str) -> bool:
+        """Whether this process does ``role`` now, the one among all daemons on this
+        store that does it (``"events"``: publishing the outbox and the webhooks,
+        so that each is sent once). When the one that does it ends, another takes
+        over within about a second. SQLite: one daemon, always True."""
+        ...
+
+    async def hold_worker(self, worker: str) -> None:
+        """Refuse (:class:`~gateway.model.errors.StoreInUse`) when another daemon runs
+        as ``worker`` on this store, else keep the name until :meth:`close` (its
+        leases are this daemon's to release and take back)."""
+        ...
+
     async def close(self) -> None: ...

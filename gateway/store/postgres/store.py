@@ -15,6 +15,7 @@ gateway.accounting.ledger.AccountState); this module loads and saves.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
@@ -23,6 +24,7 @@ import asyncpg
 
 from gateway.link.interface import Receipt
 from gateway.model.clock import SYSTEM_CLOCK, Clock
+from gateway.model.errors import StoreInUse
 from gateway.model.message import MessageState, SenderKind, SenderStatus
 from gateway.model.records import (
     Account,
@@ -56,6 +58,11 @@ from gateway.store.postgres import enqueue as enq
 from gateway.store.postgres import queue as mq
 from gateway.store.postgres.connect import POOL_MAX, POOL_MIN, open_pool
 
+# the first key of the worker-name advisory locks (the second: the name's hash)
+WORKER_LOCKS = 0x534D5357  # "SMSW"
+ROLE_LOCKS = 0x534D534C  # "SMSL": the roles one daemon leads (Store.lead)
+LEAD_RECHECK = 1.0  # seconds a role's answer is kept before asking the server again
+
 
 class PostgresStore:
     """Every method is a coroutine on the pool; nothing blocks the event loop.
@@ -64,13 +71,23 @@ class PostgresStore:
     """
 
     def __init__(
-        self, *, pool: asyncpg.Pool, where: str, clock: Clock, mqtt_outbox: bool = True
+        self,
+        *,
+        pool: asyncpg.Pool,
+        where: str,
+        clock: Clock,
+        mqtt_outbox: bool = True,
+        lead_recheck: float = LEAD_RECHECK,
     ) -> None:
         self._pool = pool
+        self._lead_recheck = lead_recheck
         self.where = where  # the database, as errors and logs name it (no password)
         self._clock = clock
         self.mqtt_outbox = mqtt_outbox
         self._stats = WriterStats()
+        self._worker: Any = None  # the connection holding this daemon's worker name
+        self._leading: dict[str, Any] = {}  # role -> the connection holding its lock
+        self._asked: dict[str, float] = {}  # role -> monotonic time of the last answer
 
     @classmethod
     async def open(
@@ -82,9 +99,16 @@ class PostgresStore:
         mqtt_outbox: bool = True,
         min_size: int = POOL_MIN,
         max_size: int = POOL_MAX,
+        lead_recheck: float = LEAD_RECHECK,
     ) -> PostgresStore:
         pool, where = await open_pool(url, password=password, min_size=min_size, max_size=max_size)
-        return cls(pool=pool, where=where, clock=clock, mqtt_outbox=mqtt_outbox)
+        return cls(
+            pool=pool,
+            where=where,
+            clock=clock,
+            mqtt_outbox=mqtt_outbox,
+            lead_recheck=lead_recheck,
+        )
 
     @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[Any]:
@@ -422,5 +446,59 @@ class PostgresStore:
         async with self._read() as conn:
             await conn.fetchval("SELECT 1")
 
+    async def lead(self, role: str) -> bool:
+        """A session advisory lock per role, on a connection of its own: the daemon
+        holding it leads until that connection ends (the daemon's end frees it), and
+        the others try again every ``lead_recheck`` seconds (:data:`LEAD_RECHECK`)."""
+        now = time.monotonic()
+        if now - self._asked.get(role, -math.inf) < self._lead_recheck:
+            return role in self._leading
+        self._asked[role] = now
+        conn = self._leading.get(role)
+        if conn is not None:
+            try:
+                await conn.fetchval("SELECT 1")  # the session (and its lock) is alive
+            except (asyncpg.PostgresError, OSError):
+                del self._leading[role]
+                await self._pool.release(conn)
+                return False
+            return True
+        conn = await self._pool.acquire()
+        try:
+            held = await conn.fetchval(
+                "SELECT pg_try_advisory_lock($1::int, hashtext($2))", ROLE_LOCKS, role
+            )
+        except BaseException:
+            await self._pool.release(conn)
+            raise
+        if not held:
+            await self._pool.release(conn)
+            return False
+        self._leading[role] = conn
+        return True
+
+    async def hold_worker(self, worker: str) -> None:
+        """A session advisory lock on the worker name, on a connection of its own kept
+        until :meth:`close`; PostgreSQL frees it when the daemon's connection ends,
+        however the daemon ends."""
+        conn = await self._pool.acquire()
+        held = await conn.fetchval(
+            "SELECT pg_try_advisory_lock($1::int, hashtext($2))", WORKER_LOCKS, worker
+        )
+        if not held:
+            await self._pool.release(conn)
+            msg = (
+                f"{self.where}: another smsgw run uses [dispatcher] worker = {worker!r}; "
+                "give each daemon a name of its own"
+            )
+            raise StoreInUse(msg)
+        self._worker = conn
+
     async def close(self) -> None:
+        for conn in self._leading.values():
+            await self._pool.release(conn)
+        self._leading.clear()
+        if self._worker is not None:
+            conn, self._worker = self._worker, None
+            await self._pool.release(conn)  # the lock goes with the session on close
         await self._pool.close()

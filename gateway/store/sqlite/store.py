@@ -328,5 +328,12 @@ class SqliteStore:
     async def take_metric_counts(self) -> list[MetricCount]:
         return await self._engine.write(metric_counts.take_metric_counts)
 
+    async def lead(self, role: str) -> bool:
+        """One daemon per SQLite store: it leads everything."""
+        return True
+
+    async def hold_worker(self, worker: str) -> None:
+        """One daemon per SQLite store already (gateway.store.runlock): nothing to add."""
+
     async def close(self) -> None:
         await self._engine.close()

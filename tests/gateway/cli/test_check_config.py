@@ -145,7 +145,7 @@ def test_check_config_names_the_secret_of_a_link_that_cannot_be_read(
 @pytest.mark.parametrize(
     ("url", "words"),
     [
-        ("postgresql://smsgw@db1/smsgw", "the PostgreSQL backend is not available"),
+        ("postgresql://smsgw:pw@db1/smsgw", "the password does not belong in the URL"),
         ("sqlite://db1/gw.db", "use sqlite:///absolute/path"),
         ("sqlite:not-a-db.txt/gw.db", "not-a-db.txt is not a directory"),
         ("sqlite:not-a-db.txt", "not-a-db.txt is not a smsgw database (not an SQLite file)"),

@@ -28,7 +28,15 @@ def test_defaults_and_other_sections_kept_raw(tmp_path: Path) -> None:
     [
         ("[store]\nurl = 5\n", "gateway.toml line 2: [store] url: must be a string"),
         ('[store]\nurl = "mysql://x"\n', "line 2: [store] url: 'mysql://x' is not sqlite:PATH"),
-        ('[store]\nurl = "postgresql://db/smsgw"\n', "PostgreSQL backend is not available"),
+        ('[store]\nurl = "postgresql://db"\n', "name the host and the database"),
+        (
+            '[store]\nurl = "postgresql://gw:pw@db/smsgw"\n',
+            "the password does not belong in the URL",
+        ),
+        (
+            '[store]\nurl = "postgresql://gw@db/smsgw"\npassword = "env:SMSGW_TEST_NO_SUCH"\n',
+            "line 3: [store] password: environment variable SMSGW_TEST_NO_SUCH is not set",
+        ),
         ('[store]\nurl = "sqlite://host/gw.db"\n', "use sqlite:///absolute/path"),
         ('[store]\nurl = "sqlite:"\n', "the database path is missing"),
         ('[store]\nsynchronous = "off"\n', "[store] synchronous: must be one of full, normal"),
@@ -42,6 +50,25 @@ def test_errors_name_file_and_key(text: str, match: str, tmp_path: Path) -> None
     with pytest.raises(ConfigError) as info:
         parse_config(text, path=tmp_path / "gateway.toml")
     assert match in str(info.value)
+
+
+def test_a_postgresql_store_with_its_password_and_state_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMSGW_TEST_DB_PASSWORD", "s3cret")
+    cfg = parse_config(
+        '[store]\nurl = "postgresql://smsgw@db1:5433/smsgw"\n'
+        'password = "env:SMSGW_TEST_DB_PASSWORD"\nstate_dir = "state"\n',
+        path=tmp_path / "gateway.toml",
+    )
+    assert cfg.store.postgres
+    assert cfg.store.password is not None
+    assert cfg.store.password.reveal() == "s3cret"
+    assert "s3cret" not in repr(cfg)
+    assert cfg.state_dir == tmp_path / "state"
+    default = parse_config('[store]\nurl = "sqlite:gw.db"\n', path=tmp_path / "gateway.toml")
+    assert not default.store.postgres
+    assert default.state_dir == tmp_path / ".." / "var"
 
 
 def test_every_problem_is_raised_at_once_each_with_its_line(tmp_path: Path) -> None:

@@ -28,10 +28,9 @@ from gateway.model.message import MessageState, SenderKind
 from gateway.model.outcomes import Accepted, Outcome, ReceiptState, Rejected, Retry
 from gateway.model.records import Lease, Message, NewMessage, OutcomeRecord, QueueChanges
 from gateway.ops.metrics import Metrics
-from gateway.store import open_store
 from gateway.store.sqlite.store import SqliteStore
 from tests.clock import AheadClock
-from tests.gateway.store.support import make_account
+from tests.gateway.store.support import make_account, open_sqlite
 from tests.waiting import eventually
 
 LINK_DOWN = Retry(reason="link_down")
@@ -254,7 +253,7 @@ async def rig(
     metrics: Metrics | None = None,
     **settings: Any,
 ) -> AsyncIterator[Rig]:
-    store = await open_store(f"sqlite:///{tmp_path}/gw.db", synchronous="normal")
+    store = await open_sqlite(tmp_path / "gw.db", synchronous="normal")
     await make_account(store, credit=100_000)
     counting = CountingStore(store)
     acceptance: AcceptJournal | None = None

@@ -17,8 +17,8 @@ from gateway.ingress.http import build_app
 from gateway.ingress.pipeline import SendService
 from gateway.model.message import SenderKind, SenderStatus
 from gateway.ops.metrics import Metrics
-from gateway.store import open_store
 from gateway.store.sqlite.store import SqliteStore
+from tests.gateway.store.support import open_sqlite
 
 Client = TestClient[web.Request, web.Application]
 
@@ -57,7 +57,7 @@ async def _account(store: SqliteStore, name: str, sender: str, credit: int) -> s
 
 @pytest.fixture
 async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    store = await open_store(f"sqlite:///{tmp_path}/gw.db")
+    store = await open_sqlite(tmp_path / "gw.db")
     # priced: France and Belgium; Germany (+49) has no price
     await store.set_price("+33", 1)
     await store.set_price("+32", 2)

@@ -20,9 +20,9 @@ from gateway.ingress.pipeline import SendRequest, SendResult, SendService
 from gateway.model.errors import StoreError
 from gateway.model.message import SenderKind, SenderStatus
 from gateway.ops.metrics import Metrics
-from gateway.store import open_store
 from gateway.store.sqlite.store import SqliteStore
 from tests.fixtures.mosquitto import MosquittoBroker
+from tests.gateway.store.support import open_sqlite
 from tests.waiting import eventually
 
 
@@ -44,7 +44,7 @@ class BuggySendService(SendService):
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    store = await open_store(f"sqlite:///{tmp_path}/gw.db", synchronous="normal")
+    store = await open_sqlite(tmp_path / "gw.db", synchronous="normal")
     await store.create_account("acme")
     await store.add_sender("acme", "ACME", SenderKind.ALPHA)
     await store.set_sender_status("acme", "ACME", SenderStatus.APPROVED)

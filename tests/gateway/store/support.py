@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from gateway.model.message import SenderKind, SenderStatus
 from gateway.model.records import NewMessage
@@ -13,8 +13,15 @@ from gateway.store.sqlite.store import SqliteStore
 from tests.clock import FakeClock
 
 
+async def open_sqlite(path: Path, **options: Any) -> SqliteStore:
+    """``open_store`` on the SQLite file ``path``, typed as the SQLite backend."""
+    store = await open_store(f"sqlite:///{path}", **options)
+    assert isinstance(store, SqliteStore)
+    return store
+
+
 async def fresh_store(tmp_path: Path, clock: FakeClock) -> SqliteStore:
-    return await open_store(f"sqlite:///{tmp_path}/gw.db", clock=clock)
+    return await open_sqlite(tmp_path / "gw.db", clock=clock)
 
 
 async def make_account(

@@ -1,4 +1,5 @@
-"""Two daemons on one PostgreSQL database: each its own store (its own pool)."""
+"""Two daemons on one PostgreSQL database, each its own store (its own pool): claims,
+receipts on the other one's bind, worker names of their own, one events leader."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from gateway.link.interface import Receipt
+from gateway.model.errors import StoreInUse
 from gateway.model.message import MessageState
 from gateway.model.outcomes import Accepted, ReceiptState
 from gateway.model.records import Enqueued, OutcomeRecord
@@ -75,3 +77,47 @@ async def test_a_receipt_on_one_daemons_bind_matches_the_other_daemons_acceptanc
     states = {m.state for m in await receiver.get_messages(ids)}
     assert states == {MessageState.DELIVERED}
     assert (await sender.expire_unconfirmed(before=clock.now + 10**6)).dropped == ()
+
+
+async def test_a_second_daemon_with_the_same_worker_name_is_refused(postgres_url: str) -> None:
+    first = await PostgresStore.open(postgres_url)
+    second = await PostgresStore.open(postgres_url)
+    try:
+        await first.hold_worker("gw-1")
+        with pytest.raises(StoreInUse, match="worker = 'gw-1'"):
+            await second.hold_worker("gw-1")
+        await second.hold_worker("gw-2")  # a name of its own: fine
+    finally:
+        await first.close()
+    third = await PostgresStore.open(postgres_url)
+    try:
+        await third.hold_worker("gw-1")  # the first one ended: its name is free
+    finally:
+        await third.close()
+        await second.close()
+
+
+async def test_one_daemon_leads_and_another_takes_over_when_it_ends(postgres_url: str) -> None:
+    a = await PostgresStore.open(postgres_url, lead_recheck=0.0)
+    b = await PostgresStore.open(postgres_url, lead_recheck=0.0)
+    try:
+        assert await a.lead("events")
+        assert not await b.lead("events")
+        assert await a.lead("events")  # it keeps leading
+        assert await b.lead("other-role")  # roles are led apart
+        await a.close()
+        assert await b.lead("events")
+    finally:
+        await b.close()
+
+
+async def test_an_answer_is_kept_for_the_recheck_time(postgres_url: str) -> None:
+    a = await PostgresStore.open(postgres_url, lead_recheck=3600.0)
+    b = await PostgresStore.open(postgres_url, lead_recheck=3600.0)
+    try:
+        assert await a.lead("events")
+        assert not await b.lead("events")
+        await a.close()
+        assert not await b.lead("events")  # not asked again within the recheck time
+    finally:
+        await b.close()

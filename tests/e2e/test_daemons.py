@@ -1,0 +1,231 @@
+"""Several daemons on one PostgreSQL store: takeover after SIGKILL, receipts on
+another daemon's bind, a rolling restart, one daemon per worker name.
+
+Each daemon is a real process (``python -m gateway run``) with its own
+configuration, HTTP port, worker name and state directory; they share one
+database on the session's private PostgreSQL server and one SMSC simulator
+that sends each receipt on another bind than the one that submitted
+(``receipts_elsewhere``), as SMSCs that spread a system_id's receipts do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import pytest
+
+from drivers.smpp.simulator.config import SimConfig
+from drivers.smpp.simulator.server import SmscSimulator
+from tests.e2e.system import ACCOUNT, PRICE, SENDER, prepare_store, smpp_link
+from tests.e2e.test_process import WINDOW, DaemonProcess, accepted_submits
+from tests.fixtures.net import free_port
+from tests.waiting import eventually
+
+TOPUP = 100_000
+LEASE = 4  # seconds: a killed daemon's messages come back this soon
+
+
+def daemon_config(directory: Path, *, db: str, worker: str, port: int, smsc_port: int) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "gateway.toml"
+    path.write_text(
+        f"""
+[store]
+url = "{db}"
+state_dir = "state"
+
+[http]
+listen = "127.0.0.1:{port}"
+
+[dispatcher]
+worker = "{worker}"
+lease = {LEASE}
+ready_timeout = 5
+
+[log]
+json = true
+{smpp_link(smsc_port)}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+class Cluster:
+    """Daemons on one database; ``db`` reads the database directly."""
+
+    def __init__(self, db: str, daemons: list[DaemonProcess], http: aiohttp.ClientSession) -> None:
+        self.db = db
+        self.daemons = daemons
+        self.http = http
+
+    async def fetchval(self, sql: str, *args: object) -> Any:
+        conn = await asyncpg.connect(self.db)
+        try:
+            return await conn.fetchval(sql, *args)
+        finally:
+            await conn.close()
+
+    async def delivered(self) -> int:
+        return int(await self.fetchval("SELECT count(*) FROM messages WHERE state = 'delivered'"))
+
+    async def submitted(self) -> int:
+        return int(
+            await self.fetchval(
+                "SELECT count(*) FROM messages WHERE state IN ('submitted', 'delivered')"
+            )
+        )
+
+    async def send(self, numbers: list[str], ref: str) -> list[str]:
+        """POST one batch to the first daemon that takes it (the same client_ref on
+        each try: a retry after a lost answer is the same request)."""
+        body = {"from": SENDER, "to": numbers, "text": "cluster test", "client_ref": ref}
+        ids: list[str] = []
+
+        async def accepted() -> bool:
+            for d in self.daemons:
+                try:
+                    async with self.http.post(
+                        f"{d.base}/v1/messages", json=body, headers=d.auth()
+                    ) as r:
+                        doc = await r.json()
+                except aiohttp.ClientError:
+                    continue  # down (killed, restarting): the next one
+                assert r.status == 202, doc
+                ids.extend(m["id"] for m in doc["messages"])
+                return True
+            return False
+
+        await eventually(accepted, timeout=30, what=f"batch {ref} accepted by a daemon")
+        return ids
+
+
+@contextlib.asynccontextmanager
+async def cluster(
+    tmp_path: Path, postgres_url: str, sim: SmscSimulator, *, workers: tuple[str, ...]
+) -> AsyncIterator[Cluster]:
+    token = await prepare_store(postgres_url, tmp_path, topup=TOPUP)
+    daemons = []
+    for i, worker in enumerate(workers):
+        port = free_port()
+        config = daemon_config(
+            tmp_path / worker, db=postgres_url, worker=worker, port=port, smsc_port=sim.port
+        )
+        daemons.append(
+            DaemonProcess(config=config, port=port, token=token, log=tmp_path / f"{i}-{worker}.log")
+        )
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
+        try:
+            for d in daemons:
+                d.start()
+            for d in daemons:
+                await d.wait_ready(http)
+            yield Cluster(postgres_url, daemons, http)
+        finally:
+            for d in daemons:
+                d.stop()
+
+
+@contextlib.asynccontextmanager
+async def smsc() -> AsyncIterator[SmscSimulator]:
+    sim = SmscSimulator(config=SimConfig(dlr=True, receipts_elsewhere=True, delay=0.01), port=0)
+    await sim.start()
+    try:
+        yield sim
+    finally:
+        await sim.close()
+
+
+def numbers(first: int, count: int) -> list[str]:
+    return [f"+3361{n:07d}" for n in range(first, first + count)]
+
+
+async def billed_once(c: Cluster, messages: int) -> None:
+    debits = await c.fetchval("SELECT count(*) FROM ledger WHERE kind = 'debit'")
+    distinct = await c.fetchval(
+        "SELECT count(DISTINCT message_id) FROM ledger WHERE kind = 'debit'"
+    )
+    balance = await c.fetchval("SELECT balance FROM accounts WHERE name = $1", ACCOUNT)
+    assert (debits, distinct) == (messages, messages)
+    assert balance == TOPUP - messages * PRICE
+
+
+@pytest.mark.slow
+async def test_a_killed_daemons_messages_are_taken_over_and_billed_once(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    async with smsc() as sim, cluster(tmp_path, postgres_url, sim, workers=("gw-a", "gw-b")) as c:
+        a, b = c.daemons
+        first = [c.send(numbers(i * 100, 100), f"r{i}") for i in range(8)]
+        await asyncio.gather(*first)
+        await eventually(lambda: _at_least(c, 100), what="sending")
+        await a.kill9()  # its leased messages wait for their lease to run out
+        await asyncio.gather(*(c.send(numbers(i * 100, 100), f"r{i}") for i in range(8, 10)))
+        total = 1000
+
+        async def all_delivered() -> bool:
+            return await c.delivered() == total
+
+        await eventually(all_delivered, timeout=LEASE * 10, what="every message delivered")
+        await billed_once(c, total)
+        submitted = [r["to"] for r in accepted_submits(sim)]
+        assert set(submitted) == {n.removeprefix("+") for n in numbers(0, total)}
+        assert len(submitted) - total <= WINDOW  # sent twice: at most the dead one's window
+        assert b.running
+
+
+async def _at_least(c: Cluster, n: int) -> bool:
+    return await c.submitted() >= n
+
+
+@pytest.mark.slow
+async def test_a_rolling_restart_loses_nothing_and_ingress_never_stops(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    async with smsc() as sim, cluster(tmp_path, postgres_url, sim, workers=("gw-a", "gw-b")) as c:
+        sending = asyncio.create_task(_keep_sending(c, batches=30))
+        for d in c.daemons:  # one at a time: SIGTERM, wait for its exit, start it again
+            await eventually(lambda: _at_least(c, 50), what="traffic flowing")
+            d.signal(signal.SIGTERM)
+            assert await d.wait_exit(timeout=30) == 0
+            d.start()
+            await d.wait_ready(c.http)
+        total = await sending
+
+        async def all_delivered() -> bool:
+            return await c.delivered() == total
+
+        await eventually(all_delivered, timeout=60, what="every message delivered")
+        await billed_once(c, total)
+
+
+async def _keep_sending(c: Cluster, *, batches: int) -> int:
+    """Batches of 20 one after the other; each taken by whichever daemon is up."""
+    sent = 0
+    for i in range(batches):
+        sent += len(await c.send(numbers(i * 20, 20), f"roll-{i}"))
+    return sent
+
+
+async def test_a_second_daemon_with_the_same_worker_name_stops_with_one_line(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    async with smsc() as sim, cluster(tmp_path, postgres_url, sim, workers=("gw-a",)) as c:
+        port = free_port()
+        config = daemon_config(
+            tmp_path / "twin", db=postgres_url, worker="gw-a", port=port, smsc_port=sim.port
+        )
+        twin = DaemonProcess(config=config, port=port, token="-", log=tmp_path / "twin.log")
+        twin.start()
+        assert await twin.wait_exit(timeout=30) == 1
+        lines = twin.log.read_text().strip().splitlines()
+        assert "another smsgw run uses [dispatcher] worker = 'gw-a'" in lines[-1]
+        assert "Traceback" not in twin.log.read_text()
+        assert c.daemons[0].running
