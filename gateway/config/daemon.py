@@ -104,7 +104,7 @@ def _listen(value: str, where: Where) -> tuple[str, int]:
 
 # every key each table may hold; a typo is an error naming its line
 KNOWN: dict[str, frozenset[str]] = {
-    "store": frozenset({"url", "synchronous"}),
+    "store": frozenset({"url", "synchronous", "password"}),
     "ledger": frozenset({"min_topup"}),
     "http": frozenset(
         {

@@ -7,8 +7,7 @@ name the file and the key: ``gateway.toml: [store] url: must be a string``.
 
 A relative SQLite path (``sqlite:var/gateway.db``) is relative to the
 directory of the configuration file, so the same file works from any
-current directory; so is ``[store] state_dir``, where a daemon on PostgreSQL
-keeps its own files (its acceptance journal).
+current directory.
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ from gateway.store.sqlite.connect import SYNCHRONOUS
 T = TypeVar("T")
 
 DEFAULT_STORE_URL = "sqlite:../var/gateway.db"
-DEFAULT_STATE_DIR = "../var"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,7 +36,6 @@ class StoreConfig:
     url: str
     synchronous: str = "full"  # "full" | "normal" (SQLite; see gateway.store.sqlite.engine)
     password: Secret | None = None  # PostgreSQL: env:NAME or file:/path (never in the URL)
-    state_dir: str = DEFAULT_STATE_DIR  # PostgreSQL: the daemon's own files, relative to the file
 
     @property
     def postgres(self) -> bool:
@@ -66,12 +63,6 @@ class Config:
     def base_dir(self) -> Path:
         """Where relative paths in the file start from: the file's directory."""
         return self.path.resolve().parent
-
-    @property
-    def state_dir(self) -> Path:
-        """Where a daemon on PostgreSQL keeps its own files (``[store] state_dir``)."""
-        path = Path(self.store.state_dir)
-        return path if path.is_absolute() else self.base_dir / path
 
 
 class Where:
@@ -210,14 +201,10 @@ def _store(doc: dict[str, Any], where: Where) -> StoreConfig:
         except ConfigError as exc:
             raise where.error("store", "password", str(exc).removeprefix("password: ")) from None
 
-    def state_dir() -> str:
-        return _string(store, "store", "state_dir", where, DEFAULT_STATE_DIR)
-
     return StoreConfig(
         url=where.checked(url, DEFAULT_STORE_URL),
         synchronous=where.checked(sync, "full"),
         password=where.checked(password, None),
-        state_dir=where.checked(state_dir, DEFAULT_STATE_DIR),
     )
 
 

@@ -81,7 +81,8 @@ class Daemon:
             try:
                 await self._serve(graph)
             finally:
-                await graph.journal.close()
+                if graph.journal is not None:
+                    await graph.journal.close()
                 await graph.store.close()
                 self.notifier.close()
                 self.logger.info("daemon_stopped")

@@ -36,7 +36,6 @@ from gateway.runtime.links import LinkSet
 from gateway.runtime.worker_pool import Handoffs, WorkerGone, WorkerPool, WorkerSettings
 from gateway.store import open_store, sqlite_path
 from gateway.store.base import Store
-from gateway.store.files import make_dir
 
 JOURNAL_REPLAY_BATCH = 1000  # segments a crash left in the journal, recorded per transaction
 
@@ -46,7 +45,7 @@ class Graph:
     """The parts of one daemon process, built in this order by :func:`build_graph`."""
 
     store: Store
-    journal: AcceptJournal
+    journal: AcceptJournal | None
     metrics: Metrics
     operations: LocalOperations = field(init=False)
     link_events: LinkEvents = field(init=False)
@@ -140,8 +139,12 @@ async def build_graph(
     )
     try:
         await store.hold_worker(s.worker)  # no other daemon runs under this name
-        journal = await _open_journal(
-            store, journal_file(config, s.worker), logger=logger, clock=clock
+        journal = (
+            None
+            if config.store.postgres
+            else await _open_journal(
+                store, journal_file(config, s.worker), logger=logger, clock=clock
+            )
         )
     except BaseException:
         await store.close()
@@ -246,17 +249,18 @@ def _build_front_doors(g: Graph, *, settings: DaemonSettings, logger: Any, clock
 
 
 def journal_file(config: Config, worker: str) -> Path:
-    """Where this daemon's acceptance journal lives: beside a SQLite store's file, or
-    in ``[store] state_dir`` for PostgreSQL (each daemon has its own)."""
-    if config.store.postgres:
-        return journal_base(config.state_dir / "postgresql", worker)
+    """Where this daemon's acceptance journal lives: beside the SQLite store's file.
+
+    On PostgreSQL there is none: a daemon that dies for good would take its
+    journal with it, and the others could not know what the SMSC had accepted.
+    There, a window's slots wait for the store's commit, so what another daemon
+    sends again after a takeover is at most the dead one's window."""
     return journal_base(sqlite_path(config.store.url, base=config.base_dir), worker)
 
 
 async def _open_journal(store: Store, base: Path, *, logger: Any, clock: Clock) -> AcceptJournal:
     """The dispatcher's acceptance journal; what a crash left in it is recorded in the
     store first."""
-    make_dir(base.parent)
     journal, left = AcceptJournal.open(base)
     for start in range(0, len(left), JOURNAL_REPLAY_BATCH):
         batch = left[start : start + JOURNAL_REPLAY_BATCH]

@@ -39,7 +39,6 @@ def daemon_config(directory: Path, *, db: str, worker: str, port: int, smsc_port
         f"""
 [store]
 url = "{db}"
-state_dir = "state"
 
 [http]
 listen = "127.0.0.1:{port}"

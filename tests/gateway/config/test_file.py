@@ -52,23 +52,21 @@ def test_errors_name_file_and_key(text: str, match: str, tmp_path: Path) -> None
     assert match in str(info.value)
 
 
-def test_a_postgresql_store_with_its_password_and_state_dir(
+def test_a_postgresql_store_with_its_password(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SMSGW_TEST_DB_PASSWORD", "s3cret")
     cfg = parse_config(
         '[store]\nurl = "postgresql://smsgw@db1:5433/smsgw"\n'
-        'password = "env:SMSGW_TEST_DB_PASSWORD"\nstate_dir = "state"\n',
+        'password = "env:SMSGW_TEST_DB_PASSWORD"\n',
         path=tmp_path / "gateway.toml",
     )
     assert cfg.store.postgres
     assert cfg.store.password is not None
     assert cfg.store.password.reveal() == "s3cret"
     assert "s3cret" not in repr(cfg)
-    assert cfg.state_dir == tmp_path / "state"
     default = parse_config('[store]\nurl = "sqlite:gw.db"\n', path=tmp_path / "gateway.toml")
     assert not default.store.postgres
-    assert default.state_dir == tmp_path / ".." / "var"
 
 
 def test_every_problem_is_raised_at_once_each_with_its_line(tmp_path: Path) -> None:
