@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import signal
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aiomqtt
 import asyncpg
 import pytest
 
@@ -25,6 +28,7 @@ from drivers.smpp.simulator.config import SimConfig
 from drivers.smpp.simulator.server import SmscSimulator
 from tests.e2e.system import ACCOUNT, PRICE, SENDER, prepare_store, smpp_link
 from tests.e2e.test_process import WINDOW, DaemonProcess, accepted_submits
+from tests.fixtures.mosquitto import MosquittoBroker
 from tests.fixtures.net import free_port
 from tests.waiting import eventually
 
@@ -32,9 +36,22 @@ TOPUP = 100_000
 LEASE = 4  # seconds: a killed daemon's messages come back this soon
 
 
-def daemon_config(directory: Path, *, db: str, worker: str, port: int, smsc_port: int) -> Path:
+def daemon_config(
+    directory: Path,
+    *,
+    db: str,
+    worker: str,
+    port: int,
+    smsc_port: int,
+    mqtt_url: str | None = None,
+) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "gateway.toml"
+    mqtt = (
+        f'[mqtt]\nurl = "{mqtt_url}"\nclient_id = "{worker}"\nshared_group = "smsgw"\n'
+        if mqtt_url
+        else ""
+    )
     path.write_text(
         f"""
 [store]
@@ -50,6 +67,8 @@ ready_timeout = 5
 
 [log]
 json = true
+
+{mqtt}
 {smpp_link(smsc_port)}
 """,
         encoding="utf-8",
@@ -108,14 +127,24 @@ class Cluster:
 
 @contextlib.asynccontextmanager
 async def cluster(
-    tmp_path: Path, postgres_url: str, sim: SmscSimulator, *, workers: tuple[str, ...]
+    tmp_path: Path,
+    postgres_url: str,
+    sim: SmscSimulator,
+    *,
+    workers: tuple[str, ...],
+    mqtt_url: str | None = None,
 ) -> AsyncIterator[Cluster]:
     token = await prepare_store(postgres_url, tmp_path, topup=TOPUP)
     daemons = []
     for i, worker in enumerate(workers):
         port = free_port()
         config = daemon_config(
-            tmp_path / worker, db=postgres_url, worker=worker, port=port, smsc_port=sim.port
+            tmp_path / worker,
+            db=postgres_url,
+            worker=worker,
+            port=port,
+            smsc_port=sim.port,
+            mqtt_url=mqtt_url,
         )
         daemons.append(
             DaemonProcess(config=config, port=port, token=token, log=tmp_path / f"{i}-{worker}.log")
@@ -228,3 +257,47 @@ async def test_a_second_daemon_with_the_same_worker_name_stops_with_one_line(
         assert "another smsgw run uses [dispatcher] worker = 'gw-a'" in lines[-1]
         assert "Traceback" not in twin.log.read_text()
         assert c.daemons[0].running
+
+
+@pytest.mark.slow
+async def test_mqtt_sends_are_shared_and_each_event_is_published_once(
+    tmp_path: Path, postgres_url: str, mosquitto_broker: MosquittoBroker
+) -> None:
+    async with (
+        smsc() as sim,
+        cluster(
+            tmp_path, postgres_url, sim, workers=("gw-a", "gw-b"), mqtt_url=mosquitto_broker.url
+        ) as c,
+        aiomqtt.Client(mosquitto_broker.host, mosquitto_broker.port, identifier="upstream") as up,
+    ):
+        await up.subscribe(f"smsgw/{ACCOUNT}/status", qos=1)
+        sends = 40
+        for i in range(sends):
+            body = {"from": SENDER, "to": [f"+33612{i:06d}"], "text": "mqtt", "client_ref": f"m{i}"}
+            await up.publish(f"smsgw/{ACCOUNT}/send", json.dumps(body), qos=1)
+        await c.send(numbers(0, 40), "http-1")
+        total = sends + 40
+
+        async def all_delivered() -> bool:
+            return await c.delivered() == total
+
+        async def outbox_empty() -> bool:
+            return bool(await c.fetchval("SELECT count(*) FROM outbox") == 0)
+
+        await eventually(all_delivered, timeout=30, what="every message delivered")
+        await eventually(outbox_empty, timeout=30, what="every event published")
+        await up.publish(f"smsgw/{ACCOUNT}/status", b'{"marker": true}', qos=1)
+        seen: Counter[tuple[str, str]] = Counter()
+        async with asyncio.timeout(30):
+            async for message in up.messages:
+                assert isinstance(message.payload, bytes)
+                event = json.loads(message.payload)
+                if event.get("marker"):
+                    break
+                seen[(event["id"], event["state"])] += 1
+        delivered = {key for key in seen if key[1] == "delivered"}
+        assert len(delivered) == total
+        assert set(seen.values()) == {1}  # no event twice
+        # the HTTP batch went to gw-a (the first daemon): gw-b stored MQTT sends
+        log_b = c.daemons[1].log.read_text()
+        assert '"messages_enqueued"' in log_b

@@ -19,6 +19,7 @@ from gateway.model.records import (
     PhonebookContact,
 )
 from gateway.store.copy import TABLES, CopyRefused, copy_sqlite_to_postgres
+from gateway.store.postgres.store import PostgresStore
 from gateway.store.runlock import hold_store
 from gateway.store.sqlite.store import SqliteStore
 from tests.clock import FakeClock
@@ -113,6 +114,38 @@ async def test_every_table_is_copied_with_its_counts_checked(
     assert balances == {"acme": 5000 - 3 - 1 - 1 - 2 * 2, "zeta": 700}
     assert armed is True
     assert next_entry > last_copied
+
+
+async def test_the_copy_reads_back_through_the_store_as_the_source_did(
+    tmp_path: Path, clock: FakeClock, postgres_url: str
+) -> None:
+    source = await filled_store(tmp_path, clock)
+    before = (
+        await source.balance("acme"),
+        await source.history("acme"),
+        await source.list_messages(account="acme"),
+        await source.list_senders("acme"),
+        await source.phonebook_contacts("acme", "team"),
+        await source.list_inbound(account="acme"),
+        await source.pending_mqtt_events(limit=1000),
+    )
+    await source.close()
+    await copy_sqlite_to_postgres(tmp_path / "gw.db", postgres_url)
+    target = await PostgresStore.open(postgres_url, clock=clock)
+    try:
+        after = (
+            await target.balance("acme"),
+            await target.history("acme"),
+            await target.list_messages(account="acme"),
+            await target.list_senders("acme"),
+            await target.phonebook_contacts("acme", "team"),
+            await target.list_inbound(account="acme"),
+            await target.pending_mqtt_events(limit=1000),
+        )
+        assert await target.verify_ledger() == {}
+    finally:
+        await target.close()
+    assert after == before
 
 
 async def test_a_target_with_rows_is_refused_and_left_as_it_was(

@@ -91,7 +91,7 @@ def test_malformed_sqlite_url_is_refused(url: str) -> None:
 
 
 async def test_unknown_backend_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="not available"):
+    with pytest.raises(ConfigError, match="use sqlite:PATH or postgresql://"):
         await open_store("mysql://x/y", clock=FakeClock())
 
 
