@@ -10,12 +10,16 @@ transaction of its change (the outbox, gateway.store.payloads). The
 business rules are the backend-neutral ones every backend calls
 (gateway.store.admission, gateway.store.outcomes,
 gateway.accounting.ledger.AccountState); this module loads and saves.
+
+It is past ~400 lines on purpose: one short method per Store operation,
+each a transaction (or a read) around the function of the module that does
+it (admin, senders, ledger, enqueue, queue, dispatch, events, webhooks;
+the daemons' locks in daemons.py), and nothing else.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
@@ -24,7 +28,6 @@ import asyncpg
 
 from gateway.link.interface import Receipt
 from gateway.model.clock import SYSTEM_CLOCK, Clock
-from gateway.model.errors import StoreInUse
 from gateway.model.message import MessageState, SenderKind, SenderStatus
 from gateway.model.records import (
     Account,
@@ -53,15 +56,11 @@ from gateway.model.records import (
 )
 from gateway.model.secrets import Secret
 from gateway.store.base import KEEP, Keep
-from gateway.store.postgres import admin, dispatch, events, ledger, webhooks
+from gateway.store.postgres import admin, dispatch, events, ledger, senders, webhooks
 from gateway.store.postgres import enqueue as enq
 from gateway.store.postgres import queue as mq
 from gateway.store.postgres.connect import POOL_MAX, POOL_MIN, open_pool
-
-# the first key of the worker-name advisory locks (the second: the name's hash)
-WORKER_LOCKS = 0x534D5357  # "SMSW"
-ROLE_LOCKS = 0x534D534C  # "SMSL": the roles one daemon leads (Store.lead)
-LEAD_RECHECK = 1.0  # seconds a role's answer is kept before asking the server again
+from gateway.store.postgres.daemons import LEAD_RECHECK, Daemons
 
 
 class PostgresStore:
@@ -80,14 +79,11 @@ class PostgresStore:
         lead_recheck: float = LEAD_RECHECK,
     ) -> None:
         self._pool = pool
-        self._lead_recheck = lead_recheck
+        self._daemons = Daemons(pool, where=where, lead_recheck=lead_recheck)
         self.where = where  # the database, as errors and logs name it (no password)
         self._clock = clock
         self.mqtt_outbox = mqtt_outbox
         self._stats = WriterStats()
-        self._worker: Any = None  # the connection holding this daemon's worker name
-        self._leading: dict[str, Any] = {}  # role -> the connection holding its lock
-        self._asked: dict[str, float] = {}  # role -> monotonic time of the last answer
 
     @classmethod
     async def open(
@@ -185,41 +181,41 @@ class PostgresStore:
     # --- senders, prices, phonebooks (admin.py) --------------------------------
     async def add_sender(self, account: str, value: str, kind: SenderKind) -> Sender:
         async with self._write() as conn:
-            return await admin.add_sender(conn, account, value, kind, self._clock())
+            return await senders.add_sender(conn, account, value, kind, self._clock())
 
     async def set_sender_status(
         self, account: str, value: str, status: SenderStatus, *, reason: str | None = None
     ) -> Sender:
         async with self._write() as conn:
-            return await admin.set_sender_status(
+            return await senders.set_sender_status(
                 conn, account, value, status, reason=reason, now=self._clock()
             )
 
     async def get_sender(self, account: str, value: str) -> Sender | None:
         async with self._read() as conn:
-            return await admin.get_sender(conn, account, value)
+            return await senders.get_sender(conn, account, value)
 
     async def list_senders(self, account: str) -> list[Sender]:
         async with self._read() as conn:
-            return await admin.list_senders(conn, account)
+            return await senders.list_senders(conn, account)
 
     async def sender_owners(self, value: str) -> list[str]:
         async with self._read() as conn:
-            return await admin.sender_owners(conn, value)
+            return await senders.sender_owners(conn, value)
 
     async def set_price(
         self, prefix: str, per_segment: int, *, account: str | None = None
     ) -> Price:
         async with self._write() as conn:
-            return await admin.set_price(conn, prefix, per_segment, account)
+            return await senders.set_price(conn, prefix, per_segment, account)
 
     async def list_prices(self, *, account: str | None = None) -> list[Price]:
         async with self._read() as conn:
-            return await admin.list_prices(conn, account)
+            return await senders.list_prices(conn, account)
 
     async def send_context(self, account: str, sender: str) -> SendContext:
         async with self._read() as conn:
-            return await admin.send_context(conn, account, sender)
+            return await senders.send_context(conn, account, sender)
 
     async def create_phonebook(self, account: str, name: str) -> Phonebook:
         async with self._write() as conn:
@@ -447,58 +443,11 @@ class PostgresStore:
             await conn.fetchval("SELECT 1")
 
     async def lead(self, role: str) -> bool:
-        """A session advisory lock per role, on a connection of its own: the daemon
-        holding it leads until that connection ends (the daemon's end frees it), and
-        the others try again every ``lead_recheck`` seconds (:data:`LEAD_RECHECK`)."""
-        now = time.monotonic()
-        if now - self._asked.get(role, -math.inf) < self._lead_recheck:
-            return role in self._leading
-        self._asked[role] = now
-        conn = self._leading.get(role)
-        if conn is not None:
-            try:
-                await conn.fetchval("SELECT 1")  # the session (and its lock) is alive
-            except (asyncpg.PostgresError, OSError):
-                del self._leading[role]
-                await self._pool.release(conn)
-                return False
-            return True
-        conn = await self._pool.acquire()
-        try:
-            held = await conn.fetchval(
-                "SELECT pg_try_advisory_lock($1::int, hashtext($2))", ROLE_LOCKS, role
-            )
-        except BaseException:
-            await self._pool.release(conn)
-            raise
-        if not held:
-            await self._pool.release(conn)
-            return False
-        self._leading[role] = conn
-        return True
+        return await self._daemons.lead(role)
 
     async def hold_worker(self, worker: str) -> None:
-        """A session advisory lock on the worker name, on a connection of its own kept
-        until :meth:`close`; PostgreSQL frees it when the daemon's connection ends,
-        however the daemon ends."""
-        conn = await self._pool.acquire()
-        held = await conn.fetchval(
-            "SELECT pg_try_advisory_lock($1::int, hashtext($2))", WORKER_LOCKS, worker
-        )
-        if not held:
-            await self._pool.release(conn)
-            msg = (
-                f"{self.where}: another smsgw run uses [dispatcher] worker = {worker!r}; "
-                "give each daemon a name of its own"
-            )
-            raise StoreInUse(msg)
-        self._worker = conn
+        await self._daemons.hold_worker(worker)
 
     async def close(self) -> None:
-        for conn in self._leading.values():
-            await self._pool.release(conn)
-        self._leading.clear()
-        if self._worker is not None:
-            conn, self._worker = self._worker, None
-            await self._pool.release(conn)  # the lock goes with the session on close
+        await self._daemons.close()
         await self._pool.close()

@@ -1,0 +1,92 @@
+"""What several daemons on one PostgreSQL database settle between them: the one
+that leads a role (``Store.lead``: the events publisher) and one daemon per
+worker name (``Store.hold_worker``).
+
+Both are session advisory locks, each on a pooled connection kept out of the
+pool for as long as it is held: PostgreSQL frees them when that connection
+ends, however the daemon ends (a clean stop, SIGKILL, a lost machine), and
+another daemon takes them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import asyncpg
+
+from gateway.model.errors import StoreInUse
+
+# the first key of the worker-name advisory locks (the second: the name's hash)
+WORKER_LOCKS = 0x534D5357  # "SMSW"
+ROLE_LOCKS = 0x534D534C  # "SMSL": the roles one daemon leads (Store.lead)
+LEAD_RECHECK = 1.0  # seconds a role's answer is kept before asking the server again
+
+
+class Daemons:
+    def __init__(self, pool: asyncpg.Pool, *, where: str, lead_recheck: float) -> None:
+        self._pool = pool
+        self._where = where
+        self._lead_recheck = lead_recheck
+        self._worker: Any = None  # the connection holding this daemon's worker name
+        self._leading: dict[str, Any] = {}  # role -> the connection holding its lock
+        self._asked: dict[str, float] = {}  # role -> monotonic time of the last answer
+
+    async def lead(self, role: str) -> bool:
+        """A session advisory lock per role, on a connection of its own: the daemon
+        holding it leads until that connection ends (the daemon's end frees it), and
+        the others try again every ``lead_recheck`` seconds (:data:`LEAD_RECHECK`)."""
+        now = time.monotonic()
+        if now - self._asked.get(role, -math.inf) < self._lead_recheck:
+            return role in self._leading
+        self._asked[role] = now
+        conn = self._leading.get(role)
+        if conn is not None:
+            try:
+                await conn.fetchval("SELECT 1")  # the session (and its lock) is alive
+            except (asyncpg.PostgresError, OSError):
+                del self._leading[role]
+                await self._pool.release(conn)
+                return False
+            return True
+        conn = await self._pool.acquire()
+        try:
+            held = await conn.fetchval(
+                "SELECT pg_try_advisory_lock($1::int, hashtext($2))", ROLE_LOCKS, role
+            )
+        except BaseException:
+            await self._pool.release(conn)
+            raise
+        if not held:
+            await self._pool.release(conn)
+            return False
+        self._leading[role] = conn
+        return True
+
+    async def hold_worker(self, worker: str) -> None:
+        """A session advisory lock on the worker name, on a connection of its own kept
+        until :meth:`close`; PostgreSQL frees it when the daemon's connection ends,
+        however the daemon ends."""
+        conn = await self._pool.acquire()
+        held = await conn.fetchval(
+            "SELECT pg_try_advisory_lock($1::int, hashtext($2))", WORKER_LOCKS, worker
+        )
+        if not held:
+            await self._pool.release(conn)
+            msg = (
+                f"{self._where}: another smsgw run uses [dispatcher] worker = {worker!r}; "
+                "give each daemon a name of its own"
+            )
+            raise StoreInUse(msg)
+        self._worker = conn
+
+    async def close(self) -> None:
+        """Give the locks back (their connections return to the pool, which resets
+        them) before the pool closes."""
+        for conn in self._leading.values():
+            await self._pool.release(conn)
+        self._leading.clear()
+        if self._worker is not None:
+            conn, self._worker = self._worker, None
+            await self._pool.release(conn)

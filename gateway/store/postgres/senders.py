@@ -1,0 +1,189 @@
+"""Senders and prices on PostgreSQL, and the one read a send needs of them.
+
+Coroutines taking a connection (asyncpg), the writing ones inside the
+store's write transaction. What is refused, and with which error, are the
+backend-neutral rules' (gateway.model.senders); one approved owner per short
+code or virtual number is the unique index ``senders_one_owner``, and an
+approval that loses the race to it names the owner that won.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from gateway.model.message import SenderKind, SenderStatus
+from gateway.model.records import Price, SendContext, Sender
+from gateway.model.senders import (
+    approval_lost,
+    check_request,
+    new_status,
+    no_sender,
+    sender_exists,
+)
+from gateway.store.postgres.admin import require_account
+
+SENDER_COLUMNS = "account, value, kind, status, reason, created_at, updated_at"
+
+
+def sender_from(row: Any) -> Sender:
+    return Sender(
+        account=row["account"],
+        value=row["value"],
+        kind=SenderKind(row["kind"]),
+        status=SenderStatus(row["status"]),
+        reason=row["reason"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+async def get_sender(conn: Any, account: str, value: str) -> Sender | None:
+    row = await conn.fetchrow(
+        f"SELECT {SENDER_COLUMNS} FROM senders WHERE account = $1 AND value = $2",  # noqa: S608
+        account,
+        value,
+    )
+    return None if row is None else sender_from(row)
+
+
+async def _approved_owner(conn: Any, value: str, account: str) -> str | None:
+    """Another account holding ``value`` approved as a kind with one owner at a time."""
+    owner = await conn.fetchval(
+        "SELECT account FROM senders WHERE value = $1 AND status = 'approved' "
+        "AND kind <> 'alpha' AND account <> $2",
+        value,
+        account,
+    )
+    return None if owner is None else str(owner)
+
+
+async def add_sender(conn: Any, account: str, value: str, kind: SenderKind, now: float) -> Sender:
+    await require_account(conn, account)
+    if await get_sender(conn, account, value) is not None:
+        raise sender_exists(value, account)
+    check_request(value, kind, owner=await _approved_owner(conn, value, account))
+    added = await conn.fetchval(
+        "INSERT INTO senders (account, value, kind, status, created_at, updated_at) "
+        "VALUES ($1, $2, $3, 'pending', $4, $4) ON CONFLICT (account, value) DO NOTHING "
+        "RETURNING 1",
+        account,
+        value,
+        kind.value,
+        now,
+    )
+    if added is None:  # the same request, committed since the check above
+        raise sender_exists(value, account)
+    return Sender(
+        account=account,
+        value=value,
+        kind=kind,
+        status=SenderStatus.PENDING,
+        reason=None,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def set_sender_status(
+    conn: Any,
+    account: str,
+    value: str,
+    status: SenderStatus,
+    *,
+    reason: str | None,
+    now: float,
+) -> Sender:
+    await require_account(conn, account)
+    row = await conn.fetchrow(
+        f"SELECT {SENDER_COLUMNS} FROM senders "  # noqa: S608 (constant column list)
+        "WHERE account = $1 AND value = $2 FOR UPDATE",
+        account,
+        value,
+    )
+    if row is None:
+        raise no_sender(value, account)
+    old = sender_from(row)
+    owner = await _approved_owner(conn, value, account) if status is SenderStatus.APPROVED else None
+    new = new_status(old, status, reason=reason, owner=owner, now=now)
+    try:
+        async with conn.transaction():  # a savepoint: the owner is read after a refusal
+            await conn.execute(
+                "UPDATE senders SET status = $1, reason = $2, updated_at = $3 "
+                "WHERE account = $4 AND value = $5",
+                new.status.value,
+                new.reason,
+                new.updated_at,
+                account,
+                value,
+            )
+    except asyncpg.UniqueViolationError:  # senders_one_owner: approved meanwhile elsewhere
+        raise approval_lost(old, await _approved_owner(conn, value, account)) from None
+    return new
+
+
+async def list_senders(conn: Any, account: str) -> list[Sender]:
+    await require_account(conn, account)
+    rows = await conn.fetch(
+        f"SELECT {SENDER_COLUMNS} FROM senders WHERE account = $1 "  # noqa: S608 (constant)
+        'ORDER BY value COLLATE "C"',
+        account,
+    )
+    return [sender_from(r) for r in rows]
+
+
+async def sender_owners(conn: Any, value: str) -> list[str]:
+    """Accounts with ``value`` as a sender, in any state: the approved one first."""
+    rows = await conn.fetch(
+        "SELECT account FROM senders WHERE value = $1 "
+        "ORDER BY status <> 'approved', account COLLATE \"C\"",
+        value,
+    )
+    return [str(r["account"]) for r in rows]
+
+
+async def set_price(conn: Any, prefix: str, per_segment: int, account: str | None) -> Price:
+    if account is not None:
+        await require_account(conn, account)
+    await conn.execute(
+        "INSERT INTO prices (account, prefix, credits) VALUES ($1, $2, $3) "
+        "ON CONFLICT (account, prefix) DO UPDATE SET credits = excluded.credits",
+        account or "",
+        prefix,
+        per_segment,
+    )
+    return Price(account=account, prefix=prefix, credits=per_segment)
+
+
+async def list_prices(conn: Any, account: str | None) -> list[Price]:
+    if account is not None:
+        await require_account(conn, account)
+    rows = await conn.fetch(
+        'SELECT prefix, credits FROM prices WHERE account = $1 ORDER BY prefix COLLATE "C"',
+        account or "",
+    )
+    return [Price(account=account, prefix=r["prefix"], credits=r["credits"]) for r in rows]
+
+
+async def send_context(conn: Any, account: str, sender: str) -> SendContext:
+    """One read: a transaction of its own, so the account, sender and prices agree."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        found = await require_account(conn, account)
+        own: list[Price] = []
+        default: list[Price] = []
+        for r in await conn.fetch(
+            "SELECT account, prefix, credits FROM prices WHERE account IN ($1, '') "
+            'ORDER BY prefix COLLATE "C"',
+            account,
+        ):
+            if r["account"]:
+                own.append(Price(account=account, prefix=r["prefix"], credits=r["credits"]))
+            else:
+                default.append(Price(account=None, prefix=r["prefix"], credits=r["credits"]))
+        return SendContext(
+            account=found,
+            sender=await get_sender(conn, account, sender),
+            own_prices=own,
+            default_prices=default,
+        )
