@@ -1,12 +1,13 @@
 """Which new messages a store takes: the enqueue rules, backend-neutral.
 
-A backend builds each new message's record (:func:`new_message`), then, in
-its write transaction, :func:`admit` goes through the batch in order with
-what the backend reads (:class:`AdmissionSource`): a ``client_ref`` used
-before with another body is refused (:class:`ClientRefConflict`), one used
-before with the same body for the same destination gives the message stored
-then (a retried request is not charged twice), and each other message is
-debited from its account's state (credit limit and monthly cap checked by
+A backend builds each new message's record and its ``queued`` event
+(:func:`prepare`, before its transaction), then, in its write transaction,
+:func:`admit` goes through the batch in order with what the backend reads
+(:class:`AdmissionSource`): a ``client_ref`` used before with another body
+is refused (:class:`ClientRefConflict`), one used before with the same body
+for the same destination gives the message stored then (a retried request
+is not charged twice), and each other message is debited from its
+account's state (credit limit and monthly cap checked by
 :class:`~gateway.accounting.ledger.AccountState`) before anything of it is
 written: a refused message writes nothing. The backend writes the admitted
 messages, their debits and the account states it loaded.
@@ -14,16 +15,61 @@ messages, their debits and the account states it loaded.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from gateway.accounting.ledger import AccountState
 from gateway.model.errors import ClientRefConflict, UserError
+from gateway.model.ids import new_ids
 from gateway.model.message import MessageState
 from gateway.model.records import CreditCrossing, Enqueued, Lease, Message, NewMessage, Refused
+from gateway.store.payloads import StatusEvents
 
 KnownRefs = dict[str, tuple[str, str | None]]  # destination -> (message id, body hash)
+
+
+class Prepared:
+    """One new message with everything that needs no database done: its record, its
+    ``queued`` event's outbox entry and webhook row (None where nothing takes them)."""
+
+    __slots__ = ("event", "hook", "message", "new")
+
+    def __init__(
+        self,
+        *,
+        new: NewMessage,
+        message: Message,
+        event: bytes | None,
+        hook: tuple[str, str, bytes, float, float] | None,
+    ) -> None:
+        self.new = new
+        self.message = message
+        self.event = event
+        self.hook = hook
+
+
+def prepare(
+    batch: Sequence[NewMessage], now: float, events: StatusEvents, *, lease: Lease | None
+) -> list[Prepared]:
+    """Ids, records and ``queued`` events of ``batch`` (the events kept in ``events``
+    only for the messages admitted: :meth:`StatusEvents.take`)."""
+    out: list[Prepared] = []
+    for nm, mid in zip(batch, new_ids(now, len(batch)), strict=True):
+        event, hook = events.entry(
+            message_id=mid,
+            account=nm.account,
+            to=nm.destination,
+            state="queued",
+            previous=None,
+            client_ref=nm.client_ref,
+            error=None,
+            callback_url=nm.callback_url,
+        )
+        out.append(
+            Prepared(new=nm, message=new_message(nm, mid, now, lease), event=event, hook=hook)
+        )
+    return out
 
 
 def new_message(nm: NewMessage, mid: str, now: float, lease: Lease | None) -> Message:

@@ -19,9 +19,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from gateway.accounting.ledger import AccountState
-from gateway.model.ids import new_ids
-from gateway.model.records import Enqueued, EnqueueResult, Lease, Message, NewMessage, Refused
-from gateway.store.admission import KnownRefs, admit, new_message
+from gateway.model.records import Enqueued, EnqueueResult, Lease, NewMessage, Refused
+from gateway.store.admission import KnownRefs, Prepared, admit, prepare
 from gateway.store.payloads import StatusEvents
 from gateway.store.postgres.events import write_status
 from gateway.store.postgres.ledger import load_state, save_state
@@ -59,31 +58,12 @@ _KNOWN_REFS = (
 )
 
 
-class _Prepared:
-    """One message to enqueue, with everything that needs no database done."""
-
-    __slots__ = ("event", "hook", "message", "new")
-
-    def __init__(
-        self,
-        *,
-        new: NewMessage,
-        message: Message,
-        event: bytes | None,
-        hook: tuple[str, str, bytes, float, float] | None,
-    ) -> None:
-        self.new = new
-        self.message = message
-        self.event = event
-        self.hook = hook
-
-
 class PreparedEnqueue:
     """:func:`prepare_enqueue`'s result: what :func:`enqueue` writes."""
 
     __slots__ = ("events", "items", "now")
 
-    def __init__(self, now: float, items: list[_Prepared], events: StatusEvents) -> None:
+    def __init__(self, now: float, items: list[Prepared], events: StatusEvents) -> None:
         self.now = now
         self.items = items
         self.events = events
@@ -94,22 +74,7 @@ def prepare_enqueue(
 ) -> PreparedEnqueue:
     """Ids, records and status events of ``batch``, made outside the transaction."""
     events = StatusEvents(now, mqtt=outbox)
-    items: list[_Prepared] = []
-    for nm, mid in zip(batch, new_ids(now, len(batch)), strict=True):
-        event, hook = events.entry(
-            message_id=mid,
-            account=nm.account,
-            to=nm.destination,
-            state="queued",
-            previous=None,
-            client_ref=nm.client_ref,
-            error=None,
-            callback_url=nm.callback_url,
-        )
-        items.append(
-            _Prepared(new=nm, message=new_message(nm, mid, now, lease), event=event, hook=hook)
-        )
-    return PreparedEnqueue(now, items, events)
+    return PreparedEnqueue(now, prepare(batch, now, events, lease=lease), events)
 
 
 class _Source:
@@ -127,7 +92,7 @@ class _Source:
         return self.refs.get((account, client_ref), {})
 
 
-async def _load(conn: Any, items: Sequence[_Prepared]) -> _Source:
+async def _load(conn: Any, items: Sequence[Prepared]) -> _Source:
     states = {}
     for name in sorted({item.new.account for item in items}):
         states[name] = await load_state(conn, name)  # FOR UPDATE; NotFound if unknown
@@ -168,7 +133,7 @@ async def enqueue(conn: Any, work: PreparedEnqueue) -> EnqueueResult:
 
 
 async def _insert(
-    conn: Any, admitted: Sequence[_Prepared], balances: Sequence[int], now: float
+    conn: Any, admitted: Sequence[Prepared], balances: Sequence[int], now: float
 ) -> None:
     msgs = [item.message for item in admitted]
     news = [item.new for item in admitted]

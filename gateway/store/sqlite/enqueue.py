@@ -16,9 +16,8 @@ import sqlite3
 from collections.abc import Sequence
 
 from gateway.accounting.ledger import AccountState
-from gateway.model.ids import new_ids
-from gateway.model.records import Enqueued, EnqueueResult, Lease, Message, NewMessage, Refused
-from gateway.store.admission import KnownRefs, admit, new_message
+from gateway.model.records import Enqueued, EnqueueResult, Lease, NewMessage, Refused
+from gateway.store.admission import KnownRefs, Prepared, admit, prepare
 from gateway.store.sqlite.events import StatusRows
 from gateway.store.sqlite.ledger import INSERT_ENTRY, load_state, save_state
 from gateway.store.sqlite.queue import get_message
@@ -33,54 +32,16 @@ _INSERT_MESSAGE = (
 _INSERT_SEGMENT = "INSERT INTO segments (message_id, idx, state, updated_at) VALUES (?, ?, ?, ?)"
 
 
-class _Prepared:
-    """One message to enqueue, with everything that needs no database done."""
+class _Prepared(Prepared):
+    """A prepared message with its SQLite rows, made before the write lock."""
 
-    __slots__ = ("event", "hook", "message", "msg_row", "new", "seg_rows")
+    __slots__ = ("msg_row", "seg_rows")
 
-    def __init__(
-        self,
-        *,
-        new: NewMessage,
-        message: Message,
-        msg_row: tuple[object, ...],
-        seg_rows: list[tuple[object, ...]],
-        event: bytes | None,
-        hook: tuple[str, str, bytes, float, float] | None,
-    ) -> None:
-        self.new = new
-        self.message = message
-        self.msg_row = msg_row
-        self.seg_rows = seg_rows
-        self.event = event
-        self.hook = hook
-
-
-class PreparedEnqueue:
-    """:func:`prepare_enqueue`'s result: what :func:`enqueue` writes."""
-
-    __slots__ = ("events", "items", "now")
-
-    def __init__(self, now: float, items: list[_Prepared], events: StatusRows) -> None:
-        self.now = now
-        self.items = items
-        self.events = events
-
-
-def prepare_enqueue(
-    batch: Sequence[NewMessage],
-    now: float,
-    *,
-    outbox: bool = True,
-    lease: Lease | None = None,
-) -> PreparedEnqueue:
-    """Ids, records, rows and status events of ``batch``, made outside the transaction."""
-    events = StatusRows(now, mqtt=outbox)
-    items: list[_Prepared] = []
-    for nm, mid in zip(batch, new_ids(now, len(batch)), strict=True):
-        m = new_message(nm, mid, now, lease)
-        msg_row = (
-            mid,
+    def __init__(self, p: Prepared, now: float) -> None:
+        super().__init__(new=p.new, message=p.message, event=p.event, hook=p.hook)
+        nm, m = p.new, p.message
+        self.msg_row = (
+            m.id,
             nm.account,
             nm.sender,
             nm.sender_kind.value,
@@ -104,26 +65,30 @@ def prepare_enqueue(
             m.lease_owner,
             m.lease_until,
         )
-        event, hook = events.entry(
-            message_id=mid,
-            account=nm.account,
-            to=nm.destination,
-            state="queued",
-            previous=None,
-            client_ref=nm.client_ref,
-            error=None,
-            callback_url=nm.callback_url,
-        )
-        items.append(
-            _Prepared(
-                new=nm,
-                message=m,
-                msg_row=msg_row,
-                seg_rows=[(mid, i, "pending", now) for i in range(nm.segments)],
-                event=event,
-                hook=hook,
-            )
-        )
+        self.seg_rows = [(m.id, i, "pending", now) for i in range(nm.segments)]
+
+
+class PreparedEnqueue:
+    """:func:`prepare_enqueue`'s result: what :func:`enqueue` writes."""
+
+    __slots__ = ("events", "items", "now")
+
+    def __init__(self, now: float, items: list[_Prepared], events: StatusRows) -> None:
+        self.now = now
+        self.items = items
+        self.events = events
+
+
+def prepare_enqueue(
+    batch: Sequence[NewMessage],
+    now: float,
+    *,
+    outbox: bool = True,
+    lease: Lease | None = None,
+) -> PreparedEnqueue:
+    """Ids, records, rows and status events of ``batch``, made outside the transaction."""
+    events = StatusRows(now, mqtt=outbox)
+    items = [_Prepared(p, now) for p in prepare(batch, now, events, lease=lease)]
     return PreparedEnqueue(now, items, events)
 
 

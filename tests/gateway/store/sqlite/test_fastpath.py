@@ -21,6 +21,7 @@ from gateway.link.interface import Receipt
 from gateway.model.message import SenderKind
 from gateway.model.outcomes import Accepted, ReceiptState, Rejected, Retry
 from gateway.model.records import Lease, NewMessage, OutcomeRecord, QueueChanges
+from gateway.store import admission
 from gateway.store.payloads import unpack_events
 from gateway.store.sqlite import admin, dispatch, enqueue, fastpath, ledger
 from gateway.store.sqlite.connect import connect
@@ -182,7 +183,7 @@ def test_fast_and_general_paths_leave_the_same_store(
     # ids from the seed too, so that a failure shows again with the same seed
     ids_rng = random.Random(seed)
     monkeypatch.setattr(
-        enqueue,
+        admission,
         "new_ids",
         lambda now, count: [f"01M{ids_rng.getrandbits(100):023X}" for _ in range(count)],
     )
