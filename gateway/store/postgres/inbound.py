@@ -46,8 +46,12 @@ INSERT_PART = (
 )
 DELETE_KEY = f"DELETE FROM inbound_parts WHERE {_KEY}"  # noqa: S608 - constants
 DONE_KEY = f"UPDATE inbound_parts SET done = true WHERE {_KEY}"  # noqa: S608 - constants
+# the keys with a part older than ``before`` (its index), then those of them whose
+# newest part is: a sweep reads the old parts, not every part held
 SILENT_KEYS = (
     "SELECT source, destination, reference, total FROM inbound_parts "
+    "WHERE (source, destination, reference, total) IN ("
+    "SELECT source, destination, reference, total FROM inbound_parts WHERE received_at < $1) "
     "GROUP BY source, destination, reference, total HAVING max(received_at) < $1 "
     "ORDER BY min(received_at) LIMIT $2"
 )

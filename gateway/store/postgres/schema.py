@@ -201,6 +201,7 @@ CREATE TABLE inbound_parts (
     done           boolean NOT NULL DEFAULT false, -- true: its reply is stored
     PRIMARY KEY (source, destination, reference, total, sequence)
 );
+CREATE INDEX inbound_parts_received ON inbound_parts(received_at);
 """
 
 # MIGRATIONS[n - 1] takes the schema from version n - 1 to n

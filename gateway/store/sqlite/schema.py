@@ -233,6 +233,7 @@ CREATE TABLE inbound_parts (
     done           INTEGER NOT NULL DEFAULT 0,    -- 1: its reply is stored
     PRIMARY KEY (source, destination, reference, total, sequence)
 ) WITHOUT ROWID;
+CREATE INDEX inbound_parts_received ON inbound_parts(received_at);
 """
 
 
