@@ -166,9 +166,10 @@ def join_parts(parts: Sequence[InboundPart]) -> str:
 def assemble(
     parts: Sequence[InboundPart], *, total: int, message_id: str, account: str | None
 ) -> ReassembledReply:
-    """The reply made of ``parts`` (in sequence order, at least one) of ``total``."""
+    """The reply made of ``parts`` (in sequence order, at least one) of ``total``; its
+    link, source and destination are those of the part that came first."""
     present = {sequence_of(p) for p in parts} if total > 1 else {1}
-    head = parts[0]
+    head = min(parts, key=lambda p: p.received_at)
     message = InboundMessage(
         id=message_id,
         account=account,
@@ -176,7 +177,7 @@ def assemble(
         source=head.source,
         destination=head.destination,
         text=join_parts(parts),
-        received_at=min(p.received_at for p in parts),
+        received_at=head.received_at,
     )
     missing = tuple(seq for seq in range(1, total + 1) if seq not in present)
     return ReassembledReply(message=message, total=total, missing=missing)

@@ -139,3 +139,14 @@ def test_any_text_in_any_order_round_trips(text: str, rnd: random.Random) -> Non
             texts.append(join_parts(placement.parts))
         held.append(HeldPart(part, None, False))
     assert texts == [text]
+
+
+def test_a_reply_is_dated_and_linked_by_the_part_that_came_first() -> None:
+    parts = parts_of(LONG_GSM, at=20)
+    late_first = dataclasses.replace(parts[0], link="l2", received_at=30)
+    early_last = dataclasses.replace(parts[-1], link="l3", received_at=10)
+    reply = assemble(
+        [late_first, *parts[1:-1], early_last], total=len(parts), message_id="x", account=None
+    )
+    assert (reply.message.link, reply.message.received_at) == ("l3", 10)
+    assert reply.message.text == LONG_GSM
