@@ -2,31 +2,36 @@
 
 A link acknowledges a PDU to its peer only once the store committed it: a
 receipt once ``store_receipt`` called it back (no coroutine per receipt), an
-MO part once ``on_inbound`` returned. Receipts from every
+MO part once ``on_inbound`` returned, which is once the store holds it. Receipts from every
 link go to ``record_receipt`` (the dispatcher's outcome writer, which commits them with
 the submit outcomes of the same round: under load, thousands of deliver_sm
-become a few transactions). Replies are reassembled (any order, duplicates, timeouts) and
-stored for the account that owns the destination (short code or virtual
-number); a reply to a number nobody owns is kept with no account.
+become a few transactions). Replies are stored for the account that owns the
+destination (short code or virtual number); a reply to a number nobody owns
+is kept with no account. A reply of one part is stored at once; the parts of a
+concatenated one are held in the store (``Store.add_inbound_part``: any order,
+duplicates, the parts of one reply on any daemon's binds), which stores the
+reply when its last part comes, and :meth:`LinkEvents.run_expiry` releases
+those whose parts stopped coming (gateway.store.reassembly). Nothing is held
+in memory: a daemon that dies loses no part it acknowledged.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from gateway.inbound.reassembly import InboundMessage as Reassembled
-from gateway.inbound.reassembly import Reassembler
 from gateway.link.interface import InboundPart, Receipt, ReceiptDone
 from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.ids import new_id
-from gateway.model.records import InboundMessage
+from gateway.model.records import InboundMessage, ReassembledReply
 from gateway.ops.metrics import Metrics
 from gateway.store.base import Store
+from gateway.store.reassembly import assemble
 
 OWNER_TTL = 60.0  # seconds a destination's owning account is remembered
+EXPIRY_INTERVAL = 1.0  # seconds between sweeps of the parts whose reply stopped coming
+EXPIRY_BATCH = 100  # keys released per store transaction
 InboundSink = Callable[[InboundMessage], Awaitable[None]]
 
 
@@ -48,7 +53,10 @@ class LinkEvents:
         self._on_inbound = on_inbound
         self._log = logger.bind(component="link_events")
         self._clock = clock
-        self._reassembler = Reassembler(timeout=reassembly_timeout)
+        if reassembly_timeout <= 0:
+            msg = "reassembly_timeout must be positive"
+            raise ValueError(msg)
+        self._reassembly_timeout = reassembly_timeout
         self._record_receipt = record_receipt
         self._metrics = metrics
         # destination -> (looked up at, owning account); senders approved or
@@ -61,29 +69,43 @@ class LinkEvents:
         self._record_receipt(receipt, done)
 
     async def on_inbound(self, part: InboundPart) -> None:
-        message = self._reassembler.add(part, self._clock())
-        for early in self._reassembler.take_evicted():
-            await self._store_reply(early)
-        if message is not None:
-            await self._store_reply(message)
+        account = await self._owner(part.destination)
+        now = self._clock()
+        concat = part.concat
+        reply: ReassembledReply | None
+        if concat is None or concat.total <= 1:
+            reply = assemble([part], total=1, message_id=new_id(now), account=account)
+            await self._store.add_inbound(reply.message)
+        else:
+            reply = await self._store.add_inbound_part(part, account=account, now=now)
+        if reply is not None:
+            await self._stored(reply)
+
+    async def expire(self) -> int:
+        """Release, incomplete, the replies whose newest part is older than the
+        reassembly timeout (whichever daemon held them); how many."""
+        released = 0
+        while True:
+            now = self._clock()
+            batch = await self._store.expire_inbound_parts(
+                before=now - self._reassembly_timeout, now=now, limit=EXPIRY_BATCH
+            )
+            for reply in batch:
+                self._log.warning(
+                    "reply_incomplete",
+                    source=reply.message.source,
+                    missing=list(reply.missing),
+                )
+                await self._stored(reply)
+            released += len(batch)
+            if len(batch) < EXPIRY_BATCH:
+                return released
 
     async def run_expiry(self) -> None:
-        """Release replies whose parts stopped coming (a long-running task)."""
+        """:meth:`expire` every :data:`EXPIRY_INTERVAL` seconds (a long-running task)."""
         while True:
-            deadline = self._reassembler.next_deadline()
-            now = self._clock()
-            await asyncio.sleep(1.0 if deadline is None else min(max(deadline - now, 0.05), 1.0))
-            for message in self._reassembler.expire(self._clock()):
-                self._log.warning(
-                    "reply_incomplete", source=message.source, missing=list(message.missing)
-                )
-                await self._store_reply(message)
-
-    async def close(self) -> None:
-        # what is still waiting for parts is stored as it is rather than lost
-        for message in self._reassembler.expire(float("inf")):
-            with contextlib.suppress(Exception):
-                await self._store_reply(message)
+            await self.expire()
+            await asyncio.sleep(EXPIRY_INTERVAL)
 
     async def _owner(self, destination: str) -> str | None:
         now = self._clock()
@@ -101,25 +123,15 @@ class LinkEvents:
         """Senders changed (SIGHUP): look owners up again."""
         self._owners.clear()
 
-    async def _store_reply(self, message: Reassembled) -> None:
-        now = self._clock()
-        record = InboundMessage(
-            id=new_id(now),
-            account=await self._owner(message.destination),
-            link=message.link,
-            source=message.source,
-            destination=message.destination,
-            text=message.text,
-            received_at=message.received_at,
-        )
-        await self._store.add_inbound(record)
+    async def _stored(self, reply: ReassembledReply) -> None:
+        record = reply.message
         if self._metrics is not None:
-            self._metrics.inbound_received(link=message.link, account=record.account or "")
+            self._metrics.inbound_received(link=record.link, account=record.account or "")
         self._log.info(
             "reply_received",
-            link=message.link,
+            link=record.link,
             account=record.account,
-            parts=message.received,
-            complete=message.complete,
+            parts=reply.received,
+            complete=reply.complete,
         )
         await self._on_inbound(record)

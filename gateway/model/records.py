@@ -293,6 +293,24 @@ class InboundMessage:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ReassembledReply:
+    """A reply the store took, whole or as much of it as came before the timeout."""
+
+    message: InboundMessage  # as stored
+    total: int  # parts announced
+    missing: tuple[int, ...] = ()  # 1-based sequence numbers that never came
+
+    @property
+    def received(self) -> int:
+        """Parts that came."""
+        return self.total - len(self.missing)
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class OutboxBatch:
     """MQTT events waiting in the outbox, stored together (one transaction's events).
 

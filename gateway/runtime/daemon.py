@@ -187,7 +187,6 @@ class Daemon:
             self.logger.warning("dispatch_unfinished", messages=left)
         await g.links.stop(timeout=LINK_STOP_TIMEOUT)
         await g.dispatcher.close(timeout=CLOSE_TIMEOUT)
-        await g.link_events.close()
         if g.events is not None:
             await g.events.close(timeout=CLOSE_TIMEOUT)
 

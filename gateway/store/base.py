@@ -23,7 +23,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from gateway.link.interface import Receipt
+from gateway.link.interface import InboundPart, Receipt
 from gateway.model.message import MessageState, SenderKind, SenderStatus
 from gateway.model.records import (
     Account,
@@ -44,6 +44,7 @@ from gateway.model.records import (
     PhonebookContact,
     Price,
     QueueChanges,
+    ReassembledReply,
     SendContext,
     Sender,
     WebhookEvent,
@@ -209,6 +210,27 @@ class Store(Protocol):
 
     # --- inbound -----------------------------------------------------------------
     async def add_inbound(self, message: InboundMessage) -> None: ...
+    async def add_inbound_part(
+        self, part: InboundPart, *, account: str | None, now: float
+    ) -> ReassembledReply | None:
+        """Hold one part of a concatenated reply (``part.concat.total`` > 1), in one
+        transaction: a copy of a part held (or of a reply stored within the
+        reassembly timeout) changes nothing; the part that makes its reply whole
+        stores it (for ``account``, with its inbound event, as :meth:`add_inbound`;
+        its id made at ``now``) and returns it. None while the reply is not whole.
+        Whichever process of the store adds the parts, each reply is stored once
+        (gateway.store.reassembly)."""
+        ...
+
+    async def expire_inbound_parts(
+        self, *, before: float, now: float, limit: int = 100
+    ) -> list[ReassembledReply]:
+        """Keys whose newest part came before ``before`` (now minus the reassembly
+        timeout): their parts stored as incomplete replies (ids made at ``now``),
+        which are returned, or forgotten when their reply was stored already. Up
+        to ``limit`` keys; each released once, whichever processes sweep at once."""
+        ...
+
     async def list_inbound(
         self, *, account: str | None = None, limit: int = 100
     ) -> list[InboundMessage]: ...

@@ -2,13 +2,14 @@
 
 Everything goes, table by table, with its ids: accounts and their journal,
 tokens, senders, prices, phonebooks, messages with their segments in
-whatever state they are, receipts waiting for their submit answer, replies,
-the event outbox, webhooks waiting to be delivered, the counters left for
-the daemon's metrics. The copy is one PostgreSQL transaction: it lands
-whole or not at all. It refuses a target that holds any row (a copy never
-merges), a source that a daemon is running on (stop it first: its journal
-and its in-flight work belong to it), and a source whose schema is not this
-smsgw's (open it with this smsgw first, which migrates it). At the end,
+whatever state they are, receipts waiting for their submit answer, replies
+and the parts of replies not whole yet, the event outbox, webhooks waiting
+to be delivered, the counters left for the daemon's metrics. The copy is one
+PostgreSQL transaction: it lands whole or not at all. It refuses a target
+that holds any row (a copy never merges), a source that a daemon is running
+on (stop it first: its journal and its in-flight work belong to it), and a
+source whose schema is not this smsgw's (open it with this smsgw first,
+which migrates it). At the end,
 every table's row count and every account's balance against its journal are
 compared between the two; a difference aborts the transaction.
 """
@@ -41,6 +42,7 @@ TABLES: tuple[str, ...] = (
     "segments",
     "pending_receipts",
     "inbound",
+    "inbound_parts",
     "ledger",
     "outbox",
     "webhooks",

@@ -1,5 +1,6 @@
 """Several daemons on one PostgreSQL store: takeover after SIGKILL, receipts on
-another daemon's bind, a rolling restart, one daemon per worker name.
+another daemon's bind, a reply's parts on two daemons' binds, a rolling restart,
+one daemon per worker name.
 
 Each daemon is a real process (``python -m gateway run``) with its own
 configuration, HTTP port, worker name and state directory; they share one
@@ -25,9 +26,10 @@ import asyncpg
 import pytest
 
 from drivers.smpp.simulator.config import SimConfig
+from drivers.smpp.simulator.mo import mo_pdus
 from drivers.smpp.simulator.server import SmscSimulator
 from tests.e2e.system import ACCOUNT, PRICE, SENDER, prepare_store, smpp_link
-from tests.e2e.test_process import WINDOW, DaemonProcess, accepted_submits
+from tests.e2e.test_process import REPLY, WINDOW, DaemonProcess, accepted_submits, delivering
 from tests.fixtures.mosquitto import MosquittoBroker
 from tests.fixtures.net import free_port
 from tests.waiting import eventually
@@ -240,6 +242,31 @@ async def _keep_sending(c: Cluster, *, batches: int) -> int:
     for i in range(batches):
         sent += len(await c.send(numbers(i * 20, 20), f"roll-{i}"))
     return sent
+
+
+async def test_a_replys_parts_on_two_daemons_binds_make_one_reply(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    async with smsc() as sim, cluster(tmp_path, postgres_url, sim, workers=("gw-a", "gw-b")) as c:
+        await eventually(lambda: delivering(sim) == 2, what="both daemons bound")
+        binds = [p for p in sim.bound() if p.session.can_deliver]
+        pdus = mo_pdus(
+            source="+33612345678", destination="+33700000001", text=REPLY, parts=2, reference=77
+        )
+        for bind, pdu in zip(binds, pdus, strict=True):  # part 1 on one daemon, 2 on the other
+            bind.session.deliver(bind.loop.time(), pdu)
+            bind.pump()
+
+        async def stored() -> bool:
+            return int(await c.fetchval("SELECT count(*) FROM inbound")) >= 1
+
+        await eventually(stored, what="the reply stored")
+        conn = await asyncpg.connect(c.db)
+        try:
+            replies = [tuple(r) for r in await conn.fetch("SELECT account, text FROM inbound")]
+        finally:
+            await conn.close()
+        assert replies == [(ACCOUNT, REPLY)]
 
 
 async def test_a_second_daemon_with_the_same_worker_name_stops_with_one_line(

@@ -366,6 +366,69 @@ async def test_sigterm_finishes_accepted_submits_records_them_and_unbinds(
         assert left.get("queued", 0) > 0, "everything was sent before the stop: nothing tested"
 
 
+# --- kill -9 between the parts of a reply ------------------------------------------
+
+REPLY = (
+    "Yes please, call me back tomorrow morning before ten, or after six in the evening. "
+    "I am at the office all day on Thursday; the number is the one on the letter. "
+    "Thanks, and sorry for the delay: the message only reached me today."
+)
+
+
+def delivering(sim: SmscSimulator) -> int:
+    """Binds the simulator can send MO on."""
+    return sum(1 for p in sim.bound() if p.session.can_deliver)
+
+
+async def test_kill_9_after_a_replys_first_part_was_acknowledged_loses_none_of_it(
+    tmp_path: Path,
+) -> None:
+    async with (
+        smsc(SimConfig(dlr=False)) as sim,
+        daemon_process(tmp_path, link=smpp_link(sim.port)) as (gw, http),
+    ):
+
+        def send_part(sequence: int) -> int:
+            return sim.inject_mo(
+                source="+33612345678",
+                destination="+33700000001",
+                text=REPLY,
+                parts=2,
+                order=[sequence],
+                reference=42,
+            )
+
+        assert send_part(1) == 1
+        # acknowledged (deliver_sm_resp ESME_ROK): this SMSC will not send it again
+        await until(
+            lambda: all(p.session.unanswered == 0 for p in sim.bound()),
+            timeout=10,
+            what="the first part acknowledged",
+            proc=gw,
+        )
+        assert not any(r.get("event") == "deliver_sm_refused" for r in sim.records)
+        await gw.kill9()
+        assert query(gw.db, "SELECT count(*) FROM inbound") == [(0,)]
+        gw.start()
+        await gw.wait_ready(http)
+        await until(lambda: delivering(sim) == 1, timeout=10, what="only the new bind", proc=gw)
+        assert send_part(2) == 1
+        await until(
+            lambda: query(gw.db, "SELECT count(*) FROM inbound") == [(1,)],
+            timeout=10,
+            what="the reply stored",
+            proc=gw,
+        )
+        assert query(gw.db, "SELECT account, source, destination, text FROM inbound") == [
+            (ACCOUNT, "+33612345678", "+33700000001", REPLY)
+        ]
+        # its parts are kept, done, to know a copy the SMSC might send again
+        assert query(gw.db, "SELECT sequence, done FROM inbound_parts ORDER BY 1") == [
+            (1, 1),
+            (2, 1),
+        ]
+
+
 # --- a second daemon on the same store --------------------------------------------
 
 

@@ -3,7 +3,7 @@
 Concatenation comes from the UDH (IE 0x00, 8-bit reference; IE 0x08, 16-bit
 reference), from the SAR TLVs, or is absent (a message_payload carries the
 whole text). The payload handed on never includes the UDH. Reassembly is the
-core's job (gateway/inbound/reassembly.py).
+core's job (gateway/inbound/receiver.py, gateway/store/reassembly.py).
 """
 
 from __future__ import annotations

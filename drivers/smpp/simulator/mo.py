@@ -49,8 +49,10 @@ def mo_pdus(
     source_ton: int | None = None,
     dest_ton: int | None = None,
 ) -> list[ShortMessage]:
-    """deliver_sm PDUs (sequence 0, filled in when sent) in the order asked (1-based);
-    ``source_ton``/``dest_ton`` force the TON an address is sent with."""
+    """deliver_sm PDUs (sequence 0, filled in when sent) in the order asked (1-based;
+    parts left out of ``order`` are not sent: a later call with the same
+    ``reference`` sends them); ``source_ton``/``dest_ton`` force the TON an address
+    is sent with."""
     if concat not in MO_CONCAT:
         msg = f"concat must be one of {', '.join(MO_CONCAT)}"
         raise ValueError(msg)
@@ -105,8 +107,8 @@ def mo_pdus(
             pdu = make(chunk, tlvs=sar)
         pdus.append(pdu)
     if order is not None:
-        if sorted(order) != list(range(1, count + 1)):
-            msg = f"order must be a permutation of 1..{count}"
+        if not order or len(set(order)) != len(order) or not set(order) <= set(range(1, count + 1)):
+            msg = f"order must name distinct parts of 1..{count}"
             raise ValueError(msg)
         pdus = [pdus[i - 1] for i in order]
     return pdus

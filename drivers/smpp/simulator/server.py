@@ -9,6 +9,10 @@ answer per line)::
 
     {"cmd": "mo", "from": "+33612345678", "to": "12345", "text": "hello",
      "concat": "udh8", "parts": 3, "order": [3, 1, 2], "reference": 7}
+    {"cmd": "mo", "from": "+33612345678", "to": "12345", "text": "hello",
+     "concat": "udh8", "parts": 2, "order": [1], "reference": 8}
+                               part 1 only; "order": [2] with the same reference
+                               sends the other later
     {"cmd": "mo", "from": "+33612345678", "to": "07911123456", "to_ton": 2, "text": "hi"}
                                an address sent with that TON, digits as written
     {"cmd": "receipt", "ids": ["1a2b", "1a2c"], "state": "delivered"}

@@ -1,9 +1,9 @@
 """The PostgreSQL schema, its version, and the migrations that run when a store opens.
 
 The same tables as the SQLite backend's (gateway/store/sqlite/schema.py at its
-version 5), in PostgreSQL's types: money and counts ``bigint``, times
-``double precision`` (POSIX seconds, as everywhere in smsgw), bodies
-``bytea``. ``smsgw_meta`` marks a smsgw database and holds its schema
+version 6; this schema's version 1 is SQLite's 5), in PostgreSQL's types:
+money and counts ``bigint``, times ``double precision`` (POSIX seconds, as
+everywhere in smsgw), bodies ``bytea``. ``smsgw_meta`` marks a smsgw database and holds its schema
 version; a database with other tables and no ``smsgw_meta`` is refused, so
 smsgw never writes into another application's database. Migration *n* takes
 version n-1 to n; all of them run in one transaction under an advisory lock,
@@ -183,8 +183,29 @@ CREATE TABLE metric_counts (
 );
 """
 
+# v2: the parts of concatenated replies, as SQLite's v6 (gateway.store.reassembly);
+# writers of one key take its advisory lock (gateway/store/postgres/inbound.py)
+_V2 = """
+CREATE TABLE inbound_parts (
+    source         text NOT NULL,
+    destination    text NOT NULL,
+    reference      integer NOT NULL,
+    total          integer NOT NULL,
+    sequence       integer NOT NULL,               -- 1-based
+    link           text NOT NULL,
+    data_coding    integer NOT NULL,
+    payload        bytea NOT NULL,                 -- user data without its header
+    received_at    double precision NOT NULL,
+    smsc_timestamp double precision,
+    account        text,                           -- the destination's owner when it came
+    done           boolean NOT NULL DEFAULT false, -- true: its reply is stored
+    PRIMARY KEY (source, destination, reference, total, sequence)
+);
+CREATE INDEX inbound_parts_received ON inbound_parts(received_at);
+"""
+
 # MIGRATIONS[n - 1] takes the schema from version n - 1 to n
-MIGRATIONS: tuple[str, ...] = (_V1,)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

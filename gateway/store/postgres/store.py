@@ -5,7 +5,9 @@ own on a pooled connection (asyncpg), rows that concurrent writers could
 both change are locked first (``SELECT ... FOR UPDATE``: an account before
 its debit, so that two daemons never overdraw it nor pass its monthly cap),
 claims take due messages with ``FOR UPDATE SKIP LOCKED`` (two dispatchers
-never claim the same message), and every status event is written in the
+never claim the same message), the parts of one reply are added under the
+reply's advisory lock (gateway/store/postgres/inbound.py: stored once,
+whichever daemons' binds they came on), and every status event is written in the
 transaction of its change (the outbox, gateway.store.payloads). The
 business rules are the backend-neutral ones every backend calls
 (gateway.store.admission, gateway.store.outcomes,
@@ -26,8 +28,9 @@ from typing import Any
 
 import asyncpg
 
-from gateway.link.interface import Receipt
+from gateway.link.interface import InboundPart, Receipt
 from gateway.model.clock import SYSTEM_CLOCK, Clock
+from gateway.model.ids import new_id
 from gateway.model.message import MessageState, SenderKind, SenderStatus
 from gateway.model.records import (
     Account,
@@ -48,6 +51,7 @@ from gateway.model.records import (
     PhonebookContact,
     Price,
     QueueChanges,
+    ReassembledReply,
     SendContext,
     Sender,
     WebhookEvent,
@@ -56,7 +60,7 @@ from gateway.model.records import (
 )
 from gateway.model.secrets import Secret
 from gateway.store.base import KEEP, Keep
-from gateway.store.postgres import admin, dispatch, events, ledger, senders, webhooks
+from gateway.store.postgres import admin, dispatch, events, inbound, ledger, senders, webhooks
 from gateway.store.postgres import enqueue as enq
 from gateway.store.postgres import queue as mq
 from gateway.store.postgres.connect import POOL_MAX, POOL_MIN, open_pool
@@ -377,6 +381,26 @@ class PostgresStore:
     async def add_inbound(self, message: InboundMessage) -> None:
         async with self._write() as conn:
             await events.add_inbound(conn, message, outbox=self.mqtt_outbox)
+
+    async def add_inbound_part(
+        self, part: InboundPart, *, account: str | None, now: float
+    ) -> ReassembledReply | None:
+        async with self._write() as conn:
+            return await inbound.add_inbound_part(
+                conn, part, account, new_id(now), outbox=self.mqtt_outbox
+            )
+
+    async def expire_inbound_parts(
+        self, *, before: float, now: float, limit: int = 100
+    ) -> list[ReassembledReply]:
+        async with self._read() as conn:
+            keys = await inbound.silent_keys(conn, before, limit)
+        if not keys:
+            return []  # nothing to release: no write transaction
+        async with self._write() as conn:
+            return await inbound.expire_inbound_parts(
+                conn, keys, before, now, outbox=self.mqtt_outbox
+            )
 
     async def add_event(self, *, account: str, kind: str, payload: Mapping[str, Any]) -> int:
         async with self._write() as conn:

@@ -212,6 +212,31 @@ CREATE TABLE metric_counts (
 """
 
 
+# v6: the parts of concatenated replies, held from the moment their link
+# acknowledged them until their reply is whole (then stored in the same
+# transaction) or silent for the reassembly timeout (released incomplete); the
+# parts of a stored reply stay, done, for that timeout, so that a copy the peer
+# sends again is known (gateway.store.reassembly).
+_V6 = """
+CREATE TABLE inbound_parts (
+    source         TEXT NOT NULL,
+    destination    TEXT NOT NULL,
+    reference      INTEGER NOT NULL,
+    total          INTEGER NOT NULL,
+    sequence       INTEGER NOT NULL,              -- 1-based
+    link           TEXT NOT NULL,
+    data_coding    INTEGER NOT NULL,
+    payload        BLOB NOT NULL,                 -- user data without its header
+    received_at    REAL NOT NULL,
+    smsc_timestamp REAL,
+    account        TEXT,                          -- the destination's owner when it came
+    done           INTEGER NOT NULL DEFAULT 0,    -- 1: its reply is stored
+    PRIMARY KEY (source, destination, reference, total, sequence)
+) WITHOUT ROWID;
+CREATE INDEX inbound_parts_received ON inbound_parts(received_at);
+"""
+
+
 def _move_events(conn: sqlite3.Connection) -> None:
     for account, kind, payload, created_at in conn.execute(
         "SELECT account, kind, payload, created_at FROM events ORDER BY id"
@@ -260,7 +285,7 @@ def _one_owner_per_number(conn: sqlite3.Connection) -> None:
 # MIGRATIONS[n - 1] takes the schema from version n - 1 to n; BEFORE[n] runs
 # first and AFTER[n] then, what SQL alone cannot do (secrets from the OS's
 # random source, choices row by row).
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 BEFORE: dict[int, Callable[[sqlite3.Connection], None]] = {4: _one_owner_per_number}
 AFTER: dict[int, Callable[[sqlite3.Connection], None]] = {
     2: _fill_webhook_secrets,

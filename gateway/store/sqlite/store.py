@@ -6,8 +6,9 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gateway.link.interface import Receipt
+from gateway.link.interface import InboundPart, Receipt
 from gateway.model.clock import Clock
+from gateway.model.ids import new_id
 from gateway.model.message import MessageState, SenderKind, SenderStatus
 from gateway.model.records import (
     Account,
@@ -28,6 +29,7 @@ from gateway.model.records import (
     PhonebookContact,
     Price,
     QueueChanges,
+    ReassembledReply,
     SendContext,
     Sender,
     WebhookEvent,
@@ -35,7 +37,15 @@ from gateway.model.records import (
     WriterStats,
 )
 from gateway.store.base import KEEP, Keep
-from gateway.store.sqlite import admin, dispatch, events, ledger, metric_counts, webhooks
+from gateway.store.sqlite import (
+    admin,
+    dispatch,
+    events,
+    inbound,
+    ledger,
+    metric_counts,
+    webhooks,
+)
 from gateway.store.sqlite import enqueue as enq
 from gateway.store.sqlite import queue as mq
 from gateway.store.sqlite.engine import Engine
@@ -264,6 +274,23 @@ class SqliteStore:
         self, *, account: str | None = None, limit: int = 100
     ) -> list[InboundMessage]:
         return await self._engine.read(admin.list_inbound, account, limit)
+
+    async def add_inbound_part(
+        self, part: InboundPart, *, account: str | None, now: float
+    ) -> ReassembledReply | None:
+        return await self._engine.write(
+            inbound.add_inbound_part, part, account, new_id(now), outbox=self.mqtt_outbox
+        )
+
+    async def expire_inbound_parts(
+        self, *, before: float, now: float, limit: int = 100
+    ) -> list[ReassembledReply]:
+        keys = await self._engine.read(inbound.silent_keys, before, limit)
+        if not keys:
+            return []  # nothing to release: no write transaction
+        return await self._engine.write(
+            inbound.expire_inbound_parts, keys, before, now, outbox=self.mqtt_outbox
+        )
 
     # --- event outbox -------------------------------------------------------------
     async def add_event(self, *, account: str, kind: str, payload: Mapping[str, Any]) -> int:

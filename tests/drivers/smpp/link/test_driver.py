@@ -23,9 +23,9 @@ from drivers.smpp.simulator.config import SimConfig
 from drivers.smpp.simulator.mo import mo_pdus
 from drivers.smpp.simulator.server import SmscSimulator
 from drivers.smpp.simulator.session import SmscSession
-from gateway.inbound.reassembly import Reassembler
 from gateway.link.interface import InboundPart, SubmitRequest, submit
 from gateway.model.outcomes import Accepted, Outcome, ReceiptState, Rejected, Retry
+from gateway.store.reassembly import join_parts
 from tests.drivers.smpp.conftest import (
     RecordingHandler,
     SinkHandler,
@@ -215,12 +215,9 @@ async def test_mo_out_of_order_is_reassembled(start_link: StartLink) -> None:
     )
     await eventually(lambda: len(h.handler.parts) == 3)
     assert [p.concat.sequence for p in h.handler.parts if p.concat] == [3, 1, 2]
-    reassembler = Reassembler(timeout=60)
-    results = [reassembler.add(part, now=1.0) for part in h.handler.parts]
-    assert results[:2] == [None, None]
-    message = results[2]
-    assert message is not None
-    assert (message.text, message.source, message.destination) == (text, "+33612345678", "36111")
+    in_order = sorted(h.handler.parts, key=lambda p: p.concat.sequence if p.concat else 0)
+    assert {(p.source, p.destination) for p in in_order} == {("+33612345678", "36111")}
+    assert join_parts(in_order) == text
     assert h.link.health().counters["inbound"] == 3
 
 

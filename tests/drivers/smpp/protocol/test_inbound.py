@@ -83,3 +83,14 @@ def test_simulated_mo_order_is_as_asked() -> None:
     )
     seqs = [inbound_from_pdu(p, link="a", now=0.0).concat for p in pdus]
     assert [c.sequence for c in seqs if c is not None] == [3, 1, 2]
+
+
+def test_simulated_mo_sends_only_the_parts_asked() -> None:
+    pdus = mo_pdus(source="+336", destination="1", text="abcdef", parts=2, order=[2], reference=9)
+    [part] = [inbound_from_pdu(p, link="a", now=0.0) for p in pdus]
+    assert part.concat is not None
+    assert (part.concat.reference, part.concat.total, part.concat.sequence) == (9, 2, 2)
+    assert part.payload == b"def"
+    for order in ([], [1, 1], [3]):
+        with pytest.raises(ValueError, match="distinct parts"):
+            mo_pdus(source="+336", destination="1", text="abcdef", parts=2, order=order)

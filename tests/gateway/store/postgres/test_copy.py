@@ -24,6 +24,7 @@ from gateway.store.runlock import hold_store
 from gateway.store.sqlite.store import SqliteStore
 from tests.clock import FakeClock
 from tests.gateway.cli.clirun import Cli
+from tests.gateway.store.replies import LONG_GSM, parts_of
 from tests.gateway.store.support import fresh_store, make_account, new_message
 
 
@@ -70,6 +71,8 @@ async def filled_store(tmp_path: Path, clock: FakeClock) -> SqliteStore:
             received_at=clock(),
         )
     )
+    held = parts_of(LONG_GSM, destination="ACME", at=clock())[0]  # a reply not whole yet
+    assert await store.add_inbound_part(held, account="acme", now=clock()) is None
     await store.add_metric_counts([MetricCount("message_accepted", (("account", "acme"),), 3)])
     assert len(queued.results) == 2
     return store
@@ -143,6 +146,11 @@ async def test_the_copy_reads_back_through_the_store_as_the_source_did(
             await target.pending_mqtt_events(limit=1000),
         )
         assert await target.verify_ledger() == {}
+        # the reply held in the source goes on in the target
+        for part in parts_of(LONG_GSM, destination="ACME", at=clock())[1:]:
+            reply = await target.add_inbound_part(part, account="acme", now=clock())
+        assert reply is not None
+        assert reply.message.text == LONG_GSM
     finally:
         await target.close()
     assert after == before

@@ -1,5 +1,6 @@
 """Two daemons on one PostgreSQL database, each its own store (its own pool): claims,
-receipts on the other one's bind, worker names of their own, one events leader."""
+receipts and reply parts on the other one's bind, sweeps of silent replies, worker
+names of their own, one events leader."""
 
 from __future__ import annotations
 
@@ -8,14 +9,15 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway.link.interface import Receipt
+from gateway.link.interface import InboundPart, Receipt
 from gateway.model.errors import StoreInUse
 from gateway.model.message import MessageState
 from gateway.model.outcomes import Accepted, ReceiptState
-from gateway.model.records import Enqueued, OutcomeRecord
+from gateway.model.records import Enqueued, OutcomeRecord, ReassembledReply
 from gateway.store.postgres.store import PostgresStore
 from tests.clock import FakeClock
 from tests.gateway.store.contract.accounts import make_account
+from tests.gateway.store.replies import LONG_GSM, parts_of
 from tests.gateway.store.support import new_message
 
 
@@ -121,3 +123,48 @@ async def test_an_answer_is_kept_for_the_recheck_time(postgres_url: str) -> None
         assert not await b.lead("events")  # not asked again within the recheck time
     finally:
         await b.close()
+
+
+async def test_parts_of_one_reply_on_two_daemons_binds_make_it_once(
+    daemons: list[PostgresStore], clock: FakeClock
+) -> None:
+    one, two = daemons
+    replies = [parts_of(LONG_GSM, reference=r, at=clock.now) for r in range(40)]
+
+    async def add(store: PostgresStore, parts: list[InboundPart]) -> list[ReassembledReply]:
+        got = []
+        for part in parts:
+            reply = await store.add_inbound_part(part, account=None, now=clock.now)
+            if reply is not None:
+                got.append(reply)
+        return got
+
+    # each daemon gets every other part of every reply, the last two of each at once
+    first, second = await asyncio.gather(
+        add(one, [p for parts in replies for p in parts[0::2]]),
+        add(two, [p for parts in replies for p in parts[1::2]]),
+    )
+    assert len(first) + len(second) == len(replies)
+    assert {r.message.text for r in first + second} == {LONG_GSM}
+    assert len(await one.list_inbound(limit=1000)) == len(replies)
+
+
+async def test_two_daemons_sweeps_release_each_silent_reply_once(
+    daemons: list[PostgresStore], clock: FakeClock
+) -> None:
+    one, two = daemons
+    for reference in range(60):
+        part = parts_of(LONG_GSM, reference=reference, at=clock.now)[reference % 2]
+        await (one if reference % 3 else two).add_inbound_part(part, account=None, now=clock.now)
+    clock.advance(301)
+    before = clock.now - 300
+
+    async def sweep(store: PostgresStore) -> list[str]:
+        ids: list[str] = []
+        while batch := await store.expire_inbound_parts(before=before, now=clock.now, limit=7):
+            ids.extend(r.message.id for r in batch)
+        return ids
+
+    a, b = await asyncio.gather(sweep(one), sweep(two))
+    assert len(a) + len(b) == 60
+    assert {r.id for r in await two.list_inbound(limit=1000)} == set(a) | set(b)

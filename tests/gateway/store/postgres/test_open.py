@@ -10,7 +10,7 @@ import pytest
 
 from gateway.model.errors import ConfigError, NotASmsgwDatabase, StoreUnavailable
 from gateway.model.secrets import Secret
-from gateway.store.postgres.schema import SCHEMA_VERSION
+from gateway.store.postgres.schema import MIGRATIONS, SCHEMA_VERSION, statements
 from gateway.store.postgres.store import PostgresStore
 from tests.fixtures.net import free_port
 from tests.fixtures.postgres import PASSWORD_ROLE
@@ -30,6 +30,34 @@ async def test_a_fresh_database_gets_the_schema_and_its_version(postgres_url: st
         await conn.close()
     assert meta == {"application": "smsgw", "version": str(SCHEMA_VERSION)}
     assert {"accounts", "messages", "segments", "ledger", "outbox", "webhooks"} <= tables
+
+
+async def test_a_version_1_database_gets_the_held_reply_parts(postgres_url: str) -> None:
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        for statement in statements(MIGRATIONS[0]):
+            await conn.execute(statement)
+        await conn.execute(
+            "INSERT INTO smsgw_meta (key, value) VALUES ('application', 'smsgw'), ('version', '1')"
+        )
+        await conn.execute(
+            "INSERT INTO inbound (id, account, link, source, destination, text, received_at) "
+            "VALUES ('in-1', NULL, 'op-a', '+33600000001', '36180', 'STOP', 0)"
+        )
+    finally:
+        await conn.close()
+    store = await PostgresStore.open(postgres_url)
+    try:
+        assert [m.id for m in await store.list_inbound()] == ["in-1"]
+        assert await store.expire_inbound_parts(before=1e12, now=1e9) == []
+    finally:
+        await store.close()
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        version = await conn.fetchval("SELECT value FROM smsgw_meta WHERE key = 'version'")
+    finally:
+        await conn.close()
+    assert version == str(SCHEMA_VERSION) == "2"
 
 
 async def test_daemons_opening_a_fresh_database_at_once_migrate_it_once(postgres_url: str) -> None:
