@@ -64,10 +64,12 @@ from gateway.dispatch.router import Router
 from gateway.dispatch.slots import References, SendOrder
 from gateway.link.interface import Link, LinkHealth, Receipt, ReceiptDone
 from gateway.model.clock import SYSTEM_CLOCK, Clock
+from gateway.model.errors import StoreError
 from gateway.model.message import MessageState
 from gateway.model.outcomes import Retry
 from gateway.model.records import Message, OutcomeRecord, QueueChanges
 from gateway.ops.metrics import Metrics
+from gateway.ops.retrying import Outage
 from gateway.store.base import Store
 
 ChangesSink = Callable[[QueueChanges], None]
@@ -143,6 +145,7 @@ class Dispatcher:
         self._idle = asyncio.Event()  # nothing out on a link
         self._idle.set()
         self._claim_now = True  # claim at once, not at the next poll
+        self._claims = Outage("claims", self.log)  # the store away: claims pause
         self._next_claim = 0.0
         self._stopping = False
         self._accepting = True
@@ -238,7 +241,13 @@ class Dispatcher:
             room = self._s.max_in_flight - len(self._held)
             want = room > 0 and len(self._queue) < self._s.batch
             if want and (self._claim_now or now >= self._next_claim):
-                await self._claim(room)
+                try:
+                    await self._claim(room)
+                except StoreError as exc:  # the store away: claim again after a pause
+                    self._claim_now = False
+                    self._next_claim = self._clock.monotonic() + self._claims.failed(exc)
+                else:
+                    self._claims.worked()
                 continue
             # a claim is due at the next poll; else the queue or in-flight count must
             # shrink first, and whatever shrinks them sets _wake

@@ -24,8 +24,10 @@ from gateway.events import webhooks
 from gateway.events.callbacks import CallbackPolicy
 from gateway.events.mqtt_bridge import MqttBridge, MqttUnavailable
 from gateway.model.clock import SYSTEM_CLOCK, Clock
+from gateway.model.errors import StoreError
 from gateway.model.records import WebhookEvent
 from gateway.ops.metric_sinks import EventMetrics
+from gateway.ops.retrying import Outage
 from gateway.store.base import Store
 
 BATCH = 500
@@ -125,10 +127,17 @@ class EventPublisher:
                 await wake.wait()
 
     async def _mqtt_loop(self) -> None:
+        outage = Outage("events_publishing", self._log)
         while not self._closing:
             # cleared before reading: a poke during this round means another round
             self._mqtt_wake.clear()
-            if not await self._publish_mqtt() and not self._mqtt_wake.is_set():
+            try:
+                more = await self._publish_mqtt()
+            except StoreError as exc:  # the store away: the rows wait there
+                await asyncio.sleep(outage.failed(exc))
+                continue
+            outage.worked()
+            if not more and not self._mqtt_wake.is_set():
                 await self._idle(self._mqtt_wake)
 
     async def _publish_mqtt(self) -> bool:
@@ -176,12 +185,18 @@ class EventPublisher:
 
     async def _webhook_loop(self, session: aiohttp.ClientSession) -> None:
         after = 0  # the due list is read in turns, from this id on
+        outage = Outage("webhook_delivery", self._log)
         while not self._closing:
             self._hooks_wake.clear()  # a poke or a freed slot from here on: read again
-            if not await self._store.lead(LEAD_ROLE):  # another daemon delivers them
-                await self._idle(self._hooks_wake)
+            try:
+                if not await self._store.lead(LEAD_ROLE):  # another daemon delivers them
+                    await self._idle(self._hooks_wake)
+                    continue
+                due = await self._store.due_webhooks(now=self._clock(), limit=BATCH, after=after)
+            except StoreError as exc:  # the store away: the webhooks wait there
+                await asyncio.sleep(outage.failed(exc))
                 continue
-            due = await self._store.due_webhooks(now=self._clock(), limit=BATCH, after=after)
+            outage.worked()
             for hook in due:
                 self._hooks.offer(hook)  # one held already, or its host's FIFO full: later
             after = due[-1].id if len(due) == BATCH else 0

@@ -17,7 +17,6 @@ in memory: a daemon that dies loses no part it acknowledged.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -26,6 +25,7 @@ from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.ids import new_id
 from gateway.model.records import InboundMessage, ReassembledReply
 from gateway.ops.metrics import Metrics
+from gateway.ops.retrying import keep_going
 from gateway.store.base import Store
 from gateway.store.reassembly import assemble
 
@@ -103,9 +103,12 @@ class LinkEvents:
 
     async def run_expiry(self) -> None:
         """:meth:`expire` every :data:`EXPIRY_INTERVAL` seconds (a long-running task)."""
-        while True:
+
+        async def sweep() -> float:
             await self.expire()
-            await asyncio.sleep(EXPIRY_INTERVAL)
+            return EXPIRY_INTERVAL
+
+        await keep_going(sweep, what="reply_expiry", logger=self._log)
 
     async def _owner(self, destination: str) -> str | None:
         now = self._clock()

@@ -29,6 +29,7 @@ from gateway.model.errors import (
     PayloadTooLarge,
     RequestTimeout,
     SenderNotAllowed,
+    StoreUnavailable,
     TextTooLong,
     Unauthorized,
     UserError,
@@ -49,6 +50,7 @@ STATUS_BY_ERROR: Mapping[type[UserError], int] = {
     PayloadTooLarge: 413,
     TextTooLong: 413,
     RequestTimeout: 408,
+    StoreUnavailable: 503,  # PostgreSQL down or restarting: try again shortly
 }
 
 _WWW_AUTHENTICATE = 'Bearer realm="smsgw"'

@@ -90,8 +90,11 @@ class NotASmsgwDatabase(UserError):
     code = "store"
 
 
-class StoreUnavailable(UserError):
-    """The store's server cannot be reached (PostgreSQL down, a wrong host or port)."""
+class StoreUnavailable(UserError, StoreError):
+    """The store's server cannot be reached (PostgreSQL down or restarting, a wrong
+    host or port): a user error when smsgw starts (one line), a store error while
+    it runs (the work is not done: HTTP 503, an MQTT send not acknowledged, tried
+    again when the server is back)."""
 
     code = "store_unavailable"
 

@@ -135,7 +135,7 @@ class Daemon:
         loops: list[tuple[str, Coroutine[Any, Any, None]]] = [
             ("dispatcher", g.dispatcher.run()),
             ("reply-expiry", g.link_events.run_expiry()),
-            ("gauges", housekeeping.refresh_gauges(g.store, g.metrics)),
+            ("gauges", housekeeping.refresh_gauges(g.store, g.metrics, self.logger)),
             (
                 "receipt-sweeper",
                 housekeeping.sweep_receipts(

@@ -12,6 +12,7 @@ from gateway.codec import IMPLEMENTATION as CODEC_IMPLEMENTATION
 from gateway.model.clock import Clock
 from gateway.model.records import QueueChanges
 from gateway.ops.metrics import Metrics
+from gateway.ops.retrying import keep_going
 from gateway.ops.sdnotify import Notifier
 from gateway.store.base import Store
 
@@ -59,7 +60,8 @@ async def sweep_receipts(
 ) -> None:
     """Submitted messages whose receipts never came end ``expired``; receipts kept
     that long without their message are dropped."""
-    while True:
+
+    async def sweep() -> float:
         changes = await store.expire_unconfirmed(before=clock() - receipt_timeout())
         if changes.dropped:
             links = collections.Counter(link for link, _ in changes.dropped)
@@ -73,12 +75,14 @@ async def sweep_receipts(
         if changes.changes:
             logger.warning("receipts_missing", messages=len(changes.changes))
             on_changes(changes)
-            continue
-        await asyncio.sleep(SWEEP_EVERY)
+            return 0.0  # maybe more: at once
+        return SWEEP_EVERY
+
+    await keep_going(sweep, what="receipt_sweep", logger=logger)
 
 
-async def refresh_gauges(store: Store, metrics: Metrics) -> None:
-    while True:
+async def refresh_gauges(store: Store, metrics: Metrics, logger: Any) -> None:
+    async def refresh() -> float:
         # what other processes did (a CLI's sends and cancellations) counts here
         metrics.add_counts(await store.take_metric_counts())
         counts = await store.queue_depths()
@@ -87,4 +91,6 @@ async def refresh_gauges(store: Store, metrics: Metrics) -> None:
             metrics.set_credit_balance(
                 account=account.name, balance=account.balance, alert_below=account.alert_below
             )
-        await asyncio.sleep(GAUGES_EVERY)
+        return GAUGES_EVERY
+
+    await keep_going(refresh, what="gauges", logger=logger)

@@ -24,6 +24,15 @@ CONNECT_TIMEOUT = 10.0  # seconds for the server to answer a new connection
 POOL_MIN = 2
 POOL_MAX = 16  # connections per process: the daemon's writers and readers share them
 
+# what a server that went away (stopped, restarting, the network cut) raises
+SERVER_GONE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,  # 08: the connection failed or was closed
+    asyncpg.OperatorInterventionError,  # 57: shutting down, starting up
+    asyncpg.InterfaceError,  # a connection closed under the pool
+)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Target:

@@ -17,11 +17,14 @@ from typing import Any
 import asyncpg
 
 from gateway.model.errors import StoreInUse
+from gateway.store.postgres.connect import SERVER_GONE
 
 # the first key of the worker-name advisory locks (the second: the name's hash)
 WORKER_LOCKS = 0x534D5357  # "SMSW"
 ROLE_LOCKS = 0x534D534C  # "SMSL": the roles one daemon leads (Store.lead)
 LEAD_RECHECK = 1.0  # seconds a role's answer is kept before asking the server again
+# a leader's connection that fails its liveness check: its session and lock are gone
+LIVENESS_FAILED: tuple[type[BaseException], ...] = (asyncpg.PostgresError, *SERVER_GONE)
 
 
 class Daemons:
@@ -41,12 +44,19 @@ class Daemons:
         if now - self._asked.get(role, -math.inf) < self._lead_recheck:
             return role in self._leading
         self._asked[role] = now
+        try:
+            return await self._try_lead(role)
+        except SERVER_GONE:
+            return False  # no server, no leader: asked again after the recheck time
+
+    async def _try_lead(self, role: str) -> bool:
         conn = self._leading.get(role)
         if conn is not None:
             try:
                 await conn.fetchval("SELECT 1")  # the session (and its lock) is alive
-            except (asyncpg.PostgresError, OSError):
+            except LIVENESS_FAILED:
                 del self._leading[role]
+                conn.terminate()  # its session, and the lock with it, are gone
                 await self._pool.release(conn)
                 return False
             return True

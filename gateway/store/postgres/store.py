@@ -30,6 +30,7 @@ import asyncpg
 
 from gateway.link.interface import InboundPart, Receipt
 from gateway.model.clock import SYSTEM_CLOCK, Clock
+from gateway.model.errors import StoreUnavailable
 from gateway.model.ids import new_id
 from gateway.model.message import MessageState, SenderKind, SenderStatus
 from gateway.model.records import (
@@ -63,7 +64,7 @@ from gateway.store.base import KEEP, Keep
 from gateway.store.postgres import admin, dispatch, events, inbound, ledger, senders, webhooks
 from gateway.store.postgres import enqueue as enq
 from gateway.store.postgres import queue as mq
-from gateway.store.postgres.connect import POOL_MAX, POOL_MIN, open_pool
+from gateway.store.postgres.connect import POOL_MAX, POOL_MIN, SERVER_GONE, open_pool
 from gateway.store.postgres.daemons import LEAD_RECHECK, Daemons
 
 
@@ -113,10 +114,14 @@ class PostgresStore:
     @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[Any]:
         """A connection in a transaction: committed when the block ends, rolled back
-        when it raises; counted in :meth:`writer_stats`."""
+        when it raises; counted in :meth:`writer_stats`. A server gone away (down,
+        restarting) is :class:`StoreUnavailable`: the work was not done."""
         started = time.perf_counter()
-        async with self._pool.acquire() as conn, conn.transaction():
-            yield conn
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                yield conn
+        except SERVER_GONE as exc:
+            raise self._unavailable(exc) from None
         s = self._stats
         self._stats = WriterStats(
             transactions=s.transactions + 1,
@@ -126,8 +131,15 @@ class PostgresStore:
     @contextlib.asynccontextmanager
     async def _read(self) -> AsyncIterator[Any]:
         """A connection for reads (each statement sees committed data)."""
-        async with self._pool.acquire() as conn:
-            yield conn
+        try:
+            async with self._pool.acquire() as conn:
+                yield conn
+        except SERVER_GONE as exc:
+            raise self._unavailable(exc) from None
+
+    def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        return StoreUnavailable(f"{self.where}: the server is unreachable ({reason})")
 
     # --- accounts and tokens (admin.py) ------------------------------------------
     async def create_account(self, name: str) -> Account:

@@ -417,13 +417,20 @@ async def test_accept_log_names_the_message_and_has_no_text(client: Client, env:
 
 
 def test_every_user_error_maps_through_the_one_table() -> None:
-    from gateway.model.errors import ClientRefConflict, InvalidRecipient, NoPrice, TextTooLong
+    from gateway.model.errors import (
+        ClientRefConflict,
+        InvalidRecipient,
+        NoPrice,
+        StoreUnavailable,
+        TextTooLong,
+    )
 
     assert status_for(ClientRefConflict("x")) == 409
     assert status_for(TextTooLong(256)) == 413
     assert status_for(InvalidRecipient("x")) == 400
     assert status_for(NoPrice("+49")) == 400
-    assert set(STATUS_BY_ERROR.values()) <= {400, 401, 402, 403, 404, 408, 409, 413}
+    assert status_for(StoreUnavailable("db: the server is unreachable")) == 503
+    assert set(STATUS_BY_ERROR.values()) <= {400, 401, 402, 403, 404, 408, 409, 413, 503}
 
 
 async def test_http_server_binds_a_free_port_and_stops(app: web.Application) -> None:
