@@ -58,8 +58,12 @@ def build_app(
     links: Callable[[], Iterable[LinkHealth]] | None = None,
     operations: Operations | None = None,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    daemon: str | None = None,
 ) -> web.Application:
     """The API application.
+
+    ``daemon``: the daemon's ``[dispatcher] worker`` name, which /links and /readyz
+    give (with several daemons on one store, the one they describe).
 
     ``links`` gives the links' health for ``GET /links`` (operators' view, no
     authentication, like /metrics: serve it on a private address).
@@ -86,6 +90,7 @@ def build_app(
         readiness=readiness,
         readiness_timeout=readiness_timeout,
         logger=logger,
+        daemon=daemon,
     )
     middlewares = [error_middleware(logger=logger, max_body=max_body)]
     app = web.Application(middlewares=middlewares, client_max_size=max_body)

@@ -72,8 +72,11 @@ class OperationsPages:
         readiness: Readiness,
         readiness_timeout: float,
         logger: Any,
+        daemon: str | None = None,
     ) -> None:
         self.operations = operations
+        # the daemon's worker name: with several daemons, which one the pages describe
+        self.daemon = {"daemon": daemon} if daemon is not None else {}
         self.readiness = readiness
         self.readiness_timeout = readiness_timeout
         self.log = logger
@@ -83,7 +86,7 @@ class OperationsPages:
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def links_page(self, _request: web.Request) -> web.Response:
-        return web.json_response({"links": await self.operations.links()})
+        return web.json_response({**self.daemon, "links": await self.operations.links()})
 
     async def healthz(self, _request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -95,8 +98,9 @@ class OperationsPages:
         except Exception as exc:  # noqa: BLE001 - any failure of the check means not ready
             self.log.warning("http_readiness_failed", error=type(exc).__name__)
             return web.json_response(
-                {"status": "not_ready", "error": type(exc).__name__}, status=503
+                {"status": "not_ready", **self.daemon, "error": type(exc).__name__}, status=503
             )
         return web.json_response(
-            {"status": "ready" if ready else "not_ready", **details}, status=200 if ready else 503
+            {"status": "ready" if ready else "not_ready", **self.daemon, **details},
+            status=200 if ready else 503,
         )

@@ -70,6 +70,10 @@ class Metrics:
         p = PREFIX
         self.build_info = Info(f"{p}_build", "smsgw version.", registry=r)
         self.build_info.info({"version": __version__})
+        # with several daemons on one store: which one this is ([dispatcher] worker)
+        self.daemon_info = Info(
+            f"{p}_daemon", "This daemon's [dispatcher] worker name.", registry=r
+        )
 
         # ingress and message lifecycle
         self.messages_accepted = Counter(

@@ -123,13 +123,16 @@ def link_list(args: argparse.Namespace) -> int:
     url = f"http://{host}:{settings.http.port}/links"
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
-            links = json.load(response)["links"]
+            page = json.load(response)
+        links = page["links"]
     except (urllib.error.URLError, OSError) as exc:
         msg = f"the daemon does not answer at {url} ({exc}): is `smsgw run` running?"
         raise UserError(msg) from None
     if args.json:
-        print(json.dumps({"links": links}, indent=2))
+        print(json.dumps(page, indent=2))
         return 0
+    if "daemon" in page:
+        print(f"daemon {page['daemon']} at {url.removesuffix('/links')}")
     print(f"{'LINK':<16} {'DRIVER':<6} {'STATE':<10} {'WINDOW':>9} DETAIL")
     for link in links:
         state = "bound" if link["bound"] else ("up" if link["up"] else "down")

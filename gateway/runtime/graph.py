@@ -154,6 +154,7 @@ async def build_graph(
     if released:
         logger.info("leases_released", worker=s.worker, messages=released)
     metrics = Metrics(registry=registry)
+    metrics.daemon_info.info({"worker": s.worker})
     metrics.watch_store(lambda: {"daemon": store.writer_stats()})
     g = Graph(store=store, journal=journal, metrics=metrics)
     g.operations = LocalOperations(registry, g.health)
@@ -244,6 +245,7 @@ def _build_front_doors(g: Graph, *, settings: DaemonSettings, logger: Any, clock
             metrics=g.metrics,
             max_body=s.http.max_body,
             body_timeout=s.http.limits.body_timeout,
+            daemon=s.worker,
         )
         g.http = HttpServer(app, logger=logger, limits=s.http.limits)
 

@@ -140,6 +140,7 @@ def _build(
             max_body=settings.http.max_body,
             operations=daemon,
             body_timeout=settings.http.limits.body_timeout,
+            daemon=settings.worker,
         )
         parts.http = HttpServer(app, logger=log, limits=settings.http.limits)
     return parts
