@@ -12,6 +12,7 @@ that sends each receipt on another bind than the one that submitted
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import signal
@@ -113,8 +114,6 @@ class Cluster:
                 return ", ".join(f"{r[0]}/{r[1]}: {r[2]}" for r in rows)
 
             return aio.run(read())
-
-        import concurrent.futures
 
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             detail = pool.submit(states).result(timeout=30)
