@@ -153,6 +153,43 @@ class PostgresProbe:
         self._conn.close()
 
 
+class WaitSampler:
+    """What the database's active sessions wait on, sampled every POLL during a phase
+    (pg_stat_activity; "CPU" when a session waits on nothing)."""
+
+    SQL = (
+        "SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU'), count(*) "
+        "FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' "
+        "AND pid <> pg_backend_pid() GROUP BY 1"
+    )
+
+    def __init__(self, url: str) -> None:
+        self._conn = psycopg.connect(url, autocommit=True)
+        self.seen: Counter[str] = Counter()
+        self.samples = 0
+
+    def sample(self) -> None:
+        self.samples += 1
+        for what, n in self._conn.execute(self.SQL):
+            self.seen[str(what)] += int(n)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await asyncio.to_thread(self.sample)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), POLL)
+
+    def summary(self) -> str:
+        """Mean active sessions per sample, by wait, the largest first."""
+        if not self.samples:
+            return ""
+        top = self.seen.most_common(4)
+        return ", ".join(f"{what} {n / self.samples:.1f}" for what, n in top)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
 def tree_cpu(root: int) -> float:
     """CPU seconds of a process and its direct children (PostgreSQL's backends), /proc."""
     total = 0.0
@@ -178,6 +215,7 @@ class System:
     postmaster: int | None
     work: Path
     simulator: int  # the SMSC simulator's pid
+    database: str | None  # PostgreSQL's URL
     pids: list[int] = field(default_factory=list)  # smsgw processes: daemons and workers
 
     def smsgw_cpu(self) -> float:
@@ -197,6 +235,7 @@ class Figures:
     server_cpu: float  # seconds, PostgreSQL's processes
     simulator_cpu: float  # seconds, the SMSC simulator (a bottleneck when near one core)
     note: str = ""
+    waits: str = ""  # PostgreSQL's active sessions by wait event (WaitSampler.summary)
 
     @property
     def rate(self) -> float:
@@ -320,6 +359,9 @@ async def run_phase(system: System, phase: str, args: argparse.Namespace, first:
     base = await asyncio.to_thread(system.probe.delivered)
     cpu, server = system.smsgw_cpu(), system.server_cpu()
     simulator = cpu_seconds(system.simulator)
+    sampler = WaitSampler(system.database) if system.database else None
+    stop_sampling = asyncio.Event()
+    sampling = asyncio.create_task(sampler.run(stop_sampling)) if sampler else None
     start = time.perf_counter()
     if phase == "http100":
         accepted, errors = await load_http_batched(system, args.messages, first)
@@ -338,6 +380,11 @@ async def run_phase(system: System, phase: str, args: argparse.Namespace, first:
         server_cpu=system.server_cpu() - server,
         simulator_cpu=cpu_seconds(system.simulator) - simulator,
     )
+    stop_sampling.set()
+    if sampling is not None and sampler is not None:
+        await sampling
+        figures.waits = sampler.summary()
+        sampler.close()
     notes = [note, f"{len(errors)} refused, first: {errors[0][:160]}" if errors else ""]
     notes.append(await wait_outbox(system))
     figures.note = "; ".join(n for n in notes if n)
@@ -378,6 +425,7 @@ async def measure_topology(
     daemons: list[DaemonProcess] = []
     probe: Probe | None = None
     findings: list[str] = []
+    url = ""
     try:
         if topology.postgres:
             assert server is not None
@@ -423,6 +471,7 @@ async def measure_topology(
             else None,
             work=directory,
             simulator=simulator.pid,
+            database=url if topology.postgres else None,
             pids=[pid for d in daemons for pid in (d.pid, *d.children())],
         )
         results = []
@@ -437,7 +486,8 @@ async def measure_topology(
                 f" smsgw {figures.smsgw_us:,.0f} us/msg ({len(system.pids)} processes),"
                 f" PostgreSQL {figures.server_us:,.0f} us/msg,"
                 f" simulator {figures.simulator_share:.0%} of a core"
-                + (f" ({figures.note})" if figures.note else ""),
+                + (f" ({figures.note})" if figures.note else "")
+                + (f"\n    PostgreSQL sessions by wait: {figures.waits}" if figures.waits else ""),
                 flush=True,
             )
             results.append(figures)
