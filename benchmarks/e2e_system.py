@@ -128,18 +128,26 @@ def write_config(
     mqtt_port: int | None,
     synchronous: str,
     workers: int = 0,
+    cluster: ClusterMember | None = None,
 ) -> Path:
+    """The daemon's configuration; ``cluster``: one of several daemons on PostgreSQL."""
+    client_id = cluster.worker if cluster else "gw-bench"
+    shared = f'shared_group = "{cluster.shared_group}"\n' if cluster else ""
     mqtt = (
-        f'[mqtt]\nurl = "mqtt://127.0.0.1:{mqtt_port}"\nclient_id = "gw-bench"\n'
+        f'[mqtt]\nurl = "mqtt://127.0.0.1:{mqtt_port}"\nclient_id = "{client_id}"\n{shared}'
         if mqtt_port
         else ""
+    )
+    store = (
+        f'url = "{cluster.store_url}"'
+        if cluster
+        else f'url = "sqlite:gw.db"\nsynchronous = "{synchronous}"'
     )
     path = directory / "gateway.toml"
     path.write_text(
         f"""
 [store]
-url = "sqlite:gw.db"
-synchronous = "{synchronous}"
+{store}
 
 [http]
 listen = "127.0.0.1:{http_port}"
@@ -148,7 +156,7 @@ listen = "127.0.0.1:{http_port}"
 count = {workers}
 
 [dispatcher]
-worker = "bench"
+worker = "{cluster.worker if cluster else "bench"}"
 ready_timeout = 10
 
 [log]
@@ -171,10 +179,10 @@ routes = ["*"]
     return path
 
 
-async def prepare_store(directory: Path, synchronous: str) -> str:
+async def prepare_store(directory: Path, synchronous: str, url: str = "sqlite:gw.db") -> str:
     """Account, credit, approved sender, price 1 for every destination; the API token."""
     directory.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - before any load
-    store = await open_store("sqlite:gw.db", base=directory, synchronous=synchronous)
+    store = await open_store(url, base=directory, synchronous=synchronous)
     try:
         await store.create_account(ACCOUNT)
         await store.topup(ACCOUNT, TOPUP, reference="bench-topup")
@@ -185,6 +193,16 @@ async def prepare_store(directory: Path, synchronous: str) -> str:
         return token
     finally:
         await store.close()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClusterMember:
+    """One of several daemons on one PostgreSQL store (benchmarks/cluster.py)."""
+
+    store_url: str
+    worker: str  # [dispatcher] worker and [mqtt] client_id
+    token: str  # the store is prepared once, by the caller
+    shared_group: str = "smsgw"
 
 
 @dataclass
@@ -241,12 +259,18 @@ async def start_daemon(
     synchronous: str,
     python_args: Sequence[str] = (),
     workers: int = 0,
+    cluster: ClusterMember | None = None,
 ) -> DaemonProcess:
     """Prepare a fresh store, start the daemon, wait for /readyz (link bound).
 
     ``python_args`` go between the interpreter and ``-m gateway`` (e.g. cProfile).
+    ``cluster``: a daemon on a PostgreSQL store already prepared (its token given).
     """
-    token = await prepare_store(directory, synchronous)
+    if cluster is None:
+        token = await prepare_store(directory, synchronous)
+    else:
+        directory.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - before any load
+        token = cluster.token
     http_port = free_port()
     config = write_config(
         directory,
@@ -255,6 +279,7 @@ async def start_daemon(
         mqtt_port=mqtt_port,
         synchronous=synchronous,
         workers=workers,
+        cluster=cluster,
     )
     proc = _spawn(
         [sys.executable, *python_args, "-m", "gateway", "run", "-c", str(config)], directory

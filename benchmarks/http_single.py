@@ -65,7 +65,7 @@ local token = "%(token)s"
 local batch = %(batch)d
 setup = function(thread)
   threads = threads + 1
-  thread:set("prefix", threads)
+  thread:set("prefix", threads + %(offset)d)
 end
 request = function()
   counter = counter + 1
@@ -103,11 +103,11 @@ class Figures:
         return self.messages / self.seconds if self.seconds else 0.0
 
 
-def wrk_script(directory: Path, *, token: str, batch: int) -> Path:
-    path = directory / f"post-{batch}.lua"
-    path.write_text(
-        LUA % {"token": token, "batch": batch, "sender": SENDER, "text": TEXT}, encoding="utf-8"
-    )
+def wrk_script(directory: Path, *, token: str, batch: int, offset: int = 0) -> Path:
+    """wrk's script; ``offset`` moves the recipients' prefixes (several wrk at once)."""
+    path = directory / f"post-{batch}{f'-{offset}' if offset else ''}.lua"
+    values = {"token": token, "batch": batch, "sender": SENDER, "text": TEXT, "offset": offset}
+    path.write_text(LUA % values, encoding="utf-8")
     return path
 
 
