@@ -38,26 +38,11 @@ from gateway.store.accounts import (
     unknown_account,
 )
 from gateway.store.base import Keep
+from gateway.store.columns import ACCOUNT_COLUMNS, account_from
 from gateway.store.metric_counts import count_from, count_rows
 
-ACCOUNT_COLUMNS = (
-    "name, balance, credit_limit, monthly_cap, alert_below, month, month_spent, created_at"
-)
 TOKEN_COLUMNS = "id, account, prefix, created_at"  # noqa: S105 (column names, no secret)
 INBOUND_COLUMNS = "id, account, link, source, destination, text, received_at"
-
-
-def account_from(row: Any) -> Account:
-    return Account(
-        name=row["name"],
-        balance=row["balance"],
-        credit_limit=row["credit_limit"],
-        monthly_cap=row["monthly_cap"],
-        alert_below=row["alert_below"],
-        month=row["month"],
-        month_spent=row["month_spent"],
-        created_at=row["created_at"],
-    )
 
 
 def token_from(row: Any) -> ApiToken:

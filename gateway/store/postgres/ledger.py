@@ -20,12 +20,12 @@ from typing import Any
 from gateway.accounting.ledger import AccountState, repeated_topup
 from gateway.model.records import Balance, EntryKind, LedgerEntry, LedgerResult
 from gateway.store.accounts import unknown_account
+from gateway.store.columns import LEDGER_COLUMNS, entry_from
 
 _STATE = (
     "SELECT name, balance, credit_limit, monthly_cap, alert_below, month, month_spent, "
     "alert_armed FROM accounts WHERE name = $1"
 )
-LEDGER_COLUMNS = "id, account, at, kind, amount, balance_after, reference, message_id, note"
 _TOPUP = (
     f"SELECT {LEDGER_COLUMNS} FROM ledger "  # noqa: S608 (constant column list)
     "WHERE account = $1 AND reference = $2 AND kind = 'topup'"
@@ -95,20 +95,6 @@ async def insert_entry(
         reference=reference,
         message_id=message_id,
         note=note,
-    )
-
-
-def entry_from(row: Any) -> LedgerEntry:
-    return LedgerEntry(
-        id=row["id"],
-        account=row["account"],
-        at=row["at"],
-        kind=EntryKind(row["kind"]),
-        amount=row["amount"],
-        balance_after=row["balance_after"],
-        reference=row["reference"],
-        message_id=row["message_id"],
-        note=row["note"],
     )
 
 

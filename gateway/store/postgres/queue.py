@@ -20,15 +20,10 @@ from typing import Any
 from gateway.model.errors import NotCancellable, NotFound
 from gateway.model.message import MessageState
 from gateway.model.records import Message, MessageView, QueueChanges
+from gateway.store.columns import MESSAGE_COLUMNS, SEGMENT_COLUMNS, message_from, segment_from
 from gateway.store.postgres.dispatch import finish
 from gateway.store.postgres.ledger import load_state
-from gateway.store.postgres.rows import (
-    MESSAGE_COLUMNS,
-    SEGMENT_COLUMNS,
-    message_from,
-    row_count,
-    segment_from,
-)
+from gateway.store.postgres.rows import row_count
 
 _QUEUED = MessageState.QUEUED
 

@@ -22,21 +22,8 @@ from gateway.model.senders import (
     no_sender,
     sender_exists,
 )
+from gateway.store.columns import SENDER_COLUMNS, sender_from
 from gateway.store.postgres.admin import require_account
-
-SENDER_COLUMNS = "account, value, kind, status, reason, created_at, updated_at"
-
-
-def sender_from(row: Any) -> Sender:
-    return Sender(
-        account=row["account"],
-        value=row["value"],
-        kind=SenderKind(row["kind"]),
-        status=SenderStatus(row["status"]),
-        reason=row["reason"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
 
 
 async def get_sender(conn: Any, account: str, value: str) -> Sender | None:

@@ -44,13 +44,8 @@ from gateway.store.accounts import (
     token_hash,
 )
 from gateway.store.base import Keep
-from gateway.store.sqlite.rows import (
-    ACCOUNT_COLUMNS,
-    SENDER_COLUMNS,
-    account_from,
-    require_account,
-    sender_from,
-)
+from gateway.store.columns import ACCOUNT_COLUMNS, SENDER_COLUMNS, account_from, sender_from
+from gateway.store.sqlite.rows import require_account
 
 
 def create_account(conn: sqlite3.Connection, name: str, now: float) -> Account:

@@ -6,7 +6,8 @@ import sqlite3
 
 from gateway.accounting.ledger import AccountState, repeated_topup
 from gateway.model.records import Balance, EntryKind, LedgerEntry, LedgerResult
-from gateway.store.sqlite.rows import LEDGER_COLUMNS, entry_from, require_account
+from gateway.store.columns import LEDGER_COLUMNS, entry_from
+from gateway.store.sqlite.rows import require_account
 
 
 def load_state(conn: sqlite3.Connection, name: str) -> AccountState:

@@ -12,15 +12,10 @@ from gateway.model.records import (
     MessageView,
     QueueChanges,
 )
+from gateway.store.columns import MESSAGE_COLUMNS, SEGMENT_COLUMNS, message_from, segment_from
 from gateway.store.sqlite.dispatch import finish
 from gateway.store.sqlite.ledger import load_state
-from gateway.store.sqlite.rows import (
-    MESSAGE_COLUMNS,
-    SEGMENT_COLUMNS,
-    chunks,
-    message_from,
-    segment_from,
-)
+from gateway.store.sqlite.rows import chunks
 
 _QUEUED = MessageState.QUEUED
 
