@@ -38,6 +38,7 @@ from gateway.model.errors import (
     SenderNotAllowed,
     UserError,
 )
+from gateway.model.esme import EsmeOrigin
 from gateway.model.isotime import iso_utc
 from gateway.model.message import MessageClass, SenderStatus
 from gateway.model.records import Enqueued, Lease, Message, NewMessage, Refused, Sender
@@ -71,6 +72,7 @@ class SendRequest:
     priority: int = 0
     client_ref: str | None = None
     callback_url: str | None = None
+    origin: EsmeOrigin | None = None  # set by the SMPP server: receipts go back to the ESME
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -270,6 +272,7 @@ class SendService:
                     client_ref=request.client_ref,
                     body_hash=digest,
                     callback_url=request.callback_url,
+                    origin=request.origin,
                 )
             )
         accepted: list[Enqueued] = []

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from gateway.model.errors import UserError
+from gateway.model.esme import EsmeOrigin
 from gateway.model.message import MessageClass, MessageState, SegmentState, SenderKind, SenderStatus
 from gateway.model.outcomes import Outcome, ReceiptState
 
@@ -152,6 +153,7 @@ class NewMessage:
     client_ref: str | None = None
     body_hash: str | None = None  # with client_ref: detects a reuse with another body
     callback_url: str | None = None
+    origin: EsmeOrigin | None = None  # submitted by an ESME (the SMPP server)
 
     @property
     def credits(self) -> int:
