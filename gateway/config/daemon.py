@@ -15,6 +15,7 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.accounting.ledger import DEFAULT_MIN_TOPUP
 from gateway.config.file import Config, Where
 from gateway.dispatch.router import Route
 from gateway.events.callbacks import CallbackPolicy
@@ -22,6 +23,7 @@ from gateway.events.mqtt_bridge import MqttSettings
 from gateway.ingress.http_limits import HttpLimits
 from gateway.model.errors import ConfigError
 from gateway.model.secrets import Secret
+from gateway.store.stoplist import DEFAULT_STOP_WORDS
 
 DRIVERS = ("smpp", "modem")
 MAX_WORKERS = 64
@@ -62,6 +64,8 @@ class DaemonSettings:
     log_json: bool | None
     national: tuple[str, ...]
     callbacks: CallbackPolicy = field(default_factory=CallbackPolicy)  # [webhooks] allow
+    min_pack: int = DEFAULT_MIN_TOPUP  # [ledger] min_topup: the smallest credit order
+    stop_words: frozenset[str] = DEFAULT_STOP_WORDS  # [stoplist] keywords
 
 
 def _get(  # noqa: PLR0917 - a private helper called positionally throughout
@@ -106,6 +110,7 @@ def _listen(value: str, where: Where) -> tuple[str, int]:
 KNOWN: dict[str, frozenset[str]] = {
     "store": frozenset({"url", "synchronous", "password"}),
     "ledger": frozenset({"min_topup"}),
+    "stoplist": frozenset({"keywords"}),
     "http": frozenset(
         {
             "listen",
@@ -213,6 +218,8 @@ def daemon_settings(config: Config, *, where: Where | None = None) -> DaemonSett
         log_json=get(log, "log", "json", bool, None),
         national=tuple(national),
         callbacks=callbacks,
+        min_pack=config.ledger.min_topup,
+        stop_words=config.stoplist.words,
     )
     if collect is None:
         where.raise_problems()

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from gateway.model.errors import InvalidRecipient, NotFound
 from gateway.model.orders import StopEntry, Stopped, StopSource
+from gateway.model.records import InboundMessage
 from gateway.store.columns import Row
 
 DEFAULT_STOP_KEYWORDS: tuple[str, ...] = ("STOP", "ARRET", "UNSUBSCRIBE", "STOPALL")
@@ -34,6 +35,14 @@ def is_stop(text: str, words: frozenset[str] = DEFAULT_STOP_WORDS) -> bool:
     """Whether a reply's text is a stop keyword: the whole text, whitespace around it
     trimmed, in any case ("stop", " Stop\\n"; not "stop it" nor "don't stop")."""
     return text.strip().casefold() in words
+
+
+def stops(reply: InboundMessage, words: frozenset[str] = DEFAULT_STOP_WORDS) -> bool:
+    """Whether ``reply`` puts its source on a stoplist: a stop keyword from a number
+    (+E164) to a sender some account owns."""
+    return (
+        reply.account is not None and is_stop(reply.text, words) and bool(_E164.match(reply.source))
+    )
 
 
 def check_number(number: str) -> str:
