@@ -94,7 +94,12 @@ class Store(Protocol):
         ...
 
     # --- senders, prices, phonebooks -------------------------------------------
-    async def add_sender(self, account: str, value: str, kind: SenderKind) -> Sender: ...
+    async def add_sender(
+        self, account: str, value: str, kind: SenderKind, *, reason: str | None = None
+    ) -> Sender:
+        """Request a sender (pending until approved); ``reason``: why, kept for the operator."""
+        ...
+
     async def set_sender_status(
         self, account: str, value: str, status: SenderStatus, *, reason: str | None = None
     ) -> Sender: ...
@@ -129,7 +134,19 @@ class Store(Protocol):
     ) -> LedgerResult: ...
     async def adjust(self, account: str, amount: int, *, note: str) -> LedgerResult: ...
     async def balance(self, account: str) -> Balance: ...
-    async def history(self, account: str, *, limit: int | None = None) -> list[LedgerEntry]: ...
+    async def history(
+        self,
+        account: str,
+        *,
+        limit: int | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        before: int | None = None,
+    ) -> list[LedgerEntry]:
+        """The account's entries, oldest first: the last ``limit`` (None: all) of those
+        with ``since <= at < until`` and an id below ``before`` (a page's cursor)."""
+        ...
+
     async def verify_ledger(self) -> dict[str, tuple[int, int]]: ...
 
     # --- messages ----------------------------------------------------------------
@@ -162,8 +179,15 @@ class Store(Protocol):
         account: str | None = None,
         state: MessageState | None = None,
         since: float | None = None,
+        until: float | None = None,
+        before: tuple[float, str] | None = None,
         limit: int = 100,
-    ) -> list[Message]: ...
+    ) -> list[Message]:
+        """Newest first by (created_at, id): those with ``since <= created_at < until``
+        and a key (created_at, id) below ``before`` (a page's cursor). NotFound for an
+        unknown account."""
+        ...
+
     async def count_by_state(self) -> dict[MessageState, int]:
         """Messages per state, final ones too (reads every message)."""
         ...

@@ -204,8 +204,17 @@ CREATE TABLE inbound_parts (
 CREATE INDEX inbound_parts_received ON inbound_parts(received_at);
 """
 
+# the HTTP API's lists: a sender request keeps its reason (the refusal's is
+# ``reason``); an account's messages are read newest first by (created_at, id),
+# the keyset of GET /v1/messages' cursor (the index replaces (account, id))
+_HTTP_API = """
+ALTER TABLE senders ADD COLUMN request_reason text;
+DROP INDEX messages_account;
+CREATE INDEX messages_account ON messages(account, created_at, id);
+"""
+
 # MIGRATIONS[n - 1] takes the schema from version n - 1 to n
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _HTTP_API)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

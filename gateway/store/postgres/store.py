@@ -66,6 +66,7 @@ from gateway.store.postgres import enqueue as enq
 from gateway.store.postgres import queue as mq
 from gateway.store.postgres.connect import POOL_MAX, POOL_MIN, SERVER_GONE, open_pool
 from gateway.store.postgres.daemons import LEAD_RECHECK, Daemons
+from gateway.store.spans import JournalSpan, MessageSpan
 
 
 class PostgresStore:
@@ -195,9 +196,13 @@ class PostgresStore:
             return await admin.rotate_webhook_secret(conn, account)
 
     # --- senders, prices, phonebooks (admin.py) --------------------------------
-    async def add_sender(self, account: str, value: str, kind: SenderKind) -> Sender:
+    async def add_sender(
+        self, account: str, value: str, kind: SenderKind, *, reason: str | None = None
+    ) -> Sender:
         async with self._write() as conn:
-            return await senders.add_sender(conn, account, value, kind, self._clock())
+            return await senders.add_sender(
+                conn, account, value, kind, self._clock(), reason=reason
+            )
 
     async def set_sender_status(
         self, account: str, value: str, status: SenderStatus, *, reason: str | None = None
@@ -275,9 +280,18 @@ class PostgresStore:
         async with self._read() as conn:
             return await ledger.balance(conn, account, self._clock())
 
-    async def history(self, account: str, *, limit: int | None = None) -> list[LedgerEntry]:
+    async def history(
+        self,
+        account: str,
+        *,
+        limit: int | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        before: int | None = None,
+    ) -> list[LedgerEntry]:
+        span = JournalSpan(since=since, until=until, before=before)
         async with self._read() as conn:
-            return await ledger.history(conn, account, limit)
+            return await ledger.history(conn, account, limit, span)
 
     async def verify_ledger(self) -> dict[str, tuple[int, int]]:
         async with self._read() as conn:
@@ -329,10 +343,13 @@ class PostgresStore:
         account: str | None = None,
         state: MessageState | None = None,
         since: float | None = None,
+        until: float | None = None,
+        before: tuple[float, str] | None = None,
         limit: int = 100,
     ) -> list[Message]:
+        span = MessageSpan(since=since, until=until, before=before)
         async with self._read() as conn:
-            return await mq.list_messages(conn, account, state, since, limit)
+            return await mq.list_messages(conn, account, state, span, limit)
 
     async def count_by_state(self) -> dict[MessageState, int]:
         async with self._read() as conn:

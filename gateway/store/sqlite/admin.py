@@ -159,16 +159,22 @@ def _approved_owner(conn: sqlite3.Connection, value: str, account: str) -> str |
 
 
 def add_sender(
-    conn: sqlite3.Connection, account: str, value: str, kind: SenderKind, now: float
+    conn: sqlite3.Connection,
+    account: str,
+    value: str,
+    kind: SenderKind,
+    now: float,
+    *,
+    reason: str | None = None,
 ) -> Sender:
     require_account(conn, account)
     if _sender(conn, account, value) is not None:
         raise sender_exists(value, account)
     check_request(value, kind, owner=_approved_owner(conn, value, account))
     conn.execute(
-        "INSERT INTO senders (account, value, kind, status, created_at, updated_at) "
-        "VALUES (?, ?, ?, 'pending', ?, ?)",
-        (account, value, kind.value, now, now),
+        "INSERT INTO senders (account, value, kind, status, created_at, updated_at, "
+        "request_reason) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
+        (account, value, kind.value, now, now, reason),
     )
     return Sender(
         account=account,
@@ -178,6 +184,7 @@ def add_sender(
         reason=None,
         created_at=now,
         updated_at=now,
+        request_reason=reason,
     )
 
 

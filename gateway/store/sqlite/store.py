@@ -37,6 +37,7 @@ from gateway.model.records import (
     WriterStats,
 )
 from gateway.store.base import KEEP, Keep
+from gateway.store.spans import JournalSpan, MessageSpan
 from gateway.store.sqlite import (
     admin,
     dispatch,
@@ -110,8 +111,12 @@ class SqliteStore:
         return await self._engine.write(admin.revoke_token, token_id, account)
 
     # --- senders, prices, phonebooks -------------------------------------------
-    async def add_sender(self, account: str, value: str, kind: SenderKind) -> Sender:
-        return await self._engine.write(admin.add_sender, account, value, kind, self._clock())
+    async def add_sender(
+        self, account: str, value: str, kind: SenderKind, *, reason: str | None = None
+    ) -> Sender:
+        return await self._engine.write(
+            admin.add_sender, account, value, kind, self._clock(), reason=reason
+        )
 
     async def set_sender_status(
         self, account: str, value: str, status: SenderStatus, *, reason: str | None = None
@@ -168,8 +173,17 @@ class SqliteStore:
     async def balance(self, account: str) -> Balance:
         return await self._engine.read(ledger.balance, account, self._clock())
 
-    async def history(self, account: str, *, limit: int | None = None) -> list[LedgerEntry]:
-        return await self._engine.read(ledger.history, account, limit)
+    async def history(
+        self,
+        account: str,
+        *,
+        limit: int | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        before: int | None = None,
+    ) -> list[LedgerEntry]:
+        span = JournalSpan(since=since, until=until, before=before)
+        return await self._engine.read(ledger.history, account, limit, span)
 
     async def verify_ledger(self) -> dict[str, tuple[int, int]]:
         return await self._engine.read(ledger.verify)
@@ -203,9 +217,12 @@ class SqliteStore:
         account: str | None = None,
         state: MessageState | None = None,
         since: float | None = None,
+        until: float | None = None,
+        before: tuple[float, str] | None = None,
         limit: int = 100,
     ) -> list[Message]:
-        return await self._engine.read(mq.list_messages, account, state, since, limit)
+        span = MessageSpan(since=since, until=until, before=before)
+        return await self._engine.read(mq.list_messages, account, state, span, limit)
 
     async def count_by_state(self) -> dict[MessageState, int]:
         return await self._engine.read(mq.count_by_state)
