@@ -89,12 +89,8 @@ def _send(args: argparse.Namespace) -> int:
     msg_class = MessageClass(args.msg_class) if args.msg_class else MessageClass.STANDARD
 
     async def work(ctx: Context) -> int:
-        book: list[str] = []
-        if args.phonebook:
-            contacts = await ctx.store.phonebook_contacts(args.account, args.phonebook)
-            book = [c.number for c in contacts]
-        recipients = merge_recipients(given, from_file, book)
-        if not recipients:
+        recipients = merge_recipients(given, from_file)
+        if not recipients and not args.phonebook:
             detail = f" ({invalid} invalid rows skipped)" if invalid else ""
             raise InvalidRecipient(f"no valid recipient{detail}")
         service = SendService(
@@ -114,13 +110,15 @@ def _send(args: argparse.Namespace) -> int:
                     validity=args.validity,
                     priority=args.priority,
                     client_ref=args.ref,
+                    phonebook=args.phonebook or None,
                 )
             )
         except UserError as exc:
             ctx.metrics.message_rejected(account=args.account, reason=exc.code)
             raise
         _count(ctx, args.account, result)
-        _print(ctx, result, invalid=invalid, asked=len(recipients), ref=args.ref)
+        asked = len(result.accepted) + len(result.refused)
+        _print(ctx, result, invalid=invalid, asked=asked, ref=args.ref)
         return bulk_exit(done=len(result.accepted), refused=len(result.refused) + invalid)
 
     return run(args, work)
