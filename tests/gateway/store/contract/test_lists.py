@@ -24,7 +24,7 @@ async def test_messages_page_by_key_newest_first(any_store: Store, clock: FakeCl
     clock.advance(10)
     second = await _send(any_store, 2)
     page = await any_store.list_messages(account="acme", limit=3)
-    expected = sorted(second, reverse=True) + [max(first)]
+    expected = [*sorted(second, reverse=True), max(first)]
     assert [m.id for m in page] == expected
     last = page[-1]
     clock.advance(10)
