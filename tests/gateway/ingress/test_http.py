@@ -377,9 +377,9 @@ async def test_readyz_follows_the_readiness_check(client: Client, env: Env) -> N
 async def test_unknown_route_and_method_are_json(client: Client) -> None:
     missing = await client.get("/v2/nothing")
     assert (missing.status, (await missing.json())["error"]) == (404, "not_found")
-    wrong = await client.get("/v1/messages")
-    assert wrong.status == 405
-    assert "POST" in wrong.headers["Allow"]
+    wrong = await client.put("/v1/messages")
+    assert (wrong.status, (await wrong.json())["error"]) == (405, "method_not_allowed")
+    assert set(wrong.headers["Allow"].split(",")) == {"GET", "POST"}
 
 
 async def test_unexpected_error_is_500_logged_without_secrets(
