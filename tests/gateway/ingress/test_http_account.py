@@ -213,7 +213,8 @@ async def test_journal_as_csv_by_accept_or_format_in_pages(client: Client, env: 
     assert first.content_type == "text/csv"
     assert len(list(csv.reader(io.StringIO(await first.text())))) == 3
     link = first.headers["Link"]
-    assert link.startswith("</v1/journal?") and link.endswith('>; rel="next"')
+    assert link.startswith("</v1/journal?")
+    assert link.endswith('>; rel="next"')
     rest = await client.get(link[1 : link.index(">")], headers=env.auth())
     later = list(csv.reader(io.StringIO(await rest.text())))
     assert [r[1] for r in later[1:]] == ["debit", "topup"]
@@ -281,7 +282,8 @@ async def test_tokens_listed_without_secrets_and_revoked(client: Client, env: En
     status, body = await get(client, env, "/v1/tokens")
     assert status == 200
     assert [t["id"] for t in body["tokens"]][-1] == record.id
-    assert env.token not in json.dumps(body) and second not in json.dumps(body)
+    assert env.token not in json.dumps(body)
+    assert second not in json.dumps(body)
     assert set(body["tokens"][0]) == {"id", "prefix", "created_at"}
     resp = await client.delete(f"/v1/tokens/{record.id}", headers=env.auth())
     assert (resp.status, (await resp.json())["revoked"]) == (200, True)
