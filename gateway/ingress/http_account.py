@@ -15,10 +15,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from yarl import URL
 
 from gateway.accounting.journal import journal_csv
-from gateway.ingress.http_query import Query
+from gateway.ingress.http_query import Query, next_link
 from gateway.ingress.http_schema import parse_sender_request
 from gateway.ingress.http_shapes import (
     journal_json,
@@ -35,13 +34,6 @@ __all__ = ["AccountApi"]
 
 _FORMATS = ("json", "csv")
 _MAX_TOKEN_ID = 2**63 - 1
-
-
-def _next(request: web.Request, cursor: str | None) -> dict[str, str] | None:
-    if cursor is None:
-        return None
-    url: URL = request.rel_url.update_query(cursor=cursor)
-    return {"Link": f'<{url}>; rel="next"'}
 
 
 class AccountApi:
@@ -77,7 +69,7 @@ class AccountApi:
             "messages": [message_summary_json(m) for m in page.messages],
             "next_cursor": page.next_cursor,
         }
-        return web.json_response(body, headers=_next(request, page.next_cursor))
+        return web.json_response(body, headers=next_link(request, page.next_cursor))
 
     async def journal(self, request: web.Request) -> web.Response:
         account = await self.authenticate(request)
@@ -93,7 +85,7 @@ class AccountApi:
             cursor=q.text("cursor"),
             limit=q.limit(),
         )
-        headers = _next(request, page.next_cursor)
+        headers = next_link(request, page.next_cursor)
         if wanted == "csv":
             return web.Response(
                 text=journal_csv(page.rows),

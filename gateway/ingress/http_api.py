@@ -28,11 +28,11 @@ from typing import Any
 from aiohttp import web
 
 from gateway.ingress.http_errors import BadToken, error_body, status_for
+from gateway.ingress.http_query import Query, next_link
 from gateway.ingress.http_schema import inbound_json, message_json, parse_send_payload
 from gateway.ingress.http_shapes import quote_json
 from gateway.ingress.pipeline import SendResult, SendService
 from gateway.model.errors import (
-    InvalidField,
     NotCancellable,
     NotFound,
     PayloadTooLarge,
@@ -44,11 +44,11 @@ from gateway.model.message import MessageState
 from gateway.model.records import MessageView
 from gateway.ops.metric_sinks import IngressMetrics
 from gateway.store.base import Store
+from gateway.store.pages import inbound_page
 
-__all__ = ["CHANNEL", "MAX_INBOUND_LIMIT", "MessagesApi"]
+__all__ = ["CHANNEL", "MessagesApi"]
 
 CHANNEL = "http"
-MAX_INBOUND_LIMIT = 1000
 _MAX_TOKEN = 256
 
 
@@ -249,8 +249,14 @@ class MessagesApi:
 
     async def inbound(self, request: web.Request) -> web.Response:
         account = await self.account(request)
-        raw = request.query.get("limit", "100")
-        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_INBOUND_LIMIT:
-            raise InvalidField("limit", f"{raw[:20]!r}: a whole number, 1 to {MAX_INBOUND_LIMIT}")
-        rows = await self.store.list_inbound(account=account, limit=int(raw))
-        return _json({"inbound": [inbound_json(m) for m in rows]})
+        q = Query(request.query, ("since", "until", "limit", "cursor"))
+        page = await inbound_page(
+            self.store,
+            account,
+            since=q.time("since"),
+            until=q.time("until"),
+            cursor=q.text("cursor"),
+            limit=q.limit(),
+        )
+        body = {"inbound": [inbound_json(m) for m in page.replies], "next_cursor": page.next_cursor}
+        return _json(body, headers=next_link(request, page.next_cursor))

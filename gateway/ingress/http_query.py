@@ -10,13 +10,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection
 
+from aiohttp import web
 from multidict import MultiMapping
+from yarl import URL
 
 from gateway.model.errors import InvalidField, InvalidPayload
 from gateway.model.message import MessageState
 from gateway.store.pages import MAX_PAGE
 
-__all__ = ["DEFAULT_LIMIT", "Query", "UnknownParameter"]
+__all__ = ["DEFAULT_LIMIT", "Query", "UnknownParameter", "next_link"]
 
 DEFAULT_LIMIT = 100
 _EXAMPLE = "e.g. 2026-12-01T09:00:00Z or 2026-12-01T10:00:00+01:00"
@@ -80,3 +82,11 @@ class Query:
         if raw is not None and raw not in choices:
             raise InvalidField(name, f"{raw[:40]!r} is not one of {', '.join(choices)}")
         return raw
+
+
+def next_link(request: web.Request, cursor: str | None) -> dict[str, str] | None:
+    """The ``Link`` header to a list's next page (None on the last one)."""
+    if cursor is None:
+        return None
+    url: URL = request.rel_url.update_query(cursor=cursor)
+    return {"Link": f'<{url}>; rel="next"'}

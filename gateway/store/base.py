@@ -256,8 +256,17 @@ class Store(Protocol):
         ...
 
     async def list_inbound(
-        self, *, account: str | None = None, limit: int = 100
-    ) -> list[InboundMessage]: ...
+        self,
+        *,
+        account: str | None = None,
+        limit: int = 100,
+        since: float | None = None,
+        until: float | None = None,
+        before: str | None = None,
+    ) -> list[InboundMessage]:
+        """Replies, newest first (by id): those with ``since <= received_at < until``
+        and an id below ``before`` (a page's cursor)."""
+        ...
 
     # --- event outbox (written in the transaction of the change they report) -------
     async def add_event(self, *, account: str, kind: str, payload: Mapping[str, Any]) -> int:

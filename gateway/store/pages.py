@@ -1,5 +1,5 @@
 """Pages of an account's lists, for the HTTP API and the console alike: its
-messages and its credit journal, newest first, with opaque cursors.
+messages, its credit journal and its replies, newest first, with opaque cursors.
 
 A cursor is the key of the page's last row (gateway.store.spans): the next
 page holds the rows below it, so rows added meanwhile never shift or repeat
@@ -21,13 +21,15 @@ from typing import Any
 from gateway.accounting.journal import JournalRow
 from gateway.model.errors import InvalidField
 from gateway.model.message import MessageState
-from gateway.model.records import LedgerEntry, Message
+from gateway.model.records import InboundMessage, LedgerEntry, Message
 from gateway.store.base import Store
 
 __all__ = [
     "MAX_PAGE",
+    "InboundPage",
     "JournalPage",
     "MessagePage",
+    "inbound_page",
     "journal_page",
     "journal_rows",
     "message_page",
@@ -47,6 +49,12 @@ class MessagePage:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class JournalPage:
     rows: tuple[JournalRow, ...]  # newest first
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InboundPage:
+    replies: tuple[InboundMessage, ...]
     next_cursor: str | None
 
 
@@ -96,6 +104,18 @@ def parse_journal_cursor(cursor: str) -> int:
     match key:
         case [int(entry_id)] if not isinstance(entry_id, bool):
             return entry_id
+    raise InvalidField("cursor", "not a cursor of this list: pass next_cursor as it came")
+
+
+def inbound_cursor(m: InboundMessage) -> str:
+    return _encode("i", (m.id,))
+
+
+def parse_inbound_cursor(cursor: str) -> str:
+    key = _decode("i", cursor)
+    match key:
+        case [str(reply_id)] if len(reply_id) < _MAX_ID:
+            return reply_id
     raise InvalidField("cursor", "not a cursor of this list: pass next_cursor as it came")
 
 
@@ -159,3 +179,23 @@ async def journal_page(
     shown = list(reversed(found[1:] if more else found))  # the store's are oldest first
     rows = await journal_rows(store, shown)
     return JournalPage(rows=tuple(rows), next_cursor=journal_cursor(shown[-1]) if more else None)
+
+
+async def inbound_page(
+    store: Store,
+    account: str,
+    *,
+    since: float | None = None,
+    until: float | None = None,
+    cursor: str | None = None,
+    limit: int = 100,
+) -> InboundPage:
+    """The account's replies, newest first: up to ``limit`` below ``cursor``."""
+    _check_limit(limit)
+    before = parse_inbound_cursor(cursor) if cursor is not None else None
+    found = await store.list_inbound(
+        account=account, since=since, until=until, before=before, limit=limit + 1
+    )
+    shown = tuple(found[:limit])
+    more = len(found) > limit
+    return InboundPage(replies=shown, next_cursor=inbound_cursor(shown[-1]) if more else None)

@@ -1,11 +1,12 @@
-"""The windows of the account lists (messages, journal): a time range and a page's
-keyset, as SQL conditions both backends use.
+"""The windows of the account lists (messages, journal, replies): a time range and a
+page's keyset, as SQL conditions both backends use.
 
 A page's cursor is the key of its last row: (created_at, id) for messages read
-newest first, the entry id for the journal. A next page reads the rows below
-it, so rows inserted meanwhile (newer, larger keys) never shift a page.
-``mark(value)`` is the backend's placeholder for a parameter (``?`` for SQLite,
-``$n`` for PostgreSQL), which keeps the value and returns the text to use.
+newest first, the entry id for the journal, the reply's id for replies. A next
+page reads the rows below it, so rows inserted meanwhile (newer, larger keys)
+never shift a page. ``mark(value)`` is the backend's placeholder for a
+parameter (``?`` for SQLite, ``$n`` for PostgreSQL), which keeps the value and
+returns the text to use.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["JournalSpan", "Mark", "MessageSpan", "Placeholders"]
+__all__ = ["InboundSpan", "JournalSpan", "Mark", "MessageSpan", "Placeholders"]
 
 Mark = Callable[[object], str]
 
@@ -50,6 +51,24 @@ class JournalSpan:
             where.append(f"at < {mark(self.until)}")
         if self.before is not None:
             where.append(f"id < {mark(self.before)}")
+        return where
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InboundSpan:
+    since: float | None = None  # received_at >= since
+    until: float | None = None  # received_at < until
+    before: str | None = None  # id below this one (ids sort by the time they were stored)
+
+    def conditions(self, mark: Mark, *, key: str = "id") -> list[str]:
+        """``key``: the id as the backend orders it (PostgreSQL: bytewise, ``COLLATE "C"``)."""
+        where: list[str] = []
+        if self.since is not None:
+            where.append(f"received_at >= {mark(self.since)}")
+        if self.until is not None:
+            where.append(f"received_at < {mark(self.until)}")
+        if self.before is not None:
+            where.append(f"{key} < {mark(self.before)}")
         return where
 
 

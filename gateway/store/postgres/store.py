@@ -66,7 +66,7 @@ from gateway.store.postgres import enqueue as enq
 from gateway.store.postgres import queue as mq
 from gateway.store.postgres.connect import POOL_MAX, POOL_MIN, SERVER_GONE, open_pool
 from gateway.store.postgres.daemons import LEAD_RECHECK, Daemons
-from gateway.store.spans import JournalSpan, MessageSpan
+from gateway.store.spans import InboundSpan, JournalSpan, MessageSpan
 
 
 class PostgresStore:
@@ -258,10 +258,17 @@ class PostgresStore:
 
     # inbound messages as read (admin.py; they are stored with the message operations)
     async def list_inbound(
-        self, *, account: str | None = None, limit: int = 100
+        self,
+        *,
+        account: str | None = None,
+        limit: int = 100,
+        since: float | None = None,
+        until: float | None = None,
+        before: str | None = None,
     ) -> list[InboundMessage]:
+        span = InboundSpan(since=since, until=until, before=before)
         async with self._read() as conn:
-            return await admin.list_inbound(conn, account, limit)
+            return await admin.list_inbound(conn, account, limit, span)
 
     # --- ledger (ledger.py) ----------------------------------------------------
     async def topup(

@@ -45,6 +45,7 @@ from gateway.store.accounts import (
 )
 from gateway.store.base import Keep
 from gateway.store.columns import ACCOUNT_COLUMNS, SENDER_COLUMNS, account_from, sender_from
+from gateway.store.spans import InboundSpan, Placeholders
 from gateway.store.sqlite.rows import require_account
 
 
@@ -334,20 +335,22 @@ def phonebook_contacts(conn: sqlite3.Connection, account: str, name: str) -> lis
     return [PhonebookContact(name=n, number=k) for n, k in rows]
 
 
-def list_inbound(conn: sqlite3.Connection, account: str | None, limit: int) -> list[InboundMessage]:
+def list_inbound(
+    conn: sqlite3.Connection, account: str | None, limit: int, span: InboundSpan
+) -> list[InboundMessage]:
     cols = "id, account, link, source, destination, text, received_at"
-    if account is None:
-        rows = conn.execute(
-            f"SELECT {cols} FROM inbound ORDER BY id DESC LIMIT ?",  # noqa: S608
-            (limit,),
-        ).fetchall()
-    else:
+    mark = Placeholders(numbered=False)
+    where: list[str] = []
+    if account is not None:
         require_account(conn, account)
-        rows = conn.execute(
-            f"SELECT {cols} FROM inbound WHERE account = ? "  # noqa: S608
-            "ORDER BY id DESC LIMIT ?",
-            (account, limit),
-        ).fetchall()
+        where.append(f"account = {mark(account)}")
+    where += span.conditions(mark)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    rows = conn.execute(
+        f"SELECT {cols} FROM inbound {clause} "  # noqa: S608 (placeholders only)
+        f"ORDER BY id DESC LIMIT {mark(limit)}",
+        mark.params,
+    ).fetchall()
     return [
         InboundMessage(
             id=r[0],

@@ -37,7 +37,7 @@ from gateway.model.records import (
     WriterStats,
 )
 from gateway.store.base import KEEP, Keep
-from gateway.store.spans import JournalSpan, MessageSpan
+from gateway.store.spans import InboundSpan, JournalSpan, MessageSpan
 from gateway.store.sqlite import (
     admin,
     dispatch,
@@ -288,9 +288,16 @@ class SqliteStore:
         await self._engine.write(events.add_inbound, message, outbox=self.mqtt_outbox)
 
     async def list_inbound(
-        self, *, account: str | None = None, limit: int = 100
+        self,
+        *,
+        account: str | None = None,
+        limit: int = 100,
+        since: float | None = None,
+        until: float | None = None,
+        before: str | None = None,
     ) -> list[InboundMessage]:
-        return await self._engine.read(admin.list_inbound, account, limit)
+        span = InboundSpan(since=since, until=until, before=before)
+        return await self._engine.read(admin.list_inbound, account, limit, span)
 
     async def add_inbound_part(
         self, part: InboundPart, *, account: str | None, now: float

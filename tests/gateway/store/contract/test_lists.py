@@ -4,7 +4,7 @@ requests with their reason, on every backend."""
 from __future__ import annotations
 
 from gateway.model.message import SenderKind, SenderStatus
-from gateway.model.records import Enqueued, EntryKind
+from gateway.model.records import Enqueued, EntryKind, InboundMessage
 from gateway.store.base import Store
 from tests.clock import FakeClock
 from tests.gateway.store.contract.accounts import make_account
@@ -79,3 +79,25 @@ async def test_sender_request_keeps_its_reason(any_store: Store) -> None:
     )
     assert (refused.request_reason, refused.reason) == ("our brand", "brand not proven")
     assert await any_store.list_senders("acme") == [refused]
+
+
+async def test_replies_page_by_id_within_a_time_range(any_store: Store) -> None:
+    await any_store.create_account("acme")
+    for i in range(5):
+        await any_store.add_inbound(
+            InboundMessage(
+                id=f"IN{i}",
+                account="acme",
+                link="op-a",
+                source="+33612345678",
+                destination="+33700000000",
+                text=f"reply {i}",
+                received_at=1000.0 + i,
+            )
+        )
+    first = await any_store.list_inbound(account="acme", limit=2)
+    assert [m.id for m in first] == ["IN4", "IN3"]
+    rest = await any_store.list_inbound(account="acme", before="IN3")
+    assert [m.id for m in rest] == ["IN2", "IN1", "IN0"]
+    window = await any_store.list_inbound(account="acme", since=1001, until=1003)
+    assert [m.id for m in window] == ["IN2", "IN1"]
