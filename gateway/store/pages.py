@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 MAX_PAGE = 1000  # rows per page
-_MAX_CURSOR = 200  # characters
+_MAX_CURSOR = 400  # characters
 _MAX_ID = 64
 
 
