@@ -13,15 +13,13 @@ applies changes and saves it, so concurrent senders serialise on the account.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gateway.model.errors import AlreadyExists, InsufficientCredit, MonthlyCapReached, UserError
-from gateway.model.isotime import iso, month_of
+from gateway.model.isotime import month_of
 from gateway.model.records import Balance, CreditCrossing, LedgerEntry, LedgerResult
 
 DEFAULT_MIN_TOPUP = 100
@@ -159,29 +157,6 @@ def repeated_topup(existing: LedgerEntry, amount: int) -> LedgerResult:
     return LedgerResult(entry=existing, duplicate=True)
 
 
-HISTORY_CSV_HEADER = ("date", "kind", "amount", "balance_after", "reference", "message_id", "note")
-
-
-def history_csv(entries: Iterable[LedgerEntry]) -> str:
-    """The journal as CSV for an accountant (ISO 8601 UTC dates, signed amounts)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(HISTORY_CSV_HEADER)
-    for e in entries:
-        writer.writerow(
-            (
-                iso(e.at),
-                e.kind.value,
-                e.amount,
-                e.balance_after,
-                e.reference or "",
-                e.message_id or "",
-                e.note or "",
-            )
-        )
-    return out.getvalue()
-
-
 class LedgerStore(Protocol):
     """What :class:`Ledger` needs of a store (:class:`gateway.store.base.Store` has it)."""
 
@@ -190,7 +165,15 @@ class LedgerStore(Protocol):
     ) -> LedgerResult: ...
     async def adjust(self, account: str, amount: int, *, note: str) -> LedgerResult: ...
     async def balance(self, account: str) -> Balance: ...
-    async def history(self, account: str, *, limit: int | None = None) -> list[LedgerEntry]: ...
+    async def history(
+        self,
+        account: str,
+        *,
+        limit: int | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        before: int | None = None,
+    ) -> list[LedgerEntry]: ...
     async def verify_ledger(self) -> dict[str, tuple[int, int]]: ...
 
 

@@ -7,9 +7,11 @@ import argparse
 import sys
 from typing import Any
 
-from gateway.accounting.ledger import history_csv, parse_amount
-from gateway.cli.runtime import Context, emit_json, fields, iso, run, table
+from gateway.accounting.journal import journal_csv
+from gateway.accounting.ledger import parse_amount
+from gateway.cli.runtime import Context, emit_json, fields, iso, parse_time, run, table
 from gateway.model.records import LedgerEntry
+from gateway.store.pages import journal_rows
 
 
 def entry_doc(e: LedgerEntry) -> dict[str, Any]:
@@ -45,6 +47,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     hist = acts.add_parser("history", parents=[common], help="the account's journal")
     hist.add_argument("account")
     hist.add_argument("--csv", action="store_true", help="CSV for accounting")
+    hist.add_argument("--since", metavar="ISO8601", help="entries from this time on")
+    hist.add_argument("--until", metavar="ISO8601", help="entries before this time")
     hist.add_argument("--limit", type=int, default=None, help="only the last N entries")
     hist.set_defaults(handler=_history)
     adj = acts.add_parser("adjust", parents=[common], help="manual correction with a reason")
@@ -95,10 +99,13 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
+    since = parse_time(args.since, what="--since") if args.since else None
+    until = parse_time(args.until, what="--until") if args.until else None
+
     async def work(ctx: Context) -> int:
-        entries = await ctx.ledger.history(args.account, limit=args.limit)
+        entries = await ctx.store.history(args.account, limit=args.limit, since=since, until=until)
         if args.csv:
-            sys.stdout.write(history_csv(entries))
+            sys.stdout.write(journal_csv(await journal_rows(ctx.store, entries)))
         elif ctx.json:
             emit_json({"account": args.account, "entries": [entry_doc(e) for e in entries]})
         else:

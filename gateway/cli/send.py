@@ -18,7 +18,8 @@ from typing import Any
 
 from gateway.cli.phonebook import report_rows
 from gateway.cli.runtime import Context, bulk_exit, emit_json, parse_time, run
-from gateway.ingress.pipeline import SendRequest, SendResult, SendService
+from gateway.ingress.http_shapes import quote_json
+from gateway.ingress.pipeline import Quote, SendRequest, SendResult, SendService
 from gateway.ingress.recipient_csv import read_recipient_file
 from gateway.ingress.recipients import merge_recipients, normalize_e164
 from gateway.model.errors import InvalidRecipient, UserError
@@ -56,6 +57,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         metavar="CLIENT_REF",
         help="idempotency key: the same ref and request return the same ids",
     )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="quote segments and credits per recipient; store and send nothing",
+    )
     p.set_defaults(handler=_send)
 
 
@@ -89,12 +95,8 @@ def _send(args: argparse.Namespace) -> int:
     msg_class = MessageClass(args.msg_class) if args.msg_class else MessageClass.STANDARD
 
     async def work(ctx: Context) -> int:
-        book: list[str] = []
-        if args.phonebook:
-            contacts = await ctx.store.phonebook_contacts(args.account, args.phonebook)
-            book = [c.number for c in contacts]
-        recipients = merge_recipients(given, from_file, book)
-        if not recipients:
+        recipients = merge_recipients(given, from_file)
+        if not recipients and not args.phonebook:
             detail = f" ({invalid} invalid rows skipped)" if invalid else ""
             raise InvalidRecipient(f"no valid recipient{detail}")
         service = SendService(
@@ -102,28 +104,48 @@ def _send(args: argparse.Namespace) -> int:
             log=ctx.log,
             on_crossing=lambda account: ctx.metrics.credit_low_crossed(account=account),
         )
+        request = SendRequest(
+            account=args.account,
+            sender=args.sender,
+            recipients=recipients,
+            text=text,
+            msg_class=msg_class,
+            send_at=send_at,
+            validity=args.validity,
+            priority=args.priority,
+            client_ref=args.ref,
+            phonebook=args.phonebook or None,
+        )
+        if args.dry_run:
+            return _dry_run(ctx, await service.quote(request), invalid=invalid)
         try:
-            result = await service.send(
-                SendRequest(
-                    account=args.account,
-                    sender=args.sender,
-                    recipients=recipients,
-                    text=text,
-                    msg_class=msg_class,
-                    send_at=send_at,
-                    validity=args.validity,
-                    priority=args.priority,
-                    client_ref=args.ref,
-                )
-            )
+            result = await service.send(request)
         except UserError as exc:
             ctx.metrics.message_rejected(account=args.account, reason=exc.code)
             raise
         _count(ctx, args.account, result)
-        _print(ctx, result, invalid=invalid, asked=len(recipients), ref=args.ref)
+        asked = len(result.accepted) + len(result.refused)
+        _print(ctx, result, invalid=invalid, asked=asked, ref=args.ref)
         return bulk_exit(done=len(result.accepted), refused=len(result.refused) + invalid)
 
     return run(args, work)
+
+
+def _dry_run(ctx: Context, quote: Quote, *, invalid: int) -> int:
+    """What the send would take (the same rules, through SendService.quote)."""
+    if ctx.json:
+        emit_json({**quote_json(quote), "invalid_rows": invalid})
+    else:
+        sys.stdout.write("".join(f"{r.destination} {r.credits}\n" for r in quote.recipients))
+        for r in quote.refused[:SHOWN_REFUSALS]:
+            print(f"smsgw: {r.destination} would be refused: {r.error}", file=sys.stderr)
+        print(
+            f"smsgw: dry run: {len(quote.recipients)} recipient(s), {quote.segments} "
+            f"segment(s) each ({quote.encoding}, {quote.characters} characters), "
+            f"{quote.credits} credits; nothing stored",
+            file=sys.stderr,
+        )
+    return bulk_exit(done=len(quote.recipients), refused=len(quote.refused) + invalid)
 
 
 def _count(ctx: Context, account: str, result: SendResult) -> None:

@@ -7,7 +7,7 @@ import argparse
 from typing import Any
 
 from gateway.cli.runtime import Context, emit_json, iso, run, table
-from gateway.ingress.senders import parse_sender
+from gateway.ingress.senders import parse_sender, request_sender
 from gateway.model.message import SenderKind, SenderStatus
 from gateway.model.records import Sender
 
@@ -19,6 +19,7 @@ def sender_doc(s: Sender) -> dict[str, Any]:
         "kind": s.kind.value,
         "status": s.status.value,
         "reason": s.reason,
+        "request_reason": s.request_reason,
         "updated_at": iso(s.updated_at),
     }
 
@@ -35,6 +36,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         help="alpha (1-11 GSM characters), shortcode (3-8 digits), number (E.164);"
         " guessed when omitted",
     )
+    add.add_argument("--reason", help="why the account needs it (kept for the operator)")
     add.set_defaults(handler=_add)
     for name, status in (("approve", SenderStatus.APPROVED), ("refuse", SenderStatus.REFUSED)):
         q = acts.add_parser(name, parents=[common], help=f"{name} a sender")
@@ -57,10 +59,14 @@ def _print(ctx: Context, s: Sender) -> None:
 
 
 def _add(args: argparse.Namespace) -> int:
-    address = parse_sender(args.sender, SenderKind(args.kind) if args.kind else None)
+    kind = SenderKind(args.kind) if args.kind else None
+    parse_sender(args.sender, kind)  # refused before opening the store
 
     async def work(ctx: Context) -> int:
-        _print(ctx, await ctx.store.add_sender(args.account, address.value, address.kind))
+        added = await request_sender(
+            ctx.store, args.account, args.sender, kind=kind, reason=args.reason
+        )
+        _print(ctx, added)
         return 0
 
     return run(args, work)

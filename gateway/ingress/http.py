@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry
 
 from gateway.accounting.ledger import DEFAULT_MIN_TOPUP
 from gateway.accounting.orders import Orders
+from gateway.ingress.http_account import AccountApi
 from gateway.ingress.http_api import MessagesApi
 from gateway.ingress.http_errors import error_middleware
 from gateway.ingress.http_limits import (
@@ -33,6 +34,7 @@ from gateway.ingress.http_limits import (
     RateLimitedLog,
     accept_error_handler,
 )
+from gateway.ingress.http_openapi import openapi_page
 from gateway.ingress.http_operations import (
     LocalOperations,
     Operations,
@@ -106,7 +108,10 @@ def build_app(
     )
     middlewares = [error_middleware(logger=logger, max_body=max_body)]
     app = web.Application(middlewares=middlewares, client_max_size=max_body)
+    account = AccountApi(store=store, authenticate=api.account, read_body=api.body, logger=logger)
     app.router.add_post("/v1/messages", api.send)
+    app.router.add_get("/v1/messages", account.messages, allow_head=False)
+    app.router.add_post("/v1/quote", api.quote)
     app.router.add_get("/v1/messages/{id}", api.get_message, allow_head=False)
     app.router.add_post("/v1/messages/{id}/cancel", api.cancel)
     app.router.add_get("/v1/balance", api.balance, allow_head=False)
@@ -114,6 +119,12 @@ def build_app(
     app.router.add_post("/v1/orders", orders.create)
     app.router.add_get("/v1/orders", orders.list, allow_head=False)
     app.router.add_get("/v1/stoplist", orders.stoplist, allow_head=False)
+    app.router.add_get("/v1/journal", account.journal, allow_head=False)
+    app.router.add_get("/v1/senders", account.senders, allow_head=False)
+    app.router.add_post("/v1/senders", account.request_sender)
+    app.router.add_get("/v1/tokens", account.tokens, allow_head=False)
+    app.router.add_delete("/v1/tokens/{id}", account.revoke_token)
+    app.router.add_get("/openapi.json", openapi_page, allow_head=False)
     app.router.add_get("/metrics", pages.metrics_page)
     app.router.add_get("/healthz", pages.healthz)
     app.router.add_get("/readyz", pages.readyz)

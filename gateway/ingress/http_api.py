@@ -1,5 +1,6 @@
-"""The HTTP API's /v1 handlers (README: HTTP API): sends, message status and
-cancel, balance, inbound.
+"""The HTTP API's /v1 handlers (README: HTTP API): sends and quotes, message status
+and cancel, balance, inbound (the account's lists, senders and tokens are
+gateway.ingress.http_account's).
 
 Choices made here:
 
@@ -27,10 +28,11 @@ from typing import Any
 from aiohttp import web
 
 from gateway.ingress.http_errors import BadToken, error_body, status_for
+from gateway.ingress.http_query import Query, next_link
 from gateway.ingress.http_schema import inbound_json, message_json, parse_send_payload
+from gateway.ingress.http_shapes import quote_json
 from gateway.ingress.pipeline import SendResult, SendService
 from gateway.model.errors import (
-    InvalidField,
     NotCancellable,
     NotFound,
     PayloadTooLarge,
@@ -42,11 +44,11 @@ from gateway.model.message import MessageState
 from gateway.model.records import MessageView
 from gateway.ops.metric_sinks import IngressMetrics
 from gateway.store.base import Store
+from gateway.store.pages import inbound_page
 
-__all__ = ["CHANNEL", "MAX_INBOUND_LIMIT", "MessagesApi"]
+__all__ = ["CHANNEL", "MessagesApi"]
 
 CHANNEL = "http"
-MAX_INBOUND_LIMIT = 1000
 _MAX_TOKEN = 256
 
 
@@ -103,6 +105,20 @@ class MessagesApi:
             raise NotFound(f"no message {message_id!r}")
         return view
 
+    async def body(self, request: web.Request) -> bytes:
+        """The request's body, within the size and time limits."""
+        if request.content_length is not None and request.content_length > self.max_body:
+            raise PayloadTooLarge(request.content_length, self.max_body)
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                return await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise PayloadTooLarge(None, self.max_body) from None
+        except TimeoutError:
+            raise RequestTimeout(
+                f"the request body did not arrive within {self.body_timeout:g} seconds"
+            ) from None
+
     def rejected(self, account: str, reason: str, count: int = 1) -> None:
         if self.metrics is not None:
             self.metrics.message_rejected(account=account, reason=reason, count=count)
@@ -116,17 +132,7 @@ class MessagesApi:
             self.rejected("", exc.code)
             raise
         try:
-            if request.content_length is not None and request.content_length > self.max_body:
-                raise PayloadTooLarge(request.content_length, self.max_body)
-            try:
-                async with asyncio.timeout(self.body_timeout):
-                    data = await request.read()
-            except web.HTTPRequestEntityTooLarge:
-                raise PayloadTooLarge(None, self.max_body) from None
-            except TimeoutError:
-                raise RequestTimeout(
-                    f"the request body did not arrive within {self.body_timeout:g} seconds"
-                ) from None
+            data = await self.body(request)
             send_request = parse_send_payload(data, account=account, max_bytes=self.max_body)
             result = await self.send_service.send(send_request)
         except UserError as exc:
@@ -136,6 +142,15 @@ class MessagesApi:
             )
             raise
         return self.send_response(account, result)
+
+    async def quote(self, request: web.Request) -> web.Response:
+        """What the same body would cost at ``POST /v1/messages``; nothing is stored."""
+        account = await self.account(request)
+        data = await self.body(request)
+        quote = await self.send_service.quote(
+            parse_send_payload(data, account=account, max_bytes=self.max_body)
+        )
+        return _json(quote_json(quote))
 
     def send_response(self, account: str, result: SendResult) -> web.Response:
         messages = [
@@ -234,8 +249,14 @@ class MessagesApi:
 
     async def inbound(self, request: web.Request) -> web.Response:
         account = await self.account(request)
-        raw = request.query.get("limit", "100")
-        if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_INBOUND_LIMIT:
-            raise InvalidField("limit", f"{raw[:20]!r}: a whole number, 1 to {MAX_INBOUND_LIMIT}")
-        rows = await self.store.list_inbound(account=account, limit=int(raw))
-        return _json({"inbound": [inbound_json(m) for m in rows]})
+        q = Query(request.query, ("since", "until", "limit", "cursor"))
+        page = await inbound_page(
+            self.store,
+            account,
+            since=q.time("since"),
+            until=q.time("until"),
+            cursor=q.text("cursor"),
+            limit=q.limit(),
+        )
+        body = {"inbound": [inbound_json(m) for m in page.replies], "next_cursor": page.next_cursor}
+        return _json(body, headers=next_link(request, page.next_cursor))

@@ -40,6 +40,8 @@ service (:meth:`gateway.ingress.pipeline.SendService.send`), checked there for e
 front door, HTTP, MQTT and the CLI alike, with the code ``invalid_value``
 (``empty_text`` for the text).
 - ``callback_url``: an ``http://`` or ``https://`` URL with a host.
+- ``phonebook``: the name of one of the account's phonebooks: its contacts
+  are recipients too (after ``to``, which may then be absent or empty).
 - Unknown fields and repeated keys are refused, so a typo (``"sendat"``) never
   silently sends at once.
 """
@@ -68,7 +70,7 @@ from gateway.model.errors import (
     WrongType,
 )
 from gateway.model.isotime import iso_utc
-from gateway.model.message import MessageClass
+from gateway.model.message import MessageClass, SenderKind
 from gateway.model.records import InboundMessage, MessageView
 
 __all__ = [
@@ -80,6 +82,7 @@ __all__ = [
     "iso_time",
     "message_json",
     "parse_send_payload",
+    "parse_sender_request",
     "payload_client_ref",
 ]
 
@@ -96,8 +99,11 @@ FIELDS = (
     "priority",
     "client_ref",
     "callback_url",
+    "phonebook",
 )
-REQUIRED = ("from", "to", "text")
+REQUIRED = ("from", "text")  # and "to" unless a phonebook is named
+SENDER_FIELDS = ("value", "kind", "reason")
+MAX_PHONEBOOK = 100
 _CLASSES = {"flash": MessageClass.FLASH, "sim": MessageClass.SIM}
 
 
@@ -116,8 +122,12 @@ def parse_send_payload(
     for name in REQUIRED:
         if name not in body:
             raise MissingField(name)
+    phonebook = _phonebook(body)
+    if "to" not in body and phonebook is None:
+        raise MissingField("to")
     sender = _sender(body["from"])
-    recipients = _recipients(body["to"])
+    to = body.get("to")
+    recipients = () if phonebook is not None and to in (None, []) else _recipients(to)
     text = _string(body, "text")
     if text is None:
         raise WrongType("text", "a string", "null")
@@ -133,7 +143,28 @@ def parse_send_payload(
         priority=0 if priority is None else priority,
         client_ref=_string(body, "client_ref"),
         callback_url=_callback_url(body),
+        phonebook=phonebook,
     )
+
+
+def parse_sender_request(data: bytes) -> tuple[str, SenderKind | None, str | None]:
+    """``POST /v1/senders``: (value, kind or None to guess it, reason)."""
+    body = _decode(data)
+    if not isinstance(body, dict):
+        raise PayloadNotObject(f"the payload must be a JSON object, not {_kind(body)}")
+    unknown = [key for key in body if key not in SENDER_FIELDS]
+    if unknown:
+        raise UnknownField(unknown, list(SENDER_FIELDS))
+    if "value" not in body:
+        raise MissingField("value")
+    value = _string(body, "value")
+    if value is None:
+        raise WrongType("value", "a string", "null")
+    kind = _string(body, "kind")
+    if kind is not None and kind not in {k.value for k in SenderKind}:
+        names = ", ".join(k.value for k in SenderKind)
+        raise InvalidField("kind", f"{_shown(kind)} is not one of null, {names}")
+    return value, None if kind is None else SenderKind(kind), _string(body, "reason")
 
 
 def payload_client_ref(data: bytes) -> str | None:
@@ -266,6 +297,13 @@ def _recipients(value: Any) -> tuple[str, ...]:
         except InvalidRecipient as exc:
             raise InvalidRecipient(f"{field}: {exc}") from None
     return tuple(numbers)
+
+
+def _phonebook(body: Mapping[str, Any]) -> str | None:
+    value = _string(body, "phonebook")
+    if value is not None and not 0 < len(value) <= MAX_PHONEBOOK:
+        raise InvalidField("phonebook", f"a phonebook's name: 1 to {MAX_PHONEBOOK} characters")
+    return value
 
 
 def _msg_class(body: Mapping[str, Any]) -> MessageClass:

@@ -18,6 +18,7 @@ are returned.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -26,15 +27,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.accounting.pricing import PriceList
-from gateway.codec import analyze
+from gateway.codec import Analysis, analyze
 from gateway.events.callbacks import CallbackPolicy
 from gateway.ingress.accept_log import AcceptLog
+from gateway.ingress.recipients import merge_recipients
 from gateway.ingress.senders import parse_sender
 from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.errors import (
     ClientRefConflict,
     EmptyText,
     InvalidRecipient,
+    NotFound,
     OutOfRange,
     SenderNotAllowed,
     UserError,
@@ -75,6 +78,40 @@ class SendRequest:
     client_ref: str | None = None
     callback_url: str | None = None
     origin: EsmeOrigin | None = None  # set by the SMPP server: receipts go back to the ESME
+    phonebook: str | None = None  # every contact of this phonebook of the account, too
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuotedRecipient:
+    destination: str
+    credits: int  # segments x the destination's price
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Quote:
+    """What a send would cost (:meth:`SendService.quote`): nothing is stored."""
+
+    encoding: str
+    characters: int
+    segments: int  # per recipient
+    recipients: tuple[QuotedRecipient, ...]
+    refused: tuple[Refused, ...]  # recipients a send would refuse (no price)
+
+    @property
+    def credits(self) -> int:
+        return sum(r.credits for r in self.recipients)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Prepared:
+    """A request checked, its sender approved, its text counted, its recipients priced."""
+
+    request: SendRequest  # with the phonebook's numbers among its recipients
+    sender: str
+    kind: Any
+    info: Analysis
+    priced: tuple[tuple[str, int], ...]  # (destination, credits per segment)
+    refused: tuple[Refused, ...]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,6 +134,8 @@ def body_hash(request: SendRequest) -> str:
         "priority": request.priority,
         "callback_url": request.callback_url,
     }
+    if request.phonebook is not None:
+        body["phonebook"] = request.phonebook
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
@@ -242,15 +281,27 @@ class SendService:
             if self._on_crossing is not None:
                 self._on_crossing(c.account)
 
-    async def send(self, request: SendRequest) -> SendResult:
+    async def _with_phonebook(self, request: SendRequest) -> SendRequest:
+        """The request with its phonebook's numbers after its own (each number once)."""
+        if request.phonebook is None:
+            return request
+        try:
+            contacts = await self._store.phonebook_contacts(request.account, request.phonebook)
+        except NotFound as exc:
+            raise InvalidRecipient(str(exc)) from None
+        numbers = merge_recipients(request.recipients, (c.number for c in contacts))
+        return dataclasses.replace(request, recipients=numbers)
+
+    async def _prepare(self, request: SendRequest) -> _Prepared:
+        """The rules of a send up to its price, shared by :meth:`send` and :meth:`quote`."""
+        request = await self._with_phonebook(request)
         self._check(request)
         if request.callback_url is not None:
             self._callbacks.check_url(request.callback_url)
         sender, kind, prices = await self._context(request.account, request.sender)
         info = analyze(request.text, national=self._national)
-        digest = body_hash(request) if request.client_ref is not None else None
         refused: list[Refused] = []
-        batch: list[NewMessage] = []
+        priced: list[tuple[str, int]] = []
         numbers = list(dict.fromkeys(request.recipients))
         # one read for the whole request, never cached: a STOP applies to the next send
         on_stoplist = await self._store.stopped_numbers(request.account, numbers)
@@ -259,10 +310,40 @@ class SendService:
                 refused.append(Refused(destination=number, error=stopped(request.account, number)))
                 continue
             try:
-                price = prices.price(number)
+                priced.append((number, prices.price(number)))
             except UserError as exc:
                 refused.append(Refused(destination=number, error=exc))
-                continue
+        return _Prepared(
+            request=request,
+            sender=sender,
+            kind=kind,
+            info=info,
+            priced=tuple(priced),
+            refused=tuple(refused),
+        )
+
+    async def quote(self, request: SendRequest) -> Quote:
+        """What :meth:`send` would take and refuse, and the credits; stores nothing
+        (the balance is not checked: credit is debited, and may run out, at the send)."""
+        ready = await self._prepare(request)
+        return Quote(
+            encoding=ready.info.encoding,
+            characters=ready.info.characters,
+            segments=ready.info.segments,
+            recipients=tuple(
+                QuotedRecipient(destination=number, credits=price * ready.info.segments)
+                for number, price in ready.priced
+            ),
+            refused=ready.refused,
+        )
+
+    async def send(self, request: SendRequest) -> SendResult:
+        digest = body_hash(request) if request.client_ref is not None else None
+        ready = await self._prepare(request)
+        request, sender, kind, info = ready.request, ready.sender, ready.kind, ready.info
+        refused = list(ready.refused)
+        batch: list[NewMessage] = []
+        for number, price in ready.priced:
             batch.append(
                 NewMessage(
                     account=request.account,

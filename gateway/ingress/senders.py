@@ -27,16 +27,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.ingress.recipients import check_e164
-from gateway.model.errors import InvalidSender
+from gateway.model.errors import InvalidField, InvalidSender
 from gateway.model.message import SenderKind
+from gateway.model.records import Sender
 from gateway.model.senders import KIND_LABELS
+from gateway.store.base import Store
 
 __all__ = [
     "ALPHA_MAX_LENGTH",
     "GSM_BASIC",
+    "MAX_REQUEST_REASON",
     "SHORTCODE_LENGTHS",
     "SenderAddress",
     "parse_sender",
+    "request_sender",
 ]
 
 # GSM 03.38 (3GPP TS 23.038 section 6.2.1) default alphabet, basic table; the
@@ -139,3 +143,18 @@ _CHECKS: dict[SenderKind, Callable[[str], tuple[str | None, str]]] = {
     SenderKind.SHORTCODE: _check_shortcode,
     SenderKind.NUMBER: check_e164,
 }
+
+
+MAX_REQUEST_REASON = 500  # characters
+
+
+async def request_sender(
+    store: Store, account: str, raw: str, *, kind: SenderKind | None = None, reason: str | None
+) -> Sender:
+    """Ask for a sender for ``account`` (pending until an operator approves it), with
+    why: the API's, the console's and ``smsgw sender add``'s one way to do it."""
+    address = parse_sender(raw, kind)
+    why = reason.strip() if reason is not None else None
+    if why is not None and len(why) > MAX_REQUEST_REASON:
+        raise InvalidField("reason", f"longer than {MAX_REQUEST_REASON} characters")
+    return await store.add_sender(account, address.value, address.kind, reason=why or None)

@@ -70,6 +70,7 @@ class Sender:
     reason: str | None  # why it was refused
     created_at: float
     updated_at: float
+    request_reason: str | None = None  # why the account asked for it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -95,7 +95,12 @@ class Store(Protocol):
         ...
 
     # --- senders, prices, phonebooks -------------------------------------------
-    async def add_sender(self, account: str, value: str, kind: SenderKind) -> Sender: ...
+    async def add_sender(
+        self, account: str, value: str, kind: SenderKind, *, reason: str | None = None
+    ) -> Sender:
+        """Request a sender (pending until approved); ``reason``: why, kept for the operator."""
+        ...
+
     async def set_sender_status(
         self, account: str, value: str, status: SenderStatus, *, reason: str | None = None
     ) -> Sender: ...
@@ -130,7 +135,19 @@ class Store(Protocol):
     ) -> LedgerResult: ...
     async def adjust(self, account: str, amount: int, *, note: str) -> LedgerResult: ...
     async def balance(self, account: str) -> Balance: ...
-    async def history(self, account: str, *, limit: int | None = None) -> list[LedgerEntry]: ...
+    async def history(
+        self,
+        account: str,
+        *,
+        limit: int | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        before: int | None = None,
+    ) -> list[LedgerEntry]:
+        """The account's entries, oldest first: the last ``limit`` (None: all) of those
+        with ``since <= at < until`` and an id below ``before`` (a page's cursor)."""
+        ...
+
     async def verify_ledger(self) -> dict[str, tuple[int, int]]: ...
 
     # --- messages ----------------------------------------------------------------
@@ -163,8 +180,15 @@ class Store(Protocol):
         account: str | None = None,
         state: MessageState | None = None,
         since: float | None = None,
+        until: float | None = None,
+        before: tuple[float, str] | None = None,
         limit: int = 100,
-    ) -> list[Message]: ...
+    ) -> list[Message]:
+        """Newest first by (created_at, id): those with ``since <= created_at < until``
+        and a key (created_at, id) below ``before`` (a page's cursor). NotFound for an
+        unknown account."""
+        ...
+
     async def count_by_state(self) -> dict[MessageState, int]:
         """Messages per state, final ones too (reads every message)."""
         ...
@@ -237,8 +261,17 @@ class Store(Protocol):
         ...
 
     async def list_inbound(
-        self, *, account: str | None = None, limit: int = 100
-    ) -> list[InboundMessage]: ...
+        self,
+        *,
+        account: str | None = None,
+        limit: int = 100,
+        since: float | None = None,
+        until: float | None = None,
+        before: str | None = None,
+    ) -> list[InboundMessage]:
+        """Replies, newest first (by id): those with ``since <= received_at < until``
+        and an id below ``before`` (a page's cursor)."""
+        ...
 
     # --- credit orders (rules: gateway.accounting.orders) --------------------------
     async def create_order(self, account: str, amount: int) -> Order:

@@ -26,7 +26,7 @@ Row = Sequence[Any]
 ACCOUNT_COLUMNS = (
     "name, balance, credit_limit, monthly_cap, alert_below, month, month_spent, created_at"
 )
-SENDER_COLUMNS = "account, value, kind, status, reason, created_at, updated_at"
+SENDER_COLUMNS = "account, value, kind, status, reason, created_at, updated_at, request_reason"
 LEDGER_COLUMNS = "id, account, at, kind, amount, balance_after, reference, message_id, note"
 MESSAGE_COLUMNS = (
     "id, account, sender, sender_kind, destination, text, encoding, segments, price, credits, "
@@ -60,6 +60,7 @@ def sender_from(row: Row) -> Sender:
         reason=row[4],
         created_at=row[5],
         updated_at=row[6],
+        request_reason=row[7],
     )
 
 

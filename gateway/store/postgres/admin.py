@@ -40,6 +40,7 @@ from gateway.store.accounts import (
 from gateway.store.base import Keep
 from gateway.store.columns import ACCOUNT_COLUMNS, account_from
 from gateway.store.metric_counts import count_from, count_rows
+from gateway.store.spans import InboundSpan, Placeholders
 
 TOKEN_COLUMNS = "id, account, prefix, created_at"  # noqa: S105 (column names, no secret)
 INBOUND_COLUMNS = "id, account, link, source, destination, text, received_at"
@@ -250,15 +251,20 @@ async def phonebook_contacts(conn: Any, account: str, name: str) -> list[Phonebo
 # --- inbound (reads) -----------------------------------------------------------------
 
 
-async def list_inbound(conn: Any, account: str | None, limit: int) -> list[InboundMessage]:
+async def list_inbound(
+    conn: Any, account: str | None, limit: int, span: InboundSpan
+) -> list[InboundMessage]:
+    mark = Placeholders(numbered=True)
+    where: list[str] = []
     if account is not None:
         await require_account(conn, account)
+        where.append(f"account = {mark(account)}")
+    where += span.conditions(mark, key='id COLLATE "C"')
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
     rows = await conn.fetch(
-        f"SELECT {INBOUND_COLUMNS} FROM inbound "  # noqa: S608 (constant column list)
-        "WHERE $1::text IS NULL OR account = $1 "
-        'ORDER BY id COLLATE "C" DESC LIMIT $2',
-        account,
-        rows_limit(limit),
+        f"SELECT {INBOUND_COLUMNS} FROM inbound {clause} "  # noqa: S608 (placeholders only)
+        f'ORDER BY id COLLATE "C" DESC LIMIT {mark(rows_limit(limit))}',
+        *mark.params,
     )
     return [
         InboundMessage(

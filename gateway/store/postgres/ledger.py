@@ -21,6 +21,7 @@ from gateway.accounting.ledger import AccountState, repeated_topup
 from gateway.model.records import Balance, EntryKind, LedgerEntry, LedgerResult
 from gateway.store.accounts import unknown_account
 from gateway.store.columns import LEDGER_COLUMNS, entry_from
+from gateway.store.spans import JournalSpan, Placeholders
 
 _STATE = (
     "SELECT name, balance, credit_limit, monthly_cap, alert_below, month, month_spent, "
@@ -144,15 +145,19 @@ async def balance(conn: Any, account: str, now: float) -> Balance:
     return (await load_state(conn, account, lock=False)).summary(now)
 
 
-async def history(conn: Any, account: str, limit: int | None) -> list[LedgerEntry]:
-    """The account's entries, oldest first: the last ``limit`` (None: all)."""
+async def history(
+    conn: Any, account: str, limit: int | None, span: JournalSpan
+) -> list[LedgerEntry]:
+    """The account's entries in ``span``, oldest first: the last ``limit`` (None: all)."""
+    mark = Placeholders(numbered=True)
+    where = " AND ".join([f"account = {mark(account)}", *span.conditions(mark)])
+    last = mark(None if limit is None or limit < 0 else limit)
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         await load_state(conn, account, lock=False)  # NotFound for an unknown account
         rows = await conn.fetch(
-            f"SELECT * FROM (SELECT {LEDGER_COLUMNS} FROM ledger "  # noqa: S608 (constant)
-            "WHERE account = $1 ORDER BY id DESC LIMIT $2) AS last ORDER BY id",
-            account,
-            None if limit is None or limit < 0 else limit,
+            f"SELECT * FROM (SELECT {LEDGER_COLUMNS} FROM ledger "  # noqa: S608 (placeholders)
+            f"WHERE {where} ORDER BY id DESC LIMIT {last}) AS last ORDER BY id",
+            *mark.params,
         )
     return [entry_from(r) for r in rows]
 

@@ -24,6 +24,7 @@ from gateway.store.columns import MESSAGE_COLUMNS, SEGMENT_COLUMNS, message_from
 from gateway.store.postgres.dispatch import finish
 from gateway.store.postgres.ledger import load_state
 from gateway.store.postgres.rows import row_count
+from gateway.store.spans import MessageSpan, Placeholders
 
 _QUEUED = MessageState.QUEUED
 
@@ -158,27 +159,22 @@ async def list_messages(
     conn: Any,
     account: str | None,
     state: MessageState | None,
-    since: float | None,
+    span: MessageSpan,
     limit: int,
 ) -> list[Message]:
+    mark = Placeholders(numbered=True)
     where: list[str] = []
-    params: list[object] = []
     if account is not None:
         await load_state(conn, account, lock=False)  # NotFound for an unknown account
-        params.append(account)
-        where.append(f"account = ${len(params)}")
+        where.append(f"account = {mark(account)}")
     if state is not None:
-        params.append(state.value)
-        where.append(f"state = ${len(params)}")
-    if since is not None:
-        params.append(since)
-        where.append(f"created_at >= ${len(params)}")
+        where.append(f"state = {mark(state.value)}")
+    where += span.conditions(mark)
     clause = f"WHERE {' AND '.join(where)}" if where else ""
-    params.append(limit)
     rows = await conn.fetch(
         f"SELECT {MESSAGE_COLUMNS} FROM messages {clause} "  # noqa: S608 (placeholders only)
-        f"ORDER BY id DESC LIMIT ${len(params)}",
-        *params,
+        f"ORDER BY created_at DESC, id DESC LIMIT {mark(limit)}",
+        *mark.params,
     )
     return [message_from(r) for r in rows]
 

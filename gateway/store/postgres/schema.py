@@ -228,8 +228,17 @@ CREATE TABLE stoplist (
 );
 """
 
+# the HTTP API's lists: a sender request keeps its reason (the refusal's is
+# ``reason``); an account's messages are read newest first by (created_at, id),
+# the keyset of GET /v1/messages' cursor (the index replaces (account, id))
+_HTTP_API = """
+ALTER TABLE senders ADD COLUMN request_reason text;
+DROP INDEX messages_account;
+CREATE INDEX messages_account ON messages(account, created_at, id);
+"""
+
 # MIGRATIONS[n - 1] takes the schema from version n - 1 to n
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _ORDERS, _STOPLIST)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _ORDERS, _STOPLIST, _HTTP_API)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

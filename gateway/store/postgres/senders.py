@@ -46,19 +46,22 @@ async def _approved_owner(conn: Any, value: str, account: str) -> str | None:
     return None if owner is None else str(owner)
 
 
-async def add_sender(conn: Any, account: str, value: str, kind: SenderKind, now: float) -> Sender:
+async def add_sender(
+    conn: Any, account: str, value: str, kind: SenderKind, now: float, *, reason: str | None = None
+) -> Sender:
     await require_account(conn, account)
     if await get_sender(conn, account, value) is not None:
         raise sender_exists(value, account)
     check_request(value, kind, owner=await _approved_owner(conn, value, account))
     added = await conn.fetchval(
-        "INSERT INTO senders (account, value, kind, status, created_at, updated_at) "
-        "VALUES ($1, $2, $3, 'pending', $4, $4) ON CONFLICT (account, value) DO NOTHING "
-        "RETURNING 1",
+        "INSERT INTO senders (account, value, kind, status, created_at, updated_at, "
+        "request_reason) VALUES ($1, $2, $3, 'pending', $4, $4, $5) "
+        "ON CONFLICT (account, value) DO NOTHING RETURNING 1",
         account,
         value,
         kind.value,
         now,
+        reason,
     )
     if added is None:  # the same request, committed since the check above
         raise sender_exists(value, account)
@@ -70,6 +73,7 @@ async def add_sender(conn: Any, account: str, value: str, kind: SenderKind, now:
         reason=None,
         created_at=now,
         updated_at=now,
+        request_reason=reason,
     )
 
 

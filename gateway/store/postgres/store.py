@@ -77,6 +77,7 @@ from gateway.store.postgres import enqueue as enq
 from gateway.store.postgres import queue as mq
 from gateway.store.postgres.connect import POOL_MAX, POOL_MIN, SERVER_GONE, open_pool
 from gateway.store.postgres.daemons import LEAD_RECHECK, Daemons
+from gateway.store.spans import InboundSpan, JournalSpan, MessageSpan
 
 
 class PostgresStore:
@@ -206,9 +207,13 @@ class PostgresStore:
             return await admin.rotate_webhook_secret(conn, account)
 
     # --- senders, prices, phonebooks (admin.py) --------------------------------
-    async def add_sender(self, account: str, value: str, kind: SenderKind) -> Sender:
+    async def add_sender(
+        self, account: str, value: str, kind: SenderKind, *, reason: str | None = None
+    ) -> Sender:
         async with self._write() as conn:
-            return await senders.add_sender(conn, account, value, kind, self._clock())
+            return await senders.add_sender(
+                conn, account, value, kind, self._clock(), reason=reason
+            )
 
     async def set_sender_status(
         self, account: str, value: str, status: SenderStatus, *, reason: str | None = None
@@ -264,10 +269,17 @@ class PostgresStore:
 
     # inbound messages as read (admin.py; they are stored with the message operations)
     async def list_inbound(
-        self, *, account: str | None = None, limit: int = 100
+        self,
+        *,
+        account: str | None = None,
+        limit: int = 100,
+        since: float | None = None,
+        until: float | None = None,
+        before: str | None = None,
     ) -> list[InboundMessage]:
+        span = InboundSpan(since=since, until=until, before=before)
         async with self._read() as conn:
-            return await admin.list_inbound(conn, account, limit)
+            return await admin.list_inbound(conn, account, limit, span)
 
     # --- ledger (ledger.py) ----------------------------------------------------
     async def topup(
@@ -286,9 +298,18 @@ class PostgresStore:
         async with self._read() as conn:
             return await ledger.balance(conn, account, self._clock())
 
-    async def history(self, account: str, *, limit: int | None = None) -> list[LedgerEntry]:
+    async def history(
+        self,
+        account: str,
+        *,
+        limit: int | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        before: int | None = None,
+    ) -> list[LedgerEntry]:
+        span = JournalSpan(since=since, until=until, before=before)
         async with self._read() as conn:
-            return await ledger.history(conn, account, limit)
+            return await ledger.history(conn, account, limit, span)
 
     async def verify_ledger(self) -> dict[str, tuple[int, int]]:
         async with self._read() as conn:
@@ -340,10 +361,13 @@ class PostgresStore:
         account: str | None = None,
         state: MessageState | None = None,
         since: float | None = None,
+        until: float | None = None,
+        before: tuple[float, str] | None = None,
         limit: int = 100,
     ) -> list[Message]:
+        span = MessageSpan(since=since, until=until, before=before)
         async with self._read() as conn:
-            return await mq.list_messages(conn, account, state, since, limit)
+            return await mq.list_messages(conn, account, state, span, limit)
 
     async def count_by_state(self) -> dict[MessageState, int]:
         async with self._read() as conn:

@@ -45,6 +45,7 @@ from gateway.store.accounts import (
 )
 from gateway.store.base import Keep
 from gateway.store.columns import ACCOUNT_COLUMNS, SENDER_COLUMNS, account_from, sender_from
+from gateway.store.spans import InboundSpan, Placeholders
 from gateway.store.sqlite.rows import require_account
 
 
@@ -159,16 +160,22 @@ def _approved_owner(conn: sqlite3.Connection, value: str, account: str) -> str |
 
 
 def add_sender(
-    conn: sqlite3.Connection, account: str, value: str, kind: SenderKind, now: float
+    conn: sqlite3.Connection,
+    account: str,
+    value: str,
+    kind: SenderKind,
+    now: float,
+    *,
+    reason: str | None = None,
 ) -> Sender:
     require_account(conn, account)
     if _sender(conn, account, value) is not None:
         raise sender_exists(value, account)
     check_request(value, kind, owner=_approved_owner(conn, value, account))
     conn.execute(
-        "INSERT INTO senders (account, value, kind, status, created_at, updated_at) "
-        "VALUES (?, ?, ?, 'pending', ?, ?)",
-        (account, value, kind.value, now, now),
+        "INSERT INTO senders (account, value, kind, status, created_at, updated_at, "
+        "request_reason) VALUES (?, ?, ?, 'pending', ?, ?, ?)",
+        (account, value, kind.value, now, now, reason),
     )
     return Sender(
         account=account,
@@ -178,6 +185,7 @@ def add_sender(
         reason=None,
         created_at=now,
         updated_at=now,
+        request_reason=reason,
     )
 
 
@@ -327,20 +335,22 @@ def phonebook_contacts(conn: sqlite3.Connection, account: str, name: str) -> lis
     return [PhonebookContact(name=n, number=k) for n, k in rows]
 
 
-def list_inbound(conn: sqlite3.Connection, account: str | None, limit: int) -> list[InboundMessage]:
+def list_inbound(
+    conn: sqlite3.Connection, account: str | None, limit: int, span: InboundSpan
+) -> list[InboundMessage]:
     cols = "id, account, link, source, destination, text, received_at"
-    if account is None:
-        rows = conn.execute(
-            f"SELECT {cols} FROM inbound ORDER BY id DESC LIMIT ?",  # noqa: S608
-            (limit,),
-        ).fetchall()
-    else:
+    mark = Placeholders(numbered=False)
+    where: list[str] = []
+    if account is not None:
         require_account(conn, account)
-        rows = conn.execute(
-            f"SELECT {cols} FROM inbound WHERE account = ? "  # noqa: S608
-            "ORDER BY id DESC LIMIT ?",
-            (account, limit),
-        ).fetchall()
+        where.append(f"account = {mark(account)}")
+    where += span.conditions(mark)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    rows = conn.execute(
+        f"SELECT {cols} FROM inbound {clause} "  # noqa: S608 (placeholders only)
+        f"ORDER BY id DESC LIMIT {mark(limit)}",
+        mark.params,
+    ).fetchall()
     return [
         InboundMessage(
             id=r[0],

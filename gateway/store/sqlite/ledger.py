@@ -7,6 +7,7 @@ import sqlite3
 from gateway.accounting.ledger import AccountState, repeated_topup
 from gateway.model.records import Balance, EntryKind, LedgerEntry, LedgerResult
 from gateway.store.columns import LEDGER_COLUMNS, entry_from
+from gateway.store.spans import JournalSpan, Placeholders
 from gateway.store.sqlite.rows import require_account
 
 
@@ -147,19 +148,18 @@ def refund(
     )
 
 
-def history(conn: sqlite3.Connection, account: str, limit: int | None) -> list[LedgerEntry]:
+def history(
+    conn: sqlite3.Connection, account: str, limit: int | None, span: JournalSpan
+) -> list[LedgerEntry]:
+    """The account's entries in ``span``, oldest first: the last ``limit`` (None: all)."""
     require_account(conn, account)
-    if limit is None:
-        rows = conn.execute(
-            f"SELECT {LEDGER_COLUMNS} FROM ledger WHERE account = ? ORDER BY id",  # noqa: S608
-            (account,),
-        ).fetchall()
-    else:
-        rows = conn.execute(
-            f"SELECT * FROM (SELECT {LEDGER_COLUMNS} FROM ledger WHERE account = ? "  # noqa: S608
-            "ORDER BY id DESC LIMIT ?) ORDER BY id",
-            (account, limit),
-        ).fetchall()
+    mark = Placeholders(numbered=False)
+    where = " AND ".join([f"account = {mark(account)}", *span.conditions(mark)])
+    rows = conn.execute(
+        f"SELECT * FROM (SELECT {LEDGER_COLUMNS} FROM ledger WHERE {where} "  # noqa: S608
+        f"ORDER BY id DESC LIMIT {mark(-1 if limit is None else limit)}) ORDER BY id",
+        mark.params,
+    ).fetchall()
     return [entry_from(r) for r in rows]
 
 

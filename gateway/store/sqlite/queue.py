@@ -13,6 +13,7 @@ from gateway.model.records import (
     QueueChanges,
 )
 from gateway.store.columns import MESSAGE_COLUMNS, SEGMENT_COLUMNS, message_from, segment_from
+from gateway.store.spans import MessageSpan, Placeholders
 from gateway.store.sqlite.dispatch import finish
 from gateway.store.sqlite.ledger import load_state
 from gateway.store.sqlite.rows import chunks
@@ -192,25 +193,22 @@ def list_messages(
     conn: sqlite3.Connection,
     account: str | None,
     state: MessageState | None,
-    since: float | None,
+    span: MessageSpan,
     limit: int,
 ) -> list[Message]:
+    mark = Placeholders(numbered=False)
     where: list[str] = []
-    params: list[object] = []
     if account is not None:
         load_state(conn, account)  # NotFound for an unknown account
-        where.append("account = ?")
-        params.append(account)
+        where.append(f"account = {mark(account)}")
     if state is not None:
-        where.append("state = ?")
-        params.append(state.value)
-    if since is not None:
-        where.append("created_at >= ?")
-        params.append(since)
+        where.append(f"state = {mark(state.value)}")
+    where += span.conditions(mark)
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     rows = conn.execute(
-        f"SELECT {MESSAGE_COLUMNS} FROM messages {clause} ORDER BY id DESC LIMIT ?",  # noqa: S608
-        (*params, limit),
+        f"SELECT {MESSAGE_COLUMNS} FROM messages {clause} "  # noqa: S608 (placeholders only)
+        f"ORDER BY created_at DESC, id DESC LIMIT {mark(limit)}",
+        mark.params,
     ).fetchall()
     return [message_from(r) for r in rows]
 

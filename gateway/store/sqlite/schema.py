@@ -306,11 +306,20 @@ CREATE TABLE stoplist (
 ) WITHOUT ROWID;
 """
 
+# the HTTP API's lists: a sender request keeps its reason (the refusal's is
+# ``reason``); an account's messages are read newest first by (created_at, id),
+# the keyset of GET /v1/messages' cursor (the index replaces (account, id))
+_HTTP_API = """
+ALTER TABLE senders ADD COLUMN request_reason TEXT;
+DROP INDEX messages_account;
+CREATE INDEX messages_account ON messages(account, created_at, id);
+"""
+
 
 # MIGRATIONS[n - 1] takes the schema from version n - 1 to n; BEFORE[n] runs
 # first and AFTER[n] then, what SQL alone cannot do (secrets from the OS's
 # random source, choices row by row).
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _ORDERS, _STOPLIST)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _ORDERS, _STOPLIST, _HTTP_API)
 BEFORE: dict[int, Callable[[sqlite3.Connection], None]] = {4: _one_owner_per_number}
 AFTER: dict[int, Callable[[sqlite3.Connection], None]] = {
     2: _fill_webhook_secrets,

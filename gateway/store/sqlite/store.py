@@ -38,6 +38,7 @@ from gateway.model.records import (
     WriterStats,
 )
 from gateway.store.base import KEEP, Keep
+from gateway.store.spans import InboundSpan, JournalSpan, MessageSpan
 from gateway.store.sqlite import (
     admin,
     dispatch,
@@ -113,8 +114,12 @@ class SqliteStore:
         return await self._engine.write(admin.revoke_token, token_id, account)
 
     # --- senders, prices, phonebooks -------------------------------------------
-    async def add_sender(self, account: str, value: str, kind: SenderKind) -> Sender:
-        return await self._engine.write(admin.add_sender, account, value, kind, self._clock())
+    async def add_sender(
+        self, account: str, value: str, kind: SenderKind, *, reason: str | None = None
+    ) -> Sender:
+        return await self._engine.write(
+            admin.add_sender, account, value, kind, self._clock(), reason=reason
+        )
 
     async def set_sender_status(
         self, account: str, value: str, status: SenderStatus, *, reason: str | None = None
@@ -171,8 +176,17 @@ class SqliteStore:
     async def balance(self, account: str) -> Balance:
         return await self._engine.read(ledger.balance, account, self._clock())
 
-    async def history(self, account: str, *, limit: int | None = None) -> list[LedgerEntry]:
-        return await self._engine.read(ledger.history, account, limit)
+    async def history(
+        self,
+        account: str,
+        *,
+        limit: int | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        before: int | None = None,
+    ) -> list[LedgerEntry]:
+        span = JournalSpan(since=since, until=until, before=before)
+        return await self._engine.read(ledger.history, account, limit, span)
 
     async def verify_ledger(self) -> dict[str, tuple[int, int]]:
         return await self._engine.read(ledger.verify)
@@ -206,9 +220,12 @@ class SqliteStore:
         account: str | None = None,
         state: MessageState | None = None,
         since: float | None = None,
+        until: float | None = None,
+        before: tuple[float, str] | None = None,
         limit: int = 100,
     ) -> list[Message]:
-        return await self._engine.read(mq.list_messages, account, state, since, limit)
+        span = MessageSpan(since=since, until=until, before=before)
+        return await self._engine.read(mq.list_messages, account, state, span, limit)
 
     async def count_by_state(self) -> dict[MessageState, int]:
         return await self._engine.read(mq.count_by_state)
@@ -275,9 +292,16 @@ class SqliteStore:
         await self._engine.write(add, message, outbox=self.mqtt_outbox)
 
     async def list_inbound(
-        self, *, account: str | None = None, limit: int = 100
+        self,
+        *,
+        account: str | None = None,
+        limit: int = 100,
+        since: float | None = None,
+        until: float | None = None,
+        before: str | None = None,
     ) -> list[InboundMessage]:
-        return await self._engine.read(admin.list_inbound, account, limit)
+        span = InboundSpan(since=since, until=until, before=before)
+        return await self._engine.read(admin.list_inbound, account, limit, span)
 
     async def add_inbound_part(
         self, part: InboundPart, *, account: str | None, now: float

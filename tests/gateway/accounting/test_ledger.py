@@ -11,10 +11,12 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from gateway.accounting.ledger import AccountState, Ledger, history_csv, parse_amount
+from gateway.accounting.journal import journal_csv
+from gateway.accounting.ledger import AccountState, Ledger, parse_amount
 from gateway.ingress.pipeline import SendRequest, SendService
 from gateway.model.errors import AlreadyExists, InsufficientCredit, MonthlyCapReached, UserError
 from gateway.model.records import Enqueued, EntryKind
+from gateway.store.pages import journal_rows
 from gateway.store.sqlite.store import SqliteStore
 from tests.gateway.store.support import make_account, new_message
 
@@ -155,12 +157,25 @@ async def test_history_csv_opens_in_a_spreadsheet(store: SqliteStore, ledger: Le
     await ledger.topup("acme", 200, reference="ORDER-9")
     r = (await store.enqueue([new_message(segments=2, price=3)])).results[0]
     assert isinstance(r, Enqueued)
-    text = history_csv(await ledger.history("acme"))
+    await ledger.adjust("acme", -4, reason='goodwill, "late" fix')
+    text = journal_csv(await journal_rows(store, await ledger.history("acme")))
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0] == ["date", "kind", "amount", "balance_after", "reference", "message_id", "note"]
+    assert rows[0] == [
+        "date",
+        "kind",
+        "amount",
+        "balance_after",
+        "reference",
+        "message",
+        "destination",
+        "segments",
+    ]
     assert rows[1][1:5] == ["topup", "200", "200", "ORDER-9"]
     assert rows[2][1:4] == ["debit", "-6", "194"]
-    assert rows[2][5] == r.message.id
+    assert rows[2][5:] == [r.message.id, r.message.destination, "2"]
+    assert rows[3][1:8] == ["adjustment", "-4", "190", 'goodwill, "late" fix', "", "", ""]
+    assert '"goodwill, ""late"" fix"' in text  # RFC 4180 quoting
+    assert text.count("\r\n") == 4
     assert rows[1][0] == "2026-03-15T12:00:00Z"
 
 

@@ -248,3 +248,17 @@ def test_send_without_price_says_how_to_set_one(cli: Cli) -> None:
     result = cli(*SEND, "--to", "+447911123456", "--text", "hi")
     assert result.code == 1
     assert "no price for +447911123456: set one with `smsgw price set PREFIX CREDITS`" in result.err
+
+
+def test_dry_run_quotes_and_stores_nothing(cli: Cli) -> None:
+    cli.ok("price", "set", "+33", "3")
+    result = cli(
+        *SEND, "--to", "+33612345678", "--to", "+4915112345678", "--text", "x" * 161, "--dry-run"
+    )
+    assert result.code == 0
+    assert result.out == "+33612345678 6\n+4915112345678 2\n"  # +33 at 3, the default 1
+    assert "2 segment(s) each (gsm7, 161 characters), 8 credits; nothing stored" in result.err
+    doc = cli.ok(*SEND, "--to", "+33612345678", "--text", "hi", "--dry-run", "--json").json()
+    assert (doc["credits"], doc["recipients"][0]["credits"], doc["refused"]) == (3, 3, [])
+    assert cli.ok("credit", "show", "acme", "--json").json()["balance"] == 100
+    assert cli.ok("message", "list", "--json").json()["messages"] == []

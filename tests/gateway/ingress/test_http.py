@@ -345,6 +345,31 @@ async def test_inbound_lists_only_this_accounts_replies(client: Client, env: Env
     assert (bad.status, (await bad.json())["error"]) == (400, "invalid_value")
 
 
+async def test_inbound_in_pages_and_time_ranges(client: Client, env: Env) -> None:
+    for n in range(3):
+        await env.store.add_inbound(
+            InboundMessage(
+                id=f"in-{n}",
+                account="acme",
+                link="smsc",
+                source=FR,
+                destination="ACME",
+                text=f"reply {n}",
+                received_at=1_700_000_000.0 + 60 * n,
+            )
+        )
+    first = await (await client.get("/v1/inbound?limit=2", headers=env.auth())).json()
+    assert [m["id"] for m in first["inbound"]] == ["in-2", "in-1"]
+    rest = await client.get(
+        "/v1/inbound", params={"cursor": first["next_cursor"]}, headers=env.auth()
+    )
+    body = await rest.json()
+    assert ([m["id"] for m in body["inbound"]], body["next_cursor"]) == (["in-0"], None)
+    since = dt.datetime.fromtimestamp(1_700_000_030, dt.UTC).isoformat()
+    window = await client.get("/v1/inbound", params={"since": since}, headers=env.auth())
+    assert [m["id"] for m in (await window.json())["inbound"]] == ["in-2", "in-1"]
+
+
 # --- operations --------------------------------------------------------------------
 
 
@@ -377,9 +402,9 @@ async def test_readyz_follows_the_readiness_check(client: Client, env: Env) -> N
 async def test_unknown_route_and_method_are_json(client: Client) -> None:
     missing = await client.get("/v2/nothing")
     assert (missing.status, (await missing.json())["error"]) == (404, "not_found")
-    wrong = await client.get("/v1/messages")
-    assert wrong.status == 405
-    assert "POST" in wrong.headers["Allow"]
+    wrong = await client.put("/v1/messages")
+    assert (wrong.status, (await wrong.json())["error"]) == (405, "method_not_allowed")
+    assert set(wrong.headers["Allow"].split(",")) == {"GET", "POST"}
 
 
 async def test_unexpected_error_is_500_logged_without_secrets(

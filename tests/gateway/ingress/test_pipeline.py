@@ -22,7 +22,7 @@ from gateway.model.errors import (
     TextTooLong,
 )
 from gateway.model.message import MessageClass, MessageState, SenderKind, SenderStatus
-from gateway.model.records import Lease
+from gateway.model.records import Lease, PhonebookContact
 from gateway.store.sqlite.store import SqliteStore
 from tests.clock import START, FakeClock
 from tests.gateway.store.support import fresh_store, make_account
@@ -373,3 +373,36 @@ async def test_a_stop_applies_to_the_next_send_at_once(
     assert (await store.balance("acme")).balance == 99
     await store.remove_stop("acme", A)
     assert len((await service.send(_req(A))).accepted) == 1
+
+
+async def test_quote_prices_like_a_send_and_stores_nothing(
+    store: SqliteStore, service: SendService
+) -> None:
+    await make_account(store, credit=100)
+    await store.set_price("+33", 2)
+    quote = await service.quote(_req(A, B, C, text="ж" * 100))  # UCS-2: 2 segments
+    assert [(r.destination, r.credits) for r in quote.recipients] == [(A, 4), (B, 4), (C, 2)]
+    assert (quote.encoding, quote.characters, quote.segments, quote.credits) == ("ucs2", 100, 2, 10)
+    assert quote.refused == ()
+    assert await store.list_messages(account="acme") == []
+    assert (await store.balance("acme")).balance == 100
+    with pytest.raises(EmptyText):
+        await service.quote(_req(A, text="  "))
+
+
+async def test_phonebook_contacts_join_the_recipients_once(
+    store: SqliteStore, service: SendService
+) -> None:
+    await make_account(store, credit=100)
+    await store.create_phonebook("acme", "team")
+    await store.import_contacts(
+        "acme", "team", [PhonebookContact(name="x", number=A), PhonebookContact(name="y", number=C)]
+    )
+    await store.set_price("+", 1)
+    result = await service.send(_req(B, A, phonebook="team"))
+    assert [a.message.destination for a in result.accepted] == [B, A, C]
+    with pytest.raises(InvalidRecipient, match="nope"):
+        await service.send(_req(phonebook="nope"))
+    await store.create_phonebook("acme", "empty")
+    with pytest.raises(InvalidRecipient, match="no recipient"):
+        await service.send(_req(phonebook="empty"))
