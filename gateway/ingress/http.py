@@ -38,7 +38,9 @@ from gateway.ingress.http_operations import (
 )
 from gateway.ingress.http_schema import DEFAULT_MAX_BYTES
 from gateway.ingress.pipeline import SendService
+from gateway.ingress.tokens import TOKEN_TTL, TokenCache
 from gateway.link.interface import LinkHealth
+from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.ops.metric_sinks import IngressMetrics
 from gateway.store.base import Store
 
@@ -59,6 +61,8 @@ def build_app(
     operations: Operations | None = None,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
     daemon: str | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+    token_ttl: float = TOKEN_TTL,
 ) -> web.Application:
     """The API application.
 
@@ -74,6 +78,8 @@ def build_app(
     ``send_service`` hands new messages to the dispatcher); ``readiness``
     answers /readyz and is given ``readiness_timeout`` seconds. A request body
     must arrive within ``body_timeout`` seconds of its headers (408 after).
+    An API token's account is read from the store again at least every
+    ``token_ttl`` seconds on ``clock`` (gateway.ingress.tokens; 0: at every request).
     """
     if operations is None:
         operations = LocalOperations(registry or CollectorRegistry(), links)
@@ -84,6 +90,7 @@ def build_app(
         max_body=max_body,
         metrics=metrics,
         body_timeout=body_timeout,
+        tokens=TokenCache(store.account_for_token, clock=clock, ttl=token_ttl),
     )
     pages = OperationsPages(
         operations=operations,

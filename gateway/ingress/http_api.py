@@ -29,6 +29,7 @@ from aiohttp import web
 from gateway.ingress.http_errors import BadToken, error_body, status_for
 from gateway.ingress.http_schema import inbound_json, message_json, parse_send_payload
 from gateway.ingress.pipeline import SendResult, SendService
+from gateway.ingress.tokens import TokenCache
 from gateway.model.errors import (
     InvalidField,
     NotCancellable,
@@ -68,8 +69,11 @@ class MessagesApi:
         max_body: int,
         metrics: IngressMetrics | None,
         body_timeout: float,
+        tokens: TokenCache | None = None,
     ) -> None:
         self.store = store
+        # accounts of tokens, read again at least every TOKEN_TTL s (gateway.ingress.tokens)
+        self.tokens = tokens if tokens is not None else TokenCache(store.account_for_token)
         self.send_service = send_service
         self.log = logger
         self.max_body = max_body
@@ -88,7 +92,7 @@ class MessagesApi:
             raise Unauthorized("the Authorization header must be 'Bearer TOKEN'")
         # tokens are printable ASCII; anything else (undecodable bytes...) cannot match
         known = token.isascii() and token.isprintable() and len(token) <= _MAX_TOKEN
-        account = await self.store.account_for_token(token) if known else None
+        account = await self.tokens.account(token) if known else None
         if account is None:
             raise BadToken("unknown or revoked API token: create one with `smsgw token create`")
         return account

@@ -246,6 +246,7 @@ def _build_front_doors(g: Graph, *, settings: DaemonSettings, logger: Any, clock
             max_body=s.http.max_body,
             body_timeout=s.http.limits.body_timeout,
             daemon=s.worker,
+            clock=clock,
         )
         g.http = HttpServer(app, logger=logger, limits=s.http.limits)
 
