@@ -41,6 +41,7 @@ from gateway.model.errors import (
 )
 from gateway.model.message import MessageState
 from gateway.model.records import MessageView
+from gateway.ops.logs import debug_enabled
 from gateway.ops.metric_sinks import IngressMetrics
 from gateway.store.base import Store
 
@@ -76,6 +77,8 @@ class MessagesApi:
         self.tokens = tokens if tokens is not None else TokenCache(store.account_for_token)
         self.send_service = send_service
         self.log = logger
+        # asked once: a request's debug line costs nothing when the level drops it
+        self.debug = debug_enabled(logger)
         self.max_body = max_body
         self.metrics = metrics
         self.body_timeout = body_timeout
@@ -123,8 +126,11 @@ class MessagesApi:
             if request.content_length is not None and request.content_length > self.max_body:
                 raise PayloadTooLarge(request.content_length, self.max_body)
             try:
-                async with asyncio.timeout(self.body_timeout):
+                if request.content.is_eof():  # the body came with the headers: no timer
                     data = await request.read()
+                else:
+                    async with asyncio.timeout(self.body_timeout):
+                        data = await request.read()
             except web.HTTPRequestEntityTooLarge:
                 raise PayloadTooLarge(None, self.max_body) from None
             except TimeoutError:
@@ -175,15 +181,16 @@ class MessagesApi:
             return _json(
                 {**error_body(first), "messages": [], "refused": refused}, status_for(first)
             )
-        self.log.debug(  # at info, the send service's messages_enqueued says it with the ids
-            "http_message_accepted",
-            account=account,
-            count=len(fresh),
-            duplicates=len(messages) - len(fresh),
-            refused=len(refused),
-            segments=result.segments,
-            credits=sum(a.message.credits for a in fresh),
-        )
+        if self.debug:  # at info, the send service's messages_enqueued says it with the ids
+            self.log.debug(
+                "http_message_accepted",
+                account=account,
+                count=len(fresh),
+                duplicates=len(messages) - len(fresh),
+                refused=len(refused),
+                segments=result.segments,
+                credits=sum(a.message.credits for a in fresh),
+            )
         body: dict[str, Any] = {"messages": messages}
         if refused:
             body["refused"] = refused
