@@ -164,8 +164,9 @@ class MessagesApi:
             {"to": r.destination, "error": r.error.code, "detail": str(r.error)}
             for r in result.refused
         ]
-        for reason, count in Counter(r.error.code for r in result.refused).items():
-            self.rejected(account, reason, count)
+        if refused:
+            for reason, count in Counter(r.error.code for r in result.refused).items():
+                self.rejected(account, reason, count)
         fresh = [a for a in result.accepted if not a.duplicate]
         if fresh and self.metrics is not None:
             self.metrics.message_accepted(account=account, channel=CHANNEL, count=len(fresh))
