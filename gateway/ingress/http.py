@@ -44,7 +44,9 @@ from gateway.ingress.http_operations import (
 from gateway.ingress.http_orders import OrdersApi
 from gateway.ingress.http_schema import DEFAULT_MAX_BYTES
 from gateway.ingress.pipeline import SendService
+from gateway.ingress.tokens import TOKEN_TTL, TokenCache
 from gateway.link.interface import LinkHealth
+from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.ops.metric_sinks import IngressMetrics
 from gateway.store.base import Store
 
@@ -66,6 +68,8 @@ def build_app(
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
     daemon: str | None = None,
     min_pack: int = DEFAULT_MIN_TOPUP,
+    clock: Clock = SYSTEM_CLOCK,
+    token_ttl: float = TOKEN_TTL,
 ) -> web.Application:
     """The API application.
 
@@ -82,6 +86,8 @@ def build_app(
     answers /readyz and is given ``readiness_timeout`` seconds. A request body
     must arrive within ``body_timeout`` seconds of its headers (408 after).
     ``min_pack``: the smallest credit order (``[ledger] min_topup``).
+    An API token's account is read from the store again at least every
+    ``token_ttl`` seconds on ``clock`` (gateway.ingress.tokens; 0: at every request).
     """
     if operations is None:
         operations = LocalOperations(registry or CollectorRegistry(), links)
@@ -92,6 +98,7 @@ def build_app(
         max_body=max_body,
         metrics=metrics,
         body_timeout=body_timeout,
+        tokens=TokenCache(store.account_for_token, clock=clock, ttl=token_ttl),
     )
     orders = OrdersApi(
         store=store,
@@ -108,7 +115,13 @@ def build_app(
     )
     middlewares = [error_middleware(logger=logger, max_body=max_body)]
     app = web.Application(middlewares=middlewares, client_max_size=max_body)
-    account = AccountApi(store=store, authenticate=api.account, read_body=api.body, logger=logger)
+    account = AccountApi(
+        store=store,
+        authenticate=api.account,
+        read_body=api.body,
+        logger=logger,
+        revoked=api.tokens.forget,
+    )
     app.router.add_post("/v1/messages", api.send)
     app.router.add_get("/v1/messages", account.messages, allow_head=False)
     app.router.add_post("/v1/quote", api.quote)

@@ -38,7 +38,8 @@ _MAX_TOKEN_ID = 2**63 - 1
 
 class AccountApi:
     """``authenticate`` gives the account of a request's token (401 otherwise);
-    ``read_body`` its body within the API's limits."""
+    ``read_body`` its body within the API's limits; ``revoked`` is told the account
+    whose token a request revoked."""
 
     def __init__(
         self,
@@ -47,11 +48,13 @@ class AccountApi:
         authenticate: Callable[[web.Request], Awaitable[str]],
         read_body: Callable[[web.Request], Awaitable[bytes]],
         logger: Any,
+        revoked: Callable[[str], None] = lambda _account: None,
     ) -> None:
         self.store = store
         self.authenticate = authenticate
         self.read_body = read_body
         self.log = logger
+        self.revoked = revoked  # told the account whose token this process revoked
 
     async def messages(self, request: web.Request) -> web.Response:
         account = await self.authenticate(request)
@@ -132,5 +135,6 @@ class AccountApi:
             token = await self.store.revoke_token(int(raw), account=account)
         except NotFound:
             raise NotFound(f"no token {raw} of this account") from None
+        self.revoked(account)
         self.log.info("token_revoked", account=account, token_id=token.id)
         return web.json_response({**token_json(token), "revoked": True})

@@ -32,6 +32,7 @@ from gateway.ingress.http_query import Query, next_link
 from gateway.ingress.http_schema import inbound_json, message_json, parse_send_payload
 from gateway.ingress.http_shapes import quote_json
 from gateway.ingress.pipeline import SendResult, SendService
+from gateway.ingress.tokens import TokenCache
 from gateway.model.errors import (
     NotCancellable,
     NotFound,
@@ -42,6 +43,7 @@ from gateway.model.errors import (
 )
 from gateway.model.message import MessageState
 from gateway.model.records import MessageView
+from gateway.ops.logs import debug_enabled
 from gateway.ops.metric_sinks import IngressMetrics
 from gateway.store.base import Store
 from gateway.store.pages import inbound_page
@@ -70,10 +72,15 @@ class MessagesApi:
         max_body: int,
         metrics: IngressMetrics | None,
         body_timeout: float,
+        tokens: TokenCache | None = None,
     ) -> None:
         self.store = store
+        # accounts of tokens, read again at least every TOKEN_TTL s (gateway.ingress.tokens)
+        self.tokens = tokens if tokens is not None else TokenCache(store.account_for_token)
         self.send_service = send_service
         self.log = logger
+        # asked once: a request's debug line costs nothing when the level drops it
+        self.debug = debug_enabled(logger)
         self.max_body = max_body
         self.metrics = metrics
         self.body_timeout = body_timeout
@@ -90,7 +97,7 @@ class MessagesApi:
             raise Unauthorized("the Authorization header must be 'Bearer TOKEN'")
         # tokens are printable ASCII; anything else (undecodable bytes...) cannot match
         known = token.isascii() and token.isprintable() and len(token) <= _MAX_TOKEN
-        account = await self.store.account_for_token(token) if known else None
+        account = await self.tokens.account(token) if known else None
         if account is None:
             raise BadToken("unknown or revoked API token: create one with `smsgw token create`")
         return account
@@ -110,6 +117,8 @@ class MessagesApi:
         if request.content_length is not None and request.content_length > self.max_body:
             raise PayloadTooLarge(request.content_length, self.max_body)
         try:
+            if request.content.is_eof():  # the body came with the headers: no timer
+                return await request.read()
             async with asyncio.timeout(self.body_timeout):
                 return await request.read()
         except web.HTTPRequestEntityTooLarge:
@@ -169,8 +178,9 @@ class MessagesApi:
             {"to": r.destination, "error": r.error.code, "detail": str(r.error)}
             for r in result.refused
         ]
-        for reason, count in Counter(r.error.code for r in result.refused).items():
-            self.rejected(account, reason, count)
+        if refused:
+            for reason, count in Counter(r.error.code for r in result.refused).items():
+                self.rejected(account, reason, count)
         fresh = [a for a in result.accepted if not a.duplicate]
         if fresh and self.metrics is not None:
             self.metrics.message_accepted(account=account, channel=CHANNEL, count=len(fresh))
@@ -186,15 +196,16 @@ class MessagesApi:
             return _json(
                 {**error_body(first), "messages": [], "refused": refused}, status_for(first)
             )
-        self.log.debug(  # at info, the send service's messages_enqueued says it with the ids
-            "http_message_accepted",
-            account=account,
-            count=len(fresh),
-            duplicates=len(messages) - len(fresh),
-            refused=len(refused),
-            segments=result.segments,
-            credits=sum(a.message.credits for a in fresh),
-        )
+        if self.debug:  # at info, the send service's messages_enqueued says it with the ids
+            self.log.debug(
+                "http_message_accepted",
+                account=account,
+                count=len(fresh),
+                duplicates=len(messages) - len(fresh),
+                refused=len(refused),
+                segments=result.segments,
+                credits=sum(a.message.credits for a in fresh),
+            )
         body: dict[str, Any] = {"messages": messages}
         if refused:
             body["refused"] = refused

@@ -23,6 +23,7 @@ refused with the kind that would fit, if any.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -69,6 +70,9 @@ class SenderAddress:
     kind: SenderKind
 
 
+# every send parses its sender, and the same few recur: valid answers are kept
+# (a refusal raises, and is not kept)
+@functools.lru_cache(maxsize=4096)
 def parse_sender(raw: str, kind: SenderKind | None = None) -> SenderAddress:
     """Validate ``raw`` as a sender of ``kind`` (inferred when None).
 

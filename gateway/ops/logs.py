@@ -198,3 +198,12 @@ def _isatty(stream: TextIO) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def debug_enabled(logger: Any) -> bool:
+    """Whether ``logger`` writes debug lines, for a hot path to ask once and skip its
+    debug calls (and the work of their fields) when they would be dropped. The level
+    is the process's, set by :func:`configure_logging` before anything is built; a
+    logger that cannot tell is taken as writing them."""
+    check = getattr(logger, "is_enabled_for", None)
+    return True if check is None else bool(check(logging.DEBUG))

@@ -203,6 +203,7 @@ class Metrics:
         self._per_link: dict[str, _LinkChildren] = {}
         # children asked for once per message (receipts, final states): see _link_children
         self._finished: dict[tuple[str, str], Counter] = {}
+        self._accepted: dict[tuple[str, str], Counter] = {}  # once per request
         self._receipts: dict[tuple[str, str], Counter] = {}
         self._link_collector: LinkCollector | None = None
 
@@ -210,7 +211,12 @@ class Metrics:
 
     def message_accepted(self, *, account: str, channel: str, count: int = 1) -> None:
         """``count`` messages (one per recipient) stored and charged via ``channel``."""
-        self.messages_accepted.labels(account=account, channel=channel).inc(count)
+        child = self._accepted.get((account, channel))
+        if child is None:
+            child = self._accepted[account, channel] = self.messages_accepted.labels(
+                account=account, channel=channel
+            )
+        child.inc(count)
 
     def message_rejected(self, *, account: str, reason: str, count: int = 1) -> None:
         self.messages_rejected.labels(account=account, reason=reason).inc(count)

@@ -248,6 +248,7 @@ def _build_front_doors(g: Graph, *, settings: DaemonSettings, logger: Any, clock
             body_timeout=s.http.limits.body_timeout,
             daemon=s.worker,
             min_pack=s.min_pack,
+            clock=clock,
         )
         g.http = HttpServer(app, logger=logger, limits=s.http.limits)
 

@@ -142,6 +142,7 @@ def _build(
             body_timeout=settings.http.limits.body_timeout,
             daemon=settings.worker,
             min_pack=settings.min_pack,
+            clock=clock,
         )
         parts.http = HttpServer(app, logger=log, limits=settings.http.limits)
     return parts

@@ -17,6 +17,7 @@ from drivers.smpp.simulator.server import SmscSimulator
 from gateway.config.file import load_config
 from gateway.dispatch.journal import AcceptJournal, journal_base
 from gateway.events.webhooks import verify
+from gateway.ingress.tokens import TOKEN_TTL
 from gateway.model.message import MessageState, SenderKind, SenderStatus
 from gateway.model.outcomes import Accepted
 from gateway.model.records import Enqueued, Lease, NewMessage, OutcomeRecord
@@ -313,9 +314,17 @@ async def test_a_token_revoked_with_the_cli_is_refused_by_the_running_daemon(
         assert gw.token not in out
         code, _ = await smsgw(tmp_path / "gateway.toml", "token", "revoke", str(token["id"]))
         assert code == 0
-        async with gw.http.get(f"{gw.base}/v1/balance", headers=gw.auth()) as r:
-            assert r.status == 401
-            assert (await r.json())["error"] == "unauthorized"
+
+        async def refused() -> bool:
+            async with gw.http.get(f"{gw.base}/v1/balance", headers=gw.auth()) as r:
+                if r.status == 200:
+                    return False
+                assert r.status == 401
+                assert (await r.json())["error"] == "unauthorized"
+                return True
+
+        # the daemon remembers a token's account for TOKEN_TTL (gateway.ingress.tokens)
+        await eventually(refused, timeout=TOKEN_TTL + 10, what="the revoked token refused")
 
 
 async def test_links_page_shows_the_bound_link(tmp_path: Path) -> None:

@@ -128,6 +128,23 @@ def _resolve(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
         future.set_exception(value)
 
 
+def _resolve_all(answers: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in answers:
+        _resolve(future, ok, value)
+
+
+def _answer(jobs: list[_Job], results: list[tuple[bool, Any]]) -> None:
+    """Hand a transaction's results to their callers: one wake-up of each caller's
+    loop for the whole batch (each wake-up is a write to the loop's self-pipe)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+    for job, (ok, value) in zip(jobs, results, strict=True):
+        by_loop.setdefault(job.loop, []).append((job.future, ok, value))
+    for loop, answers in by_loop.items():
+        # RuntimeError: the caller's loop is closed, nobody waits for these answers
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_resolve_all, answers)
+
+
 class Engine:
     """Owns the connections and threads; runs functions ``fn(conn, *args)``."""
 
@@ -236,10 +253,7 @@ class Engine:
             if not jobs:
                 continue
             results = self._runner.run([(job.fn, job.args) for job in jobs])
-            for job, (ok, value) in zip(jobs, results, strict=True):
-                # RuntimeError: the caller's loop is closed, nobody waits for this answer
-                with contextlib.suppress(RuntimeError):
-                    job.loop.call_soon_threadsafe(_resolve, job.future, ok, value)
+            _answer(jobs, results)
             self._checkpoint_wake.set()
         self._conn.close()
         self._runner.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,10 +13,12 @@ import aiohttp
 import pytest
 import structlog
 from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 from structlog.testing import capture_logs
 
-from gateway.ingress.http import HttpServer
+from gateway.ingress.http import HttpServer, build_app
 from gateway.ingress.http_errors import STATUS_BY_ERROR, status_for
+from gateway.ingress.pipeline import SendService
 from gateway.model.message import MessageState
 from gateway.model.records import Enqueued, EntryKind, InboundMessage
 from tests.gateway.ingress.conftest import Client, Env
@@ -439,6 +442,33 @@ async def test_accept_log_names_the_message_and_has_no_text(client: Client, env:
     [request] = [e for e in logs if e["event"] == "http_message_accepted"]
     assert request["log_level"] == "debug"
     assert "secret words" not in repr(logs)
+
+
+class InfoOnly:
+    """A logger at info: a debug call is a failure (its fields cost something)."""
+
+    def is_enabled_for(self, level: int) -> bool:
+        return level >= logging.INFO
+
+    def debug(self, event: str, **fields: Any) -> None:
+        raise AssertionError(f"debug line {event} built at info")
+
+    def info(self, event: str, **fields: Any) -> None:
+        pass
+
+
+async def test_no_debug_line_is_built_when_the_level_drops_it(env: Env) -> None:
+    log = InfoOnly()
+    app = build_app(
+        store=env.store,
+        send_service=SendService(store=env.store, log=log),
+        readiness=env.readiness,
+        logger=log,
+    )
+    async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as c:
+        status, body = await post(c, env, payload())
+    assert status == 202
+    assert len(body["messages"]) == 1
 
 
 def test_every_user_error_maps_through_the_one_table() -> None:

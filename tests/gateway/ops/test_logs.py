@@ -17,6 +17,7 @@ from gateway.model.errors import ConfigError
 from gateway.ops.logs import (
     REDACTED,
     configure_logging,
+    debug_enabled,
     drop_text_below_debug,
     get_logger,
     is_secret_key,
@@ -213,3 +214,13 @@ def test_capture_logs_with_the_redaction_processors() -> None:
     assert logs == [
         {"event": "token_created", "token": REDACTED, "text_chars": 2, "log_level": "info"},
     ]
+
+
+@pytest.mark.parametrize(("level", "expected"), [("debug", True), ("info", False)])
+def test_debug_enabled_follows_the_configured_level(level: str, expected: bool) -> None:
+    configure_logging(json=True, level=level, stream=io.StringIO())
+    assert debug_enabled(get_logger("smsgw")) is expected
+
+
+def test_a_logger_that_cannot_tell_is_taken_as_writing_debug_lines() -> None:
+    assert debug_enabled(object()) is True
