@@ -79,7 +79,7 @@ def test_bind_is_decided_by_the_caller_and_hides_the_password() -> None:
         BindMode.TRANSCEIVER,
     )
     assert "secret" not in repr(request)
-    assert pair.server.state is ServerState.BINDING
+    assert pair.server.state.value == "binding"
     assert pair.to_esme() == []  # nothing answered until decided
     pair.server.accept_bind(pair.now, request.sequence)
     assert pair.to_esme() == [Bound(system_id="smsgw")]
