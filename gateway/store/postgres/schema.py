@@ -204,8 +204,23 @@ CREATE TABLE inbound_parts (
 CREATE INDEX inbound_parts_received ON inbound_parts(received_at);
 """
 
+# the SMPP server's credentials, as SQLite's _ESME
+_ESME = """
+CREATE TABLE esme_credentials (
+    system_id     text PRIMARY KEY,
+    account       text NOT NULL REFERENCES accounts(name),
+    password_hash text NOT NULL,                   -- scrypt$n$r$p$salt$hash
+    max_binds     integer NOT NULL,
+    throughput    integer,                         -- submits a second; NULL: no limit
+    allow         text NOT NULL DEFAULT '[]',      -- JSON list of CIDRs; empty: any
+    options       text NOT NULL DEFAULT '[]',      -- JSON list ("latin1")
+    created_at    double precision NOT NULL
+);
+CREATE INDEX esme_credentials_account ON esme_credentials(account);
+"""
+
 # MIGRATIONS[n - 1] takes the schema from version n - 1 to n
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _ESME)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

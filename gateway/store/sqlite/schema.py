@@ -282,10 +282,26 @@ def _one_owner_per_number(conn: sqlite3.Connection) -> None:
     )
 
 
+# the SMPP server's credentials (gateway/store/esme_credentials.py: the hash's form)
+_ESME = """
+CREATE TABLE esme_credentials (
+    system_id     TEXT PRIMARY KEY,
+    account       TEXT NOT NULL REFERENCES accounts(name),
+    password_hash TEXT NOT NULL,                  -- scrypt$n$r$p$salt$hash
+    max_binds     INTEGER NOT NULL,
+    throughput    INTEGER,                        -- submits a second; NULL: no limit
+    allow         TEXT NOT NULL DEFAULT '[]',     -- JSON list of CIDRs; empty: any
+    options       TEXT NOT NULL DEFAULT '[]',     -- JSON list ("latin1")
+    created_at    REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX esme_credentials_account ON esme_credentials(account);
+"""
+
+
 # MIGRATIONS[n - 1] takes the schema from version n - 1 to n; BEFORE[n] runs
 # first and AFTER[n] then, what SQL alone cannot do (secrets from the OS's
 # random source, choices row by row).
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _ESME)
 BEFORE: dict[int, Callable[[sqlite3.Connection], None]] = {4: _one_owner_per_number}
 AFTER: dict[int, Callable[[sqlite3.Connection], None]] = {
     2: _fill_webhook_secrets,
