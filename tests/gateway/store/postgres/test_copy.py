@@ -27,7 +27,6 @@ from tests.gateway.cli.clirun import Cli
 from tests.gateway.store.replies import LONG_GSM, parts_of
 from tests.gateway.store.support import fresh_store, make_account, new_message
 
-
 ESME_PASSWORDS: dict[Path, str] = {}  # the filled store's ESME password, by its directory
 
 
