@@ -15,6 +15,7 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.config import smpp_server as smpp_section
 from gateway.config.file import Config, Where
 from gateway.dispatch.router import Route
 from gateway.events.callbacks import CallbackPolicy
@@ -62,6 +63,7 @@ class DaemonSettings:
     log_json: bool | None
     national: tuple[str, ...]
     callbacks: CallbackPolicy = field(default_factory=CallbackPolicy)  # [webhooks] allow
+    smpp_server: smpp_section.SmppServerConfig | None = None  # None: no SMPP ingress
 
 
 def _get(  # noqa: PLR0917 - a private helper called positionally throughout
@@ -132,6 +134,7 @@ KNOWN: dict[str, frozenset[str]] = {
     "log": frozenset({"level", "json"}),
     "codec": frozenset({"national"}),
     "webhooks": frozenset({"allow"}),
+    smpp_section.SECTION: smpp_section.KEYS,
 }
 SECTIONS = frozenset({*KNOWN, "link"})
 
@@ -213,6 +216,11 @@ def daemon_settings(config: Config, *, where: Where | None = None) -> DaemonSett
         log_json=get(log, "log", "json", bool, None),
         national=tuple(national),
         callbacks=callbacks,
+        smpp_server=(
+            smpp_section.smpp_server_config(_section(raw, smpp_section.SECTION), where)
+            if smpp_section.SECTION in raw
+            else None
+        ),
     )
     if collect is None:
         where.raise_problems()

@@ -122,6 +122,8 @@ class Daemon:
             except OSError as exc:
                 msg = f"[http] listen {s.http.host}:{s.http.port}: {exc.strerror or exc}"
                 raise ConfigError(msg) from None
+        if g.smpp is not None:
+            await g.smpp.start()
         if g.pool is not None:
             port = await g.pool.start()
             if s.http is not None:
@@ -180,6 +182,8 @@ class Daemon:
             g.mqtt.stop()
         if g.http is not None:
             await g.http.stop()
+        if g.smpp is not None:  # the ESMEs are asked to unbind; their submits finish
+            await g.smpp.stop()
         if g.pool is not None:
             await g.pool.stop(timeout=s.stop_timeout)
         left = await g.dispatcher.stop(timeout=s.stop_timeout)
