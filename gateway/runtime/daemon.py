@@ -56,6 +56,12 @@ class Daemon:
         self._stop.set()
 
     @property
+    def smpp_addresses(self) -> list[tuple[str, int, bool]]:
+        """(host, port, tls) where the SMPP server listens (empty: no [smpp_server])."""
+        g = self._graph
+        return g.smpp.addresses if g is not None and g.smpp is not None else []
+
+    @property
     def links(self) -> Mapping[str, Link]:
         return self._graph.links.links if self._graph is not None else {}
 
