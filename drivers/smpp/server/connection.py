@@ -38,7 +38,7 @@ from drivers.smpp.server.port import EsmeGateway
 from drivers.smpp.server.settings import ServerMetrics, ServerSettings
 from drivers.smpp.server.statuses import bind_status_for, status_for
 from drivers.smpp.server.submits import esme_submit
-from gateway.model.errors import UserError
+from gateway.model.errors import NotFound, Unauthorized, UserError
 from gateway.model.esme import DeliveryRefused, EsmeCredential, EsmeDelivery
 from gateway.model.esme_ingress import QueryAnswer
 
@@ -73,7 +73,7 @@ class Server(Protocol):
     def attach(self, connection: EsmeConnection) -> None: ...
 
     def bind_refused(
-        self, connection: EsmeConnection, event: BindRequested, status: int
+        self, connection: EsmeConnection, event: BindRequested, status: int, *, counted: bool
     ) -> None: ...
 
     def unbound(self, connection: EsmeConnection) -> None: ...
@@ -262,6 +262,7 @@ class EsmeConnection:
         server = self._server
         status = st.ESME_ROK
         credential: EsmeCredential | None = None
+        refused = True  # counted against the peer's address (wrong credentials, or blocked)
         if server.failed_binds.blocked(self.peer, self._monotonic()):
             status = st.ESME_RBINDFAIL
         else:
@@ -269,21 +270,23 @@ class EsmeConnection:
                 credential = await server.gateway.authenticate(
                     event.system_id, event.password, self.peer
                 )
-            except UserError as exc:
+            except (NotFound, Unauthorized) as exc:
                 status = bind_status_for(exc)
+            except UserError as exc:  # the store is down...: not the peer's fault
+                status, refused = bind_status_for(exc), False
             except Exception as exc:  # noqa: BLE001 - never a traceback to the peer
                 self._unexpected("bind", exc)
-                status = st.ESME_RBINDFAIL
+                status, refused = st.ESME_RBINDFAIL, False
         if self.session.closed:  # the ESME left while its bind was decided
             return
         if credential is not None and not server.bound(self, credential, event.mode):
-            status = st.ESME_RALYBND
+            status, refused = st.ESME_RALYBND, False
         if status == st.ESME_ROK:
             self.credential, self.mode = credential, event.mode
             self.session.accept_bind(self._monotonic(), event.sequence)
             server.attach(self)
         else:
-            server.bind_refused(self, event, status)
+            server.bind_refused(self, event, status, counted=refused)
             self._handle([self.session.refuse_bind(event.sequence, status)])
         self._answered(None)
 

@@ -159,8 +159,11 @@ class SmppServer:
             self._attached.add(connection)
             self._deliveries.attach(connection)
 
-    def bind_refused(self, connection: EsmeConnection, event: BindRequested, status: int) -> None:
-        if status in (st.ESME_RINVPASWD, st.ESME_RINVSYSID, st.ESME_RBINDFAIL):
+    def bind_refused(
+        self, connection: EsmeConnection, event: BindRequested, status: int, *, counted: bool
+    ) -> None:
+        """A refused bind; ``counted``: against its address (wrong credentials, blocked)."""
+        if counted:
             self.failed_binds.failed(connection.peer, self._monotonic())
         self.metrics.esme_bind_refused(status=st.status_name(status))
         self.log.info(
