@@ -1,31 +1,28 @@
 """The SMSC side of one SMPP 3.4 connection, sans-IO: bytes and ``now`` in, events and bytes out.
 
-Usage, as the asyncio server does it::
-
-    s = ServerSession(window=64, inactivity_timeout=120.0)
-    for event in s.receive_data(data, now):
-        BindRequested   -> s.accept_bind(now, seq) / s.refuse_bind(seq, status)
-        SubmitReceived  -> s.answer_submit(seq, status, message_id)   (any order)
-        QueryReceived   -> s.answer_query(seq, ...) ; CancelReceived -> s.answer_cancel(seq, status)
-    seq = s.deliver(now, source_addr=..., short_message=...)   -> DeliverAnswered / DeliverExpired
-    transport.write(s.data_to_send()); deadline = s.get_timer(); s.handle_timer(now)
-
-The session decides nothing about credentials or messages: it checks the
-protocol (bind state, window, PDU layout, command_length bounds) and hands the
-rest up. States: :mod:`drivers.smpp.protocol.server_states`. Requests beyond
-the window are answered ESME_RTHROTTLED at once; unknown commands and
+The asyncio server (drivers/smpp/server/connection.py) feeds ``receive_data``
+and answers the events: BindRequested with ``accept_bind`` / ``refuse_bind``,
+SubmitReceived / QueryReceived / CancelReceived with ``answer_*`` in any
+order; ``deliver`` sends a deliver_sm (DeliverAnswered / DeliverExpired
+follow). The session decides nothing about credentials or messages: it checks
+the protocol (bind state, window, PDU layout, command_length bounds) and hands
+the rest up. States: :mod:`drivers.smpp.protocol.server_states`. Requests
+beyond the window are answered ESME_RTHROTTLED at once; unknown commands and
 unreadable PDUs get a generic_nack; a command_length outside 16..max_pdu
-closes the session (the stream cannot be resynchronised). Timers are data: the
-bind timeout, the inactivity timeout, an enquire_link of our own after
-``enquire_link`` seconds of silence, one deadline per deliver_sm.
+closes the session (the stream cannot be resynchronised). Timers are data
+(``get_timer`` / ``handle_timer``): the bind timeout, the inactivity timeout,
+an enquire_link of our own after ``enquire_link`` seconds of silence, one
+deadline per deliver_sm.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from drivers.smpp.protocol import status as st
 from drivers.smpp.protocol.decode import CommandLengthError, FrameSplitter, MalformedPdu, decode
+from drivers.smpp.protocol.inflight import InFlight
 from drivers.smpp.protocol.pdu import (
     BIND_COMMANDS,
     DEFAULT_MAX_PDU,
@@ -100,7 +97,7 @@ class ServerSession:
         self._seq = 0
         self._pending: dict[int, CommandId] = {}  # the ESME's requests awaiting our answer
         self._bind_seq: int | None = None
-        self._delivers: dict[int, float] = {}  # our deliver_sm -> answer deadline
+        self._delivers = InFlight()  # our deliver_sm awaiting their answer
         self._control_seq = 0  # our enquire_link / unbind awaiting its answer
         self._control_deadline: float | None = None
         self._bind_deadline: float | None = bind_timeout
@@ -113,15 +110,6 @@ class ServerSession:
     @property
     def closed(self) -> bool:
         return self.state is ServerState.CLOSED
-
-    @property
-    def pending(self) -> int:
-        """Requests of the ESME not answered yet."""
-        return len(self._pending)
-
-    @property
-    def delivers_in_flight(self) -> int:
-        return len(self._delivers)
 
     @property
     def can_deliver(self) -> bool:
@@ -175,28 +163,17 @@ class ServerSession:
         return self._maybe_finish_unbind()
 
     def answer_query(
-        self,
-        sequence: int,
-        status: int,
-        *,
-        message_id: str = "",
-        final_date: str = "",
-        message_state: int = 0,
-        error_code: int = 0,
+        self, sequence: int, status: int, found: QueryResp | None = None
     ) -> Closed | None:
+        """query_sm_resp: ``found`` (its sequence is set here) with ESME_ROK."""
         if self._take(sequence, (CommandId.QUERY_SM,)) is None:
             return None
-        if status != st.ESME_ROK:
-            self._out.append(encode_bare(CommandId.QUERY_SM_RESP, sequence, status))
+        if status == st.ESME_ROK and found is not None:
+            self._out.append(encode(dataclasses.replace(found, sequence=sequence)))
         else:
-            resp = QueryResp(
-                sequence=sequence,
-                message_id=message_id,
-                final_date=final_date,
-                message_state=message_state,
-                error_code=error_code,
+            self._out.append(
+                encode_bare(CommandId.QUERY_SM_RESP, sequence, status or st.ESME_RQUERYFAIL)
             )
-            self._out.append(encode(resp))
         return self._maybe_finish_unbind()
 
     def answer_cancel(self, sequence: int, status: int) -> Closed | None:
@@ -226,7 +203,7 @@ class ServerSession:
         body = submit_sm_body(**fields)
         self._seq = seq = next_sequence(self._seq)
         self._out.append(HEADER.pack(HEADER_LEN + len(body), CommandId.DELIVER_SM, 0, seq) + body)
-        self._delivers[seq] = now + self.response_timeout
+        self._delivers.add(seq, now + self.response_timeout)
         return seq
 
     def unbind(self, now: float) -> None:
@@ -246,9 +223,7 @@ class ServerSession:
         self.state = self.state.check(ServerState.CLOSED)
         self._out.clear()
         self._pending.clear()
-        lost = list(self._delivers)
-        self._delivers.clear()
-        return lost
+        return self._delivers.lost()
 
     # --- timers --------------------------------------------------------------------
 
@@ -264,8 +239,9 @@ class ServerSession:
             timers.append(self._control_deadline)
         elif self.state is ServerState.BOUND:
             timers.append(last + self.enquire_link)
-        if self._delivers:
-            timers.append(min(self._delivers.values()))
+        deliver = self._delivers.next_deadline()
+        if deliver is not None:
+            timers.append(deliver)
         return min(timers)
 
     def handle_timer(self, now: float) -> list[ServerEvent]:
@@ -277,10 +253,8 @@ class ServerSession:
                 detail = f"no bind within {self._bind_deadline:g}s"
                 events.append(self._close(CloseReason.BIND_TIMEOUT, detail))
             return events
-        for seq, deadline in list(self._delivers.items()):
-            if deadline <= now:
-                del self._delivers[seq]
-                events.append(DeliverExpired(sequence=seq))
+        if self._delivers.expire(now):
+            events.extend(DeliverExpired(sequence=seq) for seq in self._delivers.heard())
         last = self._last_rx if self._last_rx is not None else self._started
         if now >= last + self.inactivity_timeout:
             detail = f"nothing heard for {self.inactivity_timeout:g}s"
@@ -414,7 +388,7 @@ class ServerSession:
 
     def _response(self, cid: CommandId, seq: int, status: int, events: list[ServerEvent]) -> None:
         delivers = cid is CommandId.DELIVER_SM_RESP or cid is CommandId.GENERIC_NACK
-        if delivers and self._delivers.pop(seq, None) is not None:
+        if delivers and self._delivers.pending.pop(seq, None) is not None:
             answered = status or (st.ESME_RSYSERR if cid is CommandId.GENERIC_NACK else 0)
             events.append(DeliverAnswered(sequence=seq, status=answered))
             return

@@ -18,6 +18,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from drivers.smpp.protocol import status as st
+from drivers.smpp.protocol.pdu import QueryResp
 from drivers.smpp.protocol.server import ServerSession
 from drivers.smpp.protocol.server_events import (
     BindRequested,
@@ -344,15 +345,14 @@ class EsmeConnection:
         if answer is None:
             self._answered(self.session.answer_query(seq, status))
             return
-        closed = self.session.answer_query(
-            seq,
-            st.ESME_ROK,
+        found = QueryResp(
+            sequence=seq,
             message_id=answer.message_id,
             final_date=_absolute(answer.final_at),
             message_state=_QUERY_STATES.get(answer.state.value, 7),
             error_code=min(answer.error, 255),
         )
-        self._answered(closed)
+        self._answered(self.session.answer_query(seq, st.ESME_ROK, found))
 
     async def _cancel(self, event: CancelReceived) -> None:
         status = st.ESME_RCANCELFAIL

@@ -155,7 +155,9 @@ def test_query_and_cancel_are_decoded_and_answered() -> None:
     events = pair.server.receive_data(encode(query) + encode(cancel), pair.now)
     assert events == [QueryReceived(pdu=query), CancelReceived(pdu=cancel)]
     pair.server.answer_cancel(41, st.ESME_RCANCELFAIL)
-    pair.server.answer_query(40, st.ESME_ROK, message_id="abc", final_date="", message_state=1)
+    pair.server.answer_query(
+        40, st.ESME_ROK, QueryResp(sequence=0, message_id="abc", message_state=1)
+    )
     out = pair.server.data_to_send()
     first_len = HEADER.unpack_from(out)[0]
     assert decode(out[:first_len]) == Bare(
