@@ -15,6 +15,7 @@ from drivers.smpp.protocol.pdu import (
     Bare,
     CancelSm,
     CommandId,
+    DataSm,
     MessageResp,
     QueryResp,
     QuerySm,
@@ -279,3 +280,15 @@ def test_long_text_rides_in_message_payload() -> None:
     [event] = pair.to_server()
     assert isinstance(event, SubmitReceived)
     assert tlv.find(event.pdu.tlvs, tlv.MESSAGE_PAYLOAD) == text
+
+
+def test_data_sm_is_a_submit_answered_with_data_sm_resp() -> None:
+    pair = Pair()
+    pair.bind()
+    pdu = DataSm(sequence=31, destination_addr="33612345678", dest_addr_ton=1)
+    [event] = pair.server.receive_data(encode(pdu), pair.now)
+    assert isinstance(event, SubmitReceived)
+    pair.server.answer_submit(31, st.ESME_ROK, "d1")
+    assert decode(pair.server.data_to_send()) == MessageResp(
+        command_id=CommandId.DATA_SM_RESP, sequence=31, message_id="d1"
+    )
