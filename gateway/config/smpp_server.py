@@ -23,6 +23,7 @@ KEYS = frozenset(
         "tls_cert",
         "tls_key",
         "window",
+        "max_connections",
         "inactivity_timeout",
         "enquire_link",
         "response_timeout",
@@ -38,6 +39,7 @@ class SmppServerConfig:
     tls_cert: Path | None = None
     tls_key: Secret | None = field(default=None, repr=False)
     window: int = 64  # requests of one bind awaiting their answer
+    max_connections: int = 1000  # open at once, bound or not
     inactivity_timeout: float = 120.0  # a bind that sends nothing this long is closed
     enquire_link: float = 30.0  # smsgw asks after this long of silence
     response_timeout: float = 30.0  # for deliver_sm_resp, unbind_resp, enquire_link_resp
@@ -82,10 +84,10 @@ def smpp_server_config(table: dict[str, Any], where: Where) -> SmppServerConfig:
         except ConfigError as exc:
             where.add(where.error(SECTION, "tls_key", str(exc).removeprefix("tls_key: ")))
 
-    def window() -> int:
-        value = table.get("window", d.window)
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10_000:
-            raise where.error(SECTION, "window", "a whole number, 1 to 10000")
+    def count(key: str, default: int, high: int) -> int:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+            raise where.error(SECTION, key, f"a whole number, 1 to {high}")
         return value
 
     def system_id() -> str:
@@ -99,7 +101,10 @@ def smpp_server_config(table: dict[str, Any], where: Where) -> SmppServerConfig:
         tls_listen=tls,
         tls_cert=Path(cert) if isinstance(cert, str) else None,
         tls_key=key,
-        window=where.checked(window, d.window),
+        window=where.checked(lambda: count("window", d.window, 10_000), d.window),
+        max_connections=where.checked(
+            lambda: count("max_connections", d.max_connections, 100_000), d.max_connections
+        ),
         inactivity_timeout=where.checked(
             lambda: _seconds(table, "inactivity_timeout", d.inactivity_timeout, where),
             d.inactivity_timeout,

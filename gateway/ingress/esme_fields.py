@@ -22,6 +22,7 @@ import calendar
 import re
 
 from gateway.codec import decode_payload
+from gateway.ingress.recipients import normalize_e164
 from gateway.model.errors import InvalidRecipient
 from gateway.model.esme_ingress import (
     BadPriority,
@@ -73,7 +74,7 @@ def text_of(submit: EsmeSubmit, *, latin1: bool = False) -> str:
 
 
 def destination_of(submit: EsmeSubmit) -> str:
-    """The destination as '+digits' (the pipeline checks it is a valid E.164 number)."""
+    """The destination as '+digits', a valid E.164 number."""
     if submit.dest_ton != TON_INTERNATIONAL:
         msg = (
             f"destination TON {submit.dest_ton}: smsgw takes international "
@@ -84,7 +85,7 @@ def destination_of(submit: EsmeSubmit) -> str:
     if not digits.isdigit() or not digits.isascii():
         msg = f"destination {submit.destination!r}: digits expected"
         raise InvalidRecipient(msg)
-    return "+" + digits
+    return normalize_e164("+" + digits)  # valid in its country's plan, as from every front door
 
 
 def sender_of(submit: EsmeSubmit) -> str:

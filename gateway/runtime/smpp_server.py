@@ -45,6 +45,7 @@ def server_settings(config: SmppServerConfig) -> ServerSettings:
         tls_cert=config.tls_cert,
         tls_key=config.tls_key,
         window=config.window,
+        max_connections=config.max_connections,
         inactivity_timeout=config.inactivity_timeout,
         enquire_link=config.enquire_link,
         response_timeout=config.response_timeout,

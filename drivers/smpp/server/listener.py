@@ -39,7 +39,7 @@ def tls_context(cert: Path, key: Secret) -> ssl.SSLContext:
         key_path = Path(tmp) / "key.pem"
         fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(key.reveal())
+            out.write(key.reveal() + "\n")
         try:
             context.load_cert_chain(cert, key_path)
         except (OSError, ssl.SSLError) as exc:
@@ -114,7 +114,8 @@ class SmppServer:
     async def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peername = writer.get_extra_info("peername")
         peer = str(peername[0]) if peername else "unknown"
-        if self._stopping:
+        if self._stopping or len(self._connections) >= self.settings.max_connections:
+            self.log.warning("esme_connection_refused", peer=peer, open=len(self._connections))
             writer.close()
             return
         connection = EsmeConnection(

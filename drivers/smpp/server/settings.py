@@ -19,6 +19,7 @@ class ServerSettings:
     tls_cert: Path | None = None
     tls_key: Secret | None = field(default=None, repr=False)
     window: int = 64
+    max_connections: int = 1000  # open at once, bound or not; more are closed at once
     inactivity_timeout: float = 120.0
     enquire_link: float = 30.0
     bind_timeout: float = 30.0

@@ -8,6 +8,7 @@ import pytest
 
 from gateway.config.daemon import daemon_settings
 from gateway.config.file import load_config
+from gateway.config.smpp_server import KEYS
 from gateway.model.errors import ConfigError
 
 
@@ -62,3 +63,10 @@ def test_errors_name_the_key(tmp_path: Path, text: str, words: str) -> None:
     with pytest.raises(ConfigError) as caught:
         daemon_settings(load_config(_write(tmp_path, "[smpp_server]\n" + text)))
     assert words in str(caught.value)
+
+
+def test_every_key_is_in_the_example_config() -> None:
+    example = (Path(__file__).resolve().parents[3] / "config" / "gateway.example.toml").read_text(
+        encoding="utf-8"
+    )
+    assert sorted(k for k in KEYS if f"# {k} = " not in example) == []

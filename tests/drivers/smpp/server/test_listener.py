@@ -352,3 +352,23 @@ async def test_tls_listener(tmp_path: Path) -> None:
         await asyncio.to_thread(c.disconnect)
     finally:
         await server.stop()
+
+
+def over_the_cap(port: int) -> tuple[bytes, int]:
+    first = client(port)
+    first.bind_transmitter(system_id="acme", password="secret")
+    second = socket.create_connection(("127.0.0.1", port), timeout=5)
+    closed = second.recv(16)
+    second.close()
+    status = int(submit_and_read(first, short_message=b"x").status)
+    first.disconnect()
+    return closed, status
+
+
+async def test_connections_beyond_the_cap_are_closed() -> None:
+    server, _, port = await serve(FakeGateway(), max_connections=1)
+    try:
+        closed, status = await asyncio.to_thread(over_the_cap, port)
+    finally:
+        await server.stop()
+    assert (closed, status) == (b"", 0)
