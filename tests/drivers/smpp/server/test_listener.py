@@ -14,6 +14,7 @@ import pytest
 import smpplib.client
 import smpplib.consts
 import smpplib.exceptions
+from prometheus_client import CollectorRegistry
 
 from drivers.smpp.protocol import status as st
 from drivers.smpp.protocol.pdu import CommandId, encode_bare, encode_message_resp
@@ -31,6 +32,7 @@ from gateway.model.esme_ingress import (
 from gateway.model.message import MessageState
 from gateway.model.outcomes import ReceiptState
 from gateway.model.secrets import Secret
+from gateway.ops.esme_metrics import EsmeMetrics
 from tests.fixtures.mosquitto import tls_certificate
 from tests.waiting import eventually
 
@@ -95,13 +97,16 @@ class Deliveries:
 Served = tuple[SmppServer, FakeGateway, Deliveries, int]
 
 
-async def serve(gateway: FakeGateway, **settings: Any) -> tuple[SmppServer, Deliveries, int]:
+async def serve(
+    gateway: FakeGateway, *, metrics: EsmeMetrics | None = None, **settings: Any
+) -> tuple[SmppServer, Deliveries, int]:
     deliveries = Deliveries()
     server = SmppServer(
         settings=ServerSettings(listen=(("127.0.0.1", 0),), **settings),
         gateway=gateway,
         deliveries=deliveries,
         log=Log(),
+        metrics=metrics,
     )
     await server.start()
     return server, deliveries, server.addresses[0][1]
@@ -210,13 +215,21 @@ def burst(port: int, count: int) -> list[int]:
 
 async def test_throughput_beyond_the_credential_is_throttled() -> None:
     gateway = FakeGateway(throughput=3)
-    server, _, port = await serve(gateway)
+    registry = CollectorRegistry()
+    server, _, port = await serve(gateway, metrics=EsmeMetrics(registry=registry))
     try:
         statuses = await asyncio.to_thread(burst, port, 10)
     finally:
         await server.stop()
     assert statuses[:3] == [0, 0, 0]
-    assert st.ESME_RTHROTTLED in statuses
+    throttled = statuses.count(st.ESME_RTHROTTLED)
+    assert throttled > 0
+    sample = registry.get_sample_value
+    assert sample("smsgw_esme_throttled_total", {"system_id": "acme"}) == throttled
+    assert sample("smsgw_esme_submits_total", {"system_id": "acme", "status": "ESME_ROK"}) == (
+        10 - throttled
+    )
+    assert sample("smsgw_esme_binds_total", {"system_id": "acme", "bind_type": "transmitter"}) == 1
 
 
 def hold_binds(port: int, count: int) -> tuple[list[smpplib.client.Client], int]:
