@@ -204,19 +204,21 @@ CREATE TABLE inbound_parts (
 CREATE INDEX inbound_parts_received ON inbound_parts(received_at);
 """
 
-# the SMPP server's credentials, as SQLite's _ESME
+# the SMPP server's credentials, as SQLite's _ESME (the table may exist already
+# with only system_id and account: whichever migration runs first, it ends complete)
 _ESME = """
-CREATE TABLE esme_credentials (
-    system_id     text PRIMARY KEY,
-    account       text NOT NULL REFERENCES accounts(name),
-    password_hash text NOT NULL,                   -- scrypt$n$r$p$salt$hash
-    max_binds     integer NOT NULL,
-    throughput    integer,                         -- submits a second; NULL: no limit
-    allow         text NOT NULL DEFAULT '[]',      -- JSON list of CIDRs; empty: any
-    options       text NOT NULL DEFAULT '[]',      -- JSON list ("latin1")
-    created_at    double precision NOT NULL
+CREATE TABLE IF NOT EXISTS esme_credentials (
+    system_id text PRIMARY KEY,
+    account   text NOT NULL REFERENCES accounts(name)
 );
-CREATE INDEX esme_credentials_account ON esme_credentials(account);
+ALTER TABLE esme_credentials
+    ADD COLUMN IF NOT EXISTS password_hash text NOT NULL DEFAULT '',  -- scrypt$n$r$p$salt$hash
+    ADD COLUMN IF NOT EXISTS max_binds integer NOT NULL DEFAULT 1,
+    ADD COLUMN IF NOT EXISTS throughput integer,      -- submits a second; NULL: no limit
+    ADD COLUMN IF NOT EXISTS allow text NOT NULL DEFAULT '[]',  -- JSON list of CIDRs
+    ADD COLUMN IF NOT EXISTS options text NOT NULL DEFAULT '[]',  -- JSON list ("latin1")
+    ADD COLUMN IF NOT EXISTS created_at double precision NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS esme_credentials_account ON esme_credentials(account);
 """
 
 # MIGRATIONS[n - 1] takes the schema from version n - 1 to n

@@ -282,9 +282,16 @@ def _one_owner_per_number(conn: sqlite3.Connection) -> None:
     )
 
 
-# the SMPP server's credentials (gateway/store/esme_credentials.py: the hash's form)
+# the SMPP server's credentials (gateway/store/esme_credentials.py: the hash's form).
+# Another migration may have made the table with only (system_id, account), the
+# columns it reads: whichever runs first, the table ends complete (rows it held
+# keep no password: they bind only after `smsgw esme password`).
 _ESME = """
-CREATE TABLE esme_credentials (
+CREATE TABLE IF NOT EXISTS esme_credentials (
+    system_id TEXT PRIMARY KEY,
+    account   TEXT NOT NULL REFERENCES accounts(name)
+);
+CREATE TABLE esme_credentials_full (
     system_id     TEXT PRIMARY KEY,
     account       TEXT NOT NULL REFERENCES accounts(name),
     password_hash TEXT NOT NULL,                  -- scrypt$n$r$p$salt$hash
@@ -294,6 +301,10 @@ CREATE TABLE esme_credentials (
     options       TEXT NOT NULL DEFAULT '[]',     -- JSON list ("latin1")
     created_at    REAL NOT NULL
 ) WITHOUT ROWID;
+INSERT INTO esme_credentials_full (system_id, account, password_hash, max_binds, created_at)
+    SELECT system_id, account, '', 1, 0 FROM esme_credentials;
+DROP TABLE esme_credentials;
+ALTER TABLE esme_credentials_full RENAME TO esme_credentials;
 CREATE INDEX esme_credentials_account ON esme_credentials(account);
 """
 
