@@ -20,8 +20,8 @@ async def test_the_table_ends_complete(postgres_url: str, begun: bool) -> None:
             for statement in statements(script):
                 await conn.execute(statement)
         await conn.execute(
-            "INSERT INTO smsgw_meta (key, value) VALUES ('application', 'smsgw'), "
-            f"('version', '{_BEFORE}')"
+            "INSERT INTO smsgw_meta (key, value) VALUES ('application', 'smsgw'), ('version', $1)",
+            str(_BEFORE),
         )
         await conn.execute(
             "INSERT INTO accounts (name, month, created_at, webhook_secret) "
