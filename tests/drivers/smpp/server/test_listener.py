@@ -20,7 +20,7 @@ from drivers.smpp.protocol import status as st
 from drivers.smpp.protocol.pdu import CommandId, encode_bare, encode_message_resp
 from drivers.smpp.server.listener import SmppServer
 from drivers.smpp.server.settings import ServerSettings
-from gateway.model.errors import InsufficientCredit, NotCancellable
+from gateway.model.errors import InsufficientCredit, NotCancellable, StoreUnavailable
 from gateway.model.esme import DeliveryKind, EsmeCredential, EsmeDelivery
 from gateway.model.esme_ingress import (
     EsmeSubmit,
@@ -60,6 +60,8 @@ class FakeGateway:
         self.submits: list[EsmeSubmit] = []
 
     async def authenticate(self, system_id: str, password: str, peer: str) -> EsmeCredential:
+        if system_id == "down":
+            raise StoreUnavailable("the store cannot be reached")
         if system_id != "acme":
             raise UnknownSystemId(f"no credential {system_id}")
         if password != "secret":
@@ -385,3 +387,18 @@ async def test_connections_beyond_the_cap_are_closed() -> None:
     finally:
         await server.stop()
     assert (closed, status) == (b"", 0)
+
+
+def store_down_binds(port: int) -> list[int]:
+    return [bind_error(port, "down", "secret") for _ in range(4)] + [
+        bind_error(port, "acme", "secret")
+    ]
+
+
+async def test_store_outage_refuses_binds_without_blocking_the_address() -> None:
+    server, _, port = await serve(FakeGateway(), failed_binds=2)
+    try:
+        statuses = await asyncio.to_thread(store_down_binds, port)
+    finally:
+        await server.stop()
+    assert statuses == [st.ESME_RBINDFAIL] * 4 + [0]
