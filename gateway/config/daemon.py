@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.accounting.ledger import DEFAULT_MIN_TOPUP
+from gateway.config import smpp_server as smpp_section
 from gateway.config.file import Config, Where
 from gateway.dispatch.router import Route
 from gateway.events.callbacks import CallbackPolicy
@@ -66,6 +67,7 @@ class DaemonSettings:
     callbacks: CallbackPolicy = field(default_factory=CallbackPolicy)  # [webhooks] allow
     min_pack: int = DEFAULT_MIN_TOPUP  # [ledger] min_topup: the smallest credit order
     stop_words: frozenset[str] = DEFAULT_STOP_WORDS  # [stoplist] keywords
+    smpp_server: smpp_section.SmppServerConfig | None = None  # None: no SMPP ingress
 
 
 def _get(  # noqa: PLR0917 - a private helper called positionally throughout
@@ -137,6 +139,7 @@ KNOWN: dict[str, frozenset[str]] = {
     "log": frozenset({"level", "json"}),
     "codec": frozenset({"national"}),
     "webhooks": frozenset({"allow"}),
+    smpp_section.SECTION: smpp_section.KEYS,
 }
 SECTIONS = frozenset({*KNOWN, "link"})
 
@@ -220,6 +223,11 @@ def daemon_settings(config: Config, *, where: Where | None = None) -> DaemonSett
         callbacks=callbacks,
         min_pack=config.ledger.min_topup,
         stop_words=config.stoplist.words,
+        smpp_server=(
+            smpp_section.smpp_server_config(_section(raw, smpp_section.SECTION), where)
+            if smpp_section.SECTION in raw
+            else None
+        ),
     )
     if collect is None:
         where.raise_problems()

@@ -42,6 +42,7 @@ class EsmeCredential:
     throughput: int | None  # submits per second; None = no limit of its own
     allow: tuple[str, ...]  # CIDRs binds may come from; empty = any address
     created_at: float
+    options: tuple[str, ...] = ()  # "latin1": data_coding 0 read as Latin-1, not GSM 03.38
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

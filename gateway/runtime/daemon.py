@@ -56,6 +56,12 @@ class Daemon:
         self._stop.set()
 
     @property
+    def smpp_addresses(self) -> list[tuple[str, int, bool]]:
+        """(host, port, tls) where the SMPP server listens (empty: no [smpp_server])."""
+        g = self._graph
+        return g.smpp.addresses if g is not None and g.smpp is not None else []
+
+    @property
     def links(self) -> Mapping[str, Link]:
         return self._graph.links.links if self._graph is not None else {}
 
@@ -122,6 +128,8 @@ class Daemon:
             except OSError as exc:
                 msg = f"[http] listen {s.http.host}:{s.http.port}: {exc.strerror or exc}"
                 raise ConfigError(msg) from None
+        if g.smpp is not None:
+            await g.smpp.start()
         if g.pool is not None:
             port = await g.pool.start()
             if s.http is not None:
@@ -180,6 +188,8 @@ class Daemon:
             g.mqtt.stop()
         if g.http is not None:
             await g.http.stop()
+        if g.smpp is not None:  # the ESMEs are asked to unbind; their submits finish
+            await g.smpp.stop()
         if g.pool is not None:
             await g.pool.stop(timeout=s.stop_timeout)
         left = await g.dispatcher.stop(timeout=s.stop_timeout)

@@ -13,6 +13,7 @@ from typing import Any
 
 from gateway.config.daemon import daemon_settings
 from gateway.config.file import Where, load_config
+from gateway.config.smpp_server import SmppServerConfig
 from gateway.model.errors import UserError
 from gateway.ops.logs import configure_logging, get_logger
 from gateway.runtime.daemon import run_daemon
@@ -78,10 +79,19 @@ def _describe(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
             }
             for t in settings.links
         ],
+        "smpp_server": _smpp_server(settings.smpp_server),
         "worker": settings.worker,
         "workers": settings.workers,
     }
     return info, where.problems
+
+
+def _smpp_server(config: SmppServerConfig | None) -> str | None:
+    if config is None:
+        return None
+    plain = [f"{host}:{port}" for host, port in config.listen]
+    tls = [f"{host}:{port} (TLS)" for host, port in config.tls_listen]
+    return ", ".join(plain + tls)
 
 
 def check_config(args: argparse.Namespace) -> int:
@@ -101,6 +111,7 @@ def check_config(args: argparse.Namespace) -> int:
     print(f"store   {info['store']}")
     print(f"http    {info['http'] or 'off'}")
     print(f"mqtt    {info['mqtt'] or 'off'}")
+    print(f"smpp    {info['smpp_server'] or 'off'} (SMPP server for ESMEs)")
     if info["workers"]:
         print(
             f"workers {info['workers']} processes beside the daemon's (HTTP API; the first "

@@ -18,6 +18,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from drivers.smpp.server.listener import SmppServer
 from gateway.config.daemon import DaemonSettings
 from gateway.config.file import Config
 from gateway.dispatch.dispatcher import Dispatcher, DispatchSettings
@@ -30,9 +31,11 @@ from gateway.ingress.http_operations import LocalOperations
 from gateway.link.interface import LinkHealth, Receipt, ReceiptDone
 from gateway.model.clock import Clock
 from gateway.model.records import InboundMessage, Lease, OutcomeRecord, QueueChanges
+from gateway.ops.esme_metrics import EsmeMetrics
 from gateway.ops.metrics import Metrics
 from gateway.runtime.assembly import build_events, build_send_service
 from gateway.runtime.links import LinkSet
+from gateway.runtime.smpp_server import build_smpp_server
 from gateway.runtime.worker_pool import Handoffs, WorkerGone, WorkerPool, WorkerSettings
 from gateway.store import open_store, sqlite_path
 from gateway.store.base import Store
@@ -55,6 +58,7 @@ class Graph:
     events: EventPublisher | None = None  # without: they are here
     mqtt: MqttBridge | None = None
     http: HttpServer | None = None
+    smpp: SmppServer | None = None  # with [smpp_server]: ESMEs bind here
 
     def wake_events(self) -> None:
         """New outbox rows: the publisher (here, or worker 0's) looks now."""
@@ -188,7 +192,34 @@ async def build_graph(
         _build_workers(g, config=config, settings=s, logger=logger, log_level=log_level)
     else:
         _build_front_doors(g, settings=s, logger=logger, clock=clock)
+    if s.smpp_server is not None:
+        _build_smpp_server(g, settings=s, logger=logger, clock=clock)
     return g
+
+
+def _build_smpp_server(g: Graph, *, settings: DaemonSettings, logger: Any, clock: Clock) -> None:
+    """The SMPP server, in this process whatever [workers] says (gateway.runtime.smpp_server)."""
+    s = settings
+    assert s.smpp_server is not None  # noqa: S101 - the caller checked
+    lease = Lease(worker=s.worker, seconds=s.lease)
+    send_service = build_send_service(
+        store=g.store,
+        settings=s,
+        metrics=g.metrics,
+        logger=logger,
+        clock=clock,
+        lease=lambda: g.lease(lease),
+        on_stored=g.dispatcher.take,
+    )
+    g.smpp = build_smpp_server(
+        config=s.smpp_server,
+        store=g.store,
+        send_service=send_service,
+        metrics=g.metrics,
+        esme_metrics=EsmeMetrics(registry=g.metrics.registry),
+        logger=logger,
+        clock=clock,
+    )
 
 
 def _build_workers(

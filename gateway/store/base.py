@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from gateway.link.interface import InboundPart, Receipt
+from gateway.model.esme import EsmeCredential
 from gateway.model.message import MessageState, SenderKind, SenderStatus
 from gateway.model.orders import Order, OrderPayment, OrderStatus, StopEntry, StopSource
 from gateway.model.records import (
@@ -404,6 +405,32 @@ class Store(Protocol):
         """Refuse (:class:`~gateway.model.errors.StoreInUse`) when another daemon runs
         as ``worker`` on this store, else keep the name until :meth:`close` (its
         leases are this daemon's to release and take back)."""
+        ...
+
+    # --- ESME credentials of the SMPP server (gateway/store/esme_credentials.py) -------
+    async def create_esme_credential(
+        self,
+        account: str,
+        system_id: str,
+        *,
+        max_binds: int = 1,
+        throughput: int | None = None,
+        allow: Sequence[str] = (),
+        options: Sequence[str] = (),
+    ) -> tuple[EsmeCredential, str]:
+        """A new credential and its password, which is not kept (only its hash)."""
+        ...
+
+    async def list_esme_credentials(self, account: str | None = None) -> list[EsmeCredential]: ...
+
+    async def remove_esme_credential(self, account: str, system_id: str) -> EsmeCredential: ...
+
+    async def set_esme_password(self, account: str, system_id: str) -> str:
+        """A new password for the credential (binds already open stay); returned once."""
+        ...
+
+    async def esme_credential_for_bind(self, system_id: str, password: str) -> EsmeCredential:
+        """The credential a bind names, or UnknownSystemId / WrongPassword."""
         ...
 
     async def close(self) -> None: ...

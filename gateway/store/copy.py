@@ -1,7 +1,8 @@
 """``smsgw store copy``: an embedded installation's SQLite store moved into PostgreSQL.
 
 Everything goes, table by table, with its ids: accounts and their journal,
-tokens, senders, prices, phonebooks, messages with their segments in
+tokens, ESME credentials (their password hashes), senders, prices,
+phonebooks, messages with their segments in
 whatever state they are, receipts waiting for their submit answer, replies
 and the parts of replies not whole yet, the event outbox, webhooks waiting
 to be delivered, the counters left for the daemon's metrics, credit orders and
@@ -35,6 +36,7 @@ from gateway.store.sqlite.schema import APPLICATION_ID, SCHEMA_VERSION
 TABLES: tuple[str, ...] = (
     "accounts",
     "api_tokens",
+    "esme_credentials",
     "senders",
     "prices",
     "phonebooks",

@@ -20,10 +20,13 @@ from drivers.smpp.protocol.pdu import (
     Bare,
     Bind,
     BindResp,
+    CancelSm,
     CommandId,
     DataSm,
     MessageResp,
     Pdu,
+    QueryResp,
+    QuerySm,
     ShortMessage,
 )
 from drivers.smpp.protocol.tlv import Tlvs, decode_tlvs
@@ -143,6 +146,8 @@ def decode(frame: bytes) -> Pdu:
             data_coding=dcs,
             tlvs=r.tlvs(),
         )
+    if cid in _QUERIES:
+        return _decode_query(cid, status, sequence, r)
     if cid in BIND_COMMANDS:
         system_id = r.c(16, "system_id")
         password = r.c(9, "password")
@@ -164,6 +169,54 @@ def decode(frame: bytes) -> Pdu:
     system_id = r.c(16, "system_id") if length > HEADER_LEN else ""
     return BindResp(
         command_id=cid, sequence=sequence, status=status, system_id=system_id, tlvs=r.tlvs()
+    )
+
+
+_QUERIES = frozenset({CommandId.QUERY_SM, CommandId.QUERY_SM_RESP, CommandId.CANCEL_SM})
+
+
+def _decode_query(cid: CommandId, status: int, sequence: int, r: _Reader) -> Pdu:
+    """query_sm, query_sm_resp (its body may be absent on errors), cancel_sm."""
+    if cid is CommandId.QUERY_SM:
+        message_id = r.c(65, "message_id")
+        ton, npi = r.u8("source_addr_ton"), r.u8("source_addr_npi")
+        return QuerySm(
+            sequence=sequence,
+            status=status,
+            message_id=message_id,
+            source_addr_ton=ton,
+            source_addr_npi=npi,
+            source_addr=r.c(21, "source_addr"),
+        )
+    if cid is CommandId.QUERY_SM_RESP:
+        if r.pos >= r.end:
+            return QueryResp(sequence=sequence, status=status)
+        message_id = r.c(65, "message_id")
+        final_date = r.c(17, "final_date")
+        return QueryResp(
+            sequence=sequence,
+            status=status,
+            message_id=message_id,
+            final_date=final_date,
+            message_state=r.u8("message_state"),
+            error_code=r.u8("error_code"),
+        )
+    service_type = r.c(6, "service_type")
+    message_id = r.c(65, "message_id")
+    src_ton, src_npi = r.u8("source_addr_ton"), r.u8("source_addr_npi")
+    src = r.c(21, "source_addr")
+    dst_ton, dst_npi = r.u8("dest_addr_ton"), r.u8("dest_addr_npi")
+    return CancelSm(
+        sequence=sequence,
+        status=status,
+        service_type=service_type,
+        message_id=message_id,
+        source_addr_ton=src_ton,
+        source_addr_npi=src_npi,
+        source_addr=src,
+        dest_addr_ton=dst_ton,
+        dest_addr_npi=dst_npi,
+        destination_addr=r.c(21, "destination_addr"),
     )
 
 

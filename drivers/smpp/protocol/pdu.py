@@ -27,12 +27,16 @@ class CommandId(enum.IntEnum):
     BIND_RECEIVER_RESP = 0x80000001
     BIND_TRANSMITTER = 0x00000002
     BIND_TRANSMITTER_RESP = 0x80000002
+    QUERY_SM = 0x00000003
+    QUERY_SM_RESP = 0x80000003
     SUBMIT_SM = 0x00000004
     SUBMIT_SM_RESP = 0x80000004
     DELIVER_SM = 0x00000005
     DELIVER_SM_RESP = 0x80000005
     UNBIND = 0x00000006
     UNBIND_RESP = 0x80000006
+    CANCEL_SM = 0x00000008
+    CANCEL_SM_RESP = 0x80000008
     BIND_TRANSCEIVER = 0x00000009
     BIND_TRANSCEIVER_RESP = 0x80000009
     ENQUIRE_LINK = 0x00000015
@@ -52,6 +56,7 @@ BARE_COMMANDS = frozenset(
         CommandId.UNBIND_RESP,
         CommandId.ENQUIRE_LINK,
         CommandId.ENQUIRE_LINK_RESP,
+        CommandId.CANCEL_SM_RESP,
     }
 )
 MESSAGE_RESPS = frozenset(
@@ -162,7 +167,44 @@ class DataSm:
     command_id: CommandId = CommandId.DATA_SM
 
 
-Pdu = Bind | BindResp | Bare | MessageResp | ShortMessage | DataSm
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuerySm:
+    sequence: int
+    message_id: str
+    source_addr_ton: int = 0
+    source_addr_npi: int = 0
+    source_addr: str = ""
+    status: int = 0
+    command_id: CommandId = CommandId.QUERY_SM
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QueryResp:
+    sequence: int
+    message_id: str = ""
+    final_date: str = ""  # SMPP absolute time, or empty while not final
+    message_state: int = 0  # SMPP 3.4 5.2.28
+    error_code: int = 0
+    status: int = 0
+    command_id: CommandId = CommandId.QUERY_SM_RESP
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelSm:
+    sequence: int
+    message_id: str
+    service_type: str = ""
+    source_addr_ton: int = 0
+    source_addr_npi: int = 0
+    source_addr: str = ""
+    dest_addr_ton: int = 0
+    dest_addr_npi: int = 0
+    destination_addr: str = ""
+    status: int = 0
+    command_id: CommandId = CommandId.CANCEL_SM
+
+
+Pdu = Bind | BindResp | Bare | MessageResp | ShortMessage | DataSm | QuerySm | QueryResp | CancelSm
 
 
 # --- encoding --------------------------------------------------------------------
@@ -298,6 +340,8 @@ def encode(pdu: Pdu) -> bytes:
             return encode_bare(pdu.command_id, pdu.sequence, pdu.status)
         body = _c(pdu.system_id, 16, "system_id") + encode_tlvs(pdu.tlvs)
         return _header(pdu.command_id, pdu.status, pdu.sequence, body)
+    if isinstance(pdu, QuerySm | QueryResp | CancelSm):
+        return _encode_query(pdu)
     # DataSm
     body = b"".join(
         (
@@ -310,6 +354,39 @@ def encode(pdu: Pdu) -> bytes:
             encode_tlvs(pdu.tlvs),
         )
     )
+    return _header(pdu.command_id, pdu.status, pdu.sequence, body)
+
+
+def _encode_query(pdu: QuerySm | QueryResp | CancelSm) -> bytes:
+    if isinstance(pdu, QuerySm):
+        body = b"".join(
+            (
+                _c(pdu.message_id, 65, "message_id"),
+                bytes((pdu.source_addr_ton, pdu.source_addr_npi)),
+                _c(pdu.source_addr, 21, "source_addr"),
+            )
+        )
+    elif isinstance(pdu, QueryResp):
+        if pdu.status and not pdu.message_id:
+            return encode_bare(pdu.command_id, pdu.sequence, pdu.status)
+        body = b"".join(
+            (
+                _c(pdu.message_id, 65, "message_id"),
+                _c(pdu.final_date, 17, "final_date"),
+                bytes((pdu.message_state, pdu.error_code)),
+            )
+        )
+    else:
+        body = b"".join(
+            (
+                _c(pdu.service_type, 6, "service_type"),
+                _c(pdu.message_id, 65, "message_id"),
+                bytes((pdu.source_addr_ton, pdu.source_addr_npi)),
+                _c(pdu.source_addr, 21, "source_addr"),
+                bytes((pdu.dest_addr_ton, pdu.dest_addr_npi)),
+                _c(pdu.destination_addr, 21, "destination_addr"),
+            )
+        )
     return _header(pdu.command_id, pdu.status, pdu.sequence, body)
 
 

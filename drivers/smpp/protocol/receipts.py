@@ -138,12 +138,13 @@ def format_receipt_text(
     submit_date: str,
     done_date: str,
     text: str = "",
+    segments: int = 1,
 ) -> bytes:
-    """The receipt text an SMSC writes (used by the simulator and tests)."""
+    """The receipt text an SMSC writes (the simulator, the SMPP server, tests)."""
     stat = STATE_STATS[state]
-    dlvrd = "001" if state is ReceiptState.DELIVERED else "000"
+    dlvrd = f"{segments:03d}" if state is ReceiptState.DELIVERED else "000"
     return (
-        f"id:{ident} sub:001 dlvrd:{dlvrd} submit date:{submit_date} "
+        f"id:{ident} sub:{segments:03d} dlvrd:{dlvrd} submit date:{submit_date} "
         f"done date:{done_date} stat:{stat} err:{err:03d} text:{text[:20]}"
     ).encode("latin-1")
 

@@ -237,8 +237,25 @@ DROP INDEX messages_account;
 CREATE INDEX messages_account ON messages(account, created_at, id);
 """
 
+# the SMPP server's credentials, as SQLite's _ESME (the table may exist already
+# with only system_id and account: whichever migration runs first, it ends complete)
+_ESME = """
+CREATE TABLE IF NOT EXISTS esme_credentials (
+    system_id text PRIMARY KEY,
+    account   text NOT NULL REFERENCES accounts(name)
+);
+ALTER TABLE esme_credentials
+    ADD COLUMN IF NOT EXISTS password_hash text NOT NULL DEFAULT '',  -- scrypt$n$r$p$salt$hash
+    ADD COLUMN IF NOT EXISTS max_binds integer NOT NULL DEFAULT 1,
+    ADD COLUMN IF NOT EXISTS throughput integer,      -- submits a second; NULL: no limit
+    ADD COLUMN IF NOT EXISTS allow text NOT NULL DEFAULT '[]',  -- JSON list of CIDRs
+    ADD COLUMN IF NOT EXISTS options text NOT NULL DEFAULT '[]',  -- JSON list ("latin1")
+    ADD COLUMN IF NOT EXISTS created_at double precision NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS esme_credentials_account ON esme_credentials(account);
+"""
+
 # MIGRATIONS[n - 1] takes the schema from version n - 1 to n
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _ORDERS, _STOPLIST, _HTTP_API)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _ORDERS, _STOPLIST, _HTTP_API, _ESME)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

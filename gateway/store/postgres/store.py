@@ -21,6 +21,7 @@ the daemons' locks in daemons.py), and nothing else.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -31,6 +32,7 @@ import asyncpg
 from gateway.link.interface import InboundPart, Receipt
 from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.errors import StoreUnavailable
+from gateway.model.esme import EsmeCredential
 from gateway.model.ids import new_id
 from gateway.model.message import MessageState, SenderKind, SenderStatus
 from gateway.model.orders import Order, OrderPayment, OrderStatus, StopEntry, StopSource
@@ -62,9 +64,11 @@ from gateway.model.records import (
 )
 from gateway.model.secrets import Secret
 from gateway.store.base import KEEP, Keep
+from gateway.store.esme_credentials import new_credential
 from gateway.store.postgres import (
     admin,
     dispatch,
+    esme,
     events,
     inbound,
     ledger,
@@ -566,6 +570,47 @@ class PostgresStore:
 
     async def hold_worker(self, worker: str) -> None:
         await self._daemons.hold_worker(worker)
+
+    # --- ESME credentials (esme.py) -------------------------------------------------
+    async def create_esme_credential(
+        self,
+        account: str,
+        system_id: str,
+        *,
+        max_binds: int = 1,
+        throughput: int | None = None,
+        allow: Sequence[str] = (),
+        options: Sequence[str] = (),
+    ) -> tuple[EsmeCredential, str]:
+        made = await asyncio.to_thread(
+            new_credential,
+            account=account,
+            system_id=system_id,
+            max_binds=max_binds,
+            throughput=throughput,
+            allow=allow,
+            options=options,
+            now=self._clock(),
+        )
+        async with self._write() as conn:
+            stored = await esme.create(conn, made.credential, made.password_hash)
+        return stored, made.password
+
+    async def list_esme_credentials(self, account: str | None = None) -> list[EsmeCredential]:
+        async with self._read() as conn:
+            return await esme.list_all(conn, account)
+
+    async def remove_esme_credential(self, account: str, system_id: str) -> EsmeCredential:
+        async with self._write() as conn:
+            return await esme.remove(conn, account, system_id)
+
+    async def set_esme_password(self, account: str, system_id: str) -> str:
+        async with self._write() as conn:
+            return await esme.set_password(conn, account, system_id)
+
+    async def esme_credential_for_bind(self, system_id: str, password: str) -> EsmeCredential:
+        async with self._read() as conn:
+            return await esme.for_bind(conn, system_id, password)
 
     async def close(self) -> None:
         await self._daemons.close()

@@ -315,11 +315,48 @@ DROP INDEX messages_account;
 CREATE INDEX messages_account ON messages(account, created_at, id);
 """
 
+# the SMPP server's credentials (gateway/store/esme_credentials.py: the hash's form).
+# Another migration may have made the table with only (system_id, account), the
+# columns it reads: whichever runs first, the table ends complete (rows it held
+# keep no password: they bind only after `smsgw esme password`).
+_ESME = """
+CREATE TABLE IF NOT EXISTS esme_credentials (
+    system_id TEXT PRIMARY KEY,
+    account   TEXT NOT NULL REFERENCES accounts(name)
+);
+CREATE TABLE esme_credentials_full (
+    system_id     TEXT PRIMARY KEY,
+    account       TEXT NOT NULL REFERENCES accounts(name),
+    password_hash TEXT NOT NULL,                  -- scrypt$n$r$p$salt$hash
+    max_binds     INTEGER NOT NULL,
+    throughput    INTEGER,                        -- submits a second; NULL: no limit
+    allow         TEXT NOT NULL DEFAULT '[]',     -- JSON list of CIDRs; empty: any
+    options       TEXT NOT NULL DEFAULT '[]',     -- JSON list ("latin1")
+    created_at    REAL NOT NULL
+) WITHOUT ROWID;
+INSERT INTO esme_credentials_full (system_id, account, password_hash, max_binds, created_at)
+    SELECT system_id, account, '', 1, 0 FROM esme_credentials;
+DROP TABLE esme_credentials;
+ALTER TABLE esme_credentials_full RENAME TO esme_credentials;
+CREATE INDEX esme_credentials_account ON esme_credentials(account);
+"""
+
 
 # MIGRATIONS[n - 1] takes the schema from version n - 1 to n; BEFORE[n] runs
 # first and AFTER[n] then, what SQL alone cannot do (secrets from the OS's
 # random source, choices row by row).
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _ORDERS, _STOPLIST, _HTTP_API)
+MIGRATIONS: tuple[str, ...] = (
+    _V1,
+    _V2,
+    _V3,
+    _V4,
+    _V5,
+    _V6,
+    _ORDERS,
+    _STOPLIST,
+    _HTTP_API,
+    _ESME,
+)
 BEFORE: dict[int, Callable[[sqlite3.Connection], None]] = {4: _one_owner_per_number}
 AFTER: dict[int, Callable[[sqlite3.Connection], None]] = {
     2: _fill_webhook_secrets,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gateway.link.interface import InboundPart, Receipt
 from gateway.model.clock import Clock
+from gateway.model.esme import EsmeCredential
 from gateway.model.ids import new_id
 from gateway.model.message import MessageState, SenderKind, SenderStatus
 from gateway.model.orders import Order, OrderPayment, OrderStatus, StopEntry, StopSource
@@ -38,10 +40,12 @@ from gateway.model.records import (
     WriterStats,
 )
 from gateway.store.base import KEEP, Keep
+from gateway.store.esme_credentials import new_credential
 from gateway.store.spans import InboundSpan, JournalSpan, MessageSpan
 from gateway.store.sqlite import (
     admin,
     dispatch,
+    esme,
     events,
     inbound,
     ledger,
@@ -427,6 +431,42 @@ class SqliteStore:
 
     async def hold_worker(self, worker: str) -> None:
         """One daemon per SQLite store already (gateway.store.runlock): nothing to add."""
+
+    # --- ESME credentials (esme.py) -------------------------------------------------
+    async def create_esme_credential(
+        self,
+        account: str,
+        system_id: str,
+        *,
+        max_binds: int = 1,
+        throughput: int | None = None,
+        allow: Sequence[str] = (),
+        options: Sequence[str] = (),
+    ) -> tuple[EsmeCredential, str]:
+        made = await asyncio.to_thread(
+            new_credential,
+            account=account,
+            system_id=system_id,
+            max_binds=max_binds,
+            throughput=throughput,
+            allow=allow,
+            options=options,
+            now=self._clock(),
+        )
+        stored = await self._engine.write(esme.create, made.credential, made.password_hash)
+        return stored, made.password
+
+    async def list_esme_credentials(self, account: str | None = None) -> list[EsmeCredential]:
+        return await self._engine.read(esme.list_all, account)
+
+    async def remove_esme_credential(self, account: str, system_id: str) -> EsmeCredential:
+        return await self._engine.write(esme.remove, account, system_id)
+
+    async def set_esme_password(self, account: str, system_id: str) -> str:
+        return await self._engine.write(esme.set_password, account, system_id)
+
+    async def esme_credential_for_bind(self, system_id: str, password: str) -> EsmeCredential:
+        return await self._engine.read(esme.for_bind, system_id, password)
 
     async def close(self) -> None:
         await self._engine.close()

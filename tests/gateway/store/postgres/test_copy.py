@@ -27,6 +27,8 @@ from tests.gateway.cli.clirun import Cli
 from tests.gateway.store.replies import LONG_GSM, parts_of
 from tests.gateway.store.support import fresh_store, make_account, new_message
 
+ESME_PASSWORDS: dict[Path, str] = {}  # the filled store's ESME password, by its directory
+
 
 async def filled_store(tmp_path: Path, clock: FakeClock) -> SqliteStore:
     """A store with a row in every table."""
@@ -36,6 +38,8 @@ async def filled_store(tmp_path: Path, clock: FakeClock) -> SqliteStore:
     await store.set_account("acme", credit_limit=50, monthly_cap=10_000)
     await store.adjust("acme", -3, note="goodwill")
     await store.create_token("acme")
+    _, esme_password = await store.create_esme_credential("acme", "acme1", allow=["192.0.2.0/24"])
+    ESME_PASSWORDS[tmp_path] = esme_password
     await store.set_price("+33", 2, account="zeta")
     await store.create_phonebook("acme", "team")
     await store.import_contacts(
@@ -155,6 +159,9 @@ async def test_the_copy_reads_back_through_the_store_as_the_source_did(
         assert await target.verify_ledger() == {}
         # order ids go on from where the copied ones end
         assert (await target.create_order("zeta", 100)).id > max(o.id for o in before[7])
+        # the ESME binds on the target with the password made on the source
+        bound = await target.esme_credential_for_bind("acme1", ESME_PASSWORDS[tmp_path])
+        assert bound.allow == ("192.0.2.0/24",)
         # the reply held in the source goes on in the target
         for part in parts_of(LONG_GSM, destination="ACME", at=clock())[1:]:
             reply = await target.add_inbound_part(part, account="acme", now=clock())

@@ -1,0 +1,105 @@
+"""ESME -> smsgw's SMPP server -> the send pipeline -> the SMSC simulator, through the daemon."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import smpplib.client
+
+from drivers.smpp.protocol.pdu import CommandId, encode_bare
+from drivers.smpp.simulator.config import SimConfig
+from drivers.smpp.simulator.server import SmscSimulator
+from gateway.config.file import load_config
+from gateway.store import open_store
+from tests.e2e.system import ACCOUNT, prepare_store, running_daemon, write_config
+from tests.waiting import eventually
+
+SERVER = """
+[smpp_server]
+listen = "127.0.0.1:0"
+window = 8
+"""
+
+
+async def esme_password(db_url: str, base: Path) -> str:
+    store = await open_store(db_url, base=base)
+    try:
+        _, password = await store.create_esme_credential(ACCOUNT, "acme1", max_binds=2)
+        return password
+    finally:
+        await store.close()
+
+
+def bind_and_submit(port: int, password: str) -> tuple[smpplib.client.Client, Any]:
+    c = smpplib.client.Client("127.0.0.1", port, timeout=10, allow_unknown_opt_params=True)
+    c.connect()
+    c.bind_transceiver(system_id="acme1", password=password)
+    c.send_message(
+        source_addr_ton=5,
+        source_addr="ACME",
+        dest_addr_ton=1,
+        dest_addr_npi=1,
+        destination_addr="33612345678",
+        registered_delivery=1,
+        short_message=b"hello from an ESME",
+    )
+    return c, c.read_pdu()
+
+
+def until_unbind(c: smpplib.client.Client) -> str:
+    """Read until the server's unbind, answer it; the command seen."""
+    while True:
+        pdu = c.read_pdu()
+        if pdu.command == "unbind":
+            c._socket.sendall(encode_bare(CommandId.UNBIND_RESP, pdu.sequence))  # noqa: SLF001
+            c._socket.close()  # noqa: SLF001
+            return str(pdu.command)
+
+
+async def test_esme_submit_reaches_the_smsc(tmp_path: Path) -> None:
+    sim = SmscSimulator(config=SimConfig(dlr=True), port=0)
+    await sim.start()
+    try:
+        path = write_config(tmp_path / "gateway.toml", smsc_port=sim.port, extra=SERVER)
+        config = load_config(path)
+        await prepare_store(config.store.url, config.base_dir)
+        password = await esme_password(config.store.url, config.base_dir)
+        async with running_daemon(config) as daemon:
+            [(_, port, tls)] = daemon.smpp_addresses
+            assert not tls
+            esme, resp = await asyncio.to_thread(bind_and_submit, port, password)
+            assert int(resp.status) == 0
+            message_id = resp.message_id.decode()
+
+            def reached() -> bool:
+                return any(
+                    r.get("event") == "submit_sm" and r.get("to") == "33612345678"
+                    for r in sim.records
+                )
+
+            await eventually(reached, what="the ESME's message at the SMSC")
+            sample = daemon.registry.get_sample_value
+            assert (
+                sample("smsgw_messages_accepted_total", {"account": ACCOUNT, "channel": "smpp"})
+                == 1
+            )
+            assert (
+                sample("smsgw_esme_binds_total", {"system_id": "acme1", "bind_type": "transceiver"})
+                == 1
+            )
+            assert (
+                sample("smsgw_esme_submits_total", {"system_id": "acme1", "status": "ESME_ROK"})
+                == 1
+            )
+            unbound = asyncio.create_task(asyncio.to_thread(until_unbind, esme))
+        assert await unbound == "unbind"  # the daemon's stop unbound the ESME
+        store = await open_store(config.store.url, base=config.base_dir)
+        try:
+            view = await store.get_message(message_id)
+        finally:
+            await store.close()
+        assert (view.message.text, view.message.sender) == ("hello from an ESME", "ACME")
+    finally:
+        await sim.close()

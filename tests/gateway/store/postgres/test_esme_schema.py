@@ -1,0 +1,48 @@
+"""The ESME credentials migration on PostgreSQL, also over a table another migration began."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from gateway.model.esme_ingress import WrongPassword
+from gateway.store.postgres.schema import MIGRATIONS, statements
+from gateway.store.postgres.store import PostgresStore
+
+_BEFORE = MIGRATIONS.index(next(m for m in MIGRATIONS if "esme_credentials" in m))
+
+
+@pytest.mark.parametrize("begun", [False, True], ids=["fresh", "begun"])
+async def test_the_table_ends_complete(postgres_url: str, begun: bool) -> None:
+    conn = await asyncpg.connect(postgres_url)
+    try:
+        for script in MIGRATIONS[:_BEFORE]:
+            for statement in statements(script):
+                await conn.execute(statement)
+        await conn.execute(
+            "INSERT INTO smsgw_meta (key, value) VALUES ('application', 'smsgw'), ('version', $1)",
+            str(_BEFORE),
+        )
+        await conn.execute(
+            "INSERT INTO accounts (name, month, created_at, webhook_secret) "
+            "VALUES ('acme', '', 0, 'x')"
+        )
+        if begun:
+            await conn.execute(
+                "CREATE TABLE esme_credentials (system_id text PRIMARY KEY, "
+                "account text NOT NULL REFERENCES accounts(name))"
+            )
+            await conn.execute("INSERT INTO esme_credentials VALUES ('old1', 'acme')")
+    finally:
+        await conn.close()
+    store = await PostgresStore.open(postgres_url)
+    try:
+        _, password = await store.create_esme_credential("acme", "new1", throughput=5)
+        assert (await store.esme_credential_for_bind("new1", password)).throughput == 5
+        listed = [c.system_id for c in await store.list_esme_credentials()]
+        assert listed == (["new1", "old1"] if begun else ["new1"])
+        if begun:
+            with pytest.raises(WrongPassword):
+                await store.esme_credential_for_bind("old1", "")
+    finally:
+        await store.close()
