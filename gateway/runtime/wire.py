@@ -70,6 +70,7 @@ from gateway.runtime.wire_columns import (
     pairs_from,
     receipts_columns,
     receipts_from,
+    unlike,
 )
 
 __all__ = [
@@ -324,9 +325,7 @@ def _fields(obj: dict[str, Any], spec: Mapping[str, Types]) -> dict[str, Any]:
     """``obj``'s fields, exactly those of ``spec`` (with ``kind``), each of its types."""
     kind = obj["kind"]
     if obj.keys() - {"kind"} != spec.keys():
-        unknown = sorted(obj.keys() - spec.keys() - {"kind"})
-        missing = sorted(spec.keys() - obj.keys())
-        raise WireError(f"{kind}: unknown fields {unknown}, missing fields {missing}")
+        raise WireError(f"{kind}: {unlike(obj.keys() - {'kind'}, spec.keys())}")
     for name, types in spec.items():
         if types and type(obj[name]) not in types:
             raise WireError(f"{kind}.{name}: unexpected {type(obj[name]).__name__}")
@@ -462,8 +461,8 @@ def _check_version(obj: Any, kind: str, who: str) -> None:
     """Refuse another version before reading the rest (its fields may differ)."""
     if type(obj) is list and obj[:1] == ["started"]:
         raise WireVersionError(
-            f"the {who} speaks the unversioned wire of an older smsgw; "
-            f"this one is smsgw {SMSGW_VERSION} (wire {WIRE_VERSION})"
+            f"the {who} speaks the unversioned wire of an older smsgw, "
+            f"this one smsgw {SMSGW_VERSION} (wire {WIRE_VERSION})"
         )
     if type(obj) is not dict or obj.get("kind") != kind:
         raise WireError(f"the {who}'s first line is not {kind}")

@@ -62,7 +62,7 @@ def columns_from(value: Any, where: str, spec: Mapping[str, Types]) -> list[list
     if type(value) is not dict:
         raise WireError(f"{where}: expected an object of columns, got {type(value).__name__}")
     if value.keys() != spec.keys():
-        raise WireError(f"{where}: {_unlike(value.keys(), spec.keys())}")
+        raise WireError(f"{where}: {unlike(value.keys(), spec.keys())}")
     columns = [value[name] for name in spec]
     rows = len(columns[0]) if type(columns[0]) is list else -1
     for (name, types), column in zip(spec.items(), columns, strict=True):
@@ -81,7 +81,8 @@ def enum_column(column: list[Any], by_value: Mapping[Any, _E], where: str) -> li
         raise WireError(f"{where}: unknown value {_short(exc.args[0])}") from None
 
 
-def _unlike(got: Any, wanted: Any) -> str:
+def unlike(got: Any, wanted: Any) -> str:
+    """What fields ``got`` has that ``wanted`` does not, and the reverse."""
     unknown, missing = sorted(set(got) - set(wanted)), sorted(set(wanted) - set(got))
     parts = [f"unknown fields {unknown}"] if unknown else []
     parts += [f"missing fields {missing}"] if missing else []

@@ -37,7 +37,7 @@ from gateway.runtime.wire import (
 BAD_LINES: tuple[bytes, ...] = (
     b"not json at all",
     b'{"kind": "events", "truncated"',
-    b"\xff\xfe invalid utf-8 \xc3\x28",
+    b'{"kind": "events\xc3\x28"}',  # invalid UTF-8
     b"[" * 100_000,  # deeper than the JSON parser's recursion
     b'["handoff", [["m1", "acme"]]]',  # the old positional form
     b'{"kind": "no-such-kind"}',
@@ -82,6 +82,12 @@ def message(message_id: str) -> Message:
     )
 
 
+def accepted(account: str) -> Metric:
+    return Metric(
+        name="message_accepted", values={"account": account, "channel": "http", "count": 1}
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--as", dest="behaviour", required=True)
@@ -104,12 +110,10 @@ def main() -> int:
     for line in lines:
         match decode_from_daemon(line):
             case Answer(id=7):
-                values = {"account": "bad", "channel": "http", "count": 1}
-                sock.sendall(encode(Metric(name="message_accepted", values=values)))
+                sock.sendall(encode(accepted("bad")))
             case Events():
                 sock.sendall(encode(Handoff(messages=(message("m-after"),))))
-                values = {"account": "good", "channel": "http", "count": 1}
-                sock.sendall(encode(Metric(name="message_accepted", values=values)))
+                sock.sendall(encode(accepted("good")))
             case _:
                 pass
     return 0
