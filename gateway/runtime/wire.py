@@ -53,7 +53,9 @@ from gateway.model.records import Message, OutcomeRecord, QueueChanges, StateCha
 from gateway.ops.metric_sinks import RELAYED
 from gateway.runtime.wire_columns import (
     BOOL,
+    DROPPED,
     INT,
+    KEPT,
     NUMBER,
     OPT_INT,
     OPT_STR,
@@ -232,7 +234,8 @@ FromDaemon = Welcome | Events | Answer | Accepting | Record
 
 # --- encoding --------------------------------------------------------------------------
 
-_dumps = json.JSONEncoder(separators=(",", ":")).encode
+# never circular: built here from records
+_dumps = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 
 
 def _hello(m: Hello) -> dict[str, Any]:
@@ -282,9 +285,9 @@ def _recorded(m: Recorded) -> dict[str, Any]:
         "kind": "recorded",
         "id": m.id,
         "final": changes_columns(m.final),
-        "unmatched": pairs_columns(m.unmatched, "link", "state"),
-        "matched_late": pairs_columns(m.matched_late, "link", "state"),
-        "dropped": pairs_columns(m.dropped, "link", "why"),
+        "unmatched": pairs_columns(m.unmatched, KEPT),
+        "matched_late": pairs_columns(m.matched_late, KEPT),
+        "dropped": pairs_columns(m.dropped, DROPPED),
         "error": m.error,
     }
 
@@ -321,46 +324,68 @@ def _parse(line: bytes) -> Any:
         raise WireError(f"not JSON: {type(exc).__name__}") from None
 
 
-def _fields(obj: dict[str, Any], spec: Mapping[str, Types]) -> dict[str, Any]:
-    """``obj``'s fields, exactly those of ``spec`` (with ``kind``), each of its types."""
-    kind = obj["kind"]
-    if obj.keys() - {"kind"} != spec.keys():
-        raise WireError(f"{kind}: {unlike(obj.keys() - {'kind'}, spec.keys())}")
-    for name, types in spec.items():
-        if types and type(obj[name]) not in types:
-            raise WireError(f"{kind}.{name}: unexpected {type(obj[name]).__name__}")
-    return obj
+class _Fields:
+    """A kind's fields: exactly these (with ``kind``), each of its types."""
+
+    def __init__(self, kind: str, spec: Mapping[str, Types]) -> None:
+        self._kind = kind
+        self._spec = dict(spec)
+        self._keys = frozenset(spec) | {"kind"}
+        self._checks = tuple((name, types) for name, types in spec.items() if types)
+
+    def of(self, obj: dict[str, Any]) -> dict[str, Any]:
+        if obj.keys() != self._keys:
+            raise WireError(f"{self._kind}: {unlike(obj.keys() - {'kind'}, self._spec.keys())}")
+        for name, types in self._checks:
+            if type(obj[name]) not in types:
+                raise WireError(f"{self._kind}.{name}: unexpected {type(obj[name]).__name__}")
+        return obj
 
 
 _ANY: Types = frozenset()  # checked by the decoder itself
 _OBJECT: Types = frozenset({dict})
 
 
+_HELLO = _Fields("hello", {"protocol": INT, "smsgw": STR, "port": OPT_INT})
+
+
 def _d_hello(o: dict[str, Any]) -> Hello:
-    f = _fields(o, {"protocol": INT, "smsgw": STR, "port": OPT_INT})
+    f = _HELLO.of(o)
     return Hello(protocol=f["protocol"], smsgw=f["smsgw"], port=f["port"])
 
 
+_WELCOME = _Fields("welcome", {"protocol": INT, "smsgw": STR})
+
+
 def _d_welcome(o: dict[str, Any]) -> Welcome:
-    f = _fields(o, {"protocol": INT, "smsgw": STR})
+    f = _WELCOME.of(o)
     return Welcome(protocol=f["protocol"], smsgw=f["smsgw"])
 
 
+_EVENTS = _Fields("events", {})
+
+
 def _d_events(o: dict[str, Any]) -> Events:
-    _fields(o, {})
+    _EVENTS.of(o)
     return Events()
 
 
+_HANDOFF = _Fields("handoff", {"messages": _OBJECT})
+
+
 def _d_handoff(o: dict[str, Any]) -> Handoff:
-    f = _fields(o, {"messages": _OBJECT})
+    f = _HANDOFF.of(o)
     return Handoff(messages=messages_from(f["messages"], "handoff.messages"))
 
 
 _SCALARS: Types = frozenset({str, int, float, bool, type(None)})
 
 
+_METRIC = _Fields("metric", {"name": STR, "values": _OBJECT})
+
+
 def _d_metric(o: dict[str, Any]) -> Metric:
-    f = _fields(o, {"name": STR, "values": _OBJECT})
+    f = _METRIC.of(o)
     if f["name"] not in RELAYED:
         raise WireError(f"metric: unknown name {f['name'][:40]!r}")
     values: dict[str, Any] = f["values"]
@@ -369,8 +394,11 @@ def _d_metric(o: dict[str, Any]) -> Metric:
     return Metric(name=f["name"], values=values)
 
 
+_ASK = _Fields("ask", {"id": INT, "what": STR})
+
+
 def _d_ask(o: dict[str, Any]) -> Ask:
-    f = _fields(o, {"id": INT, "what": STR})
+    f = _ASK.of(o)
     try:
         what = Question(f["what"])
     except ValueError:
@@ -378,17 +406,26 @@ def _d_ask(o: dict[str, Any]) -> Ask:
     return Ask(id=f["id"], what=what)
 
 
+_ANSWER = _Fields("answer", {"id": INT, "value": _ANY, "error": OPT_STR})
+
+
 def _d_answer(o: dict[str, Any]) -> Answer:
-    f = _fields(o, {"id": INT, "value": _ANY, "error": OPT_STR})
+    f = _ANSWER.of(o)
     return Answer(id=f["id"], value=f["value"], error=f["error"])
 
 
+_ACCEPTING = _Fields("accepting", {"accepting": BOOL})
+
+
 def _d_accepting(o: dict[str, Any]) -> Accepting:
-    return Accepting(accepting=_fields(o, {"accepting": BOOL})["accepting"])
+    return Accepting(accepting=_ACCEPTING.of(o)["accepting"])
+
+
+_RECORD = _Fields("record", {"id": INT, "now": NUMBER, "outcomes": _OBJECT, "receipts": _OBJECT})
 
 
 def _d_record(o: dict[str, Any]) -> Record:
-    f = _fields(o, {"id": INT, "now": NUMBER, "outcomes": _OBJECT, "receipts": _OBJECT})
+    f = _RECORD.of(o)
     return Record(
         id=f["id"],
         now=f["now"],
@@ -397,24 +434,27 @@ def _d_record(o: dict[str, Any]) -> Record:
     )
 
 
+_RECORDED = _Fields(
+    "recorded",
+    {
+        "id": INT,
+        "final": _OBJECT,
+        "unmatched": _OBJECT,
+        "matched_late": _OBJECT,
+        "dropped": _OBJECT,
+        "error": OPT_STR,
+    },
+)
+
+
 def _d_recorded(o: dict[str, Any]) -> Recorded:
-    f = _fields(
-        o,
-        {
-            "id": INT,
-            "final": _OBJECT,
-            "unmatched": _OBJECT,
-            "matched_late": _OBJECT,
-            "dropped": _OBJECT,
-            "error": OPT_STR,
-        },
-    )
+    f = _RECORDED.of(o)
     return Recorded(
         id=f["id"],
         final=changes_from(f["final"], "recorded.final"),
-        unmatched=pairs_from(f["unmatched"], "recorded.unmatched", "link", "state"),
-        matched_late=pairs_from(f["matched_late"], "recorded.matched_late", "link", "state"),
-        dropped=pairs_from(f["dropped"], "recorded.dropped", "link", "why"),
+        unmatched=pairs_from(f["unmatched"], "recorded.unmatched", KEPT),
+        matched_late=pairs_from(f["matched_late"], "recorded.matched_late", KEPT),
+        dropped=pairs_from(f["dropped"], "recorded.dropped", DROPPED),
         error=f["error"],
     )
 

@@ -16,7 +16,9 @@ type of every value, then builds the model's records; anything else raises
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import chain
+from operator import attrgetter, contains, itemgetter
 from typing import Any, TypeVar
 
 from gateway.link.interface import Receipt
@@ -25,6 +27,9 @@ from gateway.model.outcomes import Accepted, ReceiptState, Rejected, Retry
 from gateway.model.records import Message, OutcomeRecord, StateChange
 
 __all__ = [
+    "DROPPED",
+    "KEPT",
+    "Table",
     "WireError",
     "changes_columns",
     "changes_from",
@@ -56,22 +61,63 @@ OPT_BOOL: Types = frozenset({bool, type(None)})
 
 # --- generic: a table of named columns ---------------------------------------
 
+_LISTS = {list}
+_ONE = {1}
+_FIRST = itemgetter(0)
 
-def columns_from(value: Any, where: str, spec: Mapping[str, Types]) -> list[list[Any]]:
-    """The columns of ``spec`` (in its order) out of ``value``, every one checked."""
-    if type(value) is not dict:
-        raise WireError(f"{where}: expected an object of columns, got {type(value).__name__}")
-    if value.keys() != spec.keys():
-        raise WireError(f"{where}: {unlike(value.keys(), spec.keys())}")
-    columns = [value[name] for name in spec]
-    rows = len(columns[0]) if type(columns[0]) is list else -1
-    for (name, types), column in zip(spec.items(), columns, strict=True):
-        if type(column) is not list or len(column) != rows:
-            raise WireError(f"{where}.{name}: expected a list as long as the other columns")
-        if not set(map(type, column)) <= types:
-            bad = next(v for v in column if type(v) not in types)
-            raise WireError(f"{where}.{name}: unexpected {type(bad).__name__} {_short(bad)}")
-    return columns
+
+class Table:
+    """A batch's columns: their names and types (``spec``, in the order ``rows`` and
+    :meth:`read` give their values)."""
+
+    def __init__(self, spec: Mapping[str, Types]) -> None:
+        self.spec = dict(spec)
+        self.names = tuple(spec)
+        # the columns of one set of types, checked in one pass
+        groups: dict[Types, list[int]] = {}
+        for at, types in enumerate(spec.values()):
+            groups.setdefault(types, []).append(at)
+        self._groups = tuple((tuple(ats), types) for types, ats in groups.items())
+        self._types = tuple(spec.values())
+
+    def write(self, rows: Iterable[Sequence[Any]]) -> dict[str, Any]:
+        """The rows (each a tuple in ``spec``'s order) as named columns."""
+        columns: list[Any] = list(zip(*rows, strict=True)) or [() for _ in self.names]
+        return dict(zip(self.names, columns, strict=True))
+
+    def read(self, value: Any, where: str) -> list[list[Any]]:
+        """The columns (in ``spec``'s order) out of ``value``, every value checked."""
+        if type(value) is dict and value.keys() == self.spec.keys():
+            columns = list(map(value.__getitem__, self.names))
+            if set(map(type, columns)) <= _LISTS and self._typed(columns):
+                return columns
+        raise WireError(self._wrong(value, where))
+
+    def _typed(self, columns: list[list[Any]]) -> bool:
+        """Lists of one length, each value of its column's types (C loops, not Python's)."""
+        lengths = set(map(len, columns))
+        if lengths == _ONE:  # one row (a single message): one pass over its values
+            return all(map(contains, self._types, map(type, map(_FIRST, columns))))
+        return len(lengths) <= 1 and all(
+            set(map(type, chain.from_iterable([columns[at] for at in ats]))) <= types
+            for ats, types in self._groups
+        )
+
+    def _wrong(self, value: Any, where: str) -> str:
+        """What is wrong with ``value`` (it is wrong: :meth:`read` found it so)."""
+        if type(value) is not dict:
+            return f"{where}: expected an object of columns, got {type(value).__name__}"
+        if value.keys() != self.spec.keys():
+            return f"{where}: {unlike(value.keys(), self.spec.keys())}"
+        rows = len(value[self.names[0]]) if type(value[self.names[0]]) is list else -1
+        for name, types in self.spec.items():
+            column = value[name]
+            if type(column) is not list or len(column) != rows:
+                return f"{where}.{name}: expected a list as long as the other columns"
+            bad = [v for v in column if type(v) not in types]
+            if bad:
+                return f"{where}.{name}: unexpected {type(bad[0]).__name__} {_short(bad[0])}"
+        return f"{where}: unreadable"  # not reached: read() found something wrong
 
 
 def enum_column(column: list[Any], by_value: Mapping[Any, _E], where: str) -> list[_E]:
@@ -135,15 +181,19 @@ _ENUMS: dict[int, dict[Any, Any]] = {
 }
 
 
+MESSAGES = Table(MESSAGE_SPEC)
+_VALUE = attrgetter("value")
+
+
 def messages_columns(messages: Sequence[Message]) -> dict[str, Any]:
     columns: list[Any] = list(zip(*messages, strict=True)) or [() for _ in Message._fields]
     for at in _ENUMS:
-        columns[at] = [member.value for member in columns[at]]
+        columns[at] = list(map(_VALUE, columns[at]))
     return dict(zip(Message._fields, columns, strict=True))
 
 
 def messages_from(value: Any, where: str = "messages") -> tuple[Message, ...]:
-    columns = columns_from(value, where, MESSAGE_SPEC)
+    columns = MESSAGES.read(value, where)
     for at, by_value in _ENUMS.items():
         columns[at] = enum_column(columns[at], by_value, f"{where}.{Message._fields[at]}")
     return tuple(map(Message._make, zip(*columns, strict=True)))
@@ -163,6 +213,7 @@ OUTCOME_SPEC: dict[str, Types] = {
     "throttled": OPT_BOOL,  # retry
     "retry_at": OPT_NUMBER,  # retry
 }
+OUTCOMES = Table(OUTCOME_SPEC)
 
 
 def _outcome_row(o: OutcomeRecord) -> tuple[Any, ...]:
@@ -177,7 +228,7 @@ def _outcome_row(o: OutcomeRecord) -> tuple[Any, ...]:
 
 
 def outcomes_columns(outcomes: Sequence[OutcomeRecord]) -> dict[str, Any]:
-    return _table(OUTCOME_SPEC, map(_outcome_row, outcomes))
+    return OUTCOMES.write(map(_outcome_row, outcomes))
 
 
 def _accepted(row: tuple[Any, ...]) -> OutcomeRecord:
@@ -220,7 +271,7 @@ _OUTCOMES: dict[str, Callable[[tuple[Any, ...]], OutcomeRecord]] = {
 
 def outcomes_from(value: Any, where: str = "outcomes") -> tuple[OutcomeRecord, ...]:
     out = []
-    for row in zip(*columns_from(value, where, OUTCOME_SPEC), strict=True):
+    for row in zip(*OUTCOMES.read(value, where), strict=True):
         build = _OUTCOMES.get(row[3])
         if build is None:
             raise WireError(f"{where}.outcome: unknown value {_short(row[3])}")
@@ -238,18 +289,18 @@ RECEIPT_SPEC: dict[str, Types] = {
     "done_at": OPT_NUMBER,
     "destination": OPT_STR,
 }
+RECEIPTS = Table(RECEIPT_SPEC)
 _RECEIPT_STATES = _by_value(ReceiptState)
 
 
 def receipts_columns(receipts: Sequence[Receipt]) -> dict[str, Any]:
-    return _table(
-        RECEIPT_SPEC,
+    return RECEIPTS.write(
         ((r.link, r.smsc_id, r.state.value, r.error, r.done_at, r.destination) for r in receipts),
     )
 
 
 def receipts_from(value: Any, where: str = "receipts") -> tuple[Receipt, ...]:
-    link, smsc_id, state, error, done_at, destination = columns_from(value, where, RECEIPT_SPEC)
+    link, smsc_id, state, error, done_at, destination = RECEIPTS.read(value, where)
     states = enum_column(state, _RECEIPT_STATES, f"{where}.state")
     return tuple(
         Receipt(link=a, smsc_id=b, state=c, error=d, done_at=e, destination=f)
@@ -266,18 +317,18 @@ CHANGE_SPEC: dict[str, Types] = {
     "new": STR,
     "at": NUMBER,
 }
+CHANGES = Table(CHANGE_SPEC)
 _STATES = _by_value(MessageState)
 
 
 def changes_columns(changes: Sequence[StateChange]) -> dict[str, Any]:
-    return _table(
-        CHANGE_SPEC,
+    return CHANGES.write(
         ((c.message_id, c.account, c.old.value, c.new.value, c.at) for c in changes),
     )
 
 
 def changes_from(value: Any, where: str = "final") -> tuple[StateChange, ...]:
-    ids, accounts, old, new, at = columns_from(value, where, CHANGE_SPEC)
+    ids, accounts, old, new, at = CHANGES.read(value, where)
     olds = enum_column(old, _STATES, f"{where}.old")
     news = enum_column(new, _STATES, f"{where}.new")
     return tuple(
@@ -286,16 +337,15 @@ def changes_from(value: Any, where: str = "final") -> tuple[StateChange, ...]:
     )
 
 
-def pairs_columns(pairs: Sequence[tuple[str, str]], first: str, second: str) -> dict[str, Any]:
-    """Receipts kept, matched late or dropped: (link, state or why) as two named columns."""
-    return _table({first: STR, second: STR}, pairs)
+# receipts kept, matched late or dropped: (link, state or why)
+KEPT = Table({"link": STR, "state": STR})
+DROPPED = Table({"link": STR, "why": STR})
 
 
-def pairs_from(value: Any, where: str, first: str, second: str) -> tuple[tuple[str, str], ...]:
-    a, b = columns_from(value, where, {first: STR, second: STR})
+def pairs_columns(pairs: Sequence[tuple[str, str]], table: Table) -> dict[str, Any]:
+    return table.write(pairs)
+
+
+def pairs_from(value: Any, where: str, table: Table) -> tuple[tuple[str, str], ...]:
+    a, b = table.read(value, where)
     return tuple(zip(a, b, strict=True))
-
-
-def _table(spec: Mapping[str, Types], rows: Any) -> dict[str, Any]:
-    columns: list[Any] = list(zip(*rows, strict=True)) or [() for _ in spec]
-    return dict(zip(spec, columns, strict=True))
