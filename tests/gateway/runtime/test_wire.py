@@ -271,9 +271,9 @@ def test_a_batch_is_refused_on_a_bad_column() -> None:
         ({"priority": [True]}, "handoff.messages.priority: unexpected bool True"),
     ]
     two = Handoff(messages=(message("m1"), message("m2")))
-    line = json.dumps({"kind": "handoff", "messages": _columns(two) | {"price": [1, 1.5]}})
+    bad = json.dumps({"kind": "handoff", "messages": _columns(two) | {"price": [1, 1.5]}})
     with pytest.raises(WireError, match=r"^handoff\.messages\.price: unexpected float 1\.5$"):
-        decode_from_worker(line.encode())
+        decode_from_worker(bad.encode())
     for change, says in cases:
         columns = _columns(handoff) | change
         line = json.dumps({"kind": "handoff", "messages": columns}).encode()
