@@ -86,19 +86,31 @@ class DaemonLink:
     async def read(self) -> None:
         """Take the daemon's lines until the socket closes (the daemon is gone) or its
         first line is not this version's welcome."""
+        first = await self._reader.readline()
         try:
-            read_welcome(await self._reader.readline())
+            if first:  # else the daemon is gone already (it refused us: it says why)
+                read_welcome(first)
         except WireError as exc:
             self._log.error("daemon_refused", error=str(exc))
         else:
-            while line := await self._reader.readline():
-                try:
-                    self._take(decode_from_daemon(line))
-                except WireError as exc:
-                    self._log.error("daemon_line_refused", error=str(exc), line=line[:80])
+            await self._read_lines()
         for future in self._asked.values():
             if not future.done():
                 future.set_exception(ConnectionError("the daemon is gone"))
+
+    async def _read_lines(self) -> None:
+        while True:
+            try:
+                line = await self._reader.readline()
+            except ValueError:  # longer than LINE_LIMIT: dropped from the buffer
+                self._log.error("daemon_line_refused", error="line too long")
+                continue
+            if not line:
+                return
+            try:
+                self._take(decode_from_daemon(line))
+            except WireError as exc:
+                self._log.error("daemon_line_refused", error=str(exc), line=line[:80])
 
     def _take(self, message: FromDaemon) -> None:
         match message:
