@@ -342,7 +342,7 @@ class _Fields:
         return obj
 
 
-_ANY: Types = frozenset()  # checked by the decoder itself
+_ANY: Types = frozenset()  # any JSON value (an answer: the worker checks it per question)
 _OBJECT: Types = frozenset({dict})
 
 
