@@ -54,15 +54,24 @@ class DaemonLink:
         self.wake_events = OncePerTurn(lambda: self.send(Events()))
         # worker 0: the daemon's "record" requests
         self.on_record: Callable[[Record], object] | None = None
+        self._handing: list[Message] = []  # stored this turn, handed over at its end
+        self._hand_over = OncePerTurn(self._hand_over_now)
         self._ids = itertools.count(1)
         self._asked: dict[int, asyncio.Future[Answer]] = {}
 
     def handoff(self, messages: Sequence[Message]) -> None:
         """Stored leased to the daemon's dispatcher: it takes them from here (as they
-        were stored: no read of its own)."""
-        handed = tuple(m for m in messages if m.state is MessageState.DISPATCHING)
+        were stored: no read of its own). What the loop's turn stored goes in one
+        line (the sends of one commit, often one message each, in one batch)."""
+        handed = [m for m in messages if m.state is MessageState.DISPATCHING]
         if handed:
-            self.send(Handoff(messages=handed))
+            self._handing += handed
+            self._hand_over()
+
+    def _hand_over_now(self) -> None:
+        handing, self._handing = self._handing, []
+        if handing:
+            self.send(Handoff(messages=tuple(handing)))
 
     def send(self, message: FromWorker) -> None:
         if not self._writer.is_closing():

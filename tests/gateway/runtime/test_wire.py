@@ -349,3 +349,20 @@ async def test_a_worker_refuses_a_malformed_line_and_takes_the_next() -> None:
     assert not link.accepting
     [refused] = [e for e in logs if e["event"] == "daemon_line_refused"]
     assert refused["error"] == "accepting: missing fields ['accepting']"
+
+
+async def test_what_a_turn_stores_is_handed_over_in_one_line() -> None:
+    ours, theirs = socket.socketpair()
+    reader, writer = await asyncio.open_connection(sock=theirs)
+    daemon_reader, daemon_writer = await asyncio.open_connection(sock=ours)
+    link = DaemonLink(reader, writer, logger=structlog.get_logger())
+    queued = message("m3")._replace(state=MessageState.QUEUED)  # claimed later, not handed
+    link.handoff([message("m1")])
+    link.handoff([message("m2"), queued])
+    first = decode_from_worker(await daemon_reader.readline())
+    link.handoff([message("m4")])  # the next turn: a line of its own
+    second = decode_from_worker(await daemon_reader.readline())
+    writer.close()
+    daemon_writer.close()
+    assert first == Handoff(messages=(message("m1"), message("m2")))
+    assert second == Handoff(messages=(message("m4"),))
