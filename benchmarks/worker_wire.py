@@ -11,7 +11,9 @@ columns: the same records with one JSON object per row ("rows").
 Each case builds its line and reads it back into the model's records (what
 the sender and the receiver each pay), best of --repeat timings of --loops
 lines; the figure is microseconds per message (per line for the one-line
-kinds). The variants of a case are timed in turn within each repeat. Usage::
+kinds). Times are this process's CPU time (time.process_time: a shared
+machine's other processes do not count), the variants of a case timed in
+turn within each repeat. Usage::
 
     python benchmarks/worker_wire.py [--loops 2000] [--repeat 7]
 """
@@ -392,10 +394,10 @@ def interleaved(fns: list[Callable[[], object]], loops: int, repeat: int) -> lis
 def best(fn: Callable[[], object], loops: int, repeat: int) -> float:
     times = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = time.process_time()
         for _ in range(loops):
             fn()
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     return min(times) / loops
 
 
