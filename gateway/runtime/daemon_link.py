@@ -56,6 +56,9 @@ class DaemonLink:
         self.on_record: Callable[[Record], object] | None = None
         self._handing: list[Message] = []  # stored this turn, handed over at its end
         self._hand_over = OncePerTurn(self._hand_over_now)
+        # counters counted this turn, sent at its end: (name, labels) -> count
+        self._counts: dict[tuple[str, tuple[tuple[str, str], ...]], int] = {}
+        self._send_counts = OncePerTurn(self._send_counts_now)
         self._ids = itertools.count(1)
         self._asked: dict[int, asyncio.Future[Answer]] = {}
 
@@ -141,17 +144,28 @@ class DaemonLink:
     def _metric(self, name: str, **kwargs: Any) -> None:
         self.send(Metric(name=name, values=kwargs))
 
+    def _count(self, name: str, count: int, **labels: str) -> None:
+        """A counter: what one loop turn counts under the same labels goes in one line."""
+        key = (name, tuple(labels.items()))
+        self._counts[key] = self._counts.get(key, 0) + count
+        self._send_counts()
+
+    def _send_counts_now(self) -> None:
+        counts, self._counts = self._counts, {}
+        for (name, labels), count in counts.items():
+            self.send(Metric(name=name, values={**dict(labels), "count": count}))
+
     def message_accepted(self, *, account: str, channel: str, count: int = 1) -> None:
-        self._metric("message_accepted", account=account, channel=channel, count=count)
+        self._count("message_accepted", count, account=account, channel=channel)
 
     def message_rejected(self, *, account: str, reason: str, count: int = 1) -> None:
-        self._metric("message_rejected", account=account, reason=reason, count=count)
+        self._count("message_rejected", count, account=account, reason=reason)
 
     def credit_low_crossed(self, *, account: str, count: int = 1) -> None:
-        self._metric("credit_low_crossed", account=account, count=count)
+        self._count("credit_low_crossed", count, account=account)
 
     def message_finished(self, *, account: str, status: str, count: int = 1) -> None:
-        self._metric("message_finished", account=account, status=status, count=count)
+        self._count("message_finished", count, account=account, status=status)
 
     def webhook_delivered(self, *, account: str) -> None:
         self._metric("webhook_delivered", account=account)

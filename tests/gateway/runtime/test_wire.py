@@ -366,3 +366,22 @@ async def test_what_a_turn_stores_is_handed_over_in_one_line() -> None:
     daemon_writer.close()
     assert first == Handoff(messages=(message("m1"), message("m2")))
     assert second == Handoff(messages=(message("m4"),))
+
+
+async def test_what_a_turn_counts_goes_to_the_daemon_in_one_line_per_labels() -> None:
+    ours, theirs = socket.socketpair()
+    reader, writer = await asyncio.open_connection(sock=theirs)
+    daemon_reader, daemon_writer = await asyncio.open_connection(sock=ours)
+    link = DaemonLink(reader, writer, logger=structlog.get_logger())
+    link.message_accepted(account="acme", channel="http")
+    link.message_accepted(account="acme", channel="http", count=3)
+    link.message_accepted(account="beta", channel="http")
+    link.webhook_delivered(account="acme")  # not a count: a line of its own, at once
+    lines = [decode_from_worker(await daemon_reader.readline()) for _ in range(3)]
+    writer.close()
+    daemon_writer.close()
+    assert lines == [
+        Metric(name="webhook_delivered", values={"account": "acme"}),
+        Metric(name="message_accepted", values={"account": "acme", "channel": "http", "count": 4}),
+        Metric(name="message_accepted", values={"account": "beta", "channel": "http", "count": 1}),
+    ]
