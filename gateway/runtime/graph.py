@@ -36,6 +36,7 @@ from gateway.ops.metrics import Metrics
 from gateway.runtime.assembly import build_events, build_send_service
 from gateway.runtime.links import LinkSet
 from gateway.runtime.smpp_server import build_smpp_server
+from gateway.runtime.wire import Question
 from gateway.runtime.worker_pool import Handoffs, WorkerGone, WorkerPool, WorkerSettings
 from gateway.store import open_store, sqlite_path
 from gateway.store.base import Store
@@ -84,7 +85,7 @@ class Graph:
         self, outcomes: Sequence[OutcomeRecord], receipts: Sequence[Receipt], *, now: float
     ) -> QueueChanges:
         """The dispatcher's rounds: with workers, worker 0 writes them
-        (gateway.runtime.worker_records says why); this process does while it is not running."""
+        (gateway.runtime.worker_pool says why); this process does while it is not running."""
         if self.pool is not None:
             try:
                 return await self.pool.record(outcomes, receipts, now=now)
@@ -108,16 +109,16 @@ class Graph:
             store_ok = False
         return store_ok and bool(bound), {"store": store_ok, "links_bound": bound}
 
-    async def answer_worker(self, what: str) -> Any:
+    async def answer_worker(self, what: Question) -> Any:
         """What a worker asks for its /metrics, /readyz and /links."""
-        if what == "metrics":
-            return (await self.operations.metrics_text()).decode()
-        if what == "ready":
-            return list(await self.readiness())
-        if what == "links":
-            return await self.operations.links()
-        msg = f"unknown question {what!r}"
-        raise ValueError(msg)
+        match what:
+            case Question.METRICS:
+                return (await self.operations.metrics_text()).decode()
+            case Question.READY:
+                ready, detail = await self.readiness()
+                return {"ready": ready, "detail": detail}
+            case Question.LINKS:
+                return await self.operations.links()
 
 
 async def build_graph(
@@ -227,7 +228,7 @@ def _build_workers(
 ) -> None:
     """The front doors and the publisher run in worker processes."""
     s = settings
-    handoffs = Handoffs(take=g.dispatcher.take, adopt=g.dispatcher.adopt, logger=logger)
+    handoffs = Handoffs(adopt=g.dispatcher.adopt, logger=logger)
     g.pool = WorkerPool(
         settings=WorkerSettings(
             config=config.path,
@@ -236,7 +237,7 @@ def _build_workers(
             port=s.http.port if s.http else 0,
             log_level=log_level,
         ),
-        on_handoff=handoffs.add,
+        on_handoff=g.dispatcher.take,
         on_exit=handoffs.adopt,
         metrics=g.metrics,
         logger=logger,

@@ -1,8 +1,8 @@
 """A worker process (``python -m gateway.runtime.worker``), started by the daemon's
 gateway.runtime.worker_pool when ``[workers] count`` is 1 or more: it serves the
 HTTP API and takes MQTT sends, and worker 0 publishes the outbox and writes the
-dispatcher's outcomes (gateway.runtime.worker_pool says why; gateway.runtime.worker_wire
-gives the lines it exchanges with the daemon).
+dispatcher's outcomes (gateway.runtime.worker_pool says why; gateway.runtime.wire
+gives the records it exchanges with the daemon).
 """
 
 from __future__ import annotations
@@ -28,12 +28,7 @@ from gateway.model.records import Lease
 from gateway.ops.logs import configure_logging, get_logger
 from gateway.runtime.assembly import build_events, build_mqtt_ingress, build_send_service, tune_gc
 from gateway.runtime.daemon_link import DaemonLink
-from gateway.runtime.worker_records import (
-    changes_list,
-    outcome_from,
-    receipt_from,
-)
-from gateway.runtime.worker_wire import LINE_LIMIT
+from gateway.runtime.wire import LINE_LIMIT, Hello, Record, Recorded
 from gateway.store import open_store
 from gateway.store.base import Store
 
@@ -66,7 +61,7 @@ async def run_worker(
     settings = daemon_settings(config)
     log = logger.bind(worker=index)
     reader, writer = await asyncio.open_connection(sock=socket.socket(fileno=fd), limit=LINE_LIMIT)
-    daemon = DaemonLink(reader, writer)
+    daemon = DaemonLink(reader, writer, logger=log)
     store = await open_store(
         config.store.url,
         base=config.base_dir,
@@ -81,7 +76,7 @@ async def run_worker(
         bound: int | None = None
         if parts.http is not None and settings.http is not None:
             bound = await parts.http.start(settings.http.host, port, reuse_port=reuse_port)
-        daemon.send(["started", bound])
+        daemon.send(Hello(port=bound))
         await _serve(parts, index, log)
     finally:
         writer.close()
@@ -207,26 +202,18 @@ class _Recorder:
         self._events = events
         self.writing: set[asyncio.Task[None]] = set()
 
-    def __call__(
-        self, record_id: int, now: float, outcomes: list[Any], receipts: list[Any]
-    ) -> None:
-        task = asyncio.get_running_loop().create_task(
-            self._write(record_id, now, outcomes, receipts), name="record"
-        )
+    def __call__(self, record: Record) -> None:
+        task = asyncio.get_running_loop().create_task(self._write(record), name="record")
         self.writing.add(task)
         task.add_done_callback(self.writing.discard)
 
-    async def _write(
-        self, record_id: int, now: float, outcomes: list[Any], receipts: list[Any]
-    ) -> None:
+    async def _write(self, record: Record) -> None:
         try:
-            changes = await self._store.record(
-                [outcome_from(o) for o in outcomes], [receipt_from(r) for r in receipts], now=now
-            )
+            changes = await self._store.record(record.outcomes, record.receipts, now=record.now)
         except Exception as exc:  # noqa: BLE001 - the daemon gets the error and retries
-            self._daemon.send(["recorded", record_id, None, repr(exc)])
+            self._daemon.send(Recorded(id=record.id, error=repr(exc)))
             return
-        self._daemon.send(["recorded", record_id, changes_list(changes), None])
+        self._daemon.send(Recorded.of(record.id, changes))
         self._events.poke()
 
 

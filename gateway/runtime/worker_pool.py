@@ -14,13 +14,19 @@ events and writing outcomes run on other cores than sending:
   receipts (``record`` below; the daemon writes them itself while worker 0 is
   not running).
 
+Worker 0 writes the outcomes and receipts rather than the daemon's own store
+writer: one process then writes to SQLite (no two writers taking the write
+lock in turn), and the writer's Python work no longer competes with the links
+and the dispatcher for the daemon's interpreter lock, which stretched every
+transaction (and the lock's hold) to several times its own CPU time.
+
 Workers store what they accept themselves: SQLite in WAL mode takes writers
 from several processes, one transaction at a time, as it does for ``smsgw``
 commands run beside the daemon.
 
 This module is the daemon's side (:class:`WorkerPool`, :class:`Handoffs`);
-gateway.runtime.worker is a worker's, gateway.runtime.worker_wire the lines
-between them.
+gateway.runtime.worker is a worker's, gateway.runtime.wire the records
+between them (typed, versioned: a worker of another smsgw version is refused).
 """
 
 from __future__ import annotations
@@ -39,10 +45,29 @@ from typing import Any
 from gateway.link.interface import Receipt
 from gateway.model.errors import ConfigError, StoreError
 from gateway.model.records import Message, OutcomeRecord, QueueChanges
-from gateway.ops.metric_sinks import RELAYED
 from gateway.ops.metrics import Metrics
-from gateway.runtime.worker_records import changes_from, message_from, outcome_list, receipt_list
-from gateway.runtime.worker_wire import LINE_LIMIT, OncePerTurn, decode, encode
+from gateway.runtime.wire import (
+    LINE_LIMIT,
+    Accepting,
+    Answer,
+    Ask,
+    Events,
+    FromDaemon,
+    FromWorker,
+    Handoff,
+    Hello,
+    Metric,
+    OncePerTurn,
+    Question,
+    Record,
+    Recorded,
+    Welcome,
+    WireError,
+    WireVersionError,
+    decode_from_worker,
+    encode,
+    read_hello,
+)
 
 # how long the daemon waits for a new worker to serve before it gives up
 START_TIMEOUT = 30.0
@@ -51,11 +76,17 @@ START_TIMEOUT = 30.0
 RESTART_DELAY = 1.0
 RESTART_MAX = 30.0
 
-Answer = Callable[[str], Awaitable[Any]]
+AnswerFn = Callable[[Question], Awaitable[Any]]
+# the program a worker runs (its arguments follow)
+WORKER_PROGRAM: tuple[str, ...] = (sys.executable, "-m", "gateway.runtime.worker")
 
 
 class WorkerExited(ConfigError):
     """A worker exited before it was serving (bad address, port taken...)."""
+
+
+class WorkerRefused(WorkerExited):
+    """A worker of another smsgw or wire version (installed under a running daemon)."""
 
 
 class WorkerGone(Exception):
@@ -69,6 +100,7 @@ class WorkerSettings:
     host: str | None  # [http] listen; None without [http]
     port: int
     log_level: str | None = None
+    program: tuple[str, ...] = WORKER_PROGRAM
 
 
 @dataclass(slots=True)
@@ -82,7 +114,7 @@ class _Worker:
 class WorkerPool:
     """The daemon's side: starts the workers, serves their requests, restarts them.
 
-    ``on_handoff`` takes the rows of the messages a worker stored leased to the
+    ``on_handoff`` takes the messages a worker stored leased to the
     dispatcher;
     ``on_exit`` runs when a worker exits on its own (what it stored but did not
     hand over is adopted); ``metrics`` counts what the workers report;
@@ -93,10 +125,10 @@ class WorkerPool:
         self,
         *,
         settings: WorkerSettings,
-        on_handoff: Callable[[list[list[Any]]], object],
+        on_handoff: Callable[[Sequence[Message]], object],
         on_exit: Callable[[], object],
         metrics: Metrics,
-        answer: Answer,
+        answer: AnswerFn,
         logger: Any,
         accepting: Callable[[], bool] = lambda: True,
     ) -> None:
@@ -135,8 +167,7 @@ class WorkerPool:
     def tell_accepting(self, accepting: bool) -> None:
         """The dispatcher started or stopped taking handovers: every worker hears it."""
         for worker in self._workers.values():
-            if not worker.writer.is_closing():
-                worker.writer.write(encode(["accepting", accepting]))
+            _send(worker, Accepting(accepting=accepting))
 
     async def record(
         self, outcomes: Sequence[OutcomeRecord], receipts: Sequence[Receipt], *, now: float
@@ -154,34 +185,27 @@ class WorkerPool:
         answer: asyncio.Future[QueueChanges] = asyncio.get_running_loop().create_future()
         self._recording[record_id] = answer
         try:
-            worker.writer.write(
-                encode(
-                    [
-                        "record",
-                        record_id,
-                        now,
-                        [outcome_list(o) for o in outcomes],
-                        [receipt_list(r) for r in receipts],
-                    ]
-                )
+            _send(
+                worker,
+                Record(id=record_id, now=now, outcomes=tuple(outcomes), receipts=tuple(receipts)),
             )
             return await answer
         finally:
             self._recording.pop(record_id, None)
 
-    def _recorded(self, item: list[Any]) -> None:
-        answer = self._recording.get(item[1])
+    def _recorded(self, recorded: Recorded) -> None:
+        answer = self._recording.get(recorded.id)
         if answer is None or answer.done():
             return
-        if item[3] is not None:
-            answer.set_exception(StoreError(f"worker 0 could not record: {item[3]}"))
+        if recorded.error is not None:
+            answer.set_exception(StoreError(f"worker 0 could not record: {recorded.error}"))
         else:
-            answer.set_result(changes_from(item[2]))
+            answer.set_result(recorded.changes())
 
     def _send_events(self) -> None:
         worker = self._workers.get(0)
-        if worker is not None and not worker.writer.is_closing():
-            worker.writer.write(encode(["events"]))
+        if worker is not None:
+            _send(worker, Events())
 
     async def stop(self, *, timeout: float) -> None:
         """SIGTERM every worker; wait (bounded) for them to finish their requests."""
@@ -240,14 +264,15 @@ class WorkerPool:
                 delay = RESTART_DELAY
             except (OSError, ConfigError) as exc:
                 delay = min(delay * 2, RESTART_MAX)
-                self._log.error("worker_start_failed", worker=index, error=str(exc), retry_in=delay)
+                event = (
+                    "worker_refused" if isinstance(exc, WorkerRefused) else "worker_start_failed"
+                )
+                self._log.error(event, worker=index, error=str(exc), retry_in=delay)
 
     async def _spawn(self, index: int, port: int) -> int | None:
         ours, theirs = socket.socketpair()
         args = [
-            sys.executable,
-            "-m",
-            "gateway.runtime.worker",
+            *self._s.program,
             "--config",
             str(self._s.config),
             "--fd",
@@ -273,40 +298,49 @@ class WorkerPool:
         worker = _Worker(index=index, proc=proc, writer=writer, reader=reader)
         try:
             async with asyncio.timeout(START_TIMEOUT):
-                line = await reader.readline()
-        except TimeoutError:
-            line = b""
-        first = decode(line)
-        if not first or first[0] != "started":
-            writer.close()
-            try:
-                async with asyncio.timeout(5):
-                    status = await proc.wait()  # it closed its end on its way out
-            except TimeoutError:
-                proc.kill()
-                status = await proc.wait()
+                hello = read_hello(await reader.readline())
+        except (TimeoutError, WireError, ValueError) as exc:
+            status = await _reap(worker)
+            if isinstance(exc, WireVersionError):
+                msg = f"worker {index} refused: {exc} (restart the daemon after an upgrade)"
+                raise WorkerRefused(msg) from None
             where = f" on {self._s.host}:{port}" if self._s.host is not None else ""
             msg = (
                 f"worker {index} exited with status {status} before serving{where} "
                 f"(see its log lines above)"
             )
-            raise WorkerExited(msg)
-        bound: int | None = first[1]
+            raise WorkerExited(msg) from None
         self._workers[index] = worker
+        _send(worker, Welcome())
         if not self._accepting():
-            writer.write(encode(["accepting", False]))
+            _send(worker, Accepting(accepting=False))
         task = asyncio.create_task(self._serve(worker), name=f"worker-{index}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        self._log.info("worker_started", worker=index, pid=proc.pid, port=bound)
-        return bound
+        self._log.info("worker_started", worker=index, pid=proc.pid, port=hello.port)
+        return hello.port
 
     async def _serve(self, worker: _Worker) -> None:
-        """Read what one worker sends until its socket closes."""
-        while line := await worker.reader.readline():
+        """Read what one worker sends until its socket closes; a line that is not one
+        of the wire's messages is refused (one log line), the next ones are read."""
+        while True:
             try:
-                self._handle(worker, line)
-            except Exception as exc:  # noqa: BLE001 - one bad line must not stop the reading
+                line = await worker.reader.readline()
+            except ValueError:  # longer than LINE_LIMIT: dropped from the buffer
+                self._log.error("worker_line_refused", worker=worker.index, error="line too long")
+                continue
+            if not line:
+                return
+            try:
+                message = decode_from_worker(line)
+            except WireError as exc:
+                self._log.error(
+                    "worker_line_refused", worker=worker.index, error=str(exc), line=line[:80]
+                )
+                continue
+            try:
+                self._handle(worker, message)
+            except Exception as exc:  # noqa: BLE001 - one bad message must not stop the reading
                 self._log.error(
                     "worker_line_failed",
                     worker=worker.index,
@@ -315,57 +349,55 @@ class WorkerPool:
                     exc_info=exc,
                 )
 
-    def _handle(self, worker: _Worker, line: bytes) -> None:
-        item = decode(line)
-        kind = item[0] if item else None
-        if kind == "recorded" and item and len(item) == 4:
-            self._recorded(item)
-        elif kind == "events":
-            self.wake_events()  # another worker stored events: worker 0 publishes
-        elif kind == "handoff" and item:
-            self._on_handoff(item[1])
-        elif kind == "metric" and item and item[1] in RELAYED:
-            getattr(self._metrics, item[1])(**item[2])
-        elif kind == "ask" and item:
-            task = asyncio.create_task(self._reply(worker, item[1], item[2]))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-        else:
-            self._log.warning("worker_bad_line", worker=worker.index, line=line[:80])
+    def _handle(self, worker: _Worker, message: FromWorker) -> None:
+        match message:
+            case Recorded():
+                self._recorded(message)
+            case Events():
+                self.wake_events()  # another worker stored events: worker 0 publishes
+            case Handoff(messages=messages):
+                self._on_handoff(messages)
+            case Metric(name=name, values=values):
+                getattr(self._metrics, name)(**values)
+            case Ask(id=ask_id, what=what):
+                task = asyncio.create_task(self._reply(worker, ask_id, what))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            case Hello():
+                self._log.warning("worker_line_refused", worker=worker.index, error="hello again")
 
-    async def _reply(self, worker: _Worker, ask_id: int, what: str) -> None:
+    async def _reply(self, worker: _Worker, ask_id: int, what: Question) -> None:
         try:
-            value = await self._answer(what)
+            answer = Answer(id=ask_id, value=await self._answer(what))
         except Exception as exc:  # noqa: BLE001 - the worker gets the error, not silence
-            value = {"error": type(exc).__name__}
-        if not worker.writer.is_closing():
-            worker.writer.write(encode(["answer", ask_id, value]))
+            answer = Answer(id=ask_id, error=type(exc).__name__)
+        _send(worker, answer)
+
+
+def _send(worker: _Worker, message: FromDaemon) -> None:
+    if not worker.writer.is_closing():
+        worker.writer.write(encode(message))
+
+
+async def _reap(worker: _Worker) -> int:
+    """A worker that will not serve: close its socket, wait (bounded) for its exit."""
+    worker.writer.close()
+    try:
+        async with asyncio.timeout(5):
+            return await worker.proc.wait()  # it closed its end on its way out
+    except TimeoutError:
+        worker.proc.kill()
+        return await worker.proc.wait()
 
 
 class Handoffs:
-    """The daemon's side of ``handoff``: the messages the workers stored leased to the
-    dispatcher go to it; those a dead worker stored and did not hand over are
-    adopted from the store."""
+    """The messages a dead worker stored leased to the dispatcher and did not hand
+    over (a ``handoff`` goes straight to the dispatcher): adopted from the store."""
 
-    def __init__(
-        self,
-        *,
-        take: Callable[[list[Message]], object],
-        adopt: Callable[[], Awaitable[int]],
-        logger: Any,
-    ) -> None:
-        self._take = take
+    def __init__(self, *, adopt: Callable[[], Awaitable[int]], logger: Any) -> None:
         self._adopt = adopt
         self._log = logger.bind(component="workers")
         self._tasks: set[asyncio.Future[None]] = set()
-
-    def add(self, rows: list[list[Any]]) -> None:
-        try:
-            messages = [message_from(row) for row in rows]
-        except (KeyError, IndexError, TypeError) as exc:  # their leases bring them back
-            self._log.error("handoff_unread", messages=len(rows), error=repr(exc))
-            return
-        self._take(messages)
 
     def adopt(self) -> None:
         """A worker exited: what it stored and did not hand over is taken too."""
