@@ -28,6 +28,7 @@ from gateway.cli import (
     count,
     credit,
     inbound,
+    login,
     message,
     phonebook,
     price,
@@ -54,6 +55,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     phonebook,
     inbound,
     webhook,
+    login,
     store,
 )
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.config.file import Config, Where
+from gateway.console.settings import ConsoleSettings
 from gateway.dispatch.router import Route
 from gateway.events.callbacks import CallbackPolicy
 from gateway.events.mqtt_bridge import MqttSettings
@@ -62,6 +63,7 @@ class DaemonSettings:
     log_json: bool | None
     national: tuple[str, ...]
     callbacks: CallbackPolicy = field(default_factory=CallbackPolicy)  # [webhooks] allow
+    console: ConsoleSettings | None = None  # [console]; None: no web console
 
 
 def _get(  # noqa: PLR0917 - a private helper called positionally throughout
@@ -132,6 +134,7 @@ KNOWN: dict[str, frozenset[str]] = {
     "log": frozenset({"level", "json"}),
     "codec": frozenset({"national"}),
     "webhooks": frozenset({"allow"}),
+    "console": frozenset({"path", "max_failures", "lock_seconds", "session_seconds"}),
 }
 SECTIONS = frozenset({*KNOWN, "link"})
 
@@ -213,10 +216,29 @@ def daemon_settings(config: Config, *, where: Where | None = None) -> DaemonSett
         log_json=get(log, "log", "json", bool, None),
         national=tuple(national),
         callbacks=callbacks,
+        console=where.checked(lambda: _console(raw, where), None) if "console" in raw else None,
     )
     if collect is None:
         where.raise_problems()
     return settings
+
+
+def _console(raw: dict[str, Any], where: Where) -> ConsoleSettings:
+    table = _section(raw, "console")
+    default = ConsoleSettings()
+    path = _get(table, "path", str, default.path, where, "console")
+    if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", path):
+        raise where.error("console", "path", f"{path!r}: a path such as /console (not /)")
+    failures = _get(table, "max_failures", int, default.max_failures, where, "console")
+    if failures < 1:
+        raise where.error("console", "max_failures", f"{failures}: at least 1")
+    seconds = {}
+    for key in ("lock_seconds", "session_seconds"):
+        value = _get(table, key, (int, float), getattr(default, key), where, "console")
+        if not value > 0:
+            raise where.error("console", key, f"{value}: seconds, more than 0")
+        seconds[key] = float(value)
+    return ConsoleSettings(path=path, max_failures=failures, **seconds)
 
 
 def _http(raw: dict[str, Any], where: Where) -> HttpSettings:

@@ -1,8 +1,8 @@
 """``smsgw store copy``: an embedded installation's SQLite store moved into PostgreSQL.
 
 Everything goes, table by table, with its ids: accounts and their journal,
-tokens, senders, prices, phonebooks, messages with their segments in
-whatever state they are, receipts waiting for their submit answer, replies
+tokens, senders, prices, phonebooks, console logins and sessions, messages
+with their segments in whatever state they are, receipts waiting for their submit answer, replies
 and the parts of replies not whole yet, the event outbox, webhooks waiting
 to be delivered, the counters left for the daemon's metrics. The copy is one
 PostgreSQL transaction: it lands whole or not at all. It refuses a target
@@ -47,6 +47,8 @@ TABLES: tuple[str, ...] = (
     "outbox",
     "webhooks",
     "metric_counts",
+    "logins",
+    "console_sessions",
 )
 IDENTITY_TABLES = ("api_tokens", "phonebooks", "pending_receipts", "ledger", "outbox", "webhooks")
 BALANCES = (

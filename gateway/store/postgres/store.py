@@ -32,6 +32,7 @@ from gateway.link.interface import InboundPart, Receipt
 from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.errors import StoreUnavailable
 from gateway.model.ids import new_id
+from gateway.model.logins import ConsoleSession, Login, LoginRole
 from gateway.model.message import MessageState, SenderKind, SenderStatus
 from gateway.model.records import (
     Account,
@@ -61,7 +62,16 @@ from gateway.model.records import (
 )
 from gateway.model.secrets import Secret
 from gateway.store.base import KEEP, Keep
-from gateway.store.postgres import admin, dispatch, events, inbound, ledger, senders, webhooks
+from gateway.store.postgres import (
+    admin,
+    console,
+    dispatch,
+    events,
+    inbound,
+    ledger,
+    senders,
+    webhooks,
+)
 from gateway.store.postgres import enqueue as enq
 from gateway.store.postgres import queue as mq
 from gateway.store.postgres.connect import POOL_MAX, POOL_MIN, SERVER_GONE, open_pool
@@ -483,6 +493,55 @@ class PostgresStore:
 
     async def hold_worker(self, worker: str) -> None:
         await self._daemons.hold_worker(worker)
+
+    # --- web console: logins and sessions (console.py) --------------------------
+    async def create_login(
+        self, account: str, email: str, role: LoginRole, password_hash: str
+    ) -> Login:
+        async with self._write() as conn:
+            return await console.create_login(
+                conn, account, email, role, password_hash, self._clock()
+            )
+
+    async def get_login(self, email: str) -> Login | None:
+        async with self._read() as conn:
+            return await console.get_login(conn, email)
+
+    async def list_logins(self, account: str | None = None) -> list[Login]:
+        async with self._read() as conn:
+            return await console.list_logins(conn, account)
+
+    async def disable_login(self, email: str) -> Login:
+        async with self._write() as conn:
+            return await console.disable_login(conn, email)
+
+    async def set_login_password(
+        self, email: str, password_hash: str, *, must_change: bool = False
+    ) -> Login:
+        async with self._write() as conn:
+            return await console.set_login_password(conn, email, password_hash, must_change)
+
+    async def login_failed(self, email: str, *, max_failures: int, lock_seconds: float) -> Login:
+        async with self._write() as conn:
+            return await console.login_failed(
+                conn, email, max_failures, lock_seconds, self._clock()
+            )
+
+    async def create_session(self, email: str, *, ttl: float) -> tuple[ConsoleSession, str]:
+        async with self._write() as conn:
+            return await console.create_session(conn, email, ttl, self._clock())
+
+    async def get_session(self, token: str) -> ConsoleSession | None:
+        async with self._read() as conn:
+            return await console.get_session(conn, token, self._clock())
+
+    async def end_session(self, token: str) -> None:
+        async with self._write() as conn:
+            await console.end_session(conn, token)
+
+    async def remove_contact(self, account: str, name: str, number: str) -> None:
+        async with self._write() as conn:
+            await console.remove_contact(conn, account, name, number)
 
     async def close(self) -> None:
         await self._daemons.close()
