@@ -29,6 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.console.keys import CSRF, NEW_ANON, SESSION
 from gateway.console.render import Renderer
 from gateway.console.settings import ConsoleSettings
 from gateway.model.clock import Clock
@@ -76,16 +77,16 @@ class Auth:
             return await handler(request)
         token = request.cookies.get(SESSION_COOKIE, "")
         session = await self.store.get_session(token) if 0 < len(token) <= 100 else None
-        request["session"] = session
+        request[SESSION] = session
         anon = None
         if session is not None:
-            request["csrf"] = session.csrf
+            request[CSRF] = session.csrf
         else:
             anon = request.cookies.get(ANON_COOKIE, "")
             if not 20 <= len(anon) <= 100:
                 anon = secrets.token_urlsafe(32)
-                request["new_anon"] = anon
-            request["csrf"] = anon
+                request[NEW_ANON] = anon
+            request[CSRF] = anon
         if request.method == "POST":
             await self._check_csrf(request, session)
         sub = request.path.removeprefix(self.root) or "/"
@@ -105,7 +106,7 @@ class Auth:
             response: web.StreamResponse = self.render.page(request, "password.html")
         else:
             response = await handler(request)
-        new_anon = request.get("new_anon")
+        new_anon = request.get(NEW_ANON)
         if new_anon:
             self._cookie(request, response, ANON_COOKIE, new_anon, max_age=None)
         return response
@@ -174,7 +175,7 @@ class Auth:
             request, response, SESSION_COOKIE, token, max_age=self.settings.session_seconds
         )
         response.del_cookie(ANON_COOKIE, path=self.root)
-        request.pop("new_anon", None)
+        request.pop(NEW_ANON, None)
         return response
 
     def _login_form(
@@ -186,7 +187,7 @@ class Auth:
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
         token = request.cookies.get(SESSION_COOKIE, "")
-        session: ConsoleSession | None = request["session"]
+        session: ConsoleSession | None = request[SESSION]
         if token:
             await self.store.end_session(token)
         if session is not None:
@@ -196,7 +197,7 @@ class Auth:
         return response
 
     async def password(self, request: web.Request) -> web.StreamResponse:
-        session: ConsoleSession = request["session"]
+        session: ConsoleSession = request[SESSION]
         form = await request.post()
         new = _field(form, "new_password")
         again = _field(form, "repeat_password")

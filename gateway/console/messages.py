@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.console.auth import see_other
+from gateway.console.keys import PAGE
 from gateway.console.pages import account_of
 from gateway.console.render import Renderer
 from gateway.model.errors import NotFound, UserError
@@ -21,8 +22,8 @@ from gateway.model.records import MessageView
 from gateway.ops.metric_sinks import IngressMetrics
 from gateway.store.base import Store
 
-PAGE = 50  # messages per page
-MAX_PAGE = 20  # pages reachable (the newest PAGE * MAX_PAGE messages)
+PER_PAGE = 50  # messages per page
+MAX_PAGE = 20  # pages reachable (the newest PER_PAGE * MAX_PAGE messages)
 _MAX_ID = 64
 
 
@@ -60,10 +61,12 @@ class MessagePages:
         raw_page = request.query.get("page", "1")
         page = int(raw_page) if raw_page.isascii() and raw_page.isdigit() else 1
         page = min(max(page, 1), MAX_PAGE)
-        rows = await self.store.list_messages(account=account, state=state, limit=page * PAGE + 1)
-        shown = rows[(page - 1) * PAGE : page * PAGE]
-        more = len(rows) > page * PAGE and page < MAX_PAGE
-        request["page"] = "/messages"
+        rows = await self.store.list_messages(
+            account=account, state=state, limit=page * PER_PAGE + 1
+        )
+        shown = rows[(page - 1) * PER_PAGE : page * PER_PAGE]
+        more = len(rows) > page * PER_PAGE and page < MAX_PAGE
+        request[PAGE] = "/messages"
         return self.render.page(
             request,
             "messages.html",
@@ -78,7 +81,7 @@ class MessagePages:
 
     async def show(self, request: web.Request) -> web.Response:
         view = await self.own(request)
-        request["page"] = "/messages"
+        request[PAGE] = "/messages"
         template = "message_live.html" if request.headers.get("HX-Request") else "message.html"
         return self.render.page(request, template, {"view": view, "m": view.message})
 
@@ -98,7 +101,7 @@ class MessagePages:
                 )
             changes = await self.store.cancel(message.id)
         except UserError as exc:
-            request["page"] = "/messages"
+            request[PAGE] = "/messages"
             fresh = await self.own(request)
             return self.render.page(
                 request,

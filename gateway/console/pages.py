@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.console.auth import see_other
+from gateway.console.keys import PAGE, SESSION
 from gateway.console.render import Renderer
 from gateway.model.errors import UserError
 from gateway.model.logins import ConsoleSession
@@ -24,7 +25,7 @@ REPLIES = 100
 
 
 def session_of(request: web.Request) -> ConsoleSession:
-    session: ConsoleSession | None = request.get("session")
+    session: ConsoleSession | None = request.get(SESSION)
     if session is None:  # the middleware lets no such request through
         raise web.HTTPUnauthorized
     return session
@@ -48,11 +49,11 @@ class AccountPages:
     def page(
         self, request: web.Request, name: str, template: str, context: dict[str, Any], **kw: Any
     ) -> web.Response:
-        request["page"] = name
+        request[PAGE] = name
         return self.render.page(request, template, context, **kw)
 
     async def dashboard(self, request: web.Request) -> web.Response:
-        if request.get("session") is None:
+        if request.get(SESSION) is None:
             return self.render.page(request, "login.html", {"email": "", "error": ""})
         account = account_of(request)
         return self.page(

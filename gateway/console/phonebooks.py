@@ -14,6 +14,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from gateway.console.auth import see_other
+from gateway.console.keys import PAGE
 from gateway.console.pages import account_of, form_text
 from gateway.console.render import Renderer
 from gateway.ingress.recipient_csv import read_contacts_csv
@@ -36,7 +37,7 @@ class PhonebookPages:
         self, request: web.Request, *, error: str = "", status: int = 200
     ) -> web.Response:
         account = account_of(request)
-        request["page"] = "/phonebooks"
+        request[PAGE] = "/phonebooks"
         return self.render.page(
             request,
             "phonebooks.html",
@@ -70,7 +71,7 @@ class PhonebookPages:
             contacts = await self.store.phonebook_contacts(account, name)
         except NotFound:
             raise NotFound(f"no phonebook {name[:64]!r}") from None
-        request["page"] = "/phonebooks"
+        request[PAGE] = "/phonebooks"
         return self.render.page(
             request,
             "phonebook.html",

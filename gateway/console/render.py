@@ -13,6 +13,7 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from gateway.console.keys import CSRF, PAGE, SESSION
 from gateway.model.isotime import iso_utc
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -65,12 +66,13 @@ class Renderer:
         *,
         status: int = 200,
     ) -> web.Response:
-        session = request.get("session")
+        session = request.get(SESSION)
         values = {
             "root": self.root,
             "session": session,
-            "csrf": request.get("csrf", ""),
-            "current": request.get("page", ""),
+            "csrf": request.get(CSRF, ""),
+            "current": request.get(PAGE, ""),
+            "error": "",
             **(context or {}),
         }
         text = self.env.get_template(template).render(values)

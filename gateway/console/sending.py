@@ -28,6 +28,7 @@ from aiohttp import web
 
 from gateway.accounting.pricing import PriceList
 from gateway.codec import analyze
+from gateway.console.keys import PAGE
 from gateway.console.pages import account_of, form_text
 from gateway.console.render import Renderer
 from gateway.ingress.pipeline import SendRequest, SendService
@@ -167,7 +168,7 @@ class SendPage:
             if s.status is SenderStatus.APPROVED
         ]
         books = [b.name for b in await self.store.list_phonebooks(account)]
-        request["page"] = "/send"
+        request[PAGE] = "/send"
         return self.render.page(
             request,
             "send.html",
@@ -219,7 +220,7 @@ class SendPage:
         self.log.info(
             "console_message_accepted", account=account, count=len(fresh), refused=len(refused)
         )
-        request["page"] = "/send"
+        request[PAGE] = "/send"
         return self.render.page(
             request,
             "sent.html",

@@ -1,0 +1,187 @@
+"""The web console as a person uses it, in Debian's chromium (tests/console/conftest.py).
+
+Elements are found by role and accessible name, as README (Web console)
+promises them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from playwright.async_api import Page, expect
+
+from gateway.model.logins import LoginRole
+from gateway.store import open_store
+from gateway.store.logins import hash_password
+from tests.console.conftest import (
+    BOOK,
+    BOOK_NUMBER,
+    EMAIL,
+    MAX_FAILURES,
+    OTHER_EMAIL,
+    OTHER_PASSWORD,
+    PASSWORD,
+    Console,
+    log_in,
+)
+from tests.e2e.system import ACCOUNT
+from tests.waiting import eventually
+
+NUMBER = "+33612345678"
+
+
+async def test_log_in_and_out(console: Console, page: Page) -> None:
+    await log_in(page, console.root)
+    await expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    for name in ("Send", "Messages", "Replies", "Senders", "Phonebooks", "Credit", "Tokens"):
+        await expect(page.get_by_role("link", name=name, exact=True)).to_be_visible()
+    await page.get_by_role("button", name="Log out").click()
+    await expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    await page.goto(console.root + "/messages")  # the session ended: back to the log-in form
+    await expect(page.get_by_role("button", name="Log in")).to_be_visible()
+
+
+async def test_first_log_in_asks_for_a_new_password(
+    console: Console, page: Page, tmp_path: Path
+) -> None:
+    store = await open_store("sqlite:gw.db", base=tmp_path)
+    try:
+        await store.create_login(
+            ACCOUNT, "new@acme.example", LoginRole.CUSTOMER, hash_password("one-time-pass", n=2**10)
+        )
+    finally:
+        await store.close()
+    await log_in(page, console.root, "new@acme.example", "one-time-pass")
+    await expect(page.get_by_role("link", name="Send", exact=True)).to_have_count(0)
+    await page.get_by_label("New password", exact=True).fill("my own password")
+    await page.get_by_label("Repeat new password").fill("my own password!")
+    await page.get_by_role("button", name="Change password").click()
+    await expect(page.get_by_role("alert")).to_contain_text("differ")
+    await page.get_by_label("New password", exact=True).fill("my own password")
+    await page.get_by_label("Repeat new password").fill("my own password")
+    await page.get_by_role("button", name="Change password").click()
+    await expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    await page.get_by_role("button", name="Log out").click()
+    await log_in(page, console.root, "new@acme.example", "my own password")
+    await expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+
+async def test_counter_follows_the_text(console: Console, page: Page) -> None:
+    await log_in(page, console.root)
+    await page.get_by_role("link", name="Send", exact=True).click()
+    counter = page.get_by_role("status", name="Counter")
+    message = page.get_by_label("Message")
+    await message.fill("a" * 160)
+    await expect(counter).to_have_text("160 characters, 1 SMS, GSM 7-bit")
+    await message.fill("a" * 161)
+    await expect(counter).to_have_text("161 characters, 2 SMS, GSM 7-bit")
+    await expect(page.locator("#remaining")).to_have_text("145 septets left in the last SMS")
+    await message.fill("a" * 159 + "€")  # an extension character counts two septets
+    await expect(counter).to_have_text("160 characters, 2 SMS, GSM 7-bit")
+    await message.fill("Hi 😀")
+    await expect(counter).to_have_text("4 characters, 1 SMS, UCS-2")
+    await page.get_by_label("Recipients").fill(f"{NUMBER}\n+33612345679")
+    await expect(page.get_by_label("Cost")).to_have_text("2 recipients: 2 credits")
+
+
+async def test_send_to_a_number_reaches_the_smsc_and_shows_delivered(
+    console: Console, page: Page
+) -> None:
+    await log_in(page, console.root)
+    await page.get_by_role("link", name="Send", exact=True).click()
+    await page.get_by_label("Sender").select_option("ACME")
+    await page.get_by_label("Recipients").fill(f"{NUMBER}, 0612")
+    await page.get_by_label("Message").fill("Hello from the console")
+    await page.get_by_label("Class").select_option("flash")
+    await page.get_by_role("button", name="Send", exact=True).click()
+    await expect(page.locator("#accepted")).to_contain_text("1 accepted, 1 refused")
+    await expect(page.get_by_role("table", name="Refused")).to_contain_text("national format")
+    await expect(page.get_by_role("cell", name="delivered")).to_be_visible()  # live, by htmx
+    submits = console.system.submits()
+    assert [(s["to"].lstrip("+"), s["dcs"]) for s in submits] == [
+        (NUMBER.lstrip("+"), 0x10)  # GSM 7-bit, class 0 (flash)
+    ]
+    await page.get_by_role("link", name="Messages", exact=True).click()
+    await expect(page.get_by_role("cell", name="delivered")).to_be_visible()
+    await page.get_by_role("link", name="Hello from the console").click()
+    await expect(page.get_by_role("heading", name=re.compile("^Message "))).to_be_visible()
+    await expect(page.locator("#live")).to_contain_text("delivered")
+
+
+async def test_send_to_a_csv_file_and_a_phonebook(
+    console: Console, page: Page, tmp_path: Path
+) -> None:
+    listing = tmp_path / "list.csv"
+    listing.write_text("number\n+33612345611\nnot a number\n+33612345612\n", encoding="utf-8")
+    await log_in(page, console.root)
+    await page.get_by_role("link", name="Send", exact=True).click()
+    await page.get_by_label("Sender").select_option("ACME")
+    await page.get_by_label("Recipient file").set_input_files(listing)
+    await page.get_by_label("Phonebook").select_option(BOOK)
+    await page.get_by_label("Message").fill("To the list and the book")
+    await page.get_by_role("button", name="Send", exact=True).click()
+    await expect(page.locator("#accepted")).to_contain_text("3 accepted, 1 refused")
+    await expect(page.get_by_role("table", name="Refused")).to_contain_text("Recipient file line 3")
+
+    def destinations() -> set[str]:
+        return {s["to"].lstrip("+") for s in console.system.submits()}
+
+    wanted = {"33612345611", "33612345612", BOOK_NUMBER.lstrip("+")}
+    await eventually(lambda: destinations() == wanted, what="the three submits")
+    await expect(page.get_by_role("cell", name="delivered")).to_have_count(3)
+
+
+async def test_another_account_sees_nothing_of_the_first(console: Console, page: Page) -> None:
+    status, body = await console.system.send(
+        {"from": "ACME", "to": [NUMBER], "text": "private to acme"}
+    )
+    assert status == 202, body
+    message_id = body["messages"][0]["id"]
+    await log_in(page, console.root, OTHER_EMAIL, OTHER_PASSWORD)
+    await page.get_by_role("link", name="Messages", exact=True).click()
+    await expect(page.get_by_role("cell", name="No messages.")).to_be_visible()
+    response = await page.goto(f"{console.root}/messages/{message_id}")
+    assert response is not None
+    assert response.status == 404
+    await expect(page.get_by_text("private to acme")).to_have_count(0)
+    response = await page.goto(f"{console.root}/phonebooks/{BOOK}")
+    assert response is not None
+    assert response.status == 404
+    await page.get_by_role("link", name="Phonebooks", exact=True).click()
+    await expect(page.get_by_role("link", name=BOOK)).to_have_count(0)
+    await page.goto(console.root + "/")
+    await expect(page.get_by_text("private to acme")).to_have_count(0)
+
+
+async def test_post_without_the_csrf_token_is_refused(console: Console, page: Page) -> None:
+    await log_in(page, console.root)
+    # the browser's own session cookie, a form without its token
+    response = await page.request.post(
+        f"{console.root}/tokens", form={"nothing": "here"}, max_redirects=0
+    )
+    assert response.status == 403
+    response = await page.request.post(
+        f"{console.root}/tokens", form={"csrf": "guessed"}, max_redirects=0
+    )
+    assert response.status == 403
+    await page.goto(console.root + "/tokens")  # the one made by the test setup, no other
+    await expect(page.get_by_role("button", name=re.compile("^Revoke token"))).to_have_count(1)
+    await page.get_by_role("button", name="Create token").click()  # with its token: done
+    await expect(page.get_by_label("New token")).to_contain_text("smsgw_")
+    await expect(page.get_by_role("button", name=re.compile("^Revoke token"))).to_have_count(2)
+
+
+async def test_wrong_passwords_lock_the_login(console: Console, page: Page) -> None:
+    await page.goto(console.root + "/")
+    for _ in range(MAX_FAILURES):
+        await page.get_by_label("Email").fill(EMAIL)
+        await page.get_by_label("Password").fill("wrong password")
+        await page.get_by_role("button", name="Log in").click()
+        await expect(page.get_by_role("alert")).to_be_visible()
+    await expect(page.get_by_role("alert")).to_contain_text("locked")
+    await page.get_by_label("Email").fill(EMAIL)
+    await page.get_by_label("Password").fill(PASSWORD)  # the right one: still locked
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.get_by_role("alert")).to_contain_text("locked")
+    await expect(page.get_by_role("button", name="Log out")).to_have_count(0)
