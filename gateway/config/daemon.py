@@ -10,6 +10,7 @@ the key and, where it can be found, the line.
 from __future__ import annotations
 
 import functools
+import math
 import re
 import socket
 from dataclasses import dataclass, field
@@ -235,9 +236,11 @@ def _console(raw: dict[str, Any], where: Where) -> ConsoleSettings:
     seconds = {}
     for key in ("lock_seconds", "session_seconds"):
         value = _get(table, key, (int, float), getattr(default, key), where, "console")
-        if not value > 0:
+        if not 0 < value < math.inf:
             raise where.error("console", key, f"{value}: seconds, more than 0")
         seconds[key] = float(value)
+    if "http" not in raw:
+        raise where.error("console", "path", "the console is served by [http]: add that section")
     return ConsoleSettings(path=path, max_failures=failures, **seconds)
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from gateway.link.interface import Receipt
 from gateway.model.errors import StoreInUse
+from gateway.model.logins import LoginRole
 from gateway.model.outcomes import Accepted, ReceiptState
 from gateway.model.records import (
     InboundMessage,
@@ -36,6 +37,8 @@ async def filled_store(tmp_path: Path, clock: FakeClock) -> SqliteStore:
     await store.set_account("acme", credit_limit=50, monthly_cap=10_000)
     await store.adjust("acme", -3, note="goodwill")
     await store.create_token("acme")
+    await store.create_login("acme", "ann@acme.example", LoginRole.CUSTOMER, "scrypt$hash")
+    await store.create_session("ann@acme.example", ttl=3600)
     await store.set_price("+33", 2, account="zeta")
     await store.create_phonebook("acme", "team")
     await store.import_contacts(
