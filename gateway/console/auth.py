@@ -197,7 +197,9 @@ class Auth:
         return response
 
     async def password(self, request: web.Request) -> web.StreamResponse:
-        session: ConsoleSession = request[SESSION]
+        session = request[SESSION]
+        if session is None:  # the middleware lets no such request through
+            raise web.HTTPSeeOther(self.root + "/")
         form = await request.post()
         new = _field(form, "new_password")
         again = _field(form, "repeat_password")
