@@ -185,3 +185,71 @@ async def test_wrong_passwords_lock_the_login(console: Console, page: Page) -> N
     await page.get_by_role("button", name="Log in").click()
     await expect(page.get_by_role("alert")).to_contain_text("locked")
     await expect(page.get_by_role("button", name="Log out")).to_have_count(0)
+
+
+async def test_phonebook_is_made_imported_edited_and_sent_to(
+    console: Console, page: Page, tmp_path: Path
+) -> None:
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(
+        "name,number\nDora,+33612345621\nEd,0612\nFay,+33612345622\n", encoding="utf-8"
+    )
+    await log_in(page, console.root)
+    await page.get_by_role("link", name="Phonebooks", exact=True).click()
+    await page.get_by_label("Phonebook name").fill("friends")
+    await page.get_by_role("button", name="Create phonebook").click()
+    await expect(page.get_by_role("heading", name="Phonebook friends")).to_be_visible()
+    await page.get_by_label("Contacts file").set_input_files(contacts)
+    await page.get_by_role("button", name="Import").click()
+    await expect(page.get_by_role("status")).to_have_text("2 added, 0 updated, 1 rows refused")
+    refused = page.get_by_role("table", name="Refused rows")
+    await expect(refused.get_by_role("row")).to_have_count(2)  # the header and line 3
+    await expect(refused.get_by_role("cell", name="3", exact=True)).to_be_visible()
+    await page.get_by_label("Name", exact=True).fill("Gus")
+    await page.get_by_label("Number", exact=True).fill("+33 6 12 34 56 23")
+    await page.get_by_role("button", name="Add contact").click()
+    await expect(page.get_by_role("cell", name="+33612345623", exact=True)).to_be_visible()
+    await page.get_by_label("Name of +33612345621").fill("Dora B.")
+    await page.get_by_role("button", name="Rename +33612345621").click()
+    await expect(page.get_by_label("Name of +33612345621")).to_have_value("Dora B.")
+    await page.get_by_role("button", name="Remove +33612345622").click()
+    await expect(page.get_by_role("cell", name="+33612345622", exact=True)).to_have_count(0)
+    await page.get_by_role("link", name="Send to +33612345623").click()
+    await expect(page.get_by_label("Recipients")).to_have_value("+33612345623")
+    await page.get_by_label("Sender").select_option("ACME")
+    await page.get_by_label("Message").fill("Hi Gus")
+    await page.get_by_role("button", name="Send", exact=True).click()
+    await expect(page.locator("#accepted")).to_contain_text("1 accepted")
+    await expect(page.get_by_role("cell", name="delivered")).to_be_visible()
+
+
+async def test_a_message_for_later_is_cancelled_and_refunded(console: Console, page: Page) -> None:
+    await log_in(page, console.root)
+    await page.get_by_role("link", name="Send", exact=True).click()
+    await page.get_by_label("Sender").select_option("ACME")
+    await page.get_by_label("Recipients").fill(NUMBER)
+    await page.get_by_label("Message").fill("Next year")
+    await page.get_by_label("Send at").fill("2027-06-01T09:00")
+    await page.get_by_role("button", name="Send", exact=True).click()
+    await expect(page.locator("#accepted")).to_contain_text("1 accepted")
+    assert await console.system.balance() == 999
+    await page.get_by_role("link", name=re.compile("^[0-9A-Z]{10,}$")).click()
+    await expect(page.locator("#live")).to_contain_text("queued")
+    await page.get_by_role("button", name="Cancel message").click()
+    await expect(page.locator("#live")).to_contain_text("cancelled")
+    await expect(page.get_by_role("button", name="Cancel message")).to_have_count(0)
+    assert await console.system.balance() == 1000
+    assert console.system.submits() == []
+
+
+async def test_a_sender_is_requested_and_waits_for_approval(console: Console, page: Page) -> None:
+    await log_in(page, console.root)
+    await page.get_by_role("link", name="Senders", exact=True).click()
+    await page.get_by_label("Kind").select_option("alpha")
+    await page.get_by_label("Sender name or number").fill("ACMESHOP")
+    await page.get_by_role("button", name="Request sender").click()
+    row = page.get_by_role("row", name=re.compile("^ACMESHOP"))
+    await expect(row).to_contain_text("pending")
+    await page.get_by_role("link", name="Send", exact=True).click()
+    options = page.get_by_label("Sender").get_by_role("option")
+    await expect(options).to_have_text(["+33700000001", "ACME"])  # approved ones only
