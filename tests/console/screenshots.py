@@ -37,12 +37,12 @@ async def _send(page: Page, root: str, number: str, text: str) -> None:
 
 
 async def main(out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         sim = SmscSimulator(config=SimConfig(dlr=True), port=0)
         await sim.start()
         extra = '[console]\npath = "/console"\n'
-        config = load_config(write_config(Path(tmp) / "gateway.toml", smsc_port=sim.port, extra=extra))
+        written = write_config(Path(tmp) / "gateway.toml", smsc_port=sim.port, extra=extra)
+        config = load_config(written)
         await _prepare(config.store.url, config.base_dir)
         try:
             async with running_daemon(config) as daemon, async_playwright() as p:
@@ -62,8 +62,8 @@ async def main(out: Path) -> None:
                 await page.get_by_label("Recipients").fill("+33612345678\n+33612345679")
                 await page.get_by_label("Message").fill(
                     "Spring sale: 20% off everything until Sunday, in store and online at "
-                    "example.com. Show this SMS at the till, in participating stores only. Prices in €. "
-                    "Reply STOP to opt out."
+                    "example.com. Show this SMS at the till, in participating stores only. "
+                    "Prices in €. Reply STOP to opt out."
                 )
                 await expect(page.get_by_role("status", name="Counter")).to_contain_text("2 SMS")
                 await page.screenshot(path=out / "send.png", full_page=True)
@@ -75,4 +75,6 @@ async def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/console")))
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/console")
+    target.mkdir(parents=True, exist_ok=True)
+    asyncio.run(main(target))
