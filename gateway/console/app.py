@@ -15,6 +15,7 @@ from aiohttp import web
 
 from gateway.console.auth import Auth, Handler
 from gateway.console.messages import MessagePages
+from gateway.console.operator import OperatorPages
 from gateway.console.pages import AccountPages
 from gateway.console.phonebooks import PhonebookPages
 from gateway.console.render import STATIC, Renderer
@@ -67,6 +68,7 @@ def build_console(
     account = AccountPages(store=store, renderer=renderer, logger=logger)
     messages = MessagePages(store=store, renderer=renderer, logger=logger, metrics=metrics)
     books = PhonebookPages(store=store, renderer=renderer, logger=logger)
+    operator = OperatorPages(store=store, renderer=renderer, logger=logger)
     send = SendPage(
         store=store,
         send_service=send_service,
@@ -101,6 +103,9 @@ def build_console(
     r.add_get("/tokens", account.tokens)
     r.add_post("/tokens", account.create_token)
     r.add_post("/tokens/{id}/revoke", account.revoke_token)
+    r.add_get("/operator/", operator.accounts)
+    r.add_get("/operator/senders", operator.senders)
+    r.add_post("/operator/senders", operator.decide)
     r.add_static("/static", STATIC)
     return app
 

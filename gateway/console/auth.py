@@ -68,6 +68,9 @@ class Auth:
         self.log = logger
         self.clock = clock
         self.root = settings.path
+        # checked for an unknown email too, so that a wrong email takes as long
+        # as a wrong password (emails cannot be told apart by timing)
+        self._decoy = hash_password(secrets.token_urlsafe(16))
 
     # --- middleware -------------------------------------------------------------
 
@@ -153,9 +156,9 @@ class Auth:
         if login is not None and login.locked_until is not None and login.locked_until > now:
             self.log.info("console_login_locked", email=login.email)
             return self._login_form(request, email, _locked_message(), status=429)
-        ok = login is not None and not login.disabled and bool(password)
-        if ok and login is not None:
-            ok = await asyncio.to_thread(verify_password, password, login.password_hash)
+        usable = login is not None and not login.disabled and bool(password)
+        stored = login.password_hash if login is not None and usable else self._decoy
+        ok = await asyncio.to_thread(verify_password, password, stored) and usable
         if login is None or not ok:
             message = "Wrong email or password."
             if login is not None and not login.disabled:

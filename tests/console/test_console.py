@@ -253,3 +253,34 @@ async def test_a_sender_is_requested_and_waits_for_approval(console: Console, pa
     await page.get_by_role("link", name="Send", exact=True).click()
     options = page.get_by_label("Sender").get_by_role("option")
     await expect(options).to_have_text(["+33700000001", "ACME"])  # approved ones only
+
+
+async def test_an_operator_approves_a_sender_a_customer_requested(
+    console: Console, page: Page, tmp_path: Path
+) -> None:
+    store = await open_store("sqlite:gw.db", base=tmp_path)
+    try:
+        await store.create_login(
+            ACCOUNT, "ops@op.example", LoginRole.OPERATOR, hash_password("x", n=2**10)
+        )
+        await store.set_login_password("ops@op.example", hash_password("operator pass", n=2**10))
+    finally:
+        await store.close()
+    await log_in(page, console.root)
+    await expect(page.get_by_role("link", name="Operator")).to_have_count(0)
+    response = await page.goto(console.root + "/operator/senders")
+    assert response is not None
+    assert response.status == 404  # a customer's login
+    await page.goto(console.root + "/senders")
+    await page.get_by_label("Sender name or number").fill("NEWSHOP")
+    await page.get_by_role("button", name="Request sender").click()
+    await page.get_by_role("button", name="Log out").click()
+    await log_in(page, console.root, "ops@op.example", "operator pass")
+    await page.get_by_role("link", name="Operator", exact=True).click()
+    await expect(page.get_by_role("cell", name="other", exact=True)).to_be_visible()
+    await page.get_by_role("link", name="Sender requests").click()
+    await page.get_by_role("button", name="Approve NEWSHOP of acme").click()
+    row = page.get_by_role("row", name=re.compile("^acme NEWSHOP"))
+    await expect(row).to_contain_text("approved")
+    await page.get_by_role("link", name="Send", exact=True).click()
+    await expect(page.get_by_label("Sender").get_by_role("option", name="NEWSHOP")).to_have_count(1)
