@@ -48,7 +48,7 @@ async def main(out: Path) -> None:
             async with running_daemon(config) as daemon, async_playwright() as p:
                 root = f"http://127.0.0.1:{daemon.http_port}/console"
                 browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-                page = await browser.new_page(viewport={"width": 1100, "height": 760})
+                page = await browser.new_page(viewport={"width": 1280, "height": 760})
                 await log_in(page, root)
                 for number, text in TEXTS:
                     await _send(page, root, number, text)

@@ -284,3 +284,27 @@ async def test_an_operator_approves_a_sender_a_customer_requested(
     await expect(row).to_contain_text("approved")
     await page.get_by_role("link", name="Send", exact=True).click()
     await expect(page.get_by_label("Sender").get_by_role("option", name="NEWSHOP")).to_have_count(1)
+
+
+async def test_history_pages_and_filters_by_state(console: Console, page: Page) -> None:
+    later = "2027-06-01T09:00:00Z"
+    numbers = [f"+336123450{i:02d}" for i in range(60)]
+    status, body = await console.system.send(
+        {"from": "ACME", "to": numbers, "text": "scheduled", "send_at": later}
+    )
+    assert status == 202, body
+    await log_in(page, console.root)
+    await page.get_by_role("link", name="Messages", exact=True).click()
+    rows = page.get_by_role("row", name=re.compile("scheduled"))
+    await expect(rows).to_have_count(50)
+    await page.get_by_role("link", name="Older").click()
+    await expect(rows).to_have_count(10)
+    await expect(page.get_by_role("link", name="Older")).to_have_count(0)
+    await page.get_by_role("link", name="Newer").click()
+    await expect(rows).to_have_count(50)
+    await page.get_by_label("State").select_option("delivered")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(page.get_by_role("cell", name="No messages.")).to_be_visible()
+    await page.get_by_label("State").select_option("queued")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(rows).to_have_count(50)
