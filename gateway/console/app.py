@@ -85,7 +85,7 @@ def build_console(
     r.add_post("/password", auth.password)
     r.add_get("/send", send.show)
     r.add_post("/send", send.send)
-    r.add_get("/send/counter", send.counter)
+    r.add_post("/send/counter", send.counter)
     r.add_get("/messages", messages.history)
     r.add_get("/messages/{id}", messages.show)
     r.add_get("/messages/{id}/state", messages.state)

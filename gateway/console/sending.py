@@ -148,9 +148,10 @@ class SendPage:
         )
 
     async def counter(self, request: web.Request) -> web.Response:
-        """The counter fragment htmx asks for as the person types."""
+        """The counter fragment htmx asks for as the person types (a POST: a text
+        of any length fits in its body, and it carries the form's CSRF token)."""
         account = account_of(request)
-        count = await self.count(account, request.query)
+        count = await self.count(account, await request.post())
         return self.render.page(request, "counter.html", {"count": count})
 
     async def form(

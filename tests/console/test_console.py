@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from gateway.model.logins import LoginRole
 from gateway.store import open_store
@@ -308,3 +308,36 @@ async def test_history_pages_and_filters_by_state(console: Console, page: Page) 
     await page.get_by_label("State").select_option("queued")
     await page.get_by_role("button", name="Filter").click()
     await expect(rows).to_have_count(50)
+
+
+async def test_counter_counts_a_long_text(console: Console, page: Page) -> None:
+    await log_in(page, console.root)
+    await page.get_by_role("link", name="Send", exact=True).click()
+    await page.get_by_label("Message").fill("é" * 5000)  # far past what a URL holds
+    await expect(page.get_by_role("status", name="Counter")).to_have_text(
+        "5000 characters, 33 SMS, GSM 7-bit"
+    )
+
+
+async def test_everything_but_the_live_parts_works_without_javascript(
+    console: Console, browser: Browser
+) -> None:
+    context = await browser.new_context(java_script_enabled=False)
+    try:
+        page = await context.new_page()
+        await log_in(page, console.root)
+        await page.get_by_role("link", name="Send", exact=True).click()
+        await page.get_by_label("Sender").select_option("ACME")
+        await page.get_by_label("Recipients").fill(NUMBER)
+        await page.get_by_label("Message").fill("a" * 161)
+        await page.get_by_role("button", name="Count").click()  # the form comes back counted
+        await expect(page.get_by_role("status", name="Counter")).to_have_text(
+            "161 characters, 2 SMS, GSM 7-bit"
+        )
+        await expect(page.get_by_label("Cost")).to_have_text("1 recipient: 2 credits")
+        await page.get_by_role("button", name="Send", exact=True).click()
+        await expect(page.locator("#accepted")).to_contain_text("1 accepted")
+        await page.get_by_role("link", name="Messages", exact=True).click()
+        await expect(page.get_by_role("row", name=re.compile("aaaa"))).to_have_count(1)
+    finally:
+        await context.close()
