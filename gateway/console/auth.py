@@ -48,6 +48,18 @@ ANON_COOKIE = "smsgw_csrf"  # the log-in form's CSRF token (before any session)
 _MAX_FIELD = 320  # longest email or password read (longer: refused)
 # public paths (no session needed): the dashboard shows the log-in form
 PUBLIC = frozenset({"/", "/login"})
+# every page: scripts and styles of the console's own (htmx, its stylesheet), no
+# framing (clickjacking), forms posted to the console only
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+# what a login with a one-time password may reach (every other page: the form)
+FIRST_PASSWORD = frozenset({"/password", "/logout"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -97,18 +109,11 @@ class Auth:
             if request.headers.get("HX-Request"):
                 raise web.HTTPUnauthorized
             raise web.HTTPSeeOther(self.root + "/")
-        if (
-            session is not None
-            and session.login.must_change
-            and sub
-            not in {
-                "/password",
-                "/logout",
-            }
-        ):
+        if session is not None and session.login.must_change and sub not in FIRST_PASSWORD:
             response: web.StreamResponse = self.render.page(request, "password.html")
         else:
             response = await handler(request)
+        response.headers.update(SECURITY_HEADERS)
         new_anon = request.get(NEW_ANON)
         if new_anon:
             self._cookie(request, response, ANON_COOKIE, new_anon, max_age=None)

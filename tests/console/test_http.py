@@ -37,6 +37,8 @@ async def test_session_cookie_is_http_only_same_site_and_on_the_console_path(
         async with http.get(console.root + "/credit") as r:
             assert r.status == 200
             assert "1000 credits" in await r.text()
+            assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+            assert r.headers["Cache-Control"] == "no-store"
 
 
 async def test_log_in_form_without_its_csrf_token_is_refused(console: Console) -> None:
