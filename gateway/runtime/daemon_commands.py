@@ -80,6 +80,7 @@ def _describe(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
         ],
         "worker": settings.worker,
         "workers": settings.workers,
+        "console": settings.console.path if settings.console else None,
     }
     return info, where.problems
 
@@ -101,6 +102,7 @@ def check_config(args: argparse.Namespace) -> int:
     print(f"store   {info['store']}")
     print(f"http    {info['http'] or 'off'}")
     print(f"mqtt    {info['mqtt'] or 'off'}")
+    print(f"console {info['console'] or 'off'}")
     if info["workers"]:
         print(
             f"workers {info['workers']} processes beside the daemon's (HTTP API; the first "
