@@ -145,6 +145,13 @@ async def test_another_account_sees_nothing_of_the_first(console: Console, page:
     assert response is not None
     assert response.status == 404
     await expect(page.get_by_text("private to acme")).to_have_count(0)
+    state = await page.request.get(f"{console.root}/messages/{message_id}/state")
+    assert state.status == 404
+    csrf = await page.locator("input[name=csrf]").first.input_value()
+    cancel = await page.request.post(
+        f"{console.root}/messages/{message_id}/cancel", form={"csrf": csrf}, max_redirects=0
+    )
+    assert cancel.status == 404
     response = await page.goto(f"{console.root}/phonebooks/{BOOK}")
     assert response is not None
     assert response.status == 404
@@ -152,6 +159,7 @@ async def test_another_account_sees_nothing_of_the_first(console: Console, page:
     await expect(page.get_by_role("link", name=BOOK)).to_have_count(0)
     await page.goto(console.root + "/")
     await expect(page.get_by_text("private to acme")).to_have_count(0)
+    assert (await console.system.message(message_id))["state"] != "cancelled"
 
 
 async def test_post_without_the_csrf_token_is_refused(console: Console, page: Page) -> None:
