@@ -100,6 +100,7 @@ def build_console(
     r.add_post("/phonebooks/{name}/remove", books.remove)
     r.add_post("/phonebooks/{name}/import", books.import_csv)
     r.add_get("/credit", account.credit)
+    r.add_get("/credit/journal.csv", account.journal_csv)
     r.add_get("/tokens", account.tokens)
     r.add_post("/tokens", account.create_token)
     r.add_post("/tokens/{id}/revoke", account.revoke_token)

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.accounting.ledger import history_csv
 from gateway.console.auth import see_other
 from gateway.console.keys import PAGE, SESSION
 from gateway.console.render import Renderer
@@ -142,4 +143,16 @@ class AccountPages:
                 "balance": await self.store.balance(account),
                 "journal": await self.store.history(account, limit=JOURNAL_ROWS),
             },
+        )
+
+    async def journal_csv(self, request: web.Request) -> web.Response:
+        """The whole journal as CSV for an accountant (the same file as
+        ``smsgw credit history --csv``)."""
+        account = account_of(request)
+        text = history_csv(await self.store.history(account))
+        return web.Response(
+            text=text,
+            content_type="text/csv",
+            charset="utf-8",
+            headers={"Content-Disposition": f'attachment; filename="journal-{account}.csv"'},
         )

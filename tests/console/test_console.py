@@ -6,6 +6,7 @@ promises them.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
@@ -349,3 +350,27 @@ async def test_everything_but_the_live_parts_works_without_javascript(
         await expect(page.get_by_role("row", name=re.compile("aaaa"))).to_have_count(1)
     finally:
         await context.close()
+
+
+async def test_credit_shows_the_journal_and_exports_it_as_csv(
+    console: Console, page: Page, tmp_path: Path
+) -> None:
+    status, body = await console.system.send({"from": "ACME", "to": [NUMBER], "text": "x"})
+    assert status == 202, body
+    message_id = body["messages"][0]["id"]
+    await log_in(page, console.root)
+    await page.get_by_role("link", name="Credit", exact=True).click()
+    await expect(page.get_by_role("row", name=re.compile("topup"))).to_contain_text("1000")
+    await expect(page.get_by_role("link", name=message_id)).to_be_visible()
+    async with page.expect_download() as waiting:
+        await page.get_by_role("link", name="Download the journal (CSV)").click()
+    download = await waiting.value
+    assert download.suggested_filename == f"journal-{ACCOUNT}.csv"
+    saved = tmp_path / "journal.csv"
+    await download.save_as(saved)
+    lines = (await asyncio.to_thread(saved.read_text, encoding="utf-8")).splitlines()
+    assert lines[0] == "date,kind,amount,balance_after,reference,message_id,note"
+    assert [line.split(",")[1:4] for line in lines[1:]] == [
+        ["topup", "1000", "1000"],
+        ["debit", "-1", "999"],
+    ]
