@@ -218,9 +218,18 @@ class Auth:
         except UserError as exc:
             return self.render.page(request, "password.html", {"error": str(exc)}, status=400)
         hashed = await asyncio.to_thread(hash_password, new)
+        # every session of the login ends (one opened with a stolen password too);
+        # this browser gets a new one
         await self.store.set_login_password(session.login.email, hashed)
+        _, token = await self.store.create_session(
+            session.login.email, ttl=self.settings.session_seconds
+        )
         self.log.info("console_password_changed", email=session.login.email)
-        raise web.HTTPSeeOther(self.root + "/")
+        response = see_other(self.root + "/")
+        self._cookie(
+            request, response, SESSION_COOKIE, token, max_age=self.settings.session_seconds
+        )
+        return response
 
 
 def see_other(location: str) -> web.Response:

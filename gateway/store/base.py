@@ -344,7 +344,7 @@ class Store(Protocol):
     async def set_login_password(
         self, email: str, password_hash: str, *, must_change: bool = False
     ) -> Login:
-        """A new password (unlocks the login)."""
+        """A new password (unlocks the login); every session of the login ends."""
         ...
 
     async def login_failed(self, email: str, *, max_failures: int, lock_seconds: float) -> Login:

@@ -109,6 +109,7 @@ async def set_login_password(conn: Any, email: str, password_hash: str, must_cha
         must_change,
         login.email,
     )
+    await conn.execute("DELETE FROM console_sessions WHERE email = $1", login.email)
     return await _require(conn, login.email)
 
 

@@ -105,6 +105,7 @@ def set_login_password(
         "locked_until = NULL WHERE email = ?",
         (password_hash, int(must_change), login.email),
     )
+    conn.execute("DELETE FROM console_sessions WHERE email = ?", (login.email,))
     return _require(conn, login.email)
 
 

@@ -99,11 +99,13 @@ async def test_session_ends_at_log_out_and_when_its_login_is_disabled(any_store:
 async def test_new_password_clears_must_change_and_the_lock(any_store: Store) -> None:
     await any_store.create_account("acme")
     await any_store.create_login("acme", "ann@example.com", LoginRole.CUSTOMER, HASH)
+    _, token = await any_store.create_session("ann@example.com", ttl=100)
     await any_store.login_failed("ann@example.com", max_failures=1, lock_seconds=60)
     new = hash_password("a new password", n=2**4)
     login = await any_store.set_login_password("ann@example.com", new)
     assert (login.must_change, login.failed_attempts, login.locked_until) == (False, 0, None)
     assert verify_password("a new password", login.password_hash)
+    assert await any_store.get_session(token) is None  # its sessions ended
     login = await any_store.set_login_password("ann@example.com", HASH, must_change=True)
     assert login.must_change
 
