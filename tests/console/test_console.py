@@ -374,3 +374,16 @@ async def test_credit_shows_the_journal_and_exports_it_as_csv(
         ["topup", "1000", "1000"],
         ["debit", "-1", "999"],
     ]
+
+
+async def test_the_log_in_form_works_from_the_keyboard(console: Console, page: Page) -> None:
+    await page.goto(console.root + "/")
+    await page.keyboard.press("Tab")  # the skip link comes first
+    await expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    await page.get_by_label("Email").focus()
+    await page.keyboard.type(EMAIL)
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_label("Password")).to_be_focused()
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
