@@ -122,7 +122,7 @@ class SendPage:
             except UserError:
                 unpriced += 1
         who = "recipient" if len(numbers) == 1 else "recipients"
-        text = f"{len(numbers)} {who}: {total} credits"
+        text = f"{len(numbers)} {who}: {total} credit{'' if total == 1 else 's'}"
         if unpriced:
             text += f" ({unpriced} without a price, refused)"
         return text
