@@ -44,6 +44,9 @@ OTHER_EMAIL = "bob@other.example"
 OTHER_PASSWORD = "bob's long password"
 MAX_FAILURES = 3
 BOOK = "clients"
+# what a step may wait for (a receipt, a poll every 2 s) on a busy 2-core machine
+TIMEOUT_MS = 20_000
+expect.set_options(timeout=TIMEOUT_MS)
 BOOK_NUMBER = "+33612345601"
 
 
@@ -108,7 +111,7 @@ async def browser() -> AsyncIterator[Browser]:
 @pytest.fixture
 async def page(browser: Browser) -> AsyncIterator[Page]:
     context = await browser.new_context()
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(TIMEOUT_MS)
     p = await context.new_page()
     try:
         yield p
