@@ -29,6 +29,7 @@ from gateway.cli import (
     credit,
     esme,
     inbound,
+    login,
     message,
     order,
     phonebook,
@@ -60,6 +61,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     stoplist,
     inbound,
     webhook,
+    login,
     store,
 )
 

@@ -10,6 +10,7 @@ the key and, where it can be found, the line.
 from __future__ import annotations
 
 import functools
+import math
 import re
 import socket
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any
 from gateway.accounting.ledger import DEFAULT_MIN_TOPUP
 from gateway.config import smpp_server as smpp_section
 from gateway.config.file import Config, Where
+from gateway.console.settings import ConsoleSettings
 from gateway.dispatch.router import Route
 from gateway.events.callbacks import CallbackPolicy
 from gateway.events.mqtt_bridge import MqttSettings
@@ -68,6 +70,7 @@ class DaemonSettings:
     min_pack: int = DEFAULT_MIN_TOPUP  # [ledger] min_topup: the smallest credit order
     stop_words: frozenset[str] = DEFAULT_STOP_WORDS  # [stoplist] keywords
     smpp_server: smpp_section.SmppServerConfig | None = None  # None: no SMPP ingress
+    console: ConsoleSettings | None = None  # [console]; None: no web console
 
 
 def _get(  # noqa: PLR0917 - a private helper called positionally throughout
@@ -140,6 +143,7 @@ KNOWN: dict[str, frozenset[str]] = {
     "codec": frozenset({"national"}),
     "webhooks": frozenset({"allow"}),
     smpp_section.SECTION: smpp_section.KEYS,
+    "console": frozenset({"path", "max_failures", "lock_seconds", "session_seconds"}),
 }
 SECTIONS = frozenset({*KNOWN, "link"})
 
@@ -228,10 +232,31 @@ def daemon_settings(config: Config, *, where: Where | None = None) -> DaemonSett
             if smpp_section.SECTION in raw
             else None
         ),
+        console=where.checked(lambda: _console(raw, where), None) if "console" in raw else None,
     )
     if collect is None:
         where.raise_problems()
     return settings
+
+
+def _console(raw: dict[str, Any], where: Where) -> ConsoleSettings:
+    table = _section(raw, "console")
+    default = ConsoleSettings()
+    path = _get(table, "path", str, default.path, where, "console")
+    if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", path):
+        raise where.error("console", "path", f"{path!r}: a path such as /console (not /)")
+    failures = _get(table, "max_failures", int, default.max_failures, where, "console")
+    if failures < 1:
+        raise where.error("console", "max_failures", f"{failures}: at least 1")
+    seconds = {}
+    for key in ("lock_seconds", "session_seconds"):
+        value = _get(table, key, (int, float), getattr(default, key), where, "console")
+        if not 0 < value < math.inf:
+            raise where.error("console", key, f"{value}: seconds, more than 0")
+        seconds[key] = float(value)
+    if "http" not in raw:
+        raise where.error("console", "path", "the console is served by [http]: add that section")
+    return ConsoleSettings(path=path, max_failures=failures, **seconds)
 
 
 def _http(raw: dict[str, Any], where: Where) -> HttpSettings:

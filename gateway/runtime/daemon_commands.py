@@ -82,6 +82,7 @@ def _describe(args: argparse.Namespace) -> tuple[dict[str, Any], list[str]]:
         "smpp_server": _smpp_server(settings.smpp_server),
         "worker": settings.worker,
         "workers": settings.workers,
+        "console": settings.console.path if settings.console else None,
     }
     return info, where.problems
 
@@ -112,6 +113,7 @@ def check_config(args: argparse.Namespace) -> int:
     print(f"http    {info['http'] or 'off'}")
     print(f"mqtt    {info['mqtt'] or 'off'}")
     print(f"smpp    {info['smpp_server'] or 'off'} (SMPP server for ESMEs)")
+    print(f"console {info['console'] or 'off'}")
     if info["workers"]:
         print(
             f"workers {info['workers']} processes beside the daemon's (HTTP API; the first "

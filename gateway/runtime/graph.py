@@ -21,6 +21,7 @@ from prometheus_client import CollectorRegistry
 from drivers.smpp.server.listener import SmppServer
 from gateway.config.daemon import DaemonSettings
 from gateway.config.file import Config
+from gateway.console.app import build_console, mount_console
 from gateway.dispatch.dispatcher import Dispatcher, DispatchSettings
 from gateway.dispatch.journal import AcceptJournal, journal_base
 from gateway.events.mqtt_bridge import MqttBridge
@@ -282,6 +283,17 @@ def _build_front_doors(g: Graph, *, settings: DaemonSettings, logger: Any, clock
             min_pack=s.min_pack,
             clock=clock,
         )
+        if s.console is not None:
+            console = build_console(
+                store=g.store,
+                send_service=send_service,
+                settings=s.console,
+                logger=logger,
+                metrics=g.metrics,
+                national=s.national,
+                clock=clock,
+            )
+            mount_console(app, console, s.console)
         g.http = HttpServer(app, logger=logger, limits=s.http.limits)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from gateway.config.daemon import DaemonSettings, daemon_settings
 from gateway.config.file import load_config
+from gateway.console.app import build_console, mount_console
 from gateway.events.mqtt_bridge import SHARED_GROUP, MqttBridge, MqttSettings
 from gateway.events.publisher import EventPublisher
 from gateway.ingress.http import HttpServer, build_app
@@ -139,6 +140,16 @@ def _build(
             min_pack=settings.min_pack,
             clock=clock,
         )
+        if settings.console is not None:
+            console = build_console(
+                store=store,
+                send_service=send_service,
+                settings=settings.console,
+                logger=log,
+                metrics=daemon,
+                national=settings.national,
+            )
+            mount_console(app, console, settings.console)
         parts.http = HttpServer(app, logger=log, limits=settings.http.limits)
     return parts
 

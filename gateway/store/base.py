@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from gateway.link.interface import InboundPart, Receipt
 from gateway.model.esme import EsmeCredential
+from gateway.model.logins import ConsoleSession, Login, LoginRole
 from gateway.model.message import MessageState, SenderKind, SenderStatus
 from gateway.model.orders import Order, OrderPayment, OrderStatus, StopEntry, StopSource
 from gateway.model.records import (
@@ -431,6 +432,42 @@ class Store(Protocol):
 
     async def esme_credential_for_bind(self, system_id: str, password: str) -> EsmeCredential:
         """The credential a bind names, or UnknownSystemId / WrongPassword."""
+
+    # --- web console: logins and sessions (gateway/store/logins.py) -------------
+    async def create_login(
+        self, account: str, email: str, role: LoginRole, password_hash: str
+    ) -> Login:
+        """A login of ``account`` whose password must be changed at first use."""
+        ...
+
+    async def get_login(self, email: str) -> Login | None: ...
+    async def list_logins(self, account: str | None = None) -> list[Login]: ...
+    async def disable_login(self, email: str) -> Login:
+        """Refused from now on; its sessions end. NotFound when there is none."""
+        ...
+
+    async def set_login_password(
+        self, email: str, password_hash: str, *, must_change: bool = False
+    ) -> Login:
+        """A new password (unlocks the login); every session of the login ends."""
+        ...
+
+    async def login_failed(self, email: str, *, max_failures: int, lock_seconds: float) -> Login:
+        """One more wrong password: locked for ``lock_seconds`` at ``max_failures``."""
+        ...
+
+    async def create_session(self, email: str, *, ttl: float) -> tuple[ConsoleSession, str]:
+        """A session (the wrong-password count starts again) and its token, stored
+        hashed: given once, for the cookie."""
+        ...
+
+    async def get_session(self, token: str) -> ConsoleSession | None:
+        """The session of ``token``; None when unknown, expired or its login disabled."""
+        ...
+
+    async def end_session(self, token: str) -> None: ...
+    async def remove_contact(self, account: str, name: str, number: str) -> None:
+        """Delete one contact of a phonebook; NotFound when there is none."""
         ...
 
     async def close(self) -> None: ...

@@ -2,7 +2,7 @@
 
 Everything goes, table by table, with its ids: accounts and their journal,
 tokens, ESME credentials (their password hashes), senders, prices,
-phonebooks, messages with their segments in
+phonebooks, console logins and sessions, messages with their segments in
 whatever state they are, receipts waiting for their submit answer, replies
 and the parts of replies not whole yet, the event outbox, webhooks waiting
 to be delivered, the counters left for the daemon's metrics, credit orders and
@@ -52,6 +52,8 @@ TABLES: tuple[str, ...] = (
     "metric_counts",
     "orders",
     "stoplist",
+    "logins",
+    "console_sessions",
 )
 IDENTITY_TABLES = (
     "api_tokens",

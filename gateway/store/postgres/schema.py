@@ -254,8 +254,32 @@ ALTER TABLE esme_credentials
 CREATE INDEX IF NOT EXISTS esme_credentials_account ON esme_credentials(account);
 """
 
+_CONSOLE = """
+CREATE TABLE logins (
+    email           text PRIMARY KEY,              -- lower case
+    account         text NOT NULL REFERENCES accounts(name),
+    role            text NOT NULL CHECK (role IN ('customer', 'operator')),
+    password_hash   text NOT NULL,                 -- scrypt$n$r$p$salt$hash
+    must_change     boolean NOT NULL DEFAULT true, -- a one-time password
+    failed_attempts integer NOT NULL DEFAULT 0,
+    locked_until    double precision,
+    disabled        boolean NOT NULL DEFAULT false,
+    created_at      double precision NOT NULL
+);
+CREATE INDEX logins_account ON logins(account);
+CREATE TABLE console_sessions (
+    token_hash text PRIMARY KEY,                   -- sha256 hex of the cookie's token
+    email      text NOT NULL REFERENCES logins(email),
+    csrf       text NOT NULL,
+    created_at double precision NOT NULL,
+    expires_at double precision NOT NULL
+);
+CREATE INDEX console_sessions_email ON console_sessions(email);
+CREATE INDEX console_sessions_expires ON console_sessions(expires_at);
+"""
+
 # MIGRATIONS[n - 1] takes the schema from version n - 1 to n
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _ORDERS, _STOPLIST, _HTTP_API, _ESME)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _ORDERS, _STOPLIST, _HTTP_API, _ESME, _CONSOLE)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -34,6 +34,7 @@ from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.errors import StoreUnavailable
 from gateway.model.esme import EsmeCredential
 from gateway.model.ids import new_id
+from gateway.model.logins import ConsoleSession, Login, LoginRole
 from gateway.model.message import MessageState, SenderKind, SenderStatus
 from gateway.model.orders import Order, OrderPayment, OrderStatus, StopEntry, StopSource
 from gateway.model.records import (
@@ -67,6 +68,7 @@ from gateway.store.base import KEEP, Keep
 from gateway.store.esme_credentials import new_credential
 from gateway.store.postgres import (
     admin,
+    console,
     dispatch,
     esme,
     events,
@@ -611,6 +613,55 @@ class PostgresStore:
     async def esme_credential_for_bind(self, system_id: str, password: str) -> EsmeCredential:
         async with self._read() as conn:
             return await esme.for_bind(conn, system_id, password)
+
+    # --- web console: logins and sessions (console.py) --------------------------
+    async def create_login(
+        self, account: str, email: str, role: LoginRole, password_hash: str
+    ) -> Login:
+        async with self._write() as conn:
+            return await console.create_login(
+                conn, account, email, role, password_hash, self._clock()
+            )
+
+    async def get_login(self, email: str) -> Login | None:
+        async with self._read() as conn:
+            return await console.get_login(conn, email)
+
+    async def list_logins(self, account: str | None = None) -> list[Login]:
+        async with self._read() as conn:
+            return await console.list_logins(conn, account)
+
+    async def disable_login(self, email: str) -> Login:
+        async with self._write() as conn:
+            return await console.disable_login(conn, email)
+
+    async def set_login_password(
+        self, email: str, password_hash: str, *, must_change: bool = False
+    ) -> Login:
+        async with self._write() as conn:
+            return await console.set_login_password(conn, email, password_hash, must_change)
+
+    async def login_failed(self, email: str, *, max_failures: int, lock_seconds: float) -> Login:
+        async with self._write() as conn:
+            return await console.login_failed(
+                conn, email, max_failures, lock_seconds, self._clock()
+            )
+
+    async def create_session(self, email: str, *, ttl: float) -> tuple[ConsoleSession, str]:
+        async with self._write() as conn:
+            return await console.create_session(conn, email, ttl, self._clock())
+
+    async def get_session(self, token: str) -> ConsoleSession | None:
+        async with self._read() as conn:
+            return await console.get_session(conn, token, self._clock())
+
+    async def end_session(self, token: str) -> None:
+        async with self._write() as conn:
+            await console.end_session(conn, token)
+
+    async def remove_contact(self, account: str, name: str, number: str) -> None:
+        async with self._write() as conn:
+            await console.remove_contact(conn, account, name, number)
 
     async def close(self) -> None:
         await self._daemons.close()

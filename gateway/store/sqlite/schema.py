@@ -237,6 +237,31 @@ CREATE INDEX inbound_parts_received ON inbound_parts(received_at);
 """
 
 
+_CONSOLE = """
+CREATE TABLE logins (
+    email           TEXT PRIMARY KEY,              -- lower case
+    account         TEXT NOT NULL REFERENCES accounts(name),
+    role            TEXT NOT NULL CHECK (role IN ('customer', 'operator')),
+    password_hash   TEXT NOT NULL,                 -- scrypt$n$r$p$salt$hash
+    must_change     INTEGER NOT NULL DEFAULT 1,    -- 1: a one-time password
+    failed_attempts INTEGER NOT NULL DEFAULT 0,
+    locked_until    REAL,
+    disabled        INTEGER NOT NULL DEFAULT 0,
+    created_at      REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX logins_account ON logins(account);
+CREATE TABLE console_sessions (
+    token_hash TEXT PRIMARY KEY,                   -- sha256 hex of the cookie's token
+    email      TEXT NOT NULL REFERENCES logins(email),
+    csrf       TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX console_sessions_email ON console_sessions(email);
+CREATE INDEX console_sessions_expires ON console_sessions(expires_at);
+"""
+
+
 def _move_events(conn: sqlite3.Connection) -> None:
     for account, kind, payload, created_at in conn.execute(
         "SELECT account, kind, payload, created_at FROM events ORDER BY id"
@@ -356,6 +381,7 @@ MIGRATIONS: tuple[str, ...] = (
     _STOPLIST,
     _HTTP_API,
     _ESME,
+    _CONSOLE,
 )
 BEFORE: dict[int, Callable[[sqlite3.Connection], None]] = {4: _one_owner_per_number}
 AFTER: dict[int, Callable[[sqlite3.Connection], None]] = {

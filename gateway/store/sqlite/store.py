@@ -11,6 +11,7 @@ from gateway.link.interface import InboundPart, Receipt
 from gateway.model.clock import Clock
 from gateway.model.esme import EsmeCredential
 from gateway.model.ids import new_id
+from gateway.model.logins import ConsoleSession, Login, LoginRole
 from gateway.model.message import MessageState, SenderKind, SenderStatus
 from gateway.model.orders import Order, OrderPayment, OrderStatus, StopEntry, StopSource
 from gateway.model.records import (
@@ -44,6 +45,7 @@ from gateway.store.esme_credentials import new_credential
 from gateway.store.spans import InboundSpan, JournalSpan, MessageSpan
 from gateway.store.sqlite import (
     admin,
+    console,
     dispatch,
     esme,
     events,
@@ -467,6 +469,47 @@ class SqliteStore:
 
     async def esme_credential_for_bind(self, system_id: str, password: str) -> EsmeCredential:
         return await self._engine.read(esme.for_bind, system_id, password)
+
+    # --- web console: logins and sessions (console.py) --------------------------
+    async def create_login(
+        self, account: str, email: str, role: LoginRole, password_hash: str
+    ) -> Login:
+        return await self._engine.write(
+            console.create_login, account, email, role, password_hash, self._clock()
+        )
+
+    async def get_login(self, email: str) -> Login | None:
+        return await self._engine.read(console.get_login, email)
+
+    async def list_logins(self, account: str | None = None) -> list[Login]:
+        return await self._engine.read(console.list_logins, account)
+
+    async def disable_login(self, email: str) -> Login:
+        return await self._engine.write(console.disable_login, email)
+
+    async def set_login_password(
+        self, email: str, password_hash: str, *, must_change: bool = False
+    ) -> Login:
+        return await self._engine.write(
+            console.set_login_password, email, password_hash, must_change
+        )
+
+    async def login_failed(self, email: str, *, max_failures: int, lock_seconds: float) -> Login:
+        return await self._engine.write(
+            console.login_failed, email, max_failures, lock_seconds, self._clock()
+        )
+
+    async def create_session(self, email: str, *, ttl: float) -> tuple[ConsoleSession, str]:
+        return await self._engine.write(console.create_session, email, ttl, self._clock())
+
+    async def get_session(self, token: str) -> ConsoleSession | None:
+        return await self._engine.read(console.get_session, token, self._clock())
+
+    async def end_session(self, token: str) -> None:
+        await self._engine.write(console.end_session, token)
+
+    async def remove_contact(self, account: str, name: str, number: str) -> None:
+        await self._engine.write(console.remove_contact, account, name, number)
 
     async def close(self) -> None:
         await self._engine.close()

@@ -43,6 +43,15 @@ def test_check_config_without_workers_says_nothing_of_them(cli: Cli) -> None:
     assert cli.ok("check-config", "--json").json()["workers"] == 0
 
 
+def test_check_config_says_where_the_console_is(cli: Cli) -> None:
+    base = cli.config.read_text()
+    cli.config.write_text(base + LINK)
+    assert "console off" in cli.ok("check-config").out
+    cli.config.write_text(base + '[http]\n[console]\npath = "/web"\n' + LINK)
+    assert "console /web" in cli.ok("check-config").out
+    assert cli.ok("check-config", "--json").json()["console"] == "/web"
+
+
 def test_check_config_bad_worker_count_is_one_line(cli: Cli) -> None:
     cli.config.write_text(cli.config.read_text() + "[workers]\ncount = 100\n")
     cli.fails(

@@ -8,6 +8,7 @@ import pytest
 
 from gateway.config.daemon import daemon_settings
 from gateway.config.file import load_config
+from gateway.console.settings import ConsoleSettings
 from gateway.ingress.http_limits import HttpLimits
 from gateway.model.errors import ConfigError
 from gateway.runtime.links import check_links
@@ -167,3 +168,35 @@ def test_webhook_receivers_are_public_unless_allowed(tmp_path: Path) -> None:
         "gateway.toml line 4: [webhooks] allow: '10.0.0.0/40' is neither a network"
     )
     assert "must be a list" in error_of(tmp_path, '[webhooks]\nallow = "10.0.0.0/8"\n')
+
+
+def test_console_is_off_without_its_section_and_takes_its_keys(tmp_path: Path) -> None:
+    assert daemon_settings(load_config(_write(tmp_path, "[http]\n" + LINK))).console is None
+    s = daemon_settings(load_config(_write(tmp_path, "[http]\n[console]\n" + LINK)))
+    assert s.console == ConsoleSettings(
+        path="/console", max_failures=5, lock_seconds=900, session_seconds=43200
+    )
+    text = (
+        '[http]\n[console]\npath = "/web/console"\nmax_failures = 3\nlock_seconds = 60\n'
+        "session_seconds = 3600.5\n"
+    )
+    s = daemon_settings(load_config(_write(tmp_path, text + LINK)))
+    assert s.console == ConsoleSettings(
+        path="/web/console", max_failures=3, lock_seconds=60, session_seconds=3600.5
+    )
+
+
+@pytest.mark.parametrize(
+    ("lines", "words"),
+    [
+        ('[http]\n[console]\npath = "/"', "[console] path: '/': a path such as /console"),
+        ('[http]\n[console]\npath = "console"', "[console] path"),
+        ("[http]\n[console]\nmax_failures = 0", "[console] max_failures: 0: at least 1"),
+        ("[http]\n[console]\nlock_seconds = 0", "[console] lock_seconds: 0: seconds"),
+        ("[http]\n[console]\nsession_seconds = inf", "[console] session_seconds: inf"),
+        ("[console]\n", "[console] path: the console is served by [http]"),
+        ("[http]\n[console]\ntheme = 1", "[console] theme: unknown key"),
+    ],
+)
+def test_bad_console_keys_name_the_key(tmp_path: Path, lines: str, words: str) -> None:
+    assert words in error_of(tmp_path, lines + "\n")

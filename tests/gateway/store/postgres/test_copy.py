@@ -10,6 +10,7 @@ import pytest
 
 from gateway.link.interface import Receipt
 from gateway.model.errors import StoreInUse
+from gateway.model.logins import LoginRole
 from gateway.model.outcomes import Accepted, ReceiptState
 from gateway.model.records import (
     InboundMessage,
@@ -40,6 +41,8 @@ async def filled_store(tmp_path: Path, clock: FakeClock) -> SqliteStore:
     await store.create_token("acme")
     _, esme_password = await store.create_esme_credential("acme", "acme1", allow=["192.0.2.0/24"])
     ESME_PASSWORDS[tmp_path] = esme_password
+    await store.create_login("acme", "ann@acme.example", LoginRole.CUSTOMER, "scrypt$hash")
+    await store.create_session("ann@acme.example", ttl=3600)
     await store.set_price("+33", 2, account="zeta")
     await store.create_phonebook("acme", "team")
     await store.import_contacts(

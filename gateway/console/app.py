@@ -1,0 +1,124 @@
+"""The console's aiohttp sub-application, mounted by the runtime under ``[console] path``.
+
+Its own middlewares run inside the API's: the session and CSRF checks
+(gateway.console.auth), then the errors answered as pages (a user error as
+the page's message with its HTTP status, a missing or another account's
+record as a 404 page), so no console error is answered in the API's JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aiohttp import web
+
+from gateway.console.auth import Auth, Handler
+from gateway.console.messages import MessagePages
+from gateway.console.operator import OperatorPages
+from gateway.console.pages import AccountPages
+from gateway.console.phonebooks import PhonebookPages
+from gateway.console.render import STATIC, Renderer
+from gateway.console.sending import SendPage
+from gateway.console.settings import ConsoleSettings
+from gateway.ingress.http_errors import status_for
+from gateway.ingress.pipeline import SendService
+from gateway.model.clock import SYSTEM_CLOCK, Clock
+from gateway.model.errors import UserError
+from gateway.ops.metric_sinks import IngressMetrics
+from gateway.store.base import Store
+
+__all__ = ["build_console", "mount_console"]
+
+
+def _errors(renderer: Renderer, logger: Any) -> Any:
+    @web.middleware
+    async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except UserError as exc:
+            status = status_for(exc)
+            return renderer.page(request, "error.html", {"error": str(exc)}, status=status)
+        except web.HTTPException as exc:
+            if exc.status < 400 or request.headers.get("HX-Request"):
+                raise
+            message = {
+                403: exc.text or "Forbidden.",
+                404: "There is no such page.",
+                405: "This page does not take that method.",
+            }.get(exc.status, exc.reason)
+            logger.debug("console_refused", status=exc.status, path=request.path)
+            return renderer.page(request, "error.html", {"error": message}, status=exc.status)
+
+    return errors
+
+
+def build_console(
+    *,
+    store: Store,
+    send_service: SendService,
+    settings: ConsoleSettings,
+    logger: Any,
+    metrics: IngressMetrics | None = None,
+    national: Sequence[str] = (),
+    clock: Clock = SYSTEM_CLOCK,
+) -> web.Application:
+    renderer = Renderer(root=settings.path)
+    auth = Auth(store=store, settings=settings, renderer=renderer, logger=logger, clock=clock)
+    account = AccountPages(store=store, renderer=renderer, logger=logger)
+    messages = MessagePages(store=store, renderer=renderer, logger=logger, metrics=metrics)
+    books = PhonebookPages(store=store, renderer=renderer, logger=logger)
+    operator = OperatorPages(store=store, renderer=renderer, logger=logger)
+    send = SendPage(
+        store=store,
+        send_service=send_service,
+        renderer=renderer,
+        logger=logger,
+        metrics=metrics,
+        national=national,
+    )
+    app = web.Application(middlewares=[_errors(renderer, logger), auth.middleware])
+    r = app.router
+    r.add_get("/", account.dashboard)
+    r.add_post("/login", auth.login)
+    r.add_post("/logout", auth.logout)
+    r.add_post("/password", auth.password)
+    r.add_get("/send", send.show)
+    r.add_post("/send", send.send)
+    r.add_post("/send/counter", send.counter)
+    r.add_get("/messages", messages.history)
+    r.add_get("/messages/{id}", messages.show)
+    r.add_get("/messages/{id}/state", messages.state)
+    r.add_post("/messages/{id}/cancel", messages.cancel)
+    r.add_get("/replies", account.replies)
+    r.add_get("/senders", account.senders)
+    r.add_post("/senders", account.request_sender)
+    r.add_get("/phonebooks", books.index)
+    r.add_post("/phonebooks", books.create)
+    r.add_get("/phonebooks/{name}", books.show)
+    r.add_post("/phonebooks/{name}/contacts", books.add)
+    r.add_post("/phonebooks/{name}/remove", books.remove)
+    r.add_post("/phonebooks/{name}/import", books.import_csv)
+    r.add_get("/credit", account.credit)
+    r.add_get("/credit/journal.csv", account.journal_csv)
+    r.add_get("/tokens", account.tokens)
+    r.add_post("/tokens", account.create_token)
+    r.add_post("/tokens/{id}/revoke", account.revoke_token)
+    r.add_get("/operator/", operator.accounts)
+    r.add_get("/operator/senders", operator.senders)
+    r.add_post("/operator/senders", operator.decide)
+    r.add_static("/static", STATIC)
+    return app
+
+
+def mount_console(
+    app: web.Application, console: web.Application, settings: ConsoleSettings
+) -> None:
+    """Serve ``console`` under ``settings.path`` of ``app`` (``path`` itself redirects
+    to ``path/``)."""
+
+    async def to_root(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPPermanentRedirect(settings.path + "/")
+
+    app.router.add_get(settings.path, to_root)
+    app.add_subapp(settings.path, console)

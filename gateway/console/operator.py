@@ -1,0 +1,77 @@
+"""The operators' pages (role operator, under ``/operator``): every account with
+its credit, and the senders waiting for approval, approved or refused there.
+
+A customer's login gets a 404 for these pages, as for a page that does not
+exist. Approving and refusing go through the store's ``set_sender_status``
+(its rules: one owner per number, the reason kept with a refusal).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway.console.auth import see_other
+from gateway.console.keys import PAGE
+from gateway.console.pages import form_text, session_of
+from gateway.console.render import Renderer
+from gateway.model.errors import UserError
+from gateway.model.logins import LoginRole
+from gateway.model.message import SenderStatus
+from gateway.store.base import Store
+
+
+class OperatorPages:
+    def __init__(self, *, store: Store, renderer: Renderer, logger: Any) -> None:
+        self.store = store
+        self.render = renderer
+        self.log = logger
+
+    def _operator(self, request: web.Request) -> str:
+        login = session_of(request).login
+        if login.role is not LoginRole.OPERATOR:
+            raise web.HTTPNotFound
+        return login.email
+
+    async def accounts(self, request: web.Request) -> web.Response:
+        self._operator(request)
+        request[PAGE] = "/operator/"
+        accounts = await self.store.list_accounts()
+        return self.render.page(request, "operator_accounts.html", {"accounts": accounts})
+
+    async def senders(
+        self, request: web.Request, *, error: str = "", status: int = 200
+    ) -> web.Response:
+        self._operator(request)
+        request[PAGE] = "/operator/senders"
+        rows = []
+        for account in await self.store.list_accounts():
+            rows += await self.store.list_senders(account.name)
+        rows.sort(key=lambda s: (s.status is not SenderStatus.PENDING, s.account, s.value))
+        return self.render.page(
+            request, "operator_senders.html", {"senders": rows, "error": error}, status=status
+        )
+
+    async def decide(self, request: web.Request) -> web.StreamResponse:
+        operator = self._operator(request)
+        form = await request.post()
+        account = form_text(form, "account", limit=64)
+        value = form_text(form, "value", limit=64)
+        decision = form_text(form, "decision", limit=20)
+        reason = form_text(form, "reason", limit=200) or None
+        status = {"approve": SenderStatus.APPROVED, "refuse": SenderStatus.REFUSED}.get(decision)
+        try:
+            if status is None:
+                raise UserError(f"bad decision {decision!r}: approve or refuse")
+            await self.store.set_sender_status(account, value, status, reason=reason)
+        except UserError as exc:
+            return await self.senders(request, error=str(exc), status=400)
+        self.log.info(
+            "console_sender_decided",
+            operator=operator,
+            account=account,
+            sender=value,
+            status=status.value,
+        )
+        return see_other(self.render.root + "/operator/senders")
