@@ -1,0 +1,457 @@
+"""submit_sm per second into smsgw's SMPP server, against the same client's raw wire limit.
+
+The load generator is a bare asyncio Protocol of this file: every submit_sm
+(registered_delivery 1, one GSM segment, a unique destination) is built with
+drivers/smpp/protocol/pdu.py before the clock starts, and the client only
+writes those bytes and reads 16-octet headers, keeping a window of submit_sm
+in flight on each bind. Phases, each on a fresh SMSC simulator (``--dlr``):
+
+1. raw: the client bound to the simulator directly, no smsgw in the middle:
+   what the client and the loopback allow (the baseline);
+2. esme x1 / esme xN: the daemon (SQLite store, synchronous = full, one SMPP
+   link with window 64 to the simulator, ``[smpp_server]`` window 64) and one
+   bind, then ``--binds`` binds of one credential (``max_binds`` N), the
+   messages split between them;
+3. http batched: the daemon loaded by wrk, 100 recipients per ``POST
+   /v1/messages`` (benchmarks/http_single.py's batched phase), when wrk is
+   installed and ``--http`` is given.
+
+"submit/s" counts submit_sm_resp (ESME_ROK) per second from the first
+submit_sm to the last answer; "delivered/s" counts messages over the time
+until the last of them is ``delivered`` in the daemon's store (its receipt
+from the simulator stored); for raw, until the client has every receipt.
+"CPU us/msg" is the daemon's user + system CPU (/proc) from the first
+submit_sm until the last message delivered, per message. Receipts are not
+sent back to the ESMEs: their deliver_sm is not measured here.
+``--profile`` samples the daemon (py-spy, GIL holder) during the first esme
+x1 run. Usage::
+
+    python benchmarks/smpp_server.py [--messages 20000] [--binds 4] [--rounds 2]
+                                     [--window 64] [--http] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.e2e_profile import start_recording
+from benchmarks.e2e_system import (
+    ACCOUNT,
+    SENDER,
+    StoreProbe,
+    cpu_seconds,
+    free_port,
+    prepare_store,
+    start_simulator,
+    stop,
+    write_config,
+)
+from benchmarks.http_single import daemon_phase, print_profile
+from drivers.smpp.protocol.pdu import (
+    HEADER,
+    Bind,
+    CommandId,
+    encode,
+    encode_bare,
+    encode_message_resp,
+    encode_submit_sm,
+)
+from gateway.store import open_store
+
+SUBMIT_TARGET = 5_000.0  # submit_sm/s accepted (the issue's target)
+TEXT = b"Your code is 482913. It expires in 10 minutes. Do not share it with anyone."
+SYSTEM_ID = "bench1"
+RUN_TIMEOUT = 180.0
+POLL = 0.1
+
+_SUBMIT_RESP = int(CommandId.SUBMIT_SM_RESP)
+_BIND_RESP = int(CommandId.BIND_TRANSCEIVER_RESP)
+_DELIVER = int(CommandId.DELIVER_SM)
+_DELIVER_RESP = int(CommandId.DELIVER_SM_RESP)
+_ENQUIRE = int(CommandId.ENQUIRE_LINK)
+_ENQUIRE_RESP = int(CommandId.ENQUIRE_LINK_RESP)
+_UNBIND = int(CommandId.UNBIND)
+
+
+def submits(first: int, count: int) -> list[bytes]:
+    """``count`` submit_sm, sequences 2.., destinations +4479<first + i>."""
+    return [
+        encode_submit_sm(
+            i + 2,
+            source_addr_ton=5,
+            source_addr=SENDER,
+            dest_addr_ton=1,
+            dest_addr_npi=1,
+            destination_addr=f"+4479{first + i:08d}",
+            registered_delivery=1,
+            short_message=TEXT,
+        )
+        for i in range(count)
+    ]
+
+
+class Esme(asyncio.Protocol):
+    """One bind: a window of prebuilt submit_sm in flight; answers deliver_sm and enquire_link."""
+
+    def __init__(self, pdus: list[bytes], *, window: int, system_id: str, password: str) -> None:
+        self.pdus = pdus
+        self.window = window
+        self.sent = 0
+        self.accepted = 0
+        self.receipts = 0
+        self.refused: int | None = None  # command_status of the first refused submit_sm
+        self.buffer = bytearray()
+        loop = asyncio.get_running_loop()
+        self.bound: asyncio.Future[None] = loop.create_future()
+        self.answered = asyncio.Event()  # every submit_sm answered (or one refused)
+        self.received = asyncio.Event()  # a receipt for every message
+        self.transport: asyncio.Transport | None = None
+        self.finished = 0.0  # perf_counter of the last submit_sm_resp
+        self.bind = encode(
+            Bind(
+                command_id=CommandId.BIND_TRANSCEIVER,
+                sequence=1,
+                system_id=system_id,
+                password=password,
+            )
+        )
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(self.bind)
+
+    def start(self) -> None:
+        self._send(self.window)
+
+    def _send(self, count: int) -> None:
+        assert self.transport is not None
+        end = min(self.sent + count, len(self.pdus))
+        if end > self.sent:
+            self.transport.write(b"".join(self.pdus[self.sent : end]))
+            self.sent = end
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self.buffer
+        buffer += data
+        offset = 0
+        replies: list[bytes] = []
+        more = 0
+        size = len(buffer)
+        while size - offset >= 16:
+            length, command, status, sequence = HEADER.unpack_from(buffer, offset)
+            if size - offset < length:
+                break
+            if command == _SUBMIT_RESP:
+                more += self._submit_answered(status)
+            elif command == _DELIVER:
+                replies.append(encode_message_resp(_DELIVER_RESP, sequence, 0, ""))
+                self._receipt()
+            elif command == _ENQUIRE:
+                replies.append(encode_bare(_ENQUIRE_RESP, sequence))
+            elif command == _BIND_RESP and not self.bound.done():
+                self._bind_answered(status)
+            offset += length
+        del buffer[:offset]
+        if replies and self.transport is not None:
+            self.transport.write(b"".join(replies))
+        if more:
+            self._send(more)
+
+    def _receipt(self) -> None:
+        self.receipts += 1
+        if self.receipts == len(self.pdus):
+            self.received.set()
+
+    def _submit_answered(self, status: int) -> int:
+        if status == 0:
+            self.accepted += 1
+        elif self.refused is None:  # never resent: the run cannot complete
+            self.refused = status
+            self.answered.set()
+        if self.accepted == len(self.pdus):
+            self.finished = time.perf_counter()
+            self.answered.set()
+        return 1
+
+    def _bind_answered(self, status: int) -> None:
+        if status == 0:
+            self.bound.set_result(None)
+        else:
+            self.bound.set_exception(RuntimeError(f"bind refused: 0x{status:08x}"))
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.write(encode_bare(_UNBIND, 1))
+            self.transport.close()
+
+
+@dataclass(slots=True, kw_only=True)
+class Figures:
+    label: str
+    messages: int
+    submit_seconds: float  # first submit_sm to the last submit_sm_resp
+    seconds: float  # first submit_sm to the last delivered (or receipt in)
+    cpu_us: float  # daemon CPU per message (0 for raw)
+    load: float  # 1-minute load average at the end of the phase
+    note: str = ""
+
+    @property
+    def submit_rate(self) -> float:
+        return self.messages / self.submit_seconds if self.submit_seconds else 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds if self.seconds else 0.0
+
+
+async def connect(port: int, pdus: list[list[bytes]], *, window: int, password: str) -> list[Esme]:
+    loop = asyncio.get_running_loop()
+    esmes: list[Esme] = []
+    for share in pdus:
+        _, esme = await loop.create_connection(
+            functools.partial(Esme, share, window=window, system_id=SYSTEM_ID, password=password),
+            "127.0.0.1",
+            port,
+        )
+        esmes.append(esme)
+    await asyncio.wait_for(asyncio.gather(*(e.bound for e in esmes)), 10)
+    return esmes
+
+
+async def submit_all(esmes: list[Esme]) -> float:
+    """Start every bind at once; the seconds until every submit_sm is answered."""
+    start = time.perf_counter()
+    for esme in esmes:
+        esme.start()
+    await asyncio.wait_for(asyncio.gather(*(e.answered.wait() for e in esmes)), RUN_TIMEOUT)
+    for esme in esmes:
+        if esme.refused is not None:
+            msg = (
+                f"submit_sm refused with command_status 0x{esme.refused:08x} "
+                f"after {esme.accepted:,} accepted on that bind"
+            )
+            raise RuntimeError(msg)
+    return max(e.finished for e in esmes) - start
+
+
+def split(messages: int, binds: int) -> list[list[bytes]]:
+    share = messages // binds
+    return [submits(n * share, share) for n in range(binds)]
+
+
+async def raw_phase(args: argparse.Namespace) -> Figures:
+    simulator, port = start_simulator()
+    try:
+        esmes = await connect(port, split(args.messages, 1), window=args.window, password="pw")  # noqa: S106 - the simulator takes any
+        start = time.perf_counter()
+        submit_seconds = await submit_all(esmes)
+        await asyncio.wait_for(asyncio.gather(*(e.received.wait() for e in esmes)), RUN_TIMEOUT)
+        seconds = time.perf_counter() - start
+        for esme in esmes:
+            esme.close()
+    finally:
+        stop(simulator)
+    return Figures(
+        label="raw: client -> simulator",
+        messages=args.messages,
+        submit_seconds=submit_seconds,
+        seconds=seconds,
+        cpu_us=0.0,
+        load=os.getloadavg()[0],
+    )
+
+
+@dataclass(slots=True)
+class Daemon:
+    directory: Path
+    proc: subprocess.Popen[bytes]
+    esme_port: int
+    password: str
+
+
+async def start_daemon(directory: Path, *, smsc_port: int, binds: int) -> Daemon:
+    """A fresh store with one ESME credential (max_binds ``binds``), the daemon ready."""
+    await prepare_store(directory, "full")
+    store = await open_store("sqlite:gw.db", base=directory, synchronous="full")
+    try:
+        _, password = await store.create_esme_credential(ACCOUNT, SYSTEM_ID, max_binds=binds)
+    finally:
+        await store.close()
+    esme_port = free_port()
+    config = write_config(
+        directory, smsc_port=smsc_port, http_port=free_port(), mqtt_port=None, synchronous="full"
+    )
+    with config.open("a", encoding="utf-8") as out:
+        out.write(f'\n[smpp_server]\nlisten = "127.0.0.1:{esme_port}"\nwindow = 64\n')
+    with (directory / "daemon.log").open("wb") as log:
+        proc = subprocess.Popen(  # noqa: S603, ASYNC220 - our interpreter, before the load
+            [sys.executable, "-m", "gateway", "run", "-c", str(config)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=directory,
+        )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = (directory / "daemon.log").read_text(errors="replace")[-2000:]
+            msg = f"the daemon exited with status {proc.returncode}:\n{tail}"
+            raise RuntimeError(msg)
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", esme_port)
+        except OSError:
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        await asyncio.sleep(0.5)  # the SMSC link binds right after the listener opens
+        return Daemon(directory=directory, proc=proc, esme_port=esme_port, password=password)
+    stop(proc)
+    msg = "the daemon's SMPP server did not listen within 30 s"
+    raise RuntimeError(msg)
+
+
+async def wait_delivered(probe: StoreProbe, messages: int) -> str:
+    deadline = time.perf_counter() + RUN_TIMEOUT
+    while (delivered := probe.delivered()) < messages:
+        if time.perf_counter() > deadline:
+            return f"only {delivered} of {messages} delivered after {RUN_TIMEOUT:g} s"
+        await asyncio.sleep(POLL)
+    return ""
+
+
+async def esme_phase(work: Path, args: argparse.Namespace, *, binds: int, profile: bool) -> Figures:
+    directory = Path(tempfile.mkdtemp(prefix=f"esme-{binds}-", dir=work))
+    simulator, smsc_port = start_simulator()
+    daemon: Daemon | None = None
+    try:
+        daemon = await start_daemon(directory, smsc_port=smsc_port, binds=binds)
+        esmes = await connect(
+            daemon.esme_port,
+            split(args.messages, binds),
+            window=args.window,
+            password=daemon.password,
+        )
+        probe = StoreProbe(directory / "gw.db")
+        raw = directory / "profile.txt"
+        recording = None
+        if profile:
+            # about the submit phase: the expected seconds at the previous rounds' pace
+            recording = start_recording(
+                daemon.proc.pid, seconds=args.profile_seconds, output=raw, gil=True
+            )
+        before, start = cpu_seconds(daemon.proc.pid), time.perf_counter()
+        submit_seconds = await submit_all(esmes)
+        note = await wait_delivered(probe, binds * (args.messages // binds))
+        seconds = time.perf_counter() - start
+        cpu = cpu_seconds(daemon.proc.pid) - before
+        probe.close()
+        for esme in esmes:
+            esme.close()
+        if recording is not None:
+            recording.wait()
+            print_profile(raw)
+    finally:
+        if daemon is not None:
+            stop(daemon.proc)
+        stop(simulator)
+    messages = binds * (args.messages // binds)
+    return Figures(
+        label=f"esme x{binds}: client -> smsgw -> simulator",
+        messages=messages,
+        submit_seconds=submit_seconds,
+        seconds=seconds,
+        cpu_us=cpu / messages * 1e6,
+        load=os.getloadavg()[0],
+        note=note,
+    )
+
+
+async def http_phase(work: Path, args: argparse.Namespace) -> Figures:
+    http_args = argparse.Namespace(seconds=args.http_seconds, connections=8, workers=0)
+    f = await daemon_phase(work, http_args, batch=100, profile=False)
+    return Figures(
+        label="http: 100 recipients per POST",
+        messages=f.messages,
+        submit_seconds=0.0,
+        seconds=f.seconds,
+        cpu_us=f.cpu_us,
+        load=os.getloadavg()[0],
+        note=f.note,
+    )
+
+
+def report(rounds: list[list[Figures]], args: argparse.Namespace) -> None:
+    print(
+        f"\n{args.messages:,} messages per phase, window {args.window} per bind, "
+        "registered_delivery 1, SQLite synchronous = full, one SMPP link (window 64)"
+    )
+    header = (
+        f"{'phase':40} {'submit/s':>9} {'delivered/s':>11} {'CPU us/msg':>10} "
+        f"{'/raw':>6} {'/5000':>6} {'load':>5}"
+    )
+    print(header)
+    print("-" * len(header))
+    for figures in rounds:
+        raw = figures[0]
+        for f in figures:
+            submit = f"{f.submit_rate:9,.0f}" if f.submit_seconds else f"{'-':>9}"
+            cpu = f"{f.cpu_us:10,.0f}" if f.cpu_us else f"{'-':>10}"
+            ratios = (
+                f"{f.submit_rate / raw.submit_rate:6.2f} {f.submit_rate / SUBMIT_TARGET:6.2f}"
+                if f.submit_seconds and f is not raw
+                else f"{'':6} {'':6}"
+            )
+            print(f"{f.label:40} {submit} {f.rate:11,.0f} {cpu} {ratios} {f.load:5.2f}")
+            if f.note:
+                print(f"  {f.note}")
+        print()
+
+
+async def bench(args: argparse.Namespace) -> None:
+    rounds: list[list[Figures]] = []
+    with tempfile.TemporaryDirectory(prefix="smsgw-smpp-server-") as tmp:
+        work = Path(tmp)
+        for n in range(args.rounds):
+            figures = [await raw_phase(args)]
+            figures.append(await esme_phase(work, args, binds=1, profile=args.profile and n == 0))
+            if args.binds > 1:
+                figures.append(await esme_phase(work, args, binds=args.binds, profile=False))
+            if args.http and shutil.which("wrk"):
+                figures.append(await http_phase(work, args))
+            rounds.append(figures)
+            print(f"round {n + 1} done, load {os.getloadavg()[0]:.2f}", file=sys.stderr)
+    report(rounds, args)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=20_000, help="per phase")
+    parser.add_argument("--binds", type=int, default=4, help="of the second esme phase")
+    parser.add_argument("--window", type=int, default=64, help="submit_sm in flight per bind")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--http", action="store_true", help="add the HTTP batched phase (wrk)")
+    parser.add_argument("--http-seconds", type=float, default=5.0)
+    parser.add_argument("--profile", action="store_true", help="py-spy on the first esme x1")
+    parser.add_argument("--profile-seconds", type=float, default=5.0)
+    args = parser.parse_args()
+    try:
+        asyncio.run(bench(args))
+    except RuntimeError as exc:
+        sys.exit(f"smpp_server: {exc}")
+
+
+if __name__ == "__main__":
+    main()
