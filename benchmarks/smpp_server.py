@@ -46,7 +46,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.e2e_profile import start_recording
+from benchmarks.e2e_profile import start_recording, summarize
 from benchmarks.e2e_system import (
     ACCOUNT,
     SENDER,
@@ -58,7 +58,7 @@ from benchmarks.e2e_system import (
     stop,
     write_config,
 )
-from benchmarks.http_single import daemon_phase, print_profile
+from benchmarks.http_single import daemon_phase
 from drivers.smpp.protocol.pdu import (
     HEADER,
     Bind,
@@ -83,6 +83,22 @@ _DELIVER_RESP = int(CommandId.DELIVER_SM_RESP)
 _ENQUIRE = int(CommandId.ENQUIRE_LINK)
 _ENQUIRE_RESP = int(CommandId.ENQUIRE_LINK_RESP)
 _UNBIND = int(CommandId.UNBIND)
+
+# the daemon's parts on the ESME path, by a frame on the stack (a sample may count in several)
+AREAS = (
+    ("SMPP server (drivers/smpp/server)", "drivers/smpp/server/"),
+    ("ESME ingress (gateway/ingress/esme*.py)", "gateway/ingress/esme"),
+    ("send pipeline (gateway/ingress/pipeline.py)", "gateway/ingress/pipeline.py:"),
+    ("SMPP link to the SMSC (drivers/smpp/link)", "drivers/smpp/link/"),
+    ("SMPP PDU codec (drivers/smpp/protocol)", "drivers/smpp/protocol/"),
+    ("dispatcher (gateway/dispatch)", "gateway/dispatch/"),
+    ("receipts in (gateway/inbound)", "gateway/inbound/"),
+    ("SQLite writer thread (Engine._run)", "gateway/store/sqlite/engine.py:Engine._run"),
+    ("SQLite statements (gateway/store/sqlite)", "gateway/store/sqlite/"),
+    ("executor hand-off (concurrent/futures)", "concurrent/futures/"),
+    ("logging (structlog, stdlib)", "structlog/"),
+    ("asyncio event loop", "asyncio/"),
+)
 
 
 def submits(first: int, count: int) -> list[bytes]:
@@ -362,7 +378,7 @@ async def esme_phase(work: Path, args: argparse.Namespace, *, binds: int, profil
             esme.close()
         if recording is not None:
             recording.wait()
-            print_profile(raw)
+            print_profile(raw, args.profile_keep)
     finally:
         if daemon is not None:
             stop(daemon.proc)
@@ -377,6 +393,37 @@ async def esme_phase(work: Path, args: argparse.Namespace, *, binds: int, profil
         load=os.getloadavg()[0],
         note=note,
     )
+
+
+def _frame(raw: str) -> str:
+    """py-spy's 'Engine._run (/x/gateway/store/sqlite/engine.py:88)' -> 'PATH:Engine._run'."""
+    name, _, where = raw.partition(" (")
+    return f"{where.rsplit(':', 1)[0]}:{name.strip()}"
+
+
+def print_profile(raw: Path, keep: Path | None) -> None:
+    if not raw.exists():
+        print("  (py-spy wrote no profile)")
+        return
+    if keep is not None:
+        shutil.copyfile(raw, keep)
+    counts: dict[str, int] = dict.fromkeys((a for a, _ in AREAS), 0)
+    total = 0
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        total += int(count)
+        frames = [_frame(f) for f in stack.split(";")]
+        for area, marker in AREAS:
+            if any(marker in f for f in frames):
+                counts[area] += int(count)
+    print(f"  profile of esme x1 (GIL holder, {total} samples), by area (inclusive):")
+    for area, n in sorted(counts.items(), key=lambda item: -item[1]):
+        print(f"    {n / max(total, 1):6.1%}  {area}")
+    print("  functions by own samples:")
+    for name, share in summarize(raw).own[:12]:
+        print(f"    {share:6.1%}  {name}")
 
 
 async def http_phase(work: Path, args: argparse.Namespace) -> Figures:
@@ -446,6 +493,7 @@ def main() -> None:
     parser.add_argument("--http-seconds", type=float, default=5.0)
     parser.add_argument("--profile", action="store_true", help="py-spy on the first esme x1")
     parser.add_argument("--profile-seconds", type=float, default=5.0)
+    parser.add_argument("--profile-keep", type=Path, help="copy py-spy's raw stacks here")
     args = parser.parse_args()
     try:
         asyncio.run(bench(args))
