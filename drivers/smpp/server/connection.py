@@ -113,6 +113,7 @@ class EsmeConnection:
         self._delivers: dict[int, asyncio.Future[int]] = {}
         self._deliver_room = asyncio.Semaphore(settings.window)
         self._rearm = asyncio.Event()
+        self._flush_soon = False  # a call of _flush_answers is scheduled
         self._done = asyncio.Event()
 
     # --- DeliveryTarget ------------------------------------------------------------
@@ -245,8 +246,16 @@ class EsmeConnection:
             future.set_exception(ConnectionError("deliver_sm unanswered in time"))
 
     def _answered(self, closed: Closed | None) -> None:
+        """An answer is in the session's output: written once this loop iteration's
+        other answers are in too (one write for the answers done together)."""
         if closed is not None:
             self._handle([closed])
+        if not self._flush_soon:
+            self._flush_soon = True
+            asyncio.get_running_loop().call_soon(self._flush_answers)
+
+    def _flush_answers(self) -> None:
+        self._flush_soon = False
         self._flush()
         self._rearm.set()
 
