@@ -21,7 +21,8 @@ submit_sm to the last answer; "delivered/s" counts messages over the time
 until the last of them is ``delivered`` in the daemon's store (its receipt
 from the simulator stored); for raw, until the client has every receipt.
 "CPU us/msg" is the daemon's user + system CPU (/proc) from the first
-submit_sm until the last message delivered, per message. Receipts are not
+submit_sm until the last message delivered, per message; "CPU/http" that
+against the HTTP batched phase's of the same round. Receipts are not
 sent back to the ESMEs: their deliver_sm is not measured here.
 ``--profile`` samples the daemon (py-spy, GIL holder) during the first esme
 x1 run. Usage::
@@ -440,6 +441,21 @@ async def http_phase(work: Path, args: argparse.Namespace) -> Figures:
     )
 
 
+def _row(f: Figures, raw: Figures, http: Figures | None) -> str:
+    submit = f"{f.submit_rate:9,.0f}" if f.submit_seconds else f"{'-':>9}"
+    cpu = f"{f.cpu_us:10,.0f}" if f.cpu_us else f"{'-':>10}"
+    esme = bool(f.submit_seconds) and f is not raw
+    ratios = (
+        f"{f.submit_rate / raw.submit_rate:6.2f} {f.submit_rate / SUBMIT_TARGET:6.2f}"
+        if esme
+        else f"{'':6} {'':6}"
+    )
+    per_http = (
+        f"{f.cpu_us / http.cpu_us:8.2f}" if esme and http is not None and http.cpu_us else " " * 8
+    )
+    return f"{f.label:40} {submit} {f.rate:11,.0f} {cpu} {ratios} {per_http} {f.load:5.2f}"
+
+
 def report(rounds: list[list[Figures]], args: argparse.Namespace) -> None:
     print(
         f"\n{args.messages:,} messages per phase, window {args.window} per bind, "
@@ -447,21 +463,15 @@ def report(rounds: list[list[Figures]], args: argparse.Namespace) -> None:
     )
     header = (
         f"{'phase':40} {'submit/s':>9} {'delivered/s':>11} {'CPU us/msg':>10} "
-        f"{'/raw':>6} {'/5000':>6} {'load':>5}"
+        f"{'/raw':>6} {'/5000':>6} {'CPU/http':>8} {'load':>5}"
     )
     print(header)
     print("-" * len(header))
     for figures in rounds:
         raw = figures[0]
+        http = next((f for f in figures if f.label.startswith("http")), None)
         for f in figures:
-            submit = f"{f.submit_rate:9,.0f}" if f.submit_seconds else f"{'-':>9}"
-            cpu = f"{f.cpu_us:10,.0f}" if f.cpu_us else f"{'-':>10}"
-            ratios = (
-                f"{f.submit_rate / raw.submit_rate:6.2f} {f.submit_rate / SUBMIT_TARGET:6.2f}"
-                if f.submit_seconds and f is not raw
-                else f"{'':6} {'':6}"
-            )
-            print(f"{f.label:40} {submit} {f.rate:11,.0f} {cpu} {ratios} {f.load:5.2f}")
+            print(_row(f, raw, http))
             if f.note:
                 print(f"  {f.note}")
         print()
