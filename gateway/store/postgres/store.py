@@ -66,6 +66,7 @@ from gateway.store.postgres import enqueue as enq
 from gateway.store.postgres import queue as mq
 from gateway.store.postgres.connect import POOL_MAX, POOL_MIN, SERVER_GONE, open_pool
 from gateway.store.postgres.daemons import LEAD_RECHECK, Daemons
+from gateway.store.postgres.grouping import GroupCommit
 
 
 class PostgresStore:
@@ -89,6 +90,9 @@ class PostgresStore:
         self._clock = clock
         self.mqtt_outbox = mqtt_outbox
         self._stats = WriterStats()
+        self._enqueues: GroupCommit[enq.PreparedEnqueue, EnqueueResult] = GroupCommit(
+            self._enqueue_many
+        )
 
     @classmethod
     async def open(
@@ -298,8 +302,13 @@ class PostgresStore:
         self, batch: Sequence[NewMessage], *, lease: Lease | None = None
     ) -> EnqueueResult:
         work = enq.prepare_enqueue(batch, self._clock(), outbox=self.mqtt_outbox, lease=lease)
+        return await self._enqueues.submit(work)  # grouping.py: with the calls queued meanwhile
+
+    async def _enqueue_many(
+        self, works: Sequence[enq.PreparedEnqueue]
+    ) -> list[EnqueueResult | Exception]:
         async with self._write() as conn:
-            return await enq.enqueue(conn, work)
+            return await enq.enqueue_many(conn, works)
 
     async def get_messages(self, ids: Sequence[str]) -> list[Message]:
         async with self._read() as conn:
@@ -485,5 +494,6 @@ class PostgresStore:
         await self._daemons.hold_worker(worker)
 
     async def close(self) -> None:
+        await self._enqueues.close()
         await self._daemons.close()
         await self._pool.close()
