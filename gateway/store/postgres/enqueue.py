@@ -141,7 +141,7 @@ async def _load(conn: Any, works: Sequence[PreparedEnqueue]) -> _Source:
     return _Source(states, refs)
 
 
-class _Written:
+class Written:
     """What the transaction writes, gathered over its calls."""
 
     def __init__(self) -> None:
@@ -171,7 +171,7 @@ async def enqueue_many(
     transaction: per call its result, or the error that refused it whole (an unknown
     account); each message is refused or written whole."""
     source = await _load(conn, works)
-    written = _Written()
+    written = Written()
     decided: list[tuple[list[Enqueued | Refused | str], EnqueueResult] | Exception] = []
     for work in works:
         missing = sorted({i.new.account for i in work.items} - source.states.keys())
@@ -208,14 +208,10 @@ async def enqueue(conn: Any, work: PreparedEnqueue) -> EnqueueResult:
     return result
 
 
-async def _write(conn: Any, w: _Written, states: Any) -> None:
-    msgs = [item.message for item in w.items]
-    sts: list[AccountState] = list(states)
-    hooks: list[Sequence[Any]] = list(zip(*w.hooks, strict=True)) if w.hooks else [[]] * 5
-    if not msgs and not sts:
-        return  # every call named an unknown account
-    await conn.execute(
-        _WRITE,
+def message_columns(items: Sequence[Prepared]) -> list[list[Any]]:
+    """The 21 arrays of the messages' columns ($1 to $21 of the write statements)."""
+    msgs = [item.message for item in items]
+    return [
         [m.id for m in msgs],
         [m.account for m in msgs],
         [m.sender for m in msgs],
@@ -231,17 +227,35 @@ async def _write(conn: Any, w: _Written, states: Any) -> None:
         [m.validity for m in msgs],
         [m.priority for m in msgs],
         [m.client_ref for m in msgs],
-        [item.new.body_hash for item in w.items],
+        [item.new.body_hash for item in items],
         [m.callback_url for m in msgs],
         [m.state.value for m in msgs],
         [m.lease_owner for m in msgs],
         [m.created_at for m in msgs],
         [m.lease_until for m in msgs],
-        w.balances,
+    ]
+
+
+def event_columns(w: Written) -> list[Any]:
+    """The outbox row's and the webhook rows' parameters (8 of them)."""
+    hooks: list[Sequence[Any]] = list(zip(*w.hooks, strict=True)) if w.hooks else [[]] * 5
+    return [
         len(w.events),
         b"".join(w.events),
         w.events_at if w.events_at is not None else 0.0,
         *hooks,
+    ]
+
+
+async def _write(conn: Any, w: Written, states: Any) -> None:
+    sts: list[AccountState] = list(states)
+    if not w.items and not sts:
+        return  # every call named an unknown account
+    await conn.execute(
+        _WRITE,
+        *message_columns(w.items),
+        w.balances,
+        *event_columns(w),
         [s.name for s in sts],
         [s.balance for s in sts],
         [s.alert_armed for s in sts],

@@ -61,7 +61,16 @@ from gateway.model.records import (
 )
 from gateway.model.secrets import Secret
 from gateway.store.base import KEEP, Keep
-from gateway.store.postgres import admin, dispatch, events, inbound, ledger, senders, webhooks
+from gateway.store.postgres import (
+    admin,
+    dispatch,
+    enqueue_fast,
+    events,
+    inbound,
+    ledger,
+    senders,
+    webhooks,
+)
 from gateway.store.postgres import enqueue as enq
 from gateway.store.postgres import queue as mq
 from gateway.store.postgres.connect import POOL_MAX, POOL_MIN, SERVER_GONE, open_pool
@@ -312,6 +321,11 @@ class PostgresStore:
     async def _enqueue_many(
         self, works: Sequence[enq.PreparedEnqueue]
     ) -> list[EnqueueResult | Exception]:
+        if enqueue_fast.simple(works):  # one statement, committed alone (enqueue_fast.py)
+            async with self._write(transaction=False) as conn:
+                done = await enqueue_fast.enqueue_simple(conn, works)
+            if done is not None:
+                return done
         async with self._write() as conn:
             return await enq.enqueue_many(conn, works)
 

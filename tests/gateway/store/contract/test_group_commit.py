@@ -54,7 +54,8 @@ async def test_many_concurrent_single_enqueues_are_all_stored_and_debited_once(
     history = await any_store.history("acme")
     debits = [e for e in history if e.message_id is not None]
     assert sorted(e.message_id or "" for e in debits) == sorted(ids)
-    assert sorted(e.balance_after for e in debits) == list(range(0, CALLS * 2, 2))
+    # in the journal's order, each debit's balance after is 2 below the one before
+    assert [e.balance_after for e in debits] == list(range(CALLS * 2 - 2, -1, -2))
     assert (await any_store.balance("acme")).balance == 0
     assert await any_store.verify_ledger() == {}
     events = await pending_events(any_store, limit=CALLS * 2)
@@ -162,3 +163,41 @@ async def test_two_daemons_enqueueing_at_once_never_pass_the_cap_nor_the_credit(
     assert (await b.balance("small")).balance == 30 - 34
     assert await a.verify_ledger() == {}
     assert len(await b.list_messages(limit=200)) == 47
+
+
+async def test_the_month_rolls_and_the_cap_counts_from_zero_in_a_new_month(
+    any_store: Store, clock: FakeClock
+) -> None:
+    await make_account(any_store, clock, credit=1000, monthly_cap=10)
+    [r] = (await any_store.enqueue([new_message(segments=10)])).results
+    assert isinstance(r, Enqueued)
+    [r] = (await any_store.enqueue([new_message(segments=1)])).results
+    assert isinstance(r, Refused)
+    assert isinstance(r.error, MonthlyCapReached)
+    clock.advance(31 * 86400)  # the next month
+    results = await asyncio.gather(*(any_store.enqueue([new_message()]) for _ in range(4)))
+    assert all(isinstance(r, Enqueued) for res in results for r in res.results)
+    balance = await any_store.balance("acme")
+    assert (balance.balance, balance.month_spent) == (1000 - 14, 4)
+    assert await any_store.verify_ledger() == {}
+
+
+async def test_a_low_balance_alert_is_raised_once_per_crossing(
+    any_store: Store, clock: FakeClock
+) -> None:
+    await make_account(any_store, clock, credit=100)
+    await any_store.set_account("acme", alert_below=50)
+
+    async def crossings(segments: int) -> list[int]:
+        res = await any_store.enqueue([new_message(segments=segments)])
+        assert all(isinstance(r, Enqueued) for r in res.results)
+        return [c.balance for c in res.crossings]
+
+    assert await crossings(30) == []  # 70: above
+    assert await crossings(30) == [40]  # below: raised
+    assert await crossings(5) == []  # still below: not again
+    await any_store.topup("acme", 200, reference="more")  # 235: armed again
+    assert await crossings(100) == []  # 135
+    assert await crossings(90) == [45]
+    assert (await any_store.balance("acme")).balance == 45
+    assert await any_store.verify_ledger() == {}
