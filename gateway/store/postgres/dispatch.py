@@ -59,6 +59,16 @@ _LOAD_KEPT = (
     "WHERE (link, smsc_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) "
     "ORDER BY id FOR UPDATE"
 )
+# both, one round trip: the segments' rows (kept false), then the kept receipts'
+_LOAD_SEGMENTS_AND_KEPT = (
+    "WITH k AS (SELECT id, link, smsc_id, state, error FROM pending_receipts "
+    "WHERE (link, smsc_id) IN (SELECT * FROM unnest($2::text[], $3::text[])) "
+    "ORDER BY id FOR UPDATE) "
+    "SELECT false AS kept, message_id, idx, state, smsc_id, link, submitted_at, "
+    "receipt_state, error, NULL::bigint AS id FROM segments WHERE message_id = ANY($1::text[]) "
+    "UNION ALL SELECT true, NULL, NULL, state, smsc_id, link, NULL, NULL, error, id FROM k "
+    "ORDER BY 1, 2, 3, 10"
+)
 _FIND_SEGMENTS = (
     "SELECT link, smsc_id, message_id, idx FROM segments "
     "WHERE (link, smsc_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) "
@@ -176,13 +186,23 @@ class _Work:
                     callback_url=r["callback_url"],
                     segments=[],
                 )
-            for r in await conn.fetch(_LOAD_SEGMENTS, list(msgs)):
-                msgs[r[0]].segments.append(SegmentRow(r[1], r[2], r[3], r[4], r[5], r[6]))
         kept: dict[ReceiptKey, list[tuple[int, str, str | None]]] = {}
         keys = list(accepted)
+        links, smsc_ids = (list(c) for c in zip(*keys, strict=True)) if keys else ([], [])
+        if msgs and keys:  # the segments and the kept receipts in one round trip
+            for r in await conn.fetch(_LOAD_SEGMENTS_AND_KEPT, list(msgs), links, smsc_ids):
+                if r["kept"]:
+                    kept.setdefault((r["link"], r["smsc_id"]), []).append(
+                        (r["id"], r["state"], r["error"])
+                    )
+                else:
+                    msgs[r[1]].segments.append(SegmentRow(r[3], r[4], r[5], r[6], r[7], r[8]))
+            return cls(msgs, kept, now, outbox=outbox)
+        if msgs:
+            for r in await conn.fetch(_LOAD_SEGMENTS, list(msgs)):
+                msgs[r[0]].segments.append(SegmentRow(r[1], r[2], r[3], r[4], r[5], r[6]))
         if keys:
-            links, smsc_ids = zip(*keys, strict=True)
-            for r in await conn.fetch(_LOAD_KEPT, list(links), list(smsc_ids)):
+            for r in await conn.fetch(_LOAD_KEPT, links, smsc_ids):
                 kept.setdefault((r["link"], r["smsc_id"]), []).append(
                     (r["id"], r["state"], r["error"])
                 )
