@@ -21,7 +21,7 @@ spent, nor passes the month's cap.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from gateway.accounting.ledger import AccountState
@@ -151,17 +151,19 @@ class Written:
         self.events_at: float | None = None
         self.hooks: list[tuple[str, str, bytes, float, float]] = []
 
-    def take(self, work: PreparedEnqueue, admitted: Sequence[int], balances: Sequence[int]) -> None:
-        events = work.events
+    def take(self, work: PreparedEnqueue, admitted: Iterable[int], balances: Sequence[int]) -> None:
+        """The admitted messages of ``work`` with their events (``work`` is left as it
+        is: a call run again, alone, takes them again from the start)."""
         for i in admitted:
             item = work.items[i]
             self.items.append(item)
-            events.take(item.event, item.hook)
+            if item.event is not None:
+                if self.events_at is None:
+                    self.events_at = work.now
+                self.events.append(item.event)
+            if item.hook is not None:
+                self.hooks.append(item.hook)
         self.balances.extend(balances)
-        if events.events and self.events_at is None:
-            self.events_at = events.now
-        self.events.extend(events.events)
-        self.hooks.extend(events.hooks)
 
 
 async def enqueue_many(

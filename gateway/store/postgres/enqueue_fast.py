@@ -100,10 +100,7 @@ async def enqueue_simple(
         month_of(works[0].now),
     )
     if before is None:
-        for work in works:  # the general path takes them from the start again
-            work.events.events.clear()
-            work.events.hooks.clear()
-        return None
+        return None  # the general path takes the calls from the start
     return [
         EnqueueResult(results=tuple(Enqueued(message=item.message) for item in w.items))
         for w in works

@@ -13,7 +13,7 @@ from gateway.model.records import Enqueued, EnqueueResult
 from gateway.store.postgres.store import PostgresStore
 from tests.clock import FakeClock
 from tests.gateway.store.contract.accounts import make_account
-from tests.gateway.store.support import new_message
+from tests.gateway.store.support import new_message, pending_events
 
 
 async def test_a_call_the_server_refuses_fails_alone(postgres_url: str, clock: FakeClock) -> None:
@@ -30,6 +30,9 @@ async def test_a_call_the_server_refuses_fails_alone(postgres_url: str, clock: F
         assert (await store.balance("acme")).balance == 90
         assert len(await store.list_messages(limit=100)) == 10
         assert await store.verify_ledger() == {}
+        # the good calls, run again alone, wrote their events once
+        events = await pending_events(store)
+        assert sorted(e.payload.count(b'"state":"queued"') for e in events) == [1] * 10
     finally:
         await store.close()
 
