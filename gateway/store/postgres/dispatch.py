@@ -4,9 +4,9 @@ The rules are :mod:`gateway.store.outcomes`'s and :mod:`gateway.store.rounds`'s,
 as on SQLite (gateway/store/sqlite/dispatch.py, whose docstring tells how
 receipts that overtook their submit_sm_resp are kept, matched and dropped);
 this module loads what a round touches (:class:`_Work`), serves what the
-rules read meanwhile, and writes what changed, a few statements per round
-(arrays through ``unnest``), with the status events (and webhook rows) the
-rules added.
+rules read meanwhile, and writes what changed in one statement per round
+(arrays through ``unnest``; refunds apart), with the status events (and
+webhook rows) the rules added.
 
 Several daemons share the database, so a round locks what it changes:
 

@@ -1,9 +1,12 @@
 """``PostgresStore``: the :class:`~gateway.store.base.Store` interface on PostgreSQL.
 
 Several daemons share one database: every write is a transaction of its
-own on a pooled connection (asyncpg), rows that concurrent writers could
-both change are locked first (``SELECT ... FOR UPDATE``: an account before
-its debit, so that two daemons never overdraw it nor pass its monthly cap),
+own on a pooled connection (asyncpg; the enqueue calls of this process
+several per transaction, gateway/store/postgres/grouping.py), rows that
+concurrent writers could both change are locked first (``SELECT ... FOR
+UPDATE``: an account before its debit, or the ``UPDATE`` of the simple
+enqueue's one statement, gateway/store/postgres/enqueue_fast.py, so that two
+daemons never overdraw it nor pass its monthly cap),
 claims take due messages with ``FOR UPDATE SKIP LOCKED`` (two dispatchers
 never claim the same message), the parts of one reply are added under the
 reply's advisory lock (gateway/store/postgres/inbound.py: stored once,
