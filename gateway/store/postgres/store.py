@@ -1,9 +1,12 @@
 """``PostgresStore``: the :class:`~gateway.store.base.Store` interface on PostgreSQL.
 
 Several daemons share one database: every write is a transaction of its
-own on a pooled connection (asyncpg), rows that concurrent writers could
-both change are locked first (``SELECT ... FOR UPDATE``: an account before
-its debit, so that two daemons never overdraw it nor pass its monthly cap),
+own on a pooled connection (asyncpg; the enqueue calls of this process
+several per transaction, gateway/store/postgres/grouping.py), rows that
+concurrent writers could both change are locked first (``SELECT ... FOR
+UPDATE``: an account before its debit, or the ``UPDATE`` of the simple
+enqueue's one statement, gateway/store/postgres/enqueue_fast.py, so that two
+daemons never overdraw it nor pass its monthly cap),
 claims take due messages with ``FOR UPDATE SKIP LOCKED`` (two dispatchers
 never claim the same message), the parts of one reply are added under the
 reply's advisory lock (gateway/store/postgres/inbound.py: stored once,
@@ -70,6 +73,7 @@ from gateway.store.postgres import (
     admin,
     console,
     dispatch,
+    enqueue_fast,
     esme,
     events,
     inbound,
@@ -83,6 +87,7 @@ from gateway.store.postgres import enqueue as enq
 from gateway.store.postgres import queue as mq
 from gateway.store.postgres.connect import POOL_MAX, POOL_MIN, SERVER_GONE, open_pool
 from gateway.store.postgres.daemons import LEAD_RECHECK, Daemons
+from gateway.store.postgres.grouping import GroupCommit
 from gateway.store.spans import InboundSpan, JournalSpan, MessageSpan
 
 
@@ -107,6 +112,9 @@ class PostgresStore:
         self._clock = clock
         self.mqtt_outbox = mqtt_outbox
         self._stats = WriterStats()
+        self._enqueues: GroupCommit[enq.PreparedEnqueue, EnqueueResult] = GroupCommit(
+            self._enqueue_many
+        )
 
     @classmethod
     async def open(
@@ -130,14 +138,19 @@ class PostgresStore:
         )
 
     @contextlib.asynccontextmanager
-    async def _write(self) -> AsyncIterator[Any]:
+    async def _write(self, *, transaction: bool = True) -> AsyncIterator[Any]:
         """A connection in a transaction: committed when the block ends, rolled back
         when it raises; counted in :meth:`writer_stats`. A server gone away (down,
-        restarting) is :class:`StoreUnavailable`: the work was not done."""
+        restarting) is :class:`StoreUnavailable`: the work was not done.
+        ``transaction=False``: each statement commits alone (work that needs no more)."""
         started = time.perf_counter()
         try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                yield conn
+            async with self._pool.acquire() as conn:
+                if transaction:
+                    async with conn.transaction():
+                        yield conn
+                else:
+                    yield conn
         except SERVER_GONE as exc:
             raise self._unavailable(exc) from None
         s = self._stats
@@ -336,8 +349,18 @@ class PostgresStore:
         self, batch: Sequence[NewMessage], *, lease: Lease | None = None
     ) -> EnqueueResult:
         work = enq.prepare_enqueue(batch, self._clock(), outbox=self.mqtt_outbox, lease=lease)
+        return await self._enqueues.submit(work)  # grouping.py: with the calls queued meanwhile
+
+    async def _enqueue_many(
+        self, works: Sequence[enq.PreparedEnqueue]
+    ) -> list[EnqueueResult | Exception]:
+        if enqueue_fast.simple(works):  # one statement, committed alone (enqueue_fast.py)
+            async with self._write(transaction=False) as conn:
+                done = await enqueue_fast.enqueue_simple(conn, works)
+            if done is not None:
+                return done
         async with self._write() as conn:
-            return await enq.enqueue(conn, work)
+            return await enq.enqueue_many(conn, works)
 
     async def get_messages(self, ids: Sequence[str]) -> list[Message]:
         async with self._read() as conn:
@@ -398,7 +421,9 @@ class PostgresStore:
     async def claim_due(
         self, worker: str, *, now: float, limit: int, lease_seconds: float
     ) -> list[Message]:
-        async with self._write() as conn:
+        # two statements, each its own transaction (no BEGIN and COMMIT round trips):
+        # leases taken back need not wait for the claim, nor the claim for them
+        async with self._write(transaction=False) as conn:
             return await mq.claim_due(conn, worker, now, limit, lease_seconds)
 
     async def release_leases(self, worker: str) -> int:
@@ -664,5 +689,6 @@ class PostgresStore:
             await console.remove_contact(conn, account, name, number)
 
     async def close(self) -> None:
+        await self._enqueues.close()
         await self._daemons.close()
         await self._pool.close()
