@@ -48,7 +48,8 @@ MAX_KEPT_RECEIPTS = 100_000  # unmatched receipts kept for a later match, every 
 
 _LOAD_MESSAGES = (
     "SELECT id, account, state, price, created_at, attempts, next_attempt_at, error, "
-    "destination, client_ref, callback_url FROM messages WHERE id = ANY($1::text[]) "
+    "destination, client_ref, callback_url, sender, esme_system_id, esme_registered_delivery "
+    "FROM messages WHERE id = ANY($1::text[]) "
     "ORDER BY id FOR UPDATE"
 )
 _LOAD_SEGMENTS = (
@@ -169,6 +170,9 @@ class _Work:
                     client_ref=r["client_ref"],
                     callback_url=r["callback_url"],
                     segments=[],
+                    sender=r["sender"],
+                    esme=r["esme_system_id"],
+                    registered_delivery=r["esme_registered_delivery"] or 0,
                 )
             for r in await conn.fetch(_LOAD_SEGMENTS, list(msgs)):
                 msgs[r[0]].segments.append(SegmentRow(r[1], r[2], r[3], r[4], r[5], r[6]))

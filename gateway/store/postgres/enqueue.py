@@ -21,7 +21,9 @@ from typing import Any
 from gateway.accounting.ledger import AccountState
 from gateway.model.records import Enqueued, EnqueueResult, Lease, NewMessage, Refused
 from gateway.store.admission import KnownRefs, Prepared, admit, prepare
+from gateway.store.esme_deliveries import origin_rows
 from gateway.store.payloads import StatusEvents
+from gateway.store.postgres.esme_deliveries import mark_origins
 from gateway.store.postgres.events import write_status
 from gateway.store.postgres.ledger import load_state, save_state
 from gateway.store.postgres.queue import get_messages
@@ -118,6 +120,7 @@ async def enqueue(conn: Any, work: PreparedEnqueue) -> EnqueueResult:
         events.take(item.event, item.hook)
     if admitted:
         await _insert(conn, admitted, decided.balances_after, now)
+        await mark_origins(conn, origin_rows((item.new, item.message.id) for item in admitted))
     await write_status(conn, events)
     for st in source.states.values():
         await save_state(conn, st)

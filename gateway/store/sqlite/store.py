@@ -8,6 +8,7 @@ from typing import Any
 
 from gateway.link.interface import InboundPart, Receipt
 from gateway.model.clock import Clock
+from gateway.model.esme import EsmeDelivery
 from gateway.model.ids import new_id
 from gateway.model.message import MessageState, SenderKind, SenderStatus
 from gateway.model.records import (
@@ -15,6 +16,7 @@ from gateway.model.records import (
     ApiToken,
     Balance,
     EnqueueResult,
+    EsmeDeliveryCount,
     InboundMessage,
     Lease,
     LedgerEntry,
@@ -47,6 +49,7 @@ from gateway.store.sqlite import (
     webhooks,
 )
 from gateway.store.sqlite import enqueue as enq
+from gateway.store.sqlite import esme_deliveries as esme
 from gateway.store.sqlite import queue as mq
 from gateway.store.sqlite.engine import Engine
 
@@ -354,6 +357,29 @@ class SqliteStore:
 
     async def take_metric_counts(self) -> list[MetricCount]:
         return await self._engine.write(metric_counts.take_metric_counts)
+
+    # --- receipts and replies for ESMEs ---------------------------------------------
+    async def take_deliveries(
+        self, system_id: str, *, owner: str, limit: int, now: float, lease: float
+    ) -> list[EsmeDelivery]:
+        return await self._engine.write(
+            esme.take_deliveries, system_id, owner=owner, limit=limit, now=now, lease=lease
+        )
+
+    async def delivery_done(self, id: int) -> None:  # noqa: A002 (the API's name)
+        await self._engine.write(esme.delivery_done, id, self._clock())
+
+    async def delivery_retry(self, id: int, *, at: float) -> None:  # noqa: A002
+        await self._engine.write(esme.delivery_retry, id, at)
+
+    async def release_deliveries(self, owner: str, ids: Sequence[int] = ()) -> int:
+        return await self._engine.write(esme.release_deliveries, owner, list(ids))
+
+    async def expire_deliveries(self, *, before: float) -> list[EsmeDeliveryCount]:
+        return await self._engine.write(esme.expire_deliveries, before)
+
+    async def pending_deliveries(self) -> list[EsmeDeliveryCount]:
+        return await self._engine.read(esme.pending_deliveries)
 
     async def lead(self, role: str) -> bool:
         """One daemon per SQLite store: it leads everything."""
