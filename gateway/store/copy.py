@@ -4,7 +4,8 @@ Everything goes, table by table, with its ids: accounts and their journal,
 tokens, senders, prices, phonebooks, messages with their segments in
 whatever state they are, receipts waiting for their submit answer, replies
 and the parts of replies not whole yet, the event outbox, webhooks waiting
-to be delivered, the counters left for the daemon's metrics. The copy is one
+to be delivered, the counters left for the daemon's metrics, ESME
+credentials and the receipts and replies waiting for their ESMEs. The copy is one
 PostgreSQL transaction: it lands whole or not at all. It refuses a target
 that holds any row (a copy never merges), a source that a daemon is running
 on (stop it first: its journal and its in-flight work belong to it), and a
@@ -33,6 +34,7 @@ from gateway.store.sqlite.schema import APPLICATION_ID, SCHEMA_VERSION
 # parents before children (foreign keys); every table of both schemas but smsgw_meta
 TABLES: tuple[str, ...] = (
     "accounts",
+    "esme_credentials",
     "api_tokens",
     "senders",
     "prices",
@@ -47,8 +49,17 @@ TABLES: tuple[str, ...] = (
     "outbox",
     "webhooks",
     "metric_counts",
+    "esme_deliveries",
 )
-IDENTITY_TABLES = ("api_tokens", "phonebooks", "pending_receipts", "ledger", "outbox", "webhooks")
+IDENTITY_TABLES = (
+    "api_tokens",
+    "phonebooks",
+    "pending_receipts",
+    "ledger",
+    "outbox",
+    "webhooks",
+    "esme_deliveries",
+)
 BALANCES = (
     "SELECT a.name, a.balance, coalesce(sum(l.amount), 0) FROM accounts a "
     "LEFT JOIN ledger l ON l.account = a.name GROUP BY a.name, a.balance"

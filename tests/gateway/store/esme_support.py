@@ -66,7 +66,9 @@ def from_esme(
 
 
 async def claimed(store: Store, now: float, *messages: NewMessage) -> list[Message]:
-    """Enqueue ``messages`` and claim them (worker "w")."""
+    """Enqueue ``messages`` and claim them (worker "w"); in the order given."""
     results = (await store.enqueue(list(messages))).results
-    assert all(isinstance(r, Enqueued) for r in results)
-    return await store.claim_due("w", now=now, limit=len(messages), lease_seconds=60)
+    ids = [r.message.id for r in results if isinstance(r, Enqueued)]
+    assert len(ids) == len(messages)
+    got = {m.id: m for m in await store.claim_due("w", now=now, limit=len(ids), lease_seconds=60)}
+    return [got[i] for i in ids]
