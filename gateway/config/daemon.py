@@ -62,6 +62,9 @@ class DaemonSettings:
     log_json: bool | None
     national: tuple[str, ...]
     callbacks: CallbackPolicy = field(default_factory=CallbackPolicy)  # [webhooks] allow
+    # [smpp_server] delivery_ttl: receipts and replies wait this long for an ESME;
+    # None without [smpp_server] (no delivery pump)
+    esme_delivery_ttl: float | None = None
 
 
 def _get(  # noqa: PLR0917 - a private helper called positionally throughout
@@ -132,6 +135,7 @@ KNOWN: dict[str, frozenset[str]] = {
     "log": frozenset({"level", "json"}),
     "codec": frozenset({"national"}),
     "webhooks": frozenset({"allow"}),
+    "smpp_server": frozenset({"delivery_ttl"}),
 }
 SECTIONS = frozenset({*KNOWN, "link"})
 
@@ -213,10 +217,33 @@ def daemon_settings(config: Config, *, where: Where | None = None) -> DaemonSett
         log_json=get(log, "log", "json", bool, None),
         national=tuple(national),
         callbacks=callbacks,
+        esme_delivery_ttl=_esme_delivery_ttl(raw, where) if "smpp_server" in raw else None,
     )
     if collect is None:
         where.raise_problems()
     return settings
+
+
+DELIVERY_TTL = 72 * 3600  # seconds: [smpp_server] delivery_ttl's default
+
+
+def _esme_delivery_ttl(raw: dict[str, Any], where: Where) -> float:
+    def ttl() -> float:
+        value = float(
+            _get(
+                _section(raw, "smpp_server"),
+                "delivery_ttl",
+                (int, float),
+                DELIVERY_TTL,
+                where,
+                "smpp_server",
+            )
+        )
+        if value <= 0:
+            raise where.error("smpp_server", "delivery_ttl", f"{value:g}: seconds, more than 0")
+        return value
+
+    return where.checked(ttl, float(DELIVERY_TTL))
 
 
 def _http(raw: dict[str, Any], where: Where) -> HttpSettings:

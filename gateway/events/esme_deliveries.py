@@ -79,11 +79,11 @@ def refused_delay(attempts: int, settings: PumpSettings) -> float:
 class _Bound:
     """One attached target's loop and what it has in flight."""
 
-    __slots__ = ("in_flight", "rest_until", "target", "task", "wake")
+    __slots__ = ("in_flight", "rest", "target", "task", "wake")
 
     def __init__(self, target: DeliveryTarget) -> None:
         self.target = target
-        self.rest_until = 0.0  # monotonic: after a ConnectionError, take nothing before
+        self.rest = False  # a ConnectionError came: take nothing for a poll interval
         self.wake = asyncio.Event()
         self.in_flight: dict[int, asyncio.Task[None]] = {}
         self.task: asyncio.Task[None] | None = None
@@ -205,10 +205,9 @@ class DeliveryPump:
         system_id = bound.target.system_id
         failures = 0
         while True:
-            rest = bound.rest_until - self._clock.monotonic()
-            if rest > 0:
-                await asyncio.sleep(rest)
-                continue
+            if bound.rest:
+                bound.rest = False
+                await asyncio.sleep(s.poll)
             bound.wake.clear()
             room = s.window - len(bound.in_flight)
             taken: list[EsmeDelivery] = []
@@ -260,7 +259,7 @@ class DeliveryPump:
                     error=str(exc) or type(exc).__name__,
                 )
                 # the bind is likely going: give it back and rest before taking more
-                bound.rest_until = self._clock.monotonic() + self.settings.poll
+                bound.rest = True
                 await self._store.release_deliveries(self._owner, [d.id])
             else:
                 await self._store.delivery_done(d.id)

@@ -22,6 +22,7 @@ from gateway.config.daemon import DaemonSettings
 from gateway.config.file import Config
 from gateway.dispatch.dispatcher import Dispatcher, DispatchSettings
 from gateway.dispatch.journal import AcceptJournal, journal_base
+from gateway.events.esme_deliveries import DeliveryPump, PumpSettings
 from gateway.events.mqtt_bridge import MqttBridge
 from gateway.events.publisher import EventPublisher
 from gateway.inbound.receiver import LinkEvents
@@ -55,6 +56,9 @@ class Graph:
     events: EventPublisher | None = None  # without: they are here
     mqtt: MqttBridge | None = None
     http: HttpServer | None = None
+    # with [smpp_server]: receipts and replies to bound ESMEs; the SMPP server is given
+    # it (EsmeDeliveries: attach / detach its receiver and transceiver binds)
+    esme_deliveries: DeliveryPump | None = None
 
     def wake_events(self) -> None:
         """New outbox rows: the publisher (here, or worker 0's) looks now."""
@@ -69,9 +73,13 @@ class Graph:
                 self.metrics.message_finished(account=change.account, status=change.new.value)
         if changes.changes:
             self.wake_events()
+            if self.esme_deliveries is not None:
+                self.esme_deliveries.wake()  # final states may have stored receipts
 
     async def on_inbound(self, _message: InboundMessage) -> None:
         self.wake_events()  # stored with its event by the store
+        if self.esme_deliveries is not None:
+            self.esme_deliveries.wake()  # and with its deliveries to the account's ESMEs
 
     def record_receipt(self, receipt: Receipt, done: ReceiptDone) -> None:
         self.dispatcher.record_receipt(receipt, done)  # with the dispatcher's outcomes
@@ -183,11 +191,30 @@ async def build_graph(
         clock=clock,
     )
     g.links.on_replaced = lambda router, links: g.dispatcher.replace(router=router, links=links)
+    g.esme_deliveries = build_esme_deliveries(g, settings=s, logger=logger, clock=clock)
     if s.workers:
         _build_workers(g, config=config, settings=s, logger=logger, log_level=log_level)
     else:
         _build_front_doors(g, settings=s, logger=logger, clock=clock)
     return g
+
+
+def build_esme_deliveries(
+    g: Graph, *, settings: DaemonSettings, logger: Any, clock: Clock
+) -> DeliveryPump | None:
+    """With [smpp_server]: the pump that hands stored receipts and replies to the
+    ESMEs' bound receivers (gateway.events.esme_deliveries), leasing them as this
+    daemon's worker name; None without."""
+    if settings.esme_delivery_ttl is None:
+        return None
+    return DeliveryPump(
+        store=g.store,
+        owner=settings.worker,
+        settings=PumpSettings(ttl=settings.esme_delivery_ttl),
+        metrics=g.metrics,
+        logger=logger,
+        clock=clock,
+    )
 
 
 def _build_workers(

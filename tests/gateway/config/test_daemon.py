@@ -167,3 +167,18 @@ def test_webhook_receivers_are_public_unless_allowed(tmp_path: Path) -> None:
         "gateway.toml line 4: [webhooks] allow: '10.0.0.0/40' is neither a network"
     )
     assert "must be a list" in error_of(tmp_path, '[webhooks]\nallow = "10.0.0.0/8"\n')
+
+
+def test_esme_delivery_ttl_defaults_with_smpp_server_and_is_read(tmp_path: Path) -> None:
+    assert daemon_settings(load_config(_write(tmp_path, LINK))).esme_delivery_ttl is None
+    s = daemon_settings(load_config(_write(tmp_path, "[smpp_server]\n" + LINK)))
+    assert s.esme_delivery_ttl == 72 * 3600
+    s = daemon_settings(load_config(_write(tmp_path, "[smpp_server]\ndelivery_ttl = 600\n" + LINK)))
+    assert s.esme_delivery_ttl == 600
+
+
+@pytest.mark.parametrize("value", ["0", "-5", '"3d"'])
+def test_bad_esme_delivery_ttl_names_the_key(tmp_path: Path, value: str) -> None:
+    assert "[smpp_server] delivery_ttl" in error_of(
+        tmp_path, f"[smpp_server]\ndelivery_ttl = {value}\n"
+    )

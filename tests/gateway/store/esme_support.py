@@ -9,13 +9,13 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import asyncpg
 
 from gateway.model.esme import EsmeOrigin
 from gateway.model.records import Enqueued, Message, NewMessage
 from gateway.store.base import Store
-from gateway.store.sqlite.store import SqliteStore
 from tests.gateway.store.support import new_message
 
 AddCredential = Callable[[str, str], Awaitable[None]]
@@ -23,9 +23,11 @@ AddCredential = Callable[[str, str], Awaitable[None]]
 _INSERT = "INSERT INTO esme_credentials (account, system_id) VALUES ({0}, {1})"
 
 
-def sqlite_credentials(store: SqliteStore) -> AddCredential:
+def sqlite_credentials(path: str | Path) -> AddCredential:
+    """For the SQLite store file at ``path``."""
+
     async def add(account: str, system_id: str) -> None:
-        with contextlib.closing(sqlite3.connect(store.path, timeout=10)) as conn:
+        with contextlib.closing(sqlite3.connect(path, timeout=10)) as conn:
             conn.execute(_INSERT.format("?", "?"), (account, system_id))
             conn.commit()
 

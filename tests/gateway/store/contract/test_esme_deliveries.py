@@ -38,7 +38,7 @@ _R = ReceiptState
 @pytest.fixture
 def add_credential(any_store: Store, request: pytest.FixtureRequest) -> AddCredential:
     if isinstance(any_store, SqliteStore):
-        return sqlite_credentials(any_store)
+        return sqlite_credentials(any_store.path)
     return postgres_credentials(request.getfixturevalue("postgres_url"))
 
 

@@ -61,7 +61,7 @@ async def filled_store(tmp_path: Path, clock: FakeClock) -> SqliteStore:
     await store.record_receipts(  # one that came before its submit answer: kept waiting
         [Receipt(link="op-a", smsc_id="early", state=ReceiptState.DELIVERED)], now=clock()
     )
-    await sqlite_credentials(store)("acme", "esme1")  # the reply below waits for its ESME
+    await sqlite_credentials(store.path)("acme", "esme1")  # the reply below waits for its ESME
     await store.add_inbound(
         InboundMessage(
             id="in-1",
