@@ -15,7 +15,7 @@ from gateway.model.records import Enqueued
 from gateway.store import open_store
 from tests.e2e.system import prepare_store, running_daemon, write_config
 from tests.esme_target import Target
-from tests.gateway.store.esme_support import from_esme, sqlite_credentials
+from tests.gateway.store.esme_support import add_credential, from_esme
 from tests.waiting import eventually
 
 REPLY = "Oui, merci, c'est bien reçu ! " * 8  # several parts on the SMSC's side
@@ -33,7 +33,11 @@ async def test_the_receipt_and_a_reply_reach_the_bound_esme(tmp_path: Path) -> N
             )
         )
         await prepare_store(config.store.url, config.base_dir)
-        await sqlite_credentials(tmp_path / "gw.db")("acme", "esme1")
+        store = await open_store(config.store.url, base=config.base_dir)
+        try:
+            await add_credential(store, "acme", "esme1")
+        finally:
+            await store.close()
         async with running_daemon(config) as daemon:
             pump = daemon.esme_deliveries
             assert pump is not None

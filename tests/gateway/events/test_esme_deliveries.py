@@ -18,11 +18,12 @@ from gateway.model.esme import DeliveryKind, DeliveryRefused, EsmeDelivery
 from gateway.model.outcomes import Accepted, ReceiptState
 from gateway.model.records import EsmeDeliveryCount, InboundMessage, OutcomeRecord
 from gateway.ops.metrics import Metrics
+from gateway.store.postgres.store import PostgresStore
 from gateway.store.sqlite.store import SqliteStore
 from tests.clock import FakeClock
 from tests.esme_target import Target
 from tests.gateway.store.contract.accounts import make_account
-from tests.gateway.store.esme_support import claimed, from_esme, sqlite_credentials
+from tests.gateway.store.esme_support import add_credential, claimed, from_esme
 from tests.gateway.store.support import open_sqlite
 from tests.waiting import eventually
 
@@ -244,7 +245,7 @@ async def test_a_restarted_daemon_delivers_what_was_pending_and_leased_to_it(
 async def test_replies_go_to_the_bound_credential_whole(
     store: SqliteStore, clock: FakeClock, registry: CollectorRegistry
 ) -> None:
-    await sqlite_credentials(store.path)("acme", "esme1")
+    await add_credential(store, "acme", "esme1")
     text = "a reply long enough to need several parts " * 5
     await store.add_inbound(
         InboundMessage(
@@ -264,3 +265,62 @@ async def test_replies_go_to_the_bound_credential_whole(
     [d] = target.delivered
     assert (d.kind, d.text) == (DeliveryKind.REPLY, text)
     assert sample(registry, "smsgw_esme_deliveries_total", "reply") == 1
+
+
+async def test_two_daemons_with_binds_of_one_credential_send_each_delivery_once(
+    postgres_url: str, clock: FakeClock
+) -> None:
+    one, two = [await PostgresStore.open(postgres_url, clock=clock) for _ in range(2)]
+    try:
+        await make_account(one, clock)
+        ms = await claimed(one, clock.now, *(from_esme(f"+336123{i:05d}") for i in range(30)))
+        targets = [Target(), Target()]
+        pumps = [
+            pump_on(store, clock, CollectorRegistry(), owner=owner)
+            for store, owner in ((one, "gw1"), (two, "gw2"))
+        ]
+        async with running(pumps[0]), running(pumps[1]):
+            for pump, target in zip(pumps, targets, strict=True):
+                pump.attach(target)
+            # daemon one's receipts, for binds on both daemons
+            await one.record(
+                [
+                    OutcomeRecord(
+                        message_id=m.id, index=0, link="op", outcome=Accepted(smsc_id=m.id)
+                    )
+                    for m in ms
+                ],
+                [Receipt(link="op", smsc_id=m.id, state=ReceiptState.DELIVERED) for m in ms],
+                now=clock.now,
+            )
+            await eventually(
+                lambda: sum(len(t.delivered) for t in targets) >= 30, what="30 receipts"
+            )
+            assert await one.pending_deliveries() == []
+        sent = [d.message_id or "" for t in targets for d in t.tried]
+        assert sorted(sent) == sorted(m.id for m in ms)  # each tried once, by one bind
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_a_receipt_stored_by_another_daemon_reaches_this_ones_bind(
+    postgres_url: str, clock: FakeClock, registry: CollectorRegistry
+) -> None:
+    writer, bound = [await PostgresStore.open(postgres_url, clock=clock) for _ in range(2)]
+    try:
+        await make_account(writer, clock)
+        target = Target()
+        async with running(pump_on(bound, clock, registry, settings=PumpSettings(poll=0.5))) as p:
+            p.attach(target)
+            [m] = await claimed(writer, clock.now, from_esme())
+            await writer.record(
+                [OutcomeRecord(message_id=m.id, index=0, link="op", outcome=Accepted(smsc_id="x"))],
+                [Receipt(link="op", smsc_id="x", state=ReceiptState.DELIVERED)],
+                now=clock.now,
+            )  # nothing wakes the other daemon's pump: its poll finds it
+            await eventually(lambda: len(target.delivered) == 1, timeout=5, what="the receipt")
+        assert target.delivered[0].message_id == m.id
+    finally:
+        await writer.close()
+        await bound.close()

@@ -1,48 +1,47 @@
 """ESME credentials and submitted messages for the tests of receipts and replies to ESMEs.
 
-The credentials table belongs to the SMPP server; these tests add the rows they
-need (account, system_id) with SQL, on either backend.
+Credentials are the SMPP server's (Store.create_esme_credential); where the store
+has no such operation, :func:`add_credential` writes the two columns replies read.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import asyncpg
 
 from gateway.model.esme import EsmeOrigin
 from gateway.model.records import Enqueued, Message, NewMessage
 from gateway.store.base import Store
+from gateway.store.sqlite.store import SqliteStore
 from tests.gateway.store.support import new_message
-
-AddCredential = Callable[[str, str], Awaitable[None]]
 
 _INSERT = "INSERT INTO esme_credentials (account, system_id) VALUES ({0}, {1})"
 
 
-def sqlite_credentials(path: str | Path) -> AddCredential:
-    """For the SQLite store file at ``path``."""
+async def add_credential(
+    store: Store, account: str, system_id: str, *, postgres_url: str | None = None
+) -> None:
+    """An ESME credential ``system_id`` of ``account`` (its password is no matter here).
 
-    async def add(account: str, system_id: str) -> None:
-        with contextlib.closing(sqlite3.connect(path, timeout=10)) as conn:
+    Through the store's own operation where it has one (the SMPP server's
+    ``create_esme_credential``); else the two columns read for replies, with SQL
+    (SQLite: the store's file; PostgreSQL: ``postgres_url``)."""
+    create = getattr(store, "create_esme_credential", None)
+    if create is not None:
+        await create(account, system_id)
+    elif isinstance(store, SqliteStore):
+        with contextlib.closing(sqlite3.connect(store.path, timeout=10)) as conn:
             conn.execute(_INSERT.format("?", "?"), (account, system_id))
             conn.commit()
-
-    return add
-
-
-def postgres_credentials(url: str) -> AddCredential:
-    async def add(account: str, system_id: str) -> None:
-        conn = await asyncpg.connect(url)
+    else:
+        assert postgres_url is not None
+        pg = await asyncpg.connect(postgres_url)
         try:
-            await conn.execute(_INSERT.format("$1", "$2"), account, system_id)
+            await pg.execute(_INSERT.format("$1", "$2"), account, system_id)
         finally:
-            await conn.close()
-
-    return add
+            await pg.close()
 
 
 def from_esme(

@@ -4,6 +4,7 @@ as the ESME asked; taken under a lease, settled, retried, expired (every backend
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -21,25 +22,26 @@ from gateway.model.records import EsmeDeliveryCount, InboundMessage, Message, Ou
 from gateway.store.base import Store
 from gateway.store.sqlite.store import SqliteStore
 from tests.clock import FakeClock
+from tests.gateway.store import esme_support
 from tests.gateway.store.contract.accounts import make_account
-from tests.gateway.store.esme_support import (
-    AddCredential,
-    claimed,
-    from_esme,
-    postgres_credentials,
-    sqlite_credentials,
-)
+from tests.gateway.store.esme_support import claimed, from_esme
 from tests.gateway.store.replies import LONG_GSM, parts_of
 from tests.gateway.store.support import new_message
 
 _R = ReceiptState
 
 
+AddCredential = Callable[[str, str], Awaitable[None]]
+
+
 @pytest.fixture
 def add_credential(any_store: Store, request: pytest.FixtureRequest) -> AddCredential:
-    if isinstance(any_store, SqliteStore):
-        return sqlite_credentials(any_store.path)
-    return postgres_credentials(request.getfixturevalue("postgres_url"))
+    url = None if isinstance(any_store, SqliteStore) else request.getfixturevalue("postgres_url")
+
+    async def add(account: str, system_id: str) -> None:
+        await esme_support.add_credential(any_store, account, system_id, postgres_url=url)
+
+    return add
 
 
 def _accepted(m: Message, smsc_id: str, index: int = 0) -> OutcomeRecord:
