@@ -15,9 +15,10 @@ loop per bound target:
 - ESME_ROK: done (:meth:`Store.delivery_done`); an error status
   (:class:`~gateway.model.esme.DeliveryRefused`): tried again after a back-off
   doubling from :attr:`PumpSettings.retry_min` to :attr:`PumpSettings.retry_max`;
-  a bind that ended or an answer that did not come (ConnectionError): given
-  back at once for any bind (:meth:`Store.release_deliveries`), and the target
-  rests :attr:`PumpSettings.poll` before it takes more;
+  a bind that ended or an answer that did not come (ConnectionError; any
+  other failure of the target alike): given back at once for any bind
+  (:meth:`Store.release_deliveries`), and the target rests
+  :attr:`PumpSettings.poll` before it takes more;
 - it looks again when one of its deliveries settles, when :meth:`wake` says
   this daemon stored new ones, and every :attr:`PumpSettings.poll` seconds
   anyway (what other daemons stored for a bind of this one).
@@ -41,7 +42,7 @@ from gateway.model.errors import StoreError
 from gateway.model.esme import DeliveryRefused, DeliveryTarget, EsmeDelivery
 from gateway.model.records import EsmeDeliveryCount
 from gateway.ops.metrics import Metrics
-from gateway.ops.retrying import keep_going
+from gateway.ops.retrying import Outage, keep_going
 
 __all__ = ["DeliveryPump", "DeliveryStore", "PumpSettings", "refused_delay"]
 
@@ -203,7 +204,7 @@ class DeliveryPump:
     async def _serve(self, bound: _Bound) -> None:
         s = self.settings
         system_id = bound.target.system_id
-        failures = 0
+        outage = Outage("esme_deliveries", self._log.bind(system_id=system_id))
         while True:
             if bound.rest:
                 bound.rest = False
@@ -216,15 +217,10 @@ class DeliveryPump:
                     taken = await self._store.take_deliveries(
                         system_id, owner=self._owner, limit=room, now=self._clock(), lease=s.lease
                     )
-                except StoreError as exc:
-                    failures += 1
-                    if failures == 1:
-                        self._log.warning(
-                            "esme_deliveries_paused", system_id=system_id, error=str(exc)
-                        )
-                    await asyncio.sleep(min(s.poll * failures, s.retry_max))
+                except StoreError as exc:  # paused, not ended: the store comes back
+                    await asyncio.sleep(outage.failed(exc))
                     continue
-                failures = 0
+                outage.worked()
             for d in taken:
                 task = asyncio.get_running_loop().create_task(self._deliver(bound, d))
                 bound.in_flight[d.id] = task
@@ -250,8 +246,9 @@ class DeliveryPump:
                     retry_in=delay,
                 )
                 await self._store.delivery_retry(d.id, at=self._clock() + delay)
-            except ConnectionError as exc:
-                self._log.info(
+            except Exception as exc:  # noqa: BLE001 (ConnectionError; anything else alike)
+                say = self._log.info if isinstance(exc, ConnectionError) else self._log.warning
+                say(
                     "esme_delivery_interrupted",
                     system_id=d.system_id,
                     kind=kind,

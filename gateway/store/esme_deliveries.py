@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 from gateway.model.esme import DeliveryKind, EsmeDelivery, EsmeOrigin
-from gateway.model.message import MessageState
+from gateway.model.message import FINAL_MESSAGE_STATES, MessageState
 from gateway.model.outcomes import ReceiptState
 from gateway.model.records import InboundMessage, NewMessage
 
@@ -47,6 +47,10 @@ FINAL_TO_RECEIPT: dict[str, ReceiptState] = {
     MessageState.CANCELLED.value: ReceiptState.DELETED,
     MessageState.FAILED.value: ReceiptState.UNDELIVERABLE,
 }
+
+if set(FINAL_TO_RECEIPT) != {s.value for s in FINAL_MESSAGE_STATES}:
+    msg = "FINAL_TO_RECEIPT must name every final message state"
+    raise RuntimeError(msg)
 
 _MAX_ERROR = 999  # the err: field has three digits
 

@@ -153,11 +153,12 @@ async def test_a_delivery_stored_while_bound_goes_out_when_the_pump_is_woken(
     assert target.delivered[0].message_id == mid
 
 
+@pytest.mark.parametrize("failure", [ConnectionError("bind closed"), RuntimeError("a bug")])
 async def test_a_lost_bind_gives_its_delivery_back_for_another_bind(
-    store: SqliteStore, clock: FakeClock, registry: CollectorRegistry
+    store: SqliteStore, clock: FakeClock, registry: CollectorRegistry, failure: Exception
 ) -> None:
     [mid] = await delivered_receipts(store, clock, 1)
-    gone = Target(answers=[ConnectionError("bind closed")])
+    gone = Target(answers=[failure])
     other = Target()
     async with running(pump_on(store, clock, registry)) as pump:
         pump.attach(gone)

@@ -73,3 +73,28 @@ async def claimed(store: Store, now: float, *messages: NewMessage) -> list[Messa
     assert len(ids) == len(messages)
     got = {m.id: m for m in await store.claim_due("w", now=now, limit=len(ids), lease_seconds=60)}
     return [got[i] for i in ids]
+
+
+async def refuse_deliveries(store: Store, *, postgres_url: str | None = None) -> None:
+    """From now on, every row written to esme_deliveries fails its transaction."""
+    if isinstance(store, SqliteStore):
+        with contextlib.closing(sqlite3.connect(store.path, timeout=10)) as conn:
+            conn.execute(
+                "CREATE TRIGGER refuse_deliveries BEFORE INSERT ON esme_deliveries "
+                "BEGIN SELECT RAISE(ABORT, 'deliveries refused'); END"
+            )
+            conn.commit()
+        return
+    assert postgres_url is not None
+    pg = await asyncpg.connect(postgres_url)
+    try:
+        await pg.execute(
+            "CREATE FUNCTION refuse_deliveries() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'deliveries refused'; END $$"
+        )
+        await pg.execute(
+            "CREATE TRIGGER refuse_deliveries BEFORE INSERT ON esme_deliveries "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_deliveries()"
+        )
+    finally:
+        await pg.close()

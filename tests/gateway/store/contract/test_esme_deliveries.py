@@ -89,6 +89,23 @@ async def test_a_final_state_stores_the_receipt_the_esme_asked_for(
     ]
 
 
+async def test_the_receipt_and_the_final_state_are_one_transaction(
+    any_store: Store, clock: FakeClock, request: pytest.FixtureRequest
+) -> None:
+    await make_account(any_store, clock)
+    ms = await claimed(any_store, clock.now, from_esme("+33611111111"), new_message("+33622222222"))
+    await any_store.record_outcomes(
+        [_accepted(m, f"s{i}") for i, m in enumerate(ms)], now=clock.now
+    )
+    url = None if isinstance(any_store, SqliteStore) else request.getfixturevalue("postgres_url")
+    await esme_support.refuse_deliveries(any_store, postgres_url=url)
+    with pytest.raises(Exception, match="deliveries refused"):
+        await any_store.record_receipts([_receipt("s0"), _receipt("s1")], now=clock.now)
+    # the receipt could not be stored: neither could the final states of the round
+    states = [(await any_store.get_message(m.id)).message.state for m in ms]
+    assert states == [MessageState.SUBMITTED, MessageState.SUBMITTED]
+
+
 async def test_a_receipt_recorded_twice_stores_one_delivery(
     any_store: Store, clock: FakeClock
 ) -> None:
