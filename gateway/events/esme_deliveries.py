@@ -69,7 +69,7 @@ class PumpSettings:
     lease: float = 120.0  # seconds a taken delivery is this daemon's (back to all after)
     retry_min: float = 5.0  # seconds after the first refusal, doubling
     retry_max: float = 600.0  # seconds: the longest wait between two attempts
-    sweep: float = 60.0  # seconds between expiry sweeps (and pending gauge refreshes)
+    sweep: float = 15.0  # seconds between expiry sweeps and pending gauge refreshes
 
 
 def refused_delay(attempts: int, settings: PumpSettings) -> float:
