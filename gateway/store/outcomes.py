@@ -24,7 +24,9 @@ acceptance was kept by the backend; the acceptance takes it
 (:meth:`BatchSource.take_kept`). Every state change that upstream sees
 (:data:`REPORTED_STATES`: not ``dispatching`` nor a retry's way back to
 ``queued``) adds its status event. A message ending in a refunded state gets
-back what its never-accepted segments cost, once.
+back what its never-accepted segments cost, once. A message an ESME submitted
+(``MessageRow.esme``) adds, with its final state or an ``enroute`` receipt,
+the receipt its ``registered_delivery`` asked for (gateway.store.esme_deliveries).
 """
 
 from __future__ import annotations
