@@ -15,6 +15,7 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.accounting.ledger import DEFAULT_MIN_TOPUP
 from gateway.config.file import Config, Where
 from gateway.dispatch.router import Route
 from gateway.events.callbacks import CallbackPolicy
@@ -22,6 +23,7 @@ from gateway.events.mqtt_bridge import MqttSettings
 from gateway.ingress.http_limits import HttpLimits
 from gateway.model.errors import ConfigError
 from gateway.model.secrets import Secret
+from gateway.store.stoplist import DEFAULT_STOP_WORDS
 
 DRIVERS = ("smpp", "modem")
 MAX_WORKERS = 64
@@ -62,6 +64,8 @@ class DaemonSettings:
     log_json: bool | None
     national: tuple[str, ...]
     callbacks: CallbackPolicy = field(default_factory=CallbackPolicy)  # [webhooks] allow
+    min_pack: int = DEFAULT_MIN_TOPUP  # [ledger] min_topup: the smallest credit order
+    stop_words: frozenset[str] = DEFAULT_STOP_WORDS  # [stoplist] keywords
     # [smpp_server] delivery_ttl: receipts and replies wait this long for an ESME;
     # None without [smpp_server] (no delivery pump)
     esme_delivery_ttl: float | None = None
@@ -109,6 +113,7 @@ def _listen(value: str, where: Where) -> tuple[str, int]:
 KNOWN: dict[str, frozenset[str]] = {
     "store": frozenset({"url", "synchronous", "password"}),
     "ledger": frozenset({"min_topup"}),
+    "stoplist": frozenset({"keywords"}),
     "http": frozenset(
         {
             "listen",
@@ -217,6 +222,8 @@ def daemon_settings(config: Config, *, where: Where | None = None) -> DaemonSett
         log_json=get(log, "log", "json", bool, None),
         national=tuple(national),
         callbacks=callbacks,
+        min_pack=config.ledger.min_topup,
+        stop_words=config.stoplist.words,
         esme_delivery_ttl=_esme_delivery_ttl(raw, where) if "smpp_server" in raw else None,
     )
     if collect is None:

@@ -1,9 +1,10 @@
 """The configuration file (TOML, README: Configuration): ``load_config(path) -> Config``.
 
-This module reads what the store and the ledger need (``[store]``,
-``[ledger]``) and keeps every other table as raw data (``Config.raw``) for the
-parts that read their own (``[http]``, ``[mqtt]``, ``[[link]]``...). Errors
-name the file and the key: ``gateway.toml: [store] url: must be a string``.
+This module reads what the store, the ledger and the stoplist need
+(``[store]``, ``[ledger]``, ``[stoplist]``) and keeps every other table as
+raw data (``Config.raw``) for the parts that read their own (``[http]``,
+``[mqtt]``, ``[[link]]``...). Errors name the file and the key:
+``gateway.toml: [store] url: must be a string``.
 
 A relative SQLite path (``sqlite:var/gateway.db``) is relative to the
 directory of the configuration file, so the same file works from any
@@ -25,6 +26,7 @@ from gateway.model.secrets import Secret
 from gateway.store import sqlite_path
 from gateway.store.postgres.connect import SCHEMES, Target
 from gateway.store.sqlite.connect import SYNCHRONOUS
+from gateway.store.stoplist import DEFAULT_STOP_KEYWORDS, stop_words
 
 T = TypeVar("T")
 
@@ -48,10 +50,21 @@ class LedgerConfig:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class StoplistConfig:
+    keywords: tuple[str, ...] = DEFAULT_STOP_KEYWORDS  # replies that stop their source
+
+    @property
+    def words(self) -> frozenset[str]:
+        """As gateway.store.stoplist.is_stop compares them."""
+        return stop_words(self.keywords)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     path: Path
     store: StoreConfig
     ledger: LedgerConfig
+    stoplist: StoplistConfig = field(default_factory=StoplistConfig)
     raw: dict[str, Any] = field(default_factory=dict)  # the whole file, for other sections
 
     @property
@@ -220,6 +233,21 @@ def _ledger(doc: dict[str, Any], where: Where) -> LedgerConfig:
     return LedgerConfig(min_topup=where.checked(min_topup, DEFAULT_MIN_TOPUP))
 
 
+def _stoplist(doc: dict[str, Any], where: Where) -> StoplistConfig:
+    table = _table(doc, "stoplist", where)
+
+    def keywords() -> tuple[str, ...]:
+        value = table.get("keywords", list(DEFAULT_STOP_KEYWORDS))
+        if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+            raise where.error("stoplist", "keywords", "must be a list of strings")
+        words = tuple(k.strip() for k in value)
+        if any(not k or len(k) > 160 for k in words):
+            raise where.error("stoplist", "keywords", "each keyword: 1 to 160 characters")
+        return words
+
+    return StoplistConfig(keywords=where.checked(keywords, DEFAULT_STOP_KEYWORDS))
+
+
 def parse_config(text: str, *, path: Path, where: Where | None = None) -> Config:
     """The configuration in ``text``; every problem of [store] and [ledger] is raised
     together (:class:`ConfigErrors`), or, with ``where``, kept there and the default
@@ -230,7 +258,13 @@ def parse_config(text: str, *, path: Path, where: Where | None = None) -> Config
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path.name}: not valid TOML: {exc}") from None
-    config = Config(path=path, store=_store(doc, where), ledger=_ledger(doc, where), raw=doc)
+    config = Config(
+        path=path,
+        store=_store(doc, where),
+        ledger=_ledger(doc, where),
+        stoplist=_stoplist(doc, where),
+        raw=doc,
+    )
     if collect is None:
         where.raise_problems()
     return config

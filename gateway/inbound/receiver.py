@@ -12,7 +12,10 @@ concatenated one are held in the store (``Store.add_inbound_part``: any order,
 duplicates, the parts of one reply on any daemon's binds), which stores the
 reply when its last part comes, and :meth:`LinkEvents.run_expiry` releases
 those whose parts stopped coming (gateway.store.reassembly). Nothing is held
-in memory: a daemon that dies loses no part it acknowledged.
+in memory: a daemon that dies loses no part it acknowledged. A reply that is
+a stop keyword (``[stoplist] keywords``: gateway.store.stoplist) puts its
+source on the owning account's stoplist in the reply's own transaction (a
+long reply, of several parts, just after it is stored).
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ from typing import Any
 from gateway.link.interface import InboundPart, Receipt, ReceiptDone
 from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.ids import new_id
+from gateway.model.orders import StopSource
 from gateway.model.records import InboundMessage, ReassembledReply
 from gateway.ops.metrics import Metrics
 from gateway.ops.retrying import keep_going
 from gateway.store.base import Store
 from gateway.store.reassembly import assemble
+from gateway.store.stoplist import DEFAULT_STOP_WORDS, stops
 
 OWNER_TTL = 60.0  # seconds a destination's owning account is remembered
 EXPIRY_INTERVAL = 1.0  # seconds between sweeps of the parts whose reply stopped coming
@@ -48,8 +53,10 @@ class LinkEvents:
         reassembly_timeout: float = 300.0,
         clock: Clock = SYSTEM_CLOCK,
         metrics: Metrics | None = None,
+        stop_words: frozenset[str] = DEFAULT_STOP_WORDS,
     ) -> None:
         self._store = store
+        self._stop_words = stop_words  # replies that stop their source (gateway.store.stoplist)
         self._on_inbound = on_inbound
         self._log = logger.bind(component="link_events")
         self._clock = clock
@@ -75,10 +82,16 @@ class LinkEvents:
         reply: ReassembledReply | None
         if concat is None or concat.total <= 1:
             reply = assemble([part], total=1, message_id=new_id(now), account=account)
-            await self._store.add_inbound(reply.message)
+            stop = stops(reply.message, self._stop_words)
+            await self._store.add_inbound(reply.message, stop=stop)  # one transaction
         else:
             reply = await self._store.add_inbound_part(part, account=account, now=now)
+            stop = reply is not None and stops(reply.message, self._stop_words)
+            if reply is not None and stop and account is not None:  # a long one: rare
+                await self._store.add_stop(account, reply.message.source, source=StopSource.REPLY)
         if reply is not None:
+            if stop:
+                self._log.info("number_stopped", account=account, number=reply.message.source)
             await self._stored(reply)
 
     async def expire(self) -> int:

@@ -5,7 +5,8 @@ sender uses its client), body size limits enforced while streaming, and no
 ASGI layer between the socket and the handler.
 
 :func:`build_app` wires the routes: the /v1 handlers
-(gateway.ingress.http_api), the operators' pages (gateway.ingress.http_operations),
+(gateway.ingress.http_api; orders and the stoplist in http_orders), the
+operators' pages (gateway.ingress.http_operations),
 every error answered by one middleware (gateway.ingress.http_errors);
 :class:`HttpServer` runs it within the connection limits of
 gateway.ingress.http_limits.
@@ -20,6 +21,8 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from gateway.accounting.ledger import DEFAULT_MIN_TOPUP
+from gateway.accounting.orders import Orders
 from gateway.ingress.http_api import MessagesApi
 from gateway.ingress.http_errors import error_middleware
 from gateway.ingress.http_limits import (
@@ -36,6 +39,7 @@ from gateway.ingress.http_operations import (
     OperationsPages,
     Readiness,
 )
+from gateway.ingress.http_orders import OrdersApi
 from gateway.ingress.http_schema import DEFAULT_MAX_BYTES
 from gateway.ingress.pipeline import SendService
 from gateway.link.interface import LinkHealth
@@ -59,6 +63,7 @@ def build_app(
     operations: Operations | None = None,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
     daemon: str | None = None,
+    min_pack: int = DEFAULT_MIN_TOPUP,
 ) -> web.Application:
     """The API application.
 
@@ -74,6 +79,7 @@ def build_app(
     ``send_service`` hands new messages to the dispatcher); ``readiness``
     answers /readyz and is given ``readiness_timeout`` seconds. A request body
     must arrive within ``body_timeout`` seconds of its headers (408 after).
+    ``min_pack``: the smallest credit order (``[ledger] min_topup``).
     """
     if operations is None:
         operations = LocalOperations(registry or CollectorRegistry(), links)
@@ -83,6 +89,12 @@ def build_app(
         logger=logger,
         max_body=max_body,
         metrics=metrics,
+        body_timeout=body_timeout,
+    )
+    orders = OrdersApi(
+        store=store,
+        orders=Orders(store=store, min_pack=min_pack, log=logger),
+        authenticate=api.account,
         body_timeout=body_timeout,
     )
     pages = OperationsPages(
@@ -99,6 +111,9 @@ def build_app(
     app.router.add_post("/v1/messages/{id}/cancel", api.cancel)
     app.router.add_get("/v1/balance", api.balance, allow_head=False)
     app.router.add_get("/v1/inbound", api.inbound, allow_head=False)
+    app.router.add_post("/v1/orders", orders.create)
+    app.router.add_get("/v1/orders", orders.list, allow_head=False)
+    app.router.add_get("/v1/stoplist", orders.stoplist, allow_head=False)
     app.router.add_get("/metrics", pages.metrics_page)
     app.router.add_get("/healthz", pages.healthz)
     app.router.add_get("/readyz", pages.readyz)

@@ -8,11 +8,12 @@ daemon's dispatcher (``lease``) and handed to it (``on_stored``) as soon as
 each batch is committed: no claim, no poll between ingest and sending.
 Request-wide problems (unknown account, sender not approved, an empty or
 blank text, text too long, bad priority...) raise a
-:class:`~gateway.model.errors.UserError`; per-recipient problems (no price,
-insufficient credit, monthly cap) refuse that recipient only and are listed
-in the result. Messages are stored in batches of
-``batch_size``: each message's debit and insert are atomic, a batch is one
-transaction, and only committed messages are returned.
+:class:`~gateway.model.errors.UserError`; per-recipient problems (on the
+account's stoplist, no price, insufficient credit, monthly cap) refuse that
+recipient only and are listed in the result; a stopped one is not charged.
+Messages are stored in batches of ``batch_size``: each message's debit and
+insert are atomic, a batch is one transaction, and only committed messages
+are returned.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from gateway.model.isotime import iso_utc
 from gateway.model.message import MessageClass, SenderStatus
 from gateway.model.records import Enqueued, Lease, Message, NewMessage, Refused, Sender
 from gateway.store.base import Store
+from gateway.store.stoplist import stopped
 
 _E164 = re.compile(r"^\+[1-9]\d{5,14}$")
 MAX_PRIORITY = 3
@@ -249,7 +251,13 @@ class SendService:
         digest = body_hash(request) if request.client_ref is not None else None
         refused: list[Refused] = []
         batch: list[NewMessage] = []
-        for number in dict.fromkeys(request.recipients):
+        numbers = list(dict.fromkeys(request.recipients))
+        # one read for the whole request, never cached: a STOP applies to the next send
+        on_stoplist = await self._store.stopped_numbers(request.account, numbers)
+        for number in numbers:
+            if number in on_stoplist:
+                refused.append(Refused(destination=number, error=stopped(request.account, number)))
+                continue
             try:
                 price = prices.price(number)
             except UserError as exc:

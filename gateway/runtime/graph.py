@@ -174,6 +174,7 @@ async def build_graph(
         logger=logger,
         metrics=metrics,
         clock=clock,
+        stop_words=s.stop_words,
     )
     g.links = LinkSet(s.links, handler=g.link_events, stopping=stopping, logger=logger, clock=clock)
     g.dispatcher = Dispatcher(
@@ -273,6 +274,7 @@ def _build_front_doors(g: Graph, *, settings: DaemonSettings, logger: Any, clock
             max_body=s.http.max_body,
             body_timeout=s.http.limits.body_timeout,
             daemon=s.worker,
+            min_pack=s.min_pack,
         )
         g.http = HttpServer(app, logger=logger, limits=s.http.limits)
 

@@ -141,6 +141,7 @@ def _build(
             operations=daemon,
             body_timeout=settings.http.limits.body_timeout,
             daemon=settings.worker,
+            min_pack=settings.min_pack,
         )
         parts.http = HttpServer(app, logger=log, limits=settings.http.limits)
     return parts

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from gateway.link.interface import InboundPart, Receipt
 from gateway.model.esme import EsmeDelivery
 from gateway.model.message import MessageState, SenderKind, SenderStatus
+from gateway.model.orders import Order, OrderPayment, OrderStatus, StopEntry, StopSource
 from gateway.model.records import (
     Account,
     ApiToken,
@@ -211,7 +212,11 @@ class Store(Protocol):
         ...
 
     # --- inbound -----------------------------------------------------------------
-    async def add_inbound(self, message: InboundMessage) -> None: ...
+    async def add_inbound(self, message: InboundMessage, *, stop: bool = False) -> None:
+        """Store a reply; ``stop`` (its text is a stop keyword: gateway.store.stoplist)
+        also puts its source on its account's stoplist, in the same transaction."""
+        ...
+
     async def add_inbound_part(
         self, part: InboundPart, *, account: str | None, now: float
     ) -> ReassembledReply | None:
@@ -236,6 +241,47 @@ class Store(Protocol):
     async def list_inbound(
         self, *, account: str | None = None, limit: int = 100
     ) -> list[InboundMessage]: ...
+
+    # --- credit orders (rules: gateway.accounting.orders) --------------------------
+    async def create_order(self, account: str, amount: int) -> Order:
+        """A pending order of ``credits`` (the minimum pack is the caller's rule)."""
+        ...
+
+    async def get_order(self, order_id: int) -> Order: ...
+    async def list_orders(
+        self,
+        *,
+        account: str | None = None,
+        status: OrderStatus | None = None,
+        limit: int = 100,
+    ) -> list[Order]:
+        """Newest first."""
+        ...
+
+    async def pay_order(self, order_id: int, *, payment_ref: str | None = None) -> OrderPayment:
+        """Mark a pending order paid and credit its account, in one transaction; an order
+        paid already changes nothing (``duplicate``), however many calls come at once."""
+        ...
+
+    async def cancel_order(self, order_id: int) -> Order:
+        """Cancel a pending order (OrderConflict when paid or cancelled already)."""
+        ...
+
+    # --- the stoplist (rules: gateway.store.stoplist) -------------------------------
+    async def add_stop(
+        self, account: str, number: str, *, source: StopSource = StopSource.OPERATOR
+    ) -> tuple[StopEntry, bool]:
+        """Put ``number`` on the account's stoplist: the entry, and whether it is new."""
+        ...
+
+    async def remove_stop(self, account: str, number: str) -> StopEntry:
+        """Take ``number`` off the account's stoplist (NotFound when it is not on it)."""
+        ...
+
+    async def list_stops(self, account: str) -> list[StopEntry]: ...
+    async def stopped_numbers(self, account: str, numbers: Sequence[str]) -> set[str]:
+        """Which of ``numbers`` are on the account's stoplist (one read)."""
+        ...
 
     # --- event outbox (written in the transaction of the change they report) -------
     async def add_event(self, *, account: str, kind: str, payload: Mapping[str, Any]) -> int:

@@ -4,8 +4,9 @@ Everything goes, table by table, with its ids: accounts and their journal,
 tokens, senders, prices, phonebooks, messages with their segments in
 whatever state they are, receipts waiting for their submit answer, replies
 and the parts of replies not whole yet, the event outbox, webhooks waiting
-to be delivered, the counters left for the daemon's metrics, ESME
-credentials and the receipts and replies waiting for their ESMEs. The copy is one
+to be delivered, the counters left for the daemon's metrics, credit orders and
+stoplists, ESME credentials and the receipts and replies waiting for their
+ESMEs. The copy is one
 PostgreSQL transaction: it lands whole or not at all. It refuses a target
 that holds any row (a copy never merges), a source that a daemon is running
 on (stop it first: its journal and its in-flight work belong to it), and a
@@ -50,6 +51,8 @@ TABLES: tuple[str, ...] = (
     "webhooks",
     "metric_counts",
     "esme_deliveries",
+    "orders",
+    "stoplist",
 )
 IDENTITY_TABLES = (
     "api_tokens",
@@ -59,6 +62,7 @@ IDENTITY_TABLES = (
     "outbox",
     "webhooks",
     "esme_deliveries",
+    "orders",
 )
 BALANCES = (
     "SELECT a.name, a.balance, coalesce(sum(l.amount), 0) FROM accounts a "

@@ -34,6 +34,7 @@ from gateway.model.errors import StoreUnavailable
 from gateway.model.esme import EsmeDelivery
 from gateway.model.ids import new_id
 from gateway.model.message import MessageState, SenderKind, SenderStatus
+from gateway.model.orders import Order, OrderPayment, OrderStatus, StopEntry, StopSource
 from gateway.model.records import (
     Account,
     ApiToken,
@@ -63,7 +64,17 @@ from gateway.model.records import (
 )
 from gateway.model.secrets import Secret
 from gateway.store.base import KEEP, Keep
-from gateway.store.postgres import admin, dispatch, events, inbound, ledger, senders, webhooks
+from gateway.store.postgres import (
+    admin,
+    dispatch,
+    events,
+    inbound,
+    ledger,
+    orders,
+    senders,
+    stoplist,
+    webhooks,
+)
 from gateway.store.postgres import enqueue as enq
 from gateway.store.postgres import esme_deliveries as esme
 from gateway.store.postgres import queue as mq
@@ -393,9 +404,10 @@ class PostgresStore:
             return await dispatch.record(conn, outcomes, receipts, now, outbox=self.mqtt_outbox)
 
     # --- inbound, the event outbox, webhooks (events.py, webhooks.py) -------------
-    async def add_inbound(self, message: InboundMessage) -> None:
+    async def add_inbound(self, message: InboundMessage, *, stop: bool = False) -> None:
+        add = stoplist.add_stopping_reply if stop else events.add_inbound
         async with self._write() as conn:
-            await events.add_inbound(conn, message, outbox=self.mqtt_outbox)
+            await add(conn, message, outbox=self.mqtt_outbox)
 
     async def add_inbound_part(
         self, part: InboundPart, *, account: str | None, now: float
@@ -499,6 +511,53 @@ class PostgresStore:
     async def pending_deliveries(self) -> list[EsmeDeliveryCount]:
         async with self._read() as conn:
             return await esme.pending_deliveries(conn)
+
+    # --- credit orders and the stoplist (orders.py, stoplist.py) -------------------
+    async def create_order(self, account: str, amount: int) -> Order:
+        async with self._write() as conn:
+            return await orders.create_order(conn, account, amount, self._clock())
+
+    async def get_order(self, order_id: int) -> Order:
+        async with self._read() as conn:
+            return await orders.get_order(conn, order_id)
+
+    async def list_orders(
+        self,
+        *,
+        account: str | None = None,
+        status: OrderStatus | None = None,
+        limit: int = 100,
+    ) -> list[Order]:
+        async with self._read() as conn:
+            return await orders.list_orders(conn, account, status, limit)
+
+    async def pay_order(self, order_id: int, *, payment_ref: str | None = None) -> OrderPayment:
+        async with self._write() as conn:
+            return await orders.pay_order(conn, order_id, payment_ref, self._clock())
+
+    async def cancel_order(self, order_id: int) -> Order:
+        async with self._write() as conn:
+            return await orders.cancel_order(conn, order_id, self._clock())
+
+    async def add_stop(
+        self, account: str, number: str, *, source: StopSource = StopSource.OPERATOR
+    ) -> tuple[StopEntry, bool]:
+        async with self._write() as conn:
+            return await stoplist.add_stop(conn, account, number, source, self._clock())
+
+    async def remove_stop(self, account: str, number: str) -> StopEntry:
+        async with self._write() as conn:
+            return await stoplist.remove_stop(conn, account, number)
+
+    async def list_stops(self, account: str) -> list[StopEntry]:
+        async with self._read() as conn:
+            return await stoplist.list_stops(conn, account)
+
+    async def stopped_numbers(self, account: str, numbers: Sequence[str]) -> set[str]:
+        if not numbers:
+            return set()
+        async with self._read() as conn:
+            return await stoplist.stopped_numbers(conn, account, numbers)
 
     # --- the pool -------------------------------------------------------------------
 

@@ -282,6 +282,31 @@ def _one_owner_per_number(conn: sqlite3.Connection) -> None:
     )
 
 
+_ORDERS = """
+CREATE TABLE orders (
+    id          INTEGER PRIMARY KEY,
+    account     TEXT NOT NULL REFERENCES accounts(name),
+    credits     INTEGER NOT NULL CHECK (credits > 0),
+    status      TEXT NOT NULL CHECK (status IN ('pending', 'paid', 'cancelled')),
+    payment_ref TEXT,                              -- the operator's, when paid
+    created_at  REAL NOT NULL,
+    updated_at  REAL NOT NULL
+);
+CREATE INDEX orders_account ON orders(account, id);
+CREATE INDEX orders_status ON orders(status, id);
+"""
+
+_STOPLIST = """
+CREATE TABLE stoplist (
+    account    TEXT NOT NULL REFERENCES accounts(name),
+    number     TEXT NOT NULL,                      -- E.164
+    source     TEXT NOT NULL,                      -- 'reply' (a stop keyword) | 'operator'
+    created_at REAL NOT NULL,
+    PRIMARY KEY (account, number)
+) WITHOUT ROWID;
+"""
+
+
 # the SMPP server's way back to the ESMEs (gateway.store.esme_deliveries): where a
 # message came from, and the receipts and replies waiting for a credential's
 # bound receivers. esme_credentials is the SMPP server's table; only the two
@@ -328,7 +353,17 @@ CREATE INDEX esme_deliveries_created ON esme_deliveries(created_at);
 # MIGRATIONS[n - 1] takes the schema from version n - 1 to n; BEFORE[n] runs
 # first and AFTER[n] then, what SQL alone cannot do (secrets from the OS's
 # random source, choices row by row).
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _ESME_DELIVERIES)
+MIGRATIONS: tuple[str, ...] = (
+    _V1,
+    _V2,
+    _V3,
+    _V4,
+    _V5,
+    _V6,
+    _ORDERS,
+    _STOPLIST,
+    _ESME_DELIVERIES,
+)
 BEFORE: dict[int, Callable[[sqlite3.Connection], None]] = {4: _one_owner_per_number}
 AFTER: dict[int, Callable[[sqlite3.Connection], None]] = {
     2: _fill_webhook_secrets,

@@ -11,6 +11,7 @@ from gateway.model.clock import Clock
 from gateway.model.esme import EsmeDelivery
 from gateway.model.ids import new_id
 from gateway.model.message import MessageState, SenderKind, SenderStatus
+from gateway.model.orders import Order, OrderPayment, OrderStatus, StopEntry, StopSource
 from gateway.model.records import (
     Account,
     ApiToken,
@@ -46,6 +47,8 @@ from gateway.store.sqlite import (
     inbound,
     ledger,
     metric_counts,
+    orders,
+    stoplist,
     webhooks,
 )
 from gateway.store.sqlite import enqueue as enq
@@ -270,8 +273,9 @@ class SqliteStore:
         )
 
     # --- inbound -----------------------------------------------------------------
-    async def add_inbound(self, message: InboundMessage) -> None:
-        await self._engine.write(events.add_inbound, message, outbox=self.mqtt_outbox)
+    async def add_inbound(self, message: InboundMessage, *, stop: bool = False) -> None:
+        add = stoplist.add_stopping_reply if stop else events.add_inbound
+        await self._engine.write(add, message, outbox=self.mqtt_outbox)
 
     async def list_inbound(
         self, *, account: str | None = None, limit: int = 100
@@ -294,6 +298,44 @@ class SqliteStore:
         return await self._engine.write(
             inbound.expire_inbound_parts, keys, before, now, outbox=self.mqtt_outbox
         )
+
+    # --- credit orders and the stoplist (orders.py, stoplist.py) -------------------
+    async def create_order(self, account: str, amount: int) -> Order:
+        return await self._engine.write(orders.create_order, account, amount, self._clock())
+
+    async def get_order(self, order_id: int) -> Order:
+        return await self._engine.read(orders.get_order, order_id)
+
+    async def list_orders(
+        self,
+        *,
+        account: str | None = None,
+        status: OrderStatus | None = None,
+        limit: int = 100,
+    ) -> list[Order]:
+        return await self._engine.read(orders.list_orders, account, status, limit)
+
+    async def pay_order(self, order_id: int, *, payment_ref: str | None = None) -> OrderPayment:
+        return await self._engine.write(orders.pay_order, order_id, payment_ref, self._clock())
+
+    async def cancel_order(self, order_id: int) -> Order:
+        return await self._engine.write(orders.cancel_order, order_id, self._clock())
+
+    async def add_stop(
+        self, account: str, number: str, *, source: StopSource = StopSource.OPERATOR
+    ) -> tuple[StopEntry, bool]:
+        return await self._engine.write(stoplist.add_stop, account, number, source, self._clock())
+
+    async def remove_stop(self, account: str, number: str) -> StopEntry:
+        return await self._engine.write(stoplist.remove_stop, account, number)
+
+    async def list_stops(self, account: str) -> list[StopEntry]:
+        return await self._engine.read(stoplist.list_stops, account)
+
+    async def stopped_numbers(self, account: str, numbers: Sequence[str]) -> set[str]:
+        if not numbers:
+            return set()
+        return await self._engine.read(stoplist.stopped_numbers, account, list(numbers))
 
     # --- event outbox -------------------------------------------------------------
     async def add_event(self, *, account: str, kind: str, payload: Mapping[str, Any]) -> int:

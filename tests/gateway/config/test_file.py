@@ -21,6 +21,13 @@ def test_defaults_and_other_sections_kept_raw(tmp_path: Path) -> None:
     assert cfg.raw["http"]["listen"] == "127.0.0.1:8080"
     assert cfg.raw["link"][0]["name"] == "a"
     assert cfg.base_dir == tmp_path
+    assert cfg.stoplist.words == {"stop", "arret", "unsubscribe", "stopall"}
+
+
+def test_stoplist_keywords_replace_the_defaults(tmp_path: Path) -> None:
+    cfg = parse_config('[stoplist]\nkeywords = [" Fin ", "HALT"]\n', path=tmp_path / "g.toml")
+    assert cfg.stoplist.keywords == ("Fin", "HALT")
+    assert cfg.stoplist.words == {"fin", "halt"}
 
 
 @pytest.mark.parametrize(
@@ -42,6 +49,8 @@ def test_defaults_and_other_sections_kept_raw(tmp_path: Path) -> None:
         ('[store]\nsynchronous = "off"\n', "[store] synchronous: must be one of full, normal"),
         ("[ledger]\nmin_topup = 0\n", "[ledger] min_topup: must be at least 1"),
         ('[ledger]\nmin_topup = "100"\n', "[ledger] min_topup: must be a whole number"),
+        ('[stoplist]\nkeywords = "STOP"\n', "[stoplist] keywords: must be a list of strings"),
+        ('[stoplist]\nkeywords = ["STOP", " "]\n', "[stoplist] keywords: each keyword: 1 to"),
         ("store = 3\n", "[store] must be a table"),
         ("[store\n", "gateway.toml: not valid TOML"),
     ],

@@ -17,6 +17,7 @@ from gateway.model.records import InboundMessage
 from gateway.ops.collectors import PREFIX
 from gateway.ops.metrics import Metrics
 from gateway.store.sqlite.store import SqliteStore
+from gateway.store.stoplist import DEFAULT_STOP_WORDS, stop_words
 from tests.clock import FakeClock
 from tests.gateway.store.replies import DESTINATION, LONG_GSM, parts_of
 from tests.gateway.store.support import open_sqlite
@@ -27,7 +28,9 @@ TIMEOUT = 60.0
 class Events:
     """LinkEvents on a store, with what it handed on."""
 
-    def __init__(self, store: SqliteStore, clock: FakeClock) -> None:
+    def __init__(
+        self, store: SqliteStore, clock: FakeClock, stop: frozenset[str] = DEFAULT_STOP_WORDS
+    ) -> None:
         self.replies: list[InboundMessage] = []
         self.registry = CollectorRegistry()
         self.link_events = LinkEvents(
@@ -38,6 +41,7 @@ class Events:
             reassembly_timeout=TIMEOUT,
             clock=clock,
             metrics=Metrics(registry=self.registry),
+            stop_words=stop,
         )
 
     async def _sink(self, message: InboundMessage) -> None:
@@ -154,3 +158,67 @@ def test_a_nonpositive_timeout_is_refused(store: SqliteStore) -> None:
             logger=structlog.get_logger(),
             reassembly_timeout=0,
         )
+
+
+@pytest.mark.parametrize("text", ["STOP", "  stop\n", "Arret", "unsubscribe", "StopAll"])
+async def test_a_stop_keyword_stops_its_source_for_the_owner(
+    clock: FakeClock, db: Path, text: str
+) -> None:
+    owned = await open_sqlite(db, clock=clock)
+    try:
+        events = Events(owned, clock)
+        [part] = parts_of(text, source="+33611111111", at=clock.now)
+        with capture_logs() as logs:
+            await events.link_events.on_inbound(part)
+        assert await owned.stopped_numbers("acme", ["+33611111111"]) == {"+33611111111"}
+        assert [m.text for m in await owned.list_inbound()] == [text]  # the reply is kept
+        assert [e for e in logs if e["event"] == "number_stopped"] == [
+            {
+                "component": "link_events",
+                "event": "number_stopped",
+                "log_level": "info",
+                "account": "acme",
+                "number": "+33611111111",
+            }
+        ]
+    finally:
+        await owned.close()
+
+
+@pytest.mark.parametrize("text", ["stop it", "please STOP", "STOPP", "yes"])
+async def test_other_replies_stop_nobody(clock: FakeClock, db: Path, text: str) -> None:
+    owned = await open_sqlite(db, clock=clock)
+    try:
+        events = Events(owned, clock)
+        [part] = parts_of(text, at=clock.now)
+        await events.link_events.on_inbound(part)
+        assert await owned.list_stops("acme") == []
+    finally:
+        await owned.close()
+
+
+async def test_configured_keywords_replace_the_defaults(clock: FakeClock, db: Path) -> None:
+    owned = await open_sqlite(db, clock=clock)
+    try:
+        link_events = Events(owned, clock, stop_words(["FIN", " Halt "])).link_events
+        for n, text in enumerate(["STOP", "halt", "fin"]):
+            [part] = parts_of(text, source=f"+3361111111{n}", at=clock.now)
+            await link_events.on_inbound(part)
+        assert [e.number for e in await owned.list_stops("acme")] == [
+            "+33611111111",
+            "+33611111112",
+        ]
+    finally:
+        await owned.close()
+
+
+async def test_a_long_stop_reply_stops_its_source(clock: FakeClock, db: Path) -> None:
+    owned = await open_sqlite(db, clock=clock)
+    try:
+        events = Events(owned, clock)
+        text = "STOP" + " " * 200  # trimmed: the keyword, in two parts
+        for part in parts_of(text, at=clock.now):
+            await events.link_events.on_inbound(part)
+        assert [e.number for e in await owned.list_stops("acme")] == ["+33612345678"]
+    finally:
+        await owned.close()

@@ -347,3 +347,29 @@ async def test_a_sender_not_allowed_is_read_again_at_the_next_send(store: Sqlite
     await store.set_sender_status("acme", "NEWS", SenderStatus.APPROVED)
     result = await service.send(_req(A, sender="NEWS"))  # no wait for the TTL
     assert [a.message.sender for a in result.accepted] == ["NEWS"]
+
+
+async def test_stopped_recipient_is_refused_and_not_charged(
+    store: SqliteStore, service: SendService
+) -> None:
+    await make_account(store, credit=100, price=2)
+    await store.add_stop("acme", B)
+    result = await service.send(_req(A, B, C))
+    assert [a.message.destination for a in result.accepted] == [A, C]
+    assert [(r.destination, r.error.code) for r in result.refused] == [(B, "stopped")]
+    assert "stoplist" in str(result.refused[0].error)
+    assert (await store.balance("acme")).balance == 96  # A and C only
+    assert sorted(m.destination for m in await store.list_messages(account="acme")) == [A, C]
+
+
+async def test_a_stop_applies_to_the_next_send_at_once(
+    store: SqliteStore, service: SendService
+) -> None:
+    await make_account(store, credit=100)
+    assert len((await service.send(_req(A))).accepted) == 1  # sender context now cached
+    await store.add_stop("acme", A)
+    result = await service.send(_req(A))
+    assert (result.accepted, [r.destination for r in result.refused]) == ((), [A])
+    assert (await store.balance("acme")).balance == 99
+    await store.remove_stop("acme", A)
+    assert len((await service.send(_req(A))).accepted) == 1

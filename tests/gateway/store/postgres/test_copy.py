@@ -71,8 +71,11 @@ async def filled_store(tmp_path: Path, clock: FakeClock) -> SqliteStore:
             destination="ACME",
             text="STOP",
             received_at=clock(),
-        )
+        ),
+        stop=True,  # and its source on acme's stoplist
     )
+    await store.create_order("zeta", 300)  # pending
+    await store.cancel_order((await store.create_order("zeta", 400)).id)
     held = parts_of(LONG_GSM, destination="ACME", at=clock())[0]  # a reply not whole yet
     assert await store.add_inbound_part(held, account="acme", now=clock()) is None
     await store.add_metric_counts([MetricCount("message_accepted", (("account", "acme"),), 3)])
@@ -133,6 +136,8 @@ async def test_the_copy_reads_back_through_the_store_as_the_source_did(
         await source.phonebook_contacts("acme", "team"),
         await source.list_inbound(account="acme"),
         await source.pending_mqtt_events(limit=1000),
+        await source.list_orders(),
+        await source.list_stops("acme"),
     )
     await source.close()
     await copy_sqlite_to_postgres(tmp_path / "gw.db", postgres_url)
@@ -146,8 +151,12 @@ async def test_the_copy_reads_back_through_the_store_as_the_source_did(
             await target.phonebook_contacts("acme", "team"),
             await target.list_inbound(account="acme"),
             await target.pending_mqtt_events(limit=1000),
+            await target.list_orders(),
+            await target.list_stops("acme"),
         )
         assert await target.verify_ledger() == {}
+        # order ids go on from where the copied ones end
+        assert (await target.create_order("zeta", 100)).id > max(o.id for o in before[7])
         # the reply held in the source goes on in the target
         for part in parts_of(LONG_GSM, destination="ACME", at=clock())[1:]:
             reply = await target.add_inbound_part(part, account="acme", now=clock())

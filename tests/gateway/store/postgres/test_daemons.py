@@ -168,3 +168,18 @@ async def test_two_daemons_sweeps_release_each_silent_reply_once(
     a, b = await asyncio.gather(sweep(one), sweep(two))
     assert len(a) + len(b) == 60
     assert {r.id for r in await two.list_inbound(limit=1000)} == set(a) | set(b)
+
+
+async def test_an_order_paid_on_both_daemons_at_once_credits_once(
+    daemons: list[PostgresStore],
+) -> None:
+    one, two = daemons
+    await one.create_account("acme")
+    orders = [await one.create_order("acme", 100 + i) for i in range(5)]
+    payments = await asyncio.gather(
+        *(store.pay_order(o.id) for o in orders for store in (one, two, one, two))
+    )
+    assert sum(not p.duplicate for p in payments) == len(orders)
+    assert (await two.balance("acme")).balance == sum(o.credits for o in orders)
+    assert len(await one.history("acme")) == len(orders)
+    assert await two.verify_ledger() == {}

@@ -122,6 +122,8 @@ async def test_version_1_file_is_upgraded_with_outbox_tables_and_secrets(
         "webhooks_due",
         "messages_next",
         "messages_due",
+        "orders",
+        "stoplist",
     } <= tables
     assert "events" not in tables
     stored = dict(conn.execute("SELECT name, webhook_secret FROM accounts").fetchall())

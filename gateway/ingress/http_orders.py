@@ -1,0 +1,129 @@
+"""The /v1 handlers of credit orders and the stoplist (README: HTTP API).
+
+``POST /v1/orders`` ``{"credits": N}`` orders a pack for the token's account
+(201, the order, ``pending`` until an operator marks it paid); ``GET
+/v1/orders`` lists the account's orders, newest first (``status`` and
+``limit`` filters); ``GET /v1/stoplist`` the numbers the account does not
+send to. The rules are gateway.accounting.orders' and gateway.store.stoplist's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from gateway.accounting.orders import Orders
+from gateway.ingress.http_schema import iso_time
+from gateway.model.errors import (
+    InvalidField,
+    MalformedJson,
+    MissingField,
+    PayloadNotObject,
+    RequestTimeout,
+    UnknownField,
+    WrongType,
+)
+from gateway.model.orders import Order, OrderStatus, StopEntry
+from gateway.store.base import Store
+
+__all__ = ["MAX_ORDERS_LIMIT", "OrdersApi", "order_json", "stop_json"]
+
+MAX_ORDERS_LIMIT = 1000
+Authenticate = Callable[[web.Request], Awaitable[str]]
+
+
+def order_json(order: Order) -> dict[str, Any]:
+    return {
+        "id": order.id,
+        "account": order.account,
+        "credits": order.credits,
+        "status": order.status.value,
+        "payment_ref": order.payment_ref,
+        "created_at": iso_time(order.created_at),
+        "updated_at": iso_time(order.updated_at),
+    }
+
+
+def stop_json(entry: StopEntry) -> dict[str, Any]:
+    return {
+        "number": entry.number,
+        "source": entry.source.value,
+        "created_at": iso_time(entry.created_at),
+    }
+
+
+def _credits(data: bytes) -> int:
+    try:
+        body = json.loads(data.decode("utf-8-sig") or "null")
+    except (UnicodeDecodeError, ValueError):
+        raise MalformedJson('the payload is not JSON: send {"credits": N}') from None
+    if not isinstance(body, dict):
+        raise PayloadNotObject('the payload must be a JSON object: {"credits": N}')
+    unknown = [k for k in body if k != "credits"]
+    if unknown:
+        raise UnknownField(unknown, ["credits"])
+    if "credits" not in body:
+        raise MissingField("credits")
+    value = body["credits"]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise WrongType("credits", "an integer", type(value).__name__)
+    return value
+
+
+def _query_int(request: web.Request, name: str, default: int, high: int) -> int:
+    raw = request.query.get(name, str(default))
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= high:
+        raise InvalidField(name, f"{raw[:20]!r}: a whole number, 1 to {high}")
+    return int(raw)
+
+
+class OrdersApi:
+    """The handlers; ``authenticate`` gives the account of a request's token."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        orders: Orders,
+        authenticate: Authenticate,
+        body_timeout: float,
+    ) -> None:
+        self.store = store
+        self.orders = orders
+        self.authenticate = authenticate
+        self.body_timeout = body_timeout
+
+    async def create(self, request: web.Request) -> web.Response:
+        account = await self.authenticate(request)
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                data = await request.read()
+        except TimeoutError:
+            raise RequestTimeout(
+                f"the request body did not arrive within {self.body_timeout:g} seconds"
+            ) from None
+        order = await self.orders.create(account, _credits(data))
+        return web.json_response(order_json(order), status=201)
+
+    async def list(self, request: web.Request) -> web.Response:
+        account = await self.authenticate(request)
+        raw = request.query.get("status")
+        status: OrderStatus | None = None
+        if raw is not None:
+            try:
+                status = OrderStatus(raw)
+            except ValueError:
+                known = ", ".join(s.value for s in OrderStatus)
+                raise InvalidField("status", f"{raw[:20]!r}: one of {known}") from None
+        limit = _query_int(request, "limit", 100, MAX_ORDERS_LIMIT)
+        found = await self.orders.list(account=account, status=status, limit=limit)
+        return web.json_response({"orders": [order_json(o) for o in found]})
+
+    async def stoplist(self, request: web.Request) -> web.Response:
+        account = await self.authenticate(request)
+        entries = await self.store.list_stops(account)
+        return web.json_response({"stoplist": [stop_json(e) for e in entries]})
