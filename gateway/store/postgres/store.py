@@ -76,7 +76,7 @@ from gateway.store.postgres import (
     webhooks,
 )
 from gateway.store.postgres import enqueue as enq
-from gateway.store.postgres import esme_deliveries as esme
+from gateway.store.postgres import esme_deliveries as to_esmes
 from gateway.store.postgres import queue as mq
 from gateway.store.postgres.connect import POOL_MAX, POOL_MIN, SERVER_GONE, open_pool
 from gateway.store.postgres.daemons import LEAD_RECHECK, Daemons
@@ -488,29 +488,29 @@ class PostgresStore:
         self, system_id: str, *, owner: str, limit: int, now: float, lease: float
     ) -> list[EsmeDelivery]:
         async with self._write() as conn:
-            return await esme.take_deliveries(
+            return await to_esmes.take_deliveries(
                 conn, system_id, owner=owner, limit=limit, now=now, lease=lease
             )
 
     async def delivery_done(self, id: int) -> None:  # noqa: A002 (the API's name)
         async with self._write() as conn:
-            await esme.delivery_done(conn, id, self._clock())
+            await to_esmes.delivery_done(conn, id, self._clock())
 
     async def delivery_retry(self, id: int, *, at: float) -> None:  # noqa: A002
         async with self._write() as conn:
-            await esme.delivery_retry(conn, id, at)
+            await to_esmes.delivery_retry(conn, id, at)
 
     async def release_deliveries(self, owner: str, ids: Sequence[int] = ()) -> int:
         async with self._write() as conn:
-            return await esme.release_deliveries(conn, owner, list(ids))
+            return await to_esmes.release_deliveries(conn, owner, list(ids))
 
     async def expire_deliveries(self, *, before: float) -> list[EsmeDeliveryCount]:
         async with self._write() as conn:
-            return await esme.expire_deliveries(conn, before)
+            return await to_esmes.expire_deliveries(conn, before)
 
     async def pending_deliveries(self) -> list[EsmeDeliveryCount]:
         async with self._read() as conn:
-            return await esme.pending_deliveries(conn)
+            return await to_esmes.pending_deliveries(conn)
 
     # --- credit orders and the stoplist (orders.py, stoplist.py) -------------------
     async def create_order(self, account: str, amount: int) -> Order:

@@ -52,7 +52,7 @@ from gateway.store.sqlite import (
     webhooks,
 )
 from gateway.store.sqlite import enqueue as enq
-from gateway.store.sqlite import esme_deliveries as esme
+from gateway.store.sqlite import esme_deliveries as to_esmes
 from gateway.store.sqlite import queue as mq
 from gateway.store.sqlite.engine import Engine
 
@@ -405,23 +405,23 @@ class SqliteStore:
         self, system_id: str, *, owner: str, limit: int, now: float, lease: float
     ) -> list[EsmeDelivery]:
         return await self._engine.write(
-            esme.take_deliveries, system_id, owner=owner, limit=limit, now=now, lease=lease
+            to_esmes.take_deliveries, system_id, owner=owner, limit=limit, now=now, lease=lease
         )
 
     async def delivery_done(self, id: int) -> None:  # noqa: A002 (the API's name)
-        await self._engine.write(esme.delivery_done, id, self._clock())
+        await self._engine.write(to_esmes.delivery_done, id, self._clock())
 
     async def delivery_retry(self, id: int, *, at: float) -> None:  # noqa: A002
-        await self._engine.write(esme.delivery_retry, id, at)
+        await self._engine.write(to_esmes.delivery_retry, id, at)
 
     async def release_deliveries(self, owner: str, ids: Sequence[int] = ()) -> int:
-        return await self._engine.write(esme.release_deliveries, owner, list(ids))
+        return await self._engine.write(to_esmes.release_deliveries, owner, list(ids))
 
     async def expire_deliveries(self, *, before: float) -> list[EsmeDeliveryCount]:
-        return await self._engine.write(esme.expire_deliveries, before)
+        return await self._engine.write(to_esmes.expire_deliveries, before)
 
     async def pending_deliveries(self) -> list[EsmeDeliveryCount]:
-        return await self._engine.read(esme.pending_deliveries)
+        return await self._engine.read(to_esmes.pending_deliveries)
 
     async def lead(self, role: str) -> bool:
         """One daemon per SQLite store: it leads everything."""
