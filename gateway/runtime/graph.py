@@ -68,13 +68,15 @@ class Graph:
             self.events.poke()
 
     def on_changes(self, changes: QueueChanges) -> None:
+        finals = 0
         for change in changes.changes:
             if change.new.final:
+                finals += 1
                 self.metrics.message_finished(account=change.account, status=change.new.value)
         if changes.changes:
             self.wake_events()
-            if self.esme_deliveries is not None:
-                self.esme_deliveries.wake()  # final states may have stored receipts
+        if finals and self.esme_deliveries is not None:
+            self.esme_deliveries.wake()  # final states may have stored receipts
 
     async def on_inbound(self, _message: InboundMessage) -> None:
         self.wake_events()  # stored with its event by the store
