@@ -57,7 +57,9 @@ class DeliveryStore(Protocol):
     async def delivery_retry(self, id: int, *, at: float) -> None: ...  # noqa: A002
     async def release_deliveries(self, owner: str, ids: Sequence[int] = ()) -> int: ...
 
-    async def expire_deliveries(self, *, before: float) -> list[EsmeDeliveryCount]: ...
+    async def expire_deliveries(
+        self, *, before: float, delivered_before: float | None = None
+    ) -> list[EsmeDeliveryCount]: ...
     async def pending_deliveries(self) -> list[EsmeDeliveryCount]: ...
 
 
@@ -70,6 +72,7 @@ class PumpSettings:
     retry_min: float = 5.0  # seconds after the first refusal, doubling
     retry_max: float = 600.0  # seconds: the longest wait between two attempts
     sweep: float = 15.0  # seconds between expiry sweeps and pending gauge refreshes
+    keep_delivered: float = 3600.0  # seconds a delivered one stays (then deleted)
 
 
 def refused_delay(attempts: int, settings: PumpSettings) -> float:
@@ -167,7 +170,10 @@ class DeliveryPump:
 
     async def _sweep(self) -> float:
         now = self._clock()
-        for c in await self._store.expire_deliveries(before=now - self.settings.ttl):
+        expired = await self._store.expire_deliveries(
+            before=now - self.settings.ttl, delivered_before=now - self.settings.keep_delivered
+        )
+        for c in expired:
             self._metrics.esme_deliveries_dropped(
                 system_id=c.system_id, kind=c.kind.value, count=c.count
             )

@@ -369,9 +369,12 @@ class Store(Protocol):
         an attempt counted: due again now, for any taker. How many."""
         ...
 
-    async def expire_deliveries(self, *, before: float) -> list[EsmeDeliveryCount]:
-        """Delete the deliveries stored before ``before``; those never delivered are
-        counted per credential and kind."""
+    async def expire_deliveries(
+        self, *, before: float, delivered_before: float | None = None
+    ) -> list[EsmeDeliveryCount]:
+        """Delete the deliveries stored before ``before`` (those never delivered are
+        counted per credential and kind, and returned) and, with ``delivered_before``,
+        the delivered ones delivered before it."""
         ...
 
     async def pending_deliveries(self) -> list[EsmeDeliveryCount]:

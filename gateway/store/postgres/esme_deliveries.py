@@ -125,10 +125,14 @@ def _counts(rows: Iterable[Any]) -> list[EsmeDeliveryCount]:
     return [EsmeDeliveryCount(system_id=s, kind=_KIND[k], count=n) for s, k, n in rows]
 
 
-async def expire_deliveries(conn: Any, before: float) -> list[EsmeDeliveryCount]:
+async def expire_deliveries(
+    conn: Any, before: float, delivered_before: float | None
+) -> list[EsmeDeliveryCount]:
     """Deliveries stored before ``before`` and never delivered, deleted and counted;
-    delivered ones that old are deleted too (not counted). Rows another taker holds
-    locked are left for the next run."""
+    delivered ones that old, or delivered before ``delivered_before``, deleted too
+    (not counted). Rows another taker holds locked are left for the next run."""
+    if delivered_before is not None:
+        await conn.execute("DELETE FROM esme_deliveries WHERE delivered_at < $1", delivered_before)
     rows = await conn.fetch(
         "WITH gone AS (DELETE FROM esme_deliveries WHERE id IN (SELECT id FROM "
         "esme_deliveries WHERE created_at < $1 FOR UPDATE SKIP LOCKED) "

@@ -267,6 +267,8 @@ CREATE UNIQUE INDEX esme_deliveries_reply ON esme_deliveries(inbound_id, system_
 CREATE INDEX esme_deliveries_due ON esme_deliveries(system_id, next_attempt_at)
     WHERE delivered_at IS NULL;
 CREATE INDEX esme_deliveries_created ON esme_deliveries(created_at);
+CREATE INDEX esme_deliveries_delivered ON esme_deliveries(delivered_at)
+    WHERE delivered_at IS NOT NULL;
 """
 
 # MIGRATIONS[n - 1] takes the schema from version n - 1 to n

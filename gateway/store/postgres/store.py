@@ -504,9 +504,11 @@ class PostgresStore:
         async with self._write() as conn:
             return await to_esmes.release_deliveries(conn, owner, list(ids))
 
-    async def expire_deliveries(self, *, before: float) -> list[EsmeDeliveryCount]:
+    async def expire_deliveries(
+        self, *, before: float, delivered_before: float | None = None
+    ) -> list[EsmeDeliveryCount]:
         async with self._write() as conn:
-            return await to_esmes.expire_deliveries(conn, before)
+            return await to_esmes.expire_deliveries(conn, before, delivered_before)
 
     async def pending_deliveries(self) -> list[EsmeDeliveryCount]:
         async with self._read() as conn:

@@ -107,9 +107,14 @@ def _counts(rows: Iterable[Any]) -> list[EsmeDeliveryCount]:
     return [EsmeDeliveryCount(system_id=s, kind=_KIND[k], count=n) for s, k, n in rows]
 
 
-def expire_deliveries(conn: sqlite3.Connection, before: float) -> list[EsmeDeliveryCount]:
+def expire_deliveries(
+    conn: sqlite3.Connection, before: float, delivered_before: float | None
+) -> list[EsmeDeliveryCount]:
     """Deliveries stored before ``before`` and never delivered, deleted and counted;
-    delivered ones that old are deleted too (not counted)."""
+    delivered ones that old, or delivered before ``delivered_before``, deleted too
+    (not counted)."""
+    if delivered_before is not None:
+        conn.execute("DELETE FROM esme_deliveries WHERE delivered_at < ?", (delivered_before,))
     gone: dict[tuple[str, str], int] = {}
     for system_id, kind, delivered in conn.execute(
         "DELETE FROM esme_deliveries WHERE created_at < ? "

@@ -417,8 +417,10 @@ class SqliteStore:
     async def release_deliveries(self, owner: str, ids: Sequence[int] = ()) -> int:
         return await self._engine.write(to_esmes.release_deliveries, owner, list(ids))
 
-    async def expire_deliveries(self, *, before: float) -> list[EsmeDeliveryCount]:
-        return await self._engine.write(to_esmes.expire_deliveries, before)
+    async def expire_deliveries(
+        self, *, before: float, delivered_before: float | None = None
+    ) -> list[EsmeDeliveryCount]:
+        return await self._engine.write(to_esmes.expire_deliveries, before, delivered_before)
 
     async def pending_deliveries(self) -> list[EsmeDeliveryCount]:
         return await self._engine.read(to_esmes.pending_deliveries)

@@ -55,8 +55,10 @@ class Looks:
     async def release_deliveries(self, owner: str, ids: Sequence[int] = ()) -> int:
         return await self.store.release_deliveries(owner, ids)
 
-    async def expire_deliveries(self, *, before: float) -> list[EsmeDeliveryCount]:
-        return await self.store.expire_deliveries(before=before)
+    async def expire_deliveries(
+        self, *, before: float, delivered_before: float | None = None
+    ) -> list[EsmeDeliveryCount]:
+        return await self.store.expire_deliveries(before=before, delivered_before=delivered_before)
 
     async def pending_deliveries(self) -> list[EsmeDeliveryCount]:
         return await self.store.pending_deliveries()

@@ -98,3 +98,16 @@ async def refuse_deliveries(store: Store, *, postgres_url: str | None = None) ->
         )
     finally:
         await pg.close()
+
+
+async def delivery_rows(store: Store, *, postgres_url: str | None = None) -> int:
+    """Rows in esme_deliveries, delivered ones too (the Store hands out only the others)."""
+    if isinstance(store, SqliteStore):
+        with contextlib.closing(sqlite3.connect(store.path, timeout=10)) as conn:
+            return int(conn.execute("SELECT count(*) FROM esme_deliveries").fetchone()[0])
+    assert postgres_url is not None
+    pg = await asyncpg.connect(postgres_url)
+    try:
+        return int(await pg.fetchval("SELECT count(*) FROM esme_deliveries"))
+    finally:
+        await pg.close()

@@ -304,6 +304,21 @@ async def test_released_deliveries_are_due_at_once_for_any_taker(
     assert await any_store.release_deliveries("d2") == 1
 
 
+async def test_delivered_ones_are_deleted_after_they_were_kept_a_while(
+    any_store: Store, clock: FakeClock, request: pytest.FixtureRequest
+) -> None:
+    url = None if isinstance(any_store, SqliteStore) else request.getfixturevalue("postgres_url")
+    await _one_receipt(any_store, clock)
+    [d] = await _take_all(any_store, clock)
+    await any_store.delivery_done(d.id)
+    assert await any_store.expire_deliveries(before=0, delivered_before=clock.now) == []
+    assert await esme_support.delivery_rows(any_store, postgres_url=url) == 1  # kept a while
+    clock.advance(1)
+    # deleted, and not counted as expired
+    assert await any_store.expire_deliveries(before=0, delivered_before=clock.now) == []
+    assert await esme_support.delivery_rows(any_store, postgres_url=url) == 0
+
+
 async def test_deliveries_expire_counted_per_credential_and_kind(
     any_store: Store, clock: FakeClock, add_credential: AddCredential
 ) -> None:
