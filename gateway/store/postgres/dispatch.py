@@ -41,13 +41,15 @@ from gateway.model.records import LedgerEntry, OutcomeRecord, QueueChanges
 from gateway.store.outcomes import Batch, KeptReceipt, MessageRow, ReceiptKey, SegmentRow
 from gateway.store.payloads import StatusEvents
 from gateway.store.postgres import ledger
+from gateway.store.postgres.esme_deliveries import write_deliveries
 from gateway.store.rounds import accepted_in, apply_outcomes, apply_receipts, split_receipts
 
 MAX_KEPT_RECEIPTS = 100_000  # unmatched receipts kept for a later match, every link together
 
 _LOAD_MESSAGES = (
     "SELECT id, account, state, price, created_at, attempts, next_attempt_at, error, "
-    "destination, client_ref, callback_url FROM messages WHERE id = ANY($1::text[]) "
+    "destination, client_ref, callback_url, sender, esme_system_id, esme_registered_delivery "
+    "FROM messages WHERE id = ANY($1::text[]) "
     "ORDER BY id FOR UPDATE"
 )
 _LOAD_SEGMENTS = (
@@ -185,6 +187,9 @@ class _Work:
                     client_ref=r["client_ref"],
                     callback_url=r["callback_url"],
                     segments=[],
+                    sender=r["sender"],
+                    esme=r["esme_system_id"],
+                    registered_delivery=r["esme_registered_delivery"] or 0,
                 )
         kept: dict[ReceiptKey, list[tuple[int, str, str | None]]] = {}
         keys = list(accepted)
@@ -265,6 +270,7 @@ class _Work:
                 *(hooks or [[]] * 5),
                 self.now,
             )
+        await write_deliveries(conn, events.deliveries)  # receipts for ESMEs: few rounds have any
         return self.batch.result(unmatched=unmatched, dropped=dropped)
 
     def _changed_rows(self) -> tuple[list[tuple[Any, ...]], ...]:

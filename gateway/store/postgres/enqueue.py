@@ -28,7 +28,9 @@ from gateway.accounting.ledger import AccountState
 from gateway.model.records import Enqueued, EnqueueResult, Lease, NewMessage, Refused
 from gateway.store.accounts import unknown_account
 from gateway.store.admission import KnownRefs, Prepared, admit, prepare
+from gateway.store.esme_deliveries import origin_rows
 from gateway.store.payloads import StatusEvents
+from gateway.store.postgres.esme_deliveries import mark_origins
 from gateway.store.postgres.queue import get_messages
 
 _LOCK_ACCOUNTS = (
@@ -264,3 +266,4 @@ async def _write(conn: Any, w: Written, states: Any) -> None:
         [s.month for s in sts],
         [s.month_spent for s in sts],
     )
+    await mark_origins(conn, origin_rows((item.new, item.message.id) for item in w.items))

@@ -72,11 +72,16 @@ _DEBIT_ALL = (
 
 def simple(works: Sequence[PreparedEnqueue]) -> bool:
     """Whether the calls may try the one statement: messages of one account, none with
-    a ``client_ref`` (those are read after the lock), all in one calendar month."""
+    a ``client_ref`` (those are read after the lock) nor from an ESME (its origin is
+    written by the general path), all in one calendar month."""
     accounts = {item.new.account for w in works for item in w.items}
     if len(accounts) != 1:
         return False
-    if any(item.new.client_ref is not None for w in works for item in w.items):
+    if any(
+        item.new.client_ref is not None or item.new.origin is not None
+        for w in works
+        for item in w.items
+    ):
         return False
     return len({month_of(w.now) for w in works}) == 1
 

@@ -35,7 +35,7 @@ import asyncpg
 from gateway.link.interface import InboundPart, Receipt
 from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.errors import StoreUnavailable
-from gateway.model.esme import EsmeCredential
+from gateway.model.esme import EsmeCredential, EsmeDelivery
 from gateway.model.ids import new_id
 from gateway.model.logins import ConsoleSession, Login, LoginRole
 from gateway.model.message import MessageState, SenderKind, SenderStatus
@@ -45,6 +45,7 @@ from gateway.model.records import (
     ApiToken,
     Balance,
     EnqueueResult,
+    EsmeDeliveryCount,
     InboundMessage,
     Lease,
     LedgerEntry,
@@ -84,6 +85,7 @@ from gateway.store.postgres import (
     webhooks,
 )
 from gateway.store.postgres import enqueue as enq
+from gateway.store.postgres import esme_deliveries as to_esmes
 from gateway.store.postgres import queue as mq
 from gateway.store.postgres.connect import POOL_MAX, POOL_MIN, SERVER_GONE, open_pool
 from gateway.store.postgres.daemons import LEAD_RECHECK, Daemons
@@ -534,6 +536,37 @@ class PostgresStore:
     ) -> int:
         async with self._write() as conn:
             return await webhooks.retry_webhooks(conn, ids, account, self._clock())
+
+    # --- receipts and replies for ESMEs ---------------------------------------------
+    async def take_deliveries(
+        self, system_id: str, *, owner: str, limit: int, now: float, lease: float
+    ) -> list[EsmeDelivery]:
+        async with self._write() as conn:
+            return await to_esmes.take_deliveries(
+                conn, system_id, owner=owner, limit=limit, now=now, lease=lease
+            )
+
+    async def delivery_done(self, id: int) -> None:  # noqa: A002 (the API's name)
+        async with self._write() as conn:
+            await to_esmes.delivery_done(conn, id, self._clock())
+
+    async def delivery_retry(self, id: int, *, at: float) -> None:  # noqa: A002
+        async with self._write() as conn:
+            await to_esmes.delivery_retry(conn, id, at)
+
+    async def release_deliveries(self, owner: str, ids: Sequence[int] = ()) -> int:
+        async with self._write() as conn:
+            return await to_esmes.release_deliveries(conn, owner, list(ids))
+
+    async def expire_deliveries(
+        self, *, before: float, delivered_before: float | None = None
+    ) -> list[EsmeDeliveryCount]:
+        async with self._write() as conn:
+            return await to_esmes.expire_deliveries(conn, before, delivered_before)
+
+    async def pending_deliveries(self) -> list[EsmeDeliveryCount]:
+        async with self._read() as conn:
+            return await to_esmes.pending_deliveries(conn)
 
     # --- credit orders and the stoplist (orders.py, stoplist.py) -------------------
     async def create_order(self, account: str, amount: int) -> Order:
