@@ -39,6 +39,7 @@ def exported_samples() -> set[str]:
     metrics.webhook_delivered(account="a")
     metrics.webhook_failed(account="a", final=True)
     metrics.set_mqtt_connected(broker="b:1883", connected=True)
+    metrics.esme_deliveries_dropped(system_id="e", kind="receipt", count=1)
     metrics.watch_links(
         lambda: [
             LinkHealth(

@@ -71,6 +71,9 @@ class DaemonSettings:
     stop_words: frozenset[str] = DEFAULT_STOP_WORDS  # [stoplist] keywords
     smpp_server: smpp_section.SmppServerConfig | None = None  # None: no SMPP ingress
     console: ConsoleSettings | None = None  # [console]; None: no web console
+    # [smpp_server] delivery_ttl: receipts and replies wait this long for an ESME;
+    # None without [smpp_server] (no delivery pump)
+    esme_delivery_ttl: float | None = None
 
 
 def _get(  # noqa: PLR0917 - a private helper called positionally throughout
@@ -142,7 +145,7 @@ KNOWN: dict[str, frozenset[str]] = {
     "log": frozenset({"level", "json"}),
     "codec": frozenset({"national"}),
     "webhooks": frozenset({"allow"}),
-    smpp_section.SECTION: smpp_section.KEYS,
+    smpp_section.SECTION: smpp_section.KEYS | {"delivery_ttl"},
     "console": frozenset({"path", "max_failures", "lock_seconds", "session_seconds"}),
 }
 SECTIONS = frozenset({*KNOWN, "link"})
@@ -233,6 +236,7 @@ def daemon_settings(config: Config, *, where: Where | None = None) -> DaemonSett
             else None
         ),
         console=where.checked(lambda: _console(raw, where), None) if "console" in raw else None,
+        esme_delivery_ttl=_esme_delivery_ttl(raw, where) if "smpp_server" in raw else None,
     )
     if collect is None:
         where.raise_problems()
@@ -257,6 +261,28 @@ def _console(raw: dict[str, Any], where: Where) -> ConsoleSettings:
     if "http" not in raw:
         raise where.error("console", "path", "the console is served by [http]: add that section")
     return ConsoleSettings(path=path, max_failures=failures, **seconds)
+
+
+DELIVERY_TTL = 72 * 3600  # seconds: [smpp_server] delivery_ttl's default
+
+
+def _esme_delivery_ttl(raw: dict[str, Any], where: Where) -> float:
+    def ttl() -> float:
+        value = float(
+            _get(
+                _section(raw, "smpp_server"),
+                "delivery_ttl",
+                (int, float),
+                DELIVERY_TTL,
+                where,
+                "smpp_server",
+            )
+        )
+        if value <= 0:
+            raise where.error("smpp_server", "delivery_ttl", f"{value:g}: seconds, more than 0")
+        return value
+
+    return where.checked(ttl, float(DELIVERY_TTL))
 
 
 def _http(raw: dict[str, Any], where: Where) -> HttpSettings:

@@ -4,7 +4,9 @@
 (201, the order, ``pending`` until an operator marks it paid); ``GET
 /v1/orders`` lists the account's orders, newest first (``status`` and
 ``limit`` filters); ``GET /v1/stoplist`` the numbers the account does not
-send to. The rules are gateway.accounting.orders' and gateway.store.stoplist's.
+send to. Unknown query parameters are refused, as on every list
+(gateway.ingress.http_query). The rules are gateway.accounting.orders' and
+gateway.store.stoplist's.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from typing import Any
 from aiohttp import web
 
 from gateway.accounting.orders import Orders
+from gateway.ingress.http_query import Query
 from gateway.ingress.http_schema import iso_time
 from gateway.model.errors import (
-    InvalidField,
     MalformedJson,
     MissingField,
     PayloadNotObject,
@@ -30,9 +32,8 @@ from gateway.model.errors import (
 from gateway.model.orders import Order, OrderStatus, StopEntry
 from gateway.store.base import Store
 
-__all__ = ["MAX_ORDERS_LIMIT", "OrdersApi", "order_json", "stop_json"]
+__all__ = ["OrdersApi", "order_json", "stop_json"]
 
-MAX_ORDERS_LIMIT = 1000
 Authenticate = Callable[[web.Request], Awaitable[str]]
 
 
@@ -74,13 +75,6 @@ def _credits(data: bytes) -> int:
     return value
 
 
-def _query_int(request: web.Request, name: str, default: int, high: int) -> int:
-    raw = request.query.get(name, str(default))
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= high:
-        raise InvalidField(name, f"{raw[:20]!r}: a whole number, 1 to {high}")
-    return int(raw)
-
-
 class OrdersApi:
     """The handlers; ``authenticate`` gives the account of a request's token."""
 
@@ -111,19 +105,14 @@ class OrdersApi:
 
     async def list(self, request: web.Request) -> web.Response:
         account = await self.authenticate(request)
-        raw = request.query.get("status")
-        status: OrderStatus | None = None
-        if raw is not None:
-            try:
-                status = OrderStatus(raw)
-            except ValueError:
-                known = ", ".join(s.value for s in OrderStatus)
-                raise InvalidField("status", f"{raw[:20]!r}: one of {known}") from None
-        limit = _query_int(request, "limit", 100, MAX_ORDERS_LIMIT)
-        found = await self.orders.list(account=account, status=status, limit=limit)
+        q = Query(request.query, ("status", "limit"))
+        raw = q.choice("status", [s.value for s in OrderStatus])
+        status = None if raw is None else OrderStatus(raw)
+        found = await self.orders.list(account=account, status=status, limit=q.limit())
         return web.json_response({"orders": [order_json(o) for o in found]})
 
     async def stoplist(self, request: web.Request) -> web.Response:
         account = await self.authenticate(request)
+        Query(request.query, ())
         entries = await self.store.list_stops(account)
         return web.json_response({"stoplist": [stop_json(e) for e in entries]})

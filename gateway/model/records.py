@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from gateway.model.errors import UserError
-from gateway.model.esme import EsmeOrigin
+from gateway.model.esme import DeliveryKind, EsmeOrigin
 from gateway.model.message import MessageClass, MessageState, SegmentState, SenderKind, SenderStatus
 from gateway.model.outcomes import Outcome, ReceiptState
 
@@ -373,3 +373,12 @@ class MetricCount(NamedTuple):
     name: str
     labels: tuple[tuple[str, str], ...]
     amount: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EsmeDeliveryCount:
+    """How many deliveries to ESMEs of one credential and kind (pending, expired)."""
+
+    system_id: str
+    kind: DeliveryKind
+    count: int

@@ -199,6 +199,32 @@ class Metrics:
             ["broker"],
             registry=r,
         )
+        # receipts and replies to ESMEs bound to the SMPP server (gateway.events.esme_deliveries)
+        self.esme_deliveries = Counter(
+            f"{p}_esme_deliveries",
+            "Receipts and replies an ESME answered (deliver_sm_resp ESME_ROK).",
+            ["system_id", "kind"],
+            registry=r,
+        )
+        self.esme_deliveries_refused = Counter(
+            f"{p}_esme_deliveries_refused",
+            "deliver_sm an ESME answered with an error status (retried later).",
+            ["system_id", "kind"],
+            registry=r,
+        )
+        self.esme_deliveries_expired = Counter(
+            f"{p}_esme_deliveries_expired",
+            "Receipts and replies dropped undelivered after [smpp_server] delivery_ttl.",
+            ["system_id", "kind"],
+            registry=r,
+        )
+        self.esme_deliveries_pending = Gauge(
+            f"{p}_esme_deliveries_pending",
+            "Receipts and replies waiting for an ESME in the store, every daemon's.",
+            ["system_id", "kind"],
+            registry=r,
+        )
+        self._pending_esme: set[tuple[str, str]] = set()
         self._queue_states: set[str] = set()
         self._per_link: dict[str, _LinkChildren] = {}
         # children asked for once per message (receipts, final states): see _link_children
@@ -351,6 +377,25 @@ class Metrics:
         if connected:
             self.mqtt_connections.labels(broker=broker).inc()
         self.mqtt_connected.labels(broker=broker).set(1 if connected else 0)
+
+    # --- receipts and replies to ESMEs ---------------------------------------------------
+
+    def esme_delivered(self, *, system_id: str, kind: str) -> None:
+        self.esme_deliveries.labels(system_id=system_id, kind=kind).inc()
+
+    def esme_delivery_refused(self, *, system_id: str, kind: str) -> None:
+        self.esme_deliveries_refused.labels(system_id=system_id, kind=kind).inc()
+
+    def esme_deliveries_dropped(self, *, system_id: str, kind: str, count: int) -> None:
+        self.esme_deliveries_expired.labels(system_id=system_id, kind=kind).inc(count)
+
+    def set_esme_pending(self, counts: Mapping[tuple[str, str], int]) -> None:
+        """(system_id, kind) -> deliveries waiting; a pair no longer listed reads 0."""
+        for key in self._pending_esme - counts.keys():
+            self.esme_deliveries_pending.labels(system_id=key[0], kind=key[1]).set(0)
+        for (system_id, kind), count in counts.items():
+            self.esme_deliveries_pending.labels(system_id=system_id, kind=kind).set(count)
+        self._pending_esme |= set(counts)
 
     # --- the store's writers ---------------------------------------------------------
 

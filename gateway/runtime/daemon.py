@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from gateway.config.daemon import DaemonSettings, daemon_settings
 from gateway.config.file import Config, load_config
+from gateway.events.esme_deliveries import DeliveryPump
 from gateway.link.interface import Link
 from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.errors import ConfigError, UserError
@@ -64,6 +65,11 @@ class Daemon:
     @property
     def links(self) -> Mapping[str, Link]:
         return self._graph.links.links if self._graph is not None else {}
+
+    @property
+    def esme_deliveries(self) -> DeliveryPump | None:
+        """With [smpp_server], once running: the pump the SMPP server's binds attach to."""
+        return self._graph.esme_deliveries if self._graph is not None else None
 
     async def run(self) -> None:
         """Hold the store's run lock (gateway.store.runlock), then run until stopped."""
@@ -170,6 +176,8 @@ class Daemon:
         ]
         if g.events is not None:
             loops.append(("events", g.events.run()))
+        if g.esme_deliveries is not None:
+            loops.append(("esme-deliveries", g.esme_deliveries.run()))
         if g.mqtt is not None:
             loops.append(("mqtt", g.mqtt.run()))
         if g.pool is not None:

@@ -24,6 +24,7 @@ from gateway.config.file import Config
 from gateway.console.app import build_console, mount_console
 from gateway.dispatch.dispatcher import Dispatcher, DispatchSettings
 from gateway.dispatch.journal import AcceptJournal, journal_base
+from gateway.events.esme_deliveries import DeliveryPump, PumpSettings
 from gateway.events.mqtt_bridge import MqttBridge
 from gateway.events.publisher import EventPublisher
 from gateway.inbound.receiver import LinkEvents
@@ -61,6 +62,9 @@ class Graph:
     mqtt: MqttBridge | None = None
     http: HttpServer | None = None
     smpp: SmppServer | None = None  # with [smpp_server]: ESMEs bind here
+    # with [smpp_server]: receipts and replies to bound ESMEs; the SMPP server is given
+    # it (EsmeDeliveries: attach / detach its receiver and transceiver binds)
+    esme_deliveries: DeliveryPump | None = None
 
     def wake_events(self) -> None:
         """New outbox rows: the publisher (here, or worker 0's) looks now."""
@@ -70,14 +74,20 @@ class Graph:
             self.events.poke()
 
     def on_changes(self, changes: QueueChanges) -> None:
+        finals = 0
         for change in changes.changes:
             if change.new.final:
+                finals += 1
                 self.metrics.message_finished(account=change.account, status=change.new.value)
         if changes.changes:
             self.wake_events()
+        if finals and self.esme_deliveries is not None:
+            self.esme_deliveries.wake()  # final states may have stored receipts
 
     async def on_inbound(self, _message: InboundMessage) -> None:
         self.wake_events()  # stored with its event by the store
+        if self.esme_deliveries is not None:
+            self.esme_deliveries.wake()  # and with its deliveries to the account's ESMEs
 
     def record_receipt(self, receipt: Receipt, done: ReceiptDone) -> None:
         self.dispatcher.record_receipt(receipt, done)  # with the dispatcher's outcomes
@@ -190,6 +200,7 @@ async def build_graph(
         clock=clock,
     )
     g.links.on_replaced = lambda router, links: g.dispatcher.replace(router=router, links=links)
+    g.esme_deliveries = build_esme_deliveries(g, settings=s, logger=logger, clock=clock)
     if s.workers:
         _build_workers(g, config=config, settings=s, logger=logger, log_level=log_level)
     else:
@@ -203,6 +214,7 @@ def _build_smpp_server(g: Graph, *, settings: DaemonSettings, logger: Any, clock
     """The SMPP server, in this process whatever [workers] says (gateway.runtime.smpp_server)."""
     s = settings
     assert s.smpp_server is not None  # noqa: S101 - the caller checked
+    assert g.esme_deliveries is not None  # noqa: S101 - built with [smpp_server]
     lease = Lease(worker=s.worker, seconds=s.lease)
     send_service = build_send_service(
         store=g.store,
@@ -219,6 +231,25 @@ def _build_smpp_server(g: Graph, *, settings: DaemonSettings, logger: Any, clock
         send_service=send_service,
         metrics=g.metrics,
         esme_metrics=EsmeMetrics(registry=g.metrics.registry),
+        logger=logger,
+        clock=clock,
+        deliveries=g.esme_deliveries,
+    )
+
+
+def build_esme_deliveries(
+    g: Graph, *, settings: DaemonSettings, logger: Any, clock: Clock
+) -> DeliveryPump | None:
+    """With [smpp_server]: the pump that hands stored receipts and replies to the
+    ESMEs' bound receivers (gateway.events.esme_deliveries), leasing them as this
+    daemon's worker name; None without."""
+    if settings.esme_delivery_ttl is None:
+        return None
+    return DeliveryPump(
+        store=g.store,
+        owner=settings.worker,
+        settings=PumpSettings(ttl=settings.esme_delivery_ttl),
+        metrics=g.metrics,
         logger=logger,
         clock=clock,
     )

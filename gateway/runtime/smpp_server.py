@@ -6,9 +6,9 @@ sends use a send pipeline of its own, built like every other one, whose
 messages due now go straight to this daemon's dispatcher.
 
 Deliveries back to the ESMEs (receipts, replies) are the job of an
-:class:`~gateway.model.esme.EsmeDeliveries`; until one is wired in,
-:class:`NoDeliveries` stands in: receivers and transceivers bind, and
-nothing is delivered to them (no deliveries until wired).
+:class:`~gateway.model.esme.EsmeDeliveries` (the daemon's
+gateway.events.esme_deliveries.DeliveryPump), told of every receiver and
+transceiver bind.
 """
 
 from __future__ import annotations
@@ -21,21 +21,10 @@ from gateway.config.smpp_server import SmppServerConfig
 from gateway.ingress.esme import EsmeIngress
 from gateway.ingress.pipeline import SendService
 from gateway.model.clock import Clock
-from gateway.model.esme import DeliveryTarget, EsmeDeliveries
+from gateway.model.esme import EsmeDeliveries
 from gateway.ops.esme_metrics import EsmeMetrics
 from gateway.ops.metric_sinks import IngressMetrics
 from gateway.store.base import Store
-
-
-class NoDeliveries:
-    """No deliveries until wired: bound receivers are told nothing (receipts and replies
-    for ESMEs are not delivered by this build)."""
-
-    def attach(self, target: DeliveryTarget) -> None:
-        pass
-
-    def detach(self, target: DeliveryTarget) -> None:
-        pass
 
 
 def server_settings(config: SmppServerConfig) -> ServerSettings:
@@ -62,13 +51,13 @@ def build_smpp_server(
     esme_metrics: EsmeMetrics,
     logger: Any,
     clock: Clock,
-    deliveries: EsmeDeliveries | None = None,
+    deliveries: EsmeDeliveries,
 ) -> SmppServer:
     gateway = EsmeIngress(store=store, send=send_service, metrics=metrics, clock=clock)
     return SmppServer(
         settings=server_settings(config),
         gateway=gateway,
-        deliveries=deliveries if deliveries is not None else NoDeliveries(),
+        deliveries=deliveries,
         log=logger,
         metrics=esme_metrics,
         monotonic=clock.monotonic,

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from gateway.link.interface import InboundPart, Receipt
-from gateway.model.esme import EsmeCredential
+from gateway.model.esme import EsmeCredential, EsmeDelivery
 from gateway.model.logins import ConsoleSession, Login, LoginRole
 from gateway.model.message import MessageState, SenderKind, SenderStatus
 from gateway.model.orders import Order, OrderPayment, OrderStatus, StopEntry, StopSource
@@ -33,6 +33,7 @@ from gateway.model.records import (
     ApiToken,
     Balance,
     EnqueueResult,
+    EsmeDeliveryCount,
     InboundMessage,
     Lease,
     LedgerEntry,
@@ -379,6 +380,39 @@ class Store(Protocol):
 
     async def rotate_webhook_secret(self, account: str) -> str:
         """Replace the account's webhook secret; the new one."""
+        ...
+
+    # --- receipts and replies for ESMEs (gateway.store.esme_deliveries) --------------
+    async def take_deliveries(
+        self, system_id: str, *, owner: str, limit: int, now: float, lease: float
+    ) -> list[EsmeDelivery]:
+        """Up to ``limit`` deliveries due for ``system_id``, oldest first, leased to
+        ``owner`` for ``lease`` seconds: no other taker gets them meanwhile."""
+        ...
+
+    async def delivery_done(self, id: int) -> None:  # noqa: A002 (the API's name)
+        """The ESME answered it: delivered, never handed out again."""
+        ...
+
+    async def delivery_retry(self, id: int, *, at: float) -> None:  # noqa: A002
+        """The ESME refused it: one more attempt counted, due again at ``at``."""
+        ...
+
+    async def release_deliveries(self, owner: str, ids: Sequence[int] = ()) -> int:
+        """Give back ``owner``'s leases (of ``ids``; none given: all of them) without
+        an attempt counted: due again now, for any taker. How many."""
+        ...
+
+    async def expire_deliveries(
+        self, *, before: float, delivered_before: float | None = None
+    ) -> list[EsmeDeliveryCount]:
+        """Delete the deliveries stored before ``before`` (those never delivered are
+        counted per credential and kind, and returned) and, with ``delivered_before``,
+        the delivered ones delivered before it."""
+        ...
+
+    async def pending_deliveries(self) -> list[EsmeDeliveryCount]:
+        """Deliveries not delivered yet, per credential and kind."""
         ...
 
     def writer_stats(self) -> WriterStats:

@@ -6,7 +6,8 @@ phonebooks, console logins and sessions, messages with their segments in
 whatever state they are, receipts waiting for their submit answer, replies
 and the parts of replies not whole yet, the event outbox, webhooks waiting
 to be delivered, the counters left for the daemon's metrics, credit orders and
-stoplists. The copy is one
+stoplists, ESME credentials and the receipts and replies waiting for their
+ESMEs. The copy is one
 PostgreSQL transaction: it lands whole or not at all. It refuses a target
 that holds any row (a copy never merges), a source that a daemon is running
 on (stop it first: its journal and its in-flight work belong to it), and a
@@ -50,6 +51,7 @@ TABLES: tuple[str, ...] = (
     "outbox",
     "webhooks",
     "metric_counts",
+    "esme_deliveries",
     "orders",
     "stoplist",
     "logins",
@@ -62,6 +64,7 @@ IDENTITY_TABLES = (
     "ledger",
     "outbox",
     "webhooks",
+    "esme_deliveries",
     "orders",
 )
 BALANCES = (

@@ -24,7 +24,9 @@ acceptance was kept by the backend; the acceptance takes it
 (:meth:`BatchSource.take_kept`). Every state change that upstream sees
 (:data:`REPORTED_STATES`: not ``dispatching`` nor a retry's way back to
 ``queued``) adds its status event. A message ending in a refunded state gets
-back what its never-accepted segments cost, once.
+back what its never-accepted segments cost, once. A message an ESME submitted
+(``MessageRow.esme``) adds, with its final state or an ``enroute`` receipt,
+the receipt its ``registered_delivery`` asked for (gateway.store.esme_deliveries).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from gateway.model.message import (
 )
 from gateway.model.outcomes import ReceiptState
 from gateway.model.records import LedgerEntry, QueueChanges, StateChange
+from gateway.store.esme_deliveries import FINAL_TO_RECEIPT, DeliveryRow, receipt_row
 
 _SEG = SegmentState
 _MSG = MessageState
@@ -146,6 +149,10 @@ class MessageRow:
     lease: bool = True  # keep lease columns
     dirty: bool = False
     requeued: bool = False  # attempts and next_attempt_at to write
+    # submitted by an ESME (EsmeOrigin): its system_id and registered_delivery
+    esme: str | None = None
+    registered_delivery: int = 0
+    sender: str = ""
 
 
 class BatchSource(Protocol):
@@ -181,6 +188,10 @@ class EventSink(Protocol):
         callback_url: str | None,
     ) -> None:
         """A status event (and its webhook when ``callback_url``), in the batch's transaction."""
+        ...
+
+    def delivery(self, row: DeliveryRow) -> None:
+        """A receipt for an ESME (gateway.store.esme_deliveries), in the same transaction."""
         ...
 
 
@@ -284,6 +295,28 @@ class Batch:
         target = _RECEIPT_TO[state]
         if target is not None:
             self.seg_to(seg, target, error=error)
+        elif msg.esme is not None and msg.state not in _FINAL:
+            self._esme_receipt(msg, msg.esme, ReceiptState.ENROUTE, error)
+
+    def _esme_receipt(
+        self, msg: MessageRow, system_id: str, state: ReceiptState, error: str | None
+    ) -> None:
+        """The receipt its ESME asked for (intermediate or final), if it asked."""
+        row = receipt_row(
+            system_id=system_id,
+            registered_delivery=msg.registered_delivery,
+            account=msg.account,
+            message_id=msg.id,
+            recipient=msg.destination,
+            sender=msg.sender,
+            state=state,
+            error=error,
+            submitted_at=msg.created_at,
+            segments=len(msg.segments),
+            now=self.now,
+        )
+        if row is not None:
+            self._events.delivery(row)
 
     # --- messages -------------------------------------------------------------
     def msg_to(self, msg: MessageRow, target: str, *, error: str | None = None) -> bool:
@@ -320,6 +353,9 @@ class Batch:
             msg.lease = False
         if final:
             self._end(msg, target)
+            if msg.esme is not None:
+                state = FINAL_TO_RECEIPT[target]
+                self._esme_receipt(msg, msg.esme, state, _event_error(msg, error))
         return True
 
     def derive(self, msg: MessageRow) -> None:

@@ -29,6 +29,7 @@ from typing import Any
 
 from gateway.model.isotime import iso_utc
 from gateway.model.records import InboundMessage
+from gateway.store.esme_deliveries import DeliveryRow
 
 EVENT_KINDS = frozenset({"status", "inbound", "rejected"})
 # an event in an outbox row: kind (one letter), account length, payload length
@@ -124,10 +125,12 @@ class StatusEvents:
     and one webhook row per event of a message with a ``callback_url``.
 
     ``mqtt=False`` (the daemon runs without ``[mqtt]``): no MQTT outbox entry,
-    since nothing would read it; webhook rows are made all the same.
+    since nothing would read it; webhook rows are made all the same. Receipts
+    for ESMEs (``deliveries``, gateway.store.esme_deliveries) are written with
+    them, in the same transaction.
     """
 
-    __slots__ = ("at", "events", "hooks", "mqtt", "now")
+    __slots__ = ("at", "deliveries", "events", "hooks", "mqtt", "now")
 
     def __init__(self, now: float, *, mqtt: bool = True) -> None:
         self.now = now
@@ -135,6 +138,7 @@ class StatusEvents:
         self.at = iso_ms(now)
         self.events: list[bytes] = []  # packed (pack_event)
         self.hooks: list[tuple[str, str, bytes, float, float]] = []
+        self.deliveries: list[DeliveryRow] = []
 
     def add(
         self,
@@ -188,6 +192,9 @@ class StatusEvents:
         event = pack_event("status", account, body) if self.mqtt else None
         hook = (account, callback_url, body, self.now, self.now) if callback_url else None
         return event, hook
+
+    def delivery(self, row: DeliveryRow) -> None:
+        self.deliveries.append(row)
 
     def take(self, event: bytes | None, hook: tuple[str, str, bytes, float, float] | None) -> None:
         if event is not None:

@@ -34,6 +34,16 @@ SERVER_GONE: tuple[type[BaseException], ...] = (
 )
 
 
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset of a connection given back: nothing more than asyncpg's own
+    (an open transaction rolled back). Its default reset query (``RESET ALL``,
+    ``UNLISTEN *``, advisory locks released...) is a round trip per acquire, and no
+    store operation leaves such state on a pooled connection: the session advisory
+    locks of gateway/store/postgres/daemons.py are released before their
+    connections go back."""
+    del conn
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Target:
     """A PostgreSQL database as a store URL names it."""
@@ -79,6 +89,7 @@ async def open_pool(
             min_size=min_size,
             max_size=max_size,
             timeout=CONNECT_TIMEOUT,
+            reset=keep_session,
         )
     except (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError):
         msg = f"{target.where}: the server refused the user or its password"

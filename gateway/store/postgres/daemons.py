@@ -66,6 +66,7 @@ class Daemons:
                 "SELECT pg_try_advisory_lock($1::int, hashtext($2))", ROLE_LOCKS, role
             )
         except BaseException:
+            conn.terminate()  # a lock it may have taken ends with its session
             await self._pool.release(conn)
             raise
         if not held:
@@ -92,11 +93,18 @@ class Daemons:
         self._worker = conn
 
     async def close(self) -> None:
-        """Give the locks back (their connections return to the pool, which resets
-        them) before the pool closes."""
+        """Give the locks back, then their connections to the pool (which does not
+        reset sessions: gateway/store/postgres/connect.py ``keep_session``)."""
         for conn in self._leading.values():
-            await self._pool.release(conn)
+            await self._give_back(conn)
         self._leading.clear()
         if self._worker is not None:
             conn, self._worker = self._worker, None
-            await self._pool.release(conn)
+            await self._give_back(conn)
+
+    async def _give_back(self, conn: Any) -> None:
+        try:
+            await conn.execute("SELECT pg_advisory_unlock_all()")
+        except LIVENESS_FAILED:
+            conn.terminate()  # its session, and its locks with it, end here
+        await self._pool.release(conn)

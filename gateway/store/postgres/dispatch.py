@@ -4,9 +4,9 @@ The rules are :mod:`gateway.store.outcomes`'s and :mod:`gateway.store.rounds`'s,
 as on SQLite (gateway/store/sqlite/dispatch.py, whose docstring tells how
 receipts that overtook their submit_sm_resp are kept, matched and dropped);
 this module loads what a round touches (:class:`_Work`), serves what the
-rules read meanwhile, and writes what changed, a few statements per round
-(arrays through ``unnest``), with the status events (and webhook rows) the
-rules added.
+rules read meanwhile, and writes what changed in one statement per round
+(arrays through ``unnest``; refunds apart), with the status events (and
+webhook rows) the rules added.
 
 Several daemons share the database, so a round locks what it changes:
 
@@ -41,14 +41,15 @@ from gateway.model.records import LedgerEntry, OutcomeRecord, QueueChanges
 from gateway.store.outcomes import Batch, KeptReceipt, MessageRow, ReceiptKey, SegmentRow
 from gateway.store.payloads import StatusEvents
 from gateway.store.postgres import ledger
-from gateway.store.postgres.events import write_status
+from gateway.store.postgres.esme_deliveries import write_deliveries
 from gateway.store.rounds import accepted_in, apply_outcomes, apply_receipts, split_receipts
 
 MAX_KEPT_RECEIPTS = 100_000  # unmatched receipts kept for a later match, every link together
 
 _LOAD_MESSAGES = (
     "SELECT id, account, state, price, created_at, attempts, next_attempt_at, error, "
-    "destination, client_ref, callback_url FROM messages WHERE id = ANY($1::text[]) "
+    "destination, client_ref, callback_url, sender, esme_system_id, esme_registered_delivery "
+    "FROM messages WHERE id = ANY($1::text[]) "
     "ORDER BY id FOR UPDATE"
 )
 _LOAD_SEGMENTS = (
@@ -60,6 +61,16 @@ _LOAD_KEPT = (
     "WHERE (link, smsc_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) "
     "ORDER BY id FOR UPDATE"
 )
+# both, one round trip: the segments' rows (kept false), then the kept receipts'
+_LOAD_SEGMENTS_AND_KEPT = (
+    "WITH k AS (SELECT id, link, smsc_id, state, error FROM pending_receipts "
+    "WHERE (link, smsc_id) IN (SELECT * FROM unnest($2::text[], $3::text[])) "
+    "ORDER BY id FOR UPDATE) "
+    "SELECT false AS kept, message_id, idx, state, smsc_id, link, submitted_at, "
+    "receipt_state, error, NULL::bigint AS id FROM segments WHERE message_id = ANY($1::text[]) "
+    "UNION ALL SELECT true, NULL, NULL, state, smsc_id, link, NULL, NULL, error, id FROM k "
+    "ORDER BY 1, 2, 3, 10"
+)
 _FIND_SEGMENTS = (
     "SELECT link, smsc_id, message_id, idx FROM segments "
     "WHERE (link, smsc_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) "
@@ -68,34 +79,41 @@ _FIND_SEGMENTS = (
 # the keys come sorted: the locks are taken in that order by every round
 _LOCK_KEYS = "SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) AS k"
 
-_PLACED = (
-    "UPDATE segments AS s SET state = u.state, smsc_id = u.smsc_id, link = u.link, "
-    "submitted_at = u.submitted_at, receipt_state = u.receipt_state, error = u.error, "
-    "updated_at = $9 FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], "
-    "$5::text[], $6::text[], $7::text[], $8::int[]) "
+# everything a round writes but refunds, in one statement (one round trip): the
+# segments placed (accepted, refused...), the other segments changed, the
+# messages moved, those requeued, the kept receipts taken, the status events'
+# outbox row and webhook rows; $32 is the round's time
+_FLUSH = (
+    "WITH placed AS (UPDATE segments AS s SET state = u.state, smsc_id = u.smsc_id, "
+    "link = u.link, submitted_at = u.submitted_at, receipt_state = u.receipt_state, "
+    "error = u.error, updated_at = $32 FROM unnest($1::text[], $2::text[], $3::text[], "
+    "$4::float8[], $5::text[], $6::text[], $7::text[], $8::int[]) "
     "AS u(state, smsc_id, link, submitted_at, receipt_state, error, message_id, idx) "
-    "WHERE s.message_id = u.message_id AND s.idx = u.idx"
-)
-_SEGMENTS = (
-    "UPDATE segments AS s SET state = u.state, receipt_state = u.receipt_state, "
-    "error = u.error, updated_at = $6 FROM unnest($1::text[], $2::text[], $3::text[], "
-    "$4::text[], $5::int[]) AS u(state, receipt_state, error, message_id, idx) "
-    "WHERE s.message_id = u.message_id AND s.idx = u.idx"
-)
-_MOVED = (
-    "UPDATE messages AS m SET state = u.state, error = u.error, updated_at = $5, "
+    "WHERE s.message_id = u.message_id AND s.idx = u.idx), "
+    "segs AS (UPDATE segments AS s SET state = u.state, receipt_state = u.receipt_state, "
+    "error = u.error, updated_at = $32 FROM unnest($9::text[], $10::text[], $11::text[], "
+    "$12::text[], $13::int[]) AS u(state, receipt_state, error, message_id, idx) "
+    "WHERE s.message_id = u.message_id AND s.idx = u.idx), "
+    "moved AS (UPDATE messages AS m SET state = u.state, error = u.error, updated_at = $32, "
     "lease_owner = CASE WHEN u.keep THEN m.lease_owner END, "
     "lease_until = CASE WHEN u.keep THEN m.lease_until END "
-    "FROM unnest($1::text[], $2::text[], $3::bool[], $4::text[]) AS u(state, error, keep, id) "
-    "WHERE m.id = u.id"
-)
-_REQUEUED = (
-    "UPDATE messages AS m SET state = u.state, attempts = u.attempts, "
-    "next_attempt_at = u.next_attempt_at, error = u.error, updated_at = $6, "
+    "FROM unnest($14::text[], $15::text[], $16::bool[], $17::text[]) "
+    "AS u(state, error, keep, id) WHERE m.id = u.id), "
+    "requeued AS (UPDATE messages AS m SET state = u.state, attempts = u.attempts, "
+    "next_attempt_at = u.next_attempt_at, error = u.error, updated_at = $32, "
     "lease_owner = NULL, lease_until = NULL "
-    "FROM unnest($1::text[], $2::int[], $3::float8[], $4::text[], $5::text[]) "
-    "AS u(state, attempts, next_attempt_at, error, id) WHERE m.id = u.id"
+    "FROM unnest($18::text[], $19::int[], $20::float8[], $21::text[], $22::text[]) "
+    "AS u(state, attempts, next_attempt_at, error, id) WHERE m.id = u.id), "
+    "taken AS (DELETE FROM pending_receipts WHERE id = ANY($23::bigint[])), "
+    "events AS (INSERT INTO outbox (events, body, created_at) "
+    "SELECT $24::int, $25::bytea, $26::float8 WHERE $24::int > 0) "
+    "INSERT INTO webhooks (account, url, payload, attempts, next_at, state, created_at) "
+    "SELECT account, url, payload, 0, next_at, 'pending', created_at FROM unnest("
+    "$27::text[], $28::text[], $29::bytea[], $30::float8[], $31::float8[]) "
+    "AS h(account, url, payload, next_at, created_at)"
 )
+# the columns of each part of _FLUSH, for the parts with no rows
+_WIDTHS = (8, 5, 4, 5)
 
 
 def lock_key(key: ReceiptKey) -> int:
@@ -169,14 +187,27 @@ class _Work:
                     client_ref=r["client_ref"],
                     callback_url=r["callback_url"],
                     segments=[],
+                    sender=r["sender"],
+                    esme=r["esme_system_id"],
+                    registered_delivery=r["esme_registered_delivery"] or 0,
                 )
-            for r in await conn.fetch(_LOAD_SEGMENTS, list(msgs)):
-                msgs[r[0]].segments.append(SegmentRow(r[1], r[2], r[3], r[4], r[5], r[6]))
         kept: dict[ReceiptKey, list[tuple[int, str, str | None]]] = {}
         keys = list(accepted)
+        links, smsc_ids = (list(c) for c in zip(*keys, strict=True)) if keys else ([], [])
+        if msgs and keys:  # the segments and the kept receipts in one round trip
+            for r in await conn.fetch(_LOAD_SEGMENTS_AND_KEPT, list(msgs), links, smsc_ids):
+                if r["kept"]:
+                    kept.setdefault((r["link"], r["smsc_id"]), []).append(
+                        (r["id"], r["state"], r["error"])
+                    )
+                else:
+                    msgs[r[1]].segments.append(SegmentRow(r[3], r[4], r[5], r[6], r[7], r[8]))
+            return cls(msgs, kept, now, outbox=outbox)
+        if msgs:
+            for r in await conn.fetch(_LOAD_SEGMENTS, list(msgs)):
+                msgs[r[0]].segments.append(SegmentRow(r[1], r[2], r[3], r[4], r[5], r[6]))
         if keys:
-            links, smsc_ids = zip(*keys, strict=True)
-            for r in await conn.fetch(_LOAD_KEPT, list(links), list(smsc_ids)):
+            for r in await conn.fetch(_LOAD_KEPT, links, smsc_ids):
                 kept.setdefault((r["link"], r["smsc_id"]), []).append(
                     (r["id"], r["state"], r["error"])
                 )
@@ -222,17 +253,29 @@ class _Work:
         unmatched: Sequence[tuple[str, str]] = (),
         dropped: Sequence[tuple[str, str]] = (),
     ) -> QueueChanges:
-        await self._write_rows(conn)
-        if self._kept_taken:
-            await conn.execute(
-                "DELETE FROM pending_receipts WHERE id = ANY($1::bigint[])", self._kept_taken
-            )
         self.batch.refunds = await self._write_refunds(conn)
-        await write_status(conn, self.events)
+        columns: list[Sequence[Any]] = []
+        for rows, width in zip(self._changed_rows(), _WIDTHS, strict=True):
+            columns.extend(list(zip(*rows, strict=True)) if rows else [[]] * width)
+        events = self.events
+        hooks: list[Sequence[Any]] = list(zip(*events.hooks, strict=True)) if events.hooks else []
+        if any(columns) or self._kept_taken or events.events or hooks:
+            await conn.execute(
+                _FLUSH,
+                *columns,
+                self._kept_taken,
+                len(events.events),
+                b"".join(events.events),
+                events.now,
+                *(hooks or [[]] * 5),
+                self.now,
+            )
+        await write_deliveries(conn, events.deliveries)  # receipts for ESMEs: few rounds have any
         return self.batch.result(unmatched=unmatched, dropped=dropped)
 
-    async def _write_rows(self, conn: Any) -> None:
-        # two statement shapes each: the common changes write fewer columns
+    def _changed_rows(self) -> tuple[list[tuple[Any, ...]], ...]:
+        """The rows of _FLUSH's parts: segments placed, segments changed, messages moved,
+        messages requeued (two shapes each: the common changes write fewer columns)."""
         placed: list[tuple[Any, ...]] = []
         segs: list[tuple[Any, ...]] = []
         moved: list[tuple[Any, ...]] = []
@@ -248,14 +291,7 @@ class _Work:
                 requeued.append((msg.state, msg.attempts, msg.next_attempt_at, msg.error, msg.id))
             elif msg.dirty:
                 moved.append((msg.state, msg.error, msg.lease, msg.id))
-        for sql, rows in (
-            (_PLACED, placed),
-            (_SEGMENTS, segs),
-            (_MOVED, moved),
-            (_REQUEUED, requeued),
-        ):
-            if rows:
-                await conn.execute(sql, *(list(c) for c in zip(*rows, strict=True)), self.now)
+        return placed, segs, moved, requeued
 
     async def _write_refunds(self, conn: Any) -> list[LedgerEntry]:
         if not self._refunds:

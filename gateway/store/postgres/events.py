@@ -28,6 +28,7 @@ from gateway.store.payloads import (
     pack_event,
     unpack_events,
 )
+from gateway.store.postgres.esme_deliveries import add_replies, write_deliveries
 from gateway.store.postgres.rows import row_count
 from gateway.store.postgres.webhooks import insert_webhooks
 
@@ -45,11 +46,13 @@ async def write_status(conn: Any, events: StatusEvents) -> None:
         await add_outbox(conn, events.events, events.now)
     if events.hooks:
         await insert_webhooks(conn, events.hooks)
+    await write_deliveries(conn, events.deliveries)
 
 
 async def add_inbound(conn: Any, m: InboundMessage, *, outbox: bool = True) -> None:
     """Store a reply; a reply with an account gets its ``inbound`` event (once per id)
-    when the MQTT outbox is in use (``outbox``)."""
+    when the MQTT outbox is in use (``outbox``), and a delivery per ESME credential
+    of the account."""
     status = await conn.execute(
         "INSERT INTO inbound (id, account, link, source, destination, text, received_at) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
@@ -61,8 +64,11 @@ async def add_inbound(conn: Any, m: InboundMessage, *, outbox: bool = True) -> N
         m.text,
         m.received_at,
     )
-    if row_count(status) != 1 or m.account is None or not outbox:
+    if row_count(status) != 1 or m.account is None:
         return  # already stored (and reported), or nobody to report it to
+    await add_replies(conn, m, m.received_at)
+    if not outbox:
+        return
     await add_outbox(conn, [pack_event("inbound", m.account, inbound_payload(m))], m.received_at)
 
 

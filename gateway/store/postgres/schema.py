@@ -278,8 +278,59 @@ CREATE INDEX console_sessions_email ON console_sessions(email);
 CREATE INDEX console_sessions_expires ON console_sessions(expires_at);
 """
 
+# the SMPP server's way back to the ESMEs, as SQLite's _ESME_DELIVERIES; takers
+# lease rows with FOR UPDATE SKIP LOCKED (gateway/store/postgres/esme_deliveries.py)
+_ESME_DELIVERIES = """
+ALTER TABLE messages ADD COLUMN esme_system_id text;      -- NULL: not from an ESME
+ALTER TABLE messages ADD COLUMN esme_registered_delivery integer;
+CREATE TABLE IF NOT EXISTS esme_credentials (
+    system_id text PRIMARY KEY,
+    account   text NOT NULL REFERENCES accounts(name)
+);
+CREATE TABLE esme_deliveries (
+    id              bigserial PRIMARY KEY,
+    system_id       text NOT NULL,
+    account         text NOT NULL,
+    kind            text NOT NULL CHECK (kind IN ('receipt', 'reply')),
+    source          text NOT NULL,
+    destination     text NOT NULL,
+    done_at         double precision NOT NULL,
+    message_id      text,                 -- receipts
+    inbound_id      text,                 -- replies
+    state           text,                 -- receipts: the receipt state
+    error           integer NOT NULL DEFAULT 0,
+    submitted_at    double precision,
+    segments        integer NOT NULL DEFAULT 0,
+    text            text NOT NULL DEFAULT '',
+    created_at      double precision NOT NULL,
+    attempts        integer NOT NULL DEFAULT 0,
+    next_attempt_at double precision NOT NULL,
+    lease_owner     text,
+    lease_until     double precision,
+    delivered_at    double precision      -- NULL: still to deliver
+);
+CREATE UNIQUE INDEX esme_deliveries_receipt ON esme_deliveries(message_id, state)
+    WHERE message_id IS NOT NULL;
+CREATE UNIQUE INDEX esme_deliveries_reply ON esme_deliveries(inbound_id, system_id)
+    WHERE inbound_id IS NOT NULL;
+CREATE INDEX esme_deliveries_due ON esme_deliveries(system_id, next_attempt_at)
+    WHERE delivered_at IS NULL;
+CREATE INDEX esme_deliveries_created ON esme_deliveries(created_at);
+CREATE INDEX esme_deliveries_delivered ON esme_deliveries(delivered_at)
+    WHERE delivered_at IS NOT NULL;
+"""
+
 # MIGRATIONS[n - 1] takes the schema from version n - 1 to n
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _ORDERS, _STOPLIST, _HTTP_API, _ESME, _CONSOLE)
+MIGRATIONS: tuple[str, ...] = (
+    _V1,
+    _V2,
+    _ORDERS,
+    _STOPLIST,
+    _HTTP_API,
+    _ESME,
+    _CONSOLE,
+    _ESME_DELIVERIES,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

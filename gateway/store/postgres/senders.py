@@ -22,7 +22,8 @@ from gateway.model.senders import (
     no_sender,
     sender_exists,
 )
-from gateway.store.columns import SENDER_COLUMNS, sender_from
+from gateway.store.accounts import unknown_account
+from gateway.store.columns import SENDER_COLUMNS, account_from, sender_from
 from gateway.store.postgres.admin import require_account
 
 
@@ -157,24 +158,38 @@ async def list_prices(conn: Any, account: str | None) -> list[Price]:
     return [Price(account=account, prefix=r["prefix"], credits=r["credits"]) for r in rows]
 
 
+# the account, the sender and both price lists in one statement (one snapshot: they
+# agree with each other; one round trip, no transaction); prices ordered as bytes
+_SEND_CONTEXT = (
+    "SELECT a.name, a.balance, a.credit_limit, a.monthly_cap, a.alert_below, a.month, "
+    "a.month_spent, a.created_at, s.account, s.value, s.kind, s.status, s.reason, "
+    "s.created_at, s.updated_at, s.request_reason, p.accounts, p.prefixes, p.credits "
+    "FROM accounts a LEFT JOIN senders s ON s.account = a.name AND s.value = $2, "
+    'LATERAL (SELECT array_agg(account ORDER BY prefix COLLATE "C", account) AS accounts, '
+    'array_agg(prefix ORDER BY prefix COLLATE "C", account) AS prefixes, '
+    'array_agg(credits ORDER BY prefix COLLATE "C", account) AS credits '
+    "FROM prices WHERE account IN ($1, '')) AS p WHERE a.name = $1"
+)
+
+
 async def send_context(conn: Any, account: str, sender: str) -> SendContext:
-    """One read: a transaction of its own, so the account, sender and prices agree."""
-    async with conn.transaction(isolation="repeatable_read", readonly=True):
-        found = await require_account(conn, account)
-        own: list[Price] = []
-        default: list[Price] = []
-        for r in await conn.fetch(
-            "SELECT account, prefix, credits FROM prices WHERE account IN ($1, '') "
-            'ORDER BY prefix COLLATE "C"',
-            account,
-        ):
-            if r["account"]:
-                own.append(Price(account=account, prefix=r["prefix"], credits=r["credits"]))
-            else:
-                default.append(Price(account=None, prefix=r["prefix"], credits=r["credits"]))
-        return SendContext(
-            account=found,
-            sender=await get_sender(conn, account, sender),
-            own_prices=own,
-            default_prices=default,
-        )
+    """One read, one statement: the account, sender and prices agree."""
+    row = await conn.fetchrow(_SEND_CONTEXT, account, sender)
+    if row is None:
+        raise unknown_account(account)
+    own: list[Price] = []
+    default: list[Price] = []
+    for owner, prefix, amount in zip(
+        row["accounts"] or (), row["prefixes"] or (), row["credits"] or (), strict=True
+    ):
+        if owner:
+            own.append(Price(account=account, prefix=prefix, credits=amount))
+        else:
+            default.append(Price(account=None, prefix=prefix, credits=amount))
+    values = tuple(row)
+    return SendContext(
+        account=account_from(values[:8]),
+        sender=None if values[8] is None else sender_from(values[8:16]),
+        own_prices=own,
+        default_prices=default,
+    )

@@ -1,9 +1,12 @@
 """``PostgresStore``: the :class:`~gateway.store.base.Store` interface on PostgreSQL.
 
 Several daemons share one database: every write is a transaction of its
-own on a pooled connection (asyncpg), rows that concurrent writers could
-both change are locked first (``SELECT ... FOR UPDATE``: an account before
-its debit, so that two daemons never overdraw it nor pass its monthly cap),
+own on a pooled connection (asyncpg; the enqueue calls of this process
+several per transaction, gateway/store/postgres/grouping.py), rows that
+concurrent writers could both change are locked first (``SELECT ... FOR
+UPDATE``: an account before its debit, or the ``UPDATE`` of the simple
+enqueue's one statement, gateway/store/postgres/enqueue_fast.py, so that two
+daemons never overdraw it nor pass its monthly cap),
 claims take due messages with ``FOR UPDATE SKIP LOCKED`` (two dispatchers
 never claim the same message), the parts of one reply are added under the
 reply's advisory lock (gateway/store/postgres/inbound.py: stored once,
@@ -32,7 +35,7 @@ import asyncpg
 from gateway.link.interface import InboundPart, Receipt
 from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.errors import StoreUnavailable
-from gateway.model.esme import EsmeCredential
+from gateway.model.esme import EsmeCredential, EsmeDelivery
 from gateway.model.ids import new_id
 from gateway.model.logins import ConsoleSession, Login, LoginRole
 from gateway.model.message import MessageState, SenderKind, SenderStatus
@@ -42,6 +45,7 @@ from gateway.model.records import (
     ApiToken,
     Balance,
     EnqueueResult,
+    EsmeDeliveryCount,
     InboundMessage,
     Lease,
     LedgerEntry,
@@ -70,6 +74,7 @@ from gateway.store.postgres import (
     admin,
     console,
     dispatch,
+    enqueue_fast,
     esme,
     events,
     inbound,
@@ -80,9 +85,11 @@ from gateway.store.postgres import (
     webhooks,
 )
 from gateway.store.postgres import enqueue as enq
+from gateway.store.postgres import esme_deliveries as to_esmes
 from gateway.store.postgres import queue as mq
 from gateway.store.postgres.connect import POOL_MAX, POOL_MIN, SERVER_GONE, open_pool
 from gateway.store.postgres.daemons import LEAD_RECHECK, Daemons
+from gateway.store.postgres.grouping import GroupCommit
 from gateway.store.spans import InboundSpan, JournalSpan, MessageSpan
 
 
@@ -107,6 +114,9 @@ class PostgresStore:
         self._clock = clock
         self.mqtt_outbox = mqtt_outbox
         self._stats = WriterStats()
+        self._enqueues: GroupCommit[enq.PreparedEnqueue, EnqueueResult] = GroupCommit(
+            self._enqueue_many
+        )
 
     @classmethod
     async def open(
@@ -130,14 +140,19 @@ class PostgresStore:
         )
 
     @contextlib.asynccontextmanager
-    async def _write(self) -> AsyncIterator[Any]:
+    async def _write(self, *, transaction: bool = True) -> AsyncIterator[Any]:
         """A connection in a transaction: committed when the block ends, rolled back
         when it raises; counted in :meth:`writer_stats`. A server gone away (down,
-        restarting) is :class:`StoreUnavailable`: the work was not done."""
+        restarting) is :class:`StoreUnavailable`: the work was not done.
+        ``transaction=False``: each statement commits alone (work that needs no more)."""
         started = time.perf_counter()
         try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                yield conn
+            async with self._pool.acquire() as conn:
+                if transaction:
+                    async with conn.transaction():
+                        yield conn
+                else:
+                    yield conn
         except SERVER_GONE as exc:
             raise self._unavailable(exc) from None
         s = self._stats
@@ -336,8 +351,18 @@ class PostgresStore:
         self, batch: Sequence[NewMessage], *, lease: Lease | None = None
     ) -> EnqueueResult:
         work = enq.prepare_enqueue(batch, self._clock(), outbox=self.mqtt_outbox, lease=lease)
+        return await self._enqueues.submit(work)  # grouping.py: with the calls queued meanwhile
+
+    async def _enqueue_many(
+        self, works: Sequence[enq.PreparedEnqueue]
+    ) -> list[EnqueueResult | Exception]:
+        if enqueue_fast.simple(works):  # one statement, committed alone (enqueue_fast.py)
+            async with self._write(transaction=False) as conn:
+                done = await enqueue_fast.enqueue_simple(conn, works)
+            if done is not None:
+                return done
         async with self._write() as conn:
-            return await enq.enqueue(conn, work)
+            return await enq.enqueue_many(conn, works)
 
     async def get_messages(self, ids: Sequence[str]) -> list[Message]:
         async with self._read() as conn:
@@ -398,7 +423,9 @@ class PostgresStore:
     async def claim_due(
         self, worker: str, *, now: float, limit: int, lease_seconds: float
     ) -> list[Message]:
-        async with self._write() as conn:
+        # two statements, each its own transaction (no BEGIN and COMMIT round trips):
+        # leases taken back need not wait for the claim, nor the claim for them
+        async with self._write(transaction=False) as conn:
             return await mq.claim_due(conn, worker, now, limit, lease_seconds)
 
     async def release_leases(self, worker: str) -> int:
@@ -509,6 +536,37 @@ class PostgresStore:
     ) -> int:
         async with self._write() as conn:
             return await webhooks.retry_webhooks(conn, ids, account, self._clock())
+
+    # --- receipts and replies for ESMEs ---------------------------------------------
+    async def take_deliveries(
+        self, system_id: str, *, owner: str, limit: int, now: float, lease: float
+    ) -> list[EsmeDelivery]:
+        async with self._write() as conn:
+            return await to_esmes.take_deliveries(
+                conn, system_id, owner=owner, limit=limit, now=now, lease=lease
+            )
+
+    async def delivery_done(self, id: int) -> None:  # noqa: A002 (the API's name)
+        async with self._write() as conn:
+            await to_esmes.delivery_done(conn, id, self._clock())
+
+    async def delivery_retry(self, id: int, *, at: float) -> None:  # noqa: A002
+        async with self._write() as conn:
+            await to_esmes.delivery_retry(conn, id, at)
+
+    async def release_deliveries(self, owner: str, ids: Sequence[int] = ()) -> int:
+        async with self._write() as conn:
+            return await to_esmes.release_deliveries(conn, owner, list(ids))
+
+    async def expire_deliveries(
+        self, *, before: float, delivered_before: float | None = None
+    ) -> list[EsmeDeliveryCount]:
+        async with self._write() as conn:
+            return await to_esmes.expire_deliveries(conn, before, delivered_before)
+
+    async def pending_deliveries(self) -> list[EsmeDeliveryCount]:
+        async with self._read() as conn:
+            return await to_esmes.pending_deliveries(conn)
 
     # --- credit orders and the stoplist (orders.py, stoplist.py) -------------------
     async def create_order(self, account: str, amount: int) -> Order:
@@ -664,5 +722,6 @@ class PostgresStore:
             await console.remove_contact(conn, account, name, number)
 
     async def close(self) -> None:
+        await self._enqueues.close()
         await self._daemons.close()
         await self._pool.close()

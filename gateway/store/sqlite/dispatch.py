@@ -67,8 +67,8 @@ class _Work:
             marks = ",".join("?" * len(chunk))
             for row in self.conn.execute(
                 "SELECT id, account, state, price, created_at, attempts, next_attempt_at, "  # noqa: S608 (placeholders only)
-                "error, destination, client_ref, callback_url "
-                f"FROM messages WHERE id IN ({marks})",
+                "error, destination, client_ref, callback_url, sender, esme_system_id, "
+                f"esme_registered_delivery FROM messages WHERE id IN ({marks})",
                 chunk,
             ):
                 msgs[row[0]] = MessageRow(
@@ -84,6 +84,9 @@ class _Work:
                     client_ref=row[9],
                     callback_url=row[10],
                     segments=[],
+                    sender=row[11],
+                    esme=row[12],
+                    registered_delivery=row[13] or 0,
                 )
             for row in self.conn.execute(
                 "SELECT message_id, state, smsc_id, link, submitted_at, receipt_state, error "  # noqa: S608 (placeholders only)

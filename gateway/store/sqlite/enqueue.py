@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from gateway.accounting.ledger import AccountState
 from gateway.model.records import Enqueued, EnqueueResult, Lease, NewMessage, Refused
 from gateway.store.admission import KnownRefs, Prepared, admit, prepare
+from gateway.store.esme_deliveries import origin_rows
+from gateway.store.sqlite.esme_deliveries import mark_origins
 from gateway.store.sqlite.events import StatusRows
 from gateway.store.sqlite.ledger import INSERT_ENTRY, load_state, save_state
 from gateway.store.sqlite.queue import get_message
@@ -150,6 +152,9 @@ def enqueue(
     conn.executemany(_INSERT_MESSAGE, msg_rows)
     conn.executemany(_INSERT_SEGMENT, seg_rows)
     conn.executemany(INSERT_ENTRY, led_rows)
+    mark_origins(
+        conn, origin_rows((work.items[i].new, work.items[i].message.id) for i in decided.admitted)
+    )
     events.write(conn)
     for st in source.states.values():
         save_state(conn, st)

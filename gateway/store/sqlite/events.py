@@ -28,6 +28,7 @@ from gateway.store.payloads import (
     pack_event,
     unpack_events,
 )
+from gateway.store.sqlite.esme_deliveries import add_replies, write_deliveries
 from gateway.store.sqlite.webhooks import INSERT_WEBHOOK
 
 INSERT_OUTBOX = "INSERT INTO outbox (events, body, created_at) VALUES (?, ?, ?)"
@@ -50,18 +51,23 @@ class StatusRows(StatusEvents):
             add_outbox(conn, self.events, self.now)
         if self.hooks:
             conn.executemany(INSERT_WEBHOOK, self.hooks)
+        write_deliveries(conn, self.deliveries)
 
 
 def add_inbound(conn: sqlite3.Connection, m: InboundMessage, *, outbox: bool = True) -> None:
     """Store a reply; a reply with an account gets its ``inbound`` event (once per id)
-    when the MQTT outbox is in use (``outbox``)."""
+    when the MQTT outbox is in use (``outbox``), and a delivery per ESME credential
+    of the account."""
     cur = conn.execute(
         "INSERT OR IGNORE INTO inbound (id, account, link, source, destination, text, "
         "received_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (m.id, m.account, m.link, m.source, m.destination, m.text, m.received_at),
     )
-    if cur.rowcount != 1 or m.account is None or not outbox:
+    if cur.rowcount != 1 or m.account is None:
         return  # already stored (and reported), or nobody to report it to
+    add_replies(conn, m, m.received_at)
+    if not outbox:
+        return
     add_outbox(conn, [pack_event("inbound", m.account, inbound_payload(m))], m.received_at)
 
 

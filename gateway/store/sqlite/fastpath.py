@@ -10,7 +10,8 @@ conditions are exactly the general path's for that case (the segment still
 ``pending`` and never submitted; the message ``dispatching`` with one
 segment; the receipt a delivery), and the status events and state changes
 are the ones it would have produced. Anything else (several segments,
-refusals, retries, other receipt states, a receipt with its own acceptance
+refusals, retries, other receipt states, a receipt for a message an ESME
+submitted (its receipt to the ESME is the rules'), a receipt with its own acceptance
 in the round, receipts that overtook their acceptance) goes to the general
 path, in the same transaction. When a statement changes fewer rows than
 planned (a message changed between the read and the write), the fast part
@@ -230,9 +231,20 @@ def _pick_receipts(
     for link, ids in by_link.items():
         for chunk in chunks(list(dict.fromkeys(ids))):
             marks = ",".join("?" * len(chunk))
-            for smsc_id, mid, seg_state, state, segments, account, to, ref, url in conn.execute(
+            for (
+                smsc_id,
+                mid,
+                seg_state,
+                state,
+                segments,
+                account,
+                to,
+                ref,
+                url,
+                esme,
+            ) in conn.execute(
                 "SELECT s.smsc_id, s.message_id, s.state, m.state, m.segments, m.account, "  # noqa: S608 (placeholders only)
-                "m.destination, m.client_ref, m.callback_url FROM segments s "
+                "m.destination, m.client_ref, m.callback_url, m.esme_system_id FROM segments s "
                 "JOIN messages m ON m.id = s.message_id "
                 f"WHERE s.link = ? AND s.smsc_id IN ({marks})",
                 (link, *chunk),
@@ -242,6 +254,7 @@ def _pick_receipts(
                     and state == "submitted"
                     and segments == 1
                     and mid not in answered
+                    and esme is None  # its ESME's receipt: the general path's rule
                 )
                 found.setdefault((link, smsc_id), []).append(
                     (mid, (account, to, ref, url)) if ok else None

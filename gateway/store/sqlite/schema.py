@@ -367,6 +367,50 @@ CREATE INDEX esme_credentials_account ON esme_credentials(account);
 """
 
 
+# the SMPP server's way back to the ESMEs (gateway.store.esme_deliveries): where a
+# message came from, and the receipts and replies waiting for a credential's
+# bound receivers. esme_credentials is the SMPP server's table; only the two
+# columns read here are made when it is not there yet.
+_ESME_DELIVERIES = """
+ALTER TABLE messages ADD COLUMN esme_system_id TEXT;      -- NULL: not from an ESME
+ALTER TABLE messages ADD COLUMN esme_registered_delivery INTEGER;
+CREATE TABLE IF NOT EXISTS esme_credentials (
+    system_id TEXT PRIMARY KEY,
+    account   TEXT NOT NULL REFERENCES accounts(name)
+);
+CREATE TABLE esme_deliveries (
+    id              INTEGER PRIMARY KEY,
+    system_id       TEXT NOT NULL,
+    account         TEXT NOT NULL,
+    kind            TEXT NOT NULL CHECK (kind IN ('receipt', 'reply')),
+    source          TEXT NOT NULL,
+    destination     TEXT NOT NULL,
+    done_at         REAL NOT NULL,
+    message_id      TEXT,                 -- receipts
+    inbound_id      TEXT,                 -- replies
+    state           TEXT,                 -- receipts: the receipt state
+    error           INTEGER NOT NULL DEFAULT 0,
+    submitted_at    REAL,
+    segments        INTEGER NOT NULL DEFAULT 0,
+    text            TEXT NOT NULL DEFAULT '',
+    created_at      REAL NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL,
+    lease_owner     TEXT,
+    lease_until     REAL,
+    delivered_at    REAL                  -- NULL: still to deliver
+);
+CREATE UNIQUE INDEX esme_deliveries_receipt ON esme_deliveries(message_id, state)
+    WHERE message_id IS NOT NULL;
+CREATE UNIQUE INDEX esme_deliveries_reply ON esme_deliveries(inbound_id, system_id)
+    WHERE inbound_id IS NOT NULL;
+CREATE INDEX esme_deliveries_due ON esme_deliveries(system_id, next_attempt_at)
+    WHERE delivered_at IS NULL;
+CREATE INDEX esme_deliveries_created ON esme_deliveries(created_at);
+CREATE INDEX esme_deliveries_delivered ON esme_deliveries(delivered_at)
+    WHERE delivered_at IS NOT NULL;
+"""
+
 # MIGRATIONS[n - 1] takes the schema from version n - 1 to n; BEFORE[n] runs
 # first and AFTER[n] then, what SQL alone cannot do (secrets from the OS's
 # random source, choices row by row).
@@ -382,6 +426,7 @@ MIGRATIONS: tuple[str, ...] = (
     _HTTP_API,
     _ESME,
     _CONSOLE,
+    _ESME_DELIVERIES,
 )
 BEFORE: dict[int, Callable[[sqlite3.Connection], None]] = {4: _one_owner_per_number}
 AFTER: dict[int, Callable[[sqlite3.Connection], None]] = {

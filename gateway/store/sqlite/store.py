@@ -9,7 +9,7 @@ from typing import Any
 
 from gateway.link.interface import InboundPart, Receipt
 from gateway.model.clock import Clock
-from gateway.model.esme import EsmeCredential
+from gateway.model.esme import EsmeCredential, EsmeDelivery
 from gateway.model.ids import new_id
 from gateway.model.logins import ConsoleSession, Login, LoginRole
 from gateway.model.message import MessageState, SenderKind, SenderStatus
@@ -19,6 +19,7 @@ from gateway.model.records import (
     ApiToken,
     Balance,
     EnqueueResult,
+    EsmeDeliveryCount,
     InboundMessage,
     Lease,
     LedgerEntry,
@@ -57,6 +58,7 @@ from gateway.store.sqlite import (
     webhooks,
 )
 from gateway.store.sqlite import enqueue as enq
+from gateway.store.sqlite import esme_deliveries as to_esmes
 from gateway.store.sqlite import queue as mq
 from gateway.store.sqlite.engine import Engine
 
@@ -426,6 +428,31 @@ class SqliteStore:
 
     async def take_metric_counts(self) -> list[MetricCount]:
         return await self._engine.write(metric_counts.take_metric_counts)
+
+    # --- receipts and replies for ESMEs ---------------------------------------------
+    async def take_deliveries(
+        self, system_id: str, *, owner: str, limit: int, now: float, lease: float
+    ) -> list[EsmeDelivery]:
+        return await self._engine.write(
+            to_esmes.take_deliveries, system_id, owner=owner, limit=limit, now=now, lease=lease
+        )
+
+    async def delivery_done(self, id: int) -> None:  # noqa: A002 (the API's name)
+        await self._engine.write(to_esmes.delivery_done, id, self._clock())
+
+    async def delivery_retry(self, id: int, *, at: float) -> None:  # noqa: A002
+        await self._engine.write(to_esmes.delivery_retry, id, at)
+
+    async def release_deliveries(self, owner: str, ids: Sequence[int] = ()) -> int:
+        return await self._engine.write(to_esmes.release_deliveries, owner, list(ids))
+
+    async def expire_deliveries(
+        self, *, before: float, delivered_before: float | None = None
+    ) -> list[EsmeDeliveryCount]:
+        return await self._engine.write(to_esmes.expire_deliveries, before, delivered_before)
+
+    async def pending_deliveries(self) -> list[EsmeDeliveryCount]:
+        return await self._engine.read(to_esmes.pending_deliveries)
 
     async def lead(self, role: str) -> bool:
         """One daemon per SQLite store: it leads everything."""

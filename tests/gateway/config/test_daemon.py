@@ -200,3 +200,27 @@ def test_console_is_off_without_its_section_and_takes_its_keys(tmp_path: Path) -
 )
 def test_bad_console_keys_name_the_key(tmp_path: Path, lines: str, words: str) -> None:
     assert words in error_of(tmp_path, lines + "\n")
+
+
+SMPP_SERVER = '[smpp_server]\nlisten = "127.0.0.1:0"\n'
+
+
+def test_esme_delivery_ttl_defaults_with_smpp_server_and_is_read(tmp_path: Path) -> None:
+    assert daemon_settings(load_config(_write(tmp_path, LINK))).esme_delivery_ttl is None
+    s = daemon_settings(
+        load_config(_write(tmp_path, '[smpp_server]\nlisten = "127.0.0.1:0"\n' + LINK))
+    )
+    assert s.esme_delivery_ttl == 72 * 3600
+    s = daemon_settings(
+        load_config(
+            _write(tmp_path, '[smpp_server]\nlisten = "127.0.0.1:0"\ndelivery_ttl = 600\n' + LINK)
+        )
+    )
+    assert s.esme_delivery_ttl == 600
+
+
+@pytest.mark.parametrize("value", ["0", "-5", '"3d"'])
+def test_bad_esme_delivery_ttl_names_the_key(tmp_path: Path, value: str) -> None:
+    assert "[smpp_server] delivery_ttl" in error_of(
+        tmp_path, f'[smpp_server]\nlisten = "127.0.0.1:0"\ndelivery_ttl = {value}\n'
+    )

@@ -77,6 +77,24 @@ async def test_list_shows_the_accounts_own_orders_newest_first(client: Client, e
     assert (await env.store.balance("acme")).balance == 200
 
 
+async def test_lists_refuse_unknown_and_repeated_query_parameters(client: Client, env: Env) -> None:
+    cases = [
+        ("/v1/orders?statuss=paid", "unknown_parameter"),
+        ("/v1/orders?cursor=x", "unknown_parameter"),
+        ("/v1/orders?status=paid&status=pending", "invalid_value"),
+        ("/v1/orders?limit=1001", "invalid_value"),
+        ("/v1/orders?limit=0", "invalid_value"),
+        ("/v1/stoplist?limit=5", "unknown_parameter"),
+    ]
+    for path, code in cases:
+        resp = await client.get(path, headers=env.auth())
+        body = await resp.json()
+        assert (resp.status, body["error"]) == (400, code), path
+        assert body["detail"]
+    resp = await client.get("/v1/orders?status=paid&limit=1000", headers=env.auth())
+    assert (resp.status, await resp.json()) == (200, {"orders": []})
+
+
 async def test_stoplist_lists_the_accounts_numbers(client: Client, env: Env) -> None:
     await env.store.add_stop("acme", FR)
     await env.store.add_stop("other", BE)

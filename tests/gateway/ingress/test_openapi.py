@@ -25,6 +25,7 @@ from gateway.model.message import SenderKind
 from tests.gateway.ingress.conftest import Client, Env
 
 FR = "+33612345678"
+BE = "+32470123456"
 NOT_SEEN = {"408", "500", "503"}
 DOCUMENT = openapi_document()
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -195,6 +196,36 @@ async def _account(c: Checker, env: Env) -> None:
     await c.call("DELETE", token, "/v1/tokens/1", token=None)
 
 
+async def _orders_and_stoplist(c: Checker, env: Env) -> None:
+    orders = "/v1/orders"
+    status, order = await c.call("POST", orders, body={"credits": 500})
+    assert (status, order["status"]) == (201, "pending")
+    await c.call("POST", orders, body={"credits": 1})
+    await c.call("POST", orders, token=None, body={"credits": 500})
+    await c.call("POST", orders, raw=b"{" + b" " * 70_000 + b"}")
+    _, listed = await c.call("GET", orders, params={"status": "pending", "limit": "5"})
+    assert [o["id"] for o in listed["orders"]] == [order["id"]]
+    await c.call("GET", orders, params={"limit": "0"})
+    await c.call("GET", orders, token=None)
+    await env.store.add_stop("acme", FR)
+    _, stops = await c.call("GET", "/v1/stoplist")
+    assert [s["number"] for s in stops["stoplist"]] == [FR]
+    status, unknown = await c.call("GET", "/v1/stoplist", params={"sinse": "x"})
+    assert (status, unknown["error"]) == (400, "unknown_parameter")
+    await c.call("GET", "/v1/stoplist", token=None)
+    # a stopped recipient is refused (one of several), or the whole send (the only one)
+    _, sent = await c.call(
+        "POST", "/v1/messages", body={"from": "ACME", "to": [FR, BE], "text": "a"}
+    )
+    assert [r["error"] for r in sent["refused"]] == ["stopped"]
+    status, refused = await c.call(
+        "POST", "/v1/messages", body={"from": "ACME", "to": FR, "text": "a"}
+    )
+    assert (status, refused["error"]) == (400, "stopped")
+    _, quote = await c.call("POST", "/v1/quote", body={"from": "ACME", "to": [FR, BE], "text": "a"})
+    assert [r["error"] for r in quote["refused"]] == ["stopped"]
+
+
 async def _operations_pages(c: Checker, env: Env) -> None:
     for route in ("/metrics", "/healthz", "/readyz", "/links"):
         await c.call("GET", route, token=None)
@@ -208,6 +239,7 @@ async def test_every_documented_answer_is_given_as_documented(checker: Checker, 
     await _message(checker, message_id)
     await _quote(checker, env)
     await _account(checker, env)
+    await _orders_and_stoplist(checker, env)
     await _operations_pages(checker, env)
     await checker.call("GET", "/openapi.json", token=None)
     documented = {

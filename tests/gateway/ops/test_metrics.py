@@ -345,3 +345,23 @@ def test_store_writers_of_every_process_are_exported(
     assert value(registry, "smsgw_store_busy_seconds_total", process="daemon") == 1.5
     assert value(registry, "smsgw_store_lock_wait_seconds_total", process="worker-0") == 0.5
     assert value(registry, "smsgw_store_commit_seconds_total", process="worker-0") == 0.75
+
+
+def test_esme_deliveries_by_credential_and_kind(
+    registry: CollectorRegistry, metrics: Metrics
+) -> None:
+    labels = {"system_id": "esme1", "kind": "receipt"}
+    assert value(registry, "smsgw_esme_deliveries_pending", **labels) is None  # none yet
+    metrics.esme_delivered(system_id="esme1", kind="receipt")
+    metrics.esme_delivery_refused(system_id="esme1", kind="reply")
+    metrics.esme_deliveries_dropped(system_id="esme1", kind="receipt", count=3)
+    metrics.set_esme_pending({("esme1", "receipt"): 4, ("esme2", "reply"): 1})
+    assert value(registry, "smsgw_esme_deliveries_total", **labels) == 1
+    assert (
+        value(registry, "smsgw_esme_deliveries_refused_total", system_id="esme1", kind="reply") == 1
+    )
+    assert value(registry, "smsgw_esme_deliveries_expired_total", **labels) == 3
+    assert value(registry, "smsgw_esme_deliveries_pending", **labels) == 4
+    metrics.set_esme_pending({("esme1", "receipt"): 2})  # esme2's went out: it reads 0
+    assert value(registry, "smsgw_esme_deliveries_pending", **labels) == 2
+    assert value(registry, "smsgw_esme_deliveries_pending", system_id="esme2", kind="reply") == 0

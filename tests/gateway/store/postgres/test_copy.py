@@ -25,6 +25,7 @@ from gateway.store.runlock import hold_store
 from gateway.store.sqlite.store import SqliteStore
 from tests.clock import FakeClock
 from tests.gateway.cli.clirun import Cli
+from tests.gateway.store.esme_support import add_credential
 from tests.gateway.store.replies import LONG_GSM, parts_of
 from tests.gateway.store.support import fresh_store, make_account, new_message
 
@@ -67,6 +68,7 @@ async def filled_store(tmp_path: Path, clock: FakeClock) -> SqliteStore:
     await store.record_receipts(  # one that came before its submit answer: kept waiting
         [Receipt(link="op-a", smsc_id="early", state=ReceiptState.DELIVERED)], now=clock()
     )
+    await add_credential(store, "acme", "esme1")  # the reply below waits for its ESME
     await store.add_inbound(
         InboundMessage(
             id="in-1",
