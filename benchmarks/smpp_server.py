@@ -21,9 +21,10 @@ submit_sm to the last answer; "delivered/s" counts messages over the time
 until the last of them is ``delivered`` in the daemon's store (its receipt
 from the simulator stored); for raw, until the client has every receipt.
 "CPU us/msg" is the daemon's user + system CPU (/proc) from the first
-submit_sm until the last message delivered, per message; "CPU/http" that
-against the HTTP batched phase's of the same round. Receipts are not
-sent back to the ESMEs: their deliver_sm is not measured here.
+submit_sm until the ESMEs hold every receipt, per message; "CPU/http" that
+against the HTTP batched phase's of the same round. "e2e/s": messages over
+the time until the ESMEs hold a receipt (deliver_sm) for each, counted over
+all binds (a credential's receipts go to any of its binds).
 ``--profile`` samples the daemon (py-spy, GIL holder) during the first esme
 x1 run. Usage::
 
@@ -72,6 +73,7 @@ from drivers.smpp.protocol.pdu import (
 from gateway.store import open_store
 
 SUBMIT_TARGET = 5_000.0  # submit_sm/s accepted (the issue's target)
+E2E_TARGET = 3_000.0  # msg/s with their receipts back at the ESME (the issue's target)
 TEXT = b"Your code is 482913. It expires in 10 minutes. Do not share it with anyone."
 SYSTEM_ID = "bench1"
 RUN_TIMEOUT = 180.0
@@ -221,8 +223,9 @@ class Figures:
     messages: int
     submit_seconds: float  # first submit_sm to the last submit_sm_resp
     seconds: float  # first submit_sm to the last delivered (or receipt in)
-    cpu_us: float  # daemon CPU per message (0 for raw)
+    cpu_us: float  # daemon CPU per message, until the last receipt at the ESMEs (0 for raw)
     load: float  # 1-minute load average at the end of the phase
+    e2e_seconds: float = 0.0  # first submit_sm to the last receipt (deliver_sm) at the ESMEs
     note: str = ""
 
     @property
@@ -232,6 +235,10 @@ class Figures:
     @property
     def rate(self) -> float:
         return self.messages / self.seconds if self.seconds else 0.0
+
+    @property
+    def e2e_rate(self) -> float:
+        return self.messages / self.e2e_seconds if self.e2e_seconds else 0.0
 
 
 async def connect(port: int, pdus: list[list[bytes]], *, window: int, password: str) -> list[Esme]:
@@ -286,6 +293,7 @@ async def raw_phase(args: argparse.Namespace) -> Figures:
         messages=args.messages,
         submit_seconds=submit_seconds,
         seconds=seconds,
+        e2e_seconds=seconds,
         cpu_us=0.0,
         load=os.getloadavg()[0],
     )
@@ -349,6 +357,18 @@ async def wait_delivered(probe: StoreProbe, messages: int) -> str:
     return ""
 
 
+async def wait_receipts(esmes: list[Esme]) -> str:
+    """Until the ESMEs have a receipt (deliver_sm) for each message: a credential's
+    receipts go to any of its binds, so they are counted over all of them."""
+    total = sum(len(e.pdus) for e in esmes)
+    deadline = time.perf_counter() + RUN_TIMEOUT
+    while (got := sum(e.receipts for e in esmes)) < total:
+        if time.perf_counter() > deadline:
+            return f"only {got} receipts at the ESMEs after {RUN_TIMEOUT:g} s more"
+        await asyncio.sleep(0.01)
+    return ""
+
+
 async def esme_phase(work: Path, args: argparse.Namespace, *, binds: int, profile: bool) -> Figures:
     directory = Path(tempfile.mkdtemp(prefix=f"esme-{binds}-", dir=work))
     simulator, smsc_port = start_simulator()
@@ -373,6 +393,8 @@ async def esme_phase(work: Path, args: argparse.Namespace, *, binds: int, profil
         submit_seconds = await submit_all(esmes)
         note = await wait_delivered(probe, binds * (args.messages // binds))
         seconds = time.perf_counter() - start
+        note = note or await wait_receipts(esmes)
+        e2e_seconds = time.perf_counter() - start
         cpu = cpu_seconds(daemon.proc.pid) - before
         probe.close()
         for esme in esmes:
@@ -390,6 +412,7 @@ async def esme_phase(work: Path, args: argparse.Namespace, *, binds: int, profil
         messages=messages,
         submit_seconds=submit_seconds,
         seconds=seconds,
+        e2e_seconds=e2e_seconds,
         cpu_us=cpu / messages * 1e6,
         load=os.getloadavg()[0],
         note=note,
@@ -453,7 +476,12 @@ def _row(f: Figures, raw: Figures, http: Figures | None) -> str:
     per_http = (
         f"{f.cpu_us / http.cpu_us:8.2f}" if esme and http is not None and http.cpu_us else " " * 8
     )
-    return f"{f.label:40} {submit} {f.rate:11,.0f} {cpu} {ratios} {per_http} {f.load:5.2f}"
+    e2e = (
+        f"{f.e2e_rate:8,.0f} {f.e2e_rate / E2E_TARGET:6.2f}"
+        if esme and f.e2e_seconds
+        else f"{'-' if not f.e2e_seconds else f'{f.e2e_rate:,.0f}':>8} {'':6}"
+    )
+    return f"{f.label:40} {submit} {f.rate:11,.0f} {e2e} {cpu} {ratios} {per_http} {f.load:5.2f}"
 
 
 def report(rounds: list[list[Figures]], args: argparse.Namespace) -> None:
@@ -462,7 +490,8 @@ def report(rounds: list[list[Figures]], args: argparse.Namespace) -> None:
         "registered_delivery 1, SQLite synchronous = full, one SMPP link (window 64)"
     )
     header = (
-        f"{'phase':40} {'submit/s':>9} {'delivered/s':>11} {'CPU us/msg':>10} "
+        f"{'phase':40} {'submit/s':>9} {'delivered/s':>11} {'e2e/s':>8} {'/3000':>6} "
+        f"{'CPU us/msg':>10} "
         f"{'/raw':>6} {'/5000':>6} {'CPU/http':>8} {'load':>5}"
     )
     print(header)
