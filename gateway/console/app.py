@@ -13,9 +13,12 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.accounting.ledger import DEFAULT_MIN_TOPUP
+from gateway.accounting.orders import Orders
 from gateway.console.auth import Auth, Handler
 from gateway.console.messages import MessagePages
 from gateway.console.operator import OperatorPages
+from gateway.console.orders import OrderPages
 from gateway.console.pages import AccountPages
 from gateway.console.phonebooks import PhonebookPages
 from gateway.console.render import STATIC, Renderer
@@ -62,6 +65,7 @@ def build_console(
     metrics: IngressMetrics | None = None,
     national: Sequence[str] = (),
     clock: Clock = SYSTEM_CLOCK,
+    min_pack: int = DEFAULT_MIN_TOPUP,
 ) -> web.Application:
     renderer = Renderer(root=settings.path)
     auth = Auth(store=store, settings=settings, renderer=renderer, logger=logger, clock=clock)
@@ -69,6 +73,12 @@ def build_console(
     messages = MessagePages(store=store, renderer=renderer, logger=logger, metrics=metrics)
     books = PhonebookPages(store=store, renderer=renderer, logger=logger)
     operator = OperatorPages(store=store, renderer=renderer, logger=logger)
+    orders = OrderPages(
+        store=store,
+        orders=Orders(store=store, min_pack=min_pack, log=logger),
+        renderer=renderer,
+        logger=logger,
+    )
     send = SendPage(
         store=store,
         send_service=send_service,
@@ -99,7 +109,8 @@ def build_console(
     r.add_post("/phonebooks/{name}/contacts", books.add)
     r.add_post("/phonebooks/{name}/remove", books.remove)
     r.add_post("/phonebooks/{name}/import", books.import_csv)
-    r.add_get("/credit", account.credit)
+    r.add_get("/credit", orders.credit)
+    r.add_post("/credit/orders", orders.order)
     r.add_get("/credit/journal.csv", account.journal_csv)
     r.add_get("/tokens", account.tokens)
     r.add_post("/tokens", account.create_token)
@@ -107,6 +118,9 @@ def build_console(
     r.add_get("/operator/", operator.accounts)
     r.add_get("/operator/senders", operator.senders)
     r.add_post("/operator/senders", operator.decide)
+    r.add_get("/operator/orders", orders.pending)
+    r.add_post("/operator/orders/{id}/paid", orders.paid)
+    r.add_post("/operator/orders/{id}/cancel", orders.cancel)
     r.add_static("/static", STATIC)
     return app
 

@@ -134,18 +134,6 @@ class AccountPages:
 
     # --- credit -----------------------------------------------------------------
 
-    async def credit(self, request: web.Request) -> web.Response:
-        account = account_of(request)
-        return self.page(
-            request,
-            "/credit",
-            "credit.html",
-            {
-                "balance": await self.store.balance(account),
-                "journal": await self.store.history(account, limit=JOURNAL_ROWS),
-            },
-        )
-
     async def journal_csv(self, request: web.Request) -> web.Response:
         """The whole journal as CSV for an accountant (the same file as
         ``smsgw credit history --csv``)."""

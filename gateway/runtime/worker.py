@@ -148,6 +148,7 @@ def _build(
                 logger=log,
                 metrics=daemon,
                 national=settings.national,
+                min_pack=settings.min_pack,
             )
             mount_console(app, console, settings.console)
         parts.http = HttpServer(app, logger=log, limits=settings.http.limits)

@@ -1,0 +1,120 @@
+"""The console's credit orders, sender reasons, stoplist, SMPP credentials and
+replies, in Debian's chromium (tests/console/conftest.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+from playwright.async_api import Page, expect
+
+from gateway.model.logins import LoginRole
+from gateway.store import open_store
+from gateway.store.logins import hash_password
+from tests.console.conftest import OTHER_EMAIL, OTHER_PASSWORD, Console, log_in
+from tests.e2e.system import ACCOUNT
+
+OPERATOR = "ops@op.example"
+OPERATOR_PASSWORD = "operator pass"
+
+
+async def _add_operator(tmp_path: Path) -> None:
+    store = await open_store("sqlite:gw.db", base=tmp_path)
+    try:
+        await store.create_login(ACCOUNT, OPERATOR, LoginRole.OPERATOR, hash_password("x", n=2**10))
+        await store.set_login_password(OPERATOR, hash_password(OPERATOR_PASSWORD, n=2**10))
+    finally:
+        await store.close()
+
+
+async def _status(page: Page, url: str) -> int:
+    response = await page.goto(url)
+    assert response is not None
+    return response.status
+
+
+async def test_an_order_paid_twice_credits_once(
+    console: Console, page: Page, tmp_path: Path
+) -> None:
+    await _add_operator(tmp_path)
+    before = await console.system.balance()
+    await log_in(page, console.root)
+    assert await _status(page, console.root + "/operator/orders") == 404  # a customer
+    await page.get_by_role("link", name="Credit", exact=True).click()
+    await page.get_by_label("Credits").fill("99")  # below [ledger] min_topup (100)
+    await page.get_by_role("button", name="Order").click()
+    await expect(page.get_by_role("alert")).to_contain_text("minimum pack of 100")
+    await page.get_by_label("Credits").fill("500")
+    await page.get_by_role("button", name="Order").click()
+    orders = page.get_by_role("table", name="Orders")
+    await expect(orders.get_by_role("row", name=re.compile(r"500 pending"))).to_have_count(1)
+    await page.get_by_role("button", name="Log out").click()
+
+    await log_in(page, console.root, OPERATOR, OPERATOR_PASSWORD)
+    await page.get_by_role("link", name="Operator", exact=True).click()
+    await page.get_by_role("link", name="Orders", exact=True).click()
+    pending = page.get_by_role("table", name="Pending orders")
+    row = pending.get_by_role("row", name=re.compile(rf"{ACCOUNT} 500"))
+    await expect(row).to_have_count(1)
+    order_id = (await row.get_by_role("cell").first.inner_text()).strip()
+    button = row.get_by_role("button", name=f"Mark order {order_id} paid")
+    await expect(button).to_have_text("Mark paid")
+    csrf = await row.locator("input[name=csrf]").first.input_value()
+    await row.get_by_label(f"Payment reference of order {order_id}").fill("BANK-42")
+    await button.click()
+    await expect(pending.get_by_role("cell", name="No pending orders.")).to_be_visible()
+    assert await console.system.balance() == before + 500
+    # the same form posted again (a replayed POST), and twice at once: no more credit
+    url = f"{console.root}/operator/orders/{order_id}/paid"
+    answers = await asyncio.gather(
+        *(page.request.post(url, form={"csrf": csrf}, max_redirects=0) for _ in range(3))
+    )
+    assert [a.status for a in answers] == [303, 303, 303]
+    assert await console.system.balance() == before + 500
+    cancel = await page.request.post(
+        f"{console.root}/operator/orders/{order_id}/cancel", form={"csrf": csrf}, max_redirects=0
+    )
+    assert cancel.status == 409  # paid: it stays paid
+    await page.get_by_role("button", name="Log out").click()
+
+    await log_in(page, console.root)
+    await page.get_by_role("link", name="Credit", exact=True).click()
+    await expect(orders.get_by_role("row", name=re.compile(r"500 paid"))).to_have_count(1)
+    journal = page.get_by_role("row", name=re.compile(rf"topup 500 {before + 500}"))
+    await expect(journal).to_have_count(1)
+
+
+async def test_an_operator_cancels_an_order_and_customers_cannot(
+    console: Console, page: Page, tmp_path: Path
+) -> None:
+    await _add_operator(tmp_path)
+    before = await console.system.balance()
+    await log_in(page, console.root)
+    await page.goto(console.root + "/credit")
+    await page.get_by_label("Credits").fill("200")
+    await page.get_by_role("button", name="Order").click()
+    row = page.get_by_role("table", name="Orders").get_by_role("row", name=re.compile("200"))
+    order_id = (await row.get_by_role("cell").first.inner_text()).strip()
+    csrf = await page.locator("input[name=csrf]").first.input_value()
+    for action in ("paid", "cancel"):  # a customer's login: as if there were no such page
+        answer = await page.request.post(
+            f"{console.root}/operator/orders/{order_id}/{action}",
+            form={"csrf": csrf},
+            max_redirects=0,
+        )
+        assert answer.status == 404
+    without = await page.request.post(
+        f"{console.root}/credit/orders", form={"credits": "500"}, max_redirects=0
+    )
+    assert without.status == 403  # no CSRF token
+    await page.get_by_role("button", name="Log out").click()
+    await log_in(page, console.root, OPERATOR, OPERATOR_PASSWORD)
+    await page.goto(console.root + "/operator/orders")
+    await page.get_by_role("button", name=f"Cancel order {order_id}").click()
+    await expect(page.get_by_role("cell", name="No pending orders.")).to_be_visible()
+    assert await console.system.balance() == before
+    await page.get_by_role("button", name="Log out").click()
+    await log_in(page, console.root, OTHER_EMAIL, OTHER_PASSWORD)
+    await page.goto(console.root + "/credit")
+    await expect(page.get_by_role("cell", name="No orders.")).to_be_visible()
