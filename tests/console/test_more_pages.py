@@ -153,3 +153,30 @@ async def test_a_sender_request_keeps_its_reason_and_the_refusal_its_own(
     await expect(row).to_contain_text("refused")
     await expect(row).to_contain_text("our spring sale")
     await expect(row).to_contain_text("not your brand")
+
+
+async def test_history_walks_three_pages_there_and_back(console: Console, page: Page) -> None:
+    numbers = [f"+33612346{i:03d}" for i in range(110)]
+    status, body = await console.system.send(
+        {"from": "ACME", "to": numbers, "text": "later", "send_at": "2027-06-01T09:00:00Z"}
+    )
+    assert status == 202, body
+    await log_in(page, console.root)
+    await page.goto(console.root + "/messages?state=queued")
+    rows = page.get_by_role("row", name=re.compile("later"))
+    seen: list[set[str]] = []
+    for count in (50, 50, 10):
+        await expect(rows).to_have_count(count)
+        seen.append({await r.get_by_role("cell").nth(1).inner_text() for r in await rows.all()})
+        if count == 10:
+            await expect(page.get_by_role("link", name="Older")).to_have_count(0)
+        else:
+            await page.get_by_role("link", name="Older").click()
+    assert set().union(*seen) == set(numbers)  # every message once, on one page
+    await expect(page.get_by_text("Page 3")).to_be_visible()
+    for number, count in ((2, 50), (1, 50)):
+        await page.get_by_role("link", name="Newer").click()
+        await expect(page.get_by_text(f"Page {number}")).to_be_visible()
+        await expect(rows).to_have_count(count)
+        assert page.url.count("state=queued") == 1  # the filter is kept
+    await expect(page.get_by_role("link", name="Newer")).to_have_count(0)
