@@ -24,6 +24,7 @@ from gateway.console.phonebooks import PhonebookPages
 from gateway.console.render import STATIC, Renderer
 from gateway.console.sending import SendPage
 from gateway.console.settings import ConsoleSettings
+from gateway.console.stoplist import StoplistPages
 from gateway.ingress.http_errors import status_for
 from gateway.ingress.pipeline import SendService
 from gateway.model.clock import SYSTEM_CLOCK, Clock
@@ -79,6 +80,7 @@ def build_console(
         renderer=renderer,
         logger=logger,
     )
+    stoplist = StoplistPages(store=store, renderer=renderer, logger=logger)
     send = SendPage(
         store=store,
         send_service=send_service,
@@ -103,6 +105,7 @@ def build_console(
     r.add_get("/replies", account.replies)
     r.add_get("/senders", account.senders)
     r.add_post("/senders", account.request_sender)
+    r.add_get("/stoplist", stoplist.mine)
     r.add_get("/phonebooks", books.index)
     r.add_post("/phonebooks", books.create)
     r.add_get("/phonebooks/{name}", books.show)
@@ -121,6 +124,8 @@ def build_console(
     r.add_get("/operator/orders", orders.pending)
     r.add_post("/operator/orders/{id}/paid", orders.paid)
     r.add_post("/operator/orders/{id}/cancel", orders.cancel)
+    r.add_get("/operator/stoplist", stoplist.every)
+    r.add_post("/operator/stoplist/remove", stoplist.remove)
     r.add_static("/static", STATIC)
     return app
 

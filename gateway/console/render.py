@@ -26,6 +26,7 @@ NAV: tuple[tuple[str, str], ...] = (
     ("/messages", "Messages"),
     ("/replies", "Replies"),
     ("/senders", "Senders"),
+    ("/stoplist", "Stoplist"),
     ("/phonebooks", "Phonebooks"),
     ("/credit", "Credit"),
     ("/tokens", "Tokens"),

@@ -14,9 +14,11 @@ from gateway.store import open_store
 from gateway.store.logins import hash_password
 from tests.console.conftest import OTHER_EMAIL, OTHER_PASSWORD, Console, log_in
 from tests.e2e.system import ACCOUNT
+from tests.waiting import eventually
 
 OPERATOR = "ops@op.example"
 OPERATOR_PASSWORD = "operator pass"
+REPLIER, STOPPER = "+33611111111", "+33622222222"
 
 
 async def _add_operator(tmp_path: Path) -> None:
@@ -180,3 +182,55 @@ async def test_history_walks_three_pages_there_and_back(console: Console, page: 
         await expect(rows).to_have_count(count)
         assert page.url.count("state=queued") == 1  # the filter is kept
     await expect(page.get_by_role("link", name="Newer")).to_have_count(0)
+
+
+async def test_replies_and_a_stop_reply_show_and_an_operator_takes_the_number_off(
+    console: Console, page: Page, tmp_path: Path
+) -> None:
+    await _add_operator(tmp_path)
+    sim = console.system.sim
+    await eventually(lambda: bool(sim.bound()), what="link bound at the SMSC")
+    sim.inject_mo(source=REPLIER, destination="+33700000001", text="Yes, Thursday is fine")
+    sim.inject_mo(source=STOPPER, destination="+33700000001", text="STOP")
+    await log_in(page, console.root)
+    await page.get_by_role("link", name="Replies", exact=True).click()
+    replies = page.get_by_role("row", name=re.compile(r"^\+336"))
+
+    async def both() -> bool:
+        await page.reload()
+        return await replies.count() == 2
+
+    await eventually(both, what="both replies on /replies")
+    await expect(page.get_by_role("row", name=re.compile(rf"^\{REPLIER} "))).to_contain_text(
+        "Yes, Thursday is fine"
+    )
+    await page.get_by_role("link", name="Stoplist", exact=True).click()
+    stops = page.get_by_role("table", name="Stoplist")
+    await expect(
+        stops.get_by_role("row", name=re.compile(rf"^\{STOPPER} replied stop"))
+    ).to_be_visible()
+    await expect(stops.get_by_role("cell", name=REPLIER)).to_have_count(0)
+    await expect(page.get_by_role("button", name=re.compile("^Remove"))).to_have_count(0)
+    assert await _status(page, console.root + "/operator/stoplist") == 404  # a customer
+    csrf = await page.locator("input[name=csrf]").first.input_value()
+    answer = await page.request.post(
+        f"{console.root}/operator/stoplist/remove",
+        form={"csrf": csrf, "account": ACCOUNT, "number": STOPPER},
+        max_redirects=0,
+    )
+    assert answer.status == 404
+    await page.get_by_role("button", name="Log out").click()
+
+    await log_in(page, console.root, OTHER_EMAIL, OTHER_PASSWORD)  # another account
+    await page.goto(console.root + "/stoplist")
+    await expect(page.get_by_role("cell", name="No stopped numbers.")).to_be_visible()
+    await page.goto(console.root + "/replies")
+    await expect(page.get_by_role("cell", name="No replies.")).to_be_visible()
+    await page.get_by_role("button", name="Log out").click()
+
+    await log_in(page, console.root, OPERATOR, OPERATOR_PASSWORD)
+    await page.goto(console.root + "/operator/stoplist")
+    await page.get_by_role("button", name=f"Remove {STOPPER} of {ACCOUNT}").click()
+    await expect(page.get_by_role("cell", name="No stopped numbers.")).to_be_visible()
+    status, body = await console.system.send({"from": "ACME", "to": [STOPPER], "text": "hi"})
+    assert status == 202, body  # sent to again
