@@ -24,6 +24,7 @@ from gateway.console.phonebooks import PhonebookPages
 from gateway.console.render import STATIC, Renderer
 from gateway.console.sending import SendPage
 from gateway.console.settings import ConsoleSettings
+from gateway.console.smpp import SmppPages
 from gateway.console.stoplist import StoplistPages
 from gateway.ingress.http_errors import status_for
 from gateway.ingress.pipeline import SendService
@@ -67,8 +68,11 @@ def build_console(
     national: Sequence[str] = (),
     clock: Clock = SYSTEM_CLOCK,
     min_pack: int = DEFAULT_MIN_TOPUP,
+    smpp: bool = False,
 ) -> web.Application:
-    renderer = Renderer(root=settings.path)
+    """The console's pages; ``smpp``: the daemon runs the SMPP server (the
+    account's SMPP credentials get a page)."""
+    renderer = Renderer(root=settings.path, smpp=smpp)
     auth = Auth(store=store, settings=settings, renderer=renderer, logger=logger, clock=clock)
     account = AccountPages(store=store, renderer=renderer, logger=logger)
     messages = MessagePages(store=store, renderer=renderer, logger=logger, metrics=metrics)
@@ -118,6 +122,10 @@ def build_console(
     r.add_get("/tokens", account.tokens)
     r.add_post("/tokens", account.create_token)
     r.add_post("/tokens/{id}/revoke", account.revoke_token)
+    if smpp:
+        credentials = SmppPages(store=store, renderer=renderer, logger=logger)
+        r.add_get("/smpp", credentials.credentials)
+        r.add_post("/smpp", credentials.create)
     r.add_get("/operator/", operator.accounts)
     r.add_get("/operator/senders", operator.senders)
     r.add_post("/operator/senders", operator.decide)

@@ -149,6 +149,7 @@ def _build(
                 metrics=daemon,
                 national=settings.national,
                 min_pack=settings.min_pack,
+                smpp=settings.smpp_server is not None,
             )
             mount_console(app, console, settings.console)
         parts.http = HttpServer(app, logger=log, limits=settings.http.limits)

@@ -7,12 +7,20 @@ import asyncio
 import re
 from pathlib import Path
 
+import smpplib.client
+import smpplib.exceptions
 from playwright.async_api import Page, expect
 
 from gateway.model.logins import LoginRole
 from gateway.store import open_store
 from gateway.store.logins import hash_password
-from tests.console.conftest import OTHER_EMAIL, OTHER_PASSWORD, Console, log_in
+from tests.console.conftest import (
+    OTHER_EMAIL,
+    OTHER_PASSWORD,
+    Console,
+    log_in,
+    running_console,
+)
 from tests.e2e.system import ACCOUNT
 from tests.waiting import eventually
 
@@ -234,3 +242,60 @@ async def test_replies_and_a_stop_reply_show_and_an_operator_takes_the_number_of
     await expect(page.get_by_role("cell", name="No stopped numbers.")).to_be_visible()
     status, body = await console.system.send({"from": "ACME", "to": [STOPPER], "text": "hi"})
     assert status == 202, body  # sent to again
+
+
+SMPP_SERVER = '[smpp_server]\nlisten = "127.0.0.1:0"\n'
+
+
+def _bind(port: int, system_id: str, password: str) -> int:
+    """A transceiver bind's command_status (0: bound), then unbind."""
+    c = smpplib.client.Client("127.0.0.1", port, timeout=10, allow_unknown_opt_params=True)
+    c.connect()
+    try:
+        c.bind_transceiver(system_id=system_id, password=password)
+    except smpplib.exceptions.PDUError as exc:
+        return int(exc.args[1])
+    finally:
+        c.disconnect()
+    return 0
+
+
+async def test_an_smpp_credential_is_made_its_password_shown_once_and_it_binds(
+    page: Page, tmp_path: Path
+) -> None:
+    async with running_console(tmp_path, extra=SMPP_SERVER) as console:
+        [(_, port, _)] = console.system.daemon.smpp_addresses
+        await log_in(page, console.root)
+        await page.get_by_role("link", name="SMPP", exact=True).click()
+        await expect(page.get_by_role("cell", name="No SMPP credentials.")).to_be_visible()
+        await page.get_by_label("System id").fill("bad id!")
+        await page.get_by_role("button", name="Create SMPP credential").click()
+        await expect(page.get_by_role("alert")).to_contain_text("bad system_id")
+        await page.get_by_label("System id").fill("acme1")
+        await page.get_by_label("Max binds").fill("2")
+        await page.get_by_label("Throughput").fill("10")
+        await page.get_by_label("Allowed addresses").fill("127.0.0.1, 10.0.0.0/8")
+        await page.get_by_role("button", name="Create SMPP credential").click()
+        password = (await page.get_by_label("New SMPP password").inner_text()).strip()
+        assert len(password) >= 8
+        row = page.get_by_role("row", name=re.compile("^acme1 "))
+        await expect(row).to_contain_text("10 a second")
+        await expect(row).to_contain_text("127.0.0.1/32, 10.0.0.0/8")
+        html = await page.content()
+        assert "scrypt" not in html
+        await page.reload()  # shown once
+        await expect(page.get_by_label("New SMPP password")).to_have_count(0)
+        assert password not in await page.content()
+        assert await asyncio.to_thread(_bind, port, "acme1", password) == 0
+        wrong = password[:-1] + ("a" if password[-1] != "a" else "b")
+        assert await asyncio.to_thread(_bind, port, "acme1", wrong) != 0
+        await page.get_by_role("button", name="Log out").click()
+        await log_in(page, console.root, OTHER_EMAIL, OTHER_PASSWORD)
+        await page.goto(console.root + "/smpp")
+        await expect(page.get_by_role("cell", name="No SMPP credentials.")).to_be_visible()
+
+
+async def test_without_the_smpp_server_there_is_no_smpp_page(console: Console, page: Page) -> None:
+    await log_in(page, console.root)
+    await expect(page.get_by_role("link", name="SMPP", exact=True)).to_have_count(0)
+    assert await _status(page, console.root + "/smpp") == 404
