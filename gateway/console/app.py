@@ -21,6 +21,7 @@ from gateway.console.operator import OperatorPages
 from gateway.console.orders import OrderPages
 from gateway.console.pages import AccountPages
 from gateway.console.phonebooks import PhonebookPages
+from gateway.console.prices import PricePages
 from gateway.console.render import STATIC, Renderer
 from gateway.console.sending import SendPage
 from gateway.console.settings import ConsoleSettings
@@ -84,6 +85,7 @@ def build_console(
         renderer=renderer,
         logger=logger,
     )
+    prices = PricePages(store=store, renderer=renderer, logger=logger)
     stoplist = StoplistPages(store=store, renderer=renderer, logger=logger)
     send = SendPage(
         store=store,
@@ -134,6 +136,9 @@ def build_console(
     r.add_post("/operator/orders/{id}/cancel", orders.cancel)
     r.add_get("/operator/stoplist", stoplist.every)
     r.add_post("/operator/stoplist/remove", stoplist.remove)
+    r.add_get("/operator/prices", prices.prices)
+    r.add_post("/operator/prices", prices.set_price)
+    r.add_get("/operator/queue", prices.queue)
     r.add_static("/static", STATIC)
     return app
 

@@ -299,3 +299,45 @@ async def test_without_the_smpp_server_there_is_no_smpp_page(console: Console, p
     await log_in(page, console.root)
     await expect(page.get_by_role("link", name="SMPP", exact=True)).to_have_count(0)
     assert await _status(page, console.root + "/smpp") == 404
+
+
+async def test_an_operator_sets_prices_and_sees_the_queue(
+    console: Console, page: Page, tmp_path: Path
+) -> None:
+    await _add_operator(tmp_path)
+    status, body = await console.system.send(
+        {"from": "ACME", "to": ["+33612345678"], "text": "x", "send_at": "2027-06-01T09:00:00Z"}
+    )
+    assert status == 202, body
+    await log_in(page, console.root)
+    for path in ("/operator/prices", "/operator/queue"):
+        assert await _status(page, console.root + path) == 404  # a customer
+    csrf = await page.locator("input[name=csrf]").first.input_value()
+    answer = await page.request.post(
+        f"{console.root}/operator/prices",
+        form={"csrf": csrf, "prefix": "+33", "credits": "0"},
+        max_redirects=0,
+    )
+    assert answer.status == 404
+    await page.get_by_role("button", name="Log out").click()
+    await log_in(page, console.root, OPERATOR, OPERATOR_PASSWORD)
+    await page.goto(console.root + "/operator/queue")
+    queue = page.get_by_role("table", name="Queue")
+    await expect(queue.get_by_role("row", name="queued 1")).to_be_visible()
+    await page.get_by_role("link", name="Prices", exact=True).click()
+    await page.get_by_label("Price list").select_option("other")
+    await page.get_by_label("Prefix").fill("33 6")
+    await page.get_by_label("Credits per segment").fill("3")
+    await page.get_by_role("button", name="Set price").click()
+    prices = page.get_by_role("table", name="Prices")
+    await expect(prices.get_by_role("row", name="other +336 3")).to_be_visible()
+    await page.get_by_label("Prefix").fill("33x")
+    await page.get_by_label("Credits per segment").fill("1")
+    await page.get_by_role("button", name="Set price").click()
+    await expect(page.get_by_role("alert")).to_contain_text("bad prefix")
+    await page.get_by_role("button", name="Log out").click()
+    await log_in(page, console.root, OTHER_EMAIL, OTHER_PASSWORD)
+    await page.get_by_role("link", name="Send", exact=True).click()
+    await page.get_by_label("Recipients").fill("+33612345678")
+    await page.get_by_label("Message").fill("hello")
+    await expect(page.locator("#cost")).to_contain_text("3 credits")
