@@ -28,6 +28,7 @@ from gateway.console.settings import ConsoleSettings
 from gateway.console.smpp import SmppPages
 from gateway.console.stoplist import StoplistPages
 from gateway.ingress.http_errors import status_for
+from gateway.ingress.http_operations import Operations
 from gateway.ingress.pipeline import SendService
 from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.errors import UserError
@@ -70,9 +71,11 @@ def build_console(
     clock: Clock = SYSTEM_CLOCK,
     min_pack: int = DEFAULT_MIN_TOPUP,
     smpp: bool = False,
+    operations: Operations | None = None,
 ) -> web.Application:
     """The console's pages; ``smpp``: the daemon runs the SMPP server (the
-    account's SMPP credentials get a page)."""
+    account's SMPP credentials get a page); ``operations``: the links shown to
+    operators (as ``GET /links``)."""
     renderer = Renderer(root=settings.path, smpp=smpp)
     auth = Auth(store=store, settings=settings, renderer=renderer, logger=logger, clock=clock)
     account = AccountPages(store=store, renderer=renderer, logger=logger)
@@ -85,7 +88,7 @@ def build_console(
         renderer=renderer,
         logger=logger,
     )
-    prices = PricePages(store=store, renderer=renderer, logger=logger)
+    prices = PricePages(store=store, renderer=renderer, logger=logger, operations=operations)
     stoplist = StoplistPages(store=store, renderer=renderer, logger=logger)
     send = SendPage(
         store=store,

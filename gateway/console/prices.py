@@ -3,7 +3,8 @@
 /operator/prices lists the default price list and every account's own, and
 sets a price as ``smsgw price set`` does (the same prefix and amount rules,
 the store's ``set_price``); /operator/queue shows the messages not final yet
-per state (the store's ``queue_depths``).
+per state (the store's ``queue_depths``) and the links as ``GET /links``
+shows them (the daemon's, relayed in a worker process).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from gateway.console.auth import see_other
 from gateway.console.keys import PAGE
 from gateway.console.pages import form_text, session_of
 from gateway.console.render import Renderer
+from gateway.ingress.http_operations import Operations
 from gateway.model.errors import UserError
 from gateway.model.logins import LoginRole
 from gateway.model.records import Price
@@ -25,8 +27,11 @@ from gateway.store.base import Store
 
 
 class PricePages:
-    def __init__(self, *, store: Store, renderer: Renderer, logger: Any) -> None:
+    def __init__(
+        self, *, store: Store, renderer: Renderer, logger: Any, operations: Operations | None
+    ) -> None:
         self.store = store
+        self.operations = operations
         self.render = renderer
         self.log = logger
 
@@ -72,4 +77,6 @@ class PricePages:
         request[PAGE] = "/operator/queue"
         depths = await self.store.queue_depths()
         rows = sorted(((s.value, n) for s, n in depths.items()), key=lambda r: r[0])
-        return self.render.page(request, "operator_queue.html", {"depths": rows})
+        links = await self.operations.links() if self.operations is not None else []
+        context = {"depths": rows, "links": links}
+        return self.render.page(request, "operator_queue.html", context)

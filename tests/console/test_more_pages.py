@@ -324,6 +324,8 @@ async def test_an_operator_sets_prices_and_sees_the_queue(
     await page.goto(console.root + "/operator/queue")
     queue = page.get_by_role("table", name="Queue")
     await expect(queue.get_by_role("row", name="queued 1")).to_be_visible()
+    links = page.get_by_role("table", name="Links")
+    await expect(links.get_by_role("row", name=re.compile("^smsc-1 smpp bound"))).to_be_visible()
     await page.get_by_role("link", name="Prices", exact=True).click()
     await page.get_by_label("Price list").select_option("other")
     await page.get_by_label("Prefix").fill("33 6")
