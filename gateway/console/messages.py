@@ -81,7 +81,7 @@ class MessagePages:
                 "messages": page.messages,
                 "states": [s.value for s in MessageState],
                 "state": state.value if state else "",
-                "number": len(back) + 1 if cursor is not None else 1,
+                "number": _page_number(cursor, back),
                 "older": older,
                 "newer": newer,
             },
@@ -140,3 +140,10 @@ class MessagePages:
             refunded=refunded,
         )
         return see_other(f"{self.render.root}/messages/{message.id}")
+
+
+def _page_number(cursor: str | None, back: list[str]) -> int | None:
+    """Which page this is, when the trail of newer pages reaches the first one."""
+    if cursor is None:
+        return 1
+    return len(back) + 1 if back and back[0] == "-" else None
