@@ -13,15 +13,22 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.accounting.ledger import DEFAULT_MIN_TOPUP
+from gateway.accounting.orders import Orders
 from gateway.console.auth import Auth, Handler
 from gateway.console.messages import MessagePages
 from gateway.console.operator import OperatorPages
+from gateway.console.orders import OrderPages
 from gateway.console.pages import AccountPages
 from gateway.console.phonebooks import PhonebookPages
+from gateway.console.prices import PricePages
 from gateway.console.render import STATIC, Renderer
 from gateway.console.sending import SendPage
 from gateway.console.settings import ConsoleSettings
+from gateway.console.smpp import SmppPages
+from gateway.console.stoplist import StoplistPages
 from gateway.ingress.http_errors import status_for
+from gateway.ingress.http_operations import Operations
 from gateway.ingress.pipeline import SendService
 from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.errors import UserError
@@ -62,13 +69,27 @@ def build_console(
     metrics: IngressMetrics | None = None,
     national: Sequence[str] = (),
     clock: Clock = SYSTEM_CLOCK,
+    min_pack: int = DEFAULT_MIN_TOPUP,
+    smpp: bool = False,
+    operations: Operations | None = None,
 ) -> web.Application:
-    renderer = Renderer(root=settings.path)
+    """The console's pages; ``smpp``: the daemon runs the SMPP server (the
+    account's SMPP credentials get a page); ``operations``: the links shown to
+    operators (as ``GET /links``)."""
+    renderer = Renderer(root=settings.path, smpp=smpp)
     auth = Auth(store=store, settings=settings, renderer=renderer, logger=logger, clock=clock)
     account = AccountPages(store=store, renderer=renderer, logger=logger)
     messages = MessagePages(store=store, renderer=renderer, logger=logger, metrics=metrics)
     books = PhonebookPages(store=store, renderer=renderer, logger=logger)
     operator = OperatorPages(store=store, renderer=renderer, logger=logger)
+    orders = OrderPages(
+        store=store,
+        orders=Orders(store=store, min_pack=min_pack, log=logger),
+        renderer=renderer,
+        logger=logger,
+    )
+    prices = PricePages(store=store, renderer=renderer, logger=logger, operations=operations)
+    stoplist = StoplistPages(store=store, renderer=renderer, logger=logger)
     send = SendPage(
         store=store,
         send_service=send_service,
@@ -93,20 +114,34 @@ def build_console(
     r.add_get("/replies", account.replies)
     r.add_get("/senders", account.senders)
     r.add_post("/senders", account.request_sender)
+    r.add_get("/stoplist", stoplist.mine)
     r.add_get("/phonebooks", books.index)
     r.add_post("/phonebooks", books.create)
     r.add_get("/phonebooks/{name}", books.show)
     r.add_post("/phonebooks/{name}/contacts", books.add)
     r.add_post("/phonebooks/{name}/remove", books.remove)
     r.add_post("/phonebooks/{name}/import", books.import_csv)
-    r.add_get("/credit", account.credit)
+    r.add_get("/credit", orders.credit)
+    r.add_post("/credit/orders", orders.order)
     r.add_get("/credit/journal.csv", account.journal_csv)
     r.add_get("/tokens", account.tokens)
     r.add_post("/tokens", account.create_token)
     r.add_post("/tokens/{id}/revoke", account.revoke_token)
+    if smpp:
+        credentials = SmppPages(store=store, renderer=renderer, logger=logger)
+        r.add_get("/smpp", credentials.credentials)
+        r.add_post("/smpp", credentials.create)
     r.add_get("/operator/", operator.accounts)
     r.add_get("/operator/senders", operator.senders)
     r.add_post("/operator/senders", operator.decide)
+    r.add_get("/operator/orders", orders.pending)
+    r.add_post("/operator/orders/{id}/paid", orders.paid)
+    r.add_post("/operator/orders/{id}/cancel", orders.cancel)
+    r.add_get("/operator/stoplist", stoplist.every)
+    r.add_post("/operator/stoplist/remove", stoplist.remove)
+    r.add_get("/operator/prices", prices.prices)
+    r.add_post("/operator/prices", prices.set_price)
+    r.add_get("/operator/queue", prices.queue)
     r.add_static("/static", STATIC)
     return app
 

@@ -9,6 +9,7 @@ be probed. Cancelling goes through the store's ``cancel`` (its refund rules).
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -21,9 +22,10 @@ from gateway.model.message import MessageState
 from gateway.model.records import MessageView
 from gateway.ops.metric_sinks import IngressMetrics
 from gateway.store.base import Store
+from gateway.store.pages import message_page
 
 PER_PAGE = 50  # messages per page
-MAX_PAGE = 20  # pages reachable (the newest PER_PAGE * MAX_PAGE messages)
+MAX_BACK = 20  # newer pages "Newer" walks back through (then: the newest)
 _MAX_ID = 64
 
 
@@ -55,29 +57,46 @@ class MessagePages:
         return view
 
     async def history(self, request: web.Request) -> web.Response:
+        """One page of the history on the store's cursor pages: ``cursor`` is where
+        it starts (none: the newest), ``back`` the cursors of the newer pages
+        (``.``-joined, at most MAX_BACK), so "Newer" needs no second query."""
         account = account_of(request)
         raw_state = request.query.get("state", "")
         state = next((s for s in MessageState if s.value == raw_state), None)
-        raw_page = request.query.get("page", "1")
-        page = int(raw_page) if raw_page.isascii() and raw_page.isdigit() else 1
-        page = min(max(page, 1), MAX_PAGE)
-        rows = await self.store.list_messages(
-            account=account, state=state, limit=page * PER_PAGE + 1
-        )
-        shown = rows[(page - 1) * PER_PAGE : page * PER_PAGE]
-        more = len(rows) > page * PER_PAGE and page < MAX_PAGE
+        cursor = request.query.get("cursor") or None
+        back = [c for c in request.query.get("back", "").split(".")[-MAX_BACK:] if c]
+        # a cursor not of this list: InvalidField, the error page (400)
+        page = await message_page(self.store, account, state=state, cursor=cursor, limit=PER_PAGE)
         request[PAGE] = "/messages"
+        older = newer = None
+        if page.next_cursor is not None:
+            older = self._query(state, page.next_cursor, [*back, cursor or "-"][-MAX_BACK:])
+        if cursor is not None:
+            previous = back[-1] if back else "-"
+            newer = self._query(state, None if previous == "-" else previous, back[:-1])
         return self.render.page(
             request,
             "messages.html",
             {
-                "messages": shown,
+                "messages": page.messages,
                 "states": [s.value for s in MessageState],
                 "state": state.value if state else "",
-                "number": page,
-                "more": more,
+                "number": _page_number(cursor, back),
+                "older": older,
+                "newer": newer,
             },
         )
+
+    @staticmethod
+    def _query(state: MessageState | None, cursor: str | None, back: list[str]) -> str:
+        query: dict[str, str] = {}
+        if state is not None:
+            query["state"] = state.value
+        if cursor is not None:
+            query["cursor"] = cursor
+        if back:
+            query["back"] = ".".join(back)
+        return urlencode(query)
 
     async def show(self, request: web.Request) -> web.Response:
         view = await self.own(request)
@@ -121,3 +140,10 @@ class MessagePages:
             refunded=refunded,
         )
         return see_other(f"{self.render.root}/messages/{message.id}")
+
+
+def _page_number(cursor: str | None, back: list[str]) -> int | None:
+    """Which page this is, when the trail of newer pages reaches the first one."""
+    if cursor is None:
+        return 1
+    return len(back) + 1 if back and back[0] == "-" else None

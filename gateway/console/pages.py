@@ -15,6 +15,7 @@ from gateway.accounting.journal import journal_csv
 from gateway.console.auth import see_other
 from gateway.console.keys import PAGE, SESSION
 from gateway.console.render import Renderer
+from gateway.ingress.senders import MAX_REQUEST_REASON, request_sender
 from gateway.model.errors import UserError
 from gateway.model.logins import ConsoleSession
 from gateway.model.message import SenderKind
@@ -87,6 +88,7 @@ class AccountPages:
             {
                 "senders": await self.store.list_senders(account),
                 "kinds": [k.value for k in SenderKind],
+                "max_reason": MAX_REQUEST_REASON,
                 "error": error,
             },
             status=status,
@@ -97,10 +99,13 @@ class AccountPages:
         form = await request.post()
         value = form_text(form, "value", limit=64)
         kind = form_text(form, "kind", limit=20)
+        reason = form_text(form, "reason", limit=MAX_REQUEST_REASON + 1) or None
         try:
             if kind not in {k.value for k in SenderKind}:
                 raise UserError(f"bad kind {kind!r}: alpha, shortcode or number")
-            sender = await self.store.add_sender(account, value, SenderKind(kind))
+            sender = await request_sender(
+                self.store, account, value, kind=SenderKind(kind), reason=reason
+            )
         except UserError as exc:
             return await self.senders(request, error=str(exc), status=400)
         self.log.info("console_sender_requested", account=account, sender=sender.value)
@@ -133,18 +138,6 @@ class AccountPages:
         return see_other(self.render.root + "/tokens")
 
     # --- credit -----------------------------------------------------------------
-
-    async def credit(self, request: web.Request) -> web.Response:
-        account = account_of(request)
-        return self.page(
-            request,
-            "/credit",
-            "credit.html",
-            {
-                "balance": await self.store.balance(account),
-                "journal": await self.store.history(account, limit=JOURNAL_ROWS),
-            },
-        )
 
     async def journal_csv(self, request: web.Request) -> web.Response:
         """The whole journal as CSV for an accountant (the same file as

@@ -26,10 +26,12 @@ NAV: tuple[tuple[str, str], ...] = (
     ("/messages", "Messages"),
     ("/replies", "Replies"),
     ("/senders", "Senders"),
+    ("/stoplist", "Stoplist"),
     ("/phonebooks", "Phonebooks"),
     ("/credit", "Credit"),
     ("/tokens", "Tokens"),
 )
+SMPP_NAV = ("/smpp", "SMPP")  # when the daemon runs the SMPP server
 
 
 def _when(seconds: float | None) -> str:
@@ -38,7 +40,7 @@ def _when(seconds: float | None) -> str:
     return iso_utc(seconds).replace("T", " ").removesuffix("Z")[:19] + " UTC"
 
 
-def environment() -> jinja2.Environment:
+def environment(*, smpp: bool = False) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
@@ -47,16 +49,16 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = _when
-    env.globals["nav"] = NAV
+    env.globals["nav"] = (*NAV, SMPP_NAV) if smpp else NAV
     return env
 
 
 class Renderer:
     """Renders a template into a response, with what every page needs."""
 
-    def __init__(self, *, root: str) -> None:
+    def __init__(self, *, root: str, smpp: bool = False) -> None:
         self.root = root
-        self.env = environment()
+        self.env = environment(smpp=smpp)
 
     def page(
         self,

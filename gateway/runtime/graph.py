@@ -323,6 +323,9 @@ def _build_front_doors(g: Graph, *, settings: DaemonSettings, logger: Any, clock
                 metrics=g.metrics,
                 national=s.national,
                 clock=clock,
+                min_pack=s.min_pack,
+                smpp=s.smpp_server is not None,
+                operations=g.operations,
             )
             mount_console(app, console, s.console)
         g.http = HttpServer(app, logger=logger, limits=s.http.limits)

@@ -148,6 +148,9 @@ def _build(
                 logger=log,
                 metrics=daemon,
                 national=settings.national,
+                min_pack=settings.min_pack,
+                smpp=settings.smpp_server is not None,
+                operations=daemon,
             )
             mount_console(app, console, settings.console)
         parts.http = HttpServer(app, logger=log, limits=settings.http.limits)

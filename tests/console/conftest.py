@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,11 +79,14 @@ async def _prepare(url: str, base: Path) -> str:
     return token
 
 
-@pytest.fixture
-async def console(tmp_path: Path) -> AsyncIterator[Console]:
+@asynccontextmanager
+async def running_console(tmp_path: Path, *, extra: str = "") -> AsyncIterator[Console]:
+    """The system with ``[console]`` (and ``extra`` configuration)."""
     sim = SmscSimulator(config=SimConfig(dlr=True), port=0)
     await sim.start()
-    extra = f'[console]\npath = "/console"\nmax_failures = {MAX_FAILURES}\nlock_seconds = 600\n'
+    extra = (
+        f'[console]\npath = "/console"\nmax_failures = {MAX_FAILURES}\nlock_seconds = 600\n' + extra
+    )
     config = load_config(write_config(tmp_path / "gateway.toml", smsc_port=sim.port, extra=extra))
     token = await _prepare(config.store.url, config.base_dir)
     try:
@@ -94,6 +98,12 @@ async def console(tmp_path: Path) -> AsyncIterator[Console]:
             yield Console(system=system, root=f"{base}/console")
     finally:
         await sim.close()
+
+
+@pytest.fixture
+async def console(tmp_path: Path) -> AsyncIterator[Console]:
+    async with running_console(tmp_path) as c:
+        yield c
 
 
 @pytest.fixture

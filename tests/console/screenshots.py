@@ -2,7 +2,8 @@
 
 Runs the same system as the browser tests (daemon, SQLite, SMSC simulator),
 sends a few messages and saves the dashboard, the send page with its counter
-and the message history as PNG files, plus the send page on a phone's width.
+the message history and the credit page with an order as PNG files, plus the
+send page on a phone's width.
 """
 
 from __future__ import annotations
@@ -57,6 +58,11 @@ async def main(out: Path) -> None:
                 await page.screenshot(path=out / "messages.png", full_page=True)
                 await page.goto(root + "/")
                 await page.screenshot(path=out / "dashboard.png", full_page=True)
+                await page.goto(root + "/credit")
+                await page.get_by_label("Credits").fill("500")
+                await page.get_by_role("button", name="Order").click()
+                await expect(page.get_by_role("cell", name="pending")).to_be_visible()
+                await page.screenshot(path=out / "credit.png", full_page=True)
                 await page.goto(root + "/send")
                 await page.get_by_label("Sender").select_option("ACME")
                 await page.get_by_label("Recipients").fill("+33612345678\n+33612345679")

@@ -71,3 +71,34 @@ async def test_the_api_is_unchanged_beside_the_console(console: Console) -> None
     async with aiohttp.ClientSession() as http, http.get(console.system.base + "/v1/balance") as r:
         assert r.status == 401
         assert (await r.json())["error"]
+
+
+async def test_every_new_form_needs_its_csrf_token_and_every_new_page_a_session(
+    console: Console,
+) -> None:
+    posts = {
+        "/credit/orders": {"credits": "500"},
+        "/senders": {"kind": "alpha", "value": "NOCSRF", "reason": "x"},
+        "/operator/orders/1/paid": {},
+        "/operator/orders/1/cancel": {},
+        "/operator/stoplist/remove": {"account": "acme", "number": "+33611111111"},
+        "/operator/prices": {"prefix": "+33", "credits": "0"},
+    }
+    async with aiohttp.ClientSession() as http:
+        for path in ("/stoplist", "/operator/orders", "/operator/prices", "/operator/queue"):
+            async with http.get(console.root + path, allow_redirects=False) as r:
+                assert r.status == 303, path
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        token = await _csrf(http, console.root + "/")
+        form = {"csrf": token, "email": EMAIL, "password": PASSWORD}
+        async with http.post(console.root + "/login", data=form) as r:
+            assert r.status == 200
+        for path, fields in posts.items():
+            for csrf in ({}, {"csrf": "guessed"}):
+                data = {**fields, **csrf}
+                async with http.post(console.root + path, data=data, allow_redirects=False) as r:
+                    assert r.status == 403, path
+        async with http.get(console.root + "/credit") as r:
+            assert "No orders." in await r.text()
+        async with http.get(console.root + "/senders") as r:
+            assert "NOCSRF" not in await r.text()

@@ -74,3 +74,30 @@ async def test_a_session_is_known_to_every_worker(tmp_path: Path) -> None:
             text = await r.text()
         sample = f'smsgw_messages_accepted_total{{account="{ACCOUNT}",channel="console"}}'
         assert metric_value(text, sample) == 8
+
+
+async def test_every_worker_shows_the_daemons_links_to_operators(tmp_path: Path) -> None:
+    extra = '[workers]\ncount = 2\n[console]\npath = "/console"\n'
+    async with (
+        smsc(SimConfig(dlr=True)) as sim,
+        daemon_process(tmp_path, link=smpp_link(sim.port), extra=extra) as (gw, _),
+    ):
+        store = await open_store(f"sqlite:///{gw.db}")
+        try:
+            await store.create_login(ACCOUNT, EMAIL, LoginRole.OPERATOR, hash_password("x"))
+            await store.set_login_password(EMAIL, hash_password(PASSWORD))
+        finally:
+            await store.close()
+        root = f"{gw.base}/console"
+        jar = aiohttp.CookieJar(unsafe=True)
+        connector = aiohttp.TCPConnector(force_close=True)  # spread over both workers
+        async with aiohttp.ClientSession(cookie_jar=jar, connector=connector) as http:
+            token = await _csrf(http, root + "/")
+            form = {"csrf": token, "email": EMAIL, "password": PASSWORD}
+            async with http.post(root + "/login", data=form) as r:
+                assert r.status == 200
+            for _ in range(6):
+                async with http.get(root + "/operator/queue") as r:
+                    assert r.status == 200
+                    text = await r.text()
+                assert re.search(r"<td>smsc-1</td><td>smpp</td><td>bound</td>", text), text
