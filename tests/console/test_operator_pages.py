@@ -72,7 +72,7 @@ async def test_an_operator_creates_an_account_and_sets_its_limits(
     ).to_be_visible()
     await page.get_by_label("Account name").fill("zeta")
     await page.get_by_role("button", name="Create", exact=True).click()
-    await expect(page.get_by_role("alert")).to_contain_text("zeta")
+    await expect(page.get_by_role("alert")).to_have_text("account 'zeta' already exists")
     limits = page.get_by_role("form", name="Limits of zeta")
     await limits.get_by_label("Credit limit").fill("500")
     await limits.get_by_label("Monthly cap").fill("10000")
