@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from gateway.cli.runtime import Context, emit_json, fields, iso, optional_int, run, table
+from gateway.cli.runtime import Context, emit_json, fields, iso, run, table
 from gateway.model.errors import UserError
 from gateway.model.records import Account
-from gateway.store import KEEP, Keep
+from gateway.store.accounts import account_limits
 
 
 def account_doc(a: Account) -> dict[str, Any]:
@@ -107,15 +107,8 @@ def _show_cmd(args: argparse.Namespace) -> int:
 def _set(args: argparse.Namespace) -> int:
     if args.credit_limit is None and args.monthly_cap is None and args.alert_below is None:
         raise UserError("nothing to set: give --credit-limit, --monthly-cap or --alert-below")
-    credit_limit: int | Keep = KEEP
-    if args.credit_limit is not None:
-        value = optional_int(args.credit_limit, what="credit limit")
-        credit_limit = 0 if value is None else value
-    monthly_cap: int | Keep | None = (
-        KEEP if args.monthly_cap is None else optional_int(args.monthly_cap, what="monthly cap")
-    )
-    alert_below: int | Keep | None = (
-        KEEP if args.alert_below is None else optional_int(args.alert_below, what="alert level")
+    credit_limit, monthly_cap, alert_below = account_limits(
+        args.credit_limit, args.monthly_cap, args.alert_below
     )
 
     async def work(ctx: Context) -> int:

@@ -23,6 +23,7 @@ from gateway.accounting.ledger import Ledger
 from gateway.config.file import Config, load_config
 from gateway.model.errors import StoreError, UserError
 from gateway.model.isotime import iso
+from gateway.model.numbers import SQLITE_MAX_INT, optional_int, whole_number
 from gateway.ops.metric_sinks import StoredMetrics
 from gateway.store import open_store
 from gateway.store.base import Store
@@ -131,32 +132,6 @@ def parse_time(raw: str, *, what: str = "time") -> float:
         msg = f"bad {what} {raw!r}: give a time zone (Z for UTC, or +01:00...)"
         raise UserError(msg)
     return when.timestamp()
-
-
-# the largest integer SQLite stores (a signed 64-bit INTEGER); larger ones overflow
-SQLITE_MAX_INT = 2**63 - 1
-
-
-def whole_number(
-    raw: str, *, what: str, low: int = -SQLITE_MAX_INT, high: int = SQLITE_MAX_INT
-) -> int:
-    """``raw`` as a whole number in ``low..high``, or a one-line UserError."""
-    text = raw.strip()
-    try:
-        value = int(text)
-    except ValueError:
-        raise UserError(f"bad {what} {raw[:40]!r}: a whole number expected") from None
-    if not low <= value <= high:
-        shown = text if len(text) <= 24 else text[:20] + "…"
-        raise UserError(f"bad {what} {shown}: {low} to {high}")
-    return value
-
-
-def optional_int(raw: str, *, what: str, low: int = -SQLITE_MAX_INT) -> int | None:
-    """A whole number (``low`` or more), or ``none`` to clear the setting."""
-    if raw.strip().lower() in {"none", "off", ""}:
-        return None
-    return whole_number(raw, what=what, low=low)
 
 
 __all__ = [

@@ -1,5 +1,7 @@
 """The operators' pages (role operator, under ``/operator``): every account with
-its credit, and the senders waiting for approval, approved or refused there.
+its credit, created and its limits set there (the rules of ``smsgw account
+create`` and ``set``); the senders waiting for approval, approved or refused
+there; the webhooks given up, tried again there (as ``smsgw webhook retry``).
 
 A customer's login gets a 404 for these pages, as for a page that does not
 exist. Approving and refusing go through the store's ``set_sender_status``
@@ -19,7 +21,11 @@ from gateway.console.render import Renderer
 from gateway.model.errors import UserError
 from gateway.model.logins import LoginRole
 from gateway.model.message import SenderStatus
+from gateway.store.accounts import account_limits
 from gateway.store.base import Store
+
+# the failed webhooks listed (oldest first), as ``smsgw webhook list``'s default
+WEBHOOK_ROWS = 100
 
 
 class OperatorPages:
@@ -34,11 +40,64 @@ class OperatorPages:
             raise web.HTTPNotFound
         return login.email
 
-    async def accounts(self, request: web.Request) -> web.Response:
+    async def accounts(
+        self, request: web.Request, *, error: str = "", status: int = 200
+    ) -> web.Response:
         self._operator(request)
         request[PAGE] = "/operator/"
         accounts = await self.store.list_accounts()
-        return self.render.page(request, "operator_accounts.html", {"accounts": accounts})
+        context = {"accounts": accounts, "error": error}
+        return self.render.page(request, "operator_accounts.html", context, status=status)
+
+    async def create_account(self, request: web.Request) -> web.StreamResponse:
+        operator = self._operator(request)
+        form = await request.post()
+        try:
+            account = await self.store.create_account(form_text(form, "account", limit=64))
+        except UserError as exc:
+            return await self.accounts(request, error=str(exc), status=400)
+        self.log.info("console_account_created", operator=operator, account=account.name)
+        return see_other(self.render.root + "/operator/")
+
+    async def set_limits(self, request: web.Request) -> web.StreamResponse:
+        operator = self._operator(request)
+        form = await request.post()
+        name = form_text(form, "account", limit=64)
+        try:
+            credit_limit, monthly_cap, alert_below = account_limits(
+                form_text(form, "credit_limit", limit=40),
+                form_text(form, "monthly_cap", limit=40),
+                form_text(form, "alert_below", limit=40),
+            )
+            account = await self.store.set_account(
+                name, credit_limit=credit_limit, monthly_cap=monthly_cap, alert_below=alert_below
+            )
+        except UserError as exc:
+            return await self.accounts(request, error=f"{name}: {exc}", status=400)
+        self.log.info(
+            "console_account_set",
+            operator=operator,
+            account=account.name,
+            credit_limit=account.credit_limit,
+            monthly_cap=account.monthly_cap,
+            alert_below=account.alert_below,
+        )
+        return see_other(self.render.root + "/operator/")
+
+    async def webhooks(self, request: web.Request) -> web.Response:
+        self._operator(request)
+        request[PAGE] = "/operator/webhooks"
+        rows = await self.store.list_webhooks(state="failed", limit=WEBHOOK_ROWS)
+        return self.render.page(request, "operator_webhooks.html", {"webhooks": rows})
+
+    async def retry_webhook(self, request: web.Request) -> web.StreamResponse:
+        operator = self._operator(request)
+        raw = request.match_info["id"]
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+            raise web.HTTPNotFound
+        count = await self.store.retry_webhooks([int(raw)])
+        self.log.info("console_webhook_retried", operator=operator, webhook=int(raw), count=count)
+        return see_other(self.render.root + "/operator/webhooks")
 
     async def senders(
         self, request: web.Request, *, error: str = "", status: int = 200

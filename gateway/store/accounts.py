@@ -13,7 +13,8 @@ import secrets
 from dataclasses import dataclass
 
 from gateway.model.errors import AlreadyExists, NotFound, UserError
-from gateway.store.base import Keep
+from gateway.model.numbers import optional_int
+from gateway.store.base import KEEP, Keep
 
 __all__ = [
     "ACCOUNT_NAME",
@@ -22,6 +23,7 @@ __all__ = [
     "AccountSettings",
     "NewToken",
     "account_exists",
+    "account_limits",
     "check_account_name",
     "check_phonebook_name",
     "import_counts",
@@ -139,3 +141,21 @@ def import_counts(before: int, after: int, given: int) -> tuple[int, int]:
     ``before`` contacts and holds ``after``."""
     added = after - before
     return added, given - added
+
+
+def account_limits(
+    credit_limit: str | None, monthly_cap: str | None, alert_below: str | None
+) -> tuple[int | Keep, int | Keep | None, int | Keep | None]:
+    """The ``set_account`` arguments from text (None: keep the setting; ``none`` or
+    empty: no cap, no alert, a credit limit of 0), or a one-line UserError."""
+    credit: int | Keep = KEEP
+    if credit_limit is not None:
+        value = optional_int(credit_limit, what="credit limit")
+        credit = 0 if value is None else value
+    cap: int | Keep | None = (
+        KEEP if monthly_cap is None else optional_int(monthly_cap, what="monthly cap")
+    )
+    alert: int | Keep | None = (
+        KEEP if alert_below is None else optional_int(alert_below, what="alert level")
+    )
+    return credit, cap, alert
