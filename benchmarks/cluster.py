@@ -75,6 +75,7 @@ from benchmarks.e2e_system import (
     start_mosquitto,
     start_simulator,
     stop,
+    tree_cpu,
 )
 from benchmarks.http_single import run_wrk, wrk_script
 from tests.fixtures.postgres import (
@@ -93,7 +94,6 @@ HTTP_CLIENTS = 12  # split evenly over 1, 2 or 3 daemons
 MQTT_IN_FLIGHT = 32
 POLL = 0.2  # seconds between counts on the store (the count costs the store a little)
 OUTBOX_TIMEOUT = 120.0
-_TICK = 1.0 / float(os.sysconf("SC_CLK_TCK"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,20 +188,6 @@ class WaitSampler:
 
     def close(self) -> None:
         self._conn.close()
-
-
-def tree_cpu(root: int) -> float:
-    """CPU seconds of a process and its direct children (PostgreSQL's backends), /proc."""
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue  # exited meanwhile
-        fields = text[text.rindex(")") + 2 :].split()
-        if int(stat.parent.name) == root or int(fields[1]) == root:
-            total += (int(fields[11]) + int(fields[12])) * _TICK
-    return total
 
 
 @dataclass(slots=True)

@@ -371,3 +371,20 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(root: int) -> float:
+    """User + system CPU seconds of a process and its direct children (PostgreSQL's
+    postmaster and its backends, the WAL writer...), from /proc."""
+    tick = 1.0 / float(os.sysconf("SC_CLK_TCK"))
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # exited meanwhile
+        # after the name: state, ppid, ...; utime and stime are fields 14 and 15 of stat
+        fields = text[text.rindex(")") + 2 :].split()
+        if int(stat.parent.name) == root or int(fields[1]) == root:
+            total += (int(fields[11]) + int(fields[12])) * tick
+    return total

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import re
 import resource
 import shutil
@@ -58,6 +57,7 @@ from psycopg.rows import TupleRow
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.e2e_system import tree_cpu
 from tests.fixtures.postgres import (
     MISSING_BINARIES,
     NoServerUser,
@@ -465,25 +465,6 @@ def _cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-_TICK = 1.0 / float(os.sysconf("SC_CLK_TCK"))
-
-
-def _server_cpu(postmaster: int) -> float:
-    """CPU seconds of the postmaster and its children (the backends, the WAL writer...)."""
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue  # exited meanwhile
-        pid = int(stat.parent.name)
-        fields = text[text.rindex(")") + 2 :].split()
-        # after the name: state, ppid, ... utime and stime are fields 14 and 15 of stat
-        if pid == postmaster or int(fields[1]) == postmaster:
-            total += (int(fields[11]) + int(fields[12])) * _TICK
-    return total
-
-
 @dataclass(slots=True)
 class Tally:
     """One phase of one driver, summed over rounds."""
@@ -570,11 +551,11 @@ async def _one_round(
     try:
 
         async def timed(phase: str, messages: int, run: Awaitable[None]) -> None:
-            cpu, server_cpu, start = _cpu(), _server_cpu(postmaster), time.perf_counter()
+            cpu, server_cpu, start = _cpu(), tree_cpu(postmaster), time.perf_counter()
             await run
             seconds = time.perf_counter() - start
             tallies[phase, driver.name].add(
-                messages, seconds, _cpu() - cpu, _server_cpu(postmaster) - server_cpu
+                messages, seconds, _cpu() - cpu, tree_cpu(postmaster) - server_cpu
             )
 
         n, c = args.messages, args.concurrency

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import sqlite3
 import sys
@@ -40,6 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.e2e_system import tree_cpu
 from gateway.link.interface import Receipt
 from gateway.model.ids import new_id
 from gateway.model.message import SenderKind
@@ -76,23 +76,6 @@ def _messages(n: int) -> list[NewMessage]:
         )
         for i in range(n)
     ]
-
-
-_TICK = 1.0 / float(os.sysconf("SC_CLK_TCK"))
-
-
-def tree_cpu(root: int) -> float:
-    """CPU seconds of a process and its direct children (PostgreSQL's backends), /proc."""
-    total = 0.0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue  # exited meanwhile
-        fields = text[text.rindex(")") + 2 :].split()
-        if int(stat.parent.name) == root or int(fields[1]) == root:
-            total += (int(fields[11]) + int(fields[12])) * _TICK
-    return total
 
 
 async def bench_store(
