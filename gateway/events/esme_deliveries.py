@@ -113,7 +113,8 @@ class DeliveryPump:
         self._log = logger
         self._clock = clock
         self._bound: dict[int, _Bound] = {}  # id(target) -> its loop
-        self._chores: set[asyncio.Task[Any]] = set()  # leases given back after a detach
+        # leases given back after a detach; answered deliveries being recorded
+        self._chores: set[asyncio.Task[Any]] = set()
 
     # --- the server's side ------------------------------------------------------------
     def attach(self, target: DeliveryTarget) -> None:
@@ -201,6 +202,14 @@ class DeliveryPump:
             self._chores.add(chore)
             chore.add_done_callback(self._chores.discard)
 
+    def _settling(self, bound: _Bound, delivery: int) -> None:
+        """The current task leaves ``bound``'s in-flight set for the pump's chores."""
+        task = asyncio.current_task()
+        if task is not None and bound.in_flight.get(delivery) is task:
+            del bound.in_flight[delivery]
+            self._chores.add(task)
+            task.add_done_callback(self._chores.discard)
+
     async def _release(self, ids: list[int]) -> None:
         try:
             await self._store.release_deliveries(self._owner, ids)
@@ -265,6 +274,10 @@ class DeliveryPump:
                 bound.rest = True
                 await self._store.release_deliveries(self._owner, [d.id])
             else:
+                # answered: no longer the bind's to give back. A detach from here on
+                # (the ESME unbinds right after its deliver_sm_resp) must neither
+                # cancel this record nor release the delivery for a second send.
+                self._settling(bound, d.id)
                 await self._store.delivery_done(d.id)
                 self._metrics.esme_delivered(system_id=d.system_id, kind=kind)
         except StoreError as exc:  # not settled: its lease runs out and it goes again

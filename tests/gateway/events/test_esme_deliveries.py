@@ -187,6 +187,42 @@ async def test_a_detached_bind_gives_back_what_it_had_in_flight(
         await eventually(lambda: len(other.delivered) == 3, timeout=5, what="the other bind")
 
 
+class SlowDone(Looks):
+    """The store, holding each delivery_done until ``go`` is set."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        super().__init__(store)
+        self.recording = asyncio.Event()
+        self.go = asyncio.Event()
+        self.released: list[int] = []
+
+    async def delivery_done(self, id: int) -> None:  # noqa: A002 (the store's name)
+        self.recording.set()
+        await self.go.wait()
+        await self.store.delivery_done(id)
+
+    async def release_deliveries(self, owner: str, ids: Sequence[int] = ()) -> int:
+        self.released.extend(ids)
+        return await self.store.release_deliveries(owner, ids)
+
+
+async def test_an_answered_delivery_stays_done_when_the_bind_ends_while_it_is_recorded(
+    store: SqliteStore, clock: FakeClock, registry: CollectorRegistry
+) -> None:
+    [mid] = await delivered_receipts(store, clock, 1)
+    slow = SlowDone(store)
+    target = Target()
+    async with running(pump_on(slow, clock, registry)) as pump:
+        pump.attach(target)
+        await slow.recording.wait()  # the ESME answered; its record is on the way
+        pump.detach(target)  # and it unbinds at once
+        slow.go.set()
+        await eventually(lambda: sample(registry, "smsgw_esme_deliveries_total") == 1)
+    assert [d.message_id for d in target.delivered] == [mid]
+    assert slow.released == []  # not handed back for a second send
+    assert await store.pending_deliveries() == []
+
+
 async def test_a_refused_delivery_is_retried_after_its_back_off(
     store: SqliteStore, clock: FakeClock, registry: CollectorRegistry
 ) -> None:
