@@ -16,10 +16,9 @@ from aiohttp import web
 
 from gateway.console.auth import see_other
 from gateway.console.keys import PAGE
-from gateway.console.pages import form_text, session_of
+from gateway.console.pages import form_text, operator_of
 from gateway.console.render import Renderer
 from gateway.model.errors import UserError
-from gateway.model.logins import LoginRole
 from gateway.model.message import SenderStatus
 from gateway.store.accounts import account_limits
 from gateway.store.base import Store
@@ -34,23 +33,17 @@ class OperatorPages:
         self.render = renderer
         self.log = logger
 
-    def _operator(self, request: web.Request) -> str:
-        login = session_of(request).login
-        if login.role is not LoginRole.OPERATOR:
-            raise web.HTTPNotFound
-        return login.email
-
     async def accounts(
         self, request: web.Request, *, error: str = "", status: int = 200
     ) -> web.Response:
-        self._operator(request)
+        operator_of(request)
         request[PAGE] = "/operator/"
         accounts = await self.store.list_accounts()
         context = {"accounts": accounts, "error": error}
         return self.render.page(request, "operator_accounts.html", context, status=status)
 
     async def create_account(self, request: web.Request) -> web.StreamResponse:
-        operator = self._operator(request)
+        operator = operator_of(request)
         form = await request.post()
         try:
             account = await self.store.create_account(form_text(form, "account", limit=64))
@@ -60,7 +53,7 @@ class OperatorPages:
         return see_other(self.render.root + "/operator/")
 
     async def set_limits(self, request: web.Request) -> web.StreamResponse:
-        operator = self._operator(request)
+        operator = operator_of(request)
         form = await request.post()
         name = form_text(form, "account", limit=64)
         try:
@@ -85,13 +78,13 @@ class OperatorPages:
         return see_other(self.render.root + "/operator/")
 
     async def webhooks(self, request: web.Request) -> web.Response:
-        self._operator(request)
+        operator_of(request)
         request[PAGE] = "/operator/webhooks"
         rows = await self.store.list_webhooks(state="failed", limit=WEBHOOK_ROWS)
         return self.render.page(request, "operator_webhooks.html", {"webhooks": rows})
 
     async def retry_webhook(self, request: web.Request) -> web.StreamResponse:
-        operator = self._operator(request)
+        operator = operator_of(request)
         raw = request.match_info["id"]
         if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
             raise web.HTTPNotFound
@@ -102,7 +95,7 @@ class OperatorPages:
     async def senders(
         self, request: web.Request, *, error: str = "", status: int = 200
     ) -> web.Response:
-        self._operator(request)
+        operator_of(request)
         request[PAGE] = "/operator/senders"
         rows = []
         for account in await self.store.list_accounts():
@@ -113,7 +106,7 @@ class OperatorPages:
         )
 
     async def decide(self, request: web.Request) -> web.StreamResponse:
-        operator = self._operator(request)
+        operator = operator_of(request)
         form = await request.post()
         account = form_text(form, "account", limit=64)
         value = form_text(form, "value", limit=64)

@@ -17,10 +17,9 @@ from aiohttp import web
 from gateway.accounting.orders import Orders
 from gateway.console.auth import see_other
 from gateway.console.keys import PAGE
-from gateway.console.pages import JOURNAL_ROWS, account_of, form_text, session_of
+from gateway.console.pages import JOURNAL_ROWS, account_of, form_text, operator_of
 from gateway.console.render import Renderer
 from gateway.model.errors import UserError
-from gateway.model.logins import LoginRole
 from gateway.model.orders import OrderStatus
 from gateway.store.base import Store
 
@@ -72,20 +71,14 @@ class OrderPages:
 
     # --- operators --------------------------------------------------------------
 
-    def _operator(self, request: web.Request) -> str:
-        login = session_of(request).login
-        if login.role is not LoginRole.OPERATOR:
-            raise web.HTTPNotFound
-        return login.email
-
     async def pending(self, request: web.Request) -> web.Response:
-        self._operator(request)
+        operator_of(request)
         request[PAGE] = "/operator/orders"
         rows = await self.orders.list(status=OrderStatus.PENDING, limit=ORDERS_SHOWN)
         return self.render.page(request, "operator_orders.html", {"orders": rows})
 
     async def paid(self, request: web.Request) -> web.StreamResponse:
-        operator = self._operator(request)
+        operator = operator_of(request)
         order_id = order_id_of(request)
         form = await request.post()
         ref = form_text(form, "payment_ref", limit=200) or None
@@ -99,7 +92,7 @@ class OrderPages:
         return see_other(self.render.root + "/operator/orders")
 
     async def cancel(self, request: web.Request) -> web.StreamResponse:
-        operator = self._operator(request)
+        operator = operator_of(request)
         order_id = order_id_of(request)
         await self.orders.cancel(order_id)  # NotFound: 404; OrderConflict: 409
         self.log.info("console_order_cancelled", operator=operator, order=order_id)

@@ -17,7 +17,7 @@ from gateway.console.keys import PAGE, SESSION
 from gateway.console.render import Renderer
 from gateway.ingress.senders import MAX_REQUEST_REASON, request_sender
 from gateway.model.errors import UserError
-from gateway.model.logins import ConsoleSession
+from gateway.model.logins import ConsoleSession, LoginRole
 from gateway.model.message import SenderKind
 from gateway.store.base import Store
 from gateway.store.pages import journal_rows
@@ -36,6 +36,14 @@ def session_of(request: web.Request) -> ConsoleSession:
 
 def account_of(request: web.Request) -> str:
     return session_of(request).login.account
+
+
+def operator_of(request: web.Request) -> str:
+    """The operator's email; a 404 for a customer's login (the page does not exist)."""
+    login = session_of(request).login
+    if login.role is not LoginRole.OPERATOR:
+        raise web.HTTPNotFound
+    return login.email
 
 
 def form_text(form: Any, name: str, *, limit: int = 2000) -> str:

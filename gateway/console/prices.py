@@ -17,11 +17,10 @@ from gateway.accounting.ledger import parse_amount
 from gateway.accounting.pricing import normalize_prefix
 from gateway.console.auth import see_other
 from gateway.console.keys import PAGE
-from gateway.console.pages import form_text, session_of
+from gateway.console.pages import form_text, operator_of
 from gateway.console.render import Renderer
 from gateway.ingress.http_operations import Operations
 from gateway.model.errors import UserError
-from gateway.model.logins import LoginRole
 from gateway.model.records import Price
 from gateway.store.base import Store
 
@@ -35,16 +34,10 @@ class PricePages:
         self.render = renderer
         self.log = logger
 
-    def _operator(self, request: web.Request) -> str:
-        login = session_of(request).login
-        if login.role is not LoginRole.OPERATOR:
-            raise web.HTTPNotFound
-        return login.email
-
     async def prices(
         self, request: web.Request, *, error: str = "", status: int = 200
     ) -> web.Response:
-        self._operator(request)
+        operator_of(request)
         request[PAGE] = "/operator/prices"
         accounts = [a.name for a in await self.store.list_accounts()]
         rows: list[Price] = list(await self.store.list_prices())
@@ -54,7 +47,7 @@ class PricePages:
         return self.render.page(request, "operator_prices.html", context, status=status)
 
     async def set_price(self, request: web.Request) -> web.StreamResponse:
-        operator = self._operator(request)
+        operator = operator_of(request)
         form = await request.post()
         account = form_text(form, "account", limit=64) or None
         try:
@@ -73,7 +66,7 @@ class PricePages:
         return see_other(self.render.root + "/operator/prices")
 
     async def queue(self, request: web.Request) -> web.Response:
-        self._operator(request)
+        operator_of(request)
         request[PAGE] = "/operator/queue"
         depths = await self.store.queue_depths()
         rows = sorted(((s.value, n) for s, n in depths.items()), key=lambda r: r[0])

@@ -15,9 +15,8 @@ from aiohttp import web
 
 from gateway.console.auth import see_other
 from gateway.console.keys import PAGE
-from gateway.console.pages import account_of, form_text, session_of
+from gateway.console.pages import account_of, form_text, operator_of
 from gateway.console.render import Renderer
-from gateway.model.logins import LoginRole
 from gateway.store.base import Store
 
 
@@ -33,14 +32,8 @@ class StoplistPages:
         stops = await self.store.list_stops(account)
         return self.render.page(request, "stoplist.html", {"stops": stops})
 
-    def _operator(self, request: web.Request) -> str:
-        login = session_of(request).login
-        if login.role is not LoginRole.OPERATOR:
-            raise web.HTTPNotFound
-        return login.email
-
     async def every(self, request: web.Request) -> web.Response:
-        self._operator(request)
+        operator_of(request)
         request[PAGE] = "/operator/stoplist"
         stops = []
         for account in await self.store.list_accounts():
@@ -48,7 +41,7 @@ class StoplistPages:
         return self.render.page(request, "operator_stoplist.html", {"stops": stops})
 
     async def remove(self, request: web.Request) -> web.StreamResponse:
-        operator = self._operator(request)
+        operator = operator_of(request)
         form = await request.post()
         account = form_text(form, "account", limit=64)
         number = form_text(form, "number", limit=32)

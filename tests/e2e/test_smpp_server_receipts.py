@@ -110,6 +110,7 @@ async def test_receipts_wait_while_the_esme_is_away_and_arrive_once_on_rebind(
             receipts = await asyncio.wait_for(asyncio.to_thread(read_delivers, again, 3), 20)
             assert sorted(r.receipted_message_id.decode() for r in receipts) == sorted(ids)
             await asyncio.to_thread(leave, again)
+
             # each answered once: none left to send (an answer recorded after the unbind
             # counts), and no fourth one came
             async def none_pending() -> bool:

@@ -5,7 +5,6 @@ names of their own, one events leader."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -19,16 +18,6 @@ from tests.clock import FakeClock
 from tests.gateway.store.contract.accounts import make_account
 from tests.gateway.store.replies import LONG_GSM, parts_of
 from tests.gateway.store.support import new_message
-
-
-@pytest.fixture
-async def daemons(postgres_url: str, clock: FakeClock) -> AsyncIterator[list[PostgresStore]]:
-    stores = [await PostgresStore.open(postgres_url, clock=clock) for _ in range(2)]
-    try:
-        yield stores
-    finally:
-        for store in stores:
-            await store.close()
 
 
 async def test_two_daemons_claim_each_message_once(

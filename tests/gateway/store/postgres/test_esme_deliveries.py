@@ -4,9 +4,6 @@ given to one taker at a time, a receipt recorded by both daemons stored once."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-
-import pytest
 
 from gateway.link.interface import Receipt
 from gateway.model.outcomes import Accepted, ReceiptState
@@ -15,16 +12,6 @@ from gateway.store.postgres.store import PostgresStore
 from tests.clock import FakeClock
 from tests.gateway.store.contract.accounts import make_account
 from tests.gateway.store.esme_support import claimed, from_esme
-
-
-@pytest.fixture
-async def daemons(postgres_url: str, clock: FakeClock) -> AsyncIterator[list[PostgresStore]]:
-    stores = [await PostgresStore.open(postgres_url, clock=clock) for _ in range(2)]
-    try:
-        yield stores
-    finally:
-        for store in stores:
-            await store.close()
 
 
 async def test_two_daemons_take_each_delivery_once(
