@@ -143,7 +143,16 @@ class Orders:
             )
         return payment
 
-    async def cancel(self, order_id: int) -> Order:
+    async def cancel(self, order_id: int, *, account: str | None = None) -> Order:
+        """Cancel a pending order; with ``account`` (a customer's own cancel), an
+        order of another account is not found."""
+        if account is not None:
+            try:
+                mine = (await self._store.get_order(order_id)).account == account
+            except NotFound:
+                mine = False
+            if not mine:
+                raise NotFound(f"no order {order_id} in account {account}")
         order = await self._store.cancel_order(order_id)
         self._log.info("order_cancelled", account=order.account, order=order_id)
         return order

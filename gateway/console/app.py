@@ -123,6 +123,7 @@ def build_console(
     r.add_post("/phonebooks/{name}/import", books.import_csv)
     r.add_get("/credit", orders.credit)
     r.add_post("/credit/orders", orders.order)
+    r.add_post("/credit/orders/{id}/cancel", orders.cancel_own)
     r.add_get("/credit/journal.csv", account.journal_csv)
     r.add_get("/tokens", account.tokens)
     r.add_post("/tokens", account.create_token)

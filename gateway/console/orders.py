@@ -1,5 +1,6 @@
 """The console's credit orders: a customer orders a pack on /credit and sees
-its orders; an operator marks them paid or cancels them on /operator/orders.
+its orders, and cancels a pending one; an operator marks them paid or
+cancels them on /operator/orders.
 
 Both go through :class:`gateway.accounting.orders.Orders`, the service the
 CLI and ``POST /v1/orders`` use: the pack rule (``[ledger] min_topup``) is
@@ -20,7 +21,7 @@ from gateway.console.keys import PAGE
 from gateway.console.pages import JOURNAL_ROWS, account_of, form_text, operator_of
 from gateway.console.render import Renderer
 from gateway.model.errors import UserError
-from gateway.model.orders import OrderStatus
+from gateway.model.orders import OrderConflict, OrderStatus
 from gateway.store.base import Store
 
 ORDERS_SHOWN = 100
@@ -67,6 +68,17 @@ class OrderPages:
         except UserError as exc:
             return await self.credit(request, error=str(exc), status=400)
         self.log.info("console_order_created", account=account, order=order.id)
+        return see_other(self.render.root + "/credit")
+
+    async def cancel_own(self, request: web.Request) -> web.StreamResponse:
+        """The customer's "Cancel" of one of its pending orders on /credit."""
+        account = account_of(request)
+        order_id = order_id_of(request)
+        try:
+            await self.orders.cancel(order_id, account=account)  # another's: 404
+        except OrderConflict as exc:  # paid or cancelled meanwhile
+            return await self.credit(request, error=str(exc), status=409)
+        self.log.info("console_order_cancelled", account=account, order=order_id)
         return see_other(self.render.root + "/credit")
 
     # --- operators --------------------------------------------------------------

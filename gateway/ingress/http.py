@@ -131,6 +131,7 @@ def build_app(
     app.router.add_get("/v1/inbound", api.inbound, allow_head=False)
     app.router.add_post("/v1/orders", orders.create)
     app.router.add_get("/v1/orders", orders.list, allow_head=False)
+    app.router.add_post("/v1/orders/{id}/cancel", orders.cancel)
     app.router.add_get("/v1/stoplist", orders.stoplist, allow_head=False)
     app.router.add_get("/v1/journal", account.journal, allow_head=False)
     app.router.add_get("/v1/senders", account.senders, allow_head=False)

@@ -3,7 +3,8 @@
 ``POST /v1/orders`` ``{"credits": N}`` orders a pack for the token's account
 (201, the order, ``pending`` until an operator marks it paid); ``GET
 /v1/orders`` lists the account's orders, newest first (``status`` and
-``limit`` filters); ``GET /v1/stoplist`` the numbers the account does not
+``limit`` filters); ``POST /v1/orders/{id}/cancel`` cancels one of the
+account's pending orders; ``GET /v1/stoplist`` the numbers the account does not
 send to. Unknown query parameters are refused, as on every list
 (gateway.ingress.http_query). The rules are gateway.accounting.orders' and
 gateway.store.stoplist's.
@@ -24,6 +25,7 @@ from gateway.ingress.http_schema import iso_time
 from gateway.model.errors import (
     MalformedJson,
     MissingField,
+    NotFound,
     PayloadNotObject,
     RequestTimeout,
     UnknownField,
@@ -110,6 +112,14 @@ class OrdersApi:
         status = None if raw is None else OrderStatus(raw)
         found = await self.orders.list(account=account, status=status, limit=q.limit())
         return web.json_response({"orders": [order_json(o) for o in found]})
+
+    async def cancel(self, request: web.Request) -> web.Response:
+        account = await self.authenticate(request)
+        raw = request.match_info["id"]
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+            raise NotFound(f"no order {raw[:20]!r}: an order is a whole number")
+        order = await self.orders.cancel(int(raw), account=account)
+        return web.json_response(order_json(order))
 
     async def stoplist(self, request: web.Request) -> web.Response:
         account = await self.authenticate(request)

@@ -130,6 +130,36 @@ async def test_an_operator_cancels_an_order_and_customers_cannot(
     await expect(page.get_by_role("cell", name="No orders.")).to_be_visible()
 
 
+async def test_a_customer_cancels_its_own_pending_order_and_no_one_elses(
+    console: Console, page: Page
+) -> None:
+    await log_in(page, console.root)
+    await page.goto(console.root + "/credit")
+    await page.get_by_label("Credits").fill("300")
+    await page.get_by_role("button", name="Order").click()
+    orders = page.get_by_role("table", name="Orders")
+    row = orders.get_by_role("row", name=re.compile("300 pending"))
+    order_id = (await row.get_by_role("cell").first.inner_text()).strip()
+    await page.get_by_role("button", name="Log out").click()
+    await log_in(page, console.root, OTHER_EMAIL, OTHER_PASSWORD)
+    await page.goto(console.root + "/credit")
+    csrf = await page.locator("input[name=csrf]").first.input_value()
+    theirs = await page.request.post(
+        f"{console.root}/credit/orders/{order_id}/cancel", form={"csrf": csrf}, max_redirects=0
+    )
+    assert theirs.status == 404  # another account's order: as if there were none
+    await page.get_by_role("button", name="Log out").click()
+    await log_in(page, console.root)
+    await page.goto(console.root + "/credit")
+    await page.get_by_role("button", name=f"Cancel order {order_id}").click()
+    await expect(orders.get_by_role("row", name=re.compile("300 cancelled"))).to_have_count(1)
+    await expect(page.get_by_role("button", name=f"Cancel order {order_id}")).to_have_count(0)
+    system = console.system
+    async with system.http.get(f"{system.base}/v1/orders", headers=system.auth()) as r:
+        listed = {o["id"]: o["status"] for o in (await r.json())["orders"]}
+    assert listed[int(order_id)] == "cancelled"
+
+
 async def test_a_sender_request_keeps_its_reason_and_the_refusal_its_own(
     console: Console, page: Page, tmp_path: Path
 ) -> None:

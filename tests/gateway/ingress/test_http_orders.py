@@ -77,6 +77,29 @@ async def test_list_shows_the_accounts_own_orders_newest_first(client: Client, e
     assert (await env.store.balance("acme")).balance == 200
 
 
+async def test_a_customer_cancels_its_own_pending_order_only(client: Client, env: Env) -> None:
+    _, mine = await order(client, env, {"credits": 100})
+    _, paid = await order(client, env, {"credits": 200})
+    _, theirs = await order(client, env, {"credits": 300}, token=env.other_token)
+    await env.store.pay_order(paid["id"])
+
+    async def cancel(order_id: object) -> tuple[int, dict[str, Any]]:
+        resp = await client.post(f"/v1/orders/{order_id}/cancel", headers=env.auth())
+        return resp.status, await resp.json()
+
+    status, body = await cancel(mine["id"])
+    assert (status, body["id"], body["status"]) == (200, mine["id"], "cancelled")
+    assert (await cancel(mine["id"]))[0] == 409  # already cancelled
+    assert (await cancel(paid["id"]))[0] == 409  # paid: the operator corrects the balance
+    status, body = await cancel(theirs["id"])  # another account's: as if it did not exist
+    assert (status, body["error"]) == (404, "not_found")
+    assert (await cancel(999999))[0] == 404
+    assert (await cancel("x1"))[0] == 404
+    assert (await env.store.get_order(theirs["id"])).status is OrderStatus.PENDING
+    resp = await client.post(f"/v1/orders/{mine['id']}/cancel")
+    assert resp.status == 401
+
+
 async def test_lists_refuse_unknown_and_repeated_query_parameters(client: Client, env: Env) -> None:
     cases = [
         ("/v1/orders?statuss=paid", "unknown_parameter"),

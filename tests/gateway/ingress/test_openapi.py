@@ -207,6 +207,12 @@ async def _orders_and_stoplist(c: Checker, env: Env) -> None:
     assert [o["id"] for o in listed["orders"]] == [order["id"]]
     await c.call("GET", orders, params={"limit": "0"})
     await c.call("GET", orders, token=None)
+    cancel = "/v1/orders/{id}/cancel"
+    _, cancelled = await c.call("POST", cancel, f"/v1/orders/{order['id']}/cancel")
+    assert cancelled["status"] == "cancelled"
+    await c.call("POST", cancel, f"/v1/orders/{order['id']}/cancel")
+    await c.call("POST", cancel, "/v1/orders/x/cancel")
+    await c.call("POST", cancel, f"/v1/orders/{order['id']}/cancel", token=None)
     await env.store.add_stop("acme", FR)
     _, stops = await c.call("GET", "/v1/stoplist")
     assert [s["number"] for s in stops["stoplist"]] == [FR]
