@@ -25,7 +25,9 @@ loop per bound target:
 
 A delivery whose answer was lost (the bind dropped after the ESME took it, the
 daemon stopped) is sent again: ESMEs see a receipt or a reply at least once.
-:meth:`run` deletes the deliveries older than :attr:`PumpSettings.ttl`
+:meth:`run` first gives back what this daemon held before it (re)started (the
+targets attached meanwhile take nothing until then), then deletes the
+deliveries older than :attr:`PumpSettings.ttl`
 (counted, logged ``esme_delivery_expired``) and keeps the pending gauge.
 """
 
@@ -115,6 +117,10 @@ class DeliveryPump:
         self._bound: dict[int, _Bound] = {}  # id(target) -> its loop
         # leases given back after a detach; answered deliveries being recorded
         self._chores: set[asyncio.Task[Any]] = set()
+        # set once run() gave back what this daemon held before it started: a target
+        # takes nothing before, or that release would give back what it just took
+        # (sent again by another bind while this one still has it in flight)
+        self._started = asyncio.Event()
 
     # --- the server's side ------------------------------------------------------------
     def attach(self, target: DeliveryTarget) -> None:
@@ -156,6 +162,8 @@ class DeliveryPump:
                 self._log.info("esme_deliveries_released", deliveries=released)
         except StoreError as exc:  # their leases run out instead
             self._log.warning("esme_deliveries_unreleased", error=str(exc))
+        finally:
+            self._started.set()
         try:
             await keep_going(self._sweep, what="esme_delivery_sweep", logger=self._log)
         finally:
@@ -220,6 +228,7 @@ class DeliveryPump:
         s = self.settings
         system_id = bound.target.system_id
         outage = Outage("esme_deliveries", self._log.bind(system_id=system_id))
+        await self._started.wait()
         while True:
             if bound.rest:
                 bound.rest = False

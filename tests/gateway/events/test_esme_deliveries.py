@@ -223,6 +223,45 @@ async def test_an_answered_delivery_stays_done_when_the_bind_ends_while_it_is_re
     assert await store.pending_deliveries() == []
 
 
+class SlowStart(Looks):
+    """The store, holding the pump's first release (of what it held before) until
+    ``go`` is set."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        super().__init__(store)
+        self.starting = asyncio.Event()
+        self.go = asyncio.Event()
+        self.started = asyncio.Event()
+
+    async def release_deliveries(self, owner: str, ids: Sequence[int] = ()) -> int:
+        if ids:
+            return await self.store.release_deliveries(owner, ids)
+        self.starting.set()
+        await self.go.wait()
+        try:
+            return await self.store.release_deliveries(owner, ids)
+        finally:
+            self.started.set()
+
+
+async def test_a_bind_attached_while_the_pump_starts_keeps_what_it_takes(
+    store: SqliteStore, clock: FakeClock, registry: CollectorRegistry
+) -> None:
+    await delivered_receipts(store, clock, 3)
+    slow = SlowStart(store)
+    target = Target()
+    target.hold.clear()  # in flight until the test ends
+    async with running(pump_on(slow, clock, registry)) as pump:
+        await slow.starting.wait()  # giving back what it held before it started
+        pump.attach(target)  # an ESME binds meanwhile
+        slow.go.set()
+        await slow.started.wait()
+        await eventually(lambda: len(target.tried) == 3, what="three in flight")
+        # still this daemon's: another daemon's bind finds none of them to send
+        taken = await store.take_deliveries("esme1", owner="gw2", limit=9, now=clock.now, lease=60)
+        assert taken == []
+
+
 async def test_a_refused_delivery_is_retried_after_its_back_off(
     store: SqliteStore, clock: FakeClock, registry: CollectorRegistry
 ) -> None:
