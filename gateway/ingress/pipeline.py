@@ -8,9 +8,10 @@ daemon's dispatcher (``lease``) and handed to it (``on_stored``) as soon as
 each batch is committed: no claim, no poll between ingest and sending.
 Request-wide problems (unknown account, sender not approved, an empty or
 blank text, text too long, bad priority...) raise a
-:class:`~gateway.model.errors.UserError`; per-recipient problems (on the
-account's stoplist, no price, insufficient credit, monthly cap) refuse that
-recipient only and are listed in the result; a stopped one is not charged.
+:class:`~gateway.model.errors.UserError`; per-recipient problems (no price; in
+the store's transaction: on the account's stoplist, insufficient credit,
+monthly cap) refuse that recipient only and are listed in the result; a
+refused one is not charged.
 Messages are stored in batches of ``batch_size``: each message's debit and
 insert are atomic, a batch is one transaction, and only committed messages
 are returned.
@@ -302,13 +303,7 @@ class SendService:
         info = analyze(request.text, national=self._national)
         refused: list[Refused] = []
         priced: list[tuple[str, int]] = []
-        numbers = list(dict.fromkeys(request.recipients))
-        # one read for the whole request, never cached: a STOP applies to the next send
-        on_stoplist = await self._store.stopped_numbers(request.account, numbers)
-        for number in numbers:
-            if number in on_stoplist:
-                refused.append(Refused(destination=number, error=stopped(request.account, number)))
-                continue
+        for number in dict.fromkeys(request.recipients):
             try:
                 priced.append((number, prices.price(number)))
             except UserError as exc:
@@ -326,6 +321,9 @@ class SendService:
         """What :meth:`send` would take and refuse, and the credits; stores nothing
         (the balance is not checked: credit is debited, and may run out, at the send)."""
         ready = await self._prepare(request)
+        account = ready.request.account
+        # a send reads the stoplist in its own transaction (gateway.store.admission)
+        on_stoplist = await self._store.stopped_numbers(account, [n for n, _ in ready.priced])
         return Quote(
             encoding=ready.info.encoding,
             characters=ready.info.characters,
@@ -333,8 +331,16 @@ class SendService:
             recipients=tuple(
                 QuotedRecipient(destination=number, credits=price * ready.info.segments)
                 for number, price in ready.priced
+                if number not in on_stoplist
             ),
-            refused=ready.refused,
+            refused=(
+                *ready.refused,
+                *(
+                    Refused(destination=number, error=stopped(account, number))
+                    for number, _ in ready.priced
+                    if number in on_stoplist
+                ),
+            ),
         )
 
     async def send(self, request: SendRequest) -> SendResult:

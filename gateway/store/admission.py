@@ -6,7 +6,9 @@ A backend builds each new message's record and its ``queued`` event
 (:class:`AdmissionSource`): a ``client_ref`` used before with another body
 is refused (:class:`ClientRefConflict`), one used before with the same body
 for the same destination gives the message stored then (a retried request
-is not charged twice), and each other message is debited from its
+is not charged twice), a destination on the account's stoplist is refused
+(``stopped``: read in the same transaction, so a STOP committed before the
+send's commit applies to it), and each other message is debited from its
 account's state (credit limit and monthly cap checked by
 :class:`~gateway.accounting.ledger.AccountState`) before anything of it is
 written: a refused message writes nothing. The backend writes the admitted
@@ -25,6 +27,7 @@ from gateway.model.ids import new_ids
 from gateway.model.message import MessageState
 from gateway.model.records import CreditCrossing, Enqueued, Lease, Message, NewMessage, Refused
 from gateway.store.payloads import StatusEvents
+from gateway.store.stoplist import stopped
 
 KnownRefs = dict[str, tuple[str, str | None]]  # destination -> (message id, body hash)
 
@@ -116,6 +119,10 @@ class AdmissionSource(Protocol):
         """The messages stored with this client_ref, by destination."""
         ...
 
+    def stopped(self, account: str, numbers: Sequence[str]) -> set[str]:
+        """Which of ``numbers`` are on the account's stoplist."""
+        ...
+
 
 @dataclass(slots=True)
 class Admission:
@@ -128,29 +135,48 @@ class Admission:
     crossings: list[CreditCrossing] = field(default_factory=list)
 
 
+def _repeated(
+    nm: NewMessage, known: dict[tuple[str, str], KnownRefs], source: AdmissionSource
+) -> tuple[Refused | str | None, KnownRefs | None]:
+    """A message with a ``client_ref``: refused (used before with another body), the
+    id stored for it before, or None to decide; with what that client_ref holds."""
+    ref = nm.client_ref
+    if ref is None:
+        return None, None
+    seen = known.get((nm.account, ref))
+    if seen is None:
+        seen = known[(nm.account, ref)] = source.known_refs(nm.account, ref)
+    if any(h != nm.body_hash for _, h in seen.values()):
+        err = ClientRefConflict(f"client_ref {ref!r} was already used with a different request")
+        return Refused(destination=nm.destination, error=err), seen
+    if nm.destination in seen:
+        return seen[nm.destination][0], seen
+    return None, seen
+
+
 def admit(
     batch: Iterable[tuple[NewMessage, Message]], source: AdmissionSource, now: float
 ) -> Admission:
     """Decide each (request, record) of a batch, in order (see the module's docstring)."""
     out = Admission()
+    items = list(batch)
     known: dict[tuple[str, str], KnownRefs] = {}
-    for i, (nm, message) in enumerate(batch):
+    destinations: dict[str, list[str]] = {}
+    for nm, _ in items:
+        destinations.setdefault(nm.account, []).append(nm.destination)
+    # one read per account of the batch, before any of its messages is decided
+    on_stoplist = {name: source.stopped(name, numbers) for name, numbers in destinations.items()}
+    for i, (nm, message) in enumerate(items):
         st = source.account(nm.account)
-        ref = nm.client_ref
-        seen: KnownRefs | None = None
-        if ref is not None:
-            seen = known.get((nm.account, ref))
-            if seen is None:
-                seen = known[(nm.account, ref)] = source.known_refs(nm.account, ref)
-            if any(h != nm.body_hash for _, h in seen.values()):
-                err = ClientRefConflict(
-                    f"client_ref {ref!r} was already used with a different request"
-                )
-                out.results.append(Refused(destination=nm.destination, error=err))
-                continue
-            if nm.destination in seen:
-                out.results.append(seen[nm.destination][0])
-                continue
+        decided, seen = _repeated(nm, known, source)
+        if decided is not None:
+            out.results.append(decided)
+            continue
+        if nm.destination in on_stoplist[nm.account]:
+            out.results.append(
+                Refused(destination=nm.destination, error=stopped(nm.account, nm.destination))
+            )
+            continue
         try:
             crossing = st.debit(nm.credits, now)
         except UserError as exc:

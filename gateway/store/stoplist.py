@@ -1,11 +1,13 @@
 """The stoplist's rules, for every backend and every front door.
 
-A number is on an account's stoplist when it replied a stop keyword to one
-of the account's senders (the reply and the entry are stored in one
-transaction: ``Store.add_inbound(message, stop=True)``), or when an operator
-put it there. The send pipeline refuses those recipients (error ``stopped``)
-before pricing: they are not sent to and not charged. Which texts are stop
-keywords is :func:`is_stop` (``[stoplist] keywords``), here and nowhere else.
+A number is on an account's stoplist when it replied a stop keyword to one of
+the account's senders (the reply and the entry are stored in one transaction:
+``Store.add_inbound(message, stop=True)``), or when an operator put it there.
+The store refuses those recipients (error ``stopped``) in the send's own
+transaction (gateway.store.admission), before any debit: they are not sent to
+and not charged, and a STOP committed before a send's commit applies to it.
+Which texts are stop keywords is :func:`is_stop` (``[stoplist] keywords``),
+here and nowhere else.
 """
 
 from __future__ import annotations

@@ -41,6 +41,10 @@ _KNOWN_REFS = (
     "SELECT account, client_ref, destination, id, body_hash FROM messages "
     "WHERE (account, client_ref) IN (SELECT * FROM unnest($1::text[], $2::text[]))"
 )
+_STOPPED = (
+    "SELECT account, number FROM stoplist "
+    "WHERE (account, number) IN (SELECT * FROM unnest($1::text[], $2::text[]))"
+)
 # everything a transaction of enqueues writes, in one statement (one round trip
 # while the accounts are locked); the foreign keys are checked at its end
 _WRITE = (
@@ -104,9 +108,15 @@ class _Source:
     """What admission reads: the accounts and client_refs of every call, loaded
     beforehand in this transaction (the accounts locked), shared by the calls."""
 
-    def __init__(self, states: dict[str, AccountState], refs: dict[tuple[str, str], KnownRefs]):
+    def __init__(
+        self,
+        states: dict[str, AccountState],
+        refs: dict[tuple[str, str], KnownRefs],
+        stops: set[tuple[str, str]],
+    ):
         self.states = states
         self.refs = refs
+        self.stops = stops  # (account, number) on a stoplist, of the calls' destinations
 
     def account(self, name: str) -> AccountState:
         return self.states[name]
@@ -115,8 +125,18 @@ class _Source:
         # the same dict for every call: a later call sees what an earlier one admitted
         return self.refs.setdefault((account, client_ref), {})
 
+    def stopped(self, account: str, numbers: Sequence[str]) -> set[str]:
+        return {n for n in numbers if (account, n) in self.stops}
+
 
 async def _load(conn: Any, works: Sequence[PreparedEnqueue]) -> _Source:
+    # the stoplist first, before the accounts' rows are locked (held until the commit)
+    destinations = sorted({(i.new.account, i.new.destination) for w in works for i in w.items})
+    stops: set[tuple[str, str]] = set()
+    if destinations:
+        accounts, numbers = zip(*destinations, strict=True)
+        rows = await conn.fetch(_STOPPED, list(accounts), list(numbers))
+        stops = {(r["account"], r["number"]) for r in rows}
     names = sorted({item.new.account for w in works for item in w.items})
     states = {
         r["name"]: AccountState(
@@ -140,7 +160,7 @@ async def _load(conn: Any, works: Sequence[PreparedEnqueue]) -> _Source:
         for r in await conn.fetch(_KNOWN_REFS, list(accounts), list(client_refs)):
             seen = refs.setdefault((r["account"], r["client_ref"]), {})
             seen[r["destination"]] = (r["id"], r["body_hash"])
-    return _Source(states, refs)
+    return _Source(states, refs, stops)
 
 
 class Written:

@@ -8,15 +8,16 @@ account waits meanwhile. Most enqueues are the simple case: one account, no
 ``client_ref``, credit and cap to spare, no low-balance alert to raise. For
 those the daemon sends one statement, outside any transaction, that debits
 the account only if the row, read under its lock by that ``UPDATE`` (the
-latest version, whichever daemon wrote it), lets every message through:
-the balance stays above ``-credit_limit`` after all of them, the month's
-spending (counted from zero in a new month) within the cap, and the balance
-at or above ``alert_below``. Exactly then the general path, one message after
-the other, would admit every message, raise no alert, arm it again (when
-there is one) and roll the month the same way; the statement writes what it
-would (messages, segments, debits with their balances after, the status
-events and webhook rows). Otherwise the statement changes nothing and the
-calls take the general path, which decides each message.
+latest version, whichever daemon wrote it), lets every message through: the
+balance stays above ``-credit_limit`` after all of them, the month's spending
+(counted from zero in a new month) within the cap, the balance at or above
+``alert_below``, and no destination on the account's stoplist. Exactly then
+the general path, one message after the other, would admit every message,
+raise no alert, arm it again (when there is one) and roll the month the same
+way; the statement writes what it would (messages, segments, debits with their
+balances after, the status events and webhook rows). Otherwise the statement
+changes nothing and the calls take the general path, which decides each
+message.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ _DEBIT_ALL = (
     "AND (a.monthly_cap IS NULL OR CASE WHEN a.month = $32::text THEN a.month_spent ELSE 0 END "
     "+ $31::bigint <= a.monthly_cap) "
     "AND (a.alert_below IS NULL OR a.balance - $31::bigint >= a.alert_below) "
+    "AND NOT EXISTS (SELECT 1 FROM stoplist AS st WHERE st.account = $30::text "
+    "AND st.number = ANY($5::text[])) "
     "RETURNING a.balance + $31::bigint AS before), "
     "m AS (INSERT INTO messages (id, account, sender, sender_kind, destination, text, "
     "encoding, segments, price, credits, msg_class, send_at, validity, priority, client_ref, "

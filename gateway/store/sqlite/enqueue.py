@@ -23,6 +23,7 @@ from gateway.store.sqlite.esme_deliveries import mark_origins
 from gateway.store.sqlite.events import StatusRows
 from gateway.store.sqlite.ledger import INSERT_ENTRY, load_state, save_state
 from gateway.store.sqlite.queue import get_message
+from gateway.store.sqlite.stoplist import stopped_numbers
 
 _INSERT_MESSAGE = (
     "INSERT INTO messages (id, account, sender, sender_kind, destination, text, encoding, "
@@ -113,6 +114,9 @@ class _Source:
             (account, client_ref),
         ).fetchall()
         return {d: (i, h) for d, i, h in rows}
+
+    def stopped(self, account: str, numbers: Sequence[str]) -> set[str]:
+        return stopped_numbers(self.conn, account, numbers)
 
 
 def enqueue(

@@ -8,10 +8,11 @@ import re
 import pytest
 
 from gateway.model.errors import InvalidRecipient, NotFound
-from gateway.model.orders import StopEntry, StopSource
-from gateway.model.records import InboundMessage
+from gateway.model.orders import StopEntry, Stopped, StopSource
+from gateway.model.records import Enqueued, InboundMessage, Refused
 from gateway.store.base import Store
 from tests.clock import FakeClock
+from tests.gateway.store.support import make_account, new_message
 
 A, B, C = "+33600000001", "+33600000002", "+33600000003"
 
@@ -95,3 +96,36 @@ async def test_stop_reply_is_stored_and_stops_its_source(
     await any_store.add_inbound(reply(clock, id="in-4", account="acme", text="hello"))
     assert await any_store.stopped_numbers("acme", [C]) == {C}
     assert len(await any_store.list_inbound()) == 4
+
+
+async def test_a_send_to_a_stopped_number_is_refused_in_its_own_transaction(
+    any_store: Store,
+) -> None:
+    # the STOP is committed after the sender checked the stoplist (the pipeline's
+    # quote reads it) and before its enqueue commits: the store refuses it there
+    await make_account(any_store, credit=10)
+    await any_store.add_stop("acme", B)
+    result = await any_store.enqueue([new_message(A), new_message(B), new_message(C)])
+    assert [r.destination if isinstance(r, Refused) else None for r in result.results] == [
+        None,
+        B,
+        None,
+    ]
+    [refused] = [r for r in result.results if isinstance(r, Refused)]
+    assert isinstance(refused.error, Stopped)
+    assert (await any_store.balance("acme")).balance == 8  # the stopped one is not charged
+    assert await any_store.stopped_numbers("beta", [B]) == set()
+
+
+async def test_a_retried_request_gets_the_message_it_stored_before_its_number_stopped(
+    any_store: Store,
+) -> None:
+    await make_account(any_store, credit=10)
+    sent = new_message(B, client_ref="r1", body_hash="h1")
+    [first] = (await any_store.enqueue([sent])).results
+    await any_store.add_stop("acme", B)
+    [again] = (await any_store.enqueue([sent])).results
+    assert isinstance(first, Enqueued)
+    assert isinstance(again, Enqueued)
+    assert (again.message.id, again.duplicate) == (first.message.id, True)
+    assert (await any_store.balance("acme")).balance == 9
