@@ -14,6 +14,7 @@ from typing import Any
 
 from gateway.cli.runtime import Context, emit_json, iso, run, table, whole_number
 from gateway.model.esme import EsmeCredential
+from gateway.store.esme_credentials import MAX_BINDS, MAX_THROUGHPUT
 
 
 def esme_doc(c: EsmeCredential) -> dict[str, Any]:
@@ -67,11 +68,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _create(args: argparse.Namespace) -> int:
-    max_binds = whole_number(args.max_binds, what="--max-binds", low=1, high=100)
+    max_binds = whole_number(args.max_binds, what="--max-binds", low=1, high=MAX_BINDS)
     throughput = (
         None
         if args.throughput is None
-        else whole_number(args.throughput, what="--throughput", low=1, high=1_000_000)
+        else whole_number(args.throughput, what="--throughput", low=1, high=MAX_THROUGHPUT)
     )
 
     async def work(ctx: Context) -> int:

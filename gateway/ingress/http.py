@@ -5,7 +5,8 @@ sender uses its client), body size limits enforced while streaming, and no
 ASGI layer between the socket and the handler.
 
 :func:`build_app` wires the routes: the /v1 handlers
-(gateway.ingress.http_api; orders and the stoplist in http_orders), the
+(gateway.ingress.http_api; orders and the stoplist in http_orders; SMPP
+credentials in http_esme), the
 operators' pages (gateway.ingress.http_operations),
 every error answered by one middleware (gateway.ingress.http_errors);
 :class:`HttpServer` runs it within the connection limits of
@@ -26,6 +27,7 @@ from gateway.accounting.orders import Orders
 from gateway.ingress.http_account import AccountApi
 from gateway.ingress.http_api import MessagesApi
 from gateway.ingress.http_errors import error_middleware
+from gateway.ingress.http_esme import EsmeApi
 from gateway.ingress.http_limits import (
     DEFAULT_BODY_TIMEOUT,
     Connections,
@@ -138,6 +140,11 @@ def build_app(
     app.router.add_post("/v1/senders", account.request_sender)
     app.router.add_get("/v1/tokens", account.tokens, allow_head=False)
     app.router.add_delete("/v1/tokens/{id}", account.revoke_token)
+    esme = EsmeApi(store=store, authenticate=api.account, read_body=api.body, logger=logger)
+    app.router.add_get("/v1/esme", esme.list, allow_head=False)
+    app.router.add_post("/v1/esme", esme.create)
+    app.router.add_post("/v1/esme/{system_id}/password", esme.password)
+    app.router.add_delete("/v1/esme/{system_id}", esme.remove)
     app.router.add_get("/openapi.json", openapi_page, allow_head=False)
     app.router.add_get("/metrics", pages.metrics_page)
     app.router.add_get("/healthz", pages.healthz)

@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -80,6 +80,8 @@ __all__ = [
     "MAX_VALIDITY",
     "inbound_json",
     "iso_time",
+    "json_kind",
+    "json_object",
     "message_json",
     "parse_send_payload",
     "parse_sender_request",
@@ -115,7 +117,7 @@ def parse_send_payload(
         raise PayloadTooLarge(len(data), max_bytes)
     body = _decode(data)
     if not isinstance(body, dict):
-        raise PayloadNotObject(f"the payload must be a JSON object, not {_kind(body)}")
+        raise PayloadNotObject(f"the payload must be a JSON object, not {json_kind(body)}")
     unknown = [key for key in body if key not in FIELDS]
     if unknown:
         raise UnknownField(unknown, list(FIELDS))
@@ -149,12 +151,7 @@ def parse_send_payload(
 
 def parse_sender_request(data: bytes) -> tuple[str, SenderKind | None, str | None]:
     """``POST /v1/senders``: (value, kind or None to guess it, reason)."""
-    body = _decode(data)
-    if not isinstance(body, dict):
-        raise PayloadNotObject(f"the payload must be a JSON object, not {_kind(body)}")
-    unknown = [key for key in body if key not in SENDER_FIELDS]
-    if unknown:
-        raise UnknownField(unknown, list(SENDER_FIELDS))
+    body = json_object(data, SENDER_FIELDS)
     if "value" not in body:
         raise MissingField("value")
     value = _string(body, "value")
@@ -220,6 +217,17 @@ def _no_constant(name: str) -> Any:
     raise MalformedJson(f"malformed JSON: {name} is not a JSON number")
 
 
+def json_object(data: bytes, fields: Sequence[str]) -> dict[str, Any]:
+    """A body that is one JSON object with no field but ``fields`` (refused as a send is)."""
+    body = _decode(data)
+    if not isinstance(body, dict):
+        raise PayloadNotObject(f"the payload must be a JSON object, not {json_kind(body)}")
+    unknown = [key for key in body if key not in fields]
+    if unknown:
+        raise UnknownField(unknown, list(fields))
+    return body
+
+
 # made once: json.loads(text, object_pairs_hook=...) builds a decoder (and its
 # scanner) at every call, which cost three times the parse of a send payload
 _DECODER = json.JSONDecoder(object_pairs_hook=_no_repeats, parse_constant=_no_constant)
@@ -228,7 +236,7 @@ _DECODER = json.JSONDecoder(object_pairs_hook=_no_repeats, parse_constant=_no_co
 # --- fields -------------------------------------------------------------------------
 
 
-def _kind(value: Any) -> str:
+def json_kind(value: Any) -> str:
     """What a JSON value is, as a user reads it."""
     match value:
         case None:
@@ -262,7 +270,7 @@ def _string(body: Mapping[str, Any], field: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise WrongType(field, "a string or null", _kind(value))
+        raise WrongType(field, "a string or null", json_kind(value))
     return _valid_unicode(value, field)
 
 
@@ -271,20 +279,20 @@ def _int(body: Mapping[str, Any], field: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise WrongType(field, "an integer or null", _kind(value))
+        raise WrongType(field, "an integer or null", json_kind(value))
     return value
 
 
 def _sender(value: Any) -> str:
     if not isinstance(value, str):
-        raise WrongType("from", "a string", _kind(value))
+        raise WrongType("from", "a string", json_kind(value))
     return parse_sender(_valid_unicode(value, "from")).value
 
 
 def _recipients(value: Any) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list):
-        raise WrongType("to", "an array of strings or a string", _kind(value))
+        raise WrongType("to", "an array of strings or a string", json_kind(value))
     if not items:
         raise InvalidField("to", "no recipient: give at least one +E164 number")
     if len(items) > MAX_RECIPIENTS:
@@ -296,7 +304,7 @@ def _recipients(value: Any) -> tuple[str, ...]:
     for index, item in enumerate(items):
         field = "to" if isinstance(value, str) else f"to[{index}]"
         if not isinstance(item, str):
-            raise WrongType(field, "a string", _kind(item))
+            raise WrongType(field, "a string", json_kind(item))
         try:
             numbers[normalize_e164(item)] = None
         except InvalidRecipient as exc:

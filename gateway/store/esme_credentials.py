@@ -31,6 +31,7 @@ _ALPHABET = string.ascii_letters + string.digits
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 OPTIONS = frozenset({"latin1"})  # latin1: data_coding 0 read as Latin-1, not GSM 03.38
 MAX_BINDS = 100
+MAX_THROUGHPUT = 1_000_000  # submits a second: more than any bind carries
 ESME_COLUMNS = "account, system_id, max_binds, throughput, allow, options, created_at"
 
 
@@ -99,7 +100,7 @@ def check_allow(allow: Sequence[str]) -> tuple[str, ...]:
         try:
             out.append(str(ipaddress.ip_network(item.strip(), strict=False)))
         except ValueError:
-            msg = f"bad --allow {item!r}: an address or a CIDR (192.0.2.0/24, 2001:db8::/32)"
+            msg = f"bad allow entry {item!r}: an address or a CIDR (192.0.2.0/24, 2001:db8::/32)"
             raise UserError(msg) from None
     return tuple(dict.fromkeys(out))
 
@@ -123,8 +124,8 @@ def new_credential(
     if not 1 <= max_binds <= MAX_BINDS:
         msg = f"max binds {max_binds}: 1 to {MAX_BINDS}"
         raise UserError(msg)
-    if throughput is not None and throughput < 1:
-        msg = f"throughput {throughput}: at least 1 submit a second (or no limit)"
+    if throughput is not None and not 1 <= throughput <= MAX_THROUGHPUT:
+        msg = f"throughput {throughput}: 1 to {MAX_THROUGHPUT:,} submits a second (or no limit)"
         raise UserError(msg)
     unknown = sorted(set(options) - OPTIONS)
     if unknown:

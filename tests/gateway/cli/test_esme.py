@@ -61,10 +61,24 @@ def test_create_list_password_remove(cli: Cli) -> None:
     assert not binds(cli, "acme1", new)
 
 
+def test_password_and_remove_answer_json(cli: Cli) -> None:
+    made = cli.ok("esme", "create", "acme", "acme1", "--json").json()
+    rotated = cli.ok("esme", "password", "acme", "acme1", "--json").json()
+    assert set(rotated) == {"account", "system_id", "password"}
+    assert (rotated["account"], rotated["system_id"]) == ("acme", "acme1")
+    assert rotated["password"] != made["password"]
+    assert binds(cli, "acme1", rotated["password"])
+    removed = cli.ok("esme", "remove", "acme", "acme1", "--json").json()
+    assert removed["removed"] is True
+    assert (removed["account"], removed["system_id"], removed["max_binds"]) == ("acme", "acme1", 1)
+    assert "password" not in removed
+    assert cli.ok("esme", "list", "--json").json() == {"credentials": []}
+
+
 def test_errors_are_one_line(cli: Cli) -> None:
     cli.ok("esme", "create", "acme", "acme1")
     cli.fails("esme", "create", "acme", "acme1", match="system_id 'acme1' already exists")
     cli.fails("esme", "create", "ghost", "g1", match="unknown account 'ghost'")
     cli.fails("esme", "create", "acme", "x1", "--max-binds", "0", match="--max-binds")
-    cli.fails("esme", "create", "acme", "x1", "--allow", "nowhere", match="bad --allow")
+    cli.fails("esme", "create", "acme", "x1", "--allow", "nowhere", match="bad allow entry")
     cli.fails("esme", "remove", "acme", "ghost", match="no ESME credential 'ghost'")

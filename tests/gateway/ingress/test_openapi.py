@@ -232,6 +232,31 @@ async def _orders_and_stoplist(c: Checker, env: Env) -> None:
     assert [r["error"] for r in quote["refused"]] == ["stopped"]
 
 
+async def _esme(c: Checker, env: Env) -> None:
+    route = "/v1/esme"
+    status, made = await c.call("POST", route, body={"system_id": "acme1", "allow": ["::1"]})
+    assert (status, len(made["password"])) == (201, 8)
+    await c.call("POST", route, body={"system_id": "acme1"})
+    await c.call("POST", route, body={"system_id": "a b"})
+    await c.call("POST", route, token=None, body={"system_id": "acme2"})
+    await c.call("POST", route, raw=b"{" + b" " * 70_000 + b"}")
+    _, listed = await c.call("GET", route)
+    assert [e["system_id"] for e in listed["credentials"]] == ["acme1"]
+    await c.call("GET", route, params={"limit": "1"})
+    await c.call("GET", route, token=None)
+    password = "/v1/esme/{system_id}/password"
+    await c.call("POST", password, "/v1/esme/acme1/password")
+    await c.call("POST", password, "/v1/esme/ghost/password")
+    await c.call("POST", password, "/v1/esme/acme1/password", params={"x": "1"})
+    await c.call("POST", password, "/v1/esme/acme1/password", token=None)
+    one = "/v1/esme/{system_id}"
+    _, removed = await c.call("DELETE", one, "/v1/esme/acme1")
+    assert removed["removed"] is True
+    await c.call("DELETE", one, "/v1/esme/acme1")
+    await c.call("DELETE", one, "/v1/esme/acme1", params={"x": "1"})
+    await c.call("DELETE", one, "/v1/esme/acme1", token=None)
+
+
 async def _operations_pages(c: Checker, env: Env) -> None:
     for route in ("/metrics", "/healthz", "/readyz", "/links"):
         await c.call("GET", route, token=None)
@@ -246,6 +271,7 @@ async def test_every_documented_answer_is_given_as_documented(checker: Checker, 
     await _quote(checker, env)
     await _account(checker, env)
     await _orders_and_stoplist(checker, env)
+    await _esme(checker, env)
     await _operations_pages(checker, env)
     await checker.call("GET", "/openapi.json", token=None)
     documented = {

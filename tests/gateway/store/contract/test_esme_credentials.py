@@ -50,7 +50,8 @@ async def test_system_id_is_unique_across_accounts(any_store: Store) -> None:
         ({"system_id": "a b"}, "bad system_id"),
         ({"max_binds": 0}, "max binds 0"),
         ({"throughput": 0}, "throughput 0"),
-        ({"allow": ["not-an-address"]}, "bad --allow"),
+        ({"allow": ["not-an-address"]}, "bad allow entry"),
+        ({"throughput": 1_000_001}, "throughput 1000001: 1 to 1,000,000"),
         ({"options": ["zip"]}, "unknown ESME option 'zip'"),
     ],
 )
