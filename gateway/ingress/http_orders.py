@@ -13,7 +13,6 @@ gateway.store.stoplist's.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,14 +20,11 @@ from aiohttp import web
 
 from gateway.accounting.orders import Orders
 from gateway.ingress.http_query import Query
-from gateway.ingress.http_schema import iso_time
+from gateway.ingress.http_schema import iso_time, json_kind, json_object
 from gateway.model.errors import (
-    MalformedJson,
     MissingField,
     NotFound,
-    PayloadNotObject,
     RequestTimeout,
-    UnknownField,
     WrongType,
 )
 from gateway.model.orders import Order, OrderStatus, StopEntry
@@ -60,20 +56,12 @@ def stop_json(entry: StopEntry) -> dict[str, Any]:
 
 
 def _credits(data: bytes) -> int:
-    try:
-        body = json.loads(data.decode("utf-8-sig") or "null")
-    except (UnicodeDecodeError, ValueError):
-        raise MalformedJson('the payload is not JSON: send {"credits": N}') from None
-    if not isinstance(body, dict):
-        raise PayloadNotObject('the payload must be a JSON object: {"credits": N}')
-    unknown = [k for k in body if k != "credits"]
-    if unknown:
-        raise UnknownField(unknown, ["credits"])
+    body = json_object(data, ("credits",))
     if "credits" not in body:
         raise MissingField("credits")
     value = body["credits"]
     if isinstance(value, bool) or not isinstance(value, int):
-        raise WrongType("credits", "an integer", type(value).__name__)
+        raise WrongType("credits", "an integer", json_kind(value))
     return value
 
 

@@ -43,6 +43,9 @@ async def test_bad_orders_are_400_with_a_code(client: Client, env: Env) -> None:
         ({"credits": 500, "price": 1}, "unknown_field"),
         ([500], "not_an_object"),
         (b"{", "malformed_json"),
+        (b"[" * 50_000, "malformed_json"),  # nested too deeply for the parser
+        (b'{"credits": 500, "credits": 600}', "malformed_json"),  # a repeated key
+        (b"\xff", "invalid_utf8"),
     ]
     for body, code in cases:
         status, answer = await order(client, env, body)
