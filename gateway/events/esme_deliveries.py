@@ -12,7 +12,8 @@ loop per bound target:
   leased to this daemon, so that another bind of the same credential, here or
   on another daemon, never sends it at the same time), at most
   :attr:`PumpSettings.window` in flight per target;
-- ESME_ROK: done (:meth:`Store.delivery_done`); an error status
+- ESME_ROK: done (:meth:`Store.deliveries_done`: the answers that came while
+  the previous ones were being recorded are recorded together); an error status
   (:class:`~gateway.model.esme.DeliveryRefused`): tried again after a back-off
   doubling from :attr:`PumpSettings.retry_min` to :attr:`PumpSettings.retry_max`;
   a bind that ended or an answer that did not come (ConnectionError; any
@@ -55,7 +56,7 @@ class DeliveryStore(Protocol):
     async def take_deliveries(
         self, system_id: str, *, owner: str, limit: int, now: float, lease: float
     ) -> list[EsmeDelivery]: ...
-    async def delivery_done(self, id: int) -> None: ...  # noqa: A002 (the store's name)
+    async def deliveries_done(self, ids: Sequence[int]) -> None: ...
     async def delivery_retry(self, id: int, *, at: float) -> None: ...  # noqa: A002
     async def release_deliveries(self, owner: str, ids: Sequence[int] = ()) -> int: ...
 
@@ -68,7 +69,7 @@ class DeliveryStore(Protocol):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PumpSettings:
     ttl: float = 72 * 3600.0  # [smpp_server] delivery_ttl: kept this long, then dropped
-    window: int = 8  # deliver_sm in flight per bound target
+    window: int = 64  # deliver_sm in flight per bound target ([smpp_server] window)
     poll: float = 2.0  # seconds between looks at the store while nothing woke the target
     lease: float = 120.0  # seconds a taken delivery is this daemon's (back to all after)
     retry_min: float = 5.0  # seconds after the first refusal, doubling
@@ -115,8 +116,12 @@ class DeliveryPump:
         self._log = logger
         self._clock = clock
         self._bound: dict[int, _Bound] = {}  # id(target) -> its loop
-        # leases given back after a detach; answered deliveries being recorded
+        # leases given back after a detach; the answered deliveries' recorder
         self._chores: set[asyncio.Task[Any]] = set()
+        # answered, not yet recorded: no bind's any more (a detach neither cancels
+        # their record nor gives them back for a second send)
+        self._answered: list[EsmeDelivery] = []
+        self._recorder: asyncio.Task[None] | None = None
         # set once run() gave back what this daemon held before it started: a target
         # takes nothing before, or that release would give back what it just took
         # (sent again by another bind while this one still has it in flight)
@@ -210,13 +215,30 @@ class DeliveryPump:
             self._chores.add(chore)
             chore.add_done_callback(self._chores.discard)
 
-    def _settling(self, bound: _Bound, delivery: int) -> None:
-        """The current task leaves ``bound``'s in-flight set for the pump's chores."""
-        task = asyncio.current_task()
-        if task is not None and bound.in_flight.get(delivery) is task:
-            del bound.in_flight[delivery]
-            self._chores.add(task)
-            task.add_done_callback(self._chores.discard)
+    def _done(self, d: EsmeDelivery) -> None:
+        """``d`` was answered: to be recorded with the answers around it."""
+        self._answered.append(d)
+        if self._recorder is None:
+            self._recorder = asyncio.get_running_loop().create_task(self._record())
+            self._chores.add(self._recorder)
+            self._recorder.add_done_callback(self._chores.discard)
+
+    async def _record(self) -> None:
+        """Record what was answered, in rounds, until nothing waits."""
+        try:
+            while self._answered:
+                batch, self._answered = self._answered, []
+                try:
+                    await self._store.deliveries_done([d.id for d in batch])
+                except StoreError as exc:  # not settled: their leases run out, sent again
+                    self._log.warning(
+                        "esme_delivery_unsettled", deliveries=len(batch), error=str(exc)
+                    )
+                    continue
+                for d in batch:
+                    self._metrics.esme_delivered(system_id=d.system_id, kind=d.kind.value)
+        finally:
+            self._recorder = None
 
     async def _release(self, ids: list[int]) -> None:
         try:
@@ -283,12 +305,9 @@ class DeliveryPump:
                 bound.rest = True
                 await self._store.release_deliveries(self._owner, [d.id])
             else:
-                # answered: no longer the bind's to give back. A detach from here on
-                # (the ESME unbinds right after its deliver_sm_resp) must neither
-                # cancel this record nor release the delivery for a second send.
-                self._settling(bound, d.id)
-                await self._store.delivery_done(d.id)
-                self._metrics.esme_delivered(system_id=d.system_id, kind=kind)
+                # answered: no longer the bind's to give back, recorded by the pump
+                # even if the ESME unbinds right after its deliver_sm_resp
+                self._done(d)
         except StoreError as exc:  # not settled: its lease runs out and it goes again
             self._log.warning(
                 "esme_delivery_unsettled", system_id=d.system_id, delivery=d.id, error=str(exc)

@@ -242,13 +242,16 @@ def build_esme_deliveries(
 ) -> DeliveryPump | None:
     """With [smpp_server]: the pump that hands stored receipts and replies to the
     ESMEs' bound receivers (gateway.events.esme_deliveries), leasing them as this
-    daemon's worker name; None without."""
+    daemon's worker name, ``[smpp_server] window`` of them in flight per bind;
+    None without."""
     if settings.esme_delivery_ttl is None:
         return None
+    # as many deliver_sm in flight per bind as the server lets a bind have
+    window = settings.smpp_server.window if settings.smpp_server else PumpSettings().window
     return DeliveryPump(
         store=g.store,
         owner=settings.worker,
-        settings=PumpSettings(ttl=settings.esme_delivery_ttl),
+        settings=PumpSettings(ttl=settings.esme_delivery_ttl, window=window),
         metrics=g.metrics,
         logger=logger,
         clock=clock,

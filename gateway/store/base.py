@@ -390,8 +390,8 @@ class Store(Protocol):
         ``owner`` for ``lease`` seconds: no other taker gets them meanwhile."""
         ...
 
-    async def delivery_done(self, id: int) -> None:  # noqa: A002 (the API's name)
-        """The ESME answered it: delivered, never handed out again."""
+    async def deliveries_done(self, ids: Sequence[int]) -> None:
+        """The ESMEs answered them: delivered, never handed out again."""
         ...
 
     async def delivery_retry(self, id: int, *, at: float) -> None:  # noqa: A002

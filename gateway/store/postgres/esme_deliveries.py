@@ -92,12 +92,12 @@ async def take_deliveries(
     return [delivery_from(r) for r in sorted(rows, key=lambda r: r[0])]
 
 
-async def delivery_done(conn: Any, delivery_id: int, now: float) -> None:
+async def deliveries_done(conn: Any, ids: Sequence[int], now: float) -> None:
     await conn.execute(
         "UPDATE esme_deliveries SET delivered_at = $1, lease_owner = NULL, lease_until = NULL "
-        "WHERE id = $2 AND delivered_at IS NULL",
+        "WHERE id = ANY($2::bigint[]) AND delivered_at IS NULL",
         now,
-        delivery_id,
+        list(ids),
     )
 
 

@@ -546,9 +546,10 @@ class PostgresStore:
                 conn, system_id, owner=owner, limit=limit, now=now, lease=lease
             )
 
-    async def delivery_done(self, id: int) -> None:  # noqa: A002 (the API's name)
-        async with self._write() as conn:
-            await to_esmes.delivery_done(conn, id, self._clock())
+    async def deliveries_done(self, ids: Sequence[int]) -> None:
+        if ids:
+            async with self._write() as conn:
+                await to_esmes.deliveries_done(conn, list(ids), self._clock())
 
     async def delivery_retry(self, id: int, *, at: float) -> None:  # noqa: A002
         async with self._write() as conn:

@@ -70,11 +70,11 @@ def take_deliveries(
     return [delivery_from(r) for r in sorted(rows, key=lambda r: r[0])]
 
 
-def delivery_done(conn: sqlite3.Connection, delivery_id: int, now: float) -> None:
-    conn.execute(
+def deliveries_done(conn: sqlite3.Connection, ids: Sequence[int], now: float) -> None:
+    conn.executemany(
         "UPDATE esme_deliveries SET delivered_at = ?, lease_owner = NULL, lease_until = NULL "
         "WHERE id = ? AND delivered_at IS NULL",
-        (now, delivery_id),
+        [(now, i) for i in ids],
     )
 
 

@@ -437,8 +437,9 @@ class SqliteStore:
             to_esmes.take_deliveries, system_id, owner=owner, limit=limit, now=now, lease=lease
         )
 
-    async def delivery_done(self, id: int) -> None:  # noqa: A002 (the API's name)
-        await self._engine.write(to_esmes.delivery_done, id, self._clock())
+    async def deliveries_done(self, ids: Sequence[int]) -> None:
+        if ids:
+            await self._engine.write(to_esmes.deliveries_done, list(ids), self._clock())
 
     async def delivery_retry(self, id: int, *, at: float) -> None:  # noqa: A002
         await self._engine.write(to_esmes.delivery_retry, id, at)

@@ -46,8 +46,8 @@ class Looks:
         self.empty += not got
         return got
 
-    async def delivery_done(self, id: int) -> None:  # noqa: A002 (the store's name)
-        await self.store.delivery_done(id)
+    async def deliveries_done(self, ids: Sequence[int]) -> None:
+        await self.store.deliveries_done(ids)
 
     async def delivery_retry(self, id: int, *, at: float) -> None:  # noqa: A002
         await self.store.delivery_retry(id, at=at)
@@ -188,18 +188,20 @@ async def test_a_detached_bind_gives_back_what_it_had_in_flight(
 
 
 class SlowDone(Looks):
-    """The store, holding each delivery_done until ``go`` is set."""
+    """The store, holding each deliveries_done until ``go`` is set."""
 
     def __init__(self, store: SqliteStore) -> None:
         super().__init__(store)
         self.recording = asyncio.Event()
         self.go = asyncio.Event()
         self.released: list[int] = []
+        self.recorded: list[list[int]] = []  # the ids of each call
 
-    async def delivery_done(self, id: int) -> None:  # noqa: A002 (the store's name)
+    async def deliveries_done(self, ids: Sequence[int]) -> None:
         self.recording.set()
+        self.recorded.append(list(ids))
         await self.go.wait()
-        await self.store.delivery_done(id)
+        await self.store.deliveries_done(ids)
 
     async def release_deliveries(self, owner: str, ids: Sequence[int] = ()) -> int:
         self.released.extend(ids)
@@ -220,6 +222,23 @@ async def test_an_answered_delivery_stays_done_when_the_bind_ends_while_it_is_re
         await eventually(lambda: sample(registry, "smsgw_esme_deliveries_total") == 1)
     assert [d.message_id for d in target.delivered] == [mid]
     assert slow.released == []  # not handed back for a second send
+    assert await store.pending_deliveries() == []
+
+
+async def test_answers_that_come_together_are_recorded_together(
+    store: SqliteStore, clock: FakeClock, registry: CollectorRegistry
+) -> None:
+    await delivered_receipts(store, clock, 5)
+    slow = SlowDone(store)
+    slow.go.set()
+    target = Target()
+    target.hold.clear()
+    async with running(pump_on(slow, clock, registry)) as pump:
+        pump.attach(target)
+        await eventually(lambda: len(target.tried) == 5, what="five in flight")
+        target.hold.set()  # the ESME answers the five at once
+        await eventually(lambda: sample(registry, "smsgw_esme_deliveries_total") == 5)
+    assert slow.recorded == [sorted(d.id for d in target.tried)]  # one store write
     assert await store.pending_deliveries() == []
 
 

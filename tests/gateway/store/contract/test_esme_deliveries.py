@@ -274,7 +274,7 @@ async def test_a_done_delivery_is_never_handed_out_again(
 ) -> None:
     await _one_receipt(any_store, clock)
     [d] = await _take_all(any_store, clock)
-    await any_store.delivery_done(d.id)
+    await any_store.deliveries_done([d.id])
     clock.advance(3600)
     assert await _take_all(any_store, clock) == []
     assert await any_store.pending_deliveries() == []
@@ -310,7 +310,7 @@ async def test_delivered_ones_are_deleted_after_they_were_kept_a_while(
     url = None if isinstance(any_store, SqliteStore) else request.getfixturevalue("postgres_url")
     await _one_receipt(any_store, clock)
     [d] = await _take_all(any_store, clock)
-    await any_store.delivery_done(d.id)
+    await any_store.deliveries_done([d.id])
     assert await any_store.expire_deliveries(before=0, delivered_before=clock.now) == []
     assert await esme_support.delivery_rows(any_store, postgres_url=url) == 1  # kept a while
     clock.advance(1)
