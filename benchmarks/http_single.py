@@ -16,8 +16,11 @@ over the time from the first request until the last of them is
 ``delivered`` (its receipt stored). "CPU us/msg" is the daemon's user +
 system CPU (with its workers, /proc) over the same time, per message; for
 the floor, per request. Ratios: single against batched and against the
-floor, and against the target of 5,000 msg/s. ``--profile`` samples the
-daemon with py-spy during the single phase and prints where its time goes.
+floor, and against the target of 5,000 msg/s. Then the least CPU a message
+sent alone can cost: a batched message's plus aiohttp's trivial request
+(what no change to smsgw's request path can go below), and the rate that
+allows per core. ``--profile`` samples the daemon with py-spy during the
+single phase and prints where its time goes.
 Usage::
 
     python benchmarks/http_single.py [--seconds 10] [--connections 32]
@@ -290,6 +293,15 @@ def report(rounds: list[tuple[Figures, Figures, Figures]], args: argparse.Namesp
             )
             if f.note:
                 print(f"  {f.note}")
+        # what one recipient per request cannot go below: a message's cost on the
+        # batched path plus aiohttp's own cost of a request (both measured above)
+        least = batched.cpu_us + floor.cpu_us
+        print(
+            f"  1 per request, at least: {batched.cpu_us:,.0f} (batched) + {floor.cpu_us:,.0f} "
+            f"(aiohttp) = {least:,.0f} us of CPU per message: {1e6 / least:,.0f} msg/s per "
+            f"core ({1e6 / least / TARGET:.2f} of the target); the single phase used "
+            f"{single.cpu_us * single.rate / 1e6:.2f} cores"
+        )
         print()
 
 
