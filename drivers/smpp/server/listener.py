@@ -180,13 +180,18 @@ class SmppServer:
             self._attached.discard(connection)
             self._deliveries.detach(connection)
         credential = connection.credential
-        if credential is not None:
-            bound = self._binds.get(credential.system_id)
-            if bound is not None:
-                bound.discard(connection)
-                if not bound:
-                    del self._binds[credential.system_id]
-            self.log.info("esme_unbound", system_id=credential.system_id, peer=connection.peer)
+        if credential is None:
+            return
+        bound = self._binds.get(credential.system_id)
+        if bound is not None and connection in bound:
+            bound.discard(connection)
+            if not bound:
+                del self._binds[credential.system_id]
+            if connection.mode is not None:
+                self.metrics.esme_unbound(
+                    system_id=credential.system_id, bind_type=connection.mode.value
+                )
+        self.log.info("esme_unbound", system_id=credential.system_id, peer=connection.peer)
 
     # --- stop -------------------------------------------------------------------------
 
