@@ -107,8 +107,12 @@ class EsmeConnection:
             system_id=settings.system_id,
             max_pdu=settings.max_pdu,
         )
+        peername = writer.get_extra_info("peername")
+        self.peer_port: int | None = int(peername[1]) if peername and len(peername) > 1 else None
+        self.tls = writer.get_extra_info("ssl_object") is not None
         self.credential: EsmeCredential | None = None
         self.mode: BindMode | None = None
+        self.bound_at = 0.0  # POSIX seconds, once bound
         self._tasks: set[asyncio.Task[None]] = set()
         self._delivers: dict[int, asyncio.Future[int]] = {}
         self._deliver_room = asyncio.Semaphore(settings.window)
@@ -121,6 +125,11 @@ class EsmeConnection:
     @property
     def system_id(self) -> str:
         return self.credential.system_id if self.credential is not None else ""
+
+    @property
+    def in_flight(self) -> int:
+        """deliver_sm sent and not answered yet."""
+        return len(self._delivers)
 
     async def deliver(self, delivery: EsmeDelivery) -> None:
         fields = deliver_fields(delivery)

@@ -28,7 +28,7 @@ from drivers.smpp.server.limits import FailedBinds, Throughput
 from drivers.smpp.server.port import EsmeGateway
 from drivers.smpp.server.settings import NoMetrics, ServerMetrics, ServerSettings
 from gateway.model.errors import ConfigError
-from gateway.model.esme import EsmeCredential, EsmeDeliveries
+from gateway.model.esme import EsmeBind, EsmeCredential, EsmeDeliveries
 from gateway.model.secrets import Secret
 
 
@@ -58,6 +58,7 @@ class SmppServer:
         log: Any,
         metrics: ServerMetrics | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.gateway = gateway
@@ -69,6 +70,7 @@ class SmppServer:
         )
         self._deliveries = deliveries
         self._monotonic = monotonic
+        self._clock = clock
         self._servers: list[asyncio.Server] = []
         self._tls: set[asyncio.Server] = set()
         self._connections: set[EsmeConnection] = set()
@@ -88,6 +90,24 @@ class SmppServer:
 
     def binds(self, system_id: str) -> int:
         return len(self._binds.get(system_id, ()))
+
+    def bound_now(self) -> list[EsmeBind]:
+        """Every bind open now, oldest first."""
+        out = [
+            EsmeBind(
+                system_id=system_id,
+                account=c.credential.account if c.credential is not None else "",
+                bind_type=c.mode.value if c.mode is not None else "",
+                peer=c.peer,
+                peer_port=c.peer_port,
+                tls=c.tls,
+                bound_at=c.bound_at,
+                in_flight=c.in_flight,
+            )
+            for system_id, connections in self._binds.items()
+            for c in connections
+        ]
+        return sorted(out, key=lambda b: (b.bound_at, b.system_id, b.peer, b.peer_port or 0))
 
     async def start(self) -> None:
         s = self.settings
@@ -144,6 +164,7 @@ class SmppServer:
         if len(bound) >= credential.max_binds or self._stopping:
             return False
         bound.add(connection)
+        connection.bound_at = self._clock()
         self.failed_binds.succeeded(connection.peer)
         self.metrics.esme_bound(system_id=credential.system_id, bind_type=mode.value)
         self.log.info(
