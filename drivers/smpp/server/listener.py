@@ -4,7 +4,8 @@
 closes them, asks every bound ESME to unbind and waits (bounded) for the
 connections to end. Binds per credential are counted here (``max_binds``:
 beyond it ESME_RALYBND), throughput per credential (ESME_RTHROTTLED) and
-failed binds per peer address (:mod:`drivers.smpp.server.limits`).
+failed binds per peer address (:mod:`drivers.smpp.server.limits`), whose
+credentials are checked one bind at a time per address (:meth:`SmppServer.bind_turn`).
 Receivers and transceivers are attached to the deliveries while bound.
 """
 
@@ -16,7 +17,7 @@ import os
 import ssl
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,16 @@ def tls_context(cert: Path, key: Secret) -> ssl.SSLContext:
     return context
 
 
+class _Turn:
+    """The binds of one peer address taking turns (:meth:`SmppServer.bind_turn`)."""
+
+    __slots__ = ("lock", "waiting")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.waiting = 0
+
+
 class SmppServer:
     def __init__(
         self,
@@ -77,6 +88,7 @@ class SmppServer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._binds: dict[str, set[EsmeConnection]] = {}
         self._attached: set[EsmeConnection] = set()
+        self._turns: dict[str, _Turn] = {}  # peer address -> its binds' turn (bind_turn)
         self._stopping = False
 
     @property
@@ -181,12 +193,25 @@ class SmppServer:
             self._attached.add(connection)
             self._deliveries.attach(connection)
 
-    def bind_refused(
-        self, connection: EsmeConnection, event: BindRequested, status: int, *, counted: bool
-    ) -> None:
-        """A refused bind; ``counted``: against its address (wrong credentials, blocked)."""
-        if counted:
-            self.failed_binds.failed(connection.peer, self._monotonic())
+    @contextlib.asynccontextmanager
+    async def bind_turn(self, peer: str) -> AsyncIterator[None]:
+        """The turn of one bind from ``peer`` to have its credentials checked: one at a
+        time per address, so that the failures counted so far are seen by the next."""
+        turn = self._turns.get(peer)
+        if turn is None:
+            turn = self._turns[peer] = _Turn()
+        turn.waiting += 1
+        try:
+            async with turn.lock:
+                yield
+        finally:
+            turn.waiting -= 1
+            if not turn.waiting:
+                del self._turns[peer]
+
+    def bind_refused(self, connection: EsmeConnection, event: BindRequested, status: int) -> None:
+        """A refused bind, counted and logged (its address's failures are counted
+        by the connection, in its turn)."""
         self.metrics.esme_bind_refused(status=st.status_name(status))
         self.log.info(
             "esme_bind_refused",
