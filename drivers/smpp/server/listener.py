@@ -210,8 +210,8 @@ class SmppServer:
                 del self._turns[peer]
 
     def bind_refused(self, connection: EsmeConnection, event: BindRequested, status: int) -> None:
-        """A refused bind, counted and logged (its address's failures are counted
-        by the connection, in its turn)."""
+        """A refused bind, in the metrics and the log (the connection counts it
+        against its address in its turn, :meth:`bind_turn`)."""
         self.metrics.esme_bind_refused(status=st.status_name(status))
         self.log.info(
             "esme_bind_refused",
