@@ -61,4 +61,5 @@ def build_smpp_server(
         log=logger,
         metrics=esme_metrics,
         monotonic=clock.monotonic,
+        clock=clock,
     )
