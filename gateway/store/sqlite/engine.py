@@ -49,7 +49,7 @@ from gateway.model.errors import StoreError
 from gateway.model.records import WriterStats
 from gateway.store.sqlite.connect import connect
 from gateway.store.sqlite.schema import migrate
-from gateway.store.sqlite.transactions import TransactionRunner
+from gateway.store.sqlite.transactions import Merge, TransactionRunner
 
 T = TypeVar("T")
 # who copies the WAL back into the database file: the committing writer
@@ -60,7 +60,7 @@ CHECKPOINT_IDLE = 1.0  # seconds between background checkpoints, at least
 
 
 class _Job:
-    __slots__ = ("args", "bulk", "fn", "future", "loop", "prepare", "urgent")
+    __slots__ = ("args", "bulk", "fn", "future", "loop", "merge", "prepare", "urgent")
 
     def __init__(
         self,
@@ -71,6 +71,7 @@ class _Job:
         bulk: int = 0,
         urgent: bool = False,
         prepare: Callable[..., Any] | None = None,
+        merge: Merge | None = None,
     ) -> None:
         self.fn = fn
         self.args = args
@@ -78,6 +79,7 @@ class _Job:
         self.bulk = bulk
         self.urgent = urgent
         self.prepare = prepare
+        self.merge = merge
         self.future: asyncio.Future[Any] = loop.create_future()
 
 
@@ -201,6 +203,7 @@ class Engine:
         bulk: int = 0,
         urgent: bool = False,
         prepare: Callable[..., Any] | None = None,
+        merge: Merge | None = None,
         **kwargs: Any,
     ) -> T:
         """Run ``fn(conn, *args, **kwargs)`` in the writer's next transaction.
@@ -219,12 +222,25 @@ class Engine:
         ``prepare(*args)``; ``fn`` is then called as ``fn(conn, prepared)``. What
         needs no database is done there, so the lock, which every process's
         writer shares, is held for less.
+
+        ``merge``: jobs of one transaction that give the same ``merge`` run
+        together, ``merge(conn, [args of each])`` (one result per job, as
+        :data:`Merge` says), instead of one by one: the one-message enqueues of
+        concurrent requests become one enqueue of them all.
         """
         if self._closed:
             raise StoreError("store is closed")
         if kwargs:
             fn = functools.partial(fn, **kwargs)
-        job = _Job(fn, args, asyncio.get_running_loop(), bulk=bulk, urgent=urgent, prepare=prepare)
+        job = _Job(
+            fn,
+            args,
+            asyncio.get_running_loop(),
+            bulk=bulk,
+            urgent=urgent,
+            prepare=prepare,
+            merge=merge,
+        )
         self._queue.put(job)
         result: T = await job.future
         return result
@@ -252,7 +268,7 @@ class Engine:
             jobs = self._prepare(schedule.next())
             if not jobs:
                 continue
-            results = self._runner.run([(job.fn, job.args) for job in jobs])
+            results = self._runner.run([(job.fn, job.args, job.merge) for job in jobs])
             _answer(jobs, results)
             self._checkpoint_wake.set()
         self._conn.close()

@@ -16,7 +16,15 @@ import sqlite3
 from collections.abc import Sequence
 
 from gateway.accounting.ledger import AccountState
-from gateway.model.records import Enqueued, EnqueueResult, Lease, NewMessage, Refused
+from gateway.model.errors import NotFound
+from gateway.model.records import (
+    CreditCrossing,
+    Enqueued,
+    EnqueueResult,
+    Lease,
+    NewMessage,
+    Refused,
+)
 from gateway.store.admission import KnownRefs, Prepared, admit, prepare
 from gateway.store.esme_deliveries import origin_rows
 from gateway.store.sqlite.esme_deliveries import mark_origins
@@ -96,11 +104,13 @@ def prepare_enqueue(
 
 
 class _Source:
-    """What admission reads, from this transaction."""
+    """What admission reads, from this transaction, shared by the calls of one
+    :func:`enqueue_many` (an account's state chains from one call to the next)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.states: dict[str, AccountState] = {}
+        self.refs: dict[tuple[str, str], KnownRefs] = {}
 
     def account(self, name: str) -> AccountState:
         st = self.states.get(name)
@@ -109,11 +119,17 @@ class _Source:
         return st
 
     def known_refs(self, account: str, client_ref: str) -> KnownRefs:
-        rows = self.conn.execute(
-            "SELECT destination, id, body_hash FROM messages WHERE account = ? AND client_ref = ?",
-            (account, client_ref),
-        ).fetchall()
-        return {d: (i, h) for d, i, h in rows}
+        # one dict per client_ref for every call: a later call sees what an earlier
+        # one admitted, not yet written
+        seen = self.refs.get((account, client_ref))
+        if seen is None:
+            rows = self.conn.execute(
+                "SELECT destination, id, body_hash FROM messages "
+                "WHERE account = ? AND client_ref = ?",
+                (account, client_ref),
+            ).fetchall()
+            seen = self.refs[(account, client_ref)] = {d: (i, h) for d, i, h in rows}
+        return seen
 
     def stopped(self, account: str, numbers: Sequence[str]) -> set[str]:
         return stopped_numbers(self.conn, account, numbers)
@@ -137,35 +153,67 @@ def enqueue(
         if isinstance(batch, PreparedEnqueue)
         else prepare_enqueue(batch, now, outbox=outbox, lease=lease)
     )
-    now = work.now
+    [result] = enqueue_many(conn, [work])
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def enqueue_many(
+    conn: sqlite3.Connection, works: Sequence[PreparedEnqueue]
+) -> list[EnqueueResult | Exception]:
+    """Debit and insert each of ``works`` in the caller's transaction, in order, as
+    :func:`enqueue` would one after the other, with one write per table: per call
+    its result, or the error that refused it whole (an unknown account: nothing of
+    it written)."""
     source = _Source(conn)
-    decided = admit(((item.new, item.message) for item in work.items), source, now)
     msg_rows: list[tuple[object, ...]] = []
     seg_rows: list[tuple[object, ...]] = []
     led_rows: list[tuple[object, ...]] = []
-    events = work.events
-    for i, balance in zip(decided.admitted, decided.balances_after, strict=True):
-        item = work.items[i]
-        nm = item.new
-        msg_rows.append(item.msg_row)
-        seg_rows.extend(item.seg_rows)
-        led_rows.append(
-            (nm.account, now, "debit", -nm.credits, balance, None, item.message.id, None)
-        )
-        events.take(item.event, item.hook)
+    origins: list[tuple[NewMessage, str]] = []
+    decided: list[list[Enqueued | Refused | str] | Exception] = []
+    crossings: list[tuple[CreditCrossing, ...]] = []
+    events = works[0].events if works else None
+    for work in works:
+        try:
+            for name in dict.fromkeys(item.new.account for item in work.items):
+                source.account(name)
+        except NotFound as exc:
+            decided.append(exc)
+            crossings.append(())
+            continue
+        a = admit(((item.new, item.message) for item in work.items), source, work.now)
+        for i, balance in zip(a.admitted, a.balances_after, strict=True):
+            item = work.items[i]
+            nm = item.new
+            msg_rows.append(item.msg_row)
+            seg_rows.extend(item.seg_rows)
+            led_rows.append(
+                (nm.account, work.now, "debit", -nm.credits, balance, None, item.message.id, None)
+            )
+            origins.append((nm, item.message.id))
+            if events is not None:
+                events.take(item.event, item.hook)
+        decided.append(a.results)
+        crossings.append(tuple(a.crossings))
     conn.executemany(_INSERT_MESSAGE, msg_rows)
     conn.executemany(_INSERT_SEGMENT, seg_rows)
     conn.executemany(INSERT_ENTRY, led_rows)
-    mark_origins(
-        conn, origin_rows((work.items[i].new, work.items[i].message.id) for i in decided.admitted)
-    )
-    events.write(conn)
+    mark_origins(conn, origin_rows(origins))
+    if events is not None:
+        events.write(conn)
     for st in source.states.values():
         save_state(conn, st)
-    done: list[Enqueued | Refused] = []
-    for r in decided.results:
-        if isinstance(r, str):
-            done.append(Enqueued(message=get_message(conn, r).message, duplicate=True))
-        else:
-            done.append(r)
-    return EnqueueResult(results=tuple(done), crossings=tuple(decided.crossings))
+    out: list[EnqueueResult | Exception] = []
+    for results, crossed in zip(decided, crossings, strict=True):
+        if isinstance(results, Exception):
+            out.append(results)
+            continue
+        done = tuple(
+            Enqueued(message=get_message(conn, r).message, duplicate=True)
+            if isinstance(r, str)
+            else r
+            for r in results
+        )
+        out.append(EnqueueResult(results=done, crossings=crossed))
+    return out

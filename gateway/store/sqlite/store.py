@@ -67,6 +67,12 @@ def _enqueue_prepared(conn: Any, work: enq.PreparedEnqueue) -> EnqueueResult:
     return enq.enqueue(conn, work, work.now)
 
 
+def _enqueues_merged(conn: Any, calls: list[tuple[Any, ...]]) -> list[tuple[bool, Any]]:
+    """The enqueues of one transaction as one (the Engine's ``merge``)."""
+    results = enq.enqueue_many(conn, [work for (work,) in calls])
+    return [(not isinstance(r, Exception), r) for r in results]
+
+
 class SqliteStore:
     """Every method is a coroutine; writes are group-committed by :class:`Engine`.
 
@@ -206,7 +212,9 @@ class SqliteStore:
         prepare = functools.partial(
             enq.prepare_enqueue, batch, self._clock(), outbox=self.mqtt_outbox, lease=lease
         )
-        return await self._engine.write(_enqueue_prepared, prepare=prepare, bulk=len(batch))
+        return await self._engine.write(
+            _enqueue_prepared, prepare=prepare, bulk=len(batch), merge=_enqueues_merged
+        )
 
     async def get_messages(self, ids: Sequence[str]) -> list[Message]:
         return await self._engine.read(mq.get_messages, list(ids))
