@@ -58,7 +58,6 @@ _SMPP_TEXT = {1: "ascii", 3: "latin-1"}  # SMPP 3.4 5.2.19 values that are not 2
 _BINARY = (2, 4)  # SMPP's two "octet unspecified" values
 _CLASSES = {0: MessageClass.FLASH, 2: MessageClass.SIM}  # classes smsgw sends texts with
 _ALPHABETS = ("gsm7", "8bit", "ucs2")
-_DCS = {"gsm7": 0x00, "8bit": 0x04, "ucs2": 0x08}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -144,7 +144,7 @@ class NewMessage:
     sender_kind: SenderKind
     destination: str  # +E164
     text: str
-    encoding: str  # "gsm7" | "ucs2"
+    encoding: str  # "gsm7" | "ucs2"; "8bit" for a binary segment an ESME cut
     segments: int
     price: int  # credits per segment
     msg_class: MessageClass = MessageClass.STANDARD
