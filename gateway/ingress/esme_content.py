@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from gateway.codec import check_raw, decode_payload, parse_udh
 from gateway.codec.alphabet import decode_septets, tables_for, to_septets
 from gateway.codec.udh import IEI_CONCAT_8, IEI_CONCAT_16
-from gateway.model.errors import DecodeError
+from gateway.model.errors import CodecError, DecodeError
 from gateway.model.esme_ingress import (
     BadSar,
     EsmeSubmit,
@@ -50,7 +50,7 @@ from gateway.model.esme_ingress import (
     UnsupportedSubmit,
 )
 from gateway.model.message import MessageClass
-from gateway.model.raw_body import RawBody
+from gateway.model.raw_body import MAX_HEADER, RawBody
 
 UDHI = 0x40
 MESSAGE_TYPE = 0x3C  # esm_class bits 2-5: 0 for a plain submit
@@ -185,6 +185,9 @@ def _with_concat(udh: bytes, sar: tuple[int, int, int]) -> bytes:
     reference, total, sequence = sar
     element = bytes((IEI_CONCAT_8, 3, reference & 0xFF, total, sequence))
     rest = udh[1:]
+    if len(element) + len(rest) >= MAX_HEADER:
+        msg = f"a header of {len(rest)} octets and a concatenation element fill no segment"
+        raise CodecError(msg)
     return bytes((len(element) + len(rest),)) + element + rest
 
 

@@ -197,6 +197,12 @@ def test_bad_sar_values_are_refused(
         content_of(submit(short_message=b"abc", sar=values))
 
 
+def test_sar_tlvs_with_a_header_that_leaves_no_room_are_refused() -> None:
+    header = bytes((251, 0x70, 249)) + bytes(249)  # one element of 249 octets
+    with pytest.raises(CodecError, match="fill no segment"):
+        content_of(submit(esm_class=0x40, data_coding=4, short_message=header, sar=sar(1, 2, 1)))
+
+
 def test_sar_tlvs_and_a_concatenation_header_are_refused() -> None:
     with pytest.raises(BadSar, match="give one"):
         content_of(submit(esm_class=0x40, short_message=CONCAT + b"a", sar=sar(1, 2, 1)))
