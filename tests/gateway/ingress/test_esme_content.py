@@ -157,6 +157,20 @@ def test_malformed_udhi_data_is_refused(data: bytes) -> None:
         content_of(submit(esm_class=0x40, short_message=data))
 
 
+def test_a_udhi_message_payload_is_one_segment_too() -> None:
+    body = to_septets("from a data_sm")
+    content = content_of(submit(esm_class=0x40, message_payload=CONCAT + body))
+    assert content.raw == RawBody(data_coding=0, udh=CONCAT, body=body, encoding="gsm7")
+
+
+def test_a_message_class_on_a_segment_stays_in_its_data_coding() -> None:
+    content = content_of(submit(esm_class=0x40, data_coding=0x11, short_message=CONCAT + b"Hi"))
+    assert content.raw == RawBody(data_coding=0x11, udh=CONCAT, body=b"Hi", encoding="gsm7")
+    assert content.msg_class is MessageClass.STANDARD  # class 1 (ME): no smsgw class
+    flash = content_of(submit(esm_class=0x40, data_coding=0x10, short_message=CONCAT + b"Hi"))
+    assert flash.msg_class is MessageClass.FLASH
+
+
 def test_an_odd_ucs2_segment_is_refused() -> None:
     with pytest.raises(DecodeError, match="UCS-2"):
         content_of(submit(esm_class=0x40, data_coding=8, short_message=CONCAT + b"\x04"))
