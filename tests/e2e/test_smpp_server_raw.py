@@ -1,7 +1,9 @@
 """Segments an ESME cut itself, end to end over real TCP: smpplib (the independent ESME)
 submits UDH parts (``smpplib.gsm.make_parts``) of a long GSM text and of a UCS-2 text,
 a binary message and SAR parts; the SMSC simulator gets each part with its header, a
-receipt comes back per part, and the ledger holds one debit per part."""
+receipt comes back per part, and the ledger holds one debit per part. Through a modem
+(on a pty) instead, each part is an SMS-SUBMIT with TP-UDHI, its header as given and
+the GSM septets packed after it."""
 
 from __future__ import annotations
 
@@ -13,12 +15,17 @@ import smpplib.client
 import smpplib.consts
 import smpplib.gsm
 
+from drivers.modem.simulator.config import SimConfig as ModemConfig
+from drivers.modem.simulator.pty import PtyModem
 from drivers.smpp.simulator.config import SimConfig
 from drivers.smpp.simulator.server import SmscSimulator
+from gateway.codec import pack_septets
+from gateway.codec.septets import fill_bits_after
 from gateway.config.file import load_config
 from gateway.model.records import EntryKind
 from gateway.store import open_store
 from tests.e2e.system import ACCOUNT, PRICE, TOPUP, prepare_store, running_daemon, write_config
+from tests.e2e.test_modem_e2e import modem_link
 from tests.e2e.test_smpp_server import SERVER, esme_password
 from tests.waiting import eventually
 
@@ -156,3 +163,32 @@ async def test_parts_an_esme_cut_reach_the_smsc_with_their_headers(tmp_path: Pat
         assert [v.message.encoding for v in views[-3:]] == ["8bit", "gsm7", "gsm7"]
     finally:
         await sim.close()
+
+
+async def test_parts_an_esme_cut_leave_a_modem_with_tp_udhi(tmp_path: Path) -> None:
+    every = parts()
+    sent = [every[0], every[1], every[4]]
+    assert [p.fields["data_coding"] for p in sent] == [0, 0, 4]  # two GSM parts, one binary
+    async with PtyModem(ModemConfig(report_delay=0.05)) as modem:
+        path = write_config(
+            tmp_path / "gateway.toml", smsc_port=0, link=modem_link(modem.device), extra=SERVER
+        )
+        config = load_config(path)
+        await prepare_store(config.store.url, config.base_dir)
+        password = await esme_password(config.store.url, config.base_dir)
+        async with running_daemon(config) as daemon:
+            [(_, port, _tls)] = daemon.smpp_addresses
+            esme = await asyncio.to_thread(Esme, port, password)
+            resps = [await asyncio.to_thread(esme.submit, p.fields) for p in sent]
+            assert [int(r.status) for r in resps] == [0] * len(sent)
+            await eventually(lambda: len(modem.modem.sent) == len(sent), what="every part sent")
+            for part, tpdu in zip(sent, modem.modem.sent, strict=True):
+                assert tpdu[0] & 0x40  # TP-UDHI
+                udh, body = part.udh, part.fields["short_message"][len(part.udh) :]
+                if part.fields["data_coding"] == 0:  # septets packed after the header
+                    body = pack_septets(body, fill_bits_after(len(udh)))
+                assert tpdu.endswith(udh + body)
+            await asyncio.wait_for(asyncio.to_thread(esme.read_receipts, len(sent)), 30)
+            receipted = {r.receipted_message_id for r in esme.receipts}
+            assert receipted == {r.message_id for r in resps}  # a status report per part
+            await asyncio.to_thread(esme.leave)
