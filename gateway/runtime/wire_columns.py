@@ -183,8 +183,6 @@ _ENUMS: dict[int, dict[Any, Any]] = {
     Message._fields.index("msg_class"): _by_value(MessageClass),
     Message._fields.index("state"): _by_value(MessageState),
 }
-
-
 _RAW = Message._fields.index("raw")
 
 
