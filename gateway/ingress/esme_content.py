@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from gateway.codec import check_raw, decode_payload, parse_udh
 from gateway.codec.alphabet import decode_septets, tables_for, to_septets
 from gateway.codec.udh import IEI_CONCAT_8, IEI_CONCAT_16
-from gateway.model.errors import CodecError, DecodeError
+from gateway.model.errors import CodecError, DecodeError, EmptyText
 from gateway.model.esme_ingress import (
     BadSar,
     EsmeSubmit,
@@ -192,6 +192,9 @@ def _with_concat(udh: bytes, sar: tuple[int, int, int]) -> bytes:
 
 
 def _raw(coding: _Coding, udh: bytes, body: bytes) -> Content:
+    if not udh and not body:
+        msg = "no data: a binary submit needs a short_message or a message_payload"
+        raise EmptyText(msg)
     tables = None
     if udh:
         national = parse_udh(udh).national

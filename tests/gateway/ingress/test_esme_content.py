@@ -7,7 +7,7 @@ import pytest
 from gateway.codec import pack_septets, parse_udh, raw_segment, unpack_septets
 from gateway.codec.alphabet import to_septets
 from gateway.ingress.esme_content import content_of
-from gateway.model.errors import CodecError, DecodeError
+from gateway.model.errors import CodecError, DecodeError, EmptyText
 from gateway.model.esme_ingress import (
     BadSar,
     EsmeSubmit,
@@ -128,6 +128,11 @@ def test_binary_is_one_8bit_segment_even_without_a_header(coding: int) -> None:
     content = content_of(submit(data_coding=coding, short_message=b"\x00\xff\x10"))
     assert content.raw == RawBody(data_coding=4, udh=b"", body=b"\x00\xff\x10", encoding="8bit")
     assert content.text == "00ff10"
+
+
+def test_binary_without_any_data_is_refused() -> None:
+    with pytest.raises(EmptyText, match="no data"):
+        content_of(submit(data_coding=4, short_message=b""))
 
 
 def test_binary_with_a_port_header_and_a_class() -> None:
