@@ -40,6 +40,14 @@ def _when(seconds: float | None) -> str:
     return iso_utc(seconds).replace("T", " ").removesuffix("Z")[:19] + " UTC"
 
 
+# a message's encoding as its page names it ("8bit": a binary segment an ESME cut)
+ENCODINGS = {"gsm7": "GSM 7-bit", "ucs2": "UCS-2", "8bit": "8-bit binary"}
+
+
+def _encoding(name: str) -> str:
+    return ENCODINGS.get(name, name)
+
+
 def environment(*, smpp: bool = False) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -49,6 +57,7 @@ def environment(*, smpp: bool = False) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["when"] = _when
+    env.filters["encoding"] = _encoding
     env.globals["nav"] = (*NAV, SMPP_NAV) if smpp else NAV
     return env
 

@@ -22,7 +22,7 @@ import functools
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
-from gateway.codec import Segment, encode
+from gateway.codec import Segment, encode, raw_segment
 from gateway.dispatch.outcomes import OutcomeRecorder, Sending, Unsent
 from gateway.dispatch.slots import References, SendOrder, WeightedSlots
 from gateway.link.interface import Link, SubmitRequest
@@ -30,6 +30,7 @@ from gateway.model.clock import Clock
 from gateway.model.errors import CodecError
 from gateway.model.message import MessageState, SegmentState
 from gateway.model.outcomes import Retry
+from gateway.model.raw_body import RawBody
 from gateway.model.records import Message, OutcomeRecord
 from gateway.ops.metrics import Metrics
 from gateway.store.base import Store
@@ -293,6 +294,8 @@ class Lanes(Mapping[str, Lane]):
             raise
 
     def _encode(self, message: Message, link: Link) -> list[Segment]:
+        if message.raw is not None:  # one segment an ESME cut: its header as given
+            return [raw_segment(RawBody.unpack(message.raw), packed=link.packed)]
         concat = link.concat
         segments = encode(
             message.text,

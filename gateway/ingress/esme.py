@@ -11,6 +11,8 @@ one send pipeline (:class:`~gateway.ingress.pipeline.SendService`).
   submit with that error; the server maps it to a command_status.
 - query_sm and cancel_sm see only the credential's account's messages:
   another account's message is unknown, exactly like a missing one.
+- A submit the ESME cut itself (a user data header, SAR TLVs, binary data:
+  esme_content.py) is one message of one segment, billed as one, sent as given.
 - Every message keeps its :class:`~gateway.model.esme.EsmeOrigin` (system_id
   and registered_delivery), so its receipts can go back to the ESME.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import ipaddress
 
 from gateway.ingress import esme_fields as fields
+from gateway.ingress.esme_content import content_of
 from gateway.ingress.pipeline import MAX_VALIDITY, SendRequest, SendService
 from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.errors import NotCancellable, NotFound, UserError
@@ -70,11 +73,14 @@ class EsmeIngress:
     def request(self, credential: EsmeCredential, submit: EsmeSubmit) -> SendRequest:
         """The send request of one submit (refused with the reason when it cannot be one)."""
         now = self._clock()
+        content = content_of(submit, latin1="latin1" in credential.options)
         return SendRequest(
             account=credential.account,
             sender=fields.sender_of(submit),
             recipients=(fields.destination_of(submit),),
-            text=fields.text_of(submit, latin1="latin1" in credential.options),
+            text=content.text,
+            msg_class=content.msg_class,
+            raw=content.raw,
             send_at=fields.send_at_of(submit, now),
             validity=fields.validity_of(submit, now, MAX_VALIDITY),
             priority=fields.priority_of(submit),

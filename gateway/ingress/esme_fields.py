@@ -1,16 +1,8 @@
-"""A submit_sm's fields as the send pipeline takes them: text, addresses, times.
+"""A submit_sm's fields as the send pipeline takes them: addresses, times, priority.
 
-Pure functions (the clock's ``now`` passed in). Choices made here:
+Pure functions (the clock's ``now`` passed in); its text or segment is
+esme_content.py's. Choices made here:
 
-- data_coding 0 is the GSM 03.38 default alphabet, one septet per octet
-  (unpacked, as SMPP carries it), or Latin-1 for a credential with the
-  ``latin1`` option; 1 is IA5 (ASCII), 3 Latin-1, 8 UCS-2. Anything else
-  (binary 2 and 4, the 23.038 coding groups) is refused: smsgw sends text.
-- message_payload carries the whole text (smsgw splits it); a submit with both
-  a short_message and a message_payload is refused, as SMPP 3.4 says.
-- A user data header (esm_class UDHI, 0x40) or SAR TLVs mean the ESME cut the
-  message itself: such raw segments are refused (ESME_RINVESMCLASS), never
-  sent as text with the header in it.
 - The destination is an international number: TON 1, with or without '+'.
 - Times: SMPP 3.4 7.1.1, absolute 'YYMMDDhhmmsstnn+/-' (nn quarter hours
   from UTC) or relative 'YYMMDDhhmmss000R' (a year is 365 days, a month 30).
@@ -21,7 +13,6 @@ from __future__ import annotations
 import calendar
 import re
 
-from gateway.codec import decode_payload
 from gateway.ingress.recipients import normalize_e164
 from gateway.model.errors import InvalidRecipient
 from gateway.model.esme_ingress import (
@@ -29,48 +20,13 @@ from gateway.model.esme_ingress import (
     BadSchedule,
     BadValidity,
     EsmeSubmit,
-    UnsupportedDataCoding,
     UnsupportedDestination,
-    UnsupportedEsmClass,
-    UnsupportedSubmit,
 )
 
-UDHI = 0x40
-MESSAGE_TYPE = 0x3C  # esm_class bits 2-5: 0 for a plain submit
 TON_INTERNATIONAL = 1
 TON_ALPHANUMERIC = 5
 MAX_PRIORITY_FLAG = 3
-_TEXT_CODINGS = {1: "ascii", 3: "latin-1", 8: "utf-16-be"}
 _TIME = re.compile(r"^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d)(\d{2})([-+R])$")
-
-
-def text_of(submit: EsmeSubmit, *, latin1: bool = False) -> str:
-    """The text of a submit, whole; refuses what smsgw does not send as text."""
-    if submit.esm_class & UDHI or submit.sar:
-        msg = (
-            "a user data header (esm_class UDHI) or SAR TLVs: smsgw takes whole "
-            "texts and cuts them itself; send the text whole (message_payload)"
-        )
-        raise UnsupportedEsmClass(msg)
-    if submit.esm_class & MESSAGE_TYPE:
-        msg = f"esm_class 0x{submit.esm_class:02X}: only a plain submit (message type 0)"
-        raise UnsupportedEsmClass(msg)
-    data = submit.short_message
-    if submit.message_payload is not None:
-        if data:
-            msg = "both short_message and message_payload: SMPP 3.4 allows one"
-            raise UnsupportedSubmit(msg)
-        data = submit.message_payload
-    coding = submit.data_coding
-    if coding == 0:
-        return data.decode("latin-1") if latin1 else decode_payload(data, 0)
-    name = _TEXT_CODINGS.get(coding)
-    if name is None:
-        msg = (
-            f"data_coding {coding}: smsgw takes text in 0 (GSM), 1 (ASCII), 3 (Latin-1), 8 (UCS-2)"
-        )
-        raise UnsupportedDataCoding(msg)
-    return data.decode(name, errors="replace")
 
 
 def destination_of(submit: EsmeSubmit) -> str:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.accounting.pricing import PriceList
-from gateway.codec import Analysis, analyze
+from gateway.codec import Analysis, analyze, raw_analysis
 from gateway.events.callbacks import CallbackPolicy
 from gateway.ingress.accept_log import AcceptLog
 from gateway.ingress.recipients import merge_recipients
@@ -46,6 +46,7 @@ from gateway.model.errors import (
 from gateway.model.esme import EsmeOrigin
 from gateway.model.isotime import iso_utc
 from gateway.model.message import MessageClass, SenderStatus
+from gateway.model.raw_body import RawBody
 from gateway.model.records import Enqueued, Lease, Message, NewMessage, Refused, Sender
 from gateway.store.base import Store
 from gateway.store.stoplist import stopped
@@ -80,6 +81,9 @@ class SendRequest:
     callback_url: str | None = None
     origin: EsmeOrigin | None = None  # set by the SMPP server: receipts go back to the ESME
     phonebook: str | None = None  # every contact of this phonebook of the account, too
+    # one segment as an ESME cut it (the SMPP server): sent as is, billed as one
+    # (``text`` is its body as read, for the lists and the API)
+    raw: RawBody | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -197,7 +201,7 @@ class SendService:
 
     def _check(self, request: SendRequest) -> None:
         """The rules of a request as a whole, the same for every front door."""
-        if not request.text.strip():
+        if request.raw is None and not request.text.strip():
             raise EmptyText(EMPTY_TEXT)
         if not 0 <= request.priority <= MAX_PRIORITY:
             raise OutOfRange(
@@ -300,7 +304,10 @@ class SendService:
         if request.callback_url is not None:
             self._callbacks.check_url(request.callback_url)
         sender, kind, prices = await self._context(request.account, request.sender)
-        info = analyze(request.text, national=self._national)
+        if request.raw is None:
+            info = analyze(request.text, national=self._national)
+        else:
+            info = raw_analysis(request.raw, request.text)
         refused: list[Refused] = []
         priced: list[tuple[str, int]] = []
         for number in dict.fromkeys(request.recipients):
@@ -349,6 +356,7 @@ class SendService:
         request, sender, kind, info = ready.request, ready.sender, ready.kind, ready.info
         refused = list(ready.refused)
         batch: list[NewMessage] = []
+        raw = request.raw.pack() if request.raw is not None else None
         for number, price in ready.priced:
             batch.append(
                 NewMessage(
@@ -368,6 +376,7 @@ class SendService:
                     body_hash=digest,
                     callback_url=request.callback_url,
                     origin=request.origin,
+                    raw=raw,
                 )
             )
         accepted: list[Enqueued] = []

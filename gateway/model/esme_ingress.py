@@ -29,7 +29,9 @@ class EsmeSubmit:
     data_coding: int = 0
     short_message: bytes = b""
     message_payload: bytes | None = None  # the message_payload TLV, when present
-    sar: bool = False  # SAR TLVs present (sar_msg_ref_num ...)
+    # the values of the SAR TLVs (sar_msg_ref_num, sar_total_segments,
+    # sar_segment_seqnum; None: that one absent) when any of them is present
+    sar: tuple[bytes | None, bytes | None, bytes | None] | None = None
     schedule_delivery_time: str = ""
     validity_period: str = ""
     priority_flag: int = 0
@@ -71,11 +73,15 @@ class UnsupportedSubmit(UserError):
 
 
 class UnsupportedEsmClass(UnsupportedSubmit):
-    """A user data header (UDHI) or SAR TLVs: raw segments are not taken."""
+    """An esm_class with a message type (bits 2-5): only plain submits are taken."""
 
 
 class UnsupportedDataCoding(UnsupportedSubmit):
-    """A data_coding smsgw does not take (binary 4, or one with no text alphabet)."""
+    """A data_coding smsgw does not take (an SMPP national coding, compressed text...)."""
+
+
+class BadSar(UnsupportedSubmit):
+    """SAR TLVs that are incomplete, of the wrong length or out of range."""
 
 
 class UnsupportedDestination(UnsupportedSubmit):

@@ -144,7 +144,7 @@ class NewMessage:
     sender_kind: SenderKind
     destination: str  # +E164
     text: str
-    encoding: str  # "gsm7" | "ucs2"
+    encoding: str  # "gsm7" | "ucs2"; "8bit" for a binary segment an ESME cut
     segments: int
     price: int  # credits per segment
     msg_class: MessageClass = MessageClass.STANDARD
@@ -155,6 +155,7 @@ class NewMessage:
     body_hash: str | None = None  # with client_ref: detects a reuse with another body
     callback_url: str | None = None
     origin: EsmeOrigin | None = None  # submitted by an ESME (the SMPP server)
+    raw: bytes | None = None  # one segment as the ESME cut it (RawBody.pack), sent as is
 
     @property
     def credits(self) -> int:
@@ -204,6 +205,7 @@ class Message(NamedTuple):
     lease_owner: str | None
     lease_until: float | None
     error: str | None
+    raw: bytes | None = None  # one segment as the ESME cut it (gateway.model.raw_body)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

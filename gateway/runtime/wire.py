@@ -104,7 +104,7 @@ __all__ = [
 
 # the version of this wire: raised with any change a worker of the previous one
 # would misread (a field added, removed or retyped, a kind's meaning changed)
-WIRE_VERSION = 1
+WIRE_VERSION = 2
 SMSGW_VERSION = __version__
 # longest line either side accepts (a /metrics answer can be large)
 LINE_LIMIT = 64 * 1024 * 1024

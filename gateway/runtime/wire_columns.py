@@ -17,6 +17,8 @@ type of every value, then builds the model's records; anything else raises
 
 from __future__ import annotations
 
+import binascii
+from base64 import b64decode, b64encode
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import chain
 from operator import attrgetter, contains, itemgetter
@@ -172,6 +174,7 @@ _MESSAGE_TYPES: dict[str, Types] = {
     "lease_owner": OPT_STR,
     "lease_until": OPT_NUMBER,
     "error": OPT_STR,
+    "raw": OPT_STR,  # base64 of the stored raw segment (gateway.model.raw_body)
 }
 # in Message's order: columns are zipped into its tuples
 MESSAGE_SPEC: dict[str, Types] = {name: _MESSAGE_TYPES[name] for name in Message._fields}
@@ -180,6 +183,7 @@ _ENUMS: dict[int, dict[Any, Any]] = {
     Message._fields.index("msg_class"): _by_value(MessageClass),
     Message._fields.index("state"): _by_value(MessageState),
 }
+_RAW = Message._fields.index("raw")
 
 
 MESSAGES = Table(MESSAGE_SPEC)
@@ -190,6 +194,9 @@ def messages_columns(messages: Sequence[Message]) -> dict[str, Any]:
     columns: list[Any] = list(zip(*messages, strict=True)) or [() for _ in Message._fields]
     for at in _ENUMS:
         columns[at] = list(map(_VALUE, columns[at]))
+    raws = columns[_RAW]
+    if raws.count(None) != len(raws):  # segments ESMEs cut: bytes, sent as base64
+        columns[_RAW] = [None if r is None else b64encode(r).decode() for r in raws]
     return dict(zip(Message._fields, columns, strict=True))
 
 
@@ -197,7 +204,17 @@ def messages_from(value: Any, where: str = "messages") -> tuple[Message, ...]:
     columns = MESSAGES.read(value, where)
     for at, by_value in _ENUMS.items():
         columns[at] = enum_column(columns[at], by_value, f"{where}.{Message._fields[at]}")
+    raws = columns[_RAW]
+    if raws.count(None) != len(raws):
+        columns[_RAW] = _raw_column(raws, f"{where}.raw")
     return tuple(map(Message._make, zip(*columns, strict=True)))
+
+
+def _raw_column(column: list[str | None], where: str) -> list[bytes | None]:
+    try:
+        return [None if r is None else b64decode(r, validate=True) for r in column]
+    except binascii.Error:
+        raise WireError(f"{where}: not base64") from None
 
 
 # --- outcomes (record) ---------------------------------------------------------

@@ -105,6 +105,7 @@ def new_message(nm: NewMessage, mid: str, now: float, lease: Lease | None) -> Me
         lease_owner=held.worker if held is not None else None,
         lease_until=now + held.seconds if held is not None else None,
         error=None,
+        raw=nm.raw,
     )
 
 

@@ -31,7 +31,7 @@ LEDGER_COLUMNS = "id, account, at, kind, amount, balance_after, reference, messa
 MESSAGE_COLUMNS = (
     "id, account, sender, sender_kind, destination, text, encoding, segments, price, credits, "
     "msg_class, send_at, validity, priority, client_ref, callback_url, state, attempts, "
-    "next_attempt_at, created_at, updated_at, lease_owner, lease_until, error"
+    "next_attempt_at, created_at, updated_at, lease_owner, lease_until, error, raw"
 )
 SEGMENT_COLUMNS = (
     "message_id, idx, state, smsc_id, link, submitted_at, receipt_state, error, updated_at"

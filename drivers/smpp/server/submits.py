@@ -11,7 +11,8 @@ _SAR = (tlv.SAR_MSG_REF_NUM, tlv.SAR_TOTAL_SEGMENTS, tlv.SAR_SEGMENT_SEQNUM)
 
 def esme_submit(pdu: ShortMessage | DataSm) -> EsmeSubmit:
     tlvs = pdu.tlvs
-    sar = any(tlv.find(tlvs, tag) is not None for tag in _SAR)
+    values = (tlv.find(tlvs, _SAR[0]), tlv.find(tlvs, _SAR[1]), tlv.find(tlvs, _SAR[2]))
+    sar = values if any(v is not None for v in values) else None
     payload = tlv.find(tlvs, tlv.MESSAGE_PAYLOAD)
     if isinstance(pdu, DataSm):
         return EsmeSubmit(

@@ -291,6 +291,7 @@ class SmscSession:
                     "dcs": pdu.data_coding,
                     "esm": pdu.esm_class,
                     "length": len(pdu.short_message),
+                    "udh": _udh(pdu.esm_class, pdu.short_message),
                     "tlvs": [tlv.TLV_NAMES.get(t, f"0x{t:04X}") for t, _ in pdu.tlvs],
                     "validity": pdu.validity_period,
                     "message_id": message_id,
@@ -403,3 +404,10 @@ class SmscSession:
                 again = HEADER.pack(*HEADER.unpack_from(data)[:3], new_seq) + data[16:]
                 self._delivers[new_seq] = again
                 self._later(now, REDELIVER_DELAY, again)
+
+
+def _udh(esm_class: int, short_message: bytes) -> str | None:
+    """The user data header of a submit_sm with UDHI, in hex (None: no header)."""
+    if not esm_class & 0x40 or not short_message:
+        return None
+    return short_message[: 1 + short_message[0]].hex()

@@ -287,3 +287,10 @@ async def _write(conn: Any, w: Written, states: Any) -> None:
         [s.month_spent for s in sts],
     )
     await mark_origins(conn, origin_rows((item.new, item.message.id) for item in w.items))
+    raw = [(item.message.id, item.new.raw) for item in w.items if item.new.raw is not None]
+    if raw:  # segments ESMEs cut themselves: few, and only from the SMPP server
+        await conn.execute(
+            "UPDATE messages AS m SET raw = u.raw "
+            "FROM unnest($1::text[], $2::bytea[]) AS u(id, raw) WHERE m.id = u.id",
+            *(list(c) for c in zip(*raw, strict=True)),
+        )

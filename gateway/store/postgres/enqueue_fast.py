@@ -75,13 +75,13 @@ _DEBIT_ALL = (
 
 def simple(works: Sequence[PreparedEnqueue]) -> bool:
     """Whether the calls may try the one statement: messages of one account, none with
-    a ``client_ref`` (those are read after the lock) nor from an ESME (its origin is
-    written by the general path), all in one calendar month."""
+    a ``client_ref`` (those are read after the lock) nor from an ESME (its origin and a
+    segment it cut itself are written by the general path), all in one calendar month."""
     accounts = {item.new.account for w in works for item in w.items}
     if len(accounts) != 1:
         return False
     if any(
-        item.new.client_ref is not None or item.new.origin is not None
+        item.new.client_ref is not None or item.new.origin is not None or item.new.raw is not None
         for w in works
         for item in w.items
     ):

@@ -320,6 +320,11 @@ CREATE INDEX esme_deliveries_delivered ON esme_deliveries(delivered_at)
     WHERE delivered_at IS NOT NULL;
 """
 
+# a segment an ESME cut itself, as SQLite's _RAW_SEGMENTS
+_RAW_SEGMENTS = """
+ALTER TABLE messages ADD COLUMN raw bytea;                -- NULL: the text, cut by smsgw
+"""
+
 # MIGRATIONS[n - 1] takes the schema from version n - 1 to n
 MIGRATIONS: tuple[str, ...] = (
     _V1,
@@ -330,6 +335,7 @@ MIGRATIONS: tuple[str, ...] = (
     _ESME,
     _CONSOLE,
     _ESME_DELIVERIES,
+    _RAW_SEGMENTS,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -37,8 +37,8 @@ _INSERT_MESSAGE = (
     "INSERT INTO messages (id, account, sender, sender_kind, destination, text, encoding, "
     "segments, price, credits, msg_class, send_at, validity, priority, client_ref, body_hash, "
     "callback_url, state, attempts, next_attempt_at, created_at, updated_at, lease_owner, "
-    "lease_until) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)"
+    "lease_until, raw) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_SEGMENT = "INSERT INTO segments (message_id, idx, state, updated_at) VALUES (?, ?, ?, ?)"
 
@@ -75,6 +75,7 @@ class _Prepared(Prepared):
             now,
             m.lease_owner,
             m.lease_until,
+            nm.raw,
         )
         self.seg_rows = [(m.id, i, "pending", now) for i in range(nm.segments)]
 

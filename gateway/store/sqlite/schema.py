@@ -411,6 +411,11 @@ CREATE INDEX esme_deliveries_delivered ON esme_deliveries(delivered_at)
     WHERE delivered_at IS NOT NULL;
 """
 
+# a segment an ESME cut itself (gateway/model/raw_body.py: RawBody.pack), sent as is
+_RAW_SEGMENTS = """
+ALTER TABLE messages ADD COLUMN raw BLOB;                 -- NULL: the text, cut by smsgw
+"""
+
 # MIGRATIONS[n - 1] takes the schema from version n - 1 to n; BEFORE[n] runs
 # first and AFTER[n] then, what SQL alone cannot do (secrets from the OS's
 # random source, choices row by row).
@@ -427,6 +432,7 @@ MIGRATIONS: tuple[str, ...] = (
     _ESME,
     _CONSOLE,
     _ESME_DELIVERIES,
+    _RAW_SEGMENTS,
 )
 BEFORE: dict[int, Callable[[sqlite3.Connection], None]] = {4: _one_owner_per_number}
 AFTER: dict[int, Callable[[sqlite3.Connection], None]] = {

@@ -16,7 +16,8 @@ import pytest
 import structlog
 from prometheus_client import CollectorRegistry
 
-from gateway.codec import analyze
+from gateway.codec import analyze, raw_segment
+from gateway.codec.alphabet import to_septets
 from gateway.dispatch.dispatcher import Dispatcher, DispatchSettings
 from gateway.dispatch.journal import AcceptJournal
 from gateway.dispatch.router import Route, Router
@@ -26,6 +27,7 @@ from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.model.errors import StoreError
 from gateway.model.message import MessageState, SenderKind
 from gateway.model.outcomes import Accepted, Outcome, ReceiptState, Rejected, Retry
+from gateway.model.raw_body import RawBody
 from gateway.model.records import Lease, Message, NewMessage, OutcomeRecord, QueueChanges
 from gateway.ops.metrics import Metrics
 from gateway.store.sqlite.store import SqliteStore
@@ -205,6 +207,8 @@ class Rig:
         self, count: int = 1, *, lease: bool = True, text: str = "hello", **kw: Any
     ) -> list[Message]:
         info = analyze(text)
+        if kw.get("raw") is not None:  # one segment an ESME cut
+            info = info._replace(segments=1)
         batch = [
             NewMessage(
                 account="acme",
@@ -605,6 +609,23 @@ async def test_payload_mode_sends_one_pdu_for_every_segment(tmp_path: Path) -> N
         assert len(link.sent) == 1
         view = await r.store.get_message(message.id)
         assert {s.smsc_id for s in view.segments} == {f"{message.id}/0"}
+
+
+@pytest.mark.parametrize(("concat", "packed"), [("udh8", False), ("sar", False), ("udh8", True)])
+async def test_a_segment_an_esme_cut_is_sent_as_given(
+    tmp_path: Path, concat: str, packed: bool
+) -> None:
+    link = ScriptedLink(concat=concat)
+    link.packed = packed
+    udh = bytes((5, 0, 3, 0x2A, 2, 2))
+    raw = RawBody(data_coding=0x00, udh=udh, body=to_septets("part two"), encoding="gsm7")
+    async with rig(tmp_path, link) as r:
+        [message] = await r.enqueue(1, text="part two", raw=raw.pack())
+        assert message.segments == 1
+        await r.all_in([message], MessageState.SUBMITTED)
+        [sent] = link.sent
+        assert sent.segment == raw_segment(raw, packed=packed)
+        assert (sent.segment.udh, sent.segment.esm_class, sent.segment.sar) == (udh, 0x40, None)
 
 
 async def test_a_link_sending_through_tasks_keeps_to_its_window(tmp_path: Path) -> None:

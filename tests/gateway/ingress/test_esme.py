@@ -21,6 +21,7 @@ from gateway.ingress.esme import EsmeIngress, address_allowed
 from gateway.ingress.pipeline import SendService
 from gateway.model.esme_ingress import AddressNotAllowed
 from gateway.model.message import MessageState
+from gateway.model.raw_body import RawBody
 from gateway.store.sqlite.store import SqliteStore
 from tests.clock import FakeClock
 from tests.gateway.store.support import fresh_store, make_account
@@ -110,6 +111,9 @@ def scenario(env: Env) -> dict[str, Any]:
         "long": submit(c, message_payload=b"long text " * 40),
         "bad_sender": submit(c, source_addr="NOPE", short_message=b"x"),
         "udh": submit(c, esm_class=0x40, short_message=b"\x05\x00\x03\x01\x02\x01hi"),
+        "bad_sar": submit(
+            c, short_message=b"x", sar_msg_ref_num=1, sar_total_segments=2, sar_segment_seqnum=3
+        ),
         "ton": submit(c, dest_addr_ton=2, destination_addr="0612345678", short_message=b"x"),
     }
     short_id = out["short"].message_id.decode()
@@ -129,20 +133,24 @@ async def test_submits_go_through_the_pipeline(env: Env) -> None:
         "ucs2": 0,
         "long": 0,
         "bad_sender": st.ESME_RINVSRCADR,
-        "udh": st.ESME_RINVESMCLASS,
+        "udh": 0,
+        "bad_sar": st.ESME_RINVOPTPARAMVAL,
         "ton": st.ESME_RINVDSTTON,
         "query": 0,
         "poor": st.ESME_RSUBMITFAIL,
     }
-    ids = [out[k].message_id.decode() for k in ("short", "ucs2", "long")]
+    ids = [out[k].message_id.decode() for k in ("short", "ucs2", "long", "udh")]
     views = [await env.store.get_message(i) for i in ids]
-    assert [v.message.text for v in views] == ["hello", "привет", "long text " * 40]
-    assert [v.message.encoding for v in views] == ["gsm7", "ucs2", "gsm7"]
-    assert views[2].message.segments == 3
+    assert [v.message.text for v in views] == ["hello", "привет", "long text " * 40, "hi"]
+    assert [v.message.encoding for v in views] == ["gsm7", "ucs2", "gsm7", "gsm7"]
+    assert [v.message.segments for v in views] == [1, 1, 3, 1]
+    assert [v.message.raw is None for v in views] == [True, True, True, False]
+    raw = RawBody.unpack(views[3].message.raw or b"")
+    assert (raw.udh, raw.body) == (b"\x05\x00\x03\x01\x02\x01", b"hi")
     assert (views[0].message.destination, views[0].message.sender) == ("+33612345678", "ACME")
     assert out["query"].message_state == 1  # queued: ENROUTE
-    assert env.metrics.accepted == [("acme", "smpp")] * 3
-    assert (await env.store.balance("acme")).balance == 10 - 1 - 1 - 3
+    assert env.metrics.accepted == [("acme", "smpp")] * 4
+    assert (await env.store.balance("acme")).balance == 10 - 1 - 1 - 3 - 1
 
 
 def cancel_raw(env: Env, message_id: str) -> int:

@@ -1,4 +1,4 @@
-"""A submit_sm's fields read for the send pipeline: text, addresses, SMPP times."""
+"""A submit_sm's fields read for the send pipeline: addresses, SMPP times, priority."""
 
 from __future__ import annotations
 
@@ -13,10 +13,7 @@ from gateway.model.esme_ingress import (
     BadSchedule,
     BadValidity,
     EsmeSubmit,
-    UnsupportedDataCoding,
     UnsupportedDestination,
-    UnsupportedEsmClass,
-    UnsupportedSubmit,
 )
 
 NOW = float(calendar.timegm((2026, 3, 15, 12, 0, 0, 0, 0, 0)))
@@ -33,42 +30,6 @@ def submit(**kw: object) -> EsmeSubmit:
     }
     fields.update(kw)
     return EsmeSubmit(**fields)  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(
-    ("coding", "data", "text"),
-    [
-        (0, bytes([0x48, 0x00, 0x1B, 0x65]), "H@€"),  # unpacked septets, '@' is 0, escape
-        (1, b"plain", "plain"),
-        (3, "café".encode("latin-1"), "café"),
-        (8, "привет".encode("utf-16-be"), "привет"),
-    ],
-)
-def test_text_in_each_data_coding(coding: int, data: bytes, text: str) -> None:
-    assert f.text_of(submit(data_coding=coding, short_message=data)) == text
-
-
-def test_latin1_option_reads_data_coding_0_as_latin1() -> None:
-    data = "café".encode("latin-1")
-    assert f.text_of(submit(short_message=data), latin1=True) == "café"
-
-
-def test_message_payload_is_the_whole_text() -> None:
-    assert f.text_of(submit(message_payload=b"x" * 600)) == "x" * 600
-    with pytest.raises(UnsupportedSubmit, match="both short_message and message_payload"):
-        f.text_of(submit(short_message=b"a", message_payload=b"b"))
-
-
-@pytest.mark.parametrize("kw", [{"esm_class": 0x40}, {"sar": True}, {"esm_class": 0x08}])
-def test_raw_segments_are_refused(kw: dict[str, object]) -> None:
-    with pytest.raises(UnsupportedEsmClass):
-        f.text_of(submit(short_message=b"x", **kw))
-
-
-@pytest.mark.parametrize("coding", [2, 4, 0xF4, 0x11])
-def test_binary_and_other_codings_are_refused(coding: int) -> None:
-    with pytest.raises(UnsupportedDataCoding, match=f"data_coding {coding}"):
-        f.text_of(submit(data_coding=coding, short_message=b"x"))
 
 
 def test_destination_international_with_or_without_plus() -> None:

@@ -87,6 +87,7 @@ messages = st.builds(
     lease_owner=opt_text,
     lease_until=opt_numbers,
     error=opt_text,
+    raw=st.none() | st.binary(max_size=40),
 )
 outcomes = st.builds(
     OutcomeRecord,
@@ -171,6 +172,13 @@ def test_every_record_from_the_daemon_survives_its_line(message: FromDaemon) -> 
 def test_lines_name_their_kind_and_fields_and_no_row_is_positional() -> None:
     line = json.loads(encode(Handoff(messages=())))
     assert line == {"kind": "handoff", "messages": {name: [] for name in Message._fields}}
+
+
+def test_a_segment_an_esme_cut_crosses_as_base64() -> None:
+    raw = message("m1")._replace(raw=b"\x00\x00\x06\x05\x00\x03\x01\x02\x01hi")
+    line = json.loads(encode(Handoff(messages=(raw, message("m2")))))
+    assert line["messages"]["raw"] == ["AAAGBQADAQIBaGk=", None]
+    assert decode_from_worker(encode(Handoff(messages=(raw,)))) == Handoff(messages=(raw,))
     assert set(MESSAGE_SPEC) == set(Message._fields)
     ask = json.loads(encode(Ask(id=3, what=Question.LINKS)))
     assert ask == {"kind": "ask", "id": 3, "what": "links"}
@@ -269,6 +277,8 @@ def test_a_batch_is_refused_on_a_bad_column() -> None:
         ({"account": ["a", "b"]}, "handoff.messages.account: expected a list as long as the"),
         ({"text": "hi"}, "handoff.messages.text: expected a list as long as the other"),
         ({"priority": [True]}, "handoff.messages.priority: unexpected bool True"),
+        ({"raw": ["not base64!"]}, "handoff.messages.raw: not base64"),
+        ({"raw": [b"\x00".hex()]}, "handoff.messages.raw: not base64"),
     ]
     two = Handoff(messages=(message("m1"), message("m2")))
     bad = json.dumps({"kind": "handoff", "messages": _columns(two) | {"price": [1, 1.5]}})

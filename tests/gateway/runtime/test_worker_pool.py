@@ -18,7 +18,7 @@ from structlog.testing import capture_logs
 
 from gateway.model.records import Message
 from gateway.ops.metrics import Metrics
-from gateway.runtime.wire import Question
+from gateway.runtime.wire import WIRE_VERSION, Question
 from gateway.runtime.worker_pool import WorkerPool, WorkerRefused, WorkerSettings
 from tests.gateway.runtime.fake_worker import BAD_LINES
 from tests.waiting import eventually
@@ -82,7 +82,13 @@ async def pool_of(
 @pytest.mark.parametrize(
     ("behaviour", "says"),
     [
-        ("other-version", "the worker is smsgw 0.1.0 (wire 2), this one smsgw 0.1.0 (wire 1)"),
+        (
+            "other-version",
+            (
+                f"the worker is smsgw 0.1.0 (wire {WIRE_VERSION + 1}), "
+                f"this one smsgw 0.1.0 (wire {WIRE_VERSION})"
+            ),
+        ),
         ("unversioned", "the worker speaks the unversioned wire of an older smsgw"),
     ],
 )

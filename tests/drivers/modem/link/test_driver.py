@@ -10,8 +10,11 @@ from structlog.testing import capture_logs
 from drivers.modem.link.port import AtPort
 from drivers.modem.simulator.config import SimConfig
 from drivers.modem.simulator.pty import PtyModem
+from gateway.codec import raw_segment
+from gateway.codec.alphabet import to_septets
 from gateway.link.interface import Concat, submit
 from gateway.model.outcomes import Accepted, ReceiptState, Rejected, Retry
+from gateway.model.raw_body import RawBody
 from tests.drivers.modem.harness import Recorder, request, running_link
 from tests.drivers.modem.segments import gsm_segment
 from tests.waiting import eventually
@@ -69,6 +72,32 @@ async def test_submit_pdu_carries_validity_and_concat_header() -> None:
         (tpdu,) = sim.modem.sent
         assert tpdu[0] == 0x51  # SMS-SUBMIT, relative VP, UDHI, no SRR
         assert seg.udh + seg.payload in tpdu
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        RawBody(
+            data_coding=0x00, udh=bytes((5, 0, 3, 7, 2, 2)), body=to_septets("two"), encoding="gsm7"
+        ),
+        RawBody(
+            data_coding=0xF5,
+            udh=bytes((6, 0x05, 4, 0x0B, 0x84, 0x23, 0xF0)),
+            body=b"\x00\xff",
+            encoding="8bit",
+        ),
+    ],
+    ids=["gsm7", "binary"],
+)
+async def test_a_segment_an_esme_cut_goes_with_tp_udhi_and_its_header(raw: RawBody) -> None:
+    async with running_link() as (sim, link, _rec):
+        seg = raw_segment(raw, packed=link.packed)
+        outcome = await submit(link, request(segment=seg, want_receipt=False))
+        assert isinstance(outcome, Accepted)
+        (tpdu,) = sim.modem.sent
+        assert tpdu[0] == 0x41  # SMS-SUBMIT, TP-UDHI
+        # TP-DCS, TP-UDL, then the header as given and the body (septets packed after it)
+        assert tpdu.endswith(bytes((raw.data_coding, seg.udl)) + raw.udh + seg.payload)
 
 
 async def test_stored_and_new_mo_messages_are_handed_over_then_deleted() -> None:

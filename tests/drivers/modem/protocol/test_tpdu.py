@@ -28,8 +28,10 @@ from drivers.modem.protocol.tpdu_fields import (
     unpack_septets,
     validity_seconds,
 )
-from gateway.codec import Segment
+from gateway.codec import Segment, raw_segment
+from gateway.codec.alphabet import to_septets
 from gateway.link.interface import Concat
+from gateway.model.raw_body import RawBody
 from tests.drivers.modem.segments import gsm_segment, ucs2_segment
 
 GSM_SAFE = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,!?"
@@ -436,3 +438,32 @@ def test_codec_segments_as_pdus_decode_to_the_original_text(
             theirs[-1] = gsmmodem_decode(pdu)["text"]
         assert theirs[-1] == ours[-1]
     assert "".join(ours) == text
+
+
+@pytest.mark.parametrize(
+    "udh",
+    [bytes((5, 0, 3, 0x2A, 3, 2)), bytes((6, 8, 4, 0x12, 0x34, 3, 3))],
+    ids=["8-bit concat, one fill bit", "16-bit concat, no fill bit"],
+)
+def test_a_gsm_segment_an_esme_cut_packs_after_its_header(udh: bytes) -> None:
+    text = "Part two of a message cut by an ESME"
+    raw = RawBody(data_coding=0x00, udh=udh, body=to_septets(text), encoding="gsm7")
+    seg = raw_segment(raw, packed=True)
+    pdu = submit_hex("+33612345678", seg)
+    first = bytes.fromhex(pdu)[1]  # after the empty SCA
+    assert first & 0x40  # TP-UDHI
+    decoded = smspdudecoder_submit(pdu)
+    assert decoded["dcs"]["encoding"] == "gsm"
+    concat = decoded["user_data"]["header"]["elements"][0]
+    assert concat["iei"] == udh[1]
+    if not gsmmodem_misreads(seg):
+        assert gsmmodem_decode(pdu)["text"] == text
+    assert unpack_septets(seg.payload, len(text), (7 - len(udh) * 8 % 7) % 7) == raw.body
+
+
+def test_a_binary_segment_an_esme_cut_keeps_its_class_and_octets() -> None:
+    ports = bytes((6, 0x05, 4, 0x0B, 0x84, 0x23, 0xF0))
+    raw = RawBody(data_coding=0xF5, udh=ports, body=b"\x00\x01\xff", encoding="8bit")
+    seg = raw_segment(raw, packed=True)
+    data = bytes.fromhex(submit_hex("+33612345678", seg))
+    assert data[-(len(ports) + 3 + 2) :] == bytes((0xF5, len(ports) + 3)) + ports + raw.body

@@ -11,11 +11,12 @@ from drivers.smpp.link.submit import SubmitMapper
 from drivers.smpp.protocol import status as st
 from drivers.smpp.protocol import tlv
 from drivers.smpp.protocol.decode import decode
-from drivers.smpp.protocol.pdu import CommandId, ShortMessage, encode_submit_sm
-from gateway.codec import Segment, encode
+from drivers.smpp.protocol.pdu import CommandId, ShortMessage, encode_submit_sm, submit_sm_body
+from gateway.codec import Segment, encode, raw_segment
 from gateway.link.interface import SubmitRequest
 from gateway.model.message import SenderKind
 from gateway.model.outcomes import Accepted, Rejected, Retry
+from gateway.model.raw_body import RawBody
 
 
 def mapper(**table: Any) -> SubmitMapper:
@@ -136,10 +137,37 @@ def test_status_map_overrides_the_table() -> None:
 
 @pytest.mark.parametrize("concat", ["udh8", "udh16", "sar", "payload"])
 def test_fast_body_equals_the_general_encoding(concat: str) -> None:
-    from drivers.smpp.protocol.pdu import submit_sm_body
-
     m = mapper(concat=concat)
     for seg in encode("Bonjour à tous " * 20, concat=concat, reference=5):
         for kind, source in ((SenderKind.NUMBER, "+33700000000"), (SenderKind.ALPHA, "Shop")):
             r = req(seg, kind, source, validity=60, priority=1)
             assert m.body(r) == submit_sm_body(**m.fields(r))
+
+
+@pytest.mark.parametrize("concat", ["udh8", "udh16", "sar"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        RawBody(
+            data_coding=0x00, udh=bytes((5, 0, 3, 7, 2, 1)), body=b"Hi\x1b\x65", encoding="gsm7"
+        ),
+        RawBody(
+            data_coding=0xF5,
+            udh=bytes((6, 5, 4, 0x0B, 0x84, 0x23, 0xF0)),
+            body=b"\x00\xff",
+            encoding="8bit",
+        ),
+        RawBody(data_coding=0x08, udh=b"", body="ж".encode("utf-16-be"), encoding="ucs2"),
+    ],
+    ids=["gsm7", "binary-class", "ucs2-no-header"],
+)
+def test_a_segment_an_esme_cut_goes_with_its_header_and_data_coding(
+    raw: RawBody, concat: str
+) -> None:
+    seg = raw_segment(raw)
+    m = mapper(concat=concat)
+    pdu = built(m, req(seg))
+    assert pdu.esm_class == (0x40 if raw.udh else 0)
+    assert (pdu.data_coding, pdu.short_message) == (raw.data_coding, raw.udh + raw.body)
+    assert tlv.find(pdu.tlvs, tlv.SAR_MSG_REF_NUM) is None  # whatever the link's concat mode
+    assert m.body(req(seg)) == submit_sm_body(**m.fields(req(seg)))  # the hot path: the same

@@ -8,7 +8,9 @@ import dataclasses
 import pytest
 
 from gateway.model.errors import ClientRefConflict, InsufficientCredit, MonthlyCapReached, NotFound
+from gateway.model.esme import EsmeOrigin
 from gateway.model.message import MessageState, SegmentState
+from gateway.model.raw_body import RawBody
 from gateway.model.records import Enqueued, EntryKind, Lease, Message, Refused
 from gateway.store.base import Store
 from tests.clock import FakeClock
@@ -276,3 +278,27 @@ async def test_concurrent_retries_with_one_client_ref_store_one_message(
         messages.append(r.message)
     assert len({m.id for m in messages}) == 1
     assert (await any_store.balance("acme")).balance == 999
+
+
+async def test_a_segment_an_esme_cut_is_stored_and_claimed_as_given(
+    any_store: Store, clock: FakeClock
+) -> None:
+    await make_account(any_store, clock, credit=100)
+    raw = RawBody(
+        data_coding=0xF5, udh=bytes((5, 0, 3, 9, 2, 1)), body=b"\x00\xff", encoding="8bit"
+    )
+    origin = EsmeOrigin(system_id="acme1", registered_delivery=1)
+    batch = [
+        dataclasses.replace(new_message(), raw=raw.pack(), encoding="8bit", origin=origin),
+        new_message("+33612345679"),
+    ]
+    [cut, whole] = (await any_store.enqueue(batch)).results
+    assert isinstance(cut, Enqueued)
+    assert isinstance(whole, Enqueued)
+    assert (cut.message.raw, whole.message.raw) == (raw.pack(), None)
+    stored = await any_store.get_message(cut.message.id)
+    assert RawBody.unpack(stored.message.raw or b"") == raw
+    assert stored.message.encoding == "8bit"
+    assert len(stored.segments) == 1
+    claimed = await any_store.claim_due("gw", now=clock(), limit=10, lease_seconds=60)
+    assert {m.id: m.raw for m in claimed} == {cut.message.id: raw.pack(), whole.message.id: None}

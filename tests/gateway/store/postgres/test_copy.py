@@ -12,6 +12,7 @@ from gateway.link.interface import Receipt
 from gateway.model.errors import StoreInUse
 from gateway.model.logins import LoginRole
 from gateway.model.outcomes import Accepted, ReceiptState
+from gateway.model.raw_body import RawBody
 from gateway.model.records import (
     InboundMessage,
     Lease,
@@ -50,8 +51,13 @@ async def filled_store(tmp_path: Path, clock: FakeClock) -> SqliteStore:
         "acme", "team", [_contact("+33612345678", "Ana"), _contact("+33612345679", "Bo")]
     )
     hooked = dataclasses.replace(new_message("+33612345601"), callback_url="https://h.example/x")
+    cut = RawBody(data_coding=0xF5, udh=bytes((5, 0, 3, 1, 2, 1)), body=b"\xff", encoding="8bit")
     queued = await store.enqueue(
-        [hooked, new_message("+33612345602", client_ref="r1", body_hash="h")]
+        [
+            hooked,
+            new_message("+33612345602", client_ref="r1", body_hash="h"),
+            dataclasses.replace(new_message("+33612345604"), raw=cut.pack()),  # an ESME's segment
+        ]
     )
     sent = await store.enqueue(
         [new_message("+33612345603", segments=2, price=2)], lease=Lease(worker="gw", seconds=300)
@@ -86,7 +92,7 @@ async def filled_store(tmp_path: Path, clock: FakeClock) -> SqliteStore:
     held = parts_of(LONG_GSM, destination="ACME", at=clock())[0]  # a reply not whole yet
     assert await store.add_inbound_part(held, account="acme", now=clock()) is None
     await store.add_metric_counts([MetricCount("message_accepted", (("account", "acme"),), 3)])
-    assert len(queued.results) == 2
+    assert len(queued.results) == 3
     return store
 
 
@@ -126,7 +132,7 @@ async def test_every_table_is_copied_with_its_counts_checked(
         last_copied = report.counts["ledger"]
     finally:
         await conn.close()
-    assert balances == {"acme": 5000 - 3 - 1 - 1 - 2 * 2, "zeta": 700}
+    assert balances == {"acme": 5000 - 3 - 1 - 1 - 1 - 2 * 2, "zeta": 700}
     assert armed is True
     assert next_entry > last_copied
 
