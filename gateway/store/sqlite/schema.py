@@ -411,6 +411,20 @@ CREATE INDEX esme_deliveries_delivered ON esme_deliveries(delivered_at)
     WHERE delivered_at IS NOT NULL;
 """
 
+# operators' API tokens (gateway/store/operator_tokens.py): a revoked one keeps its
+# row, so that the name and id its log events carry still say which token it was
+_OPERATOR_TOKENS = """
+CREATE TABLE operator_tokens (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,              -- sha256 hex of the token
+    prefix     TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    revoked_at REAL                               -- NULL: in force
+);
+CREATE UNIQUE INDEX operator_tokens_name ON operator_tokens(name) WHERE revoked_at IS NULL;
+"""
+
 # MIGRATIONS[n - 1] takes the schema from version n - 1 to n; BEFORE[n] runs
 # first and AFTER[n] then, what SQL alone cannot do (secrets from the OS's
 # random source, choices row by row).
@@ -427,6 +441,7 @@ MIGRATIONS: tuple[str, ...] = (
     _ESME,
     _CONSOLE,
     _ESME_DELIVERIES,
+    _OPERATOR_TOKENS,
 )
 BEFORE: dict[int, Callable[[sqlite3.Connection], None]] = {4: _one_owner_per_number}
 AFTER: dict[int, Callable[[sqlite3.Connection], None]] = {
