@@ -1,10 +1,12 @@
-"""``smsgw esme create A SYSTEM_ID | list [A] | remove A SYSTEM_ID | password A SYSTEM_ID``.
+"""``smsgw esme create A SYSTEM_ID | list [A] | remove A SYSTEM_ID | password A SYSTEM_ID
+| status``.
 
 SMPP credentials of an account, for ESMEs that bind to smsgw's SMPP server.
 A password is printed once, by ``create`` and ``password``; the store keeps
 an scrypt hash of it. ``password`` replaces it: sessions already bound stay,
 new binds need the new one. ``remove`` refuses new binds at once; sessions
-already bound stay until they unbind.
+already bound stay until they unbind. ``status`` asks the running daemon who
+is bound now (its ``GET /esme``, as ``smsgw link list`` reads ``/links``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from gateway.cli.daemon_pages import add_url_option, daemon_line, read_page
 from gateway.cli.runtime import Context, emit_json, iso, run, table, whole_number
 from gateway.model.esme import EsmeCredential
 from gateway.store.esme_credentials import MAX_BINDS, MAX_THROUGHPUT
@@ -65,6 +68,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     pw.add_argument("account")
     pw.add_argument("system_id", metavar="SYSTEM_ID")
     pw.set_defaults(handler=_password)
+    st = acts.add_parser(
+        "status", parents=[common], help="the ESMEs bound now to the running daemon"
+    )
+    add_url_option(st)
+    st.set_defaults(handler=_status)
 
 
 def _create(args: argparse.Namespace) -> int:
@@ -140,3 +148,42 @@ def _password(args: argparse.Namespace) -> int:
         return 0
 
     return run(args, work)
+
+
+def _status(args: argparse.Namespace) -> int:
+    base, page = read_page(args, "/esme", command="esme status")
+    if args.json:
+        emit_json(page)
+        return 0
+    line = daemon_line(page, base)
+    if line is not None:
+        print(line)
+    if not page.get("smpp_server", False):
+        print("no SMPP server runs there ([smpp_server] is not configured)")
+        return 0
+    binds = page.get("binds", [])
+    if not binds:
+        print("no ESME bound")
+        return 0
+    table(
+        ["system_id", "account", "bind_type", "peer", "tls", "bound_since", "in_flight"],
+        [
+            (
+                b["system_id"],
+                b["account"],
+                b["bind_type"],
+                _address(b["peer"], b.get("peer_port")),
+                "yes" if b.get("tls") else "no",
+                b["bound_since"],
+                b.get("in_flight"),
+            )
+            for b in binds
+        ],
+    )
+    return 0
+
+
+def _address(host: str, port: int | None) -> str:
+    if port is None:
+        return host
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -28,6 +28,9 @@ KEYS = frozenset(
         "enquire_link",
         "response_timeout",
         "system_id",
+        "bind_timeout",
+        "failed_binds",
+        "failed_bind_period",
     }
 )
 
@@ -44,6 +47,9 @@ class SmppServerConfig:
     enquire_link: float = 30.0  # smsgw asks after this long of silence
     response_timeout: float = 30.0  # for deliver_sm_resp, unbind_resp, enquire_link_resp
     system_id: str = "smsgw"  # what bind responses name
+    bind_timeout: float = 30.0  # a connection that has not bound by then is closed
+    failed_binds: int = 5  # per peer address within failed_bind_period, then refused
+    failed_bind_period: float = 60.0  # seconds
 
 
 def _addresses(value: Any, key: str, where: Where) -> tuple[tuple[str, int], ...]:
@@ -117,4 +123,14 @@ def smpp_server_config(table: dict[str, Any], where: Where) -> SmppServerConfig:
             d.response_timeout,
         ),
         system_id=where.checked(system_id, d.system_id),
+        bind_timeout=where.checked(
+            lambda: _seconds(table, "bind_timeout", d.bind_timeout, where), d.bind_timeout
+        ),
+        failed_binds=where.checked(
+            lambda: count("failed_binds", d.failed_binds, 10_000), d.failed_binds
+        ),
+        failed_bind_period=where.checked(
+            lambda: _seconds(table, "failed_bind_period", d.failed_bind_period, where),
+            d.failed_bind_period,
+        ),
     )

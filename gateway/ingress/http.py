@@ -76,13 +76,14 @@ def build_app(
 ) -> web.Application:
     """The API application.
 
-    ``daemon``: the daemon's ``[dispatcher] worker`` name, which /links and /readyz
-    give (with several daemons on one store, the one they describe).
+    ``daemon``: the daemon's ``[dispatcher] worker`` name, which /links, /esme and
+    /readyz give (with several daemons on one store, the one they describe).
 
     ``links`` gives the links' health for ``GET /links`` (operators' view, no
     authentication, like /metrics: serve it on a private address).
-    ``operations``, when given, answers /metrics and /links instead of
-    ``registry`` and ``links`` (a worker process relays the daemon's).
+    ``operations``, when given, answers /metrics, /links and /esme (the ESMEs
+    bound to the SMPP server; none without one) instead of ``registry`` and
+    ``links`` (a worker process relays the daemon's).
 
     ``metrics`` (on ``registry``) counts accepted and refused sends (the
     ``send_service`` hands new messages to the dispatcher); ``readiness``
@@ -158,6 +159,7 @@ def build_app(
     app.router.add_get("/healthz", pages.healthz)
     app.router.add_get("/readyz", pages.readyz)
     app.router.add_get("/links", pages.links_page)
+    app.router.add_get("/esme", pages.esme_page)
     return app
 
 

@@ -1,8 +1,9 @@
-"""The HTTP API's operators' pages: /metrics, /links, /healthz and /readyz.
+"""The HTTP API's operators' pages: /metrics, /links, /esme, /healthz and /readyz.
 
 No authentication, like any scrape target: serve them on a private address.
-In the daemon they show its own registry and links (:class:`LocalOperations`);
-in a worker process, the daemon's answers relayed (gateway.runtime).
+In the daemon they show its own registry, links and the ESMEs bound to its
+SMPP server (:class:`LocalOperations`); in a worker process, the daemon's
+answers relayed (gateway.runtime).
 """
 
 from __future__ import annotations
@@ -15,36 +16,59 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from gateway.link.interface import LinkHealth
+from gateway.model.esme import EsmeBind
+from gateway.model.isotime import iso_utc
 
-__all__ = ["LocalOperations", "Operations", "OperationsPages", "Readiness", "link_json"]
+__all__ = [
+    "LocalOperations",
+    "Operations",
+    "OperationsPages",
+    "Readiness",
+    "esme_bind_json",
+    "link_json",
+]
 
 Readiness = Callable[[], Awaitable[tuple[bool, dict[str, Any]]]]
 
 
 class Operations(Protocol):
-    """What /metrics and /links show: the daemon's own registry and links
-    (:class:`LocalOperations`), or, in a worker process, the daemon's
+    """What /metrics, /links and /esme show: the daemon's own registry, links and
+    binds (:class:`LocalOperations`), or, in a worker process, the daemon's
     answers relayed (gateway.runtime.worker)."""
 
     async def metrics_text(self) -> bytes: ...
 
     async def links(self) -> list[dict[str, Any]]: ...
 
+    async def esme(self) -> dict[str, Any]:
+        """``{"smpp_server": bool, "binds": [esme_bind_json...]}``."""
+
 
 class LocalOperations:
-    """/metrics and /links of the process that runs the links and owns the registry."""
+    """/metrics, /links and /esme of the process that runs the links, the SMPP
+    server and owns the registry; ``esme`` None: no SMPP server runs here."""
 
     def __init__(
-        self, registry: CollectorRegistry, links: Callable[[], Iterable[LinkHealth]] | None = None
+        self,
+        registry: CollectorRegistry,
+        links: Callable[[], Iterable[LinkHealth]] | None = None,
+        *,
+        esme: Callable[[], Iterable[EsmeBind]] | None = None,
     ) -> None:
         self._registry = registry
         self._links = links
+        self._esme = esme
 
     async def metrics_text(self) -> bytes:
         return await asyncio.to_thread(generate_latest, self._registry)
 
     async def links(self) -> list[dict[str, Any]]:
         return [link_json(h) for h in (self._links or list)()]
+
+    async def esme(self) -> dict[str, Any]:
+        if self._esme is None:
+            return {"smpp_server": False, "binds": []}
+        return {"smpp_server": True, "binds": [esme_bind_json(b) for b in self._esme()]}
 
 
 def link_json(h: LinkHealth) -> dict[str, Any]:
@@ -59,6 +83,19 @@ def link_json(h: LinkHealth) -> dict[str, Any]:
         "detail": h.detail,
         "counters": dict(h.counters),
         "gauges": dict(h.gauges),
+    }
+
+
+def esme_bind_json(b: EsmeBind) -> dict[str, Any]:
+    return {
+        "system_id": b.system_id,
+        "account": b.account,
+        "bind_type": b.bind_type,
+        "peer": b.peer,
+        "peer_port": b.peer_port,
+        "tls": b.tls,
+        "bound_since": iso_utc(b.bound_at),
+        "in_flight": b.in_flight,
     }
 
 
@@ -87,6 +124,9 @@ class OperationsPages:
 
     async def links_page(self, _request: web.Request) -> web.Response:
         return web.json_response({**self.daemon, "links": await self.operations.links()})
+
+    async def esme_page(self, _request: web.Request) -> web.Response:
+        return web.json_response({**self.daemon, **await self.operations.esme()})
 
     async def healthz(self, _request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})

@@ -114,3 +114,17 @@ class EsmeDeliveries(Protocol):
     def attach(self, target: DeliveryTarget) -> None: ...
 
     def detach(self, target: DeliveryTarget) -> None: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EsmeBind:
+    """A bind open on the SMPP server now, for operators (``GET /esme``)."""
+
+    system_id: str
+    account: str
+    bind_type: str  # transmitter, receiver or transceiver
+    peer: str  # the ESME's IP address
+    peer_port: int | None
+    tls: bool
+    bound_at: float  # POSIX seconds
+    in_flight: int  # deliver_sm sent to it and not answered yet

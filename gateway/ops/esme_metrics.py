@@ -6,7 +6,7 @@ Messages the server takes are counted with the others, under channel
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gateway.ops.collectors import PREFIX
 
@@ -17,6 +17,12 @@ class EsmeMetrics:
         self.binds = Counter(
             f"{p}_esme_binds",
             "Binds accepted by the SMPP server, by system_id and bind type.",
+            ["system_id", "bind_type"],
+            registry=r,
+        )
+        self.bound = Gauge(
+            f"{p}_esme_bound",
+            "ESMEs bound to the SMPP server now, by system_id and bind type.",
             ["system_id", "bind_type"],
             registry=r,
         )
@@ -41,6 +47,10 @@ class EsmeMetrics:
 
     def esme_bound(self, *, system_id: str, bind_type: str) -> None:
         self.binds.labels(system_id=system_id, bind_type=bind_type).inc()
+        self.bound.labels(system_id=system_id, bind_type=bind_type).inc()
+
+    def esme_unbound(self, *, system_id: str, bind_type: str) -> None:
+        self.bound.labels(system_id=system_id, bind_type=bind_type).dec()
 
     def esme_bind_refused(self, *, status: str) -> None:
         self.binds_refused.labels(status=status).inc()

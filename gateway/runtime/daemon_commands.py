@@ -7,14 +7,12 @@ import argparse
 import asyncio
 import json
 import sys
-import urllib.error
-import urllib.request
 from typing import Any
 
+from gateway.cli.daemon_pages import add_url_option, daemon_line, read_page
 from gateway.config.daemon import daemon_settings
 from gateway.config.file import Where, load_config
 from gateway.config.smpp_server import SmppServerConfig
-from gateway.model.errors import UserError
 from gateway.ops.logs import configure_logging, get_logger
 from gateway.runtime.daemon import run_daemon
 from gateway.runtime.links import check_links
@@ -40,6 +38,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("link", parents=[common], help="links of the running daemon")
     link_sub = p.add_subparsers(dest="link_command", metavar="COMMAND", required=True)
     q = link_sub.add_parser("list", parents=[common], help="links, state, window in use")
+    add_url_option(q)
     q.set_defaults(handler=link_list)
 
 
@@ -127,27 +126,15 @@ def check_config(args: argparse.Namespace) -> int:
 
 
 def link_list(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    settings = daemon_settings(config)
-    if settings.http is None:
-        msg = "link list asks the running daemon over HTTP, and [http] is not configured"
-        raise UserError(msg)
-    host = "127.0.0.1" if settings.http.host in {"0.0.0.0", "::", ""} else settings.http.host  # noqa: S104 - compared, not bound
-    url = f"http://{host}:{settings.http.port}/links"
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            page = json.load(response)
-        links = page["links"]
-    except (urllib.error.URLError, OSError) as exc:
-        msg = f"the daemon does not answer at {url} ({exc}): is `smsgw run` running?"
-        raise UserError(msg) from None
+    base, page = read_page(args, "/links", command="link list")
     if args.json:
         print(json.dumps(page, indent=2))
         return 0
-    if "daemon" in page:
-        print(f"daemon {page['daemon']} at {url.removesuffix('/links')}")
+    line = daemon_line(page, base)
+    if line is not None:
+        print(line)
     print(f"{'LINK':<16} {'DRIVER':<6} {'STATE':<10} {'WINDOW':>9} DETAIL")
-    for link in links:
+    for link in page.get("links", []):
         state = "bound" if link["bound"] else ("up" if link["up"] else "down")
         if link.get("throttled"):
             state += "*"

@@ -2,7 +2,7 @@
 
 The worker's front doors report to it as to the daemon's metrics, hand it the
 messages they stored leased (the daemon's dispatcher takes them), and ask
-through it for the daemon's /metrics, /readyz and /links; worker 0 takes the
+through it for the daemon's /metrics, /readyz, /links and /esme; worker 0 takes the
 daemon's ``record`` requests from it. gateway.runtime.wire gives the records.
 """
 
@@ -38,8 +38,8 @@ class DaemonLink:
     """A worker's end of the socket pair: reports, asks, and the daemon's answers.
 
     It stands in for the daemon's metrics (the methods of ``RELAYED``), its
-    dispatcher (:meth:`handoff`) and its /metrics, /readyz and /links
-    (:meth:`metrics_text`, :meth:`readiness`, :meth:`links`).
+    dispatcher (:meth:`handoff`) and its /metrics, /readyz, /links and /esme
+    (:meth:`metrics_text`, :meth:`readiness`, :meth:`links`, :meth:`esme`).
     """
 
     def __init__(
@@ -209,6 +209,12 @@ class DaemonLink:
         if not isinstance(links, list):
             raise ConnectionError(f"the daemon could not give its links: {links}")
         return links
+
+    async def esme(self) -> dict[str, Any]:
+        binds = await self.ask(Question.ESME)
+        if not isinstance(binds, dict):
+            raise ConnectionError(f"the daemon could not give its ESME binds: {binds}")
+        return binds
 
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         answer = await self.ask(Question.READY)

@@ -32,6 +32,7 @@ from gateway.ingress.http import HttpServer, build_app
 from gateway.ingress.http_operations import LocalOperations
 from gateway.link.interface import LinkHealth, Receipt, ReceiptDone
 from gateway.model.clock import Clock
+from gateway.model.esme import EsmeBind
 from gateway.model.records import InboundMessage, Lease, OutcomeRecord, QueueChanges
 from gateway.ops.esme_metrics import EsmeMetrics
 from gateway.ops.metrics import Metrics
@@ -111,6 +112,9 @@ class Graph:
     def health(self) -> list[LinkHealth]:
         return self.links.health()
 
+    def esme_binds(self) -> list[EsmeBind]:
+        return self.smpp.bound_now() if self.smpp is not None else []
+
     async def readiness(self) -> tuple[bool, dict[str, Any]]:
         bound = self.links.bound()
         try:
@@ -121,7 +125,7 @@ class Graph:
         return store_ok and bool(bound), {"store": store_ok, "links_bound": bound}
 
     async def answer_worker(self, what: Question) -> Any:
-        """What a worker asks for its /metrics, /readyz and /links."""
+        """What a worker asks for its /metrics, /readyz, /links and /esme."""
         match what:
             case Question.METRICS:
                 return (await self.operations.metrics_text()).decode()
@@ -130,6 +134,8 @@ class Graph:
                 return {"ready": ready, "detail": detail}
             case Question.LINKS:
                 return await self.operations.links()
+            case Question.ESME:
+                return await self.operations.esme()
 
 
 async def build_graph(
@@ -173,7 +179,9 @@ async def build_graph(
     metrics.daemon_info.info({"worker": s.worker})
     metrics.watch_store(lambda: {"daemon": store.writer_stats()})
     g = Graph(store=store, journal=journal, metrics=metrics)
-    g.operations = LocalOperations(registry, g.health)
+    g.operations = LocalOperations(
+        registry, g.health, esme=g.esme_binds if s.smpp_server is not None else None
+    )
     metrics.watch_links(g.health)
     g.link_events = LinkEvents(
         store=store,

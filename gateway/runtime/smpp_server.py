@@ -39,6 +39,9 @@ def server_settings(config: SmppServerConfig) -> ServerSettings:
         enquire_link=config.enquire_link,
         response_timeout=config.response_timeout,
         system_id=config.system_id,
+        bind_timeout=config.bind_timeout,
+        failed_binds=config.failed_binds,
+        failed_bind_period=config.failed_bind_period,
     )
 
 
@@ -61,4 +64,5 @@ def build_smpp_server(
         log=logger,
         metrics=esme_metrics,
         monotonic=clock.monotonic,
+        clock=clock,
     )

@@ -19,7 +19,7 @@ worker -> daemon  :class:`Hello`: serving (``port``: the API's, or null)
                   dispatcher: it sends them, no claim
                   :class:`Metric`: counted on the daemon's metrics (a method of
                   :data:`gateway.ops.metric_sinks.RELAYED`)
-                  :class:`Ask`: the daemon's /metrics, /readyz or /links
+                  :class:`Ask`: the daemon's /metrics, /readyz, /links or /esme
                   :class:`Recorded`: worker 0's answer to a :class:`Record`
 daemon -> worker  :class:`Welcome`, :class:`Answer` (to an Ask),
                   :class:`Events` (to worker 0), :class:`Accepting` (whether the
@@ -28,7 +28,7 @@ daemon -> worker  :class:`Welcome`, :class:`Answer` (to an Ask),
                   write the dispatcher's outcomes and the links' receipts;
                   gateway.runtime.worker_pool says why)
 
-So /metrics, /readyz and /links show the daemon's registry and links whichever
+So /metrics, /readyz, /links and /esme show the daemon's registry and links whichever
 process a scrape reaches. A worker stops on SIGTERM or SIGINT (requests in
 progress finish, events still queued wait in the store) and as soon as the
 socket closes: it never outlives its daemon, even one killed with SIGKILL.
@@ -117,11 +117,12 @@ class WireVersionError(WireError):
 
 
 class Question(enum.Enum):
-    """What a worker asks the daemon for (its /metrics, /readyz, /links)."""
+    """What a worker asks the daemon for (its /metrics, /readyz, /links, /esme)."""
 
     METRICS = "metrics"
     READY = "ready"
     LINKS = "links"
+    ESME = "esme"
 
 
 # --- the records ---------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 The daemon runs as a real process (``python -m gateway run``) with its workers
 as its children; HTTP and MQTT sends reach the SMSC and end delivered, status
-events come out of worker 0, /metrics, /readyz and /links show the daemon's
+events come out of worker 0, /metrics, /readyz, /links and /esme show the daemon's
 state whichever worker answers, a worker that dies is started again, and no
 worker outlives its daemon (SIGTERM or SIGKILL).
 """
@@ -115,6 +115,8 @@ async def test_workers_take_sends_to_delivered_and_show_the_daemons_state(
         async with http.get(f"{gw.base}/links") as r:
             links = (await r.json())["links"]
         assert [(link["name"], link["bound"]) for link in links] == [("smsc-1", True)]
+        async with http.get(f"{gw.base}/esme") as r:  # relayed as well; no SMPP server here
+            assert await r.json() == {"daemon": "e2e", "smpp_server": False, "binds": []}
         async with http.get(f"{gw.base}/readyz") as r:
             assert r.status == 200
             assert (await r.json())["links_bound"] == ["smsc-1"]

@@ -9,7 +9,10 @@ the protocol (bind state, window, PDU layout, command_length bounds) and hands
 the rest up. States: :mod:`drivers.smpp.protocol.server_states`. Requests
 beyond the window are answered ESME_RTHROTTLED at once; unknown commands and
 unreadable PDUs get a generic_nack; a command_length outside 16..max_pdu
-closes the session (the stream cannot be resynchronised). Timers are data
+closes the session (the stream cannot be resynchronised), and so does one
+above MAX_UNBOUND_PDU before the bind is accepted (a bind is at most ~100
+octets: a stranger holds no 70 kB buffer, and bytes that are no PDU are
+refused at once instead of being waited for until the bind timeout). Timers are data
 (``get_timer`` / ``handle_timer``): the bind timeout, the inactivity timeout,
 an enquire_link of our own after ``enquire_link`` seconds of silence, one
 deadline per deliver_sm.
@@ -61,6 +64,9 @@ from drivers.smpp.protocol.session import next_sequence
 from drivers.smpp.protocol.states import BindMode
 from gateway.model.errors import LocalProtocolError
 
+# the longest PDU taken before the bind is accepted: a bind_* is at most 98 octets
+# (SMPP 3.4 4.1), enquire_link and unbind 16
+MAX_UNBOUND_PDU = 1024
 _MODES = {mode.command_id: mode for mode in BindMode}
 # the answer each request the ESME may send gets
 _ANSWERS = {
@@ -92,7 +98,8 @@ class ServerSession:
         self.system_id = system_id
         self.state = ServerState.OPEN
         self.mode: BindMode | None = None
-        self._frames = FrameSplitter(max_pdu=max_pdu)
+        self._max_pdu = max_pdu
+        self._frames = FrameSplitter(max_pdu=min(max_pdu, MAX_UNBOUND_PDU))
         self._out: list[bytes] = []
         self._seq = 0
         self._pending: dict[int, CommandId] = {}  # the ESME's requests awaiting our answer
@@ -133,6 +140,7 @@ class ServerSession:
     def accept_bind(self, now: float, sequence: int) -> None:
         self._answer_bind(sequence, st.ESME_ROK)
         self.state = self.state.check(ServerState.BOUND)
+        self._frames.max_pdu = self._max_pdu
         self._last_rx = now
 
     def refuse_bind(self, sequence: int, status: int) -> Closed:

@@ -73,8 +73,10 @@ class Server(Protocol):
 
     def attach(self, connection: EsmeConnection) -> None: ...
 
+    def bind_turn(self, peer: str) -> contextlib.AbstractAsyncContextManager[None]: ...
+
     def bind_refused(
-        self, connection: EsmeConnection, event: BindRequested, status: int, *, counted: bool
+        self, connection: EsmeConnection, event: BindRequested, status: int
     ) -> None: ...
 
     def unbound(self, connection: EsmeConnection) -> None: ...
@@ -107,8 +109,12 @@ class EsmeConnection:
             system_id=settings.system_id,
             max_pdu=settings.max_pdu,
         )
+        peername = writer.get_extra_info("peername")
+        self.peer_port: int | None = int(peername[1]) if peername and len(peername) > 1 else None
+        self.tls = writer.get_extra_info("ssl_object") is not None
         self.credential: EsmeCredential | None = None
         self.mode: BindMode | None = None
+        self.bound_at = 0.0  # POSIX seconds, once bound
         self._tasks: set[asyncio.Task[None]] = set()
         self._delivers: dict[int, asyncio.Future[int]] = {}
         self._deliver_room = asyncio.Semaphore(settings.window)
@@ -121,6 +127,11 @@ class EsmeConnection:
     @property
     def system_id(self) -> str:
         return self.credential.system_id if self.credential is not None else ""
+
+    @property
+    def in_flight(self) -> int:
+        """deliver_sm sent and not answered yet."""
+        return len(self._delivers)
 
     async def deliver(self, delivery: EsmeDelivery) -> None:
         fields = deliver_fields(delivery)
@@ -272,31 +283,38 @@ class EsmeConnection:
         server = self._server
         status = st.ESME_ROK
         credential: EsmeCredential | None = None
-        refused = True  # counted against the peer's address (wrong credentials, or blocked)
-        if server.failed_binds.blocked(self.peer, self._monotonic()):
-            status = st.ESME_RBINDFAIL
-        else:
-            try:
-                credential = await server.gateway.authenticate(
-                    event.system_id, event.password, self.peer
-                )
-            except (NotFound, Unauthorized) as exc:
-                status = bind_status_for(exc)
-            except UserError as exc:  # the store is down...: not the peer's fault
-                status, refused = bind_status_for(exc), False
-            except Exception as exc:  # noqa: BLE001 - never a traceback to the peer
-                self._unexpected("bind", exc)
-                status, refused = st.ESME_RBINDFAIL, False
+        # one check at a time per address: a burst of bad binds from one address costs
+        # at most ``failed_binds`` password checks (each a KDF), not one per bind
+        async with server.bind_turn(self.peer):
+            refused = True  # counted against the peer's address (wrong credentials, or blocked)
+            if server.failed_binds.blocked(self.peer, self._monotonic()):
+                status = st.ESME_RBINDFAIL
+            else:
+                try:
+                    credential = await server.gateway.authenticate(
+                        event.system_id, event.password, self.peer
+                    )
+                except (NotFound, Unauthorized) as exc:
+                    status = bind_status_for(exc)
+                except UserError as exc:  # the store is down...: not the peer's fault
+                    status, refused = bind_status_for(exc), False
+                except Exception as exc:  # noqa: BLE001 - never a traceback to the peer
+                    self._unexpected("bind", exc)
+                    status, refused = st.ESME_RBINDFAIL, False
+            if status != st.ESME_ROK and refused:  # even when the ESME left meanwhile
+                server.failed_binds.failed(self.peer, self._monotonic())
+        if status != st.ESME_ROK:
+            server.bind_refused(self, event, status)
         if self.session.closed:  # the ESME left while its bind was decided
             return
         if credential is not None and not server.bound(self, credential, event.mode):
-            status, refused = st.ESME_RALYBND, False
+            status = st.ESME_RALYBND
+            server.bind_refused(self, event, status)
         if status == st.ESME_ROK:
             self.credential, self.mode = credential, event.mode
             self.session.accept_bind(self._monotonic(), event.sequence)
             server.attach(self)
         else:
-            server.bind_refused(self, event, status, counted=refused)
             self._handle([self.session.refuse_bind(event.sequence, status)])
         self._answered(None)
 

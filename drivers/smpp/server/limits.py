@@ -32,7 +32,10 @@ class Throughput:
 class FailedBinds:
     """Binds refused per peer address: past ``limit`` within ``period`` seconds,
     that address's binds are refused without asking the gateway until the
-    period has passed since its last failure."""
+    period has passed since its last failure. The server checks one bind at a
+    time per address (``SmppServer.bind_turn``), each failure counted before
+    the next is looked at, so that however many binds an address sends at once
+    at most ``limit`` of them cost a password check."""
 
     __slots__ = ("_failures", "limit", "period")
 

@@ -4,7 +4,8 @@
 closes them, asks every bound ESME to unbind and waits (bounded) for the
 connections to end. Binds per credential are counted here (``max_binds``:
 beyond it ESME_RALYBND), throughput per credential (ESME_RTHROTTLED) and
-failed binds per peer address (:mod:`drivers.smpp.server.limits`).
+failed binds per peer address (:mod:`drivers.smpp.server.limits`), whose
+credentials are checked one bind at a time per address (:meth:`SmppServer.bind_turn`).
 Receivers and transceivers are attached to the deliveries while bound.
 """
 
@@ -16,7 +17,7 @@ import os
 import ssl
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from drivers.smpp.server.limits import FailedBinds, Throughput
 from drivers.smpp.server.port import EsmeGateway
 from drivers.smpp.server.settings import NoMetrics, ServerMetrics, ServerSettings
 from gateway.model.errors import ConfigError
-from gateway.model.esme import EsmeCredential, EsmeDeliveries
+from gateway.model.esme import EsmeBind, EsmeCredential, EsmeDeliveries
 from gateway.model.secrets import Secret
 
 
@@ -48,6 +49,16 @@ def tls_context(cert: Path, key: Secret) -> ssl.SSLContext:
     return context
 
 
+class _Turn:
+    """The binds of one peer address taking turns (:meth:`SmppServer.bind_turn`)."""
+
+    __slots__ = ("lock", "waiting")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.waiting = 0
+
+
 class SmppServer:
     def __init__(
         self,
@@ -58,6 +69,7 @@ class SmppServer:
         log: Any,
         metrics: ServerMetrics | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.gateway = gateway
@@ -69,12 +81,14 @@ class SmppServer:
         )
         self._deliveries = deliveries
         self._monotonic = monotonic
+        self._clock = clock
         self._servers: list[asyncio.Server] = []
         self._tls: set[asyncio.Server] = set()
         self._connections: set[EsmeConnection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._binds: dict[str, set[EsmeConnection]] = {}
         self._attached: set[EsmeConnection] = set()
+        self._turns: dict[str, _Turn] = {}  # peer address -> its binds' turn (bind_turn)
         self._stopping = False
 
     @property
@@ -88,6 +102,24 @@ class SmppServer:
 
     def binds(self, system_id: str) -> int:
         return len(self._binds.get(system_id, ()))
+
+    def bound_now(self) -> list[EsmeBind]:
+        """Every bind open now, oldest first."""
+        out = [
+            EsmeBind(
+                system_id=system_id,
+                account=c.credential.account if c.credential is not None else "",
+                bind_type=c.mode.value if c.mode is not None else "",
+                peer=c.peer,
+                peer_port=c.peer_port,
+                tls=c.tls,
+                bound_at=c.bound_at,
+                in_flight=c.in_flight,
+            )
+            for system_id, connections in self._binds.items()
+            for c in connections
+        ]
+        return sorted(out, key=lambda b: (b.bound_at, b.system_id, b.peer, b.peer_port or 0))
 
     async def start(self) -> None:
         s = self.settings
@@ -144,6 +176,7 @@ class SmppServer:
         if len(bound) >= credential.max_binds or self._stopping:
             return False
         bound.add(connection)
+        connection.bound_at = self._clock()
         self.failed_binds.succeeded(connection.peer)
         self.metrics.esme_bound(system_id=credential.system_id, bind_type=mode.value)
         self.log.info(
@@ -160,12 +193,25 @@ class SmppServer:
             self._attached.add(connection)
             self._deliveries.attach(connection)
 
-    def bind_refused(
-        self, connection: EsmeConnection, event: BindRequested, status: int, *, counted: bool
-    ) -> None:
-        """A refused bind; ``counted``: against its address (wrong credentials, blocked)."""
-        if counted:
-            self.failed_binds.failed(connection.peer, self._monotonic())
+    @contextlib.asynccontextmanager
+    async def bind_turn(self, peer: str) -> AsyncIterator[None]:
+        """The turn of one bind from ``peer`` to have its credentials checked: one at a
+        time per address, so that the failures counted so far are seen by the next."""
+        turn = self._turns.get(peer)
+        if turn is None:
+            turn = self._turns[peer] = _Turn()
+        turn.waiting += 1
+        try:
+            async with turn.lock:
+                yield
+        finally:
+            turn.waiting -= 1
+            if not turn.waiting:
+                del self._turns[peer]
+
+    def bind_refused(self, connection: EsmeConnection, event: BindRequested, status: int) -> None:
+        """A refused bind, in the metrics and the log (the connection counts it
+        against its address in its turn, :meth:`bind_turn`)."""
         self.metrics.esme_bind_refused(status=st.status_name(status))
         self.log.info(
             "esme_bind_refused",
@@ -180,13 +226,18 @@ class SmppServer:
             self._attached.discard(connection)
             self._deliveries.detach(connection)
         credential = connection.credential
-        if credential is not None:
-            bound = self._binds.get(credential.system_id)
-            if bound is not None:
-                bound.discard(connection)
-                if not bound:
-                    del self._binds[credential.system_id]
-            self.log.info("esme_unbound", system_id=credential.system_id, peer=connection.peer)
+        if credential is None:
+            return
+        bound = self._binds.get(credential.system_id)
+        if bound is not None and connection in bound:
+            bound.discard(connection)
+            if not bound:
+                del self._binds[credential.system_id]
+            if connection.mode is not None:
+                self.metrics.esme_unbound(
+                    system_id=credential.system_id, bind_type=connection.mode.value
+                )
+        self.log.info("esme_unbound", system_id=credential.system_id, peer=connection.peer)
 
     # --- stop -------------------------------------------------------------------------
 

@@ -35,6 +35,8 @@ class ServerMetrics(Protocol):
 
     def esme_bound(self, *, system_id: str, bind_type: str) -> None: ...
 
+    def esme_unbound(self, *, system_id: str, bind_type: str) -> None: ...
+
     def esme_bind_refused(self, *, status: str) -> None: ...
 
     def esme_submit(self, *, system_id: str, status: str) -> None: ...
@@ -44,6 +46,9 @@ class ServerMetrics(Protocol):
 
 class NoMetrics:
     def esme_bound(self, *, system_id: str, bind_type: str) -> None:
+        pass
+
+    def esme_unbound(self, *, system_id: str, bind_type: str) -> None:
         pass
 
     def esme_bind_refused(self, *, status: str) -> None:

@@ -10,6 +10,7 @@ from gateway.config.daemon import daemon_settings
 from gateway.config.file import load_config
 from gateway.config.smpp_server import KEYS
 from gateway.model.errors import ConfigError
+from gateway.runtime.smpp_server import server_settings
 
 
 def test_absent_means_no_smpp_ingress(tmp_path: Path) -> None:
@@ -44,6 +45,21 @@ def test_listeners_tls_and_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert (c.window, c.inactivity_timeout, c.system_id) == (10, 60.0, "smsgw")
 
 
+def test_the_bind_limits_reach_the_server(tmp_path: Path) -> None:
+    text = (
+        '[smpp_server]\nlisten = "127.0.0.1:0"\n'
+        "bind_timeout = 5\nfailed_binds = 3\nfailed_bind_period = 120\n"
+    )
+    c = daemon_settings(load_config(_write(tmp_path, text))).smpp_server
+    assert c is not None
+    server = server_settings(c)
+    assert (server.bind_timeout, server.failed_binds, server.failed_bind_period) == (
+        5.0,
+        3,
+        120.0,
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "words"),
     [
@@ -51,6 +67,8 @@ def test_listeners_tls_and_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         ('listen = "2775"\n', "[smpp_server] listen: '2775' is not HOST:PORT"),
         ('listen = ":1"\nwindow = 0\n', "[smpp_server] window: a whole number, 1 to 10000"),
         ('listen = ":1"\ninactivity_timeout = -1\n', "[smpp_server] inactivity_timeout: seconds"),
+        ('listen = ":1"\nfailed_binds = 0\n', "[smpp_server] failed_binds: a whole number, 1 to"),
+        ('listen = ":1"\nbind_timeout = "30"\n', "[smpp_server] bind_timeout: seconds"),
         ('tls_listen = ":1"\n', "[smpp_server] tls_listen: needs tls_cert"),
         ('listen = ":1"\nlisen = 2\n', "[smpp_server] lisen: unknown key"),
         (

@@ -301,7 +301,7 @@ async def _operator_token_on_account_routes(c: Checker, env: Env) -> None:
 
 
 async def _operations_pages(c: Checker, env: Env) -> None:
-    for route in ("/metrics", "/healthz", "/readyz", "/links"):
+    for route in ("/metrics", "/healthz", "/readyz", "/links", "/esme"):
         await c.call("GET", route, token=None)
     env.ready = False
     await c.call("GET", "/readyz", token=None)

@@ -23,7 +23,7 @@ from drivers.smpp.protocol.pdu import (
     encode_bare,
     encode_submit_sm,
 )
-from drivers.smpp.protocol.server import ServerSession
+from drivers.smpp.protocol.server import MAX_UNBOUND_PDU, ServerSession
 from drivers.smpp.protocol.server_events import (
     BindRequested,
     CancelReceived,
@@ -191,6 +191,21 @@ def test_command_length_out_of_bounds_closes(length: int) -> None:
     assert isinstance(event, Closed)
     assert event.reason is CloseReason.PROTOCOL
     assert decode(server.data_to_send()).status == st.ESME_RINVCMDLEN
+
+
+def test_before_the_bind_only_short_pdus_are_taken() -> None:
+    claim = (MAX_UNBOUND_PDU + 1).to_bytes(4, "big") + b"\x00\x00\x00\x04" + b"\x00" * 8
+    server = ServerSession()
+    [event] = server.receive_data(claim, 0.0)  # not waited for: refused at once
+    assert isinstance(event, Closed)
+    assert event.reason is CloseReason.PROTOCOL
+    assert decode(server.data_to_send()).status == st.ESME_RINVCMDLEN
+    pair = Pair()
+    pair.bind()
+    payload = tlv.encode_tlvs([(tlv.MESSAGE_PAYLOAD, b"x" * 20_000)])  # far above, once bound
+    pair.esme.submit(pair.now, destination_addr="33612345678", tlvs=payload)
+    [submit] = pair.to_server()
+    assert isinstance(submit, SubmitReceived)
 
 
 def test_enquire_link_both_ways_and_inactivity() -> None:
