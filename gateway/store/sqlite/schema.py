@@ -412,9 +412,10 @@ CREATE INDEX esme_deliveries_delivered ON esme_deliveries(delivered_at)
 """
 
 # operators' API tokens (gateway/store/operator_tokens.py): a revoked one keeps its
-# row, so that the name and id its log events carry still say which token it was
+# row, so that the name and id its log events carry still say which token it was;
+# run again over a store that has them, it changes nothing
 _OPERATOR_TOKENS = """
-CREATE TABLE operator_tokens (
+CREATE TABLE IF NOT EXISTS operator_tokens (
     id         INTEGER PRIMARY KEY,
     name       TEXT NOT NULL,
     token_hash TEXT NOT NULL UNIQUE,              -- sha256 hex of the token
@@ -422,7 +423,8 @@ CREATE TABLE operator_tokens (
     created_at REAL NOT NULL,
     revoked_at REAL                               -- NULL: in force
 );
-CREATE UNIQUE INDEX operator_tokens_name ON operator_tokens(name) WHERE revoked_at IS NULL;
+CREATE UNIQUE INDEX IF NOT EXISTS operator_tokens_name ON operator_tokens(name)
+    WHERE revoked_at IS NULL;
 """
 
 # MIGRATIONS[n - 1] takes the schema from version n - 1 to n; BEFORE[n] runs

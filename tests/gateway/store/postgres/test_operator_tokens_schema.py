@@ -9,7 +9,7 @@ from gateway.store.accounts import new_token
 from gateway.store.postgres.schema import MIGRATIONS, SCHEMA_VERSION, statements
 from gateway.store.postgres.store import PostgresStore
 
-_BEFORE = MIGRATIONS.index(next(m for m in MIGRATIONS if "CREATE TABLE operator_tokens" in m))
+_BEFORE = MIGRATIONS.index(next(m for m in MIGRATIONS if "operator_tokens (" in m))
 
 
 async def test_a_store_of_the_previous_version_gets_operator_tokens(postgres_url: str) -> None:

@@ -10,7 +10,7 @@ from gateway.store import open_store
 from gateway.store.accounts import new_token
 from gateway.store.sqlite.schema import APPLICATION_ID, BEFORE, MIGRATIONS, SCHEMA_VERSION
 
-_BEFORE = MIGRATIONS.index(next(m for m in MIGRATIONS if "CREATE TABLE operator_tokens" in m))
+_BEFORE = MIGRATIONS.index(next(m for m in MIGRATIONS if "operator_tokens (" in m))
 
 
 async def test_a_store_of_the_previous_version_gets_operator_tokens(tmp_path: Path) -> None:
@@ -41,3 +41,20 @@ async def test_a_store_of_the_previous_version_gets_operator_tokens(tmp_path: Pa
     check = sqlite3.connect(path)
     assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     check.close()
+
+
+async def test_run_again_over_a_store_that_has_them_it_keeps_them(tmp_path: Path) -> None:
+    path = tmp_path / "gw.db"
+    store = await open_store(f"sqlite:///{path}")
+    try:
+        record, token = await store.create_operator_token("ops")
+    finally:
+        await store.close()
+    conn = sqlite3.connect(path, isolation_level=None)  # the version before, the table kept
+    conn.execute(f"PRAGMA user_version = {_BEFORE}")
+    conn.close()
+    store = await open_store(f"sqlite:///{path}")
+    try:
+        assert await store.operator_for_token(token) == record
+    finally:
+        await store.close()
