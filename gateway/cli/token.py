@@ -43,7 +43,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="create a token for an account, or with --operator NAME an operator's (shown once)",
     )
-    c.add_argument("account", nargs="?")
+    c.add_argument("account", nargs="?", help="the account the token is for (not with --operator)")
     c.add_argument(
         "--operator",
         metavar="NAME",
