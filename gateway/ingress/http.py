@@ -6,7 +6,8 @@ ASGI layer between the socket and the handler.
 
 :func:`build_app` wires the routes: the /v1 handlers
 (gateway.ingress.http_api; orders and the stoplist in http_orders; SMPP
-credentials in http_esme), the
+credentials in http_esme, also on any account's for operator tokens: whose
+token is which in http_auth), the
 operators' pages (gateway.ingress.http_operations),
 every error answered by one middleware (gateway.ingress.http_errors);
 :class:`HttpServer` runs it within the connection limits of
@@ -46,7 +47,7 @@ from gateway.ingress.http_operations import (
 from gateway.ingress.http_orders import OrdersApi
 from gateway.ingress.http_schema import DEFAULT_MAX_BYTES
 from gateway.ingress.pipeline import SendService
-from gateway.ingress.tokens import TOKEN_TTL, TokenCache
+from gateway.ingress.tokens import TOKEN_TTL, TokenCache, store_lookup
 from gateway.link.interface import LinkHealth
 from gateway.model.clock import SYSTEM_CLOCK, Clock
 from gateway.ops.metric_sinks import IngressMetrics
@@ -89,8 +90,9 @@ def build_app(
     answers /readyz and is given ``readiness_timeout`` seconds. A request body
     must arrive within ``body_timeout`` seconds of its headers (408 after).
     ``min_pack``: the smallest credit order (``[ledger] min_topup``).
-    An API token's account is read from the store again at least every
-    ``token_ttl`` seconds on ``clock`` (gateway.ingress.tokens; 0: at every request).
+    An API token's owner (its account, or the operator token it is) is read from
+    the store again at least every ``token_ttl`` seconds on ``clock``
+    (gateway.ingress.tokens; 0: at every request).
     """
     if operations is None:
         operations = LocalOperations(registry or CollectorRegistry(), links)
@@ -101,7 +103,7 @@ def build_app(
         max_body=max_body,
         metrics=metrics,
         body_timeout=body_timeout,
-        tokens=TokenCache(store.account_for_token, clock=clock, ttl=token_ttl),
+        tokens=TokenCache(store_lookup(store), clock=clock, ttl=token_ttl),
     )
     orders = OrdersApi(
         store=store,
@@ -141,11 +143,17 @@ def build_app(
     app.router.add_post("/v1/senders", account.request_sender)
     app.router.add_get("/v1/tokens", account.tokens, allow_head=False)
     app.router.add_delete("/v1/tokens/{id}", account.revoke_token)
-    esme = EsmeApi(store=store, authenticate=api.account, read_body=api.body, logger=logger)
+    esme = EsmeApi(store=store, authenticate=api.auth.as_account, read_body=api.body, logger=logger)
     app.router.add_get("/v1/esme", esme.list, allow_head=False)
     app.router.add_post("/v1/esme", esme.create)
     app.router.add_post("/v1/esme/{system_id}/password", esme.password)
     app.router.add_delete("/v1/esme/{system_id}", esme.remove)
+    # operator tokens only (gateway.ingress.http_auth): any account's, by the path
+    ops = EsmeApi(store=store, authenticate=api.auth.on_account, read_body=api.body, logger=logger)
+    app.router.add_get("/v1/accounts/{account}/esme", ops.list, allow_head=False)
+    app.router.add_post("/v1/accounts/{account}/esme", ops.create)
+    app.router.add_post("/v1/accounts/{account}/esme/{system_id}/password", ops.password)
+    app.router.add_delete("/v1/accounts/{account}/esme/{system_id}", ops.remove)
     app.router.add_get("/openapi.json", openapi_page, allow_head=False)
     app.router.add_get("/metrics", pages.metrics_page)
     app.router.add_get("/healthz", pages.healthz)

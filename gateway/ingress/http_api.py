@@ -27,18 +27,18 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.ingress.http_errors import BadToken, error_body, status_for
+from gateway.ingress.http_auth import Authenticator
+from gateway.ingress.http_errors import error_body, status_for
 from gateway.ingress.http_query import Query, next_link
 from gateway.ingress.http_schema import inbound_json, message_json, parse_send_payload
 from gateway.ingress.http_shapes import quote_json
 from gateway.ingress.pipeline import SendResult, SendService
-from gateway.ingress.tokens import TokenCache
+from gateway.ingress.tokens import TokenCache, store_lookup
 from gateway.model.errors import (
     NotCancellable,
     NotFound,
     PayloadTooLarge,
     RequestTimeout,
-    Unauthorized,
     UserError,
 )
 from gateway.model.message import MessageState
@@ -51,7 +51,6 @@ from gateway.store.pages import inbound_page
 __all__ = ["CHANNEL", "MessagesApi"]
 
 CHANNEL = "http"
-_MAX_TOKEN = 256
 
 
 def _json(
@@ -75,8 +74,9 @@ class MessagesApi:
         tokens: TokenCache | None = None,
     ) -> None:
         self.store = store
-        # accounts of tokens, read again at least every TOKEN_TTL s (gateway.ingress.tokens)
-        self.tokens = tokens if tokens is not None else TokenCache(store.account_for_token)
+        # owners of tokens, read again at least every TOKEN_TTL s (gateway.ingress.tokens)
+        self.tokens = tokens if tokens is not None else TokenCache(store_lookup(store))
+        self.auth = Authenticator(tokens=self.tokens, store=store)
         self.send_service = send_service
         self.log = logger
         # asked once: a request's debug line costs nothing when the level drops it
@@ -88,19 +88,8 @@ class MessagesApi:
     # --- helpers ------------------------------------------------------------------
 
     async def account(self, request: web.Request) -> str:
-        header = request.headers.get("Authorization")
-        if header is None:
-            raise Unauthorized("missing Authorization header: send 'Authorization: Bearer TOKEN'")
-        scheme, _, token = header.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise Unauthorized("the Authorization header must be 'Bearer TOKEN'")
-        # tokens are printable ASCII; anything else (undecodable bytes...) cannot match
-        known = token.isascii() and token.isprintable() and len(token) <= _MAX_TOKEN
-        account = await self.tokens.account(token) if known else None
-        if account is None:
-            raise BadToken("unknown or revoked API token: create one with `smsgw token create`")
-        return account
+        """The account of the request's token: 401 without one, 403 for an operator's."""
+        return await self.auth.account(request)
 
     async def own_message(self, request: web.Request, account: str) -> MessageView:
         message_id = request.match_info["id"]

@@ -7,7 +7,9 @@ that turns every exception into a one-line JSON answer.
   error log with the traceback (frames only, no locals: they may hold a
   message's text or a token).
 - A 401 carries the ``WWW-Authenticate`` challenge of RFC 6750, with
-  ``error="invalid_token"`` when a token was given but is not known.
+  ``error="invalid_token"`` when a token was given but is not known; a known
+  token on routes not for its kind (an operator's on an account's own, an
+  account's on an operator's) is a 403 ``forbidden``.
 - A client gone mid-request is one ``http_client_disconnected`` line at info.
 """
 
@@ -35,7 +37,21 @@ from gateway.model.errors import (
     UserError,
 )
 
-__all__ = ["STATUS_BY_ERROR", "BadToken", "error_body", "error_middleware", "status_for"]
+__all__ = [
+    "STATUS_BY_ERROR",
+    "BadToken",
+    "Forbidden",
+    "error_body",
+    "error_middleware",
+    "status_for",
+]
+
+
+class Forbidden(UserError):
+    """A known token on routes that are not for its kind (gateway.ingress.http_auth)."""
+
+    code = "forbidden"
+
 
 # The one table from error to HTTP status; a class not listed takes its nearest base's.
 STATUS_BY_ERROR: Mapping[type[UserError], int] = {
@@ -44,6 +60,7 @@ STATUS_BY_ERROR: Mapping[type[UserError], int] = {
     InsufficientCredit: 402,
     MonthlyCapReached: 402,
     SenderNotAllowed: 403,
+    Forbidden: 403,
     NotFound: 404,
     AlreadyExists: 409,  # ClientRefConflict: a client_ref reused with another body
     NotCancellable: 409,

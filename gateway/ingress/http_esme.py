@@ -7,6 +7,9 @@ one (201) and answers its generated password, in this answer only;
 ``POST /v1/esme/{system_id}/password`` gives it a new one (binds already
 open stay, new binds need the new password), also answered once;
 ``DELETE /v1/esme/{system_id}`` removes it (new binds refused at once).
+Operators have the same four under ``/v1/accounts/{account}/esme``, with an
+operator token (gateway.ingress.http_auth): the same handlers, on the path's
+account, their log events naming the operator token.
 
 This module reads JSON types only: what a system_id may be, the ranges of
 ``max_binds`` and ``throughput``, the addresses and the options are the
@@ -25,6 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.ingress.http_auth import Acting
 from gateway.ingress.http_query import Query
 from gateway.ingress.http_schema import iso_time, json_kind, json_object
 from gateway.model.errors import MissingField, NotFound, WrongType
@@ -93,14 +97,14 @@ def parse_esme_request(data: bytes) -> EsmeRequest:
 
 
 class EsmeApi:
-    """``authenticate`` gives the account of a request's token (401 otherwise);
-    ``read_body`` its body within the API's limits."""
+    """``authenticate`` gives the account a request acts on, and who acts (401 or 403
+    otherwise); ``read_body`` its body within the API's limits."""
 
     def __init__(
         self,
         *,
         store: Store,
-        authenticate: Callable[[web.Request], Awaitable[str]],
+        authenticate: Callable[[web.Request], Awaitable[Acting]],
         read_body: Callable[[web.Request], Awaitable[bytes]],
         logger: Any,
     ) -> None:
@@ -110,49 +114,54 @@ class EsmeApi:
         self.log = logger
 
     async def list(self, request: web.Request) -> web.Response:
-        account = await self.authenticate(request)
+        acting = await self.authenticate(request)
         Query(request.query, ())
-        found = await self.store.list_esme_credentials(account)
+        found = await self.store.list_esme_credentials(acting.account)
         return web.json_response({"credentials": [esme_json(c) for c in found]})
 
     async def create(self, request: web.Request) -> web.Response:
-        account = await self.authenticate(request)
+        acting = await self.authenticate(request)
         Query(request.query, ())
         asked = parse_esme_request(await self.read_body(request))
         credential, password = await self.store.create_esme_credential(
-            account,
+            acting.account,
             asked.system_id,
             max_binds=asked.max_binds,
             throughput=asked.throughput,
             allow=asked.allow,
             options=asked.options,
         )
-        self.log.info("esme_credential_created", account=account, system_id=asked.system_id)
+        self.log.info("esme_credential_created", **acting.log_fields(), system_id=asked.system_id)
         return web.json_response({**esme_json(credential), "password": password}, status=201)
 
     async def password(self, request: web.Request) -> web.Response:
-        account = await self.authenticate(request)
+        acting = await self.authenticate(request)
         Query(request.query, ())
         system_id = request.match_info["system_id"]
         try:
-            password = await self.store.set_esme_password(account, system_id)
+            password = await self.store.set_esme_password(acting.account, system_id)
         except NotFound:
-            raise _not_found(system_id) from None
-        self.log.info("esme_password_changed", account=account, system_id=system_id)
-        return web.json_response({"account": account, "system_id": system_id, "password": password})
+            raise _not_found(system_id, acting) from None
+        self.log.info("esme_password_changed", **acting.log_fields(), system_id=system_id)
+        return web.json_response(
+            {"account": acting.account, "system_id": system_id, "password": password}
+        )
 
     async def remove(self, request: web.Request) -> web.Response:
-        account = await self.authenticate(request)
+        acting = await self.authenticate(request)
         Query(request.query, ())
         system_id = request.match_info["system_id"]
         try:
-            credential = await self.store.remove_esme_credential(account, system_id)
+            credential = await self.store.remove_esme_credential(acting.account, system_id)
         except NotFound:
-            raise _not_found(system_id) from None
-        self.log.info("esme_credential_removed", account=account, system_id=system_id)
+            raise _not_found(system_id, acting) from None
+        self.log.info("esme_credential_removed", **acting.log_fields(), system_id=system_id)
         return web.json_response({**esme_json(credential), "removed": True})
 
 
-def _not_found(system_id: str) -> NotFound:
+def _not_found(system_id: str, acting: Acting) -> NotFound:
     shown = system_id if len(system_id) <= 20 else system_id[:20] + "…"
-    return NotFound(f"no ESME credential {shown!r} of this account (GET /v1/esme)")
+    if acting.operator is None:
+        return NotFound(f"no ESME credential {shown!r} of this account (GET /v1/esme)")
+    where = f"/v1/accounts/{acting.account}/esme"
+    return NotFound(f"no ESME credential {shown!r} of account {acting.account!r} (GET {where})")

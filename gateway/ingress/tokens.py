@@ -1,11 +1,15 @@
-"""API tokens -> accounts, remembered for at most :data:`TOKEN_TTL` seconds.
+"""API tokens -> their owners (an account, or an operator token), remembered for at most
+:data:`TOKEN_TTL` seconds.
 
 Reading the token's row at every request cost the daemon a trip to the
 store's reader thread per request. Here an account found for a token is
 remembered for ``ttl`` seconds (monotonic, from the injected clock), then
 read again: a token revoked anywhere (``smsgw token revoke``, another worker
 process, another daemon on the same PostgreSQL) stops working within ``ttl``
-seconds in every process, with no message between processes.
+seconds in every process, with no message between processes. An operator's
+token (gateway.store.operator_tokens) is remembered and revoked the same way;
+its owner is its :class:`~gateway.model.records.OperatorToken`, which
+:func:`store_lookup` reads from its own table (the token's prefix says which).
 
 Memory is bounded: only tokens the store knew are remembered (an unknown or
 revoked token is read again at every request and forgotten), at most
@@ -21,19 +25,36 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from gateway.model.clock import SYSTEM_CLOCK, Clock
+from gateway.model.records import OperatorToken
 from gateway.store.accounts import token_hash
+from gateway.store.base import Store
+from gateway.store.operator_tokens import is_operator_token
 
-__all__ = ["TOKEN_CACHE", "TOKEN_TTL", "TokenCache"]
+__all__ = ["TOKEN_CACHE", "TOKEN_TTL", "Owner", "TokenCache", "store_lookup"]
 
 TOKEN_TTL = 1.0  # seconds: a revoked token is refused within this time
 TOKEN_CACHE = 10_000  # tokens remembered, at most
 
-Lookup = Callable[[str], Awaitable[str | None]]
+# a token's owner: the name of its account, or the operator token it is
+Owner = str | OperatorToken
+Lookup = Callable[[str], Awaitable[Owner | None]]
+
+
+def store_lookup(store: Store) -> Lookup:
+    """The owner of a token as ``store`` has it: an operator token's record from
+    operator_tokens, an account's name from api_tokens; None when unknown or revoked."""
+
+    async def lookup(token: str) -> Owner | None:
+        if is_operator_token(token):
+            return await store.operator_for_token(token)
+        return await store.account_for_token(token)
+
+    return lookup
 
 
 class TokenCache:
-    """The account of an API token: from ``lookup`` (the store), or as it answered
-    less than ``ttl`` seconds ago."""
+    """The owner of an API token (an account's name, or an operator token): from
+    ``lookup`` (the store), or as it answered less than ``ttl`` seconds ago."""
 
     __slots__ = ("_clock", "_entries", "_lookup", "_reading", "_size", "_ttl")
 
@@ -49,16 +70,17 @@ class TokenCache:
         self._clock = clock
         self._ttl = ttl
         self._size = size
-        # token hash -> (good until, account); insertion order is age order
-        self._entries: dict[str, tuple[float, str]] = {}
+        # token hash -> (good until, owner); insertion order is age order
+        self._entries: dict[str, tuple[float, Owner]] = {}
         # token hash -> the read in progress, shared by the requests that wait for it
-        self._reading: dict[str, asyncio.Future[str | None]] = {}
+        self._reading: dict[str, asyncio.Future[Owner | None]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    async def account(self, token: str) -> str | None:
-        """The account ``token`` belongs to, or None (unknown or revoked)."""
+    async def owner(self, token: str) -> Owner | None:
+        """The account ``token`` belongs to, or the operator token it is; None when
+        unknown or revoked."""
         if self._ttl <= 0:
             return await self._lookup(token)
         key = token_hash(token)
@@ -77,18 +99,18 @@ class TokenCache:
         for key in [k for k, (_, owner) in self._entries.items() if owner == account]:
             del self._entries[key]
 
-    async def _read(self, key: str, token: str) -> str | None:
+    async def _read(self, key: str, token: str) -> Owner | None:
         # good until ttl after the read began: a revocation committed before the
         # store read the row is refused ttl after it at the latest
         until = self._clock.monotonic() + self._ttl
         try:
-            account = await self._lookup(token)
+            owner = await self._lookup(token)
         finally:
             del self._reading[key]
         self._entries.pop(key, None)  # re-inserted last: the youngest
-        if account is None:
+        if owner is None:
             return None
         while len(self._entries) >= self._size:
             del self._entries[next(iter(self._entries))]
-        self._entries[key] = (until, account)
-        return account
+        self._entries[key] = (until, owner)
+        return owner

@@ -62,6 +62,18 @@ class ApiToken:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class OperatorToken:
+    """An operator's API token, public part (gateway/store/operator_tokens.py): it acts on
+    every account through the operator routes; ``name`` says whose it is in the logs."""
+
+    id: int
+    name: str
+    prefix: str  # first characters, to tell tokens apart in listings
+    created_at: float
+    revoked_at: float | None  # None: in force
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Sender:
     account: str
     value: str

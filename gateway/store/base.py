@@ -42,6 +42,7 @@ from gateway.model.records import (
     MessageView,
     MetricCount,
     NewMessage,
+    OperatorToken,
     OutboxBatch,
     OutcomeRecord,
     Phonebook,
@@ -95,6 +96,25 @@ class Store(Protocol):
     async def revoke_token(self, token_id: int, *, account: str | None = None) -> ApiToken:
         """Delete a token (of ``account`` only, when given): requests with it are refused
         from then on. NotFound when there is none."""
+        ...
+
+    # --- operators' API tokens (gateway/store/operator_tokens.py) ----------------
+    async def create_operator_token(self, name: str) -> tuple[OperatorToken, str]:
+        """A new operator token named ``name`` (unique among those in force): the record
+        and the token itself (shown once, stored hashed)."""
+        ...
+
+    async def operator_for_token(self, token: str) -> OperatorToken | None:
+        """The operator token ``token`` is, in force; None when unknown or revoked."""
+        ...
+
+    async def list_operator_tokens(self) -> list[OperatorToken]:
+        """Every operator token, revoked ones too, oldest first."""
+        ...
+
+    async def revoke_operator_token(self, token_id: int) -> OperatorToken:
+        """Revoke an operator token (its row stays, marked): requests with it are refused
+        from then on. NotFound when there is none in force with that id."""
         ...
 
     # --- senders, prices, phonebooks -------------------------------------------

@@ -1,13 +1,13 @@
 """``smsgw store copy``: an embedded installation's SQLite store moved into PostgreSQL.
 
 Everything goes, table by table, with its ids: accounts and their journal,
-tokens, ESME credentials (their password hashes), senders, prices,
-phonebooks, console logins and sessions, messages with their segments in
-whatever state they are, receipts waiting for their submit answer, replies
-and the parts of replies not whole yet, the event outbox, webhooks waiting
-to be delivered, the counters left for the daemon's metrics, credit orders and
-stoplists, ESME credentials and the receipts and replies waiting for their
-ESMEs. The copy is one
+tokens (the accounts' and the operators'), ESME credentials (their password
+hashes), senders, prices, phonebooks, console logins and sessions, messages
+with their segments in whatever state they are, receipts waiting for their
+submit answer, replies and the parts of replies not whole yet, the event
+outbox, webhooks waiting to be delivered, the counters left for the daemon's
+metrics, credit orders and stoplists, ESME credentials and the receipts and
+replies waiting for their ESMEs. The copy is one
 PostgreSQL transaction: it lands whole or not at all. It refuses a target
 that holds any row (a copy never merges), a source that a daemon is running
 on (stop it first: its journal and its in-flight work belong to it), and a
@@ -37,6 +37,7 @@ from gateway.store.sqlite.schema import APPLICATION_ID, SCHEMA_VERSION
 TABLES: tuple[str, ...] = (
     "accounts",
     "api_tokens",
+    "operator_tokens",
     "esme_credentials",
     "senders",
     "prices",
@@ -59,6 +60,7 @@ TABLES: tuple[str, ...] = (
 )
 IDENTITY_TABLES = (
     "api_tokens",
+    "operator_tokens",
     "phonebooks",
     "pending_receipts",
     "ledger",

@@ -1,19 +1,25 @@
-"""ESME -> smsgw's SMPP server -> the send pipeline -> the SMSC simulator, through the daemon."""
+"""ESME -> smsgw's SMPP server -> the send pipeline -> the SMSC simulator, through the
+daemon; a credential an operator token made over HTTP binds."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import smpplib.client
+import smpplib.exceptions
 
 from drivers.smpp.protocol.pdu import CommandId, encode_bare
 from drivers.smpp.simulator.config import SimConfig
 from drivers.smpp.simulator.server import SmscSimulator
 from gateway.config.file import load_config
+from gateway.ingress.tokens import TOKEN_TTL
 from gateway.store import open_store
 from tests.e2e.system import ACCOUNT, prepare_store, running_daemon, write_config
+from tests.e2e.test_daemon import smsgw
 from tests.waiting import eventually
 
 SERVER = """
@@ -101,5 +107,55 @@ async def test_esme_submit_reaches_the_smsc(tmp_path: Path) -> None:
         finally:
             await store.close()
         assert (view.message.text, view.message.sender) == ("hello from an ESME", "ACME")
+    finally:
+        await sim.close()
+
+
+def bind_once(port: int, system_id: str, password: str) -> int:
+    """A bind_transceiver's command_status (0: bound, then unbound)."""
+    c = smpplib.client.Client("127.0.0.1", port, timeout=10, allow_unknown_opt_params=True)
+    c.connect()
+    try:
+        c.bind_transceiver(system_id=system_id, password=password)
+        c.unbind()
+    except smpplib.exceptions.PDUError as exc:
+        return int(exc.args[1])
+    finally:
+        c.disconnect()
+    return 0
+
+
+async def test_an_operator_token_from_the_cli_makes_a_credential_that_binds(
+    tmp_path: Path,
+) -> None:
+    sim = SmscSimulator(config=SimConfig(), port=0)
+    await sim.start()
+    try:
+        path = write_config(tmp_path / "gateway.toml", smsc_port=sim.port, extra=SERVER)
+        config = load_config(path)
+        await prepare_store(config.store.url, config.base_dir)
+        async with running_daemon(config) as daemon, aiohttp.ClientSession() as http:
+            code, out = await smsgw(path, "token", "create", "--operator", "ops", "--json")
+            assert code == 0
+            made = json.loads(out)
+            auth = {"Authorization": f"Bearer {made['token']}"}
+            esme = f"http://127.0.0.1:{daemon.http_port}/v1/accounts/{ACCOUNT}/esme"
+            async with http.post(esme, json={"system_id": "acme1"}, headers=auth) as r:
+                assert r.status == 201, await r.text()
+                password = (await r.json())["password"]
+            [(_, port, _)] = daemon.smpp_addresses
+            assert await asyncio.to_thread(bind_once, port, "acme1", password) == 0
+            code, _ = await smsgw(path, "token", "revoke", "--operator", str(made["id"]))
+            assert code == 0
+
+            async def refused() -> bool:
+                async with http.get(esme, headers=auth) as r:
+                    if r.status == 200:
+                        return False
+                    assert r.status == 401
+                    return True
+
+            # the daemon remembers a token's owner for TOKEN_TTL (gateway.ingress.tokens)
+            await eventually(refused, timeout=TOKEN_TTL + 10, what="the revoked token refused")
     finally:
         await sim.close()

@@ -54,6 +54,7 @@ from gateway.model.records import (
     MessageView,
     MetricCount,
     NewMessage,
+    OperatorToken,
     OutboxBatch,
     OutcomeRecord,
     Phonebook,
@@ -79,6 +80,7 @@ from gateway.store.postgres import (
     events,
     inbound,
     ledger,
+    operator_tokens,
     orders,
     senders,
     stoplist,
@@ -213,6 +215,22 @@ class PostgresStore:
     async def revoke_token(self, token_id: int, *, account: str | None = None) -> ApiToken:
         async with self._write() as conn:
             return await admin.revoke_token(conn, token_id, account)
+
+    async def create_operator_token(self, name: str) -> tuple[OperatorToken, str]:
+        async with self._write() as conn:
+            return await operator_tokens.create(conn, name, self._clock())
+
+    async def operator_for_token(self, token: str) -> OperatorToken | None:
+        async with self._read() as conn:
+            return await operator_tokens.for_token(conn, token)
+
+    async def list_operator_tokens(self) -> list[OperatorToken]:
+        async with self._read() as conn:
+            return await operator_tokens.list_all(conn)
+
+    async def revoke_operator_token(self, token_id: int) -> OperatorToken:
+        async with self._write() as conn:
+            return await operator_tokens.revoke(conn, token_id, self._clock())
 
     # the account's webhook signing secret (admin.py)
     async def webhook_secret(self, account: str) -> bytes:

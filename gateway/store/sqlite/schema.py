@@ -416,6 +416,22 @@ _RAW_SEGMENTS = """
 ALTER TABLE messages ADD COLUMN raw BLOB;                 -- NULL: the text, cut by smsgw
 """
 
+# operators' API tokens (gateway/store/operator_tokens.py): a revoked one keeps its
+# row, so that the name and id its log events carry still say which token it was;
+# run again over a store that has them, it changes nothing
+_OPERATOR_TOKENS = """
+CREATE TABLE IF NOT EXISTS operator_tokens (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,              -- sha256 hex of the token
+    prefix     TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    revoked_at REAL                               -- NULL: in force
+);
+CREATE UNIQUE INDEX IF NOT EXISTS operator_tokens_name ON operator_tokens(name)
+    WHERE revoked_at IS NULL;
+"""
+
 # MIGRATIONS[n - 1] takes the schema from version n - 1 to n; BEFORE[n] runs
 # first and AFTER[n] then, what SQL alone cannot do (secrets from the OS's
 # random source, choices row by row).
@@ -433,6 +449,7 @@ MIGRATIONS: tuple[str, ...] = (
     _CONSOLE,
     _ESME_DELIVERIES,
     _RAW_SEGMENTS,
+    _OPERATOR_TOKENS,
 )
 BEFORE: dict[int, Callable[[sqlite3.Connection], None]] = {4: _one_owner_per_number}
 AFTER: dict[int, Callable[[sqlite3.Connection], None]] = {

@@ -28,6 +28,7 @@ from gateway.model.records import (
     MessageView,
     MetricCount,
     NewMessage,
+    OperatorToken,
     OutboxBatch,
     OutcomeRecord,
     Phonebook,
@@ -53,6 +54,7 @@ from gateway.store.sqlite import (
     inbound,
     ledger,
     metric_counts,
+    operator_tokens,
     orders,
     stoplist,
     webhooks,
@@ -126,6 +128,18 @@ class SqliteStore:
 
     async def revoke_token(self, token_id: int, *, account: str | None = None) -> ApiToken:
         return await self._engine.write(admin.revoke_token, token_id, account)
+
+    async def create_operator_token(self, name: str) -> tuple[OperatorToken, str]:
+        return await self._engine.write(operator_tokens.create, name, self._clock())
+
+    async def operator_for_token(self, token: str) -> OperatorToken | None:
+        return await self._engine.read(operator_tokens.for_token, token)
+
+    async def list_operator_tokens(self) -> list[OperatorToken]:
+        return await self._engine.read(operator_tokens.list_all)
+
+    async def revoke_operator_token(self, token_id: int) -> OperatorToken:
+        return await self._engine.write(operator_tokens.revoke, token_id, self._clock())
 
     # --- senders, prices, phonebooks -------------------------------------------
     async def add_sender(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,70 @@ def test_token_errors_are_one_line(cli: Cli) -> None:
     cli.fails("token", "revoke", "99999999999999999999", match="bad token id")
     cli.fails("token", "revoke", "a", "b", "c", match="an account and a token id")
     cli.fails("token", "list", "ghost", match="unknown account 'ghost'")
+
+
+def operator_for(cli: Cli, token: str) -> str | None:
+    async def look() -> str | None:
+        store = await open_store(f"sqlite:///{cli.db}")
+        try:
+            found = await store.operator_for_token(token)
+        finally:
+            await store.close()
+        return None if found is None else found.name
+
+    return asyncio.run(look())
+
+
+def test_operator_tokens_are_shown_once_listed_apart_and_revoked(cli: Cli) -> None:
+    made = cli.ok("token", "create", "--operator", "ops-alice", "--json").json()
+    assert set(made) == {"operator", "id", "token"}
+    assert made["operator"] == "ops-alice"
+    assert made["token"].startswith("smsgwop_")
+    text = cli.ok("token", "create", "--operator", "billing").out.strip()
+    assert text.startswith("smsgwop_")
+    assert "\n" not in text
+    cli.ok("token", "create", "acme")
+    assert operator_for(cli, made["token"]) == "ops-alice"
+    assert operator_for(cli, text) == "billing"
+    listed = cli.ok("token", "list", "--operator", "--json").json()["tokens"]
+    assert [(t["operator"], t["prefix"], t["revoked_at"]) for t in listed] == [
+        ("ops-alice", made["token"][:14], None),
+        ("billing", text[:14], None),
+    ]
+    # the accounts' list shows no operator token, the operators' list no account's
+    assert [t["account"] for t in cli.ok("token", "list", "--json").json()["tokens"]] == ["acme"]
+    shown = cli.ok("token", "list", "--operator").out
+    assert "ops-alice" in shown
+    assert made["token"] not in shown + json.dumps(listed)
+    assert text not in shown + json.dumps(listed)
+    result = cli.ok("token", "revoke", "--operator", str(made["id"]))
+    assert result.out == (
+        f"revoked operator token {made['id']} ({made['token'][:14]}…) of ops-alice\n"
+    )
+    assert operator_for(cli, made["token"]) is None
+    assert operator_for(cli, text) == "billing"
+    listed = cli.ok("token", "list", "--operator", "--json").json()["tokens"]
+    assert listed[0]["revoked_at"].endswith("Z")
+    assert listed[1]["revoked_at"] is None
+    revoked = cli.ok("token", "revoke", "--operator", str(listed[1]["id"]), "--json").json()
+    assert (revoked["operator"], revoked["revoked"]) == ("billing", True)
+    assert revoked["revoked_at"].endswith("Z")
+    assert [t["account"] for t in cli.ok("token", "list", "--json").json()["tokens"]] == ["acme"]
+
+
+def test_operator_token_errors_are_one_line(cli: Cli) -> None:
+    made = cli.ok("token", "create", "--operator", "ops", "--json").json()
+    cli.fails("token", "create", "--operator", "ops", match="'ops' is in force")
+    cli.fails("token", "create", "--operator", "a b", match="bad operator token name 'a b'")
+    cli.fails("token", "create", match="token create takes an account, or --operator NAME")
+    cli.fails("token", "create", "acme", "--operator", "ops2", match="an account, or --operator")
+    cli.fails("token", "list", "acme", "--operator", match="--operator takes no account")
+    cli.fails("token", "revoke", "--operator", "x", match="bad token id 'x'")
+    cli.fails("token", "revoke", "--operator", "acme", "1", match="an operator token's id")
+    cli.fails("token", "revoke", "--operator", "999", match="no operator token 999")
+    cli.ok("token", "revoke", "--operator", str(made["id"]))
+    cli.fails(
+        "token", "revoke", "--operator", str(made["id"]), match=f"token {made['id']} is already"
+    )
+    assert operator_for(cli, made["token"]) is None
+    assert cli.ok("token", "list", "--operator", "--json").json()["tokens"][0]["revoked_at"]

@@ -1,4 +1,5 @@
-"""Fixtures for the HTTP API: a real SQLite store, the app on a loopback socket."""
+"""Fixtures for the HTTP API: a real SQLite store, the app on a loopback socket, the
+SMPP server on the same store (the credentials the API makes bind there)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
+from drivers.smpp.server.listener import SmppServer
+from drivers.smpp.server.settings import ServerSettings
+from gateway.ingress.esme import EsmeIngress
 from gateway.ingress.http import build_app
 from gateway.ingress.pipeline import SendService
 from gateway.model.message import SenderKind, SenderStatus
@@ -32,6 +36,7 @@ class Env:
     token: str  # account "acme": 100 credits, approved sender "ACME", price 1 per segment
     other_token: str  # account "other": approved sender "OTHER"
     poor_token: str  # account "poor": no credit, approved sender "POOR", "PENDING" pending
+    operator_token: str  # an operator's, named "ops": any account's operator routes
     ready: bool = True
     readiness_error: Exception | None = None
     details: dict[str, Any] = field(default_factory=lambda: {"links_bound": 1})
@@ -65,8 +70,14 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     other = await _account(store, "other", "OTHER", 100)
     poor = await _account(store, "poor", "POOR", 0)
     await store.add_sender("poor", "PENDING", SenderKind.ALPHA)
+    _, operator = await store.create_operator_token("ops")
     yield Env(
-        store=store, registry=CollectorRegistry(), token=token, other_token=other, poor_token=poor
+        store=store,
+        registry=CollectorRegistry(),
+        token=token,
+        other_token=other,
+        poor_token=poor,
+        operator_token=operator,
     )
     await store.close()
 
@@ -89,3 +100,28 @@ def app(env: Env) -> web.Application:
 async def client(app: web.Application) -> AsyncIterator[Client]:
     async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as c:
         yield c
+
+
+class NoDeliveries:
+    def attach(self, target: Any) -> None:
+        pass
+
+    def detach(self, target: Any) -> None:
+        pass
+
+
+@pytest.fixture
+async def smpp_port(env: Env) -> AsyncIterator[int]:
+    """The SMPP server on the API's store (binds checked there), on a free port."""
+    send = SendService(store=env.store, log=structlog.get_logger())
+    server = SmppServer(
+        settings=ServerSettings(listen=(("127.0.0.1", 0),)),
+        gateway=EsmeIngress(store=env.store, send=send),
+        deliveries=NoDeliveries(),
+        log=structlog.get_logger(),
+    )
+    await server.start()
+    try:
+        yield server.addresses[0][1]
+    finally:
+        await server.stop()

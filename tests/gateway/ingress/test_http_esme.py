@@ -6,47 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import smpplib.client
 import smpplib.exceptions
 import smpplib.smpp
-import structlog
 from structlog.testing import capture_logs
 
 from drivers.smpp.protocol import status as st
-from drivers.smpp.server.listener import SmppServer
-from drivers.smpp.server.settings import ServerSettings
-from gateway.ingress.esme import EsmeIngress
-from gateway.ingress.pipeline import SendService
 from tests.gateway.ingress.conftest import Client, Env
-
-
-class NoDeliveries:
-    def attach(self, target: Any) -> None:
-        pass
-
-    def detach(self, target: Any) -> None:
-        pass
-
-
-@pytest.fixture
-async def smpp_port(env: Env) -> AsyncIterator[int]:
-    """The SMPP server on the API's store (binds checked there), on a free port."""
-    send = SendService(store=env.store, log=structlog.get_logger())
-    server = SmppServer(
-        settings=ServerSettings(listen=(("127.0.0.1", 0),)),
-        gateway=EsmeIngress(store=env.store, send=send),
-        deliveries=NoDeliveries(),
-        log=structlog.get_logger(),
-    )
-    await server.start()
-    try:
-        yield server.addresses[0][1]
-    finally:
-        await server.stop()
 
 
 def _bind_status(port: int, system_id: str, password: str) -> int:

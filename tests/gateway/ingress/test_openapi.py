@@ -257,6 +257,49 @@ async def _esme(c: Checker, env: Env) -> None:
     await c.call("DELETE", one, "/v1/esme/acme1", token=None)
 
 
+async def _operator_esme(c: Checker, env: Env) -> None:
+    ops = env.operator_token
+    route, path = "/v1/accounts/{account}/esme", "/v1/accounts/other/esme"
+    status, made = await c.call("POST", route, path, token=ops, body={"system_id": "other9"})
+    assert (status, made["account"], len(made["password"])) == (201, "other", 8)
+    await c.call("POST", route, path, token=ops, body={"system_id": "other9"})
+    await c.call("POST", route, path, token=ops, body={"system_id": "a b"})
+    await c.call("POST", route, "/v1/accounts/ghost/esme", token=ops, body={"system_id": "g1"})
+    await c.call("POST", route, path, token=None, body={"system_id": "other8"})
+    await c.call("POST", route, path, body={"system_id": "other8"})
+    await c.call("POST", route, path, token=ops, raw=b"{" + b" " * 70_000 + b"}")
+    _, listed = await c.call("GET", route, path, token=ops)
+    assert [e["system_id"] for e in listed["credentials"]] == ["other9"]
+    await c.call("GET", route, path, token=ops, params={"limit": "1"})
+    await c.call("GET", route, "/v1/accounts/ghost/esme", token=ops)
+    await c.call("GET", route, path, token=None)
+    await c.call("GET", route, path)
+    for method, route, tail in (
+        ("POST", "/v1/accounts/{account}/esme/{system_id}/password", "/password"),
+        ("DELETE", "/v1/accounts/{account}/esme/{system_id}", ""),
+    ):
+        one = f"{path}/other9{tail}"
+        await c.call(method, route, one, token=ops, params={"x": "1"})
+        await c.call(method, route, one, token=None)
+        await c.call(method, route, one)
+        await c.call(method, route, f"{path}/ghost{tail}", token=ops)
+        await c.call(method, route, f"/v1/accounts/ghost/esme/other9{tail}", token=ops)
+        status, _ = await c.call(method, route, one, token=ops)
+        assert status == 200
+    assert await env.store.list_esme_credentials() == []
+
+
+async def _operator_token_on_account_routes(c: Checker, env: Env) -> None:
+    """An operator token on every account's own route: 403, whatever the body."""
+    for (method, route), op in OPERATIONS.items():
+        if op.get("security") == [{"bearer": []}]:
+            path = route.replace("{id}", "1").replace("{system_id}", "acme1")
+            status, answer = await c.call(
+                method, route, path, token=env.operator_token, body={"system_id": "acme9"}
+            )
+            assert (status, answer["error"]) == (403, "forbidden"), (method, route)
+
+
 async def _operations_pages(c: Checker, env: Env) -> None:
     for route in ("/metrics", "/healthz", "/readyz", "/links", "/esme"):
         await c.call("GET", route, token=None)
@@ -272,6 +315,8 @@ async def test_every_documented_answer_is_given_as_documented(checker: Checker, 
     await _account(checker, env)
     await _orders_and_stoplist(checker, env)
     await _esme(checker, env)
+    await _operator_esme(checker, env)
+    await _operator_token_on_account_routes(checker, env)
     await _operations_pages(checker, env)
     await checker.call("GET", "/openapi.json", token=None)
     documented = {

@@ -7,7 +7,8 @@ example database) and bounded in examples.
 The app runs on its own event loop in a thread (schemathesis calls it with
 ``requests``, synchronously); its SQLite store is opened on that loop. Revoking
 tokens is left out of the generated calls (a random id would revoke the token the
-calls use); test_openapi.py and test_http_account.py call it.
+calls use); test_openapi.py and test_http_account.py call it. The operator routes
+are called with an operator token, the others with the account's.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class Served:
         self.thread = threading.Thread(target=self.loop.run_forever, name="api", daemon=True)
         self.thread.start()
         self.token = ""
+        self.operator_token = ""
         self.base = ""
         self._runner: web.AppRunner | None = None
         self._store: SqliteStore | None = None
@@ -74,6 +76,7 @@ class Served:
         await store.add_sender("acme", "ACME", SenderKind.ALPHA)
         await store.set_sender_status("acme", "ACME", SenderStatus.APPROVED)
         _, self.token = await store.create_token("acme")
+        _, self.operator_token = await store.create_operator_token("ops")
         log = structlog.get_logger()
         app = build_app(
             store=store,
@@ -97,6 +100,11 @@ class Served:
             await self._runner.cleanup()
         if self._store is not None:
             await self._store.close()
+
+    def headers(self, case: Any) -> dict[str, str]:
+        """The token of the kind ``case``'s route takes."""
+        operators = "operatorToken" in str(case.operation.definition.raw.get("security"))
+        return {"Authorization": f"Bearer {self.operator_token if operators else self.token}"}
 
     def stop(self) -> None:
         asyncio.run_coroutine_threadsafe(self._stop(), self.loop).result(30)
@@ -139,7 +147,7 @@ SETTINGS = settings(
 def test_valid_requests_answer_as_documented(
     served: Served, session: requests.Session, case: Any
 ) -> None:
-    headers = {"Authorization": f"Bearer {served.token}"}
+    headers = served.headers(case)
     response = case.call(base_url=served.base, session=session, headers=headers)
     case.validate_response(response, checks=CHECKS, headers=headers)
 
@@ -149,6 +157,6 @@ def test_valid_requests_answer_as_documented(
 def test_invalid_requests_are_refused_as_documented(
     served: Served, session: requests.Session, case: Any
 ) -> None:
-    headers = {"Authorization": f"Bearer {served.token}"}
+    headers = served.headers(case)
     response = case.call(base_url=served.base, session=session, headers=headers)
     case.validate_response(response, checks=[*CHECKS, negative_data_rejection], headers=headers)

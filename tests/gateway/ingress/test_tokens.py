@@ -1,5 +1,6 @@
-"""API tokens remembered for at most TOKEN_TTL: the cache alone, then the HTTP API
-on real SQLite and PostgreSQL stores with the token revoked through another handle."""
+"""API tokens (accounts' and operators') remembered for at most TOKEN_TTL: the cache
+alone, then the HTTP API on real SQLite and PostgreSQL stores with the token revoked
+through another handle."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.ingress.http import build_app
 from gateway.ingress.pipeline import SendService
-from gateway.ingress.tokens import TOKEN_TTL, TokenCache
+from gateway.ingress.tokens import TOKEN_TTL, Lookup, Owner, TokenCache
 from gateway.model.errors import StoreError
+from gateway.model.records import OperatorToken
 from gateway.store.base import Store
 from gateway.store.postgres.store import PostgresStore
 from tests.clock import FakeClock
@@ -46,6 +48,15 @@ class FakeTokens:
             raise StoreError("the store is unreachable")
         return self.known.get(token)
 
+    def owner_lookup(self, owners: dict[str, Owner]) -> Lookup:
+        """A lookup answering ``owners`` (accounts and operator tokens), reads counted."""
+
+        async def lookup(token: str) -> Owner | None:
+            self.reads.append(token)
+            return owners.get(token)
+
+        return lookup
+
 
 @pytest.fixture
 def tokens(clock: FakeClock) -> FakeTokens:
@@ -56,13 +67,13 @@ async def test_an_account_is_read_once_then_again_after_the_ttl(
     tokens: FakeTokens, clock: FakeClock
 ) -> None:
     cache = TokenCache(tokens.lookup, clock=clock, ttl=1.0)
-    assert await cache.account("tok-a") == "acme"
+    assert await cache.owner("tok-a") == "acme"
     clock.advance(0.999)
-    assert await cache.account("tok-a") == "acme"
+    assert await cache.owner("tok-a") == "acme"
     assert tokens.reads == ["tok-a"]
     tokens.known.clear()  # revoked
     clock.advance(0.001)
-    assert await cache.account("tok-a") is None
+    assert await cache.owner("tok-a") is None
     assert tokens.reads == ["tok-a", "tok-a"]
     assert len(cache) == 0
 
@@ -71,12 +82,12 @@ async def test_an_account_forgotten_is_read_again_at_once(
     tokens: FakeTokens, clock: FakeClock
 ) -> None:
     cache = TokenCache(tokens.lookup, clock=clock, ttl=1.0)
-    assert await cache.account("tok-a") == "acme"
-    assert await cache.account("tok-b") == "beta"
+    assert await cache.owner("tok-a") == "acme"
+    assert await cache.owner("tok-b") == "beta"
     del tokens.known["tok-a"]  # revoked by a request of this process
     cache.forget("acme")
-    assert await cache.account("tok-a") is None
-    assert await cache.account("tok-b") == "beta"  # another account's: still remembered
+    assert await cache.owner("tok-a") is None
+    assert await cache.owner("tok-b") == "beta"  # another account's: still remembered
     assert tokens.reads == ["tok-a", "tok-b", "tok-a"]
 
 
@@ -87,10 +98,10 @@ async def test_the_ttl_counts_from_the_start_of_the_read(
     # after the read began, however long the read took
     tokens.takes = 0.4
     cache = TokenCache(tokens.lookup, clock=clock, ttl=1.0)
-    assert await cache.account("tok-a") == "acme"
+    assert await cache.owner("tok-a") == "acme"
     tokens.takes = 0.0
     clock.advance(0.6)
-    assert await cache.account("tok-a") == "acme"
+    assert await cache.owner("tok-a") == "acme"
     assert len(tokens.reads) == 2
 
 
@@ -99,8 +110,8 @@ async def test_unknown_tokens_are_read_every_time_and_never_remembered(
 ) -> None:
     cache = TokenCache(tokens.lookup, clock=clock, size=4)
     for n in range(100):
-        assert await cache.account(f"guess-{n}") is None
-    assert await cache.account("guess-0") is None
+        assert await cache.owner(f"guess-{n}") is None
+    assert await cache.owner("guess-0") is None
     assert len(tokens.reads) == 101
     assert len(cache) == 0
 
@@ -109,13 +120,13 @@ async def test_at_most_size_tokens_are_remembered_the_oldest_go_first(clock: Fak
     tokens = FakeTokens(clock=clock, known={f"tok-{n}": f"acct-{n}" for n in range(5)})
     cache = TokenCache(tokens.lookup, clock=clock, size=3)
     for n in range(5):
-        assert await cache.account(f"tok-{n}") == f"acct-{n}"
+        assert await cache.owner(f"tok-{n}") == f"acct-{n}"
     assert len(cache) == 3
     tokens.reads.clear()
     for n in (4, 3, 2):
-        assert await cache.account(f"tok-{n}") == f"acct-{n}"
+        assert await cache.owner(f"tok-{n}") == f"acct-{n}"
     assert tokens.reads == []
-    assert await cache.account("tok-0") == "acct-0"
+    assert await cache.owner("tok-0") == "acct-0"
     assert tokens.reads == ["tok-0"]
     assert len(cache) == 3
 
@@ -125,8 +136,8 @@ async def test_requests_arriving_during_a_read_share_it(
 ) -> None:
     tokens.gate = asyncio.Event()
     cache = TokenCache(tokens.lookup, clock=clock)
-    waiting = [asyncio.ensure_future(cache.account("tok-a")) for _ in range(20)]
-    other = asyncio.ensure_future(cache.account("tok-b"))
+    waiting = [asyncio.ensure_future(cache.owner("tok-a")) for _ in range(20)]
+    other = asyncio.ensure_future(cache.owner("tok-b"))
     await eventually(lambda: len(tokens.reads) == 2, what="both reads at the gate")
     assert sorted(tokens.reads) == ["tok-a", "tok-b"]
     tokens.gate.set()
@@ -141,20 +152,20 @@ async def test_a_failed_read_fails_its_waiters_and_is_not_remembered(
     tokens.fail = True
     tokens.gate = asyncio.Event()
     cache = TokenCache(tokens.lookup, clock=clock)
-    waiting = [asyncio.ensure_future(cache.account("tok-a")) for _ in range(3)]
+    waiting = [asyncio.ensure_future(cache.owner("tok-a")) for _ in range(3)]
     await eventually(lambda: len(tokens.reads) == 1, what="the read at the gate")
     tokens.gate.set()
     results = await asyncio.gather(*waiting, return_exceptions=True)
     assert all(isinstance(r, StoreError) for r in results)
     tokens.fail = False
-    assert await cache.account("tok-a") == "acme"
+    assert await cache.owner("tok-a") == "acme"
     assert len(tokens.reads) == 2
 
 
 async def test_a_ttl_of_zero_reads_at_every_request(tokens: FakeTokens, clock: FakeClock) -> None:
     cache = TokenCache(tokens.lookup, clock=clock, ttl=0)
     for _ in range(3):
-        assert await cache.account("tok-a") == "acme"
+        assert await cache.owner("tok-a") == "acme"
     assert len(tokens.reads) == 3
     assert len(cache) == 0
 
@@ -239,3 +250,39 @@ async def test_a_token_not_yet_used_is_refused_as_soon_as_it_is_revoked(
     await handles.other.revoke_token(record.id)
     assert await balance(client, token) == 401
     assert await balance(client, kept) == 200
+
+
+async def test_an_operator_token_is_remembered_as_its_record(clock: FakeClock) -> None:
+    operator = OperatorToken(
+        id=7, name="ops", prefix="smsgwop_abcdef", created_at=0, revoked_at=None
+    )
+    tokens = FakeTokens(clock=clock)
+    cache = TokenCache(tokens.owner_lookup({"tok-a": "acme", "tok-o": operator}), clock=clock)
+    assert await cache.owner("tok-o") == operator
+    assert await cache.owner("tok-a") == "acme"
+    cache.forget("acme")  # an account's revocation leaves the operator's remembered
+    assert await cache.owner("tok-o") == operator
+    assert tokens.reads == ["tok-o", "tok-a"]
+
+
+async def operator_routes(client: Client, token: str) -> int:
+    resp = await client.get("/v1/accounts/acme/esme", headers={"Authorization": f"Bearer {token}"})
+    await resp.read()
+    return resp.status
+
+
+async def test_an_operator_token_revoked_elsewhere_is_refused_within_the_ttl(
+    handles: Handles, client: Client, clock: FakeClock
+) -> None:
+    await make_account(handles.other)
+    record, token = await handles.other.create_operator_token("ops")
+    _, kept = await handles.other.create_operator_token("ops2")
+    assert await operator_routes(client, token) == 200
+    await handles.other.revoke_operator_token(record.id)
+    clock.advance(TOKEN_TTL / 2)
+    assert await operator_routes(client, token) == 200  # remembered: the store was not asked
+    clock.advance(TOKEN_TTL / 2)
+    assert await operator_routes(client, token) == 401
+    assert await operator_routes(client, kept) == 200
+    clock.advance(TOKEN_TTL * 10)
+    assert await operator_routes(client, token) == 401

@@ -31,6 +31,7 @@ from tests.gateway.store.replies import LONG_GSM, parts_of
 from tests.gateway.store.support import fresh_store, make_account, new_message
 
 ESME_PASSWORDS: dict[Path, str] = {}  # the filled store's ESME password, by its directory
+OPERATOR_TOKENS: dict[Path, str] = {}  # its operator token in force, likewise
 
 
 async def filled_store(tmp_path: Path, clock: FakeClock) -> SqliteStore:
@@ -41,6 +42,8 @@ async def filled_store(tmp_path: Path, clock: FakeClock) -> SqliteStore:
     await store.set_account("acme", credit_limit=50, monthly_cap=10_000)
     await store.adjust("acme", -3, note="goodwill")
     await store.create_token("acme")
+    await store.revoke_operator_token((await store.create_operator_token("ops-old"))[0].id)
+    _, OPERATOR_TOKENS[tmp_path] = await store.create_operator_token("ops")
     _, esme_password = await store.create_esme_credential("acme", "acme1", allow=["192.0.2.0/24"])
     ESME_PASSWORDS[tmp_path] = esme_password
     await store.create_login("acme", "ann@acme.example", LoginRole.CUSTOMER, "scrypt$hash")
@@ -151,6 +154,7 @@ async def test_the_copy_reads_back_through_the_store_as_the_source_did(
         await source.pending_mqtt_events(limit=1000),
         await source.list_orders(),
         await source.list_stops("acme"),
+        await source.list_operator_tokens(),
     )
     await source.close()
     await copy_sqlite_to_postgres(tmp_path / "gw.db", postgres_url)
@@ -166,6 +170,7 @@ async def test_the_copy_reads_back_through_the_store_as_the_source_did(
             await target.pending_mqtt_events(limit=1000),
             await target.list_orders(),
             await target.list_stops("acme"),
+            await target.list_operator_tokens(),
         )
         assert await target.verify_ledger() == {}
         # order ids go on from where the copied ones end
@@ -173,6 +178,13 @@ async def test_the_copy_reads_back_through_the_store_as_the_source_did(
         # the ESME binds on the target with the password made on the source
         bound = await target.esme_credential_for_bind("acme1", ESME_PASSWORDS[tmp_path])
         assert bound.allow == ("192.0.2.0/24",)
+        # the operator token in force works on the target; the revoked one stays revoked
+        operator = await target.operator_for_token(OPERATOR_TOKENS[tmp_path])
+        assert operator is not None
+        assert operator.name == "ops"
+        # operator token ids go on from where the copied ones end
+        newer, _ = await target.create_operator_token("ops-new")
+        assert newer.id > operator.id
         # the reply held in the source goes on in the target
         for part in parts_of(LONG_GSM, destination="ACME", at=clock())[1:]:
             reply = await target.add_inbound_part(part, account="acme", now=clock())

@@ -9,10 +9,13 @@ import asyncpg
 
 from gateway.model.raw_body import RawBody
 from gateway.model.records import Enqueued
-from gateway.store.postgres.schema import SCHEMA_VERSION
+from gateway.store.postgres.schema import MIGRATIONS, SCHEMA_VERSION
 from gateway.store.postgres.store import PostgresStore
 from tests.clock import FakeClock
 from tests.gateway.store.support import make_account, new_message
+
+# the version before the raw column (later migrations run again after it)
+BEFORE_RAW = next(i for i, m in enumerate(MIGRATIONS) if "ADD COLUMN raw" in m)
 
 RAW = RawBody(
     data_coding=0x08, udh=bytes((5, 0, 3, 1, 2, 2)), body="ж".encode("utf-16-be"), encoding="ucs2"
@@ -30,7 +33,7 @@ async def test_a_store_before_the_raw_column_migrates_on_open(
     try:
         await conn.execute("ALTER TABLE messages DROP COLUMN raw")
         await conn.execute(
-            "UPDATE smsgw_meta SET value = $1 WHERE key = 'version'", str(SCHEMA_VERSION - 1)
+            "UPDATE smsgw_meta SET value = $1 WHERE key = 'version'", str(BEFORE_RAW)
         )
     finally:
         await conn.close()

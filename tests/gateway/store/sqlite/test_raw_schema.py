@@ -8,9 +8,12 @@ from pathlib import Path
 
 from gateway.model.raw_body import RawBody
 from gateway.model.records import Enqueued
-from gateway.store.sqlite.schema import SCHEMA_VERSION
+from gateway.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from tests.clock import FakeClock
 from tests.gateway.store.support import make_account, new_message, open_sqlite
+
+# the version before the raw column (later migrations run again after it)
+BEFORE_RAW = next(i for i, m in enumerate(MIGRATIONS) if "ADD COLUMN raw" in m)
 
 RAW = RawBody(data_coding=0x04, udh=b"", body=b"\x01\x02", encoding="8bit")
 
@@ -25,7 +28,7 @@ async def test_a_store_before_the_raw_column_migrates_on_open(
     await store.close()
     conn = sqlite3.connect(path, isolation_level=None)  # as the version before left it
     conn.execute("ALTER TABLE messages DROP COLUMN raw")
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
+    conn.execute(f"PRAGMA user_version = {BEFORE_RAW}")
     conn.close()
 
     store = await open_sqlite(path, clock=clock)
