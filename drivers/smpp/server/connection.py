@@ -76,7 +76,7 @@ class Server(Protocol):
     def bind_turn(self, peer: str) -> contextlib.AbstractAsyncContextManager[None]: ...
 
     def bind_refused(
-        self, connection: EsmeConnection, event: BindRequested, status: int
+        self, connection: EsmeConnection, event: BindRequested, status: int, *, blocked: bool = ...
     ) -> None: ...
 
     def unbound(self, connection: EsmeConnection) -> None: ...
@@ -113,6 +113,7 @@ class EsmeConnection:
         self.peer_port: int | None = int(peername[1]) if peername and len(peername) > 1 else None
         self.tls = writer.get_extra_info("ssl_object") is not None
         self.credential: EsmeCredential | None = None
+        self.quiet = False  # its bind was refused as its address is blocked: logs at debug
         self.mode: BindMode | None = None
         self.bound_at = 0.0  # POSIX seconds, once bound
         self._tasks: set[asyncio.Task[None]] = set()
@@ -234,7 +235,9 @@ class EsmeConnection:
             elif isinstance(event, PeerError):
                 self._server.log.info("esme_pdu_refused", peer=self.peer, detail=event.detail)
             elif isinstance(event, Closed):
-                self._server.log.info(
+                # a blocked address's connections after the first: not one line each
+                say = self._server.log.debug if self.quiet else self._server.log.info
+                say(
                     "esme_connection_closed",
                     peer=self.peer,
                     system_id=self.system_id,
@@ -287,7 +290,8 @@ class EsmeConnection:
         # at most ``failed_binds`` password checks (each a KDF), not one per bind
         async with server.bind_turn(self.peer):
             refused = True  # counted against the peer's address (wrong credentials, or blocked)
-            if server.failed_binds.blocked(self.peer, self._monotonic()):
+            blocked = server.failed_binds.blocked(self.peer, self._monotonic())
+            if blocked:
                 status = st.ESME_RBINDFAIL
             else:
                 try:
@@ -304,7 +308,7 @@ class EsmeConnection:
             if status != st.ESME_ROK and refused:  # even when the ESME left meanwhile
                 server.failed_binds.failed(self.peer, self._monotonic())
         if status != st.ESME_ROK:
-            server.bind_refused(self, event, status)
+            server.bind_refused(self, event, status, blocked=blocked)
         if self.session.closed:  # the ESME left while its bind was decided
             return
         if credential is not None and not server.bound(self, credential, event.mode):

@@ -37,12 +37,13 @@ class FailedBinds:
     the next is looked at, so that however many binds an address sends at once
     at most ``limit`` of them cost a password check."""
 
-    __slots__ = ("_failures", "limit", "period")
+    __slots__ = ("_failures", "_reported", "limit", "period")
 
     def __init__(self, *, limit: int = 5, period: float = 60.0) -> None:
         self.limit = limit
         self.period = period
         self._failures: dict[str, tuple[int, float]] = {}  # peer -> (count, last at)
+        self._reported: set[str] = set()  # blocked addresses already logged as such
 
     def blocked(self, peer: str, now: float) -> bool:
         entry = self._failures.get(peer)
@@ -51,8 +52,17 @@ class FailedBinds:
         count, last = entry
         if now - last >= self.period:
             del self._failures[peer]
+            self._reported.discard(peer)
             return False
         return count >= self.limit
+
+    def first_refusal(self, peer: str) -> bool:
+        """Whether this is the first bind refused because ``peer`` is blocked (since
+        it last was not): the one to log at info, the others at debug."""
+        if peer in self._reported:
+            return False
+        self._reported.add(peer)
+        return True
 
     def failed(self, peer: str, now: float) -> None:
         count, last = self._failures.get(peer, (0, now))
@@ -64,6 +74,7 @@ class FailedBinds:
 
     def succeeded(self, peer: str) -> None:
         self._failures.pop(peer, None)
+        self._reported.discard(peer)
 
     def _prune(self, now: float) -> None:
         old = [p for p, (_, last) in self._failures.items() if now - last >= self.period]
@@ -71,3 +82,4 @@ class FailedBinds:
             del self._failures[peer]
         if len(self._failures) >= MAX_TRACKED:
             self._failures.clear()
+        self._reported &= self._failures.keys()

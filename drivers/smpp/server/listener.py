@@ -209,16 +209,32 @@ class SmppServer:
             if not turn.waiting:
                 del self._turns[peer]
 
-    def bind_refused(self, connection: EsmeConnection, event: BindRequested, status: int) -> None:
+    def bind_refused(
+        self,
+        connection: EsmeConnection,
+        event: BindRequested,
+        status: int,
+        *,
+        blocked: bool = False,
+    ) -> None:
         """A refused bind, in the metrics and the log (the connection counts it
-        against its address in its turn, :meth:`bind_turn`)."""
+        against its address in its turn, :meth:`bind_turn`). Of the binds refused
+        because their address is blocked, only the first of each block is logged
+        at info (``blocked_for``: seconds since the last failure that end it), the
+        others and their connections' ends at debug: a flood does not flood the log."""
         self.metrics.esme_bind_refused(status=st.status_name(status))
-        self.log.info(
-            "esme_bind_refused",
-            system_id=event.system_id,
-            peer=connection.peer,
-            status=st.status_name(status),
-        )
+        fields: dict[str, Any] = {
+            "system_id": event.system_id,
+            "peer": connection.peer,
+            "status": st.status_name(status),
+        }
+        if not blocked:
+            self.log.info("esme_bind_refused", **fields)
+        elif self.failed_binds.first_refusal(connection.peer):
+            self.log.info("esme_bind_refused", **fields, blocked_for=self.failed_binds.period)
+        else:
+            connection.quiet = True
+            self.log.debug("esme_bind_refused", **fields)
 
     def unbound(self, connection: EsmeConnection) -> None:
         """The connection ended: its bind (if any) no longer counts."""

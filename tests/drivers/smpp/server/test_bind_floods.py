@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from drivers.smpp.protocol import status as st
 from drivers.smpp.protocol.pdu import CommandId
 from gateway.model.esme import EsmeCredential
-from tests.drivers.smpp.server.test_listener import FakeGateway, bind_error, serve
+from tests.drivers.smpp.server.test_listener import FakeGateway, Log, bind_error, serve
 from tests.waiting import eventually
 
 KDF_SECONDS = 0.1  # what one check costs the fake store, as scrypt would
@@ -85,3 +85,31 @@ async def test_bad_binds_that_hang_up_before_the_answer_are_counted() -> None:
         assert gateway.checks == 3
     finally:
         await server.stop()
+
+
+async def test_a_blocked_address_is_logged_once_at_info_not_once_per_bind() -> None:
+    gateway = CountingGateway()
+    server, _, port = await serve(gateway, failed_binds=3, failed_bind_period=60.0)
+    log = server.log
+    assert isinstance(log, Log)
+    try:
+        statuses = await asyncio.to_thread(flood, port, 30)
+        assert statuses.count(st.ESME_RBINDFAIL) == 27
+
+        def closed() -> bool:
+            return sum(e == "esme_connection_closed" for _, e in log.levels) == 30
+
+        await eventually(closed, what="every connection's end logged")
+    finally:
+        await server.stop()
+    at_info = [
+        fields
+        for (level, _), (event, fields) in zip(log.levels, log.lines, strict=True)
+        if level == "info" and event == "esme_bind_refused"
+    ]
+    # the three wrong passwords, then the first bind refused as blocked
+    assert [f["status"] for f in at_info] == ["ESME_RINVPASWD"] * 3 + ["ESME_RBINDFAIL"]
+    assert at_info[-1]["blocked_for"] == 60.0
+    assert sum(1 for lv, e in log.levels if (lv, e) == ("debug", "esme_bind_refused")) == 26
+    infos_closed = sum(1 for lv, e in log.levels if (lv, e) == ("info", "esme_connection_closed"))
+    assert infos_closed == 4

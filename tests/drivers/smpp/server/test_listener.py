@@ -40,11 +40,23 @@ from tests.waiting import eventually
 class Log:
     def __init__(self) -> None:
         self.lines: list[tuple[str, dict[str, Any]]] = []
+        self.levels: list[tuple[str, str]] = []  # (level, event) of each line
 
-    def _add(self, event: str, **fields: Any) -> None:
+    def _add(self, level: str, event: str, **fields: Any) -> None:
         self.lines.append((event, fields))
+        self.levels.append((level, event))
 
-    info = warning = error = debug = _add
+    def debug(self, event: str, **fields: Any) -> None:
+        self._add("debug", event, **fields)
+
+    def info(self, event: str, **fields: Any) -> None:
+        self._add("info", event, **fields)
+
+    def warning(self, event: str, **fields: Any) -> None:
+        self._add("warning", event, **fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        self._add("error", event, **fields)
 
 
 class FakeGateway:
