@@ -17,8 +17,7 @@ from gateway.console.pages import account_of, form_text
 from gateway.console.render import Renderer
 from gateway.model.errors import UserError
 from gateway.store.base import Store
-
-MAX_THROUGHPUT = 1_000_000
+from gateway.store.esme_credentials import MAX_BINDS, MAX_THROUGHPUT
 
 
 def whole(raw: str, *, what: str, low: int, high: int) -> int:
@@ -56,9 +55,8 @@ class SmppPages:
         form = await request.post()
         system_id = form_text(form, "system_id", limit=40)
         try:
-            max_binds = whole(
-                form_text(form, "max_binds", limit=20) or "1", what="max binds", low=1, high=100
-            )
+            binds = form_text(form, "max_binds", limit=20) or "1"
+            max_binds = whole(binds, what="max binds", low=1, high=MAX_BINDS)
             raw = form_text(form, "throughput", limit=20)
             throughput = whole(raw, what="throughput", low=1, high=MAX_THROUGHPUT) if raw else None
             allow = [a for a in re.split(r"[\s,]+", form_text(form, "allow")) if a]
