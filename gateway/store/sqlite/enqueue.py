@@ -112,6 +112,15 @@ class _Source:
         self.conn = conn
         self.states: dict[str, AccountState] = {}
         self.refs: dict[tuple[str, str], KnownRefs] = {}
+        self.stops: dict[str, set[str]] = {}  # account -> its stopped numbers of the calls
+
+    def read_stops(self, works: Sequence[PreparedEnqueue]) -> None:
+        """The stopped numbers of every call's destinations: one read per account."""
+        numbers: dict[str, list[str]] = {}
+        for work in works:
+            for item in work.items:
+                numbers.setdefault(item.new.account, []).append(item.new.destination)
+        self.stops = {a: stopped_numbers(self.conn, a, n) for a, n in numbers.items()}
 
     def account(self, name: str) -> AccountState:
         st = self.states.get(name)
@@ -133,7 +142,7 @@ class _Source:
         return seen
 
     def stopped(self, account: str, numbers: Sequence[str]) -> set[str]:
-        return stopped_numbers(self.conn, account, numbers)
+        return self.stops.get(account, set()) & set(numbers)
 
 
 def enqueue(
@@ -168,6 +177,7 @@ def enqueue_many(
     its result, or the error that refused it whole (an unknown account: nothing of
     it written)."""
     source = _Source(conn)
+    source.read_stops(works)
     msg_rows: list[tuple[object, ...]] = []
     seg_rows: list[tuple[object, ...]] = []
     led_rows: list[tuple[object, ...]] = []
