@@ -3,8 +3,9 @@
 A submit_sm with a user data header (esm_class UDHI), SAR TLVs or a binary
 data_coding is sent as one segment exactly as given (the gateway only
 turns SAR TLVs into a concatenation element). The store keeps it in one
-column as :meth:`RawBody.pack` gives it: the data coding octet, the header's
-length (0: no header), the header (its length octet included), the body.
+column as :meth:`RawBody.pack` gives it: the data coding octet, the
+encoding's octet (its index in ``_KINDS``), the header's length (0: no
+header), the header (its length octet included), the body.
 """
 
 from __future__ import annotations
