@@ -1,10 +1,12 @@
-"""``smsgw token create A | list [A] | revoke [A] ID``: HTTP API tokens; with
+"""``smsgw token create A [--name N] | list [A] | revoke [A] ID``: HTTP API tokens; with
 ``--operator``, operators' tokens (``create --operator NAME``, ``list --operator``,
 ``revoke --operator ID``), which act on any account through the operator routes
 (README: HTTP API, operator tokens) and on no account's own routes.
 
 A token is printed once, by ``create``; the store keeps its hash and its first
-characters (``prefix``), so ``list`` shows which is which without any secret.
+characters (``prefix``), so ``list`` shows which is which without any secret; an
+account's token may have a name too (``--name``, a label: the rules in
+gateway.store.accounts.check_token_name).
 ``revoke`` deletes an account's token, and marks an operator's revoked (its row
 stays, so that the name in its log events still says which token it was): the
 API reads tokens from the store again within a second (gateway.ingress.tokens),
@@ -22,7 +24,13 @@ from gateway.model.records import ApiToken, OperatorToken
 
 
 def token_doc(t: ApiToken) -> dict[str, Any]:
-    return {"id": t.id, "account": t.account, "prefix": t.prefix, "created_at": iso(t.created_at)}
+    return {
+        "id": t.id,
+        "account": t.account,
+        "name": t.name,
+        "prefix": t.prefix,
+        "created_at": iso(t.created_at),
+    }
 
 
 def operator_token_doc(t: OperatorToken) -> dict[str, Any]:
@@ -50,9 +58,17 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
         help="an operator token named NAME (its log events carry it): any account's "
         "operator routes, no account's own",
     )
+    c.add_argument(
+        "--name",
+        metavar="N",
+        help="a name for an account's token, shown in listings (1-64 printable characters; "
+        "need not be unique)",
+    )
     c.set_defaults(handler=_create)
     ls = acts.add_parser(
-        "list", parents=[common], help="tokens (id, account, first characters), never the secrets"
+        "list",
+        parents=[common],
+        help="tokens (id, account, name, first characters), never the secrets",
     )
     ls.add_argument("account", nargs="?", help="only this account's (default: every account)")
     ls.add_argument(
@@ -82,12 +98,16 @@ def _create(args: argparse.Namespace) -> int:
     if (args.account is None) == (args.operator is None):
         raise UserError("token create takes an account, or --operator NAME")
     if args.operator is not None:
+        if args.name is not None:
+            raise UserError("token create --operator NAME takes no --name (NAME is its name)")
         return _create_operator(args)
 
     async def work(ctx: Context) -> int:
-        record, token = await ctx.store.create_token(args.account)
+        record, token = await ctx.store.create_token(args.account, name=args.name)
         if ctx.json:
-            emit_json({"account": record.account, "id": record.id, "token": token})
+            emit_json(
+                {"account": record.account, "id": record.id, "name": record.name, "token": token}
+            )
         else:
             print(token)
         return 0
@@ -119,8 +139,8 @@ def _list(args: argparse.Namespace) -> int:
             emit_json({"tokens": [token_doc(t) for t in tokens]})
         else:
             table(
-                ["id", "account", "prefix", "created_at"],
-                [(t.id, t.account, f"{t.prefix}…", iso(t.created_at)) for t in tokens],
+                ["id", "account", "name", "prefix", "created_at"],
+                [(t.id, t.account, t.name, f"{t.prefix}…", iso(t.created_at)) for t in tokens],
             )
         return 0
 
@@ -167,7 +187,8 @@ def _revoke(args: argparse.Namespace) -> int:
         if ctx.json:
             emit_json({**token_doc(record), "revoked": True})
         else:
-            print(f"revoked token {record.id} ({record.prefix}…) of {record.account}")
+            named = "" if record.name is None else f" {record.name!r}"
+            print(f"revoked token {record.id}{named} ({record.prefix}…) of {record.account}")
         return 0
 
     return run(args, work)

@@ -19,6 +19,7 @@ from gateway.ingress.senders import MAX_REQUEST_REASON, request_sender
 from gateway.model.errors import UserError
 from gateway.model.logins import ConsoleSession, LoginRole
 from gateway.model.message import SenderKind
+from gateway.store.accounts import TOKEN_NAME_MAX
 from gateway.store.base import Store
 from gateway.store.pages import journal_rows
 
@@ -121,18 +122,32 @@ class AccountPages:
 
     # --- tokens -----------------------------------------------------------------
 
-    async def tokens(self, request: web.Request, *, created: str = "") -> web.Response:
+    async def tokens(
+        self, request: web.Request, *, created: str = "", error: str = "", status: int = 200
+    ) -> web.Response:
         account = account_of(request)
         return self.page(
             request,
             "/tokens",
             "tokens.html",
-            {"tokens": await self.store.list_tokens(account), "created": created},
+            {
+                "tokens": await self.store.list_tokens(account),
+                "created": created,
+                "error": error,
+                "max_name": TOKEN_NAME_MAX,
+            },
+            status=status,
         )
 
     async def create_token(self, request: web.Request) -> web.Response:
         account = account_of(request)
-        record, token = await self.store.create_token(account)
+        form = await request.post()
+        # empty: no name; one character past the limit, so that a long name is refused
+        name = form_text(form, "name", limit=TOKEN_NAME_MAX + 1) or None
+        try:
+            record, token = await self.store.create_token(account, name=name)
+        except UserError as exc:
+            return await self.tokens(request, error=str(exc), status=400)
         self.log.info("console_token_created", account=account, token_id=record.id)
         return await self.tokens(request, created=token)
 

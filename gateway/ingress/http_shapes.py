@@ -66,7 +66,7 @@ def sender_json(s: Sender) -> dict[str, Any]:
 
 
 def token_json(t: ApiToken) -> dict[str, Any]:
-    return {"id": t.id, "prefix": t.prefix, "created_at": iso_time(t.created_at)}
+    return {"id": t.id, "name": t.name, "prefix": t.prefix, "created_at": iso_time(t.created_at)}
 
 
 def quote_json(q: Quote) -> dict[str, Any]:

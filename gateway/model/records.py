@@ -57,6 +57,7 @@ class ApiToken:
 
     id: int
     account: str
+    name: str | None  # a label for people (gateway.store.accounts.check_token_name)
     prefix: str  # first characters, to tell tokens apart in listings
     created_at: float
 

@@ -10,15 +10,20 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from gateway.model.errors import AlreadyExists, NotFound, UserError
 from gateway.model.numbers import optional_int
+from gateway.model.records import ApiToken
 from gateway.store.base import KEEP, Keep
 
 __all__ = [
     "ACCOUNT_NAME",
     "PHONEBOOK_NAME",
+    "TOKEN_COLUMNS",
+    "TOKEN_NAME_MAX",
     "TOKEN_PREFIX",
     "AccountSettings",
     "NewToken",
@@ -26,12 +31,14 @@ __all__ = [
     "account_limits",
     "check_account_name",
     "check_phonebook_name",
+    "check_token_name",
     "import_counts",
     "new_token",
     "no_phonebook",
     "no_token",
     "phonebook_exists",
     "settings_for",
+    "token_from",
     "token_hash",
     "unknown_account",
 ]
@@ -40,6 +47,9 @@ __all__ = [
 ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 PHONEBOOK_NAME = re.compile(r"^[\w][\w .-]{0,63}$")
 TOKEN_PREFIX = "smsgw_"  # noqa: S105 (the public prefix of every token, not a secret)
+TOKEN_NAME_MAX = 64  # characters of an account token's name
+# the columns of an ApiToken, in its fields' order (never the hash)
+TOKEN_COLUMNS = "id, account, name, prefix, created_at"  # noqa: S105 (column names)
 
 
 def unknown_account(name: str) -> NotFound:
@@ -113,6 +123,37 @@ def token_hash(token: str) -> str:
 def new_token() -> NewToken:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     return NewToken(token=token, prefix=token[: len(TOKEN_PREFIX) + 6], hash=token_hash(token))
+
+
+def check_token_name(name: str | None) -> None:
+    """An account token's name is a label for people (``crm``, ``Shop (prod)``): None
+    (no name), or 1-64 printable characters without a space at either end.
+
+    Names need not be unique, not even within an account: replacing a token is
+    making the new one under the same name, moving the client to it, then revoking
+    the old one by its id (which is what tells tokens apart). An operator token's
+    name is different: it is who acted in the log events, so unique while in force
+    (gateway/store/operator_tokens.py).
+    """
+    if name is None:
+        return
+    if not (0 < len(name) <= TOKEN_NAME_MAX and name.isprintable() and name == name.strip()):
+        msg = (
+            f"bad token name {name[:70]!r}: 1-{TOKEN_NAME_MAX} printable characters "
+            "(letters, digits, punctuation, spaces), no space at either end"
+        )
+        raise UserError(msg)
+
+
+def token_from(row: Sequence[Any]) -> ApiToken:
+    token_id, account, name, prefix, created_at = row
+    return ApiToken(
+        id=int(token_id),
+        account=str(account),
+        name=None if name is None else str(name),
+        prefix=str(prefix),
+        created_at=float(created_at),
+    )
 
 
 def no_token(token_id: int, account: str | None) -> NotFound:

@@ -84,8 +84,10 @@ class Store(Protocol):
         monthly_cap: int | Keep | None = KEEP,
         alert_below: int | Keep | None = KEEP,
     ) -> Account: ...
-    async def create_token(self, account: str) -> tuple[ApiToken, str]:
-        """A new API token: the record and the token itself (shown once, stored hashed)."""
+    async def create_token(self, account: str, *, name: str | None = None) -> tuple[ApiToken, str]:
+        """A new API token: the record and the token itself (shown once, stored hashed).
+        ``name`` labels it in listings (the rules: gateway.store.accounts.check_token_name;
+        not unique); UserError when it breaks them."""
         ...
 
     async def account_for_token(self, token: str) -> str | None: ...

@@ -25,15 +25,18 @@ from gateway.model.records import (
     PhonebookContact,
 )
 from gateway.store.accounts import (
+    TOKEN_COLUMNS,
     account_exists,
     check_account_name,
     check_phonebook_name,
+    check_token_name,
     import_counts,
     new_token,
     no_phonebook,
     no_token,
     phonebook_exists,
     settings_for,
+    token_from,
     token_hash,
     unknown_account,
 )
@@ -42,14 +45,7 @@ from gateway.store.columns import ACCOUNT_COLUMNS, account_from
 from gateway.store.metric_counts import count_from, count_rows
 from gateway.store.spans import InboundSpan, Placeholders
 
-TOKEN_COLUMNS = "id, account, prefix, created_at"  # noqa: S105 (column names, no secret)
 INBOUND_COLUMNS = "id, account, link, source, destination, text, received_at"
-
-
-def token_from(row: Any) -> ApiToken:
-    return ApiToken(
-        id=row["id"], account=row["account"], prefix=row["prefix"], created_at=row["created_at"]
-    )
 
 
 def rows_limit(limit: int | None) -> int | None:
@@ -127,18 +123,24 @@ async def set_account(
     return await require_account(conn, name)
 
 
-async def create_token(conn: Any, account: str, now: float) -> tuple[ApiToken, str]:
+async def create_token(
+    conn: Any, account: str, name: str | None, now: float
+) -> tuple[ApiToken, str]:
+    check_token_name(name)
     await require_account(conn, account)
     made = new_token()
     token_id = await conn.fetchval(
-        "INSERT INTO api_tokens (account, token_hash, prefix, created_at) "
-        "VALUES ($1, $2, $3, $4) RETURNING id",
+        "INSERT INTO api_tokens (account, name, token_hash, prefix, created_at) "
+        "VALUES ($1, $2, $3, $4, $5) RETURNING id",
         account,
+        name,
         made.hash,
         made.prefix,
         now,
     )
-    record = ApiToken(id=int(token_id), account=account, prefix=made.prefix, created_at=now)
+    record = ApiToken(
+        id=int(token_id), account=account, name=name, prefix=made.prefix, created_at=now
+    )
     return record, made.token
 
 
@@ -157,7 +159,7 @@ async def list_tokens(conn: Any, account: str | None) -> list[ApiToken]:
         "WHERE $1::text IS NULL OR account = $1 ORDER BY id",
         account,
     )
-    return [token_from(r) for r in rows]
+    return [token_from(tuple(r)) for r in rows]
 
 
 async def revoke_token(conn: Any, token_id: int, account: str | None) -> ApiToken:
@@ -171,7 +173,7 @@ async def revoke_token(conn: Any, token_id: int, account: str | None) -> ApiToke
     )
     if row is None:
         raise no_token(token_id, account)
-    return token_from(row)
+    return token_from(tuple(row))
 
 
 # --- phonebooks --------------------------------------------------------------------

@@ -339,6 +339,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS operator_tokens_name ON operator_tokens(name)
     WHERE revoked_at IS NULL;
 """
 
+# an account token's name, as SQLite's _NAMED_TOKENS (run again, it changes nothing)
+_NAMED_TOKENS = """
+ALTER TABLE api_tokens ADD COLUMN IF NOT EXISTS name text;  -- NULL: no name
+"""
+
 # MIGRATIONS[n - 1] takes the schema from version n - 1 to n
 MIGRATIONS: tuple[str, ...] = (
     _V1,
@@ -351,6 +356,7 @@ MIGRATIONS: tuple[str, ...] = (
     _ESME_DELIVERIES,
     _RAW_SEGMENTS,
     _OPERATOR_TOKENS,
+    _NAMED_TOKENS,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -200,9 +200,9 @@ class PostgresStore:
         async with self._write() as conn:
             return await admin.set_account(conn, name, credit_limit, monthly_cap, alert_below)
 
-    async def create_token(self, account: str) -> tuple[ApiToken, str]:
+    async def create_token(self, account: str, *, name: str | None = None) -> tuple[ApiToken, str]:
         async with self._write() as conn:
-            return await admin.create_token(conn, account, self._clock())
+            return await admin.create_token(conn, account, name, self._clock())
 
     async def account_for_token(self, token: str) -> str | None:
         async with self._read() as conn:

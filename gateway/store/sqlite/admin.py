@@ -32,15 +32,18 @@ from gateway.model.senders import (
     sender_exists,
 )
 from gateway.store.accounts import (
+    TOKEN_COLUMNS,
     account_exists,
     check_account_name,
     check_phonebook_name,
+    check_token_name,
     import_counts,
     new_token,
     no_phonebook,
     no_token,
     phonebook_exists,
     settings_for,
+    token_from,
     token_hash,
 )
 from gateway.store.base import Keep
@@ -97,15 +100,19 @@ def set_account(
     return account_from(require_account(conn, name))
 
 
-def create_token(conn: sqlite3.Connection, account: str, now: float) -> tuple[ApiToken, str]:
+def create_token(
+    conn: sqlite3.Connection, account: str, name: str | None, now: float
+) -> tuple[ApiToken, str]:
+    check_token_name(name)
     require_account(conn, account)
     made = new_token()
     cur = conn.execute(
-        "INSERT INTO api_tokens (account, token_hash, prefix, created_at) VALUES (?, ?, ?, ?)",
-        (account, made.hash, made.prefix, now),
+        "INSERT INTO api_tokens (account, name, token_hash, prefix, created_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (account, name, made.hash, made.prefix, now),
     )
     record = ApiToken(
-        id=int(cur.lastrowid or 0), account=account, prefix=made.prefix, created_at=now
+        id=int(cur.lastrowid or 0), account=account, name=name, prefix=made.prefix, created_at=now
     )
     return record, made.token
 
@@ -121,24 +128,24 @@ def list_tokens(conn: sqlite3.Connection, account: str | None) -> list[ApiToken]
     if account is not None:
         require_account(conn, account)
     rows = conn.execute(
-        "SELECT id, account, prefix, created_at FROM api_tokens "
+        f"SELECT {TOKEN_COLUMNS} FROM api_tokens "  # noqa: S608 (constant column list)
         "WHERE ?1 IS NULL OR account = ?1 ORDER BY id",
         (account,),
     ).fetchall()
-    return [ApiToken(id=r[0], account=r[1], prefix=r[2], created_at=r[3]) for r in rows]
+    return [token_from(r) for r in rows]
 
 
 def revoke_token(conn: sqlite3.Connection, token_id: int, account: str | None) -> ApiToken:
     if account is not None:
         require_account(conn, account)
     row = conn.execute(
-        "DELETE FROM api_tokens WHERE id = ?1 AND (?2 IS NULL OR account = ?2) "
-        "RETURNING id, account, prefix, created_at",
+        "DELETE FROM api_tokens WHERE id = ?1 AND (?2 IS NULL OR account = ?2) "  # noqa: S608 (constant column list)
+        f"RETURNING {TOKEN_COLUMNS}",
         (token_id, account),
     ).fetchone()
     if row is None:
         raise no_token(token_id, account)
-    return ApiToken(id=row[0], account=row[1], prefix=row[2], created_at=row[3])
+    return token_from(row)
 
 
 def _sender(conn: sqlite3.Connection, account: str, value: str) -> Sender | None:

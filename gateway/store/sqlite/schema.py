@@ -432,6 +432,21 @@ CREATE UNIQUE INDEX IF NOT EXISTS operator_tokens_name ON operator_tokens(name)
     WHERE revoked_at IS NULL;
 """
 
+# an account token's name, a label for people (gateway/store/accounts.py:
+# check_token_name); the tokens made before have none. SQLite has no ADD COLUMN
+# IF NOT EXISTS: the step is _name_tokens (AFTER), so that run again over a
+# store that has the column it changes nothing, as _OPERATOR_TOKENS
+_NAMED_TOKENS = """
+-- api_tokens.name TEXT (NULL: no name), by _name_tokens
+"""
+
+
+def _name_tokens(conn: sqlite3.Connection) -> None:
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(api_tokens)")}
+    if "name" not in columns:
+        conn.execute("ALTER TABLE api_tokens ADD COLUMN name TEXT")
+
+
 # MIGRATIONS[n - 1] takes the schema from version n - 1 to n; BEFORE[n] runs
 # first and AFTER[n] then, what SQL alone cannot do (secrets from the OS's
 # random source, choices row by row).
@@ -450,11 +465,13 @@ MIGRATIONS: tuple[str, ...] = (
     _ESME_DELIVERIES,
     _RAW_SEGMENTS,
     _OPERATOR_TOKENS,
+    _NAMED_TOKENS,
 )
 BEFORE: dict[int, Callable[[sqlite3.Connection], None]] = {4: _one_owner_per_number}
 AFTER: dict[int, Callable[[sqlite3.Connection], None]] = {
     2: _fill_webhook_secrets,
     3: _move_events,
+    15: _name_tokens,
 }
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -117,8 +117,8 @@ class SqliteStore:
             admin.set_account, name, credit_limit, monthly_cap, alert_below
         )
 
-    async def create_token(self, account: str) -> tuple[ApiToken, str]:
-        return await self._engine.write(admin.create_token, account, self._clock())
+    async def create_token(self, account: str, *, name: str | None = None) -> tuple[ApiToken, str]:
+        return await self._engine.write(admin.create_token, account, name, self._clock())
 
     async def account_for_token(self, token: str) -> str | None:
         return await self._engine.read(admin.account_for_token, token)

@@ -75,6 +75,58 @@ def test_token_errors_are_one_line(cli: Cli) -> None:
     cli.fails("token", "list", "ghost", match="unknown account 'ghost'")
 
 
+def test_a_token_has_the_name_it_was_made_with(cli: Cli) -> None:
+    named = cli.ok("token", "create", "acme", "--name", "Shop (prod)", "--json").json()
+    assert set(named) == {"account", "id", "name", "token"}
+    assert named["name"] == "Shop (prod)"
+    text = cli.ok("token", "create", "acme", "--name", "crm").out.strip()  # the token alone
+    assert text.startswith("smsgw_")
+    assert "\n" not in text
+    cli.ok("token", "create", "acme", "--name", "crm")  # names need not be unique
+    unnamed = cli.ok("token", "create", "other", "--json").json()
+    assert unnamed["name"] is None
+    listed = cli.ok("token", "list", "--json").json()["tokens"]
+    assert [(t["account"], t["name"]) for t in listed] == [
+        ("acme", "Shop (prod)"),
+        ("acme", "crm"),
+        ("acme", "crm"),
+        ("other", None),
+    ]
+    lines = cli.ok("token", "list", "acme").out.splitlines()
+    assert lines[0].split() == ["ID", "ACCOUNT", "NAME", "PREFIX", "CREATED_AT"]
+    assert "Shop (prod)" in lines[1]
+    assert cli.ok("token", "list", "other").out.splitlines()[1].split()[2] == "-"  # no name
+    result = cli.ok("token", "revoke", "acme", str(named["id"]))
+    assert result.out == (
+        f"revoked token {named['id']} 'Shop (prod)' ({named['token'][:12]}…) of acme\n"
+    )
+    revoked = cli.ok("token", "revoke", str(unnamed["id"]), "--json").json()
+    assert (revoked["name"], revoked["revoked"]) == (None, True)
+
+
+def test_a_bad_token_name_is_one_line_and_makes_no_token(cli: Cli) -> None:
+    for name in ("", " padded", "x" * 65, "tab\there"):
+        cli.fails(
+            "token",
+            "create",
+            "acme",
+            "--name",
+            name,
+            match=": 1-64 printable characters (letters, digits, punctuation, spaces)",
+        )
+    cli.fails(
+        "token",
+        "create",
+        "--operator",
+        "ops",
+        "--name",
+        "x",
+        match="--operator NAME takes no --name",
+    )
+    assert cli.ok("token", "list", "--json").json()["tokens"] == []
+    assert cli.ok("token", "list", "--operator", "--json").json()["tokens"] == []
+
+
 def operator_for(cli: Cli, token: str) -> str | None:
     async def look() -> str | None:
         store = await open_store(f"sqlite:///{cli.db}")

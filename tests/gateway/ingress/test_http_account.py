@@ -278,15 +278,17 @@ async def test_sender_request_refusals(
 
 
 async def test_tokens_listed_without_secrets_and_revoked(client: Client, env: Env) -> None:
-    record, second = await env.store.create_token("acme")
+    record, second = await env.store.create_token("acme", name="Shop (prod)")
     status, body = await get(client, env, "/v1/tokens")
     assert status == 200
     assert [t["id"] for t in body["tokens"]][-1] == record.id
     assert env.token not in json.dumps(body)
     assert second not in json.dumps(body)
-    assert set(body["tokens"][0]) == {"id", "prefix", "created_at"}
+    assert set(body["tokens"][0]) == {"id", "name", "prefix", "created_at"}
+    assert [t["name"] for t in body["tokens"]] == [None, "Shop (prod)"]
     resp = await client.delete(f"/v1/tokens/{record.id}", headers=env.auth())
-    assert (resp.status, (await resp.json())["revoked"]) == (200, True)
+    revoked = await resp.json()
+    assert (resp.status, revoked["name"], revoked["revoked"]) == (200, "Shop (prod)", True)
     status, _ = await get(client, env, "/v1/balance", token=second)
     assert status == 401
     again = await client.delete(f"/v1/tokens/{record.id}", headers=env.auth())

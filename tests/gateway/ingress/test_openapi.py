@@ -188,7 +188,8 @@ async def _account(c: Checker, env: Env) -> None:
     await c.call("POST", senders, body={"value": ""})
     await c.call("POST", senders, token=None, body={"value": "X"})
     await c.call("POST", senders, raw=b'"' + b"x" * 70_000 + b'"')
-    record, _ = await env.store.create_token("acme")
+    record, _ = await env.store.create_token("acme", name="crm")
+    await c.call("GET", "/v1/tokens")  # a named one and the unnamed one
     token = "/v1/tokens/{id}"
     await c.call("DELETE", token, f"/v1/tokens/{record.id}")
     await c.call("DELETE", token, f"/v1/tokens/{record.id}")

@@ -42,6 +42,7 @@ async def filled_store(tmp_path: Path, clock: FakeClock) -> SqliteStore:
     await store.set_account("acme", credit_limit=50, monthly_cap=10_000)
     await store.adjust("acme", -3, note="goodwill")
     await store.create_token("acme")
+    await store.create_token("zeta", name="Shop (prod)")
     await store.revoke_operator_token((await store.create_operator_token("ops-old"))[0].id)
     _, OPERATOR_TOKENS[tmp_path] = await store.create_operator_token("ops")
     _, esme_password = await store.create_esme_credential("acme", "acme1", allow=["192.0.2.0/24"])
@@ -155,6 +156,7 @@ async def test_the_copy_reads_back_through_the_store_as_the_source_did(
         await source.list_orders(),
         await source.list_stops("acme"),
         await source.list_operator_tokens(),
+        await source.list_tokens(),
     )
     await source.close()
     await copy_sqlite_to_postgres(tmp_path / "gw.db", postgres_url)
@@ -171,8 +173,11 @@ async def test_the_copy_reads_back_through_the_store_as_the_source_did(
             await target.list_orders(),
             await target.list_stops("acme"),
             await target.list_operator_tokens(),
+            await target.list_tokens(),
         )
         assert await target.verify_ledger() == {}
+        # the tokens' names came along, and no name stays none
+        assert [t.name for t in before[10]] == [None, "Shop (prod)"]
         # order ids go on from where the copied ones end
         assert (await target.create_order("zeta", 100)).id > max(o.id for o in before[7])
         # the ESME binds on the target with the password made on the source
