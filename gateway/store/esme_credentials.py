@@ -93,6 +93,12 @@ def check_bind(
     return credential_from(row)
 
 
+def check_bind_row(system_id: str, password: str, row: tuple[Any, ...] | None) -> EsmeCredential:
+    """:func:`check_bind` of a row read with its password hash last (the backends'
+    ``bind_row``)."""
+    return check_bind(system_id, password, row, row[-1] if row is not None else "")
+
+
 def check_allow(allow: Sequence[str]) -> tuple[str, ...]:
     """CIDRs (or addresses) normalised; a bad one is refused with the reason."""
     out: list[str] = []

@@ -66,6 +66,8 @@ class Server(Protocol):
     metrics: ServerMetrics
     throughput: Throughput
     failed_binds: FailedBinds
+    # credential checks (a password KDF each) running at once, over every address
+    credential_checks: asyncio.Semaphore
 
     def bound(
         self, connection: EsmeConnection, credential: EsmeCredential, mode: BindMode
@@ -295,9 +297,10 @@ class EsmeConnection:
                 status = st.ESME_RBINDFAIL
             else:
                 try:
-                    credential = await server.gateway.authenticate(
-                        event.system_id, event.password, self.peer
-                    )
+                    async with server.credential_checks:
+                        credential = await server.gateway.authenticate(
+                            event.system_id, event.password, self.peer
+                        )
                 except (NotFound, Unauthorized) as exc:
                     status = bind_status_for(exc)
                 except UserError as exc:  # the store is down...: not the peer's fault

@@ -5,7 +5,8 @@ closes them, asks every bound ESME to unbind and waits (bounded) for the
 connections to end. Binds per credential are counted here (``max_binds``:
 beyond it ESME_RALYBND), throughput per credential (ESME_RTHROTTLED) and
 failed binds per peer address (:mod:`drivers.smpp.server.limits`), whose
-credentials are checked one bind at a time per address (:meth:`SmppServer.bind_turn`).
+credentials are checked one bind at a time per address (:meth:`SmppServer.bind_turn`)
+and :data:`CREDENTIAL_CHECKS` at a time over every address.
 Receivers and transceivers are attached to the deliveries while bound.
 """
 
@@ -49,6 +50,9 @@ def tls_context(cert: Path, key: Secret) -> ssl.SSLContext:
     return context
 
 
+CREDENTIAL_CHECKS = 1  # password KDFs of binds running at once, over every address
+
+
 class _Turn:
     """The binds of one peer address taking turns (:meth:`SmppServer.bind_turn`)."""
 
@@ -89,6 +93,9 @@ class SmppServer:
         self._binds: dict[str, set[EsmeConnection]] = {}
         self._attached: set[EsmeConnection] = set()
         self._turns: dict[str, _Turn] = {}  # peer address -> its binds' turn (bind_turn)
+        # binds from many addresses at once: their password KDFs one at a time, so
+        # that a flood costs the daemon one thread's worth of CPU, not all of it
+        self.credential_checks = asyncio.Semaphore(CREDENTIAL_CHECKS)
         self._stopping = False
 
     @property

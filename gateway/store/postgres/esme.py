@@ -10,7 +10,6 @@ import asyncpg
 from gateway.model.esme import EsmeCredential
 from gateway.store.esme_credentials import (
     ESME_COLUMNS,
-    check_bind,
     credential_from,
     credential_row,
     hash_password,
@@ -72,13 +71,11 @@ async def set_password(conn: Any, account: str, system_id: str) -> str:
     return password
 
 
-async def for_bind(conn: Any, system_id: str, password: str) -> EsmeCredential:
+async def bind_row(conn: Any, system_id: str) -> tuple[Any, ...] | None:
+    """The credential's row (ESME_COLUMNS, then its password hash) for a bind, if any."""
     row = await conn.fetchrow(
         f"SELECT {ESME_COLUMNS}, password_hash FROM esme_credentials "  # noqa: S608 (constant)
         "WHERE system_id = $1",
         system_id,
     )
-    values = tuple(row) if row is not None else None
-    stored = values[7] if values is not None else ""
-    # scrypt takes tens of milliseconds: off the event loop
-    return await asyncio.to_thread(check_bind, system_id, password, values, stored)
+    return tuple(row) if row is not None else None

@@ -70,7 +70,7 @@ from gateway.model.records import (
 )
 from gateway.model.secrets import Secret
 from gateway.store.base import KEEP, Keep
-from gateway.store.esme_credentials import new_credential
+from gateway.store.esme_credentials import check_bind_row, new_credential
 from gateway.store.postgres import (
     admin,
     console,
@@ -689,7 +689,9 @@ class PostgresStore:
 
     async def esme_credential_for_bind(self, system_id: str, password: str) -> EsmeCredential:
         async with self._read() as conn:
-            return await esme.for_bind(conn, system_id, password)
+            row = await esme.bind_row(conn, system_id)
+        # scrypt takes tens of milliseconds: in a thread, the connection back in the pool
+        return await asyncio.to_thread(check_bind_row, system_id, password, row)
 
     # --- web console: logins and sessions (console.py) --------------------------
     async def create_login(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 from gateway.model.esme import EsmeCredential
 from gateway.store.esme_credentials import (
     ESME_COLUMNS,
-    check_bind,
     credential_from,
     credential_row,
     hash_password,
@@ -70,10 +70,11 @@ def set_password(conn: sqlite3.Connection, account: str, system_id: str) -> str:
     return password
 
 
-def for_bind(conn: sqlite3.Connection, system_id: str, password: str) -> EsmeCredential:
+def bind_row(conn: sqlite3.Connection, system_id: str) -> tuple[Any, ...] | None:
+    """The credential's row (ESME_COLUMNS, then its password hash) for a bind, if any."""
     row = conn.execute(
         f"SELECT {ESME_COLUMNS}, password_hash FROM esme_credentials "  # noqa: S608 (constant)
         "WHERE system_id = ?",
         (system_id,),
     ).fetchone()
-    return check_bind(system_id, password, row, row[7] if row is not None else "")
+    return tuple(row) if row is not None else None

@@ -43,7 +43,7 @@ from gateway.model.records import (
     WriterStats,
 )
 from gateway.store.base import KEEP, Keep
-from gateway.store.esme_credentials import new_credential
+from gateway.store.esme_credentials import check_bind_row, new_credential
 from gateway.store.spans import InboundSpan, JournalSpan, MessageSpan
 from gateway.store.sqlite import (
     admin,
@@ -518,7 +518,9 @@ class SqliteStore:
         return await self._engine.write(esme.set_password, account, system_id)
 
     async def esme_credential_for_bind(self, system_id: str, password: str) -> EsmeCredential:
-        return await self._engine.read(esme.for_bind, system_id, password)
+        row = await self._engine.read(esme.bind_row, system_id)
+        # scrypt takes tens of milliseconds: in a thread of its own, not a reader's
+        return await asyncio.to_thread(check_bind_row, system_id, password, row)
 
     # --- web console: logins and sessions (console.py) --------------------------
     async def create_login(

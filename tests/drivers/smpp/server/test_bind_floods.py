@@ -113,3 +113,35 @@ async def test_a_blocked_address_is_logged_once_at_info_not_once_per_bind() -> N
     assert sum(1 for lv, e in log.levels if (lv, e) == ("debug", "esme_bind_refused")) == 26
     infos_closed = sum(1 for lv, e in log.levels if (lv, e) == ("info", "esme_connection_closed"))
     assert infos_closed == 4
+
+
+def bind_from(port: int, source: str) -> int:
+    """A wrong bind from the loopback address ``source``; its command_status."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0))
+    try:
+        s.sendall(bind_pdu("acme", "nope"))
+        header = b""
+        while len(header) < 16:
+            chunk = s.recv(16 - len(header))
+            if not chunk:
+                break
+            header += chunk
+    finally:
+        s.close()
+    return int(struct.unpack(">IIII", header)[2])
+
+
+async def test_binds_from_many_addresses_check_one_password_at_a_time() -> None:
+    gateway = CountingGateway()
+    server, _, port = await serve(gateway, failed_binds=3, failed_bind_period=60.0)
+    sources = [f"127.0.0.{n}" for n in range(2, 12)]
+    try:
+        with ThreadPoolExecutor(len(sources)) as pool:
+            statuses = await asyncio.get_running_loop().run_in_executor(
+                None, lambda: list(pool.map(lambda a: bind_from(port, a), sources))
+            )
+    finally:
+        await server.stop()
+    assert statuses == [st.ESME_RINVPASWD] * len(sources)
+    assert gateway.checks == len(sources)
+    assert gateway.most_at_once == 1  # ten addresses: still one KDF at a time
