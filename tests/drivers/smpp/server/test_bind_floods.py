@@ -12,14 +12,17 @@ from concurrent.futures import ThreadPoolExecutor
 from drivers.smpp.protocol import status as st
 from drivers.smpp.protocol.pdu import CommandId
 from gateway.model.esme import EsmeCredential
+from gateway.store.esme_credentials import hash_password, password_matches
 from tests.drivers.smpp.server.test_listener import FakeGateway, Log, bind_error, serve
 from tests.waiting import eventually
 
-KDF_SECONDS = 0.1  # what one check costs the fake store, as scrypt would
+# what a check costs the store: the same scrypt, in a thread, against this hash
+STORED = hash_password("secret")
 
 
 class CountingGateway(FakeGateway):
-    """Credential checks counted, at most how many ran at once, each taking a KDF's time."""
+    """Credential checks counted, at most how many ran at once, each running the store's
+    password KDF (scrypt, in a thread, as the store does)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -32,7 +35,7 @@ class CountingGateway(FakeGateway):
         self.running += 1
         self.most_at_once = max(self.most_at_once, self.running)
         try:
-            await asyncio.sleep(KDF_SECONDS)  # the KDF's cost, not a wait on an event
+            await asyncio.to_thread(password_matches, password, STORED)
             return await super().authenticate(system_id, password, peer)
         finally:
             self.running -= 1
