@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import asyncpg
 import pytest
 
 from gateway.model.esme_ingress import WrongPassword
-from gateway.store.postgres.schema import MIGRATIONS, statements
+from gateway.store.postgres.schema import MIGRATIONS
 from gateway.store.postgres.store import PostgresStore
+from tests.gateway.store.old_stores import postgres_at, version_before
 
-_BEFORE = MIGRATIONS.index(next(m for m in MIGRATIONS if "esme_credentials" in m))
+_BEFORE = version_before(MIGRATIONS, "esme_credentials")
 
 
 @pytest.mark.parametrize("begun", [False, True], ids=["fresh", "begun"])
 async def test_the_table_ends_complete(postgres_url: str, begun: bool) -> None:
-    conn = await asyncpg.connect(postgres_url)
+    conn = await postgres_at(postgres_url, _BEFORE)
     try:
-        for script in MIGRATIONS[:_BEFORE]:
-            for statement in statements(script):
-                await conn.execute(statement)
-        await conn.execute(
-            "INSERT INTO smsgw_meta (key, value) VALUES ('application', 'smsgw'), ('version', $1)",
-            str(_BEFORE),
-        )
-        await conn.execute(
-            "INSERT INTO accounts (name, month, created_at, webhook_secret) "
-            "VALUES ('acme', '', 0, 'x')"
-        )
         if begun:
             await conn.execute(
                 "CREATE TABLE esme_credentials (system_id text PRIMARY KEY, "

@@ -12,10 +12,11 @@ from gateway.model.records import Enqueued
 from gateway.store.postgres.schema import MIGRATIONS, SCHEMA_VERSION
 from gateway.store.postgres.store import PostgresStore
 from tests.clock import FakeClock
+from tests.gateway.store.old_stores import version_before
 from tests.gateway.store.support import make_account, new_message
 
 # the version before the raw column (later migrations run again after it)
-BEFORE_RAW = next(i for i, m in enumerate(MIGRATIONS) if "ADD COLUMN raw" in m)
+BEFORE_RAW = version_before(MIGRATIONS, "ADD COLUMN raw")
 
 RAW = RawBody(
     data_coding=0x08, udh=bytes((5, 0, 3, 1, 2, 2)), body="ж".encode("utf-16-be"), encoding="ucs2"

@@ -9,20 +9,16 @@ import pytest
 
 from gateway.model.esme_ingress import WrongPassword
 from gateway.store import open_store
-from gateway.store.sqlite.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+from gateway.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
+from tests.gateway.store.old_stores import sqlite_at, version_before
 
-_BEFORE = MIGRATIONS.index(next(m for m in MIGRATIONS if "esme_credentials_full" in m))
+_BEFORE = version_before(MIGRATIONS, "esme_credentials_full")
 
 
 @pytest.mark.parametrize("begun", [False, True], ids=["fresh", "begun"])
 async def test_the_table_ends_complete(tmp_path: Path, begun: bool) -> None:
     path = tmp_path / "gw.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    for script in MIGRATIONS[:_BEFORE]:
-        conn.executescript(script)
-    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    conn.execute(f"PRAGMA user_version = {_BEFORE}")
-    conn.execute("INSERT INTO accounts (name, month, created_at) VALUES ('acme', '', 0)")
+    conn = sqlite_at(path, _BEFORE)
     if begun:  # what a migration that reads only these two columns makes
         conn.execute(
             "CREATE TABLE esme_credentials (system_id TEXT PRIMARY KEY, "

@@ -10,10 +10,11 @@ from gateway.model.raw_body import RawBody
 from gateway.model.records import Enqueued
 from gateway.store.sqlite.schema import MIGRATIONS, SCHEMA_VERSION
 from tests.clock import FakeClock
+from tests.gateway.store.old_stores import version_before
 from tests.gateway.store.support import make_account, new_message, open_sqlite
 
 # the version before the raw column (later migrations run again after it)
-BEFORE_RAW = next(i for i, m in enumerate(MIGRATIONS) if "ADD COLUMN raw" in m)
+BEFORE_RAW = version_before(MIGRATIONS, "ADD COLUMN raw")
 
 RAW = RawBody(data_coding=0x04, udh=b"", body=b"\x01\x02", encoding="8bit")
 
