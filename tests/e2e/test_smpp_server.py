@@ -4,7 +4,9 @@ daemon; a credential an operator token made over HTTP binds."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +17,9 @@ import smpplib.exceptions
 from drivers.smpp.protocol.pdu import CommandId, encode_bare
 from drivers.smpp.simulator.config import SimConfig
 from drivers.smpp.simulator.server import SmscSimulator
-from gateway.config.file import load_config
+from gateway.config.file import Config, load_config
 from gateway.ingress.tokens import TOKEN_TTL
+from gateway.runtime.daemon import Daemon
 from gateway.store import open_store
 from tests.e2e.system import ACCOUNT, prepare_store, running_daemon, write_config
 from tests.e2e.test_daemon import smsgw
@@ -36,6 +39,18 @@ async def esme_password(db_url: str, base: Path) -> str:
         return password
     finally:
         await store.close()
+
+
+@contextlib.asynccontextmanager
+async def esme_daemon(path: Path) -> AsyncIterator[tuple[Config, Daemon, int, str]]:
+    """The daemon of the config at ``path`` running, its store with the account and an
+    ESME credential ``acme1``: (config, daemon, its SMPP port, the credential's password)."""
+    config = load_config(path)
+    await prepare_store(config.store.url, config.base_dir)
+    password = await esme_password(config.store.url, config.base_dir)
+    async with running_daemon(config) as daemon:
+        [(_, port, _tls)] = daemon.smpp_addresses
+        yield config, daemon, port, password
 
 
 def bind_and_submit(port: int, password: str) -> tuple[smpplib.client.Client, Any]:
@@ -69,12 +84,8 @@ async def test_esme_submit_reaches_the_smsc(tmp_path: Path) -> None:
     await sim.start()
     try:
         path = write_config(tmp_path / "gateway.toml", smsc_port=sim.port, extra=SERVER)
-        config = load_config(path)
-        await prepare_store(config.store.url, config.base_dir)
-        password = await esme_password(config.store.url, config.base_dir)
-        async with running_daemon(config) as daemon:
-            [(_, port, tls)] = daemon.smpp_addresses
-            assert not tls
+        async with esme_daemon(path) as (config, daemon, port, password):
+            assert not daemon.smpp_addresses[0][2]  # no TLS
             esme, resp = await asyncio.to_thread(bind_and_submit, port, password)
             assert int(resp.status) == 0
             message_id = resp.message_id.decode()

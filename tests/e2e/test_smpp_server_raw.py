@@ -21,12 +21,11 @@ from drivers.smpp.simulator.config import SimConfig
 from drivers.smpp.simulator.server import SmscSimulator
 from gateway.codec import pack_septets
 from gateway.codec.septets import fill_bits_after
-from gateway.config.file import load_config
 from gateway.model.records import EntryKind
 from gateway.store import open_store
-from tests.e2e.system import ACCOUNT, PRICE, TOPUP, prepare_store, running_daemon, write_config
+from tests.e2e.system import ACCOUNT, PRICE, TOPUP, write_config
 from tests.e2e.test_modem_e2e import modem_link
-from tests.e2e.test_smpp_server import SERVER, esme_password
+from tests.e2e.test_smpp_server import SERVER, esme_daemon
 from tests.waiting import eventually
 
 GSM_TEXT = "A long text the ESME cuts itself into parts, each with its header. " * 4
@@ -121,12 +120,8 @@ async def test_parts_an_esme_cut_reach_the_smsc_with_their_headers(tmp_path: Pat
     await sim.start()
     try:
         path = write_config(tmp_path / "gateway.toml", smsc_port=sim.port, extra=SERVER)
-        config = load_config(path)
-        await prepare_store(config.store.url, config.base_dir)
-        password = await esme_password(config.store.url, config.base_dir)
         sent = parts()
-        async with running_daemon(config) as daemon:
-            [(_, port, _tls)] = daemon.smpp_addresses
+        async with esme_daemon(path) as (config, _daemon, port, password):
             esme = await asyncio.to_thread(Esme, port, password)
             resps = [await asyncio.to_thread(esme.submit, p.fields) for p in sent]
             assert [int(r.status) for r in resps] == [0] * len(sent)
@@ -173,11 +168,7 @@ async def test_parts_an_esme_cut_leave_a_modem_with_tp_udhi(tmp_path: Path) -> N
         path = write_config(
             tmp_path / "gateway.toml", smsc_port=0, link=modem_link(modem.device), extra=SERVER
         )
-        config = load_config(path)
-        await prepare_store(config.store.url, config.base_dir)
-        password = await esme_password(config.store.url, config.base_dir)
-        async with running_daemon(config) as daemon:
-            [(_, port, _tls)] = daemon.smpp_addresses
+        async with esme_daemon(path) as (_config, _daemon, port, password):
             esme = await asyncio.to_thread(Esme, port, password)
             resps = [await asyncio.to_thread(esme.submit, p.fields) for p in sent]
             assert [int(r.status) for r in resps] == [0] * len(sent)

@@ -11,10 +11,9 @@ import smpplib.client
 
 from drivers.smpp.simulator.config import SimConfig
 from drivers.smpp.simulator.server import SmscSimulator
-from gateway.config.file import load_config
 from gateway.store import open_store
-from tests.e2e.system import prepare_store, running_daemon, write_config
-from tests.e2e.test_smpp_server import SERVER, esme_password
+from tests.e2e.system import write_config
+from tests.e2e.test_smpp_server import SERVER, esme_daemon
 from tests.waiting import eventually
 
 TEXT = "Oui merci ! " * 20  # a reply longer than one short_message
@@ -61,11 +60,7 @@ async def test_receipt_and_reply_reach_the_bound_esme(tmp_path: Path) -> None:
     await sim.start()
     try:
         path = write_config(tmp_path / "gateway.toml", smsc_port=sim.port, extra=SERVER)
-        config = load_config(path)
-        await prepare_store(config.store.url, config.base_dir)
-        password = await esme_password(config.store.url, config.base_dir)
-        async with running_daemon(config) as daemon:
-            [(_, port, _tls)] = daemon.smpp_addresses
+        async with esme_daemon(path) as (_config, _daemon, port, password):
             esme = await asyncio.to_thread(bind, port, password)
             resp = await asyncio.to_thread(submit, esme)
             assert int(resp.status) == 0
@@ -89,11 +84,7 @@ async def test_receipts_wait_while_the_esme_is_away_and_arrive_once_on_rebind(
     await sim.start()
     try:
         path = write_config(tmp_path / "gateway.toml", smsc_port=sim.port, extra=SERVER)
-        config = load_config(path)
-        await prepare_store(config.store.url, config.base_dir)
-        password = await esme_password(config.store.url, config.base_dir)
-        async with running_daemon(config) as daemon:
-            [(_, port, _tls)] = daemon.smpp_addresses
+        async with esme_daemon(path) as (config, _daemon, port, password):
             esme = await asyncio.to_thread(bind, port, password)
             resps = [await asyncio.to_thread(submit, esme) for _ in range(3)]
             assert [int(r.status) for r in resps] == [0, 0, 0]

@@ -12,10 +12,9 @@ from typing import Any
 import aiohttp
 
 from drivers.smpp.simulator.config import SimConfig
-from gateway.config.file import load_config
-from tests.e2e.system import ACCOUNT, prepare_store, running_daemon, write_config
+from tests.e2e.system import ACCOUNT, write_config
 from tests.e2e.test_process import ROOT, smsc
-from tests.e2e.test_smpp_server import SERVER, esme_password
+from tests.e2e.test_smpp_server import SERVER, esme_daemon
 from tests.e2e.test_smpp_server_receipts import bind, leave
 from tests.waiting import eventually
 
@@ -43,12 +42,11 @@ async def test_esme_status_shows_the_binds_of_the_running_daemon(tmp_path: Path)
 
 
 async def status_while_binding(path: Path) -> None:
-    config = load_config(path)
-    await prepare_store(config.store.url, config.base_dir)
-    password = await esme_password(config.store.url, config.base_dir)
-    async with running_daemon(config) as daemon, aiohttp.ClientSession() as http:
+    async with (
+        esme_daemon(path) as (_config, daemon, port, password),
+        aiohttp.ClientSession() as http,
+    ):
         base = f"http://127.0.0.1:{daemon.http_port}"
-        [(_, port, _tls)] = daemon.smpp_addresses
 
         async def page() -> dict[str, Any]:
             async with http.get(f"{base}/esme") as r:
